@@ -1,0 +1,58 @@
+# LedgerLink — the two commands are `make demo` and `make test`; both set everything up on first use.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+ARCH      ?= arm64
+
+help:
+	@echo "make demo    run the whole pipeline locally (moto + Beancount book) and print a summary"
+	@echo "make test    unit, functional, infra (CDK synth + cdk-nag) and end-to-end tests"
+	@echo "make synth   synthesize the CDK app (cdk.out/) with the pinned CDK CLI"
+	@echo "make layer   build the core Lambda layer without Docker (ARCH=arm64|x86_64)"
+	@echo "make up      keep the local stack running (ledgerlink local up)"
+	@echo "make lint    ruff"
+	@echo "make clean   remove build outputs and local state (keeps .venv and node_modules)"
+
+# The virtualenv is rebuilt whenever the lock file or pyproject.toml changes.
+$(STAMP): requirements.lock pyproject.toml
+	@set -e; PY312="$$(tools/find-python312.sh)"; \
+	  if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; assert sys.version_info[:2]==(3,12)' 2>/dev/null; then \
+	    rm -rf $(VENV); echo "creating $(VENV) with $$PY312"; "$$PY312" -m venv $(VENV); fi
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-virtualenv -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+env: $(STAMP)
+node: $(NODE_STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/ledgerlink demo
+
+up: $(STAMP)
+	$(VENV)/bin/ledgerlink local up
+
+test: $(STAMP) $(NODE_STAMP)
+	$(PY) -m pytest -n 2 --dist loadfile
+
+synth: $(STAMP) $(NODE_STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx --no-install cdk synth --quiet -c arch=$(ARCH)
+	$(PY) -m infra.summary cdk.out
+
+layer: $(STAMP)
+	$(PY) -m layers.build --arch $(ARCH)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check layers functions infra tests
+
+clean:
+	rm -rf build cdk.out .ledgerlink .pytest_cache
+
+.PHONY: help env node demo up test synth layer lint clean

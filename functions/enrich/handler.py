@@ -1,0 +1,14 @@
+"""post-document step: map the canonical document to GL accounts (see ledgerlink.service.posting.enrich_step)."""
+
+from aws_lambda_powertools import Logger
+
+from ledgerlink.service.posting import enrich_step
+from ledgerlink.wiring import config_reader
+
+logger = Logger(service="ledgerlink-enrich")
+
+
+@logger.inject_lambda_context(correlation_id_path="correlation_id")
+def handler(event: dict, context: object) -> dict:
+    logger.append_keys(document_id=event.get("document_id"))
+    return enrich_step(event, config_reader())

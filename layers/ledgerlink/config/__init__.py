@@ -1,0 +1,18 @@
+"""Configuration model (pydantic) and YAML loader with line-numbered errors."""
+
+from ledgerlink.config.loader import config_hash, config_json_schema, load_config_file, parse_config_text
+from ledgerlink.config.model import (
+    AccountMapping,
+    BeancountConnection,
+    Entity,
+    LedgerLinkConfig,
+    PostingPolicy,
+    SecretRef,
+    StoredConfig,
+    StripeSource,
+)
+
+__all__ = [
+    "AccountMapping", "BeancountConnection", "Entity", "LedgerLinkConfig", "PostingPolicy", "SecretRef",
+    "StoredConfig", "StripeSource", "config_hash", "config_json_schema", "load_config_file", "parse_config_text",
+]

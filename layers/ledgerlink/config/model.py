@@ -1,0 +1,218 @@
+"""The LedgerLink configuration: entities, ERP connections, sources, GL mappings, posting policies.
+
+One reviewed YAML file (see ``config/ledgerlink.example.yaml``) validated by these models; its JSON
+Schema is exported with ``ledgerlink config schema``. The stored form (DynamoDB config table) is the
+same model as JSON, versioned, so a posting can name the configuration version it used.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from functools import cached_property
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from ledgerlink.model.base import Identifier
+from ledgerlink.model.money import Currency
+
+
+def _time_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {name!r}") from exc
+    return name
+
+
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
+# Mapping roles: "receivable", "revenue", "fees.processing", "revenue.prod_123" ...
+Role = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[A-Za-z0-9_\-]+)*$")]
+
+BEANCOUNT_ACCOUNT = re.compile(r"^(Assets|Liabilities|Equity|Income|Expenses)(:[A-Z0-9][A-Za-z0-9\-]*)+$")
+
+
+class ConfigModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Entity(ConfigModel):
+    """A legal entity: its books, currency, calendar and period controls."""
+
+    id: Identifier
+    name: str = Field(min_length=1)
+    base_currency: Currency
+    time_zone: TimeZone = Field(description="IANA zone; accounting dates are computed in it, not UTC")
+    erp_connection: Identifier
+    closed_through: date | None = Field(
+        default=None, description="Last day of the last closed period; postings dated on or before it are closed"
+    )
+    closed_period_policy: Literal["reject", "next_open_period"] = Field(
+        default="reject",
+        description="reject: open an exception; next_open_period: post on the first open day, memo says why",
+    )
+
+
+class SecretRef(ConfigModel):
+    """A Secrets Manager secret (name or ARN). Values never appear in config, env vars or logs."""
+
+    secret_id: str = Field(min_length=1, max_length=2048)
+
+
+class BeancountConnection(ConfigModel):
+    """The embedded ERP: a Beancount double-entry book (a directory locally, an S3 prefix on AWS)."""
+
+    id: Identifier
+    kind: Literal["beancount"]
+    book: Identifier = Field(default="main", description="book name; one directory/prefix per book")
+    open_date: date = Field(default=date(2000, 1, 1), description="date of the book's open directives")
+    title: str = "LedgerLink books"
+
+
+ErpConnection = Annotated[BeancountConnection, Field(discriminator="kind")]
+
+
+class StripeSource(ConfigModel):
+    id: Identifier = Field(description="path segment of POST /webhooks/{source}")
+    kind: Literal["stripe"]
+    signing_secret: SecretRef
+    default_entity: Identifier
+    account_entities: dict[str, Identifier] = Field(
+        default_factory=dict, description="Stripe Connect account id (acct_...) → entity id"
+    )
+    tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    max_body_bytes: int = Field(default=262_144, ge=1_024, le=6_000_000)
+
+
+Source = Annotated[StripeSource, Field(discriminator="kind")]
+
+
+class AccountMapping(ConfigModel):
+    """GL accounts by mapping role for one entity (and optionally one source; ``*`` = any source)."""
+
+    entity: Identifier
+    source: Identifier | Literal["*"] = "*"
+    accounts: dict[Role, str] = Field(min_length=1)
+
+
+class PostingPolicy(ConfigModel):
+    source: Identifier | Literal["*"] = "*"
+    document_type: str
+    mode: Literal["line_level"] = Field(default="line_level", description="post each document as its own journal")
+    enabled: bool = Field(default=True, description="false: record the document as ignored, post nothing")
+
+
+class LedgerLinkConfig(ConfigModel):
+    version: Literal[1] = 1
+    entities: list[Entity] = Field(min_length=1)
+    erp_connections: list[ErpConnection] = Field(min_length=1)
+    sources: list[Source] = Field(min_length=1)
+    account_mappings: list[AccountMapping] = Field(default_factory=list)
+    posting_policies: list[PostingPolicy] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> LedgerLinkConfig:
+        # Each problem keeps its location so the loader can point at the file line.
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        for label, items in (("entities", self.entities), ("erp_connections", self.erp_connections),
+                             ("sources", self.sources)):
+            seen: set[str] = set()
+            for position, item in enumerate(items):
+                if item.id in seen:
+                    problems.append(((label, position, "id"), f"duplicate id {item.id!r}"))
+                seen.add(item.id)
+        entity_ids = {entity.id for entity in self.entities}
+        connections = {connection.id: connection for connection in self.erp_connections}
+        source_ids = {source.id for source in self.sources}
+        for position, entity in enumerate(self.entities):
+            if entity.erp_connection not in connections:
+                problems.append((("entities", position, "erp_connection"),
+                                 f"no ERP connection {entity.erp_connection!r} in erp_connections"))
+        for position, source in enumerate(self.sources):
+            if source.default_entity not in entity_ids:
+                problems.append((("sources", position, "default_entity"),
+                                 f"no entity {source.default_entity!r} in entities"))
+            for account, entity_id in source.account_entities.items():
+                if entity_id not in entity_ids:
+                    problems.append((("sources", position, "account_entities", account),
+                                     f"no entity {entity_id!r} in entities"))
+        for position, mapping in enumerate(self.account_mappings):
+            if mapping.entity not in entity_ids:
+                problems.append((("account_mappings", position, "entity"), f"no entity {mapping.entity!r} in entities"))
+                continue
+            if mapping.source != "*" and mapping.source not in source_ids:
+                problems.append((("account_mappings", position, "source"), f"no source {mapping.source!r} in sources"))
+            connection = connections.get(self.entity(mapping.entity).erp_connection)
+            if isinstance(connection, BeancountConnection):
+                for role, account in mapping.accounts.items():
+                    if not BEANCOUNT_ACCOUNT.match(account):
+                        problems.append((("account_mappings", position, "accounts", role),
+                                         f"{account!r} is not a Beancount account name "
+                                         "(Assets|Liabilities|Equity|Income|Expenses:Capitalized:Parts)"))
+        for position, policy in enumerate(self.posting_policies):
+            if policy.source != "*" and policy.source not in source_ids:
+                problems.append((("posting_policies", position, "source"), f"no source {policy.source!r} in sources"))
+        if problems:
+            summary = "; ".join(f"{'.'.join(map(str, loc))}: {message}" for loc, message in problems)
+            raise PydanticCustomError("config_reference", "{summary}", {"summary": summary, "problems": problems})
+        return self
+
+    # ---- lookups (pure) ------------------------------------------------------------------------
+
+    def entity(self, entity_id: str) -> Entity:
+        for entity in self.entities:
+            if entity.id == entity_id:
+                return entity
+        raise KeyError(entity_id)
+
+    def source(self, source_id: str) -> Source | None:
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        return None
+
+    def connection(self, connection_id: str) -> ErpConnection:
+        for connection in self.erp_connections:
+            if connection.id == connection_id:
+                return connection
+        raise KeyError(connection_id)
+
+    def accounts_for(self, entity_id: str, source_id: str) -> dict[str, str]:
+        """Role → account for an entity and source: source-specific mappings override ``*`` ones."""
+        merged: dict[str, str] = {}
+        for mapping in self.account_mappings:
+            if mapping.entity == entity_id and mapping.source == "*":
+                merged.update(mapping.accounts)
+        for mapping in self.account_mappings:
+            if mapping.entity == entity_id and mapping.source == source_id:
+                merged.update(mapping.accounts)
+        return merged
+
+    def policy_for(self, source_id: str, document_type: str) -> PostingPolicy:
+        specific = [p for p in self.posting_policies if p.document_type in (document_type, "*")]
+        for policy in sorted(specific, key=lambda p: (p.source == "*", p.document_type == "*")):
+            if policy.source in (source_id, "*"):
+                return policy
+        return PostingPolicy(source=source_id, document_type=document_type)
+
+    @cached_property
+    def all_accounts(self) -> dict[str, set[str]]:
+        """ERP connection id → every account mapped for entities on it (opened in the book)."""
+        result: dict[str, set[str]] = {connection.id: set() for connection in self.erp_connections}
+        for mapping in self.account_mappings:
+            connection_id = self.entity(mapping.entity).erp_connection
+            result[connection_id].update(mapping.accounts.values())
+        return result
+
+
+class StoredConfig(ConfigModel):
+    """A configuration version as stored: the config plus who applied it and a content hash."""
+
+    version: int
+    config: LedgerLinkConfig
+    content_hash: str
+    applied_at: str
+    applied_by: str

@@ -1,0 +1,1 @@
+"""Connectors: ``sources`` turn provider payloads into canonical documents; ``erps`` post journals."""

@@ -1,0 +1,148 @@
+"""The embedded ERP: a Beancount double-entry book.
+
+Layout (a directory locally, an S3 prefix on AWS)::
+
+    main.beancount              options, one ``open`` per mapped account, include "postings/*.beancount"
+    postings/<document id>.beancount   one transaction per posted document, never edited
+
+Exactly once: a posting file is created only if absent (atomic), so a retry, a replay or a second
+execution finds the posting instead of writing another. Every transaction carries the document id
+(as metadata and as a ``^link``), the correlation id, the source reference and the configuration
+version, so a line in the book traces back to the webhook that caused it. The book passes
+Beancount's own ``bean-check`` (tests and ``make demo`` run it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from datetime import date
+from decimal import Decimal
+
+from ledgerlink.config.model import BeancountConnection, Entity
+from ledgerlink.connectors.erps.base import ConnectionLimits, PeriodStatus, PostResult
+from ledgerlink.model.documents import JournalEntry
+from ledgerlink.store.books import BookStore
+
+MAIN_FILE = "main.beancount"
+POSTINGS_DIR = "postings"
+_OPEN = re.compile(r"^\d{4}-\d{2}-\d{2} open (\S+)", re.MULTILINE)
+_POSTING_LINE = re.compile(r"^\s{2}([A-Z][A-Za-z0-9:\-]+)\s+(-?\d+(?:\.\d+)?)\s+([A-Z][A-Z0-9'._\-]{0,22}[A-Z0-9])\s*$")
+_LINK_SAFE = re.compile(r"[^A-Za-z0-9\-_/.]")
+
+
+def _quote(text: str) -> str:
+    cleaned = " ".join(str(text).split())  # no newlines/tabs inside a Beancount string
+    return '"' + cleaned.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def posting_name(external_id: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_\-]{1,128}", external_id):
+        raise ValueError(f"external id {external_id!r} is not file-safe")
+    return f"{POSTINGS_DIR}/{external_id}.beancount"
+
+
+def render_transaction(journal: JournalEntry) -> str:
+    source = journal.source
+    narration = journal.memo or f"{source.object_type} {source.object_id}"
+    links = " ".join("^" + _LINK_SAFE.sub("-", link)
+                     for link in (journal.document_id, *journal.related_document_ids))
+    meta = {
+        "document_id": journal.document_id,
+        "correlation_id": journal.correlation_id,
+        "entity": journal.entity_id,
+        "source": f"{source.system} {source.object_type} {source.object_id} {source.version}",
+        "event_id": source.event_id,
+        "archive_key": source.archive_key,
+        "config_version": str(journal.mapping_version) if journal.mapping_version is not None else None,
+        "original_date": journal.original_accounting_date.isoformat() if journal.original_accounting_date else None,
+    }
+    out = [f"{journal.accounting_date.isoformat()} * {_quote(source.system)} {_quote(narration)} {links}".rstrip()]
+    out += [f"  {key}: {_quote(val)}" for key, val in meta.items() if val]
+    width = max(len(line.account) for line in journal.lines) + 2
+    for line in journal.lines:
+        out.append(f"  {line.account.ljust(width)}{line.amount.canonical():>16} {line.amount.currency}")
+        if line.memo:
+            out.append(f"    memo: {_quote(line.memo)}")
+        for key, val in sorted(line.dimensions.items()):
+            out.append(f"    {re.sub(r'[^a-z0-9_]', '_', key.lower())}: {_quote(val)}")
+    return "\n".join(out) + "\n"
+
+
+def render_main(connection: BeancountConnection, accounts: set[str], currencies: set[str],
+                *, config_version: int | None) -> str:
+    lines = [
+        f"; LedgerLink book {connection.book!r} (ERP connection {connection.id!r}).",
+        f"; Generated from configuration version {config_version}. Postings live in {POSTINGS_DIR}/, one file",
+        "; per document, named by document id; they are never edited (corrections are new entries).",
+        f"option \"title\" {_quote(connection.title)}",
+    ]
+    lines += [f"option \"operating_currency\" \"{currency}\"" for currency in sorted(currencies)]
+    lines.append("")
+    lines += [f"{connection.open_date.isoformat()} open {account}" for account in sorted(accounts)]
+    lines += ["", f"include \"{POSTINGS_DIR}/*.beancount\"", ""]
+    return "\n".join(lines)
+
+
+class BeancountBook:
+    """ERP connector over a :class:`BookStore`. Period control comes from the entity configuration."""
+
+    def __init__(self, connection: BeancountConnection, store: BookStore) -> None:
+        self.connection = connection
+        self.connection_id = connection.id
+        self.store = store
+        self._opened: set[str] | None = None
+
+    # ---- book header ---------------------------------------------------------------------------
+
+    def opened_accounts(self) -> set[str]:
+        if self._opened is None:
+            text = self.store.read(MAIN_FILE) or ""
+            self._opened = set(_OPEN.findall(text))
+        return self._opened
+
+    def ensure_accounts(self, accounts: set[str], currencies: set[str], *, config_version: int | None) -> bool:
+        """Open any missing account (accounts are only ever added). Returns True if the header changed."""
+        opened = self.opened_accounts()
+        if accounts <= opened and self.store.read(MAIN_FILE) is not None:
+            return False
+        merged = opened | accounts
+        self.store.write(MAIN_FILE, render_main(self.connection, merged, currencies, config_version=config_version))
+        self._opened = merged
+        return True
+
+    # ---- connector interface -------------------------------------------------------------------
+
+    def post_journal(self, journal: JournalEntry) -> PostResult:
+        missing = {line.account for line in journal.lines} - self.opened_accounts()
+        if missing:
+            raise ValueError(f"accounts not opened in book {self.connection.book!r}: {sorted(missing)}")
+        name = posting_name(journal.document_id)
+        created = self.store.create(name, render_transaction(journal))
+        return PostResult(erp_ref=self.store.location(name), created=created)
+
+    def find_by_external_id(self, external_id: str) -> PostResult | None:
+        name = posting_name(external_id)
+        return PostResult(erp_ref=self.store.location(name), created=False) if self.store.read(name) else None
+
+    def period_status(self, entity: Entity, on: date) -> PeriodStatus:
+        closed = entity.closed_through is not None and on <= entity.closed_through
+        return PeriodStatus(open=not closed, closed_through=entity.closed_through, source="config")
+
+    def limits(self) -> ConnectionLimits:
+        return ConnectionLimits(requests_per_minute=None, daily_budget=None, max_concurrency=None, bulk_size=1)
+
+    # ---- reporting -----------------------------------------------------------------------------
+
+    def posting_names(self) -> list[str]:
+        return self.store.names(POSTINGS_DIR)
+
+    def trial_balance(self) -> dict[tuple[str, str], Decimal]:
+        """(account, currency) → balance, summed from the posting files (pure text, no Beancount import)."""
+        totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        for name in self.posting_names():
+            for raw in (self.store.read(name) or "").splitlines():
+                match = _POSTING_LINE.match(raw)
+                if match:
+                    totals[(match.group(1), match.group(3))] += Decimal(match.group(2))
+        return dict(sorted(totals.items()))

@@ -1,0 +1,1 @@
+"""Stripe: ``Stripe-Signature`` verification and invoice / payment / refund normalization."""

@@ -1,0 +1,393 @@
+"""Stripe events → canonical documents.
+
+Handled (both the 2020-08-27 shape and the current API shape, where invoices lost ``charge``/``paid``
+and gained ``parent``, ``taxes`` and ``pricing``):
+
+- ``invoice.finalized`` → Invoice (receivable);
+- ``invoice.paid`` / ``invoice.payment_succeeded`` → the same Invoice (same id: whichever event arrives
+  first posts it, so a missed or late ``invoice.finalized`` loses nothing) + a Payment for
+  ``amount_paid``. Both events describe one payment, so both yield the same Payment id;
+- ``charge.refunded`` → one refund Payment per refund (``direction="refunded"``), linked to the
+  invoice when the charge paid one. Newer API versions omit ``charge.refunds``; then the refund is the
+  increase of ``amount_refunded`` over ``previous_attributes.amount_refunded``.
+
+Every other event type is *ignored with a reason* (recorded by the caller, acknowledged to Stripe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+
+from ledgerlink.config.model import Entity, StripeSource
+from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized, local_date, utc_instant
+from ledgerlink.errors import NormalizationError
+from ledgerlink.model.documents import Invoice, InvoiceLine, Party, Payment, SourceRef
+from ledgerlink.model.money import CurrencyError, Money
+
+SYSTEM = "stripe"
+HANDLED_EVENT_TYPES = ("invoice.finalized", "invoice.paid", "invoice.payment_succeeded", "charge.refunded")
+SETTLED_REFUND_STATUSES = {"succeeded", "pending"}  # Stripe debits the balance when the refund is created
+
+
+# ---- small readers that fail with a reason instead of KeyError ----------------------------------
+
+def _require(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    value = obj.get(key)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
+        raise NormalizationError(f"{where}.{key} is missing or not a {getattr(kind, '__name__', kind)}",
+                                 reason="missing_field", field=f"{where}.{key}")
+    return value
+
+
+def _minor(obj: dict[str, Any], key: str, where: str) -> int:
+    return _require(obj, key, int, where)
+
+
+def _money(minor_units: int, currency: str) -> Money:
+    try:
+        return Money.from_minor(minor_units, currency)
+    except CurrencyError as exc:
+        raise NormalizationError(str(exc), reason="invalid_currency") from None
+
+
+def _id_of(value: Any) -> str | None:
+    """Stripe references are ids or expanded objects."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("id"), str):
+        return value["id"]
+    return None
+
+
+def _date(unix_seconds: Any, entity: Entity) -> date | None:
+    return local_date(utc_instant(unix_seconds), entity) if isinstance(unix_seconds, int) else None
+
+
+def _entity_for(event: dict[str, Any], ctx: NormalizeContext) -> Entity:
+    source = ctx.config.source(ctx.source_id)
+    if not isinstance(source, StripeSource):
+        raise NormalizationError(f"source {ctx.source_id!r} is not a Stripe source", reason="source_mismatch")
+    account = event.get("account")
+    entity_id = source.account_entities.get(account, source.default_entity) if account else source.default_entity
+    return ctx.config.entity(entity_id)
+
+
+def _source_ref(event: dict[str, Any], object_type: str, object_id: str, version: str,
+                ctx: NormalizeContext) -> SourceRef:
+    return SourceRef(system=SYSTEM, object_type=object_type, object_id=object_id, version=version,
+                     event_id=event.get("id"), event_type=event.get("type"),
+                     account=event.get("account") or None, archive_key=ctx.archive_key,
+                     source_id=ctx.source_id)
+
+
+# ---- invoices ----------------------------------------------------------------------------------
+
+def _line_taxes(line: dict[str, Any], currency: str) -> tuple[Money, Money]:
+    """(exclusive, inclusive) tax of a line. Old shape: ``tax_amounts[].inclusive``; new: ``taxes[].tax_behavior``."""
+    exclusive, inclusive = Money.zero(currency), Money.zero(currency)
+    for tax in line.get("tax_amounts") or []:
+        amount = _money(_minor(tax, "amount", "line.tax_amounts[]"), currency)
+        if tax.get("inclusive"):
+            inclusive += amount
+        else:
+            exclusive += amount
+    for tax in line.get("taxes") or []:
+        amount = _money(_minor(tax, "amount", "line.taxes[]"), currency)
+        if tax.get("tax_behavior") == "inclusive":
+            inclusive += amount
+        else:
+            exclusive += amount
+    return exclusive, inclusive
+
+
+def _invoice_taxes(invoice: dict[str, Any], currency: str) -> Money:
+    """Exclusive tax at invoice level, from whichever shape is present."""
+    total = Money.zero(currency)
+    for tax in invoice.get("total_tax_amounts") or []:
+        if not tax.get("inclusive"):
+            total += _money(_minor(tax, "amount", "invoice.total_tax_amounts[]"), currency)
+    for tax in invoice.get("total_taxes") or []:
+        if tax.get("tax_behavior") != "inclusive":
+            total += _money(_minor(tax, "amount", "invoice.total_taxes[]"), currency)
+    return total
+
+
+def _line_product(line: dict[str, Any]) -> tuple[str | None, str | None]:
+    price = line.get("price") if isinstance(line.get("price"), dict) else None
+    plan = line.get("plan") if isinstance(line.get("plan"), dict) else None
+    details = (line.get("pricing") or {}).get("price_details") if isinstance(line.get("pricing"), dict) else None
+    for holder in (price, plan, details):
+        if holder:
+            product = _id_of(holder.get("product"))
+            price_id = holder.get("id") if holder is not details else _id_of(holder.get("price"))
+            if product or price_id:
+                return product, price_id
+    return None, None
+
+
+def _line_proration(line: dict[str, Any]) -> bool:
+    if isinstance(line.get("proration"), bool):
+        return line["proration"]
+    parent = line.get("parent") or {}
+    for key in ("subscription_item_details", "invoice_item_details"):
+        details = parent.get(key) if isinstance(parent, dict) else None
+        if isinstance(details, dict) and parent.get("type") == key and isinstance(details.get("proration"), bool):
+            return details["proration"]
+    return False
+
+
+def _invoice_subscription(invoice: dict[str, Any]) -> str | None:
+    subscription = _id_of(invoice.get("subscription"))
+    if subscription:
+        return subscription
+    parent = invoice.get("parent")
+    if isinstance(parent, dict) and isinstance(parent.get("subscription_details"), dict):
+        return _id_of(parent["subscription_details"].get("subscription"))
+    return None
+
+
+def _invoice_lines(invoice: dict[str, Any], currency: str, entity: Entity) -> tuple[list[InvoiceLine], str | None]:
+    """Lines with their discounts and taxes; when Stripe truncated the list, one summary line.
+
+    Webhooks embed at most the first page of lines (``has_more``). The invoice totals are still exact,
+    so a truncated invoice posts one revenue line for the subtotal (memo says so) instead of guessing.
+    """
+    lines_obj = invoice.get("lines") if isinstance(invoice.get("lines"), dict) else {}
+    raw_lines = lines_obj.get("data") if isinstance(lines_obj.get("data"), list) else []
+    if lines_obj.get("has_more") or not raw_lines:
+        subtotal = _money(_minor(invoice, "subtotal", "invoice"), currency)
+        discount = Money.zero(currency)
+        for item in invoice.get("total_discount_amounts") or []:
+            discount += _money(_minor(item, "amount", "invoice.total_discount_amounts[]"), currency)
+        summary = InvoiceLine(line_id=f"{invoice['id']}:summary", description="invoice subtotal (lines truncated)",
+                              amount=subtotal, discount=discount or None,
+                              tax=_invoice_taxes(invoice, currency) or None)
+        return [summary], "line detail truncated by Stripe; posted from invoice totals"
+    lines: list[InvoiceLine] = []
+    for position, raw in enumerate(raw_lines):
+        where = f"invoice.lines[{position}]"
+        if not isinstance(raw, dict):
+            raise NormalizationError(f"{where} is not an object", reason="missing_field", field=where)
+        line_currency = raw.get("currency", currency)
+        if isinstance(line_currency, str) and line_currency.lower() != currency.lower():
+            raise NormalizationError(f"{where} is in {line_currency}, invoice in {currency}",
+                                     reason="currency_mismatch")
+        amount = _money(_minor(raw, "amount", where), currency)
+        discount = Money.zero(currency)
+        for item in raw.get("discount_amounts") or []:
+            discount += _money(_minor(item, "amount", f"{where}.discount_amounts[]"), currency)
+        exclusive, inclusive = _line_taxes(raw, currency)
+        product, price = _line_product(raw)
+        period = raw.get("period") if isinstance(raw.get("period"), dict) else {}
+        quantity = raw.get("quantity")
+        lines.append(InvoiceLine(
+            line_id=str(raw.get("id") or f"{invoice['id']}:{position}"),
+            description=(raw.get("description") or None),
+            amount=amount,
+            discount=discount if not discount.is_zero() else None,
+            tax=exclusive if not exclusive.is_zero() else None,
+            inclusive_tax=inclusive if not inclusive.is_zero() else None,
+            quantity=quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else 1,
+            product_id=product, price_id=price,
+            service_start=_date(period.get("start"), entity), service_end=_date(period.get("end"), entity),
+            proration=_line_proration(raw),
+        ))
+    return lines, None
+
+
+def _invoice_party(invoice: dict[str, Any]) -> Party:
+    customer = _id_of(invoice.get("customer"))
+    if not customer:
+        raise NormalizationError("invoice has no customer", reason="missing_field", field="invoice.customer")
+    country = (invoice.get("customer_address") or {}).get("country") if isinstance(
+        invoice.get("customer_address"), dict) else None
+    return Party(role="customer", source_id=customer, name=invoice.get("customer_name") or None,
+                 country=country if isinstance(country, str) and len(country) == 2 else None)
+
+
+def invoice_document(event: dict[str, Any], invoice: dict[str, Any], ctx: NormalizeContext) -> Invoice:
+    entity = _entity_for(event, ctx)
+    invoice_id = _require(invoice, "id", str, "invoice")
+    currency = _require(invoice, "currency", str, "invoice")
+    total = _money(_minor(invoice, "total", "invoice"), currency)
+    lines, memo = _invoice_lines(invoice, currency, entity)
+    transitions = invoice.get("status_transitions") if isinstance(invoice.get("status_transitions"), dict) else {}
+    finalized_at = transitions.get("finalized_at") or invoice.get("effective_at") or invoice.get("created")
+    if not isinstance(finalized_at, int):
+        raise NormalizationError("invoice has no finalization time", reason="missing_field",
+                                 field="invoice.status_transitions.finalized_at")
+    occurred = utc_instant(finalized_at)
+    source = _source_ref(event, "invoice", invoice_id, "finalized", ctx)
+    try:
+        return Invoice(
+            document_id=source.document_id(), source=source, entity_id=entity.id,
+            correlation_id=ctx.correlation_id, occurred_at=occurred, accounting_date=local_date(occurred, entity),
+            currency=currency, memo=memo, party=_invoice_party(invoice),
+            number=invoice.get("number") or None, lines=tuple(lines), total=total,
+            due_date=_date(invoice.get("due_date"), entity), subscription_id=_invoice_subscription(invoice),
+        )
+    except ValidationError as exc:
+        raise NormalizationError(f"invoice {invoice_id} does not tie out: {_first_error(exc)}",
+                                 reason="amounts_inconsistent", invoice=invoice_id) from None
+
+
+def _payment_reference(invoice: dict[str, Any]) -> str | None:
+    for key in ("charge", "payment_intent"):
+        ref = _id_of(invoice.get(key))
+        if ref:
+            return ref
+    payments = invoice.get("payments")
+    if isinstance(payments, dict):
+        for item in payments.get("data") or []:
+            payment = item.get("payment") if isinstance(item, dict) else None
+            if isinstance(payment, dict):
+                ref = _id_of(payment.get("charge")) or _id_of(payment.get("payment_intent"))
+                if ref:
+                    return ref
+    return None
+
+
+def invoice_payment_document(event: dict[str, Any], invoice: dict[str, Any], invoice_doc: Invoice,
+                             ctx: NormalizeContext) -> Payment | None:
+    amount_paid = _minor(invoice, "amount_paid", "invoice")
+    if amount_paid <= 0:
+        return None
+    entity = _entity_for(event, ctx)
+    transitions = invoice.get("status_transitions") if isinstance(invoice.get("status_transitions"), dict) else {}
+    paid_at = transitions.get("paid_at") or event.get("created")
+    if not isinstance(paid_at, int):
+        raise NormalizationError("invoice has no payment time", reason="missing_field",
+                                 field="invoice.status_transitions.paid_at")
+    occurred = utc_instant(paid_at)
+    # One payment per invoice: invoice.paid and invoice.payment_succeeded describe the same money.
+    source = _source_ref(event, "invoice_payment", invoice_doc.source.object_id, "paid", ctx)
+    out_of_band = bool(invoice.get("paid_out_of_band"))
+    return Payment(
+        document_id=source.document_id(), source=source, entity_id=entity.id, correlation_id=ctx.correlation_id,
+        occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=invoice_doc.currency,
+        party=invoice_doc.party, amount=_money(amount_paid, invoice_doc.currency),
+        applies_to_document_id=invoice_doc.document_id, related_document_ids=(invoice_doc.document_id,),
+        method="out_of_band" if out_of_band else "stripe", reference=_payment_reference(invoice),
+        memo=f"payment of invoice {invoice_doc.number or invoice_doc.source.object_id}",
+    )
+
+
+def _normalize_invoice(event: dict[str, Any], ctx: NormalizeContext, result: Normalized) -> None:
+    invoice = event["data"]["object"]
+    if invoice.get("object") not in (None, "invoice"):
+        raise NormalizationError("event data is not an invoice", reason="unexpected_object")
+    if _minor(invoice, "total", "invoice") == 0:
+        result.ignored.append(Ignored("zero_amount_invoice", f"invoice {invoice.get('id')} totals 0"))
+        return
+    invoice_doc = invoice_document(event, invoice, ctx)
+    result.documents.append(invoice_doc)
+    if event.get("type") in ("invoice.paid", "invoice.payment_succeeded"):
+        payment = invoice_payment_document(event, invoice, invoice_doc, ctx)
+        if payment is None:
+            result.ignored.append(Ignored("zero_amount_payment", f"invoice {invoice_doc.source.object_id} paid 0"))
+        else:
+            result.documents.append(payment)
+
+
+# ---- refunds -----------------------------------------------------------------------------------
+
+def _invoice_doc_id(charge: dict[str, Any]) -> str | None:
+    invoice_id = _id_of(charge.get("invoice"))
+    return SourceRef(system=SYSTEM, object_type="invoice", object_id=invoice_id,
+                     version="finalized").document_id() if invoice_id else None
+
+
+def _refund_payment(event: dict[str, Any], charge: dict[str, Any], *, object_id: str, version: str,
+                    minor_units: int, created: Any, reference: str, ctx: NormalizeContext) -> Payment:
+    entity = _entity_for(event, ctx)
+    currency = _require(charge, "currency", str, "charge")
+    when = created if isinstance(created, int) else event.get("created")
+    if not isinstance(when, int):
+        raise NormalizationError("refund has no creation time", reason="missing_field", field="refund.created")
+    occurred = utc_instant(when)
+    source = _source_ref(event, "refund", object_id, version, ctx)
+    invoice_doc_id = _invoice_doc_id(charge)
+    customer = _id_of(charge.get("customer"))
+    return Payment(
+        document_id=source.document_id(), source=source, entity_id=entity.id, correlation_id=ctx.correlation_id,
+        occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=currency,
+        direction="refunded", amount=_money(minor_units, currency),
+        party=Party(role="customer", source_id=customer) if customer else None,
+        applies_to_document_id=invoice_doc_id,
+        related_document_ids=(invoice_doc_id,) if invoice_doc_id else (),
+        method="stripe", reference=reference, memo=f"refund of charge {charge.get('id')}",
+    )
+
+
+def _normalize_charge_refunded(event: dict[str, Any], ctx: NormalizeContext, result: Normalized) -> None:
+    charge = event["data"]["object"]
+    charge_id = _require(charge, "id", str, "charge")
+    refunds = charge.get("refunds")
+    if isinstance(refunds, dict) and isinstance(refunds.get("data"), list) and refunds["data"]:
+        if refunds.get("has_more"):
+            result.ignored.append(Ignored("refund_list_truncated",
+                                          f"charge {charge_id}: only the embedded refunds were normalized"))
+        for position, refund in enumerate(refunds["data"]):
+            refund_id = _require(refund, "id", str, f"charge.refunds[{position}]")
+            if refund.get("status") not in SETTLED_REFUND_STATUSES:
+                result.ignored.append(Ignored("refund_not_settled", f"refund {refund_id} is {refund.get('status')}"))
+                continue
+            result.documents.append(_refund_payment(
+                event, charge, object_id=refund_id, version="1",
+                minor_units=_minor(refund, "amount", f"charge.refunds[{position}]"),
+                created=refund.get("created"), reference=refund_id, ctx=ctx))
+        return
+    # Newer API versions do not embed refunds: the delta of amount_refunded is the new refund.
+    refunded_now = _minor(charge, "amount_refunded", "charge")
+    previous = (event["data"].get("previous_attributes") or {}).get("amount_refunded", 0)
+    if not isinstance(previous, int) or isinstance(previous, bool):
+        raise NormalizationError("previous_attributes.amount_refunded is not an integer", reason="missing_field",
+                                 field="previous_attributes.amount_refunded")
+    delta = refunded_now - previous
+    if delta <= 0:
+        result.ignored.append(Ignored("no_new_refund", f"charge {charge_id}: amount_refunded did not increase"))
+        return
+    result.documents.append(_refund_payment(
+        event, charge, object_id=charge_id, version=f"refunded-through-{refunded_now}", minor_units=delta,
+        created=event.get("created"), reference=charge_id, ctx=ctx))
+
+
+# ---- entry point -------------------------------------------------------------------------------
+
+_HANDLERS: dict[str, Callable[[dict[str, Any], NormalizeContext, Normalized], None]] = {
+    "invoice.finalized": _normalize_invoice,
+    "invoice.paid": _normalize_invoice,
+    "invoice.payment_succeeded": _normalize_invoice,
+    "charge.refunded": _normalize_charge_refunded,
+}
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    return str(error.get("msg", exc))
+
+
+def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
+    """Canonical documents for one Stripe event; unhandled types come back in ``ignored``.
+
+    Raises :class:`NormalizationError` (with a reason code) when a handled event cannot be read; the
+    caller turns that into an exception case that names the archived payload.
+    """
+    result = Normalized()
+    event_type = event.get("type")
+    handler = _HANDLERS.get(event_type) if isinstance(event_type, str) else None
+    if handler is None:
+        result.ignored.append(Ignored("unsupported_event_type", str(event_type)))
+        return result
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        raise NormalizationError("event has no data.object", reason="missing_field", field="data.object")
+    try:
+        handler(event, ctx, result)
+    except ValidationError as exc:
+        raise NormalizationError(f"{event_type}: {_first_error(exc)}", reason="invalid_document") from None
+    return result

@@ -1,0 +1,116 @@
+"""Typed errors with machine-readable reason codes.
+
+The class decides the HTTP status (ingest) or the Step Functions path (posting); nothing matches on
+message text. Step Functions sees the Python class name as the Lambda ``errorType``, so the names of
+``DocumentRejected`` and ``TransientError`` are part of the state machine contract.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class LedgerLinkError(Exception):
+    """Base error: ``reason`` is a stable snake_case code; ``detail`` is safe to log (no secrets/PII)."""
+
+    reason: str = "ledgerlink_error"
+
+    def __init__(self, message: str, *, reason: str | None = None, **detail: Any) -> None:
+        super().__init__(message)
+        if reason:
+            self.reason = reason
+        self.message = message
+        self.detail = detail
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reason": self.reason, "message": self.message, **self.detail}
+
+
+# ---- webhook boundary (ingest) -------------------------------------------------------------------
+
+class RequestRejected(LedgerLinkError):
+    """A webhook request that is refused before anything is stored. ``status`` is the HTTP status."""
+
+    status: int = 400
+    reason = "bad_request"
+
+
+class UnknownSource(RequestRejected):
+    status = 404
+    reason = "unknown_source"
+
+
+class PayloadTooLarge(RequestRejected):
+    status = 413
+    reason = "payload_too_large"
+
+
+class SignatureInvalid(RequestRejected):
+    """Missing, malformed, forged or expired signature. ``reason`` says which."""
+
+    status = 401
+    reason = "signature_invalid"
+
+
+class MalformedPayload(RequestRejected):
+    status = 400
+    reason = "malformed_payload"
+
+
+class MethodNotAllowed(RequestRejected):
+    status = 405
+    reason = "method_not_allowed"
+
+
+# ---- documents and posting -----------------------------------------------------------------------
+
+class DocumentRejected(LedgerLinkError):
+    """A business rule says this document cannot be posted as is: it becomes an exception case.
+
+    The message given to Step Functions is the JSON of :meth:`to_dict`, so the exception step can
+    recover the reason code without parsing prose.
+    """
+
+    reason = "document_rejected"
+
+    def __str__(self) -> str:
+        return json.dumps(self.to_dict(), default=str, sort_keys=True)
+
+
+class NormalizationError(DocumentRejected):
+    """The source payload is signed and stored but cannot be turned into a canonical document."""
+
+    reason = "normalization_failed"
+
+
+class TransientError(LedgerLinkError):
+    """Worth retrying (throttling, 5xx, timeouts). Retried with backoff by the state machine or SQS."""
+
+    reason = "transient"
+
+
+class ConfigError(LedgerLinkError):
+    """The configuration file or the stored configuration is invalid."""
+
+    reason = "config_invalid"
+
+
+def rejection_from_cause(cause: str | None) -> dict[str, Any]:
+    """Recover ``{reason, message, ...}`` from a Step Functions ``Cause`` string (Lambda error JSON)."""
+    if not cause:
+        return {"reason": "unknown", "message": "no error cause recorded"}
+    try:
+        outer = json.loads(cause)
+    except ValueError:
+        return {"reason": "unexpected_error", "message": cause[:500]}
+    error_type = outer.get("errorType", "")
+    message = outer.get("errorMessage", "")
+    if error_type in {"DocumentRejected", "NormalizationError"}:
+        try:
+            inner = json.loads(message)
+            if isinstance(inner, dict) and "reason" in inner:
+                return inner
+        except ValueError:
+            pass
+    return {"reason": "unexpected_error", "message": f"{error_type}: {message}"[:500], "error_type": error_type}

@@ -1,0 +1,120 @@
+"""Run the Lambda handlers in-process, one invocation at a time per function (like one container)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import IO, Any
+
+FUNCTION_NAMES: tuple[str, ...] = ("ingest", "normalize", "enrich", "validate", "post", "record", "open_exception")
+
+
+def functions_dir() -> Path:
+    configured = os.environ.get("LEDGERLINK_FUNCTIONS_DIR")
+    if configured:
+        return Path(configured)
+    # editable install / checkout: layers/ledgerlink/local/functions.py → repo root
+    return Path(__file__).resolve().parents[3] / "functions"
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda context object that Powertools and our handlers read."""
+
+    function_name: str
+    timeout_seconds: int = 60
+    memory_limit_in_mb: int = 256
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
+
+    @property
+    def log_stream_name(self) -> str:
+        return "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000))
+
+
+class FunctionError(Exception):
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(payload.get("errorMessage"))
+        self.payload = payload
+
+
+class FunctionHost:
+    def __init__(self, *, prefix: str = "ledgerlink-local", log_stream: IO[str] | None = None,
+                 timeouts: dict[str, int] | None = None) -> None:
+        self.prefix = prefix
+        self._dir = functions_dir()
+        self._modules: dict[str, ModuleType] = {}
+        self._locks = {name: threading.Lock() for name in FUNCTION_NAMES}
+        self._load_lock = threading.Lock()
+        self._log_stream = log_stream
+        self._timeouts = timeouts or {}
+        self.invocations: dict[str, int] = {name: 0 for name in FUNCTION_NAMES}
+        self.errors: dict[str, int] = {name: 0 for name in FUNCTION_NAMES}
+
+    def physical_name(self, name: str) -> str:
+        return f"{self.prefix}-{name.replace('_', '-')}"
+
+    def logical_name(self, physical: str) -> str:
+        short = physical.rsplit(":", 1)[-1] if physical.startswith("arn:") else physical
+        short = short.split(":")[0]
+        for name in FUNCTION_NAMES:
+            if self.physical_name(name) == short:
+                return name
+        raise KeyError(physical)
+
+    def module(self, name: str) -> ModuleType:
+        with self._load_lock:
+            if name not in self._modules:
+                path = self._dir / name / "handler.py"
+                spec = importlib.util.spec_from_file_location(f"ledgerlink_functions.{name}.handler", path)
+                if spec is None or spec.loader is None:
+                    raise FileNotFoundError(path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[spec.name] = module
+                spec.loader.exec_module(module)
+                self._redirect_logs(module)
+                self._modules[name] = module
+            return self._modules[name]
+
+    def _redirect_logs(self, module: ModuleType) -> None:
+        logger = getattr(module, "logger", None)
+        if logger is None or self._log_stream is None:
+            return
+        handler = logger.registered_handler
+        if hasattr(handler, "setStream"):
+            handler.setStream(self._log_stream)
+
+    def invoke(self, name: str, event: Any) -> Any:
+        """Call the handler; raise :class:`FunctionError` with Lambda's error payload on failure."""
+        module = self.module(name)
+        context = LambdaContext(function_name=self.physical_name(name), timeout_seconds=self._timeouts.get(name, 60))
+        with self._locks[name]:
+            self.invocations[name] += 1
+            try:
+                return module.handler(event, context)
+            except Exception as exc:
+                self.errors[name] += 1
+                raise FunctionError({
+                    "errorType": type(exc).__name__, "errorMessage": str(exc),
+                    "stackTrace": traceback.format_exception(exc)[-5:],
+                }) from exc

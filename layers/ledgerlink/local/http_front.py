@@ -1,0 +1,126 @@
+"""An HTTP front that turns requests into API Gateway REST proxy events for the ingest handler.
+
+Routes like the deployed API: ``POST /webhooks/{source}``; anything else is 404/405 with a JSON reason.
+Bodies over API Gateway's 10 MB limit are refused here, as API Gateway would.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+API_GATEWAY_MAX_BODY = 10 * 1024 * 1024
+_ROUTE = re.compile(r"^/webhooks/([^/?#]+)/?$")
+
+
+def api_gateway_event(method: str, path: str, headers: dict[str, str], body: bytes, source_ip: str) -> dict[str, Any]:
+    match = _ROUTE.match(path.split("?", 1)[0])
+    try:
+        text, encoded = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode("ascii"), True
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": "/webhooks/{source}", "path": path, "httpMethod": method,
+        "headers": headers, "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": None, "pathParameters": {"source": match.group(1)} if match else None,
+        "stageVariables": None, "body": text, "isBase64Encoded": encoded,
+        "requestContext": {"requestId": request_id, "stage": "local", "httpMethod": method, "path": path,
+                           "resourcePath": "/webhooks/{source}", "identity": {"sourceIp": source_ip}},
+    }
+
+
+class WebhookFront:
+    def __init__(self, invoke: Callable[[dict[str, Any]], dict[str, Any]], *, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        self._invoke = invoke
+        self.outcomes: Counter[str] = Counter()
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet: the CLI prints summaries
+                return
+
+            def _reply(self, status: int, body: dict[str, Any] | str, headers: dict[str, str] | None = None) -> None:
+                payload = body if isinstance(body, str) else json.dumps(body)
+                data = payload.encode("utf-8")
+                self.send_response(status)
+                for key, value in (headers or {"Content-Type": "application/json"}).items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > API_GATEWAY_MAX_BODY:
+                    front.outcomes["rejected:payload_too_large"] += 1
+                    self.close_connection = True
+                    self._reply(413, {"status": "rejected", "reason": "payload_too_large",
+                                      "message": "API Gateway limit is 10 MB"})
+                    return
+                body = self.rfile.read(length) if length else b""
+                if self.path == "/health":
+                    self._reply(200, {"status": "ok"})
+                    return
+                if not _ROUTE.match(self.path.split("?", 1)[0]):
+                    front.outcomes["rejected:route_not_found"] += 1
+                    self._reply(404, {"status": "rejected", "reason": "route_not_found",
+                                      "message": "POST /webhooks/{source}"})
+                    return
+                if self.command != "POST":
+                    front.outcomes["rejected:method_not_allowed"] += 1
+                    self._reply(405, {"status": "rejected", "reason": "method_not_allowed",
+                                      "message": "webhooks are delivered with POST"})
+                    return
+                headers = {key: value for key, value in self.headers.items()}
+                event = api_gateway_event(self.command, self.path, headers, body, self.client_address[0])
+                try:
+                    response = front._invoke(event)
+                except Exception:  # a handler crash is a 502 from API Gateway, never a silent 200
+                    front.outcomes["error"] += 1
+                    self._reply(502, {"status": "error", "reason": "integration_failure"})
+                    return
+                status = int(response.get("statusCode", 502))
+                try:
+                    parsed = json.loads(response.get("body") or "{}")
+                except ValueError:
+                    parsed = {}
+                label = parsed.get("status", "unknown")
+                front.outcomes[f"{label}:{parsed['reason']}" if "reason" in parsed else label] += 1
+                self._reply(status, response.get("body") or "", response.get("headers"))
+
+            do_POST = _handle
+            do_GET = _handle
+            do_PUT = _handle
+            do_DELETE = _handle
+            do_PATCH = _handle
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="webhook-front")
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        host = self._server.server_address[0]
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,378 @@
+"""LocalRuntime: start the whole LedgerLink stack in one process, on moto, with a Beancount book.
+
+    runtime = LocalRuntime(LocalOptions(config_path=Path("config/ledgerlink.example.yaml")))
+    runtime.start()            # moto server, resources, config, secrets, functions, pollers, HTTP front
+    runtime.webhook_url("stripe")
+    runtime.wait_idle()
+    runtime.stop()
+
+Same handlers, same state machine definition (``ledgerlink.workflow``), same table shapes
+(``ledgerlink.store.tables``) as the CDK app. What is local: moto instead of AWS, a directory instead
+of an S3 prefix for the book, in-process Lambda invocations, and shorter queue timeouts (options).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import shutil
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ledgerlink import settings, wiring
+from ledgerlink.config.loader import config_hash, load_config_file
+from ledgerlink.config.model import LedgerLinkConfig
+from ledgerlink.local import secrets as local_secrets
+from ledgerlink.local.functions import FUNCTION_NAMES, FunctionError, FunctionHost
+from ledgerlink.local.http_front import WebhookFront
+from ledgerlink.local.sqs_poller import SqsPoller
+from ledgerlink.store import clients
+from ledgerlink.store.tables import TABLE_ENV, TABLES
+from ledgerlink.workflow import TASK_FUNCTIONS, render
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+_AWS_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
+            "AWS_REGION", "MOTO_PORT", "POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_LOG_LEVEL",
+            "POWERTOOLS_METRICS_NAMESPACE", "AWS_PROFILE")
+
+
+@dataclass
+class LocalOptions:
+    config_path: Path
+    state_dir: Path = Path(".ledgerlink/local")
+    port: int = 8787                      # webhook HTTP front; 0 = any free port
+    secrets_file: Path | None = None
+    secrets_default_file: Path = local_secrets.DEFAULT_FILE
+    visibility_timeout_seconds: int = 10  # AWS: 6x the normalize timeout; shorter locally to see redelivery
+    max_receive_count: int = 3            # AWS: 5
+    batch_size: int = 10
+    prefix: str = "ledgerlink-local"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Resources:
+    tables: dict[str, str]
+    archive_bucket: str
+    inbound_queue_url: str
+    inbound_queue_arn: str
+    inbound_dlq_url: str
+    state_machine_arn: str
+    books_uri: str
+
+
+class LocalRuntime:
+    def __init__(self, options: LocalOptions) -> None:
+        self.options = options
+        self.config: LedgerLinkConfig | None = None
+        self.config_version: int | None = None
+        self.resources: Resources | None = None
+        self.secrets: dict[str, local_secrets.LocalSecret] = {}
+        self._server: Any = None
+        self._front: WebhookFront | None = None
+        self._pollers: list[SqsPoller] = []
+        self._host: FunctionHost | None = None
+        self._saved_env: dict[str, str | None] = {}
+        self._log: IO[str] | None = None
+        self._original_invoke: Any = None
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    def start(self) -> LocalRuntime:
+        self.config = load_config_file(self.options.config_path)  # ConfigError: line-numbered message
+        state = self.options.state_dir
+        if state.exists():
+            shutil.rmtree(state)
+        (state / "books").mkdir(parents=True)
+        self._log = (state / "lambda.log").open("a", encoding="utf-8")
+        self.secrets = local_secrets.resolve([source.id for source in self.config.sources],
+                                             secrets_file=self.options.secrets_file,
+                                             default_file=self.options.secrets_default_file)
+        self._start_moto()
+        self.resources = self._create_resources()
+        self._set_function_env(self.resources)
+        self._host = FunctionHost(prefix=self.options.prefix, log_stream=self._log)
+        self._patch_lambda_backend()
+        self._create_functions_and_state_machine()
+        self._apply_config()
+        self._store_secrets()
+        self._start_pollers()
+        self._front = WebhookFront(lambda event: self.host.invoke("ingest", event), port=self.options.port)
+        self._front.start()
+        return self
+
+    def stop(self) -> None:
+        for poller in self._pollers:
+            poller.stop()
+        for poller in self._pollers:
+            poller.join(timeout=5)
+        if self._front:
+            self._front.stop()
+        if self._server:
+            self._server.stop()
+        if self._original_invoke is not None:
+            from moto.awslambda_simple.models import LambdaSimpleBackend
+
+            LambdaSimpleBackend.invoke = self._original_invoke
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        wiring.reset()
+        if self._log:
+            self._log.close()
+
+    def __enter__(self) -> LocalRuntime:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- accessors -----------------------------------------------------------------------------
+
+    @property
+    def host(self) -> FunctionHost:
+        assert self._host is not None, "runtime not started"
+        return self._host
+
+    @property
+    def front(self) -> WebhookFront:
+        assert self._front is not None, "runtime not started"
+        return self._front
+
+    def webhook_url(self, source_id: str) -> str:
+        return f"{self.front.url}/webhooks/{source_id}"
+
+    def client(self, service: str) -> Any:
+        return clients.client(service)
+
+    @property
+    def books_dir(self) -> Path:
+        return self.options.state_dir / "books"
+
+    def book_main_file(self, connection_id: str) -> Path:
+        assert self.config is not None
+        connection = self.config.connection(connection_id)
+        return (self.books_dir / connection.book / "main.beancount").resolve()
+
+    # ---- moto ----------------------------------------------------------------------------------
+
+    def _set_env(self, key: str, value: str) -> None:
+        if key not in self._saved_env:
+            self._saved_env[key] = os.environ.get(key)
+        os.environ[key] = value
+
+    def _start_moto(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        for key in _AWS_ENV:
+            self._saved_env.setdefault(key, os.environ.get(key))
+        os.environ.pop("AWS_PROFILE", None)
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        self._set_env("AWS_ENDPOINT_URL", f"http://{host}:{port}")
+        self._set_env("AWS_ACCESS_KEY_ID", "local")
+        self._set_env("AWS_SECRET_ACCESS_KEY", "local")  # noqa: S105 - moto's dummy credentials
+        self._set_env("AWS_DEFAULT_REGION", REGION)
+        self._set_env("AWS_REGION", REGION)
+        self._set_env("MOTO_PORT", str(port))  # moto's Step Functions engine calls Lambda on localhost:MOTO_PORT
+        self._set_env("POWERTOOLS_METRICS_NAMESPACE", "LedgerLinkLocal")
+        self._set_env("POWERTOOLS_METRICS_DISABLED", "true")  # EMF goes to CloudWatch on AWS; nowhere locally
+        for key, value in self.options.extra_env.items():
+            self._set_env(key, value)
+        wiring.reset()
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"http://{host}:{port}/moto-api/config", method="POST",
+            data=json.dumps({"stepfunctions": {"execute_state_machine": True},
+                             "lambda": {"use_docker": False}}).encode(),
+            headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=10).read()  # noqa: S310 - loopback only
+
+    def _create_resources(self) -> Resources:
+        prefix = self.options.prefix
+        dynamodb = self.client("dynamodb")
+        tables: dict[str, str] = {}
+        for name, spec in TABLES.items():
+            table = f"{prefix}-{name}"
+            attributes = {spec.partition_key, *([spec.sort_key] if spec.sort_key else [])}
+            kwargs: dict[str, Any] = {}
+            if spec.indexes:
+                kwargs["GlobalSecondaryIndexes"] = [{
+                    "IndexName": index.name,
+                    "KeySchema": [{"AttributeName": index.partition_key, "KeyType": "HASH"},
+                                  *([{"AttributeName": index.sort_key, "KeyType": "RANGE"}] if index.sort_key else [])],
+                    "Projection": {"ProjectionType": "ALL"},
+                } for index in spec.indexes]
+            dynamodb.create_table(
+                TableName=table, BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(spec.key_attributes())],
+                KeySchema=[{"AttributeName": spec.partition_key, "KeyType": "HASH"},
+                           *([{"AttributeName": spec.sort_key, "KeyType": "RANGE"}] if spec.sort_key else [])],
+                **kwargs,
+            )
+            del attributes
+            if spec.ttl_attribute:
+                dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
+                    "Enabled": True, "AttributeName": spec.ttl_attribute})
+            tables[name] = table
+        s3 = self.client("s3")
+        bucket = f"{prefix}-archive"
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        sqs = self.client("sqs")
+        dlq_url = sqs.create_queue(QueueName=f"{prefix}-inbound-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_url = sqs.create_queue(QueueName=f"{prefix}-inbound", Attributes={
+            "VisibilityTimeout": str(self.options.visibility_timeout_seconds),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
+                                         "maxReceiveCount": self.options.max_receive_count}),
+        })["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sqs.set_queue_attributes(QueueUrl=dlq_url, Attributes={"RedriveAllowPolicy": json.dumps(
+            {"redrivePermission": "byQueue", "sourceQueueArns": [queue_arn]})})
+        books_uri = (self.books_dir.resolve()).as_uri()
+        return Resources(tables=tables, archive_bucket=bucket, inbound_queue_url=queue_url,
+                         inbound_queue_arn=queue_arn, inbound_dlq_url=dlq_url,
+                         state_machine_arn=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{prefix}-post-document",
+                         books_uri=books_uri)
+
+    def _set_function_env(self, resources: Resources) -> None:
+        values = {env_name: resources.tables[table] for table, env_name in TABLE_ENV.items()}
+        values.update({
+            settings.STAGE: "local",
+            settings.ARCHIVE_BUCKET: resources.archive_bucket,
+            settings.INBOUND_QUEUE_URL: resources.inbound_queue_url,
+            settings.STATE_MACHINE_ARN: resources.state_machine_arn,
+            settings.BOOKS_URI: resources.books_uri,
+            settings.CONFIG_CACHE_SECONDS: "2",
+        })
+        for key, value in values.items():
+            self._set_env(key, value)
+        for name in FUNCTION_NAMES:  # every variable a settings class needs must be set
+            settings.read_settings(settings.FUNCTION_SETTINGS[name])
+
+    def _patch_lambda_backend(self) -> None:
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+
+        host = self.host
+        self._original_invoke = LambdaSimpleBackend.invoke
+
+        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
+                   response_headers: Any) -> bytes:
+            try:
+                name = host.logical_name(function_name)
+            except KeyError:
+                return self._original_invoke(backend, function_name, qualifier, body, headers, response_headers)
+            event = json.loads(body) if body else {}
+            try:
+                result = host.invoke(name, event)
+            except FunctionError as error:
+                response_headers["x-amz-function-error"] = "Unhandled"
+                return json.dumps(error.payload).encode()
+            return json.dumps(result, default=str).encode()
+
+        LambdaSimpleBackend.invoke = invoke
+
+    def _create_functions_and_state_machine(self) -> None:
+        assert self.resources is not None
+        iam = self.client("iam")
+        role = iam.create_role(RoleName=f"{self.options.prefix}-role", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                    "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as bundle:  # moto needs *a* package; the handler runs in-process
+            bundle.writestr("handler.py", "# executed in-process by ledgerlink.local\n")
+        aws_lambda = self.client("lambda")
+        arns: dict[str, str] = {}
+        for name in FUNCTION_NAMES:
+            arn = aws_lambda.create_function(
+                FunctionName=self.host.physical_name(name), Runtime="python3.12", Role=role,
+                Handler="handler.handler", Code={"ZipFile": archive.getvalue()}, Timeout=60)["FunctionArn"]
+            arns[name] = arn
+        definition = render({placeholder: arns[function] for placeholder, function in TASK_FUNCTIONS.items()})
+        created = self.client("stepfunctions").create_state_machine(
+            name=f"{self.options.prefix}-post-document", definition=json.dumps(definition), roleArn=role,
+            type="STANDARD")["stateMachineArn"]
+        if created != self.resources.state_machine_arn:
+            raise RuntimeError(f"unexpected state machine ARN {created}")
+
+    def _apply_config(self) -> None:
+        from ledgerlink.store.config_store import DynamoConfigStore
+
+        assert self.config is not None and self.resources is not None
+        store = DynamoConfigStore(self.resources.tables["config"])
+        self.config_version, _ = store.apply(self.config, applied_by=f"local:{self.options.config_path}",
+                                             content_hash=config_hash(self.config))
+
+    def _store_secrets(self) -> None:
+        assert self.config is not None
+        manager = self.client("secretsmanager")
+        for source in self.config.sources:
+            values = self.secrets[source.id].values
+            value = values[0] if len(values) == 1 else json.dumps({"secrets": list(values)})
+            manager.create_secret(Name=source.signing_secret.secret_id, SecretString=value)
+
+    def _start_pollers(self) -> None:
+        assert self.resources is not None
+        poller = SqsPoller(sqs=self.client("sqs"), queue_url=self.resources.inbound_queue_url,
+                           queue_arn=self.resources.inbound_queue_arn,
+                           invoke=lambda event: self.host.invoke("normalize", event),
+                           batch_size=self.options.batch_size, region=REGION)
+        poller.start()
+        self._pollers.append(poller)
+
+    # ---- observation ---------------------------------------------------------------------------
+
+    def queue_depths(self) -> dict[str, dict[str, int]]:
+        assert self.resources is not None
+        sqs = self.client("sqs")
+        depths = {}
+        for label, url in (("inbound", self.resources.inbound_queue_url), ("inbound-dlq", self.resources.inbound_dlq_url)):
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+            depths[label] = {"visible": int(attributes["ApproximateNumberOfMessages"]),
+                             "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"])}
+        return depths
+
+    def running_executions(self) -> int:
+        assert self.resources is not None
+        paginator = self.client("stepfunctions").get_paginator("list_executions")
+        return sum(len(page["executions"]) for page in paginator.paginate(
+            stateMachineArn=self.resources.state_machine_arn, statusFilter="RUNNING"))
+
+    def is_idle(self) -> bool:
+        if any(poller.busy for poller in self._pollers):
+            return False
+        inbound = self.queue_depths()["inbound"]
+        if inbound["visible"] or inbound["in_flight"]:
+            return False
+        return self.running_executions() == 0
+
+    def wait_idle(self, timeout: float = 120.0, settle: float = 0.3) -> bool:
+        """True once queues are drained, pollers idle and no execution runs — twice in a row."""
+        deadline = time.monotonic() + timeout
+        streak = 0
+        while time.monotonic() < deadline:
+            streak = streak + 1 if self.is_idle() else 0
+            if streak >= 2:
+                return True
+            time.sleep(settle)
+        return False
+
+    def executions(self) -> list[dict[str, Any]]:
+        assert self.resources is not None
+        paginator = self.client("stepfunctions").get_paginator("list_executions")
+        return [execution for page in paginator.paginate(stateMachineArn=self.resources.state_machine_arn)
+                for execution in page["executions"]]

@@ -1,0 +1,89 @@
+"""A local stand-in for the Lambda SQS event source mapping.
+
+Kept semantics: batches of up to ``batch_size``; a handler exception fails the whole batch; a
+``batchItemFailures`` response fails only those records; failed records are *not* deleted, so they
+reappear after the queue's visibility timeout and, past ``maxReceiveCount``, SQS moves them to the DLQ
+(moto implements the redrive policy on receive). (moto's own event-source mappings invoke per message
+and ignore ``batchItemFailures``, which is why this exists.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from typing import Any
+
+
+def to_lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
+    attributes = {
+        name: {"stringValue": attr.get("StringValue"), "binaryValue": attr.get("BinaryValue"),
+               "stringListValues": [], "binaryListValues": [], "dataType": attr.get("DataType", "String")}
+        for name, attr in (message.get("MessageAttributes") or {}).items()
+    }
+    return {
+        "messageId": message["MessageId"], "receiptHandle": message["ReceiptHandle"], "body": message["Body"],
+        "attributes": message.get("Attributes", {}), "messageAttributes": attributes,
+        "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),  # noqa: S324
+        "eventSource": "aws:sqs", "eventSourceARN": queue_arn, "awsRegion": region,
+    }
+
+
+class SqsPoller(threading.Thread):
+    def __init__(self, *, sqs: Any, queue_url: str, queue_arn: str, invoke: Callable[[dict[str, Any]], Any],
+                 batch_size: int = 10, region: str = "us-east-1", wait_seconds: int = 1) -> None:
+        super().__init__(daemon=True, name=f"sqs-poller:{queue_url.rsplit('/', 1)[-1]}")
+        self._sqs = sqs
+        self._url = queue_url
+        self._arn = queue_arn
+        self._invoke = invoke
+        self._batch = batch_size
+        self._region = region
+        self._wait = wait_seconds
+        self._halt = threading.Event()
+        self._busy = threading.Event()
+        self.batches = 0
+        self.failed_records = 0
+        self.deleted = 0
+
+    def stop(self) -> None:
+        self._halt.set()
+
+    @property
+    def busy(self) -> bool:
+        return self._busy.is_set()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            try:
+                response = self._sqs.receive_message(
+                    QueueUrl=self._url, MaxNumberOfMessages=self._batch, WaitTimeSeconds=self._wait,
+                    AttributeNames=["All"], MessageAttributeNames=["All"])
+            except Exception:
+                if self._halt.wait(0.5):
+                    return
+                continue
+            messages = response.get("Messages", [])
+            if not messages:
+                continue
+            self._busy.set()
+            try:
+                self._process(messages)
+            finally:
+                self._busy.clear()
+
+    def _process(self, messages: list[dict[str, Any]]) -> None:
+        self.batches += 1
+        event = {"Records": [to_lambda_record(m, self._arn, self._region) for m in messages]}
+        try:
+            result = self._invoke(event) or {}
+            failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        except Exception:
+            failed = {m["MessageId"] for m in messages}
+        self.failed_records += len(failed)
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for start in range(0, len(done), 10):
+            chunk = done[start:start + 10]
+            self._sqs.delete_message_batch(QueueUrl=self._url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)])
+            self.deleted += len(chunk)

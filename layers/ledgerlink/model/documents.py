@@ -1,0 +1,356 @@
+"""Canonical finance documents.
+
+Every source connector produces these and only these; every ERP connector consumes journals built
+from them. One class per document type with a ``document_type`` literal, a discriminated union and a
+module-level ``TypeAdapter`` built once (``DocumentAdapter``).
+
+Invariants enforced at construction (so an invalid document cannot exist):
+- all amounts of a document are in the document's currency (multi-currency lives in journals);
+- invoice/credit-note totals equal lines - discounts + exclusive tax, to the minor unit;
+- a revenue schedule's entries sum to the billed amount;
+- a journal balances per currency and has at least one debit and one credit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field, TypeAdapter, field_validator, model_validator
+
+from ledgerlink.model.base import Identifier, NonEmptyStr, Schema
+from ledgerlink.model.ids import document_id as make_document_id
+from ledgerlink.model.money import Currency, Money, sum_money
+
+
+class SourceRef(Schema):
+    """Where a document came from. ``document_id`` is derived from everything but the event id."""
+
+    system: Identifier                     # "stripe"
+    object_type: Identifier                # "invoice", "invoice_payment", "refund" ...
+    object_id: NonEmptyStr                 # "in_1Pgc6t..."
+    version: NonEmptyStr = "1"             # what makes a new fact of the same object ("finalized", "paid")
+    event_id: NonEmptyStr | None = None    # the delivery that told us (evt_...)
+    event_type: NonEmptyStr | None = None  # "invoice.paid"
+    account: NonEmptyStr | None = None     # provider sub-account (Stripe Connect acct_...)
+    archive_key: NonEmptyStr | None = None  # raw payload in the S3 archive
+    source_id: Identifier | None = None    # the configured source it arrived through (mapping key)
+
+    def document_id(self) -> str:
+        return make_document_id(self.system, self.object_type, self.object_id, self.version)
+
+
+class Party(Schema):
+    """Customer, vendor or employee as the source knows them; ERP ids come from master-data sync."""
+
+    role: Literal["customer", "vendor", "employee"]
+    source_id: NonEmptyStr
+    name: NonEmptyStr | None = None
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+
+
+class DocumentBase(Schema):
+    document_id: NonEmptyStr
+    source: SourceRef
+    entity_id: Identifier
+    correlation_id: NonEmptyStr
+    occurred_at: datetime                  # UTC instant of the business event
+    accounting_date: date                  # the occurred_at date in the entity's time zone
+    currency: Currency
+    memo: NonEmptyStr | None = None
+    related_document_ids: tuple[str, ...] = ()  # compensation links (refund → invoice, ...)
+
+    @model_validator(mode="after")
+    def _id_matches_source(self) -> DocumentBase:
+        expected = self.source.document_id()
+        if self.document_id != expected:
+            raise ValueError(f"document_id {self.document_id} does not match its source reference ({expected})")
+        return self
+
+    def _same_currency(self, *amounts: Money | None) -> None:
+        for amount in amounts:
+            if amount is not None and amount.currency != self.currency:
+                raise ValueError(f"amount in {amount.currency} on a {self.currency} document")
+
+
+# ---- receivables --------------------------------------------------------------------------------
+
+class InvoiceLine(Schema):
+    line_id: NonEmptyStr
+    description: NonEmptyStr | None = None
+    amount: Money                          # excluding exclusive tax, before discounts
+    discount: Money | None = None
+    tax: Money | None = None               # exclusive tax on this line (added to the total)
+    inclusive_tax: Money | None = None     # tax already contained in ``amount``
+    quantity: Decimal = Decimal(1)
+    product_id: NonEmptyStr | None = None
+    price_id: NonEmptyStr | None = None
+    revenue_category: Identifier = "revenue"  # mapping role for the credit side
+    service_start: date | None = None
+    service_end: date | None = None
+    proration: bool = False
+
+
+def _line_totals(lines: tuple[InvoiceLine, ...], currency: str) -> tuple[Money, Money, Money]:
+    amount = sum_money([line.amount for line in lines], currency)
+    discount = sum_money([line.discount for line in lines if line.discount], currency)
+    tax = sum_money([line.tax for line in lines if line.tax], currency)
+    return amount, discount, tax
+
+
+class _Billing(DocumentBase):
+    party: Party
+    number: NonEmptyStr | None = None
+    lines: tuple[InvoiceLine, ...] = Field(min_length=1)
+    total: Money
+
+    @model_validator(mode="after")
+    def _totals_tie_out(self) -> _Billing:
+        for line in self.lines:
+            self._same_currency(line.amount, line.discount, line.tax, line.inclusive_tax)
+        self._same_currency(self.total)
+        amount, discount, tax = _line_totals(self.lines, self.currency)
+        expected = amount - discount + tax
+        if expected != self.total:
+            raise ValueError(
+                f"lines ({amount}) - discounts ({discount}) + tax ({tax}) = {expected}, but total is {self.total}"
+            )
+        return self
+
+    @property
+    def tax_total(self) -> Money:
+        return _line_totals(self.lines, self.currency)[2]
+
+
+class Invoice(_Billing):
+    document_type: Literal["invoice"] = "invoice"
+    due_date: date | None = None
+    subscription_id: NonEmptyStr | None = None
+
+
+class CreditNote(_Billing):
+    """Reduces a posted invoice; never an edit of it. ``original_document_id`` names the invoice."""
+
+    document_type: Literal["credit_note"] = "credit_note"
+    original_document_id: NonEmptyStr | None = None
+    reason: NonEmptyStr | None = None
+
+
+class Fee(Schema):
+    kind: Identifier = "processing"        # mapping role suffix: fees.processing, fees.application ...
+    amount: Money
+    description: NonEmptyStr | None = None
+
+
+class Payment(DocumentBase):
+    """Money received for (or refunded against) a receivable.
+
+    ``direction="received"`` debits cash/clearing and credits the receivable; ``"refunded"`` is the
+    compensating movement (money back to the customer), linked to what it compensates.
+    """
+
+    document_type: Literal["payment"] = "payment"
+    direction: Literal["received", "refunded"] = "received"
+    party: Party | None = None
+    amount: Money                          # gross, positive
+    fees: tuple[Fee, ...] = ()
+    applies_to_document_id: NonEmptyStr | None = None
+    method: NonEmptyStr | None = None      # card, ach_debit, ...
+    reference: NonEmptyStr | None = None   # provider charge / payment-intent / refund id
+
+    @model_validator(mode="after")
+    def _positive(self) -> Payment:
+        self._same_currency(self.amount, *(fee.amount for fee in self.fees))
+        if self.amount.amount <= 0:
+            raise ValueError("payment amount must be positive; direction says which way it flows")
+        return self
+
+    @property
+    def net(self) -> Money:
+        return self.amount - sum_money([fee.amount for fee in self.fees], self.currency)
+
+
+# ---- spend --------------------------------------------------------------------------------------
+
+class ExpenseLine(Schema):
+    line_id: NonEmptyStr
+    category: NonEmptyStr                  # source category / GL mapping key
+    amount: Money                          # including tax
+    tax: Money | None = None
+    merchant: NonEmptyStr | None = None
+    transaction_date: date
+    description: NonEmptyStr | None = None
+    dimensions: dict[str, str] = Field(default_factory=dict)
+
+
+class ExpenseReport(DocumentBase):
+    document_type: Literal["expense_report"] = "expense_report"
+    employee: Party
+    report_id: NonEmptyStr
+    lines: tuple[ExpenseLine, ...] = Field(min_length=1)
+    total: Money
+    reimbursable: bool = True
+
+    @model_validator(mode="after")
+    def _total(self) -> ExpenseReport:
+        for line in self.lines:
+            self._same_currency(line.amount, line.tax)
+        expected = sum_money([line.amount for line in self.lines], self.currency)
+        if expected != self.total:
+            raise ValueError(f"expense lines sum to {expected}, total is {self.total}")
+        return self
+
+
+class CardTransaction(DocumentBase):
+    document_type: Literal["card_transaction"] = "card_transaction"
+    cardholder: Party
+    merchant: NonEmptyStr
+    merchant_category_code: Annotated[str, Field(pattern=r"^\d{4}$")] | None = None
+    category: NonEmptyStr | None = None
+    amount: Money                          # positive = spend, negative = merchant refund
+    posted_date: date | None = None
+    dimensions: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _currency(self) -> CardTransaction:
+        self._same_currency(self.amount)
+        if self.amount.is_zero():
+            raise ValueError("card transaction amount must not be zero")
+        return self
+
+
+# ---- revenue ------------------------------------------------------------------------------------
+
+class SubscriptionItem(Schema):
+    item_id: NonEmptyStr
+    price_id: NonEmptyStr | None = None
+    product_id: NonEmptyStr | None = None
+    quantity: Decimal = Decimal(1)
+    unit_amount: Money | None = None
+    interval: Literal["day", "week", "month", "year"] | None = None
+    interval_count: int = 1
+
+
+class SubscriptionEvent(DocumentBase):
+    document_type: Literal["subscription_event"] = "subscription_event"
+    action: Literal["created", "updated", "cancelled"]
+    subscription_id: NonEmptyStr
+    party: Party
+    status: NonEmptyStr
+    items: tuple[SubscriptionItem, ...] = ()
+    current_period_start: date | None = None
+    current_period_end: date | None = None
+    cancel_at: datetime | None = None
+
+
+class RevenueScheduleEntry(Schema):
+    period: Annotated[str, Field(pattern=r"^\d{4}-\d{2}$")]  # accounting period (YYYY-MM) of the entity
+    amount: Money
+
+
+class RevenueSchedule(DocumentBase):
+    """Deferred revenue for one invoice line released over its service period."""
+
+    document_type: Literal["revenue_schedule"] = "revenue_schedule"
+    invoice_document_id: NonEmptyStr
+    line_id: NonEmptyStr
+    billed: Money
+    service_start: date
+    service_end: date
+    entries: tuple[RevenueScheduleEntry, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _recognized_equals_billed(self) -> RevenueSchedule:
+        if self.service_end < self.service_start:
+            raise ValueError("service_end before service_start")
+        total = sum_money([entry.amount for entry in self.entries], self.currency)
+        if total != self.billed:
+            raise ValueError(f"schedule entries sum to {total}, billed {self.billed}")
+        return self
+
+
+# ---- cash ---------------------------------------------------------------------------------------
+
+class BankTransaction(DocumentBase):
+    document_type: Literal["bank_transaction"] = "bank_transaction"
+    bank_account: NonEmptyStr              # account id / IBAN as the bank file states it
+    amount: Money                          # positive = credit to the account, negative = debit
+    booking_date: date
+    value_date: date | None = None
+    reference: NonEmptyStr | None = None   # remittance info used for cash application
+    counterparty: NonEmptyStr | None = None
+    bank_reference: NonEmptyStr | None = None
+
+
+# ---- journals -----------------------------------------------------------------------------------
+
+class JournalLine(Schema):
+    """Signed amount: positive debits, negative credits."""
+
+    account: NonEmptyStr
+    amount: Money
+    memo: NonEmptyStr | None = None
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    role: Identifier | None = None         # the mapping role the account came from (traceability)
+
+    @field_validator("amount")
+    @classmethod
+    def _non_zero(cls, amount: Money) -> Money:
+        if amount.is_zero():
+            raise ValueError("journal lines must not be zero")
+        return amount
+
+    @property
+    def is_debit(self) -> bool:
+        return self.amount.amount > 0
+
+
+def imbalances(lines: tuple[JournalLine, ...] | list[JournalLine]) -> dict[str, Decimal]:
+    """Currency → net amount, for every currency that does not net to zero."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        totals[line.amount.currency] += line.amount.amount
+    return {currency: total for currency, total in totals.items() if total != 0}
+
+
+class JournalEntry(DocumentBase):
+    """A balanced journal. Built from other documents by ``pipeline.enrich``; also a source document."""
+
+    document_type: Literal["journal_entry"] = "journal_entry"
+    lines: tuple[JournalLine, ...] = Field(min_length=2)
+    mapping_version: int | None = None
+    original_accounting_date: date | None = None  # set when a closed period moved the date
+
+    @model_validator(mode="after")
+    def _balanced(self) -> JournalEntry:
+        off = imbalances(self.lines)
+        if off:
+            detail = ", ".join(f"{amount} {currency}" for currency, amount in sorted(off.items()))
+            raise ValueError(f"journal does not balance: off by {detail}")
+        if not any(line.is_debit for line in self.lines) or all(line.is_debit for line in self.lines):
+            raise ValueError("journal needs at least one debit and one credit")
+        return self
+
+    def totals_by_currency(self) -> dict[str, Money]:
+        """Sum of debits per currency (the journal's size)."""
+        totals: dict[str, Money] = {}
+        for line in self.lines:
+            if line.is_debit:
+                current = totals.get(line.amount.currency, Money.zero(line.amount.currency))
+                totals[line.amount.currency] = current + line.amount
+        return totals
+
+
+Document = Annotated[
+    Invoice | CreditNote | Payment | ExpenseReport | CardTransaction | SubscriptionEvent
+    | RevenueSchedule | BankTransaction | JournalEntry,
+    Field(discriminator="document_type"),
+]
+DocumentAdapter: TypeAdapter[Document] = TypeAdapter(Document)
+
+DOCUMENT_TYPES: tuple[str, ...] = (
+    "invoice", "credit_note", "payment", "expense_report", "card_transaction",
+    "subscription_event", "revenue_schedule", "bank_transaction", "journal_entry",
+)

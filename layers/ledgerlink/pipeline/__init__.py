@@ -1,0 +1,1 @@
+"""Pure pipeline steps over the canonical model: enrich (map to accounts), validate (gates, periods)."""

@@ -1,0 +1,198 @@
+"""Enrich: a canonical document + the configuration → a balanced journal with GL accounts.
+
+Posting rules (roles are keys of ``account_mappings[].accounts``):
+
+=====================  ==========================================================================
+invoice                Dr receivable (total) · Cr revenue[.<product>] per line (net of inclusive
+                       tax) · Dr discounts (or revenue net of discounts when unmapped) · Cr tax
+credit_note            the mirror image of an invoice (Cr receivable, Dr revenue/discounts/tax)
+payment received       Dr cash_clearing (or cash_out_of_band) net · Dr fees.<kind> · Cr receivable
+payment refunded       Dr refunds · Cr cash_clearing
+expense_report         Dr expense[.<category>] per line · Cr employee_payable (or card_liability)
+card_transaction       Dr expense[.<category>] · Cr card_liability
+journal_entry          each line's ``role`` mapped to its account
+=====================  ==========================================================================
+
+A role with no account is a :class:`DocumentRejected` with reason ``mapping_missing`` that names
+the role, entity and source — never a guess.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ledgerlink.config.model import LedgerLinkConfig
+from ledgerlink.errors import DocumentRejected
+from ledgerlink.model.documents import (
+    CardTransaction,
+    CreditNote,
+    Document,
+    ExpenseReport,
+    Invoice,
+    JournalEntry,
+    JournalLine,
+    Payment,
+)
+from ledgerlink.model.money import Money
+
+
+class Accounts:
+    """Role → account lookups for one (entity, source), raising ``mapping_missing`` with a fix."""
+
+    def __init__(self, config: LedgerLinkConfig, entity_id: str, source_id: str) -> None:
+        self.entity_id = entity_id
+        self.source_id = source_id
+        self.table = config.accounts_for(entity_id, source_id)
+
+    def has(self, role: str) -> bool:
+        return role in self.table
+
+    def get(self, role: str, *fallbacks: str) -> tuple[str, str]:
+        """(role actually used, account): the most specific mapped role wins."""
+        for candidate in (role, *fallbacks):
+            if candidate in self.table:
+                return candidate, self.table[candidate]
+        raise DocumentRejected(
+            f"no GL account mapped for role {role!r} (entity {self.entity_id}, source {self.source_id})",
+            reason="mapping_missing", role=role, entity=self.entity_id, source=self.source_id,
+            suggested_fix=f"add accounts.{role} to account_mappings for entity {self.entity_id} "
+                          f"(source {self.source_id} or '*') and apply the configuration, then retry",
+        )
+
+
+def _line(accounts: Accounts, amount: Money, role: str, *fallbacks: str, memo: str | None = None) -> JournalLine:
+    used, account = accounts.get(role, *fallbacks)
+    return JournalLine(account=account, amount=amount, role=used, memo=memo)
+
+
+def _billing_lines(doc: Invoice | CreditNote, accounts: Accounts, sign: int) -> list[JournalLine]:
+    """Invoice lines (sign=+1) or their mirror for a credit note (sign=-1)."""
+    currency = doc.currency
+    lines: list[JournalLine] = [_line(accounts, _signed(doc.total, sign), "receivable",
+                                      memo=f"{doc.party.source_id}")] if not doc.total.is_zero() else []
+    separate_discounts = accounts.has("discounts")
+    tax = Money.zero(currency)
+    discounts = Money.zero(currency)
+    for item in doc.lines:
+        revenue = item.amount - (item.inclusive_tax or Money.zero(currency))
+        if item.discount and not separate_discounts:
+            revenue = revenue - item.discount
+        elif item.discount:
+            discounts = discounts + item.discount
+        tax = tax + (item.tax or Money.zero(currency)) + (item.inclusive_tax or Money.zero(currency))
+        if not revenue.is_zero():
+            specific = [f"{item.revenue_category}.{item.product_id}"] if item.product_id else []
+            role = specific[0] if specific else item.revenue_category
+            fallbacks = [item.revenue_category] if specific else []
+            lines.append(_line(accounts, _signed(-revenue, sign), role, *fallbacks, memo=item.description))
+    if not discounts.is_zero():
+        lines.append(_line(accounts, _signed(discounts, sign), "discounts", memo="discounts"))
+    if not tax.is_zero():
+        lines.append(_line(accounts, _signed(-tax, sign), "tax", memo="tax"))
+    return lines
+
+
+def _signed(amount: Money, sign: int) -> Money:
+    return amount if sign > 0 else -amount
+
+
+def _invoice(doc: Invoice, accounts: Accounts) -> list[JournalLine]:
+    return _billing_lines(doc, accounts, +1)
+
+
+def _credit_note(doc: CreditNote, accounts: Accounts) -> list[JournalLine]:
+    return _billing_lines(doc, accounts, -1)
+
+
+def _payment(doc: Payment, accounts: Accounts) -> list[JournalLine]:
+    if doc.direction == "refunded":
+        return [
+            _line(accounts, doc.amount, "refunds", memo=doc.reference),
+            _line(accounts, -doc.amount, "cash_clearing", memo=doc.reference),
+        ]
+    cash_role = "cash_out_of_band" if doc.method == "out_of_band" else "cash_clearing"
+    lines = [_line(accounts, doc.net, cash_role, memo=doc.reference)] if not doc.net.is_zero() else []
+    for fee in doc.fees:
+        lines.append(_line(accounts, fee.amount, f"fees.{fee.kind}", "fees", memo=fee.description))
+    lines.append(_line(accounts, -doc.amount, "receivable", memo=doc.party.source_id if doc.party else None))
+    return lines
+
+
+def _expense_report(doc: ExpenseReport, accounts: Accounts) -> list[JournalLine]:
+    lines = [_line(accounts, item.amount, f"expense.{item.category}", "expense", memo=item.description)
+             for item in doc.lines]
+    credit_role = "employee_payable" if doc.reimbursable else "card_liability"
+    lines.append(_line(accounts, -doc.total, credit_role, memo=doc.employee.source_id))
+    return lines
+
+
+def _card_transaction(doc: CardTransaction, accounts: Accounts) -> list[JournalLine]:
+    category = f"expense.{doc.category}" if doc.category else "expense"
+    return [
+        _line(accounts, doc.amount, category, "expense", memo=doc.merchant),
+        _line(accounts, -doc.amount, "card_liability", memo=doc.cardholder.source_id),
+    ]
+
+
+def _journal(doc: JournalEntry, accounts: Accounts) -> list[JournalLine]:
+    mapped = []
+    for line in doc.lines:
+        if line.role:
+            used, account = accounts.get(line.role)
+            mapped.append(line.model_copy(update={"account": account, "role": used}))
+        else:
+            mapped.append(line)
+    return mapped
+
+
+_RULES: dict[str, Callable[..., list[JournalLine]]] = {
+    "invoice": _invoice,
+    "credit_note": _credit_note,
+    "payment": _payment,
+    "expense_report": _expense_report,
+    "card_transaction": _card_transaction,
+    "journal_entry": _journal,
+}
+
+
+def postable(document_type: str) -> bool:
+    return document_type in _RULES
+
+
+def _merge(lines: list[JournalLine]) -> tuple[JournalLine, ...]:
+    """Drop zero lines (a discount equal to the line amount) and keep the order."""
+    return tuple(line for line in lines if not line.amount.is_zero())
+
+
+def enrich(document: Document, config: LedgerLinkConfig, *, config_version: int) -> JournalEntry:
+    try:
+        config.entity(document.entity_id)
+    except KeyError:
+        raise DocumentRejected(f"unknown legal entity {document.entity_id!r}", reason="unknown_entity",
+                               entity=document.entity_id,
+                               suggested_fix="add the entity to the configuration or map the source account to "
+                                             "an existing entity") from None
+    rule = _RULES.get(document.document_type)
+    if rule is None:
+        raise DocumentRejected(f"no posting rule for {document.document_type} documents",
+                               reason="no_posting_rule", document_type=document.document_type)
+    source_id = document.source.source_id or document.source.system
+    accounts = Accounts(config, document.entity_id, source_id)
+    lines = _merge(rule(document, accounts))
+    try:
+        return JournalEntry(
+            document_id=document.document_id, source=document.source, entity_id=document.entity_id,
+            correlation_id=document.correlation_id, occurred_at=document.occurred_at,
+            accounting_date=document.accounting_date, currency=document.currency,
+            memo=document.memo or _default_memo(document), related_document_ids=document.related_document_ids,
+            lines=lines, mapping_version=config_version,
+        )
+    except ValueError as exc:
+        raise DocumentRejected(f"journal for {document.document_id} is invalid: {exc}",
+                               reason="unbalanced_journal") from None
+
+
+def _default_memo(document: Document) -> str:
+    number = getattr(document, "number", None)
+    label = document.document_type.replace("_", " ")
+    return f"{label} {number or document.source.object_id}"

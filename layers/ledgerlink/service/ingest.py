@@ -1,0 +1,175 @@
+"""Receive a webhook: verify, size-check, parse, claim in the inbox, archive, enqueue — answer fast.
+
+The order matters for "never lose, never double": the inbox claim comes first (a duplicate costs one
+conditional write and nothing else); the raw body is archived *before* the message is enqueued and
+before the provider gets its 2xx; any failure after the claim answers 503, the provider retries, and
+the stale ``pending`` claim is taken over. HTTP statuses are chosen by error type here and only here.
+
+Stdlib + boto3 adapters only: no pydantic on the webhook path (cold start).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ledgerlink.connectors.sources import SOURCE_KINDS, webhook_module
+from ledgerlink.errors import ConfigError, MethodNotAllowed, PayloadTooLarge, RequestRejected, UnknownSource
+from ledgerlink.store.archive import archive_key
+
+INLINE_BODY_LIMIT = 200_000  # bytes; larger bodies travel by archive key (claim check), SQS max is 256 KiB
+_CORRELATION = re.compile(r"^[A-Za-z0-9_\-:.]{8,128}$")
+
+
+class InboxPort(Protocol):
+    def claim(self, source: str, event_id: str, *, correlation_id: str, archive_key: str, event_type: str,
+              now: float | None = None) -> Any: ...
+
+
+class ArchivePort(Protocol):
+    def put(self, key: str, body: bytes, *, correlation_id: str, source: str, event_id: str) -> None: ...
+
+
+class QueuePort(Protocol):
+    def send(self, message: dict[str, Any], *, correlation_id: str) -> str: ...
+
+
+class SecretsPort(Protocol):
+    def get(self, secret_id: str) -> list[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRequest:
+    source_id: str | None
+    method: str
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    request_id: str
+
+    @classmethod
+    def from_api_gateway(cls, event: dict[str, Any]) -> WebhookRequest:
+        """API Gateway REST (proxy integration) event → request. Tolerates missing parts."""
+        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items() if v is not None}
+        raw = event.get("body") or ""
+        if event.get("isBase64Encoded"):
+            try:
+                body = base64.b64decode(raw, validate=True)
+            except ValueError:
+                body = raw.encode("utf-8", "surrogateescape")
+        else:
+            body = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else bytes(raw)
+        params = event.get("pathParameters") or {}
+        context = event.get("requestContext") or {}
+        return cls(source_id=params.get("source"), method=str(event.get("httpMethod") or "POST").upper(),
+                   headers=headers, body=body, request_id=str(context.get("requestId") or uuid.uuid4()))
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResponse:
+    status: int
+    body: dict[str, Any]
+    outcome: str              # accepted | duplicate | rejected | unavailable (for logs and metrics)
+    correlation_id: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def to_api_gateway(self) -> dict[str, Any]:
+        return {
+            "statusCode": self.status,
+            "headers": {"Content-Type": "application/json", "X-Correlation-Id": self.correlation_id,
+                        **self.headers},
+            "body": json.dumps(self.body, separators=(",", ":")),
+            "isBase64Encoded": False,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookSource:
+    id: str
+    kind: str
+    secret_id: str
+    tolerance_seconds: int
+    max_body_bytes: int
+
+    @classmethod
+    def from_config(cls, raw: dict[str, Any]) -> WebhookSource:
+        return cls(id=raw["id"], kind=raw["kind"], secret_id=raw["signing_secret"]["secret_id"],
+                   tolerance_seconds=int(raw.get("tolerance_seconds", 300)),
+                   max_body_bytes=int(raw.get("max_body_bytes", 262_144)))
+
+
+def find_source(config: dict[str, Any], source_id: str | None) -> WebhookSource | None:
+    for raw in config.get("sources", []):
+        if raw.get("id") == source_id and raw.get("kind") in SOURCE_KINDS:
+            return WebhookSource.from_config(raw)
+    return None
+
+
+class IngestService:
+    def __init__(self, *, config: Callable[[], tuple[int, dict[str, Any]]], secrets: SecretsPort,
+                 inbox: InboxPort, archive: ArchivePort, queue: QueuePort,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._config = config
+        self._secrets = secrets
+        self._inbox = inbox
+        self._archive = archive
+        self._queue = queue
+        self._clock = clock
+
+    def receive(self, request: WebhookRequest) -> WebhookResponse:
+        supplied = request.headers.get("x-correlation-id", "")
+        correlation_id = supplied if _CORRELATION.match(supplied) else request.request_id
+        try:
+            return self._receive(request, correlation_id)
+        except RequestRejected as exc:
+            return WebhookResponse(exc.status, {"status": "rejected", "reason": exc.reason, "message": exc.message,
+                                                "correlation_id": correlation_id}, "rejected", correlation_id)
+        except ConfigError as exc:
+            return WebhookResponse(503, {"status": "unavailable", "reason": exc.reason,
+                                         "message": "LedgerLink is not configured yet; retry later",
+                                         "correlation_id": correlation_id}, "unavailable", correlation_id,
+                                   {"Retry-After": "60"})
+        except Exception:  # AWS outage, throttling: the provider must retry, nothing was acknowledged
+            return WebhookResponse(503, {"status": "unavailable", "reason": "temporarily_unavailable",
+                                         "message": "could not store the event; retry later",
+                                         "correlation_id": correlation_id}, "unavailable", correlation_id,
+                                   {"Retry-After": "30"})
+
+    def _receive(self, request: WebhookRequest, correlation_id: str) -> WebhookResponse:
+        _, config = self._config()
+        source = find_source(config, request.source_id)
+        if source is None:
+            raise UnknownSource(f"no webhook source named {request.source_id!r}")
+        if request.method != "POST":
+            raise MethodNotAllowed("webhooks are delivered with POST")
+        if len(request.body) > source.max_body_bytes:
+            raise PayloadTooLarge(f"body of {len(request.body)} bytes exceeds the limit of {source.max_body_bytes}",
+                                  limit=source.max_body_bytes)
+        webhook = webhook_module(source.kind)
+        now = self._clock()
+        webhook.verify(request.body, request.headers, self._secrets.get(source.secret_id),
+                       source.tolerance_seconds, now)
+        event = webhook.parse(request.body)
+        key = archive_key(source.id, event.event_id, now)
+        claim = self._inbox.claim(source.id, event.event_id, correlation_id=correlation_id, archive_key=key,
+                                  event_type=event.event_type, now=now)
+        if not claim.is_new:
+            return WebhookResponse(200, {"status": "duplicate", "event_id": event.event_id,
+                                         "correlation_id": claim.correlation_id}, "duplicate", correlation_id)
+        self._archive.put(claim.archive_key, request.body, correlation_id=correlation_id, source=source.id,
+                          event_id=event.event_id)
+        message: dict[str, Any] = {
+            "v": 1, "source": source.id, "kind": source.kind, "event_id": event.event_id,
+            "event_type": event.event_type, "correlation_id": correlation_id, "archive_key": claim.archive_key,
+            "received_at": int(now),
+        }
+        if len(request.body) <= INLINE_BODY_LIMIT:
+            message["body"] = request.body.decode("utf-8")
+        self._queue.send(message, correlation_id=correlation_id)
+        return WebhookResponse(202, {"status": "accepted", "event_id": event.event_id,
+                                     "correlation_id": correlation_id}, "accepted", correlation_id)

@@ -1,0 +1,147 @@
+"""Normalize one inbound message: raw event → canonical documents → ledger → one execution each.
+
+Idempotent end to end: the ledger registration is conditional and the execution is named by the
+document id, so SQS redelivery, a DLQ redrive or a replay re-runs this safely. A payload that cannot
+be normalized opens an exception case naming its archive key (it is acknowledged, not retried
+forever); an infrastructure error propagates so SQS retries it and, in the end, parks it in the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ledgerlink.config.model import LedgerLinkConfig
+from ledgerlink.connectors.sources import normalize_module
+from ledgerlink.connectors.sources.base import NormalizeContext
+from ledgerlink.errors import NormalizationError
+from ledgerlink.model.documents import Document
+from ledgerlink.pipeline.enrich import postable
+
+
+class ConfigPort(Protocol):
+    def active(self) -> tuple[int, LedgerLinkConfig]: ...
+
+
+class ArchiveReader(Protocol):
+    def get(self, key: str) -> bytes: ...
+
+
+class InboxOutcomePort(Protocol):
+    def record_outcome(self, source: str, event_id: str, *, outcome: str, document_ids: list[str],
+                       reasons: list[str], now: float | None = None) -> None: ...
+
+
+class LedgerPort(Protocol):
+    def register(self, record: dict[str, Any]) -> Any: ...
+
+
+class ExceptionsPort(Protocol):
+    def open(self, **kwargs: Any) -> tuple[str, bool]: ...
+
+
+class WorkflowPort(Protocol):
+    def start(self, name: str, payload: dict[str, Any]) -> bool: ...
+
+
+class InvalidMessage(ValueError):
+    """The queue message itself is not a LedgerLink inbound message (goes to the DLQ)."""
+
+
+@dataclass(slots=True)
+class NormalizeOutcome:
+    outcome: str                       # normalized | ignored | exception
+    document_ids: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    exception_id: str | None = None
+
+
+def parse_message(body: str) -> dict[str, Any]:
+    try:
+        message = json.loads(body)
+    except ValueError:
+        raise InvalidMessage("message body is not JSON") from None
+    required = ("source", "kind", "event_id", "correlation_id", "archive_key")
+    if not isinstance(message, dict) or any(not isinstance(message.get(key), str) for key in required):
+        raise InvalidMessage(f"message lacks one of {required}")
+    return message
+
+
+def ledger_record(document: Document, *, status: str, config_version: int, reason: str | None = None
+                  ) -> dict[str, Any]:
+    amount = getattr(document, "total", None) or getattr(document, "amount", None)
+    return {
+        "document_id": document.document_id, "status": status, "document_type": document.document_type,
+        "document": document.model_dump_json(), "source_id": document.source.source_id,
+        "source_object": f"{document.source.object_type}:{document.source.object_id}:{document.source.version}",
+        "event_id": document.source.event_id, "correlation_id": document.correlation_id,
+        "archive_key": document.source.archive_key, "entity_id": document.entity_id,
+        "accounting_date": document.accounting_date.isoformat(), "currency": document.currency,
+        "amount": amount.canonical() if amount is not None else None,
+        "config_version": config_version, "ignored_reason": reason,
+    }
+
+
+class NormalizeService:
+    def __init__(self, *, config: ConfigPort, archive: ArchiveReader, inbox: InboxOutcomePort, ledger: LedgerPort,
+                 exceptions: ExceptionsPort, workflow: WorkflowPort) -> None:
+        self._config = config
+        self._archive = archive
+        self._inbox = inbox
+        self._ledger = ledger
+        self._exceptions = exceptions
+        self._workflow = workflow
+
+    def process(self, message: dict[str, Any]) -> NormalizeOutcome:
+        source_id, event_id = message["source"], message["event_id"]
+        correlation_id, archive_key = message["correlation_id"], message["archive_key"]
+        body = message.get("body")
+        raw = body.encode("utf-8") if isinstance(body, str) else self._archive.get(archive_key)
+        version, config = self._config.active()
+        try:
+            event = json.loads(raw)
+            if config.source(source_id) is None:
+                raise NormalizationError(f"source {source_id!r} is no longer configured", reason="unknown_source")
+            context = NormalizeContext(config=config, source_id=source_id, correlation_id=correlation_id,
+                                       archive_key=archive_key)
+            normalized = normalize_module(message["kind"]).normalize(event, context)
+        except (NormalizationError, ValueError) as exc:
+            reason = exc.reason if isinstance(exc, NormalizationError) else "malformed_payload"
+            detail = exc.detail if isinstance(exc, NormalizationError) else {}
+            exception_id, _ = self._exceptions.open(
+                subject=f"{source_id}#{event_id}", reason=reason, message=str(getattr(exc, "message", exc)),
+                correlation_id=correlation_id, archive_key=archive_key, source=source_id, detail=detail,
+                suggested_fix="inspect the archived payload; fix the connector or replay the event once corrected",
+            )
+            self._inbox.record_outcome(source_id, event_id, outcome="exception", document_ids=[],
+                                       reasons=[reason])
+            return NormalizeOutcome("exception", reasons=[reason], exception_id=exception_id)
+
+        outcome = NormalizeOutcome("normalized" if normalized.documents else "ignored",
+                                   reasons=[f"{item.reason}: {item.detail}" for item in normalized.ignored])
+        for document in normalized.documents:
+            policy = config.policy_for(source_id, document.document_type)
+            if not policy.enabled:
+                status, reason = "ignored", "policy_disabled"
+            elif not postable(document.document_type):
+                status, reason = "ignored", "no_posting_rule"
+            else:
+                status, reason = "received", None
+            registration = self._ledger.register(ledger_record(document, status=status, config_version=version,
+                                                               reason=reason))
+            outcome.document_ids.append(document.document_id)
+            if reason:
+                outcome.reasons.append(f"{reason}: {document.document_id}")
+            # Start (again) unless the document already reached a final state: a crash between the
+            # ledger write and StartExecution must not strand it; the execution name makes it once.
+            if status == "received" and registration.status == "received":
+                payload = {"document_id": document.document_id, "correlation_id": document.correlation_id,
+                           "source_id": source_id, "archive_key": archive_key, "config_version": version,
+                           "document": document.model_dump(mode="json")}
+                if self._workflow.start(document.document_id, payload):
+                    outcome.started.append(document.document_id)
+        self._inbox.record_outcome(source_id, event_id, outcome=outcome.outcome, document_ids=outcome.document_ids,
+                                   reasons=outcome.reasons)
+        return outcome

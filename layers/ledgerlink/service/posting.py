@@ -1,0 +1,118 @@
+"""The post-document state machine's task steps. Each takes the execution state and returns it, extended.
+
+State: ``{document_id, correlation_id, source_id, archive_key, config_version, document}`` →
+``+journal`` (enrich) → journal validated/re-dated (validate) → ``+posting`` (post) → ledger updated
+(record). Business rule failures raise :class:`DocumentRejected` (the state machine routes them to
+the exception step); infrastructure failures raise anything else and are retried by the state machine.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ledgerlink.config.model import BeancountConnection, LedgerLinkConfig
+from ledgerlink.connectors.erps.base import ErpConnector
+from ledgerlink.errors import DocumentRejected, rejection_from_cause
+from ledgerlink.model.documents import DocumentAdapter, JournalEntry
+from ledgerlink.pipeline.enrich import enrich
+from ledgerlink.pipeline.validate import validate
+
+
+class VersionedConfig(Protocol):
+    def get(self, version: int) -> LedgerLinkConfig: ...
+
+
+def enrich_step(state: dict[str, Any], config_store: VersionedConfig) -> dict[str, Any]:
+    version = int(state["config_version"])
+    document = DocumentAdapter.validate_python(state["document"])
+    journal = enrich(document, config_store.get(version), config_version=version)
+    return {**state, "journal": journal.model_dump(mode="json")}
+
+
+def validate_step(state: dict[str, Any], config_store: VersionedConfig) -> dict[str, Any]:
+    journal = JournalEntry.model_validate(state["journal"])
+    checked = validate(journal, config_store.get(int(state["config_version"])))
+    return {**state, "journal": checked.model_dump(mode="json"),
+            "period_adjusted": checked.accounting_date != journal.accounting_date}
+
+
+class ConnectorFactory(Protocol):
+    def __call__(self, config: LedgerLinkConfig, connection_id: str, config_version: int) -> ErpConnector: ...
+
+
+def post_step(state: dict[str, Any], config_store: VersionedConfig, connectors: ConnectorFactory) -> dict[str, Any]:
+    """Post once. Look the document up by external id first: the previous attempt may have posted it
+    and crashed (or timed out) before recording — an uncertain outcome is resolved, never repeated."""
+    version = int(state["config_version"])
+    config = config_store.get(version)
+    journal = JournalEntry.model_validate(state["journal"])
+    connection_id = config.entity(journal.entity_id).erp_connection
+    connector = connectors(config, connection_id, version)
+    found = connector.find_by_external_id(journal.document_id)
+    result = found or connector.post_journal(journal)
+    return {**state, "posting": {"connection_id": connection_id, "erp_ref": result.erp_ref,
+                                 "created": result.created,
+                                 "posted_at": datetime.now(UTC).isoformat(timespec="seconds")}}
+
+
+class LedgerUpdater(Protocol):
+    def update(self, document_id: str, **attributes: Any) -> None: ...
+
+
+def record_step(state: dict[str, Any], ledger: LedgerUpdater) -> dict[str, Any]:
+    journal = state["journal"]
+    posting = state["posting"]
+    ledger.update(state["document_id"], status="posted", erp_connection=posting["connection_id"],
+                  erp_ref=posting["erp_ref"], posted_at=posting["posted_at"],
+                  posted_accounting_date=journal["accounting_date"], config_version=int(state["config_version"]),
+                  journal_lines=len(journal["lines"]), period_adjusted=bool(state.get("period_adjusted")))
+    return {"document_id": state["document_id"], "status": "posted", "erp_ref": posting["erp_ref"],
+            "created": posting["created"], "correlation_id": state["correlation_id"]}
+
+
+class ExceptionOpener(Protocol):
+    def open(self, **kwargs: Any) -> tuple[str, bool]: ...
+
+
+def open_exception_step(state: dict[str, Any], ledger: LedgerUpdater, exceptions: ExceptionOpener) -> dict[str, Any]:
+    error = state.get("error") or {}
+    rejection = rejection_from_cause(error.get("Cause"))
+    reason = str(rejection.pop("reason", "unexpected_error"))
+    message = str(rejection.pop("message", error.get("Error", "posting failed")))
+    suggested_fix = rejection.pop("suggested_fix", None)
+    if reason == "unexpected_error":
+        suggested_fix = suggested_fix or "transient retries were exhausted or a step failed unexpectedly; " \
+                                         "check the logs by correlation id and retry"
+    document = state.get("document") or {}
+    exception_id, _ = exceptions.open(
+        subject=state["document_id"], reason=reason, message=message, correlation_id=state["correlation_id"],
+        document_id=state["document_id"], archive_key=state.get("archive_key"), suggested_fix=suggested_fix,
+        entity_id=document.get("entity_id"), source=state.get("source_id"), detail=rejection,
+    )
+    ledger.update(state["document_id"], status="exception", exception_id=exception_id, exception_reason=reason)
+    return {"document_id": state["document_id"], "status": "exception", "exception_id": exception_id,
+            "reason": reason, "correlation_id": state["correlation_id"]}
+
+
+def beancount_connectors(books_uri: str) -> ConnectorFactory:
+    """Connector factory for the embedded book; other ERP kinds plug in here by connection kind."""
+    from ledgerlink.connectors.erps.beancount import BeancountBook
+    from ledgerlink.store.books import book_store
+
+    books: dict[str, BeancountBook] = {}
+
+    def factory(config: LedgerLinkConfig, connection_id: str, config_version: int) -> ErpConnector:
+        connection = config.connection(connection_id)
+        if not isinstance(connection, BeancountConnection):
+            raise DocumentRejected(f"connection {connection_id} of kind {connection.kind} is not supported here",
+                                   reason="unsupported_connection")
+        book = books.get(connection_id)
+        if book is None or book.connection != connection:
+            book = BeancountBook(connection, book_store(books_uri, connection.book))
+            books[connection_id] = book
+        currencies = {entity.base_currency for entity in config.entities if entity.erp_connection == connection_id}
+        book.ensure_accounts(config.all_accounts[connection_id], currencies, config_version=config_version)
+        return book
+
+    return factory

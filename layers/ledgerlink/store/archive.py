@@ -1,0 +1,39 @@
+"""The raw archive: every accepted webhook body, byte for byte, encrypted at rest (S3 + KMS on AWS)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ledgerlink.store.clients import client as default_client
+
+
+def archive_key(source: str, event_id: str, received_at: float) -> str:
+    """``raw/<source>/<yyyy>/<mm>/<dd>/<event id>.json`` (UTC date of first receipt)."""
+    day = time.strftime("%Y/%m/%d", time.gmtime(received_at))
+    return f"raw/{source}/{day}/{event_id}.json"
+
+
+class S3Archive:
+    def __init__(self, bucket: str, *, client: Any = None) -> None:
+        self._bucket = bucket
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or default_client("s3")
+
+    def put(self, key: str, body: bytes, *, correlation_id: str, source: str, event_id: str) -> None:
+        self.client.put_object(
+            Bucket=self._bucket, Key=key, Body=body, ContentType="application/json",
+            Metadata={"correlation-id": correlation_id, "source": source, "event-id": event_id},
+        )
+
+    def get(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+
+    def keys(self, prefix: str = "raw/") -> list[str]:
+        found: list[str] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
+            found.extend(obj["Key"] for obj in page.get("Contents", []))
+        return found

@@ -1,0 +1,49 @@
+"""DynamoDB table shapes — one definition used by the CDK constructs and the local runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    name: str
+    partition_key: str
+    sort_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    partition_key: str
+    sort_key: str | None = None
+    ttl_attribute: str | None = None
+    indexes: tuple[Index, ...] = field(default_factory=tuple)
+    purpose: str = ""
+
+    def key_attributes(self) -> set[str]:
+        names = {self.partition_key, *(name for name in [self.sort_key] if name)}
+        for index in self.indexes:
+            names.add(index.partition_key)
+            if index.sort_key:
+                names.add(index.sort_key)
+        return names
+
+
+TABLES: dict[str, TableSpec] = {
+    "inbox": TableSpec("pk", ttl_attribute="expires_at",
+                       purpose="webhook dedupe by (source, event id); expires after the retention"),
+    "ledger": TableSpec("document_id", purpose="document / posting ledger: status and ERP reference per document"),
+    "config": TableSpec("pk", "sk", purpose="versioned configuration (mappings, entities, sources, policies)"),
+    "exceptions": TableSpec("exception_id", indexes=(Index("by_status", "status", "opened_at"),),
+                            purpose="exception cases for finance ops"),
+    "idempotency": TableSpec("id", ttl_attribute="expiration", purpose="Powertools idempotency records (post step)"),
+}
+
+# Table name → the settings env var that carries it.
+TABLE_ENV: dict[str, str] = {
+    "inbox": "LEDGERLINK_INBOX_TABLE",
+    "ledger": "LEDGERLINK_LEDGER_TABLE",
+    "config": "LEDGERLINK_CONFIG_TABLE",
+    "exceptions": "LEDGERLINK_EXCEPTIONS_TABLE",
+    "idempotency": "LEDGERLINK_IDEMPOTENCY_TABLE",
+}

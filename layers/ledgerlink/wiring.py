@@ -1,0 +1,99 @@
+"""Composition root: builds each Lambda's service from its settings, once per container.
+
+Nothing here runs at import; the first invocation reads the environment and builds adapters (whose
+boto3 clients are themselves lazy). ``reset()`` forgets everything (tests, local runtime restarts).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from ledgerlink import settings
+from ledgerlink.store import clients
+
+
+@cache
+def _config_store(table: str, cache_seconds: int) -> Any:
+    from ledgerlink.store.config_store import DynamoConfigStore
+
+    return DynamoConfigStore(table, cache_seconds=cache_seconds)
+
+
+@cache
+def ingest_service() -> Any:
+    from ledgerlink.service.ingest import IngestService
+    from ledgerlink.store.archive import S3Archive
+    from ledgerlink.store.inbox import DynamoInbox
+    from ledgerlink.store.queue import SqsQueue
+    from ledgerlink.store.secrets import SecretsManagerSecrets
+
+    s = settings.read_settings(settings.IngestSettings)
+    return IngestService(
+        config=_config_store(s.config_table, s.config_cache_seconds).active_raw,
+        secrets=SecretsManagerSecrets(),
+        inbox=DynamoInbox(s.inbox_table, retention_days=s.inbox_retention_days),
+        archive=S3Archive(s.archive_bucket),
+        queue=SqsQueue(s.inbound_queue_url),
+    )
+
+
+@cache
+def normalize_service() -> Any:
+    from ledgerlink.service.normalize import NormalizeService
+    from ledgerlink.store.archive import S3Archive
+    from ledgerlink.store.exceptions import DynamoExceptions
+    from ledgerlink.store.inbox import DynamoInbox
+    from ledgerlink.store.ledger import DynamoLedger
+    from ledgerlink.store.workflow import StepFunctionsWorkflow
+
+    s = settings.read_settings(settings.NormalizeSettings)
+    return NormalizeService(
+        config=_config_store(s.config_table, s.config_cache_seconds),
+        archive=S3Archive(s.archive_bucket),
+        inbox=DynamoInbox(s.inbox_table),
+        ledger=DynamoLedger(s.ledger_table),
+        exceptions=DynamoExceptions(s.exceptions_table),
+        workflow=StepFunctionsWorkflow(s.state_machine_arn),
+    )
+
+
+@cache
+def config_reader() -> Any:
+    s = settings.read_settings(settings.ConfigReaderSettings)
+    return _config_store(s.config_table, s.config_cache_seconds)
+
+
+@cache
+def post_dependencies() -> tuple[Any, Any, Any]:
+    """(config store, connector factory, Powertools idempotency persistence layer)."""
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from ledgerlink.service.posting import beancount_connectors
+
+    s = settings.read_settings(settings.PostSettings)
+    persistence = DynamoDBPersistenceLayer(table_name=s.idempotency_table, boto3_client=clients.client("dynamodb"))
+    return _config_store(s.config_table, s.config_cache_seconds), beancount_connectors(s.books_uri), persistence
+
+
+@cache
+def ledger() -> Any:
+    from ledgerlink.store.ledger import DynamoLedger
+
+    return DynamoLedger(settings.read_settings(settings.RecordSettings).ledger_table)
+
+
+@cache
+def exception_stores() -> tuple[Any, Any]:
+    from ledgerlink.store.exceptions import DynamoExceptions
+    from ledgerlink.store.ledger import DynamoLedger
+
+    s = settings.read_settings(settings.ExceptionSettings)
+    return DynamoLedger(s.ledger_table), DynamoExceptions(s.exceptions_table)
+
+
+def reset() -> None:
+    for function in (_config_store, ingest_service, normalize_service, config_reader, post_dependencies, ledger,
+                     exception_stores):
+        function.cache_clear()
+    clients.reset()
