@@ -12,7 +12,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from ledgerlink.errors import ConfigError
 
@@ -35,10 +35,8 @@ def env(name: str, default: Any = dataclasses.MISSING) -> Any:
     return field(default=default, metadata={"env": name})
 
 
-T = TypeVar("T")
 
-
-def read_settings(cls: type[T], environ: Mapping[str, str] | None = None) -> T:
+def read_settings[T](cls: type[T], environ: Mapping[str, str] | None = None) -> T:
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     missing: list[str] = []

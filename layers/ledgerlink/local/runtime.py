@@ -13,30 +13,33 @@ of an S3 prefix for the book, in-process Lambda invocations, and shorter queue t
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
 import shutil
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from ledgerlink import settings, wiring
-from ledgerlink.config.loader import config_hash, load_config_file
+from ledgerlink.config.loader import load_config_file
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.local import secrets as local_secrets
-from ledgerlink.local.functions import FUNCTION_NAMES, FunctionError, FunctionHost
+from ledgerlink.local.aws import (
+    MOTO_CONFIG,
+    REGION,
+    Resources,
+    apply_config,
+    create_resources,
+    in_process_lambdas,
+    store_secrets,
+)
+from ledgerlink.local.functions import FUNCTION_NAMES, FunctionHost
 from ledgerlink.local.http_front import WebhookFront
 from ledgerlink.local.sqs_poller import SqsPoller
 from ledgerlink.store import clients
-from ledgerlink.store.tables import TABLE_ENV, TABLES
-from ledgerlink.workflow import TASK_FUNCTIONS, render
 
-REGION = "us-east-1"
-ACCOUNT = "123456789012"
 _AWS_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
             "AWS_REGION", "MOTO_PORT", "POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_LOG_LEVEL",
             "POWERTOOLS_METRICS_NAMESPACE", "AWS_PROFILE")
@@ -56,17 +59,6 @@ class LocalOptions:
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Resources:
-    tables: dict[str, str]
-    archive_bucket: str
-    inbound_queue_url: str
-    inbound_queue_arn: str
-    inbound_dlq_url: str
-    state_machine_arn: str
-    books_uri: str
-
-
 class LocalRuntime:
     def __init__(self, options: LocalOptions) -> None:
         self.options = options
@@ -80,7 +72,7 @@ class LocalRuntime:
         self._host: FunctionHost | None = None
         self._saved_env: dict[str, str | None] = {}
         self._log: IO[str] | None = None
-        self._original_invoke: Any = None
+        self._lambdas: Any = None
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -95,13 +87,20 @@ class LocalRuntime:
                                              secrets_file=self.options.secrets_file,
                                              default_file=self.options.secrets_default_file)
         self._start_moto()
-        self.resources = self._create_resources()
-        self._set_function_env(self.resources)
         self._host = FunctionHost(prefix=self.options.prefix, log_stream=self._log)
-        self._patch_lambda_backend()
-        self._create_functions_and_state_machine()
-        self._apply_config()
-        self._store_secrets()
+        self._lambdas = in_process_lambdas(self._host)
+        self._lambdas.__enter__()
+        self.resources = create_resources(
+            prefix=self.options.prefix, books_dir=state / "books", host=self._host,
+            visibility_timeout_seconds=self.options.visibility_timeout_seconds,
+            max_receive_count=self.options.max_receive_count)
+        for key, value in self.resources.environment().items():
+            self._set_env(key, value)
+        for name in FUNCTION_NAMES:  # fail fast if a settings class needs a variable nobody set
+            settings.read_settings(settings.FUNCTION_SETTINGS[name])
+        self.config_version = apply_config(self.resources, self.config,
+                                           applied_by=f"local:{self.options.config_path}")
+        store_secrets(self.config, {source_id: secret.values for source_id, secret in self.secrets.items()})
         self._start_pollers()
         self._front = WebhookFront(lambda event: self.host.invoke("ingest", event), port=self.options.port)
         self._front.start()
@@ -116,10 +115,9 @@ class LocalRuntime:
             self._front.stop()
         if self._server:
             self._server.stop()
-        if self._original_invoke is not None:
-            from moto.awslambda_simple.models import LambdaSimpleBackend
-
-            LambdaSimpleBackend.invoke = self._original_invoke
+        if self._lambdas is not None:
+            self._lambdas.__exit__(None, None, None)
+            self._lambdas = None
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -195,134 +193,9 @@ class LocalRuntime:
 
         request = urllib.request.Request(
             f"http://{host}:{port}/moto-api/config", method="POST",
-            data=json.dumps({"stepfunctions": {"execute_state_machine": True},
-                             "lambda": {"use_docker": False}}).encode(),
+            data=json.dumps(MOTO_CONFIG).encode(),
             headers={"Content-Type": "application/json"})
         urllib.request.urlopen(request, timeout=10).read()  # noqa: S310 - loopback only
-
-    def _create_resources(self) -> Resources:
-        prefix = self.options.prefix
-        dynamodb = self.client("dynamodb")
-        tables: dict[str, str] = {}
-        for name, spec in TABLES.items():
-            table = f"{prefix}-{name}"
-            attributes = {spec.partition_key, *([spec.sort_key] if spec.sort_key else [])}
-            kwargs: dict[str, Any] = {}
-            if spec.indexes:
-                kwargs["GlobalSecondaryIndexes"] = [{
-                    "IndexName": index.name,
-                    "KeySchema": [{"AttributeName": index.partition_key, "KeyType": "HASH"},
-                                  *([{"AttributeName": index.sort_key, "KeyType": "RANGE"}] if index.sort_key else [])],
-                    "Projection": {"ProjectionType": "ALL"},
-                } for index in spec.indexes]
-            dynamodb.create_table(
-                TableName=table, BillingMode="PAY_PER_REQUEST",
-                AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(spec.key_attributes())],
-                KeySchema=[{"AttributeName": spec.partition_key, "KeyType": "HASH"},
-                           *([{"AttributeName": spec.sort_key, "KeyType": "RANGE"}] if spec.sort_key else [])],
-                **kwargs,
-            )
-            del attributes
-            if spec.ttl_attribute:
-                dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
-                    "Enabled": True, "AttributeName": spec.ttl_attribute})
-            tables[name] = table
-        s3 = self.client("s3")
-        bucket = f"{prefix}-archive"
-        s3.create_bucket(Bucket=bucket)
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        sqs = self.client("sqs")
-        dlq_url = sqs.create_queue(QueueName=f"{prefix}-inbound-dlq")["QueueUrl"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        queue_url = sqs.create_queue(QueueName=f"{prefix}-inbound", Attributes={
-            "VisibilityTimeout": str(self.options.visibility_timeout_seconds),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
-                                         "maxReceiveCount": self.options.max_receive_count}),
-        })["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sqs.set_queue_attributes(QueueUrl=dlq_url, Attributes={"RedriveAllowPolicy": json.dumps(
-            {"redrivePermission": "byQueue", "sourceQueueArns": [queue_arn]})})
-        books_uri = (self.books_dir.resolve()).as_uri()
-        return Resources(tables=tables, archive_bucket=bucket, inbound_queue_url=queue_url,
-                         inbound_queue_arn=queue_arn, inbound_dlq_url=dlq_url,
-                         state_machine_arn=f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{prefix}-post-document",
-                         books_uri=books_uri)
-
-    def _set_function_env(self, resources: Resources) -> None:
-        values = {env_name: resources.tables[table] for table, env_name in TABLE_ENV.items()}
-        values.update({
-            settings.STAGE: "local",
-            settings.ARCHIVE_BUCKET: resources.archive_bucket,
-            settings.INBOUND_QUEUE_URL: resources.inbound_queue_url,
-            settings.STATE_MACHINE_ARN: resources.state_machine_arn,
-            settings.BOOKS_URI: resources.books_uri,
-            settings.CONFIG_CACHE_SECONDS: "2",
-        })
-        for key, value in values.items():
-            self._set_env(key, value)
-        for name in FUNCTION_NAMES:  # every variable a settings class needs must be set
-            settings.read_settings(settings.FUNCTION_SETTINGS[name])
-
-    def _patch_lambda_backend(self) -> None:
-        from moto.awslambda_simple.models import LambdaSimpleBackend
-
-        host = self.host
-        self._original_invoke = LambdaSimpleBackend.invoke
-
-        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
-                   response_headers: Any) -> bytes:
-            try:
-                name = host.logical_name(function_name)
-            except KeyError:
-                return self._original_invoke(backend, function_name, qualifier, body, headers, response_headers)
-            event = json.loads(body) if body else {}
-            try:
-                result = host.invoke(name, event)
-            except FunctionError as error:
-                response_headers["x-amz-function-error"] = "Unhandled"
-                return json.dumps(error.payload).encode()
-            return json.dumps(result, default=str).encode()
-
-        LambdaSimpleBackend.invoke = invoke
-
-    def _create_functions_and_state_machine(self) -> None:
-        assert self.resources is not None
-        iam = self.client("iam")
-        role = iam.create_role(RoleName=f"{self.options.prefix}-role", AssumeRolePolicyDocument=json.dumps({
-            "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                    "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
-        archive = io.BytesIO()
-        with zipfile.ZipFile(archive, "w") as bundle:  # moto needs *a* package; the handler runs in-process
-            bundle.writestr("handler.py", "# executed in-process by ledgerlink.local\n")
-        aws_lambda = self.client("lambda")
-        arns: dict[str, str] = {}
-        for name in FUNCTION_NAMES:
-            arn = aws_lambda.create_function(
-                FunctionName=self.host.physical_name(name), Runtime="python3.12", Role=role,
-                Handler="handler.handler", Code={"ZipFile": archive.getvalue()}, Timeout=60)["FunctionArn"]
-            arns[name] = arn
-        definition = render({placeholder: arns[function] for placeholder, function in TASK_FUNCTIONS.items()})
-        created = self.client("stepfunctions").create_state_machine(
-            name=f"{self.options.prefix}-post-document", definition=json.dumps(definition), roleArn=role,
-            type="STANDARD")["stateMachineArn"]
-        if created != self.resources.state_machine_arn:
-            raise RuntimeError(f"unexpected state machine ARN {created}")
-
-    def _apply_config(self) -> None:
-        from ledgerlink.store.config_store import DynamoConfigStore
-
-        assert self.config is not None and self.resources is not None
-        store = DynamoConfigStore(self.resources.tables["config"])
-        self.config_version, _ = store.apply(self.config, applied_by=f"local:{self.options.config_path}",
-                                             content_hash=config_hash(self.config))
-
-    def _store_secrets(self) -> None:
-        assert self.config is not None
-        manager = self.client("secretsmanager")
-        for source in self.config.sources:
-            values = self.secrets[source.id].values
-            value = values[0] if len(values) == 1 else json.dumps({"secrets": list(values)})
-            manager.create_secret(Name=source.signing_secret.secret_id, SecretString=value)
 
     def _start_pollers(self) -> None:
         assert self.resources is not None

@@ -36,5 +36,5 @@ def render(arns: dict[str, str]) -> dict[str, Any]:
     if missing:
         raise KeyError(f"no ARN for {sorted(missing)}")
     for name, arn in arns.items():
-        text = text.replace("${%s}" % name, arn)
+        text = text.replace("${" + name + "}", arn)
     return json.loads(text)

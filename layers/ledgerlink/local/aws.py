@@ -1,0 +1,176 @@
+"""The AWS side of the local stack, created in moto: tables, bucket, queues, secrets, functions,
+the post-document state machine and the active configuration.
+
+Works against a moto server (``LocalRuntime``) and in moto's in-process decorator mode (functional
+tests) alike: it only uses boto3 clients and patches moto's Docker-free Lambda backend so that
+Step Functions task invocations run the real handlers in-process.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ledgerlink import settings
+from ledgerlink.config.loader import config_hash
+from ledgerlink.config.model import LedgerLinkConfig
+from ledgerlink.local.functions import FUNCTION_NAMES, FunctionError, FunctionHost
+from ledgerlink.store import clients
+from ledgerlink.store.tables import TABLE_ENV, TABLES
+from ledgerlink.workflow import TASK_FUNCTIONS, render
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+
+
+@dataclass(frozen=True)
+class Resources:
+    tables: dict[str, str]
+    archive_bucket: str
+    inbound_queue_url: str
+    inbound_queue_arn: str
+    inbound_dlq_url: str
+    state_machine_arn: str
+    books_uri: str
+    function_arns: dict[str, str]
+
+    def environment(self) -> dict[str, str]:
+        """The Lambda environment (same variable names as the CDK stack sets)."""
+        values = {env_name: self.tables[table] for table, env_name in TABLE_ENV.items()}
+        values.update({
+            settings.STAGE: "local",
+            settings.ARCHIVE_BUCKET: self.archive_bucket,
+            settings.INBOUND_QUEUE_URL: self.inbound_queue_url,
+            settings.STATE_MACHINE_ARN: self.state_machine_arn,
+            settings.BOOKS_URI: self.books_uri,
+            settings.CONFIG_CACHE_SECONDS: "2",
+        })
+        return values
+
+
+def create_resources(*, prefix: str, books_dir: Path, host: FunctionHost, visibility_timeout_seconds: int = 10,
+                     max_receive_count: int = 3) -> Resources:
+    dynamodb = clients.client("dynamodb")
+    tables: dict[str, str] = {}
+    for name, spec in TABLES.items():
+        table = f"{prefix}-{name}"
+        key_schema = [{"AttributeName": spec.partition_key, "KeyType": "HASH"}]
+        if spec.sort_key:
+            key_schema.append({"AttributeName": spec.sort_key, "KeyType": "RANGE"})
+        kwargs: dict[str, Any] = {}
+        if spec.indexes:
+            kwargs["GlobalSecondaryIndexes"] = [{
+                "IndexName": index.name,
+                "KeySchema": [{"AttributeName": index.partition_key, "KeyType": "HASH"},
+                              *([{"AttributeName": index.sort_key, "KeyType": "RANGE"}] if index.sort_key else [])],
+                "Projection": {"ProjectionType": "ALL"},
+            } for index in spec.indexes]
+        dynamodb.create_table(
+            TableName=table, BillingMode="PAY_PER_REQUEST", KeySchema=key_schema,
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(spec.key_attributes())],
+            **kwargs)
+        if spec.ttl_attribute:
+            dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
+                "Enabled": True, "AttributeName": spec.ttl_attribute})
+        tables[name] = table
+
+    s3 = clients.client("s3")
+    bucket = f"{prefix}-archive"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+    sqs = clients.client("sqs")
+    dlq_url = sqs.create_queue(QueueName=f"{prefix}-inbound-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(QueueName=f"{prefix}-inbound", Attributes={
+        "VisibilityTimeout": str(visibility_timeout_seconds),
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive_count}),
+    })["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.set_queue_attributes(QueueUrl=dlq_url, Attributes={"RedriveAllowPolicy": json.dumps(
+        {"redrivePermission": "byQueue", "sourceQueueArns": [queue_arn]})})
+
+    iam = clients.client("iam")
+    role = iam.create_role(RoleName=f"{prefix}-role", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+    package = io.BytesIO()
+    with zipfile.ZipFile(package, "w") as bundle:  # moto needs *a* package; the handler runs in-process
+        bundle.writestr("handler.py", "# executed in-process by ledgerlink.local\n")
+    aws_lambda = clients.client("lambda")
+    arns = {name: aws_lambda.create_function(
+        FunctionName=host.physical_name(name), Runtime="python3.12", Role=role, Handler="handler.handler",
+        Code={"ZipFile": package.getvalue()}, Timeout=60)["FunctionArn"] for name in FUNCTION_NAMES}
+    definition = render({placeholder: arns[function] for placeholder, function in TASK_FUNCTIONS.items()})
+    state_machine = clients.client("stepfunctions").create_state_machine(
+        name=f"{prefix}-post-document", definition=json.dumps(definition), roleArn=role,
+        type="STANDARD")["stateMachineArn"]
+    return Resources(tables=tables, archive_bucket=bucket, inbound_queue_url=queue_url, inbound_queue_arn=queue_arn,
+                     inbound_dlq_url=dlq_url, state_machine_arn=state_machine,
+                     books_uri=books_dir.resolve().as_uri(), function_arns=arns)
+
+
+def apply_config(resources: Resources, config: LedgerLinkConfig, *, applied_by: str) -> int:
+    from ledgerlink.store.config_store import DynamoConfigStore
+
+    version, _ = DynamoConfigStore(resources.tables["config"]).apply(config, applied_by=applied_by,
+                                                                     content_hash=config_hash(config))
+    return version
+
+
+def store_secrets(config: LedgerLinkConfig, values: dict[str, tuple[str, ...]]) -> None:
+    manager = clients.client("secretsmanager")
+    for source in config.sources:
+        secrets = values[source.id]
+        value = secrets[0] if len(secrets) == 1 else json.dumps({"secrets": list(secrets)})
+        manager.create_secret(Name=source.signing_secret.secret_id, SecretString=value)
+
+
+@contextmanager
+def in_process_lambdas(host: FunctionHost) -> Iterator[None]:
+    """Route moto Lambda invocations (from Step Functions tasks) to the handlers in ``host``."""
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    original = LambdaSimpleBackend.invoke
+
+    def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
+               response_headers: Any) -> bytes:
+        try:
+            name = host.logical_name(function_name)
+        except KeyError:
+            return original(backend, function_name, qualifier, body, headers, response_headers)
+        event = json.loads(body) if body else {}
+        try:
+            result = host.invoke(name, event)
+        except FunctionError as error:  # what Lambda returns for an unhandled exception
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(error.payload).encode()
+        return json.dumps(result, default=str).encode()
+
+    LambdaSimpleBackend.invoke = invoke
+    try:
+        yield
+    finally:
+        LambdaSimpleBackend.invoke = original
+
+
+@contextmanager
+def environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
