@@ -1,6 +1,6 @@
 """post-document step: open an exception case (reason code, fix) and mark the document in the ledger."""
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 from ledgerlink.service.posting import open_exception_step
 from ledgerlink.wiring import exception_stores
@@ -16,6 +16,7 @@ def handler(event: dict, context: object) -> dict:
     ledger, exceptions = exception_stores()
     result = open_exception_step(event, ledger, exceptions)
     logger.warning("exception opened", extra={"exception_id": result["exception_id"], "reason": result["reason"]})
-    metrics.add_dimension(name="reason", value=result["reason"])
     metrics.add_metric(name="ExceptionsOpened", unit=MetricUnit.Count, value=1)
+    with single_metric(name="ExceptionsByReason", unit=MetricUnit.Count, value=1, namespace="LedgerLink") as metric:
+        metric.add_dimension(name="reason", value=result["reason"])
     return result

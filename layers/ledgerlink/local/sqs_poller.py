@@ -74,16 +74,26 @@ class SqsPoller(threading.Thread):
 
     def _process(self, messages: list[dict[str, Any]]) -> None:
         self.batches += 1
-        event = {"Records": [to_lambda_record(m, self._arn, self._region) for m in messages]}
-        try:
-            result = self._invoke(event) or {}
-            failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
-        except Exception:
-            failed = {m["MessageId"] for m in messages}
-        self.failed_records += len(failed)
-        done = [m for m in messages if m["MessageId"] not in failed]
-        for start in range(0, len(done), 10):
-            chunk = done[start:start + 10]
-            self._sqs.delete_message_batch(QueueUrl=self._url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)])
-            self.deleted += len(chunk)
+        failed, deleted = deliver_batch(self._sqs, self._url, self._arn, self._invoke, messages, self._region)
+        self.failed_records += failed
+        self.deleted += deleted
+
+
+def deliver_batch(sqs: Any, queue_url: str, queue_arn: str, invoke: Callable[[dict[str, Any]], Any],
+                  messages: list[dict[str, Any]], region: str = "us-east-1") -> tuple[int, int]:
+    """One event-source-mapping delivery: invoke with the batch, delete what did not fail.
+
+    Returns (failed records, deleted records).
+    """
+    event = {"Records": [to_lambda_record(m, queue_arn, region) for m in messages]}
+    try:
+        result = invoke(event) or {}
+        failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+    except Exception:
+        failed = {m["MessageId"] for m in messages}
+    done = [m for m in messages if m["MessageId"] not in failed]
+    for start in range(0, len(done), 10):
+        chunk = done[start:start + 10]
+        sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)])
+    return len(failed), len(done)

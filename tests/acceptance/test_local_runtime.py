@@ -1,0 +1,115 @@
+"""End to end on the local runtime: moto server, HTTP front, SQS poller, Step Functions engine, book.
+
+These are the README's promises: `make demo` posts every sample exactly once into a book that passes
+bean-check, and `ledgerlink local up` serves webhooks that anyone can sign with the printed secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ledgerlink.local.demo import demo_ok, format_report, run_demo
+from tests.conftest import EVENTS, EXAMPLE_CONFIG, REPO
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
+    # When the demo runs on the embedded defaults
+    report = run_demo(EXAMPLE_CONFIG, EVENTS / "stripe", state_dir=tmp_path / "demo", port=0)
+    # Then it reports no problem and the numbers add up
+    assert demo_ok(report) == [], format_report(report)
+    assert report.count(lambda d: d.status == 202) == 9
+    assert report.count(lambda d: d.body.get("status") == "duplicate") == 1
+    assert report.count(lambda d: d.status == 401) == 1
+    assert report.statuses == {"posted": 8}
+    assert report.exceptions == []
+    assert report.bean_check[0] == 0
+    postings = sorted((report.book_file.parent / "postings").glob("*.beancount"))
+    assert len(postings) == 8
+    # every posting carries its document id and the correlation id of the webhook that caused it
+    by_document = {item["document_id"]: item for item in report.ledger}
+    for path in postings:
+        text = path.read_text()
+        document_id = path.stem
+        assert f'document_id: "{document_id}"' in text
+        assert f'correlation_id: "{by_document[document_id]["correlation_id"]}"' in text
+    summary = format_report(report)
+    assert "documents posted" in summary and str(report.book_file) in summary
+
+
+def _read_until(stream, pattern: str, timeout: float = 60.0) -> list[str]:
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            time.sleep(0.05)
+            continue
+        lines.append(line)
+        if re.search(pattern, line):
+            return lines
+    raise TimeoutError(f"{pattern!r} not printed; got {lines}")
+
+
+def test_local_up_serves_webhooks_signed_with_the_documented_secret(tmp_path):
+    # Given a secrets file of our own, as the README documents
+    secrets_file = tmp_path / "secrets.json"
+    secrets_file.write_text(json.dumps({"stripe": "whsec_readme_example_secret"}))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ledgerlink.cli", "local", "up", "--config", str(EXAMPLE_CONFIG), "--port", "0",
+         "--secrets", str(secrets_file), "--state-dir", str(tmp_path / "state")],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        lines = _read_until(process.stdout, r"Ctrl-C to stop")
+        output = "".join(lines)
+        url = re.search(r"POST (http://127\.0\.0\.1:\d+/webhooks/stripe)", output).group(1)
+        assert str(secrets_file) in output  # says where the signing secret comes from
+        # When someone signs a sample with that secret using the CLI helper, as they would for curl
+        sample = EVENTS / "stripe" / "01-invoice.finalized.json"
+        header = subprocess.run(
+            [sys.executable, "-m", "ledgerlink.cli", "local", "sign", str(sample), "--secrets", str(secrets_file)],
+            cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
+        name, value = header.split(": ", 1)
+        request = urllib.request.Request(url, data=sample.read_bytes(), method="POST",
+                                         headers={"Content-Type": "application/json", name: value})
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+            answer = json.loads(response.read())
+        # Then it is accepted, and a forged one is not
+        assert answer["status"] == "accepted"
+        forged = urllib.request.Request(url, data=sample.read_bytes(), method="POST",
+                                        headers={"Stripe-Signature": "t=1,v1=00"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(forged, timeout=30)  # noqa: S310
+        assert refused.value.code == 401
+        # And the posting lands in the book
+        book = Path(re.search(r"books \(books\): (\S+)", output).group(1))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list((book.parent / "postings").glob("*.beancount")):
+            time.sleep(0.2)
+        assert len(list((book.parent / "postings").glob("*.beancount"))) == 1
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert process.returncode == 0
+
+
+def test_cli_reports_a_bad_config_with_file_and_line_not_a_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EXAMPLE_CONFIG.read_text().replace("America/New_York", "Mars/Olympus_Mons"))
+    result = subprocess.run([sys.executable, "-m", "ledgerlink.cli", "config", "validate", str(bad)],
+                            cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert f"{bad}:9: entities[0].time_zone: unknown IANA time zone 'Mars/Olympus_Mons'" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,181 @@
+"""Functional tier: the real handlers and the real state machine definition against moto (in-process).
+
+``stack`` creates every resource the way the local runtime does, applies a configuration, stores a
+signing secret, routes Step Functions task invocations to the handlers in-process, and offers
+``webhook()`` (API Gateway → ingest) and ``drain()`` (SQS → normalize → executions finished).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from moto import mock_aws
+
+from ledgerlink import wiring
+from ledgerlink.config.loader import parse_config_text
+from ledgerlink.config.model import LedgerLinkConfig
+from ledgerlink.connectors.sources.stripe.webhook import signature_header
+from ledgerlink.local.aws import MOTO_CONFIG, Resources, apply_config, create_resources, in_process_lambdas, store_secrets
+from ledgerlink.local.functions import FunctionHost
+from ledgerlink.local.http_front import api_gateway_event
+from ledgerlink.local.sqs_poller import deliver_batch
+from ledgerlink.store import clients
+from ledgerlink.store.exceptions import DynamoExceptions
+from ledgerlink.store.inbox import DynamoInbox
+from ledgerlink.store.ledger import DynamoLedger
+from tests.conftest import EVENTS, EXAMPLE_CONFIG
+
+SECRET = "whsec_functional_test_secret_0123456789"  # noqa: S105 - a test fixture, stored only in moto
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+class Stack:
+    def __init__(self, resources: Resources, host: FunctionHost, config: LedgerLinkConfig, root: Path) -> None:
+        self.resources = resources
+        self.host = host
+        self.config = config
+        self.root = root
+        self.ledger = DynamoLedger(resources.tables["ledger"])
+        self.inbox = DynamoInbox(resources.tables["inbox"])
+        self.exceptions = DynamoExceptions(resources.tables["exceptions"])
+
+    # ---- webhook side ----------------------------------------------------------------------------
+
+    def webhook(self, body: bytes, headers: dict[str, str] | None = None, *, source: str = "stripe",
+                method: str = "POST") -> Reply:
+        event = api_gateway_event(method, f"/webhooks/{source}", headers or {}, body, "198.51.100.7")
+        response = self.host.invoke("ingest", event)
+        return Reply(response["statusCode"], json.loads(response["body"]), response["headers"])
+
+    def send(self, body: bytes, *, secret: str = SECRET, timestamp: int | None = None, source: str = "stripe") -> Reply:
+        return self.webhook(body, signature_header(body, secret, timestamp or int(time.time())), source=source)
+
+    def send_event(self, name: str, **overrides: Any) -> Reply:
+        return self.send(event_bytes(name, **overrides))
+
+    # ---- queue side ------------------------------------------------------------------------------
+
+    def receive(self, max_messages: int = 10) -> list[dict[str, Any]]:
+        return clients.client("sqs").receive_message(
+            QueueUrl=self.resources.inbound_queue_url, MaxNumberOfMessages=max_messages,
+            AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+
+    def queue_depth(self, url: str | None = None) -> int:
+        attributes = clients.client("sqs").get_queue_attributes(
+            QueueUrl=url or self.resources.inbound_queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+    def deliver(self, messages: list[dict[str, Any]]) -> tuple[int, int]:
+        return deliver_batch(clients.client("sqs"), self.resources.inbound_queue_url, self.resources.inbound_queue_arn,
+                             lambda event: self.host.invoke("normalize", event), messages)
+
+    def drain(self, timeout: float = 60.0) -> None:
+        """Deliver every queued message to normalize, then wait for all executions to finish."""
+        while True:
+            messages = self.receive()
+            if not messages:
+                break
+            self.deliver(messages)
+        self.wait_for_executions(timeout)
+
+    def executions(self, status: str | None = None) -> list[dict[str, Any]]:
+        kwargs = {"statusFilter": status} if status else {}
+        return clients.client("stepfunctions").list_executions(
+            stateMachineArn=self.resources.state_machine_arn, **kwargs)["executions"]
+
+    def wait_for_executions(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.executions("RUNNING"):
+            if time.monotonic() > deadline:
+                raise TimeoutError("executions still running")
+            time.sleep(0.05)
+
+    # ---- results ---------------------------------------------------------------------------------
+
+    def documents(self, status: str | None = None) -> list[dict[str, Any]]:
+        return [item for item in self.ledger.scan() if status is None or item["status"] == status]
+
+    @property
+    def book_dir(self) -> Path:
+        return self.root / "books" / "main"
+
+    def postings(self) -> list[Path]:
+        return sorted((self.book_dir / "postings").glob("*.beancount"))
+
+    def archived(self, key: str) -> bytes:
+        return clients.client("s3").get_object(Bucket=self.resources.archive_bucket, Key=key)["Body"].read()
+
+
+def event_bytes(name: str, **overrides: Any) -> bytes:
+    """A sample from events/stripe with top-level overrides (e.g. a fresh event id)."""
+    event = json.loads((EVENTS / "stripe" / name).read_text())
+    event.update(overrides)
+    return json.dumps(event).encode()
+
+
+def config_with(**changes: Any) -> LedgerLinkConfig:
+    """The example configuration with a few edits applied to its YAML data."""
+    data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    for path, value in changes.items():
+        target = data
+        *parents, leaf = path.split("__")
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target[part]
+        if value is _DELETE:
+            del target[leaf]
+        else:
+            target[leaf] = value
+    return parse_config_text(yaml.safe_dump(data), origin="test-config")
+
+
+_DELETE = object()
+DELETE = _DELETE
+
+
+@pytest.fixture
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "LedgerLinkTest")
+
+
+@pytest.fixture
+def stack_config() -> LedgerLinkConfig:
+    """Override in a test module (or parametrize) to run the stack on another configuration."""
+    return parse_config_text(EXAMPLE_CONFIG.read_text(), origin=str(EXAMPLE_CONFIG))
+
+
+@pytest.fixture
+def stack(aws_env: None, stack_config: LedgerLinkConfig, tmp_path: Path,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    with mock_aws(config=MOTO_CONFIG):
+        wiring.reset()  # clients must be created inside the mock
+        host = FunctionHost(prefix="ll-test", log_stream=io.StringIO())
+        with in_process_lambdas(host):
+            resources = create_resources(prefix="ll-test", books_dir=tmp_path / "books", host=host,
+                                         visibility_timeout_seconds=1, max_receive_count=2)
+            for key, value in resources.environment().items():
+                monkeypatch.setenv(key, value)
+            apply_config(resources, stack_config, applied_by="functional-test")
+            store_secrets(stack_config, {source.id: (SECRET,) for source in stack_config.sources})
+            yield Stack(resources, host, stack_config, tmp_path)
+        wiring.reset()
