@@ -104,6 +104,8 @@ def rejection_from_cause(cause: str | None) -> dict[str, Any]:
         outer = json.loads(cause)
     except ValueError:
         return {"reason": "unexpected_error", "message": cause[:500]}
+    if not isinstance(outer, dict):  # valid JSON but not a Lambda error object ("null", a string ...)
+        return {"reason": "unexpected_error", "message": cause[:500]}
     error_type = outer.get("errorType", "")
     message = outer.get("errorMessage", "")
     if error_type in {"DocumentRejected", "NormalizationError"}:

@@ -77,7 +77,8 @@ class ExceptionOpener(Protocol):
 
 def open_exception_step(state: dict[str, Any], ledger: LedgerUpdater, exceptions: ExceptionOpener) -> dict[str, Any]:
     error = state.get("error") or {}
-    rejection = rejection_from_cause(error.get("Cause"))
+    # States.Timeout and other service errors come with an empty Cause: the Error name is then all we have
+    rejection = rejection_from_cause(error.get("Cause") or error.get("Error"))
     reason = str(rejection.pop("reason", "unexpected_error"))
     message = str(rejection.pop("message", error.get("Error", "posting failed")))
     suggested_fix = rejection.pop("suggested_fix", None)

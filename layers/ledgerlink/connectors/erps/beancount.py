@@ -36,6 +36,12 @@ def _quote(text: str) -> str:
     return '"' + cleaned.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _meta_key(key: str) -> str:
+    """A Beancount metadata key: lower-case, and it must start with a letter (``1st`` would not parse)."""
+    cleaned = re.sub(r"[^a-z0-9_]", "_", key.lower())
+    return cleaned if cleaned[:1].isalpha() else f"dim_{cleaned}"
+
+
 def posting_name(external_id: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9_\-]{1,128}", external_id):
         raise ValueError(f"external id {external_id!r} is not file-safe")
@@ -65,7 +71,7 @@ def render_transaction(journal: JournalEntry) -> str:
         if line.memo:
             out.append(f"    memo: {_quote(line.memo)}")
         for key, val in sorted(line.dimensions.items()):
-            out.append(f"    {re.sub(r'[^a-z0-9_]', '_', key.lower())}: {_quote(val)}")
+            out.append(f"    {_meta_key(key)}: {_quote(val)}")
     return "\n".join(out) + "\n"
 
 

@@ -81,9 +81,10 @@ def verify(
     matched = False
     for secret in secrets:
         expected = sign(body, secret, timestamp)
-        # compare against every candidate without short-circuiting on the first mismatch
+        # compare against every candidate without short-circuiting on the first mismatch; as bytes,
+        # because compare_digest raises TypeError on non-ASCII str (a forged header must be a 401, not a 5xx)
         for candidate in candidates:
-            matched |= hmac.compare_digest(expected, candidate)
+            matched |= hmac.compare_digest(expected.encode(), candidate.encode("utf-8", "replace"))
     if not matched:
         raise SignatureInvalid("no Stripe-Signature v1 value matches a signing secret", reason="signature_mismatch")
     if timestamp < now - tolerance_seconds:
