@@ -239,3 +239,9 @@ def test_documents_refuse_unknown_fields() -> None:
     data["colour"] = "blue"
     with pytest.raises(ValidationError, match="colour"):
         DocumentAdapter.validate_python(data)
+
+
+def test_journal_line_with_more_decimals_than_the_currency_is_refused() -> None:
+    # 0.005 USD would be rounded when written to the ERP, and the journal would no longer balance there
+    with pytest.raises(ValueError, match="decimal places"):
+        JournalLine(account="Assets:Cash", amount=Money.of("0.005", "USD"))

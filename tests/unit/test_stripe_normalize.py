@@ -354,3 +354,14 @@ def test_truncated_lines_become_one_summary_line_from_the_invoice_totals(run: Ca
     assert line.tax == Money.from_minor(sum(t["amount"] for t in raw["total_taxes"]), "eur")
     assert invoice.total == minor_money(raw, "total")
     assert invoice.memo is not None and "truncated" in invoice.memo
+
+
+def test_quote_parent_is_not_read_as_a_subscription() -> None:
+    # fixtures3's invoice has parent.type == "quote_details" next to a subscription_details block
+    from ledgerlink.connectors.sources.stripe.normalize import _invoice_subscription
+
+    quote = {"parent": {"type": "quote_details", "quote_details": {"quote": "qt_1"},
+                        "subscription_details": {"subscription": "sub_1"}}}
+    subscription = {"parent": {"type": "subscription_details", "subscription_details": {"subscription": "sub_1"}}}
+    assert _invoice_subscription(quote) is None
+    assert _invoice_subscription(subscription) == "sub_1"

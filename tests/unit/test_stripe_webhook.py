@@ -211,3 +211,11 @@ def test_parse_refuses_malformed_payloads_with_a_reason(body: bytes, reason: str
         parse(body)
     assert caught.value.reason == reason
     assert caught.value.status == 400
+
+
+def test_parse_refuses_a_signed_body_that_is_json_but_not_utf8() -> None:
+    # json.loads(bytes) would accept UTF-16; Stripe sends UTF-8 and ingest forwards text, so refuse early
+    body = json.dumps({"id": "evt_1", "type": "invoice.paid", "data": {"object": {}}}).encode("utf-16")
+    with pytest.raises(MalformedPayload) as refused:
+        parse(body)
+    assert refused.value.reason == "malformed_json"

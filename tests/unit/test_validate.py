@@ -117,3 +117,17 @@ def test_a_journal_that_does_not_balance_is_rejected_even_if_it_got_this_far(exa
     with pytest.raises(DocumentRejected) as caught:
         validate(lopsided, example_config)
     assert caught.value.reason == "unbalanced_journal"
+
+
+def test_an_account_of_another_entity_on_the_same_connection_is_unknown(example_config: LedgerLinkConfig) -> None:
+    # Given a second entity on the same book with its own chart
+    data = example_config.model_dump(mode="json")
+    data["entities"].append({**data["entities"][0], "id": "uk01", "name": "UK Ltd", "base_currency": "GBP"})
+    data["account_mappings"].append({"entity": "uk01", "source": "*",
+                                     "accounts": {"receivable": "Assets:UK01:AccountsReceivable"}})
+    config = LedgerLinkConfig.model_validate(data)
+    # When a us01 journal uses the uk01 receivable
+    with pytest.raises(DocumentRejected) as rejected:
+        validate(journal(date(2026, 5, 1), accounts=("Assets:UK01:AccountsReceivable", REVENUE)), config)
+    # Then it is refused: each entity posts only into its own accounts
+    assert rejected.value.reason == "unknown_account"

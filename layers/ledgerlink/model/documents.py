@@ -297,9 +297,10 @@ class JournalLine(Schema):
 
     @field_validator("amount")
     @classmethod
-    def _non_zero(cls, amount: Money) -> Money:
+    def _non_zero_and_exact(cls, amount: Money) -> Money:
         if amount.is_zero():
             raise ValueError("journal lines must not be zero")
+        amount.to_minor()  # more decimals than the currency has would be rounded by the ERP: refuse
         return amount
 
     @property

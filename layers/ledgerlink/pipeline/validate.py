@@ -26,10 +26,13 @@ def validate(journal: JournalEntry, config: LedgerLinkConfig) -> JournalEntry:
     off = imbalances(journal.lines)
     if off:
         raise DocumentRejected(f"journal does not balance: {off}", reason="unbalanced_journal")
-    known = config.all_accounts.get(entity.erp_connection, set())
+    # The entity's own chart: accounts mapped for this entity (any source). Two entities sharing an ERP
+    # connection must not post into each other's accounts.
+    known = {account for mapping in config.account_mappings if mapping.entity == entity.id
+             for account in mapping.accounts.values()}
     unknown = sorted({line.account for line in journal.lines} - known)
     if unknown:
-        raise DocumentRejected(f"accounts not in the chart of connection {entity.erp_connection}: {unknown}",
+        raise DocumentRejected(f"accounts not in the chart of entity {entity.id}: {unknown}",
                                reason="unknown_account", accounts=",".join(unknown),
                                suggested_fix="map these accounts in account_mappings (which opens them in the book)")
     if entity.closed_through is not None and journal.accounting_date <= entity.closed_through:

@@ -145,7 +145,8 @@ def _invoice_subscription(invoice: dict[str, Any]) -> str | None:
     if subscription:
         return subscription
     parent = invoice.get("parent")
-    if isinstance(parent, dict) and isinstance(parent.get("subscription_details"), dict):
+    if (isinstance(parent, dict) and parent.get("type") == "subscription_details"
+            and isinstance(parent.get("subscription_details"), dict)):
         return _id_of(parent["subscription_details"].get("subscription"))
     return None
 
@@ -163,9 +164,10 @@ def _invoice_lines(invoice: dict[str, Any], currency: str, entity: Entity) -> tu
         discount = Money.zero(currency)
         for item in invoice.get("total_discount_amounts") or []:
             discount += _money(_minor(item, "amount", "invoice.total_discount_amounts[]"), currency)
+        tax = _invoice_taxes(invoice, currency)
         summary = InvoiceLine(line_id=f"{invoice['id']}:summary", description="invoice subtotal (lines truncated)",
-                              amount=subtotal, discount=discount or None,
-                              tax=_invoice_taxes(invoice, currency) or None)
+                              amount=subtotal, discount=None if discount.is_zero() else discount,
+                              tax=None if tax.is_zero() else tax)
         return [summary], "line detail truncated by Stripe; posted from invoice totals"
     lines: list[InvoiceLine] = []
     for position, raw in enumerate(raw_lines):

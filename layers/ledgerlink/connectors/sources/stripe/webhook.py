@@ -99,9 +99,9 @@ def verify(
 def parse(body: bytes) -> WebhookEvent:
     """The event envelope: id, type, created. Anything else is the normalizer's business."""
     try:
-        payload = json.loads(body)
+        payload = json.loads(body.decode("utf-8"))  # Stripe sends UTF-8; json.loads(bytes) would also take UTF-16/32
     except (ValueError, UnicodeDecodeError):
-        raise MalformedPayload("body is not valid JSON", reason="malformed_json") from None
+        raise MalformedPayload("body is not valid UTF-8 JSON", reason="malformed_json") from None
     if not isinstance(payload, dict):
         raise MalformedPayload("body is not a JSON object", reason="malformed_json")
     event_id, event_type = payload.get("id"), payload.get("type")
