@@ -11,7 +11,7 @@ ARCH      ?= arm64
 help:
 	@echo "make demo    run the whole pipeline locally (moto + Beancount book) and print a summary"
 	@echo "make test    unit, functional, infra (CDK synth + cdk-nag) and end-to-end tests"
-	@echo "make synth   synthesize the CDK app (cdk.out/) with the pinned CDK CLI"
+	@echo "make synth   synthesize the CDK app (cdk.out/) with the pinned CDK CLI (ARCH=, STAGE=dev|prod)"
 	@echo "make layer   build the core Lambda layer without Docker (ARCH=arm64|x86_64)"
 	@echo "make up      keep the local stack running (ledgerlink local up)"
 	@echo "make lint    ruff"
@@ -43,7 +43,7 @@ test: $(STAMP) $(NODE_STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile
 
 synth: $(STAMP) $(NODE_STAMP)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx --no-install cdk synth --quiet -c arch=$(ARCH)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx --no-install cdk synth --quiet -c arch=$(ARCH) $(if $(STAGE),-c stage=$(STAGE))
 	$(PY) -m infra.summary cdk.out
 
 layer: $(STAMP)

@@ -1,0 +1,60 @@
+"""S3: the raw webhook archive, the Beancount books, and the server-access-log bucket both log to.
+
+Buckets are retained in every stage: the archive is the evidence behind every posting, and CloudFormation
+cannot delete a non-empty versioned bucket without a custom-resource Lambda to empty it first.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+ARCHIVE_PREFIX = "raw/"     # ledgerlink.store.archive.archive_key: raw/<source>/<yyyy>/<mm>/<dd>/<event id>.json
+BOOKS_PREFIX = "books"      # LEDGERLINK_BOOKS_URI = s3://<books bucket>/books → books/<book>/...
+
+
+class Buckets(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, prod: bool) -> None:
+        super().__init__(scope, construct_id)
+        self.access_logs = self._build_access_log_bucket(prod)
+        self.archive = self._build_data_bucket("Archive", key, log_prefix="archive/")
+        self.books = self._build_data_bucket("Books", key, log_prefix="books/")
+
+    @property
+    def books_uri(self) -> str:
+        return f"s3://{self.books.bucket_name}/{BOOKS_PREFIX}"
+
+    def _build_access_log_bucket(self, prod: bool) -> s3.Bucket:
+        bucket = s3.Bucket(
+            self, "AccessLogs",
+            # S3 server access logging can only deliver to SSE-S3 buckets, not SSE-KMS.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            lifecycle_rules=[s3.LifecycleRule(
+                expiration=Duration.days(365 if prod else 90),
+                noncurrent_version_expiration=Duration.days(30))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        return bucket
+
+    def _build_data_bucket(self, construct_id: str, key: kms.IKey, *, log_prefix: str) -> s3.Bucket:
+        return s3.Bucket(
+            self, construct_id,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=key,
+            bucket_key_enabled=True,  # one KMS data key per bucket-key period instead of per object
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix=log_prefix,
+            removal_policy=RemovalPolicy.RETAIN,
+        )

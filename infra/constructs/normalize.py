@@ -1,0 +1,90 @@
+"""Normalize: the SQS inbound queue (+ DLQ) and the normalize Lambda that drains it in batches.
+
+Partial batch failures (ReportBatchItemFailures) retry only the failed messages; after 5 receives a message
+moves to the DLQ, whose RedriveAllowPolicy names the inbound queue so the console's "Start DLQ redrive"
+sends it back. The inbound queue has a fixed name because the DLQ must name it (referencing the queue's
+ARN attribute would be a circular dependency: the queue's RedrivePolicy already names the DLQ).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.compliance import acknowledge, logical_id
+from infra.constructs.buckets import ARCHIVE_PREFIX
+from infra.constructs.function import SIZING, KeyUse, LedgerLinkFunction
+from infra.constructs.tables import StateTables
+from infra.options import DeploymentOptions
+
+MAX_RECEIVE_COUNT = 5
+BATCH_SIZE = 10
+MAX_BATCHING_WINDOW = Duration.seconds(5)
+# AWS guidance for SQS event sources: visibility timeout at least 6x the function timeout.
+VISIBILITY_TIMEOUT = Duration.seconds(6 * SIZING["normalize"].timeout_seconds)
+
+
+class Normalize(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, options: DeploymentOptions,
+                 layer: lambda_.ILayerVersion, key: kms.IKey, tables: StateTables, archive: s3.IBucket,
+                 state_machine: sfn.IStateMachine, values: Mapping[str, str]) -> None:
+        super().__init__(scope, construct_id)
+        self.queue_name = f"{Stack.of(self).stack_name}-inbound"
+        self.dlq = self._build_dlq(key)
+        self.queue = self._build_queue(key)
+        self.function = LedgerLinkFunction(
+            self, "Normalize", name="normalize", options=options, layer=layer, key=key, values=values,
+            description="SQS inbound to canonical documents, posting ledger and one execution per document")
+        self._grant(tables, archive, state_machine, self.function)
+        self.function.function.add_event_source(event_sources.SqsEventSource(
+            self.queue, batch_size=BATCH_SIZE, max_batching_window=MAX_BATCHING_WINDOW,
+            report_batch_item_failures=True))
+
+    def _build_dlq(self, key: kms.IKey) -> sqs.Queue:
+        stack = Stack.of(self)
+        inbound_arn = stack.format_arn(service="sqs", resource=self.queue_name)
+        return sqs.Queue(
+            self, "InboundDlq",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            redrive_allow_policy=sqs.RedriveAllowPolicy(
+                redrive_permission=sqs.RedrivePermission.BY_QUEUE,
+                source_queues=[sqs.Queue.from_queue_arn(self, "InboundByName", inbound_arn)]),
+        )
+
+    def _build_queue(self, key: kms.IKey) -> sqs.Queue:
+        return sqs.Queue(
+            self, "Inbound",
+            queue_name=self.queue_name,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            visibility_timeout=VISIBILITY_TIMEOUT,
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=MAX_RECEIVE_COUNT),
+        )
+
+    @staticmethod
+    def _grant(tables: StateTables, archive: s3.IBucket, state_machine: sfn.IStateMachine,
+               function: LedgerLinkFunction) -> None:
+        function.allow(["dynamodb:GetItem"], [tables["config"].table_arn])
+        function.allow(["dynamodb:UpdateItem"], [tables["inbox"].table_arn])
+        function.allow(["dynamodb:PutItem"], [tables["ledger"].table_arn])
+        function.allow(["dynamodb:PutItem"], [tables["exceptions"].table_arn])
+        function.allow(["s3:GetObject"], [archive.arn_for_objects(f"{ARCHIVE_PREFIX}*")])
+        function.allow(["states:StartExecution"], [state_machine.state_machine_arn])
+        function.allow_key("dynamodb", KeyUse.DYNAMODB)
+        function.allow_key("s3", KeyUse.S3_READ)
+        acknowledge(function.role, "IAM5", "Normalize reads the archived webhook body named in each message; keys "
+                                           "are raw/<source>/<date>/<event id>.json, limited to the raw/ prefix.",
+                    finding=f"Resource::<{logical_id(archive)}.Arn>/{ARCHIVE_PREFIX}*")

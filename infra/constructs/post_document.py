@@ -1,0 +1,111 @@
+"""Post-document: the Step Functions Standard state machine and its five task Lambdas.
+
+The definition is ``ledgerlink/workflow/post_document.asl.json`` — the very file the local runtime runs on
+moto — with each ``${...FunctionArn}`` placeholder substituted by CDK. Retry/Catch live in that file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+from ledgerlink import workflow
+
+from infra.compliance import acknowledge, logical_id
+from infra.constructs.buckets import BOOKS_PREFIX
+from infra.constructs.function import KeyUse, LedgerLinkFunction
+from infra.constructs.secrets import pascal
+from infra.constructs.tables import StateTables
+from infra.options import DeploymentOptions
+
+IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+DESCRIPTIONS = {
+    "enrich": "map the canonical document to GL accounts",
+    "validate": "balance, chart and period gates",
+    "post": "post the journal to the entity's ERP connection, once",
+    "record": "record the ERP reference in the posting ledger",
+    "open_exception": "open an exception case and mark the document",
+}
+
+
+class PostDocument(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, options: DeploymentOptions,
+                 layer: lambda_.ILayerVersion, key: kms.IKey, tables: StateTables, books: s3.IBucket,
+                 values: Mapping[str, str]) -> None:
+        super().__init__(scope, construct_id)
+        unknown = workflow.placeholders() ^ set(workflow.TASK_FUNCTIONS)
+        if unknown:
+            raise ValueError(f"post_document.asl.json and workflow.TASK_FUNCTIONS disagree on {sorted(unknown)}")
+        self.tasks: dict[str, LedgerLinkFunction] = {
+            name: LedgerLinkFunction(self, pascal(name), name=name, options=options, layer=layer, key=key,
+                                     values=values, description=DESCRIPTIONS[name])
+            for name in workflow.TASK_FUNCTIONS.values()
+        }
+        self._grant_tasks(tables, books)
+        self.log_group = self._build_log_group(options, key)
+        self.state_machine = self._build_state_machine()
+
+    def _grant_tasks(self, tables: StateTables, books: s3.IBucket) -> None:
+        config = tables["config"].table_arn
+        for name in ("enrich", "validate"):
+            self.tasks[name].allow(["dynamodb:GetItem"], [config])
+            self.tasks[name].allow_key("dynamodb", KeyUse.DYNAMODB)
+
+        post = self.tasks["post"]
+        post.allow(["dynamodb:GetItem"], [config])
+        post.allow(IDEMPOTENCY_ACTIONS, [tables["idempotency"].table_arn])
+        post.allow(["s3:GetObject", "s3:PutObject"], [books.arn_for_objects(f"{BOOKS_PREFIX}/*")])
+        # ListBucket on the bucket: the book lists its postings, and without it S3 answers a read of a file
+        # that does not exist yet (main.beancount on the first posting) with 403 instead of 404.
+        post.allow(["s3:ListBucket"], [books.bucket_arn])
+        post.allow_key("dynamodb", KeyUse.DYNAMODB)
+        post.allow_key("s3", KeyUse.S3_READ + KeyUse.S3_WRITE)
+        acknowledge(post.role, "IAM5", "The book is one S3 object per posting under the books/ prefix (names are "
+                                       "document ids known only at run time); access is limited to that prefix.",
+                    finding=f"Resource::<{logical_id(books)}.Arn>/{BOOKS_PREFIX}/*")
+
+        self.tasks["record"].allow(["dynamodb:UpdateItem"], [tables["ledger"].table_arn])
+        self.tasks["record"].allow_key("dynamodb", KeyUse.DYNAMODB)
+
+        opener = self.tasks["open_exception"]
+        opener.allow(["dynamodb:PutItem"], [tables["exceptions"].table_arn])
+        opener.allow(["dynamodb:UpdateItem"], [tables["ledger"].table_arn])
+        opener.allow_key("dynamodb", KeyUse.DYNAMODB)
+
+    def _build_log_group(self, options: DeploymentOptions, key: kms.IKey) -> logs.LogGroup:
+        return logs.LogGroup(
+            self, "ExecutionLogs",
+            encryption_key=key,
+            retention=logs.RetentionDays.ONE_YEAR if options.is_prod else logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.RETAIN if options.is_prod else RemovalPolicy.DESTROY,
+        )
+
+    def _build_state_machine(self) -> sfn.StateMachine:
+        arns = {placeholder: self.tasks[name].function.function_arn
+                for placeholder, name in workflow.TASK_FUNCTIONS.items()}
+        machine = sfn.StateMachine(
+            self, "StateMachine",
+            comment="LedgerLink post-document: one execution per canonical document, named by its id",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(workflow.definition_text()),
+            definition_substitutions=arns,
+            # ERROR only and no execution data: inputs and outputs are financial documents.
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ERROR, include_execution_data=False),
+            tracing_enabled=True,
+        )
+        # The definition is a string, so CDK cannot infer the tasks: invoke exactly these five (unqualified ARNs).
+        machine.add_to_role_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=list(arns.values())))
+        acknowledge(machine, "SF1", "Execution history holds canonical financial documents; logging is ERROR-level "
+                                    "without execution data, and each task's own JSON logs carry the correlation id.")
+        acknowledge(machine.role, "IAM5", "CloudWatch Logs vended-log delivery (CreateLogDelivery, ...) and X-Ray "
+                                          "tracing actions support no resource-level permissions; CDK adds them "
+                                          "with Resource '*'.", finding="Resource::*")
+        return machine
+

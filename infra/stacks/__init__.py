@@ -1,0 +1,1 @@
+"""Stacks compose constructs; they create no resources themselves."""

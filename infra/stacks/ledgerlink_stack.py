@@ -1,0 +1,68 @@
+"""The LedgerLink stack: composes the parts of DESIGN.md, wires their names into each function's settings."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+from ledgerlink import settings
+from ledgerlink.config.model import LedgerLinkConfig
+from ledgerlink.store.tables import TABLE_ENV
+
+from infra.constructs.buckets import Buckets
+from infra.constructs.config_seed import ConfigSeed
+from infra.constructs.core_layer import CoreLayer
+from infra.constructs.encryption import EncryptionKey
+from infra.constructs.ingest import Ingest
+from infra.constructs.normalize import Normalize
+from infra.constructs.post_document import PostDocument
+from infra.constructs.secrets import SourceSecrets, pascal
+from infra.constructs.tables import StateTables
+from infra.options import DeploymentOptions
+
+
+class LedgerLinkStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, options: DeploymentOptions,
+                 config: LedgerLinkConfig, **kwargs) -> None:  # noqa: ANN003 - StackProps
+        super().__init__(scope, construct_id, **kwargs)
+        prod = options.is_prod
+        self.key = EncryptionKey(self, "Encryption", prod=prod).key
+        self.tables = StateTables(self, "Tables", key=self.key, prod=prod)
+        self.buckets = Buckets(self, "Buckets", key=self.key, prod=prod)
+        self.secrets = SourceSecrets(self, "SigningSecrets", config=config, key=self.key, prod=prod)
+        self.layer = CoreLayer(self, "CoreLayer", arch=options.arch)
+
+        # Settings values grow as resources exist; each function takes only the names its settings class reads.
+        values = {env_name: self.tables[table].table_name for table, env_name in TABLE_ENV.items()}
+        values[settings.ARCHIVE_BUCKET] = self.buckets.archive.bucket_name
+        values[settings.BOOKS_URI] = self.buckets.books_uri
+        common = {"options": options, "layer": self.layer.layer, "key": self.key}
+
+        self.post_document = PostDocument(self, "PostDocument", tables=self.tables, books=self.buckets.books,
+                                          values=values, **common)
+        values[settings.STATE_MACHINE_ARN] = self.post_document.state_machine.state_machine_arn
+        self.normalize = Normalize(self, "Normalize", tables=self.tables, archive=self.buckets.archive,
+                                   state_machine=self.post_document.state_machine, values=values, **common)
+        values[settings.INBOUND_QUEUE_URL] = self.normalize.queue.queue_url
+        self.ingest = Ingest(self, "Ingest", tables=self.tables, archive=self.buckets.archive,
+                             queue=self.normalize.queue, secrets=self.secrets.secrets, values=values, **common)
+        self.config_seed = ConfigSeed(self, "ConfigSeed", options=options, config=config,
+                                      table=self.tables["config"], key=self.key)
+        self._build_outputs()
+
+    def _build_outputs(self) -> None:
+        outputs = {
+            "WebhookUrl": (self.ingest.webhook_base_url, "POST <WebhookUrl><source id> (the provider's webhook URL)"),
+            "ConfigTableName": (self.tables["config"].table_name, "versioned configuration"),
+            "LedgerTableName": (self.tables["ledger"].table_name, "document / posting ledger"),
+            "ExceptionsTableName": (self.tables["exceptions"].table_name, "exception cases"),
+            "ArchiveBucketName": (self.buckets.archive.bucket_name, "raw webhook archive"),
+            "BooksBucketName": (self.buckets.books.bucket_name, "Beancount books (prefix books/)"),
+            "InboundQueueUrl": (self.normalize.queue.queue_url, "SQS inbound queue"),
+            "InboundDlqUrl": (self.normalize.dlq.queue_url, "inbound DLQ (console: Start DLQ redrive)"),
+            "StateMachineArn": (self.post_document.state_machine.state_machine_arn, "post-document state machine"),
+        }
+        for source_id, name in self.secrets.names.items():
+            outputs[f"{pascal(source_id)}SigningSecretName"] = (
+                name, f"signing secret of source '{source_id}': put the provider's value here")
+        for name, (value, description) in outputs.items():
+            CfnOutput(self, name, value=value, description=description)

@@ -1,0 +1,170 @@
+"""IAM, audit style: every role's grants are exactly what its code calls, on the specific resources.
+
+The expected sets below are written from the store adapters (``ledgerlink/store/*.py``) — which API each
+function's code calls — not from the infra code. A new permission therefore needs a reviewed change here.
+"""
+
+from __future__ import annotations
+
+import pytest
+from ledgerlink.workflow import TASK_FUNCTIONS
+
+from tests.infra.template_queries import (
+    function_names,
+    function_role,
+    grants,
+    of_type,
+    output_target,
+    ref,
+    role_statements,
+    table_ids,
+)
+
+LOGS = ("logs:CreateLogStream", "logs:PutLogEvents")
+XRAY = ("xray:PutTraceSegments", "xray:PutTelemetryRecords")
+DYNAMODB_KEY = ("kms:Decrypt", "kms:DescribeKey")
+
+
+class Resources:
+    def __init__(self, assembly) -> None:
+        template = assembly.template
+        self.tables = table_ids(template)
+        self.archive = output_target(template, "ArchiveBucketName")
+        self.books = output_target(template, "BooksBucketName")
+        self.queue = output_target(template, "InboundQueueUrl")
+        self.state_machine = output_target(template, "StateMachineArn")
+        (self.key,) = of_type(template, "AWS::KMS::Key")
+        self.secrets = set(of_type(template, "AWS::SecretsManager::Secret"))
+        self.functions = function_names(template, assembly.assets, assembly.outdir)
+        self.log_groups = {name: ref(assembly.resources[lid]["Properties"]["LoggingConfig"]["LogGroup"])
+                           for name, lid in self.functions.items()}
+
+    def baseline(self, name: str) -> set[tuple[str, str, str | None]]:
+        """What every function has: write to its own log group, send traces."""
+        return ({(action, self.log_groups[name], None) for action in LOGS}
+                | {(action, "*", None) for action in XRAY})
+
+    def key_use(self, service: str, actions: tuple[str, ...]) -> set[tuple[str, str, str | None]]:
+        return {(action, self.key, service) for action in actions}
+
+    def expected(self, name: str) -> set[tuple[str, str, str | None]]:
+        t = self.tables
+        specific: dict[str, set[tuple[str, str, str | None]]] = {
+            "ingest": {
+                ("dynamodb:GetItem", t["config"], None),               # config_store.active_raw
+                ("dynamodb:PutItem", t["inbox"], None),                # inbox.claim (conditional put)
+                ("s3:PutObject", f"{self.archive}/raw/*", None),       # archive.put
+                ("sqs:SendMessage", self.queue, None),                 # queue.send
+                *{("secretsmanager:GetSecretValue", secret, None) for secret in self.secrets},
+                *self.key_use("dynamodb", DYNAMODB_KEY),
+                *self.key_use("s3", ("kms:GenerateDataKey",)),
+                *self.key_use("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
+                *self.key_use("secretsmanager", ("kms:Decrypt",)),
+            },
+            "normalize": {
+                ("dynamodb:GetItem", t["config"], None),
+                ("dynamodb:UpdateItem", t["inbox"], None),             # inbox.record_outcome
+                ("dynamodb:PutItem", t["ledger"], None),               # ledger.register
+                ("dynamodb:PutItem", t["exceptions"], None),           # exceptions.open
+                ("s3:GetObject", f"{self.archive}/raw/*", None),       # archive.get
+                ("states:StartExecution", self.state_machine, None),   # workflow.start
+                *self.key_use("dynamodb", DYNAMODB_KEY),
+                *self.key_use("s3", ("kms:Decrypt",)),
+                # the SQS event source mapping polls with the function's role
+                *{(action, self.queue, None) for action in (
+                    "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes")},
+                ("kms:Decrypt", self.key, None),
+            },
+            "enrich": {("dynamodb:GetItem", t["config"], None), *self.key_use("dynamodb", DYNAMODB_KEY)},
+            "validate": {("dynamodb:GetItem", t["config"], None), *self.key_use("dynamodb", DYNAMODB_KEY)},
+            "post": {
+                ("dynamodb:GetItem", t["config"], None),
+                *{(action, t["idempotency"], None) for action in (     # Powertools DynamoDBPersistenceLayer
+                    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")},
+                ("s3:GetObject", f"{self.books}/books/*", None),       # books.S3BookStore.read
+                ("s3:PutObject", f"{self.books}/books/*", None),       # create / write
+                ("s3:ListBucket", self.books, None),                   # names (and 404 instead of 403)
+                *self.key_use("dynamodb", DYNAMODB_KEY),
+                *self.key_use("s3", ("kms:Decrypt", "kms:GenerateDataKey")),
+            },
+            "record": {("dynamodb:UpdateItem", t["ledger"], None), *self.key_use("dynamodb", DYNAMODB_KEY)},
+            "open_exception": {
+                ("dynamodb:PutItem", t["exceptions"], None),
+                ("dynamodb:UpdateItem", t["ledger"], None),
+                *self.key_use("dynamodb", DYNAMODB_KEY),
+            },
+        }
+        return self.baseline(name) | specific[name]
+
+
+@pytest.fixture(scope="module")
+def resources(assembly) -> Resources:
+    return Resources(assembly)
+
+
+@pytest.mark.parametrize("name", ["ingest", "normalize", "enrich", "validate", "post", "record", "open_exception"])
+def test_function_role_grants_exactly_what_its_code_calls(template, resources, name):
+    role = function_role(template, resources.functions[name])
+    assert grants(template, role) == resources.expected(name)
+
+
+def test_every_function_has_its_own_role(template, resources):
+    roles = [function_role(template, lid) for lid in resources.functions.values()]
+    assert len(set(roles)) == len(roles)
+
+
+def test_no_wildcard_actions_anywhere(template):
+    for lid in of_type(template, "AWS::IAM::Role"):
+        for statement in role_statements(template, lid):
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert not any("*" in action for action in actions), (lid, actions)
+            assert "NotAction" not in statement and "NotResource" not in statement, lid
+
+
+def test_no_managed_policies_at_all(template):
+    # Log permissions are written per log group; no AWSLambdaBasicExecutionRole, no *FullAccess.
+    for lid, role in of_type(template, "AWS::IAM::Role").items():
+        assert not role["Properties"].get("ManagedPolicyArns"), lid
+    assert not of_type(template, "AWS::IAM::ManagedPolicy")
+
+
+def test_resource_star_only_for_actions_without_resource_level_permissions(template):
+    allowed_on_star = {*XRAY, "xray:GetSamplingRules", "xray:GetSamplingTargets",
+                       # Step Functions vended log delivery (CDK adds these for state machine logging)
+                       "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+                       "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+                       "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"}
+    for lid in of_type(template, "AWS::IAM::Role"):
+        for action, resource, _ in grants(template, lid):
+            if resource == "*":
+                assert action in allowed_on_star, (lid, action)
+
+
+def test_state_machine_role_invokes_only_the_five_task_functions(template, resources):
+    (machine,) = of_type(template, "AWS::StepFunctions::StateMachine").values()
+    role = ref(machine["Properties"]["RoleArn"])
+    invokes = {resource for action, resource, _ in grants(template, role) if action.startswith("lambda:")}
+    assert {action for action, _, _ in grants(template, role) if action.startswith("lambda:")} == {
+        "lambda:InvokeFunction"}
+    assert invokes == {resources.functions[name] for name in TASK_FUNCTIONS.values()}
+
+
+def test_config_seed_role_can_only_put_into_the_config_table(template, resources):
+    seeds = of_type(template, "Custom::LedgerLinkConfigSeed")
+    (provider,) = {ref(seed["Properties"]["ServiceToken"]) for seed in seeds.values()}
+    role = function_role(template, provider)
+    log_group = ref(template["Resources"][provider]["Properties"]["LoggingConfig"]["LogGroup"])
+    assert grants(template, role) == {
+        ("dynamodb:PutItem", resources.tables["config"], None),
+        *resources.key_use("dynamodb", DYNAMODB_KEY),
+        *{(action, log_group, None) for action in LOGS},
+    }
+
+
+def test_roles_are_assumable_only_by_their_service(template):
+    for lid, role in of_type(template, "AWS::IAM::Role").items():
+        principals = [s["Principal"] for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
+        services = {ref(p.get("Service")) for p in principals}
+        assert all("AWS" not in p for p in principals), lid
+        assert services <= {"lambda.amazonaws.com", "states.amazonaws.com"}, (lid, services)

@@ -1,0 +1,116 @@
+"""The core layer: pinned like the dev lock, built without Docker, the library without its dev-only parts."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from layers import build
+from tests.conftest import REPO
+from tests.infra.template_queries import of_type
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[re.sub(r"[-_.]+", "-", name).lower()] = version.strip()
+    return pins
+
+
+def test_layer_requirements_pin_the_same_versions_as_the_lock():
+    layer, lock = _pins(REPO / "layers" / "requirements.txt"), _pins(REPO / "requirements.lock")
+    assert layer, "layers/requirements.txt pins nothing"
+    assert {name: lock.get(name) for name in layer} == layer
+    assert not {"boto3", "botocore", "s3transfer"} & set(layer)  # the Lambda runtime provides them
+
+
+@pytest.fixture(scope="module")
+def arm64_layer(assembly) -> build.LayerBuild:  # the synth built (or reused) it already
+    return build.ensure_layer("arm64")
+
+
+def test_layer_is_cached_by_content(arm64_layer):
+    started = time.monotonic()
+    again = build.ensure_layer("arm64")
+    assert (again.path, again.built) == (arm64_layer.path, False)
+    assert time.monotonic() - started < 5
+    assert arm64_layer.path.name == f"arm64-{build.digest('arm64')}"
+    assert build.digest("arm64") != build.digest("x86_64")
+
+
+def test_layer_holds_the_library_and_its_dependencies_but_not_dev_parts_or_boto3(arm64_layer):
+    python = arm64_layer.path / "python"
+    assert sorted(p.name for p in arm64_layer.path.iterdir()) == ["python"]
+    assert (python / "ledgerlink" / "__init__.py").is_file()
+    assert (python / "ledgerlink" / "workflow" / "post_document.asl.json").is_file()
+    assert not (python / "ledgerlink" / "local").exists()
+    assert not (python / "ledgerlink" / "cli.py").exists()
+    for package in ("pydantic", "pydantic_core", "aws_lambda_powertools"):
+        assert (python / package).is_dir(), package
+    for package in ("boto3", "botocore"):
+        assert not (python / package).exists(), package
+    assert not list(python.rglob("__pycache__")) and not list(python.rglob("*.pyc"))
+    extensions = list(python.rglob("*.so"))
+    assert extensions and all("aarch64" in p.name for p in extensions)
+    assert arm64_layer.size_mb < 50
+
+
+def test_synthesized_layer_asset_is_that_directory_zipped_by_cdk(assembly, template):
+    (layer,) = of_type(template, "AWS::Lambda::LayerVersion").values()
+    props = layer["Properties"]
+    assert props["CompatibleRuntimes"] == ["python3.12"]
+    assert props["CompatibleArchitectures"] == ["arm64"]
+    asset = assembly.assets["files"][props["Content"]["S3Key"].removesuffix(".zip")]
+    assert asset["source"]["packaging"] == "zip"
+    staged = assembly.outdir / asset["source"]["path"]
+    assert staged.is_dir()
+    assert (staged / "python" / "ledgerlink" / "__init__.py").is_file()
+    assert not (staged / "python" / "ledgerlink" / "local").exists()
+
+
+@pytest.fixture
+def fake_library(tmp_path: Path) -> Path:
+    library = tmp_path / "ledgerlink"
+    for relative in ("__init__.py", "cli.py", "local/runtime.py", "store/tables.py", "store/__pycache__/x.pyc",
+                     "workflow/post_document.asl.json"):
+        (library / relative).parent.mkdir(parents=True, exist_ok=True)
+        (library / relative).write_text(relative)
+    return library
+
+
+def test_library_files_leave_out_dev_only_modules_and_bytecode(fake_library):
+    shipped = {p.relative_to(fake_library).as_posix() for p in build.library_files(fake_library)}
+    assert shipped == {"__init__.py", "store/tables.py", "workflow/post_document.asl.json"}
+
+
+def test_digest_follows_shipped_sources_and_requirements_only(fake_library, tmp_path):
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("pydantic==2.14.3\n")
+    before = build.digest("arm64", requirements=requirements, library=fake_library)
+    (fake_library / "local" / "runtime.py").write_text("changed, but never shipped")
+    assert build.digest("arm64", requirements=requirements, library=fake_library) == before
+    (fake_library / "store" / "tables.py").write_text("changed")
+    changed = build.digest("arm64", requirements=requirements, library=fake_library)
+    assert changed != before
+    requirements.write_text("pydantic==2.14.4\n")
+    assert build.digest("arm64", requirements=requirements, library=fake_library) != changed
+
+
+def test_verify_refuses_boto3_and_wheels_for_another_architecture(tmp_path, arm64_layer):
+    python = tmp_path / "python"
+    shutil.copytree(arm64_layer.path / "python" / "ledgerlink", python / "ledgerlink")
+    build._verify("arm64", python)
+    (python / "boto3").mkdir()
+    with pytest.raises(build.LayerBuildError, match="boto3"):
+        build._verify("arm64", python)
+    shutil.rmtree(python / "boto3")
+    (python / "_core.cpython-312-x86_64-linux-gnu.so").write_bytes(b"")
+    with pytest.raises(build.LayerBuildError, match="another architecture"):
+        build._verify("arm64", python)

@@ -1,0 +1,115 @@
+"""The post-document state machine (the very ASL file the local runtime runs) and the webhook API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from ledgerlink.workflow import TASK_FUNCTIONS, definition_text
+
+from tests.infra.template_queries import function_names, of_type, ref
+
+
+@pytest.fixture(scope="module")
+def machine(template) -> dict[str, Any]:
+    (resource,) = of_type(template, "AWS::StepFunctions::StateMachine").values()
+    return resource["Properties"]
+
+
+def _definition_with_placeholders(machine: dict[str, Any], placeholder_of: dict[str, str]) -> str:
+    """DefinitionString with each substituted function ARN turned back into its ``${Placeholder}``."""
+    definition = machine["DefinitionString"]
+    if isinstance(definition, dict):  # Fn::Join of text and GetAtt function ARNs
+        separator, parts = definition["Fn::Join"]
+        definition = separator.join(
+            part if isinstance(part, str) else "${" + placeholder_of[ref(part)] + "}" for part in parts)
+    return definition
+
+
+def test_definition_is_the_library_asl_with_each_task_function_substituted(assembly, template, machine):
+    names = function_names(template, assembly.assets, assembly.outdir)
+    substitutions = machine.get("DefinitionSubstitutions", {})
+    # Every placeholder maps to the Lambda built from the folder workflow.TASK_FUNCTIONS names.
+    assert {placeholder: ref(value) for placeholder, value in substitutions.items()} == {
+        placeholder: names[function] for placeholder, function in TASK_FUNCTIONS.items()}
+    placeholder_of = {names[function]: placeholder for placeholder, function in TASK_FUNCTIONS.items()}
+    deployed = json.loads(_definition_with_placeholders(machine, placeholder_of))
+    assert deployed == json.loads(definition_text())
+
+
+def test_standard_type_error_logging_without_execution_data_and_tracing(template, machine):
+    assert machine.get("StateMachineType", "STANDARD") == "STANDARD"
+    logging = machine["LoggingConfiguration"]
+    assert logging["Level"] == "ERROR"
+    assert logging["IncludeExecutionData"] is False
+    (destination,) = logging["Destinations"]
+    log_group_arn = destination["CloudWatchLogsLogGroup"]["LogGroupArn"]
+    log_group = template["Resources"][ref(log_group_arn)]["Properties"]
+    assert ref(log_group["KmsKeyId"]) in of_type(template, "AWS::KMS::Key")
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+
+
+@pytest.fixture(scope="module")
+def api(template):
+    (rest_api,) = of_type(template, "AWS::ApiGateway::RestApi")
+    (stage,) = of_type(template, "AWS::ApiGateway::Stage").values()
+    return rest_api, stage["Properties"]
+
+
+def test_post_webhooks_source_is_a_lambda_proxy_to_ingest(assembly, template):
+    names = function_names(template, assembly.assets, assembly.outdir)
+    resources = of_type(template, "AWS::ApiGateway::Resource")
+    paths = {lid: r["Properties"]["PathPart"] for lid, r in resources.items()}
+    (method,) = of_type(template, "AWS::ApiGateway::Method").values()
+    props = method["Properties"]
+    assert props["HttpMethod"] == "POST"
+    assert paths[ref(props["ResourceId"])] == "{source}"
+    parent = resources[ref(props["ResourceId"])]["Properties"]["ParentId"]
+    assert paths[ref(parent)] == "webhooks"
+    assert props["Integration"]["Type"] == "AWS_PROXY"
+    assert names["ingest"] in json.dumps(props["Integration"]["Uri"])
+    # Public on purpose: provider signatures authenticate (acknowledged in cdk-nag with that reason).
+    assert props["AuthorizationType"] == "NONE"
+    assert props["RequestParameters"] == {"method.request.path.source": True}
+
+
+def test_stage_and_webhook_method_are_throttled(api):
+    _, stage = api
+    settings = {(s["ResourcePath"], s["HttpMethod"]): s for s in stage["MethodSettings"]}
+    stage_wide = settings[("/*", "*")]
+    webhook = settings[("/~1webhooks~1{source}", "POST")]
+    for setting in (stage_wide, webhook):
+        assert setting["ThrottlingRateLimit"] > 0 and setting["ThrottlingBurstLimit"] > 0
+        assert setting.get("DataTraceEnabled") is not True  # never log request bodies
+    assert webhook["ThrottlingRateLimit"] <= stage_wide["ThrottlingRateLimit"]
+
+
+def test_access_logs_go_to_an_encrypted_log_group(template, api):
+    _, stage = api
+    log_group = template["Resources"][ref(stage["AccessLogSetting"]["DestinationArn"])]["Properties"]
+    assert ref(log_group["KmsKeyId"]) in of_type(template, "AWS::KMS::Key")
+    assert "$context.requestId" in stage["AccessLogSetting"]["Format"]
+    assert stage["TracingEnabled"] is True
+
+
+def test_only_api_gateway_may_invoke_ingest_and_only_this_route(assembly, template, api):
+    rest_api, _ = api
+    names = function_names(template, assembly.assets, assembly.outdir)
+    permissions = [p["Properties"] for p in of_type(template, "AWS::Lambda::Permission").values()
+                   if ref(p["Properties"]["FunctionName"]) == names["ingest"]]
+    assert permissions
+    for permission in permissions:
+        assert permission["Principal"] == "apigateway.amazonaws.com"
+        source = ref(permission["SourceArn"])
+        assert rest_api in source and source.endswith("/POST/webhooks/*")
+
+
+def test_stable_outputs(template):
+    outputs = template["Outputs"]
+    expected = {"WebhookUrl", "ConfigTableName", "LedgerTableName", "ExceptionsTableName", "ArchiveBucketName",
+                "BooksBucketName", "InboundQueueUrl", "InboundDlqUrl", "StateMachineArn",
+                "StripeSigningSecretName"}
+    assert expected <= set(outputs)
+    assert ref(outputs["WebhookUrl"]["Value"]).endswith("/webhooks/")
+    assert outputs["StripeSigningSecretName"]["Value"] == "ledgerlink/stripe/webhook-signing-secret"
