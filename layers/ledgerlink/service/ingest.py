@@ -11,6 +11,7 @@ Stdlib + boto3 adapters only: no pydantic on the webhook path (cold start).
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import time
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ledgerlink.connectors.sources import SOURCE_KINDS, webhook_module
+from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent
 from ledgerlink.errors import ConfigError, MethodNotAllowed, PayloadTooLarge, RequestRejected, UnknownSource
 from ledgerlink.store.archive import archive_key
 
@@ -51,6 +53,7 @@ class WebhookRequest:
     headers: dict[str, str]  # lower-case names
     body: bytes
     request_id: str
+    url: str = ""            # as the provider called it, for schemes that sign the URL
 
     @classmethod
     def from_api_gateway(cls, event: dict[str, Any]) -> WebhookRequest:
@@ -66,8 +69,14 @@ class WebhookRequest:
             body = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else bytes(raw)
         params = event.get("pathParameters") or {}
         context = event.get("requestContext") or {}
+        host = headers.get("host", "")
+        path = str(context.get("path") or event.get("path") or "")
+        query = event.get("queryStringParameters") or {}
+        url = f"https://{host}{path}" if host else path
+        if query:
+            url += "?" + "&".join(f"{key}={value}" for key, value in query.items())
         return cls(source_id=params.get("source"), method=str(event.get("httpMethod") or "POST").upper(),
-                   headers=headers, body=body, request_id=str(context.get("requestId") or uuid.uuid4()))
+                   headers=headers, body=body, request_id=str(context.get("requestId") or uuid.uuid4()), url=url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +86,15 @@ class WebhookResponse:
     outcome: str              # accepted | duplicate | rejected | unavailable (for logs and metrics)
     correlation_id: str
     headers: dict[str, str] = field(default_factory=dict)
+    raw_body: str | None = None  # a provider-mandated acknowledgement (``[accepted]``, SOAP Ack) instead of JSON
 
     def to_api_gateway(self) -> dict[str, Any]:
+        content_type = self.headers.get("Content-Type", "application/json")
         return {
             "statusCode": self.status,
-            "headers": {"Content-Type": "application/json", "X-Correlation-Id": self.correlation_id,
-                        **self.headers},
-            "body": json.dumps(self.body, separators=(",", ":")),
+            "headers": {"Content-Type": content_type, "X-Correlation-Id": self.correlation_id,
+                        **{k: v for k, v in self.headers.items() if k != "Content-Type"}},
+            "body": self.raw_body if self.raw_body is not None else json.dumps(self.body, separators=(",", ":")),
             "isBase64Encoded": False,
         }
 
@@ -152,24 +163,61 @@ class IngestService:
                                   limit=source.max_body_bytes)
         webhook = webhook_module(source.kind)
         now = self._clock()
-        webhook.verify(request.body, request.headers, self._secrets.get(source.secret_id),
-                       source.tolerance_seconds, now)
-        event = webhook.parse(request.body)
-        key = archive_key(source.id, event.event_id, now)
-        claim = self._inbox.claim(source.id, event.event_id, correlation_id=correlation_id, archive_key=key,
-                                  event_type=event.event_type, now=now)
-        if not claim.is_new:
-            return WebhookResponse(200, {"status": "duplicate", "event_id": event.event_id,
-                                         "correlation_id": claim.correlation_id}, "duplicate", correlation_id)
-        self._archive.put(claim.archive_key, request.body, correlation_id=correlation_id, source=source.id,
-                          event_id=event.event_id)
-        message: dict[str, Any] = {
-            "v": 1, "source": source.id, "kind": source.kind, "event_id": event.event_id,
-            "event_type": event.event_type, "correlation_id": correlation_id, "archive_key": claim.archive_key,
-            "received_at": int(now),
-        }
-        if len(request.body) <= INLINE_BODY_LIMIT:
-            message["body"] = request.body.decode("utf-8")
-        self._queue.send(message, correlation_id=correlation_id)
-        return WebhookResponse(202, {"status": "accepted", "event_id": event.event_id,
-                                     "correlation_id": correlation_id}, "accepted", correlation_id)
+        signed = SignedRequest(method=request.method, url=request.url, headers=request.headers, body=request.body)
+        webhook.verify_request(signed, self._secrets.get(source.secret_id), source.tolerance_seconds, now)
+        events = webhook.parse_events(request.body)
+        key = archive_key(source.id, events[0].event_id if len(events) == 1 else batch_name(request.body), now)
+        fresh: list[tuple[WebhookEvent, str]] = []
+        duplicates: list[Any] = []
+        for event in events:
+            claim = self._inbox.claim(source.id, event.event_id, correlation_id=correlation_id, archive_key=key,
+                                      event_type=event.event_type, now=now)
+            if claim.is_new:
+                fresh.append((event, claim.archive_key))
+            else:
+                duplicates.append(claim)
+        if events and not fresh:
+            return self._answer(webhook, 200, {"status": "duplicate", "event_id": events[0].event_id,
+                                               "correlation_id": duplicates[0].correlation_id},
+                                "duplicate", correlation_id, accepted=0, duplicates=len(duplicates))
+        if fresh:
+            # one archive object per request, before anything is enqueued or acknowledged
+            self._archive.put(fresh[0][1], request.body, correlation_id=correlation_id, source=source.id,
+                              event_id=fresh[0][0].event_id)
+        for event, archived_at in fresh:
+            message: dict[str, Any] = {
+                "v": 1, "source": source.id, "kind": source.kind, "event_id": event.event_id,
+                "event_type": event.event_type, "correlation_id": correlation_id, "archive_key": archived_at,
+                "received_at": int(now),
+            }
+            text = request.body.decode("utf-8") if len(events) == 1 else json.dumps(event.payload)
+            if len(text.encode("utf-8")) <= INLINE_BODY_LIMIT:
+                message["body"] = text
+            elif len(events) > 1:  # an oversized item of a batch travels by its own claim check
+                item_key = archived_at.replace("raw/", "items/", 1).removesuffix(".json") + f"/{event.event_id}.json"
+                self._archive.put(item_key, text.encode("utf-8"), correlation_id=correlation_id, source=source.id,
+                                  event_id=event.event_id)
+                message["payload_key"] = item_key
+            self._queue.send(message, correlation_id=correlation_id)
+        body: dict[str, Any] = {"status": "accepted", "correlation_id": correlation_id}
+        if len(events) == 1:
+            body["event_id"] = events[0].event_id
+        else:
+            body.update(event_ids=[event.event_id for event, _ in fresh], duplicates=len(duplicates))
+        return self._answer(webhook, 202 if fresh else 200, body, "accepted", correlation_id,
+                            accepted=len(fresh), duplicates=len(duplicates))
+
+    @staticmethod
+    def _answer(webhook: Any, status: int, body: dict[str, Any], outcome: str, correlation_id: str, *,
+                accepted: int, duplicates: int) -> WebhookResponse:
+        acknowledge = getattr(webhook, "acknowledge", None)
+        if acknowledge is None:
+            return WebhookResponse(status, body, outcome, correlation_id)
+        ack = acknowledge(accepted, duplicates)
+        return WebhookResponse(ack.status, body, outcome, correlation_id, {"Content-Type": ack.content_type},
+                               raw_body=ack.body)
+
+
+def batch_name(body: bytes) -> str:
+    """Archive name of a multi-event request: the same body retried maps to the same object."""
+    return "batch-" + hashlib.sha256(body).hexdigest()[:24]

@@ -98,7 +98,8 @@ class NormalizeService:
         source_id, event_id = message["source"], message["event_id"]
         correlation_id, archive_key = message["correlation_id"], message["archive_key"]
         body = message.get("body")
-        raw = body.encode("utf-8") if isinstance(body, str) else self._archive.get(archive_key)
+        raw = body.encode("utf-8") if isinstance(body, str) else self._archive.get(
+            message.get("payload_key") or archive_key)
         version, config = self._config.active()
         try:
             event = json.loads(raw)

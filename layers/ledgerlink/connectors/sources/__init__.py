@@ -1,7 +1,7 @@
 """Source connectors. Each source is a package with the same shape:
 
-- ``webhook``: ``verify(body, headers, secrets, tolerance_seconds, now)`` and ``parse(body)`` — stdlib
-  only, because the ingest Lambda imports it on the webhook hot path;
+- ``webhook``: ``verify_request`` / ``parse_events`` / optional ``acknowledge`` (the contract is in
+  ``webhooks.py``) — stdlib only, because the ingest Lambda imports it on the webhook hot path;
 - ``normalize``: ``normalize(event, context)`` → canonical documents (pure; pydantic models).
 
 Adding a source means adding one package here, its entry below, and its tests.

@@ -12,20 +12,11 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
 
+from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent
 from ledgerlink.errors import MalformedPayload, SignatureInvalid
 
 SIGNATURE_HEADER = "stripe-signature"
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookEvent:
-    event_id: str
-    event_type: str
-    created: int | None
-    payload: dict[str, Any]
 
 
 def _parse_header(header: str) -> tuple[int, list[str]]:
@@ -115,3 +106,14 @@ def parse(body: bytes) -> WebhookEvent:
         raise MalformedPayload("Stripe event has no data.object", reason="missing_event_object")
     return WebhookEvent(event_id=event_id, event_type=event_type,
                         created=created if isinstance(created, int) else None, payload=payload)
+
+
+# ---- the common webhook-module contract (see connectors/sources/webhooks.py) ----------------------
+
+def verify_request(request: SignedRequest, secrets: Sequence[str], tolerance_seconds: int, now: float) -> None:
+    verify(request.body, request.headers, secrets, tolerance_seconds, now)
+
+
+def parse_events(body: bytes) -> list[WebhookEvent]:
+    """Stripe delivers one event per request."""
+    return [parse(body)]
