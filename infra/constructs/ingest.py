@@ -20,7 +20,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.compliance import acknowledge, logical_id
-from infra.constructs.buckets import ARCHIVE_PREFIX
+from infra.constructs.buckets import ARCHIVE_PREFIXES
 from infra.constructs.function import KeyUse, LedgerLinkFunction
 from infra.constructs.tables import StateTables
 from infra.options import DeploymentOptions
@@ -57,16 +57,18 @@ class Ingest(Construct):
         function = self.function
         function.allow(["dynamodb:GetItem"], [tables["config"].table_arn])
         function.allow(["dynamodb:PutItem"], [tables["inbox"].table_arn])
-        function.allow(["s3:PutObject"], [archive.arn_for_objects(f"{ARCHIVE_PREFIX}*")])
+        function.allow(["s3:PutObject"], [archive.arn_for_objects(f"{prefix}*") for prefix in ARCHIVE_PREFIXES])
         function.allow(["sqs:SendMessage"], [queue.queue_arn])
         function.allow(["secretsmanager:GetSecretValue"], [secret.secret_arn for secret in secrets])
         function.allow_key("dynamodb", KeyUse.DYNAMODB)
         function.allow_key("s3", KeyUse.S3_WRITE)
         function.allow_key("sqs", KeyUse.SQS_SEND)
         function.allow_key("secretsmanager", KeyUse.SECRET_READ)
-        acknowledge(function.role, "IAM5", "Ingest archives each accepted webhook body as a new object named by "
-                                           "source, date and event id; writes are limited to the raw/ prefix.",
-                    finding=f"Resource::<{logical_id(archive)}.Arn>/{ARCHIVE_PREFIX}*")
+        for prefix in ARCHIVE_PREFIXES:
+            acknowledge(function.role, "IAM5", "Ingest archives each accepted webhook body (and oversized batch "
+                                               "items) as new objects named by source, date and event id; writes "
+                                               f"are limited to the {prefix} prefix.",
+                        finding=f"Resource::<{logical_id(archive)}.Arn>/{prefix}*")
 
     def _build_api(self, options: DeploymentOptions) -> apigateway.RestApi:
         api = apigateway.RestApi(

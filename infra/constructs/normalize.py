@@ -20,7 +20,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.compliance import acknowledge, logical_id
-from infra.constructs.buckets import ARCHIVE_PREFIX
+from infra.constructs.buckets import ARCHIVE_PREFIXES
 from infra.constructs.function import SIZING, KeyUse, LedgerLinkFunction
 from infra.constructs.tables import StateTables
 from infra.options import DeploymentOptions
@@ -81,10 +81,12 @@ class Normalize(Construct):
         function.allow(["dynamodb:UpdateItem"], [tables["inbox"].table_arn])
         function.allow(["dynamodb:PutItem"], [tables["ledger"].table_arn])
         function.allow(["dynamodb:PutItem"], [tables["exceptions"].table_arn])
-        function.allow(["s3:GetObject"], [archive.arn_for_objects(f"{ARCHIVE_PREFIX}*")])
+        function.allow(["s3:GetObject"], [archive.arn_for_objects(f"{prefix}*") for prefix in ARCHIVE_PREFIXES])
         function.allow(["states:StartExecution"], [state_machine.state_machine_arn])
         function.allow_key("dynamodb", KeyUse.DYNAMODB)
         function.allow_key("s3", KeyUse.S3_READ)
-        acknowledge(function.role, "IAM5", "Normalize reads the archived webhook body named in each message; keys "
-                                           "are raw/<source>/<date>/<event id>.json, limited to the raw/ prefix.",
-                    finding=f"Resource::<{logical_id(archive)}.Arn>/{ARCHIVE_PREFIX}*")
+        for prefix in ARCHIVE_PREFIXES:
+            acknowledge(function.role, "IAM5", "Normalize reads the archived body named in each message "
+                                               "(archive_key or payload_key, known only at run time); reads are "
+                                               f"limited to the {prefix} prefix.",
+                        finding=f"Resource::<{logical_id(archive)}.Arn>/{prefix}*")

@@ -53,7 +53,8 @@ class Resources:
             "ingest": {
                 ("dynamodb:GetItem", t["config"], None),               # config_store.active_raw
                 ("dynamodb:PutItem", t["inbox"], None),                # inbox.claim (conditional put)
-                ("s3:PutObject", f"{self.archive}/raw/*", None),       # archive.put
+                ("s3:PutObject", f"{self.archive}/raw/*", None),       # archive.put of the request body
+                ("s3:PutObject", f"{self.archive}/items/*", None),     # ... and of oversized batch items
                 ("sqs:SendMessage", self.queue, None),                 # queue.send
                 *{("secretsmanager:GetSecretValue", secret, None) for secret in self.secrets},
                 *self.key_use("dynamodb", DYNAMODB_KEY),
@@ -66,7 +67,8 @@ class Resources:
                 ("dynamodb:UpdateItem", t["inbox"], None),             # inbox.record_outcome
                 ("dynamodb:PutItem", t["ledger"], None),               # ledger.register
                 ("dynamodb:PutItem", t["exceptions"], None),           # exceptions.open
-                ("s3:GetObject", f"{self.archive}/raw/*", None),       # archive.get
+                ("s3:GetObject", f"{self.archive}/raw/*", None),       # archive.get(archive_key)
+                ("s3:GetObject", f"{self.archive}/items/*", None),     # archive.get(payload_key)
                 ("states:StartExecution", self.state_machine, None),   # workflow.start
                 *self.key_use("dynamodb", DYNAMODB_KEY),
                 *self.key_use("s3", ("kms:Decrypt",)),
