@@ -12,6 +12,7 @@ help:
 	@echo "make demo    run the whole pipeline locally (moto + Beancount book) and print a summary"
 	@echo "make test    unit, functional, infra (CDK synth + cdk-nag) and end-to-end tests"
 	@echo "make synth   synthesize the CDK app (cdk.out/) with the pinned CDK CLI (ARCH=, STAGE=dev|prod)"
+	@echo "make deploy  cdk deploy to the account/region of your AWS credentials (STAGE=dev|prod, CDK_ARGS=...)"
 	@echo "make layer   build the core Lambda layer without Docker (ARCH=arm64|x86_64)"
 	@echo "make up      keep the local stack running (ledgerlink local up)"
 	@echo "make lint    ruff"
@@ -40,11 +41,15 @@ up: $(STAMP)
 	$(VENV)/bin/ledgerlink local up
 
 test: $(STAMP) $(NODE_STAMP)
+	$(VENV)/bin/ruff check layers functions infra tests
 	$(PY) -m pytest -n 2 --dist loadfile
 
 synth: $(STAMP) $(NODE_STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx --no-install cdk synth --quiet -c arch=$(ARCH) $(if $(STAGE),-c stage=$(STAGE))
 	$(PY) -m infra.summary cdk.out
+
+deploy: $(STAMP) $(NODE_STAMP)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx --no-install cdk deploy -c arch=$(ARCH) -c stage=$(or $(STAGE),dev) $(CDK_ARGS)
 
 layer: $(STAMP)
 	$(PY) -m layers.build --arch $(ARCH)
@@ -55,4 +60,4 @@ lint: $(STAMP)
 clean:
 	rm -rf build cdk.out .ledgerlink .pytest_cache
 
-.PHONY: help env node demo up test synth layer lint clean
+.PHONY: help env node demo up test synth deploy layer lint clean

@@ -11,12 +11,12 @@ import sys
 from typing import Any
 
 from aws_cdk import App, Tags
-from ledgerlink.config import load_config_file
-from ledgerlink.errors import ConfigError
 
 from infra.compliance import add_checks
 from infra.options import DeploymentOptions, OptionsError
 from infra.stacks.ledgerlink_stack import LedgerLinkStack
+from ledgerlink.config import load_config_file
+from ledgerlink.errors import ConfigError
 
 
 def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) -> tuple[App, LedgerLinkStack]:

@@ -1,6 +1,7 @@
 """post-document step: map the canonical document to GL accounts (see ledgerlink.service.posting.enrich_step)."""
 
 from aws_lambda_powertools import Logger
+
 from ledgerlink.service.posting import enrich_step
 from ledgerlink.wiring import config_reader
 

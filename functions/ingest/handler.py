@@ -3,6 +3,7 @@
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+
 from ledgerlink.service.ingest import WebhookRequest
 from ledgerlink.wiring import ingest_service
 

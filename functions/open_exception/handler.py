@@ -2,6 +2,7 @@
 
 from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
+
 from ledgerlink.service.posting import open_exception_step
 from ledgerlink.wiring import exception_stores
 

@@ -7,6 +7,7 @@ first invocation succeeded but whose result was lost (timeout) — without calli
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
 from ledgerlink.service.posting import post_step
 from ledgerlink.wiring import post_dependencies
 

@@ -2,6 +2,7 @@
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+
 from ledgerlink.service.posting import record_step
 from ledgerlink.wiring import ledger
 

@@ -1,6 +1,7 @@
 """post-document step: balance, chart and period gates (see ledgerlink.service.posting.validate_step)."""
 
 from aws_lambda_powertools import Logger
+
 from ledgerlink.service.posting import validate_step
 from ledgerlink.wiring import config_reader
 

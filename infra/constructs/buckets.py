@@ -11,10 +11,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-# Archive object prefixes: raw/<source>/<yyyy>/<mm>/<dd>/<name>.json (ledgerlink.store.archive.archive_key) for
-# each request body, items/<same path>/<event id>.json for an oversized item of a multi-event delivery
-# (ledgerlink.service.ingest, read back by normalize through the message's payload_key).
-ARCHIVE_PREFIXES = ("raw/", "items/")
 BOOKS_PREFIX = "books"      # LEDGERLINK_BOOKS_URI = s3://<books bucket>/books → books/<book>/...
 
 

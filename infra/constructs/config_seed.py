@@ -18,12 +18,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
-from ledgerlink.config.loader import config_hash
-from ledgerlink.config.model import LedgerLinkConfig
-from ledgerlink.store.config_store import ACTIVE, PK, version_key
 
 from infra.constructs.function import KeyUse
 from infra.options import DeploymentOptions
+from ledgerlink.config.loader import config_hash
+from ledgerlink.config.model import LedgerLinkConfig
+from ledgerlink.store.config_store import ACTIVE, PK, version_key
 
 SEED_VERSION = 1
 APPLIED_BY = "cdk-deploy"

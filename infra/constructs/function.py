@@ -17,11 +17,11 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
-from ledgerlink import settings
 
 from infra.compliance import acknowledge
 from infra.constructs.core_layer import ARCHITECTURES, RUNTIME
 from infra.options import REPO, DeploymentOptions
+from ledgerlink import settings
 
 FUNCTIONS_DIR = REPO / "functions"
 METRICS_NAMESPACE = "LedgerLink"

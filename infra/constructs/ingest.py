@@ -20,10 +20,10 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.compliance import acknowledge, logical_id
-from infra.constructs.buckets import ARCHIVE_PREFIXES
 from infra.constructs.function import KeyUse, LedgerLinkFunction
 from infra.constructs.tables import StateTables
 from infra.options import DeploymentOptions
+from ledgerlink.store.archive import ARCHIVE_PREFIXES
 
 API_STAGE = "v1"                       # part of the URL each provider stores: keep it stable
 STAGE_THROTTLE = (50, 100)             # (steady requests/s, burst) for the whole stage

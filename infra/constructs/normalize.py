@@ -20,10 +20,10 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.compliance import acknowledge, logical_id
-from infra.constructs.buckets import ARCHIVE_PREFIXES
 from infra.constructs.function import SIZING, KeyUse, LedgerLinkFunction
 from infra.constructs.tables import StateTables
 from infra.options import DeploymentOptions
+from ledgerlink.store.archive import ARCHIVE_PREFIXES
 
 MAX_RECEIVE_COUNT = 5
 BATCH_SIZE = 10

@@ -16,7 +16,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
-from ledgerlink import workflow
 
 from infra.compliance import acknowledge, logical_id
 from infra.constructs.buckets import BOOKS_PREFIX
@@ -24,6 +23,7 @@ from infra.constructs.function import KeyUse, LedgerLinkFunction
 from infra.constructs.secrets import pascal
 from infra.constructs.tables import StateTables
 from infra.options import DeploymentOptions
+from ledgerlink import workflow
 
 IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 DESCRIPTIONS = {

@@ -13,9 +13,9 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
-from ledgerlink.config.model import LedgerLinkConfig
 
 from infra.compliance import acknowledge
+from ledgerlink.config.model import LedgerLinkConfig
 
 
 def pascal(identifier: str) -> str:

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
-from ledgerlink import settings
-from ledgerlink.config.model import LedgerLinkConfig
-from ledgerlink.store.tables import TABLE_ENV
 
 from infra.constructs.buckets import Buckets
 from infra.constructs.config_seed import ConfigSeed
@@ -18,6 +15,9 @@ from infra.constructs.post_document import PostDocument
 from infra.constructs.secrets import SourceSecrets, pascal
 from infra.constructs.tables import StateTables
 from infra.options import DeploymentOptions
+from ledgerlink import settings
+from ledgerlink.config.model import LedgerLinkConfig
+from ledgerlink.store.tables import TABLE_ENV
 
 
 class LedgerLinkStack(Stack):

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from ledgerlink.local.demo import demo_ok, format_report, run_demo
+
 from tests.conftest import EVENTS, EXAMPLE_CONFIG, REPO
 
 pytestmark = pytest.mark.slow

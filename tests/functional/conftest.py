@@ -23,7 +23,14 @@ from ledgerlink import wiring
 from ledgerlink.config.loader import parse_config_text
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.connectors.sources.stripe.webhook import signature_header
-from ledgerlink.local.aws import MOTO_CONFIG, Resources, apply_config, create_resources, in_process_lambdas, store_secrets
+from ledgerlink.local.aws import (
+    MOTO_CONFIG,
+    Resources,
+    apply_config,
+    create_resources,
+    in_process_lambdas,
+    store_secrets,
+)
 from ledgerlink.local.functions import FunctionHost
 from ledgerlink.local.http_front import api_gateway_event
 from ledgerlink.local.sqs_poller import deliver_batch
@@ -31,6 +38,7 @@ from ledgerlink.store import clients
 from ledgerlink.store.exceptions import DynamoExceptions
 from ledgerlink.store.inbox import DynamoInbox
 from ledgerlink.store.ledger import DynamoLedger
+
 from tests.conftest import EVENTS, EXAMPLE_CONFIG
 
 SECRET = "whsec_functional_test_secret_0123456789"  # noqa: S105 - a test fixture, stored only in moto

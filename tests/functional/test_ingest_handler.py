@@ -9,6 +9,7 @@ import pytest
 
 from ledgerlink.connectors.sources.stripe.webhook import signature_header
 from ledgerlink.store import clients
+
 from tests.functional.conftest import SECRET, event_bytes
 
 

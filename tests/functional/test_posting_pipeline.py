@@ -12,6 +12,7 @@ from beancount import loader
 
 from ledgerlink.store import clients
 from ledgerlink.store.books import FileBookStore
+
 from tests.functional.conftest import DELETE, config_with, event_bytes
 
 INVOICE_PAID = "02-invoice.paid.json"

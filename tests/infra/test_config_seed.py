@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from ledgerlink.config import config_hash, load_config_file
 from ledgerlink.store.config_store import DynamoConfigStore
 

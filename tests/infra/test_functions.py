@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from ledgerlink import settings
 from ledgerlink.store.tables import TABLE_ENV
 

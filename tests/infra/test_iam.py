@@ -7,6 +7,7 @@ function's code calls — not from the infra code. A new permission therefore ne
 from __future__ import annotations
 
 import pytest
+
 from ledgerlink.workflow import TASK_FUNCTIONS
 
 from tests.infra.template_queries import (

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from layers import build
+
 from tests.conftest import REPO
 from tests.infra.template_queries import of_type
 

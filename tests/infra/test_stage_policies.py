@@ -12,6 +12,7 @@ from aws_cdk.assertions import Match, Template
 from infra.constructs.encryption import EncryptionKey
 from infra.constructs.tables import StateTables
 from infra.options import DeploymentOptions, OptionsError
+
 from tests.conftest import EXAMPLE_CONFIG
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from ledgerlink.config import load_config_file
 from ledgerlink.store.tables import TABLES
 

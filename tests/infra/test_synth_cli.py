@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from infra import summary
+
 from tests.conftest import REPO
 
 

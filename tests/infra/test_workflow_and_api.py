@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+
 from ledgerlink.workflow import TASK_FUNCTIONS, definition_text
 
 from tests.infra.template_queries import function_names, of_type, ref

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from beancount import loader
 from beancount.core import data as bc
+
 from ledgerlink.config import LedgerLinkConfig
 from ledgerlink.connectors.erps.beancount import MAIN_FILE, BeancountBook, posting_name
 from ledgerlink.connectors.sources.base import NormalizeContext

@@ -8,6 +8,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+
 from ledgerlink.config import LedgerLinkConfig, config_hash, config_json_schema, load_config_file
 from ledgerlink.errors import ConfigError
 

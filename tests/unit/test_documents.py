@@ -7,6 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
 from ledgerlink.model.documents import (
     DOCUMENT_TYPES,
     BankTransaction,
@@ -30,7 +32,6 @@ from ledgerlink.model.documents import (
     imbalances,
 )
 from ledgerlink.model.money import Money
-from pydantic import ValidationError
 
 WHEN = datetime(2024, 3, 15, 14, 30, tzinfo=UTC)
 

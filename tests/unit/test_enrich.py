@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
 from ledgerlink.config import LedgerLinkConfig
 from ledgerlink.connectors.sources.base import NormalizeContext
 from ledgerlink.connectors.sources.stripe.normalize import normalize

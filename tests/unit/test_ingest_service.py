@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import stripe
+
 from ledgerlink.config import LedgerLinkConfig
 from ledgerlink.errors import ConfigError
 from ledgerlink.service.ingest import IngestService, WebhookRequest, WebhookResponse

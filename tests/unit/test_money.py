@@ -11,8 +11,9 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from ledgerlink.model.money import ISO_4217_CODES, CurrencyError, Money, currency_exponent, sum_money
 from pydantic import ValidationError
+
+from ledgerlink.model.money import ISO_4217_CODES, CurrencyError, Money, currency_exponent, sum_money
 
 # (minor units, currency, amount as ISO 4217 says it should read)
 ISO_EXAMPLES = [

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
 from ledgerlink.config import LedgerLinkConfig
 from ledgerlink.model.documents import DocumentAdapter
 from ledgerlink.service.normalize import InvalidMessage, NormalizeService, parse_message

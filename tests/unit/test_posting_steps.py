@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from ledgerlink.config import LedgerLinkConfig
 from ledgerlink.connectors.erps.base import ConnectionLimits, PeriodStatus, PostResult
 from ledgerlink.connectors.sources.base import NormalizeContext

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+
 from ledgerlink.config import LedgerLinkConfig
 from ledgerlink.connectors.sources.base import NormalizeContext, Normalized
 from ledgerlink.connectors.sources.stripe.normalize import normalize

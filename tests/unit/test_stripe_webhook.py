@@ -14,6 +14,7 @@ import time
 
 import pytest
 import stripe
+
 from ledgerlink.connectors.sources.stripe.webhook import parse, sign, signature_header, verify
 from ledgerlink.errors import MalformedPayload, SignatureInvalid
 from ledgerlink.store.secrets import parse_secret_value

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 import pytest
+
 from ledgerlink import errors
 from ledgerlink.workflow import TASK_FUNCTIONS, definition_text, placeholders, render
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol
 from ledgerlink.connectors.sources import SOURCE_KINDS, webhook_module
 from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent
 from ledgerlink.errors import ConfigError, MethodNotAllowed, PayloadTooLarge, RequestRejected, UnknownSource
-from ledgerlink.store.archive import archive_key
+from ledgerlink.store.archive import archive_key, item_key
 
 INLINE_BODY_LIMIT = 200_000  # bytes; larger bodies travel by archive key (claim check), SQS max is 256 KiB
 _CORRELATION = re.compile(r"^[A-Za-z0-9_\-:.]{8,128}$")
@@ -194,10 +194,10 @@ class IngestService:
             if len(text.encode("utf-8")) <= INLINE_BODY_LIMIT:
                 message["body"] = text
             elif len(events) > 1:  # an oversized item of a batch travels by its own claim check
-                item_key = archived_at.replace("raw/", "items/", 1).removesuffix(".json") + f"/{event.event_id}.json"
-                self._archive.put(item_key, text.encode("utf-8"), correlation_id=correlation_id, source=source.id,
+                stored_at = item_key(archived_at, event.event_id)
+                self._archive.put(stored_at, text.encode("utf-8"), correlation_id=correlation_id, source=source.id,
                                   event_id=event.event_id)
-                message["payload_key"] = item_key
+                message["payload_key"] = stored_at
             self._queue.send(message, correlation_id=correlation_id)
         body: dict[str, Any] = {"status": "accepted", "correlation_id": correlation_id}
         if len(events) == 1:

@@ -7,11 +7,20 @@ from typing import Any
 
 from ledgerlink.store.clients import client as default_client
 
+RAW_PREFIX = "raw/"      # request bodies, byte for byte, as the provider sent them
+ITEMS_PREFIX = "items/"  # oversized single events of a multi-event request (claim check)
+ARCHIVE_PREFIXES = (RAW_PREFIX, ITEMS_PREFIX)
+
 
 def archive_key(source: str, event_id: str, received_at: float) -> str:
     """``raw/<source>/<yyyy>/<mm>/<dd>/<event id>.json`` (UTC date of first receipt)."""
     day = time.strftime("%Y/%m/%d", time.gmtime(received_at))
-    return f"raw/{source}/{day}/{event_id}.json"
+    return f"{RAW_PREFIX}{source}/{day}/{event_id}.json"
+
+
+def item_key(request_key: str, event_id: str) -> str:
+    """Where one event of an archived multi-event request is stored on its own."""
+    return ITEMS_PREFIX + request_key.removeprefix(RAW_PREFIX).removesuffix(".json") + f"/{event_id}.json"
 
 
 class S3Archive:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ledgerlink import settings
+
 
 @dataclass(frozen=True, slots=True)
 class Index:
@@ -41,9 +43,9 @@ TABLES: dict[str, TableSpec] = {
 
 # Table name → the settings env var that carries it.
 TABLE_ENV: dict[str, str] = {
-    "inbox": "LEDGERLINK_INBOX_TABLE",
-    "ledger": "LEDGERLINK_LEDGER_TABLE",
-    "config": "LEDGERLINK_CONFIG_TABLE",
-    "exceptions": "LEDGERLINK_EXCEPTIONS_TABLE",
-    "idempotency": "LEDGERLINK_IDEMPOTENCY_TABLE",
+    "inbox": settings.INBOX_TABLE,
+    "ledger": settings.LEDGER_TABLE,
+    "config": settings.CONFIG_TABLE,
+    "exceptions": settings.EXCEPTIONS_TABLE,
+    "idempotency": settings.IDEMPOTENCY_TABLE,
 }
