@@ -69,11 +69,14 @@ def post_dependencies() -> tuple[Any, Any, Any]:
     """(config store, connector factory, Powertools idempotency persistence layer)."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    from ledgerlink.service.posting import beancount_connectors
+    from ledgerlink.connectors.erps import ConnectorContext
+    from ledgerlink.service.posting import erp_connectors
+    from ledgerlink.store.secrets import SecretsManagerSecrets
 
     s = settings.read_settings(settings.PostSettings)
     persistence = DynamoDBPersistenceLayer(table_name=s.idempotency_table, boto3_client=clients.client("dynamodb"))
-    return _config_store(s.config_table, s.config_cache_seconds), beancount_connectors(s.books_uri), persistence
+    connectors = erp_connectors(ConnectorContext(books_uri=s.books_uri, secrets=SecretsManagerSecrets()))
+    return _config_store(s.config_table, s.config_cache_seconds), connectors, persistence
 
 
 @cache

@@ -7,17 +7,22 @@ same model as JSON, versioned, so a posting can name the configuration version i
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from functools import cached_property
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from ledgerlink.config.base import ConfigModel, SecretRef
+from ledgerlink.config.erps import BeancountConnection, ErpConnection
+from ledgerlink.config.sources import Source, StripeSource
 from ledgerlink.model.base import Identifier
 from ledgerlink.model.money import Currency
+
+__all__ = ["AccountMapping", "BeancountConnection", "ConfigModel", "Entity", "ErpConnection", "LedgerLinkConfig",
+           "PostingPolicy", "SecretRef", "Source", "StoredConfig", "StripeSource", "TimeZone"]
 
 
 def _time_zone(name: str) -> str:
@@ -31,12 +36,6 @@ def _time_zone(name: str) -> str:
 TimeZone = Annotated[str, AfterValidator(_time_zone)]
 # Mapping roles: "receivable", "revenue", "fees.processing", "revenue.prod_123" ...
 Role = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[A-Za-z0-9_\-]+)*$")]
-
-BEANCOUNT_ACCOUNT = re.compile(r"^(Assets|Liabilities|Equity|Income|Expenses)(:[A-Z0-9][A-Za-z0-9\-]*)+$")
-
-
-class ConfigModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Entity(ConfigModel):
@@ -54,40 +53,6 @@ class Entity(ConfigModel):
         default="reject",
         description="reject: open an exception; next_open_period: post on the first open day, memo says why",
     )
-
-
-class SecretRef(ConfigModel):
-    """A Secrets Manager secret (name or ARN). Values never appear in config, env vars or logs."""
-
-    secret_id: str = Field(min_length=1, max_length=2048)
-
-
-class BeancountConnection(ConfigModel):
-    """The embedded ERP: a Beancount double-entry book (a directory locally, an S3 prefix on AWS)."""
-
-    id: Identifier
-    kind: Literal["beancount"]
-    book: Identifier = Field(default="main", description="book name; one directory/prefix per book")
-    open_date: date = Field(default=date(2000, 1, 1), description="date of the book's open directives")
-    title: str = "LedgerLink books"
-
-
-ErpConnection = Annotated[BeancountConnection, Field(discriminator="kind")]
-
-
-class StripeSource(ConfigModel):
-    id: Identifier = Field(description="path segment of POST /webhooks/{source}")
-    kind: Literal["stripe"]
-    signing_secret: SecretRef
-    default_entity: Identifier
-    account_entities: dict[str, Identifier] = Field(
-        default_factory=dict, description="Stripe Connect account id (acct_...) → entity id"
-    )
-    tolerance_seconds: int = Field(default=300, ge=1, le=3600)
-    max_body_bytes: int = Field(default=262_144, ge=1_024, le=6_000_000)
-
-
-Source = Annotated[StripeSource, Field(discriminator="kind")]
 
 
 class AccountMapping(ConfigModel):
@@ -146,12 +111,12 @@ class LedgerLinkConfig(ConfigModel):
             if mapping.source != "*" and mapping.source not in source_ids:
                 problems.append((("account_mappings", position, "source"), f"no source {mapping.source!r} in sources"))
             connection = connections.get(self.entity(mapping.entity).erp_connection)
-            if isinstance(connection, BeancountConnection):
+            check = getattr(connection, "account_problem", None)
+            if check is not None:
                 for role, account in mapping.accounts.items():
-                    if not BEANCOUNT_ACCOUNT.match(account):
-                        problems.append((("account_mappings", position, "accounts", role),
-                                         f"{account!r} is not a Beancount account name "
-                                         "(Assets|Liabilities|Equity|Income|Expenses:Capitalized:Parts)"))
+                    problem = check(account)
+                    if problem:
+                        problems.append((("account_mappings", position, "accounts", role), problem))
         for position, policy in enumerate(self.posting_policies):
             if policy.source != "*" and policy.source not in source_ids:
                 problems.append((("posting_policies", position, "source"), f"no source {policy.source!r} in sources"))

@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from ledgerlink.config.model import BeancountConnection, LedgerLinkConfig
+from ledgerlink.config.model import LedgerLinkConfig
+from ledgerlink.connectors.erps import BUILDERS, ConnectorContext
 from ledgerlink.connectors.erps.base import ErpConnector
 from ledgerlink.errors import DocumentRejected, rejection_from_cause
 from ledgerlink.model.documents import DocumentAdapter, JournalEntry
@@ -96,24 +97,30 @@ def open_exception_step(state: dict[str, Any], ledger: LedgerUpdater, exceptions
             "reason": reason, "correlation_id": state["correlation_id"]}
 
 
-def beancount_connectors(books_uri: str) -> ConnectorFactory:
-    """Connector factory for the embedded book; other ERP kinds plug in here by connection kind."""
-    from ledgerlink.connectors.erps.beancount import BeancountBook
-    from ledgerlink.store.books import book_store
-
-    books: dict[str, BeancountBook] = {}
+def erp_connectors(context: ConnectorContext) -> ConnectorFactory:
+    """Connector factory by connection kind (``ledgerlink.connectors.erps.BUILDERS``); one connector per
+    connection per container, rebuilt when the connection's configuration changes."""
+    built: dict[str, tuple[Any, ErpConnector]] = {}
 
     def factory(config: LedgerLinkConfig, connection_id: str, config_version: int) -> ErpConnector:
         connection = config.connection(connection_id)
-        if not isinstance(connection, BeancountConnection):
-            raise DocumentRejected(f"connection {connection_id} of kind {connection.kind} is not supported here",
-                                   reason="unsupported_connection")
-        book = books.get(connection_id)
-        if book is None or book.connection != connection:
-            book = BeancountBook(connection, book_store(books_uri, connection.book))
-            books[connection_id] = book
-        currencies = {entity.base_currency for entity in config.entities if entity.erp_connection == connection_id}
-        book.ensure_accounts(config.all_accounts[connection_id], currencies, config_version=config_version)
-        return book
+        cached = built.get(connection_id)
+        if cached is None or cached[0] != connection:
+            builder = BUILDERS.get(connection.kind)
+            if builder is None:
+                raise DocumentRejected(f"connection {connection_id} of kind {connection.kind} is not supported",
+                                       reason="unsupported_connection")
+            cached = (connection, builder(connection, context))
+            built[connection_id] = cached
+        connector = cached[1]
+        prepare = getattr(connector, "prepare", None)
+        if prepare is not None:  # e.g. the Beancount book opens newly mapped accounts
+            prepare(config, config_version=config_version)
+        return connector
 
     return factory
+
+
+def beancount_connectors(books_uri: str) -> ConnectorFactory:
+    """The factory for a deployment whose connections are Beancount books only (tests, local runs)."""
+    return erp_connectors(ConnectorContext(books_uri=books_uri))

@@ -19,7 +19,7 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
-from ledgerlink.config.model import BeancountConnection, Entity
+from ledgerlink.config.model import BeancountConnection, Entity, LedgerLinkConfig
 from ledgerlink.connectors.erps.base import ConnectionLimits, PeriodStatus, PostResult
 from ledgerlink.model.documents import JournalEntry
 from ledgerlink.store.books import BookStore
@@ -116,6 +116,11 @@ class BeancountBook:
         self.store.write(MAIN_FILE, render_main(self.connection, merged, currencies, config_version=config_version))
         self._opened = merged
         return True
+
+    def prepare(self, config: LedgerLinkConfig, *, config_version: int) -> None:
+        """Before posting with ``config``: open every account mapped for entities on this connection."""
+        currencies = {entity.base_currency for entity in config.entities if entity.erp_connection == self.connection_id}
+        self.ensure_accounts(config.all_accounts[self.connection_id], currencies, config_version=config_version)
 
     # ---- connector interface -------------------------------------------------------------------
 
