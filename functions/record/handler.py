@@ -1,4 +1,4 @@
-"""post-document step: record the ERP reference in the posting ledger."""
+"""post-document step: record the ERP reference in the posting ledger (and count it, exactly once)."""
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,4 +16,6 @@ def handler(event: dict, context: object) -> dict:
     logger.append_keys(document_id=event.get("document_id"))
     result = record_step(event, ledger())
     metrics.add_metric(name="DocumentsPosted", unit=MetricUnit.Count, value=1)
+    if result["posting_latency_seconds"] is not None:  # webhook received → posted in the ERP
+        metrics.add_metric(name="PostingLatency", unit=MetricUnit.Seconds, value=result["posting_latency_seconds"])
     return result

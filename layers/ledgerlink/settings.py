@@ -22,6 +22,11 @@ INBOX_TABLE = "LEDGERLINK_INBOX_TABLE"
 LEDGER_TABLE = "LEDGERLINK_LEDGER_TABLE"
 EXCEPTIONS_TABLE = "LEDGERLINK_EXCEPTIONS_TABLE"
 IDEMPOTENCY_TABLE = "LEDGERLINK_IDEMPOTENCY_TABLE"
+TOTALS_TABLE = "LEDGERLINK_TOTALS_TABLE"
+AUDIT_TABLE = "LEDGERLINK_AUDIT_TABLE"
+REPORTS_BUCKET = "LEDGERLINK_REPORTS_BUCKET"
+EVENT_BUS_NAME = "LEDGERLINK_EVENT_BUS_NAME"
+STUCK_AFTER_SECONDS = "LEDGERLINK_STUCK_AFTER_SECONDS"
 ARCHIVE_BUCKET = "LEDGERLINK_ARCHIVE_BUCKET"
 INBOUND_QUEUE_URL = "LEDGERLINK_INBOUND_QUEUE_URL"
 STATE_MACHINE_ARN = "LEDGERLINK_STATE_MACHINE_ARN"
@@ -64,6 +69,7 @@ def all_env(cls: type) -> set[str]:
 class IngestSettings:
     config_table: str = env(CONFIG_TABLE)
     inbox_table: str = env(INBOX_TABLE)
+    totals_table: str = env(TOTALS_TABLE)
     archive_bucket: str = env(ARCHIVE_BUCKET)
     inbound_queue_url: str = env(INBOUND_QUEUE_URL)
     inbox_retention_days: int = env(INBOX_RETENTION_DAYS, 35)
@@ -75,6 +81,7 @@ class NormalizeSettings:
     config_table: str = env(CONFIG_TABLE)
     inbox_table: str = env(INBOX_TABLE)
     ledger_table: str = env(LEDGER_TABLE)
+    totals_table: str = env(TOTALS_TABLE)
     exceptions_table: str = env(EXCEPTIONS_TABLE)
     archive_bucket: str = env(ARCHIVE_BUCKET)
     state_machine_arn: str = env(STATE_MACHINE_ARN)
@@ -100,12 +107,14 @@ class PostSettings:
 @dataclass(frozen=True, slots=True)
 class RecordSettings:
     ledger_table: str = env(LEDGER_TABLE)
+    totals_table: str = env(TOTALS_TABLE)
 
 
 @dataclass(frozen=True, slots=True)
 class ExceptionSettings:
     ledger_table: str = env(LEDGER_TABLE)
     exceptions_table: str = env(EXCEPTIONS_TABLE)
+    totals_table: str = env(TOTALS_TABLE)
 
 
 # function name (folder under functions/) → its settings class; infra and the local runtime use it.

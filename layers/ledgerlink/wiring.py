@@ -32,7 +32,7 @@ def ingest_service() -> Any:
     return IngestService(
         config=_config_store(s.config_table, s.config_cache_seconds).active_raw,
         secrets=SecretsManagerSecrets(),
-        inbox=DynamoInbox(s.inbox_table, retention_days=s.inbox_retention_days),
+        inbox=DynamoInbox(s.inbox_table, totals_table=s.totals_table, retention_days=s.inbox_retention_days),
         archive=S3Archive(s.archive_bucket),
         queue=SqsQueue(s.inbound_queue_url),
     )
@@ -51,8 +51,8 @@ def normalize_service() -> Any:
     return NormalizeService(
         config=_config_store(s.config_table, s.config_cache_seconds),
         archive=S3Archive(s.archive_bucket),
-        inbox=DynamoInbox(s.inbox_table),
-        ledger=DynamoLedger(s.ledger_table),
+        inbox=DynamoInbox(s.inbox_table, totals_table=s.totals_table),
+        ledger=DynamoLedger(s.ledger_table, totals_table=s.totals_table),
         exceptions=DynamoExceptions(s.exceptions_table),
         workflow=StepFunctionsWorkflow(s.state_machine_arn),
     )
@@ -83,7 +83,8 @@ def post_dependencies() -> tuple[Any, Any, Any]:
 def ledger() -> Any:
     from ledgerlink.store.ledger import DynamoLedger
 
-    return DynamoLedger(settings.read_settings(settings.RecordSettings).ledger_table)
+    s = settings.read_settings(settings.RecordSettings)
+    return DynamoLedger(s.ledger_table, totals_table=s.totals_table)
 
 
 @cache
@@ -92,7 +93,7 @@ def exception_stores() -> tuple[Any, Any]:
     from ledgerlink.store.ledger import DynamoLedger
 
     s = settings.read_settings(settings.ExceptionSettings)
-    return DynamoLedger(s.ledger_table), DynamoExceptions(s.exceptions_table)
+    return DynamoLedger(s.ledger_table, totals_table=s.totals_table), DynamoExceptions(s.exceptions_table)
 
 
 def reset() -> None:

@@ -57,8 +57,8 @@ class Stack:
         self.host = host
         self.config = config
         self.root = root
-        self.ledger = DynamoLedger(resources.tables["ledger"])
-        self.inbox = DynamoInbox(resources.tables["inbox"])
+        self.ledger = DynamoLedger(resources.tables["ledger"], totals_table=resources.tables["totals"])
+        self.inbox = DynamoInbox(resources.tables["inbox"], totals_table=resources.tables["totals"])
         self.exceptions = DynamoExceptions(resources.tables["exceptions"])
 
     # ---- webhook side ----------------------------------------------------------------------------

@@ -53,7 +53,8 @@ class Resources:
         specific: dict[str, set[tuple[str, str, str | None]]] = {
             "ingest": {
                 ("dynamodb:GetItem", t["config"], None),               # config_store.active_raw
-                ("dynamodb:PutItem", t["inbox"], None),                # inbox.claim (conditional put)
+                ("dynamodb:PutItem", t["inbox"], None),                # inbox.claim (transaction put; take-over)
+                ("dynamodb:UpdateItem", t["totals"], None),            # event counter in the claim transaction
                 ("s3:PutObject", f"{self.archive}/raw/*", None),       # archive.put of the request body
                 ("s3:PutObject", f"{self.archive}/items/*", None),     # ... and of oversized batch items
                 ("sqs:SendMessage", self.queue, None),                 # queue.send
@@ -68,6 +69,7 @@ class Resources:
                 ("dynamodb:UpdateItem", t["inbox"], None),             # inbox.record_outcome
                 ("dynamodb:PutItem", t["ledger"], None),               # ledger.register
                 ("dynamodb:PutItem", t["exceptions"], None),           # exceptions.open
+                ("dynamodb:UpdateItem", t["totals"], None),            # counters in the same transactions
                 ("s3:GetObject", f"{self.archive}/raw/*", None),       # archive.get(archive_key)
                 ("s3:GetObject", f"{self.archive}/items/*", None),     # archive.get(payload_key)
                 ("states:StartExecution", self.state_machine, None),   # workflow.start
@@ -91,10 +93,13 @@ class Resources:
                 *self.key_use("dynamodb", DYNAMODB_KEY),
                 *self.key_use("s3", ("kms:Decrypt", "kms:GenerateDataKey")),
             },
-            "record": {("dynamodb:UpdateItem", t["ledger"], None), *self.key_use("dynamodb", DYNAMODB_KEY)},
+            "record": {("dynamodb:UpdateItem", t["ledger"], None),     # ledger.transition ...
+                       ("dynamodb:UpdateItem", t["totals"], None),     # ... and its counter, one transaction
+                       *self.key_use("dynamodb", DYNAMODB_KEY)},
             "open_exception": {
                 ("dynamodb:PutItem", t["exceptions"], None),
                 ("dynamodb:UpdateItem", t["ledger"], None),
+                ("dynamodb:UpdateItem", t["totals"], None),
                 *self.key_use("dynamodb", DYNAMODB_KEY),
             },
         }

@@ -42,8 +42,10 @@ class FakeInbox:
     outcomes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def record_outcome(self, source: str, event_id: str, *, outcome: str, document_ids: list[str],
-                       reasons: list[str], now: float | None = None) -> None:
-        self.outcomes[(source, event_id)] = {"outcome": outcome, "document_ids": document_ids, "reasons": reasons}
+                       reasons: list[str], day: str, now: float | None = None) -> bool:
+        self.outcomes[(source, event_id)] = {"outcome": outcome, "document_ids": document_ids, "reasons": reasons,
+                                             "day": day}
+        return True
 
 
 @dataclass
@@ -251,7 +253,8 @@ def test_normalization_error_opens_an_exception_naming_the_archived_payload(harn
     assert case["detail"]["field"] == "invoice.total"
     assert outcome.exception_id == "exc-1"
     assert harness.inbox.outcomes[("stripe", msg["event_id"])] == {
-        "outcome": "exception", "document_ids": [], "reasons": ["missing_field"]}
+        "outcome": "exception", "document_ids": [], "reasons": ["missing_field"],
+        "day": harness.inbox.outcomes[("stripe", msg["event_id"])]["day"]}
     assert harness.workflow.executions == {} and harness.ledger.items == {}
 
 

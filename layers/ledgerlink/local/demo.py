@@ -92,8 +92,8 @@ def run_demo(config_path: Path, events_dir: Path, *, state_dir: Path = Path(".le
         send_samples(runtime, source_id, samples, report)
         report.idle = runtime.wait_idle(timeout=timeout)
         tables = runtime.resources.tables  # type: ignore[union-attr]
-        report.ledger = DynamoLedger(tables["ledger"]).scan()
-        report.inbox = DynamoInbox(tables["inbox"]).scan()
+        report.ledger = DynamoLedger(tables["ledger"], totals_table=tables["totals"]).scan()
+        report.inbox = DynamoInbox(tables["inbox"], totals_table=tables["totals"]).scan()
         report.exceptions = DynamoExceptions(tables["exceptions"]).list("open")
         assert runtime.config is not None
         connection = runtime.config.entities[0].erp_connection

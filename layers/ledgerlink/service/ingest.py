@@ -167,13 +167,13 @@ class IngestService:
         webhook.verify_request(signed, self._secrets.get(source.secret_id), source.tolerance_seconds, now)
         events = webhook.parse_events(request.body)
         key = archive_key(source.id, events[0].event_id if len(events) == 1 else batch_name(request.body), now)
-        fresh: list[tuple[WebhookEvent, str]] = []
+        fresh: list[tuple[WebhookEvent, Any]] = []
         duplicates: list[Any] = []
         for event in events:
             claim = self._inbox.claim(source.id, event.event_id, correlation_id=correlation_id, archive_key=key,
                                       event_type=event.event_type, now=now)
             if claim.is_new:
-                fresh.append((event, claim.archive_key))
+                fresh.append((event, claim))
             else:
                 duplicates.append(claim)
         if events and not fresh:
@@ -182,13 +182,14 @@ class IngestService:
                                 "duplicate", correlation_id, accepted=0, duplicates=len(duplicates))
         if fresh:
             # one archive object per request, before anything is enqueued or acknowledged
-            self._archive.put(fresh[0][1], request.body, correlation_id=correlation_id, source=source.id,
-                              event_id=fresh[0][0].event_id)
-        for event, archived_at in fresh:
+            self._archive.put(fresh[0][1].archive_key, request.body, correlation_id=correlation_id,
+                              source=source.id, event_id=fresh[0][0].event_id)
+        for event, claim in fresh:
+            archived_at = claim.archive_key
             message: dict[str, Any] = {
                 "v": 1, "source": source.id, "kind": source.kind, "event_id": event.event_id,
                 "event_type": event.event_type, "correlation_id": correlation_id, "archive_key": archived_at,
-                "received_at": int(now),
+                "received_at": int(now), "received_day": claim.day,
             }
             text = request.body.decode("utf-8") if len(events) == 1 else json.dumps(event.payload)
             if len(text.encode("utf-8")) <= INLINE_BODY_LIMIT:

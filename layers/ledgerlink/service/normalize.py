@@ -9,6 +9,7 @@ forever); an infrastructure error propagates so SQS retries it and, in the end, 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,6 +23,7 @@ from ledgerlink.pipeline.enrich import postable
 
 class ConfigPort(Protocol):
     def active(self) -> tuple[int, LedgerLinkConfig]: ...
+    def get(self, version: int) -> LedgerLinkConfig: ...
 
 
 class ArchiveReader(Protocol):
@@ -30,7 +32,7 @@ class ArchiveReader(Protocol):
 
 class InboxOutcomePort(Protocol):
     def record_outcome(self, source: str, event_id: str, *, outcome: str, document_ids: list[str],
-                       reasons: list[str], now: float | None = None) -> None: ...
+                       reasons: list[str], day: str, now: float | None = None) -> bool: ...
 
 
 class LedgerPort(Protocol):
@@ -95,12 +97,28 @@ class NormalizeService:
         self._workflow = workflow
 
     def process(self, message: dict[str, Any]) -> NormalizeOutcome:
+        """Normalize one message. ``replay`` messages (``ledgerlink replay``) come from the archive: they
+        do not touch the inbox (its event was counted when it first arrived) and may pin a
+        configuration version."""
         source_id, event_id = message["source"], message["event_id"]
         correlation_id, archive_key = message["correlation_id"], message["archive_key"]
         body = message.get("body")
         raw = body.encode("utf-8") if isinstance(body, str) else self._archive.get(
             message.get("payload_key") or archive_key)
-        version, config = self._config.active()
+        pinned = message.get("config_version")
+        if isinstance(pinned, int):
+            version, config = pinned, self._config.get(pinned)
+        else:
+            version, config = self._config.active()
+        replay = bool(message.get("replay"))
+        day = str(message.get("received_day") or time.strftime("%Y-%m-%d", time.gmtime(
+            int(message.get("received_at") or time.time()))))
+
+        def record(outcome: str, document_ids: list[str], reasons: list[str]) -> None:
+            if not replay:
+                self._inbox.record_outcome(source_id, event_id, outcome=outcome, document_ids=document_ids,
+                                           reasons=reasons, day=day)
+
         try:
             event = json.loads(raw)
             if config.source(source_id) is None:
@@ -116,8 +134,7 @@ class NormalizeService:
                 correlation_id=correlation_id, archive_key=archive_key, source=source_id, detail=detail,
                 suggested_fix="inspect the archived payload; fix the connector or replay the event once corrected",
             )
-            self._inbox.record_outcome(source_id, event_id, outcome="exception", document_ids=[],
-                                       reasons=[reason])
+            record("exception", [], [reason])
             return NormalizeOutcome("exception", reasons=[reason], exception_id=exception_id)
 
         outcome = NormalizeOutcome("normalized" if normalized.documents else "ignored",
@@ -140,9 +157,8 @@ class NormalizeService:
             if status == "received" and registration.status == "received":
                 payload = {"document_id": document.document_id, "correlation_id": document.correlation_id,
                            "source_id": source_id, "archive_key": archive_key, "config_version": version,
-                           "document": document.model_dump(mode="json")}
+                           "received_at": message.get("received_at"), "document": document.model_dump(mode="json")}
                 if self._workflow.start(document.document_id, payload):
                     outcome.started.append(document.document_id)
-        self._inbox.record_outcome(source_id, event_id, outcome=outcome.outcome, document_ids=outcome.document_ids,
-                                   reasons=outcome.reasons)
+        record(outcome.outcome, outcome.document_ids, outcome.reasons)
         return outcome

@@ -8,7 +8,9 @@ the exception step); infrastructure failures raise anything else and are retried
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from ledgerlink.config.model import LedgerLinkConfig
@@ -18,6 +20,7 @@ from ledgerlink.errors import DocumentRejected, rejection_from_cause
 from ledgerlink.model.documents import DocumentAdapter, JournalEntry
 from ledgerlink.pipeline.enrich import enrich
 from ledgerlink.pipeline.validate import validate
+from ledgerlink.totals import CounterKey
 
 
 class VersionedConfig(Protocol):
@@ -58,18 +61,33 @@ def post_step(state: dict[str, Any], config_store: VersionedConfig, connectors: 
 
 
 class LedgerUpdater(Protocol):
-    def update(self, document_id: str, **attributes: Any) -> None: ...
+    def transition(self, document_id: str, *, to: str, expected: tuple[str, ...], key: CounterKey,
+                   **attributes: Any) -> bool: ...
 
 
-def record_step(state: dict[str, Any], ledger: LedgerUpdater) -> dict[str, Any]:
+def counter_key(state: dict[str, Any]) -> CounterKey:
+    """The control-totals key of the execution's document (same as the ledger registered it with)."""
+    document = state["document"]
+    amount = document.get("total") or document.get("amount") or {"amount": "0"}
+    return CounterKey(entity_id=document["entity_id"], business_date=document["accounting_date"],
+                      source=state.get("source_id") or document["source"].get("source_id") or "unknown",
+                      currency=document["currency"], amount=Decimal(str(amount["amount"])))
+
+
+def record_step(state: dict[str, Any], ledger: LedgerUpdater, *, now: float | None = None) -> dict[str, Any]:
     journal = state["journal"]
     posting = state["posting"]
-    ledger.update(state["document_id"], status="posted", erp_connection=posting["connection_id"],
-                  erp_ref=posting["erp_ref"], posted_at=posting["posted_at"],
-                  posted_accounting_date=journal["accounting_date"], config_version=int(state["config_version"]),
-                  journal_lines=len(journal["lines"]), period_adjusted=bool(state.get("period_adjusted")))
+    now = time.time() if now is None else now
+    received_at = state.get("received_at")
+    latency = round(now - float(received_at), 3) if received_at else None
+    ledger.transition(state["document_id"], to="posted", expected=("received", "exception"), key=counter_key(state),
+                      erp_connection=posting["connection_id"], erp_ref=posting["erp_ref"], posted_at=posting["posted_at"],
+                      posted_accounting_date=journal["accounting_date"], config_version=int(state["config_version"]),
+                      journal_lines=len(journal["lines"]), period_adjusted=bool(state.get("period_adjusted")),
+                      posting_latency_seconds=Decimal(str(latency)) if latency is not None else None)
     return {"document_id": state["document_id"], "status": "posted", "erp_ref": posting["erp_ref"],
-            "created": posting["created"], "correlation_id": state["correlation_id"]}
+            "created": posting["created"], "correlation_id": state["correlation_id"],
+            "posting_latency_seconds": latency}
 
 
 class ExceptionOpener(Protocol):
@@ -92,7 +110,8 @@ def open_exception_step(state: dict[str, Any], ledger: LedgerUpdater, exceptions
         document_id=state["document_id"], archive_key=state.get("archive_key"), suggested_fix=suggested_fix,
         entity_id=document.get("entity_id"), source=state.get("source_id"), detail=rejection,
     )
-    ledger.update(state["document_id"], status="exception", exception_id=exception_id, exception_reason=reason)
+    ledger.transition(state["document_id"], to="exception", expected=("received",), key=counter_key(state),
+                      exception_id=exception_id, exception_reason=reason)
     return {"document_id": state["document_id"], "status": "exception", "exception_id": exception_id,
             "reason": reason, "correlation_id": state["correlation_id"]}
 
