@@ -20,6 +20,7 @@ class Buckets(Construct):
         self.access_logs = self._build_access_log_bucket(prod)
         self.archive = self._build_data_bucket("Archive", key, log_prefix="archive/")
         self.books = self._build_data_bucket("Books", key, log_prefix="books/")
+        self.reports = self._build_data_bucket("Reports", key, log_prefix="reports/")
 
     @property
     def books_uri(self) -> str:

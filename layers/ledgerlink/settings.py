@@ -29,6 +29,7 @@ EVENT_BUS_NAME = "LEDGERLINK_EVENT_BUS_NAME"
 STUCK_AFTER_SECONDS = "LEDGERLINK_STUCK_AFTER_SECONDS"
 ARCHIVE_BUCKET = "LEDGERLINK_ARCHIVE_BUCKET"
 INBOUND_QUEUE_URL = "LEDGERLINK_INBOUND_QUEUE_URL"
+INBOUND_DLQ_URL = "LEDGERLINK_INBOUND_DLQ_URL"
 STATE_MACHINE_ARN = "LEDGERLINK_STATE_MACHINE_ARN"
 BOOKS_URI = "LEDGERLINK_BOOKS_URI"
 INBOX_RETENTION_DAYS = "LEDGERLINK_INBOX_RETENTION_DAYS"
@@ -108,6 +109,7 @@ class PostSettings:
 class RecordSettings:
     ledger_table: str = env(LEDGER_TABLE)
     totals_table: str = env(TOTALS_TABLE)
+    exceptions_table: str = env(EXCEPTIONS_TABLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,19 @@ class ExceptionSettings:
     ledger_table: str = env(LEDGER_TABLE)
     exceptions_table: str = env(EXCEPTIONS_TABLE)
     totals_table: str = env(TOTALS_TABLE)
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileSettings:
+    config_table: str = env(CONFIG_TABLE)
+    totals_table: str = env(TOTALS_TABLE)
+    inbox_table: str = env(INBOX_TABLE)
+    ledger_table: str = env(LEDGER_TABLE)
+    reports_bucket: str = env(REPORTS_BUCKET)
+    books_uri: str = env(BOOKS_URI)
+    event_bus_name: str = env(EVENT_BUS_NAME, "default")
+    stuck_after_seconds: int = env(STUCK_AFTER_SECONDS, 3600)
+    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
 
 # function name (folder under functions/) → its settings class; infra and the local runtime use it.
@@ -126,4 +141,5 @@ FUNCTION_SETTINGS: dict[str, type] = {
     "post": PostSettings,
     "record": RecordSettings,
     "open_exception": ExceptionSettings,
+    "reconcile": ReconcileSettings,
 }

@@ -80,11 +80,13 @@ def post_dependencies() -> tuple[Any, Any, Any]:
 
 
 @cache
-def ledger() -> Any:
+def record_stores() -> tuple[Any, Any]:
+    """(ledger, exceptions) for the record step."""
+    from ledgerlink.store.exceptions import DynamoExceptions
     from ledgerlink.store.ledger import DynamoLedger
 
     s = settings.read_settings(settings.RecordSettings)
-    return DynamoLedger(s.ledger_table, totals_table=s.totals_table)
+    return DynamoLedger(s.ledger_table, totals_table=s.totals_table), DynamoExceptions(s.exceptions_table)
 
 
 @cache
@@ -96,8 +98,33 @@ def exception_stores() -> tuple[Any, Any]:
     return DynamoLedger(s.ledger_table, totals_table=s.totals_table), DynamoExceptions(s.exceptions_table)
 
 
+@cache
+def reconciler() -> Any:
+    from ledgerlink.connectors.erps import ConnectorContext
+    from ledgerlink.service.posting import erp_connectors
+    from ledgerlink.service.reconcile import Reconciler
+    from ledgerlink.store.control_totals import DynamoControlTotals
+    from ledgerlink.store.inbox import DynamoInbox
+    from ledgerlink.store.ledger import DynamoLedger
+    from ledgerlink.store.reports import EventBridgePublisher, S3Reports
+    from ledgerlink.store.secrets import SecretsManagerSecrets
+
+    s = settings.read_settings(settings.ReconcileSettings)
+    return Reconciler(
+        config=_config_store(s.config_table, s.config_cache_seconds).active,
+        totals=DynamoControlTotals(s.totals_table),
+        inbox=DynamoInbox(s.inbox_table, totals_table=s.totals_table),
+        ledger=DynamoLedger(s.ledger_table, totals_table=s.totals_table),
+        connectors=erp_connectors(ConnectorContext(books_uri=s.books_uri, secrets=SecretsManagerSecrets()),
+                                  prepare=False),
+        reports=S3Reports(s.reports_bucket),
+        events=EventBridgePublisher(s.event_bus_name),
+        stuck_after_seconds=s.stuck_after_seconds,
+    )
+
+
 def reset() -> None:
-    for function in (_config_store, ingest_service, normalize_service, config_reader, post_dependencies, ledger,
-                     exception_stores):
+    for function in (_config_store, ingest_service, normalize_service, config_reader, post_dependencies, record_stores,
+                     exception_stores, reconciler):
         function.cache_clear()
     clients.reset()

@@ -32,6 +32,7 @@ class Resources:
         self.tables = table_ids(template)
         self.archive = output_target(template, "ArchiveBucketName")
         self.books = output_target(template, "BooksBucketName")
+        self.reports = output_target(template, "ReportsBucketName")
         self.queue = output_target(template, "InboundQueueUrl")
         self.state_machine = output_target(template, "StateMachineArn")
         (self.key,) = of_type(template, "AWS::KMS::Key")
@@ -95,7 +96,22 @@ class Resources:
             },
             "record": {("dynamodb:UpdateItem", t["ledger"], None),     # ledger.transition ...
                        ("dynamodb:UpdateItem", t["totals"], None),     # ... and its counter, one transaction
+                       ("dynamodb:UpdateItem", t["exceptions"], None),  # exceptions.resolve after a replay
                        *self.key_use("dynamodb", DYNAMODB_KEY)},
+            "reconcile": {
+                ("dynamodb:GetItem", t["config"], None),               # config_store.active
+                ("dynamodb:Query", t["totals"], None),                 # control_totals.events / documents
+                ("dynamodb:PutItem", t["totals"], None),               # control_totals.put_summary
+                ("dynamodb:Query", f"{t['inbox']}/index/pending_by_day", None),   # inbox.pending_on
+                ("dynamodb:Query", f"{t['ledger']}/index/by_day", None),          # ledger.on_day
+                ("s3:PutObject", f"{self.reports}/reports/reconciliation/*", None),  # reports.put
+                ("s3:GetObject", f"{self.books}/books/*", None),       # BeancountBook.posted_on reads the book
+                ("s3:ListBucket", self.books, None),
+                ("events:PutEvents", "arn:AWS::Partition:events:AWS::Region:AWS::AccountId:event-bus/default",
+                 None),                                                # EventBridgePublisher.publish (default bus)
+                *self.key_use("dynamodb", DYNAMODB_KEY),
+                *self.key_use("s3", ("kms:Decrypt", "kms:GenerateDataKey")),
+            },
             "open_exception": {
                 ("dynamodb:PutItem", t["exceptions"], None),
                 ("dynamodb:UpdateItem", t["ledger"], None),
@@ -111,7 +127,8 @@ def resources(assembly) -> Resources:
     return Resources(assembly)
 
 
-@pytest.mark.parametrize("name", ["ingest", "normalize", "enrich", "validate", "post", "record", "open_exception"])
+@pytest.mark.parametrize("name", ["ingest", "normalize", "enrich", "validate", "post", "record", "open_exception",
+                                  "reconcile"])
 def test_function_role_grants_exactly_what_its_code_calls(template, resources, name):
     role = function_role(template, resources.functions[name])
     assert grants(template, role) == resources.expected(name)
@@ -175,4 +192,11 @@ def test_roles_are_assumable_only_by_their_service(template):
         principals = [s["Principal"] for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
         services = {ref(p.get("Service")) for p in principals}
         assert all("AWS" not in p for p in principals), lid
-        assert services <= {"lambda.amazonaws.com", "states.amazonaws.com"}, (lid, services)
+        assert services <= {"lambda.amazonaws.com", "states.amazonaws.com", "scheduler.amazonaws.com"}, (lid, services)
+
+
+def test_the_scheduler_may_only_invoke_the_reconcile_function(template, resources):
+    (role,) = [lid for lid, role in of_type(template, "AWS::IAM::Role").items()
+               if {ref(s["Principal"].get("Service")) for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]}
+               == {"scheduler.amazonaws.com"}]
+    assert grants(template, role) == {("lambda:InvokeFunction", resources.functions["reconcile"], None)}

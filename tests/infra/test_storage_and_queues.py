@@ -75,7 +75,7 @@ def _bucket_policy(template, bucket_id):
 
 
 def test_every_bucket_blocks_public_access_and_denies_plain_http(template, buckets):
-    assert len(buckets) == 3  # archive, books, their access-log bucket
+    assert len(buckets) == 4  # archive, books, reports, their access-log bucket
     for lid, bucket in buckets.items():
         assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
             "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
@@ -85,7 +85,7 @@ def test_every_bucket_blocks_public_access_and_denies_plain_http(template, bucke
         assert bucket["DeletionPolicy"] == "Retain", lid
 
 
-@pytest.mark.parametrize("output", ["ArchiveBucketName", "BooksBucketName"])
+@pytest.mark.parametrize("output", ["ArchiveBucketName", "BooksBucketName", "ReportsBucketName"])
 def test_data_buckets_are_kms_encrypted_versioned_and_access_logged(template, buckets, output):
     props = buckets[output_target(template, output)]["Properties"]
     (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]

@@ -35,6 +35,7 @@ MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True},
 class Resources:
     tables: dict[str, str]
     archive_bucket: str
+    reports_bucket: str
     inbound_queue_url: str
     inbound_queue_arn: str
     inbound_dlq_url: str
@@ -48,6 +49,8 @@ class Resources:
         values.update({
             settings.STAGE: "local",
             settings.ARCHIVE_BUCKET: self.archive_bucket,
+            settings.REPORTS_BUCKET: self.reports_bucket,
+            settings.INBOUND_DLQ_URL: self.inbound_dlq_url,
             settings.INBOUND_QUEUE_URL: self.inbound_queue_url,
             settings.STATE_MACHINE_ARN: self.state_machine_arn,
             settings.BOOKS_URI: self.books_uri,
@@ -86,6 +89,8 @@ def create_resources(*, prefix: str, books_dir: Path, host: FunctionHost, visibi
     bucket = f"{prefix}-archive"
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    reports = f"{prefix}-reports"
+    s3.create_bucket(Bucket=reports)
 
     sqs = clients.client("sqs")
     dlq_url = sqs.create_queue(QueueName=f"{prefix}-inbound-dlq")["QueueUrl"]
@@ -113,7 +118,8 @@ def create_resources(*, prefix: str, books_dir: Path, host: FunctionHost, visibi
     state_machine = clients.client("stepfunctions").create_state_machine(
         name=f"{prefix}-post-document", definition=json.dumps(definition), roleArn=role,
         type="STANDARD")["stateMachineArn"]
-    return Resources(tables=tables, archive_bucket=bucket, inbound_queue_url=queue_url, inbound_queue_arn=queue_arn,
+    return Resources(tables=tables, archive_bucket=bucket, reports_bucket=reports, inbound_queue_url=queue_url,
+                     inbound_queue_arn=queue_arn,
                      inbound_dlq_url=dlq_url, state_machine_arn=state_machine,
                      books_uri=books_dir.resolve().as_uri(), function_arns=arns)
 

@@ -104,7 +104,17 @@ class LocalRuntime:
         self._start_pollers()
         self._front = WebhookFront(lambda event: self.host.invoke("ingest", event), port=self.options.port)
         self._front.start()
+        self._write_stack_file()
         return self
+
+    def _write_stack_file(self) -> None:
+        """What CLI commands in another terminal need to reach this stack (``ledgerlink status`` ...)."""
+        from ledgerlink.ops.target import write_local_target
+
+        assert self.resources is not None
+        write_local_target(self.options.state_dir, endpoint=os.environ["AWS_ENDPOINT_URL"],
+                           environment=self.resources.environment(),
+                           webhook_base=f"{self.front.url}/webhooks/")
 
     def stop(self) -> None:
         for poller in self._pollers:

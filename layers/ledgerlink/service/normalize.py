@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -115,9 +116,10 @@ class NormalizeService:
             int(message.get("received_at") or time.time()))))
 
         def record(outcome: str, document_ids: list[str], reasons: list[str]) -> None:
-            if not replay:
-                self._inbox.record_outcome(source_id, event_id, outcome=outcome, document_ids=document_ids,
-                                           reasons=reasons, day=day)
+            # conditional on the claim still being pending: a redelivery or a replay of an event that
+            # was processed counts nothing; a replay of an event that was lost completes it.
+            self._inbox.record_outcome(source_id, event_id, outcome=outcome, document_ids=document_ids,
+                                       reasons=reasons, day=day)
 
         try:
             event = json.loads(raw)
@@ -152,13 +154,21 @@ class NormalizeService:
             outcome.document_ids.append(document.document_id)
             if reason:
                 outcome.reasons.append(f"{reason}: {document.document_id}")
-            # Start (again) unless the document already reached a final state: a crash between the
-            # ledger write and StartExecution must not strand it; the execution name makes it once.
-            if status == "received" and registration.status == "received":
-                payload = {"document_id": document.document_id, "correlation_id": document.correlation_id,
-                           "source_id": source_id, "archive_key": archive_key, "config_version": version,
-                           "received_at": message.get("received_at"), "document": document.model_dump(mode="json")}
-                if self._workflow.start(document.document_id, payload):
-                    outcome.started.append(document.document_id)
+            if status != "received":
+                continue
+            payload = {"document_id": document.document_id, "correlation_id": document.correlation_id,
+                       "source_id": source_id, "archive_key": archive_key, "config_version": version,
+                       "received_at": message.get("received_at"), "document": document.model_dump(mode="json")}
+            if replay and not registration.is_new and registration.status in ("received", "exception"):
+                # A replay re-runs a document that did not post (stuck or in exception) under a fresh
+                # execution name; the post step's external-id lookup still stops a second posting.
+                payload["resolves_exception"] = registration.exception_id
+                name = f"{document.document_id}-replay-{uuid.uuid4().hex[:8]}"
+                if self._workflow.start(name, payload):
+                    outcome.started.append(name)
+            elif registration.status == "received" and self._workflow.start(document.document_id, payload):
+                # Start (again) unless the document already reached a final state: a crash between the
+                # ledger write and StartExecution must not strand it; the execution name makes it once.
+                outcome.started.append(document.document_id)
         record(outcome.outcome, outcome.document_ids, outcome.reasons)
         return outcome

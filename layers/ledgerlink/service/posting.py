@@ -74,7 +74,12 @@ def counter_key(state: dict[str, Any]) -> CounterKey:
                       currency=document["currency"], amount=Decimal(str(amount["amount"])))
 
 
-def record_step(state: dict[str, Any], ledger: LedgerUpdater, *, now: float | None = None) -> dict[str, Any]:
+class ExceptionResolver(Protocol):
+    def resolve(self, exception_id: str, *, status: str = "resolved", actor: str, note: str) -> bool: ...
+
+
+def record_step(state: dict[str, Any], ledger: LedgerUpdater, exceptions: ExceptionResolver | None = None, *,
+                now: float | None = None) -> dict[str, Any]:
     journal = state["journal"]
     posting = state["posting"]
     now = time.time() if now is None else now
@@ -85,6 +90,9 @@ def record_step(state: dict[str, Any], ledger: LedgerUpdater, *, now: float | No
                       posted_accounting_date=journal["accounting_date"], config_version=int(state["config_version"]),
                       journal_lines=len(journal["lines"]), period_adjusted=bool(state.get("period_adjusted")),
                       posting_latency_seconds=Decimal(str(latency)) if latency is not None else None)
+    resolved = state.get("resolves_exception")
+    if resolved and exceptions is not None:  # a replay or retry of an exception case posted it
+        exceptions.resolve(resolved, actor="ledgerlink", note=f"posted as {posting['erp_ref']}")
     return {"document_id": state["document_id"], "status": "posted", "erp_ref": posting["erp_ref"],
             "created": posting["created"], "correlation_id": state["correlation_id"],
             "posting_latency_seconds": latency}
@@ -116,9 +124,10 @@ def open_exception_step(state: dict[str, Any], ledger: LedgerUpdater, exceptions
             "reason": reason, "correlation_id": state["correlation_id"]}
 
 
-def erp_connectors(context: ConnectorContext) -> ConnectorFactory:
+def erp_connectors(context: ConnectorContext, *, prepare: bool = True) -> ConnectorFactory:
     """Connector factory by connection kind (``ledgerlink.connectors.erps.BUILDERS``); one connector per
-    connection per container, rebuilt when the connection's configuration changes."""
+    connection per container, rebuilt when the connection's configuration changes. ``prepare=False`` for
+    read-only users (reconciliation): no setup writes such as opening accounts in the book."""
     built: dict[str, tuple[Any, ErpConnector]] = {}
 
     def factory(config: LedgerLinkConfig, connection_id: str, config_version: int) -> ErpConnector:
@@ -132,9 +141,9 @@ def erp_connectors(context: ConnectorContext) -> ConnectorFactory:
             cached = (connection, builder(connection, context))
             built[connection_id] = cached
         connector = cached[1]
-        prepare = getattr(connector, "prepare", None)
-        if prepare is not None:  # e.g. the Beancount book opens newly mapped accounts
-            prepare(config, config_version=config_version)
+        setup = getattr(connector, "prepare", None) if prepare else None
+        if setup is not None:  # e.g. the Beancount book opens newly mapped accounts
+            setup(config, config_version=config_version)
         return connector
 
     return factory

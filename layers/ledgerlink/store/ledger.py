@@ -30,6 +30,7 @@ COUNTED_PARTITIONS = frozenset({"posted", "exception", "ignored"})  # "received"
 class Registration:
     is_new: bool
     status: str
+    exception_id: str | None = None
 
 
 class DocumentStateError(RuntimeError):
@@ -70,7 +71,8 @@ class DynamoLedger:
             if not reasons or reasons[0].get("Code") != "ConditionalCheckFailed":
                 raise
             old = from_item(reasons[0].get("Item") or {})
-            return Registration(is_new=False, status=str(old.get("status", "received")))
+            return Registration(is_new=False, status=str(old.get("status", "received")),
+                                exception_id=old.get("exception_id"))
         return Registration(is_new=True, status=status)
 
     def transition(self, document_id: str, *, to: str, expected: tuple[str, ...], key: CounterKey,
