@@ -12,6 +12,7 @@ help:
 	@echo "make demo    run the whole pipeline locally (moto + Beancount book) and print a summary"
 	@echo "make test    unit, functional, infra (CDK synth + cdk-nag) and end-to-end tests"
 	@echo "make synth   synthesize the CDK app (cdk.out/) with the pinned CDK CLI (ARCH=, STAGE=dev|prod)"
+	@echo "make chaos   the chaos suite with more seeded rounds (ROUNDS=20)"
 	@echo "make deploy  cdk deploy to the account/region of your AWS credentials (STAGE=dev|prod, CDK_ARGS=...)"
 	@echo "make layer   build the core Lambda layer without Docker (ARCH=arm64|x86_64)"
 	@echo "make up      keep the local stack running (ledgerlink local up)"
@@ -48,6 +49,9 @@ synth: $(STAMP) $(NODE_STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx --no-install cdk synth --quiet -c arch=$(ARCH) $(if $(STAGE),-c stage=$(STAGE))
 	$(PY) -m infra.summary cdk.out
 
+chaos: $(STAMP)
+	CHAOS_ROUNDS=$(or $(ROUNDS),20) $(PY) -m pytest -n 2 tests/acceptance/test_chaos.py
+
 deploy: $(STAMP) $(NODE_STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx --no-install cdk deploy -c arch=$(ARCH) -c stage=$(or $(STAGE),dev) $(CDK_ARGS)
 
@@ -60,4 +64,4 @@ lint: $(STAMP)
 clean:
 	rm -rf build cdk.out .ledgerlink .pytest_cache
 
-.PHONY: help env node demo up test synth deploy layer lint clean
+.PHONY: help env node demo up test synth chaos deploy layer lint clean

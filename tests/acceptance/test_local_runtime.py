@@ -100,6 +100,25 @@ def test_local_up_serves_webhooks_signed_with_the_documented_secret(tmp_path):
         while time.monotonic() < deadline and not list((book.parent / "postings").glob("*.beancount")):
             time.sleep(0.2)
         assert len(list((book.parent / "postings").glob("*.beancount"))) == 1
+        # And the operator commands reach the running stack from another process
+        state = ["--state-dir", str(tmp_path / "state")]
+        status = json.loads(subprocess.run(
+            [sys.executable, "-m", "ledgerlink.cli", "status", "--json", *state], cwd=REPO, capture_output=True,
+            text=True, check=True).stdout)
+        assert status["queues"]["inbound-dlq"] == {"visible": 0, "in_flight": 0}
+        assert status["open_exceptions"] == 0
+        reconciled = subprocess.run(
+            [sys.executable, "-m", "ledgerlink.cli", "reconcile", "--date", "2022-03-26", "--json", *state],
+            cwd=REPO, capture_output=True, text=True)
+        assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
+        report = json.loads(reconciled.stdout)
+        assert report["status"] == "balanced" and report["entities"][0]["documents"][0]["posted_count"] == 1
+        after = json.loads(subprocess.run(
+            [sys.executable, "-m", "ledgerlink.cli", "status", "--json", *state], cwd=REPO, capture_output=True,
+            text=True, check=True).stdout)
+        assert after["last_reconciliation"]["status"] == "balanced"
+        assert subprocess.run([sys.executable, "-m", "ledgerlink.cli", "dlq", "list", *state], cwd=REPO,
+                              capture_output=True, text=True, check=True).stdout.strip() == "[]"
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -168,6 +168,42 @@ def in_process_lambdas(host: FunctionHost) -> Iterator[None]:
         LambdaSimpleBackend.invoke = original
 
 
+_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item", "get_item",
+                    "query", "scan", "transact_get_items")
+
+
+@contextmanager
+def atomic_dynamodb() -> Iterator[None]:
+    """Make moto's DynamoDB serialize item operations, as DynamoDB does per item.
+
+    moto's in-memory backend has no locking: under the threaded server two concurrent conditional puts
+    can both succeed and two ``ADD`` updates can lose one increment — things real DynamoDB never does
+    and LedgerLink's exactly-once guarantees rely on. One lock around each operation restores it.
+    """
+    import functools
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    originals = {name: getattr(DynamoDBBackend, name) for name in _DYNAMODB_WRITES}
+
+    def locked(method: Any) -> Any:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+        return wrapper
+
+    for name, method in originals.items():
+        setattr(DynamoDBBackend, name, locked(method))
+    try:
+        yield
+    finally:
+        for name, method in originals.items():
+            setattr(DynamoDBBackend, name, method)
+
+
 @contextmanager
 def environment(values: dict[str, str]) -> Iterator[None]:
     saved = {key: os.environ.get(key) for key in values}

@@ -37,6 +37,7 @@ class DemoReport:
     book_file: Path | None = None
     bean_check: tuple[int, str] = (0, "")
     trial_balance: dict[tuple[str, str], Any] = field(default_factory=dict)
+    reconciliations: list[Any] = field(default_factory=list)
     idle: bool = False
     seconds: float = 0.0
 
@@ -74,6 +75,16 @@ def send_samples(runtime: LocalRuntime, source_id: str, samples: list[Path], rep
         report.deliveries.append(Delivery(f"forged copy of {samples[-1].name}", status, answer))
 
 
+def reconcile_everything(ledger: list[dict[str, Any]]) -> list[Any]:
+    """Reconcile every business date the run touched, and today's events (UTC receipt date)."""
+    from ledgerlink import wiring
+
+    wiring.reset()
+    reconciler = wiring.reconciler()
+    days = sorted({item["accounting_date"] for item in ledger} | {time.strftime("%Y-%m-%d", time.gmtime())})
+    return [reconciler.run(day) for day in days]
+
+
 def run_bean_check(book_file: Path) -> tuple[int, str]:
     bean_check = Path(sys.executable).with_name("bean-check")
     command = [str(bean_check)] if bean_check.exists() else [sys.executable, "-m", "beancount.scripts.check"]
@@ -93,6 +104,7 @@ def run_demo(config_path: Path, events_dir: Path, *, state_dir: Path = Path(".le
         report.idle = runtime.wait_idle(timeout=timeout)
         tables = runtime.resources.tables  # type: ignore[union-attr]
         report.ledger = DynamoLedger(tables["ledger"], totals_table=tables["totals"]).scan()
+        report.reconciliations = reconcile_everything(report.ledger)
         report.inbox = DynamoInbox(tables["inbox"], totals_table=tables["totals"]).scan()
         report.exceptions = DynamoExceptions(tables["exceptions"]).list("open")
         assert runtime.config is not None
@@ -131,6 +143,9 @@ def demo_ok(report: DemoReport) -> list[str]:
     unexpected = [case["exception_id"] for case in report.exceptions if case["reason"] == "unexpected_error"]
     if unexpected:
         problems.append(f"exceptions from unexpected errors (see .ledgerlink/demo/lambda.log): {unexpected}")
+    differences = [d for r in report.reconciliations for d in r.differences]
+    if differences:
+        problems.append(f"reconciliation differences: {[(d.kind, d.detail) for d in differences]}")
     stuck = [item["document_id"] for item in report.ledger if item["status"] == "received"]
     if stuck:
         problems.append(f"documents still in flight: {stuck}")
@@ -156,6 +171,9 @@ def format_report(report: DemoReport) -> str:
     lines.append(f"  {'books'.ljust(width, '.')} {report.book_file}")
     check = "OK" if report.bean_check[0] == 0 else f"FAILED\n{report.bean_check[1]}"
     lines.append(f"  {'bean-check'.ljust(width, '.')} {check}")
+    balanced = sum(1 for r in report.reconciliations if r.status == "balanced")
+    lines.append(f"  {'reconciliation'.ljust(width, '.')} {balanced}/{len(report.reconciliations)} days balanced, "
+                 f"{sum(len(r.differences) for r in report.reconciliations)} differences")
     lines.append(f"  {'elapsed'.ljust(width, '.')} {report.seconds:.1f} s")
     lines += ["", "  deliveries:"]
     for delivery in report.deliveries:

@@ -31,6 +31,7 @@ from ledgerlink.local.aws import (
     REGION,
     Resources,
     apply_config,
+    atomic_dynamodb,
     create_resources,
     in_process_lambdas,
     store_secrets,
@@ -57,6 +58,7 @@ class LocalOptions:
     batch_size: int = 10
     prefix: str = "ledgerlink-local"
     extra_env: dict[str, str] = field(default_factory=dict)
+    faults: Any = None                    # ledgerlink.local.functions.Faults, for chaos runs
 
 
 class LocalRuntime:
@@ -73,6 +75,7 @@ class LocalRuntime:
         self._saved_env: dict[str, str | None] = {}
         self._log: IO[str] | None = None
         self._lambdas: Any = None
+        self._atomic: Any = None
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -87,9 +90,11 @@ class LocalRuntime:
                                              secrets_file=self.options.secrets_file,
                                              default_file=self.options.secrets_default_file)
         self._start_moto()
-        self._host = FunctionHost(prefix=self.options.prefix, log_stream=self._log)
+        self._host = FunctionHost(prefix=self.options.prefix, log_stream=self._log, faults=self.options.faults)
         self._lambdas = in_process_lambdas(self._host)
         self._lambdas.__enter__()
+        self._atomic = atomic_dynamodb()
+        self._atomic.__enter__()
         self.resources = create_resources(
             prefix=self.options.prefix, books_dir=state / "books", host=self._host,
             visibility_timeout_seconds=self.options.visibility_timeout_seconds,
@@ -128,6 +133,9 @@ class LocalRuntime:
         if self._lambdas is not None:
             self._lambdas.__exit__(None, None, None)
             self._lambdas = None
+        if self._atomic is not None:
+            self._atomic.__exit__(None, None, None)
+            self._atomic = None
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -201,6 +209,9 @@ class LocalRuntime:
         wiring.reset()
         import urllib.request
 
+        # moto keeps its backends per process: a second runtime in the same process (tests) starts empty
+        urllib.request.urlopen(urllib.request.Request(  # noqa: S310 - loopback only
+            f"http://{host}:{port}/moto-api/reset", method="POST", data=b""), timeout=10).read()
         request = urllib.request.Request(
             f"http://{host}:{port}/moto-api/config", method="POST",
             data=json.dumps(MOTO_CONFIG).encode(),

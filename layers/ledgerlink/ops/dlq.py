@@ -46,11 +46,18 @@ class RedriveResult:
     message_ids: list[str] = field(default_factory=list)
 
 
+def _is_local(sqs: Any) -> bool:
+    endpoint = str(getattr(getattr(sqs, "meta", None), "endpoint_url", "") or "")
+    return "127.0.0.1" in endpoint or "localhost" in endpoint
+
+
 class DlqTool:
-    def __init__(self, sqs: Any, *, dlq_url: str, source_url: str) -> None:
+    def __init__(self, sqs: Any, *, dlq_url: str, source_url: str, use_move_task: bool | None = None) -> None:
         self._sqs = sqs
         self.dlq_url = dlq_url
         self.source_url = source_url
+        # moto answers StartMessageMoveTask with a bare 500 in server mode: locally, go straight to the fallback
+        self._use_move_task = (not _is_local(sqs)) if use_move_task is None else use_move_task
 
     def _arn(self, url: str) -> str:
         return self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -89,6 +96,8 @@ class DlqTool:
         if dry_run:
             parked = self.list()
             return RedriveResult("dry_run", moved=0, message_ids=[m.message_id for m in parked])
+        if not self._use_move_task:
+            return self._receive_send()
         try:
             response = self._sqs.start_message_move_task(SourceArn=self._arn(self.dlq_url),
                                                          DestinationArn=self._arn(self.source_url))
