@@ -83,7 +83,8 @@ class LocalRuntime:
             shutil.rmtree(state)
         (state / "books").mkdir(parents=True)
         self._log = (state / "lambda.log").open("a", encoding="utf-8")
-        self.secrets = local_secrets.resolve([source.id for source in self.config.sources],
+        signed = {source.id: source.kind for source in self.config.sources if source.signing_secret is not None}
+        self.secrets = local_secrets.resolve(list(signed), kinds=signed,
                                              secrets_file=self.options.secrets_file,
                                              default_file=self.options.secrets_default_file)
         self._start_moto()

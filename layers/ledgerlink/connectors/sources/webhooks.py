@@ -7,6 +7,8 @@ A source's ``webhook`` module provides:
 - ``parse_events(body: bytes) -> list[WebhookEvent]`` — one or more events (Adyen and Xero batch them;
   an empty list is a valid delivery, e.g. Xero's intent-to-receive check), or raise
   :class:`~ledgerlink.errors.MalformedPayload`;
+- optionally ``parse_request(request: SignedRequest) -> list[WebhookEvent]`` — used instead of
+  ``parse_events`` when the event id travels in a header (Standard Webhooks' ``webhook-id``);
 - optionally ``acknowledge(accepted: int, duplicates: int) -> Acknowledgement`` — the body the provider
   requires once the events are stored (Adyen: ``[accepted]``; Salesforce: a SOAP ``Ack``).
 """
