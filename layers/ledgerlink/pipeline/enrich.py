@@ -30,11 +30,11 @@ from collections.abc import Callable
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.errors import DocumentRejected
 from ledgerlink.model.documents import (
+    BankTransaction,
     CardTransaction,
+    ContractEvent,
     CreditNote,
     Document,
-    BankTransaction,
-    ContractEvent,
     ExpenseReport,
     Invoice,
     JournalEntry,

@@ -192,7 +192,9 @@ class IngestService:
                 "event_type": event.event_type, "correlation_id": correlation_id, "archive_key": archived_at,
                 "received_at": int(now),
             }
-            text = request.body.decode("utf-8") if len(events) == 1 else json.dumps(event.payload)
+            # the raw body is the event unless the scheme says otherwise (SOAP XML: the parsed item is sent)
+            as_body = len(events) == 1 and getattr(webhook, "BODY_IS_EVENT", True)
+            text = request.body.decode("utf-8") if as_body else json.dumps(event.payload)
             if len(text.encode("utf-8")) <= INLINE_BODY_LIMIT:
                 message["body"] = text
             elif len(events) > 1:  # an oversized item of a batch travels by its own claim check
