@@ -108,6 +108,18 @@ class ExceptionSettings:
     exceptions_table: str = env(EXCEPTIONS_TABLE)
 
 
+@dataclass(frozen=True, slots=True)
+class BankFileSettings:
+    """The S3-triggered bank-file Lambda: reads ``bank-inbox/`` and writes ``raw/`` of the archive bucket."""
+
+    config_table: str = env(CONFIG_TABLE)
+    inbox_table: str = env(INBOX_TABLE)
+    archive_bucket: str = env(ARCHIVE_BUCKET)
+    inbound_queue_url: str = env(INBOUND_QUEUE_URL)
+    inbox_retention_days: int = env(INBOX_RETENTION_DAYS, 35)
+    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
+
+
 # function name (folder under functions/) → its settings class; infra and the local runtime use it.
 FUNCTION_SETTINGS: dict[str, type] = {
     "ingest": IngestSettings,
@@ -117,4 +129,5 @@ FUNCTION_SETTINGS: dict[str, type] = {
     "post": PostSettings,
     "record": RecordSettings,
     "open_exception": ExceptionSettings,
+    "bank_file": BankFileSettings,
 }
