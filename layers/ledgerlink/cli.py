@@ -13,7 +13,7 @@ from pathlib import Path
 from ledgerlink.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/ledgerlink.example.yaml")
-DEFAULT_EVENTS = Path("events/stripe")
+DEFAULT_EVENTS = Path("events")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

@@ -129,5 +129,7 @@ FUNCTION_SETTINGS: dict[str, type] = {
     "post": PostSettings,
     "record": RecordSettings,
     "open_exception": ExceptionSettings,
-    "bank_file": BankFileSettings,
 }
+# Functions the local runtime runs that the CDK app does not deploy yet: the S3-triggered bank-file Lambda
+# (its construct, the bucket notification and their IAM/cdk-nag review are an open follow-up of issue 6).
+LOCAL_FUNCTION_SETTINGS: dict[str, type] = {**FUNCTION_SETTINGS, "bank_file": BankFileSettings}

@@ -21,7 +21,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ledgerlink.config.model import AdyenSource, Entity
+from ledgerlink.config.model import Entity
+from ledgerlink.config.sources import AdyenSource
 from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized, local_date
 from ledgerlink.errors import NormalizationError
 from ledgerlink.model.documents import Payment, SourceRef

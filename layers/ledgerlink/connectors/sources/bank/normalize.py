@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from ledgerlink.config.model import BankSource
+from ledgerlink.config.sources import BankSource
 from ledgerlink.connectors.sources.bank.statements import StatementError, StatementLine, parse
 from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized
 from ledgerlink.errors import NormalizationError

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ledgerlink.config.model import BrexSource
+from ledgerlink.config.sources import BrexSource
 from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized, local_date
 from ledgerlink.errors import NormalizationError
 from ledgerlink.model.documents import CardTransaction, Party, SourceRef

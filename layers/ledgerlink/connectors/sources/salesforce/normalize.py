@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from ledgerlink.config.model import SalesforceSource
+from ledgerlink.config.sources import SalesforceSource
 from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized
 from ledgerlink.errors import NormalizationError
 from ledgerlink.model.documents import ContractEvent, CustomerEvent, Party, SourceRef
