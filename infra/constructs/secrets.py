@@ -27,9 +27,10 @@ class SourceSecrets(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: LedgerLinkConfig, key: kms.IKey,
                  prod: bool) -> None:
         super().__init__(scope, construct_id)
-        self.names = {source.id: source.signing_secret.secret_id for source in config.sources}
+        signed = [source for source in config.sources if source.signing_secret is not None]  # bank files: none
+        self.names = {source.id: source.signing_secret.secret_id for source in signed}
         self.by_source: dict[str, secretsmanager.ISecret] = {}
-        for source in config.sources:
+        for source in signed:
             secret_id = source.signing_secret.secret_id
             if secret_id.startswith("arn:"):
                 # An existing secret named by ARN: granted to ingest, not created (its key is the owner's

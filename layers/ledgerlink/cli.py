@@ -13,7 +13,7 @@ from pathlib import Path
 from ledgerlink.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/ledgerlink.example.yaml")
-DEFAULT_EVENTS = Path("events/stripe")
+DEFAULT_EVENTS = Path("events")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -37,6 +37,8 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
     print(f"LedgerLink local stack is up (configuration version {runtime.config_version} from {args.config})")
     print(f"  AWS endpoint (moto): {runtime.client('sts').meta.endpoint_url}")
     for source in runtime.config.sources:
+        if source.id not in runtime.secrets:  # bank files arrive through S3, not a webhook
+            continue
         secret = runtime.secrets[source.id]
         print(f"  POST {runtime.webhook_url(source.id)}   ({source.kind}; signing secret from {secret.origin},"
               f" Secrets Manager name {source.signing_secret.secret_id})")

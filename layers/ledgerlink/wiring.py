@@ -123,8 +123,23 @@ def reconciler() -> Any:
     )
 
 
+@cache
+def bank_file_service() -> Any:
+    from ledgerlink.service.bank_files import BankFileService
+    from ledgerlink.store.archive import S3Archive
+    from ledgerlink.store.inbox import DynamoInbox
+    from ledgerlink.store.queue import SqsQueue
+
+    s = settings.read_settings(settings.BankFileSettings)
+    archive = S3Archive(s.archive_bucket)
+    return BankFileService(
+        config=_config_store(s.config_table, s.config_cache_seconds).active_raw, reader=archive, archive=archive,
+        inbox=DynamoInbox(s.inbox_table, totals_table=s.totals_table, retention_days=s.inbox_retention_days),
+        queue=SqsQueue(s.inbound_queue_url))
+
+
 def reset() -> None:
     for function in (_config_store, ingest_service, normalize_service, config_reader, post_dependencies, record_stores,
-                     exception_stores, reconciler):
+                     exception_stores, reconciler, bank_file_service):
         function.cache_clear()
     clients.reset()

@@ -153,8 +153,10 @@ def test_chaos_run_posts_everything_exactly_once_and_reconciles_to_zero(tmp_path
         documents = ledger.scan()
         postings = sorted(p.name for p in (runtime.books_dir / "main" / "postings").glob("*.beancount"))
         assert postings == before_replay
-        assert sorted(d["status"] for d in documents) == ["posted"] * 8, [(d["document_id"], d["status"]) for d in documents]
-        assert postings == sorted(f"{d['document_id']}.beancount" for d in documents)
+        statuses = {d["document_id"]: d["status"] for d in documents}
+        assert set(statuses.values()) <= {"posted", "ignored"}, statuses          # no exception, nothing stuck
+        assert all(d.get("ignored_reason") == "no_posting_rule" for d in documents if d["status"] == "ignored")
+        assert postings == sorted(f"{d}.beancount" for d, status in statuses.items() if status == "posted")
         code, output = run_bean_check(runtime.book_main_file("books"))
         assert code == 0, output
         wiring.reset()

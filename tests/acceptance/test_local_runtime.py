@@ -27,17 +27,19 @@ pytestmark = pytest.mark.slow
 
 def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
     # When the demo runs on the embedded defaults
-    report = run_demo(EXAMPLE_CONFIG, EVENTS / "stripe", state_dir=tmp_path / "demo", port=0)
-    # Then it reports no problem and the numbers add up
+    report = run_demo(EXAMPLE_CONFIG, EVENTS, state_dir=tmp_path / "demo", port=0)
+    # Then it reports no problem and the numbers add up: every webhook source, then one camt.053 file
     assert demo_ok(report) == [], format_report(report)
-    assert report.count(lambda d: d.status == 202) == 9
-    assert report.count(lambda d: d.body.get("status") == "duplicate") == 1
-    assert report.count(lambda d: d.status == 401) == 1
-    assert report.statuses == {"posted": 8}
-    assert report.exceptions == []
+    assert report.count(lambda d: d.status == 202) == 17          # Stripe and Brex answer 202
+    assert report.count(lambda d: d.body.get("ack") in ("[accepted]", "SOAP Ack")) == 6  # Adyen, Salesforce
+    assert report.count(lambda d: d.status == 401) == 4           # one forgery per webhook source
+    assert [d.body["outcome"] for d in report.bank_files] == ["accepted"]
+    # the payout credit is applied to the Stripe payout; the bank fee debit matches nothing: one case
+    assert [case["reason"] for case in report.exceptions] == ["cash_unmatched"]
+    assert report.statuses == {"posted": 21, "ignored": 2, "exception": 1}
     assert report.bean_check[0] == 0
     postings = sorted((report.book_file.parent / "postings").glob("*.beancount"))
-    assert len(postings) == 8
+    assert len(postings) == 21
     # every posting carries its document id and the correlation id of the webhook that caused it
     by_document = {item["document_id"]: item for item in report.ledger}
     for path in postings:

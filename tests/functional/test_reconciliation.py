@@ -68,21 +68,24 @@ def test_a_clean_day_reconciles_to_zero_and_writes_json_and_csv(stack, differenc
     stack.drain()
     # When the day is reconciled
     report = reconcile()
-    # Then every document is accounted for and posted, the ERP holds exactly those, and nothing is announced
+    # Then every document is accounted for: posted, or recorded without a journal (the subscription event);
+    # the ERP holds exactly the posted ones, and nothing is announced
     assert report.status == "balanced", report.differences
     (usd,) = report.entities[0].documents
-    assert (usd.received_count, usd.posted_count, usd.exception_count, usd.in_flight_count) == (3, 3, 0, 0)
+    assert (usd.received_count, usd.posted_count, usd.exception_count, usd.ignored_count, usd.in_flight_count) == (
+        4, 3, 0, 1, 0)
     assert usd.received_amount == usd.posted_amount == "41.00"   # 20.00 invoice + 20.00 payment + 1.00 refund
     assert report.entities[0].erp == {"connection": "books", "checked": True, "ledger_posted": 3, "erp_posted": 3}
     # events are counted by UTC receipt date: today, not the business date
     assert report.events == {}
     today = reconcile(day=utc_today())
-    assert today.events["stripe"] == {"received": 5, "processed": 5, "ignored": 1, "exception": 0}
+    # (the subscription event now yields a document recorded without a journal: the event is "normalized")
+    assert today.events["stripe"] == {"received": 5, "processed": 5, "ignored": 0, "exception": 0}
     s3 = clients.client("s3")
     body = json.loads(s3.get_object(Bucket=stack.resources.reports_bucket, Key=report.report_key + ".json")["Body"].read())
     assert body["status"] == "balanced" and body["difference_count"] == 0
     csv_text = s3.get_object(Bucket=stack.resources.reports_bucket, Key=report.report_key + ".csv")["Body"].read().decode()
-    assert f"{DAY},us01,stripe,USD,3,41.00,3,41.00" in csv_text
+    assert f"{DAY},us01,stripe,USD,4,41.00,3,41.00,0,0.00,1,0.00,0,0.00" in csv_text
     assert difference_events() == []
 
 

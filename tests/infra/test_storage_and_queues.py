@@ -105,7 +105,7 @@ def test_one_kms_encrypted_secret_per_configured_source_with_a_generated_placeho
     config = load_config_file(EXAMPLE_CONFIG)
     secrets = of_type(template, "AWS::SecretsManager::Secret")
     assert sorted(s["Properties"]["Name"] for s in secrets.values()) == sorted(
-        source.signing_secret.secret_id for source in config.sources)
+        source.signing_secret.secret_id for source in config.sources if source.signing_secret)  # bank: none
     for lid, secret in secrets.items():
         assert ref(secret["Properties"]["KmsKeyId"]) in of_type(template, "AWS::KMS::Key"), lid
         assert "GenerateSecretString" in secret["Properties"] and "SecretString" not in secret["Properties"]

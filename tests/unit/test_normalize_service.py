@@ -13,7 +13,7 @@ from ledgerlink.model.documents import DocumentAdapter
 from ledgerlink.service.normalize import InvalidMessage, NormalizeService, parse_message
 from ledgerlink.store.ledger import FINAL_STATUSES, Registration
 
-from tests.conftest import EVENTS
+from tests.conftest import EVENTS, contract_json
 
 ARCHIVE_KEY = "raw/stripe/2022/03/26/evt.json"
 
@@ -209,7 +209,10 @@ def test_no_start_for_any_final_status(harness: Harness, status: str) -> None:
 # ---- ignored ------------------------------------------------------------------------------------------------
 
 def test_unsupported_event_is_recorded_as_ignored_and_starts_nothing(harness: Harness) -> None:
-    msg = message("05-customer.subscription.updated.json")
+    event = contract_json("stripe/events/balance.available.json")
+    event["id"] = "evt_balance_available_1"
+    msg = {**message("01-invoice.finalized.json"), "event_id": event["id"], "event_type": event["type"],
+           "body": json.dumps(event)}
     outcome = harness.service.process(msg)
     assert outcome.outcome == "ignored"
     assert harness.ledger.items == {}

@@ -135,6 +135,8 @@ def apply_config(resources: Resources, config: LedgerLinkConfig, *, applied_by: 
 def store_secrets(config: LedgerLinkConfig, values: dict[str, tuple[str, ...]]) -> None:
     manager = clients.client("secretsmanager")
     for source in config.sources:
+        if source.signing_secret is None:  # e.g. bank files: no webhook, nothing to sign
+            continue
         secrets = values[source.id]
         value = secrets[0] if len(secrets) == 1 else json.dumps({"secrets": list(secrets)})
         manager.create_secret(Name=source.signing_secret.secret_id, SecretString=value)

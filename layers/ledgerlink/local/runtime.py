@@ -86,7 +86,8 @@ class LocalRuntime:
             shutil.rmtree(state)
         (state / "books").mkdir(parents=True)
         self._log = (state / "lambda.log").open("a", encoding="utf-8")
-        self.secrets = local_secrets.resolve([source.id for source in self.config.sources],
+        signed = {source.id: source.kind for source in self.config.sources if source.signing_secret is not None}
+        self.secrets = local_secrets.resolve(list(signed), kinds=signed,
                                              secrets_file=self.options.secrets_file,
                                              default_file=self.options.secrets_default_file)
         self._start_moto()
@@ -102,7 +103,7 @@ class LocalRuntime:
         for key, value in self.resources.environment().items():
             self._set_env(key, value)
         for name in FUNCTION_NAMES:  # fail fast if a settings class needs a variable nobody set
-            settings.read_settings(settings.FUNCTION_SETTINGS[name])
+            settings.read_settings(settings.LOCAL_FUNCTION_SETTINGS[name])
         self.config_version = apply_config(self.resources, self.config,
                                            applied_by=f"local:{self.options.config_path}")
         store_secrets(self.config, {source_id: secret.values for source_id, secret in self.secrets.items()})
@@ -165,6 +166,16 @@ class LocalRuntime:
 
     def webhook_url(self, source_id: str) -> str:
         return f"{self.front.url}/webhooks/{source_id}"
+
+    def drop_bank_file(self, source_id: str, name: str, body: bytes) -> dict[str, Any]:
+        """Put a statement file under ``bank-inbox/<source>/`` and deliver the S3 event, as S3 would on AWS."""
+        assert self.resources is not None
+        key = f"bank-inbox/{source_id}/{name}"
+        self.client("s3").put_object(Bucket=self.resources.archive_bucket, Key=key, Body=body)
+        event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "awsRegion": REGION,
+                              "s3": {"bucket": {"name": self.resources.archive_bucket},
+                                     "object": {"key": key, "size": len(body)}}}]}
+        return self.host.invoke("bank_file", event)
 
     def client(self, service: str) -> Any:
         return clients.client(service)

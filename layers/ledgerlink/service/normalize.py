@@ -18,7 +18,8 @@ from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.connectors.sources import normalize_module
 from ledgerlink.connectors.sources.base import NormalizeContext
 from ledgerlink.errors import NormalizationError
-from ledgerlink.model.documents import Document
+from ledgerlink.model.documents import BankTransaction, Document
+from ledgerlink.pipeline import cash_application
 from ledgerlink.pipeline.enrich import postable
 
 
@@ -38,6 +39,7 @@ class InboxOutcomePort(Protocol):
 
 class LedgerPort(Protocol):
     def register(self, record: dict[str, Any]) -> Any: ...
+    def get(self, document_id: str) -> dict[str, Any] | None: ...
 
 
 class ExceptionsPort(Protocol):
@@ -142,6 +144,9 @@ class NormalizeService:
         outcome = NormalizeOutcome("normalized" if normalized.documents else "ignored",
                                    reasons=[f"{item.reason}: {item.detail}" for item in normalized.ignored])
         for document in normalized.documents:
+            if isinstance(document, BankTransaction) and document.match_candidates:  # cash application
+                document = cash_application.apply(
+                    document, {candidate: self._ledger.get(candidate) for candidate in document.match_candidates})
             policy = config.policy_for(source_id, document.document_type)
             if not policy.enabled:
                 status, reason = "ignored", "policy_disabled"
