@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
@@ -11,6 +12,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.compliance import acknowledge, logical_id
@@ -19,6 +22,7 @@ from infra.constructs.function import KeyUse, LedgerLinkFunction
 from infra.constructs.tables import StateTables
 from infra.options import DeploymentOptions
 from ledgerlink.config.model import LedgerLinkConfig
+from ledgerlink.store.archive import RAW_PREFIX
 
 REPORTS_PREFIX = "reports/reconciliation"
 
@@ -26,12 +30,14 @@ REPORTS_PREFIX = "reports/reconciliation"
 class Reconcile(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, options: DeploymentOptions,
                  layer: lambda_.ILayerVersion, key: kms.IKey, tables: StateTables, reports: s3.IBucket,
-                 books: s3.IBucket, config: LedgerLinkConfig, values: dict[str, str]) -> None:
+                 books: s3.IBucket, archive: s3.IBucket, queue: sqs.IQueue,
+                 api_keys: Sequence[secretsmanager.ISecret], config: LedgerLinkConfig, values: dict[str, str]) -> None:
         super().__init__(scope, construct_id)
         self.function = LedgerLinkFunction(
             self, "Reconcile", name="reconcile", options=options, layer=layer, key=key, values=values,
             description="daily: source vs posted vs exceptions vs ERP per entity and business date")
         self._grant(tables, reports, books)
+        self._grant_backfill(tables, archive, queue, api_keys)
         self.schedules = self._build_schedules(options, config)
 
     def _grant(self, tables: StateTables, reports: s3.IBucket, books: s3.IBucket) -> None:
@@ -53,6 +59,23 @@ class Reconcile(Construct):
         acknowledge(function.role, "IAM5", "The ERP check reads the Beancount book: one object per posting under "
                                            "books/ (names known at run time); reads are limited to that prefix.",
                     finding=f"Resource::<{logical_id(books)}.Arn>/{BOOKS_PREFIX}/*")
+
+    def _grant_backfill(self, tables: StateTables, archive: s3.IBucket, queue: sqs.IQueue,
+                        api_keys: Sequence[secretsmanager.ISecret]) -> None:
+        """Gap backfill enters events like ingest does: claim (+ counter), archive, enqueue."""
+        if not api_keys:
+            return  # no source can list its events: nothing to backfill, nothing granted
+        function = self.function
+        function.allow(["dynamodb:PutItem"], [tables["inbox"].table_arn])
+        function.allow(["dynamodb:UpdateItem"], [tables["totals"].table_arn])
+        function.allow(["s3:PutObject"], [archive.arn_for_objects(f"{RAW_PREFIX}*")])
+        function.allow(["sqs:SendMessage"], [queue.queue_arn])
+        function.allow(["secretsmanager:GetSecretValue"], [secret.secret_arn for secret in api_keys])
+        function.allow_key("sqs", KeyUse.SQS_SEND)
+        function.allow_key("secretsmanager", KeyUse.SECRET_READ)
+        acknowledge(function.role, "IAM5", "Backfilled events are archived as new objects named by source, date and "
+                                           "event id; writes are limited to the raw/ prefix.",
+                    finding=f"Resource::<{logical_id(archive)}.Arn>/{RAW_PREFIX}*")
 
     def _build_schedules(self, options: DeploymentOptions, config: LedgerLinkConfig) -> list[scheduler.CfnSchedule]:
         role = iam.Role(self, "SchedulerRole", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),

@@ -50,7 +50,9 @@ class LedgerLinkStack(Stack):
         self.ingest = Ingest(self, "Ingest", tables=self.tables, archive=self.buckets.archive,
                              queue=self.normalize.queue, secrets=self.secrets.secrets, values=values, **common)
         self.reconcile = Reconcile(self, "Reconcile", tables=self.tables, reports=self.buckets.reports,
-                                   books=self.buckets.books, config=config, values=values, **common)
+                                   books=self.buckets.books, archive=self.buckets.archive, queue=self.normalize.queue,
+                                   api_keys=list(self.secrets.api_keys.values()), config=config, values=values,
+                                   **common)
         self.observability = Observability(self, "Observability", options=options, key=self.key,
                                            inbound=self.normalize.queue, dlq=self.normalize.dlq,
                                            state_machine=self.post_document.state_machine)

@@ -125,6 +125,8 @@ class ReconcileSettings:
     totals_table: str = env(TOTALS_TABLE)
     inbox_table: str = env(INBOX_TABLE)
     ledger_table: str = env(LEDGER_TABLE)
+    archive_bucket: str = env(ARCHIVE_BUCKET)          # gap backfill archives what it fetches ...
+    inbound_queue_url: str = env(INBOUND_QUEUE_URL)    # ... and enqueues it like a webhook
     reports_bucket: str = env(REPORTS_BUCKET)
     books_uri: str = env(BOOKS_URI)
     event_bus_name: str = env(EVENT_BUS_NAME, "default")

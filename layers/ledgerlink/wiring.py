@@ -101,25 +101,31 @@ def exception_stores() -> tuple[Any, Any]:
 @cache
 def reconciler() -> Any:
     from ledgerlink.connectors.erps import ConnectorContext
+    from ledgerlink.service.backfill import Backfiller
     from ledgerlink.service.posting import erp_connectors
     from ledgerlink.service.reconcile import Reconciler
+    from ledgerlink.store.archive import S3Archive
     from ledgerlink.store.control_totals import DynamoControlTotals
     from ledgerlink.store.inbox import DynamoInbox
     from ledgerlink.store.ledger import DynamoLedger
+    from ledgerlink.store.queue import SqsQueue
     from ledgerlink.store.reports import EventBridgePublisher, S3Reports
     from ledgerlink.store.secrets import SecretsManagerSecrets
 
     s = settings.read_settings(settings.ReconcileSettings)
+    secrets = SecretsManagerSecrets()
+    inbox = DynamoInbox(s.inbox_table, totals_table=s.totals_table)
     return Reconciler(
         config=_config_store(s.config_table, s.config_cache_seconds).active,
         totals=DynamoControlTotals(s.totals_table),
-        inbox=DynamoInbox(s.inbox_table, totals_table=s.totals_table),
+        inbox=inbox,
         ledger=DynamoLedger(s.ledger_table, totals_table=s.totals_table),
-        connectors=erp_connectors(ConnectorContext(books_uri=s.books_uri, secrets=SecretsManagerSecrets()),
-                                  prepare=False),
+        connectors=erp_connectors(ConnectorContext(books_uri=s.books_uri, secrets=secrets), prepare=False),
         reports=S3Reports(s.reports_bucket),
         events=EventBridgePublisher(s.event_bus_name),
         stuck_after_seconds=s.stuck_after_seconds,
+        backfiller=Backfiller(secrets=secrets, inbox=inbox, archive=S3Archive(s.archive_bucket),
+                              queue=SqsQueue(s.inbound_queue_url)),
     )
 
 

@@ -25,6 +25,11 @@ class StripeSource(ConfigModel):
     )
     tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     max_body_bytes: int = Field(default=262_144, ge=1_024, le=6_000_000)
+    api_key: SecretRef | None = Field(
+        default=None, description="a restricted Stripe key that can read events: enables the daily gap backfill "
+                                  "(events Stripe never delivered are fetched from the events API)")
+    api_base: str = Field(default="https://api.stripe.com", pattern=r"^https?://[^\s/]+(:\d+)?$",
+                          description="Stripe API base URL (tests and the local stack point it at a fake)")
 
 
 class _SourceFields(ConfigModel):

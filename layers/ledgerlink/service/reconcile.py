@@ -89,6 +89,7 @@ class ReconciliationReport:
     event_differences: list[Difference]
     entities: list[EntityReport]
     report_key: str = ""
+    backfill: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def differences(self) -> list[Difference]:
@@ -144,7 +145,8 @@ def _older_than(epoch: Any, limit: float) -> bool:
 class Reconciler:
     def __init__(self, *, config: Callable[[], tuple[int, LedgerLinkConfig]], totals: TotalsPort, inbox: InboxPort,
                  ledger: LedgerPort, connectors: Any, reports: ReportStore, events: EventPublisher | None = None,
-                 stuck_after_seconds: int = 3600, clock: Callable[[], float] = time.time) -> None:
+                 stuck_after_seconds: int = 3600, clock: Callable[[], float] = time.time,
+                 backfiller: Any = None) -> None:
         self._config = config
         self._totals = totals
         self._inbox = inbox
@@ -154,12 +156,14 @@ class Reconciler:
         self._events = events
         self._stuck_after = stuck_after_seconds
         self._clock = clock
+        self._backfiller = backfiller
 
     def active_config(self) -> LedgerLinkConfig:
         return self._config()[1]
 
     def run(self, business_date: str, entity_ids: list[str] | None = None) -> ReconciliationReport:
         version, config = self._config()
+        backfilled = self._backfill(config, business_date)
         now = self._clock()
         cutoff = now - self._stuck_after
         entities = entity_ids or [entity.id for entity in config.entities]
@@ -169,6 +173,7 @@ class Reconciler:
             events=events, event_differences=self._event_differences(business_date, events, cutoff),
             entities=[self._entity(config, version, entity_id, business_date, cutoff) for entity_id in entities])
         scope = entity_ids[0] if entity_ids and len(entity_ids) == 1 else "all"
+        report.backfill = backfilled
         report.report_key = f"reports/reconciliation/{business_date}/{scope}"
         self._reports.put(report.report_key + ".json", json.dumps(report.to_dict(), indent=2, default=str).encode(),
                           "application/json")
@@ -183,6 +188,16 @@ class Reconciler:
             self._events.publish("LedgerLink Reconciliation Difference", {
                 **summary, "differences": [asdict(d) for d in report.differences[:50]]})
         return report
+
+    def _backfill(self, config: LedgerLinkConfig, business_date: str) -> list[dict[str, Any]]:
+        """Before counting: fetch what providers created around the day but never delivered. The window
+        spans the day ±1 day so every time zone's business day is covered; claims dedupe the overlap."""
+        if self._backfiller is None or not self._backfiller.sources(config):
+            return []
+        start = int(datetime.strptime(business_date, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()) - 86_400
+        results = self._backfiller.run(config, created_gte=start, created_lt=start + 3 * 86_400)
+        return [{"source": r.source_id, "listed": r.listed, "already_received": r.already_received,
+                 "injected": r.injected} for r in results]
 
     def _event_differences(self, day: str, events: dict[str, dict[str, int]], cutoff: float) -> list[Difference]:
         unprocessed = sum(counts["received"] - counts["processed"] for counts in events.values())
