@@ -12,6 +12,7 @@ help:
 	@echo "make demo    run the whole pipeline locally (moto + Beancount book) and print a summary"
 	@echo "make test    unit, functional, infra (CDK synth + cdk-nag) and end-to-end tests"
 	@echo "make synth   synthesize the CDK app (cdk.out/) with the pinned CDK CLI (ARCH=, STAGE=dev|prod)"
+	@echo "make bench   benchmarks (cold start, ingest latency, throughput, AWS calls, reconciliation cost) → bench/results.json"
 	@echo "make chaos   the chaos suite with more seeded rounds (ROUNDS=20)"
 	@echo "make deploy  cdk deploy to the account/region of your AWS credentials (STAGE=dev|prod, CDK_ARGS=...)"
 	@echo "make layer   build the core Lambda layer without Docker (ARCH=arm64|x86_64)"
@@ -42,12 +43,15 @@ up: $(STAMP)
 	$(VENV)/bin/ledgerlink local up
 
 test: $(STAMP) $(NODE_STAMP)
-	$(VENV)/bin/ruff check layers functions infra tests
+	$(VENV)/bin/ruff check layers functions infra tests bench
 	$(PY) -m pytest -n 2 --dist loadfile
 
 synth: $(STAMP) $(NODE_STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx --no-install cdk synth --quiet -c arch=$(ARCH) $(if $(STAGE),-c stage=$(STAGE))
 	$(PY) -m infra.summary cdk.out
+
+bench: $(STAMP)
+	$(PY) -m bench
 
 chaos: $(STAMP)
 	CHAOS_ROUNDS=$(or $(ROUNDS),20) $(PY) -m pytest -n 2 tests/acceptance/test_chaos.py
@@ -64,4 +68,4 @@ lint: $(STAMP)
 clean:
 	rm -rf build cdk.out .ledgerlink .pytest_cache
 
-.PHONY: help env node demo up test synth chaos deploy layer lint clean
+.PHONY: help env node demo up test synth bench chaos deploy layer lint clean

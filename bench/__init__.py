@@ -1,0 +1,1 @@
+"""Benchmarks behind ``make bench``: each module prints a table and writes its section of results.json."""
