@@ -8,6 +8,7 @@ the exception step); infrastructure failures raise anything else and are retried
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -89,6 +90,7 @@ def record_step(state: dict[str, Any], ledger: LedgerUpdater, exceptions: Except
                       erp_connection=posting["connection_id"], erp_ref=posting["erp_ref"], posted_at=posting["posted_at"],
                       posted_accounting_date=journal["accounting_date"], config_version=int(state["config_version"]),
                       journal_lines=len(journal["lines"]), period_adjusted=bool(state.get("period_adjusted")),
+                      journal=json.dumps(journal, separators=(",", ":"), default=str),
                       posting_latency_seconds=Decimal(str(latency)) if latency is not None else None)
     resolved = state.get("resolves_exception")
     if resolved and exceptions is not None:  # a replay or retry of an exception case posted it
