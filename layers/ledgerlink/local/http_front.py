@@ -83,6 +83,7 @@ class WebhookFront:
                                       "message": "webhooks are delivered with POST"})
                     return
                 headers = {key: value for key, value in self.headers.items()}
+                headers["X-Forwarded-Proto"] = "http"  # what API Gateway adds (https there), so URLs verify
                 event = api_gateway_event(self.command, self.path, headers, body, self.client_address[0])
                 try:
                     response = front._invoke(event)
