@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from ledgerlink.config.model import Entity, LedgerLinkConfig
 from ledgerlink.errors import NormalizationError
 from ledgerlink.model.documents import Document
-from ledgerlink.model.money import CurrencyError, Money
+from ledgerlink.model.money import CurrencyError, Money, normalize_currency
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +66,10 @@ def major_money(value: Any, currency: Any, *, field: str) -> Money:
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         raise NormalizationError(f"{field} {value!r} is not a number in major units", reason="invalid_amount",
                                  field=field)
+    try:
+        currency = normalize_currency(currency)
+    except CurrencyError as exc:
+        raise NormalizationError(f"{field}: {exc}", reason="invalid_currency", field=field) from None
     try:
         amount = Money.of(value, currency)
         amount.to_minor()
