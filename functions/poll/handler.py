@@ -12,6 +12,7 @@ metrics = Metrics(namespace="LedgerLink", service="poll")
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict, context: object) -> dict:
+    metrics.add_metric(name="PollRuns", unit=MetricUnit.Count, value=1)  # a run that fails still counts
     service = poll_service()
     sources = [event["source"]] if isinstance(event.get("source"), str) else service.polled_sources()
     results = []

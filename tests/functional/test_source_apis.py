@@ -253,6 +253,47 @@ def test_wrong_expensify_credentials_fail_the_run_and_keep_the_mark(stack, apis)
     assert DynamoCursors(stack.resources.tables["cursors"]).get("expensify") is None
 
 
+# ---- replay of every kind of archived event -------------------------------------------------------------
+
+def test_every_source_kind_can_be_replayed_from_the_archive_without_posting_twice(stack, apis):
+    from datetime import date
+
+    from ledgerlink.connectors.sources.brex.webhook import signature_headers
+    from ledgerlink.store.inbox import DynamoInbox
+    from ledgerlink.store.ledger import DynamoLedger
+
+    brex_secret = "whsec_" + __import__("base64").b64encode(b"functional-brex-secret-24b").decode()
+    clients.client("secretsmanager").put_secret_value(
+        SecretId=stack.config.source("brex").signing_secret.secret_id, SecretString=brex_secret)
+    brex_body = (EVENTS / "brex" / "02-expense-payment-updated.purchase.json").read_bytes()
+    assert stack.webhook(brex_body, signature_headers(brex_body, brex_secret, "msg_replay_1", int(time.time())),
+                         source="brex").status == 202                 # event id in a header (Standard Webhooks)
+    assert deliver(stack, "hubspot", "02-deal.creation.json").status == 202   # a one-event array (BODY_IS_EVENT)
+    stack.host.invoke("poll", {"source": "expensify"})                 # polled items
+    body = (EVENTS / "bank" / "01-camt053.v8.demo.xml").read_bytes()
+    clients.client("s3").put_object(Bucket=stack.resources.archive_bucket, Key="bank-inbox/bank/a.xml", Body=body)
+    stack.host.invoke("bank_file", {"source": "aws.s3", "detail": {"object": {"key": "bank-inbox/bank/a.xml"}}})
+    stack.drain()
+    before = {item["document_id"]: item["status"] for item in stack.documents()}
+    cases = sorted(case["exception_id"] for case in stack.exceptions.list("open"))  # the two unmatched bank lines
+    tables = stack.resources.tables
+    tool = Replayer(config=DynamoConfigStore(tables["config"]).active, archive=S3Archive(stack.resources.archive_bucket),
+                    ledger=DynamoLedger(tables["ledger"], totals_table=tables["totals"]),
+                    inbox=DynamoInbox(tables["inbox"], totals_table=tables["totals"]),
+                    queue=SqsQueue(stack.resources.inbound_queue_url))
+    today = date.fromisoformat(time.strftime("%Y-%m-%d", time.gmtime()))
+    plan = tool.plan_range(today, today)
+    by_source = {(m["source"], m["event_id"]) for m in plan.messages}
+    assert {source for source, _ in by_source} == {"brex", "hubspot", "expensify", "bank"}
+    assert ("brex", "msg_replay_1") in by_source
+    for message in plan.messages:  # each re-sent body is what the receiving step enqueued: a JSON object
+        assert isinstance(json.loads(message["body"]), dict), message["source"]
+    tool.execute(plan)
+    stack.drain()
+    assert {item["document_id"]: item["status"] for item in stack.documents()} == before
+    assert sorted(case["exception_id"] for case in stack.exceptions.list("open")) == cases  # no new case
+
+
 # ---- bank files through EventBridge ---------------------------------------------------------------------
 
 def test_a_bank_file_event_from_eventbridge_is_received_once(stack, apis):
