@@ -570,3 +570,16 @@ def test_fixture_files_the_tests_rely_on_exist() -> None:
                  f"hubspot/api/deals/{HUBSPOT_DEAL}.json", f"concur/api/reports/{CONCUR_REPORT}.json",
                  f"concur/api/expenses/{CONCUR_REPORT}.json", "expensify/api/reports.json"):
         assert Path(EVENTS / path).is_file(), path
+
+
+def test_the_webhook_path_stays_stdlib_for_every_webhook_kind() -> None:
+    # Given a fresh interpreter (the ingest Lambda's cold start), When ingest and every webhook module load,
+    # Then neither pydantic nor the API clients come with them (D2: the hot path imports no pydantic)
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom ledgerlink.connectors.sources import WEBHOOK_KINDS, webhook_module\n"
+            "import ledgerlink.service.ingest\n[webhook_module(kind) for kind in WEBHOOK_KINDS]\n"
+            "print(sorted(m for m in sys.modules if m == 'pydantic' or m.endswith('.api') or m.endswith('.normalize')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"
