@@ -583,3 +583,32 @@ def test_the_webhook_path_stays_stdlib_for_every_webhook_kind() -> None:
             "print(sorted(m for m in sys.modules if m == 'pydantic' or m.endswith('.api') or m.endswith('.normalize')))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "[]"
+
+
+def test_a_fetched_object_that_is_not_json_is_an_exception_case_not_a_crash(example_config) -> None:
+    for kind, event in (("ramp", raw_ramp("01-transactions.cleared.json", "transaction", "<html>502</html>")),
+                        ("hubspot", {"notification": sample("hubspot/01-deal.propertyChange.batch.json")[0],
+                                     "fetched": {"deal": '{"id": 1, "properties": '}}),
+                        ("concur", concur_event(report="NaN")),
+                        ("adyen", adyen_report_event("not,a,settlement,report\n1,2,3,4"))):
+        assert reason_of(lambda k=kind, e=event: run(k, e, example_config)) in ("malformed_payload", "malformed_report")
+
+
+def test_api_credentials_are_read_as_a_json_object_and_can_be_forgotten() -> None:
+    from ledgerlink.store.secrets import SecretsManagerSecrets
+
+    class Client:
+        calls = 0
+
+        def get_secret_value(self, SecretId: str) -> dict[str, str]:  # noqa: N803 - boto3's parameter name
+            Client.calls += 1
+            return {"SecretString": '{"client_id": "id", "client_secret": "s"}' if SecretId == "json" else "whsec_x"}
+
+    secrets = SecretsManagerSecrets(client=Client())
+    assert secrets.get_json("json") == {"client_id": "id", "client_secret": "s"}
+    assert secrets.get_json("plain") == {} and secrets.get("plain") == ["whsec_x"]
+    secrets.get_json("json")
+    assert Client.calls == 2  # cached
+    secrets.forget("json")
+    secrets.get_json("json")
+    assert Client.calls == 3

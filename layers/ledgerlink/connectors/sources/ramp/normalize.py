@@ -69,13 +69,17 @@ def _entity(obj: dict[str, Any], notification: dict[str, Any], source: RampSourc
     return ctx.config.entity(source.default_entity)
 
 
-def _category(obj: dict[str, Any], source: RampSource) -> str:
+def _gl_category(obj: dict[str, Any], source: RampSource) -> str | None:
     for selection in obj.get("accounting_field_selections") or []:
         if isinstance(selection, dict) and str(selection.get("type", "")).upper() == "GL_ACCOUNT":
             code = selection.get("external_id") or selection.get("name")
             if code:
                 return category_key(code, source.default_category)
-    return category_key(obj.get("sk_category_name"), source.default_category)
+    return None
+
+
+def _category(obj: dict[str, Any], source: RampSource) -> str:
+    return _gl_category(obj, source) or category_key(obj.get("sk_category_name"), source.default_category)
 
 
 def _line_amounts(obj: dict[str, Any], field: str) -> list[tuple[dict[str, Any], Money]]:
@@ -171,8 +175,8 @@ def _reimbursement(obj: dict[str, Any], notification: dict[str, Any], ctx: Norma
     merchant = obj.get("merchant") or None
     if lines and all(amount.currency == payable.currency for _, amount in lines):
         expense_lines = tuple(ExpenseLine(
-            line_id=f"{reimbursement_id}:{position}", category=_category(item, source) if isinstance(item, dict)
-            and item.get("accounting_field_selections") else category, amount=amount, merchant=merchant,
+            line_id=f"{reimbursement_id}:{position}", category=_gl_category(item, source) or category,
+            amount=amount, merchant=merchant,
             transaction_date=spent_on, description=obj.get("memo") or None)
             for position, (item, amount) in enumerate(lines))
     else:
