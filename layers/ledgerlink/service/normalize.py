@@ -1,4 +1,8 @@
-"""Normalize one inbound message: raw event → canonical documents → ledger → one execution each.
+"""Normalize one inbound message: raw event → (vendor API fetch) → canonical documents → ledger → one execution each.
+
+Sources whose notifications only name an object (Ramp, HubSpot, SAP Concur, Adyen reports) are expanded by the
+injected fetcher first (``service/fetch.py``): a vendor outage propagates as a ``TransientError`` (SQS retries the
+message), anything retrying cannot fix is an exception case like any unreadable payload.
 
 Idempotent end to end: the ledger registration is conditional and the execution is named by the
 document id, so SQS redelivery, a DLQ redrive or a replay re-runs this safely. A payload that cannot
