@@ -48,13 +48,16 @@ class Sizing:
 
 SIZING: dict[str, Sizing] = {
     "ingest": Sizing(256, 10),          # verify, archive, dedupe, enqueue: answers the provider fast
-    "normalize": Sizing(512, 60),       # a batch of up to 10 events; pydantic models; starts executions
+    "normalize": Sizing(512, 120),      # a batch of up to 10 events; vendor API fetches; starts executions
     "enrich": Sizing(256, 30),
     "validate": Sizing(256, 30),
     "post": Sizing(256, 60),            # the ERP call (the ASL gives the step 120 s)
     "record": Sizing(256, 30),
     "open_exception": Sizing(256, 30),
-    "reconcile": Sizing(512, 300),      # counters + targeted listings; reads the book for the ERP check
+    "reconcile": Sizing(512, 300),
+    "ops": Sizing(512, 30),             # the REST resolver and pydantic: an operator's request, not the hot path      # counters + targeted listings; reads the book for the ERP check
+    "bank_file": Sizing(512, 60),       # reads a statement file (up to the source's max_body_bytes, 10 MB)
+    "poll": Sizing(256, 120),           # a vendor export job and its download, then claims/enqueues
 }
 
 

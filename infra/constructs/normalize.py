@@ -8,13 +8,14 @@ ARN attribute would be a circular dependency: the queue's RedrivePolicy already 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -23,7 +24,7 @@ from infra.compliance import acknowledge, logical_id
 from infra.constructs.function import SIZING, KeyUse, LedgerLinkFunction
 from infra.constructs.tables import StateTables
 from infra.options import DeploymentOptions
-from ledgerlink.store.archive import ARCHIVE_PREFIXES
+from ledgerlink.store.archive import ARCHIVE_PREFIXES, FETCHED_PREFIX
 
 MAX_RECEIVE_COUNT = 5
 BATCH_SIZE = 10
@@ -35,7 +36,8 @@ VISIBILITY_TIMEOUT = Duration.seconds(6 * SIZING["normalize"].timeout_seconds)
 class Normalize(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, options: DeploymentOptions,
                  layer: lambda_.ILayerVersion, key: kms.IKey, tables: StateTables, archive: s3.IBucket,
-                 state_machine: sfn.IStateMachine, values: Mapping[str, str]) -> None:
+                 state_machine: sfn.IStateMachine, values: Mapping[str, str],
+                 api_secrets: Sequence[secretsmanager.ISecret] = ()) -> None:
         super().__init__(scope, construct_id)
         self.queue_name = f"{Stack.of(self).stack_name}-inbound"
         self.dlq = self._build_dlq(key)
@@ -43,7 +45,7 @@ class Normalize(Construct):
         self.function = LedgerLinkFunction(
             self, "Normalize", name="normalize", options=options, layer=layer, key=key, values=values,
             description="SQS inbound to canonical documents, posting ledger and one execution per document")
-        self._grant(tables, archive, state_machine, self.function)
+        self._grant(tables, archive, state_machine, self.function, api_secrets)
         self.function.function.add_event_source(event_sources.SqsEventSource(
             self.queue, batch_size=BATCH_SIZE, max_batching_window=MAX_BATCHING_WINDOW,
             report_batch_item_failures=True))
@@ -76,16 +78,26 @@ class Normalize(Construct):
 
     @staticmethod
     def _grant(tables: StateTables, archive: s3.IBucket, state_machine: sfn.IStateMachine,
-               function: LedgerLinkFunction) -> None:
+               function: LedgerLinkFunction, api_secrets: Sequence[secretsmanager.ISecret]) -> None:
         function.allow(["dynamodb:GetItem"], [tables["config"].table_arn])
         function.allow(["dynamodb:UpdateItem"], [tables["inbox"].table_arn])
-        function.allow(["dynamodb:PutItem"], [tables["ledger"].table_arn])
+        # register; get = cash application reads the documents a bank line names
+        function.allow(["dynamodb:PutItem", "dynamodb:GetItem"], [tables["ledger"].table_arn])
         function.allow(["dynamodb:PutItem"], [tables["exceptions"].table_arn])
         function.allow(["dynamodb:UpdateItem"], [tables["totals"].table_arn])  # counters, in the same transactions
         function.allow(["s3:GetObject"], [archive.arn_for_objects(f"{prefix}*") for prefix in ARCHIVE_PREFIXES])
         function.allow(["states:StartExecution"], [state_machine.state_machine_arn])
         function.allow_key("dynamodb", KeyUse.DYNAMODB)
         function.allow_key("s3", KeyUse.S3_READ)
+        if api_secrets:  # vendor API reads: credentials, and the fetched objects kept for replays
+            function.allow(["secretsmanager:GetSecretValue"], [secret.secret_arn for secret in api_secrets])
+            function.allow_key("secretsmanager", KeyUse.SECRET_READ)
+            function.allow(["s3:PutObject", "s3:GetObject"], [archive.arn_for_objects(f"{FETCHED_PREFIX}*")])
+            function.allow_key("s3", KeyUse.S3_WRITE)
+            acknowledge(function.role, "IAM5", "Normalize archives what it fetches from a vendor API under fetched/ "
+                                               "(named by the notification's archive key, known at run time) and "
+                                               "reads it back on replay; access is limited to that prefix.",
+                        finding=f"Resource::<{logical_id(archive)}.Arn>/{FETCHED_PREFIX}*")
         for prefix in ARCHIVE_PREFIXES:
             acknowledge(function.role, "IAM5", "Normalize reads the archived body named in each message "
                                                "(archive_key or payload_key, known only at run time); reads are "

@@ -7,6 +7,8 @@ options (``infra.options.Slos``: CDK context ``slo_*``), not constants buried he
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
@@ -54,6 +56,21 @@ class Observability(Construct):
                                  datapoints_to_alarm=evaluation_periods, treat_missing_data=missing,
                                  alarm_description=description)
         alarm.add_alarm_action(actions.SnsAction(self.topic))
+        return alarm
+
+    def alarm_on_parked_messages(self, construct_id: str, queue: sqs.IQueue, description: str) -> cloudwatch.Alarm:
+        """An alarm for another dead-letter queue (the bank-file function's failed drops)."""
+        alarm = self._alarm(construct_id, threshold=1, description=description,
+                            metric=queue.metric_approximate_number_of_messages_visible(
+                                period=Duration.minutes(5), statistic="Maximum"))
+        self.alarms[construct_id] = alarm
+        return alarm
+
+    def alarm_on_function_errors(self, construct_id: str, function: Any, description: str) -> cloudwatch.Alarm:
+        """An alarm when a scheduled function fails (a poll run that keeps failing leaves its source unread)."""
+        alarm = self._alarm(construct_id, threshold=1, description=description,
+                            metric=function.metric_errors(period=Duration.hours(1), statistic="Sum"))
+        self.alarms[construct_id] = alarm
         return alarm
 
     def _build_alarms(self, options: DeploymentOptions, dlq: sqs.IQueue,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from infra.constructs.bank_files import BankFiles
 from infra.constructs.buckets import Buckets
 from infra.constructs.config_seed import ConfigSeed
 from infra.constructs.core_layer import CoreLayer
@@ -12,6 +13,8 @@ from infra.constructs.encryption import EncryptionKey
 from infra.constructs.ingest import Ingest
 from infra.constructs.normalize import Normalize
 from infra.constructs.observability import Observability
+from infra.constructs.ops_api import OpsApi
+from infra.constructs.polling import SourcePolling
 from infra.constructs.post_document import PostDocument
 from infra.constructs.reconcile import Reconcile
 from infra.constructs.secrets import SourceSecrets, pascal
@@ -44,7 +47,8 @@ class LedgerLinkStack(Stack):
                                           values=values, **common)
         values[settings.STATE_MACHINE_ARN] = self.post_document.state_machine.state_machine_arn
         self.normalize = Normalize(self, "Normalize", tables=self.tables, archive=self.buckets.archive,
-                                   state_machine=self.post_document.state_machine, values=values, **common)
+                                   state_machine=self.post_document.state_machine, values=values,
+                                   api_secrets=self.secrets.fetch_credentials, **common)
         values[settings.INBOUND_QUEUE_URL] = self.normalize.queue.queue_url
         values[settings.INBOUND_DLQ_URL] = self.normalize.dlq.queue_url
         self.ingest = Ingest(self, "Ingest", tables=self.tables, archive=self.buckets.archive,
@@ -53,9 +57,26 @@ class LedgerLinkStack(Stack):
                                    books=self.buckets.books, archive=self.buckets.archive, queue=self.normalize.queue,
                                    api_keys=list(self.secrets.api_keys.values()), config=config, values=values,
                                    **common)
+        self.bank_files = BankFiles(self, "BankFiles", tables=self.tables, archive=self.buckets.archive,
+                                    queue=self.normalize.queue, values=values, **common)
+        self.polling = SourcePolling(self, "Polling", tables=self.tables, archive=self.buckets.archive,
+                                     queue=self.normalize.queue, secrets=self.secrets.poll_credentials, config=config,
+                                     values=values, **common)
+        self.ops_api = OpsApi(self, "OpsApi", tables=self.tables, archive=self.buckets.archive,
+                              queue=self.normalize.queue, state_machine=self.post_document.state_machine,
+                              values=values, **common)
         self.observability = Observability(self, "Observability", options=options, key=self.key,
                                            inbound=self.normalize.queue, dlq=self.normalize.dlq,
                                            state_machine=self.post_document.state_machine)
+        self.observability.alarm_on_parked_messages(
+            "BankFileDropsFailed", self.bank_files.dlq,
+            "A dropped bank statement could not be received (its event is in the bank-file DLQ); fix the cause, "
+            "then re-drop the file: it is claimed by content hash, so nothing posts twice.")
+        if self.polling.schedules:
+            self.observability.alarm_on_function_errors(
+                "PollFailing", self.polling.function.function,
+                "A scheduled poll of a source without webhooks failed (vendor API or credentials); its high-water "
+                "mark did not move, so the next successful run reads everything since.")
         self.config_seed = ConfigSeed(self, "ConfigSeed", options=options, config=config,
                                       table=self.tables["config"], key=self.key)
         self._build_outputs()
@@ -76,12 +97,20 @@ class LedgerLinkStack(Stack):
             "ReportsBucketName": (self.buckets.reports.bucket_name, "reconciliation reports (JSON and CSV)"),
             "ReconcileFunctionName": (self.reconcile.function.function.function_name, "on-demand reconciliation"),
             "AlarmTopicArn": (self.observability.topic.topic_arn, "subscribe to SLO alarms"),
+            "OpsApiUrl": (self.ops_api.url, "ops API (IAM auth): /exceptions, /documents/{id}, /validate/{type}"),
             "InboundQueueUrl": (self.normalize.queue.queue_url, "SQS inbound queue"),
+            "BankInbox": (f"s3://{self.buckets.archive.bucket_name}/bank-inbox/",
+                          "drop bank statements under bank-inbox/<source id>/"),
+            "BankFileDlqUrl": (self.bank_files.dlq.queue_url, "bank-file drops that failed (alarmed)"),
+            "CursorsTableName": (self.tables["cursors"].table_name, "high-water marks of polled sources"),
             "InboundDlqUrl": (self.normalize.dlq.queue_url, "inbound DLQ (console: Start DLQ redrive)"),
             "StateMachineArn": (self.post_document.state_machine.state_machine_arn, "post-document state machine"),
         }
         for source_id, name in self.secrets.names.items():
             outputs[f"{pascal(source_id)}SigningSecretName"] = (
                 name, f"signing secret of source '{source_id}': put the provider's value here")
+        for source_id, name in self.secrets.api_names.items():
+            outputs[f"{pascal(source_id)}ApiCredentialsName"] = (
+                name, f"API credentials of source '{source_id}' (JSON): put the vendor's values here")
         for name, (value, description) in outputs.items():
             CfnOutput(self, name, value=value, description=description)

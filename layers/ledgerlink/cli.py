@@ -31,7 +31,7 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
     from ledgerlink.local.runtime import LocalOptions, LocalRuntime
 
     runtime = LocalRuntime(LocalOptions(config_path=args.config, state_dir=args.state_dir, port=args.port,
-                                        secrets_file=args.secrets))
+                                        secrets_file=args.secrets, poll_every_seconds=args.poll_every or None))
     runtime.start()
     assert runtime.config is not None
     print(f"LedgerLink local stack is up (configuration version {runtime.config_version} from {args.config})")
@@ -42,6 +42,13 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
         secret = runtime.secrets[source.id]
         print(f"  POST {runtime.webhook_url(source.id)}   ({source.kind}; signing secret from {secret.origin},"
               f" Secrets Manager name {source.signing_secret.secret_id})")
+    if runtime.fake_apis is not None:
+        print(f"  vendor APIs (Ramp, HubSpot, SAP Concur, Adyen reports, Expensify): local fake at "
+              f"{runtime.fake_apis.url}, serving events/<source>/api/")
+    polled = [source.id for source in runtime.config.sources if source.kind == "expensify"]
+    if polled:
+        print(f"  polled every {args.poll_every} s: {', '.join(polled)}" if args.poll_every
+              else f"  polled sources (no schedule): {', '.join(polled)}")
     for connection in runtime.config.erp_connections:
         print(f"  books ({connection.id}): {runtime.book_main_file(connection.id)}")
     print(f"  Lambda logs: {args.state_dir / 'lambda.log'}")
@@ -60,18 +67,24 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_local_sign(args: argparse.Namespace) -> int:
-    from ledgerlink.connectors.sources.stripe.webhook import signature_header
     from ledgerlink.local import secrets as local_secrets
+    from ledgerlink.local.signers import sign
 
-    secret = args.secret or local_secrets.resolve([args.source], secrets_file=args.secrets)[args.source].values[0]
-    body = args.file.read_bytes()
-    header = signature_header(body, secret, int(time.time()))
-    name, value = next(iter(header.items()))
+    kind = args.kind or args.source
+    secret = args.secret or local_secrets.resolve([args.source], secrets_file=args.secrets,
+                                                  kinds={args.source: kind})[args.source].values[0]
+    signed = sign(kind, args.file.read_bytes(), secret, now=int(time.time()), url=args.curl or args.url or "")
+    if (signed.body != args.file.read_bytes() or signed.url_suffix) and not args.curl:
+        # the provider signs inside the body or the URL: the header alone is not enough
+        print(f"note: {kind} signs the body or URL too; use --curl to get the request to send", file=sys.stderr)
     if args.curl:
-        print(f"curl -sS -X POST '{args.curl}' -H 'Content-Type: application/json' -H '{name}: {value}' "
-              f"--data-binary @{args.file}")
+        headers = " ".join(f"-H '{name}: {value}'" for name, value in signed.headers.items())
+        body = signed.body.decode("utf-8").replace("'", "'\\''")
+        print(f"curl -sS -X POST '{args.curl}{signed.url_suffix}' -H 'Content-Type: {signed.content_type}' {headers} "
+              f"--data-binary '{body}'")
     else:
-        print(f"{name}: {value}")
+        for name, value in signed.headers.items():
+            print(f"{name}: {value}")
     return 0
 
 
@@ -291,10 +304,14 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=8787)
     up.add_argument("--secrets", type=Path, help='JSON {"<source id>": "whsec_..."} (default: generated)')
     up.add_argument("--state-dir", type=Path, default=Path(".ledgerlink/local"))
+    up.add_argument("--poll-every", type=float, default=60.0, metavar="SECONDS",
+                    help="poll sources without webhooks (Expensify) this often; 0 = never (default 60)")
     up.set_defaults(func=_cmd_local_up)
     sign = local.add_parser("sign", help="print a valid signature header for a payload file")
     sign.add_argument("file", type=Path)
     sign.add_argument("--source", default="stripe")
+    sign.add_argument("--kind", help="the source's kind when its id is not the kind name")
+    sign.add_argument("--url", help="the webhook URL (HubSpot signs it; implied by --curl)")
     sign.add_argument("--secrets", type=Path)
     sign.add_argument("--secret", help="sign with this secret instead of the local one")
     sign.add_argument("--curl", metavar="URL", help="print a complete curl command for URL")

@@ -24,6 +24,7 @@ EXCEPTIONS_TABLE = "LEDGERLINK_EXCEPTIONS_TABLE"
 IDEMPOTENCY_TABLE = "LEDGERLINK_IDEMPOTENCY_TABLE"
 TOTALS_TABLE = "LEDGERLINK_TOTALS_TABLE"
 AUDIT_TABLE = "LEDGERLINK_AUDIT_TABLE"
+CURSORS_TABLE = "LEDGERLINK_CURSORS_TABLE"
 REPORTS_BUCKET = "LEDGERLINK_REPORTS_BUCKET"
 EVENT_BUS_NAME = "LEDGERLINK_EVENT_BUS_NAME"
 STUCK_AFTER_SECONDS = "LEDGERLINK_STUCK_AFTER_SECONDS"
@@ -163,6 +164,20 @@ class OpsSettings:
     config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
 
+@dataclass(frozen=True, slots=True)
+class PollSettings:
+    """The scheduled poller of sources without webhooks (Expensify): like ingest, plus the high-water marks."""
+
+    config_table: str = env(CONFIG_TABLE)
+    inbox_table: str = env(INBOX_TABLE)
+    totals_table: str = env(TOTALS_TABLE)
+    cursors_table: str = env(CURSORS_TABLE)
+    archive_bucket: str = env(ARCHIVE_BUCKET)
+    inbound_queue_url: str = env(INBOUND_QUEUE_URL)
+    inbox_retention_days: int = env(INBOX_RETENTION_DAYS, 35)
+    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
+
+
 # function name (folder under functions/) → its settings class; infra and the local runtime use it.
 FUNCTION_SETTINGS: dict[str, type] = {
     "ingest": IngestSettings,
@@ -174,7 +189,8 @@ FUNCTION_SETTINGS: dict[str, type] = {
     "open_exception": ExceptionSettings,
     "reconcile": ReconcileSettings,
     "ops": OpsSettings,
+    "bank_file": BankFileSettings,
+    "poll": PollSettings,
 }
-# Functions the local runtime runs that the CDK app does not deploy yet: the S3-triggered bank-file Lambda
-# (its construct, the bucket notification and their IAM/cdk-nag review are an open follow-up of issue 6).
-LOCAL_FUNCTION_SETTINGS: dict[str, type] = {**FUNCTION_SETTINGS, "bank_file": BankFileSettings}
+# Every function the CDK app deploys also runs locally (kept as a name: the local runtime reads it).
+LOCAL_FUNCTION_SETTINGS: dict[str, type] = dict(FUNCTION_SETTINGS)

@@ -40,17 +40,21 @@ def ingest_service() -> Any:
 
 @cache
 def normalize_service() -> Any:
+    from ledgerlink.service.fetch import SourceFetcher
     from ledgerlink.service.normalize import NormalizeService
     from ledgerlink.store.archive import S3Archive
     from ledgerlink.store.exceptions import DynamoExceptions
     from ledgerlink.store.inbox import DynamoInbox
     from ledgerlink.store.ledger import DynamoLedger
+    from ledgerlink.store.secrets import SecretsManagerSecrets
     from ledgerlink.store.workflow import StepFunctionsWorkflow
 
     s = settings.read_settings(settings.NormalizeSettings)
+    archive = S3Archive(s.archive_bucket)
     return NormalizeService(
         config=_config_store(s.config_table, s.config_cache_seconds),
-        archive=S3Archive(s.archive_bucket),
+        archive=archive,
+        fetcher=SourceFetcher(credentials=SecretsManagerSecrets(), archive=archive),
         inbox=DynamoInbox(s.inbox_table, totals_table=s.totals_table),
         ledger=DynamoLedger(s.ledger_table, totals_table=s.totals_table),
         exceptions=DynamoExceptions(s.exceptions_table),
@@ -171,8 +175,27 @@ def ops_services() -> Any:
                        config=config)
 
 
+@cache
+def poll_service() -> Any:
+    from ledgerlink.service.fetch import SourceFetcher
+    from ledgerlink.service.poll import PollService
+    from ledgerlink.store.archive import S3Archive
+    from ledgerlink.store.cursors import DynamoCursors
+    from ledgerlink.store.inbox import DynamoInbox
+    from ledgerlink.store.queue import SqsQueue
+    from ledgerlink.store.secrets import SecretsManagerSecrets
+
+    s = settings.read_settings(settings.PollSettings)
+    archive = S3Archive(s.archive_bucket)
+    return PollService(
+        config=_config_store(s.config_table, s.config_cache_seconds).active,
+        sessions=SourceFetcher(credentials=SecretsManagerSecrets(), archive=archive),
+        inbox=DynamoInbox(s.inbox_table, totals_table=s.totals_table, retention_days=s.inbox_retention_days),
+        archive=archive, queue=SqsQueue(s.inbound_queue_url), cursors=DynamoCursors(s.cursors_table))
+
+
 def reset() -> None:
     for function in (_config_store, ingest_service, normalize_service, config_reader, post_dependencies, record_stores,
-                     exception_stores, reconciler, bank_file_service, ops_services):
+                     exception_stores, reconciler, bank_file_service, ops_services, poll_service):
         function.cache_clear()
     clients.reset()

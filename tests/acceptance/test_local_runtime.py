@@ -14,6 +14,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -30,16 +32,32 @@ def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
     report = run_demo(EXAMPLE_CONFIG, EVENTS, state_dir=tmp_path / "demo", port=0)
     # Then it reports no problem and the numbers add up: every webhook source, then one camt.053 file
     assert demo_ok(report) == [], format_report(report)
-    assert report.count(lambda d: d.status == 202) == 17          # Stripe and Brex answer 202
-    assert report.count(lambda d: d.body.get("ack") in ("[accepted]", "SOAP Ack")) == 6  # Adyen, Salesforce
-    assert report.count(lambda d: d.status == 401) == 4           # one forgery per webhook source
+    # Stripe, Brex, Ramp, HubSpot and SAP Concur answer 202; Adyen and Salesforce their own acknowledgement
+    assert report.count(lambda d: d.status == 202) == 27
+    assert report.count(lambda d: d.body.get("ack") in ("[accepted]", "SOAP Ack")) == 6
+    assert report.count(lambda d: d.status == 401) == 7           # one forgery per webhook source
     assert [d.body["outcome"] for d in report.bank_files] == ["accepted"]
+    # Expensify is polled twice: the second poll reads the high-water mark's day again and accepts nothing new
+    assert [(d.body["accepted"], d.body["cursor_after"]) for d in report.polls] == [(2, "2024-05-03"),
+                                                                                   (0, "2024-05-03")]
     # the payout credit is applied to the Stripe payout; the bank fee debit matches nothing: one case
     assert [case["reason"] for case in report.exceptions] == ["cash_unmatched"]
-    assert report.statuses == {"posted": 21, "ignored": 2, "exception": 1}
+    assert report.statuses == {"posted": 30, "ignored": 3, "exception": 1}
+    posted = Counter((item["source_id"], item["document_type"]) for item in report.ledger
+                     if item["status"] == "posted")
+    assert {key: count for key, count in posted.items() if key[0] in ("ramp", "hubspot", "concur", "expensify")
+            or key == ("adyen", "payout")} == {
+        ("ramp", "card_transaction"): 1,        # transactions.cleared + .ready_to_sync: one transaction
+        ("ramp", "expense_report"): 1,          # the reimbursement
+        ("hubspot", "contract_event"): 1,       # the closed-won deal (its customer is recorded, not posted)
+        ("concur", "expense_report"): 2,        # one report: the employee's side and the company card's
+        ("expensify", "expense_report"): 3,     # two reports, one of them with card expenses
+        ("adyen", "payout"): 1}                 # the settlement details report of REPORT_AVAILABLE
+    # the Stripe payout (11.00) was cleared by the bank line; the Adyen batch-7 payout (90.00) is still in transit
+    assert report.trial_balance[("Assets:US01:Clearing:PayoutsInTransit", "USD")] == Decimal("90.00")
     assert report.bean_check[0] == 0
     postings = sorted((report.book_file.parent / "postings").glob("*.beancount"))
-    assert len(postings) == 21
+    assert len(postings) == 30
     # every posting carries its document id and the correlation id of the webhook that caused it
     by_document = {item["document_id"]: item for item in report.ledger}
     for path in postings:

@@ -7,7 +7,7 @@ import json
 from cfnlint.api import ManualArgs, lint
 
 # The reviewed set of acknowledged rules; adding one means a reviewed change here (and a reason in code).
-ACKNOWLEDGED_RULES = {"APIG2", "APIG3", "APIG4", "APIG6", "COG4", "IAM5", "L1", "SF1", "SMG4"}
+ACKNOWLEDGED_RULES = {"APIG2", "APIG3", "APIG4", "APIG6", "COG4", "IAM5", "L1", "SF1", "SMG4", "SQS3"}
 # W3005: CDK puts the role and its default policy in each function's DependsOn; the role is also a GetAtt.
 CFN_LINT_IGNORED = ["W3005"]
 
@@ -43,7 +43,15 @@ def test_wildcard_resources_are_acknowledged_only_where_unavoidable(assembly):
     # X-Ray / log delivery (no resource-level permissions) and the object prefixes.
     assert "AwsSolutions-IAM5[Resource::*]" in findings
     assert {f.rsplit(">", 1)[-1] for f in findings - {"AwsSolutions-IAM5[Resource::*]"}} == {
-        "/raw/*]", "/items/*]", "/books/*]", "/reports/reconciliation/*]"}
+        "/raw/*]", "/items/*]", "/books/*]", "/reports/reconciliation/*]", "/fetched/*]", "/bank-inbox/*]",
+        ":*]"}  # the last: executions of the post-document state machine (the ops API's traces)
+
+
+def test_the_only_queue_without_a_dlq_is_the_bank_file_dlq(assembly):
+    # SQS3 is acknowledged once: on the queue that is itself the bank-file function's on-failure destination
+    paths = {construct["constructPath"] for f in _plugin(assembly).get("suppressedViolations", [])
+             if f["ruleName"] == "AwsSolutions-SQS3" for construct in f["violatingConstructs"]}
+    assert paths == {f"{assembly.stack_name}/BankFiles/FailedDrops/Resource"}
 
 
 def test_cfn_lint_finds_nothing(assembly):

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import pytest
 
+from ledgerlink.config.loader import load_config_file
+from ledgerlink.config.sources import api_credentials
+from ledgerlink.connectors.sources import POLLED_KINDS
 from ledgerlink.workflow import TASK_FUNCTIONS
 
+from tests.conftest import EXAMPLE_CONFIG
 from tests.infra.template_queries import (
     function_names,
     function_role,
@@ -35,8 +39,18 @@ class Resources:
         self.reports = output_target(template, "ReportsBucketName")
         self.queue = output_target(template, "InboundQueueUrl")
         self.state_machine = output_target(template, "StateMachineArn")
+        self.state_machine_name = self.state_machine  # ref() of Fn::GetAtt Name resolves to the logical id
+        self.bank_dlq = output_target(template, "BankFileDlqUrl")
         (self.key,) = of_type(template, "AWS::KMS::Key")
-        self.secrets = set(of_type(template, "AWS::SecretsManager::Secret"))
+        config = load_config_file(EXAMPLE_CONFIG)
+        by_name = {secret["Properties"]["Name"]: lid
+                   for lid, secret in of_type(template, "AWS::SecretsManager::Secret").items()}
+        # signing secrets (ingest) vs vendor API credentials (normalize fetches, the poller polls)
+        self.secrets = {by_name[s.signing_secret.secret_id] for s in config.sources if s.signing_secret}
+        self.fetch_secrets = {by_name[api_credentials(s).secret_id] for s in config.sources
+                              if api_credentials(s) and s.kind not in POLLED_KINDS}
+        self.poll_secrets = {by_name[api_credentials(s).secret_id] for s in config.sources
+                             if api_credentials(s) and s.kind in POLLED_KINDS}
         self.functions = function_names(template, assembly.assets, assembly.outdir)
         self.log_groups = {name: ref(assembly.resources[lid]["Properties"]["LoggingConfig"]["LogGroup"])
                            for name, lid in self.functions.items()}
@@ -69,13 +83,18 @@ class Resources:
                 ("dynamodb:GetItem", t["config"], None),
                 ("dynamodb:UpdateItem", t["inbox"], None),             # inbox.record_outcome
                 ("dynamodb:PutItem", t["ledger"], None),               # ledger.register
+                ("dynamodb:GetItem", t["ledger"], None),               # ledger.get (cash application candidates)
                 ("dynamodb:PutItem", t["exceptions"], None),           # exceptions.open
                 ("dynamodb:UpdateItem", t["totals"], None),            # counters in the same transactions
                 ("s3:GetObject", f"{self.archive}/raw/*", None),       # archive.get(archive_key)
                 ("s3:GetObject", f"{self.archive}/items/*", None),     # archive.get(payload_key)
+                ("s3:PutObject", f"{self.archive}/fetched/*", None),   # fetch: archive what the vendor API returned
+                ("s3:GetObject", f"{self.archive}/fetched/*", None),   # ... and read it back on replay
                 ("states:StartExecution", self.state_machine, None),   # workflow.start
+                *{("secretsmanager:GetSecretValue", secret, None) for secret in self.fetch_secrets},  # get_json
                 *self.key_use("dynamodb", DYNAMODB_KEY),
-                *self.key_use("s3", ("kms:Decrypt",)),
+                *self.key_use("s3", ("kms:Decrypt", "kms:GenerateDataKey")),
+                *self.key_use("secretsmanager", ("kms:Decrypt",)),
                 # the SQS event source mapping polls with the function's role
                 *{(action, self.queue, None) for action in (
                     "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:DeleteMessage",
@@ -98,6 +117,26 @@ class Resources:
                        ("dynamodb:UpdateItem", t["totals"], None),     # ... and its counter, one transaction
                        ("dynamodb:UpdateItem", t["exceptions"], None),  # exceptions.resolve after a replay
                        *self.key_use("dynamodb", DYNAMODB_KEY)},
+            "ops": {
+                ("dynamodb:GetItem", t["config"], None),               # config_store.active
+                ("dynamodb:GetItem", t["exceptions"], None),           # cases.get
+                ("dynamodb:UpdateItem", t["exceptions"], None),        # mark_retrying, resolve
+                ("dynamodb:Query", f"{t['exceptions']}/index/by_status", None),     # cases.list
+                ("dynamodb:Query", f"{t['exceptions']}/index/by_document", None),   # cases.for_document (trace)
+                ("dynamodb:GetItem", t["ledger"], None),               # trace, close
+                ("dynamodb:UpdateItem", t["ledger"], None),            # ledger.transition (exception → ignored)
+                ("dynamodb:UpdateItem", t["totals"], None),            # ... and its counter
+                ("dynamodb:GetItem", t["inbox"], None),                # trace, replay
+                ("dynamodb:PutItem", t["audit"], None),                # every action audited
+                ("states:SendTaskSuccess", self.state_machine, None),  # resume or end the waiting execution
+                ("states:DescribeExecution", "arn:AWS::Partition:states:AWS::Region:AWS::AccountId:execution:"
+                 + self.state_machine_name + ":*", None),              # trace
+                ("s3:GetObject", f"{self.archive}/raw/*", None),       # replay of an event without a document
+                ("sqs:SendMessage", self.queue, None),
+                *self.key_use("dynamodb", DYNAMODB_KEY),
+                *self.key_use("s3", ("kms:Decrypt",)),
+                *self.key_use("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
+            },
             "reconcile": {
                 ("dynamodb:GetItem", t["config"], None),               # config_store.active
                 ("dynamodb:Query", t["totals"], None),                 # control_totals.events / documents
@@ -118,6 +157,33 @@ class Resources:
                 ("dynamodb:UpdateItem", t["totals"], None),
                 *self.key_use("dynamodb", DYNAMODB_KEY),
             },
+            "bank_file": {
+                ("dynamodb:GetItem", t["config"], None),               # config_store.active_raw
+                ("dynamodb:PutItem", t["inbox"], None),                # inbox.claim
+                ("dynamodb:UpdateItem", t["totals"], None),            # event counter in the claim transaction
+                ("s3:GetObject", f"{self.archive}/bank-inbox/*", None),  # the dropped statement
+                ("s3:PutObject", f"{self.archive}/raw/*", None),       # archive.put of the file
+                ("s3:PutObject", f"{self.archive}/items/*", None),     # ... and of a payload too large to inline
+                ("sqs:SendMessage", self.queue, None),                 # queue.send
+                ("sqs:SendMessage", self.bank_dlq, None),              # Lambda's on-failure destination
+                *self.key_use("dynamodb", DYNAMODB_KEY),
+                *self.key_use("s3", ("kms:Decrypt", "kms:GenerateDataKey")),
+                *self.key_use("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
+            },
+            "poll": {
+                ("dynamodb:GetItem", t["config"], None),               # config_store.active
+                ("dynamodb:PutItem", t["inbox"], None),                # inbox.claim
+                ("dynamodb:UpdateItem", t["totals"], None),            # event counter in the claim transaction
+                ("dynamodb:GetItem", t["cursors"], None),              # cursors.get
+                ("dynamodb:PutItem", t["cursors"], None),              # cursors.advance (conditional put)
+                ("s3:PutObject", f"{self.archive}/raw/*", None),       # archive.put of each polled item
+                ("sqs:SendMessage", self.queue, None),                 # queue.send
+                *{("secretsmanager:GetSecretValue", secret, None) for secret in self.poll_secrets},
+                *self.key_use("dynamodb", DYNAMODB_KEY),
+                *self.key_use("s3", ("kms:GenerateDataKey",)),
+                *self.key_use("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
+                *self.key_use("secretsmanager", ("kms:Decrypt",)),
+            },
         }
         return self.baseline(name) | specific[name]
 
@@ -128,7 +194,7 @@ def resources(assembly) -> Resources:
 
 
 @pytest.mark.parametrize("name", ["ingest", "normalize", "enrich", "validate", "post", "record", "open_exception",
-                                  "reconcile"])
+                                  "reconcile", "bank_file", "poll", "ops"])
 def test_function_role_grants_exactly_what_its_code_calls(template, resources, name):
     role = function_role(template, resources.functions[name])
     assert grants(template, role) == resources.expected(name)
@@ -195,8 +261,21 @@ def test_roles_are_assumable_only_by_their_service(template):
         assert services <= {"lambda.amazonaws.com", "states.amazonaws.com", "scheduler.amazonaws.com"}, (lid, services)
 
 
-def test_the_scheduler_may_only_invoke_the_reconcile_function(template, resources):
-    (role,) = [lid for lid, role in of_type(template, "AWS::IAM::Role").items()
-               if {ref(s["Principal"].get("Service")) for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]}
-               == {"scheduler.amazonaws.com"}]
-    assert grants(template, role) == {("lambda:InvokeFunction", resources.functions["reconcile"], None)}
+def test_each_scheduler_role_may_only_invoke_its_one_function(template, resources):
+    roles = [lid for lid, role in of_type(template, "AWS::IAM::Role").items()
+             if {ref(s["Principal"].get("Service")) for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]}
+             == {"scheduler.amazonaws.com"}]
+    assert sorted(sorted(grants(template, role)) for role in roles) == sorted([
+        [("lambda:InvokeFunction", resources.functions["poll"], None)],
+        [("lambda:InvokeFunction", resources.functions["reconcile"], None)]])
+    for schedule in of_type(template, "AWS::Scheduler::Schedule").values():  # and each schedule uses its own role
+        target = schedule["Properties"]["Target"]
+        assert grants(template, ref(target["RoleArn"])) == {("lambda:InvokeFunction", ref(target["Arn"]), None)}
+
+
+def test_ingest_cannot_read_vendor_api_credentials_and_pollers_cannot_read_signing_secrets(template, resources):
+    readable = {name: {resource for action, resource, _ in grants(template, function_role(template, lid))
+                       if action == "secretsmanager:GetSecretValue"} for name, lid in resources.functions.items()}
+    assert readable["ingest"] == resources.secrets
+    assert readable["normalize"] == resources.fetch_secrets and not readable["normalize"] & resources.secrets
+    assert readable["poll"] == resources.poll_secrets

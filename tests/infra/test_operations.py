@@ -13,7 +13,8 @@ from tests.infra.template_queries import function_names, of_type, output_target,
 def test_each_entity_is_reconciled_daily_in_its_own_time_zone(assembly):
     template = assembly.template
     reconcile = function_names(template, assembly.assets, assembly.outdir)["reconcile"]
-    schedules = list(of_type(template, "AWS::Scheduler::Schedule").values())
+    schedules = [schedule for schedule in of_type(template, "AWS::Scheduler::Schedule").values()
+                 if ref(schedule["Properties"]["Target"]["Arn"]) == reconcile]
     config = load_config_file(EXAMPLE_CONFIG)
     assert len(schedules) == len(config.entities)
     for entity, schedule in zip(config.entities, schedules, strict=True):
@@ -83,3 +84,62 @@ def test_the_dashboard_shows_the_pipeline_metrics(template):
     for metric in ("Webhook_accepted", "DocumentsPosted", "ExceptionsOpened", "PostingLatency",
                    "ReconciliationDifferences", "ExceptionsByReason", "ApproximateNumberOfMessagesVisible"):
         assert metric in body, metric
+
+
+def test_each_polled_source_is_polled_on_its_interval(assembly):
+    template = assembly.template
+    poll = function_names(template, assembly.assets, assembly.outdir)["poll"]
+    schedules = [schedule["Properties"] for schedule in of_type(template, "AWS::Scheduler::Schedule").values()
+                 if ref(schedule["Properties"]["Target"]["Arn"]) == poll]
+    polled = [source for source in load_config_file(EXAMPLE_CONFIG).sources if source.kind == "expensify"]
+    assert len(schedules) == len(polled) == 1
+    (props,), (source,) = schedules, polled
+    assert props["ScheduleExpression"] == f"rate({source.poll_interval_minutes} minutes)"
+    assert json.loads(props["Target"]["Input"]) == {"source": source.id}
+    assert props["Target"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+
+
+def test_a_dropped_bank_file_reaches_the_bank_file_function_through_eventbridge(assembly):
+    template = assembly.template
+    bank_file = function_names(template, assembly.assets, assembly.outdir)["bank_file"]
+    archive = output_target(template, "ArchiveBucketName")
+    # the archive bucket publishes object events to EventBridge (no notifications custom resource)
+    bucket = template["Resources"][archive]["Properties"]
+    assert bucket["NotificationConfiguration"] == {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}
+    assert not of_type(template, "Custom::S3BucketNotifications")
+    (rule,) = [r["Properties"] for r in of_type(template, "AWS::Events::Rule").values()
+               if any(ref(t["Arn"]) == bank_file for t in r["Properties"].get("Targets", []))]
+    pattern = rule["EventPattern"]
+    assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
+    assert [ref(name) for name in pattern["detail"]["bucket"]["name"]] == [archive]
+    assert pattern["detail"]["object"]["key"] == [{"prefix": "bank-inbox/"}]
+    (target,) = rule["Targets"]
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
+    # EventBridge may invoke it (and nothing else is granted on it)
+    permissions = [p["Properties"] for p in of_type(template, "AWS::Lambda::Permission").values()
+                   if ref(p["Properties"]["FunctionName"]) == bank_file]
+    assert [p["Principal"] for p in permissions] == ["events.amazonaws.com"]
+
+
+def test_failed_bank_file_drops_are_parked_in_an_alarmed_dlq(assembly):
+    template = assembly.template
+    bank_file = function_names(template, assembly.assets, assembly.outdir)["bank_file"]
+    dlq = output_target(template, "BankFileDlqUrl")
+    (config,) = [c["Properties"] for c in of_type(template, "AWS::Lambda::EventInvokeConfig").values()
+                 if ref(c["Properties"]["FunctionName"]) == bank_file]
+    assert ref(config["DestinationConfig"]["OnFailure"]["Destination"]) == dlq
+    assert config["MaximumRetryAttempts"] == 2
+    assert ref(template["Resources"][dlq]["Properties"]["KmsMasterKeyId"]) in of_type(template, "AWS::KMS::Key")
+    alarms = [a["Properties"] for a in of_type(template, "AWS::CloudWatch::Alarm").values()
+              if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+              and ref(a["Properties"]["Dimensions"][0]["Value"]) == dlq]
+    assert len(alarms) == 1 and alarms[0]["Threshold"] == 1
+
+
+def test_a_failing_poll_alarms(assembly):
+    template = assembly.template
+    poll = function_names(template, assembly.assets, assembly.outdir)["poll"]
+    alarms = [a["Properties"] for a in of_type(template, "AWS::CloudWatch::Alarm").values()
+              if a["Properties"].get("MetricName") == "Errors"
+              and ref(a["Properties"]["Dimensions"][0]["Value"]) == poll]
+    assert len(alarms) == 1 and alarms[0]["Threshold"] == 1

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from ledgerlink.config import load_config_file
+from ledgerlink.config.sources import api_credentials
 from ledgerlink.store.tables import TABLES
 
 from tests.conftest import EXAMPLE_CONFIG
@@ -101,11 +102,12 @@ def test_functions_get_the_books_uri_of_the_books_bucket(assembly, template):
     assert ref(environment["LEDGERLINK_BOOKS_URI"]) == f"s3://{output_target(template, 'BooksBucketName')}/books"
 
 
-def test_one_kms_encrypted_secret_per_configured_source_with_a_generated_placeholder(template):
+def test_kms_encrypted_secrets_per_configured_source_with_a_generated_placeholder(template):
     config = load_config_file(EXAMPLE_CONFIG)
     secrets = of_type(template, "AWS::SecretsManager::Secret")
-    assert sorted(s["Properties"]["Name"] for s in secrets.values()) == sorted(
-        source.signing_secret.secret_id for source in config.sources if source.signing_secret)  # bank: none
+    signing = [source.signing_secret.secret_id for source in config.sources if source.signing_secret]  # bank: none
+    api = [api_credentials(source).secret_id for source in config.sources if api_credentials(source)]
+    assert sorted(s["Properties"]["Name"] for s in secrets.values()) == sorted(signing + api)
     for lid, secret in secrets.items():
         assert ref(secret["Properties"]["KmsKeyId"]) in of_type(template, "AWS::KMS::Key"), lid
         assert "GenerateSecretString" in secret["Properties"] and "SecretString" not in secret["Properties"]

@@ -53,8 +53,10 @@ def test_standard_type_error_logging_without_execution_data_and_tracing(template
 
 @pytest.fixture(scope="module")
 def api(template):
-    (rest_api,) = of_type(template, "AWS::ApiGateway::RestApi")
-    (stage,) = of_type(template, "AWS::ApiGateway::Stage").values()
+    (rest_api,) = [lid for lid, api in of_type(template, "AWS::ApiGateway::RestApi").items()
+                   if api["Properties"]["Name"].endswith("-webhooks")]
+    (stage,) = [s for s in of_type(template, "AWS::ApiGateway::Stage").values()
+                if ref(s["Properties"]["RestApiId"]) == rest_api]
     return rest_api, stage["Properties"]
 
 
@@ -62,7 +64,9 @@ def test_post_webhooks_source_is_a_lambda_proxy_to_ingest(assembly, template):
     names = function_names(template, assembly.assets, assembly.outdir)
     resources = of_type(template, "AWS::ApiGateway::Resource")
     paths = {lid: r["Properties"]["PathPart"] for lid, r in resources.items()}
-    (method,) = of_type(template, "AWS::ApiGateway::Method").values()
+    webhook_methods = [m for m in of_type(template, "AWS::ApiGateway::Method").values()
+                       if m["Properties"]["AuthorizationType"] == "NONE"]
+    (method,) = webhook_methods  # the only unauthenticated method: the ops API requires IAM everywhere
     props = method["Properties"]
     assert props["HttpMethod"] == "POST"
     assert paths[ref(props["ResourceId"])] == "{source}"
@@ -114,3 +118,20 @@ def test_stable_outputs(template):
     assert expected <= set(outputs)
     assert ref(outputs["WebhookUrl"]["Value"]).endswith("/webhooks/")
     assert outputs["StripeSigningSecretName"]["Value"] == "ledgerlink/stripe/webhook-signing-secret"
+
+
+def test_every_ops_route_requires_iam_and_validates_its_request(template):
+    from infra.constructs.ops_api import ROUTES
+
+    methods = [m["Properties"] for m in of_type(template, "AWS::ApiGateway::Method").values()
+               if m["Properties"]["AuthorizationType"] != "NONE"]
+    assert len(methods) == sum(len(verbs) for verbs in ROUTES.values())
+    validators = {lid: v["Properties"] for lid, v in of_type(template, "AWS::ApiGateway::RequestValidator").items()}
+    for method in methods:
+        assert method["AuthorizationType"] == "AWS_IAM"
+        validator = validators[ref(method["RequestValidatorId"])]
+        assert validator["ValidateRequestParameters"] and validator["ValidateRequestBody"]
+    actions = [m for m in methods if m["HttpMethod"] == "POST" and "RequestModels" in m]
+    assert len(actions) == 2  # exception actions and /validate carry a JSON schema model
+    models = {m["Properties"]["Name"]: m["Properties"]["Schema"] for m in of_type(template, "AWS::ApiGateway::Model").values()}
+    assert models["ExceptionAction"]["additionalProperties"] is False

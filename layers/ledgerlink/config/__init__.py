@@ -3,16 +3,27 @@
 from ledgerlink.config.loader import config_hash, config_json_schema, load_config_file, parse_config_text
 from ledgerlink.config.model import (
     AccountMapping,
+    AdyenSource,
+    ApiAccess,
+    BankSource,
     BeancountConnection,
+    BrexSource,
+    ConcurSource,
     Entity,
+    ExpensifySource,
+    HubSpotSource,
     LedgerLinkConfig,
     PostingPolicy,
+    RampSource,
+    SalesforceSource,
     SecretRef,
     StoredConfig,
     StripeSource,
 )
 
 __all__ = [
-    "AccountMapping", "BeancountConnection", "Entity", "LedgerLinkConfig", "PostingPolicy", "SecretRef",
-    "StoredConfig", "StripeSource", "config_hash", "config_json_schema", "load_config_file", "parse_config_text",
+    "AccountMapping", "AdyenSource", "ApiAccess", "BankSource", "BeancountConnection", "BrexSource", "ConcurSource",
+    "Entity", "ExpensifySource", "HubSpotSource", "LedgerLinkConfig", "PostingPolicy", "RampSource",
+    "SalesforceSource", "SecretRef", "StoredConfig", "StripeSource", "config_hash", "config_json_schema",
+    "load_config_file", "parse_config_text",
 ]

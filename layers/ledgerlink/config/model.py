@@ -17,12 +17,26 @@ from pydantic_core import PydanticCustomError
 
 from ledgerlink.config.base import ConfigModel, SecretRef
 from ledgerlink.config.erps import BeancountConnection, ErpConnection
-from ledgerlink.config.sources import Source, StripeSource
+from ledgerlink.config.sources import (
+    AdyenSource,
+    ApiAccess,
+    BankSource,
+    BrexSource,
+    ConcurSource,
+    ExpensifySource,
+    HubSpotSource,
+    RampSource,
+    SalesforceSource,
+    Source,
+    StripeSource,
+)
 from ledgerlink.model.base import Identifier
 from ledgerlink.model.money import Currency
 
-__all__ = ["AccountMapping", "BeancountConnection", "ConfigModel", "Entity", "ErpConnection", "LedgerLinkConfig",
-           "PostingPolicy", "SecretRef", "Source", "StoredConfig", "StripeSource", "TimeZone"]
+__all__ = ["AccountMapping", "AdyenSource", "ApiAccess", "BankSource", "BeancountConnection", "BrexSource",
+           "ConcurSource", "ConfigModel", "Entity", "ErpConnection", "ExpensifySource", "HubSpotSource",
+           "LedgerLinkConfig", "PostingPolicy", "RampSource", "SalesforceSource", "SecretRef", "Source", "StoredConfig",
+           "StripeSource", "TimeZone"]
 
 
 def _time_zone(name: str) -> str:

@@ -7,12 +7,50 @@ those from the stored JSON without pydantic (``ledgerlink.service.ingest.Webhook
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from ledgerlink.config.base import ConfigModel, SecretRef
 from ledgerlink.model.base import Identifier
+from ledgerlink.model.money import Currency
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _api_url(url: str) -> str:
+    """https, or plain http to the loopback interface only (the local stack's fake vendor APIs)."""
+    parts = urlsplit(url)
+    if not parts.hostname or parts.query or parts.fragment or parts.username:
+        raise ValueError(f"{url!r} is not a base URL (scheme://host[:port][/path], no query or credentials)")
+    if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _LOOPBACK):
+        raise ValueError(f"{url!r}: source APIs are called over https (http only to the loopback interface)")
+    return url.rstrip("/")
+
+
+ApiUrl = Annotated[str, AfterValidator(_api_url)]
+
+
+def _zone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {name!r}") from exc
+    return name
+
+
+class ApiAccess(ConfigModel):
+    """How LedgerLink calls a source's own API to fetch what a thin notification only names (or to poll).
+    ``credentials`` is a Secrets Manager secret holding JSON (see each source kind for its keys); its values
+    never appear in config, environment variables or logs."""
+
+    base_url: ApiUrl
+    credentials: SecretRef
+    timeout_seconds: int = Field(default=10, ge=1, le=60)
 
 
 class StripeSource(ConfigModel):
@@ -59,6 +97,8 @@ class AdyenSource(_SourceFields):
     does not cover ``eventDate``, so there is no signed time to bound (replays dedupe by document id)."""
 
     kind: Literal["adyen"]
+    reports: AdyenReports | None = Field(default=None, description="settlement report download; without it "
+                                         "REPORT_AVAILABLE is recorded as ignored")
     post_sales_on: Literal["CAPTURE", "AUTHORISATION"] = Field(
         default="CAPTURE", description="CAPTURE for manual/delayed capture; AUTHORISATION for immediate auto-capture "
                                        "accounts (Adyen then sends no CAPTURE notification)")
@@ -76,6 +116,83 @@ class SalesforceSource(_SourceFields):
     currency: str = Field(default="USD", description="org currency when the Opportunity has no CurrencyIsoCode")
 
 
+class AdyenReports(ConfigModel):
+    """Settlement report download for ``REPORT_AVAILABLE``: the report user's basic-auth credentials
+    (``{"username": "report_...@Company.X", "password": "..."}``). The notification's URL must be on an
+    ``adyen.com`` host; its path is fetched from ``base_url``. Report dates are read in ``time_zone`` (the
+    report time-zone setting of the Adyen account)."""
+
+    base_url: ApiUrl = "https://ca-live.adyen.com"
+    credentials: SecretRef
+    timeout_seconds: int = Field(default=30, ge=1, le=120)
+    time_zone: Annotated[str, AfterValidator(_zone)] = Field(default="Europe/Amsterdam", description="IANA zone of the report's Creation Date")
+
+
+class RampSource(_SourceFields):
+    """Ramp webhooks: ``X-Ramp-Signature`` (also spelled ``X-Ramp-Webhook-Signature``) = hex HMAC-SHA256 of the
+    raw body with the subscription secret. The body only names the object; LedgerLink fetches it from the
+    Ramp API (``api.credentials``: ``{"client_id": ..., "client_secret": ...}``, OAuth client credentials).
+    ``tolerance_seconds`` bounds the signed ``created_at`` (Ramp retries one event for hours, so the window is
+    a day; replays inside it are duplicates in the inbox). ``account_entities`` maps Ramp business entity ids
+    (or the ``business_id``) to entities."""
+
+    kind: Literal["ramp"]
+    api: ApiAccess
+    tolerance_seconds: int = Field(default=86_400, ge=300, le=7 * 86_400)
+    default_category: Identifier = Field(default="uncategorized", description="when Ramp gives no category")
+
+
+class HubSpotSource(_SourceFields):
+    """HubSpot webhooks (signature v3 with the app's client secret, millisecond timestamps, 300 s window).
+    A ``deal.propertyChange`` of ``dealstage`` to one of ``closed_won_stages`` is fetched from the CRM API
+    (``api.credentials``: ``{"access_token": ...}``, a private-app token) and becomes customer + contract events.
+    ``account_entities`` maps the HubSpot ``portalId`` to an entity."""
+
+    kind: Literal["hubspot"]
+    api: ApiAccess
+    closed_won_stages: tuple[str, ...] = Field(default=("closedwon",), min_length=1)
+    currency: Currency = Field(default="USD", description="when the deal has no deal_currency_code")
+
+
+class ConcurSource(_SourceFields):
+    """SAP Concur Event Subscription Service (``public.concur.expense.report``): ``Concur-Signature`` is an RSA
+    (PKCS#1 v1.5, SHA-256) signature of the raw body; ``signing_secret`` holds Concur's published public key
+    (PEM; two during a key change). Approved reports are fetched from Expense Reports v4 (``api.credentials``:
+    ``{"client_id", "client_secret", "refresh_token"}``, a company-level refresh token). ESS retries for 72 h,
+    so the window on the signed ``timeStamp`` is 3 days. ``account_entities`` maps ``companyId`` to an entity."""
+
+    kind: Literal["concur"]
+    api: ApiAccess
+    tolerance_seconds: int = Field(default=259_200, ge=300, le=7 * 86_400)
+    max_body_bytes: int = Field(default=262_144, ge=1_024, le=6_000_000)
+    approved_statuses: tuple[str, ...] = Field(default=("A_APPR",), min_length=1,
+                                               description="approvalStatusId values that make a report postable")
+    cash_payment_types: tuple[str, ...] = Field(default=("CASH",), min_length=1,
+                                                description="paymentType codes the employee paid (reimbursable)")
+    default_category: Identifier = "uncategorized"
+
+
+class ExpensifySource(ConfigModel):
+    """Expensify has no webhooks: a scheduled poller exports approved reports through the Integration Server
+    (``api.credentials``: ``{"partnerUserID": ..., "partnerUserSecret": ...}``) every ``poll_interval_minutes``,
+    from a high-water mark on the approval date (re-reading ``overlap_days`` before it; the inbox dedupes).
+    ``account_entities`` maps the Expensify ``policyID`` to an entity."""
+
+    id: Identifier
+    kind: Literal["expensify"]
+    api: ApiAccess
+    default_entity: Identifier
+    account_entities: dict[str, Identifier] = Field(default_factory=dict)
+    poll_interval_minutes: int = Field(default=15, ge=5, le=1_440)
+    start_date: date = Field(default=date(2020, 1, 1),
+                             description="reports created before this date are never exported")
+    overlap_days: int = Field(default=1, ge=1, le=30)
+    report_states: tuple[Literal["APPROVED", "REIMBURSED", "ARCHIVED"], ...] = ("APPROVED", "REIMBURSED")
+    default_category: Identifier = "uncategorized"
+    max_body_bytes: int = Field(default=262_144, ge=1_024, le=6_000_000)
+    signing_secret: None = None
+
+
 class BankSource(ConfigModel):
     """Bank statement files (camt.053 v2–v8, BAI2) dropped under ``s3://<archive>/bank-inbox/<source id>/``.
     No webhook and no signature: who may write the prefix is decided by IAM. ``account_entities`` maps the
@@ -89,5 +206,11 @@ class BankSource(ConfigModel):
     signing_secret: None = None
 
 
-Source = Annotated[StripeSource | BrexSource | AdyenSource | SalesforceSource | BankSource,
-                   Field(discriminator="kind")]
+Source = Annotated[StripeSource | BrexSource | AdyenSource | SalesforceSource | RampSource | HubSpotSource
+                   | ConcurSource | ExpensifySource | BankSource, Field(discriminator="kind")]
+
+
+def api_credentials(source: object) -> SecretRef | None:
+    """The Secrets Manager secret a source's API client (fetch or poll) reads, if it has one."""
+    api = getattr(source, "api", None) or getattr(source, "reports", None)
+    return api.credentials if api is not None else None

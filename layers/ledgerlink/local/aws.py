@@ -133,13 +133,26 @@ def apply_config(resources: Resources, config: LedgerLinkConfig, *, applied_by: 
 
 
 def store_secrets(config: LedgerLinkConfig, values: dict[str, tuple[str, ...]]) -> None:
+    from ledgerlink.local.signers import verification_value
+
     manager = clients.client("secretsmanager")
     for source in config.sources:
         if source.signing_secret is None:  # e.g. bank files: no webhook, nothing to sign
             continue
-        secrets = values[source.id]
+        secrets = [verification_value(source.kind, secret) for secret in values[source.id]]
         value = secrets[0] if len(secrets) == 1 else json.dumps({"secrets": list(secrets)})
         manager.create_secret(Name=source.signing_secret.secret_id, SecretString=value)
+
+
+def store_api_credentials(config: LedgerLinkConfig, values: dict[str, dict[str, str]]) -> None:
+    """API credentials (JSON objects) under each source's ``api.credentials`` secret name, as on AWS."""
+    from ledgerlink.config.sources import api_credentials
+
+    manager = clients.client("secretsmanager")
+    for source in config.sources:
+        secret = api_credentials(source)
+        if secret is not None and source.id in values:
+            manager.create_secret(Name=secret.secret_id, SecretString=json.dumps(values[source.id]))
 
 
 @contextmanager

@@ -1,5 +1,7 @@
-"""``make demo``: start the local stack, send every Stripe sample (plus a duplicate and a forgery),
-wait until the pipeline is idle, print what happened and check the books with ``bean-check``."""
+"""``make demo``: start the local stack, send every webhook source's samples (each plus a duplicate and a
+forgery), poll the sources without webhooks (twice: the second poll finds nothing new above the high-water
+mark), drop the bank file, wait until the pipeline is idle, print what happened and check the books with
+``bean-check``."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ledgerlink.connectors.sources import POLLED_KINDS, WEBHOOK_KINDS
 from ledgerlink.local.runtime import LocalOptions, LocalRuntime
 from ledgerlink.store.exceptions import DynamoExceptions
 from ledgerlink.store.inbox import DynamoInbox
@@ -38,6 +41,7 @@ class DemoReport:
     trial_balance: dict[tuple[str, str], Any] = field(default_factory=dict)
     reconciliations: list[Any] = field(default_factory=list)
     bank_files: list[Delivery] = field(default_factory=list)
+    polls: list[Delivery] = field(default_factory=list)
     idle: bool = False
     seconds: float = 0.0
 
@@ -82,7 +86,7 @@ def send_samples(runtime: LocalRuntime, source_id: str, samples: list[Path], rep
     secret = runtime.secrets[source_id].values[0]
 
     def deliver(label: str, body: bytes, key: str) -> None:
-        signed = sign(kind, body, key)
+        signed = sign(kind, body, key, url=url)
         status, answer = post(url + signed.url_suffix, signed.body, signed.headers, signed.content_type)
         report.deliveries.append(Delivery(label, status, answer))
 
@@ -124,11 +128,17 @@ def run_demo(config_path: Path, events_dir: Path, *, state_dir: Path = Path(".le
         if any(events_dir.glob("*.json")):
             plan = [(runtime.config.source(source_id), sorted(events_dir.glob("*.json")))]
         else:
-            plan = [(source, sorted(p for p in (events_dir / source.id).glob("*") if p.suffix in (".json", ".xml")))
+            plan = [(source, sorted(p for p in (events_dir / source.id).glob("*")
+                                    if p.is_file() and p.suffix in (".json", ".xml")))
                     for source in runtime.config.sources if (events_dir / source.id).is_dir()]
         for source, samples in plan:
-            if source is not None and source.kind != "bank":
+            if source is not None and source.kind in WEBHOOK_KINDS:
                 send_samples(runtime, source.id, samples, report, kind=source.kind)
+        for source in runtime.config.sources:
+            if source.kind in POLLED_KINDS:  # what EventBridge Scheduler does on AWS; twice to show the mark
+                for attempt in ("first poll", "second poll"):
+                    for outcome in runtime.poll(source.id)["polled"]:
+                        report.polls.append(Delivery(f"{attempt} {source.id}", 0, outcome))
         report.idle = runtime.wait_idle(timeout=timeout)
         for source, samples in plan:
             if source is not None and source.kind == "bank":
@@ -173,6 +183,11 @@ def demo_ok(report: DemoReport) -> list[str]:
                  if d.label.startswith("forged") and d.status != 401]
     problems += [f"bank file {d.label}: {d.body.get('outcome')} {d.body.get('reason') or ''}" for d in report.bank_files
                  if d.body.get("outcome") != "accepted"]
+    firsts = [d for d in report.polls if d.label.startswith("first poll")]
+    agains = [d for d in report.polls if d.label.startswith("second poll")]
+    problems += [f"{d.label} accepted nothing" for d in firsts if not d.body.get("accepted")]
+    problems += [f"{d.label} accepted {d.body.get('accepted')} again: the high-water mark did not hold"
+                 for d in agains if d.body.get("accepted")]
     if report.bean_check[0] != 0:
         problems.append(f"bean-check failed: {report.bean_check[1]}")
     unexpected = [case["exception_id"] for case in report.exceptions if case["reason"] == "unexpected_error"]
@@ -196,6 +211,8 @@ def format_report(report: DemoReport) -> str:
         ("duplicates rejected (200 duplicate)", report.count(lambda d: d.body.get("status") == "duplicate")),
         ("forged rejected (401)", report.count(lambda d: d.status == 401)),
         ("bank files dropped (S3)", len(report.bank_files)),
+        ("polls (EventBridge Scheduler)", len(report.polls)),
+        ("polled items accepted", sum(int(d.body.get("accepted") or 0) for d in report.polls)),
         ("events ignored (recorded, not posted)", ignored_events),
         ("documents posted", statuses.get("posted", 0)),
         ("documents ignored by policy", statuses.get("ignored", 0)),
@@ -217,6 +234,10 @@ def format_report(report: DemoReport) -> str:
         lines.append(f"    {delivery.status}  {delivery.label:<58} {detail}")
     for delivery in report.bank_files:
         lines.append(f"    S3   {delivery.label:<58} {delivery.body.get('outcome')}")
+    for delivery in report.polls:
+        body = delivery.body
+        lines.append(f"    poll {delivery.label:<58} read {body.get('read')}, accepted {body.get('accepted')}, "
+                     f"duplicates {body.get('duplicates')}, mark {body.get('cursor_before')} → {body.get('cursor_after')}")
     lines += ["", "  trial balance (from the book):"]
     for (account, currency), amount in report.trial_balance.items():
         lines.append(f"    {account:<44} {amount:>12} {currency}")

@@ -10,6 +10,7 @@ import base64
 import json
 import re
 import threading
+import urllib.parse
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -18,6 +19,36 @@ from typing import Any
 
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024
 _ROUTE = re.compile(r"^/webhooks/([^/?#]+)/?$")
+# The ops API's routes (infra/constructs/ops_api.py); locally served without IAM, as the local user.
+_OPS = (
+    (re.compile(r"^/exceptions/?$"), "/exceptions", ()),
+    (re.compile(r"^/exceptions/([^/]+)/?$"), "/exceptions/{exception_id}", ("exception_id",)),
+    (re.compile(r"^/exceptions/([^/]+)/([^/]+)/?$"), "/exceptions/{exception_id}/{action}", ("exception_id", "action")),
+    (re.compile(r"^/documents/([^/]+)/?$"), "/documents/{document_id}", ("document_id",)),
+    (re.compile(r"^/validate/([^/]+)/?$"), "/validate/{document_type}", ("document_type",)),
+)
+
+
+def ops_event(method: str, raw_path: str, headers: dict[str, str], body: bytes, caller: str) -> dict[str, Any] | None:
+    """An API Gateway REST proxy event for an ops route, or None when the path is not one."""
+    path, _, query = raw_path.partition("?")
+    for pattern, resource, names in _OPS:
+        match = pattern.match(path)
+        if match:
+            parameters = dict(zip(names, match.groups(), strict=True))
+            query_parameters = dict(urllib.parse.parse_qsl(query)) or None
+            return {
+                "resource": resource, "path": path, "httpMethod": method, "headers": headers,
+                "multiValueHeaders": {k: [v] for k, v in headers.items()},
+                "queryStringParameters": query_parameters,
+                "multiValueQueryStringParameters": {k: [v] for k, v in (query_parameters or {}).items()} or None,
+                "pathParameters": parameters or None, "stageVariables": None,
+                "body": body.decode("utf-8", "replace") if body else None, "isBase64Encoded": False,
+                "requestContext": {"requestId": str(uuid.uuid4()), "stage": "local", "httpMethod": method,
+                                   "path": path, "resourcePath": resource,
+                                   "identity": {"userArn": caller, "sourceIp": "127.0.0.1"}},
+            }
+    return None
 
 
 def api_gateway_event(method: str, path: str, headers: dict[str, str], body: bytes, source_ip: str) -> dict[str, Any]:
@@ -39,8 +70,11 @@ def api_gateway_event(method: str, path: str, headers: dict[str, str], body: byt
 
 class WebhookFront:
     def __init__(self, invoke: Callable[[dict[str, Any]], dict[str, Any]], *, host: str = "127.0.0.1",
-                 port: int = 0) -> None:
+                 port: int = 0, ops: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+                 caller: str = "local") -> None:
         self._invoke = invoke
+        self._ops = ops
+        self._caller = caller
         self.outcomes: Counter[str] = Counter()
         front = self
 
@@ -72,6 +106,17 @@ class WebhookFront:
                 if self.path == "/health":
                     self._reply(200, {"status": "ok"})
                     return
+                operation = ops_event(self.command, self.path, dict(self.headers.items()), body, front._caller) \
+                    if front._ops is not None else None
+                if operation is not None:
+                    try:
+                        response = front._ops(operation)
+                    except Exception:
+                        self._reply(502, {"status": "error", "reason": "integration_failure"})
+                        return
+                    self._reply(int(response.get("statusCode", 502)), response.get("body") or "",
+                                response.get("headers") or {"Content-Type": "application/json"})
+                    return
                 if not _ROUTE.match(self.path.split("?", 1)[0]):
                     front.outcomes["rejected:route_not_found"] += 1
                     self._reply(404, {"status": "rejected", "reason": "route_not_found",
@@ -83,6 +128,7 @@ class WebhookFront:
                                       "message": "webhooks are delivered with POST"})
                     return
                 headers = {key: value for key, value in self.headers.items()}
+                headers["X-Forwarded-Proto"] = "http"  # what API Gateway adds (https there), so URLs verify
                 event = api_gateway_event(self.command, self.path, headers, body, self.client_address[0])
                 try:
                     response = front._invoke(event)

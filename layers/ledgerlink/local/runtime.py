@@ -3,12 +3,15 @@
     runtime = LocalRuntime(LocalOptions(config_path=Path("config/ledgerlink.example.yaml")))
     runtime.start()            # moto server, resources, config, secrets, functions, pollers, HTTP front
     runtime.webhook_url("stripe")
+    runtime.poll("expensify")  # what EventBridge Scheduler does on AWS
     runtime.wait_idle()
     runtime.stop()
 
 Same handlers, same state machine definition (``ledgerlink.workflow``), same table shapes
 (``ledgerlink.store.tables``) as the CDK app. What is local: moto instead of AWS, a directory instead
-of an S3 prefix for the book, in-process Lambda invocations, and shorter queue timeouts (options).
+of an S3 prefix for the book, in-process Lambda invocations, shorter queue timeouts (options), and the
+vendor APIs (Ramp, HubSpot, SAP Concur, Adyen reports, Expensify): the sources' ``api.base_url`` is pointed at
+an HTTP fake serving ``events/<source>/api/`` with freshly generated credentials (``fake_source_apis``).
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ from ledgerlink.local.aws import (
     atomic_dynamodb,
     create_resources,
     in_process_lambdas,
+    store_api_credentials,
     store_secrets,
 )
-from ledgerlink.local.functions import FUNCTION_NAMES, FunctionHost
+from ledgerlink.local.fake_apis import FakeSourceApis, generate_credentials
+from ledgerlink.local.functions import FUNCTION_NAMES, FunctionHost, functions_dir
 from ledgerlink.local.http_front import WebhookFront
 from ledgerlink.local.sqs_poller import SqsPoller
 from ledgerlink.store import clients
@@ -59,7 +64,20 @@ class LocalOptions:
     prefix: str = "ledgerlink-local"
     extra_env: dict[str, str] = field(default_factory=dict)
     faults: Any = None                    # ledgerlink.local.functions.Faults, for chaos runs
+    fake_source_apis: bool = True         # point vendor API base URLs at the local HTTP fake
+    poll_every_seconds: float | None = None  # poll the polled sources in the background (EventBridge Scheduler)
 
+
+def with_api_base_url(config: LedgerLinkConfig, url: str) -> LedgerLinkConfig:
+    """``config`` with every source's vendor API (``api`` / Adyen ``reports``) at ``url``."""
+    sources = []
+    for source in config.sources:
+        for attribute in ("api", "reports"):
+            access = getattr(source, attribute, None)
+            if access is not None:
+                source = source.model_copy(update={attribute: access.model_copy(update={"base_url": url})})
+        sources.append(source)
+    return config.model_copy(update={"sources": sources})
 
 class LocalRuntime:
     def __init__(self, options: LocalOptions) -> None:
@@ -76,11 +94,15 @@ class LocalRuntime:
         self._log: IO[str] | None = None
         self._lambdas: Any = None
         self._atomic: Any = None
+        self.fake_apis: FakeSourceApis | None = None
+        self.api_credentials: dict[str, dict[str, str]] = {}
+        self._poll_stop: Any = None
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> LocalRuntime:
         self.config = load_config_file(self.options.config_path)  # ConfigError: line-numbered message
+        self._start_fake_apis()
         state = self.options.state_dir
         if state.exists():
             shutil.rmtree(state)
@@ -107,8 +129,13 @@ class LocalRuntime:
         self.config_version = apply_config(self.resources, self.config,
                                            applied_by=f"local:{self.options.config_path}")
         store_secrets(self.config, {source_id: secret.values for source_id, secret in self.secrets.items()})
+        store_api_credentials(self.config, self.api_credentials)
         self._start_pollers()
-        self._front = WebhookFront(lambda event: self.host.invoke("ingest", event), port=self.options.port)
+        import getpass
+
+        self._front = WebhookFront(lambda event: self.host.invoke("ingest", event), port=self.options.port,
+                                   ops=lambda event: self.host.invoke("ops", event),
+                                   caller=f"local:{getpass.getuser()}")
         self._front.start()
         self._write_stack_file()
         return self
@@ -122,7 +149,27 @@ class LocalRuntime:
                            environment=self.resources.environment(),
                            webhook_base=f"{self.front.url}/webhooks/")
 
+    def _start_fake_apis(self) -> None:
+        from ledgerlink.config.sources import api_credentials
+
+        assert self.config is not None
+        with_api = [source for source in self.config.sources if api_credentials(source) is not None]
+        if not with_api or not self.options.fake_source_apis:
+            return
+        self.api_credentials = {source.id: generate_credentials(source.kind) for source in with_api}
+        self.fake_apis = FakeSourceApis(functions_dir().parent / "events", credentials={
+            source.kind: self.api_credentials[source.id] for source in with_api}).start()
+        self.config = with_api_base_url(self.config, self.fake_apis.url)
+
+    def poll(self, source_id: str | None = None) -> dict[str, Any]:
+        """Invoke the poll function as EventBridge Scheduler does (one source, or every polled source)."""
+        return self.host.invoke("poll", {"source": source_id} if source_id else {})
+
     def stop(self) -> None:
+        if self._poll_stop is not None:
+            self._poll_stop.set()
+        if self.fake_apis is not None:
+            self.fake_apis.stop()
         for poller in self._pollers:
             poller.stop()
         for poller in self._pollers:
@@ -237,6 +284,19 @@ class LocalRuntime:
                            batch_size=self.options.batch_size, region=REGION)
         poller.start()
         self._pollers.append(poller)
+        if self.options.poll_every_seconds:
+            import threading
+
+            self._poll_stop = threading.Event()
+
+            def scheduled() -> None:
+                while not self._poll_stop.wait(self.options.poll_every_seconds):
+                    try:
+                        self.poll()
+                    except Exception:  # noqa: BLE001 - like a failed scheduled invocation: logged, retried next time
+                        logging.getLogger("ledgerlink.local").warning("scheduled poll failed", exc_info=True)
+
+            threading.Thread(target=scheduled, daemon=True, name="poll-schedule").start()
 
     # ---- observation ---------------------------------------------------------------------------
 

@@ -49,6 +49,16 @@ def generate(kind: str) -> str:
         return random_secrets.token_hex(32).upper()
     if kind == "salesforce":  # the URL token of the outbound-message endpoint
         return random_secrets.token_urlsafe(24)
+    if kind == "hubspot":    # an app client secret (a UUID)
+        import uuid
+
+        return str(uuid.uuid4())
+    if kind == "ramp":       # the webhook subscription secret
+        return random_secrets.token_urlsafe(32)
+    if kind == "concur":     # a stand-in for SAP Concur's key pair: we keep the private key to sign locally;
+        from ledgerlink.local.signers import new_rsa_private_key  # Secrets Manager gets the public key
+
+        return new_rsa_private_key()
     return "whsec_" + random_secrets.token_urlsafe(24)
 
 

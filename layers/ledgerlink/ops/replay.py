@@ -8,6 +8,7 @@ execution name; events that were accepted but never processed (lost messages) ar
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from ledgerlink.connectors.sources import webhook_module
+from ledgerlink.connectors.sources import WEBHOOK_KINDS, webhook_module
 from ledgerlink.errors import ConfigError
 
 
@@ -39,23 +40,46 @@ class Replayer:
             raise ConfigError(f"source {source_id!r} is not configured")
         return source.kind
 
+    @staticmethod
+    def _archived_events(kind: str, archive_key: str, raw: bytes) -> list[tuple[str, str | None, str]]:
+        """(event id, event type if known, message body) of each event in one archived object — the body the
+        ingest / poll / bank-file step enqueued for it."""
+        stem = archive_key.rsplit("/", 1)[-1].rsplit(".", 1)[0]  # single-event objects are named by event id
+        if kind == "bank":  # the raw statement file; the bank-file step wraps it
+            try:
+                text = raw.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = raw.decode("latin-1")
+            return [(stem, "bank.statement_file", json.dumps({"file": {"name": stem, "dropped_key": None,
+                                                                         "sha256": hashlib.sha256(raw).hexdigest()},
+                                                                "content": text}))]
+        if kind not in WEBHOOK_KINDS:  # polled items are archived as the very message body
+            return [(stem, None, raw.decode("utf-8"))]
+        module = webhook_module(kind)
+        if hasattr(module, "parse_request"):  # the id travels in a header (Standard Webhooks): one event per body
+            return [(stem, None, raw.decode("utf-8"))]
+        events = module.parse_events(raw)
+        as_body = len(events) == 1 and getattr(module, "BODY_IS_EVENT", True)
+        return [(event.event_id, event.event_type, raw.decode("utf-8") if as_body else json.dumps(event.payload))
+                for event in events]
+
     def _messages_for(self, source_id: str, archive_key: str, *, only_event: str | None,
                       config_version: int | None) -> list[dict[str, Any]]:
         kind = self._kind(source_id)
         raw = self._archive.get(archive_key)
-        events = webhook_module(kind).parse_events(raw)
         messages = []
-        for event in events:
-            if only_event and event.event_id != only_event:
+        for event_id, event_type, body in self._archived_events(kind, archive_key, raw):
+            if only_event and event_id != only_event:
                 continue
-            claim = self._inbox.get(source_id, event.event_id) or {}
+            claim = self._inbox.get(source_id, event_id) or {}
             claimed_at = int(claim.get("claimed_at") or time.time())
             message: dict[str, Any] = {
-                "v": 1, "source": source_id, "kind": kind, "event_id": event.event_id, "event_type": event.event_type,
+                "v": 1, "source": source_id, "kind": kind, "event_id": event_id,
+                "event_type": event_type or claim.get("event_type") or "unknown",
                 "correlation_id": f"replay-{uuid.uuid4()}", "archive_key": archive_key, "replay": True,
                 "received_at": claimed_at,
                 "received_day": claim.get("pending_day") or time.strftime("%Y-%m-%d", time.gmtime(claimed_at)),
-                "body": raw.decode("utf-8") if len(events) == 1 else json.dumps(event.payload),
+                "body": body,
             }
             if config_version is not None:
                 message["config_version"] = config_version

@@ -49,7 +49,12 @@ class FileOutcome:
 
 
 def object_keys(event: dict[str, Any]) -> list[str]:
-    """Keys of an S3 ``ObjectCreated`` notification (URL-encoded by S3: ``+`` is a space)."""
+    """Keys of an S3 ``ObjectCreated`` notification (URL-encoded by S3: ``+`` is a space), or of the EventBridge
+    ``Object Created`` event S3 sends when the bucket has EventBridge enabled (the deployed wiring; its
+    ``detail.object.key`` is not URL-encoded)."""
+    if event.get("source") == "aws.s3" and isinstance(event.get("detail"), dict):
+        key = (event["detail"].get("object") or {}).get("key") if isinstance(event["detail"].get("object"), dict) else None
+        return [key] if isinstance(key, str) and key else []
     keys = []
     for record in event.get("Records") or []:
         key = ((record.get("s3") or {}).get("object") or {}).get("key") if isinstance(record, dict) else None

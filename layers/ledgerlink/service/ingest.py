@@ -72,7 +72,9 @@ class WebhookRequest:
         host = headers.get("host", "")
         path = str(context.get("path") or event.get("path") or "")
         query = event.get("queryStringParameters") or {}
-        url = f"https://{host}{path}" if host else path
+        # API Gateway sets X-Forwarded-Proto (https); the local front says http — HubSpot v3 signs the URL called
+        scheme = "http" if headers.get("x-forwarded-proto", "https").strip().lower() == "http" else "https"
+        url = f"{scheme}://{host}{path}" if host else path
         if query:
             url += "?" + "&".join(f"{key}={value}" for key, value in query.items())
         return cls(source_id=params.get("source"), method=str(event.get("httpMethod") or "POST").upper(),

@@ -1,4 +1,8 @@
-"""Normalize one inbound message: raw event → canonical documents → ledger → one execution each.
+"""Normalize one inbound message: raw event → (vendor API fetch) → canonical documents → ledger → one execution each.
+
+Sources whose notifications only name an object (Ramp, HubSpot, SAP Concur, Adyen reports) are expanded by the
+injected fetcher first (``service/fetch.py``): a vendor outage propagates as a ``TransientError`` (SQS retries the
+message), anything retrying cannot fix is an exception case like any unreadable payload.
 
 Idempotent end to end: the ledger registration is conditional and the execution is named by the
 document id, so SQS redelivery, a DLQ redrive or a replay re-runs this safely. A payload that cannot
@@ -51,6 +55,11 @@ class WorkflowPort(Protocol):
     def start(self, name: str, payload: dict[str, Any]) -> bool: ...
 
 
+class FetcherPort(Protocol):
+    def expand(self, kind: str, source: Any, notification: dict[str, Any], *, archive_key: str, event_id: str,
+               correlation_id: str, replay: bool = False) -> dict[str, Any]: ...
+
+
 class InvalidMessage(ValueError):
     """The queue message itself is not a LedgerLink inbound message (goes to the DLQ)."""
 
@@ -92,8 +101,9 @@ def ledger_record(document: Document, *, status: str, config_version: int, reaso
 
 class NormalizeService:
     def __init__(self, *, config: ConfigPort, archive: ArchiveReader, inbox: InboxOutcomePort, ledger: LedgerPort,
-                 exceptions: ExceptionsPort, workflow: WorkflowPort) -> None:
+                 exceptions: ExceptionsPort, workflow: WorkflowPort, fetcher: FetcherPort | None = None) -> None:
         self._config = config
+        self._fetcher = fetcher  # vendor API reads for sources whose notifications only name the object
         self._archive = archive
         self._inbox = inbox
         self._ledger = ledger
@@ -126,8 +136,13 @@ class NormalizeService:
 
         try:
             event = json.loads(raw)
-            if config.source(source_id) is None:
+            source = config.source(source_id)
+            if source is None:
                 raise NormalizationError(f"source {source_id!r} is no longer configured", reason="unknown_source")
+            if self._fetcher is not None and isinstance(event, dict):
+                # SourceApiUnavailable is a TransientError, not caught below: SQS retries the message
+                event = self._fetcher.expand(message["kind"], source, event, archive_key=archive_key,
+                                             event_id=event_id, correlation_id=correlation_id, replay=replay)
             context = NormalizeContext(config=config, source_id=source_id, correlation_id=correlation_id,
                                        archive_key=archive_key)
             normalized = normalize_module(message["kind"]).normalize(event, context)

@@ -10,6 +10,7 @@ from ledgerlink.store.clients import client as default_client
 RAW_PREFIX = "raw/"      # request bodies, byte for byte, as the provider sent them
 ITEMS_PREFIX = "items/"  # oversized single events of a multi-event request (claim check)
 ARCHIVE_PREFIXES = (RAW_PREFIX, ITEMS_PREFIX)
+FETCHED_PREFIX = "fetched/"  # objects fetched from a vendor API for an archived notification (normalize writes)
 
 
 def archive_key(source: str, event_id: str, received_at: float) -> str:
@@ -21,6 +22,11 @@ def archive_key(source: str, event_id: str, received_at: float) -> str:
 def item_key(request_key: str, event_id: str) -> str:
     """Where one event of an archived multi-event request is stored on its own."""
     return ITEMS_PREFIX + request_key.removeprefix(RAW_PREFIX).removesuffix(".json") + f"/{event_id}.json"
+
+
+def fetched_key(request_key: str, event_id: str) -> str:
+    """Where the API objects fetched for one archived event are kept (replays read them instead of re-fetching)."""
+    return FETCHED_PREFIX + request_key.removeprefix(RAW_PREFIX).rsplit(".", 1)[0] + f"/{event_id}.json"
 
 
 class S3Archive:

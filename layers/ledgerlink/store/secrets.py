@@ -1,7 +1,8 @@
-"""Signing secrets and ERP credentials from Secrets Manager, cached in memory (never env vars or logs).
+"""Signing secrets and API credentials from Secrets Manager, cached in memory (never env vars or logs).
 
-A secret value is either the secret itself (``whsec_...``) or JSON ``{"secrets": ["whsec_new",
-"whsec_old"]}`` so that two secrets are live during a rotation.
+A signing secret's value is either the secret itself (``whsec_...``) or JSON ``{"secrets": ["whsec_new",
+"whsec_old"]}`` so that two secrets are live during a rotation. API credentials are a JSON object whose keys
+each source kind documents (``{"client_id": ..., "client_secret": ...}``), read with :meth:`get_json`.
 """
 
 from __future__ import annotations
@@ -33,20 +34,35 @@ class SecretsManagerSecrets:
     def __init__(self, *, ttl_seconds: int = 300, client: Any = None) -> None:
         self._ttl = ttl_seconds
         self._client = client
-        self._cache: dict[str, tuple[float, list[str]]] = {}
+        self._cache: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
 
     @property
     def client(self) -> Any:
         return self._client or default_client("secretsmanager")
 
-    def get(self, secret_id: str) -> list[str]:
+    def _raw(self, secret_id: str) -> str:
         now = time.monotonic()
         cached = self._cache.get(secret_id)
         if cached and now - cached[0] < self._ttl:
             return cached[1]
         with self._lock:
             response = self.client.get_secret_value(SecretId=secret_id)
-            values = parse_secret_value(response.get("SecretString") or "")
-            self._cache[secret_id] = (now, values)
-            return values
+            raw = response.get("SecretString") or ""
+            self._cache[secret_id] = (now, raw)
+            return raw
+
+    def get(self, secret_id: str) -> list[str]:
+        return parse_secret_value(self._raw(secret_id))
+
+    def get_json(self, secret_id: str) -> dict[str, Any]:
+        """A JSON-object secret (API credentials); ``{}`` when the value is not a JSON object."""
+        try:
+            data = json.loads(self._raw(secret_id))
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def forget(self, secret_id: str) -> None:
+        """Drop a cached value (credentials refused: the next read fetches the rotated value)."""
+        self._cache.pop(secret_id, None)

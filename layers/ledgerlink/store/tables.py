@@ -46,6 +46,8 @@ TABLES: dict[str, TableSpec] = {
     "idempotency": TableSpec("id", ttl_attribute="expiration", purpose="Powertools idempotency records (post step)"),
     "totals": TableSpec("pk", "sk", purpose="control totals (sharded counters) and reconciliation summaries"),
     "audit": TableSpec("pk", "sk", purpose="append-only audit trail: who did what, when (conditional puts only)"),
+    "cursors": TableSpec("source", purpose="high-water marks of polled sources (Expensify): moved forward only, "
+                                           "and only after what they cover is claimed and enqueued"),
 }
 
 # Table name → the settings env var that carries it.
@@ -57,4 +59,5 @@ TABLE_ENV: dict[str, str] = {
     "idempotency": settings.IDEMPOTENCY_TABLE,
     "totals": settings.TOTALS_TABLE,
     "audit": settings.AUDIT_TABLE,
+    "cursors": settings.CURSORS_TABLE,
 }

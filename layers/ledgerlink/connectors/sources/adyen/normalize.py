@@ -7,9 +7,13 @@
 - ``CHARGEBACK`` / ``SECOND_CHARGEBACK`` → chargeback Payment; ``CHARGEBACK_REVERSED`` → its compensation;
 - ``CANCELLATION`` → nothing moved when sales post on capture (recorded); with sales on authorisation it
   compensates the posted sale (refund Payment linked to it);
-- unsuccessful notifications (``success: "false"``) and every other event code (``REPORT_AVAILABLE``
-  included: the settlement report must be downloaded with report credentials, which this connector does not
-  hold) are recorded as ignored with a reason.
+- ``REPORT_AVAILABLE`` of a Settlement details report (downloaded by the normalize step with the report
+  user's credentials, ``reports`` in the source config) → one Payout per merchant account, batch and currency:
+  Dr payouts_in_transit (what reaches the bank) · Dr fees.processing (commission, markup, scheme fees,
+  interchange) · Dr fees.other (fee rows: invoice deductions, misc costs) · Cr cash_clearing (the gross the
+  notifications cleared); the bank line that receives it settles payouts_in_transit (cash application). Without
+  ``reports`` configured, and for other report types, the notification is recorded as ignored;
+- unsuccessful notifications (``success: "false"``) and every other event code are recorded as ignored.
 
 Amounts are ``{"value": <minor units>, "currency": ...}``, converted with the currency's ISO 4217 exponent.
 """
@@ -17,15 +21,19 @@ Amounts are ``{"value": <minor units>, "currency": ...}``, converted with the cu
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
 from ledgerlink.config.model import Entity
 from ledgerlink.config.sources import AdyenSource
+from ledgerlink.connectors.sources.adyen.api import is_settlement_report
+from ledgerlink.connectors.sources.adyen.settlement import SettlementBatch, parse_report
 from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized, local_date
 from ledgerlink.errors import NormalizationError
-from ledgerlink.model.documents import Payment, SourceRef
+from ledgerlink.model.documents import Fee, Payment, Payout, SourceRef
 from ledgerlink.model.money import CurrencyError, Money
 
 SYSTEM = "adyen"
@@ -124,8 +132,49 @@ def _payment(item: dict[str, Any], ctx: NormalizeContext, *, object_type: str, o
     )
 
 
+def _payout_instant(batch: SettlementBatch, source: AdyenSource, fallback: datetime) -> datetime:
+    """The MerchantPayout row's Creation Date, read in the report time zone of the Adyen account."""
+    zone = source.reports.time_zone if source.reports else "UTC"
+    try:
+        local = datetime.fromisoformat(batch.payout_created or "")
+    except ValueError:
+        return fallback
+    return (local if local.tzinfo else local.replace(tzinfo=ZoneInfo(zone))).astimezone(UTC)
+
+
+def _settlement(item: dict[str, Any], report: str, ctx: NormalizeContext, result: Normalized) -> None:
+    source = _source(ctx)
+    report_name = _text(item, "pspReference") or "settlement_detail_report"
+    notified = _occurred(item)
+    for batch in parse_report(report):
+        label = f"{batch.merchant_account} batch {batch.batch_number} {batch.currency}"
+        if batch.payout <= 0:
+            raise NormalizationError(f"{report_name}: {label} pays out {batch.payout}; a batch without a positive "
+                                     "payout (carried-forward balance) needs a person", reason="settlement_without_payout",
+                                     batch=batch.batch_number)
+        entity = ctx.config.entity(source.account_entities.get(batch.merchant_account, source.default_entity))
+        occurred = _payout_instant(batch, source, notified)
+        fees = [Fee(kind=kind, amount=Money.of(amount, batch.currency), description=description)
+                for kind, amount, description in (
+                    ("processing", batch.transaction_costs, "commission, markup, scheme fees, interchange"),
+                    ("other", batch.other_costs, "fee rows of the batch (invoice deductions, misc costs)"))
+                if amount != Decimal(0)]
+        object_id = f"{batch.merchant_account}:{batch.batch_number}:{batch.currency}"
+        ref = SourceRef(system=SYSTEM, object_type="settlement_batch", object_id=object_id, version="paid",
+                        event_id=f"REPORT_AVAILABLE:{report_name}", event_type="REPORT_AVAILABLE",
+                        account=batch.merchant_account or None, archive_key=ctx.archive_key, source_id=ctx.source_id)
+        result.documents.append(Payout(
+            document_id=ref.document_id(), source=ref, entity_id=entity.id, correlation_id=ctx.correlation_id,
+            occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=batch.currency,
+            amount=Money.of(batch.payout, batch.currency), fees=tuple(fees), reference=f"Adyen batch {batch.batch_number}",
+            destination=batch.merchant_account or None,
+            memo=f"Adyen settlement {label}: {batch.rows} rows ({', '.join(sorted(batch.types))})"))
+
+
 def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
     result = Normalized()
+    fetched = event.get("fetched") if "notification" in event else None
+    event = event["notification"] if isinstance(event.get("notification"), dict) else event
     item = notification_item(event)
     code = _text(item, "eventCode") or "?"
     psp = _text(item, "pspReference")
@@ -163,9 +212,14 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
             result.documents.append(_payment(item, ctx, object_type="cancellation", object_id=psp,
                                              direction="refunded", memo=f"Adyen cancellation of {payment_psp}",
                                              related=related))
+        elif code == "REPORT_AVAILABLE" and is_settlement_report(item) and isinstance((fetched or {}).get("report"), str):
+            _settlement(item, fetched["report"], ctx, result)
         elif code == "REPORT_AVAILABLE":
-            result.ignored.append(Ignored("settlement_report_not_downloaded",
-                                          f"report {psp} is available; downloading Adyen reports is not supported"))
+            reason = ("settlement_report_not_downloaded" if source.reports is None and is_settlement_report(item)
+                      else "unsupported_report")
+            result.ignored.append(Ignored(reason, f"report {psp}" + (": configure reports (report user credentials) "
+                                                                      "to download it" if reason.startswith("settle")
+                                                                      else "")))
         else:
             result.ignored.append(Ignored("unsupported_event_type", code))
     except ValidationError as exc:

@@ -1,0 +1,96 @@
+"""SAP Concur Expense v4 client: fetch an approved report's header and its expenses.
+
+Auth: a company-level refresh token exchanged at ``POST /oauth2/v0/token`` (``grant_type=refresh_token`` with the
+app's ``client_id`` / ``client_secret``) for a bearer token, cached until shortly before ``expires_in``. The
+credentials secret is ``{"client_id", "client_secret", "refresh_token"}``; the refresh token is replaced by the
+operator before it expires (six months), never written back by LedgerLink.
+
+Which events need the report: ``statusChanged`` whose ``currentApprovalStatus`` is one of the source's
+``approved_statuses``. The report is read at the path of the event's ``href``
+(``/expensereports/v4/users/{owner}/context/TRAVELER/reports/{reportId}``) on the *configured* base URL — the host
+named in the payload is never called — plus ``…/expenses``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from ledgerlink.config.sources import ConcurSource
+from ledgerlink.connectors.sources.http import Http, SourceApiError, checked, credential
+
+_REPORT_PATH = re.compile(r"^/expensereports/v4/users/[A-Za-z0-9\-]{1,64}/context/(TRAVELER|PROXY)/reports/"
+                          r"[A-Za-z0-9]{1,32}$")
+
+
+class ConcurSession:
+    def __init__(self, source: ConcurSource, credentials: Mapping[str, Any], http: Http,
+                 clock: Callable[[], float] = time.time) -> None:
+        secret_id = source.api.credentials.secret_id
+        self._form = {"client_id": credential(credentials, "client_id", secret_id),
+                      "client_secret": credential(credentials, "client_secret", secret_id),
+                      "refresh_token": credential(credentials, "refresh_token", secret_id),
+                      "grant_type": "refresh_token"}
+        self._base = source.api.base_url
+        self._timeout = source.api.timeout_seconds
+        self._http = http
+        self._clock = clock
+        self._token: tuple[str, float] | None = None
+        self._lock = threading.Lock()
+
+    def _access_token(self, *, renew: bool = False) -> str:
+        with self._lock:
+            if self._token and not renew and self._clock() < self._token[1]:
+                return self._token[0]
+            response = checked(self._http.request(
+                "POST", f"{self._base}/oauth2/v0/token", body=urlencode(self._form).encode(), timeout=self._timeout,
+                headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}),
+                what="Concur token")
+            try:
+                answer = json.loads(response.body)
+                token, expires = answer["access_token"], int(answer.get("expires_in", 3600))
+            except (ValueError, KeyError, TypeError):
+                raise SourceApiError("Concur token response has no access_token",
+                                     reason="source_api_rejected") from None
+            self._token = (token, self._clock() + max(expires - 60, 30))
+            return token
+
+    def get(self, path: str, *, what: str) -> str:
+        for attempt in (0, 1):
+            response = self._http.request("GET", f"{self._base}{path}", timeout=self._timeout, headers={
+                "Authorization": f"Bearer {self._access_token(renew=attempt == 1)}", "Accept": "application/json"})
+            if response.status != 401 or attempt == 1:
+                return checked(response, what=what).text()
+        raise AssertionError("unreachable")
+
+
+def connect(source: ConcurSource, credentials: Mapping[str, Any], http: Http) -> ConcurSession:
+    return ConcurSession(source, credentials, http)
+
+
+def facts(notification: Mapping[str, Any]) -> Mapping[str, Any]:
+    value = notification.get("facts")
+    return value if isinstance(value, dict) else {}
+
+
+def wants(notification: Mapping[str, Any], source: ConcurSource) -> bool:
+    return (notification.get("eventType") == "statusChanged"
+            and facts(notification).get("currentApprovalStatus") in source.approved_statuses)
+
+
+def report_path(notification: Mapping[str, Any]) -> str:
+    path = urlsplit(str(facts(notification).get("href") or "")).path
+    if not _REPORT_PATH.match(path):
+        raise SourceApiError("the Concur event has no Expense v4 report href", reason="missing_field", field="href")
+    return path
+
+
+def fetch(notification: Mapping[str, Any], source: ConcurSource, session: ConcurSession) -> dict[str, str]:
+    path = report_path(notification)
+    return {"report": session.get(path, what="Concur report"),
+            "expenses": session.get(f"{path}/expenses", what="Concur report expenses")}

@@ -1,0 +1,1 @@
+"""Expensify: no webhooks; approved reports exported by a scheduled poller through the Integration Server."""

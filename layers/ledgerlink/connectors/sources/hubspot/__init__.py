@@ -1,0 +1,1 @@
+"""HubSpot: signature v3 webhooks; closed-won deals fetched from the CRM API become customer + contract events."""

@@ -1,0 +1,1 @@
+"""Ramp: HMAC-signed thin webhooks, transactions and reimbursements fetched from the Ramp API."""

@@ -1,0 +1,229 @@
+"""Ramp transactions and reimbursements (fetched from the Ramp API) → card transactions and expense reports.
+
+Ramp amounts come in two representations (Ramp docs, "Monetary values"), and both appear in the same object:
+
+- the legacy representation, **major units** as a JSON number: ``Transaction.amount`` (``90.0`` = 90.00 in
+  ``currency_code``), ``Reimbursement.amount`` (in ``currency``);
+- the canonical ``CurrencyAmount``, **integer minor units**: ``line_items[].amount``,
+  ``original_transaction_amount``, ``original_reimbursement_amount``, ``payee_amount``
+  (``{"amount": 9000, "currency_code": "USD"}`` = 90.00 USD; ``5000`` JPY = ¥5,000).
+
+Each field is read with its own representation (the fetched JSON is parsed with ``Decimal``, never ``float``); a
+major amount with more decimals than its currency is refused, a minor amount must be an integer, and where the
+object carries both for the same money (line items vs the settled amount, payee vs payor in one currency) they
+must agree to the minor unit — an amount sent in the wrong representation (``9000`` where ``90.00`` was meant)
+is an ``amounts_inconsistent`` exception, never a posting 100× too large.
+
+- ``transactions.cleared`` / ``.ready_to_sync`` with a ``CLEARED`` transaction → CardTransaction (Dr
+  expense.<category> · Cr card_liability; negative = merchant refund), one per transaction id (version
+  ``cleared``: both events, in any order, post it once); any other state is recorded (not final yet);
+- ``reimbursements.ready_to_sync`` with an approved ``BUSINESS_TO_USER`` reimbursement → ExpenseReport
+  (Dr expense.<category> per line · Cr employee_payable), one per reimbursement id; repayments
+  (``USER_TO_BUSINESS``) and unapproved states are recorded as ignored;
+- ``transactions.authorized`` / ``*.ready_for_review`` are recorded (not final); other types are unsupported.
+
+The category is the GL account Ramp coded (accounting field selection ``GL_ACCOUNT``), else Ramp's
+``sk_category_name``, else the source's ``default_category``, as a key (``SaaS / Software`` → ``saas_software``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from ledgerlink.config.model import Entity
+from ledgerlink.config.sources import RampSource
+from ledgerlink.connectors.sources.base import (
+    Ignored,
+    NormalizeContext,
+    Normalized,
+    category_key,
+    load_exact,
+    local_date,
+    major_money,
+    minor_money,
+    parse_day,
+    parse_instant,
+)
+from ledgerlink.errors import NormalizationError
+from ledgerlink.model.documents import CardTransaction, ExpenseLine, ExpenseReport, Party, SourceRef
+from ledgerlink.model.money import Money, sum_money
+
+SYSTEM = "ramp"
+NOT_FINAL = ("transactions.authorized", "transactions.ready_for_review", "reimbursements.ready_for_review")
+UNAPPROVED_REIMBURSEMENT_STATES = frozenset({"DRAFT", "INIT", "PENDING", "REJECTED", "CANCELED", "DELETED"})
+
+
+def _source(ctx: NormalizeContext) -> RampSource:
+    source = ctx.config.source(ctx.source_id)
+    if not isinstance(source, RampSource):
+        raise NormalizationError(f"source {ctx.source_id!r} is not a Ramp source", reason="source_mismatch")
+    return source
+
+
+def _entity(obj: dict[str, Any], notification: dict[str, Any], source: RampSource, ctx: NormalizeContext) -> Entity:
+    for key in (obj.get("entity_id"), notification.get("business_id")):
+        if isinstance(key, str) and key in source.account_entities:
+            return ctx.config.entity(source.account_entities[key])
+    return ctx.config.entity(source.default_entity)
+
+
+def _gl_category(obj: dict[str, Any], source: RampSource) -> str | None:
+    for selection in obj.get("accounting_field_selections") or []:
+        if isinstance(selection, dict) and str(selection.get("type", "")).upper() == "GL_ACCOUNT":
+            code = selection.get("external_id") or selection.get("name")
+            if code:
+                return category_key(code, source.default_category)
+    return None
+
+
+def _category(obj: dict[str, Any], source: RampSource) -> str:
+    return _gl_category(obj, source) or category_key(obj.get("sk_category_name"), source.default_category)
+
+
+def _line_amounts(obj: dict[str, Any], field: str) -> list[tuple[dict[str, Any], Money]]:
+    items = obj.get("line_items") or []
+    if not isinstance(items, list):
+        raise NormalizationError(f"{field} is not a list", reason="missing_field", field=field)
+    return [(item, minor_money(item.get("amount") if isinstance(item, dict) else None,
+                               field=f"{field}[{position}].amount"))
+            for position, item in enumerate(items)]
+
+
+def _agree(expected: Money, lines: list[Money], *, what: str, object_id: str) -> None:
+    """Same money in both representations must agree to the minor unit (catches a wrong exponent)."""
+    same = [amount for amount in lines if amount.currency == expected.currency]
+    if same and len(same) == len(lines) and abs(sum_money(same, expected.currency)) != abs(expected):
+        raise NormalizationError(
+            f"{what} {object_id}: line items sum to {sum_money(same, expected.currency)} (minor units) but the amount "
+            f"is {expected} (major units); one of them is in the wrong representation", reason="amounts_inconsistent",
+            object_id=object_id)
+
+
+def _ref(object_type: str, object_id: str, version: str, notification: dict[str, Any],
+         ctx: NormalizeContext) -> SourceRef:
+    return SourceRef(system=SYSTEM, object_type=object_type, object_id=object_id, version=version,
+                     event_id=notification.get("id"), event_type=notification.get("type"),
+                     account=notification.get("business_id") or None, archive_key=ctx.archive_key,
+                     source_id=ctx.source_id)
+
+
+def _transaction(obj: dict[str, Any], notification: dict[str, Any], ctx: NormalizeContext,
+                 result: Normalized) -> None:
+    source = _source(ctx)
+    txn_id = obj.get("id")
+    if not isinstance(txn_id, str) or not txn_id:
+        raise NormalizationError("transaction has no id", reason="missing_field", field="id")
+    state = obj.get("state")
+    if state != "CLEARED":
+        result.ignored.append(Ignored("not_cleared", f"transaction {txn_id} is {state}"))
+        return
+    settled = major_money(obj.get("amount"), obj.get("currency_code"), field="amount")
+    _agree(settled, [amount for _, amount in _line_amounts(obj, "line_items")], what="transaction", object_id=txn_id)
+    if settled.is_zero():
+        result.ignored.append(Ignored("zero_amount", f"transaction {txn_id}"))
+        return
+    entity = _entity(obj, notification, source, ctx)
+    occurred = parse_instant(obj.get("user_transaction_time"), field="user_transaction_time")
+    holder = obj.get("card_holder") if isinstance(obj.get("card_holder"), dict) else {}
+    dimensions: dict[str, str] = {}
+    original = obj.get("original_transaction_amount")
+    if isinstance(original, dict) and original.get("currency_code") != settled.currency:
+        dimensions["original_amount"] = str(minor_money(original, field="original_transaction_amount"))
+    mcc = obj.get("merchant_category_code")
+    ref = _ref("card_transaction", txn_id, "cleared", notification, ctx)
+    result.documents.append(CardTransaction(
+        document_id=ref.document_id(), source=ref, entity_id=entity.id, correlation_id=ctx.correlation_id,
+        occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=settled.currency,
+        cardholder=Party(role="employee", source_id=str(holder.get("user_id") or obj.get("card_id") or "ramp")),
+        merchant=obj.get("merchant_name") or obj.get("merchant_descriptor") or "unknown merchant",
+        merchant_category_code=mcc if isinstance(mcc, str) and len(mcc) == 4 and mcc.isdigit() else None,
+        category=_category(obj, source), amount=settled,
+        posted_date=parse_day(obj["settlement_date"], field="settlement_date") if obj.get("settlement_date") else None,
+        dimensions=dimensions, memo=f"Ramp card transaction {txn_id}"))
+
+
+def _reimbursement(obj: dict[str, Any], notification: dict[str, Any], ctx: NormalizeContext,
+                   result: Normalized) -> None:
+    source = _source(ctx)
+    reimbursement_id = obj.get("id")
+    if not isinstance(reimbursement_id, str) or not reimbursement_id:
+        raise NormalizationError("reimbursement has no id", reason="missing_field", field="id")
+    state, direction = obj.get("state"), obj.get("direction")
+    if state in UNAPPROVED_REIMBURSEMENT_STATES:
+        result.ignored.append(Ignored("not_approved", f"reimbursement {reimbursement_id} is {state}"))
+        return
+    if direction != "BUSINESS_TO_USER":
+        result.ignored.append(Ignored("unsupported_reimbursement_direction",
+                                      f"reimbursement {reimbursement_id}: {direction} (an employee repayment)"))
+        return
+    payable = major_money(obj.get("amount"), obj.get("currency"), field="amount")
+    lines = _line_amounts(obj, "line_items")
+    _agree(payable, [amount for _, amount in lines], what="reimbursement", object_id=reimbursement_id)
+    payee = obj.get("payee_amount")
+    if isinstance(payee, dict) and payee.get("currency_code") == payable.currency:
+        _agree(payable, [minor_money(payee, field="payee_amount")], what="reimbursement", object_id=reimbursement_id)
+    if payable.amount <= 0:
+        result.ignored.append(Ignored("zero_amount", f"reimbursement {reimbursement_id}"))
+        return
+    entity = _entity(obj, notification, source, ctx)
+    approved = obj.get("approved_at") or obj.get("submitted_at") or obj.get("created_at")
+    occurred = parse_instant(approved, field="approved_at")
+    spent_on = parse_day(obj.get("transaction_date"), field="transaction_date")
+    category = _category(obj, source)
+    merchant = obj.get("merchant") or None
+    if lines and all(amount.currency == payable.currency for _, amount in lines):
+        expense_lines = tuple(ExpenseLine(
+            line_id=f"{reimbursement_id}:{position}", category=_gl_category(item, source) or category,
+            amount=amount, merchant=merchant,
+            transaction_date=spent_on, description=obj.get("memo") or None)
+            for position, (item, amount) in enumerate(lines))
+    else:
+        expense_lines = (ExpenseLine(line_id=f"{reimbursement_id}:0", category=category, amount=payable,
+                                     merchant=merchant, transaction_date=spent_on,
+                                     description=obj.get("memo") or None),)
+    ref = _ref("reimbursement", reimbursement_id, "approved", notification, ctx)
+    result.documents.append(ExpenseReport(
+        document_id=ref.document_id(), source=ref, entity_id=entity.id, correlation_id=ctx.correlation_id,
+        occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=payable.currency,
+        employee=Party(role="employee", source_id=str(obj.get("user_id") or "ramp-user")),
+        report_id=reimbursement_id, lines=expense_lines, total=payable, reimbursable=True,
+        memo=f"Ramp reimbursement {reimbursement_id} ({obj.get('type') or 'OUT_OF_POCKET'})"))
+
+
+def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
+    result = Normalized()
+    notification = event.get("notification") if isinstance(event.get("notification"), dict) else event
+    event_type = str(notification.get("type") or notification.get("event_type") or "")
+    if "challenge" in notification and "type" not in notification:
+        result.ignored.append(Ignored("subscription_challenge", "confirm it with POST /developer/v1/webhooks/{id}/"
+                                                                 "verify using the archived challenge"))
+        return result
+    if event_type in NOT_FINAL:
+        result.ignored.append(Ignored("not_final", event_type))
+        return result
+    fetched = event.get("fetched") or {}
+    try:
+        if event_type in ("transactions.cleared", "transactions.ready_to_sync"):
+            _transaction(_object(fetched, "transaction"), notification, ctx, result)
+        elif event_type == "reimbursements.ready_to_sync":
+            _reimbursement(_object(fetched, "reimbursement"), notification, ctx, result)
+        else:
+            result.ignored.append(Ignored("unsupported_event_type", event_type or "?"))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise NormalizationError(f"Ramp {event_type}: {first.get('msg')}", reason="invalid_document") from None
+    return result
+
+
+def _object(fetched: dict[str, Any], name: str) -> dict[str, Any]:
+    text = fetched.get(name)
+    if not isinstance(text, str):
+        raise NormalizationError(f"no fetched {name} for this event", reason="missing_field", field=name)
+    obj = load_exact(text, what=f"Ramp {name}")
+    if isinstance(obj, dict) and isinstance(obj.get("data"), dict):  # tolerate an enveloped single object
+        obj = obj["data"]
+    if not isinstance(obj, dict):
+        raise NormalizationError(f"Ramp {name} is not a JSON object", reason="malformed_payload")
+    return obj

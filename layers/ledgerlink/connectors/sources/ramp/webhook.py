@@ -1,0 +1,116 @@
+"""Ramp webhooks (stdlib only: ingest hot path).
+
+Scheme (Ramp developer docs, "Webhooks"): the signature header carries the lowercase hex HMAC-SHA256 of the raw
+request body, keyed with the subscription's secret as UTF-8. Ramp's docs spell the header
+``X-Ramp-Webhook-Signature``; other Ramp material (and this project's issue) say ``X-Ramp-Signature`` — both are
+read. Two secrets may be live during a rotation.
+
+The signature covers no timestamp header, but it covers the body, and the body's ``created_at`` is the event
+time (constant across Ramp's up-to-10 retries with exponential backoff). So the replay window is enforced on
+that signed ``created_at``: older than ``tolerance_seconds`` (a day by default, longer than Ramp's retry span)
+is ``signature_expired``; more than 5 minutes ahead is ``signature_from_future``. Inside the window a replay is
+a duplicate (the inbox keeps ``(source, id)`` for 35 days).
+
+Every delivery is one event ``{id, type, created_at, business_id, object: {id}}``; ``id`` is stable across
+retries. Ramp's subscription challenge (``{"challenge": ...}``) is accepted as ``webhooks.verification`` so the
+operator can read it from the archive and confirm the subscription.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent
+from ledgerlink.errors import MalformedPayload, SignatureInvalid
+
+SIGNATURE_HEADERS = ("x-ramp-signature", "x-ramp-webhook-signature")
+FUTURE_SKEW_SECONDS = 300
+
+
+def sign(body: bytes, secret: str) -> str:
+    """The header value Ramp sends (demo, tests, ``ledgerlink local sign``)."""
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def signature_header(body: bytes, secret: str) -> dict[str, str]:
+    return {"X-Ramp-Signature": sign(body, secret)}
+
+
+def _load(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedPayload("body is not valid UTF-8 JSON", reason="malformed_json") from None
+    if not isinstance(payload, dict):
+        raise MalformedPayload("body is not a JSON object", reason="malformed_json")
+    return payload
+
+
+def _epoch(value: Any) -> int | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:  # Ramp: "UTC is assumed if no timezone offset is specified"
+        parsed = parsed.replace(tzinfo=UTC)
+    return int(parsed.timestamp())
+
+
+def verify(body: bytes, headers: Mapping[str, str], secrets: Sequence[str], tolerance_seconds: int,
+           now: float) -> None:
+    supplied = next((headers[name] for name in SIGNATURE_HEADERS if headers.get(name)), None)
+    if not supplied:
+        raise SignatureInvalid("missing X-Ramp-Signature header", reason="signature_missing")
+    candidate = supplied.strip().lower().removeprefix("sha256=")
+    if len(candidate) != 64 or any(c not in "0123456789abcdef" for c in candidate):
+        raise SignatureInvalid("X-Ramp-Signature is not a hex SHA-256 HMAC", reason="signature_malformed")
+    if not secrets:
+        raise SignatureInvalid("no signing secret configured for this source", reason="signature_unverifiable")
+    matched = False
+    for secret in secrets:
+        matched |= hmac.compare_digest(sign(body, secret).encode(), candidate.encode())
+    if not matched:
+        raise SignatureInvalid("X-Ramp-Signature does not match a signing secret", reason="signature_mismatch")
+    payload = _load(body)
+    if "challenge" in payload and "type" not in payload:
+        return  # the subscription challenge carries no event time
+    created = _epoch(payload.get("created_at"))
+    if created is None:
+        raise MalformedPayload("Ramp event has no created_at timestamp", reason="missing_field")
+    if created < now - tolerance_seconds:
+        raise SignatureInvalid("event created_at is outside the replay window", reason="signature_expired",
+                               tolerance_seconds=tolerance_seconds)
+    if created > now + FUTURE_SKEW_SECONDS:
+        raise SignatureInvalid("event created_at is in the future", reason="signature_from_future")
+
+
+def parse(body: bytes) -> WebhookEvent:
+    payload = _load(body)
+    if "type" not in payload and isinstance(payload.get("challenge"), str) and payload["challenge"]:
+        digest = hashlib.sha256(payload["challenge"].encode()).hexdigest()[:32]
+        return WebhookEvent(event_id=f"challenge-{digest}", event_type="webhooks.verification", created=None,
+                            payload=payload)
+    event_id, event_type = payload.get("id"), payload.get("type")
+    if not isinstance(event_id, str) or not event_id or len(event_id) > 128:
+        raise MalformedPayload("Ramp event has no id", reason="missing_event_id")
+    if not isinstance(event_type, str) or not event_type:
+        raise MalformedPayload("Ramp event has no type", reason="missing_event_type")
+    return WebhookEvent(event_id=event_id, event_type=event_type, created=_epoch(payload.get("created_at")),
+                        payload=payload)
+
+
+# ---- the common webhook-module contract (see connectors/sources/webhooks.py) ----------------------
+
+def verify_request(request: SignedRequest, secrets: Sequence[str], tolerance_seconds: int, now: float) -> None:
+    verify(request.body, request.headers, secrets, tolerance_seconds, now)
+
+
+def parse_events(body: bytes) -> list[WebhookEvent]:
+    return [parse(body)]
