@@ -26,6 +26,7 @@ from ledgerlink.model.documents import (
     Payment,
     RevenueSchedule,
     RevenueScheduleEntry,
+    Reversal,
     SourceRef,
     SubscriptionEvent,
     SubscriptionItem,
@@ -209,6 +210,8 @@ def one_of_each() -> list[Any]:
                         amount=Money.of("-12.34", "EUR"), booking_date=date(2024, 3, 15), reference="INV-1"),
         journal(("Assets:Bank:USD", "100.00", "USD"), ("Equity:FX", "-100.00", "USD"),
                 ("Equity:FX", "92.00", "EUR"), ("Assets:Bank:EUR", "-92.00", "EUR")),
+        Reversal(**base("reversal", "in_1_void"), original_document_id=invoice().document_id, reason="void",
+                 reverse_on="original_date"),
     ]
 
 

@@ -34,6 +34,7 @@ class SecretsManagerSecrets:
         self._ttl = ttl_seconds
         self._client = client
         self._cache: dict[str, tuple[float, list[str]]] = {}
+        self._raw: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
 
     @property
@@ -50,3 +51,23 @@ class SecretsManagerSecrets:
             values = parse_secret_value(response.get("SecretString") or "")
             self._cache[secret_id] = (now, values)
             return values
+
+    # ---- ERP credentials: a JSON document per connection, read and (token rotation) written back ----------
+
+    def get_raw(self, secret_id: str, *, fresh: bool = False) -> str:
+        """The secret string as stored (ERP credentials are JSON). ``fresh`` bypasses the cache (after another
+        Lambda may have rotated a refresh token)."""
+        now = time.monotonic()
+        cached = self._raw.get(secret_id)
+        if cached and not fresh and now - cached[0] < self._ttl:
+            return cached[1]
+        with self._lock:
+            text = self.client.get_secret_value(SecretId=secret_id).get("SecretString") or ""
+            self._raw[secret_id] = (now, text)
+            return text
+
+    def put_raw(self, secret_id: str, text: str) -> None:
+        """Store a new version (rotated OAuth 2.0 refresh token). The value is never logged."""
+        with self._lock:
+            self.client.put_secret_value(SecretId=secret_id, SecretString=text)
+            self._raw[secret_id] = (time.monotonic(), text)
