@@ -70,6 +70,8 @@ class NetSuiteConnection(_HttpConnection):
     currency_ids: dict[str, str] = Field(default_factory=dict, description="ISO code → NetSuite currency internal id")
     async_line_threshold: int = Field(default=500, ge=1, le=1000,
                                       description="journals with more lines are posted asynchronously")
+    items: dict[str, str] = Field(default_factory=dict, description="account internal id → item internal id for "
+                                                                    "native invoices and credit memos")
 
     def default_base_url(self) -> str:
         host = self.account_id.lower().replace("_", "-")
@@ -89,6 +91,8 @@ class QuickBooksConnection(_HttpConnection):
     environment: Literal["production", "sandbox"] = "production"
     minor_version: int = Field(default=75, ge=1)
     batch_size: int = Field(default=30, ge=1, le=30, description="items per batch request (Intuit: at most 30)")
+    items: dict[str, str] = Field(default_factory=dict, description="income/expense account Id → item Id for "
+                                                                    "native invoices and credit memos")
 
     def default_base_url(self) -> str:
         host = "quickbooks.api.intuit.com" if self.environment == "production" else "sandbox-quickbooks.api.intuit.com"
