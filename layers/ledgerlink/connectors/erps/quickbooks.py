@@ -34,7 +34,13 @@ from ledgerlink.connectors.erps.base import (
     PeriodStatus,
     PostResult,
 )
-from ledgerlink.connectors.erps.common import debit_credit, journal_currency, narration, post_with_lookup, short_ref
+from ledgerlink.connectors.erps.common import (
+    debit_credit,
+    journal_currency,
+    narration,
+    post_with_lookup,
+    short_ref,
+)
 from ledgerlink.connectors.erps.http import HttpClient
 from ledgerlink.connectors.erps.ratelimit import LimitPolicy, NullLimiter, wall_clock_ms
 from ledgerlink.connectors.erps.session import ErpSession, OAuth2Tokens, rejected
