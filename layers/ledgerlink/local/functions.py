@@ -14,7 +14,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any
 
-FUNCTION_NAMES: tuple[str, ...] = ("ingest", "normalize", "enrich", "validate", "post", "record", "open_exception")
+FUNCTION_NAMES: tuple[str, ...] = ("ingest", "normalize", "enrich", "validate", "post", "record", "open_exception",
+                                   "flush")
 
 
 def functions_dir() -> Path:

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +58,7 @@ class LocalOptions:
     batch_size: int = 10
     prefix: str = "ledgerlink-local"
     extra_env: dict[str, str] = field(default_factory=dict)
+    flush_interval_seconds: float = 300.0  # the local stand-in for the EventBridge schedule; 0 = manual only
 
 
 class LocalRuntime:
@@ -73,6 +75,8 @@ class LocalRuntime:
         self._saved_env: dict[str, str | None] = {}
         self._log: IO[str] | None = None
         self._lambdas: Any = None
+        self._scheduler: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -91,7 +95,7 @@ class LocalRuntime:
         self._lambdas = in_process_lambdas(self._host)
         self._lambdas.__enter__()
         self.resources = create_resources(
-            prefix=self.options.prefix, books_dir=state / "books", host=self._host,
+            prefix=self.options.prefix, books_dir=state / "books", host=self._host, legacy_dir=state / "legacy",
             visibility_timeout_seconds=self.options.visibility_timeout_seconds,
             max_receive_count=self.options.max_receive_count)
         for key, value in self.resources.environment().items():
@@ -102,11 +106,15 @@ class LocalRuntime:
                                            applied_by=f"local:{self.options.config_path}")
         store_secrets(self.config, {source_id: secret.values for source_id, secret in self.secrets.items()})
         self._start_pollers()
+        self._start_scheduler()
         self._front = WebhookFront(lambda event: self.host.invoke("ingest", event), port=self.options.port)
         self._front.start()
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._scheduler is not None:
+            self._scheduler.join(timeout=5)
         for poller in self._pollers:
             poller.stop()
         for poller in self._pollers:
@@ -154,6 +162,31 @@ class LocalRuntime:
     @property
     def books_dir(self) -> Path:
         return self.options.state_dir / "books"
+
+    @property
+    def legacy_dir(self) -> Path:
+        return self.options.state_dir / "legacy"
+
+    # ---- the scheduled flush (EventBridge Scheduler on AWS) ------------------------------------------
+
+    def flush(self, through: str | None = None) -> dict[str, Any]:
+        """Invoke the flush function as the schedule would (``through``: a manual run up to that date)."""
+        return self.host.invoke("flush", {"through": through} if through else {})
+
+    def _start_scheduler(self) -> None:
+        interval = self.options.flush_interval_seconds
+        if interval <= 0:
+            return
+
+        def tick() -> None:
+            while not self._stopping.wait(interval):
+                try:
+                    self.flush()
+                except Exception:  # noqa: BLE001 - logged by the handler; the next tick tries again
+                    logging.getLogger(__name__).exception("scheduled flush failed")
+
+        self._scheduler = threading.Thread(target=tick, name="flush-schedule", daemon=True)
+        self._scheduler.start()
 
     def book_main_file(self, connection_id: str) -> Path:
         assert self.config is not None

@@ -57,6 +57,25 @@ class DynamoLedger:
             ConditionExpression="attribute_exists(document_id)",
         )
 
+    def mark_summarized(self, document_id: str, **attributes: Any) -> bool:
+        """Record that the document is in a summary bucket — unless the flush already posted the bucket and
+        marked the document posted (the record step and the flush may race). False if it was too late."""
+        present = {key: val for key, val in attributes.items() if val is not None}
+        try:
+            self.client.update_item(
+                TableName=self._table, Key={"document_id": value(document_id)},
+                UpdateExpression="SET #s = :summarized, " + ", ".join(f"#a{i} = :v{i}" for i in range(len(present))),
+                ExpressionAttributeNames={"#s": "status", **{f"#a{i}": key for i, key in enumerate(present)}},
+                ExpressionAttributeValues={":summarized": value("summarized"), ":received": value("received"),
+                                           **{f":v{i}": value(val) for i, val in enumerate(present.values())}},
+                ConditionExpression="attribute_exists(document_id) AND (#s = :received OR #s = :summarized)",
+            )
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def get(self, document_id: str) -> dict[str, Any] | None:
         response = self.client.get_item(TableName=self._table, Key={"document_id": value(document_id)},
                                         ConsistentRead=True)

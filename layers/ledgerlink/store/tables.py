@@ -39,6 +39,10 @@ TABLES: dict[str, TableSpec] = {
     "exceptions": TableSpec("exception_id", indexes=(Index("by_status", "status", "opened_at"),),
                             purpose="exception cases for finance ops"),
     "idempotency": TableSpec("id", ttl_attribute="expiration", purpose="Powertools idempotency records (post step)"),
+    "buckets": TableSpec("pk", "sk", indexes=(Index("by_status", "status", "bucket_id"),
+                                              Index("by_bucket", "member_of", "pk")),
+                         purpose="summarized posting: buckets, their summary lines and members (drill-down)"),
+    "limiter": TableSpec("connection_id", purpose="ERP connection limiters: token bucket, daily budget, leases"),
 }
 
 # Table name → the settings env var that carries it.
@@ -48,4 +52,6 @@ TABLE_ENV: dict[str, str] = {
     "config": settings.CONFIG_TABLE,
     "exceptions": settings.EXCEPTIONS_TABLE,
     "idempotency": settings.IDEMPOTENCY_TABLE,
+    "buckets": settings.BUCKETS_TABLE,
+    "limiter": settings.LIMITER_TABLE,
 }
