@@ -158,9 +158,10 @@ class LegacyFileConnection(ConfigModel):
     company_code: str = Field(default="LL", pattern=r"^[A-Z0-9]{1,8}$", description="first field of every record")
 
     def account_problem(self, account: str) -> str | None:
-        if re.fullmatch(r"[A-Za-z0-9.:\-]{1,20}", account):
+        width = 20 if self.format == "fixed_width" else 100   # the fixed-width account field is 20 characters
+        if re.fullmatch(r"[A-Za-z0-9.:_\-]+", account) and len(account) <= width:
             return None
-        return f"{account!r} does not fit a legacy GL account field (1-20 of A-Z a-z 0-9 . : -)"
+        return f"{account!r} does not fit a legacy GL account field (1-{width} of A-Z a-z 0-9 . : _ -)"
 
 
 ErpConnection = Annotated[

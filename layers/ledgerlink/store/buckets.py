@@ -106,6 +106,7 @@ class DynamoBuckets:
             sequence = self._open_sequence(scope)
             bucket_id = scope.bucket_id(sequence)
             member = {"pk": f"M#{document_id}", "sk": "M", "member_of": bucket_id, "document_id": document_id,
+                      "sequence": sequence,
                       "correlation_id": correlation_id, "added_at": int(time.time()),
                       "lines": [{"line": c.line_key, "account": c.account, "amount": c.amount}
                                 for c in contributions]}
@@ -147,8 +148,7 @@ class DynamoBuckets:
                 if reasons and reasons[0] == "ConditionalCheckFailed":
                     existing = self.member(document_id)
                     if existing is not None:   # delivered before: it is already in exactly one bucket
-                        return Membership(existing["member_of"], _sequence_of(existing["member_of"], self),
-                                          added=False)
+                        return Membership(existing["member_of"], int(existing["sequence"]), added=False)
                 continue   # the bucket was sealed meanwhile (or a write conflict): go again, next sequence
             return Membership(bucket_id, sequence, added=True)
         raise TransientError(f"could not add {document_id} to a bucket (contention)", reason="bucket_contention")
@@ -236,8 +236,3 @@ class DynamoBuckets:
                 return False
             raise
         return True
-
-
-def _sequence_of(bucket_id: str, store: DynamoBuckets) -> int:
-    bucket = store.bucket(bucket_id)
-    return bucket.sequence if bucket else 0
