@@ -38,6 +38,7 @@ class KeyUse:
     S3_WRITE = ("kms:GenerateDataKey",)                 # single-part PutObject
     SQS_SEND = ("kms:Decrypt", "kms:GenerateDataKey")   # SendMessage to an SSE-KMS queue
     SECRET_READ = ("kms:Decrypt",)                      # GetSecretValue
+    SECRET_WRITE = ("kms:GenerateDataKey",)             # PutSecretValue (a rotated OAuth refresh token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ SIZING: dict[str, Sizing] = {
     "post": Sizing(256, 60),            # the ERP call (the ASL gives the step 120 s)
     "record": Sizing(256, 30),
     "open_exception": Sizing(256, 30),
+    "flush": Sizing(512, 300),          # seals buckets, posts summaries in bulk, traces members, seals legacy days
 }
 
 

@@ -9,9 +9,11 @@ from infra.constructs.buckets import Buckets
 from infra.constructs.config_seed import ConfigSeed
 from infra.constructs.core_layer import CoreLayer
 from infra.constructs.encryption import EncryptionKey
+from infra.constructs.erp_secrets import ErpSecrets
 from infra.constructs.ingest import Ingest
 from infra.constructs.normalize import Normalize
 from infra.constructs.post_document import PostDocument
+from infra.constructs.posting_engine import PostingEngine
 from infra.constructs.secrets import SourceSecrets, pascal
 from infra.constructs.tables import StateTables
 from infra.options import DeploymentOptions
@@ -29,16 +31,22 @@ class LedgerLinkStack(Stack):
         self.tables = StateTables(self, "Tables", key=self.key, prod=prod)
         self.buckets = Buckets(self, "Buckets", key=self.key, prod=prod)
         self.secrets = SourceSecrets(self, "SigningSecrets", config=config, key=self.key, prod=prod)
+        self.erp_secrets = ErpSecrets(self, "ErpSecrets", config=config, key=self.key, prod=prod)
         self.layer = CoreLayer(self, "CoreLayer", arch=options.arch)
 
         # Settings values grow as resources exist; each function takes only the names its settings class reads.
         values = {env_name: self.tables[table].table_name for table, env_name in TABLE_ENV.items()}
         values[settings.ARCHIVE_BUCKET] = self.buckets.archive.bucket_name
         values[settings.BOOKS_URI] = self.buckets.books_uri
+        values[settings.LEGACY_FILES_URI] = self.buckets.legacy_files_uri
         common = {"options": options, "layer": self.layer.layer, "key": self.key}
 
         self.post_document = PostDocument(self, "PostDocument", tables=self.tables, books=self.buckets.books,
-                                          values=values, **common)
+                                          values=values, legacy=self.buckets.legacy,
+                                          erp_secrets=self.erp_secrets.secrets, **common)
+        self.posting_engine = PostingEngine(self, "PostingEngine", tables=self.tables, books=self.buckets.books,
+                                            legacy=self.buckets.legacy, erp_secrets=self.erp_secrets.secrets,
+                                            values=values, **common)
         values[settings.STATE_MACHINE_ARN] = self.post_document.state_machine.state_machine_arn
         self.normalize = Normalize(self, "Normalize", tables=self.tables, archive=self.buckets.archive,
                                    state_machine=self.post_document.state_machine, values=values, **common)
@@ -57,10 +65,16 @@ class LedgerLinkStack(Stack):
             "ExceptionsTableName": (self.tables["exceptions"].table_name, "exception cases"),
             "ArchiveBucketName": (self.buckets.archive.bucket_name, "raw webhook archive"),
             "BooksBucketName": (self.buckets.books.bucket_name, "Beancount books (prefix books/)"),
+            "LegacyFilesBucketName": (self.buckets.legacy.bucket_name, "legacy GL import files (prefix legacy/)"),
+            "FlushFunctionName": (self.posting_engine.flush.function.function_name,
+                                  "invoke with {\"through\": \"YYYY-MM-DD\"} to flush summaries by hand"),
             "InboundQueueUrl": (self.normalize.queue.queue_url, "SQS inbound queue"),
             "InboundDlqUrl": (self.normalize.dlq.queue_url, "inbound DLQ (console: Start DLQ redrive)"),
             "StateMachineArn": (self.post_document.state_machine.state_machine_arn, "post-document state machine"),
         }
+        for connection_id, secret in self.erp_secrets.by_connection.items():
+            outputs[f"{pascal(connection_id)}ErpCredentialsSecretArn"] = (
+                secret.secret_arn, f"credentials of ERP connection '{connection_id}': put its JSON here")
         for source_id, name in self.secrets.names.items():
             outputs[f"{pascal(source_id)}SigningSecretName"] = (
                 name, f"signing secret of source '{source_id}': put the provider's value here")

@@ -32,6 +32,7 @@ class Resources:
         self.tables = table_ids(template)
         self.archive = output_target(template, "ArchiveBucketName")
         self.books = output_target(template, "BooksBucketName")
+        self.legacy = output_target(template, "LegacyFilesBucketName")
         self.queue = output_target(template, "InboundQueueUrl")
         self.state_machine = output_target(template, "StateMachineArn")
         (self.key,) = of_type(template, "AWS::KMS::Key")
@@ -79,7 +80,8 @@ class Resources:
                     "sqs:GetQueueAttributes")},
                 ("kms:Decrypt", self.key, None),
             },
-            "enrich": {("dynamodb:GetItem", t["config"], None), *self.key_use("dynamodb", DYNAMODB_KEY)},
+            "enrich": {("dynamodb:GetItem", t["config"], None), *self.key_use("dynamodb", DYNAMODB_KEY),
+                       ("dynamodb:GetItem", t["ledger"], None)},          # a reversal's original journal
             "validate": {("dynamodb:GetItem", t["config"], None), *self.key_use("dynamodb", DYNAMODB_KEY)},
             "post": {
                 ("dynamodb:GetItem", t["config"], None),
@@ -88,6 +90,33 @@ class Resources:
                 ("s3:GetObject", f"{self.books}/books/*", None),       # books.S3BookStore.read
                 ("s3:PutObject", f"{self.books}/books/*", None),       # create / write
                 ("s3:ListBucket", self.books, None),                   # names (and 404 instead of 403)
+                *self.key_use("dynamodb", DYNAMODB_KEY),
+                *self.key_use("s3", ("kms:Decrypt", "kms:GenerateDataKey")),
+                *{(action, t["buckets"], None) for action in (         # buckets.add: head, TransactWriteItems
+                    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")},
+                ("dynamodb:GetItem", t["limiter"], None),              # limiter: read state
+                ("dynamodb:PutItem", t["limiter"], None),              # ... conditional write
+                ("s3:GetObject", f"{self.legacy}/legacy/*", None),     # legacy_file: find (index, part)
+                ("s3:PutObject", f"{self.legacy}/legacy/*", None),     # ... part, index, pending marker
+                ("s3:ListBucket", self.legacy, None),
+            },
+            "flush": {
+                ("dynamodb:GetItem", t["config"], None),
+                *{(action, t["buckets"], None) for action in (         # buckets: bucket, lines, seal/mark
+                    "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")},
+                ("dynamodb:Query", f"{t['buckets']}/index/by_status", None),
+                ("dynamodb:Query", f"{t['buckets']}/index/by_bucket", None),
+                ("dynamodb:GetItem", t["limiter"], None),
+                ("dynamodb:PutItem", t["limiter"], None),
+                ("dynamodb:UpdateItem", t["ledger"], None),            # members traced to their summary
+                ("dynamodb:PutItem", t["exceptions"], None),           # a refused summary's case
+                ("s3:GetObject", f"{self.books}/books/*", None),       # the summary journal in the book
+                ("s3:PutObject", f"{self.books}/books/*", None),
+                ("s3:ListBucket", self.books, None),
+                ("s3:GetObject", f"{self.legacy}/legacy/*", None),     # sealing legacy days
+                ("s3:PutObject", f"{self.legacy}/legacy/*", None),
+                ("s3:DeleteObject", f"{self.legacy}/legacy/*", None),  # ... the pending marker
+                ("s3:ListBucket", self.legacy, None),
                 *self.key_use("dynamodb", DYNAMODB_KEY),
                 *self.key_use("s3", ("kms:Decrypt", "kms:GenerateDataKey")),
             },
@@ -106,7 +135,8 @@ def resources(assembly) -> Resources:
     return Resources(assembly)
 
 
-@pytest.mark.parametrize("name", ["ingest", "normalize", "enrich", "validate", "post", "record", "open_exception"])
+@pytest.mark.parametrize("name", ["ingest", "normalize", "enrich", "validate", "post", "record", "open_exception",
+                                  "flush"])
 def test_function_role_grants_exactly_what_its_code_calls(template, resources, name):
     role = function_role(template, resources.functions[name])
     assert grants(template, role) == resources.expected(name)
@@ -170,4 +200,14 @@ def test_roles_are_assumable_only_by_their_service(template):
         principals = [s["Principal"] for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
         services = {ref(p.get("Service")) for p in principals}
         assert all("AWS" not in p for p in principals), lid
-        assert services <= {"lambda.amazonaws.com", "states.amazonaws.com"}, (lid, services)
+        assert services <= {"lambda.amazonaws.com", "states.amazonaws.com", "scheduler.amazonaws.com"}, (lid, services)
+
+
+def test_the_flush_schedule_may_only_invoke_the_flush_function(template, resources):
+    (schedule,) = of_type(template, "AWS::Scheduler::Schedule").values()
+    props = schedule["Properties"]
+    assert props["ScheduleExpression"] == "rate(1 hour)" and props.get("State", "ENABLED") == "ENABLED"
+    assert props["Target"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert ref(props["Target"]["Arn"]) == resources.functions["flush"]
+    role = ref(props["Target"]["RoleArn"])
+    assert grants(template, role) == {("lambda:InvokeFunction", resources.functions["flush"], None)}

@@ -1,6 +1,6 @@
 """Summary buckets in DynamoDB: a document lands in exactly one bucket, even when delivered twice.
 
-Items (table ``buckets``, keys ``pk``/``sk``)::
+Items (table ``buckets``, keys ``bucket_pk``/``bucket_sk``)::
 
     HEAD#<scope key> / HEAD        open_seq: the sequence new documents of this scope go to
     B#<bucket id>    / META        status (open → sealed → posted → done, or exception), scope, documents
@@ -12,7 +12,7 @@ guard: a second delivery is refused), check the scope's open sequence is still t
 the amounts to the bucket's lines. Sealing moves the scope's ``open_seq`` on and marks the bucket sealed
 in one transaction, so no document can join a bucket once the flush has taken it: a transaction racing the
 seal fails its check and retries into the next bucket. Indexes: ``by_status`` (status, bucket_id) lists
-the buckets the flush has work for; ``by_bucket`` (member_of, pk) gives the drill-down.
+the buckets the flush has work for; ``by_bucket`` (member_of, bucket_pk) gives the drill-down.
 """
 
 from __future__ import annotations
@@ -79,14 +79,14 @@ class DynamoBuckets:
     # ---- adding documents --------------------------------------------------------------------------
 
     def _open_sequence(self, scope: BucketScope) -> int:
-        key = {"pk": value(f"HEAD#{scope.key()}"), "sk": value("HEAD")}
+        key = {"bucket_pk": value(f"HEAD#{scope.key()}"), "bucket_sk": value("HEAD")}
         item = self.client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
         if item is not None:
             return int(from_item(item)["open_seq"])
         try:
-            self.client.put_item(TableName=self._table, Item=to_item({"pk": f"HEAD#{scope.key()}", "sk": "HEAD",
+            self.client.put_item(TableName=self._table, Item=to_item({"bucket_pk": f"HEAD#{scope.key()}", "bucket_sk": "HEAD",
                                                                       "open_seq": 1}),
-                                 ConditionExpression="attribute_not_exists(pk)")
+                                 ConditionExpression="attribute_not_exists(bucket_pk)")
         except Exception as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
@@ -94,7 +94,7 @@ class DynamoBuckets:
         return 1
 
     def member(self, document_id: str) -> dict[str, Any] | None:
-        item = self.client.get_item(TableName=self._table, Key={"pk": value(f"M#{document_id}"), "sk": value("M")},
+        item = self.client.get_item(TableName=self._table, Key={"bucket_pk": value(f"M#{document_id}"), "bucket_sk": value("M")},
                                     ConsistentRead=True).get("Item")
         return from_item(item) if item else None
 
@@ -105,25 +105,25 @@ class DynamoBuckets:
         for _ in range(10):
             sequence = self._open_sequence(scope)
             bucket_id = scope.bucket_id(sequence)
-            member = {"pk": f"M#{document_id}", "sk": "M", "member_of": bucket_id, "document_id": document_id,
+            member = {"bucket_pk": f"M#{document_id}", "bucket_sk": "M", "member_of": bucket_id, "document_id": document_id,
                       "sequence": sequence,
                       "correlation_id": correlation_id, "added_at": int(time.time()),
                       "lines": [{"line": c.line_key, "account": c.account, "amount": c.amount}
                                 for c in contributions]}
             items: list[dict[str, Any]] = [
                 {"Put": {"TableName": self._table, "Item": to_item(member),
-                         "ConditionExpression": "attribute_not_exists(pk)"}},
+                         "ConditionExpression": "attribute_not_exists(bucket_pk)"}},
                 {"ConditionCheck": {"TableName": self._table,
-                                    "Key": {"pk": value(f"HEAD#{scope.key()}"), "sk": value("HEAD")},
+                                    "Key": {"bucket_pk": value(f"HEAD#{scope.key()}"), "bucket_sk": value("HEAD")},
                                     "ConditionExpression": "open_seq = :seq",
                                     "ExpressionAttributeValues": {":seq": value(sequence)}}},
-                {"Update": {"TableName": self._table, "Key": {"pk": value(f"B#{bucket_id}"), "sk": value("META")},
+                {"Update": {"TableName": self._table, "Key": {"bucket_pk": value(f"B#{bucket_id}"), "bucket_sk": value("META")},
                             "UpdateExpression": "SET #s = if_not_exists(#s, :open), bucket_id = :b, seq = :seq, "
                                                 "connection_id = :c, entity_id = :e, accounting_date = :d, "
                                                 "currency = :cur, source_id = :src, document_type = :t, "
                                                 "correlation_id = if_not_exists(correlation_id, :corr) "
                                                 "ADD documents :one",
-                            "ConditionExpression": "attribute_not_exists(pk) OR #s = :open",
+                            "ConditionExpression": "attribute_not_exists(bucket_pk) OR #s = :open",
                             "ExpressionAttributeNames": {"#s": "status"},
                             "ExpressionAttributeValues": {
                                 ":open": value("open"), ":b": value(bucket_id), ":seq": value(sequence),
@@ -134,7 +134,7 @@ class DynamoBuckets:
             for contribution in contributions:
                 items.append({"Update": {
                     "TableName": self._table,
-                    "Key": {"pk": value(f"B#{bucket_id}"), "sk": value(f"L#{contribution.line_key}")},
+                    "Key": {"bucket_pk": value(f"B#{bucket_id}"), "bucket_sk": value(f"L#{contribution.line_key}")},
                     "UpdateExpression": "SET account = :a, dimensions = :dims ADD amount :x, documents :one",
                     "ExpressionAttributeValues": {":a": value(contribution.account),
                                                   ":dims": value(dict(contribution.dimensions)),
@@ -156,7 +156,7 @@ class DynamoBuckets:
     # ---- reading and sealing -----------------------------------------------------------------------
 
     def bucket(self, bucket_id: str) -> Bucket | None:
-        item = self.client.get_item(TableName=self._table, Key={"pk": value(f"B#{bucket_id}"), "sk": value("META")},
+        item = self.client.get_item(TableName=self._table, Key={"bucket_pk": value(f"B#{bucket_id}"), "bucket_sk": value("META")},
                                     ConsistentRead=True).get("Item")
         return self._bucket(from_item(item)) if item else None
 
@@ -177,11 +177,11 @@ class DynamoBuckets:
     def lines(self, bucket_id: str) -> list[SummaryLine]:
         lines: list[SummaryLine] = []
         for page in self.client.get_paginator("query").paginate(
-                TableName=self._table, ConsistentRead=True, KeyConditionExpression="pk = :pk AND begins_with(sk, :l)",
+                TableName=self._table, ConsistentRead=True, KeyConditionExpression="bucket_pk = :pk AND begins_with(bucket_sk, :l)",
                 ExpressionAttributeValues={":pk": value(f"B#{bucket_id}"), ":l": value("L#")}):
             for raw in page.get("Items", []):
                 item = from_item(raw)
-                lines.append(SummaryLine(line_key=item["sk"][2:], account=item["account"],
+                lines.append(SummaryLine(line_key=item["bucket_sk"][2:], account=item["account"],
                                          dimensions=dict(item.get("dimensions") or {}),
                                          amount=Decimal(str(item["amount"])), documents=int(item["documents"])))
         return lines
@@ -202,7 +202,7 @@ class DynamoBuckets:
 
     def seal(self, bucket: Bucket) -> bool:
         """Close the bucket to new documents (they go to the next sequence). False if someone else sealed it."""
-        head = {"pk": value(f"HEAD#{bucket.scope.key()}"), "sk": value("HEAD")}
+        head = {"bucket_pk": value(f"HEAD#{bucket.scope.key()}"), "bucket_sk": value("HEAD")}
         try:
             self.client.transact_write_items(TransactItems=[
                 {"Update": {"TableName": self._table, "Key": head, "UpdateExpression": "SET open_seq = :next",
@@ -210,7 +210,7 @@ class DynamoBuckets:
                             "ExpressionAttributeValues": {":seq": value(bucket.sequence),
                                                           ":next": value(bucket.sequence + 1)}}},
                 {"Update": {"TableName": self._table,
-                            "Key": {"pk": value(f"B#{bucket.bucket_id}"), "sk": value("META")},
+                            "Key": {"bucket_pk": value(f"B#{bucket.bucket_id}"), "bucket_sk": value("META")},
                             "UpdateExpression": "SET #s = :sealed, sealed_at = :now",
                             "ConditionExpression": "#s = :open", "ExpressionAttributeNames": {"#s": "status"},
                             "ExpressionAttributeValues": {":sealed": value("sealed"), ":open": value("open"),
@@ -228,7 +228,7 @@ class DynamoBuckets:
                   **{f":v{i}": value(v) for i, v in enumerate(attributes.values())}}
         sets = ", ".join(["#s = :new"] + [f"#a{i} = :v{i}" for i in range(len(attributes))])
         try:
-            self.client.update_item(TableName=self._table, Key={"pk": value(f"B#{bucket_id}"), "sk": value("META")},
+            self.client.update_item(TableName=self._table, Key={"bucket_pk": value(f"B#{bucket_id}"), "bucket_sk": value("META")},
                                     UpdateExpression=f"SET {sets}", ConditionExpression="#s = :old",
                                     ExpressionAttributeNames=names, ExpressionAttributeValues=values)
         except Exception as exc:

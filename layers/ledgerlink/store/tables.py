@@ -39,8 +39,8 @@ TABLES: dict[str, TableSpec] = {
     "exceptions": TableSpec("exception_id", indexes=(Index("by_status", "status", "opened_at"),),
                             purpose="exception cases for finance ops"),
     "idempotency": TableSpec("id", ttl_attribute="expiration", purpose="Powertools idempotency records (post step)"),
-    "buckets": TableSpec("pk", "sk", indexes=(Index("by_status", "status", "bucket_id"),
-                                              Index("by_bucket", "member_of", "pk")),
+    "buckets": TableSpec("bucket_pk", "bucket_sk", indexes=(Index("by_status", "status", "bucket_id"),
+                                                            Index("by_bucket", "member_of", "bucket_pk")),
                          purpose="summarized posting: buckets, their summary lines and members (drill-down)"),
     "limiter": TableSpec("connection_id", purpose="ERP connection limiters: token bucket, daily budget, leases"),
 }
