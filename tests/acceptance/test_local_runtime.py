@@ -30,16 +30,21 @@ def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
     report = run_demo(EXAMPLE_CONFIG, EVENTS / "stripe", state_dir=tmp_path / "demo", port=0)
     # Then it reports no problem and the numbers add up
     assert demo_ok(report) == [], format_report(report)
-    assert report.count(lambda d: d.status == 202) == 9
+    assert report.count(lambda d: d.status == 202) == 10
     assert report.count(lambda d: d.body.get("status") == "duplicate") == 1
     assert report.count(lambda d: d.status == 401) == 1
-    assert report.statuses == {"posted": 8}
+    assert report.statuses == {"posted": 10}
     assert report.exceptions == []
     assert report.bean_check[0] == 0
     postings = sorted((report.book_file.parent / "postings").glob("*.beancount"))
     assert len(postings) == 8
-    # every posting carries its document id and the correlation id of the webhook that caused it
+    # the UK company (a Stripe Connect account) routes to the legacy GL file: one import file, trailer ties out
     by_document = {item["document_id"]: item for item in report.ledger}
+    assert {item["erp_connection"] for item in report.ledger if item["entity_id"] == "uk01"} == {"legacy-gl"}
+    (legacy,) = report.legacy_files
+    assert legacy.entity == "uk01" and legacy.problems == [] and legacy.lines == 4
+    assert legacy.totals == {"GBP": ("40.00", "40.00")}
+    # every posting carries its document id and the correlation id of the webhook that caused it
     for path in postings:
         text = path.read_text()
         document_id = path.stem

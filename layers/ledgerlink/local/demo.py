@@ -29,6 +29,43 @@ class Delivery:
 
 
 @dataclass
+class LegacyFileCheck:
+    """A legacy GL import file the flush wrote, read back: its lines and whether the trailer ties out."""
+
+    path: Path
+    entity: str
+    lines: int
+    totals: dict[str, tuple[str, str]]
+    problems: list[str]
+
+
+def check_legacy_file(path: Path, parse: Any) -> LegacyFileCheck:
+    from collections import defaultdict
+    from decimal import Decimal
+
+    records = parse(path.read_text(encoding="utf-8"))
+    sums: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0)])
+    for record in records:
+        if record["type"] == "D":
+            sums[record["currency"]][0] += Decimal(record["debit"])
+            sums[record["currency"]][1] += Decimal(record["credit"])
+            sums[record["currency"]][2] += 1
+    problems, totals = [], {}
+    for record in (r for r in records if r["type"] == "T"):
+        debit, credit, count = sums.get(record["currency"], [Decimal(0), Decimal(0), Decimal(0)])
+        totals[record["currency"]] = (record["debit"], record["credit"])
+        if (Decimal(record["debit"]), Decimal(record["credit"]), int(record["line"])) != (debit, credit, count):
+            problems.append(f"{path.name}: {record['currency']} trailer does not match its lines")
+        if debit != credit:
+            problems.append(f"{path.name}: {record['currency']} debits {debit} != credits {credit}")
+    if not totals:
+        problems.append(f"{path.name}: no control-total trailer")
+    header = next((r for r in records if r["type"] == "H"), {})
+    return LegacyFileCheck(path=path, entity=header.get("entity", "?"), lines=int(sum(v[2] for v in sums.values())),
+                           totals=totals, problems=problems)
+
+
+@dataclass
 class DemoReport:
     deliveries: list[Delivery] = field(default_factory=list)
     ledger: list[dict[str, Any]] = field(default_factory=list)
@@ -39,6 +76,8 @@ class DemoReport:
     trial_balance: dict[tuple[str, str], Any] = field(default_factory=dict)
     idle: bool = False
     seconds: float = 0.0
+    flush: dict[str, Any] = field(default_factory=dict)
+    legacy_files: list[LegacyFileCheck] = field(default_factory=list)
 
     def count(self, predicate: Any) -> int:
         return sum(1 for d in self.deliveries if predicate(d))
@@ -91,6 +130,18 @@ def run_demo(config_path: Path, events_dir: Path, *, state_dir: Path = Path(".le
     try:
         send_samples(runtime, source_id, samples, report)
         report.idle = runtime.wait_idle(timeout=timeout)
+        # what EventBridge Scheduler does hourly on AWS: summaries and legacy GL files for the days that are over
+        report.flush = runtime.flush(through="2100-12-31")
+        from ledgerlink.connectors.erps.legacy_file import LegacyFile
+
+        for connection in runtime.config.erp_connections:  # type: ignore[union-attr]
+            if connection.kind == "legacy_file":
+                from ledgerlink.store.objects import FileObjectStore
+
+                target = LegacyFile(connection, FileObjectStore(runtime.legacy_dir / connection.prefix))
+                for name in report.flush.get("legacy_files", []):
+                    if name.startswith(str(target.store.location())):
+                        report.legacy_files.append(check_legacy_file(Path(name), target.parse))
         tables = runtime.resources.tables  # type: ignore[union-attr]
         report.ledger = DynamoLedger(tables["ledger"]).scan()
         report.inbox = DynamoInbox(tables["inbox"]).scan()
@@ -131,9 +182,11 @@ def demo_ok(report: DemoReport) -> list[str]:
     unexpected = [case["exception_id"] for case in report.exceptions if case["reason"] == "unexpected_error"]
     if unexpected:
         problems.append(f"exceptions from unexpected errors (see .ledgerlink/demo/lambda.log): {unexpected}")
-    stuck = [item["document_id"] for item in report.ledger if item["status"] == "received"]
+    stuck = [item["document_id"] for item in report.ledger if item["status"] in ("received", "summarized")]
     if stuck:
         problems.append(f"documents still in flight: {stuck}")
+    for checked in report.legacy_files:
+        problems += checked.problems
     return problems
 
 
@@ -149,18 +202,29 @@ def format_report(report: DemoReport) -> str:
         ("documents posted", statuses.get("posted", 0)),
         ("documents ignored by policy", statuses.get("ignored", 0)),
         ("open exceptions", len(report.exceptions)),
+        ("summary journals posted by the flush", int(report.flush.get("posted", 0))),
+        ("legacy GL import files written", len(report.legacy_files)),
     ]
     width = max(len(label) for label, _ in rows) + 2
-    lines = ["", "LedgerLink demo — local stack (moto) + embedded Beancount book", ""]
+    lines = ["", "LedgerLink demo — local stack (moto) + embedded Beancount book + a legacy GL file", ""]
     lines += [f"  {label.ljust(width, '.')} {value:>4}" for label, value in rows]
     lines.append(f"  {'books'.ljust(width, '.')} {report.book_file}")
     check = "OK" if report.bean_check[0] == 0 else f"FAILED\n{report.bean_check[1]}"
     lines.append(f"  {'bean-check'.ljust(width, '.')} {check}")
+    for checked in report.legacy_files:
+        lines.append(f"  {('legacy GL file (' + checked.entity + ')').ljust(width, '.')} {checked.path}")
+        totals = ", ".join(f"{currency} Dr {debit} = Cr {credit}" for currency, (debit, credit) in checked.totals.items())
+        verdict = "OK" if not checked.problems else "FAILED: " + "; ".join(checked.problems)
+        lines.append(f"  {'control totals'.ljust(width, '.')} {checked.lines} lines, {totals} — {verdict}")
     lines.append(f"  {'elapsed'.ljust(width, '.')} {report.seconds:.1f} s")
     lines += ["", "  deliveries:"]
     for delivery in report.deliveries:
         detail = delivery.body.get("reason") or delivery.body.get("status", "")
         lines.append(f"    {delivery.status}  {delivery.label:<48} {detail}")
+    routed = Counter((item.get("entity_id"), item.get("erp_connection")) for item in report.ledger
+                     if item.get("status") == "posted")
+    lines += ["", "  routing (entity → ERP connection: documents posted):"]
+    lines += [f"    {entity} → {connection}: {count}" for (entity, connection), count in sorted(routed.items())]
     lines += ["", "  trial balance (from the book):"]
     for (account, currency), amount in report.trial_balance.items():
         lines.append(f"    {account:<44} {amount:>12} {currency}")
