@@ -40,9 +40,9 @@ def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
     assert len(postings) == 8
     # the UK company (a Stripe Connect account) routes to the legacy GL file: one import file, trailer ties out
     by_document = {item["document_id"]: item for item in report.ledger}
-    assert {item["erp_connection"] for item in report.ledger if item["entity_id"] == "uk01"} == {"legacy-gl"}
+    assert {item["erp_connection"] for item in report.ledger if item["entity_id"] == "gb01"} == {"legacy-gl"}
     (legacy,) = report.legacy_files
-    assert legacy.entity == "uk01" and legacy.problems == [] and legacy.lines == 4
+    assert legacy.entity == "gb01" and legacy.problems == [] and legacy.lines == 4
     assert legacy.totals == {"GBP": ("40.00", "40.00")}
     # every posting carries its document id and the correlation id of the webhook that caused it
     for path in postings:

@@ -142,7 +142,6 @@ def legacy_config():
     from tests.conftest import EXAMPLE_CONFIG
 
     data = yaml.safe_load(EXAMPLE_CONFIG.read_text())
-    data["erp_connections"].append({"id": "legacy-gl", "kind": "legacy_file", "format": "csv", "company_code": "DEMO"})
     data["entities"][0].update(legacy_connection="legacy-gl", cutover_date="2023-01-01")
     return parse_config_text(yaml.safe_dump(data), origin="legacy-config")
 

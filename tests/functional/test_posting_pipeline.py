@@ -229,7 +229,9 @@ def test_all_samples_post_balanced_books_that_pass_bean_check(stack):
         assert stack.send(path.read_bytes()).status == 202
     stack.drain()
     assert stack.exceptions.list("open") == []
-    assert len(stack.documents("posted")) == 8
+    posted = stack.documents("posted")
+    assert len([d for d in posted if d["erp_connection"] == "books"]) == 8
+    assert len([d for d in posted if d["erp_connection"] == "legacy-gl"]) == 2   # gb01's GL import file
     assert book_errors(stack) == []
     balance = BeancountBook(stack.config.connection("books"), FileBookStore(stack.book_dir)).trial_balance()
     # receivable left open: the unpaid December 2021 invoice (20 USD) and the JPY invoice (¥5,000)

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from ledgerlink.config.model import LedgerLinkConfig
-from ledgerlink.connectors.erps.base import BulkItemResult, PostResult, supports_bulk
+from ledgerlink.connectors.erps.base import BulkItemResult, PostResult, find_existing, supports_bulk
 from ledgerlink.errors import DocumentRejected, RateLimited, TransientError
 from ledgerlink.model.documents import JournalEntry
 from ledgerlink.pipeline.periods import apply_erp_period
@@ -134,7 +134,7 @@ class FlushService:
                 except DocumentRejected as exc:
                     self._reject(bucket, exc, report)
                     continue
-                found = connector.find_by_external_id(journal.document_id)
+                found = find_existing(connector, journal.document_id, "journal")
                 if found is not None:
                     self._posted(bucket, found, journal, report)
                 else:

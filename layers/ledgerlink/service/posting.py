@@ -116,7 +116,7 @@ def post_step(state: dict[str, Any], config_store: VersionedConfig, connectors: 
         rerouted = route(config, journal.entity_id, journal.accounting_date).connection_id
         if rerouted != connection_id:
             connection_id, connector = rerouted, connectors(config, rerouted, version)
-    found = connector.find_by_external_id(journal.document_id)
+    found = _find(connector, journal, state, policy.post_as)
     result = found or _post(connector, journal, state, policy.post_as)
     return {**state, "journal": journal.model_dump(mode="json"),
             "posting": {"connection_id": connection_id, "erp_ref": result.erp_ref, "created": result.created,
@@ -130,20 +130,38 @@ def _erp_period_gate(journal: JournalEntry, config: LedgerLinkConfig, connector:
     return apply_erp_period(journal, entity, connector.period_status(entity, journal.accounting_date))
 
 
-def _post(connector: ErpConnector, journal: JournalEntry, state: dict[str, Any], post_as: str) -> Any:
-    """An ERP-native document where the policy asks for one and the connector and document allow it; else
-    the journal (which every connector posts)."""
-    from ledgerlink.connectors.erps.base import post_erp_document, supports_documents
+def _native(connector: ErpConnector, journal: JournalEntry, state: dict[str, Any], post_as: str) -> Any:
+    from ledgerlink.connectors.erps.base import supports_documents
     from ledgerlink.pipeline.erp_documents import erp_document
 
     if post_as == "document" and supports_documents(connector) and state.get("document"):
-        native = erp_document(DocumentAdapter.validate_python(state["document"]), journal)
-        if native is not None:
-            try:
-                return post_erp_document(connector, native)  # type: ignore[arg-type]
-            except DocumentRejected as exc:
-                if exc.reason != "unsupported_document":
-                    raise
+        return erp_document(DocumentAdapter.validate_python(state["document"]), journal)
+    return None
+
+
+def _find(connector: ErpConnector, journal: JournalEntry, state: dict[str, Any], post_as: str) -> Any:
+    """The lookup before any write, narrowed to what this document posts as (one call for an API ERP)."""
+    from ledgerlink.connectors.erps.base import find_existing
+
+    native = _native(connector, journal, state, post_as)
+    if native is None:
+        return find_existing(connector, journal.document_id, "journal")
+    return find_existing(connector, journal.document_id, native.kind) or find_existing(
+        connector, journal.document_id, "journal")   # it may have fallen back to a journal before
+
+
+def _post(connector: ErpConnector, journal: JournalEntry, state: dict[str, Any], post_as: str) -> Any:
+    """An ERP-native document where the policy asks for one and the connector and document allow it; else
+    the journal (which every connector posts)."""
+    from ledgerlink.connectors.erps.base import post_erp_document
+
+    native = _native(connector, journal, state, post_as)
+    if native is not None:
+        try:
+            return post_erp_document(connector, native)  # type: ignore[arg-type]
+        except DocumentRejected as exc:
+            if exc.reason != "unsupported_document":
+                raise
     return connector.post_journal(journal)
 
 

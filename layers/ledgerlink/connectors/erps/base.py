@@ -140,3 +140,14 @@ def supports_documents(connector: object) -> bool:
 
 def supports_bulk(connector: object) -> bool:
     return callable(getattr(connector, "post_journals", None))
+
+
+def find_existing(connector: object, external_id: str, kind: str | None = None) -> PostResult | None:
+    """``find_by_external_id``, narrowed to ``kind`` (journal, invoice, ...) where the connector supports it:
+    an API ERP then makes one lookup call instead of one per record type it could be."""
+    import inspect
+
+    find = connector.find_by_external_id  # type: ignore[attr-defined]
+    if kind is not None and "kind" in inspect.signature(find).parameters:
+        return find(external_id, kind=kind)
+    return find(external_id)

@@ -173,7 +173,7 @@ class BusinessCentral:
                                          headers={"Isolation": "snapshot"})
         except UncertainOutcome:
             for external_id, _ in chunk:
-                found = self.find_by_external_id(external_id)
+                found = self.find_by_external_id(external_id, "journal")
                 results[external_id] = (
                     BulkItemResult(external_id, PostResult(found.erp_ref, True)) if found else
                     BulkItemResult(external_id, reason="uncertain_outcome",
@@ -200,14 +200,18 @@ class BusinessCentral:
         results[failed] = BulkItemResult(failed, reason=_reason(message), message=message)
         return failed
 
-    def find_by_external_id(self, external_id: str) -> PostResult | None:
+    def find_by_external_id(self, external_id: str, kind: str | None = None) -> PostResult | None:
+        """``kind`` narrows the lookup: journals and payments are G/L entries, documents their own set."""
         reference = short_ref(external_id, REF_LENGTH)
-        if self._get("generalLedgerEntries", **{"$filter": f"documentNumber eq '{reference}'", "$top": 1}):
+        if kind in (None, "journal", "payment", "vendor_payment") and self._get(
+                "generalLedgerEntries", **{"$filter": f"documentNumber eq '{reference}'", "$top": 1}):
             return PostResult(erp_ref=f"bc:{reference}", created=False)
-        for kind in DOCUMENT_SETS:
-            document = self._find_document(kind, external_id)
+        for document_kind in DOCUMENT_SETS:
+            if kind is not None and kind != document_kind:
+                continue
+            document = self._find_document(document_kind, external_id)
             if document is not None and document.get("status") not in ("Draft", "In Review"):
-                return PostResult(erp_ref=f"bc:{DOCUMENT_SETS[kind][0]}/{document['id']}", created=False)
+                return PostResult(erp_ref=f"bc:{DOCUMENT_SETS[document_kind][0]}/{document['id']}", created=False)
         return None
 
     # ---- parties and documents ----------------------------------------------------------------------
@@ -270,7 +274,8 @@ class BusinessCentral:
                     raise rejected(self.connection_id, f"{entity_set} post: {message}", reason=_reason(message))
             return PostResult(erp_ref=f"bc:{entity_set}/{existing['id']}", created=True)
 
-        return post_with_lookup(document.external_id, create_and_post, self.find_by_external_id)
+        return post_with_lookup(document.external_id, create_and_post,
+                                lambda found: self.find_by_external_id(found, document.kind))
 
     def post_invoice(self, document: ErpDocument) -> PostResult:
         return self._post_document(document)
@@ -308,4 +313,5 @@ class BusinessCentral:
                 raise rejected(self.connection_id, item.message or "rejected", reason=item.reason or "erp_rejected")
             return item.result
 
-        return post_with_lookup(document.external_id, post, self.find_by_external_id)
+        return post_with_lookup(document.external_id, post,
+                                lambda found: self.find_by_external_id(found, document.kind))
