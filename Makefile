@@ -14,6 +14,7 @@ help:
 	@echo "make synth   synthesize the CDK app (cdk.out/) with the pinned CDK CLI (ARCH=, STAGE=dev|prod)"
 	@echo "make deploy  cdk deploy to the account/region of your AWS credentials (STAGE=dev|prod, CDK_ARGS=...)"
 	@echo "make layer   build the core Lambda layer without Docker (ARCH=arm64|x86_64)"
+	@echo "make bench   benchmarks (ERP calls per 10,000 events, line-level vs summarized; rate limits) → bench/results.json"
 	@echo "make up      keep the local stack running (ledgerlink local up)"
 	@echo "make lint    ruff"
 	@echo "make clean   remove build outputs and local state (keeps .venv and node_modules)"
@@ -41,7 +42,7 @@ up: $(STAMP)
 	$(VENV)/bin/ledgerlink local up
 
 test: $(STAMP) $(NODE_STAMP)
-	$(VENV)/bin/ruff check layers functions infra tests
+	$(VENV)/bin/ruff check layers functions infra tests bench
 	$(PY) -m pytest -n 2 --dist loadfile
 
 synth: $(STAMP) $(NODE_STAMP)
@@ -54,10 +55,13 @@ deploy: $(STAMP) $(NODE_STAMP)
 layer: $(STAMP)
 	$(PY) -m layers.build --arch $(ARCH)
 
+bench: $(STAMP)
+	$(PY) -m bench
+
 lint: $(STAMP)
-	$(VENV)/bin/ruff check layers functions infra tests
+	$(VENV)/bin/ruff check layers functions infra tests bench
 
 clean:
 	rm -rf build cdk.out .ledgerlink .pytest_cache
 
-.PHONY: help env node demo up test synth deploy layer lint clean
+.PHONY: help env node demo up test synth deploy layer bench lint clean

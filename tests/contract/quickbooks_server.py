@@ -18,7 +18,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from tests.contract.server import ErpApp, FakeClock, RateWindow, Request, Response
+from tests.contract.server import ErpApp, FakeClock, RateWindow, Request, Response, admit_all
 
 CLOSED = {"Fault": {"Error": [{"Message": "Account Period Closed",
                                "Detail": "The account period has closed and the account books cannot be updated "
@@ -70,7 +70,7 @@ class QuickBooksApp(ErpApp):
                                             "type": "AUTHENTICATION"}})
         resource = request.path[len(prefix):]
         windows = [self.minute, self.second] + ([self.batch_minute] if resource == "batch" else [])
-        if any(window.admit() is not None for window in windows):
+        if admit_all(*windows) is not None:
             self.rate_limited += 1
             return Response(429, fault("message=ThrottleExceeded; errorCode=003001; statusCode=429", "3001"))
         if request.method == "GET":

@@ -111,17 +111,28 @@ class RateWindow:
         self.max_seen = 0
         self.all_hits: list[float] = []
 
-    def admit(self) -> float | None:
-        """None if admitted; else seconds until a slot frees (the Retry-After)."""
+    def blocked(self) -> float | None:
+        """None if a request fits; else seconds until a slot frees (the Retry-After)."""
         now = self.clock.now()
         while self.hits and self.hits[0] <= now - self.window:
             self.hits.popleft()
         if len(self.hits) >= self.limit:
             return max(1.0, self.hits[0] + self.window - now)
+        return None
+
+    def record(self) -> None:
+        now = self.clock.now()
         self.hits.append(now)
         self.all_hits.append(now)
         self.max_seen = max(self.max_seen, len(self.hits))
-        return None
+
+    def admit(self) -> float | None:
+        """Check and count one request (a single limit). None if admitted, else the Retry-After."""
+        wait = self.blocked()
+        if wait is None:
+            self.record()
+        return wait
+
 
     def max_in_any_window(self) -> int:
         """The most requests admitted in any ``window``-second span (what the ERP would have counted)."""
@@ -131,6 +142,17 @@ class RateWindow:
                 start += 1
             best = max(best, end - start + 1)
         return best
+
+
+def admit_all(*windows: RateWindow) -> tuple[float, RateWindow] | None:
+    """Several limits on one request: it counts against each only if every one admits it."""
+    for window in windows:
+        wait = window.blocked()
+        if wait is not None:
+            return wait, window
+    for window in windows:
+        window.record()
+    return None
 
 
 class ErpApp(abc.ABC):

@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from tests.conftest import CONTRACTS
-from tests.contract.server import ErpApp, FakeClock, RateWindow, Request, Response
+from tests.contract.server import ErpApp, FakeClock, RateWindow, Request, Response, admit_all
 
 SPEC_FILE = CONTRACTS / "xero" / "xero_accounting.yaml"
 API = "/api.xro/2.0"
@@ -177,13 +177,14 @@ class XeroApp(ErpApp):
             return Response(401, {"Title": "Unauthorized", "Status": 401, "Detail": "AuthenticationUnsuccessful"})
         if request.header("xero-tenant-id") != self.tenant_id:
             return Response(403, {"Title": "Forbidden", "Status": 403, "Detail": "AuthorizationUnsuccessful"})
-        for window, problem in ((self.app_minute, "appminute"), (self.day, "day"), (self.minute, "minute")):
-            wait = window.admit()
-            if wait is not None:
-                self.rate_limited += 1
-                return Response(429, {"Title": "Too Many Requests"},
-                                {"Retry-After": str(int(wait + 0.999)), "X-Rate-Limit-Problem": problem,
-                                 **self._limits_headers()})
+        refused = admit_all(self.app_minute, self.day, self.minute)
+        if refused is not None:
+            wait, window = refused
+            problem = {id(self.app_minute): "appminute", id(self.day): "day", id(self.minute): "minute"}[id(window)]
+            self.rate_limited += 1
+            return Response(429, {"Title": "Too Many Requests"},
+                            {"Retry-After": str(int(wait + 0.999)), "X-Rate-Limit-Problem": problem,
+                             **self._limits_headers()})
         path = request.path[len(API):]
         if request.method in ("PUT", "POST"):
             problems = self.spec.errors(request, path)

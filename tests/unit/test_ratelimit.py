@@ -65,7 +65,24 @@ def test_the_burst_is_available_at_once_then_calls_are_spaced():
     assert clock.now - start >= 60_000 // 55 - 1   # then one per 60/55 s
 
 
-def test_the_daily_budget_refuses_with_the_wait_until_tomorrow():
+@settings(max_examples=40, deadline=None)
+@given(budget=st.integers(min_value=1, max_value=40),
+       gaps=st.lists(st.integers(min_value=0, max_value=4 * 3_600_000), min_size=1, max_size=300))
+@example(budget=10, gaps=[23 * 3_600_000] + [0] * 30)
+def test_no_rolling_24_hours_ever_exceed_the_daily_budget(budget: int, gaps: list[int]):
+    # a UTC-day counter would let 2x the budget through around midnight; the ERP counts a rolling day
+    clock = Clock()
+    limiter = MemoryLimiter(LimitPolicy(daily_budget=budget), clock=clock.ms, sleeper=clock.sleep,
+                            max_wait_ms=10**12)
+    granted: list[int] = []
+    for gap in gaps:
+        clock.now += gap
+        limiter.acquire()
+        granted.append(clock.now)
+    assert max_in_window(granted, 86_400_000) <= budget
+
+
+def test_the_daily_budget_refuses_with_the_wait_until_its_oldest_hour_expires():
     policy = LimitPolicy(requests_per_minute=1000, burst=10, daily_budget=3)
     clock = Clock()
     limiter = MemoryLimiter(policy, clock=clock.ms, sleeper=clock.sleep, max_wait_ms=5_000)

@@ -53,14 +53,14 @@ class DynamoLimiter:
             return LimiterState()
         item = from_item(response["Item"])
         return LimiterState(tokens_milli=int(item.get("tokens_milli", -1)), refilled_ms=int(item.get("refilled_ms", 0)),
-                            day=str(item.get("day", "")), day_used=int(item.get("day_used", 0)),
+                            hours={k: int(v) for k, v in (item.get("hours") or {}).items()},
                             blocked_until_ms=int(item.get("blocked_until_ms", 0)),
                             leases={k: int(v) for k, v in (item.get("leases") or {}).items()},
                             version=int(item.get("version", 0)))
 
     def _write(self, previous: LimiterState, new: LimiterState) -> bool:
         item = {"connection_id": self.connection_id, "tokens_milli": new.tokens_milli, "refilled_ms": new.refilled_ms,
-                "day": new.day, "day_used": new.day_used, "blocked_until_ms": new.blocked_until_ms,
+                "hours": new.hours, "blocked_until_ms": new.blocked_until_ms,
                 "leases": new.leases, "version": previous.version + 1}
         try:
             if previous.version == 0:

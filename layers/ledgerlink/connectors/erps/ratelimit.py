@@ -8,6 +8,11 @@ arithmetic. Everything is integer milliseconds and milli-tokens: no float drift,
 through at most ``burst + rate`` calls in any 60-second window (the tokens present at the window's start
 plus what refills during it). So the refill rate is ``requests_per_minute - burst``: Xero's 60/min with a
 burst of 5 refills 55 per minute and can never send a 61st call within a minute, however the calls are spread.
+
+**Never exceeding a daily budget.** ERPs count a day as a rolling 24 hours, not a calendar day (a UTC-day
+counter would allow twice the budget across midnight). Calls are counted per clock hour for the last 25
+hours: any 24-hour window lies within 25 consecutive hour slots, so keeping their sum within the budget keeps
+every rolling day within it — at the cost of at most one hour's calls of headroom.
 """
 
 from __future__ import annotations
@@ -18,12 +23,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from ledgerlink.errors import RateLimited
 
 MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+DAY_SLOTS = 25
 LEASE_POLL_MS = 250
 
 
@@ -69,21 +75,15 @@ class LimitPolicy:
 class LimiterState:
     tokens_milli: int = -1                 # -1: never used (starts full)
     refilled_ms: int = 0
-    day: str = ""
-    day_used: int = 0
+    hours: dict[str, int] = field(default_factory=dict)     # hour index → calls, the last DAY_SLOTS hours
     blocked_until_ms: int = 0
     leases: dict[str, int] = field(default_factory=dict)   # lease id → expiry (ms)
     version: int = 0
 
 
-def utc_day(now_ms: int) -> str:
-    return datetime.fromtimestamp(now_ms / 1000, UTC).date().isoformat()
-
-
-def ms_until_next_day(now_ms: int) -> int:
-    now = datetime.fromtimestamp(now_ms / 1000, UTC)
-    tomorrow = datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
-    return max(1, int(tomorrow.timestamp() * 1000) - now_ms)
+    @property
+    def day_used(self) -> int:
+        return sum(self.hours.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,22 +100,24 @@ def decide(state: LimiterState, policy: LimitPolicy, now_ms: int, lease_id: str,
     tokens = capacity if state.tokens_milli < 0 else state.tokens_milli
     if policy.refill_per_minute is not None and now_ms > state.refilled_ms:
         tokens = min(capacity, tokens + (now_ms - state.refilled_ms) * policy.refill_per_minute // 60)
-    day_used = state.day_used if state.day == utc_day(now_ms) else 0
+    hour = now_ms // HOUR_MS
+    hours = {key: count for key, count in state.hours.items() if int(key) > hour - DAY_SLOTS}
+    day_used = sum(hours.values())
     leases = {key: expiry for key, expiry in state.leases.items() if expiry > now_ms}
-    fresh = replace(state, tokens_milli=tokens, refilled_ms=now_ms, day=utc_day(now_ms), day_used=day_used,
-                    leases=leases)
+    fresh = replace(state, tokens_milli=tokens, refilled_ms=now_ms, hours=hours, leases=leases)
     if state.blocked_until_ms > now_ms:
         return Decision(fresh, False, state.blocked_until_ms - now_ms, "retry_after")
     if policy.daily_budget is not None and day_used + cost > policy.daily_budget:
-        return Decision(fresh, False, ms_until_next_day(now_ms), "day")
+        oldest = min(int(key) for key, count in hours.items() if count)
+        return Decision(fresh, False, max(1, (oldest + DAY_SLOTS) * HOUR_MS - now_ms), "day")
     if policy.max_concurrency is not None and len(leases) >= policy.max_concurrency:
         return Decision(fresh, False, max(1, min(LEASE_POLL_MS, min(leases.values()) - now_ms)), "concurrency")
     if policy.requests_per_minute is not None and tokens < cost * 1000:
         wait = math.ceil((cost * 1000 - tokens) * 60 / policy.refill_per_minute)  # type: ignore[operator]
         return Decision(fresh, False, max(1, wait), "minute")
     granted = replace(fresh, tokens_milli=tokens - (cost * 1000 if policy.requests_per_minute is not None else 0),
-                      day_used=day_used + cost, leases={**leases, lease_id: now_ms + policy.lease_ms},
-                      version=state.version + 1)
+                      hours={**hours, str(hour): hours.get(str(hour), 0) + cost},
+                      leases={**leases, lease_id: now_ms + policy.lease_ms}, version=state.version + 1)
     return Decision(granted, True)
 
 

@@ -40,7 +40,7 @@ from ledgerlink.connectors.erps.base import (
 )
 from ledgerlink.connectors.erps.common import amount_of, journal_currency, narration, post_with_lookup
 from ledgerlink.connectors.erps.http import HttpClient, HttpResponse
-from ledgerlink.connectors.erps.ratelimit import ms_until_next_day, wall_clock_ms
+from ledgerlink.connectors.erps.ratelimit import wall_clock_ms
 from ledgerlink.connectors.erps.session import ErpSession, OAuth2Tokens, rejected
 from ledgerlink.errors import DocumentRejected, TransientError, UncertainOutcome
 from ledgerlink.model.documents import JournalEntry, Party
@@ -92,7 +92,7 @@ class Xero:
             return  # the session penalizes with Retry-After
         minute, day = response.header("x-minlimit-remaining"), response.header("x-daylimit-remaining")
         if day is not None and day.strip() == "0":
-            self.session.limiter.penalize(ms_until_next_day(self._clock()) / 1000, "day")
+            self.session.limiter.penalize(3600, "day")   # a rolling day: Xero's 429 Retry-After says exactly
         elif minute is not None and minute.strip() == "0":
             self.session.limiter.penalize(60, "minute")
 
