@@ -12,9 +12,11 @@ help:
 	@echo "make demo    run the whole pipeline locally (moto + Beancount book) and print a summary"
 	@echo "make test    unit, functional, infra (CDK synth + cdk-nag) and end-to-end tests"
 	@echo "make synth   synthesize the CDK app (cdk.out/) with the pinned CDK CLI (ARCH=, STAGE=dev|prod)"
+	@echo "make bench   benchmarks (cold start, ingest latency, throughput, AWS calls, reconciliation cost, ERP calls per"
+	@echo "             10,000 events line-level vs summarized, a rate-limited ERP connection) → bench/results.json"
+	@echo "make chaos   the chaos suite with more seeded rounds (ROUNDS=20)"
 	@echo "make deploy  cdk deploy to the account/region of your AWS credentials (STAGE=dev|prod, CDK_ARGS=...)"
 	@echo "make layer   build the core Lambda layer without Docker (ARCH=arm64|x86_64)"
-	@echo "make bench   benchmarks (ERP calls per 10,000 events, line-level vs summarized; rate limits) → bench/results.json"
 	@echo "make up      keep the local stack running (ledgerlink local up)"
 	@echo "make lint    ruff"
 	@echo "make clean   remove build outputs and local state (keeps .venv and node_modules)"
@@ -49,14 +51,17 @@ synth: $(STAMP) $(NODE_STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx --no-install cdk synth --quiet -c arch=$(ARCH) $(if $(STAGE),-c stage=$(STAGE))
 	$(PY) -m infra.summary cdk.out
 
+bench: $(STAMP)
+	$(PY) -m bench
+
+chaos: $(STAMP)
+	CHAOS_ROUNDS=$(or $(ROUNDS),20) $(PY) -m pytest -n 2 tests/acceptance/test_chaos.py
+
 deploy: $(STAMP) $(NODE_STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx --no-install cdk deploy -c arch=$(ARCH) -c stage=$(or $(STAGE),dev) $(CDK_ARGS)
 
 layer: $(STAMP)
 	$(PY) -m layers.build --arch $(ARCH)
-
-bench: $(STAMP)
-	$(PY) -m bench
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check layers functions infra tests bench
@@ -64,4 +69,4 @@ lint: $(STAMP)
 clean:
 	rm -rf build cdk.out .ledgerlink .pytest_cache
 
-.PHONY: help env node demo up test synth deploy layer bench lint clean
+.PHONY: help env node demo up test synth bench chaos deploy layer lint clean

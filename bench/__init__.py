@@ -1,2 +1,1 @@
-"""``make bench``: LedgerLink's benchmarks. Each figure lives in its own module and writes its own key of
-``bench/results.json``; ``python -m bench`` runs them all."""
+"""Benchmarks behind ``make bench``: each module prints a table and writes its section of results.json."""

@@ -22,6 +22,7 @@ class Buckets(Construct):
         self.access_logs = self._build_access_log_bucket(prod)
         self.archive = self._build_data_bucket("Archive", key, log_prefix="archive/")
         self.books = self._build_data_bucket("Books", key, log_prefix="books/")
+        self.reports = self._build_data_bucket("Reports", key, log_prefix="reports/")
         # Legacy GL import files (documents dated before an entity's cutover); a legacy ERP's file import reads them.
         self.legacy = self._build_data_bucket("LegacyFiles", key, log_prefix="legacy/")
 

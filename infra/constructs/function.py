@@ -55,6 +55,7 @@ SIZING: dict[str, Sizing] = {
     "post": Sizing(256, 60),            # the ERP call (the ASL gives the step 120 s)
     "record": Sizing(256, 30),
     "open_exception": Sizing(256, 30),
+    "reconcile": Sizing(512, 300),      # counters + targeted listings; reads the book for the ERP check
     "flush": Sizing(512, 300),          # seals buckets, posts summaries in bulk, traces members, seals legacy days
 }
 

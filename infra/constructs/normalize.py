@@ -81,6 +81,7 @@ class Normalize(Construct):
         function.allow(["dynamodb:UpdateItem"], [tables["inbox"].table_arn])
         function.allow(["dynamodb:PutItem"], [tables["ledger"].table_arn])
         function.allow(["dynamodb:PutItem"], [tables["exceptions"].table_arn])
+        function.allow(["dynamodb:UpdateItem"], [tables["totals"].table_arn])  # counters, in the same transactions
         function.allow(["s3:GetObject"], [archive.arn_for_objects(f"{prefix}*") for prefix in ARCHIVE_PREFIXES])
         function.allow(["states:StartExecution"], [state_machine.state_machine_arn])
         function.allow_key("dynamodb", KeyUse.DYNAMODB)

@@ -79,12 +79,13 @@ class PostDocument(Construct):
                                        "document ids known only at run time); access is limited to that prefix.",
                     finding=f"Resource::<{logical_id(books)}.Arn>/{BOOKS_PREFIX}/*")
 
-        self.tasks["record"].allow(["dynamodb:UpdateItem"], [tables["ledger"].table_arn])
+        self.tasks["record"].allow(["dynamodb:UpdateItem"], [tables["ledger"].table_arn, tables["totals"].table_arn,
+                                                             tables["exceptions"].table_arn])  # resolves a replayed case
         self.tasks["record"].allow_key("dynamodb", KeyUse.DYNAMODB)
 
         opener = self.tasks["open_exception"]
         opener.allow(["dynamodb:PutItem"], [tables["exceptions"].table_arn])
-        opener.allow(["dynamodb:UpdateItem"], [tables["ledger"].table_arn])
+        opener.allow(["dynamodb:UpdateItem"], [tables["ledger"].table_arn, tables["totals"].table_arn])
         opener.allow_key("dynamodb", KeyUse.DYNAMODB)
 
     def _grant_posting_engine(self, tables: StateTables, legacy: s3.IBucket,

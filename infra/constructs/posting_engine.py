@@ -50,7 +50,9 @@ class PostingEngine(Construct):
         flush.allow(BUCKET_FLUSH_ACTIONS, [buckets])
         flush.allow(["dynamodb:Query"], [f"{buckets}/index/by_status", f"{buckets}/index/by_bucket"])
         flush.allow(LIMITER_ACTIONS, [tables["limiter"].table_arn])
-        flush.allow(["dynamodb:UpdateItem"], [tables["ledger"].table_arn])       # trace members to the summary
+        # trace members to the summary: ledger.get (counter key), ledger.transition (ledger + control totals)
+        flush.allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], [tables["ledger"].table_arn])
+        flush.allow(["dynamodb:UpdateItem"], [tables["totals"].table_arn])
         flush.allow(["dynamodb:PutItem"], [tables["exceptions"].table_arn])      # a refused summary's case
         flush.allow(["s3:GetObject", "s3:PutObject"], [books.arn_for_objects(f"{BOOKS_PREFIX}/*")])
         flush.allow(["s3:ListBucket"], [books.bucket_arn])

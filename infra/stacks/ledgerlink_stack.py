@@ -12,8 +12,10 @@ from infra.constructs.encryption import EncryptionKey
 from infra.constructs.erp_secrets import ErpSecrets
 from infra.constructs.ingest import Ingest
 from infra.constructs.normalize import Normalize
+from infra.constructs.observability import Observability
 from infra.constructs.post_document import PostDocument
 from infra.constructs.posting_engine import PostingEngine
+from infra.constructs.reconcile import Reconcile
 from infra.constructs.secrets import SourceSecrets, pascal
 from infra.constructs.tables import StateTables
 from infra.options import DeploymentOptions
@@ -38,6 +40,7 @@ class LedgerLinkStack(Stack):
         values = {env_name: self.tables[table].table_name for table, env_name in TABLE_ENV.items()}
         values[settings.ARCHIVE_BUCKET] = self.buckets.archive.bucket_name
         values[settings.BOOKS_URI] = self.buckets.books_uri
+        values[settings.REPORTS_BUCKET] = self.buckets.reports.bucket_name
         values[settings.LEGACY_FILES_URI] = self.buckets.legacy_files_uri
         common = {"options": options, "layer": self.layer.layer, "key": self.key}
 
@@ -51,8 +54,16 @@ class LedgerLinkStack(Stack):
         self.normalize = Normalize(self, "Normalize", tables=self.tables, archive=self.buckets.archive,
                                    state_machine=self.post_document.state_machine, values=values, **common)
         values[settings.INBOUND_QUEUE_URL] = self.normalize.queue.queue_url
+        values[settings.INBOUND_DLQ_URL] = self.normalize.dlq.queue_url
         self.ingest = Ingest(self, "Ingest", tables=self.tables, archive=self.buckets.archive,
                              queue=self.normalize.queue, secrets=self.secrets.secrets, values=values, **common)
+        self.reconcile = Reconcile(self, "Reconcile", tables=self.tables, reports=self.buckets.reports,
+                                   books=self.buckets.books, archive=self.buckets.archive, queue=self.normalize.queue,
+                                   api_keys=list(self.secrets.api_keys.values()), config=config, values=values,
+                                   legacy=self.buckets.legacy, **common)
+        self.observability = Observability(self, "Observability", options=options, key=self.key,
+                                           inbound=self.normalize.queue, dlq=self.normalize.dlq,
+                                           state_machine=self.post_document.state_machine)
         self.config_seed = ConfigSeed(self, "ConfigSeed", options=options, config=config,
                                       table=self.tables["config"], key=self.key)
         self._build_outputs()
@@ -61,10 +72,18 @@ class LedgerLinkStack(Stack):
         outputs = {
             "WebhookUrl": (self.ingest.webhook_base_url, "POST <WebhookUrl><source id> (the provider's webhook URL)"),
             "ConfigTableName": (self.tables["config"].table_name, "versioned configuration"),
+            "InboxTableName": (self.tables["inbox"].table_name, "webhook inbox (dedupe)"),
             "LedgerTableName": (self.tables["ledger"].table_name, "document / posting ledger"),
             "ExceptionsTableName": (self.tables["exceptions"].table_name, "exception cases"),
+            "TotalsTableName": (self.tables["totals"].table_name, "control totals and reconciliation summaries"),
+            "AuditTableName": (self.tables["audit"].table_name, "append-only audit trail"),
+            "IdempotencyTableName": (self.tables["idempotency"].table_name, "Powertools idempotency records"),
             "ArchiveBucketName": (self.buckets.archive.bucket_name, "raw webhook archive"),
             "BooksBucketName": (self.buckets.books.bucket_name, "Beancount books (prefix books/)"),
+            "BooksUri": (self.buckets.books_uri, "the book store URI the post step uses"),
+            "ReportsBucketName": (self.buckets.reports.bucket_name, "reconciliation reports (JSON and CSV)"),
+            "ReconcileFunctionName": (self.reconcile.function.function.function_name, "on-demand reconciliation"),
+            "AlarmTopicArn": (self.observability.topic.topic_arn, "subscribe to SLO alarms"),
             "LegacyFilesBucketName": (self.buckets.legacy.bucket_name, "legacy GL import files (prefix legacy/)"),
             "FlushFunctionName": (self.posting_engine.flush.function.function_name,
                                   "invoke with {\"through\": \"YYYY-MM-DD\"} to flush summaries by hand"),

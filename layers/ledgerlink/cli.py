@@ -13,7 +13,7 @@ from pathlib import Path
 from ledgerlink.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/ledgerlink.example.yaml")
-DEFAULT_EVENTS = Path("events/stripe")
+DEFAULT_EVENTS = Path("events")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -37,6 +37,8 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
     print(f"LedgerLink local stack is up (configuration version {runtime.config_version} from {args.config})")
     print(f"  AWS endpoint (moto): {runtime.client('sts').meta.endpoint_url}")
     for source in runtime.config.sources:
+        if source.id not in runtime.secrets:  # bank files arrive through S3, not a webhook
+            continue
         secret = runtime.secrets[source.id]
         print(f"  POST {runtime.webhook_url(source.id)}   ({source.kind}; signing secret from {secret.origin},"
               f" Secrets Manager name {source.signing_secret.secret_id})")
@@ -132,6 +134,107 @@ def _cmd_books_check(args: argparse.Namespace) -> int:
     return code
 
 
+def _target(args: argparse.Namespace):  # noqa: ANN202
+    from ledgerlink.ops.target import load_target
+
+    return load_target(getattr(args, "stack", None), getattr(args, "state_dir", Path(".ledgerlink/local")))
+
+
+def _print_json(data: object) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _cmd_reconcile(args: argparse.Namespace) -> int:
+    from ledgerlink.ops.commands import reconcile
+
+    report = reconcile(_target(args), args.date, args.entity)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(f"reconciliation {report.business_date} ({args.entity or 'all entities'}): {report.status.upper()}"
+              f" — report {report.report_key}.json/.csv")
+        for source, counts in sorted(report.events.items()):
+            print(f"  events {source}: received {counts['received']}, processed {counts['processed']} "
+                  f"(ignored {counts['ignored']}, exception {counts['exception']})")
+        for entity in report.entities:
+            for row in entity.documents:
+                print(f"  {entity.entity_id} {row.source} {row.currency}: received {row.received_count} "
+                      f"({row.received_amount}) = posted {row.posted_count} ({row.posted_amount}) + exceptions "
+                      f"{row.exception_count} + ignored {row.ignored_count} + in flight {row.in_flight_count}")
+            if entity.erp.get("checked"):
+                print(f"  {entity.entity_id} ERP {entity.erp['connection']}: ledger posted {entity.erp['ledger_posted']},"
+                      f" ERP holds {entity.erp['erp_posted']}")
+        for difference in report.differences:
+            print(f"  DIFFERENCE {difference.kind}: {json.dumps(difference.detail, default=str)}")
+    return 3 if report.differences else 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from ledgerlink.ops.commands import status
+
+    data = status(_target(args))
+    if args.json:
+        _print_json(data)
+        return 0
+    print(f"LedgerLink status ({data['target']})")
+    for name, depth in data["queues"].items():
+        print(f"  queue {name}: {depth['visible']} waiting, {depth['in_flight']} in flight")
+    print(f"  executions running: {data['running_executions']}")
+    print(f"  open exceptions: {data['open_exceptions']} {data['open_exceptions_by_reason'] or ''}")
+    last = data["last_reconciliation"]
+    print("  last reconciliation: " + (f"{last['business_date']} {last['scope']} {last['status']} "
+                                       f"({last['difference_count']} differences) at {last['generated_at']}"
+                                       if last else "none yet"))
+    return 0
+
+
+def _cmd_dlq(args: argparse.Namespace) -> int:
+    from ledgerlink.ops.commands import dlq_redrive, dlq_tool
+
+    target = _target(args)
+    if args.dlq_command == "list":
+        _print_json([message.summary() for message in dlq_tool(target).list()])
+    elif args.dlq_command == "show":
+        message = dlq_tool(target).show(args.message_id)
+        if message is None:
+            print(f"no message {args.message_id} in the DLQ", file=sys.stderr)
+            return 1
+        _print_json({**message.summary(), "body": message.body})
+    else:
+        result = dlq_redrive(target, dry_run=args.dry_run)
+        verb = "would move" if args.dry_run else "moved"
+        count = len(result.message_ids) if args.dry_run else result.moved
+        print(f"{verb} {count} message(s) back to the inbound queue ({result.mode})")
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from ledgerlink.ops.commands import replay
+
+    if not args.document and not (args.start and args.end):
+        print("error: give --document ID, or --from DATE and --to DATE", file=sys.stderr)
+        return 2
+    plan, sent = replay(_target(args), document_id=args.document,
+                        start=date.fromisoformat(args.start) if args.start else None,
+                        end=date.fromisoformat(args.end) if args.end else None, source_id=args.source,
+                        config_version=args.mapping_version, dry_run=args.dry_run)
+    for skipped in plan.skipped:
+        print(f"skip {skipped['document_id']}: {skipped['reason']} (a replay never posts twice)")
+    for message in plan.messages:
+        print(f"{'would replay' if args.dry_run else 'replayed'} {message['source']} {message['event_id']} "
+              f"from {message['archive_key']}")
+    print(f"{len(plan.messages)} event(s) {'planned' if args.dry_run else f'sent ({sent})'}")
+    return 0
+
+
+def _add_target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--stack", help="a deployed stack (CloudFormation name); default: the local stack")
+    parser.add_argument("--state-dir", type=Path, default=Path(".ledgerlink/local"),
+                        help="local stack state (written by `ledgerlink local up`)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ledgerlink", description="LedgerLink finance-integration middleware")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -171,6 +274,40 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--table", required=True, help="config table name (stack output ConfigTableName)")
     apply.add_argument("--by", help="who applies it (default: the caller's IAM identity)")
     apply.set_defaults(func=_cmd_config_apply)
+
+    reconcile = commands.add_parser("reconcile", help="source vs posted vs exceptions vs ERP for a business date")
+    reconcile.add_argument("--date", required=True, help="business date YYYY-MM-DD (entity time zone)")
+    reconcile.add_argument("--entity", help="one entity (default: all)")
+    reconcile.add_argument("--json", action="store_true")
+    _add_target(reconcile)
+    reconcile.set_defaults(func=_cmd_reconcile)
+
+    state = commands.add_parser("status", help="queue depths, running executions, open exceptions, last reconciliation")
+    state.add_argument("--json", action="store_true")
+    _add_target(state)
+    state.set_defaults(func=_cmd_status)
+
+    dlq = commands.add_parser("dlq", help="the inbound dead-letter queue")
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_list = dlq_commands.add_parser("list", help="parked messages (peek, nothing is consumed)")
+    _add_target(dlq_list)
+    dlq_show = dlq_commands.add_parser("show", help="one parked message with its body")
+    dlq_show.add_argument("message_id")
+    _add_target(dlq_show)
+    dlq_redrive = dlq_commands.add_parser("redrive", help="move parked messages back to the inbound queue")
+    dlq_redrive.add_argument("--dry-run", action="store_true")
+    _add_target(dlq_redrive)
+    dlq.set_defaults(func=_cmd_dlq)
+
+    replay = commands.add_parser("replay", help="re-run a document or a date range from the raw archive")
+    replay.add_argument("--document", help="document id (doc_...)")
+    replay.add_argument("--from", dest="start", help="first UTC receipt date YYYY-MM-DD")
+    replay.add_argument("--to", dest="end", help="last UTC receipt date YYYY-MM-DD")
+    replay.add_argument("--source", help="only this source (with --from/--to)")
+    replay.add_argument("--mapping-version", type=int, help="pin a configuration version (default: active)")
+    replay.add_argument("--dry-run", action="store_true")
+    _add_target(replay)
+    replay.set_defaults(func=_cmd_replay)
 
     books = commands.add_parser("books", help="the embedded Beancount book").add_subparsers(dest="books_command",
                                                                                             required=True)

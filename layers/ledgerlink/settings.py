@@ -22,8 +22,14 @@ INBOX_TABLE = "LEDGERLINK_INBOX_TABLE"
 LEDGER_TABLE = "LEDGERLINK_LEDGER_TABLE"
 EXCEPTIONS_TABLE = "LEDGERLINK_EXCEPTIONS_TABLE"
 IDEMPOTENCY_TABLE = "LEDGERLINK_IDEMPOTENCY_TABLE"
+TOTALS_TABLE = "LEDGERLINK_TOTALS_TABLE"
+AUDIT_TABLE = "LEDGERLINK_AUDIT_TABLE"
+REPORTS_BUCKET = "LEDGERLINK_REPORTS_BUCKET"
+EVENT_BUS_NAME = "LEDGERLINK_EVENT_BUS_NAME"
+STUCK_AFTER_SECONDS = "LEDGERLINK_STUCK_AFTER_SECONDS"
 ARCHIVE_BUCKET = "LEDGERLINK_ARCHIVE_BUCKET"
 INBOUND_QUEUE_URL = "LEDGERLINK_INBOUND_QUEUE_URL"
+INBOUND_DLQ_URL = "LEDGERLINK_INBOUND_DLQ_URL"
 STATE_MACHINE_ARN = "LEDGERLINK_STATE_MACHINE_ARN"
 BOOKS_URI = "LEDGERLINK_BOOKS_URI"
 INBOX_RETENTION_DAYS = "LEDGERLINK_INBOX_RETENTION_DAYS"
@@ -67,6 +73,7 @@ def all_env(cls: type) -> set[str]:
 class IngestSettings:
     config_table: str = env(CONFIG_TABLE)
     inbox_table: str = env(INBOX_TABLE)
+    totals_table: str = env(TOTALS_TABLE)
     archive_bucket: str = env(ARCHIVE_BUCKET)
     inbound_queue_url: str = env(INBOUND_QUEUE_URL)
     inbox_retention_days: int = env(INBOX_RETENTION_DAYS, 35)
@@ -78,6 +85,7 @@ class NormalizeSettings:
     config_table: str = env(CONFIG_TABLE)
     inbox_table: str = env(INBOX_TABLE)
     ledger_table: str = env(LEDGER_TABLE)
+    totals_table: str = env(TOTALS_TABLE)
     exceptions_table: str = env(EXCEPTIONS_TABLE)
     archive_bucket: str = env(ARCHIVE_BUCKET)
     state_machine_arn: str = env(STATE_MACHINE_ARN)
@@ -119,6 +127,7 @@ class FlushSettings:
     config_table: str = env(CONFIG_TABLE)
     buckets_table: str = env(BUCKETS_TABLE)
     ledger_table: str = env(LEDGER_TABLE)
+    totals_table: str = env(TOTALS_TABLE)      # members move summarized → posted with their control totals
     exceptions_table: str = env(EXCEPTIONS_TABLE)
     limiter_table: str = env(LIMITER_TABLE)
     books_uri: str = env(BOOKS_URI)
@@ -129,12 +138,44 @@ class FlushSettings:
 @dataclass(frozen=True, slots=True)
 class RecordSettings:
     ledger_table: str = env(LEDGER_TABLE)
+    totals_table: str = env(TOTALS_TABLE)
+    exceptions_table: str = env(EXCEPTIONS_TABLE)
 
 
 @dataclass(frozen=True, slots=True)
 class ExceptionSettings:
     ledger_table: str = env(LEDGER_TABLE)
     exceptions_table: str = env(EXCEPTIONS_TABLE)
+    totals_table: str = env(TOTALS_TABLE)
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileSettings:
+    config_table: str = env(CONFIG_TABLE)
+    totals_table: str = env(TOTALS_TABLE)
+    inbox_table: str = env(INBOX_TABLE)
+    ledger_table: str = env(LEDGER_TABLE)
+    archive_bucket: str = env(ARCHIVE_BUCKET)          # gap backfill archives what it fetches ...
+    inbound_queue_url: str = env(INBOUND_QUEUE_URL)    # ... and enqueues it like a webhook
+    reports_bucket: str = env(REPORTS_BUCKET)
+    books_uri: str = env(BOOKS_URI)
+    legacy_files_uri: str = env(LEGACY_FILES_URI)      # the ERP check reads legacy GL targets too
+    event_bus_name: str = env(EVENT_BUS_NAME, "default")
+    stuck_after_seconds: int = env(STUCK_AFTER_SECONDS, 3600)
+    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
+
+
+@dataclass(frozen=True, slots=True)
+class BankFileSettings:
+    """The S3-triggered bank-file Lambda: reads ``bank-inbox/`` and writes ``raw/`` of the archive bucket."""
+
+    config_table: str = env(CONFIG_TABLE)
+    inbox_table: str = env(INBOX_TABLE)
+    totals_table: str = env(TOTALS_TABLE)
+    archive_bucket: str = env(ARCHIVE_BUCKET)
+    inbound_queue_url: str = env(INBOUND_QUEUE_URL)
+    inbox_retention_days: int = env(INBOX_RETENTION_DAYS, 35)
+    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
 
 # function name (folder under functions/) → its settings class; infra and the local runtime use it.
@@ -146,5 +187,9 @@ FUNCTION_SETTINGS: dict[str, type] = {
     "post": PostSettings,
     "record": RecordSettings,
     "open_exception": ExceptionSettings,
+    "reconcile": ReconcileSettings,
     "flush": FlushSettings,
 }
+# Functions the local runtime runs that the CDK app does not deploy yet: the S3-triggered bank-file Lambda
+# (its construct, the bucket notification and their IAM/cdk-nag review are an open follow-up of issue 6).
+LOCAL_FUNCTION_SETTINGS: dict[str, type] = {**FUNCTION_SETTINGS, "bank_file": BankFileSettings}

@@ -32,7 +32,7 @@ def ingest_service() -> Any:
     return IngestService(
         config=_config_store(s.config_table, s.config_cache_seconds).active_raw,
         secrets=SecretsManagerSecrets(),
-        inbox=DynamoInbox(s.inbox_table, retention_days=s.inbox_retention_days),
+        inbox=DynamoInbox(s.inbox_table, totals_table=s.totals_table, retention_days=s.inbox_retention_days),
         archive=S3Archive(s.archive_bucket),
         queue=SqsQueue(s.inbound_queue_url),
     )
@@ -51,8 +51,8 @@ def normalize_service() -> Any:
     return NormalizeService(
         config=_config_store(s.config_table, s.config_cache_seconds),
         archive=S3Archive(s.archive_bucket),
-        inbox=DynamoInbox(s.inbox_table),
-        ledger=DynamoLedger(s.ledger_table),
+        inbox=DynamoInbox(s.inbox_table, totals_table=s.totals_table),
+        ledger=DynamoLedger(s.ledger_table, totals_table=s.totals_table),
         exceptions=DynamoExceptions(s.exceptions_table),
         workflow=StepFunctionsWorkflow(s.state_machine_arn),
     )
@@ -70,7 +70,8 @@ def enrich_dependencies() -> tuple[Any, Any]:
     from ledgerlink.store.ledger import DynamoLedger
 
     s = settings.read_settings(settings.EnrichSettings)
-    return _config_store(s.config_table, s.config_cache_seconds), DynamoLedger(s.ledger_table)
+    # read-only (get): no status change, so no control totals to write
+    return _config_store(s.config_table, s.config_cache_seconds), DynamoLedger(s.ledger_table, totals_table="")
 
 
 def _connector_context(books_uri: str, legacy_files_uri: str, limiter_table: str) -> Any:
@@ -114,14 +115,17 @@ def flush_service() -> Any:
     return FlushService(
         config=_config_store(s.config_table, s.config_cache_seconds), buckets=DynamoBuckets(s.buckets_table),
         connectors=erp_connectors(_connector_context(s.books_uri, s.legacy_files_uri, s.limiter_table)),
-        ledger=DynamoLedger(s.ledger_table), exceptions=DynamoExceptions(s.exceptions_table))
+        ledger=DynamoLedger(s.ledger_table, totals_table=s.totals_table), exceptions=DynamoExceptions(s.exceptions_table))
 
 
 @cache
-def ledger() -> Any:
+def record_stores() -> tuple[Any, Any]:
+    """(ledger, exceptions) for the record step."""
+    from ledgerlink.store.exceptions import DynamoExceptions
     from ledgerlink.store.ledger import DynamoLedger
 
-    return DynamoLedger(settings.read_settings(settings.RecordSettings).ledger_table)
+    s = settings.read_settings(settings.RecordSettings)
+    return DynamoLedger(s.ledger_table, totals_table=s.totals_table), DynamoExceptions(s.exceptions_table)
 
 
 @cache
@@ -130,11 +134,59 @@ def exception_stores() -> tuple[Any, Any]:
     from ledgerlink.store.ledger import DynamoLedger
 
     s = settings.read_settings(settings.ExceptionSettings)
-    return DynamoLedger(s.ledger_table), DynamoExceptions(s.exceptions_table)
+    return DynamoLedger(s.ledger_table, totals_table=s.totals_table), DynamoExceptions(s.exceptions_table)
+
+
+@cache
+def reconciler() -> Any:
+    from ledgerlink.connectors.erps import ConnectorContext
+    from ledgerlink.service.backfill import Backfiller
+    from ledgerlink.service.posting import erp_connectors
+    from ledgerlink.service.reconcile import Reconciler
+    from ledgerlink.store.archive import S3Archive
+    from ledgerlink.store.control_totals import DynamoControlTotals
+    from ledgerlink.store.inbox import DynamoInbox
+    from ledgerlink.store.ledger import DynamoLedger
+    from ledgerlink.store.queue import SqsQueue
+    from ledgerlink.store.reports import EventBridgePublisher, S3Reports
+    from ledgerlink.store.secrets import SecretsManagerSecrets
+
+    s = settings.read_settings(settings.ReconcileSettings)
+    secrets = SecretsManagerSecrets()
+    inbox = DynamoInbox(s.inbox_table, totals_table=s.totals_table)
+    return Reconciler(
+        config=_config_store(s.config_table, s.config_cache_seconds).active,
+        totals=DynamoControlTotals(s.totals_table),
+        inbox=inbox,
+        ledger=DynamoLedger(s.ledger_table, totals_table=s.totals_table),
+        connectors=erp_connectors(ConnectorContext(books_uri=s.books_uri, secrets=secrets,
+                                                   legacy_files_uri=s.legacy_files_uri), prepare=False),
+        reports=S3Reports(s.reports_bucket),
+        events=EventBridgePublisher(s.event_bus_name),
+        stuck_after_seconds=s.stuck_after_seconds,
+        backfiller=Backfiller(secrets=secrets, inbox=inbox, archive=S3Archive(s.archive_bucket),
+                              queue=SqsQueue(s.inbound_queue_url)),
+    )
+
+
+@cache
+def bank_file_service() -> Any:
+    from ledgerlink.service.bank_files import BankFileService
+    from ledgerlink.store.archive import S3Archive
+    from ledgerlink.store.inbox import DynamoInbox
+    from ledgerlink.store.queue import SqsQueue
+
+    s = settings.read_settings(settings.BankFileSettings)
+    archive = S3Archive(s.archive_bucket)
+    return BankFileService(
+        config=_config_store(s.config_table, s.config_cache_seconds).active_raw, reader=archive, archive=archive,
+        inbox=DynamoInbox(s.inbox_table, totals_table=s.totals_table, retention_days=s.inbox_retention_days),
+        queue=SqsQueue(s.inbound_queue_url))
 
 
 def reset() -> None:
-    for function in (_config_store, ingest_service, normalize_service, config_reader, post_dependencies, ledger,
-                     exception_stores, enrich_dependencies, summary_buckets, flush_service):
+    for function in (_config_store, ingest_service, normalize_service, config_reader, post_dependencies, record_stores,
+                     exception_stores, reconciler, bank_file_service, enrich_dependencies, summary_buckets,
+                     flush_service):
         function.cache_clear()
     clients.reset()

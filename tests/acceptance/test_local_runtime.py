@@ -27,17 +27,19 @@ pytestmark = pytest.mark.slow
 
 def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
     # When the demo runs on the embedded defaults
-    report = run_demo(EXAMPLE_CONFIG, EVENTS / "stripe", state_dir=tmp_path / "demo", port=0)
-    # Then it reports no problem and the numbers add up
+    report = run_demo(EXAMPLE_CONFIG, EVENTS, state_dir=tmp_path / "demo", port=0)
+    # Then it reports no problem and the numbers add up: every webhook source, then one camt.053 file
     assert demo_ok(report) == [], format_report(report)
-    assert report.count(lambda d: d.status == 202) == 10
-    assert report.count(lambda d: d.body.get("status") == "duplicate") == 1
-    assert report.count(lambda d: d.status == 401) == 1
-    assert report.statuses == {"posted": 10}
-    assert report.exceptions == []
+    assert report.count(lambda d: d.status == 202) == 18          # Stripe and Brex answer 202
+    assert report.count(lambda d: d.body.get("ack") in ("[accepted]", "SOAP Ack")) == 6  # Adyen, Salesforce
+    assert report.count(lambda d: d.status == 401) == 4           # one forgery per webhook source
+    assert [d.body["outcome"] for d in report.bank_files] == ["accepted"]
+    # the payout credit is applied to the Stripe payout; the bank fee debit matches nothing: one case
+    assert [case["reason"] for case in report.exceptions] == ["cash_unmatched"]
+    assert report.statuses == {"posted": 23, "ignored": 2, "exception": 1}
     assert report.bean_check[0] == 0
     postings = sorted((report.book_file.parent / "postings").glob("*.beancount"))
-    assert len(postings) == 8
+    assert len(postings) == 21
     # the UK company (a Stripe Connect account) routes to the legacy GL file: one import file, trailer ties out
     by_document = {item["document_id"]: item for item in report.ledger}
     assert {item["erp_connection"] for item in report.ledger if item["entity_id"] == "gb01"} == {"legacy-gl"}
@@ -105,6 +107,25 @@ def test_local_up_serves_webhooks_signed_with_the_documented_secret(tmp_path):
         while time.monotonic() < deadline and not list((book.parent / "postings").glob("*.beancount")):
             time.sleep(0.2)
         assert len(list((book.parent / "postings").glob("*.beancount"))) == 1
+        # And the operator commands reach the running stack from another process
+        state = ["--state-dir", str(tmp_path / "state")]
+        status = json.loads(subprocess.run(
+            [sys.executable, "-m", "ledgerlink.cli", "status", "--json", *state], cwd=REPO, capture_output=True,
+            text=True, check=True).stdout)
+        assert status["queues"]["inbound-dlq"] == {"visible": 0, "in_flight": 0}
+        assert status["open_exceptions"] == 0
+        reconciled = subprocess.run(
+            [sys.executable, "-m", "ledgerlink.cli", "reconcile", "--date", "2022-03-26", "--json", *state],
+            cwd=REPO, capture_output=True, text=True)
+        assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
+        report = json.loads(reconciled.stdout)
+        assert report["status"] == "balanced" and report["entities"][0]["documents"][0]["posted_count"] == 1
+        after = json.loads(subprocess.run(
+            [sys.executable, "-m", "ledgerlink.cli", "status", "--json", *state], cwd=REPO, capture_output=True,
+            text=True, check=True).stdout)
+        assert after["last_reconciliation"]["status"] == "balanced"
+        assert subprocess.run([sys.executable, "-m", "ledgerlink.cli", "dlq", "list", *state], cwd=REPO,
+                              capture_output=True, text=True, check=True).stdout.strip() == "[]"
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -27,6 +27,7 @@ from ledgerlink.local.aws import (
     MOTO_CONFIG,
     Resources,
     apply_config,
+    atomic_dynamodb,
     create_resources,
     in_process_lambdas,
     store_secrets,
@@ -57,8 +58,8 @@ class Stack:
         self.host = host
         self.config = config
         self.root = root
-        self.ledger = DynamoLedger(resources.tables["ledger"])
-        self.inbox = DynamoInbox(resources.tables["inbox"])
+        self.ledger = DynamoLedger(resources.tables["ledger"], totals_table=resources.tables["totals"])
+        self.inbox = DynamoInbox(resources.tables["inbox"], totals_table=resources.tables["totals"])
         self.exceptions = DynamoExceptions(resources.tables["exceptions"])
 
     # ---- webhook side ----------------------------------------------------------------------------
@@ -178,7 +179,7 @@ def stack(aws_env: None, stack_config: LedgerLinkConfig, tmp_path: Path,
     with mock_aws(config=MOTO_CONFIG):
         wiring.reset()  # clients must be created inside the mock
         host = FunctionHost(prefix="ll-test", log_stream=io.StringIO())
-        with in_process_lambdas(host):
+        with in_process_lambdas(host), atomic_dynamodb():
             resources = create_resources(prefix="ll-test", books_dir=tmp_path / "books", host=host,
                                          visibility_timeout_seconds=1, max_receive_count=2)
             for key, value in resources.environment().items():

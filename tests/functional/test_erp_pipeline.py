@@ -48,7 +48,8 @@ def xero_config(url: str, *, summarized: bool = False):
                                     "credentials": {"secret_id": SECRET_ID}, "base_url": f"{url}/api.xro/2.0",
                                     "token_url": f"{url}/connect/token"})
     data["entities"][0]["erp_connection"] = "xero-us"
-    data["account_mappings"][0]["accounts"] = ACCOUNTS
+    data["account_mappings"] = [{"entity": "us01", "source": "stripe", "accounts": ACCOUNTS}] + [
+        mapping for mapping in data["account_mappings"] if mapping["entity"] != "us01"]
     if summarized:
         for policy in data["posting_policies"]:
             policy["mode"] = "summarized"

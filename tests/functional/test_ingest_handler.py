@@ -131,7 +131,8 @@ def test_a_claim_left_pending_by_a_crash_is_taken_over_after_its_lease_but_not_b
 def test_a_processed_claim_is_never_taken_over(stack):
     t0 = time.time()
     stack.inbox.claim("stripe", "evt_done", correlation_id="c-1", archive_key="raw/k", event_type="x", now=t0)
-    stack.inbox.record_outcome("stripe", "evt_done", outcome="normalized", document_ids=["doc_1"], reasons=[])
+    stack.inbox.record_outcome("stripe", "evt_done", outcome="normalized", document_ids=["doc_1"], reasons=[],
+                               day=time.strftime("%Y-%m-%d", time.gmtime(t0)))
     later = stack.inbox.claim("stripe", "evt_done", correlation_id="c-2", archive_key="raw/k", event_type="x",
                               now=t0 + 86_400)
     assert later.is_new is False

@@ -19,6 +19,7 @@ from ledgerlink.config.loader import parse_config_text
 from ledgerlink.connectors.erps.legacy_file import LegacyFile
 from ledgerlink.local.aws import apply_config
 from ledgerlink.model.documents import Reversal, SourceRef
+from ledgerlink.service.normalize import ledger_record
 from ledgerlink.store import clients
 from ledgerlink.store.buckets import DynamoBuckets
 from ledgerlink.store.objects import FileObjectStore
@@ -185,7 +186,7 @@ def test_a_cancellation_reverses_the_posted_invoice_with_a_new_linked_entry(stac
                         original_document_id=invoice["document_id"], reason="cancellation")
     payload = {"document_id": reversal.document_id, "correlation_id": "void-1", "source_id": "stripe",
                "archive_key": "raw/void", "config_version": 1, "document": reversal.model_dump(mode="json")}
-    stack.ledger.register({"document_id": reversal.document_id, "status": "received", "document_type": "reversal"})
+    stack.ledger.register(ledger_record(reversal, status="received", config_version=1))
     clients.client("stepfunctions").start_execution(stateMachineArn=stack.resources.state_machine_arn,
                                                     name=reversal.document_id, input=json.dumps(payload))
     stack.wait_for_executions()

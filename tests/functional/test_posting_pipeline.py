@@ -13,6 +13,7 @@ from beancount import loader
 from ledgerlink.store import clients
 from ledgerlink.store.books import FileBookStore
 
+from tests.conftest import contract_json
 from tests.functional.conftest import DELETE, config_with, event_bytes
 
 INVOICE_PAID = "02-invoice.paid.json"
@@ -109,12 +110,14 @@ def test_a_lost_ledger_record_still_cannot_post_twice(stack):
 
 
 def test_unsupported_event_type_is_recorded_and_acknowledged_not_failed(stack):
-    reply = stack.send_event("05-customer.subscription.updated.json")
+    event = contract_json("stripe/events/balance.available.json")
+    event["id"] = "evt_1KhfOdLedgerLinkBalance001"
+    reply = stack.send(json.dumps(event).encode())
     stack.drain()
     assert reply.status == 202
-    claim = stack.inbox.get("stripe", "evt_1KhfOdLedgerLinkSubUpd001")
+    claim = stack.inbox.get("stripe", "evt_1KhfOdLedgerLinkBalance001")
     assert claim["outcome"] == "ignored"
-    assert claim["reasons"] == ["unsupported_event_type: customer.subscription.updated"]
+    assert claim["reasons"] == ["unsupported_event_type: balance.available"]
     assert stack.documents() == [] and stack.executions() == []
     assert stack.queue_depth() == 0 and stack.queue_depth(stack.resources.inbound_dlq_url) == 0
 
@@ -230,15 +233,18 @@ def test_all_samples_post_balanced_books_that_pass_bean_check(stack):
     stack.drain()
     assert stack.exceptions.list("open") == []
     posted = stack.documents("posted")
-    assert len([d for d in posted if d["erp_connection"] == "books"]) == 8
+    assert len([d for d in posted if d["erp_connection"] == "books"]) == 11      # + payout, dispute, credit note
     assert len([d for d in posted if d["erp_connection"] == "legacy-gl"]) == 2   # gb01's GL import file
+    assert len(stack.documents("ignored")) == 1      # the subscription event: recorded, no journal
     assert book_errors(stack) == []
     balance = BeancountBook(stack.config.connection("books"), FileBookStore(stack.book_dir)).trial_balance()
-    # receivable left open: the unpaid December 2021 invoice (20 USD) and the JPY invoice (¥5,000)
-    assert balance[("Assets:US01:AccountsReceivable:Stripe", "USD")] == Decimal("20.00")
+    # receivable left open: the unpaid December 2021 invoice (20 USD) less the 16.90 USD credit note, and ¥5,000
+    assert balance[("Assets:US01:AccountsReceivable:Stripe", "USD")] == Decimal("3.10")
     assert balance[("Assets:US01:AccountsReceivable:Stripe", "JPY")] == Decimal("5000")
-    # cash: 20.00 USD paid - 1.00 USD refunded; 128.52 EUR paid - 20.00 EUR refunded
-    assert balance[("Assets:US01:Clearing:Stripe", "USD")] == Decimal("19.00")
+    # cash: 20.00 USD paid - 1.00 refunded - 11.00 paid out - 10.00 disputed - 15.00 dispute fee;
+    # 128.52 EUR paid - 20.00 EUR refunded
+    assert balance[("Assets:US01:Clearing:Stripe", "USD")] == Decimal("-17.00")
+    assert balance[("Assets:US01:Clearing:PayoutsInTransit", "USD")] == Decimal("11.00")
     assert balance[("Assets:US01:Clearing:Stripe", "EUR")] == Decimal("108.52")
     for currency in ("USD", "EUR", "JPY"):  # every journal balanced, so the book does too
         assert sum(v for (_, c), v in balance.items() if c == currency) == 0

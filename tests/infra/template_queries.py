@@ -43,13 +43,17 @@ def output_target(template: dict[str, Any], output: str) -> str:
 
 
 def table_ids(template: dict[str, Any]) -> dict[str, str]:
-    """TABLES name → logical id, matched on key schema and TTL attribute."""
+    """TABLES name → logical id: the construct path (Tables/<Name>) names it, and its key schema and TTL
+    attribute must match the spec (several tables share the pk/sk shape)."""
     found: dict[str, str] = {}
     for lid, table in of_type(template, "AWS::DynamoDB::Table").items():
         props = table["Properties"]
         keys = {k["KeyType"]: k["AttributeName"] for k in props["KeySchema"]}
         ttl = props.get("TimeToLiveSpecification", {}).get("AttributeName")
         for name, spec in TABLES.items():
+            construct = "Tables" + "".join(part.capitalize() for part in name.split("_"))
+            if not lid.startswith(construct) or lid[len(construct):len(construct) + 1].islower():
+                continue
             if (keys.get("HASH"), keys.get("RANGE"), ttl) == (spec.partition_key, spec.sort_key, spec.ttl_attribute):
                 found[name] = lid
     return found

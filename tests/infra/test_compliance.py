@@ -40,10 +40,10 @@ def test_only_the_reviewed_rules_are_acknowledged(assembly):
 def test_wildcard_resources_are_acknowledged_only_where_unavoidable(assembly):
     findings = {f["ruleName"] for f in _plugin(assembly).get("suppressedViolations", [])
                 if f["ruleName"].startswith("AwsSolutions-IAM5")}
-    # X-Ray / log delivery (no resource-level permissions) and the four object prefixes.
+    # X-Ray / log delivery (no resource-level permissions) and the object prefixes.
     assert "AwsSolutions-IAM5[Resource::*]" in findings
     assert {f.rsplit(">", 1)[-1] for f in findings - {"AwsSolutions-IAM5[Resource::*]"}} == {
-        "/raw/*]", "/items/*]", "/books/*]", "/legacy/*]"}
+        "/raw/*]", "/items/*]", "/books/*]", "/reports/reconciliation/*]", "/legacy/*]"}
 
 
 def test_cfn_lint_finds_nothing(assembly):

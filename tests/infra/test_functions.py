@@ -14,7 +14,7 @@ from tests.infra.template_queries import function_names, of_type, output_target,
 POWERTOOLS_AND_STAGE = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL",
                         settings.STAGE}
 FUNCTION_NAMES = tuple(settings.FUNCTION_SETTINGS)
-SIZING = {"ingest": (256, 10), "normalize": (512, 60), "flush": (512, 300)}
+SIZING = {"ingest": (256, 10), "normalize": (512, 60), "reconcile": (512, 300), "flush": (512, 300)}
 SECRET_LOOKING = re.compile(r"whsec_|sk_(live|test)_|secretsmanager|-----BEGIN|password|AKIA[0-9A-Z]{16}", re.I)
 
 

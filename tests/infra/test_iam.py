@@ -32,6 +32,7 @@ class Resources:
         self.tables = table_ids(template)
         self.archive = output_target(template, "ArchiveBucketName")
         self.books = output_target(template, "BooksBucketName")
+        self.reports = output_target(template, "ReportsBucketName")
         self.legacy = output_target(template, "LegacyFilesBucketName")
         self.queue = output_target(template, "InboundQueueUrl")
         self.state_machine = output_target(template, "StateMachineArn")
@@ -54,7 +55,8 @@ class Resources:
         specific: dict[str, set[tuple[str, str, str | None]]] = {
             "ingest": {
                 ("dynamodb:GetItem", t["config"], None),               # config_store.active_raw
-                ("dynamodb:PutItem", t["inbox"], None),                # inbox.claim (conditional put)
+                ("dynamodb:PutItem", t["inbox"], None),                # inbox.claim (transaction put; take-over)
+                ("dynamodb:UpdateItem", t["totals"], None),            # event counter in the claim transaction
                 ("s3:PutObject", f"{self.archive}/raw/*", None),       # archive.put of the request body
                 ("s3:PutObject", f"{self.archive}/items/*", None),     # ... and of oversized batch items
                 ("sqs:SendMessage", self.queue, None),                 # queue.send
@@ -69,6 +71,7 @@ class Resources:
                 ("dynamodb:UpdateItem", t["inbox"], None),             # inbox.record_outcome
                 ("dynamodb:PutItem", t["ledger"], None),               # ledger.register
                 ("dynamodb:PutItem", t["exceptions"], None),           # exceptions.open
+                ("dynamodb:UpdateItem", t["totals"], None),            # counters in the same transactions
                 ("s3:GetObject", f"{self.archive}/raw/*", None),       # archive.get(archive_key)
                 ("s3:GetObject", f"{self.archive}/items/*", None),     # archive.get(payload_key)
                 ("states:StartExecution", self.state_machine, None),   # workflow.start
@@ -108,7 +111,9 @@ class Resources:
                 ("dynamodb:Query", f"{t['buckets']}/index/by_bucket", None),
                 ("dynamodb:GetItem", t["limiter"], None),
                 ("dynamodb:PutItem", t["limiter"], None),
-                ("dynamodb:UpdateItem", t["ledger"], None),            # members traced to their summary
+                ("dynamodb:GetItem", t["ledger"], None),               # a member's counter key
+                ("dynamodb:UpdateItem", t["ledger"], None),            # members traced to their summary ...
+                ("dynamodb:UpdateItem", t["totals"], None),            # ... with their control totals
                 ("dynamodb:PutItem", t["exceptions"], None),           # a refused summary's case
                 ("s3:GetObject", f"{self.books}/books/*", None),       # the summary journal in the book
                 ("s3:PutObject", f"{self.books}/books/*", None),
@@ -120,10 +125,30 @@ class Resources:
                 *self.key_use("dynamodb", DYNAMODB_KEY),
                 *self.key_use("s3", ("kms:Decrypt", "kms:GenerateDataKey")),
             },
-            "record": {("dynamodb:UpdateItem", t["ledger"], None), *self.key_use("dynamodb", DYNAMODB_KEY)},
+            "record": {("dynamodb:UpdateItem", t["ledger"], None),     # ledger.transition ...
+                       ("dynamodb:UpdateItem", t["totals"], None),     # ... and its counter, one transaction
+                       ("dynamodb:UpdateItem", t["exceptions"], None),  # exceptions.resolve after a replay
+                       *self.key_use("dynamodb", DYNAMODB_KEY)},
+            "reconcile": {
+                ("dynamodb:GetItem", t["config"], None),               # config_store.active
+                ("dynamodb:Query", t["totals"], None),                 # control_totals.events / documents
+                ("dynamodb:PutItem", t["totals"], None),               # control_totals.put_summary
+                ("dynamodb:Query", f"{t['inbox']}/index/pending_by_day", None),   # inbox.pending_on
+                ("dynamodb:Query", f"{t['ledger']}/index/by_day", None),          # ledger.on_day
+                ("s3:PutObject", f"{self.reports}/reports/reconciliation/*", None),  # reports.put
+                ("s3:GetObject", f"{self.books}/books/*", None),       # BeancountBook.posted_on reads the book
+                ("s3:ListBucket", self.books, None),
+                ("s3:GetObject", f"{self.legacy}/legacy/*", None),     # LegacyFile.posted_on lists its parts
+                ("s3:ListBucket", self.legacy, None),
+                ("events:PutEvents", "arn:AWS::Partition:events:AWS::Region:AWS::AccountId:event-bus/default",
+                 None),                                                # EventBridgePublisher.publish (default bus)
+                *self.key_use("dynamodb", DYNAMODB_KEY),
+                *self.key_use("s3", ("kms:Decrypt", "kms:GenerateDataKey")),
+            },
             "open_exception": {
                 ("dynamodb:PutItem", t["exceptions"], None),
                 ("dynamodb:UpdateItem", t["ledger"], None),
+                ("dynamodb:UpdateItem", t["totals"], None),
                 *self.key_use("dynamodb", DYNAMODB_KEY),
             },
         }
@@ -136,7 +161,7 @@ def resources(assembly) -> Resources:
 
 
 @pytest.mark.parametrize("name", ["ingest", "normalize", "enrich", "validate", "post", "record", "open_exception",
-                                  "flush"])
+                                  "reconcile", "flush"])
 def test_function_role_grants_exactly_what_its_code_calls(template, resources, name):
     role = function_role(template, resources.functions[name])
     assert grants(template, role) == resources.expected(name)
@@ -204,10 +229,21 @@ def test_roles_are_assumable_only_by_their_service(template):
 
 
 def test_the_flush_schedule_may_only_invoke_the_flush_function(template, resources):
-    (schedule,) = of_type(template, "AWS::Scheduler::Schedule").values()
+    (schedule,) = [s for s in of_type(template, "AWS::Scheduler::Schedule").values()
+                   if ref(s["Properties"]["Target"]["Arn"]) == resources.functions["flush"]]
     props = schedule["Properties"]
     assert props["ScheduleExpression"] == "rate(1 hour)" and props.get("State", "ENABLED") == "ENABLED"
     assert props["Target"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
     assert ref(props["Target"]["Arn"]) == resources.functions["flush"]
     role = ref(props["Target"]["RoleArn"])
     assert grants(template, role) == {("lambda:InvokeFunction", resources.functions["flush"], None)}
+
+
+def test_the_scheduler_may_only_invoke_the_reconcile_function(template, resources):
+    roles = [lid for lid, role in of_type(template, "AWS::IAM::Role").items()
+             if {ref(s["Principal"].get("Service")) for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]}
+             == {"scheduler.amazonaws.com"}]
+    invoked = sorted(tuple(sorted(grants(template, role))) for role in roles)
+    # one role per schedule target: the reconcile schedules' and the flush schedule's
+    assert invoked == sorted([(("lambda:InvokeFunction", resources.functions["reconcile"], None),),
+                              (("lambda:InvokeFunction", resources.functions["flush"], None),)])

@@ -18,7 +18,7 @@ from ledgerlink.connectors.sources.base import NormalizeContext
 from ledgerlink.connectors.sources.stripe.normalize import normalize
 from ledgerlink.model.documents import JournalEntry, JournalLine, SourceRef
 from ledgerlink.model.money import Money
-from ledgerlink.pipeline.enrich import enrich
+from ledgerlink.pipeline.enrich import enrich, postable
 from ledgerlink.pipeline.validate import validate
 from ledgerlink.store.books import FileBookStore
 
@@ -39,7 +39,7 @@ def journals(name: str, config: LedgerLinkConfig) -> list[JournalEntry]:
     ctx = NormalizeContext(config=config, source_id="stripe", correlation_id=f"corr-{name[:2]}",
                            archive_key=f"raw/stripe/{name}")
     docs = normalize(event_json(f"stripe/{name}"), ctx).documents
-    return [validate(enrich(doc, config, config_version=1), config) for doc in docs]
+    return [validate(enrich(doc, config, config_version=1), config) for doc in docs if postable(doc.document_type)]
 
 
 def all_sample_journals(config: LedgerLinkConfig) -> list[JournalEntry]:

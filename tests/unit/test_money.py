@@ -104,7 +104,7 @@ def test_lower_case_currency_is_normalized() -> None:
 
 @pytest.mark.parametrize("code", ["USS", "XYZ", "", "US", "EURO"])
 def test_unknown_currency_is_refused(code: str) -> None:
-    with pytest.raises(ValidationError, match="ISO 4217"):
+    with pytest.raises(CurrencyError, match="ISO 4217"):
         Money.of("1", code)
     with pytest.raises(CurrencyError):
         Money.from_minor(1, code)
@@ -146,13 +146,27 @@ def test_canonical_formatting_prints_exactly_the_currency_decimals(money: Money,
 
 def test_money_is_immutable() -> None:
     money = Money.of("1", "USD")
-    with pytest.raises(ValidationError):
+    with pytest.raises(AttributeError):
         money.amount = Decimal("2")  # type: ignore[misc]
 
 
 def test_json_serializes_the_amount_as_a_string() -> None:
     # a JSON number would be read back as float by most consumers
-    assert Money.from_minor(1999, "USD").model_dump(mode="json") == {"amount": "19.99", "currency": "USD"}
+    from pydantic import TypeAdapter
+
+    adapter = TypeAdapter(Money)
+    assert adapter.dump_python(Money.from_minor(1999, "USD"), mode="json") == {"amount": "19.99", "currency": "USD"}
+    assert Money.from_minor(1999, "USD").to_dict() == {"amount": "19.99", "currency": "USD"}
+
+
+def test_as_a_field_money_validates_from_json_and_refuses_floats_and_extra_keys() -> None:
+    from pydantic import TypeAdapter
+
+    adapter = TypeAdapter(Money)
+    assert adapter.validate_python({"amount": "20.00", "currency": "usd"}) == Money.of("20", "USD")
+    for bad in ({"amount": 20.0, "currency": "USD"}, {"amount": "1", "currency": "USD", "x": 1}, "20 USD"):
+        with pytest.raises(ValidationError):
+            adapter.validate_python(bad)
 
 
 # ---- properties ----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from ledgerlink.model.documents import DocumentAdapter
 from ledgerlink.service.normalize import InvalidMessage, NormalizeService, parse_message
 from ledgerlink.store.ledger import FINAL_STATUSES, Registration
 
-from tests.conftest import EVENTS
+from tests.conftest import EVENTS, contract_json
 
 ARCHIVE_KEY = "raw/stripe/2022/03/26/evt.json"
 
@@ -42,8 +42,10 @@ class FakeInbox:
     outcomes: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
 
     def record_outcome(self, source: str, event_id: str, *, outcome: str, document_ids: list[str],
-                       reasons: list[str], now: float | None = None) -> None:
-        self.outcomes[(source, event_id)] = {"outcome": outcome, "document_ids": document_ids, "reasons": reasons}
+                       reasons: list[str], day: str, now: float | None = None) -> bool:
+        self.outcomes[(source, event_id)] = {"outcome": outcome, "document_ids": document_ids, "reasons": reasons,
+                                             "day": day}
+        return True
 
 
 @dataclass
@@ -207,7 +209,10 @@ def test_no_start_for_any_final_status(harness: Harness, status: str) -> None:
 # ---- ignored ------------------------------------------------------------------------------------------------
 
 def test_unsupported_event_is_recorded_as_ignored_and_starts_nothing(harness: Harness) -> None:
-    msg = message("05-customer.subscription.updated.json")
+    event = contract_json("stripe/events/balance.available.json")
+    event["id"] = "evt_balance_available_1"
+    msg = {**message("01-invoice.finalized.json"), "event_id": event["id"], "event_type": event["type"],
+           "body": json.dumps(event)}
     outcome = harness.service.process(msg)
     assert outcome.outcome == "ignored"
     assert harness.ledger.items == {}
@@ -251,7 +256,8 @@ def test_normalization_error_opens_an_exception_naming_the_archived_payload(harn
     assert case["detail"]["field"] == "invoice.total"
     assert outcome.exception_id == "exc-1"
     assert harness.inbox.outcomes[("stripe", msg["event_id"])] == {
-        "outcome": "exception", "document_ids": [], "reasons": ["missing_field"]}
+        "outcome": "exception", "document_ids": [], "reasons": ["missing_field"],
+        "day": harness.inbox.outcomes[("stripe", msg["event_id"])]["day"]}
     assert harness.workflow.executions == {} and harness.ledger.items == {}
 
 

@@ -63,10 +63,16 @@ class FakeErp:
 
 @dataclass
 class FakeLedger:
-    updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Records status transitions like DynamoLedger.transition (which also moves the control totals)."""
 
-    def update(self, document_id: str, **attributes: Any) -> None:
-        self.updates.append((document_id, attributes))
+    updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    counted: list[tuple[str, tuple[str, ...], Any]] = field(default_factory=list)
+
+    def transition(self, document_id: str, *, to: str, expected: tuple[str, ...], key: Any,
+                   **attributes: Any) -> bool:
+        self.updates.append((document_id, {"status": to, **attributes}))
+        self.counted.append((to, expected, key))
+        return True
 
 
 @dataclass
@@ -155,8 +161,12 @@ def test_post_then_record_marks_the_document_posted(store: FakeConfigStore, exam
     assert posted["posting"]["connection_id"] == "books"
     assert result == {"document_id": state["document_id"], "status": "posted",
                       "erp_ref": f"erp://{state['document_id']}", "created": True,
-                      "correlation_id": state["correlation_id"]}
+                      "correlation_id": state["correlation_id"], "posting_latency_seconds": None}
     ((document_id, attributes),) = ledger.updates
+    # and it is counted once, under the document's entity, business date, source and currency
+    ((to, expected, key),) = ledger.counted
+    assert (to, expected) == ("posted", ("received", "exception"))
+    assert (key.entity_id, key.source, key.currency) == ("us01", "stripe", "USD")
     assert document_id == state["document_id"]
     assert attributes["status"] == "posted"
     assert attributes["erp_ref"] == posted["posting"]["erp_ref"]

@@ -29,12 +29,15 @@ EXPECTED_KINDS: dict[str, list[tuple[str, str | None]]] = {
     "02-invoice.paid.json": [("invoice", None), ("payment", "received")],
     "03-invoice.payment_succeeded.json": [("invoice", None), ("payment", "received")],
     "04-charge.refunded.json": [("payment", "refunded")],
-    "05-customer.subscription.updated.json": [],
+    "05-customer.subscription.updated.json": [("subscription_event", None)],
     "06-invoice.paid.current-api.json": [("invoice", None), ("payment", "received")],
     "07-invoice.finalized.jpy.json": [("invoice", None)],
     "08-charge.refunded.partial.current-api.json": [("payment", "refunded")],
     "09-invoice.finalized.closed-period.json": [("invoice", None)],
-    "10-invoice.paid.connect-uk.json": [("invoice", None), ("payment", "received")],
+    "10-payout.paid.json": [("payout", "paid")],
+    "11-charge.dispute.created.json": [("payment", "chargeback")],
+    "12-credit_note.created.json": [("credit_note", None)],
+    "13-invoice.paid.connect-uk.json": [("invoice", None), ("payment", "received")],
 }
 
 
@@ -84,7 +87,8 @@ def test_sample_event_yields_the_expected_documents(run: Callable[..., Normalize
     kinds = [(doc.document_type, getattr(doc, "direction", None)) for doc in result.documents]
     assert kinds == EXPECTED_KINDS[name]
     for doc in result.documents:
-        assert doc.currency == obj["currency"].upper()
+        # subscriptions of the 2020-08-27 API carry the currency on their items only
+        assert doc.currency == (obj.get("currency") or obj["items"]["data"][0]["price"]["currency"]).upper()
         assert doc.source.event_id == event["id"]
         assert doc.source.archive_key == "raw/stripe/2024/01/01/evt.json"
         assert doc.correlation_id == "corr-test-0001"
@@ -280,8 +284,7 @@ def test_current_api_invoice_paid_with_nothing_paid_yields_no_payment(run: Calla
 
 # ---- ignored ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["customer.subscription.updated", "payout.paid", "balance.available",
-                                  "payment_intent.succeeded"])
+@pytest.mark.parametrize("name", ["balance.available", "payment_intent.succeeded"])
 def test_unsupported_event_types_are_ignored_with_a_reason(run: Callable[..., Normalized], name: str) -> None:
     result = run(contract_json(f"stripe/events/{name}.json"))
     assert result.documents == []

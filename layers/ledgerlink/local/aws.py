@@ -35,6 +35,7 @@ MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True},
 class Resources:
     tables: dict[str, str]
     archive_bucket: str
+    reports_bucket: str
     inbound_queue_url: str
     inbound_queue_arn: str
     inbound_dlq_url: str
@@ -49,6 +50,8 @@ class Resources:
         values.update({
             settings.STAGE: "local",
             settings.ARCHIVE_BUCKET: self.archive_bucket,
+            settings.REPORTS_BUCKET: self.reports_bucket,
+            settings.INBOUND_DLQ_URL: self.inbound_dlq_url,
             settings.INBOUND_QUEUE_URL: self.inbound_queue_url,
             settings.STATE_MACHINE_ARN: self.state_machine_arn,
             settings.BOOKS_URI: self.books_uri,
@@ -88,6 +91,8 @@ def create_resources(*, prefix: str, books_dir: Path, host: FunctionHost, visibi
     bucket = f"{prefix}-archive"
     s3.create_bucket(Bucket=bucket)
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    reports = f"{prefix}-reports"
+    s3.create_bucket(Bucket=reports)
 
     sqs = clients.client("sqs")
     dlq_url = sqs.create_queue(QueueName=f"{prefix}-inbound-dlq")["QueueUrl"]
@@ -115,7 +120,8 @@ def create_resources(*, prefix: str, books_dir: Path, host: FunctionHost, visibi
     state_machine = clients.client("stepfunctions").create_state_machine(
         name=f"{prefix}-post-document", definition=json.dumps(definition), roleArn=role,
         type="STANDARD")["stateMachineArn"]
-    return Resources(tables=tables, archive_bucket=bucket, inbound_queue_url=queue_url, inbound_queue_arn=queue_arn,
+    return Resources(tables=tables, archive_bucket=bucket, reports_bucket=reports, inbound_queue_url=queue_url,
+                     inbound_queue_arn=queue_arn,
                      inbound_dlq_url=dlq_url, state_machine_arn=state_machine,
                      books_uri=books_dir.resolve().as_uri(), function_arns=arns,
                      legacy_files_uri=(legacy_dir or books_dir.parent / "legacy").resolve().as_uri())
@@ -132,6 +138,8 @@ def apply_config(resources: Resources, config: LedgerLinkConfig, *, applied_by: 
 def store_secrets(config: LedgerLinkConfig, values: dict[str, tuple[str, ...]]) -> None:
     manager = clients.client("secretsmanager")
     for source in config.sources:
+        if source.signing_secret is None:  # e.g. bank files: no webhook, nothing to sign
+            continue
         secrets = values[source.id]
         value = secrets[0] if len(secrets) == 1 else json.dumps({"secrets": list(secrets)})
         manager.create_secret(Name=source.signing_secret.secret_id, SecretString=value)
@@ -163,6 +171,42 @@ def in_process_lambdas(host: FunctionHost) -> Iterator[None]:
         yield
     finally:
         LambdaSimpleBackend.invoke = original
+
+
+_DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item", "get_item",
+                    "query", "scan", "transact_get_items")
+
+
+@contextmanager
+def atomic_dynamodb() -> Iterator[None]:
+    """Make moto's DynamoDB serialize item operations, as DynamoDB does per item.
+
+    moto's in-memory backend has no locking: under the threaded server two concurrent conditional puts
+    can both succeed and two ``ADD`` updates can lose one increment — things real DynamoDB never does
+    and LedgerLink's exactly-once guarantees rely on. One lock around each operation restores it.
+    """
+    import functools
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    originals = {name: getattr(DynamoDBBackend, name) for name in _DYNAMODB_WRITES}
+
+    def locked(method: Any) -> Any:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+        return wrapper
+
+    for name, method in originals.items():
+        setattr(DynamoDBBackend, name, locked(method))
+    try:
+        yield
+    finally:
+        for name, method in originals.items():
+            setattr(DynamoDBBackend, name, method)
 
 
 @contextmanager

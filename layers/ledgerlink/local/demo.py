@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ledgerlink.connectors.sources.stripe.webhook import signature_header
 from ledgerlink.local.runtime import LocalOptions, LocalRuntime
 from ledgerlink.store.exceptions import DynamoExceptions
 from ledgerlink.store.inbox import DynamoInbox
@@ -74,6 +73,8 @@ class DemoReport:
     book_file: Path | None = None
     bean_check: tuple[int, str] = (0, "")
     trial_balance: dict[tuple[str, str], Any] = field(default_factory=dict)
+    reconciliations: list[Any] = field(default_factory=list)
+    bank_files: list[Delivery] = field(default_factory=list)
     idle: bool = False
     seconds: float = 0.0
     flush: dict[str, Any] = field(default_factory=dict)
@@ -87,30 +88,73 @@ class DemoReport:
         return Counter(item["status"] for item in self.ledger)
 
 
-def post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(url, data=body, method="POST",
-                                     headers={"Content-Type": "application/json", **headers})
+def post(url: str, body: bytes, headers: dict[str, str],
+         content_type: str = "application/json") -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type, **headers})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
-            return response.status, json.loads(response.read() or b"{}")
+            return response.status, _answer(response.status, response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+        return error.code, _answer(error.code, error.read())
 
 
-def send_samples(runtime: LocalRuntime, source_id: str, samples: list[Path], report: DemoReport) -> None:
+def _answer(status: int, raw: bytes) -> dict[str, Any]:
+    """JSON answers as they are; provider-mandated ones (``[accepted]``, SOAP Ack) summarized."""
+    try:
+        parsed = json.loads(raw or b"{}")
+        if isinstance(parsed, dict):
+            return parsed
+    except ValueError:
+        pass
+    text = raw.decode("utf-8", "replace")
+    label = "[accepted]" if text.strip() == "[accepted]" else ("SOAP Ack" if "<Ack>true</Ack>" in text else text[:40])
+    return {"status": "acknowledged" if 200 <= status < 300 else "rejected", "ack": label}
+
+
+def send_samples(runtime: LocalRuntime, source_id: str, samples: list[Path], report: DemoReport,
+                 kind: str = "stripe") -> None:
+    """Every sample signed with the local secret, then a provider retry of the first and a forgery of the last."""
+    from ledgerlink.local.secrets import generate
+    from ledgerlink.local.signers import sign
+
     url = runtime.webhook_url(source_id)
     secret = runtime.secrets[source_id].values[0]
+
+    def deliver(label: str, body: bytes, key: str) -> None:
+        signed = sign(kind, body, key)
+        status, answer = post(url + signed.url_suffix, signed.body, signed.headers, signed.content_type)
+        report.deliveries.append(Delivery(label, status, answer))
+
     for sample in samples:
-        body = sample.read_bytes()
-        status, answer = post(url, body, signature_header(body, secret, int(time.time())))
-        report.deliveries.append(Delivery(sample.name, status, answer))
+        deliver(f"{source_id}/{sample.name}", sample.read_bytes(), secret)
     if samples:  # a provider retry of the first event (new signature, same event id)
-        body = samples[0].read_bytes()
-        status, answer = post(url, body, signature_header(body, secret, int(time.time())))
-        report.deliveries.append(Delivery(f"duplicate of {samples[0].name}", status, answer))
-        forged = samples[-1].read_bytes()
-        status, answer = post(url, forged, signature_header(forged, "whsec_not_the_real_secret", int(time.time())))
-        report.deliveries.append(Delivery(f"forged copy of {samples[-1].name}", status, answer))
+        deliver(f"duplicate of {source_id}/{samples[0].name}", samples[0].read_bytes(), secret)
+        deliver(f"forged copy of {source_id}/{samples[-1].name}", samples[-1].read_bytes(), generate(kind))
+
+
+def reconcile_everything(ledger: list[dict[str, Any]]) -> list[Any]:
+    """Reconcile every business date the run touched, and today's events (UTC receipt date)."""
+    from ledgerlink import wiring
+
+    wiring.reset()
+    reconciler = wiring.reconciler()
+    days = sorted({item["accounting_date"] for item in ledger} | {time.strftime("%Y-%m-%d", time.gmtime())})
+    return [reconciler.run(day) for day in days]
+
+
+def legacy_file_checks(runtime: LocalRuntime, flush: dict[str, Any]) -> list[LegacyFileCheck]:
+    """Read back every legacy GL import file the flush wrote."""
+    from ledgerlink.connectors.erps.legacy_file import LegacyFile
+    from ledgerlink.store.objects import FileObjectStore
+
+    checks = []
+    for connection in runtime.config.erp_connections:  # type: ignore[union-attr]
+        if connection.kind == "legacy_file":
+            target = LegacyFile(connection, FileObjectStore(runtime.legacy_dir / connection.prefix))
+            for name in flush.get("legacy_files", []):
+                if name.startswith(str(target.store.location())):
+                    checks.append(check_legacy_file(Path(name), target.parse))
+    return checks
 
 
 def run_bean_check(book_file: Path) -> tuple[int, str]:
@@ -122,31 +166,39 @@ def run_bean_check(book_file: Path) -> tuple[int, str]:
 
 def run_demo(config_path: Path, events_dir: Path, *, state_dir: Path = Path(".ledgerlink/demo"),
              port: int = 0, source_id: str = "stripe", timeout: float = 180.0) -> DemoReport:
+    """``events_dir`` is either one source's samples (``*.json``, sent to ``source_id``) or ``events/`` with a
+    folder per configured source: webhook sources are sent first, then bank files are dropped (cash
+    application needs the payouts and invoices they settle to be registered)."""
     report = DemoReport()
     started = time.monotonic()
-    samples = sorted(events_dir.glob("*.json"))
     runtime = LocalRuntime(LocalOptions(config_path=config_path, state_dir=state_dir, port=port))
     runtime.start()
     try:
-        send_samples(runtime, source_id, samples, report)
+        assert runtime.config is not None
+        if any(events_dir.glob("*.json")):
+            plan = [(runtime.config.source(source_id), sorted(events_dir.glob("*.json")))]
+        else:
+            plan = [(source, sorted(p for p in (events_dir / source.id).glob("*") if p.suffix in (".json", ".xml")))
+                    for source in runtime.config.sources if (events_dir / source.id).is_dir()]
+        for source, samples in plan:
+            if source is not None and source.kind != "bank":
+                send_samples(runtime, source.id, samples, report, kind=source.kind)
         report.idle = runtime.wait_idle(timeout=timeout)
+        for source, samples in plan:
+            if source is not None and source.kind == "bank":
+                for sample in samples:
+                    answer = runtime.drop_bank_file(source.id, sample.name, sample.read_bytes())
+                    for outcome in answer.get("files", []):
+                        report.bank_files.append(Delivery(f"{source.id}/{sample.name}", 0, outcome))
+        report.idle = report.idle and runtime.wait_idle(timeout=timeout)
         # what EventBridge Scheduler does hourly on AWS: summaries and legacy GL files for the days that are over
         report.flush = runtime.flush(through="2100-12-31")
-        from ledgerlink.connectors.erps.legacy_file import LegacyFile
-
-        for connection in runtime.config.erp_connections:  # type: ignore[union-attr]
-            if connection.kind == "legacy_file":
-                from ledgerlink.store.objects import FileObjectStore
-
-                target = LegacyFile(connection, FileObjectStore(runtime.legacy_dir / connection.prefix))
-                for name in report.flush.get("legacy_files", []):
-                    if name.startswith(str(target.store.location())):
-                        report.legacy_files.append(check_legacy_file(Path(name), target.parse))
+        report.legacy_files = legacy_file_checks(runtime, report.flush)
         tables = runtime.resources.tables  # type: ignore[union-attr]
-        report.ledger = DynamoLedger(tables["ledger"]).scan()
-        report.inbox = DynamoInbox(tables["inbox"]).scan()
+        report.ledger = DynamoLedger(tables["ledger"], totals_table=tables["totals"]).scan()
+        report.reconciliations = reconcile_everything(report.ledger)
+        report.inbox = DynamoInbox(tables["inbox"], totals_table=tables["totals"]).scan()
         report.exceptions = DynamoExceptions(tables["exceptions"]).list("open")
-        assert runtime.config is not None
         connection = runtime.config.entities[0].erp_connection
         report.book_file = runtime.book_main_file(connection)
         from ledgerlink.connectors.erps.beancount import BeancountBook
@@ -169,19 +221,23 @@ def demo_ok(report: DemoReport) -> list[str]:
     problems = []
     if not report.idle:
         problems.append("the pipeline did not become idle in time")
-    samples = [d for d in report.deliveries if d.label.endswith(".json") and not d.label.startswith(("duplicate", "forged"))]
-    problems += [f"{d.label}: HTTP {d.status} {d.body.get('reason', '')}" for d in samples if d.status != 202]
-    duplicate = [d for d in report.deliveries if d.label.startswith("duplicate")]
-    if duplicate and duplicate[0].status != 200:
-        problems.append(f"duplicate delivery answered {duplicate[0].status}, expected 200")
-    forged = [d for d in report.deliveries if d.label.startswith("forged")]
-    if forged and forged[0].status != 401:
-        problems.append(f"forged delivery answered {forged[0].status}, expected 401")
+    samples = [d for d in report.deliveries if not d.label.startswith(("duplicate", "forged"))]
+    problems += [f"{d.label}: HTTP {d.status} {d.body.get('reason', '')}" for d in samples
+                 if d.status not in (200, 202) or d.body.get("status") == "duplicate"]
+    problems += [f"{d.label} answered {d.status}, expected 200" for d in report.deliveries
+                 if d.label.startswith("duplicate") and d.status != 200]
+    problems += [f"{d.label} answered {d.status}, expected 401" for d in report.deliveries
+                 if d.label.startswith("forged") and d.status != 401]
+    problems += [f"bank file {d.label}: {d.body.get('outcome')} {d.body.get('reason') or ''}" for d in report.bank_files
+                 if d.body.get("outcome") != "accepted"]
     if report.bean_check[0] != 0:
         problems.append(f"bean-check failed: {report.bean_check[1]}")
     unexpected = [case["exception_id"] for case in report.exceptions if case["reason"] == "unexpected_error"]
     if unexpected:
         problems.append(f"exceptions from unexpected errors (see .ledgerlink/demo/lambda.log): {unexpected}")
+    differences = [d for r in report.reconciliations for d in r.differences]
+    if differences:
+        problems.append(f"reconciliation differences: {[(d.kind, d.detail) for d in differences]}")
     stuck = [item["document_id"] for item in report.ledger if item["status"] in ("received", "summarized")]
     if stuck:
         problems.append(f"documents still in flight: {stuck}")
@@ -195,9 +251,10 @@ def format_report(report: DemoReport) -> str:
     ignored_events = sum(1 for item in report.inbox if item.get("outcome") == "ignored")
     rows = [
         ("webhooks received", len(report.deliveries)),
-        ("accepted (202)", report.count(lambda d: d.status == 202)),
+        ("accepted (2xx)", report.count(lambda d: d.status in (200, 202) and not d.label.startswith("duplicate"))),
         ("duplicates rejected (200 duplicate)", report.count(lambda d: d.body.get("status") == "duplicate")),
         ("forged rejected (401)", report.count(lambda d: d.status == 401)),
+        ("bank files dropped (S3)", len(report.bank_files)),
         ("events ignored (recorded, not posted)", ignored_events),
         ("documents posted", statuses.get("posted", 0)),
         ("documents ignored by policy", statuses.get("ignored", 0)),
@@ -216,11 +273,16 @@ def format_report(report: DemoReport) -> str:
         totals = ", ".join(f"{currency} Dr {debit} = Cr {credit}" for currency, (debit, credit) in checked.totals.items())
         verdict = "OK" if not checked.problems else "FAILED: " + "; ".join(checked.problems)
         lines.append(f"  {'control totals'.ljust(width, '.')} {checked.lines} lines, {totals} — {verdict}")
+    balanced = sum(1 for r in report.reconciliations if r.status == "balanced")
+    lines.append(f"  {'reconciliation'.ljust(width, '.')} {balanced}/{len(report.reconciliations)} days balanced, "
+                 f"{sum(len(r.differences) for r in report.reconciliations)} differences")
     lines.append(f"  {'elapsed'.ljust(width, '.')} {report.seconds:.1f} s")
     lines += ["", "  deliveries:"]
     for delivery in report.deliveries:
-        detail = delivery.body.get("reason") or delivery.body.get("status", "")
-        lines.append(f"    {delivery.status}  {delivery.label:<48} {detail}")
+        detail = delivery.body.get("reason") or delivery.body.get("ack") or delivery.body.get("status", "")
+        lines.append(f"    {delivery.status}  {delivery.label:<58} {detail}")
+    for delivery in report.bank_files:
+        lines.append(f"    S3   {delivery.label:<58} {delivery.body.get('outcome')}")
     routed = Counter((item.get("entity_id"), item.get("erp_connection")) for item in report.ledger
                      if item.get("status") == "posted")
     lines += ["", "  routing (entity → ERP connection: documents posted):"]
@@ -229,6 +291,6 @@ def format_report(report: DemoReport) -> str:
     for (account, currency), amount in report.trial_balance.items():
         lines.append(f"    {account:<44} {amount:>12} {currency}")
     for case in report.exceptions:
-        lines.append(f"  exception {case['exception_id']}: {case['reason']} — {case['message']}")
+        lines.append(f"  exception {case['exception_id']}: {case['reason']} — {case['message'][:160]}")
     lines.append("")
     return "\n".join(lines)

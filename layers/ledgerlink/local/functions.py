@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import sys
 import threading
@@ -12,10 +13,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 FUNCTION_NAMES: tuple[str, ...] = ("ingest", "normalize", "enrich", "validate", "post", "record", "open_exception",
-                                   "flush")
+                                   "reconcile", "bank_file", "flush")
 
 
 def functions_dir() -> Path:
@@ -53,15 +54,29 @@ class LambdaContext:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000))
 
 
+class LambdaCrash(Exception):
+    """A simulated crash of the function's process: Lambda reports it as ``Runtime.ExitError``."""
+
+    error_type = "Runtime.ExitError"
+
+
 class FunctionError(Exception):
     def __init__(self, payload: dict[str, Any]) -> None:
         super().__init__(payload.get("errorMessage"))
         self.payload = payload
 
 
+class Faults(Protocol):
+    """Fault injection for chaos runs: ``before`` may raise (a crash before the handler ran), ``after``
+    may raise (a crash after it did its work but before its result got back)."""
+
+    def before(self, name: str, event: Any) -> None: ...
+    def after(self, name: str, event: Any, result: Any) -> None: ...
+
+
 class FunctionHost:
     def __init__(self, *, prefix: str = "ledgerlink-local", log_stream: IO[str] | None = None,
-                 timeouts: dict[str, int] | None = None) -> None:
+                 timeouts: dict[str, int] | None = None, faults: Faults | None = None) -> None:
         self.prefix = prefix
         self._dir = functions_dir()
         self._modules: dict[str, ModuleType] = {}
@@ -69,6 +84,7 @@ class FunctionHost:
         self._load_lock = threading.Lock()
         self._log_stream = log_stream
         self._timeouts = timeouts or {}
+        self.faults = faults
         self.invocations: dict[str, int] = {name: 0 for name in FUNCTION_NAMES}
         self.errors: dict[str, int] = {name: 0 for name in FUNCTION_NAMES}
 
@@ -102,8 +118,13 @@ class FunctionHost:
         if logger is None or self._log_stream is None:
             return
         handler = logger.registered_handler
-        if hasattr(handler, "setStream"):
-            handler.setStream(self._log_stream)
+        if isinstance(handler, logging.StreamHandler):
+            # not setStream(): it flushes the previous stream, which a previous runtime may have closed
+            handler.acquire()
+            try:
+                handler.stream = self._log_stream
+            finally:
+                handler.release()
 
     def invoke(self, name: str, event: Any) -> Any:
         """Call the handler; raise :class:`FunctionError` with Lambda's error payload on failure."""
@@ -112,10 +133,15 @@ class FunctionHost:
         with self._locks[name]:
             self.invocations[name] += 1
             try:
-                return module.handler(event, context)
+                if self.faults is not None:
+                    self.faults.before(name, event)
+                result = module.handler(event, context)
+                if self.faults is not None:
+                    self.faults.after(name, event, result)
+                return result
             except Exception as exc:
                 self.errors[name] += 1
                 raise FunctionError({
-                    "errorType": type(exc).__name__, "errorMessage": str(exc),
+                    "errorType": getattr(exc, "error_type", type(exc).__name__), "errorMessage": str(exc),
                     "stackTrace": traceback.format_exception(exc)[-5:],
                 }) from exc

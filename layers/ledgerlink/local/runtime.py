@@ -32,6 +32,7 @@ from ledgerlink.local.aws import (
     REGION,
     Resources,
     apply_config,
+    atomic_dynamodb,
     create_resources,
     in_process_lambdas,
     store_secrets,
@@ -58,6 +59,7 @@ class LocalOptions:
     batch_size: int = 10
     prefix: str = "ledgerlink-local"
     extra_env: dict[str, str] = field(default_factory=dict)
+    faults: Any = None                    # ledgerlink.local.functions.Faults, for chaos runs
     flush_interval_seconds: float = 300.0  # the local stand-in for the EventBridge schedule; 0 = manual only
 
 
@@ -75,6 +77,7 @@ class LocalRuntime:
         self._saved_env: dict[str, str | None] = {}
         self._log: IO[str] | None = None
         self._lambdas: Any = None
+        self._atomic: Any = None
         self._scheduler: threading.Thread | None = None
         self._stopping = threading.Event()
 
@@ -87,13 +90,16 @@ class LocalRuntime:
             shutil.rmtree(state)
         (state / "books").mkdir(parents=True)
         self._log = (state / "lambda.log").open("a", encoding="utf-8")
-        self.secrets = local_secrets.resolve([source.id for source in self.config.sources],
+        signed = {source.id: source.kind for source in self.config.sources if source.signing_secret is not None}
+        self.secrets = local_secrets.resolve(list(signed), kinds=signed,
                                              secrets_file=self.options.secrets_file,
                                              default_file=self.options.secrets_default_file)
         self._start_moto()
-        self._host = FunctionHost(prefix=self.options.prefix, log_stream=self._log)
+        self._host = FunctionHost(prefix=self.options.prefix, log_stream=self._log, faults=self.options.faults)
         self._lambdas = in_process_lambdas(self._host)
         self._lambdas.__enter__()
+        self._atomic = atomic_dynamodb()
+        self._atomic.__enter__()
         self.resources = create_resources(
             prefix=self.options.prefix, books_dir=state / "books", host=self._host, legacy_dir=state / "legacy",
             visibility_timeout_seconds=self.options.visibility_timeout_seconds,
@@ -101,7 +107,7 @@ class LocalRuntime:
         for key, value in self.resources.environment().items():
             self._set_env(key, value)
         for name in FUNCTION_NAMES:  # fail fast if a settings class needs a variable nobody set
-            settings.read_settings(settings.FUNCTION_SETTINGS[name])
+            settings.read_settings(settings.LOCAL_FUNCTION_SETTINGS[name])
         self.config_version = apply_config(self.resources, self.config,
                                            applied_by=f"local:{self.options.config_path}")
         store_secrets(self.config, {source_id: secret.values for source_id, secret in self.secrets.items()})
@@ -109,7 +115,17 @@ class LocalRuntime:
         self._start_scheduler()
         self._front = WebhookFront(lambda event: self.host.invoke("ingest", event), port=self.options.port)
         self._front.start()
+        self._write_stack_file()
         return self
+
+    def _write_stack_file(self) -> None:
+        """What CLI commands in another terminal need to reach this stack (``ledgerlink status`` ...)."""
+        from ledgerlink.ops.target import write_local_target
+
+        assert self.resources is not None
+        write_local_target(self.options.state_dir, endpoint=os.environ["AWS_ENDPOINT_URL"],
+                           environment=self.resources.environment(),
+                           webhook_base=f"{self.front.url}/webhooks/")
 
     def stop(self) -> None:
         self._stopping.set()
@@ -126,6 +142,9 @@ class LocalRuntime:
         if self._lambdas is not None:
             self._lambdas.__exit__(None, None, None)
             self._lambdas = None
+        if self._atomic is not None:
+            self._atomic.__exit__(None, None, None)
+            self._atomic = None
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -155,6 +174,16 @@ class LocalRuntime:
 
     def webhook_url(self, source_id: str) -> str:
         return f"{self.front.url}/webhooks/{source_id}"
+
+    def drop_bank_file(self, source_id: str, name: str, body: bytes) -> dict[str, Any]:
+        """Put a statement file under ``bank-inbox/<source>/`` and deliver the S3 event, as S3 would on AWS."""
+        assert self.resources is not None
+        key = f"bank-inbox/{source_id}/{name}"
+        self.client("s3").put_object(Bucket=self.resources.archive_bucket, Key=key, Body=body)
+        event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "awsRegion": REGION,
+                              "s3": {"bucket": {"name": self.resources.archive_bucket},
+                                     "object": {"key": key, "size": len(body)}}}]}
+        return self.host.invoke("bank_file", event)
 
     def client(self, service: str) -> Any:
         return clients.client(service)
@@ -224,6 +253,9 @@ class LocalRuntime:
         wiring.reset()
         import urllib.request
 
+        # moto keeps its backends per process: a second runtime in the same process (tests) starts empty
+        urllib.request.urlopen(urllib.request.Request(  # noqa: S310 - loopback only
+            f"http://{host}:{port}/moto-api/reset", method="POST", data=b""), timeout=10).read()
         request = urllib.request.Request(
             f"http://{host}:{port}/moto-api/config", method="POST",
             data=json.dumps(MOTO_CONFIG).encode(),

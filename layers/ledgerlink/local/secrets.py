@@ -11,6 +11,7 @@ from Secrets Manager and no secret value is ever put in an environment variable.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -40,8 +41,19 @@ def _as_values(raw: object) -> tuple[str, ...]:
     raise ValueError("a local secret must be a non-empty string or list of strings")
 
 
+def generate(kind: str) -> str:
+    """A fresh local secret in the form the provider issues it (the verifier parses it the same way)."""
+    if kind == "brex":       # Standard Webhooks: whsec_ + base64 of the key bytes
+        return "whsec_" + base64.b64encode(random_secrets.token_bytes(24)).decode()
+    if kind == "adyen":      # Adyen HMAC keys are 64 hex characters
+        return random_secrets.token_hex(32).upper()
+    if kind == "salesforce":  # the URL token of the outbound-message endpoint
+        return random_secrets.token_urlsafe(24)
+    return "whsec_" + random_secrets.token_urlsafe(24)
+
+
 def resolve(source_ids: list[str], *, secrets_file: Path | None = None,
-            default_file: Path = DEFAULT_FILE) -> dict[str, LocalSecret]:
+            default_file: Path = DEFAULT_FILE, kinds: dict[str, str] | None = None) -> dict[str, LocalSecret]:
     explicit = json.loads(secrets_file.read_text()) if secrets_file else {}
     stored = json.loads(default_file.read_text()) if default_file.exists() else {}
     resolved: dict[str, LocalSecret] = {}
@@ -54,7 +66,7 @@ def resolve(source_ids: list[str], *, secrets_file: Path | None = None,
                                               f"${env_name(source_id)}")
         else:
             if source_id not in stored:
-                stored[source_id] = "whsec_" + random_secrets.token_urlsafe(24)
+                stored[source_id] = generate((kinds or {}).get(source_id, "stripe"))
                 generated = True
             resolved[source_id] = LocalSecret(source_id, _as_values(stored[source_id]), str(default_file))
     if generated:

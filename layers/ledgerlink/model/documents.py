@@ -167,11 +167,14 @@ class Payment(DocumentBase):
     """Money received for (or refunded against) a receivable.
 
     ``direction="received"`` debits cash/clearing and credits the receivable; ``"refunded"`` is the
-    compensating movement (money back to the customer), linked to what it compensates.
+    compensating movement (money back to the customer), linked to what it compensates;
+    ``"chargeback"`` is money the card network took back (dispute lost or funds withdrawn pending it) and
+    ``"chargeback_reversed"`` its compensation (dispute won, funds reinstated). ``fees`` on a chargeback
+    are the provider's dispute fees.
     """
 
     document_type: Literal["payment"] = "payment"
-    direction: Literal["received", "refunded"] = "received"
+    direction: Literal["received", "refunded", "chargeback", "chargeback_reversed"] = "received"
     party: Party | None = None
     amount: Money                          # gross, positive
     fees: tuple[Fee, ...] = ()
@@ -189,6 +192,34 @@ class Payment(DocumentBase):
     @property
     def net(self) -> Money:
         return self.amount - sum_money([fee.amount for fee in self.fees], self.currency)
+
+
+class Payout(DocumentBase):
+    """A payment provider paying out its balance to the company's bank account.
+
+    ``amount`` is what lands in the bank (net); ``fees`` are the provider fees settled with it, so the
+    provider's clearing balance is relieved by ``gross`` = amount + fees. ``direction="failed"`` is the
+    compensation of a payout that the bank returned (the money is back on the provider balance).
+    """
+
+    document_type: Literal["payout"] = "payout"
+    direction: Literal["paid", "failed"] = "paid"
+    amount: Money
+    fees: tuple[Fee, ...] = ()
+    destination: NonEmptyStr | None = None     # bank account id as the provider knows it
+    arrival_date: date | None = None
+    reference: NonEmptyStr | None = None       # provider payout / batch id (what the bank statement shows)
+
+    @model_validator(mode="after")
+    def _positive(self) -> Payout:
+        self._same_currency(self.amount, *(fee.amount for fee in self.fees))
+        if self.amount.amount <= 0:
+            raise ValueError("payout amount must be positive; direction says which way it flows")
+        return self
+
+    @property
+    def gross(self) -> Money:
+        return self.amount + sum_money([fee.amount for fee in self.fees], self.currency)
 
 
 # ---- spend --------------------------------------------------------------------------------------
@@ -237,6 +268,52 @@ class CardTransaction(DocumentBase):
         self._same_currency(self.amount)
         if self.amount.is_zero():
             raise ValueError("card transaction amount must not be zero")
+        return self
+
+
+# ---- quote to cash ------------------------------------------------------------------------------
+
+class CustomerEvent(DocumentBase):
+    """Master data: a customer as the CRM knows it, to be created/updated in the ERP before any invoice."""
+
+    document_type: Literal["customer_event"] = "customer_event"
+    action: Literal["upserted"] = "upserted"
+    party: Party
+    external_ids: dict[str, str] = Field(default_factory=dict)   # system → id (salesforce account, hubspot company)
+
+
+class ContractLine(Schema):
+    line_id: NonEmptyStr
+    product_id: NonEmptyStr | None = None
+    description: NonEmptyStr | None = None
+    quantity: Decimal = Decimal(1)
+    amount: Money
+
+
+class ContractEvent(DocumentBase):
+    """A signed customer contract (closed-won opportunity): the start of quote-to-cash.
+
+    No revenue and no receivable exist at signing; the posting rule records the booking on memorandum
+    accounts (``contract_backlog`` / ``contract_backlog_offset``) so bookings reconcile with later billing.
+    """
+
+    document_type: Literal["contract_event"] = "contract_event"
+    action: Literal["signed", "cancelled"] = "signed"
+    contract_id: NonEmptyStr
+    party: Party
+    total: Money
+    lines: tuple[ContractLine, ...] = ()
+    start_date: date | None = None
+    end_date: date | None = None
+    customer_document_id: NonEmptyStr | None = None
+
+    @model_validator(mode="after")
+    def _total(self) -> ContractEvent:
+        self._same_currency(self.total, *(line.amount for line in self.lines))
+        if self.total.amount <= 0:
+            raise ValueError("contract total must be positive; action says signed or cancelled")
+        if self.lines and sum_money([line.amount for line in self.lines], self.currency) != self.total:
+            raise ValueError("contract lines do not sum to the contract total")
         return self
 
 
@@ -301,6 +378,18 @@ class BankTransaction(DocumentBase):
     reference: NonEmptyStr | None = None   # remittance info used for cash application
     counterparty: NonEmptyStr | None = None
     bank_reference: NonEmptyStr | None = None
+    # cash application (set when the line was matched to an open item): the document it settles and the
+    # mapping role its counter-entry clears (receivable, payouts_in_transit, ...)
+    applies_to_document_id: NonEmptyStr | None = None
+    counter_role: Identifier | None = None
+    match_candidates: tuple[str, ...] = ()      # references read from the line (what matching looked for)
+
+    @model_validator(mode="after")
+    def _amount(self) -> BankTransaction:
+        self._same_currency(self.amount)
+        if self.amount.is_zero():
+            raise ValueError("bank transaction amount must not be zero")
+        return self
 
 
 # ---- compensation -------------------------------------------------------------------------------
@@ -387,12 +476,13 @@ class JournalEntry(DocumentBase):
 
 Document = Annotated[
     Invoice | CreditNote | Payment | ExpenseReport | CardTransaction | SubscriptionEvent
-    | RevenueSchedule | BankTransaction | JournalEntry | Reversal,
+    | RevenueSchedule | BankTransaction | JournalEntry | Payout | CustomerEvent | ContractEvent | Reversal,
     Field(discriminator="document_type"),
 ]
 DocumentAdapter: TypeAdapter[Document] = TypeAdapter(Document)
 
 DOCUMENT_TYPES: tuple[str, ...] = (
     "invoice", "credit_note", "payment", "expense_report", "card_transaction",
-    "subscription_event", "revenue_schedule", "bank_transaction", "journal_entry", "reversal",
+    "subscription_event", "revenue_schedule", "bank_transaction", "journal_entry",
+    "payout", "customer_event", "contract_event", "reversal",
 )

@@ -8,6 +8,7 @@ ERP external id, which is what makes posting exactly once.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 
@@ -24,6 +25,7 @@ def fingerprint(*parts: str) -> str:
     return digest.hexdigest()[:32]
 
 
+@functools.lru_cache(maxsize=65_536)  # validators and steps ask for the same ids repeatedly
 def document_id(system: str, object_type: str, object_id: str, version: str) -> str:
     """``doc_`` + 32 hex chars: valid as an SFN execution name, DynamoDB key and ERP external id."""
     return DOCUMENT_ID_PREFIX + fingerprint(system, object_type, object_id, version)

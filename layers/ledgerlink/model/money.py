@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, field_validator
+from pydantic import AfterValidator
 
 # ISO 4217 exponents that differ from 2. Every other active code has 2 minor digits.
 _EXPONENT_EXCEPTIONS: dict[str, int] = {
@@ -62,32 +62,92 @@ def _to_decimal(value: Any) -> Decimal:
     return amount
 
 
-class Money(BaseModel):
-    """An exact amount in one currency. Immutable; serializes the amount as a string."""
+class Money:
+    """An exact amount in one currency: immutable, slotted, hashable.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Deliberately not a pydantic model: a document holds a dozen amounts and every arithmetic step makes
+    a new one, so construction must be cheap (the pure core's throughput depends on it). It is still a
+    first-class pydantic field type: it validates from ``{"amount": "20.00", "currency": "usd"}`` or a
+    ``Money`` and serializes the amount as a string (a JSON number would be read back as a float).
+    """
 
+    __slots__ = ("amount", "currency")
     amount: Decimal
-    currency: Currency
+    currency: str
 
-    @field_validator("amount", mode="before")
+    def __init__(self, amount: Any, currency: str) -> None:
+        object.__setattr__(self, "amount", _to_decimal(amount))
+        object.__setattr__(self, "currency", normalize_currency(currency))
+
     @classmethod
-    def _no_float(cls, value: Any) -> Decimal:
-        return _to_decimal(value)
+    def _trusted(cls, amount: Decimal, currency: str) -> Money:
+        """Internal constructor for results of arithmetic on already-valid Money."""
+        money = object.__new__(cls)
+        object.__setattr__(money, "amount", amount)
+        object.__setattr__(money, "currency", currency)
+        return money
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Money is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("Money is immutable")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Money, (self.amount, self.currency))
+
+    # --- pydantic integration -----------------------------------------------------------------
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_plain_validator_function(
+            cls._validate,
+            serialization=core_schema.plain_serializer_function_ser_schema(cls._serialize, info_arg=True),
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema: Any, handler: Any) -> dict[str, Any]:
+        return {"type": "object", "required": ["amount", "currency"], "additionalProperties": False,
+                "properties": {"amount": {"type": "string", "pattern": r"^-?\d+(\.\d+)?$"},
+                               "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"}}}
+
+    @classmethod
+    def _validate(cls, value: Any) -> Money:
+        if isinstance(value, Money):
+            return value
+        if isinstance(value, dict):
+            if set(value) != {"amount", "currency"}:
+                raise ValueError("money must be {amount, currency}")
+            try:
+                return cls(value["amount"], value["currency"])
+            except TypeError as exc:  # a float amount: a validation error of the document, not a crash
+                raise ValueError(str(exc)) from None
+        raise ValueError(f"not money: {type(value).__name__}")
+
+    @staticmethod
+    def _serialize(value: Money, info: Any) -> dict[str, Any]:
+        if info.mode == "json":
+            return {"amount": str(value.amount), "currency": value.currency}
+        return {"amount": value.amount, "currency": value.currency}
+
+    def to_dict(self) -> dict[str, str]:
+        return {"amount": str(self.amount), "currency": self.currency}
 
     # --- construction at the connector edge ---------------------------------------------------
 
     @classmethod
     def of(cls, amount: Any, currency: str) -> Money:
-        return cls(amount=_to_decimal(amount), currency=currency)
+        return cls(amount, currency)
 
     @classmethod
     def from_minor(cls, minor_units: int, currency: str) -> Money:
         """Provider integers in minor units → Money (``from_minor(2000, "usd")`` = 20.00 USD)."""
         if isinstance(minor_units, bool) or not isinstance(minor_units, int):
             raise CurrencyError(f"minor units must be an integer, got {minor_units!r}")
-        exponent = currency_exponent(currency)
-        return cls(amount=Decimal(minor_units).scaleb(-exponent), currency=currency)
+        code = normalize_currency(currency)
+        return cls._trusted(Decimal(minor_units).scaleb(-_EXPONENT_EXCEPTIONS.get(code, 2)), code)
 
     @classmethod
     def zero(cls, currency: str) -> Money:
@@ -95,7 +155,7 @@ class Money(BaseModel):
 
     def to_minor(self) -> int:
         """Money → integer minor units; refuses amounts that do not fit the currency's exponent."""
-        exponent = currency_exponent(self.currency)
+        exponent = _EXPONENT_EXCEPTIONS.get(self.currency, 2)
         scaled = self.amount.scaleb(exponent)
         if scaled != scaled.to_integral_value():
             raise CurrencyError(
@@ -113,17 +173,17 @@ class Money(BaseModel):
 
     def __add__(self, other: Money) -> Money:
         self._same(other)
-        return Money(amount=self.amount + other.amount, currency=self.currency)
+        return Money._trusted(self.amount + other.amount, self.currency)
 
     def __sub__(self, other: Money) -> Money:
         self._same(other)
-        return Money(amount=self.amount - other.amount, currency=self.currency)
+        return Money._trusted(self.amount - other.amount, self.currency)
 
     def __neg__(self) -> Money:
-        return Money(amount=-self.amount, currency=self.currency)
+        return Money._trusted(-self.amount, self.currency)
 
     def __abs__(self) -> Money:
-        return Money(amount=abs(self.amount), currency=self.currency)
+        return Money._trusted(abs(self.amount), self.currency)
 
     def __lt__(self, other: Money) -> bool:
         self._same(other)
@@ -153,21 +213,29 @@ class Money(BaseModel):
 
     def quantized(self) -> Money:
         """Round half-even to the currency's exponent (used only where a rate was applied)."""
-        exponent = currency_exponent(self.currency)
+        exponent = _EXPONENT_EXCEPTIONS.get(self.currency, 2)
         quantum = Decimal(1).scaleb(-exponent)
-        return Money(amount=self.amount.quantize(quantum, rounding=ROUND_HALF_EVEN), currency=self.currency)
+        return Money._trusted(self.amount.quantize(quantum, rounding=ROUND_HALF_EVEN), self.currency)
 
     def canonical(self) -> str:
         """Amount printed with exactly the currency's number of decimals: ``20.00``, ``500``, ``1.000``."""
-        exponent = currency_exponent(self.currency)
+        exponent = _EXPONENT_EXCEPTIONS.get(self.currency, 2)
         return f"{self.amount.quantize(Decimal(1).scaleb(-exponent)):f}"
 
     def __str__(self) -> str:
         return f"{self.canonical()} {self.currency}"
 
+    def __repr__(self) -> str:
+        return f"Money({str(self.amount)!r}, {self.currency!r})"
+
 
 def sum_money(items: list[Money] | tuple[Money, ...], currency: str) -> Money:
-    total = Money.zero(currency)
+    code = normalize_currency(currency)
+    total = Decimal(0).scaleb(-_EXPONENT_EXCEPTIONS.get(code, 2))
     for item in items:
-        total = total + item
-    return total
+        if not isinstance(item, Money):
+            raise TypeError(f"cannot add {type(item).__name__} to Money")
+        if item.currency != code:
+            raise CurrencyError(f"currency mismatch: {code} vs {item.currency}")
+        total += item.amount
+    return Money._trusted(total, code)

@@ -70,7 +70,7 @@ def compensation_links(document: object) -> tuple[str, ...]:
     kind = getattr(document, "document_type", "")
     if kind in ("credit_note", "reversal") and getattr(document, "original_document_id", None):
         links.append(document.original_document_id)  # type: ignore[attr-defined]
-    if kind == "payment" and getattr(document, "direction", "") == "refunded" and \
-            getattr(document, "applies_to_document_id", None):
+    if kind == "payment" and getattr(document, "direction", "") in ("refunded", "chargeback", "chargeback_reversed") \
+            and getattr(document, "applies_to_document_id", None):
         links.append(document.applies_to_document_id)  # type: ignore[attr-defined]
     return tuple(dict.fromkeys(link for link in links if link))

@@ -8,6 +8,12 @@ invoice                Dr receivable (total) · Cr revenue[.<product>] per line 
 credit_note            the mirror image of an invoice (Cr receivable, Dr revenue/discounts/tax)
 payment received       Dr cash_clearing (or cash_out_of_band) net · Dr fees.<kind> · Cr receivable
 payment refunded       Dr refunds · Cr cash_clearing
+payment chargeback     Dr chargebacks · Dr fees.<kind> (dispute fee) · Cr cash_clearing
+chargeback reversed    Dr cash_clearing · Cr chargebacks (dispute won, funds reinstated)
+payout                 Dr payouts_in_transit (net) · Dr fees.<kind> · Cr cash_clearing (gross); failed: mirror
+bank_transaction       matched: Dr/Cr bank · the matched item's role (receivable, payouts_in_transit, ...);
+                       unmatched: ``cash_unmatched`` exception (cash application needs a person)
+contract_event         memorandum booking: Dr contract_backlog · Cr contract_backlog_offset (mirror if cancelled)
 expense_report         Dr expense[.<category>] per line · Cr employee_payable (or card_liability)
 card_transaction       Dr expense[.<category>] · Cr card_liability
 journal_entry          each line's ``role`` mapped to its account
@@ -24,7 +30,9 @@ from collections.abc import Callable
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.errors import DocumentRejected
 from ledgerlink.model.documents import (
+    BankTransaction,
     CardTransaction,
+    ContractEvent,
     CreditNote,
     Document,
     ExpenseReport,
@@ -32,8 +40,9 @@ from ledgerlink.model.documents import (
     JournalEntry,
     JournalLine,
     Payment,
+    Payout,
 )
-from ledgerlink.model.money import Money
+from ledgerlink.model.money import Money, sum_money
 
 
 class Accounts:
@@ -105,6 +114,8 @@ def _credit_note(doc: CreditNote, accounts: Accounts) -> list[JournalLine]:
 
 
 def _payment(doc: Payment, accounts: Accounts) -> list[JournalLine]:
+    if doc.direction in ("chargeback", "chargeback_reversed"):
+        return _chargeback(doc, accounts)
     if doc.direction == "refunded":
         return [
             _line(accounts, doc.amount, "refunds", memo=doc.reference),
@@ -116,6 +127,49 @@ def _payment(doc: Payment, accounts: Accounts) -> list[JournalLine]:
         lines.append(_line(accounts, fee.amount, f"fees.{fee.kind}", "fees", memo=fee.description))
     lines.append(_line(accounts, -doc.amount, "receivable", memo=doc.party.source_id if doc.party else None))
     return lines
+
+
+def _chargeback(doc: Payment, accounts: Accounts) -> list[JournalLine]:
+    sign = 1 if doc.direction == "chargeback" else -1
+    lines = [_line(accounts, _signed(doc.amount, sign), "chargebacks", memo=doc.reference)]
+    for fee in doc.fees:
+        lines.append(_line(accounts, _signed(fee.amount, sign), f"fees.{fee.kind}", "fees", memo=fee.description))
+    total = doc.amount + sum_money([fee.amount for fee in doc.fees], doc.currency)
+    lines.append(_line(accounts, _signed(-total, sign), "cash_clearing", memo=doc.reference))
+    return lines
+
+
+def _payout(doc: Payout, accounts: Accounts) -> list[JournalLine]:
+    sign = 1 if doc.direction == "paid" else -1
+    lines = [_line(accounts, _signed(doc.amount, sign), "payouts_in_transit", memo=doc.reference)]
+    for fee in doc.fees:
+        lines.append(_line(accounts, _signed(fee.amount, sign), f"fees.{fee.kind}", "fees", memo=fee.description))
+    lines.append(_line(accounts, _signed(-doc.gross, sign), "cash_clearing", memo=doc.reference))
+    return lines
+
+
+def _bank_transaction(doc: BankTransaction, accounts: Accounts) -> list[JournalLine]:
+    if not doc.counter_role:
+        direction = "credit" if doc.amount.amount > 0 else "debit"
+        raise DocumentRejected(
+            f"bank {direction} of {doc.amount} on {doc.booking_date} ({doc.reference or 'no reference'}) matches no "
+            "open invoice or payout", reason="cash_unmatched", bank_account=doc.bank_account,
+            amount=doc.amount.canonical(), currency=doc.currency, references=",".join(doc.match_candidates),
+            suggested_fix="find what the line settles (invoice, payout, fee, transfer), post it manually or add "
+                          "the missing source document, then resolve this case",
+        )
+    return [
+        _line(accounts, doc.amount, "bank", memo=doc.reference),
+        _line(accounts, -doc.amount, doc.counter_role, memo=doc.applies_to_document_id),
+    ]
+
+
+def _contract_event(doc: ContractEvent, accounts: Accounts) -> list[JournalLine]:
+    sign = 1 if doc.action == "signed" else -1
+    return [
+        _line(accounts, _signed(doc.total, sign), "contract_backlog", memo=doc.contract_id),
+        _line(accounts, _signed(-doc.total, sign), "contract_backlog_offset", memo=doc.party.source_id),
+    ]
 
 
 def _expense_report(doc: ExpenseReport, accounts: Accounts) -> list[JournalLine]:
@@ -152,6 +206,9 @@ _RULES: dict[str, Callable[..., list[JournalLine]]] = {
     "expense_report": _expense_report,
     "card_transaction": _card_transaction,
     "journal_entry": _journal,
+    "payout": _payout,
+    "bank_transaction": _bank_transaction,
+    "contract_event": _contract_event,
 }
 
 

@@ -31,6 +31,7 @@ from ledgerlink.pipeline.periods import apply_erp_period
 from ledgerlink.pipeline.summarize import summary_journal
 from ledgerlink.pipeline.validate import validate
 from ledgerlink.store.buckets import Bucket
+from ledgerlink.totals import CounterKey
 
 
 class ActiveConfig(Protocol):
@@ -196,13 +197,20 @@ class FlushService:
             return 0   # the index has not caught up yet: next run
         current = self._buckets.bucket(bucket.bucket_id)
         for member in members:
+            item = self._ledger.get(member["document_id"])
+            if item is None:
+                continue   # not in this deployment's ledger (a bench or a replay elsewhere): nothing to trace
+            key = CounterKey.of(item)
+            expected = ("summarized", "received", "exception")   # the record step may not have run yet
             if bucket.status == "posted":
-                self._ledger.update(member["document_id"], status="posted", erp_ref=current.erp_ref,
-                                    erp_connection=bucket.scope.connection_id, summary_id=bucket.bucket_id,
-                                    posted_accounting_date=bucket.scope.accounting_date.isoformat())
+                self._ledger.transition(member["document_id"], to="posted", expected=expected, key=key,
+                                        erp_ref=current.erp_ref, erp_connection=bucket.scope.connection_id,
+                                        summary_id=bucket.bucket_id,
+                                        posted_accounting_date=bucket.scope.accounting_date.isoformat())
             else:
-                self._ledger.update(member["document_id"], status="exception", summary_id=bucket.bucket_id,
-                                    exception_reason="summary_rejected")
+                self._ledger.transition(member["document_id"], to="exception", expected=expected[:2], key=key,
+                                        summary_id=bucket.bucket_id, exception_reason="summary_rejected",
+                                        exception_id=current.exception_id)
         self._buckets.mark(bucket.bucket_id, "done" if bucket.status == "posted" else "exception_traced",
                            expected=bucket.status)
         return len(members)

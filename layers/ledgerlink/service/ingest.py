@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ledgerlink.connectors.sources import SOURCE_KINDS, webhook_module
+from ledgerlink.connectors.sources import WEBHOOK_KINDS, webhook_module
 from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent
 from ledgerlink.errors import ConfigError, MethodNotAllowed, PayloadTooLarge, RequestRejected, UnknownSource
 from ledgerlink.store.archive import archive_key, item_key
@@ -116,7 +116,7 @@ class WebhookSource:
 
 def find_source(config: dict[str, Any], source_id: str | None) -> WebhookSource | None:
     for raw in config.get("sources", []):
-        if raw.get("id") == source_id and raw.get("kind") in SOURCE_KINDS:
+        if raw.get("id") == source_id and raw.get("kind") in WEBHOOK_KINDS:
             return WebhookSource.from_config(raw)
     return None
 
@@ -165,15 +165,17 @@ class IngestService:
         now = self._clock()
         signed = SignedRequest(method=request.method, url=request.url, headers=request.headers, body=request.body)
         webhook.verify_request(signed, self._secrets.get(source.secret_id), source.tolerance_seconds, now)
-        events = webhook.parse_events(request.body)
+        # schemes that carry the event id in a header (Standard Webhooks) parse the whole request
+        parse_request = getattr(webhook, "parse_request", None)
+        events = parse_request(signed) if parse_request else webhook.parse_events(request.body)
         key = archive_key(source.id, events[0].event_id if len(events) == 1 else batch_name(request.body), now)
-        fresh: list[tuple[WebhookEvent, str]] = []
+        fresh: list[tuple[WebhookEvent, Any]] = []
         duplicates: list[Any] = []
         for event in events:
             claim = self._inbox.claim(source.id, event.event_id, correlation_id=correlation_id, archive_key=key,
                                       event_type=event.event_type, now=now)
             if claim.is_new:
-                fresh.append((event, claim.archive_key))
+                fresh.append((event, claim))
             else:
                 duplicates.append(claim)
         if events and not fresh:
@@ -182,15 +184,18 @@ class IngestService:
                                 "duplicate", correlation_id, accepted=0, duplicates=len(duplicates))
         if fresh:
             # one archive object per request, before anything is enqueued or acknowledged
-            self._archive.put(fresh[0][1], request.body, correlation_id=correlation_id, source=source.id,
-                              event_id=fresh[0][0].event_id)
-        for event, archived_at in fresh:
+            self._archive.put(fresh[0][1].archive_key, request.body, correlation_id=correlation_id,
+                              source=source.id, event_id=fresh[0][0].event_id)
+        for event, claim in fresh:
+            archived_at = claim.archive_key
             message: dict[str, Any] = {
                 "v": 1, "source": source.id, "kind": source.kind, "event_id": event.event_id,
                 "event_type": event.event_type, "correlation_id": correlation_id, "archive_key": archived_at,
-                "received_at": int(now),
+                "received_at": int(now), "received_day": claim.day,
             }
-            text = request.body.decode("utf-8") if len(events) == 1 else json.dumps(event.payload)
+            # the raw body is the event unless the scheme says otherwise (SOAP XML: the parsed item is sent)
+            as_body = len(events) == 1 and getattr(webhook, "BODY_IS_EVENT", True)
+            text = request.body.decode("utf-8") if as_body else json.dumps(event.payload)
             if len(text.encode("utf-8")) <= INLINE_BODY_LIMIT:
                 message["body"] = text
             elif len(events) > 1:  # an oversized item of a batch travels by its own claim check

@@ -9,6 +9,8 @@ forever); an infrastructure error propagates so SQS retries it and, in the end, 
 from __future__ import annotations
 
 import json
+import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -16,12 +18,14 @@ from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.connectors.sources import normalize_module
 from ledgerlink.connectors.sources.base import NormalizeContext
 from ledgerlink.errors import NormalizationError
-from ledgerlink.model.documents import Document
+from ledgerlink.model.documents import BankTransaction, Document
+from ledgerlink.pipeline import cash_application
 from ledgerlink.pipeline.enrich import postable
 
 
 class ConfigPort(Protocol):
     def active(self) -> tuple[int, LedgerLinkConfig]: ...
+    def get(self, version: int) -> LedgerLinkConfig: ...
 
 
 class ArchiveReader(Protocol):
@@ -30,11 +34,12 @@ class ArchiveReader(Protocol):
 
 class InboxOutcomePort(Protocol):
     def record_outcome(self, source: str, event_id: str, *, outcome: str, document_ids: list[str],
-                       reasons: list[str], now: float | None = None) -> None: ...
+                       reasons: list[str], day: str, now: float | None = None) -> bool: ...
 
 
 class LedgerPort(Protocol):
     def register(self, record: dict[str, Any]) -> Any: ...
+    def get(self, document_id: str) -> dict[str, Any] | None: ...
 
 
 class ExceptionsPort(Protocol):
@@ -95,12 +100,29 @@ class NormalizeService:
         self._workflow = workflow
 
     def process(self, message: dict[str, Any]) -> NormalizeOutcome:
+        """Normalize one message. ``replay`` messages (``ledgerlink replay``) come from the archive: they
+        do not touch the inbox (its event was counted when it first arrived) and may pin a
+        configuration version."""
         source_id, event_id = message["source"], message["event_id"]
         correlation_id, archive_key = message["correlation_id"], message["archive_key"]
         body = message.get("body")
         raw = body.encode("utf-8") if isinstance(body, str) else self._archive.get(
             message.get("payload_key") or archive_key)
-        version, config = self._config.active()
+        pinned = message.get("config_version")
+        if isinstance(pinned, int):
+            version, config = pinned, self._config.get(pinned)
+        else:
+            version, config = self._config.active()
+        replay = bool(message.get("replay"))
+        day = str(message.get("received_day") or time.strftime("%Y-%m-%d", time.gmtime(
+            int(message.get("received_at") or time.time()))))
+
+        def record(outcome: str, document_ids: list[str], reasons: list[str]) -> None:
+            # conditional on the claim still being pending: a redelivery or a replay of an event that
+            # was processed counts nothing; a replay of an event that was lost completes it.
+            self._inbox.record_outcome(source_id, event_id, outcome=outcome, document_ids=document_ids,
+                                       reasons=reasons, day=day)
+
         try:
             event = json.loads(raw)
             if config.source(source_id) is None:
@@ -116,13 +138,15 @@ class NormalizeService:
                 correlation_id=correlation_id, archive_key=archive_key, source=source_id, detail=detail,
                 suggested_fix="inspect the archived payload; fix the connector or replay the event once corrected",
             )
-            self._inbox.record_outcome(source_id, event_id, outcome="exception", document_ids=[],
-                                       reasons=[reason])
+            record("exception", [], [reason])
             return NormalizeOutcome("exception", reasons=[reason], exception_id=exception_id)
 
         outcome = NormalizeOutcome("normalized" if normalized.documents else "ignored",
                                    reasons=[f"{item.reason}: {item.detail}" for item in normalized.ignored])
         for document in normalized.documents:
+            if isinstance(document, BankTransaction) and document.match_candidates:  # cash application
+                document = cash_application.apply(
+                    document, {candidate: self._ledger.get(candidate) for candidate in document.match_candidates})
             policy = config.policy_for(source_id, document.document_type)
             if not policy.enabled:
                 status, reason = "ignored", "policy_disabled"
@@ -135,14 +159,21 @@ class NormalizeService:
             outcome.document_ids.append(document.document_id)
             if reason:
                 outcome.reasons.append(f"{reason}: {document.document_id}")
-            # Start (again) unless the document already reached a final state: a crash between the
-            # ledger write and StartExecution must not strand it; the execution name makes it once.
-            if status == "received" and registration.status == "received":
-                payload = {"document_id": document.document_id, "correlation_id": document.correlation_id,
-                           "source_id": source_id, "archive_key": archive_key, "config_version": version,
-                           "document": document.model_dump(mode="json")}
-                if self._workflow.start(document.document_id, payload):
-                    outcome.started.append(document.document_id)
-        self._inbox.record_outcome(source_id, event_id, outcome=outcome.outcome, document_ids=outcome.document_ids,
-                                   reasons=outcome.reasons)
+            if status != "received":
+                continue
+            payload = {"document_id": document.document_id, "correlation_id": document.correlation_id,
+                       "source_id": source_id, "archive_key": archive_key, "config_version": version,
+                       "received_at": message.get("received_at"), "document": document.model_dump(mode="json")}
+            if replay and not registration.is_new and registration.status in ("received", "exception"):
+                # A replay re-runs a document that did not post (stuck or in exception) under a fresh
+                # execution name; the post step's external-id lookup still stops a second posting.
+                payload["resolves_exception"] = registration.exception_id
+                name = f"{document.document_id}-replay-{uuid.uuid4().hex[:8]}"
+                if self._workflow.start(name, payload):
+                    outcome.started.append(name)
+            elif registration.status == "received" and self._workflow.start(document.document_id, payload):
+                # Start (again) unless the document already reached a final state: a crash between the
+                # ledger write and StartExecution must not strand it; the execution name makes it once.
+                outcome.started.append(document.document_id)
+        record(outcome.outcome, outcome.document_ids, outcome.reasons)
         return outcome

@@ -9,7 +9,9 @@ the exception step); infrastructure failures raise anything else and are retried
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from ledgerlink.config.model import LedgerLinkConfig
@@ -19,6 +21,7 @@ from ledgerlink.errors import DocumentRejected, TransientError, rejection_from_c
 from ledgerlink.model.documents import DocumentAdapter, JournalEntry
 from ledgerlink.pipeline.enrich import enrich
 from ledgerlink.pipeline.validate import validate
+from ledgerlink.totals import CounterKey
 
 
 class VersionedConfig(Protocol):
@@ -189,25 +192,57 @@ def summarize_into(buckets: BucketPort, journal: JournalEntry, connection_id: st
 
 
 class LedgerUpdater(Protocol):
-    def update(self, document_id: str, **attributes: Any) -> None: ...
+    def transition(self, document_id: str, *, to: str, expected: tuple[str, ...], key: CounterKey,
+                   **attributes: Any) -> bool: ...
 
 
-def record_step(state: dict[str, Any], ledger: LedgerUpdater) -> dict[str, Any]:
+def counter_key(state: dict[str, Any]) -> CounterKey:
+    """The control-totals key of the execution's document (same as the ledger registered it with)."""
+    document = state["document"]
+    amount = document.get("total") or document.get("amount") or {"amount": "0"}
+    return CounterKey(entity_id=document["entity_id"], business_date=document["accounting_date"],
+                      source=state.get("source_id") or document["source"].get("source_id") or "unknown",
+                      currency=document["currency"], amount=Decimal(str(amount["amount"])))
+
+
+class ExceptionResolver(Protocol):
+    def resolve(self, exception_id: str, *, status: str = "resolved", actor: str, note: str) -> bool: ...
+
+
+def record_step(state: dict[str, Any], ledger: LedgerUpdater, exceptions: ExceptionResolver | None = None, *,
+                now: float | None = None) -> dict[str, Any]:
     journal = state["journal"]
     posting = state["posting"]
-    status = "summarized" if posting.get("summarized") else "posted"
-    attributes = dict(erp_connection=posting["connection_id"], erp_ref=posting["erp_ref"],
-                      posted_at=posting["posted_at"], posted_accounting_date=journal["accounting_date"],
-                      config_version=int(state["config_version"]), journal_lines=len(journal["lines"]),
-                      period_adjusted=bool(state.get("period_adjusted")), summary_id=posting.get("bucket_id"),
+    now = time.time() if now is None else now
+    received_at = state.get("received_at")
+    latency = round(now - float(received_at), 3) if received_at else None
+    summarized = bool(posting.get("summarized"))
+    attributes = dict(erp_connection=posting["connection_id"], erp_ref=posting["erp_ref"], posted_at=posting["posted_at"],
+                      posted_accounting_date=journal["accounting_date"], config_version=int(state["config_version"]),
+                      journal_lines=len(journal["lines"]), period_adjusted=bool(state.get("period_adjusted")),
+                      posting_latency_seconds=Decimal(str(latency)) if latency is not None and not summarized else None,
+                      summary_id=posting.get("bucket_id"),
                       journal=json.dumps(journal, sort_keys=True))   # compensation reverses what was posted
-    mark_summarized = getattr(ledger, "mark_summarized", None)
-    if status == "summarized" and mark_summarized is not None:
-        mark_summarized(state["document_id"], **attributes)   # never overwrites a flush that already posted it
-    else:
-        ledger.update(state["document_id"], status=status, **attributes)
+    status = "summarized" if summarized else "posted"
+    from ledgerlink.store.ledger import (
+        DocumentStateError,  # the record Lambda has the ledger store loaded anyway
+    )
+
+    try:
+        ledger.transition(state["document_id"], to=status, expected=("received", "exception"),
+                          key=counter_key(state), **attributes)
+    except DocumentStateError:
+        # a summarized document whose bucket the flush already posted (and marked it posted): nothing to record
+        current = getattr(ledger, "get", lambda _: None)(state["document_id"]) or {}
+        if not (summarized and current.get("status") == "posted"):
+            raise
+        status = "posted"
+    resolved = state.get("resolves_exception")
+    if resolved and exceptions is not None:  # a replay or retry of an exception case posted it
+        exceptions.resolve(resolved, actor="ledgerlink", note=f"posted as {posting['erp_ref']}")
     return {"document_id": state["document_id"], "status": status, "erp_ref": posting["erp_ref"],
-            "created": posting["created"], "correlation_id": state["correlation_id"]}
+            "created": posting["created"], "correlation_id": state["correlation_id"],
+            "posting_latency_seconds": latency}
 
 
 class ExceptionOpener(Protocol):
@@ -230,14 +265,16 @@ def open_exception_step(state: dict[str, Any], ledger: LedgerUpdater, exceptions
         document_id=state["document_id"], archive_key=state.get("archive_key"), suggested_fix=suggested_fix,
         entity_id=document.get("entity_id"), source=state.get("source_id"), detail=rejection,
     )
-    ledger.update(state["document_id"], status="exception", exception_id=exception_id, exception_reason=reason)
+    ledger.transition(state["document_id"], to="exception", expected=("received",), key=counter_key(state),
+                      exception_id=exception_id, exception_reason=reason)
     return {"document_id": state["document_id"], "status": "exception", "exception_id": exception_id,
             "reason": reason, "correlation_id": state["correlation_id"]}
 
 
-def erp_connectors(context: ConnectorContext) -> ConnectorFactory:
+def erp_connectors(context: ConnectorContext, *, prepare: bool = True) -> ConnectorFactory:
     """Connector factory by connection kind (``ledgerlink.connectors.erps.BUILDERS``); one connector per
-    connection per container, rebuilt when the connection's configuration changes."""
+    connection per container, rebuilt when the connection's configuration changes. ``prepare=False`` for
+    read-only users (reconciliation): no setup writes such as opening accounts in the book."""
     built: dict[str, tuple[Any, ErpConnector]] = {}
 
     def factory(config: LedgerLinkConfig, connection_id: str, config_version: int) -> ErpConnector:
@@ -251,9 +288,9 @@ def erp_connectors(context: ConnectorContext) -> ConnectorFactory:
             cached = (connection, builder(connection, context))
             built[connection_id] = cached
         connector = cached[1]
-        prepare = getattr(connector, "prepare", None)
-        if prepare is not None:  # e.g. the Beancount book opens newly mapped accounts
-            prepare(config, config_version=config_version)
+        setup = getattr(connector, "prepare", None) if prepare else None
+        if setup is not None:  # e.g. the Beancount book opens newly mapped accounts
+            setup(config, config_version=config_version)
         return connector
 
     return factory

@@ -53,6 +53,7 @@ class Bucket:
     documents: int
     erp_ref: str | None = None
     correlation_id: str | None = None
+    exception_id: str | None = None
 
 
 def _scope_item(scope: BucketScope) -> dict[str, Any]:
@@ -164,7 +165,8 @@ class DynamoBuckets:
     def _bucket(item: dict[str, Any]) -> Bucket:
         return Bucket(bucket_id=item["bucket_id"], status=item["status"], scope=_scope_of(item),
                       sequence=int(item["seq"]), documents=int(item.get("documents", 0)),
-                      erp_ref=item.get("erp_ref"), correlation_id=item.get("correlation_id"))
+                      erp_ref=item.get("erp_ref"), correlation_id=item.get("correlation_id"),
+                      exception_id=item.get("exception_id"))
 
     def by_status(self, status: str) -> list[Bucket]:
         buckets: list[Bucket] = []

@@ -53,6 +53,26 @@ class DynamoExceptions:
             raise
         return exception_id, True
 
+    def resolve(self, exception_id: str, *, status: str = "resolved", actor: str, note: str) -> bool:
+        """Close an open (or retrying) case, appending to its history. False if it was not open."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        entry = {"at": now, "action": status, "by": actor, "note": note}
+        try:
+            self.client.update_item(
+                TableName=self._table, Key={"exception_id": value(exception_id)},
+                UpdateExpression="SET #s = :status, updated_at = :now, resolved_by = :by, resolution = :note, "
+                                 "history = list_append(history, :entry)",
+                ConditionExpression="#s IN (:open, :retrying)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":status": value(status), ":now": value(now), ":by": value(actor),
+                                           ":note": value(note), ":entry": value([entry]), ":open": value("open"),
+                                           ":retrying": value("retrying")})
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def get(self, exception_id: str) -> dict[str, Any] | None:
         response = self.client.get_item(TableName=self._table, Key={"exception_id": value(exception_id)},
                                         ConsistentRead=True)

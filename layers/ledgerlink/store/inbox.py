@@ -4,6 +4,11 @@ States: ``pending`` (claimed by ingest, archived and enqueued or about to be) �
 normalizer recorded its outcome). A repeat delivery of a claimed event is a duplicate. A ``pending``
 claim older than the lease may be taken over, so a crash between claim and enqueue cannot lose an
 event: the provider's retry (it got no 2xx) re-runs the whole ingest. Downstream dedupes by document id.
+
+Both transitions write the event control totals in the same transaction (``control_totals``): a new
+claim counts ``received``, the normalizer's outcome counts ``processed`` (+ ``ignored``/``exception``).
+While pending, the item carries ``pending_day`` (sparse index ``pending_by_day``), so reconciliation can
+name the events that were accepted but never processed without scanning.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import error_code
+from ledgerlink.store.control_totals import event_counter_update
 from ledgerlink.store.dynamo import from_item, to_item, value
 
 
@@ -23,16 +29,29 @@ class Claim:
     archive_key: str
     correlation_id: str
     status: str
+    day: str = ""          # UTC date of the first claim: the event counters' day
 
 
 def inbox_key(source: str, event_id: str) -> str:
     return f"{source}#{event_id}"
 
 
+def utc_day(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(epoch))
+
+
+def _cancellation_item(exc: BaseException, position: int = 0) -> dict[str, Any] | None:
+    reasons = (getattr(exc, "response", None) or {}).get("CancellationReasons") or []
+    if len(reasons) > position and reasons[position].get("Code") == "ConditionalCheckFailed":
+        return from_item(reasons[position].get("Item") or {})
+    return None
+
+
 class DynamoInbox:
-    def __init__(self, table: str, *, retention_days: int = 35, lease_seconds: int = 120,
+    def __init__(self, table: str, *, totals_table: str, retention_days: int = 35, lease_seconds: int = 120,
                  client: Any = None) -> None:
         self._table = table
+        self._totals = totals_table
         self._retention = retention_days * 86_400
         self._lease = lease_seconds
         self._client = client
@@ -44,44 +63,92 @@ class DynamoInbox:
     def claim(self, source: str, event_id: str, *, correlation_id: str, archive_key: str,
               event_type: str, now: float | None = None) -> Claim:
         now = time.time() if now is None else now
+        day = utc_day(now)
         item = {
             "pk": inbox_key(source, event_id), "source": source, "event_id": event_id, "event_type": event_type,
             "status": "pending", "claimed_at": int(now), "correlation_id": correlation_id,
-            "archive_key": archive_key, "expires_at": int(now) + self._retention,
+            "archive_key": archive_key, "expires_at": int(now) + self._retention, "pending_day": day,
         }
         try:
-            self.client.put_item(
-                TableName=self._table, Item=to_item(item),
-                ConditionExpression="attribute_not_exists(pk) OR (#s = :pending AND claimed_at < :stale)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":pending": value("pending"), ":stale": value(int(now) - self._lease)},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            self.client.transact_write_items(TransactItems=[
+                {"Put": {"TableName": self._table, "Item": to_item(item),
+                         "ConditionExpression": "attribute_not_exists(pk)",
+                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+                event_counter_update(self._totals, day, source, received=1),
+            ])
         except Exception as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
+            if error_code(exc) != "TransactionCanceledException":
                 raise
-            old = from_item(getattr(exc, "response", {}).get("Item") or {})
-            return Claim(is_new=False, archive_key=old.get("archive_key", archive_key),
-                         correlation_id=old.get("correlation_id", correlation_id), status=old.get("status", "?"))
-        return Claim(is_new=True, archive_key=archive_key, correlation_id=correlation_id, status="pending")
+            old = _cancellation_item(exc)
+            if old is None:
+                raise
+            return self._take_over_if_stale(old, item, now)
+        return Claim(is_new=True, archive_key=archive_key, correlation_id=correlation_id, status="pending", day=day)
+
+    def _take_over_if_stale(self, old: dict[str, Any], item: dict[str, Any], now: float) -> Claim:
+        """A pending claim older than the lease belongs to an attempt that crashed: take it over (the
+        event was already counted as received, so no counter moves)."""
+        stale = old.get("status") == "pending" and int(old.get("claimed_at", now)) < int(now) - self._lease
+        if not stale:
+            return Claim(is_new=False, archive_key=old.get("archive_key", item["archive_key"]),
+                         correlation_id=old.get("correlation_id", item["correlation_id"]),
+                         status=str(old.get("status", "?")), day=str(old.get("pending_day", "")))
+        taken = {**item, "archive_key": old.get("archive_key", item["archive_key"]),
+                 "pending_day": old.get("pending_day", item["pending_day"])}
+        try:
+            self.client.put_item(
+                TableName=self._table, Item=to_item(taken),
+                ConditionExpression="#s = :pending AND claimed_at = :previous",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":pending": value("pending"), ":previous": value(int(old["claimed_at"]))})
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":  # someone else took it over first
+                return Claim(is_new=False, archive_key=taken["archive_key"], correlation_id=old["correlation_id"],
+                             status="pending", day=taken["pending_day"])
+            raise
+        return Claim(is_new=True, archive_key=taken["archive_key"], correlation_id=item["correlation_id"],
+                     status="pending", day=taken["pending_day"])
 
     def record_outcome(self, source: str, event_id: str, *, outcome: str, document_ids: list[str],
-                       reasons: list[str], now: float | None = None) -> None:
+                       reasons: list[str], day: str, now: float | None = None) -> bool:
+        """pending → processed, counting it once. Returns False when it was already processed."""
         now = time.time() if now is None else now
-        self.client.update_item(
-            TableName=self._table, Key={"pk": value(inbox_key(source, event_id))},
-            UpdateExpression="SET #s = :processed, outcome = :outcome, document_ids = :docs, reasons = :reasons, "
-                             "processed_at = :now",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":processed": value("processed"), ":outcome": value(outcome),
-                                       ":docs": value(document_ids), ":reasons": value(reasons),
-                                       ":now": value(int(now))},
-        )
+        moves = {"processed": 1, **({outcome: 1} if outcome in ("ignored", "exception") else {})}
+        try:
+            self.client.transact_write_items(TransactItems=[
+                {"Update": {
+                    "TableName": self._table, "Key": {"pk": value(inbox_key(source, event_id))},
+                    "UpdateExpression": "SET #s = :processed, outcome = :outcome, document_ids = :docs, "
+                                        "reasons = :reasons, processed_at = :now REMOVE pending_day",
+                    "ConditionExpression": "#s = :pending",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {
+                        ":processed": value("processed"), ":outcome": value(outcome), ":docs": value(document_ids),
+                        ":reasons": value(reasons), ":now": value(int(now)), ":pending": value("pending")},
+                }},
+                event_counter_update(self._totals, day, source, **moves),
+            ])
+        except Exception as exc:
+            if error_code(exc) == "TransactionCanceledException" and _cancellation_item(exc) is not None:
+                return False
+            if error_code(exc) == "TransactionCanceledException":
+                return False  # the claim is gone (expired): nothing to count
+            raise
+        return True
 
     def get(self, source: str, event_id: str) -> dict[str, Any] | None:
         response = self.client.get_item(TableName=self._table, Key={"pk": value(inbox_key(source, event_id))},
                                         ConsistentRead=True)
         return from_item(response["Item"]) if "Item" in response else None
+
+    def pending_on(self, day: str) -> list[dict[str, Any]]:
+        """Events claimed on ``day`` (UTC) and not processed yet (sparse index: cost = their number)."""
+        items: list[dict[str, Any]] = []
+        for page in self.client.get_paginator("query").paginate(
+                TableName=self._table, IndexName="pending_by_day", KeyConditionExpression="pending_day = :d",
+                ExpressionAttributeValues={":d": value(day)}):
+            items.extend(from_item(item) for item in page.get("Items", []))
+        return items
 
     def scan(self) -> list[dict[str, Any]]:
         """All items (local runtime / CLI summaries only — never on a hot path)."""

@@ -33,12 +33,18 @@ class TableSpec:
 
 TABLES: dict[str, TableSpec] = {
     "inbox": TableSpec("pk", ttl_attribute="expires_at",
-                       purpose="webhook dedupe by (source, event id); expires after the retention"),
-    "ledger": TableSpec("document_id", purpose="document / posting ledger: status and ERP reference per document"),
+                       indexes=(Index("pending_by_day", "pending_day", "pk"),),
+                       purpose="webhook dedupe by (source, event id); expires after the retention. "
+                               "pending_day exists only until the event is processed (sparse index)"),
+    "ledger": TableSpec("document_id", indexes=(Index("by_day", "day_key", "document_id"),),
+                        purpose="document / posting ledger: status and ERP reference per document; "
+                                "day_key = <entity>#<business date> lists a day's documents for reconciliation"),
     "config": TableSpec("pk", "sk", purpose="versioned configuration (mappings, entities, sources, policies)"),
     "exceptions": TableSpec("exception_id", indexes=(Index("by_status", "status", "opened_at"),),
                             purpose="exception cases for finance ops"),
     "idempotency": TableSpec("id", ttl_attribute="expiration", purpose="Powertools idempotency records (post step)"),
+    "totals": TableSpec("pk", "sk", purpose="control totals (sharded counters) and reconciliation summaries"),
+    "audit": TableSpec("pk", "sk", purpose="append-only audit trail: who did what, when (conditional puts only)"),
     "buckets": TableSpec("bucket_pk", "bucket_sk", indexes=(Index("by_status", "status", "bucket_id"),
                                                             Index("by_bucket", "member_of", "bucket_pk")),
                          purpose="summarized posting: buckets, their summary lines and members (drill-down)"),
@@ -52,6 +58,8 @@ TABLE_ENV: dict[str, str] = {
     "config": settings.CONFIG_TABLE,
     "exceptions": settings.EXCEPTIONS_TABLE,
     "idempotency": settings.IDEMPOTENCY_TABLE,
+    "totals": settings.TOTALS_TABLE,
+    "audit": settings.AUDIT_TABLE,
     "buckets": settings.BUCKETS_TABLE,
     "limiter": settings.LIMITER_TABLE,
 }

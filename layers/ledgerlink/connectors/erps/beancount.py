@@ -29,6 +29,7 @@ POSTINGS_DIR = "postings"
 _OPEN = re.compile(r"^\d{4}-\d{2}-\d{2} open (\S+)", re.MULTILINE)
 _POSTING_LINE = re.compile(r"^\s{2}([A-Z][A-Za-z0-9:\-]+)\s+(-?\d+(?:\.\d+)?)\s+([A-Z][A-Z0-9'._\-]{0,22}[A-Z0-9])\s*$")
 _LINK_SAFE = re.compile(r"[^A-Za-z0-9\-_/.]")
+_META = re.compile(r'^  ([a-z_]+): "([^"]*)"$', re.MULTILINE)
 
 
 def _quote(text: str) -> str:
@@ -60,6 +61,7 @@ def render_transaction(journal: JournalEntry) -> str:
         "source": f"{source.system} {source.object_type} {source.object_id} {source.version}",
         "event_id": source.event_id,
         "archive_key": source.archive_key,
+        "business_date": (journal.original_accounting_date or journal.accounting_date).isoformat(),
         "config_version": str(journal.mapping_version) if journal.mapping_version is not None else None,
         "original_date": journal.original_accounting_date.isoformat() if journal.original_accounting_date else None,
         "fx_rate": (f"{journal.fx.from_currency}->{journal.fx.to_currency} {journal.fx.rate} "
@@ -151,6 +153,16 @@ class BeancountBook:
 
     def posting_names(self) -> list[str]:
         return self.store.names(POSTINGS_DIR)
+
+    def posted_on(self, entity_id: str, business_date: str) -> list[str]:
+        """External ids posted for an entity's business date (reconciliation reads the book itself)."""
+        found = []
+        for name in self.posting_names():
+            text = self.store.read(name) or ""
+            meta = dict(_META.findall(text))
+            if meta.get("entity") == entity_id and meta.get("business_date") == business_date:
+                found.append(meta.get("document_id") or name.rsplit("/", 1)[-1].removesuffix(".beancount"))
+        return sorted(found)
 
     def trial_balance(self) -> dict[tuple[str, str], Decimal]:
         """(account, currency) → balance, summed from the posting files (pure text, no Beancount import)."""

@@ -90,6 +90,11 @@ class LegacyFile:
         part = f"parts/{where.decode()}/{external_id}.json"
         return PostResult(erp_ref=self.store.location(part), created=False) if self.store.read(part) else None
 
+    def posted_on(self, entity_id: str, business_date: str) -> list[str]:
+        """External ids staged for an entity's day (reconciliation's ERP check reads the target itself)."""
+        prefix = f"parts/{entity_id}/{business_date}/"
+        return sorted(name.rsplit("/", 1)[-1].removesuffix(".json") for name in self.store.names(prefix))
+
     @staticmethod
     def _part(journal: JournalEntry) -> dict[str, object]:
         return {"document_id": journal.document_id, "entity": journal.entity_id,

@@ -12,11 +12,14 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-SOURCE_KINDS: tuple[str, ...] = ("stripe",)
+# Kinds that arrive as signed webhooks (ingest serves POST /webhooks/{source} for these only) ...
+WEBHOOK_KINDS: tuple[str, ...] = ("stripe", "brex", "adyen", "salesforce")
+# ... and every kind with a normalizer (bank files come from S3, not from a webhook).
+SOURCE_KINDS: tuple[str, ...] = (*WEBHOOK_KINDS, "bank")
 
 
 def webhook_module(kind: str) -> ModuleType:
-    if kind not in SOURCE_KINDS:
+    if kind not in WEBHOOK_KINDS:
         raise KeyError(kind)
     return importlib.import_module(f"ledgerlink.connectors.sources.{kind}.webhook")
 

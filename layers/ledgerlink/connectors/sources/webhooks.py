@@ -7,6 +7,10 @@ A source's ``webhook`` module provides:
 - ``parse_events(body: bytes) -> list[WebhookEvent]`` — one or more events (Adyen and Xero batch them;
   an empty list is a valid delivery, e.g. Xero's intent-to-receive check), or raise
   :class:`~ledgerlink.errors.MalformedPayload`;
+- optionally ``parse_request(request: SignedRequest) -> list[WebhookEvent]`` — used instead of
+  ``parse_events`` when the event id travels in a header (Standard Webhooks' ``webhook-id``);
+- optionally ``BODY_IS_EVENT = False`` when the raw body is not the JSON event the normalizer reads (SOAP
+  XML): ingest then always enqueues each parsed event's ``payload``;
 - optionally ``acknowledge(accepted: int, duplicates: int) -> Acknowledgement`` — the body the provider
   requires once the events are stored (Adyen: ``[accepted]``; Salesforce: a SOAP ``Ack``).
 """

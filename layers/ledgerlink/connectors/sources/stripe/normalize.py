@@ -11,6 +11,16 @@ and gained ``parent``, ``taxes`` and ``pricing``):
   invoice when the charge paid one. Newer API versions omit ``charge.refunds``; then the refund is the
   increase of ``amount_refunded`` over ``previous_attributes.amount_refunded``.
 
+- ``credit_note.created`` → CreditNote (the mirror of an invoice), linked to its invoice;
+- ``charge.dispute.created`` / ``charge.dispute.funds_withdrawn`` → one chargeback Payment per dispute
+  (Dr chargebacks · Dr fees.dispute · Cr cash_clearing; inquiries move no money and are recorded);
+  ``charge.dispute.funds_reinstated`` or ``charge.dispute.closed`` (won) → its compensation, linked to it;
+- ``customer.subscription.created`` / ``.updated`` / ``.deleted`` → SubscriptionEvent (created / updated /
+  cancelled) — recorded for revenue schedules, no journal;
+- ``payout.paid`` → Payout (Dr payouts_in_transit · Cr cash_clearing; the bank line that receives it clears
+  the transit account at cash application); ``payout.failed`` → its compensation. A payout's own fee (instant
+  payouts, when its ``balance_transaction`` is expanded) posts to ``fees.payout``.
+
 Every other event type is *ignored with a reason* (recorded by the caller, acknowledged to Stripe).
 """
 
@@ -25,11 +35,26 @@ from pydantic import ValidationError
 from ledgerlink.config.model import Entity, StripeSource
 from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized, local_date, utc_instant
 from ledgerlink.errors import NormalizationError
-from ledgerlink.model.documents import Invoice, InvoiceLine, Party, Payment, SourceRef
+from ledgerlink.model.documents import (
+    CreditNote,
+    Fee,
+    Invoice,
+    InvoiceLine,
+    Party,
+    Payment,
+    Payout,
+    SourceRef,
+    SubscriptionEvent,
+    SubscriptionItem,
+)
 from ledgerlink.model.money import CurrencyError, Money
 
 SYSTEM = "stripe"
-HANDLED_EVENT_TYPES = ("invoice.finalized", "invoice.paid", "invoice.payment_succeeded", "charge.refunded")
+HANDLED_EVENT_TYPES = ("invoice.finalized", "invoice.paid", "invoice.payment_succeeded", "charge.refunded",
+                       "credit_note.created", "charge.dispute.created", "charge.dispute.funds_withdrawn",
+                       "charge.dispute.funds_reinstated", "charge.dispute.closed", "customer.subscription.created",
+                       "customer.subscription.updated", "customer.subscription.deleted", "payout.paid",
+                       "payout.failed")
 SETTLED_REFUND_STATUSES = {"succeeded", "pending"}  # Stripe debits the balance when the refund is created
 
 
@@ -358,6 +383,199 @@ def _normalize_charge_refunded(event: dict[str, Any], ctx: NormalizeContext, res
         created=event.get("created"), reference=charge_id, ctx=ctx))
 
 
+# ---- credit notes ------------------------------------------------------------------------------
+
+def _credit_note_lines(note: dict[str, Any], currency: str) -> list[InvoiceLine]:
+    lines_obj = note.get("lines") if isinstance(note.get("lines"), dict) else {}
+    raw_lines = lines_obj.get("data") if isinstance(lines_obj.get("data"), list) else []
+    if lines_obj.get("has_more") or not raw_lines:
+        subtotal = _money(_minor(note, "subtotal", "credit_note"), currency)
+        tax = _money(_minor(note, "total", "credit_note"), currency) - subtotal
+        if tax.amount < 0:
+            raise NormalizationError("credit note total is below its subtotal", reason="amounts_inconsistent")
+        return [InvoiceLine(line_id=f"{note['id']}:summary", description="credit note subtotal (lines truncated)",
+                            amount=subtotal, tax=None if tax.is_zero() else tax)]
+    lines = []
+    for position, raw in enumerate(raw_lines):
+        where = f"credit_note.lines[{position}]"
+        amount = _money(_minor(raw, "amount", where), currency)
+        discount = Money.zero(currency)
+        for item in raw.get("discount_amounts") or []:
+            discount += _money(_minor(item, "amount", f"{where}.discount_amounts[]"), currency)
+        exclusive, inclusive = _line_taxes(raw, currency)
+        quantity = raw.get("quantity")
+        lines.append(InvoiceLine(
+            line_id=str(raw.get("id") or f"{note['id']}:{position}"), description=raw.get("description") or None,
+            amount=amount, discount=None if discount.is_zero() else discount,
+            tax=None if exclusive.is_zero() else exclusive, inclusive_tax=None if inclusive.is_zero() else inclusive,
+            quantity=quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else 1))
+    return lines
+
+
+def _normalize_credit_note(event: dict[str, Any], ctx: NormalizeContext, result: Normalized) -> None:
+    note = event["data"]["object"]
+    note_id = _require(note, "id", str, "credit_note")
+    currency = _require(note, "currency", str, "credit_note")
+    entity = _entity_for(event, ctx)
+    created = note.get("effective_at") or note.get("created")
+    if not isinstance(created, int):
+        raise NormalizationError("credit note has no creation time", reason="missing_field", field="credit_note.created")
+    customer = _id_of(note.get("customer"))
+    if not customer:
+        raise NormalizationError("credit note has no customer", reason="missing_field", field="credit_note.customer")
+    invoice_id = _id_of(note.get("invoice"))
+    invoice_doc = SourceRef(system=SYSTEM, object_type="invoice", object_id=invoice_id,
+                            version="finalized").document_id() if invoice_id else None
+    occurred = utc_instant(created)
+    source = _source_ref(event, "credit_note", note_id, "issued", ctx)
+    try:
+        result.documents.append(CreditNote(
+            document_id=source.document_id(), source=source, entity_id=entity.id, correlation_id=ctx.correlation_id,
+            occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=currency,
+            party=Party(role="customer", source_id=customer), number=note.get("number") or None,
+            lines=tuple(_credit_note_lines(note, currency)), total=_money(_minor(note, "total", "credit_note"), currency),
+            original_document_id=invoice_doc, related_document_ids=(invoice_doc,) if invoice_doc else (),
+            reason=note.get("reason") or None, memo=f"credit note {note.get('number') or note_id}"))
+    except ValidationError as exc:
+        raise NormalizationError(f"credit note {note_id} does not tie out: {_first_error(exc)}",
+                                 reason="amounts_inconsistent", credit_note=note_id) from None
+
+
+# ---- disputes ----------------------------------------------------------------------------------
+
+def _dispute_payment(event: dict[str, Any], dispute: dict[str, Any], ctx: NormalizeContext, *, direction: str,
+                     version: str, related: str | None) -> Payment:
+    dispute_id = _require(dispute, "id", str, "dispute")
+    currency = _require(dispute, "currency", str, "dispute")
+    entity = _entity_for(event, ctx)
+    when = event.get("created") if isinstance(event.get("created"), int) else dispute.get("created")
+    if not isinstance(when, int):
+        raise NormalizationError("dispute event has no time", reason="missing_field", field="created")
+    fees: list[Fee] = []
+    if direction == "chargeback":
+        for position, txn in enumerate(dispute.get("balance_transactions") or []):
+            if isinstance(txn, dict) and isinstance(txn.get("fee"), int) and txn["fee"] > 0:
+                fees.append(Fee(kind="dispute", amount=_money(_minor(txn, "fee", f"dispute.balance_transactions"
+                                                                                 f"[{position}]"), currency),
+                                description="Stripe dispute fee"))
+    occurred = utc_instant(when)
+    source = _source_ref(event, "dispute", dispute_id, version, ctx)
+    charge = _id_of(dispute.get("charge"))
+    return Payment(
+        document_id=source.document_id(), source=source, entity_id=entity.id, correlation_id=ctx.correlation_id,
+        occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=currency, direction=direction,
+        amount=_money(_minor(dispute, "amount", "dispute"), currency), fees=tuple(fees), method="stripe",
+        reference=charge or dispute_id, applies_to_document_id=related,
+        related_document_ids=(related,) if related else (),
+        memo=f"dispute {dispute_id} ({dispute.get('reason') or 'no reason'}) on charge {charge}")
+
+
+def _normalize_dispute(event: dict[str, Any], ctx: NormalizeContext, result: Normalized) -> None:
+    dispute = event["data"]["object"]
+    dispute_id = _require(dispute, "id", str, "dispute")
+    status = dispute.get("status") if isinstance(dispute.get("status"), str) else ""
+    event_type = event.get("type")
+    withdrawn = _source_ref(event, "dispute", dispute_id, "withdrawn", ctx).document_id()
+    if event_type in ("charge.dispute.created", "charge.dispute.funds_withdrawn"):
+        if status.startswith("warning_"):
+            result.ignored.append(Ignored("dispute_inquiry", f"{dispute_id} is an inquiry ({status}): no funds moved"))
+            return
+        result.documents.append(_dispute_payment(event, dispute, ctx, direction="chargeback", version="withdrawn",
+                                                 related=None))
+    elif event_type == "charge.dispute.funds_reinstated" or (event_type == "charge.dispute.closed" and status == "won"):
+        result.documents.append(_dispute_payment(event, dispute, ctx, direction="chargeback_reversed",
+                                                 version="reinstated", related=withdrawn))
+    else:
+        result.ignored.append(Ignored("dispute_no_money_movement", f"{dispute_id} {event_type} ({status})"))
+
+
+# ---- subscriptions -----------------------------------------------------------------------------
+
+_SUBSCRIPTION_ACTIONS = {"customer.subscription.created": "created", "customer.subscription.updated": "updated",
+                         "customer.subscription.deleted": "cancelled"}
+
+
+def _subscription_items(subscription: dict[str, Any]) -> list[SubscriptionItem]:
+    items_obj = subscription.get("items") if isinstance(subscription.get("items"), dict) else {}
+    items = []
+    for raw in items_obj.get("data") or []:
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+            continue
+        price = raw.get("price") if isinstance(raw.get("price"), dict) else (raw.get("plan") or {})
+        recurring = price.get("recurring") if isinstance(price.get("recurring"), dict) else price
+        currency = price.get("currency")
+        unit = price.get("unit_amount") if "unit_amount" in price else price.get("amount")
+        interval = recurring.get("interval")
+        count = recurring.get("interval_count")
+        quantity = raw.get("quantity")
+        items.append(SubscriptionItem(
+            item_id=raw["id"], price_id=price.get("id") or None, product_id=_id_of(price.get("product")),
+            quantity=quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else 1,
+            unit_amount=_money(unit, currency) if isinstance(unit, int) and isinstance(currency, str) else None,
+            interval=interval if interval in ("day", "week", "month", "year") else None,
+            interval_count=count if isinstance(count, int) and 0 < count < 1000 else 1))
+    return items
+
+
+def _normalize_subscription(event: dict[str, Any], ctx: NormalizeContext, result: Normalized) -> None:
+    subscription = event["data"]["object"]
+    subscription_id = _require(subscription, "id", str, "subscription")
+    customer = _id_of(subscription.get("customer"))
+    if not customer:
+        raise NormalizationError("subscription has no customer", reason="missing_field", field="subscription.customer")
+    entity = _entity_for(event, ctx)
+    action = _SUBSCRIPTION_ACTIONS[event["type"]]
+    when = event.get("created") if isinstance(event.get("created"), int) else subscription.get("created")
+    if not isinstance(when, int):
+        raise NormalizationError("subscription event has no time", reason="missing_field", field="created")
+    # every update is its own fact; an id that is not the event's would merge distinct updates
+    version = action if action != "updated" else f"updated:{event.get('id')}"
+    items = _subscription_items(subscription)
+    currency = subscription.get("currency") or next((i.unit_amount.currency for i in items if i.unit_amount), None)
+    if not isinstance(currency, str):
+        raise NormalizationError("subscription has no currency", reason="missing_field", field="subscription.currency")
+    occurred = utc_instant(when)
+    source = _source_ref(event, "subscription", subscription_id, version, ctx)
+    cancel_at = subscription.get("cancel_at")
+    result.documents.append(SubscriptionEvent(
+        document_id=source.document_id(), source=source, entity_id=entity.id, correlation_id=ctx.correlation_id,
+        occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=currency, action=action,
+        subscription_id=subscription_id, party=Party(role="customer", source_id=customer),
+        status=str(subscription.get("status") or "unknown"), items=tuple(items),
+        current_period_start=_date(subscription.get("current_period_start"), entity),
+        current_period_end=_date(subscription.get("current_period_end"), entity),
+        cancel_at=utc_instant(cancel_at) if isinstance(cancel_at, int) else None,
+        memo=f"subscription {subscription_id} {action}"))
+
+
+# ---- payouts -----------------------------------------------------------------------------------
+
+def _normalize_payout(event: dict[str, Any], ctx: NormalizeContext, result: Normalized) -> None:
+    payout = event["data"]["object"]
+    payout_id = _require(payout, "id", str, "payout")
+    currency = _require(payout, "currency", str, "payout")
+    entity = _entity_for(event, ctx)
+    paid = event["type"] == "payout.paid"
+    when = payout.get("arrival_date") if paid else event.get("created")
+    if not isinstance(when, int):
+        raise NormalizationError("payout has no arrival date", reason="missing_field", field="payout.arrival_date")
+    fees = []
+    own = payout.get("balance_transaction")
+    if isinstance(own, dict) and isinstance(own.get("fee"), int) and own["fee"] > 0:
+        fees.append(Fee(kind="payout", amount=_money(own["fee"], currency), description="Stripe payout fee"))
+    occurred = utc_instant(when)
+    source = _source_ref(event, "payout", payout_id, "paid" if paid else "failed", ctx)
+    paid_doc = _source_ref(event, "payout", payout_id, "paid", ctx).document_id()
+    result.documents.append(Payout(
+        document_id=source.document_id(), source=source, entity_id=entity.id, correlation_id=ctx.correlation_id,
+        occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=currency,
+        direction="paid" if paid else "failed", amount=_money(_minor(payout, "amount", "payout"), currency),
+        fees=tuple(fees), destination=_id_of(payout.get("destination")),
+        arrival_date=_date(payout.get("arrival_date"), entity), reference=payout_id,
+        related_document_ids=() if paid else (paid_doc,),
+        memo=f"Stripe payout {payout_id}" + ("" if paid else f" failed ({payout.get('failure_code')})")))
+
+
 # ---- entry point -------------------------------------------------------------------------------
 
 _HANDLERS: dict[str, Callable[[dict[str, Any], NormalizeContext, Normalized], None]] = {
@@ -365,6 +583,16 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], NormalizeContext, Normalized], No
     "invoice.paid": _normalize_invoice,
     "invoice.payment_succeeded": _normalize_invoice,
     "charge.refunded": _normalize_charge_refunded,
+    "credit_note.created": _normalize_credit_note,
+    "charge.dispute.created": _normalize_dispute,
+    "charge.dispute.funds_withdrawn": _normalize_dispute,
+    "charge.dispute.funds_reinstated": _normalize_dispute,
+    "charge.dispute.closed": _normalize_dispute,
+    "customer.subscription.created": _normalize_subscription,
+    "customer.subscription.updated": _normalize_subscription,
+    "customer.subscription.deleted": _normalize_subscription,
+    "payout.paid": _normalize_payout,
+    "payout.failed": _normalize_payout,
 }
 
 

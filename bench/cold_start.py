@@ -1,0 +1,134 @@
+"""Cold start per function: import of ``functions/<name>/handler.py`` plus creating the AWS clients its
+first invocation creates, each in a fresh interpreter (median of N), against three baselines measured
+in the same run: an empty interpreter, ``import boto3`` plus the same clients (the floor), and a
+conventional Powertools handler. Also the deployment sizes: each function asset and the layer."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from bench.report import REPO, table, verdict, write_section
+
+# The clients each function creates on its first invocation (its store adapters; see ledgerlink/wiring.py).
+CLIENTS: dict[str, tuple[str, ...]] = {
+    "ingest": ("dynamodb", "secretsmanager", "s3", "sqs"),
+    "normalize": ("dynamodb", "s3", "stepfunctions"),
+    "enrich": ("dynamodb",),
+    "validate": ("dynamodb",),
+    "post": ("dynamodb", "s3"),
+    "record": ("dynamodb",),
+    "open_exception": ("dynamodb",),
+    "reconcile": ("dynamodb", "s3", "events", "secretsmanager", "sqs"),
+}
+ENV = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+       "POWERTOOLS_METRICS_NAMESPACE": "Bench", "PYTHONDONTWRITEBYTECODE": "1"}
+ENV.pop("AWS_ENDPOINT_URL", None)
+
+
+def _run(code: str, repetitions: int) -> float:
+    """Median wall time (s) of a fresh interpreter running ``code``."""
+    times = []
+    for _ in range(repetitions):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, env=ENV, cwd=REPO,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _function_code(name: str) -> str:
+    clients = ", ".join(repr(c) for c in CLIENTS[name])
+    return ("import sys, importlib.util\n"
+            f"spec = importlib.util.spec_from_file_location('handler', {str(REPO / 'functions' / name / 'handler.py')!r})\n"
+            "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+            "from ledgerlink.store import clients\n"
+            f"[clients.client(s) for s in ({clients},)]\n")
+
+
+def _floor_code(name: str) -> str:
+    clients = ", ".join(repr(c) for c in CLIENTS[name])
+    return f"import boto3\n[boto3.client(s) for s in ({clients},)]\n"
+
+
+def _asset_size(name: str) -> int:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for path in (REPO / "functions" / name).rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts:
+                bundle.write(path, path.relative_to(REPO / "functions" / name))
+    return len(buffer.getvalue())
+
+
+def _layer_size(arch: str) -> dict[str, Any]:
+    from layers.build import ensure_layer
+
+    directory = Path(ensure_layer(arch).path)
+    files = [p for p in directory.rglob("*") if p.is_file()]
+    unzipped = sum(p.stat().st_size for p in files)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for path in files:
+            bundle.write(path, path.relative_to(directory))
+    return {"arch": arch, "unzipped_mb": round(unzipped / 1e6, 2), "zipped_mb": round(len(buffer.getvalue()) / 1e6, 2)}
+
+
+def run(repetitions: int, arch: str) -> dict[str, Any]:
+    python = _run("pass", repetitions)
+    conventional = _run("import sys; sys.path.insert(0, 'bench/baselines'); import conventional_handler", repetitions)
+    functions: dict[str, Any] = {}
+    for name in CLIENTS:
+        measured = _run(_function_code(name), repetitions)
+        floor = _run(_floor_code(name), repetitions)
+        functions[name] = {
+            "seconds": round(measured, 3), "floor_boto3_clients_seconds": round(floor, 3),
+            "vs_floor": round(measured / floor, 2), "vs_conventional": round(measured / conventional, 2),
+            "asset_bytes": _asset_size(name),
+        }
+    ingest_ok = functions["ingest"]["vs_floor"] <= 1.15
+    conventional_ok = all(f["vs_conventional"] <= 0.5 for f in functions.values())
+    layer = _layer_size(arch)
+    sizes_ok = all(f["asset_bytes"] < 100_000 for f in functions.values()) and layer["unzipped_mb"] < 15
+    return {"repetitions": repetitions, "python_pass_seconds": round(python, 3),
+            "conventional_powertools_seconds": round(conventional, 3), "functions": functions, "layer": layer,
+            "targets": {"ingest_vs_floor_max": 1.15, "vs_conventional_max": 0.5, "asset_bytes_max": 100_000,
+                        "layer_unzipped_mb_max": 15},
+            "target_met": ingest_ok and conventional_ok and sizes_ok}
+
+
+def format_result(result: dict[str, Any]) -> str:
+    rows = [[name, f"{f['seconds']:.3f}", f"{f['floor_boto3_clients_seconds']:.3f}", f"{f['vs_floor']:.2f}x",
+             f"{f['vs_conventional']:.2f}x", f"{f['asset_bytes'] / 1000:.1f} KB"]
+            for name, f in result["functions"].items()]
+    text = table(f"Cold start (median of {result['repetitions']} fresh interpreters; python -c pass = "
+                 f"{result['python_pass_seconds']:.3f} s, conventional Powertools handler = "
+                 f"{result['conventional_powertools_seconds']:.3f} s)",
+                 ["function", "import+clients s", "boto3+clients s", "vs floor", "vs conventional", "asset"], rows)
+    layer = result["layer"]
+    text += (f"layer ({layer['arch']}): {layer['unzipped_mb']} MB unzipped, {layer['zipped_mb']} MB zipped — "
+             f"targets: ingest ≤ 1.15x floor, every function ≤ 0.5x conventional, assets < 100 KB, layer < 15 MB: "
+             f"{verdict(result['target_met'])}\n")
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.cold_start")
+    parser.add_argument("--repetitions", type=int, default=7)
+    parser.add_argument("--arch", default="arm64")
+    args = parser.parse_args(argv)
+    result = run(args.repetitions, args.arch)
+    print(format_result(result))
+    write_section("cold_start", result)
+    return 0 if result["target_met"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

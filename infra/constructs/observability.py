@@ -1,0 +1,137 @@
+"""Operational visibility: a CloudWatch dashboard and SLO alarms to an SNS topic.
+
+Metrics come from Powertools EMF (namespace ``LedgerLink``, dimension ``service`` = the handler's
+``Metrics(service=...)``) and from the services (SQS, Step Functions). SLO thresholds are deployment
+options (``infra.options.Slos``: CDK context ``slo_*``), not constants buried here.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.options import DeploymentOptions
+
+NAMESPACE = "LedgerLink"
+
+
+def app_metric(name: str, service: str, statistic: str = "Sum", period: Duration | None = None,
+               label: str | None = None) -> cloudwatch.Metric:
+    return cloudwatch.Metric(namespace=NAMESPACE, metric_name=name, dimensions_map={"service": service},
+                             statistic=statistic, period=period or Duration.hours(1), label=label or name)
+
+
+class Observability(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, options: DeploymentOptions, key: kms.Key,
+                 inbound: sqs.IQueue, dlq: sqs.IQueue, state_machine: sfn.IStateMachine) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = self._build_topic(key)
+        self.alarms = self._build_alarms(options, dlq, state_machine)
+        self.dashboard = self._build_dashboard(options, inbound, dlq, state_machine)
+
+    def _build_topic(self, key: kms.Key) -> sns.Topic:
+        topic = sns.Topic(self, "Alarms", display_name="LedgerLink alarms", master_key=key, enforce_ssl=True)
+        # CloudWatch alarms publish to the KMS-encrypted topic with the key
+        key.add_to_resource_policy(iam.PolicyStatement(
+            sid="AllowCloudWatchAlarmsToPublishToTheEncryptedTopic",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"]))
+        return topic
+
+    def _alarm(self, construct_id: str, *, metric: cloudwatch.IMetric, threshold: float, description: str,
+               comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+               evaluation_periods: int = 1, missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING
+               ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(self, construct_id, metric=metric, threshold=threshold,
+                                 comparison_operator=comparison, evaluation_periods=evaluation_periods,
+                                 datapoints_to_alarm=evaluation_periods, treat_missing_data=missing,
+                                 alarm_description=description)
+        alarm.add_alarm_action(actions.SnsAction(self.topic))
+        return alarm
+
+    def _build_alarms(self, options: DeploymentOptions, dlq: sqs.IQueue,
+                      state_machine: sfn.IStateMachine) -> dict[str, cloudwatch.Alarm]:
+        slos = options.slos
+        exception_rate = cloudwatch.MathExpression(
+            expression="100 * exceptions / MAX([posted + exceptions, 1])",
+            using_metrics={"exceptions": app_metric("ExceptionsOpened", "exceptions"),
+                           "posted": app_metric("DocumentsPosted", "record")},
+            period=Duration.hours(1), label="exception rate %")
+        return {
+            "dlq": self._alarm(
+                "DlqNotEmpty", threshold=1,
+                metric=dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
+                description="Messages are parked in the inbound DLQ: fix the cause, then redrive (console or "
+                            "`ledgerlink dlq redrive`)."),
+            "reconciliation_difference": self._alarm(
+                "ReconciliationDifference", threshold=1,
+                metric=app_metric("ReconciliationDifferences", "reconcile", period=Duration.days(1)),
+                description="A reconciliation found a difference; the report and the EventBridge event name the "
+                            "documents and events involved."),
+            "reconciliation_missing": self._alarm(
+                "ReconciliationMissing", threshold=1, comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+                evaluation_periods=slos.reconciliation_max_age_hours, missing=cloudwatch.TreatMissingData.BREACHING,
+                metric=app_metric("ReconciliationCompleted", "reconcile", period=Duration.hours(1)),
+                description=f"No reconciliation completed in {slos.reconciliation_max_age_hours} hours."),
+            "posting_latency": self._alarm(
+                "PostingLatencySlo", threshold=slos.posting_latency_p95_seconds,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                metric=app_metric("PostingLatency", "record", statistic="p95"),
+                description=f"p95 webhook-to-ERP latency above {slos.posting_latency_p95_seconds} s over an hour."),
+            "exception_rate": self._alarm(
+                "ExceptionRateSlo", threshold=slos.exception_rate_percent,
+                comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, metric=exception_rate,
+                description=f"More than {slos.exception_rate_percent}% of documents opened an exception in an hour."),
+            "executions_failed": self._alarm(
+                "ExecutionsFailed", threshold=1, metric=state_machine.metric_failed(period=Duration.minutes(5)),
+                description="A post-document execution failed outright (even the exception step could not run)."),
+            "webhooks_unavailable": self._alarm(
+                "WebhooksUnavailable", threshold=5,
+                metric=app_metric("Webhook_unavailable", "ingest", period=Duration.minutes(5)),
+                description="Ingest answered 503 (storage unavailable); providers are retrying."),
+        }
+
+    def _build_dashboard(self, options: DeploymentOptions, inbound: sqs.IQueue, dlq: sqs.IQueue,
+                         state_machine: sfn.IStateMachine) -> cloudwatch.Dashboard:
+        five = Duration.minutes(5)
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"LedgerLink-{options.stage}")
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Webhooks", width=12, left=[
+                app_metric(f"Webhook_{outcome}", "ingest", period=five, label=outcome)
+                for outcome in ("accepted", "duplicate", "rejected", "unavailable")]),
+            cloudwatch.GraphWidget(title="Documents", width=12, left=[
+                app_metric("DocumentsStarted", "normalize", period=five, label="received (started)"),
+                app_metric("DocumentsPosted", "record", period=five, label="posted"),
+                app_metric("ExceptionsOpened", "exceptions", period=five, label="exceptions")]),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Posting latency, webhook → ERP (s)", width=8, left=[
+                app_metric("PostingLatency", "record", statistic=stat, period=five, label=stat)
+                for stat in ("p50", "p95", "Maximum")],
+                left_annotations=[cloudwatch.HorizontalAnnotation(value=options.slos.posting_latency_p95_seconds,
+                                                                  label="p95 SLO")]),
+            cloudwatch.GraphWidget(title="Exceptions by reason", width=8, left=[cloudwatch.MathExpression(
+                expression=f"SEARCH('{{{NAMESPACE},reason}} MetricName=\"ExceptionsByReason\"', 'Sum', 3600)",
+                label="", period=Duration.hours(1))]),
+            cloudwatch.GraphWidget(title="Queues", width=8, left=[
+                inbound.metric_approximate_number_of_messages_visible(period=five, label="inbound waiting"),
+                inbound.metric_approximate_age_of_oldest_message(period=five, label="inbound oldest (s)"),
+                dlq.metric_approximate_number_of_messages_visible(period=five, label="DLQ depth")]),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Executions", width=12, left=[
+                state_machine.metric_started(period=five), state_machine.metric_succeeded(period=five),
+                state_machine.metric_failed(period=five)]),
+            cloudwatch.GraphWidget(title="Reconciliation", width=12, left=[
+                app_metric("ReconciliationDifferences", "reconcile", period=Duration.days(1), label="differences"),
+                app_metric("ReconciliationCompleted", "reconcile", period=Duration.days(1), label="completed")]),
+            cloudwatch.AlarmStatusWidget(title="SLO alarms", width=24, alarms=list(self.alarms.values())),
+        )
+        return dashboard

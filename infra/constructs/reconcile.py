@@ -1,0 +1,105 @@
+"""Daily reconciliation: the reconcile Lambda and one EventBridge Scheduler schedule per entity, at
+``reconcile_time`` in the entity's own time zone, reconciling the entity's previous business day."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.compliance import acknowledge, logical_id
+from infra.constructs.buckets import BOOKS_PREFIX
+from infra.constructs.function import KeyUse, LedgerLinkFunction
+from infra.constructs.tables import StateTables
+from infra.options import DeploymentOptions
+from ledgerlink.config.model import LedgerLinkConfig
+from ledgerlink.store.archive import RAW_PREFIX
+
+REPORTS_PREFIX = "reports/reconciliation"
+
+
+class Reconcile(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, options: DeploymentOptions,
+                 layer: lambda_.ILayerVersion, key: kms.IKey, tables: StateTables, reports: s3.IBucket,
+                 books: s3.IBucket, archive: s3.IBucket, queue: sqs.IQueue,
+                 api_keys: Sequence[secretsmanager.ISecret], config: LedgerLinkConfig, values: dict[str, str],
+                 legacy: s3.IBucket | None = None) -> None:
+        super().__init__(scope, construct_id)
+        self.function = LedgerLinkFunction(
+            self, "Reconcile", name="reconcile", options=options, layer=layer, key=key, values=values,
+            description="daily: source vs posted vs exceptions vs ERP per entity and business date")
+        self._grant(tables, reports, books)
+        self._grant_backfill(tables, archive, queue, api_keys)
+        if legacy is not None:   # the ERP check lists the parts of legacy GL targets (issue 5)
+            from infra.constructs.post_document import grant_legacy_files
+
+            grant_legacy_files(self.function, legacy, ["s3:GetObject"])
+        self.schedules = self._build_schedules(options, config)
+
+    def _grant(self, tables: StateTables, reports: s3.IBucket, books: s3.IBucket) -> None:
+        function = self.function
+        function.allow(["dynamodb:GetItem"], [tables["config"].table_arn])                 # active configuration
+        function.allow(["dynamodb:Query", "dynamodb:PutItem"], [tables["totals"].table_arn])  # counters, summaries
+        function.allow(["dynamodb:Query"], [f"{tables['inbox'].table_arn}/index/pending_by_day"])
+        function.allow(["dynamodb:Query"], [f"{tables['ledger'].table_arn}/index/by_day"])
+        function.allow(["s3:PutObject"], [reports.arn_for_objects(f"{REPORTS_PREFIX}/*")])
+        function.allow(["s3:GetObject"], [books.arn_for_objects(f"{BOOKS_PREFIX}/*")])       # the book's postings
+        function.allow(["s3:ListBucket"], [books.bucket_arn])
+        region, account = Stack.of(self).region, Stack.of(self).account
+        function.allow(["events:PutEvents"], [f"arn:{Stack.of(self).partition}:events:{region}:{account}:event-bus/default"])
+        function.allow_key("dynamodb", KeyUse.DYNAMODB)
+        function.allow_key("s3", KeyUse.S3_READ + KeyUse.S3_WRITE)
+        acknowledge(function.role, "IAM5", "Reports are objects named by business date and scope under the "
+                                           "reports/reconciliation/ prefix; writes are limited to it.",
+                    finding=f"Resource::<{logical_id(reports)}.Arn>/{REPORTS_PREFIX}/*")
+        acknowledge(function.role, "IAM5", "The ERP check reads the Beancount book: one object per posting under "
+                                           "books/ (names known at run time); reads are limited to that prefix.",
+                    finding=f"Resource::<{logical_id(books)}.Arn>/{BOOKS_PREFIX}/*")
+
+    def _grant_backfill(self, tables: StateTables, archive: s3.IBucket, queue: sqs.IQueue,
+                        api_keys: Sequence[secretsmanager.ISecret]) -> None:
+        """Gap backfill enters events like ingest does: claim (+ counter), archive, enqueue."""
+        if not api_keys:
+            return  # no source can list its events: nothing to backfill, nothing granted
+        function = self.function
+        function.allow(["dynamodb:PutItem"], [tables["inbox"].table_arn])
+        function.allow(["dynamodb:UpdateItem"], [tables["totals"].table_arn])
+        function.allow(["s3:PutObject"], [archive.arn_for_objects(f"{RAW_PREFIX}*")])
+        function.allow(["sqs:SendMessage"], [queue.queue_arn])
+        function.allow(["secretsmanager:GetSecretValue"], [secret.secret_arn for secret in api_keys])
+        function.allow_key("sqs", KeyUse.SQS_SEND)
+        function.allow_key("secretsmanager", KeyUse.SECRET_READ)
+        acknowledge(function.role, "IAM5", "Backfilled events are archived as new objects named by source, date and "
+                                           "event id; writes are limited to the raw/ prefix.",
+                    finding=f"Resource::<{logical_id(archive)}.Arn>/{RAW_PREFIX}*")
+
+    def _build_schedules(self, options: DeploymentOptions, config: LedgerLinkConfig) -> list[scheduler.CfnSchedule]:
+        role = iam.Role(self, "SchedulerRole", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+                        description="EventBridge Scheduler: invoke the reconcile function, nothing else")
+        role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"],
+                                               resources=[self.function.function.function_arn]))
+        hour, minute = (int(part) for part in options.slos.reconcile_local_time.split(":"))
+        schedules = []
+        for entity in config.entities:
+            schedules.append(scheduler.CfnSchedule(
+                self, f"Daily{''.join(p.capitalize() for p in entity.id.replace('-', '_').split('_'))}",
+                description=f"reconcile entity {entity.id}'s previous business day",
+                schedule_expression=f"cron({minute} {hour} * * ? *)",
+                schedule_expression_timezone=entity.time_zone,
+                flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+                target=scheduler.CfnSchedule.TargetProperty(
+                    arn=self.function.function.function_arn, role_arn=role.role_arn,
+                    input=json.dumps({"entity": entity.id}),
+                    retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=3,
+                                                                          maximum_event_age_in_seconds=3600)),
+            ))
+        return schedules

@@ -1,0 +1,1 @@
+"""Adyen standard notifications: per-item HMAC, ``[accepted]`` acknowledgement, payments to documents."""

@@ -1,0 +1,174 @@
+"""Adyen standard notifications → canonical documents.
+
+- sales: ``CAPTURE`` (``post_sales_on: CAPTURE``, the default) or ``AUTHORISATION`` (accounts with immediate
+  auto-capture, which receive no CAPTURE notification) → Payment received (Dr cash_clearing · Cr receivable);
+  the other of the two is recorded as ignored, so one sale never posts twice;
+- ``REFUND`` → refund Payment (Dr refunds · Cr cash_clearing), referencing the original payment;
+- ``CHARGEBACK`` / ``SECOND_CHARGEBACK`` → chargeback Payment; ``CHARGEBACK_REVERSED`` → its compensation;
+- ``CANCELLATION`` → nothing moved when sales post on capture (recorded); with sales on authorisation it
+  compensates the posted sale (refund Payment linked to it);
+- unsuccessful notifications (``success: "false"``) and every other event code (``REPORT_AVAILABLE``
+  included: the settlement report must be downloaded with report credentials, which this connector does not
+  hold) are recorded as ignored with a reason.
+
+Amounts are ``{"value": <minor units>, "currency": ...}``, converted with the currency's ISO 4217 exponent.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from ledgerlink.config.model import Entity
+from ledgerlink.config.sources import AdyenSource
+from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized, local_date
+from ledgerlink.errors import NormalizationError
+from ledgerlink.model.documents import Payment, SourceRef
+from ledgerlink.model.money import CurrencyError, Money
+
+SYSTEM = "adyen"
+CHARGEBACK_CODES = {"CHARGEBACK": "chargeback", "SECOND_CHARGEBACK": "chargeback",
+                    "CHARGEBACK_REVERSED": "chargeback_reversed"}
+
+
+def notification_item(event: dict[str, Any]) -> dict[str, Any]:
+    """The one item of a message: ingest passes a single-item delivery as it came, a batch item by item."""
+    item = event.get("NotificationRequestItem")
+    if isinstance(item, dict):
+        return item
+    items = event.get("notificationItems")
+    if isinstance(items, list) and len(items) == 1 and isinstance(items[0], dict):
+        item = items[0].get("NotificationRequestItem")
+        if isinstance(item, dict):
+            return item
+    raise NormalizationError("message holds no single Adyen NotificationRequestItem", reason="missing_field",
+                             field="NotificationRequestItem")
+
+
+def _text(item: dict[str, Any], key: str) -> str | None:
+    value = item.get(key)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _amount(item: dict[str, Any]) -> Money:
+    amount = item.get("amount")
+    if not isinstance(amount, dict):
+        raise NormalizationError("notification has no amount", reason="missing_field", field="amount")
+    value, currency = amount.get("value"), amount.get("currency")
+    if isinstance(value, bool) or not isinstance(value, int):
+        # Adyen sends minor units as an integer; 10.5 or "10.50" means someone converted it already
+        raise NormalizationError(f"amount.value {value!r} is not an integer in minor units",
+                                 reason="invalid_amount", field="amount.value")
+    try:
+        return Money.from_minor(value, currency)
+    except CurrencyError as exc:
+        raise NormalizationError(str(exc), reason="invalid_currency", field="amount.currency") from None
+
+
+def _occurred(item: dict[str, Any]) -> datetime:
+    raw = item.get("eventDate")
+    if isinstance(raw, str):
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed.astimezone(UTC)
+    raise NormalizationError("notification has no eventDate with a UTC offset", reason="missing_field",
+                             field="eventDate")
+
+
+def _source(ctx: NormalizeContext) -> AdyenSource:
+    source = ctx.config.source(ctx.source_id)
+    if not isinstance(source, AdyenSource):
+        raise NormalizationError(f"source {ctx.source_id!r} is not an Adyen source", reason="source_mismatch")
+    return source
+
+
+def _entity(item: dict[str, Any], source: AdyenSource, ctx: NormalizeContext) -> Entity:
+    account = _text(item, "merchantAccountCode")
+    return ctx.config.entity(source.account_entities.get(account, source.default_entity) if account
+                             else source.default_entity)
+
+
+def _ref(item: dict[str, Any], object_type: str, object_id: str, version: str, ctx: NormalizeContext) -> SourceRef:
+    return SourceRef(system=SYSTEM, object_type=object_type, object_id=object_id, version=version,
+                     event_id=f"{item.get('eventCode')}:{item.get('pspReference')}:{item.get('success')}",
+                     event_type=_text(item, "eventCode"), account=_text(item, "merchantAccountCode"),
+                     archive_key=ctx.archive_key, source_id=ctx.source_id)
+
+
+def sale_document_id(payment_psp: str, source: AdyenSource) -> str | None:
+    """The sale a refund/cancellation compensates, when it can be named: sales posted at authorisation are
+    keyed by the payment's pspReference (a refund's originalReference); captures by their own reference."""
+    if source.post_sales_on == "AUTHORISATION":
+        return SourceRef(system=SYSTEM, object_type="sale", object_id=payment_psp, version="1").document_id()
+    return None
+
+
+def _payment(item: dict[str, Any], ctx: NormalizeContext, *, object_type: str, object_id: str, direction: str,
+             memo: str, related: str | None = None) -> Payment:
+    source = _source(ctx)
+    entity = _entity(item, source, ctx)
+    amount = _amount(item)
+    occurred = _occurred(item)
+    ref = _ref(item, object_type, object_id, "1", ctx)
+    return Payment(
+        document_id=ref.document_id(), source=ref, entity_id=entity.id, correlation_id=ctx.correlation_id,
+        occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=amount.currency,
+        direction=direction, amount=amount, method=_text(item, "paymentMethod") or "adyen",
+        reference=_text(item, "merchantReference") or object_id, memo=memo,
+        applies_to_document_id=related, related_document_ids=(related,) if related else (),
+    )
+
+
+def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
+    result = Normalized()
+    item = notification_item(event)
+    code = _text(item, "eventCode") or "?"
+    psp = _text(item, "pspReference")
+    if not psp:
+        raise NormalizationError("notification has no pspReference", reason="missing_field", field="pspReference")
+    if item.get("success") != "true":
+        result.ignored.append(Ignored("not_successful", f"{code} {psp} reports success={item.get('success')}"))
+        return result
+    source = _source(ctx)
+    original = _text(item, "originalReference")
+    try:
+        if code in ("CAPTURE", "AUTHORISATION"):
+            if code != source.post_sales_on:
+                result.ignored.append(Ignored("sale_posted_on_other_event",
+                                              f"{code} {psp}: this source posts sales on {source.post_sales_on}"))
+                return result
+            object_type, object_id = ("sale", psp) if code == "AUTHORISATION" else ("capture", psp)
+            result.documents.append(_payment(item, ctx, object_type=object_type, object_id=object_id,
+                                             direction="received", memo=f"Adyen {code.lower()} {psp}"))
+        elif code == "REFUND":
+            related = sale_document_id(original, source) if original else None
+            result.documents.append(_payment(item, ctx, object_type="refund", object_id=psp, direction="refunded",
+                                             memo=f"Adyen refund of {original or 'unknown payment'}", related=related))
+        elif code in CHARGEBACK_CODES:
+            version_key = f"{psp}:{code}"
+            result.documents.append(_payment(item, ctx, object_type="chargeback", object_id=version_key,
+                                             direction=CHARGEBACK_CODES[code], memo=f"Adyen {code.lower()} of {psp}"))
+        elif code == "CANCELLATION":
+            payment_psp = original or psp
+            related = sale_document_id(payment_psp, source)
+            if related is None:
+                result.ignored.append(Ignored("nothing_captured",
+                                              f"CANCELLATION {psp}: authorisation voided before capture"))
+                return result
+            result.documents.append(_payment(item, ctx, object_type="cancellation", object_id=psp,
+                                             direction="refunded", memo=f"Adyen cancellation of {payment_psp}",
+                                             related=related))
+        elif code == "REPORT_AVAILABLE":
+            result.ignored.append(Ignored("settlement_report_not_downloaded",
+                                          f"report {psp} is available; downloading Adyen reports is not supported"))
+        else:
+            result.ignored.append(Ignored("unsupported_event_type", code))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise NormalizationError(f"{code} {psp}: {first.get('msg')}", reason="invalid_document") from None
+    return result

@@ -1,0 +1,130 @@
+"""Adyen standard notifications (stdlib only: ingest hot path).
+
+Scheme (Adyen's docs and its Python library): a delivery is ``{"live": "...", "notificationItems": [
+{"NotificationRequestItem": {...}}, ...]}``; each item carries ``additionalData.hmacSignature`` =
+base64(HMAC-SHA256(hex-decoded key, "pspReference:originalReference:merchantAccountCode:merchantReference:
+value:currency:eventCode:success")) — empty fields stay empty, values are not escaped. Every item of a delivery
+must verify (one forged item refuses the whole request). The provider expects the body ``[accepted]`` once
+the notifications are stored; ingest sends it only after archiving and enqueueing.
+
+There is no signed delivery time (``eventDate`` is outside the HMAC), so no replay window can be enforced;
+replays are harmless because every item maps to deterministic document ids.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from ledgerlink.connectors.sources.webhooks import Acknowledgement, SignedRequest, WebhookEvent
+from ledgerlink.errors import MalformedPayload, SignatureInvalid
+
+SIGNED_FIELDS = ("pspReference", "originalReference", "merchantAccountCode", "merchantReference", "value",
+                 "currency", "eventCode", "success")
+
+
+def signing_string(item: dict[str, Any]) -> str:
+    amount = item.get("amount") if isinstance(item.get("amount"), dict) else {}
+    values = {**item, "value": amount.get("value", ""), "currency": amount.get("currency", "")}
+    return ":".join("" if values.get(name) is None else str(values.get(name)) for name in SIGNED_FIELDS)
+
+
+def _key(hex_key: str) -> bytes:
+    try:
+        return binascii.unhexlify(hex_key.strip())
+    except (binascii.Error, ValueError):
+        raise SignatureInvalid("the configured Adyen HMAC key is not hexadecimal",
+                               reason="signature_unverifiable") from None
+
+
+def sign(item: dict[str, Any], hex_key: str) -> str:
+    """``additionalData.hmacSignature`` as Adyen computes it (demo, tests, ``ledgerlink local sign``)."""
+    digest = hmac.new(_key(hex_key), signing_string(item).encode("utf-8"), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _items(payload: Any) -> list[dict[str, Any]]:
+    if not isinstance(payload, dict) or not isinstance(payload.get("notificationItems"), list):
+        raise MalformedPayload("Adyen delivery has no notificationItems list", reason="malformed_json")
+    items = []
+    for position, wrapper in enumerate(payload["notificationItems"]):
+        item = wrapper.get("NotificationRequestItem") if isinstance(wrapper, dict) else None
+        if not isinstance(item, dict):
+            raise MalformedPayload(f"notificationItems[{position}] has no NotificationRequestItem",
+                                   reason="missing_event_object")
+        items.append(item)
+    if not items:
+        raise MalformedPayload("Adyen delivery has no notification items", reason="missing_event_object")
+    return items
+
+
+def _load(body: bytes) -> Any:
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedPayload("body is not valid UTF-8 JSON", reason="malformed_json") from None
+
+
+def verify(body: bytes, secrets: Sequence[str]) -> None:
+    if not secrets:
+        raise SignatureInvalid("no HMAC key configured for this source", reason="signature_unverifiable")
+    keys = [_key(secret) for secret in secrets]
+    for position, item in enumerate(_items(_load(body))):
+        additional = item.get("additionalData") if isinstance(item.get("additionalData"), dict) else {}
+        supplied = additional.get("hmacSignature")
+        if not isinstance(supplied, str) or not supplied:
+            raise SignatureInvalid(f"notification item {position} has no additionalData.hmacSignature",
+                                   reason="signature_missing")
+        message = signing_string(item).encode("utf-8")
+        matched = False
+        for key in keys:
+            expected = base64.b64encode(hmac.new(key, message, hashlib.sha256).digest())
+            matched |= hmac.compare_digest(expected, supplied.encode("utf-8", "replace"))
+        if not matched:
+            raise SignatureInvalid(f"notification item {position}: hmacSignature does not match",
+                                   reason="signature_mismatch")
+
+
+def event_id(item: dict[str, Any]) -> str:
+    """Adyen identifies a notification by (eventCode, pspReference); ``success`` separates a failed attempt."""
+    return f"{item.get('eventCode')}:{item.get('pspReference')}:{item.get('success')}"
+
+
+def _epoch(value: Any) -> int | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return None
+
+
+# ---- the common webhook-module contract (see connectors/sources/webhooks.py) ----------------------
+
+def verify_request(request: SignedRequest, secrets: Sequence[str], tolerance_seconds: int, now: float) -> None:
+    verify(request.body, secrets)
+
+
+def parse_events(body: bytes) -> list[WebhookEvent]:
+    payload = _load(body)
+    events = []
+    for item in _items(payload):
+        psp, code = item.get("pspReference"), item.get("eventCode")
+        if not isinstance(psp, str) or not psp or len(psp) > 64:
+            raise MalformedPayload("notification item has no pspReference", reason="missing_event_id")
+        if not isinstance(code, str) or not code:
+            raise MalformedPayload("notification item has no eventCode", reason="missing_event_type")
+        events.append(WebhookEvent(event_id=event_id(item), event_type=code, created=_epoch(item.get("eventDate")),
+                                   payload={"live": payload.get("live"), "NotificationRequestItem": item}))
+    return events
+
+
+def acknowledge(accepted: int, duplicates: int) -> Acknowledgement:
+    """Adyen marks a delivery as delivered only on this exact body (duplicates included: they are stored)."""
+    return Acknowledgement(status=200, body="[accepted]", content_type="text/plain")

@@ -1,0 +1,247 @@
+"""Parsers for bank statement files → plain statement lines (stdlib only; amounts stay decimal strings).
+
+- **camt.053** (``urn:iso:std:iso:20022:tech:xsd:camt.053.001.02`` … ``.08``): read namespace-agnostically
+  because the versions differ in small ways (``Sts`` text vs ``Sts/Cd``, ``BookgDt/Dt`` vs ``DtTm``, account
+  ``IBAN`` vs ``Othr/Id``, related parties with or without ``Pty``). Every ``Ntry`` is one line; ``CRDT`` is
+  positive, ``DBIT`` negative, a reversal (``RvslInd=true``) flips the sign.
+- **BAI2**: records split by ``/`` and line breaks (continuations of the text field and several records on
+  one line both occur in real files); ``16`` detail records with the funds-type-specific fields skipped;
+  amounts in minor units of the group's (or account's) currency; type codes 100–399 credit, 400–699 debit.
+
+Anything that is not such a file raises :class:`StatementError` (the caller makes it an exception case).
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+
+class StatementError(ValueError):
+    """The file is not a readable camt.053 / BAI2 statement."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    line_key: str               # stable within the bank account: servicer reference or statement position
+    account: str
+    currency: str
+    amount: str                 # signed decimal string in major units ("-12.50")
+    minor_units: int | None     # BAI2 gives minor units; camt gives a decimal
+    booking_date: str
+    value_date: str | None
+    status: str                 # BOOK | PDNG | INFO
+    reference: str | None       # remittance information / customer reference (what cash application reads)
+    references: tuple[str, ...]
+    counterparty: str | None
+    bank_reference: str | None
+    statement_id: str
+    format: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def detect(text: str) -> str:
+    head = text.lstrip("\ufeff \r\n\t")[:4096]
+    if head.startswith("01,"):
+        return "bai2"
+    if "camt.053" in head and "<" in head:
+        return "camt053"
+    raise StatementError("neither a camt.053 XML statement nor a BAI2 file")
+
+
+def parse(text: str) -> list[StatementLine]:
+    return parse_camt053(text) if detect(text) == "camt053" else parse_bai2(text)
+
+
+# ---- camt.053 -----------------------------------------------------------------------------------
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _child(element: ET.Element | None, *path: str) -> ET.Element | None:
+    for name in path:
+        if element is None:
+            return None
+        element = next((c for c in element if _local(c.tag) == name), None)
+    return element
+
+
+def _children(element: ET.Element | None, name: str) -> list[ET.Element]:
+    return [c for c in element if _local(c.tag) == name] if element is not None else []
+
+
+def _text(element: ET.Element | None, *path: str) -> str | None:
+    found = _child(element, *path)
+    value = (found.text or "").strip() if found is not None else ""
+    return value or None
+
+
+def _all_text(element: ET.Element | None, name: str) -> list[str]:
+    if element is None:
+        return []
+    return [(e.text or "").strip() for e in element.iter() if _local(e.tag) == name and (e.text or "").strip()]
+
+
+def _date(element: ET.Element | None) -> str | None:
+    raw = _text(element, "Dt") or _text(element, "DtTm")
+    return raw[:10] if raw else None
+
+
+def parse_camt053(text: str) -> list[StatementLine]:
+    if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
+        raise StatementError("XML with a DOCTYPE or entity declaration is refused")
+    try:
+        root = ET.fromstring(text.encode("utf-8"))
+    except ET.ParseError as exc:
+        raise StatementError(f"not well-formed XML: {exc}") from None
+    namespace = root.tag[1:].split("}")[0] if root.tag.startswith("{") else ""
+    if not re.fullmatch(r"urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.0[2-8]", namespace):
+        raise StatementError(f"unsupported camt namespace {namespace!r} (camt.053.001.02 to .08 are read)")
+    statements = _children(_child(root, "BkToCstmrStmt"), "Stmt")
+    if not statements:
+        raise StatementError("camt.053 document has no Stmt")
+    lines: list[StatementLine] = []
+    for statement in statements:
+        statement_id = _text(statement, "Id") or "unknown"
+        account_el = _child(statement, "Acct")
+        account = _text(account_el, "Id", "IBAN") or _text(account_el, "Id", "Othr", "Id")
+        if not account:
+            raise StatementError(f"statement {statement_id} names no account")
+        account_currency = _text(account_el, "Ccy")
+        for position, entry in enumerate(_children(statement, "Ntry")):
+            amount_el = _child(entry, "Amt")
+            if amount_el is None or not (amount_el.text or "").strip():
+                raise StatementError(f"statement {statement_id} entry {position} has no amount")
+            amount = amount_el.text.strip()
+            currency = amount_el.get("Ccy") or account_currency
+            if not currency:
+                raise StatementError(f"statement {statement_id} entry {position} has no currency")
+            direction = _text(entry, "CdtDbtInd")
+            if direction not in ("CRDT", "DBIT"):
+                raise StatementError(f"statement {statement_id} entry {position}: CdtDbtInd {direction!r}")
+            negative = (direction == "DBIT") != (_text(entry, "RvslInd") == "true")
+            status = _text(entry, "Sts") or _text(entry, "Sts", "Cd") or "BOOK"
+            booking = _date(_child(entry, "BookgDt"))
+            if not booking:
+                raise StatementError(f"statement {statement_id} entry {position} has no booking date")
+            details = _child(entry, "NtryDtls")
+            remittance = [*_all_text(details, "Ustrd"), *_all_text(_child(details, "TxDtls", "RmtInf"), "Ref")]
+            refs = [*_all_text(_child(details, "TxDtls", "Refs"), "EndToEndId"),
+                    *_all_text(_child(details, "TxDtls", "Refs"), "InstrId"),
+                    *_all_text(entry, "AddtlNtryInf")]
+            party_root = _child(details, "TxDtls", "RltdPties")
+            party = "Dbtr" if direction == "CRDT" else "Cdtr"
+            counterparty = _text(party_root, party, "Nm") or _text(party_root, party, "Pty", "Nm")
+            servicer = _text(entry, "AcctSvcrRef") or _text(entry, "NtryRef")
+            lines.append(StatementLine(
+                line_key=f"{statement_id}:{servicer or position}", account=account, currency=currency.upper(),
+                amount=("-" if negative else "") + amount, minor_units=None, booking_date=booking,
+                value_date=_date(_child(entry, "ValDt")), status=status,
+                reference=" ".join(remittance) or None, references=tuple(dict.fromkeys([*remittance, *refs])),
+                counterparty=counterparty, bank_reference=servicer, statement_id=statement_id, format="camt053"))
+    return lines
+
+
+# ---- BAI2 ---------------------------------------------------------------------------------------
+
+_RECORD_START = re.compile(r"^\d{2},")
+
+
+def _records(text: str) -> list[str]:
+    """Logical records: physical lines, several records on one line split at ``/`` before a record code,
+    continuation lines (not starting with a record code) appended to the record before."""
+    records: list[str] = []
+    for raw_line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        if not raw_line.strip():
+            continue
+        for piece in re.split(r"/\s+(?=\d{2},)", raw_line.strip()):
+            if _RECORD_START.match(piece) or not records:
+                records.append(piece)
+            else:
+                records[-1] += " " + piece
+    return [record.rstrip().removesuffix("/").rstrip() for record in records]
+
+
+def _yymmdd(raw: str) -> str:
+    try:
+        return date(2000 + int(raw[0:2]), int(raw[2:4]), int(raw[4:6])).isoformat()
+    except (ValueError, IndexError):
+        raise StatementError(f"BAI2 date {raw!r} is not YYMMDD") from None
+
+
+_FUNDS_EXTRA = {"V": 2, "S": 3}
+
+
+def parse_bai2(text: str) -> list[StatementLine]:
+    records = _records(text)
+    if not records or not records[0].startswith("01,"):
+        raise StatementError("BAI2 file does not start with a 01 file header")
+    header = records[0].split(",")
+    if len(header) < 5 or not re.fullmatch(r"\d{6}", header[3] or ""):
+        raise StatementError("BAI2 file header has no creation date (YYMMDD)")
+    file_id = header[5] if len(header) > 5 and header[5] else header[3]
+    lines: list[StatementLine] = []
+    group_currency, as_of = "USD", None
+    account, account_currency = None, None
+    index = 0
+    previous = "01"
+    for record in records[1:]:
+        code, _, rest = record.partition(",")
+        fields = rest.split(",")
+        continues_detail = code == "88" and previous == "16"
+        if code != "88":
+            previous = code
+        if code == "02":
+            as_of = _yymmdd(fields[3]) if len(fields) > 3 else None
+            group_currency = (fields[5] if len(fields) > 5 and fields[5] else "USD").upper()
+        elif code == "03":
+            account = fields[0] or None
+            account_currency = (fields[1] if len(fields) > 1 and fields[1] else group_currency).upper()
+        elif code == "16":
+            if account is None or as_of is None:
+                raise StatementError("BAI2 16 record outside an account (03) of a group (02)")
+            if len(fields) < 3 or not fields[0].isdigit():
+                raise StatementError(f"BAI2 16 record has no type code: {record[:40]!r}")
+            type_code = int(fields[0])
+            raw_amount = fields[1].strip()
+            if not raw_amount.isdigit():
+                raise StatementError(f"BAI2 16 record amount {raw_amount!r} is not unsigned minor units")
+            funds = fields[2].strip()
+            position = 3 + _FUNDS_EXTRA.get(funds, 0)
+            value_date = _yymmdd(fields[3]) if funds == "V" and len(fields) > 3 and fields[3] else None
+            if funds == "D" and len(fields) > 3 and fields[3].isdigit():
+                position = 4 + 2 * int(fields[3])
+            bank_ref = fields[position].strip() if len(fields) > position else ""
+            customer_ref = fields[position + 1].strip() if len(fields) > position + 1 else ""
+            free_text = ",".join(fields[position + 2:]).strip() if len(fields) > position + 2 else ""
+            if 100 <= type_code < 400:
+                negative = False
+            elif 400 <= type_code < 700:
+                negative = True
+            else:
+                raise StatementError(f"BAI2 type code {type_code} is neither a credit nor a debit detail")
+            minor = -int(raw_amount) if negative else int(raw_amount)
+            index += 1
+            refs = tuple(r for r in (customer_ref, free_text) if r)
+            lines.append(StatementLine(
+                line_key=f"{file_id}:{as_of}:{index}:{bank_ref}", account=account,
+                currency=account_currency or group_currency, amount=str(minor), minor_units=minor,
+                booking_date=as_of, value_date=value_date, status="BOOK",
+                reference=" ".join(refs) or None, references=refs, counterparty=None,
+                bank_reference=bank_ref or None, statement_id=f"{file_id}:{account}", format="bai2"))
+        elif code == "88":
+            if continues_detail and lines:  # 88 after 02/03 continues a summary record: nothing to keep
+                last = lines[-1]
+                extra = rest.strip()
+                if extra:
+                    lines[-1] = StatementLine(**{**last.to_dict(), "reference": f"{last.reference or ''} {extra}".strip(),
+                                                 "references": (*last.references, extra)})
+        elif code not in ("49", "98", "99"):
+            raise StatementError(f"unknown BAI2 record code {code!r}")
+    return lines

@@ -1,0 +1,1 @@
+"""Brex: Standard Webhooks signatures and card expense events."""

@@ -1,0 +1,134 @@
+"""Brex ``EXPENSE_PAYMENT_UPDATED`` events → card transactions (the Brex card liability).
+
+Brex announces card activity with the expense id, a ``version`` that starts at 1 and grows with every update,
+the payment status (``PENDING`` / ``DECLINED``), the payment type and the amount in minor units
+(``{"amount": 1030, "currency": "USD"}`` = 10.30 USD). The liability exists once Brex has approved the charge,
+so:
+
+- ``PENDING`` ``PURCHASE`` → CardTransaction (Dr expense[.<category>] · Cr card_liability), identified by the
+  expense id (later versions of the same expense post nothing new); ``REFUND`` → the same with a negative
+  amount (merchant refund); ``WITHDRAWAL`` → category ``cash_withdrawal``;
+- ``DECLINED`` with ``version`` > 1 → a compensating card transaction linked to the authorisation it reverses
+  (a pending charge that was later declined); ``DECLINED`` at version 1 never created a liability: recorded;
+- every other event type (transfers, referrals, users, accounting-record notices) is recorded as ignored.
+
+Brex's webhook carries no category, so the source's ``default_category`` is used (map ``expense.<category>``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from ledgerlink.config.sources import BrexSource
+from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized, local_date
+from ledgerlink.errors import NormalizationError
+from ledgerlink.model.documents import CardTransaction, Party, SourceRef
+from ledgerlink.model.money import CurrencyError, Money
+
+SYSTEM = "brex"
+OBJECT_TYPES = {"PURCHASE": "card_expense", "REFUND": "card_refund", "WITHDRAWAL": "card_withdrawal"}
+
+
+def _source(ctx: NormalizeContext) -> BrexSource:
+    source = ctx.config.source(ctx.source_id)
+    if not isinstance(source, BrexSource):
+        raise NormalizationError(f"source {ctx.source_id!r} is not a Brex source", reason="source_mismatch")
+    return source
+
+
+def _money(event: dict[str, Any]) -> Money:
+    for key in ("amount", "billing_amount", "original_amount"):
+        holder = event.get(key)
+        if isinstance(holder, dict):
+            value, currency = holder.get("amount"), holder.get("currency")
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise NormalizationError(f"{key}.amount {value!r} is not an integer in minor units",
+                                         reason="invalid_amount", field=f"{key}.amount")
+            try:
+                return abs(Money.from_minor(value, currency))
+            except CurrencyError as exc:
+                raise NormalizationError(str(exc), reason="invalid_currency", field=f"{key}.currency") from None
+    raise NormalizationError("event has no amount", reason="missing_field", field="amount")
+
+
+def _occurred(event: dict[str, Any]) -> datetime:
+    raw = event.get("purchased_at")
+    if isinstance(raw, str):
+        try:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed.astimezone(UTC)
+    raise NormalizationError("event has no purchased_at timestamp with a UTC offset", reason="missing_field",
+                             field="purchased_at")
+
+
+def _ref(event: dict[str, Any], object_type: str, expense_id: str, version: str, ctx: NormalizeContext) -> SourceRef:
+    return SourceRef(system=SYSTEM, object_type=object_type, object_id=expense_id, version=version,
+                     event_type=event.get("event_type"), account=event.get("company_id") or None,
+                     archive_key=ctx.archive_key, source_id=ctx.source_id)
+
+
+def _card_transaction(event: dict[str, Any], ctx: NormalizeContext, *, object_type: str, version: str,
+                      sign: int, related: str | None = None) -> CardTransaction:
+    source = _source(ctx)
+    expense_id = event["expense_id"]
+    company = event.get("company_id")
+    entity = ctx.config.entity(source.account_entities.get(company, source.default_entity) if company
+                               else source.default_entity)
+    occurred = _occurred(event)
+    amount = _money(event)
+    ref = _ref(event, object_type, expense_id, version, ctx)
+    holder = event.get("user_id") or event.get("card_id") or (f"brex-company:{company}" if company else "brex")
+    category = "cash_withdrawal" if object_type == "card_withdrawal" else source.default_category
+    return CardTransaction(
+        document_id=ref.document_id(), source=ref, entity_id=entity.id, correlation_id=ctx.correlation_id,
+        occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=amount.currency,
+        cardholder=Party(role="employee", source_id=str(holder)),
+        merchant=event.get("payment_description") or "unknown merchant", category=category,
+        amount=amount if sign > 0 else -amount,
+        memo=f"Brex {object_type.replace('_', ' ')} {expense_id}" + (" (declined)" if related else ""),
+        related_document_ids=(related,) if related else (),
+    )
+
+
+def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
+    result = Normalized()
+    event_type = event.get("event_type")
+    if event_type != "EXPENSE_PAYMENT_UPDATED":
+        result.ignored.append(Ignored("unsupported_event_type", str(event_type)))
+        return result
+    expense_id = event.get("expense_id")
+    if not isinstance(expense_id, str) or not expense_id:
+        raise NormalizationError("event has no expense_id", reason="missing_field", field="expense_id")
+    status, payment_type = event.get("payment_status"), event.get("payment_type")
+    version = event.get("version")
+    try:
+        if status == "PENDING":
+            object_type = OBJECT_TYPES.get(payment_type)
+            if object_type is None:
+                result.ignored.append(Ignored("unsupported_payment_type", f"{expense_id}: {payment_type}"))
+                return result
+            sign = -1 if payment_type == "REFUND" else 1
+            result.documents.append(_card_transaction(event, ctx, object_type=object_type, version="authorized",
+                                                      sign=sign))
+        elif status == "DECLINED":
+            if not isinstance(version, int) or isinstance(version, bool) or version <= 1:
+                result.ignored.append(Ignored("declined_at_authorization",
+                                              f"{expense_id}: declined before any liability existed"))
+                return result
+            object_type = "card_refund" if payment_type == "REFUND" else "card_expense"
+            authorized = _ref(event, object_type, expense_id, "authorized", ctx).document_id()
+            sign = 1 if payment_type == "REFUND" else -1  # the mirror of what the authorisation posted
+            result.documents.append(_card_transaction(event, ctx, object_type=object_type, version="declined",
+                                                      sign=sign, related=authorized))
+        else:
+            result.ignored.append(Ignored("unsupported_payment_status", f"{expense_id}: {status}"))
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        raise NormalizationError(f"expense {expense_id}: {first.get('msg')}", reason="invalid_document") from None
+    return result

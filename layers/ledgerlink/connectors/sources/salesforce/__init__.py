@@ -1,0 +1,1 @@
+"""Salesforce outbound messages (SOAP): URL-token authentication, Ack response, closed-won opportunities."""

@@ -1,0 +1,106 @@
+"""The operator commands behind the CLI, each acting on a :class:`~ledgerlink.ops.target.Target`."""
+
+from __future__ import annotations
+
+import getpass
+from collections import Counter
+from datetime import date
+from typing import Any
+
+from ledgerlink import settings, wiring
+from ledgerlink.ops.dlq import DlqTool, RedriveResult
+from ledgerlink.ops.replay import Replayer, ReplayPlan
+from ledgerlink.ops.target import Target
+from ledgerlink.store import clients
+
+
+def actor(target: Target) -> str:
+    if target.name == "local":
+        return f"local:{getpass.getuser()}"
+    try:
+        return str(clients.client("sts").get_caller_identity()["Arn"])
+    except Exception:
+        return "unknown"
+
+
+def audit(target: Target, action: str, subject: str, detail: dict[str, Any]) -> None:
+    from ledgerlink.store.audit import DynamoAudit
+
+    DynamoAudit(target.get(settings.AUDIT_TABLE)).record(action, actor=actor(target), subject=subject, detail=detail)
+
+
+def reconcile(target: Target, business_date: str, entity: str | None) -> Any:
+    target.activate()
+    report = wiring.reconciler().run(business_date, [entity] if entity else None)
+    audit(target, "reconcile", f"{business_date}/{entity or 'all'}",
+          {"status": report.status, "differences": len(report.differences), "report_key": report.report_key})
+    return report
+
+
+def status(target: Target) -> dict[str, Any]:
+    from ledgerlink.store.control_totals import DynamoControlTotals
+    from ledgerlink.store.exceptions import DynamoExceptions
+
+    target.activate()
+    sqs = clients.client("sqs")
+    depths = {}
+    for label, variable in (("inbound", settings.INBOUND_QUEUE_URL), ("inbound-dlq", settings.INBOUND_DLQ_URL)):
+        attributes = sqs.get_queue_attributes(QueueUrl=target.get(variable), AttributeNames=[
+            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+        depths[label] = {"visible": int(attributes["ApproximateNumberOfMessages"]),
+                         "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"])}
+    paginator = clients.client("stepfunctions").get_paginator("list_executions")
+    running = sum(len(page["executions"]) for page in paginator.paginate(
+        stateMachineArn=target.get(settings.STATE_MACHINE_ARN), statusFilter="RUNNING"))
+    cases = DynamoExceptions(target.get(settings.EXCEPTIONS_TABLE)).list("open")
+    summaries = DynamoControlTotals(target.get(settings.TOTALS_TABLE)).latest_summaries(1)
+    return {"target": target.name, "queues": depths, "running_executions": running,
+            "open_exceptions": len(cases), "open_exceptions_by_reason": dict(Counter(c["reason"] for c in cases)),
+            "last_reconciliation": summaries[0] if summaries else None}
+
+
+def dlq_tool(target: Target) -> DlqTool:
+    target.activate()
+    return DlqTool(clients.client("sqs"), dlq_url=target.get(settings.INBOUND_DLQ_URL),
+                   source_url=target.get(settings.INBOUND_QUEUE_URL))
+
+
+def dlq_redrive(target: Target, *, dry_run: bool) -> RedriveResult:
+    result = dlq_tool(target).redrive(dry_run=dry_run)
+    if not dry_run:
+        audit(target, "dlq_redrive", target.get(settings.INBOUND_DLQ_URL),
+              {"mode": result.mode, "moved": result.moved, "task_handle": result.task_handle or ""})
+    return result
+
+
+def replayer(target: Target) -> Replayer:
+    from ledgerlink.store.archive import S3Archive
+    from ledgerlink.store.config_store import DynamoConfigStore
+    from ledgerlink.store.inbox import DynamoInbox
+    from ledgerlink.store.ledger import DynamoLedger
+    from ledgerlink.store.queue import SqsQueue
+
+    target.activate()
+    totals = target.get(settings.TOTALS_TABLE)
+    return Replayer(config=DynamoConfigStore(target.get(settings.CONFIG_TABLE)).active,
+                    archive=S3Archive(target.get(settings.ARCHIVE_BUCKET)),
+                    ledger=DynamoLedger(target.get(settings.LEDGER_TABLE), totals_table=totals),
+                    inbox=DynamoInbox(target.get(settings.INBOX_TABLE), totals_table=totals),
+                    queue=SqsQueue(target.get(settings.INBOUND_QUEUE_URL)))
+
+
+def replay(target: Target, *, document_id: str | None = None, start: date | None = None, end: date | None = None,
+           source_id: str | None = None, config_version: int | None = None, dry_run: bool = False
+           ) -> tuple[ReplayPlan, int]:
+    tool = replayer(target)
+    if document_id:
+        plan = tool.plan_document(document_id, config_version=config_version)
+    else:
+        assert start is not None and end is not None
+        plan = tool.plan_range(start, end, source_id=source_id, config_version=config_version)
+    sent = 0 if dry_run else tool.execute(plan)
+    if not dry_run:
+        audit(target, "replay", document_id or f"{start}..{end}/{source_id or 'all'}",
+              {"messages": sent, "config_version": config_version if config_version is not None else "active",
+               "skipped": len(plan.skipped)})
+    return plan, sent

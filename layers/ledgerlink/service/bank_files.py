@@ -1,0 +1,116 @@
+"""Receive a bank statement file dropped under ``bank-inbox/<source id>/`` (S3 event → this service).
+
+Same guarantees as the webhook path: the file's content hash is its event id, claimed in the inbox (a file
+dropped twice is a duplicate), the bytes are archived under ``raw/`` before anything is enqueued, and one
+message per file goes to the inbound queue (the bank normalizer turns its lines into bank transactions).
+Stdlib + store adapters only (no pydantic): the configuration is read as plain JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import unquote_plus
+
+from ledgerlink.store.archive import item_key
+
+INBOX_PREFIX = "bank-inbox/"
+INLINE_LIMIT = 200_000
+
+
+class ObjectReader(Protocol):
+    def get(self, key: str) -> bytes: ...
+
+
+class ArchiveWriter(Protocol):
+    def put(self, key: str, body: bytes, *, correlation_id: str, source: str, event_id: str) -> None: ...
+
+
+class InboxPort(Protocol):
+    def claim(self, source: str, event_id: str, *, correlation_id: str, archive_key: str, event_type: str,
+              now: float | None = None) -> Any: ...
+
+
+class QueuePort(Protocol):
+    def send(self, message: dict[str, Any], *, correlation_id: str) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FileOutcome:
+    key: str
+    outcome: str            # accepted | duplicate | rejected
+    reason: str | None = None
+    event_id: str | None = None
+    archive_key: str | None = None
+
+
+def object_keys(event: dict[str, Any]) -> list[str]:
+    """Keys of an S3 ``ObjectCreated`` notification (URL-encoded by S3: ``+`` is a space)."""
+    keys = []
+    for record in event.get("Records") or []:
+        key = ((record.get("s3") or {}).get("object") or {}).get("key") if isinstance(record, dict) else None
+        if isinstance(key, str):
+            keys.append(unquote_plus(key))
+    return keys
+
+
+def file_archive_key(source_id: str, event_id: str, name: str, received_at: float) -> str:
+    day = time.strftime("%Y/%m/%d", time.gmtime(received_at))
+    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else "txt"
+    return f"raw/{source_id}/{day}/{event_id}.{suffix if suffix.isalnum() else 'txt'}"
+
+
+class BankFileService:
+    def __init__(self, *, config: Callable[[], tuple[int, dict[str, Any]]], reader: ObjectReader,
+                 archive: ArchiveWriter, inbox: InboxPort, queue: QueuePort,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._config = config
+        self._reader = reader
+        self._archive = archive
+        self._inbox = inbox
+        self._queue = queue
+        self._clock = clock
+
+    def receive(self, key: str, *, correlation_id: str) -> FileOutcome:
+        if not key.startswith(INBOX_PREFIX) or key.count("/") < 2 or key.endswith("/"):
+            return FileOutcome(key, "rejected", "not_a_bank_inbox_file")
+        source_id, name = key[len(INBOX_PREFIX):].split("/", 1)
+        _, config = self._config()
+        source = next((s for s in config.get("sources", []) if s.get("id") == source_id and s.get("kind") == "bank"),
+                      None)
+        if source is None:
+            return FileOutcome(key, "rejected", "unknown_bank_source")
+        body = self._reader.get(key)
+        if len(body) > int(source.get("max_body_bytes", 10_000_000)):
+            return FileOutcome(key, "rejected", "file_too_large")
+        now = self._clock()
+        event_id = "file-" + hashlib.sha256(body).hexdigest()[:32]
+        archived = file_archive_key(source_id, event_id, name, now)
+        claim = self._inbox.claim(source_id, event_id, correlation_id=correlation_id, archive_key=archived,
+                                  event_type="bank.statement_file", now=now)
+        if not claim.is_new:
+            return FileOutcome(key, "duplicate", "file_already_received", event_id, claim.archive_key)
+        self._archive.put(archived, body, correlation_id=correlation_id, source=source_id, event_id=event_id)
+        try:
+            text = body.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = body.decode("latin-1")  # BAI2 files from older bank systems; camt declares UTF-8
+        payload = json.dumps({"file": {"name": name, "dropped_key": key, "sha256": hashlib.sha256(body).hexdigest()},
+                              "content": text})
+        message: dict[str, Any] = {"v": 1, "source": source_id, "kind": "bank", "event_id": event_id,
+                                   "event_type": "bank.statement_file", "correlation_id": correlation_id,
+                                   "archive_key": archived, "received_at": int(now),
+                                   "received_day": getattr(claim, "day", "") or time.strftime("%Y-%m-%d", time.gmtime(now))}
+        if len(payload.encode("utf-8")) <= INLINE_LIMIT:
+            message["body"] = payload
+        else:
+            stored = item_key(archived.rsplit(".", 1)[0] + ".json", event_id)
+            self._archive.put(stored, payload.encode("utf-8"), correlation_id=correlation_id, source=source_id,
+                              event_id=event_id)
+            message["payload_key"] = stored
+        self._queue.send(message, correlation_id=correlation_id)
+        return FileOutcome(key, "accepted", None, event_id, archived)

@@ -1,0 +1,86 @@
+"""Reconciliation schedules, SLO alarms and the dashboard: what operators rely on every day."""
+
+from __future__ import annotations
+
+import json
+
+from ledgerlink.config.loader import load_config_file
+
+from tests.conftest import EXAMPLE_CONFIG
+from tests.infra.template_queries import function_names, of_type, output_target, ref
+
+
+def test_each_entity_is_reconciled_daily_in_its_own_time_zone(assembly):
+    template = assembly.template
+    reconcile = function_names(template, assembly.assets, assembly.outdir)["reconcile"]
+    schedules = [schedule for schedule in of_type(template, "AWS::Scheduler::Schedule").values()
+                 if ref(schedule["Properties"]["Target"]["Arn"]) == reconcile]   # (the flush has its own)
+    config = load_config_file(EXAMPLE_CONFIG)
+    assert len(schedules) == len(config.entities)
+    for entity, schedule in zip(config.entities, schedules, strict=True):
+        props = schedule["Properties"]
+        assert props["ScheduleExpressionTimezone"] == entity.time_zone
+        assert props["ScheduleExpression"] == "cron(30 2 * * ? *)"  # reconcile_time default 02:30 local
+        assert ref(props["Target"]["Arn"]) == reconcile
+        assert json.loads(props["Target"]["Input"]) == {"entity": entity.id}
+        assert props["Target"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+
+
+def _alarms(template):
+    return {lid: alarm["Properties"] for lid, alarm in of_type(template, "AWS::CloudWatch::Alarm").items()}
+
+
+def _metric(props):
+    """(metric name, statistic, period) whether CDK rendered the alarm flat or as a Metrics array."""
+    if "MetricName" in props:
+        return props["MetricName"], props.get("ExtendedStatistic") or props.get("Statistic"), props["Period"]
+    for query in props.get("Metrics", []):
+        if "MetricStat" in query and query.get("ReturnData", True):
+            stat = query["MetricStat"]
+            return stat["Metric"]["MetricName"], stat["Stat"], stat["Period"]
+    return None, None, None
+
+
+def test_every_alarm_notifies_the_encrypted_alarm_topic(template):
+    topic = output_target(template, "AlarmTopicArn")
+    (topic_props,) = [t["Properties"] for lid, t in of_type(template, "AWS::SNS::Topic").items() if lid == topic]
+    assert "KmsMasterKeyId" in topic_props
+    alarms = _alarms(template)
+    assert len(alarms) >= 7
+    for lid, props in alarms.items():
+        assert [ref(action) for action in props["AlarmActions"]] == [topic], lid
+
+
+def test_a_parked_dlq_message_alarms_within_five_minutes(template):
+    dlq = output_target(template, "InboundDlqUrl")
+    (alarm,) = [p for p in _alarms(template).values()
+                if p.get("MetricName") == "ApproximateNumberOfMessagesVisible"
+                and ref(p["Dimensions"][0]["Value"]).startswith(dlq.split(".")[0])]
+    assert (alarm["Threshold"], alarm["Period"], alarm["ComparisonOperator"]) == (
+        1, 300, "GreaterThanOrEqualToThreshold")
+
+
+def test_a_missing_daily_reconciliation_alarms(template):
+    (alarm,) = [p for p in _alarms(template).values() if _metric(p)[0] == "ReconciliationCompleted"]
+    assert alarm["TreatMissingData"] == "breaching"
+    assert alarm["EvaluationPeriods"] * _metric(alarm)[2] == 26 * 3600
+    assert alarm["ComparisonOperator"] == "LessThanThreshold"
+
+
+def test_slo_alarms_use_the_configured_objectives(template):
+    alarms = _alarms(template).values()
+    (latency,) = [p for p in alarms if _metric(p)[0] == "PostingLatency"]
+    assert (_metric(latency)[1], latency["Threshold"]) == ("p95", 900)
+    (rate,) = [p for p in alarms if any("Expression" in m for m in p.get("Metrics", []))]
+    expression = next(m["Expression"] for m in rate["Metrics"] if "Expression" in m)
+    assert "exceptions" in expression and rate["Threshold"] == 2
+    (differences,) = [p for p in alarms if _metric(p)[0] == "ReconciliationDifferences"]
+    assert differences["Threshold"] == 1
+
+
+def test_the_dashboard_shows_the_pipeline_metrics(template):
+    (dashboard,) = of_type(template, "AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    for metric in ("Webhook_accepted", "DocumentsPosted", "ExceptionsOpened", "PostingLatency",
+                   "ReconciliationDifferences", "ExceptionsByReason", "ApproximateNumberOfMessagesVisible"):
+        assert metric in body, metric
