@@ -492,3 +492,7 @@ def main(argv: list[str] | None = None) -> int:
                                       and run["max_calls_in_any_day"] <= 5000 for run in held)
     print(f"results: {RESULTS.relative_to(REPO)} (key \"erp\"), {result['seconds']} s")
     return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
