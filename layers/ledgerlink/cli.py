@@ -229,6 +229,52 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_exceptions(args: argparse.Namespace) -> int:
+    from ledgerlink import wiring
+    from ledgerlink.errors import OpsError
+    from ledgerlink.ops.commands import actor
+    from ledgerlink.service.exceptions import public
+
+    target = _target(args)
+    target.activate()
+    service = wiring.ops_services().exceptions
+    try:
+        if args.exceptions_command == "list":
+            cases = service.list(status=None if args.status == "all" else args.status, entity=args.entity,
+                                 reason=args.reason)
+            if args.json:
+                _print_json(cases)
+            else:
+                for case in cases:
+                    print(f"{case['exception_id']}  {case['status']:<8} {case['reason']:<22} {case.get('entity_id') or '-':<6} "
+                          f"{case.get('document_id') or case.get('subject')}  {case['message'][:80]}")
+                print(f"{len(cases)} case(s)")
+        elif args.exceptions_command == "show":
+            _print_json(public(service.get(args.exception_id)))
+        elif args.exceptions_command == "retry":
+            _print_json(service.retry(args.exception_id, actor=actor(target), note=args.note or ""))
+        else:
+            _print_json(service.close(args.exception_id, args.exceptions_command, actor=actor(target),
+                                      reason=args.reason_text))
+    except OpsError as error:
+        print(f"error: {error.reason}: {error.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_trace(args: argparse.Namespace) -> int:
+    from ledgerlink import wiring
+    from ledgerlink.errors import OpsError
+
+    _target(args).activate()
+    try:
+        _print_json(wiring.ops_services().trace(args.document_id))
+    except OpsError as error:
+        print(f"error: {error.reason}: {error.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _add_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", help="a deployed stack (CloudFormation name); default: the local stack")
     parser.add_argument("--state-dir", type=Path, default=Path(".ledgerlink/local"),
@@ -308,6 +354,31 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--dry-run", action="store_true")
     _add_target(replay)
     replay.set_defaults(func=_cmd_replay)
+
+    exceptions = commands.add_parser("exceptions", help="the exceptions queue (finance ops)")
+    exception_commands = exceptions.add_subparsers(dest="exceptions_command", required=True)
+    listing = exception_commands.add_parser("list", help="cases, oldest first")
+    listing.add_argument("--status", default="open", help="open | retrying | resolved | ignored | all")
+    listing.add_argument("--entity")
+    listing.add_argument("--reason")
+    listing.add_argument("--json", action="store_true")
+    _add_target(listing)
+    for name, text in (("show", "one case with its history"), ("retry", "resume the posting on the active "
+                       "configuration (after fixing a mapping)"), ("resolve", "close: fixed elsewhere (reason "
+                       "required)"), ("ignore", "close: not to be posted (reason required)")):
+        sub = exception_commands.add_parser(name, help=text)
+        sub.add_argument("exception_id")
+        if name == "retry":
+            sub.add_argument("--note")
+        if name in ("resolve", "ignore"):
+            sub.add_argument("--reason", dest="reason_text", required=True)
+        _add_target(sub)
+    exceptions.set_defaults(func=_cmd_exceptions)
+
+    trace = commands.add_parser("trace", help="webhook → document → mapping version → journal → ERP reference")
+    trace.add_argument("document_id")
+    _add_target(trace)
+    trace.set_defaults(func=_cmd_trace)
 
     books = commands.add_parser("books", help="the embedded Beancount book").add_subparsers(dest="books_command",
                                                                                             required=True)

@@ -109,6 +109,17 @@ class UncertainOutcome(TransientError):
     reason = "uncertain_outcome"
 
 
+class OpsError(LedgerLinkError):
+    """An operator request that cannot be done as asked: ``status`` is the HTTP status of the ops API."""
+
+    status: int = 400
+    reason = "bad_request"
+
+    def __init__(self, message: str, *, status: int = 400, reason: str = "bad_request", **detail: Any) -> None:
+        super().__init__(message, reason=reason, **detail)
+        self.status = status
+
+
 class ConfigError(LedgerLinkError):
     """The configuration file or the stored configuration is invalid."""
 

@@ -178,6 +178,22 @@ class BankFileSettings:
     config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
 
+@dataclass(frozen=True, slots=True)
+class OpsSettings:
+    """The ops API: exceptions, traces, validation (and the replay of events that never made a document)."""
+
+    config_table: str = env(CONFIG_TABLE)
+    ledger_table: str = env(LEDGER_TABLE)
+    totals_table: str = env(TOTALS_TABLE)
+    inbox_table: str = env(INBOX_TABLE)
+    exceptions_table: str = env(EXCEPTIONS_TABLE)
+    audit_table: str = env(AUDIT_TABLE)
+    archive_bucket: str = env(ARCHIVE_BUCKET)
+    inbound_queue_url: str = env(INBOUND_QUEUE_URL)
+    state_machine_arn: str = env(STATE_MACHINE_ARN)
+    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
+
+
 # function name (folder under functions/) → its settings class; infra and the local runtime use it.
 FUNCTION_SETTINGS: dict[str, type] = {
     "ingest": IngestSettings,
@@ -188,6 +204,7 @@ FUNCTION_SETTINGS: dict[str, type] = {
     "record": RecordSettings,
     "open_exception": ExceptionSettings,
     "reconcile": ReconcileSettings,
+    "ops": OpsSettings,
     "flush": FlushSettings,
 }
 # Functions the local runtime runs that the CDK app does not deploy yet: the S3-triggered bank-file Lambda

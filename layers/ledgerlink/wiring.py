@@ -184,9 +184,36 @@ def bank_file_service() -> Any:
         queue=SqsQueue(s.inbound_queue_url))
 
 
+@cache
+def ops_services() -> Any:
+    from ledgerlink.ops.replay import Replayer
+    from ledgerlink.service.exceptions import ExceptionsService
+    from ledgerlink.service.ops import OpsServices
+    from ledgerlink.store.archive import S3Archive
+    from ledgerlink.store.audit import DynamoAudit
+    from ledgerlink.store.exceptions import DynamoExceptions
+    from ledgerlink.store.inbox import DynamoInbox
+    from ledgerlink.store.ledger import DynamoLedger
+    from ledgerlink.store.queue import SqsQueue
+    from ledgerlink.store.workflow import StepFunctionsWorkflow
+
+    s = settings.read_settings(settings.OpsSettings)
+    config = _config_store(s.config_table, s.config_cache_seconds).active
+    ledger_store = DynamoLedger(s.ledger_table, totals_table=s.totals_table)
+    inbox = DynamoInbox(s.inbox_table, totals_table=s.totals_table)
+    cases = DynamoExceptions(s.exceptions_table)
+    workflow = StepFunctionsWorkflow(s.state_machine_arn)
+    replayer = Replayer(config=config, archive=S3Archive(s.archive_bucket), ledger=ledger_store, inbox=inbox,
+                        queue=SqsQueue(s.inbound_queue_url))
+    exceptions = ExceptionsService(cases=cases, ledger=ledger_store, workflow=workflow,
+                                   audit=DynamoAudit(s.audit_table), config=config, replayer=replayer)
+    return OpsServices(exceptions=exceptions, ledger=ledger_store, inbox=inbox, cases=cases, workflow=workflow,
+                       config=config)
+
+
 def reset() -> None:
     for function in (_config_store, ingest_service, normalize_service, config_reader, post_dependencies, record_stores,
-                     exception_stores, reconciler, bank_file_service, enrich_dependencies, summary_buckets,
-                     flush_service):
+                     exception_stores, reconciler, bank_file_service, ops_services, enrich_dependencies,
+                     summary_buckets, flush_service):
         function.cache_clear()
     clients.reset()

@@ -62,6 +62,15 @@ class Replayer:
             messages.append(message)
         return messages
 
+    def plan_event(self, source_id: str, archive_key: str, event_id: str, *, resolves_exception: str | None = None,
+                   config_version: int | None = None) -> ReplayPlan:
+        """One archived event (an exception case that never reached a document)."""
+        messages = self._messages_for(source_id, archive_key, only_event=event_id or None,
+                                      config_version=config_version)
+        for message in messages:
+            message["resolves_exception"] = resolves_exception
+        return ReplayPlan(messages=messages)
+
     def plan_document(self, document_id: str, *, config_version: int | None = None) -> ReplayPlan:
         plan = ReplayPlan()
         item = self._ledger.get(document_id)

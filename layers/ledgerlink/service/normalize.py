@@ -44,6 +44,7 @@ class LedgerPort(Protocol):
 
 class ExceptionsPort(Protocol):
     def open(self, **kwargs: Any) -> tuple[str, bool]: ...
+    def resolve(self, exception_id: str, *, status: str = "resolved", actor: str, note: str) -> bool: ...
 
 
 class WorkflowPort(Protocol):
@@ -141,6 +142,9 @@ class NormalizeService:
             record("exception", [], [reason])
             return NormalizeOutcome("exception", reasons=[reason], exception_id=exception_id)
 
+        if message.get("resolves_exception"):  # an exception case's retry: the payload reads now
+            self._exceptions.resolve(message["resolves_exception"], actor="ledgerlink",
+                                     note="normalized when the event was replayed")
         outcome = NormalizeOutcome("normalized" if normalized.documents else "ignored",
                                    reasons=[f"{item.reason}: {item.detail}" for item in normalized.ignored])
         for document in normalized.documents:

@@ -222,7 +222,7 @@ def record_step(state: dict[str, Any], ledger: LedgerUpdater, exceptions: Except
                       journal_lines=len(journal["lines"]), period_adjusted=bool(state.get("period_adjusted")),
                       posting_latency_seconds=Decimal(str(latency)) if latency is not None and not summarized else None,
                       summary_id=posting.get("bucket_id"),
-                      journal=json.dumps(journal, sort_keys=True))   # compensation reverses what was posted
+                      journal=json.dumps(journal, separators=(",", ":"), default=str))  # reversals mirror it
     status = "summarized" if summarized else "posted"
     from ledgerlink.store.ledger import (
         DocumentStateError,  # the record Lambda has the ledger store loaded anyway

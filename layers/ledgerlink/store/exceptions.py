@@ -31,9 +31,12 @@ class DynamoExceptions:
 
     def open(self, *, subject: str, reason: str, message: str, correlation_id: str,
              document_id: str | None = None, archive_key: str | None = None, suggested_fix: str | None = None,
-             entity_id: str | None = None, source: str | None = None, detail: dict[str, Any] | None = None
-             ) -> tuple[str, bool]:
-        """Open a case (idempotent). Returns (case id, newly opened)."""
+             entity_id: str | None = None, source: str | None = None, detail: dict[str, Any] | None = None,
+             task_token: str | None = None) -> tuple[str, bool]:
+        """Open a case (idempotent). Returns (case id, newly opened).
+
+        A case that already exists for the same subject and reason (a retry failed the same way) is
+        reopened with the new task token and a history entry, instead of a second case."""
         exception_id = case_id(subject, reason)
         now = datetime.now(UTC).isoformat(timespec="seconds")
         item = {
@@ -43,15 +46,51 @@ class DynamoExceptions:
             "source": source, "detail": {k: str(v) for k, v in (detail or {}).items()},
             "opened_at": now, "updated_at": now, "opened_epoch": int(time.time()),
             "history": [{"at": now, "action": "opened", "by": "ledgerlink", "reason": reason}],
+            "task_token": task_token,
         }
         try:
             self.client.put_item(TableName=self._table, Item=to_item(item),
                                  ConditionExpression="attribute_not_exists(exception_id)")
         except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return exception_id, False
-            raise
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            self._reopen(exception_id, message=message, task_token=task_token, now=now)
+            return exception_id, False
         return exception_id, True
+
+    def _reopen(self, exception_id: str, *, message: str, task_token: str | None, now: str) -> None:
+        sets = "SET #s = :open, message = :message, updated_at = :now, history = list_append(history, :entry)"
+        values: dict[str, Any] = {":open": value("open"), ":message": value(message[:2000]), ":now": value(now),
+                                  ":entry": value([{"at": now, "action": "reopened", "by": "ledgerlink"}]),
+                                  ":retrying": value("retrying")}
+        if task_token:
+            sets += ", task_token = :token"
+            values[":token"] = value(task_token)
+        try:
+            self.client.update_item(
+                TableName=self._table, Key={"exception_id": value(exception_id)}, UpdateExpression=sets,
+                ConditionExpression="#s IN (:open, :retrying)", ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=values)
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":  # closed cases stay closed
+                raise
+
+    def mark_retrying(self, exception_id: str, *, actor: str, note: str) -> bool:
+        """open → retrying (the case is being worked); False if it was not open."""
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        try:
+            self.client.update_item(
+                TableName=self._table, Key={"exception_id": value(exception_id)},
+                UpdateExpression="SET #s = :retrying, updated_at = :now, history = list_append(history, :entry) "
+                                 "REMOVE task_token",
+                ConditionExpression="#s = :open", ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":retrying": value("retrying"), ":now": value(now), ":open": value("open"),
+                                           ":entry": value([{"at": now, "action": "retry", "by": actor, "note": note}])})
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def resolve(self, exception_id: str, *, status: str = "resolved", actor: str, note: str) -> bool:
         """Close an open (or retrying) case, appending to its history. False if it was not open."""
@@ -77,6 +116,13 @@ class DynamoExceptions:
         response = self.client.get_item(TableName=self._table, Key={"exception_id": value(exception_id)},
                                         ConsistentRead=True)
         return from_item(response["Item"]) if "Item" in response else None
+
+    def for_document(self, document_id: str) -> list[dict[str, Any]]:
+        """Cases of one document, oldest first (index ``by_document``)."""
+        response = self.client.query(TableName=self._table, IndexName="by_document",
+                                     KeyConditionExpression="document_id = :d",
+                                     ExpressionAttributeValues={":d": value(document_id)})
+        return [from_item(item) for item in response.get("Items", [])]
 
     def list(self, status: str | None = "open") -> list[dict[str, Any]]:
         if status:

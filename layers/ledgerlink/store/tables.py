@@ -40,7 +40,8 @@ TABLES: dict[str, TableSpec] = {
                         purpose="document / posting ledger: status and ERP reference per document; "
                                 "day_key = <entity>#<business date> lists a day's documents for reconciliation"),
     "config": TableSpec("pk", "sk", purpose="versioned configuration (mappings, entities, sources, policies)"),
-    "exceptions": TableSpec("exception_id", indexes=(Index("by_status", "status", "opened_at"),),
+    "exceptions": TableSpec("exception_id", indexes=(Index("by_status", "status", "opened_at"),
+                                                     Index("by_document", "document_id", "opened_at")),
                             purpose="exception cases for finance ops"),
     "idempotency": TableSpec("id", ttl_attribute="expiration", purpose="Powertools idempotency records (post step)"),
     "totals": TableSpec("pk", "sk", purpose="control totals (sharded counters) and reconciliation summaries"),

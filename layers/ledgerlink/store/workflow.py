@@ -18,6 +18,19 @@ class StepFunctionsWorkflow:
     def client(self) -> Any:
         return self._client or default_client("stepfunctions")
 
+    def send_task_success(self, task_token: str, output: dict[str, Any]) -> None:
+        """Resume an execution waiting on a task token (an exception case's decision)."""
+        self.client.send_task_success(taskToken=task_token, output=json.dumps(output, default=str))
+
+    def describe(self, name: str) -> dict[str, Any] | None:
+        arn = self._arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+        try:
+            return self.client.describe_execution(executionArn=arn)
+        except Exception as exc:
+            if error_code(exc) in ("ExecutionDoesNotExist", "ResourceNotFound"):
+                return None
+            raise
+
     def start(self, name: str, payload: dict[str, Any]) -> bool:
         """Start once. Returns False when an execution with this name already exists (idempotent)."""
         try:

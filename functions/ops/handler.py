@@ -1,0 +1,77 @@
+"""The ops API (API Gateway REST, IAM auth): the exceptions queue, document traces, synchronous validation.
+
+    GET  /exceptions?status=open&entity=us01&reason=mapping_missing
+    GET  /exceptions/{exception_id}
+    POST /exceptions/{exception_id}/retry     {"note": "..."}
+    POST /exceptions/{exception_id}/resolve   {"reason": "..."}   (reason required)
+    POST /exceptions/{exception_id}/ignore    {"reason": "..."}   (reason required)
+    GET  /documents/{document_id}             webhook → document → mapping version → journal → ERP reference
+    POST /validate/{document_type}            enrich + validate a canonical document, post nothing
+
+The caller is the IAM principal API Gateway authenticated; every change is audited under it.
+"""
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+
+from ledgerlink.errors import OpsError
+from ledgerlink.service.ops import caller, ops_response
+from ledgerlink.wiring import ops_services
+
+logger = Logger(service="ledgerlink-ops")
+app = APIGatewayRestResolver()
+
+
+@app.exception_handler(OpsError)
+def _ops_error(error: OpsError) -> Response:
+    return ops_response(error.status, {"status": "error", "reason": error.reason, "message": error.message})
+
+
+@app.exception_handler(ValueError)
+def _bad_input(error: ValueError) -> Response:
+    return ops_response(400, {"status": "error", "reason": "bad_request", "message": str(error)[:500]})
+
+
+@app.get("/exceptions")
+def list_exceptions() -> dict:
+    query = app.current_event.query_string_parameters or {}
+    cases = ops_services().exceptions.list(status=query.get("status", "open") or None, entity=query.get("entity"),
+                                           reason=query.get("reason"))
+    return {"exceptions": cases, "count": len(cases)}
+
+
+@app.get("/exceptions/<exception_id>")
+def get_exception(exception_id: str) -> dict:
+    from ledgerlink.service.exceptions import public
+
+    return public(ops_services().exceptions.get(exception_id))
+
+
+@app.post("/exceptions/<exception_id>/<action>")
+def act_on_exception(exception_id: str, action: str) -> dict:
+    body = app.current_event.json_body or {}
+    if not isinstance(body, dict):
+        raise OpsError("the body must be a JSON object", status=400, reason="bad_request")
+    who = caller(app.current_event.raw_event)
+    service = ops_services().exceptions
+    if action == "retry":
+        return service.retry(exception_id, actor=who, note=str(body.get("note", "")))
+    if action in ("resolve", "ignore"):
+        return service.close(exception_id, action, actor=who, reason=str(body.get("reason", "")))
+    raise OpsError(f"unknown action {action!r} (retry, resolve, ignore)", status=404, reason="not_found")
+
+
+@app.get("/documents/<document_id>")
+def get_document(document_id: str) -> dict:
+    return ops_services().trace(document_id)
+
+
+@app.post("/validate/<document_type>")
+def validate_document(document_type: str) -> dict:
+    return ops_services().validate(document_type, app.current_event.json_body)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+def handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,68 @@
+"""The ops API's services, its caller identity and its response shape (HTTP status chosen here, by type)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ledgerlink.errors import DocumentRejected, OpsError
+
+
+def caller(event: dict[str, Any]) -> str:
+    """The IAM principal API Gateway authenticated (IAM auth on every ops route); locally 'local'."""
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    return str(identity.get("userArn") or identity.get("caller") or identity.get("user") or "anonymous")
+
+
+def ops_response(status: int, body: dict[str, Any]) -> Any:
+    from aws_lambda_powertools.event_handler import Response
+
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body, default=str))
+
+
+def validate_document(document_type: str, body: Any, config: Any, version: int) -> dict[str, Any]:
+    """Enrich + validate a canonical document without posting: the findings other systems check against."""
+    from pydantic import ValidationError
+
+    from ledgerlink.model.documents import DOCUMENT_TYPES, DocumentAdapter
+    from ledgerlink.pipeline.enrich import enrich
+    from ledgerlink.pipeline.validate import validate
+
+    if document_type not in DOCUMENT_TYPES:
+        raise OpsError(f"unknown document type {document_type!r}", status=404, reason="unknown_document_type")
+    if not isinstance(body, dict):
+        raise OpsError("the body must be a canonical document (JSON object)", status=400, reason="bad_request")
+    findings: list[dict[str, Any]] = []
+    try:
+        document = DocumentAdapter.validate_python({**body, "document_type": document_type})
+    except ValidationError as exc:
+        findings = [{"reason": "invalid_document", "field": ".".join(str(p) for p in error["loc"]),
+                     "message": error["msg"]} for error in exc.errors(include_url=False)]
+        return {"valid": False, "findings": findings, "config_version": version}
+    journal = None
+    try:
+        journal = validate(enrich(document, config, config_version=version), config)
+    except DocumentRejected as rejection:
+        findings.append(rejection.to_dict())
+    return {"valid": not findings, "findings": findings, "config_version": version,
+            "journal": journal.model_dump(mode="json") if journal is not None else None}
+
+
+@dataclass
+class OpsServices:
+    exceptions: Any
+    ledger: Any
+    inbox: Any
+    cases: Any
+    workflow: Any
+    config: Any   # () -> (version, LedgerLinkConfig)
+
+    def trace(self, document_id: str) -> dict[str, Any]:
+        from ledgerlink.service.trace import trace
+
+        return trace(document_id, ledger=self.ledger, inbox=self.inbox, cases=self.cases, workflow=self.workflow)
+
+    def validate(self, document_type: str, body: Any) -> dict[str, Any]:
+        version, config = self.config()
+        return validate_document(document_type, body, config, version)
