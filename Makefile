@@ -12,7 +12,8 @@ help:
 	@echo "make demo    run the whole pipeline locally (moto + Beancount book) and print a summary"
 	@echo "make test    unit, functional, infra (CDK synth + cdk-nag) and end-to-end tests"
 	@echo "make synth   synthesize the CDK app (cdk.out/) with the pinned CDK CLI (ARCH=, STAGE=dev|prod)"
-	@echo "make bench   benchmarks (cold start, ingest latency, throughput, AWS calls, reconciliation cost) → bench/results.json"
+	@echo "make bench   benchmarks (cold start, ingest latency, throughput, AWS calls, reconciliation cost, ERP calls per"
+	@echo "             10,000 events line-level vs summarized, a rate-limited ERP connection) → bench/results.json"
 	@echo "make chaos   the chaos suite with more seeded rounds (ROUNDS=20)"
 	@echo "make deploy  cdk deploy to the account/region of your AWS credentials (STAGE=dev|prod, CDK_ARGS=...)"
 	@echo "make layer   build the core Lambda layer without Docker (ARCH=arm64|x86_64)"
@@ -63,7 +64,7 @@ layer: $(STAMP)
 	$(PY) -m layers.build --arch $(ARCH)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check layers functions infra tests
+	$(VENV)/bin/ruff check layers functions infra tests bench
 
 clean:
 	rm -rf build cdk.out .ledgerlink .pytest_cache

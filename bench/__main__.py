@@ -5,9 +5,10 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import aws_calls, cold_start, ingest_latency, reconcile_cost, throughput
+from bench import aws_calls, cold_start, erp_calls, ingest_latency, reconcile_cost, throughput
 
-BENCHMARKS = (cold_start.main, ingest_latency.main, throughput.main, aws_calls.main, reconcile_cost.main)
+BENCHMARKS = (cold_start.main, ingest_latency.main, throughput.main, aws_calls.main, reconcile_cost.main,
+              erp_calls.main)
 
 
 def main() -> int:

@@ -3,7 +3,7 @@
 from aws_lambda_powertools import Logger
 
 from ledgerlink.service.posting import enrich_step
-from ledgerlink.wiring import config_reader
+from ledgerlink.wiring import enrich_dependencies
 
 logger = Logger(service="ledgerlink-enrich")
 
@@ -11,4 +11,5 @@ logger = Logger(service="ledgerlink-enrich")
 @logger.inject_lambda_context(correlation_id_path="correlation_id")
 def handler(event: dict, context: object) -> dict:
     logger.append_keys(document_id=event.get("document_id"))
-    return enrich_step(event, config_reader())
+    config_store, ledger = enrich_dependencies()
+    return enrich_step(event, config_store, ledger)

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 
 from ledgerlink.service.posting import post_step
-from ledgerlink.wiring import post_dependencies
+from ledgerlink.wiring import post_dependencies, summary_buckets
 
 logger = Logger(service="ledgerlink-post")
 IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="document_id", expires_after_seconds=35 * 86_400)
@@ -18,7 +18,7 @@ _post_once = None
 
 def _post(state: dict) -> dict:
     config_store, connectors, _ = post_dependencies()
-    return post_step(state, config_store, connectors)
+    return post_step(state, config_store, connectors, summary_buckets())
 
 
 @logger.inject_lambda_context(correlation_id_path="correlation_id")

@@ -1,4 +1,5 @@
-"""S3: the raw webhook archive, the Beancount books, and the server-access-log bucket both log to.
+"""S3: the raw webhook archive, the Beancount books, the legacy GL import files, and the server-access-log
+bucket they all log to.
 
 Buckets are retained in every stage: the archive is the evidence behind every posting, and CloudFormation
 cannot delete a non-empty versioned bucket without a custom-resource Lambda to empty it first.
@@ -12,6 +13,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 BOOKS_PREFIX = "books"      # LEDGERLINK_BOOKS_URI = s3://<books bucket>/books → books/<book>/...
+LEGACY_PREFIX = "legacy"    # LEDGERLINK_LEGACY_FILES_URI = s3://<legacy bucket>/legacy → legacy/<prefix>/files/...
 
 
 class Buckets(Construct):
@@ -21,10 +23,16 @@ class Buckets(Construct):
         self.archive = self._build_data_bucket("Archive", key, log_prefix="archive/")
         self.books = self._build_data_bucket("Books", key, log_prefix="books/")
         self.reports = self._build_data_bucket("Reports", key, log_prefix="reports/")
+        # Legacy GL import files (documents dated before an entity's cutover); a legacy ERP's file import reads them.
+        self.legacy = self._build_data_bucket("LegacyFiles", key, log_prefix="legacy/")
 
     @property
     def books_uri(self) -> str:
         return f"s3://{self.books.bucket_name}/{BOOKS_PREFIX}"
+
+    @property
+    def legacy_files_uri(self) -> str:
+        return f"s3://{self.legacy.bucket_name}/{LEGACY_PREFIX}"
 
     def _build_access_log_bucket(self, prod: bool) -> s3.Bucket:
         bucket = s3.Bucket(

@@ -38,6 +38,7 @@ class KeyUse:
     S3_WRITE = ("kms:GenerateDataKey",)                 # single-part PutObject
     SQS_SEND = ("kms:Decrypt", "kms:GenerateDataKey")   # SendMessage to an SSE-KMS queue
     SECRET_READ = ("kms:Decrypt",)                      # GetSecretValue
+    SECRET_WRITE = ("kms:GenerateDataKey",)             # PutSecretValue (a rotated OAuth refresh token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +55,11 @@ SIZING: dict[str, Sizing] = {
     "post": Sizing(256, 60),            # the ERP call (the ASL gives the step 120 s)
     "record": Sizing(256, 30),
     "open_exception": Sizing(256, 30),
-    "reconcile": Sizing(512, 300),
-    "ops": Sizing(512, 30),             # the REST resolver and pydantic: an operator's request, not the hot path      # counters + targeted listings; reads the book for the ERP check
+    "reconcile": Sizing(512, 300),      # counters + targeted listings; reads the book for the ERP check
+    "ops": Sizing(512, 30),             # the REST resolver and pydantic: an operator's request, not the hot path
     "bank_file": Sizing(512, 60),       # reads a statement file (up to the source's max_body_bytes, 10 MB)
     "poll": Sizing(256, 120),           # a vendor export job and its download, then claims/enqueues
+    "flush": Sizing(512, 300),          # seals buckets, posts summaries in bulk, traces members, seals legacy days
 }
 
 

@@ -6,7 +6,7 @@ moto — with each ``${...FunctionArn}`` placeholder substituted by CDK. Retry/C
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_iam as iam
@@ -14,11 +14,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.compliance import acknowledge, logical_id
-from infra.constructs.buckets import BOOKS_PREFIX
+from infra.constructs.buckets import BOOKS_PREFIX, LEGACY_PREFIX
 from infra.constructs.function import KeyUse, LedgerLinkFunction
 from infra.constructs.secrets import pascal
 from infra.constructs.tables import StateTables
@@ -26,6 +27,10 @@ from infra.options import DeploymentOptions
 from ledgerlink import workflow
 
 IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+# store.buckets.DynamoBuckets.add: head get/put, then TransactWriteItems (Put member, ConditionCheck head, Update lines)
+BUCKET_ADD_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
+LIMITER_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")          # store.limiter: read, conditional put
+ERP_SECRET_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue")  # rotated refresh tokens
 DESCRIPTIONS = {
     "enrich": "map the canonical document to GL accounts",
     "validate": "balance, chart and period gates",
@@ -38,7 +43,8 @@ DESCRIPTIONS = {
 class PostDocument(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, options: DeploymentOptions,
                  layer: lambda_.ILayerVersion, key: kms.IKey, tables: StateTables, books: s3.IBucket,
-                 values: Mapping[str, str]) -> None:
+                 values: Mapping[str, str], legacy: s3.IBucket | None = None,
+                 erp_secrets: Sequence[secretsmanager.ISecret] = ()) -> None:
         super().__init__(scope, construct_id)
         unknown = workflow.placeholders() ^ set(workflow.TASK_FUNCTIONS)
         if unknown:
@@ -49,6 +55,8 @@ class PostDocument(Construct):
             for name in workflow.TASK_FUNCTIONS.values()
         }
         self._grant_tasks(tables, books)
+        if legacy is not None:
+            self._grant_posting_engine(tables, legacy, erp_secrets)
         self.log_group = self._build_log_group(options, key)
         self.state_machine = self._build_state_machine()
 
@@ -80,6 +88,18 @@ class PostDocument(Construct):
         opener.allow(["dynamodb:UpdateItem"], [tables["ledger"].table_arn, tables["totals"].table_arn])
         opener.allow_key("dynamodb", KeyUse.DYNAMODB)
 
+    def _grant_posting_engine(self, tables: StateTables, legacy: s3.IBucket,
+                              erp_secrets: Sequence[secretsmanager.ISecret]) -> None:
+        """Issue 5: enrich reads originals (reversals); post routes, summarizes, rate-limits and calls ERP APIs."""
+        self.tasks["enrich"].allow(["dynamodb:GetItem"], [tables["ledger"].table_arn])
+        post = self.tasks["post"]
+        post.allow(BUCKET_ADD_ACTIONS, [tables["buckets"].table_arn])
+        post.allow(LIMITER_ACTIONS, [tables["limiter"].table_arn])
+        grant_legacy_files(post, legacy, ["s3:GetObject", "s3:PutObject"])
+        if erp_secrets:
+            post.allow(ERP_SECRET_ACTIONS, [secret.secret_arn for secret in erp_secrets])
+            post.allow_key("secretsmanager", KeyUse.SECRET_READ + KeyUse.SECRET_WRITE)
+
     def _build_log_group(self, options: DeploymentOptions, key: kms.IKey) -> logs.LogGroup:
         return logs.LogGroup(
             self, "ExecutionLogs",
@@ -110,3 +130,13 @@ class PostDocument(Construct):
                                           "with Resource '*'.", finding="Resource::*")
         return machine
 
+
+
+def grant_legacy_files(function: LedgerLinkFunction, legacy: s3.IBucket, actions: list[str]) -> None:
+    """Object access under the legacy/ prefix, and ListBucket (the file names; 404 instead of 403 when absent)."""
+    function.allow(actions, [legacy.arn_for_objects(f"{LEGACY_PREFIX}/*")])
+    function.allow(["s3:ListBucket"], [legacy.bucket_arn])
+    acknowledge(function.role, "IAM5", "Legacy GL files are one S3 object per posting part and per import file "
+                                       "under the legacy/ prefix (names are document ids and dates known only at "
+                                       "run time); access is limited to that prefix.",
+                finding=f"Resource::<{logical_id(legacy)}.Arn>/{LEGACY_PREFIX}/*")

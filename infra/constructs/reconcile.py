@@ -31,13 +31,18 @@ class Reconcile(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, options: DeploymentOptions,
                  layer: lambda_.ILayerVersion, key: kms.IKey, tables: StateTables, reports: s3.IBucket,
                  books: s3.IBucket, archive: s3.IBucket, queue: sqs.IQueue,
-                 api_keys: Sequence[secretsmanager.ISecret], config: LedgerLinkConfig, values: dict[str, str]) -> None:
+                 api_keys: Sequence[secretsmanager.ISecret], config: LedgerLinkConfig, values: dict[str, str],
+                 legacy: s3.IBucket | None = None) -> None:
         super().__init__(scope, construct_id)
         self.function = LedgerLinkFunction(
             self, "Reconcile", name="reconcile", options=options, layer=layer, key=key, values=values,
             description="daily: source vs posted vs exceptions vs ERP per entity and business date")
         self._grant(tables, reports, books)
         self._grant_backfill(tables, archive, queue, api_keys)
+        if legacy is not None:   # the ERP check lists the parts of legacy GL targets (issue 5)
+            from infra.constructs.post_document import grant_legacy_files
+
+            grant_legacy_files(self.function, legacy, ["s3:GetObject"])
         self.schedules = self._build_schedules(options, config)
 
     def _grant(self, tables: StateTables, reports: s3.IBucket, books: s3.IBucket) -> None:

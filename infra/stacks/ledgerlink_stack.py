@@ -10,12 +10,14 @@ from infra.constructs.buckets import Buckets
 from infra.constructs.config_seed import ConfigSeed
 from infra.constructs.core_layer import CoreLayer
 from infra.constructs.encryption import EncryptionKey
+from infra.constructs.erp_secrets import ErpSecrets
 from infra.constructs.ingest import Ingest
 from infra.constructs.normalize import Normalize
 from infra.constructs.observability import Observability
 from infra.constructs.ops_api import OpsApi
 from infra.constructs.polling import SourcePolling
 from infra.constructs.post_document import PostDocument
+from infra.constructs.posting_engine import PostingEngine
 from infra.constructs.reconcile import Reconcile
 from infra.constructs.secrets import SourceSecrets, pascal
 from infra.constructs.tables import StateTables
@@ -34,6 +36,7 @@ class LedgerLinkStack(Stack):
         self.tables = StateTables(self, "Tables", key=self.key, prod=prod)
         self.buckets = Buckets(self, "Buckets", key=self.key, prod=prod)
         self.secrets = SourceSecrets(self, "SigningSecrets", config=config, key=self.key, prod=prod)
+        self.erp_secrets = ErpSecrets(self, "ErpSecrets", config=config, key=self.key, prod=prod)
         self.layer = CoreLayer(self, "CoreLayer", arch=options.arch)
 
         # Settings values grow as resources exist; each function takes only the names its settings class reads.
@@ -41,10 +44,15 @@ class LedgerLinkStack(Stack):
         values[settings.ARCHIVE_BUCKET] = self.buckets.archive.bucket_name
         values[settings.BOOKS_URI] = self.buckets.books_uri
         values[settings.REPORTS_BUCKET] = self.buckets.reports.bucket_name
+        values[settings.LEGACY_FILES_URI] = self.buckets.legacy_files_uri
         common = {"options": options, "layer": self.layer.layer, "key": self.key}
 
         self.post_document = PostDocument(self, "PostDocument", tables=self.tables, books=self.buckets.books,
-                                          values=values, **common)
+                                          values=values, legacy=self.buckets.legacy,
+                                          erp_secrets=self.erp_secrets.secrets, **common)
+        self.posting_engine = PostingEngine(self, "PostingEngine", tables=self.tables, books=self.buckets.books,
+                                            legacy=self.buckets.legacy, erp_secrets=self.erp_secrets.secrets,
+                                            values=values, **common)
         values[settings.STATE_MACHINE_ARN] = self.post_document.state_machine.state_machine_arn
         self.normalize = Normalize(self, "Normalize", tables=self.tables, archive=self.buckets.archive,
                                    state_machine=self.post_document.state_machine, values=values,
@@ -56,7 +64,7 @@ class LedgerLinkStack(Stack):
         self.reconcile = Reconcile(self, "Reconcile", tables=self.tables, reports=self.buckets.reports,
                                    books=self.buckets.books, archive=self.buckets.archive, queue=self.normalize.queue,
                                    api_keys=list(self.secrets.api_keys.values()), config=config, values=values,
-                                   **common)
+                                   legacy=self.buckets.legacy, **common)
         self.bank_files = BankFiles(self, "BankFiles", tables=self.tables, archive=self.buckets.archive,
                                     queue=self.normalize.queue, values=values, **common)
         self.polling = SourcePolling(self, "Polling", tables=self.tables, archive=self.buckets.archive,
@@ -98,6 +106,9 @@ class LedgerLinkStack(Stack):
             "ReconcileFunctionName": (self.reconcile.function.function.function_name, "on-demand reconciliation"),
             "AlarmTopicArn": (self.observability.topic.topic_arn, "subscribe to SLO alarms"),
             "OpsApiUrl": (self.ops_api.url, "ops API (IAM auth): /exceptions, /documents/{id}, /validate/{type}"),
+            "LegacyFilesBucketName": (self.buckets.legacy.bucket_name, "legacy GL import files (prefix legacy/)"),
+            "FlushFunctionName": (self.posting_engine.flush.function.function_name,
+                                  "invoke with {\"through\": \"YYYY-MM-DD\"} to flush summaries by hand"),
             "InboundQueueUrl": (self.normalize.queue.queue_url, "SQS inbound queue"),
             "BankInbox": (f"s3://{self.buckets.archive.bucket_name}/bank-inbox/",
                           "drop bank statements under bank-inbox/<source id>/"),
@@ -106,6 +117,9 @@ class LedgerLinkStack(Stack):
             "InboundDlqUrl": (self.normalize.dlq.queue_url, "inbound DLQ (console: Start DLQ redrive)"),
             "StateMachineArn": (self.post_document.state_machine.state_machine_arn, "post-document state machine"),
         }
+        for connection_id, secret in self.erp_secrets.by_connection.items():
+            outputs[f"{pascal(connection_id)}ErpCredentialsSecretArn"] = (
+                secret.secret_arn, f"credentials of ERP connection '{connection_id}': put its JSON here")
         for source_id, name in self.secrets.names.items():
             outputs[f"{pascal(source_id)}SigningSecretName"] = (
                 name, f"signing secret of source '{source_id}': put the provider's value here")

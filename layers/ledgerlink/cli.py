@@ -50,7 +50,14 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
         print(f"  polled every {args.poll_every} s: {', '.join(polled)}" if args.poll_every
               else f"  polled sources (no schedule): {', '.join(polled)}")
     for connection in runtime.config.erp_connections:
-        print(f"  books ({connection.id}): {runtime.book_main_file(connection.id)}")
+        if connection.kind == "beancount":
+            print(f"  books ({connection.id}): {runtime.book_main_file(connection.id)}")
+        elif connection.kind == "legacy_file":
+            print(f"  legacy GL files ({connection.id}): {runtime.legacy_dir / connection.prefix / 'files'}"
+                  " (written by the flush)")
+        else:
+            print(f"  {connection.kind} ({connection.id}): {connection.base_url or connection.default_base_url()}"
+                  f" (credentials: Secrets Manager {connection.credentials.secret_id})")
     print(f"  Lambda logs: {args.state_dir / 'lambda.log'}")
     print("  sign a file: ledgerlink local sign --source stripe events/stripe/01-invoice.finalized.json")
     print("Ctrl-C to stop.")

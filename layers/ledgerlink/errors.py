@@ -90,6 +90,25 @@ class TransientError(LedgerLinkError):
     reason = "transient"
 
 
+class RateLimited(TransientError):
+    """The ERP connection's limiter (or the ERP itself, 429) says wait ``retry_after`` seconds.
+
+    Its own class so the state machine can back off longer than for other transient errors."""
+
+    reason = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float, **detail: Any) -> None:
+        super().__init__(message, retry_after=round(retry_after, 3), **detail)
+        self.retry_after = retry_after
+
+
+class UncertainOutcome(TransientError):
+    """A write whose result is unknown (timeout, connection reset, 5xx after sending): the connector has
+    looked the document up by external id and not found it; the retry looks it up again before posting."""
+
+    reason = "uncertain_outcome"
+
+
 class OpsError(LedgerLinkError):
     """An operator request that cannot be done as asked: ``status`` is the HTTP status of the ops API."""
 

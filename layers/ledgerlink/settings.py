@@ -35,6 +35,9 @@ STATE_MACHINE_ARN = "LEDGERLINK_STATE_MACHINE_ARN"
 BOOKS_URI = "LEDGERLINK_BOOKS_URI"
 INBOX_RETENTION_DAYS = "LEDGERLINK_INBOX_RETENTION_DAYS"
 CONFIG_CACHE_SECONDS = "LEDGERLINK_CONFIG_CACHE_SECONDS"
+BUCKETS_TABLE = "LEDGERLINK_BUCKETS_TABLE"
+LIMITER_TABLE = "LEDGERLINK_LIMITER_TABLE"
+LEGACY_FILES_URI = "LEDGERLINK_LEGACY_FILES_URI"
 
 
 def env(name: str, default: Any = dataclasses.MISSING) -> Any:
@@ -99,10 +102,37 @@ class ConfigReaderSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class EnrichSettings:
+    """Enrich reads the configuration and, for reversals, the original's posted journal in the ledger."""
+
+    config_table: str = env(CONFIG_TABLE)
+    ledger_table: str = env(LEDGER_TABLE)
+    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
+
+
+@dataclass(frozen=True, slots=True)
 class PostSettings:
     config_table: str = env(CONFIG_TABLE)
     idempotency_table: str = env(IDEMPOTENCY_TABLE)
     books_uri: str = env(BOOKS_URI)
+    buckets_table: str = env(BUCKETS_TABLE)
+    limiter_table: str = env(LIMITER_TABLE)
+    legacy_files_uri: str = env(LEGACY_FILES_URI)
+    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
+
+
+@dataclass(frozen=True, slots=True)
+class FlushSettings:
+    """The scheduled flush: summary buckets → journals, legacy days → import files."""
+
+    config_table: str = env(CONFIG_TABLE)
+    buckets_table: str = env(BUCKETS_TABLE)
+    ledger_table: str = env(LEDGER_TABLE)
+    totals_table: str = env(TOTALS_TABLE)      # members move summarized → posted with their control totals
+    exceptions_table: str = env(EXCEPTIONS_TABLE)
+    limiter_table: str = env(LIMITER_TABLE)
+    books_uri: str = env(BOOKS_URI)
+    legacy_files_uri: str = env(LEGACY_FILES_URI)
     config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
 
@@ -130,6 +160,7 @@ class ReconcileSettings:
     inbound_queue_url: str = env(INBOUND_QUEUE_URL)    # ... and enqueues it like a webhook
     reports_bucket: str = env(REPORTS_BUCKET)
     books_uri: str = env(BOOKS_URI)
+    legacy_files_uri: str = env(LEGACY_FILES_URI)      # the ERP check reads legacy GL targets too
     event_bus_name: str = env(EVENT_BUS_NAME, "default")
     stuck_after_seconds: int = env(STUCK_AFTER_SECONDS, 3600)
     config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
@@ -182,7 +213,7 @@ class PollSettings:
 FUNCTION_SETTINGS: dict[str, type] = {
     "ingest": IngestSettings,
     "normalize": NormalizeSettings,
-    "enrich": ConfigReaderSettings,
+    "enrich": EnrichSettings,
     "validate": ConfigReaderSettings,
     "post": PostSettings,
     "record": RecordSettings,
@@ -191,6 +222,7 @@ FUNCTION_SETTINGS: dict[str, type] = {
     "ops": OpsSettings,
     "bank_file": BankFileSettings,
     "poll": PollSettings,
+    "flush": FlushSettings,
 }
 # Every function the CDK app deploys also runs locally (kept as a name: the local runtime reads it).
 LOCAL_FUNCTION_SETTINGS: dict[str, type] = dict(FUNCTION_SETTINGS)

@@ -69,18 +69,57 @@ def config_reader() -> Any:
 
 
 @cache
+def enrich_dependencies() -> tuple[Any, Any]:
+    """(config store, posting ledger): reversals read the original's posted journal."""
+    from ledgerlink.store.ledger import DynamoLedger
+
+    s = settings.read_settings(settings.EnrichSettings)
+    # read-only (get): no status change, so no control totals to write
+    return _config_store(s.config_table, s.config_cache_seconds), DynamoLedger(s.ledger_table, totals_table="")
+
+
+def _connector_context(books_uri: str, legacy_files_uri: str, limiter_table: str) -> Any:
+    from ledgerlink.connectors.erps import ConnectorContext
+    from ledgerlink.store.limiter import DynamoLimiters
+    from ledgerlink.store.secrets import SecretsManagerSecrets
+
+    return ConnectorContext(books_uri=books_uri, secrets=SecretsManagerSecrets(), legacy_files_uri=legacy_files_uri,
+                            limiters=DynamoLimiters(limiter_table))
+
+
+@cache
 def post_dependencies() -> tuple[Any, Any, Any]:
     """(config store, connector factory, Powertools idempotency persistence layer)."""
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-    from ledgerlink.connectors.erps import ConnectorContext
     from ledgerlink.service.posting import erp_connectors
-    from ledgerlink.store.secrets import SecretsManagerSecrets
 
     s = settings.read_settings(settings.PostSettings)
     persistence = DynamoDBPersistenceLayer(table_name=s.idempotency_table, boto3_client=clients.client("dynamodb"))
-    connectors = erp_connectors(ConnectorContext(books_uri=s.books_uri, secrets=SecretsManagerSecrets()))
+    connectors = erp_connectors(_connector_context(s.books_uri, s.legacy_files_uri, s.limiter_table))
     return _config_store(s.config_table, s.config_cache_seconds), connectors, persistence
+
+
+@cache
+def summary_buckets() -> Any:
+    from ledgerlink.store.buckets import DynamoBuckets
+
+    return DynamoBuckets(settings.read_settings(settings.PostSettings).buckets_table)
+
+
+@cache
+def flush_service() -> Any:
+    from ledgerlink.service.flush import FlushService
+    from ledgerlink.service.posting import erp_connectors
+    from ledgerlink.store.buckets import DynamoBuckets
+    from ledgerlink.store.exceptions import DynamoExceptions
+    from ledgerlink.store.ledger import DynamoLedger
+
+    s = settings.read_settings(settings.FlushSettings)
+    return FlushService(
+        config=_config_store(s.config_table, s.config_cache_seconds), buckets=DynamoBuckets(s.buckets_table),
+        connectors=erp_connectors(_connector_context(s.books_uri, s.legacy_files_uri, s.limiter_table)),
+        ledger=DynamoLedger(s.ledger_table, totals_table=s.totals_table), exceptions=DynamoExceptions(s.exceptions_table))
 
 
 @cache
@@ -124,7 +163,8 @@ def reconciler() -> Any:
         totals=DynamoControlTotals(s.totals_table),
         inbox=inbox,
         ledger=DynamoLedger(s.ledger_table, totals_table=s.totals_table),
-        connectors=erp_connectors(ConnectorContext(books_uri=s.books_uri, secrets=secrets), prepare=False),
+        connectors=erp_connectors(ConnectorContext(books_uri=s.books_uri, secrets=secrets,
+                                                   legacy_files_uri=s.legacy_files_uri), prepare=False),
         reports=S3Reports(s.reports_bucket),
         events=EventBridgePublisher(s.event_bus_name),
         stuck_after_seconds=s.stuck_after_seconds,
@@ -196,6 +236,7 @@ def poll_service() -> Any:
 
 def reset() -> None:
     for function in (_config_store, ingest_service, normalize_service, config_reader, post_dependencies, record_stores,
-                     exception_stores, reconciler, bank_file_service, ops_services, poll_service):
+                     exception_stores, reconciler, bank_file_service, ops_services, poll_service,
+                     enrich_dependencies, summary_buckets, flush_service):
         function.cache_clear()
     clients.reset()

@@ -33,7 +33,7 @@ def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
     # Then it reports no problem and the numbers add up: every webhook source, then one camt.053 file
     assert demo_ok(report) == [], format_report(report)
     # Stripe, Brex, Ramp, HubSpot and SAP Concur answer 202; Adyen and Salesforce their own acknowledgement
-    assert report.count(lambda d: d.status == 202) == 27
+    assert report.count(lambda d: d.status == 202) == 28
     assert report.count(lambda d: d.body.get("ack") in ("[accepted]", "SOAP Ack")) == 6
     assert report.count(lambda d: d.status == 401) == 7           # one forgery per webhook source
     assert [d.body["outcome"] for d in report.bank_files] == ["accepted"]
@@ -42,7 +42,7 @@ def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
                                                                                    (0, "2024-05-03")]
     # the payout credit is applied to the Stripe payout; the bank fee debit matches nothing: one case
     assert [case["reason"] for case in report.exceptions] == ["cash_unmatched"]
-    assert report.statuses == {"posted": 30, "ignored": 3, "exception": 1}
+    assert report.statuses == {"posted": 32, "ignored": 3, "exception": 1}  # 30 in the book, 2 in gb01's GL file
     posted = Counter((item["source_id"], item["document_type"]) for item in report.ledger
                      if item["status"] == "posted")
     assert {key: count for key, count in posted.items() if key[0] in ("ramp", "hubspot", "concur", "expensify")
@@ -59,7 +59,13 @@ def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
     postings = sorted((report.book_file.parent / "postings").glob("*.beancount"))
     assert len(postings) == 30
     # every posting carries its document id and the correlation id of the webhook that caused it
+    # the UK company (a Stripe Connect account) routes to the legacy GL file: one import file, trailer ties out
     by_document = {item["document_id"]: item for item in report.ledger}
+    assert {item["erp_connection"] for item in report.ledger if item["entity_id"] == "gb01"} == {"legacy-gl"}
+    (legacy,) = report.legacy_files
+    assert legacy.entity == "gb01" and legacy.problems == [] and legacy.lines == 4
+    assert legacy.totals == {"GBP": ("40.00", "40.00")}
+    # every posting carries its document id and the correlation id of the webhook that caused it
     for path in postings:
         text = path.read_text()
         document_id = path.stem

@@ -232,7 +232,9 @@ def test_all_samples_post_balanced_books_that_pass_bean_check(stack):
         assert stack.send(path.read_bytes()).status == 202
     stack.drain()
     assert stack.exceptions.list("open") == []
-    assert len(stack.documents("posted")) == 11      # + payout, dispute, credit note
+    posted = stack.documents("posted")
+    assert len([d for d in posted if d["erp_connection"] == "books"]) == 11      # + payout, dispute, credit note
+    assert len([d for d in posted if d["erp_connection"] == "legacy-gl"]) == 2   # gb01's GL import file
     assert len(stack.documents("ignored")) == 1      # the subscription event: recorded, no journal
     assert book_errors(stack) == []
     balance = BeancountBook(stack.config.connection("books"), FileBookStore(stack.book_dir)).trial_balance()

@@ -37,6 +37,7 @@ class Resources:
         self.archive = output_target(template, "ArchiveBucketName")
         self.books = output_target(template, "BooksBucketName")
         self.reports = output_target(template, "ReportsBucketName")
+        self.legacy = output_target(template, "LegacyFilesBucketName")
         self.queue = output_target(template, "InboundQueueUrl")
         self.state_machine = output_target(template, "StateMachineArn")
         self.state_machine_name = self.state_machine  # ref() of Fn::GetAtt Name resolves to the logical id
@@ -101,7 +102,8 @@ class Resources:
                     "sqs:GetQueueAttributes")},
                 ("kms:Decrypt", self.key, None),
             },
-            "enrich": {("dynamodb:GetItem", t["config"], None), *self.key_use("dynamodb", DYNAMODB_KEY)},
+            "enrich": {("dynamodb:GetItem", t["config"], None), *self.key_use("dynamodb", DYNAMODB_KEY),
+                       ("dynamodb:GetItem", t["ledger"], None)},          # a reversal's original journal
             "validate": {("dynamodb:GetItem", t["config"], None), *self.key_use("dynamodb", DYNAMODB_KEY)},
             "post": {
                 ("dynamodb:GetItem", t["config"], None),
@@ -110,6 +112,35 @@ class Resources:
                 ("s3:GetObject", f"{self.books}/books/*", None),       # books.S3BookStore.read
                 ("s3:PutObject", f"{self.books}/books/*", None),       # create / write
                 ("s3:ListBucket", self.books, None),                   # names (and 404 instead of 403)
+                *self.key_use("dynamodb", DYNAMODB_KEY),
+                *self.key_use("s3", ("kms:Decrypt", "kms:GenerateDataKey")),
+                *{(action, t["buckets"], None) for action in (         # buckets.add: head, TransactWriteItems
+                    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")},
+                ("dynamodb:GetItem", t["limiter"], None),              # limiter: read state
+                ("dynamodb:PutItem", t["limiter"], None),              # ... conditional write
+                ("s3:GetObject", f"{self.legacy}/legacy/*", None),     # legacy_file: find (index, part)
+                ("s3:PutObject", f"{self.legacy}/legacy/*", None),     # ... part, index, pending marker
+                ("s3:ListBucket", self.legacy, None),
+            },
+            "flush": {
+                ("dynamodb:GetItem", t["config"], None),
+                *{(action, t["buckets"], None) for action in (         # buckets: bucket, lines, seal/mark
+                    "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")},
+                ("dynamodb:Query", f"{t['buckets']}/index/by_status", None),
+                ("dynamodb:Query", f"{t['buckets']}/index/by_bucket", None),
+                ("dynamodb:GetItem", t["limiter"], None),
+                ("dynamodb:PutItem", t["limiter"], None),
+                ("dynamodb:GetItem", t["ledger"], None),               # a member's counter key
+                ("dynamodb:UpdateItem", t["ledger"], None),            # members traced to their summary ...
+                ("dynamodb:UpdateItem", t["totals"], None),            # ... with their control totals
+                ("dynamodb:PutItem", t["exceptions"], None),           # a refused summary's case
+                ("s3:GetObject", f"{self.books}/books/*", None),       # the summary journal in the book
+                ("s3:PutObject", f"{self.books}/books/*", None),
+                ("s3:ListBucket", self.books, None),
+                ("s3:GetObject", f"{self.legacy}/legacy/*", None),     # sealing legacy days
+                ("s3:PutObject", f"{self.legacy}/legacy/*", None),
+                ("s3:DeleteObject", f"{self.legacy}/legacy/*", None),  # ... the pending marker
+                ("s3:ListBucket", self.legacy, None),
                 *self.key_use("dynamodb", DYNAMODB_KEY),
                 *self.key_use("s3", ("kms:Decrypt", "kms:GenerateDataKey")),
             },
@@ -146,6 +177,8 @@ class Resources:
                 ("s3:PutObject", f"{self.reports}/reports/reconciliation/*", None),  # reports.put
                 ("s3:GetObject", f"{self.books}/books/*", None),       # BeancountBook.posted_on reads the book
                 ("s3:ListBucket", self.books, None),
+                ("s3:GetObject", f"{self.legacy}/legacy/*", None),     # LegacyFile.posted_on lists its parts
+                ("s3:ListBucket", self.legacy, None),
                 ("events:PutEvents", "arn:AWS::Partition:events:AWS::Region:AWS::AccountId:event-bus/default",
                  None),                                                # EventBridgePublisher.publish (default bus)
                 *self.key_use("dynamodb", DYNAMODB_KEY),
@@ -194,7 +227,7 @@ def resources(assembly) -> Resources:
 
 
 @pytest.mark.parametrize("name", ["ingest", "normalize", "enrich", "validate", "post", "record", "open_exception",
-                                  "reconcile", "bank_file", "poll", "ops"])
+                                  "reconcile", "bank_file", "poll", "ops", "flush"])
 def test_function_role_grants_exactly_what_its_code_calls(template, resources, name):
     role = function_role(template, resources.functions[name])
     assert grants(template, role) == resources.expected(name)
@@ -261,13 +294,25 @@ def test_roles_are_assumable_only_by_their_service(template):
         assert services <= {"lambda.amazonaws.com", "states.amazonaws.com", "scheduler.amazonaws.com"}, (lid, services)
 
 
+def test_the_flush_schedule_may_only_invoke_the_flush_function(template, resources):
+    (schedule,) = [s for s in of_type(template, "AWS::Scheduler::Schedule").values()
+                   if ref(s["Properties"]["Target"]["Arn"]) == resources.functions["flush"]]
+    props = schedule["Properties"]
+    assert props["ScheduleExpression"] == "rate(1 hour)" and props.get("State", "ENABLED") == "ENABLED"
+    assert props["Target"]["RetryPolicy"]["MaximumRetryAttempts"] >= 1
+    assert ref(props["Target"]["Arn"]) == resources.functions["flush"]
+    role = ref(props["Target"]["RoleArn"])
+    assert grants(template, role) == {("lambda:InvokeFunction", resources.functions["flush"], None)}
+
+
 def test_each_scheduler_role_may_only_invoke_its_one_function(template, resources):
     roles = [lid for lid, role in of_type(template, "AWS::IAM::Role").items()
              if {ref(s["Principal"].get("Service")) for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]}
              == {"scheduler.amazonaws.com"}]
     assert sorted(sorted(grants(template, role)) for role in roles) == sorted([
         [("lambda:InvokeFunction", resources.functions["poll"], None)],
-        [("lambda:InvokeFunction", resources.functions["reconcile"], None)]])
+        [("lambda:InvokeFunction", resources.functions["reconcile"], None)],
+        [("lambda:InvokeFunction", resources.functions["flush"], None)]])
     for schedule in of_type(template, "AWS::Scheduler::Schedule").values():  # and each schedule uses its own role
         target = schedule["Properties"]["Target"]
         assert grants(template, ref(target["RoleArn"])) == {("lambda:InvokeFunction", ref(target["Arn"]), None)}

@@ -76,7 +76,7 @@ def _bucket_policy(template, bucket_id):
 
 
 def test_every_bucket_blocks_public_access_and_denies_plain_http(template, buckets):
-    assert len(buckets) == 4  # archive, books, reports, their access-log bucket
+    assert len(buckets) == 5  # archive, books, reports, legacy GL files, their access-log bucket
     for lid, bucket in buckets.items():
         assert bucket["Properties"]["PublicAccessBlockConfiguration"] == {
             "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
@@ -86,7 +86,8 @@ def test_every_bucket_blocks_public_access_and_denies_plain_http(template, bucke
         assert bucket["DeletionPolicy"] == "Retain", lid
 
 
-@pytest.mark.parametrize("output", ["ArchiveBucketName", "BooksBucketName", "ReportsBucketName"])
+@pytest.mark.parametrize("output", ["ArchiveBucketName", "BooksBucketName", "ReportsBucketName",
+                                    "LegacyFilesBucketName"])
 def test_data_buckets_are_kms_encrypted_versioned_and_access_logged(template, buckets, output):
     props = buckets[output_target(template, output)]["Properties"]
     (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
@@ -94,6 +95,14 @@ def test_data_buckets_are_kms_encrypted_versioned_and_access_logged(template, bu
     assert ref(rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]) in of_type(template, "AWS::KMS::Key")
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert ref(props["LoggingConfiguration"]["DestinationBucketName"]) in buckets
+
+
+def test_post_and_flush_get_the_legacy_files_uri_of_the_legacy_bucket(assembly, template):
+    names = function_names(template, assembly.assets, assembly.outdir)
+    legacy = output_target(template, "LegacyFilesBucketName")
+    for name in ("post", "flush"):
+        environment = template["Resources"][names[name]]["Properties"]["Environment"]["Variables"]
+        assert ref(environment["LEDGERLINK_LEGACY_FILES_URI"]) == f"s3://{legacy}/legacy"
 
 
 def test_functions_get_the_books_uri_of_the_books_bucket(assembly, template):

@@ -43,7 +43,9 @@ def journals(name: str, config: LedgerLinkConfig) -> list[JournalEntry]:
 
 
 def all_sample_journals(config: LedgerLinkConfig) -> list[JournalEntry]:
-    return [entry for path in sorted((EVENTS / "stripe").glob("*.json")) for entry in journals(path.name, config)]
+    # the journals of entities whose ERP is this book (the example's gb01 posts to a legacy GL file)
+    return [entry for path in sorted((EVENTS / "stripe").glob("*.json")) for entry in journals(path.name, config)
+            if config.entity(entry.entity_id).erp_connection == "books"]
 
 
 def beancount_load(book: BeancountBook) -> tuple[list[Any], list[Any]]:

@@ -30,6 +30,7 @@ from ledgerlink.model.documents import (
     Payout,
     RevenueSchedule,
     RevenueScheduleEntry,
+    Reversal,
     SourceRef,
     SubscriptionEvent,
     SubscriptionItem,
@@ -219,6 +220,8 @@ def one_of_each() -> list[Any]:
                       start_date=date(2024, 3, 1), end_date=date(2025, 2, 28)),
         journal(("Assets:Bank:USD", "100.00", "USD"), ("Equity:FX", "-100.00", "USD"),
                 ("Equity:FX", "92.00", "EUR"), ("Assets:Bank:EUR", "-92.00", "EUR")),
+        Reversal(**base("reversal", "in_1_void"), original_document_id=invoice().document_id, reason="void",
+                 reverse_on="original_date"),
     ]
 
 

@@ -37,6 +37,7 @@ EXPECTED_KINDS: dict[str, list[tuple[str, str | None]]] = {
     "10-payout.paid.json": [("payout", "paid")],
     "11-charge.dispute.created.json": [("payment", "chargeback")],
     "12-credit_note.created.json": [("credit_note", None)],
+    "13-invoice.paid.connect-uk.json": [("invoice", None), ("payment", "received")],
 }
 
 
@@ -91,7 +92,7 @@ def test_sample_event_yields_the_expected_documents(run: Callable[..., Normalize
         assert doc.source.event_id == event["id"]
         assert doc.source.archive_key == "raw/stripe/2024/01/01/evt.json"
         assert doc.correlation_id == "corr-test-0001"
-        assert doc.entity_id == "us01"
+        assert doc.entity_id == ("gb01" if event.get("account") else "us01")   # Connect account → entity
         if isinstance(doc, Invoice):
             assert doc.total == minor_money(obj, "total")
             assert isinstance(doc.total.amount, Decimal)

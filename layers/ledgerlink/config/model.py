@@ -8,6 +8,7 @@ same model as JSON, versioned, so a posting can name the configuration version i
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from functools import cached_property
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,7 +35,7 @@ from ledgerlink.model.base import Identifier
 from ledgerlink.model.money import Currency
 
 __all__ = ["AccountMapping", "AdyenSource", "ApiAccess", "BankSource", "BeancountConnection", "BrexSource",
-           "ConcurSource", "ConfigModel", "Entity", "ErpConnection", "ExpensifySource", "HubSpotSource",
+           "ConcurSource", "ConfigModel", "Entity", "ErpConnection", "ExpensifySource", "FxRate", "HubSpotSource",
            "LedgerLinkConfig", "PostingPolicy", "RampSource", "SalesforceSource", "SecretRef", "Source", "StoredConfig",
            "StripeSource", "TimeZone"]
 
@@ -67,6 +68,13 @@ class Entity(ConfigModel):
         default="reject",
         description="reject: open an exception; next_open_period: post on the first open day, memo says why",
     )
+    # Routing and coexistence (issue 5): documents dated before the cutover go to the legacy connection.
+    legacy_connection: Identifier | None = Field(
+        default=None, description="ERP connection for documents dated before cutover_date (legacy ERP or file)")
+    cutover_date: date | None = Field(default=None, description="first accounting date posted to erp_connection")
+    foreign_currency: Literal["post_as_is", "convert_to_base"] = Field(
+        default="post_as_is", description="convert_to_base: journals in another currency are converted with a rate "
+                                          "from fx_rates (or the document's own) and rounding goes to fx_rounding")
 
 
 class AccountMapping(ConfigModel):
@@ -80,8 +88,23 @@ class AccountMapping(ConfigModel):
 class PostingPolicy(ConfigModel):
     source: Identifier | Literal["*"] = "*"
     document_type: str
-    mode: Literal["line_level"] = Field(default="line_level", description="post each document as its own journal")
+    mode: Literal["line_level", "summarized"] = Field(
+        default="line_level", description="line_level: post each document as its own journal; summarized: add it "
+                                          "to the day's bucket, posted as one journal per bucket by the flush")
     enabled: bool = Field(default=True, description="false: record the document as ignored, post nothing")
+    post_as: Literal["journal", "document"] = Field(
+        default="journal", description="document: post ERP-native invoices / credits / payments where the "
+                                       "connector supports them (line_level only)")
+
+
+class FxRate(ConfigModel):
+    """A reviewed rate: 1 ``from_currency`` = ``rate`` ``to_currency`` from ``valid_from`` on, with its source."""
+
+    from_currency: Currency
+    to_currency: Currency
+    rate: Decimal = Field(gt=0)
+    valid_from: date
+    source: str = Field(min_length=1, max_length=64, description="where the rate comes from, e.g. ECB reference rate")
 
 
 class LedgerLinkConfig(ConfigModel):
@@ -91,6 +114,7 @@ class LedgerLinkConfig(ConfigModel):
     sources: list[Source] = Field(min_length=1)
     account_mappings: list[AccountMapping] = Field(default_factory=list)
     posting_policies: list[PostingPolicy] = Field(default_factory=list)
+    fx_rates: list[FxRate] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> LedgerLinkConfig:
@@ -110,6 +134,12 @@ class LedgerLinkConfig(ConfigModel):
             if entity.erp_connection not in connections:
                 problems.append((("entities", position, "erp_connection"),
                                  f"no ERP connection {entity.erp_connection!r} in erp_connections"))
+            if entity.legacy_connection is not None and entity.legacy_connection not in connections:
+                problems.append((("entities", position, "legacy_connection"),
+                                 f"no ERP connection {entity.legacy_connection!r} in erp_connections"))
+            if entity.cutover_date is not None and entity.legacy_connection is None:
+                problems.append((("entities", position, "cutover_date"),
+                                 "a cutover date needs a legacy_connection for the documents dated before it"))
         for position, source in enumerate(self.sources):
             if source.default_entity not in entity_ids:
                 problems.append((("sources", position, "default_entity"),
@@ -124,13 +154,13 @@ class LedgerLinkConfig(ConfigModel):
                 continue
             if mapping.source != "*" and mapping.source not in source_ids:
                 problems.append((("account_mappings", position, "source"), f"no source {mapping.source!r} in sources"))
-            connection = connections.get(self.entity(mapping.entity).erp_connection)
-            check = getattr(connection, "account_problem", None)
-            if check is not None:
-                for role, account in mapping.accounts.items():
-                    problem = check(account)
-                    if problem:
-                        problems.append((("account_mappings", position, "accounts", role), problem))
+            for connection_id in self.entity_connections(mapping.entity):
+                check = getattr(connections.get(connection_id), "account_problem", None)
+                if check is not None:
+                    for role, account in mapping.accounts.items():
+                        problem = check(account)
+                        if problem:
+                            problems.append((("account_mappings", position, "accounts", role), problem))
         for position, policy in enumerate(self.posting_policies):
             if policy.source != "*" and policy.source not in source_ids:
                 problems.append((("posting_policies", position, "source"), f"no source {policy.source!r} in sources"))
@@ -159,6 +189,17 @@ class LedgerLinkConfig(ConfigModel):
                 return connection
         raise KeyError(connection_id)
 
+    def entity_connections(self, entity_id: str) -> list[str]:
+        """The connections an entity posts to: its ERP and, during coexistence, its legacy target."""
+        entity = self.entity(entity_id)
+        return [entity.erp_connection] + ([entity.legacy_connection] if entity.legacy_connection else [])
+
+    def fx_rate(self, from_currency: str, to_currency: str, on: date) -> FxRate | None:
+        """The latest configured rate valid on ``on`` for the pair, if any."""
+        candidates = [rate for rate in self.fx_rates if rate.from_currency == from_currency
+                      and rate.to_currency == to_currency and rate.valid_from <= on]
+        return max(candidates, key=lambda rate: rate.valid_from, default=None)
+
     def accounts_for(self, entity_id: str, source_id: str) -> dict[str, str]:
         """Role → account for an entity and source: source-specific mappings override ``*`` ones."""
         merged: dict[str, str] = {}
@@ -182,8 +223,8 @@ class LedgerLinkConfig(ConfigModel):
         """ERP connection id → every account mapped for entities on it (opened in the book)."""
         result: dict[str, set[str]] = {connection.id: set() for connection in self.erp_connections}
         for mapping in self.account_mappings:
-            connection_id = self.entity(mapping.entity).erp_connection
-            result[connection_id].update(mapping.accounts.values())
+            for connection_id in self.entity_connections(mapping.entity):
+                result[connection_id].update(mapping.accounts.values())
         return result
 
 

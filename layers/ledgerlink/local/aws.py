@@ -42,6 +42,7 @@ class Resources:
     state_machine_arn: str
     books_uri: str
     function_arns: dict[str, str]
+    legacy_files_uri: str = ""
 
     def environment(self) -> dict[str, str]:
         """The Lambda environment (same variable names as the CDK stack sets)."""
@@ -54,13 +55,14 @@ class Resources:
             settings.INBOUND_QUEUE_URL: self.inbound_queue_url,
             settings.STATE_MACHINE_ARN: self.state_machine_arn,
             settings.BOOKS_URI: self.books_uri,
+            settings.LEGACY_FILES_URI: self.legacy_files_uri,
             settings.CONFIG_CACHE_SECONDS: "2",
         })
         return values
 
 
 def create_resources(*, prefix: str, books_dir: Path, host: FunctionHost, visibility_timeout_seconds: int = 10,
-                     max_receive_count: int = 3) -> Resources:
+                     max_receive_count: int = 3, legacy_dir: Path | None = None) -> Resources:
     dynamodb = clients.client("dynamodb")
     tables: dict[str, str] = {}
     for name, spec in TABLES.items():
@@ -121,7 +123,8 @@ def create_resources(*, prefix: str, books_dir: Path, host: FunctionHost, visibi
     return Resources(tables=tables, archive_bucket=bucket, reports_bucket=reports, inbound_queue_url=queue_url,
                      inbound_queue_arn=queue_arn,
                      inbound_dlq_url=dlq_url, state_machine_arn=state_machine,
-                     books_uri=books_dir.resolve().as_uri(), function_arns=arns)
+                     books_uri=books_dir.resolve().as_uri(), function_arns=arns,
+                     legacy_files_uri=(legacy_dir or books_dir.parent / "legacy").resolve().as_uri())
 
 
 def apply_config(resources: Resources, config: LedgerLinkConfig, *, applied_by: str) -> int:

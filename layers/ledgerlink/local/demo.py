@@ -31,6 +31,43 @@ class Delivery:
 
 
 @dataclass
+class LegacyFileCheck:
+    """A legacy GL import file the flush wrote, read back: its lines and whether the trailer ties out."""
+
+    path: Path
+    entity: str
+    lines: int
+    totals: dict[str, tuple[str, str]]
+    problems: list[str]
+
+
+def check_legacy_file(path: Path, parse: Any) -> LegacyFileCheck:
+    from collections import defaultdict
+    from decimal import Decimal
+
+    records = parse(path.read_text(encoding="utf-8"))
+    sums: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0)])
+    for record in records:
+        if record["type"] == "D":
+            sums[record["currency"]][0] += Decimal(record["debit"])
+            sums[record["currency"]][1] += Decimal(record["credit"])
+            sums[record["currency"]][2] += 1
+    problems, totals = [], {}
+    for record in (r for r in records if r["type"] == "T"):
+        debit, credit, count = sums.get(record["currency"], [Decimal(0), Decimal(0), Decimal(0)])
+        totals[record["currency"]] = (record["debit"], record["credit"])
+        if (Decimal(record["debit"]), Decimal(record["credit"]), int(record["line"])) != (debit, credit, count):
+            problems.append(f"{path.name}: {record['currency']} trailer does not match its lines")
+        if debit != credit:
+            problems.append(f"{path.name}: {record['currency']} debits {debit} != credits {credit}")
+    if not totals:
+        problems.append(f"{path.name}: no control-total trailer")
+    header = next((r for r in records if r["type"] == "H"), {})
+    return LegacyFileCheck(path=path, entity=header.get("entity", "?"), lines=int(sum(v[2] for v in sums.values())),
+                           totals=totals, problems=problems)
+
+
+@dataclass
 class DemoReport:
     deliveries: list[Delivery] = field(default_factory=list)
     ledger: list[dict[str, Any]] = field(default_factory=list)
@@ -44,6 +81,8 @@ class DemoReport:
     polls: list[Delivery] = field(default_factory=list)
     idle: bool = False
     seconds: float = 0.0
+    flush: dict[str, Any] = field(default_factory=dict)
+    legacy_files: list[LegacyFileCheck] = field(default_factory=list)
 
     def count(self, predicate: Any) -> int:
         return sum(1 for d in self.deliveries if predicate(d))
@@ -107,6 +146,21 @@ def reconcile_everything(ledger: list[dict[str, Any]]) -> list[Any]:
     return [reconciler.run(day) for day in days]
 
 
+def legacy_file_checks(runtime: LocalRuntime, flush: dict[str, Any]) -> list[LegacyFileCheck]:
+    """Read back every legacy GL import file the flush wrote."""
+    from ledgerlink.connectors.erps.legacy_file import LegacyFile
+    from ledgerlink.store.objects import FileObjectStore
+
+    checks = []
+    for connection in runtime.config.erp_connections:  # type: ignore[union-attr]
+        if connection.kind == "legacy_file":
+            target = LegacyFile(connection, FileObjectStore(runtime.legacy_dir / connection.prefix))
+            for name in flush.get("legacy_files", []):
+                if name.startswith(str(target.store.location())):
+                    checks.append(check_legacy_file(Path(name), target.parse))
+    return checks
+
+
 def run_bean_check(book_file: Path) -> tuple[int, str]:
     bean_check = Path(sys.executable).with_name("bean-check")
     command = [str(bean_check)] if bean_check.exists() else [sys.executable, "-m", "beancount.scripts.check"]
@@ -147,6 +201,9 @@ def run_demo(config_path: Path, events_dir: Path, *, state_dir: Path = Path(".le
                     for outcome in answer.get("files", []):
                         report.bank_files.append(Delivery(f"{source.id}/{sample.name}", 0, outcome))
         report.idle = report.idle and runtime.wait_idle(timeout=timeout)
+        # what EventBridge Scheduler does hourly on AWS: summaries and legacy GL files for the days that are over
+        report.flush = runtime.flush(through="2100-12-31")
+        report.legacy_files = legacy_file_checks(runtime, report.flush)
         tables = runtime.resources.tables  # type: ignore[union-attr]
         report.ledger = DynamoLedger(tables["ledger"], totals_table=tables["totals"]).scan()
         report.reconciliations = reconcile_everything(report.ledger)
@@ -196,9 +253,11 @@ def demo_ok(report: DemoReport) -> list[str]:
     differences = [d for r in report.reconciliations for d in r.differences]
     if differences:
         problems.append(f"reconciliation differences: {[(d.kind, d.detail) for d in differences]}")
-    stuck = [item["document_id"] for item in report.ledger if item["status"] == "received"]
+    stuck = [item["document_id"] for item in report.ledger if item["status"] in ("received", "summarized")]
     if stuck:
         problems.append(f"documents still in flight: {stuck}")
+    for checked in report.legacy_files:
+        problems += checked.problems
     return problems
 
 
@@ -217,13 +276,20 @@ def format_report(report: DemoReport) -> str:
         ("documents posted", statuses.get("posted", 0)),
         ("documents ignored by policy", statuses.get("ignored", 0)),
         ("open exceptions", len(report.exceptions)),
+        ("summary journals posted by the flush", int(report.flush.get("posted", 0))),
+        ("legacy GL import files written", len(report.legacy_files)),
     ]
     width = max(len(label) for label, _ in rows) + 2
-    lines = ["", "LedgerLink demo — local stack (moto) + embedded Beancount book", ""]
+    lines = ["", "LedgerLink demo — local stack (moto) + embedded Beancount book + a legacy GL file", ""]
     lines += [f"  {label.ljust(width, '.')} {value:>4}" for label, value in rows]
     lines.append(f"  {'books'.ljust(width, '.')} {report.book_file}")
     check = "OK" if report.bean_check[0] == 0 else f"FAILED\n{report.bean_check[1]}"
     lines.append(f"  {'bean-check'.ljust(width, '.')} {check}")
+    for checked in report.legacy_files:
+        lines.append(f"  {('legacy GL file (' + checked.entity + ')').ljust(width, '.')} {checked.path}")
+        totals = ", ".join(f"{currency} Dr {debit} = Cr {credit}" for currency, (debit, credit) in checked.totals.items())
+        verdict = "OK" if not checked.problems else "FAILED: " + "; ".join(checked.problems)
+        lines.append(f"  {'control totals'.ljust(width, '.')} {checked.lines} lines, {totals} — {verdict}")
     balanced = sum(1 for r in report.reconciliations if r.status == "balanced")
     lines.append(f"  {'reconciliation'.ljust(width, '.')} {balanced}/{len(report.reconciliations)} days balanced, "
                  f"{sum(len(r.differences) for r in report.reconciliations)} differences")
@@ -238,6 +304,10 @@ def format_report(report: DemoReport) -> str:
         body = delivery.body
         lines.append(f"    poll {delivery.label:<58} read {body.get('read')}, accepted {body.get('accepted')}, "
                      f"duplicates {body.get('duplicates')}, mark {body.get('cursor_before')} → {body.get('cursor_after')}")
+    routed = Counter((item.get("entity_id"), item.get("erp_connection")) for item in report.ledger
+                     if item.get("status") == "posted")
+    lines += ["", "  routing (entity → ERP connection: documents posted):"]
+    lines += [f"    {entity} → {connection}: {count}" for (entity, connection), count in sorted(routed.items())]
     lines += ["", "  trial balance (from the book):"]
     for (account, currency), amount in report.trial_balance.items():
         lines.append(f"    {account:<44} {amount:>12} {currency}")

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +67,7 @@ class LocalOptions:
     faults: Any = None                    # ledgerlink.local.functions.Faults, for chaos runs
     fake_source_apis: bool = True         # point vendor API base URLs at the local HTTP fake
     poll_every_seconds: float | None = None  # poll the polled sources in the background (EventBridge Scheduler)
+    flush_interval_seconds: float = 300.0  # the local stand-in for the EventBridge schedule; 0 = manual only
 
 
 def with_api_base_url(config: LedgerLinkConfig, url: str) -> LedgerLinkConfig:
@@ -97,6 +99,8 @@ class LocalRuntime:
         self.fake_apis: FakeSourceApis | None = None
         self.api_credentials: dict[str, dict[str, str]] = {}
         self._poll_stop: Any = None
+        self._scheduler: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -119,7 +123,7 @@ class LocalRuntime:
         self._atomic = atomic_dynamodb()
         self._atomic.__enter__()
         self.resources = create_resources(
-            prefix=self.options.prefix, books_dir=state / "books", host=self._host,
+            prefix=self.options.prefix, books_dir=state / "books", host=self._host, legacy_dir=state / "legacy",
             visibility_timeout_seconds=self.options.visibility_timeout_seconds,
             max_receive_count=self.options.max_receive_count)
         for key, value in self.resources.environment().items():
@@ -131,6 +135,7 @@ class LocalRuntime:
         store_secrets(self.config, {source_id: secret.values for source_id, secret in self.secrets.items()})
         store_api_credentials(self.config, self.api_credentials)
         self._start_pollers()
+        self._start_scheduler()
         import getpass
 
         self._front = WebhookFront(lambda event: self.host.invoke("ingest", event), port=self.options.port,
@@ -170,6 +175,9 @@ class LocalRuntime:
             self._poll_stop.set()
         if self.fake_apis is not None:
             self.fake_apis.stop()
+        self._stopping.set()
+        if self._scheduler is not None:
+            self._scheduler.join(timeout=5)
         for poller in self._pollers:
             poller.stop()
         for poller in self._pollers:
@@ -230,6 +238,31 @@ class LocalRuntime:
     @property
     def books_dir(self) -> Path:
         return self.options.state_dir / "books"
+
+    @property
+    def legacy_dir(self) -> Path:
+        return self.options.state_dir / "legacy"
+
+    # ---- the scheduled flush (EventBridge Scheduler on AWS) ------------------------------------------
+
+    def flush(self, through: str | None = None) -> dict[str, Any]:
+        """Invoke the flush function as the schedule would (``through``: a manual run up to that date)."""
+        return self.host.invoke("flush", {"through": through} if through else {})
+
+    def _start_scheduler(self) -> None:
+        interval = self.options.flush_interval_seconds
+        if interval <= 0:
+            return
+
+        def tick() -> None:
+            while not self._stopping.wait(interval):
+                try:
+                    self.flush()
+                except Exception:  # noqa: BLE001 - logged by the handler; the next tick tries again
+                    logging.getLogger(__name__).exception("scheduled flush failed")
+
+        self._scheduler = threading.Thread(target=tick, name="flush-schedule", daemon=True)
+        self._scheduler.start()
 
     def book_main_file(self, connection_id: str) -> Path:
         assert self.config is not None

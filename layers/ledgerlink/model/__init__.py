@@ -10,6 +10,7 @@ from ledgerlink.model.documents import (
     ExpenseLine,
     ExpenseReport,
     Fee,
+    FxConversion,
     Invoice,
     InvoiceLine,
     JournalEntry,
@@ -18,6 +19,7 @@ from ledgerlink.model.documents import (
     Payment,
     RevenueSchedule,
     RevenueScheduleEntry,
+    Reversal,
     SourceRef,
     SubscriptionEvent,
     SubscriptionItem,
@@ -28,8 +30,8 @@ from ledgerlink.model.money import Currency, CurrencyError, Money, currency_expo
 
 __all__ = [
     "DOCUMENT_TYPES", "BankTransaction", "CardTransaction", "CreditNote", "Currency", "CurrencyError",
-    "Document", "DocumentAdapter", "ExpenseLine", "ExpenseReport", "Fee", "Invoice", "InvoiceLine",
-    "JournalEntry", "JournalLine", "Money", "Party", "Payment", "RevenueSchedule", "RevenueScheduleEntry",
+    "Document", "DocumentAdapter", "ExpenseLine", "ExpenseReport", "Fee", "FxConversion", "Invoice", "InvoiceLine",
+    "JournalEntry", "JournalLine", "Money", "Party", "Payment", "Reversal", "RevenueSchedule", "RevenueScheduleEntry",
     "SourceRef", "SubscriptionEvent", "SubscriptionItem", "currency_exponent", "document_id",
     "fingerprint", "imbalances", "new_correlation_id", "sum_money",
 ]

@@ -51,6 +51,24 @@ class Party(Schema):
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
 
 
+class FxConversion(Schema):
+    """The rate a foreign-currency document was (or is to be) converted with, and where it came from:
+    1 ``from_currency`` = ``rate`` ``to_currency``."""
+
+    from_currency: Currency
+    to_currency: Currency
+    rate: Decimal = Field(gt=0)
+    source: NonEmptyStr                    # "stripe balance transaction", "config: ECB reference rate" ...
+    rate_date: date
+
+    @field_validator("rate", mode="before")
+    @classmethod
+    def _no_float(cls, value: object) -> object:
+        if isinstance(value, float):
+            raise TypeError("rates must not be float; pass a str or Decimal")
+        return value
+
+
 class DocumentBase(Schema):
     document_id: NonEmptyStr
     source: SourceRef
@@ -61,6 +79,7 @@ class DocumentBase(Schema):
     currency: Currency
     memo: NonEmptyStr | None = None
     related_document_ids: tuple[str, ...] = ()  # compensation links (refund → invoice, ...)
+    fx: FxConversion | None = None         # the rate to the entity's base currency, when the source gave one
 
     @model_validator(mode="after")
     def _id_matches_source(self) -> DocumentBase:
@@ -373,6 +392,27 @@ class BankTransaction(DocumentBase):
         return self
 
 
+# ---- compensation -------------------------------------------------------------------------------
+
+class Reversal(DocumentBase):
+    """Undoes (part of) a posted document — a cancellation, void, chargeback or correction — as a new,
+    linked journal mirroring the original's. Never an edit of the posted entry. Dated on the event
+    (default) or on the original's date; a date in a closed period then follows the entity's policy."""
+
+    document_type: Literal["reversal"] = "reversal"
+    original_document_id: NonEmptyStr
+    reason: Literal["cancellation", "void", "chargeback", "correction"]
+    reverse_on: Literal["event_date", "original_date"] = "event_date"
+    amount: Money | None = None            # partial reversal (in the original's currency); None = in full
+
+    @model_validator(mode="after")
+    def _partial_amount(self) -> Reversal:
+        self._same_currency(self.amount)
+        if self.amount is not None and self.amount.amount <= 0:
+            raise ValueError("a partial reversal amount must be positive")
+        return self
+
+
 # ---- journals -----------------------------------------------------------------------------------
 
 class JournalLine(Schema):
@@ -383,6 +423,7 @@ class JournalLine(Schema):
     memo: NonEmptyStr | None = None
     dimensions: dict[str, str] = Field(default_factory=dict)
     role: Identifier | None = None         # the mapping role the account came from (traceability)
+    original_amount: Money | None = None   # before FX conversion to the entity's base currency
 
     @field_validator("amount")
     @classmethod
@@ -435,7 +476,7 @@ class JournalEntry(DocumentBase):
 
 Document = Annotated[
     Invoice | CreditNote | Payment | ExpenseReport | CardTransaction | SubscriptionEvent
-    | RevenueSchedule | BankTransaction | JournalEntry | Payout | CustomerEvent | ContractEvent,
+    | RevenueSchedule | BankTransaction | JournalEntry | Payout | CustomerEvent | ContractEvent | Reversal,
     Field(discriminator="document_type"),
 ]
 DocumentAdapter: TypeAdapter[Document] = TypeAdapter(Document)
@@ -443,5 +484,5 @@ DocumentAdapter: TypeAdapter[Document] = TypeAdapter(Document)
 DOCUMENT_TYPES: tuple[str, ...] = (
     "invoice", "credit_note", "payment", "expense_report", "card_transaction",
     "subscription_event", "revenue_schedule", "bank_transaction", "journal_entry",
-    "payout", "customer_event", "contract_event",
+    "payout", "customer_event", "contract_event", "reversal",
 )

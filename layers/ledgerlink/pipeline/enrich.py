@@ -213,7 +213,8 @@ _RULES: dict[str, Callable[..., list[JournalLine]]] = {
 
 
 def postable(document_type: str) -> bool:
-    return document_type in _RULES
+    # reversals mirror the original's posted journal (pipeline.compensation, in the enrich step)
+    return document_type in _RULES or document_type == "reversal"
 
 
 def _merge(lines: list[JournalLine]) -> tuple[JournalLine, ...]:

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.connectors.erps import BUILDERS, ConnectorContext
 from ledgerlink.connectors.erps.base import ErpConnector
-from ledgerlink.errors import DocumentRejected, rejection_from_cause
+from ledgerlink.errors import DocumentRejected, TransientError, rejection_from_cause
 from ledgerlink.model.documents import DocumentAdapter, JournalEntry
 from ledgerlink.pipeline.enrich import enrich
 from ledgerlink.pipeline.validate import validate
@@ -28,11 +28,52 @@ class VersionedConfig(Protocol):
     def get(self, version: int) -> LedgerLinkConfig: ...
 
 
-def enrich_step(state: dict[str, Any], config_store: VersionedConfig) -> dict[str, Any]:
+class PostedJournals(Protocol):
+    """The posting ledger, read by document id (compensation needs the original's posted journal)."""
+
+    def get(self, document_id: str) -> dict[str, Any] | None: ...
+
+
+def enrich_step(state: dict[str, Any], config_store: VersionedConfig,
+                originals: PostedJournals | None = None) -> dict[str, Any]:
     version = int(state["config_version"])
     document = DocumentAdapter.validate_python(state["document"])
-    journal = enrich(document, config_store.get(version), config_version=version)
+    config = config_store.get(version)
+    if document.document_type == "reversal":
+        from ledgerlink.pipeline.compensation import reversal_journal
+
+        original = original_journal(document.original_document_id, originals)  # type: ignore[union-attr]
+        journal = reversal_journal(document, original, config_version=version)  # type: ignore[arg-type]
+    else:
+        journal = enrich(document, config, config_version=version)
+    journal = engine_adjustments(document, journal, config)
     return {**state, "journal": journal.model_dump(mode="json")}
+
+
+def engine_adjustments(document: Any, journal: JournalEntry, config: LedgerLinkConfig) -> JournalEntry:
+    """Posting-engine steps after the posting rules: compensation links, then FX conversion to the base currency."""
+    from ledgerlink.pipeline.compensation import compensation_links
+    from ledgerlink.pipeline.enrich import Accounts
+    from ledgerlink.pipeline.fx import ROUNDING_ROLE, convert_to_base
+
+    links = tuple(dict.fromkeys((*journal.related_document_ids, *compensation_links(document))))
+    if links != journal.related_document_ids:
+        journal = journal.model_copy(update={"related_document_ids": links})
+    accounts = Accounts(config, journal.entity_id, document.source.source_id or document.source.system)
+    return convert_to_base(journal, config, lambda: accounts.get(ROUNDING_ROLE))
+
+
+def original_journal(document_id: str, originals: PostedJournals | None) -> JournalEntry:
+    """The posted journal a reversal undoes, from the posting ledger."""
+    item = originals.get(document_id) if originals is not None else None
+    status = (item or {}).get("status")
+    if item is None or status in ("exception", "ignored"):
+        raise DocumentRejected(f"the original document {document_id} was not posted ({status or 'unknown'})",
+                               reason="original_not_posted", original=document_id,
+                               suggested_fix="post (or resolve) the original first, then retry this reversal")
+    if status == "received" or not item.get("journal"):
+        raise TransientError(f"the original document {document_id} is still being posted", reason="original_pending")
+    return JournalEntry.model_validate_json(item["journal"])
 
 
 def validate_step(state: dict[str, Any], config_store: VersionedConfig) -> dict[str, Any]:
@@ -46,19 +87,108 @@ class ConnectorFactory(Protocol):
     def __call__(self, config: LedgerLinkConfig, connection_id: str, config_version: int) -> ErpConnector: ...
 
 
-def post_step(state: dict[str, Any], config_store: VersionedConfig, connectors: ConnectorFactory) -> dict[str, Any]:
+class BucketPort(Protocol):
+    def add(self, document_id: str, scope: Any, contributions: list[Any], *, correlation_id: str) -> Any: ...
+
+
+def post_step(state: dict[str, Any], config_store: VersionedConfig, connectors: ConnectorFactory,
+              buckets: BucketPort | None = None) -> dict[str, Any]:
     """Post once. Look the document up by external id first: the previous attempt may have posted it
-    and crashed (or timed out) before recording — an uncertain outcome is resolved, never repeated."""
+    and crashed (or timed out) before recording — an uncertain outcome is resolved, never repeated.
+
+    The posting engine decides where and how: the entity's route (cutover → legacy target), the posting
+    policy (summarized documents go into a bucket, posted later by the flush), the ERP's own period status
+    (entity policy), and ERP-native documents where the policy asks for them."""
+    from ledgerlink.pipeline.route import route
+
     version = int(state["config_version"])
     config = config_store.get(version)
     journal = JournalEntry.model_validate(state["journal"])
-    connection_id = config.entity(journal.entity_id).erp_connection
+    document_type = (state.get("document") or {}).get("document_type") or journal.document_type
+    source_id = state.get("source_id") or journal.source.source_id or journal.source.system
+    policy = config.policy_for(source_id, document_type)
+    connection_id = route(config, journal.entity_id, journal.accounting_date).connection_id
+    if policy.mode == "summarized" and buckets is not None:
+        summarized = summarize_into(buckets, journal, connection_id, source_id, document_type)
+        if summarized is not None:
+            return {**state, "posting": summarized}
     connector = connectors(config, connection_id, version)
-    found = connector.find_by_external_id(journal.document_id)
-    result = found or connector.post_journal(journal)
-    return {**state, "posting": {"connection_id": connection_id, "erp_ref": result.erp_ref,
-                                 "created": result.created,
-                                 "posted_at": datetime.now(UTC).isoformat(timespec="seconds")}}
+    checked = _erp_period_gate(journal, config, connector)
+    if checked.accounting_date != journal.accounting_date:
+        journal = checked
+        rerouted = route(config, journal.entity_id, journal.accounting_date).connection_id
+        if rerouted != connection_id:
+            connection_id, connector = rerouted, connectors(config, rerouted, version)
+    found = _find(connector, journal, state, policy.post_as)
+    result = found or _post(connector, journal, state, policy.post_as)
+    return {**state, "journal": journal.model_dump(mode="json"),
+            "posting": {"connection_id": connection_id, "erp_ref": result.erp_ref, "created": result.created,
+                        "posted_at": datetime.now(UTC).isoformat(timespec="seconds")}}
+
+
+def _erp_period_gate(journal: JournalEntry, config: LedgerLinkConfig, connector: ErpConnector) -> JournalEntry:
+    from ledgerlink.pipeline.periods import apply_erp_period
+
+    entity = config.entity(journal.entity_id)
+    return apply_erp_period(journal, entity, connector.period_status(entity, journal.accounting_date))
+
+
+def _native(connector: ErpConnector, journal: JournalEntry, state: dict[str, Any], post_as: str) -> Any:
+    from ledgerlink.connectors.erps.base import supports_documents
+    from ledgerlink.pipeline.erp_documents import erp_document
+
+    if post_as == "document" and supports_documents(connector) and state.get("document"):
+        return erp_document(DocumentAdapter.validate_python(state["document"]), journal)
+    return None
+
+
+def _find(connector: ErpConnector, journal: JournalEntry, state: dict[str, Any], post_as: str) -> Any:
+    """The lookup before any write, narrowed to what this document posts as (one call for an API ERP)."""
+    from ledgerlink.connectors.erps.base import find_existing
+
+    native = _native(connector, journal, state, post_as)
+    if native is None:
+        return find_existing(connector, journal.document_id, "journal")
+    return find_existing(connector, journal.document_id, native.kind) or find_existing(
+        connector, journal.document_id, "journal")   # it may have fallen back to a journal before
+
+
+def _post(connector: ErpConnector, journal: JournalEntry, state: dict[str, Any], post_as: str) -> Any:
+    """An ERP-native document where the policy asks for one and the connector and document allow it; else
+    the journal (which every connector posts)."""
+    from ledgerlink.connectors.erps.base import post_erp_document
+
+    native = _native(connector, journal, state, post_as)
+    if native is not None:
+        try:
+            return post_erp_document(connector, native)  # type: ignore[arg-type]
+        except DocumentRejected as exc:
+            if exc.reason != "unsupported_document":
+                raise
+    return connector.post_journal(journal)
+
+
+def summarize_into(buckets: BucketPort, journal: JournalEntry, connection_id: str, source_id: str,
+                   document_type: str) -> dict[str, Any] | None:
+    """Add the journal to its bucket (exactly once). None: it cannot be summarized (several currencies, more
+    lines than one transaction holds) and posts line-level instead."""
+    from ledgerlink.pipeline.summarize import BucketScope, contributions, single_currency
+    from ledgerlink.store.buckets import TooManyLines
+
+    currency = single_currency(journal)
+    if currency is None:
+        return None
+    scope = BucketScope(connection_id=connection_id, entity_id=journal.entity_id,
+                        accounting_date=journal.accounting_date, currency=currency, source_id=source_id,
+                        document_type=document_type)
+    try:
+        membership = buckets.add(journal.document_id, scope, contributions(journal),
+                                 correlation_id=journal.correlation_id)
+    except TooManyLines:
+        return None
+    return {"connection_id": connection_id, "erp_ref": f"bucket:{membership.bucket_id}", "created": membership.added,
+            "summarized": True, "bucket_id": membership.bucket_id,
+            "posted_at": datetime.now(UTC).isoformat(timespec="seconds")}
 
 
 class LedgerUpdater(Protocol):
@@ -86,16 +216,31 @@ def record_step(state: dict[str, Any], ledger: LedgerUpdater, exceptions: Except
     now = time.time() if now is None else now
     received_at = state.get("received_at")
     latency = round(now - float(received_at), 3) if received_at else None
-    ledger.transition(state["document_id"], to="posted", expected=("received", "exception"), key=counter_key(state),
-                      erp_connection=posting["connection_id"], erp_ref=posting["erp_ref"], posted_at=posting["posted_at"],
+    summarized = bool(posting.get("summarized"))
+    attributes = dict(erp_connection=posting["connection_id"], erp_ref=posting["erp_ref"], posted_at=posting["posted_at"],
                       posted_accounting_date=journal["accounting_date"], config_version=int(state["config_version"]),
                       journal_lines=len(journal["lines"]), period_adjusted=bool(state.get("period_adjusted")),
-                      journal=json.dumps(journal, separators=(",", ":"), default=str),
-                      posting_latency_seconds=Decimal(str(latency)) if latency is not None else None)
+                      posting_latency_seconds=Decimal(str(latency)) if latency is not None and not summarized else None,
+                      summary_id=posting.get("bucket_id"),
+                      journal=json.dumps(journal, separators=(",", ":"), default=str))  # reversals mirror it
+    status = "summarized" if summarized else "posted"
+    from ledgerlink.store.ledger import (
+        DocumentStateError,  # the record Lambda has the ledger store loaded anyway
+    )
+
+    try:
+        ledger.transition(state["document_id"], to=status, expected=("received", "exception"),
+                          key=counter_key(state), **attributes)
+    except DocumentStateError:
+        # a summarized document whose bucket the flush already posted (and marked it posted): nothing to record
+        current = getattr(ledger, "get", lambda _: None)(state["document_id"]) or {}
+        if not (summarized and current.get("status") == "posted"):
+            raise
+        status = "posted"
     resolved = state.get("resolves_exception")
     if resolved and exceptions is not None:  # a replay or retry of an exception case posted it
         exceptions.resolve(resolved, actor="ledgerlink", note=f"posted as {posting['erp_ref']}")
-    return {"document_id": state["document_id"], "status": "posted", "erp_ref": posting["erp_ref"],
+    return {"document_id": state["document_id"], "status": status, "erp_ref": posting["erp_ref"],
             "created": posting["created"], "correlation_id": state["correlation_id"],
             "posting_latency_seconds": latency}
 

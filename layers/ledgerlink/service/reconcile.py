@@ -251,22 +251,30 @@ class Reconciler:
 
     def _erp_check(self, config: LedgerLinkConfig, version: int, entity_id: str, day: str, posted_total: int,
                    listed: list[dict[str, Any]] | None, result: EntityReport) -> dict[str, Any]:
-        connection_id = config.entity(entity_id).erp_connection
-        connector = self._connectors(config, connection_id, version)
-        posted_on = getattr(connector, "posted_on", None)
-        if posted_on is None:
-            return {"connection": connection_id, "checked": False, "reason": "the connector cannot list postings"}
-        in_erp = set(posted_on(entity_id, day))
+        # an entity in coexistence posts to its ERP and (before the cutover) its legacy target: read both
+        connection_ids = config.entity_connections(entity_id)
+        connection_id = ", ".join(connection_ids)
+        in_erp: set[str] = set()
+        for each in connection_ids:
+            posted_on = getattr(self._connectors(config, each, version), "posted_on", None)
+            if posted_on is None:
+                return {"connection": connection_id, "checked": False,
+                        "reason": f"the connector of {each} cannot list postings"}
+            in_erp |= set(posted_on(entity_id, day))
         check = {"connection": connection_id, "checked": True, "ledger_posted": posted_total, "erp_posted": len(in_erp)}
         if len(in_erp) == posted_total:
             return check
         listed = listed if listed is not None else self._ledger.on_day(entity_id, day)
         posted = {item["document_id"]: item for item in listed if item.get("status") == "posted"}
-        for document_id in sorted(set(posted) - in_erp):
+        # a summarized document is in the ERP as its summary journal (one posting for the bucket)
+        expected = {item.get("summary_id") or document_id for document_id, item in posted.items()}
+        for document_id in sorted(posted):
             item = posted[document_id]
-            result.differences.append(Difference("missing_in_erp", {
-                "document_id": document_id, "erp_ref": item.get("erp_ref"), "correlation_id": item.get("correlation_id")}))
-        for document_id in sorted(in_erp - set(posted)):
+            if (item.get("summary_id") or document_id) not in in_erp:
+                result.differences.append(Difference("missing_in_erp", {
+                    "document_id": document_id, "erp_ref": item.get("erp_ref"),
+                    "correlation_id": item.get("correlation_id")}))
+        for document_id in sorted(in_erp - expected):
             result.differences.append(Difference("unexpected_in_erp", {"document_id": document_id}))
         return check
 

@@ -23,7 +23,8 @@ from ledgerlink.store.dynamo import from_item, to_item, value
 from ledgerlink.totals import CounterKey
 
 FINAL_STATUSES = frozenset({"posted", "exception", "ignored"})
-COUNTED_PARTITIONS = frozenset({"posted", "exception", "ignored"})  # "received" is cumulative
+COUNTED_PARTITIONS = frozenset({"posted", "exception", "ignored", "summarized"})  # "received" is cumulative
+# ("summarized": in a summary bucket, waiting for the flush; still in flight for reconciliation)
 
 
 @dataclass(frozen=True, slots=True)

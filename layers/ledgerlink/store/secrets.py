@@ -31,6 +31,9 @@ def parse_secret_value(raw: str) -> list[str]:
 
 
 class SecretsManagerSecrets:
+    """One cache of raw secret strings (TTL); signing secrets parse them as lists, API and ERP credentials as
+    JSON. ``put_raw`` writes a rotated value back (an OAuth 2.0 refresh token) and keeps the cache in step."""
+
     def __init__(self, *, ttl_seconds: int = 300, client: Any = None) -> None:
         self._ttl = ttl_seconds
         self._client = client
@@ -41,27 +44,33 @@ class SecretsManagerSecrets:
     def client(self) -> Any:
         return self._client or default_client("secretsmanager")
 
-    def _raw(self, secret_id: str) -> str:
+    def get_raw(self, secret_id: str, *, fresh: bool = False) -> str:
+        """The secret string as stored. ``fresh`` bypasses the cache (another Lambda may have rotated it)."""
         now = time.monotonic()
         cached = self._cache.get(secret_id)
-        if cached and now - cached[0] < self._ttl:
+        if cached and not fresh and now - cached[0] < self._ttl:
             return cached[1]
         with self._lock:
-            response = self.client.get_secret_value(SecretId=secret_id)
-            raw = response.get("SecretString") or ""
+            raw = self.client.get_secret_value(SecretId=secret_id).get("SecretString") or ""
             self._cache[secret_id] = (now, raw)
             return raw
 
     def get(self, secret_id: str) -> list[str]:
-        return parse_secret_value(self._raw(secret_id))
+        return parse_secret_value(self.get_raw(secret_id))
 
     def get_json(self, secret_id: str) -> dict[str, Any]:
         """A JSON-object secret (API credentials); ``{}`` when the value is not a JSON object."""
         try:
-            data = json.loads(self._raw(secret_id))
+            data = json.loads(self.get_raw(secret_id))
         except ValueError:
             return {}
         return data if isinstance(data, dict) else {}
+
+    def put_raw(self, secret_id: str, text: str) -> None:
+        """Store a new version (rotated OAuth 2.0 refresh token). The value is never logged."""
+        with self._lock:
+            self.client.put_secret_value(SecretId=secret_id, SecretString=text)
+            self._cache[secret_id] = (time.monotonic(), text)
 
     def forget(self, secret_id: str) -> None:
         """Drop a cached value (credentials refused: the next read fetches the rotated value)."""

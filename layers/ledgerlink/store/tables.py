@@ -48,6 +48,10 @@ TABLES: dict[str, TableSpec] = {
     "audit": TableSpec("pk", "sk", purpose="append-only audit trail: who did what, when (conditional puts only)"),
     "cursors": TableSpec("source", purpose="high-water marks of polled sources (Expensify): moved forward only, "
                                            "and only after what they cover is claimed and enqueued"),
+    "buckets": TableSpec("bucket_pk", "bucket_sk", indexes=(Index("by_status", "status", "bucket_id"),
+                                                            Index("by_bucket", "member_of", "bucket_pk")),
+                         purpose="summarized posting: buckets, their summary lines and members (drill-down)"),
+    "limiter": TableSpec("connection_id", purpose="ERP connection limiters: token bucket, daily budget, leases"),
 }
 
 # Table name → the settings env var that carries it.
@@ -60,4 +64,6 @@ TABLE_ENV: dict[str, str] = {
     "totals": settings.TOTALS_TABLE,
     "audit": settings.AUDIT_TABLE,
     "cursors": settings.CURSORS_TABLE,
+    "buckets": settings.BUCKETS_TABLE,
+    "limiter": settings.LIMITER_TABLE,
 }

@@ -64,6 +64,8 @@ def render_transaction(journal: JournalEntry) -> str:
         "business_date": (journal.original_accounting_date or journal.accounting_date).isoformat(),
         "config_version": str(journal.mapping_version) if journal.mapping_version is not None else None,
         "original_date": journal.original_accounting_date.isoformat() if journal.original_accounting_date else None,
+        "fx_rate": (f"{journal.fx.from_currency}->{journal.fx.to_currency} {journal.fx.rate} "
+                    f"({journal.fx.source}, {journal.fx.rate_date})") if journal.fx else None,
     }
     out = [f"{journal.accounting_date.isoformat()} * {_quote(source.system)} {_quote(narration)} {links}".rstrip()]
     out += [f"  {key}: {_quote(val)}" for key, val in meta.items() if val]
@@ -72,6 +74,8 @@ def render_transaction(journal: JournalEntry) -> str:
         out.append(f"  {line.account.ljust(width)}{line.amount.canonical():>16} {line.amount.currency}")
         if line.memo:
             out.append(f"    memo: {_quote(line.memo)}")
+        if line.original_amount is not None:
+            out.append(f"    original_amount: {_quote(str(line.original_amount))}")
         for key, val in sorted(line.dimensions.items()):
             out.append(f"    {_meta_key(key)}: {_quote(val)}")
     return "\n".join(out) + "\n"

@@ -1,0 +1,28 @@
+"""Scheduled flush (EventBridge Scheduler): summary buckets → one journal each, legacy days → import files.
+
+Event: ``{}`` from the schedule (days that are over in each entity's time zone), or ``{"through":
+"YYYY-MM-DD"}`` for a manual run that also flushes open buckets up to that date.
+"""
+
+from datetime import date
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from ledgerlink.wiring import flush_service
+
+logger = Logger(service="ledgerlink-flush")
+metrics = Metrics(namespace="LedgerLink", service="flush")
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+def handler(event: dict, context: object) -> dict:
+    through = event.get("through") if isinstance(event, dict) else None
+    report = flush_service().run(through=date.fromisoformat(through) if through else None,
+                                 time_left_ms=getattr(context, "get_remaining_time_in_millis", None))
+    summary = report.as_dict()
+    logger.info("flush finished", extra=summary)
+    metrics.add_metric(name="SummariesPosted", unit=MetricUnit.Count, value=summary["posted"])
+    metrics.add_metric(name="SummaryExceptions", unit=MetricUnit.Count, value=summary["exceptions"])
+    return summary

@@ -1,0 +1,317 @@
+"""Dynamics 365 Business Central API v2.0 (``/v2.0/{tenant}/{environment}/api/v2.0``), one company per connection.
+
+- **Auth**: OAuth 2.0 client credentials (Microsoft Entra ID), scope ``https://api.businesscentral.dynamics.com/.default``.
+- **Journals**: general journal lines (``accountType: G/L Account``) in the journal batch reserved for
+  LedgerLink, then the journal's ``Microsoft.NAV.post`` action — all inside one OData JSON ``$batch`` with
+  ``Isolation: snapshot``, so the lines and their posting commit together or not at all (no half-entered
+  journal is ever left behind). Each document's lines share a ``documentNumber`` *and* an
+  ``externalDocumentNumber``: a deterministic 20-character ``LL…`` reference of the document id (Business
+  Central allows 20 characters), which is what a lookup in the G/L entries finds.
+- **Bulk**: several documents per ``$batch`` (at most 100 operations, Business Central's limit, including the
+  post action). The batch is transactional: if one document fails, none is posted; the failing document is
+  reported and the others are sent again in a new batch.
+- **Limits**: 6,000 requests per 5 minutes per user (1,200/minute), 100 concurrent; the connection posts one
+  batch at a time by default (the post action posts the whole journal batch). 429 answers carry Retry-After.
+- **Periods**: ``generalLedgerSetup`` ``allowPostingFrom`` / ``allowPostingTo`` (``0001-01-01`` = no limit).
+- **Documents**: sales invoices and credit memos, purchase invoices and credit memos on G/L account lines
+  (``lineType: Account``), created and then posted (``Microsoft.NAV.post``); customers and vendors by number;
+  payments as journal lines on the customer / vendor account (``accountType: Customer|Vendor``) against the bank
+  or clearing account, in the same transactional ``$batch`` as journals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from ledgerlink.config.erps import BusinessCentralConnection
+from ledgerlink.config.model import Entity
+from ledgerlink.connectors.erps import ConnectorContext, limiter_for
+from ledgerlink.connectors.erps.base import (
+    BulkItemResult,
+    ConnectionLimits,
+    ErpDocument,
+    PeriodStatus,
+    PostResult,
+)
+from ledgerlink.connectors.erps.common import amount_of, journal_currency, post_with_lookup, short_ref
+from ledgerlink.connectors.erps.http import HttpClient
+from ledgerlink.connectors.erps.ratelimit import wall_clock_ms
+from ledgerlink.connectors.erps.session import ErpSession, OAuth2Tokens, rejected
+from ledgerlink.errors import DocumentRejected, TransientError, UncertainOutcome
+from ledgerlink.model.documents import JournalEntry, Party
+
+REF_LENGTH = 20
+BLANK_DATE = "0001-01-01"
+SCOPE = "https://api.businesscentral.dynamics.com/.default"
+DOCUMENT_SETS = {"invoice": ("salesInvoices", "salesInvoiceLines", "customerNumber"),
+                 "credit_note": ("salesCreditMemos", "salesCreditMemoLines", "customerNumber"),
+                 "bill": ("purchaseInvoices", "purchaseInvoiceLines", "vendorNumber"),
+                 "vendor_credit": ("purchaseCreditMemos", "purchaseCreditMemoLines", "vendorNumber")}
+
+
+def _error(body: Any) -> str:
+    error = (body or {}).get("error") or {}
+    return f"{error.get('message', '')} ({error.get('code', '')})".strip()
+
+
+def _reason(message: str) -> str:
+    return "period_closed" if "allowed posting dates" in message.lower() else "erp_rejected"
+
+
+class BusinessCentral:
+    def __init__(self, connection: BusinessCentralConnection, context: ConnectorContext) -> None:
+        self.connection = connection
+        self.connection_id = connection.id
+        self._clock = context.clock_ms or wall_clock_ms
+        self.tokens = OAuth2Tokens(token_url=connection.token_url or connection.default_token_url(),
+                                   secret_id=connection.credentials.secret_id, secrets=context.secrets,
+                                   grant="client_credentials", scope=SCOPE, basic_auth=False, clock_ms=self._clock,
+                                   timeout=connection.timeout_seconds)
+        self.session = ErpSession(
+            connection_id=connection.id,
+            http=HttpClient(connection.base_url or connection.default_base_url(), timeout=connection.timeout_seconds),
+            auth=self._auth, reauthenticate=self.tokens.invalidate,
+            limiter=limiter_for(context, connection, self.limits()), rate_limit_wait=30.0)
+        self.company = f"companies({connection.company_id})"
+        self._setup: tuple[int, dict[str, Any]] | None = None
+        self._parties: dict[str, str] = {}
+
+    def _auth(self, method: str, url: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens.access_token()}"}
+
+    def limits(self) -> ConnectionLimits:
+        return ConnectionLimits(requests_per_minute=1200, daily_budget=None, max_concurrency=1,
+                                bulk_size=self.connection.batch_size, burst=20)
+
+    def _get(self, path: str, **query: Any) -> list[dict[str, Any]]:
+        response = self.session.call("GET", f"{self.company}/{path}", query=query or None)
+        if not response.ok:
+            raise TransientError(f"{self.connection_id}: GET {path} answered {response.status}",
+                                 reason="erp_unavailable")
+        return (response.json() or {}).get("value") or []
+
+    # ---- periods ------------------------------------------------------------------------------------
+
+    def period_status(self, entity: Entity, on: date) -> PeriodStatus:
+        now = self._clock()
+        if self._setup is None or now - self._setup[0] > 300_000:
+            self._setup = (now, (self._get("generalLedgerSetup") or [{}])[0])
+        setup = self._setup[1]
+        start = setup.get("allowPostingFrom") or BLANK_DATE
+        end = setup.get("allowPostingTo") or BLANK_DATE
+        first = None if start == BLANK_DATE else date.fromisoformat(start)
+        last = None if end == BLANK_DATE else date.fromisoformat(end)
+        is_open = (first is None or on >= first) and (last is None or on <= last)
+        return PeriodStatus(open=is_open, closed_through=first - timedelta(days=1) if first else None, source="erp")
+
+    # ---- journals -----------------------------------------------------------------------------------
+
+    def journal_lines(self, journal: JournalEntry) -> list[dict[str, Any]]:
+        journal_currency(journal)
+        if len(journal.lines) > self.connection.batch_size - 1:
+            raise DocumentRejected(f"{len(journal.lines)} lines do not fit one transactional $batch "
+                                   f"({self.connection.batch_size} operations with the post action)",
+                                   reason="journal_too_large",
+                                   suggested_fix="post this source summarized, or split the document")
+        reference = short_ref(journal.document_id, REF_LENGTH)
+        return [{"accountType": "G/L Account", "accountNumber": line.account,
+                 "postingDate": journal.accounting_date.isoformat(), "documentNumber": reference,
+                 "externalDocumentNumber": reference, "amount": amount_of(line),
+                 "description": (line.memo or journal.memo or journal.document_id)[:100],
+                 "comment": journal.document_id}
+                for line in journal.lines]
+
+    def post_journal(self, journal: JournalEntry) -> PostResult:
+        (item,) = self.post_journals([journal])
+        if item.result is None:
+            if item.reason == "uncertain_outcome":
+                raise UncertainOutcome(f"{self.connection_id}: {item.message}")
+            raise rejected(self.connection_id, item.message or "rejected", reason=item.reason or "erp_rejected")
+        return item.result
+
+    def post_journals(self, journals: Sequence[JournalEntry]) -> list[BulkItemResult]:
+        results: dict[str, BulkItemResult] = {}
+        pending: list[tuple[str, list[dict[str, Any]]]] = []
+        for journal in journals:
+            try:
+                pending.append((journal.document_id, self.journal_lines(journal)))
+            except DocumentRejected as exc:
+                results[journal.document_id] = BulkItemResult(journal.document_id, reason=exc.reason,
+                                                              message=exc.message)
+        self._post_lines(pending, results)
+        return [results[journal.document_id] for journal in journals]
+
+    def _post_lines(self, pending: list[tuple[str, list[dict[str, Any]]]], results: dict[str, BulkItemResult]) -> None:
+        while pending:
+            chunk: list[tuple[str, list[dict[str, Any]]]] = []
+            operations = 1   # the post action
+            while pending and operations + len(pending[0][1]) <= self.connection.batch_size:
+                operations += len(pending[0][1])
+                chunk.append(pending.pop(0))
+            failed = self._post_batch(chunk, results)
+            if failed is not None:   # transactional: nothing committed; the others go again without it
+                pending = [entry for entry in chunk if entry[0] != failed] + pending
+
+    def _post_batch(self, chunk: list[tuple[str, list[dict[str, Any]]]],
+                    results: dict[str, BulkItemResult]) -> str | None:
+        """Post a chunk in one transactional $batch. Returns the id of the document that made it fail."""
+        journal_url = f"{self.company}/journals({self.connection.journal_id})"
+        requests, owner = [], {}
+        for external_id, lines in chunk:
+            for line in lines:
+                request_id = f"{len(requests) + 1}"
+                owner[request_id] = external_id
+                requests.append({"method": "POST", "id": request_id, "url": f"{journal_url}/journalLines",
+                                 "headers": {"Content-Type": "application/json"}, "body": line})
+        requests.append({"method": "POST", "id": "post", "url": f"{journal_url}/Microsoft.NAV.post",
+                         "headers": {"Content-Type": "application/json"}, "body": {}})
+        try:
+            response = self.session.call("POST", "$batch", json_body={"requests": requests}, write=True,
+                                         headers={"Isolation": "snapshot"})
+        except UncertainOutcome:
+            for external_id, _ in chunk:
+                found = self.find_by_external_id(external_id, "journal")
+                results[external_id] = (
+                    BulkItemResult(external_id, PostResult(found.erp_ref, True)) if found else
+                    BulkItemResult(external_id, reason="uncertain_outcome",
+                                   message="outcome unknown; looked up, not found yet"))
+            return None
+        if not response.ok:
+            message = _error(response.json())
+            raise rejected(self.connection_id, f"$batch: {message}", reason=_reason(message))
+        answers = (response.json() or {}).get("responses") or []
+        failure = next((a for a in answers if int(a.get("status", 500)) >= 400 and int(a.get("status")) != 424), None)
+        if failure is None:
+            for external_id, _ in chunk:
+                reference = short_ref(external_id, REF_LENGTH)
+                results[external_id] = BulkItemResult(external_id, PostResult(erp_ref=f"bc:{reference}", created=True))
+            return None
+        message = _error(failure.get("body"))
+        failed = owner.get(str(failure.get("id")))
+        if failed is None:   # the post action failed (balance, dates): post each document alone to find which
+            if len(chunk) > 1:
+                for entry in chunk:
+                    self._post_batch([entry], results)
+                return None
+            failed = chunk[0][0]
+        results[failed] = BulkItemResult(failed, reason=_reason(message), message=message)
+        return failed
+
+    def find_by_external_id(self, external_id: str, kind: str | None = None) -> PostResult | None:
+        """``kind`` narrows the lookup: journals and payments are G/L entries, documents their own set."""
+        reference = short_ref(external_id, REF_LENGTH)
+        if kind in (None, "journal", "payment", "vendor_payment") and self._get(
+                "generalLedgerEntries", **{"$filter": f"documentNumber eq '{reference}'", "$top": 1}):
+            return PostResult(erp_ref=f"bc:{reference}", created=False)
+        for document_kind in DOCUMENT_SETS:
+            if kind is not None and kind != document_kind:
+                continue
+            document = self._find_document(document_kind, external_id)
+            if document is not None and document.get("status") not in ("Draft", "In Review"):
+                return PostResult(erp_ref=f"bc:{DOCUMENT_SETS[document_kind][0]}/{document['id']}", created=False)
+        return None
+
+    # ---- parties and documents ----------------------------------------------------------------------
+
+    def ensure_party(self, party: Party) -> str:
+        entity_set = "vendors" if party.role == "vendor" else "customers"
+        number = short_ref(f"{party.role}:{party.source_id}", REF_LENGTH)
+        if number in self._parties:
+            return self._parties[number]
+        found = self._get(entity_set, **{"$filter": f"number eq '{number}'"})
+        if not found:
+            body = {"number": number, "displayName": (party.name or party.source_id)[:100]}
+            try:
+                response = self.session.call("POST", f"{self.company}/{entity_set}", json_body=body, write=True)
+            except UncertainOutcome:
+                found = self._get(entity_set, **{"$filter": f"number eq '{number}'"})
+                if not found:
+                    raise
+            else:
+                if response.status not in (200, 201):
+                    raise rejected(self.connection_id, f"{entity_set}: {_error(response.json())}",
+                                   reason="party_rejected")
+        self._parties[number] = number
+        return number
+
+    def _find_document(self, kind: str, external_id: str) -> dict[str, Any] | None:
+        entity_set, _, _ = DOCUMENT_SETS[kind]
+        field = "vendorInvoiceNumber" if kind == "bill" else "externalDocumentNumber"
+        found = self._get(entity_set, **{"$filter": f"{field} eq '{short_ref(external_id, REF_LENGTH)}'"})
+        return found[0] if found else None
+
+    def _post_document(self, document: ErpDocument) -> PostResult:
+        entity_set, lines_set, party_field = DOCUMENT_SETS[document.kind]
+        reference = short_ref(document.external_id, REF_LENGTH)
+        party = self.ensure_party(document.party)
+
+        def create_and_post() -> PostResult:
+            existing = self._find_document(document.kind, document.external_id)
+            if existing is None:
+                body: dict[str, Any] = {party_field: party, "postingDate": document.date.isoformat(),
+                                        "currencyCode": document.currency, lines_set: [
+                                            {"lineType": "Account", "lineObjectNumber": line.account,
+                                             "description": (line.description or "")[:100], "quantity": Decimal(1),
+                                             "unitPrice": Decimal(line.amount.canonical())}
+                                            for line in document.lines]}
+                body["vendorInvoiceNumber" if document.kind == "bill" else "externalDocumentNumber"] = reference
+                if document.kind in ("invoice", "bill") and document.due_date:
+                    body["dueDate"] = document.due_date.isoformat()
+                response = self.session.call("POST", f"{self.company}/{entity_set}", json_body=body, write=True)
+                if response.status not in (200, 201):
+                    message = _error(response.json())
+                    raise rejected(self.connection_id, f"{entity_set}: {message}", reason=_reason(message))
+                existing = response.json() or {}
+            if existing.get("status") in ("Draft", None):
+                # a draft left by an earlier attempt is posted now, never created twice
+                response = self.session.call("POST", f"{self.company}/{entity_set}({existing['id']})/Microsoft.NAV.post",
+                                             json_body={}, write=True)
+                if response.status not in (200, 204):
+                    message = _error(response.json())
+                    raise rejected(self.connection_id, f"{entity_set} post: {message}", reason=_reason(message))
+            return PostResult(erp_ref=f"bc:{entity_set}/{existing['id']}", created=True)
+
+        return post_with_lookup(document.external_id, create_and_post,
+                                lambda found: self.find_by_external_id(found, document.kind))
+
+    def post_invoice(self, document: ErpDocument) -> PostResult:
+        return self._post_document(document)
+
+    def post_bill(self, document: ErpDocument) -> PostResult:
+        return self._post_document(document)
+
+    def post_credit(self, document: ErpDocument) -> PostResult:
+        return self._post_document(document)
+
+    def post_payment(self, document: ErpDocument) -> PostResult:
+        """Money received from a customer (or paid to a vendor): the customer's / vendor's account against the
+        bank or clearing account, posted like a journal (one transactional $batch with the post action)."""
+        if not document.account:
+            raise rejected(self.connection_id, "a payment needs the bank or clearing account",
+                           reason="unsupported_document")
+        party = self.ensure_party(document.party)
+        reference = short_ref(document.external_id, REF_LENGTH)
+        amount = Decimal(document.total.canonical())
+        sign = Decimal(1) if document.kind == "payment" else Decimal(-1)
+        common = {"postingDate": document.date.isoformat(), "documentNumber": reference,
+                  "externalDocumentNumber": reference, "comment": document.external_id,
+                  "description": (document.memo or "payment")[:100]}
+        lines = [{**common, "accountType": "Customer" if document.kind == "payment" else "Vendor",
+                  "accountNumber": party, "amount": -sign * amount},
+                 {**common, "accountType": "G/L Account", "accountNumber": document.account, "amount": sign * amount}]
+
+        def post() -> PostResult:
+            results: dict[str, BulkItemResult] = {}
+            self._post_lines([(document.external_id, lines)], results)
+            item = results[document.external_id]
+            if item.result is None:
+                if item.reason == "uncertain_outcome":
+                    raise UncertainOutcome(f"{self.connection_id}: {item.message}")
+                raise rejected(self.connection_id, item.message or "rejected", reason=item.reason or "erp_rejected")
+            return item.result
+
+        return post_with_lookup(document.external_id, post,
+                                lambda found: self.find_by_external_id(found, document.kind))

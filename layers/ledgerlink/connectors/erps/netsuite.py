@@ -1,0 +1,337 @@
+"""NetSuite REST web services (``/services/rest``), one account per connection.
+
+- **Auth**: token-based authentication — OAuth 1.0a signed with HMAC-SHA256 on every request; the signing key
+  is ``consumer_secret&token_secret`` and ``realm`` (the account id) goes in the header, not the base string.
+- **Exactly once**: journals and documents are *upserted by external id* (``PUT /record/v1/{type}/eid:{id}``):
+  a repeat of the same request updates the record it created instead of adding one, and the post step
+  looks the external id up first, so an existing posting is never touched. Large journals (over
+  ``async_line_threshold`` lines) go asynchronously (``Prefer: respond-async``) with an
+  ``X-NetSuite-Idempotency-Key`` derived from the external id: a repeated submission answers with the
+  first job instead of starting another.
+- **Limits**: one account-wide concurrency limit shared with every other integration (REST, SOAP, RESTlets);
+  the connection's limiter caps LedgerLink's share (``limits.max_concurrency``, default 5). Going over is
+  answered 429 or ``SSS_REQUEST_LIMIT_EXCEEDED``; the call is not processed and is retried after a pause.
+- **Periods**: accounting periods via SuiteQL — a *closed* period blocks everything; a period *locked* for
+  all (``alllocked``) blocks posting too, A/R and A/P locks block invoices/credits and bills respectively.
+- **Documents**: customers/vendors upserted by external id; invoices and credit memos (item lines, via the
+  connection's ``items`` map), vendor bills and vendor credits (expense lines on GL accounts), customer and
+  vendor payments applied to the document they settle.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ledgerlink.config.erps import NetSuiteConnection
+from ledgerlink.config.model import Entity
+from ledgerlink.connectors.erps import ConnectorContext, limiter_for
+from ledgerlink.connectors.erps.base import (
+    BulkItemResult,
+    ConnectionLimits,
+    ErpDocument,
+    PeriodStatus,
+    PostResult,
+)
+from ledgerlink.connectors.erps.common import debit_credit, journal_currency, narration, post_with_lookup
+from ledgerlink.connectors.erps.http import HttpClient, HttpResponse
+from ledgerlink.connectors.erps.oauth1 import TokenCredentials, authorization_header
+from ledgerlink.connectors.erps.ratelimit import real_sleep, wall_clock_ms
+from ledgerlink.connectors.erps.session import ErpSession, load_credentials, rejected
+from ledgerlink.errors import DocumentRejected, TransientError
+from ledgerlink.model.documents import JournalEntry, Party
+
+IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c1f5e-8a39-4d0f-9a59-2c0a8b9f7e21")
+RECORD_OF_KIND = {"invoice": "invoice", "bill": "vendorbill", "credit_note": "creditmemo",
+                  "vendor_credit": "vendorcredit", "payment": "customerpayment", "vendor_payment": "vendorpayment"}
+LOOKUP_TYPES = ("journalentry", "invoice", "vendorbill", "creditmemo", "vendorcredit", "customerpayment",
+                "vendorpayment")
+LOCK_OF_KIND = {"journalentry": None, "invoice": "arlocked", "creditmemo": "arlocked", "customerpayment": "arlocked",
+                "vendorbill": "aplocked", "vendorcredit": "aplocked", "vendorpayment": "aplocked"}
+PERIODS_QUERY = ("SELECT id, periodname, TO_CHAR(startdate, 'YYYY-MM-DD') AS startdate, "
+                 "TO_CHAR(enddate, 'YYYY-MM-DD') AS enddate, closed, alllocked, arlocked, aplocked "
+                 "FROM accountingperiod WHERE isquarter = 'F' AND isyear = 'F'")
+ASYNC_POLLS = 8
+
+
+def _error(body: Any) -> tuple[str, str]:
+    details = (body or {}).get("o:errorDetails") or [{}]
+    return str(details[0].get("o:errorCode", "")), str(details[0].get("detail", (body or {}).get("title", "")))
+
+
+def _concurrency_refused(response: HttpResponse) -> bool:
+    return response.status == 400 and b"SSS_REQUEST_LIMIT_EXCEEDED" in response.body
+
+
+def _flag(value: Any) -> bool:
+    return value is True or str(value).upper() in ("T", "TRUE")
+
+
+class NetSuite:
+    def __init__(self, connection: NetSuiteConnection, context: ConnectorContext) -> None:
+        self.connection = connection
+        self.connection_id = connection.id
+        self._secrets = context.secrets
+        self._clock = context.clock_ms or wall_clock_ms
+        self._sleep = context.sleeper or real_sleep
+        self._credentials: TokenCredentials | None = None
+        self.session = ErpSession(
+            connection_id=connection.id,
+            http=HttpClient(connection.base_url or connection.default_base_url(), timeout=connection.timeout_seconds),
+            auth=self._sign, reauthenticate=self._forget_credentials,
+            limiter=limiter_for(context, connection, self.limits()), rate_limit_wait=2.0,
+            is_rate_limited=_concurrency_refused)
+        self._periods: tuple[int, list[dict[str, Any]]] | None = None
+        self._parties: dict[str, str] = {}
+
+    # ---- auth ---------------------------------------------------------------------------------------
+
+    def _forget_credentials(self) -> None:
+        self._credentials = None
+
+    def credentials(self) -> TokenCredentials:
+        if self._credentials is None:
+            raw = load_credentials(self._secrets, self.connection.credentials.secret_id,
+                                   ("consumer_key", "consumer_secret", "token_id", "token_secret"))
+            self._credentials = TokenCredentials(raw["consumer_key"], raw["consumer_secret"], raw["token_id"],
+                                                 raw["token_secret"])
+        return self._credentials
+
+    def _sign(self, method: str, url: str) -> dict[str, str]:
+        header = authorization_header(method, url, self.credentials(), realm=self.connection.account_id,
+                                      timestamp=self._clock() // 1000)
+        return {"Authorization": header}
+
+    def limits(self) -> ConnectionLimits:
+        return ConnectionLimits(requests_per_minute=None, daily_budget=None, max_concurrency=5, bulk_size=1)
+
+    # ---- records ------------------------------------------------------------------------------------
+
+    def _upsert(self, record_type: str, external_id: str, body: dict[str, Any]) -> str:
+        response = self.session.call("PUT", f"record/v1/{record_type}/eid:{external_id}", json_body=body, write=True)
+        if response.status in (200, 204):
+            location = response.header("location") or ""
+            return location.rstrip("/").rsplit("/", 1)[-1]
+        code, detail = _error(response.json())
+        raise self._rejection(record_type, code, detail)
+
+    def _rejection(self, record_type: str, code: str, detail: str) -> DocumentRejected:
+        lowered = detail.lower()
+        reason = "period_closed" if "period" in lowered and ("closed" in lowered or "locked" in lowered) \
+            else "erp_rejected"
+        return rejected(self.connection_id, f"{record_type}: {detail} ({code})", reason=reason, erp_code=code)
+
+    def _get_by_external_id(self, record_type: str, external_id: str) -> dict[str, Any] | None:
+        response = self.session.call("GET", f"record/v1/{record_type}/eid:{external_id}")
+        if response.status == 404:
+            return None
+        if not response.ok:
+            raise TransientError(f"{self.connection_id}: GET {record_type} answered {response.status}",
+                                 reason="erp_unavailable")
+        return response.json() or {}
+
+    def find_by_external_id(self, external_id: str, kind: str | None = None) -> PostResult | None:
+        """``kind`` narrows the lookup to one record type (one call instead of seven)."""
+        types = LOOKUP_TYPES if kind is None else (
+            "journalentry" if kind == "journal" else RECORD_OF_KIND[kind],)
+        for record_type in types:
+            record = self._get_by_external_id(record_type, external_id)
+            if record is not None:
+                return PostResult(erp_ref=f"netsuite:{record_type}/{record.get('id')}", created=False)
+        return None
+
+    # ---- periods ------------------------------------------------------------------------------------
+
+    def periods(self) -> list[dict[str, Any]]:
+        now = self._clock()
+        if self._periods is None or now - self._periods[0] > 300_000:
+            response = self.session.call("POST", "query/v1/suiteql", json_body={"q": PERIODS_QUERY},
+                                         headers={"Prefer": "transient"})
+            if not response.ok:
+                raise TransientError(f"{self.connection_id}: SuiteQL answered {response.status}",
+                                     reason="erp_unavailable")
+            self._periods = (now, (response.json() or {}).get("items") or [])
+        return self._periods[1]
+
+    def period_status(self, entity: Entity, on: date, record_type: str = "journalentry") -> PeriodStatus:
+        lock = LOCK_OF_KIND.get(record_type)
+        blocked_through: date | None = None
+        is_open = True
+        for period in self.periods():
+            start, end = date.fromisoformat(period["startdate"]), date.fromisoformat(period["enddate"])
+            blocked = _flag(period.get("closed")) or _flag(period.get("alllocked")) or (
+                lock is not None and _flag(period.get(lock)))
+            if blocked and (blocked_through is None or end > blocked_through):
+                blocked_through = end
+            if start <= on <= end:
+                is_open = not blocked
+        return PeriodStatus(open=is_open, closed_through=blocked_through, source="erp")
+
+    # ---- journals -----------------------------------------------------------------------------------
+
+    def journal_body(self, journal: JournalEntry) -> dict[str, Any]:
+        currency = journal_currency(journal)
+        items = []
+        for line in journal.lines:
+            debit, credit = debit_credit(line)
+            item: dict[str, Any] = {"account": {"id": line.account}, "memo": (line.memo or "")[:4000]}
+            item["debit" if debit else "credit"] = debit or credit
+            for dimension in ("department", "class", "location"):
+                if dimension in line.dimensions:
+                    item[dimension] = {"id": line.dimensions[dimension]}
+            items.append(item)
+        body: dict[str, Any] = {"tranDate": journal.accounting_date.isoformat(), "memo": narration(journal, 999),
+                                "line": {"items": items}}
+        if self.connection.subsidiary_id:
+            body["subsidiary"] = {"id": self.connection.subsidiary_id}
+        if currency in self.connection.currency_ids:
+            body["currency"] = {"id": self.connection.currency_ids[currency]}
+        return body
+
+    def post_journal(self, journal: JournalEntry) -> PostResult:
+        body = self.journal_body(journal)
+        if len(journal.lines) > self.connection.async_line_threshold:
+            return self._post_async("journalentry", journal.document_id, body)
+        return post_with_lookup(journal.document_id, lambda: PostResult(
+            erp_ref=f"netsuite:journalentry/{self._upsert('journalentry', journal.document_id, body)}", created=True),
+            lambda found: self.find_by_external_id(found, "journal"))
+
+    def post_journals(self, journals: Sequence[JournalEntry]) -> list[BulkItemResult]:
+        """NetSuite's REST record API takes one record per request: journals go one by one within the
+        connection's concurrency share (large ones asynchronously); a rejection stays with its journal."""
+        results = []
+        for journal in journals:
+            try:
+                results.append(BulkItemResult(journal.document_id, self.post_journal(journal)))
+            except DocumentRejected as exc:
+                results.append(BulkItemResult(journal.document_id, reason=exc.reason, message=exc.message))
+        return results
+
+    # ---- asynchronous requests ----------------------------------------------------------------------
+
+    def _post_async(self, record_type: str, external_id: str, body: dict[str, Any]) -> PostResult:
+        key = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{self.connection.account_id}/{record_type}/{external_id}"))
+        response = self.session.call("POST", f"record/v1/{record_type}", json_body={**body, "externalId": external_id},
+                                     headers={"Prefer": "respond-async", "X-NetSuite-Idempotency-Key": key},
+                                     write=True)
+        code, detail = _error(response.json()) if response.body else ("", "")
+        if response.status not in (202,) and code != "IDEMPOTENCY_ERROR":
+            raise self._rejection(record_type, code, detail)
+        job = (response.header("location") or "").rstrip("/").rsplit("/", 1)[-1]  # a replay points at the first job
+        return self._await_job(record_type, external_id, job)
+
+    def _await_job(self, record_type: str, external_id: str, job: str) -> PostResult:
+        wait = 0.5
+        for _ in range(ASYNC_POLLS):
+            status = self.session.call("GET", f"async/v1/job/{job}").json() or {}
+            if status.get("completed"):
+                break
+            self._sleep(wait)
+            wait = min(wait * 2, 8.0)
+        else:
+            raise TransientError(f"{self.connection_id}: async job {job} still running", reason="erp_async_pending")
+        tasks = (self.session.call("GET", f"async/v1/job/{job}/task").json() or {}).get("items") or []
+        task = tasks[0]["links"][0]["href"].rstrip("/").rsplit("/", 1)[-1] if tasks else "1"
+        result = self.session.call("GET", f"async/v1/job/{job}/task/{task}/result")
+        if result.status in (200, 204):
+            location = result.header("location") or ""
+            internal_id = location.rstrip("/").rsplit("/", 1)[-1]
+            return PostResult(erp_ref=f"netsuite:{record_type}/{internal_id}", created=True)
+        code, detail = _error(result.json())
+        if code in ("DUP_RCRD", "DUP_ENTITY"):   # already created (an earlier attempt): find it
+            found = self.find_by_external_id(external_id, "journal" if record_type == "journalentry" else None)
+            if found is not None:
+                return found
+        raise self._rejection(record_type, code, detail)
+
+    # ---- parties and documents ----------------------------------------------------------------------
+
+    def ensure_party(self, party: Party) -> str:
+        record_type = {"customer": "customer", "vendor": "vendor", "employee": "employee"}[party.role]
+        external_id = f"LL-{record_type}-{party.source_id}"
+        if external_id in self._parties:
+            return self._parties[external_id]
+        existing = self._get_by_external_id(record_type, external_id)
+        if existing is not None:
+            internal = str(existing.get("id"))
+        else:
+            body: dict[str, Any] = {"companyName": (party.name or party.source_id)[:83]}
+            if record_type == "employee":
+                body = {"firstName": "LedgerLink", "lastName": (party.name or party.source_id)[:32]}
+            if self.connection.subsidiary_id:
+                body["subsidiary"] = {"id": self.connection.subsidiary_id}
+            internal = self._upsert(record_type, external_id, body)   # an upsert: a repeat cannot add a second
+        self._parties[external_id] = internal
+        return internal
+
+    def _item_lines(self, document: ErpDocument) -> dict[str, Any]:
+        items = []
+        for line in document.lines:
+            item = self.connection.items.get(line.account)
+            if item is None:
+                raise DocumentRejected(f"no NetSuite item for account {line.account}", reason="unsupported_document",
+                                       suggested_fix=f"map account {line.account} to an item in the connection's "
+                                                     "items, or post these documents as journals")
+            items.append({"item": {"id": item}, "amount": Decimal(line.amount.canonical()),
+                          "description": (line.description or "")[:999]})
+        return {"items": items}
+
+    def _expense_lines(self, document: ErpDocument) -> dict[str, Any]:
+        return {"items": [{"account": {"id": line.account}, "amount": Decimal(line.amount.canonical()),
+                           "memo": (line.description or "")[:999]} for line in document.lines]}
+
+    def _post_record(self, document: ErpDocument, body: dict[str, Any]) -> PostResult:
+        record_type = RECORD_OF_KIND[document.kind]
+        body = {**body, "tranDate": document.date.isoformat(),
+                "memo": f"{document.memo or document.kind} [{document.external_id}]"[:999]}
+        if self.connection.subsidiary_id:
+            body["subsidiary"] = {"id": self.connection.subsidiary_id}
+        if document.currency in self.connection.currency_ids:
+            body["currency"] = {"id": self.connection.currency_ids[document.currency]}
+        if document.exchange_rate is not None:
+            body["exchangeRate"] = document.exchange_rate
+        return post_with_lookup(document.external_id, lambda: PostResult(
+            erp_ref=f"netsuite:{record_type}/{self._upsert(record_type, document.external_id, body)}", created=True),
+            lambda found: self.find_by_external_id(found, document.kind))
+
+    def post_invoice(self, document: ErpDocument) -> PostResult:
+        body = {"entity": {"id": self.ensure_party(document.party)}, "item": self._item_lines(document)}
+        if document.due_date:
+            body["dueDate"] = document.due_date.isoformat()
+        return self._post_record(document, body)
+
+    def post_bill(self, document: ErpDocument) -> PostResult:
+        body = {"entity": {"id": self.ensure_party(document.party)}, "expense": self._expense_lines(document)}
+        if document.due_date:
+            body["dueDate"] = document.due_date.isoformat()
+        return self._post_record(document, body)
+
+    def post_credit(self, document: ErpDocument) -> PostResult:
+        lines = self._item_lines(document) if document.kind == "credit_note" else None
+        body: dict[str, Any] = {"entity": {"id": self.ensure_party(document.party)}}
+        if lines is not None:
+            body["item"] = lines
+        else:
+            body["expense"] = self._expense_lines(document)
+        return self._post_record(document, body)
+
+    def post_payment(self, document: ErpDocument) -> PostResult:
+        if not document.applies_to or not document.account:
+            raise rejected(self.connection_id, "a payment needs the document it settles and a bank account",
+                           reason="unsupported_document")
+        original = self.find_by_external_id(document.applies_to)
+        if original is None:
+            raise TransientError(f"{document.applies_to} is not in NetSuite yet", reason="original_pending")
+        internal = original.erp_ref.rsplit("/", 1)[-1]
+        amount = Decimal(document.total.canonical())
+        party = self.ensure_party(document.party)
+        body: dict[str, Any] = {"account": {"id": document.account},
+                                "apply": {"items": [{"doc": {"id": internal}, "apply": True, "amount": amount}]}}
+        if document.kind == "payment":
+            body.update(customer={"id": party}, payment=amount)
+        else:
+            body.update(entity={"id": party})
+        return self._post_record(document, body)

@@ -1,0 +1,362 @@
+"""Xero accounting API (https://api.xero.com/api.xro/2.0), one organisation (tenant) per connection.
+
+- **Auth**: OAuth 2.0 bearer tokens from the refresh-token grant; Xero rotates the refresh token on every
+  refresh, so the new one is written back to Secrets Manager at once. Every call names the tenant
+  (``xero-tenant-id``).
+- **Journals** are ``ManualJournals`` with ``Status: POSTED`` (a draft never reaches the ledger) in the
+  organisation's base currency (manual journals have no currency: foreign documents are converted first).
+  ``Narration`` carries ``[document id]`` — the external id lookups match on.
+- **Bulk**: many objects per ``PUT`` (``batch_size``, Xero recommends about 50) with
+  ``summarizeErrors=false``, so one bad journal comes back with its ``ValidationErrors`` while the others post.
+- **Exactly once**: ``Idempotency-Key`` (≤128 chars) derived from the external ids in the request, so a
+  retried request is replayed by Xero rather than executed again; after an uncertain outcome each
+  journal is looked up by external id before anything is retried.
+- **Limits**: per tenant 60 calls/minute, 5,000/day, 5 concurrent; 429 with ``Retry-After`` and
+  ``X-Rate-Limit-Problem``; ``X-MinLimit-Remaining`` / ``X-DayLimit-Remaining`` on every answer stop the
+  limiter before Xero has to.
+- **Periods**: the organisation's period lock date and end-of-year lock date (``GET /Organisation``).
+- **Documents**: ACCREC/ACCPAY ``Invoices`` (number = external id), ``CreditNotes`` (allocated to the
+  original invoice), ``Payments`` (reference = external id) for ``Contacts`` found or created by
+  ``ContactNumber``. Every request body validates against Xero's OpenAPI spec (contract tests).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from ledgerlink.config.erps import XeroConnection
+from ledgerlink.config.model import Entity
+from ledgerlink.connectors.erps import ConnectorContext, limiter_for
+from ledgerlink.connectors.erps.base import (
+    BulkItemResult,
+    ConnectionLimits,
+    ErpDocument,
+    PeriodStatus,
+    PostResult,
+)
+from ledgerlink.connectors.erps.common import amount_of, journal_currency, narration, post_with_lookup
+from ledgerlink.connectors.erps.http import HttpClient, HttpResponse
+from ledgerlink.connectors.erps.ratelimit import wall_clock_ms
+from ledgerlink.connectors.erps.session import ErpSession, OAuth2Tokens, rejected
+from ledgerlink.errors import DocumentRejected, TransientError, UncertainOutcome
+from ledgerlink.model.documents import JournalEntry, Party
+from ledgerlink.model.ids import fingerprint
+
+_MS_DATE = re.compile(r"/Date\((-?\d+)([+-]\d{4})?\)/")
+LOCK_WORDS = ("lock date", "locked", "period is closed")
+ORGANISATION_TTL_MS = 300_000
+
+
+def xero_date(value: Any) -> date | None:
+    """Xero's ``/Date(1546214400000+0000)/`` (or ISO) → date."""
+    if not value:
+        return None
+    match = _MS_DATE.match(str(value))
+    if match:
+        return datetime.fromtimestamp(int(match.group(1)) / 1000, UTC).date()
+    return date.fromisoformat(str(value)[:10])
+
+
+def idempotency_key(external_ids: Sequence[str]) -> str:
+    return "ledgerlink-" + fingerprint(*sorted(external_ids))
+
+
+class Xero:
+    def __init__(self, connection: XeroConnection, context: ConnectorContext) -> None:
+        self.connection = connection
+        self.connection_id = connection.id
+        self._clock = context.clock_ms or wall_clock_ms
+        self.tokens = OAuth2Tokens(token_url=connection.token_url or connection.default_token_url(),
+                                   secret_id=connection.credentials.secret_id, secrets=context.secrets,
+                                   clock_ms=self._clock, timeout=connection.timeout_seconds)
+        self.session = ErpSession(
+            connection_id=connection.id,
+            http=HttpClient(connection.base_url or connection.default_base_url(), timeout=connection.timeout_seconds),
+            auth=self._auth, reauthenticate=self.tokens.invalidate,
+            limiter=limiter_for(context, connection, self.limits()), rate_limit_wait=60.0, observe=self._observe)
+        self._organisation: tuple[int, dict[str, Any]] | None = None
+        self._contacts: dict[str, str] = {}
+
+    # ---- plumbing -----------------------------------------------------------------------------------
+
+    def _auth(self, method: str, url: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens.access_token()}", "xero-tenant-id": self.connection.tenant_id}
+
+    def _observe(self, response: HttpResponse) -> None:
+        """Stop before Xero has to: the remaining-calls headers come with every answer."""
+        if response.status == 429:
+            return  # the session penalizes with Retry-After
+        minute, day = response.header("x-minlimit-remaining"), response.header("x-daylimit-remaining")
+        if day is not None and day.strip() == "0":
+            self.session.limiter.penalize(3600, "day")   # a rolling day: Xero's 429 Retry-After says exactly
+        elif minute is not None and minute.strip() == "0":
+            self.session.limiter.penalize(60, "minute")
+
+    def limits(self) -> ConnectionLimits:
+        return ConnectionLimits(requests_per_minute=60, daily_budget=5000, max_concurrency=5,
+                                bulk_size=self.connection.batch_size, burst=5)
+
+    def _put(self, path: str, collection: str, items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+        response = self.session.call("PUT", path, query={"summarizeErrors": "false"}, json_body={collection: items},
+                                     headers={"Idempotency-Key": key}, write=True)
+        body = response.json() or {}
+        if response.status == 400 and not body.get(collection):
+            raise rejected(self.connection_id, _messages(body) or "request rejected", reason="erp_rejected")
+        if not response.ok:
+            raise rejected(self.connection_id, f"{path} answered {response.status}: {_messages(body)}")
+        results = body.get(collection) or []
+        if len(results) != len(items):
+            raise UncertainOutcome(f"{self.connection_id}: {len(items)} sent, {len(results)} answered")
+        return results
+
+    def _get(self, path: str, **query: Any) -> dict[str, Any]:
+        response = self.session.call("GET", path, query=query or None)
+        if response.status == 404:
+            return {}
+        if not response.ok:
+            raise TransientError(f"{self.connection_id}: GET {path} answered {response.status}",
+                                 reason="erp_unavailable")
+        return response.json() or {}
+
+    # ---- organisation: base currency and lock dates -------------------------------------------------
+
+    def organisation(self) -> dict[str, Any]:
+        now = self._clock()
+        if self._organisation is None or now - self._organisation[0] > ORGANISATION_TTL_MS:
+            organisations = self._get("/Organisation").get("Organisations") or [{}]
+            self._organisation = (now, organisations[0])
+        return self._organisation[1]
+
+    def period_status(self, entity: Entity, on: date) -> PeriodStatus:
+        organisation = self.organisation()
+        locks = [d for d in (xero_date(organisation.get("PeriodLockDate")),
+                             xero_date(organisation.get("EndOfYearLockDate"))) if d]
+        closed_through = max(locks) if locks else None
+        return PeriodStatus(open=closed_through is None or on > closed_through, closed_through=closed_through,
+                            source="erp")
+
+    # ---- journals -----------------------------------------------------------------------------------
+
+    def manual_journal(self, journal: JournalEntry) -> dict[str, Any]:
+        currency = journal_currency(journal)
+        base = self.organisation().get("BaseCurrency")
+        if base and currency != base:
+            raise DocumentRejected(f"Xero manual journals are in the base currency {base}, this one is {currency}",
+                                   reason="currency_not_supported",
+                                   suggested_fix="set foreign_currency: convert_to_base on the entity")
+        lines = []
+        for line in journal.lines:
+            item: dict[str, Any] = {"LineAmount": amount_of(line), "AccountCode": line.account,
+                                    "Description": (line.memo or journal.memo or journal.document_id)[:4000]}
+            tracking = [{"Name": name, "Option": option} for name, option in sorted(line.dimensions.items())][:2]
+            if tracking:
+                item["Tracking"] = tracking
+            lines.append(item)
+        return {"Narration": narration(journal), "Date": journal.accounting_date.isoformat(), "Status": "POSTED",
+                "LineAmountTypes": "NoTax", "JournalLines": lines, "ShowOnCashBasisReports": True}
+
+    def post_journal(self, journal: JournalEntry) -> PostResult:
+        (item,) = self.post_journals([journal])
+        if item.result is None:
+            raise rejected(self.connection_id, item.message or "rejected", reason=item.reason or "erp_rejected")
+        return item.result
+
+    def post_journals(self, journals: Sequence[JournalEntry]) -> list[BulkItemResult]:
+        results: list[BulkItemResult] = []
+        size = self.connection.batch_size
+        for start in range(0, len(journals), size):
+            results += self._post_chunk(list(journals[start:start + size]))
+        return results
+
+    def _post_chunk(self, journals: list[JournalEntry]) -> list[BulkItemResult]:
+        bodies: list[dict[str, Any]] = []
+        rejected_early: dict[int, BulkItemResult] = {}
+        for position, journal in enumerate(journals):
+            try:
+                bodies.append(self.manual_journal(journal))
+            except DocumentRejected as exc:
+                rejected_early[position] = BulkItemResult(journal.document_id, reason=exc.reason, message=exc.message)
+        sendable = [j for i, j in enumerate(journals) if i not in rejected_early]
+        answered: list[dict[str, Any]] = []
+        if sendable:
+            try:
+                answered = self._put("/ManualJournals", "ManualJournals", bodies,
+                                     idempotency_key([j.document_id for j in sendable]))
+            except UncertainOutcome:
+                return self._resolve_uncertain(journals, rejected_early)
+        out: list[BulkItemResult] = []
+        replies = iter(answered)
+        for position, journal in enumerate(journals):
+            if position in rejected_early:
+                out.append(rejected_early[position])
+                continue
+            reply = next(replies)
+            errors = [e.get("Message", "") for e in reply.get("ValidationErrors") or []]
+            if reply.get("StatusAttributeString") == "ERROR" or errors:
+                message = "; ".join(errors) or "rejected"
+                reason = "period_closed" if any(w in message.lower() for w in LOCK_WORDS) else "erp_rejected"
+                out.append(BulkItemResult(journal.document_id, reason=reason, message=message))
+            else:
+                out.append(BulkItemResult(journal.document_id, PostResult(
+                    erp_ref=f"xero:ManualJournal/{reply.get('ManualJournalID')}", created=True)))
+        return out
+
+    def _resolve_uncertain(self, journals: list[JournalEntry], early: dict[int, BulkItemResult]) -> list[BulkItemResult]:
+        """The PUT's outcome is unknown: look every journal up before anything is retried."""
+        out: list[BulkItemResult] = []
+        missing = []
+        for position, journal in enumerate(journals):
+            if position in early:
+                out.append(early[position])
+                continue
+            found = self.find_by_external_id(journal.document_id, "journal")
+            if found is None:
+                missing.append(journal.document_id)
+            out.append(BulkItemResult(journal.document_id, PostResult(found.erp_ref, True) if found else None,
+                                      reason=None if found else "uncertain_outcome",
+                                      message=None if found else "outcome unknown; looked up, not found yet"))
+        if missing and len(journals) == 1:
+            raise UncertainOutcome(f"{self.connection_id}: {missing[0]} not found after an uncertain outcome")
+        return out
+
+    def find_by_external_id(self, external_id: str, kind: str | None = None) -> PostResult | None:
+        """``kind`` (journal, invoice, bill, credit_note, vendor_credit, payment, vendor_payment) narrows the
+        lookup to one endpoint — one call instead of four when the caller knows what it posted."""
+        marker = f"[{external_id}]"
+        if kind in (None, "journal"):
+            body = self._get("/ManualJournals", where=f'Narration.Contains("{marker}")')
+            for journal in body.get("ManualJournals") or []:
+                if marker in (journal.get("Narration") or "") and journal.get("Status") not in ("DELETED", "VOIDED"):
+                    return PostResult(erp_ref=f"xero:ManualJournal/{journal.get('ManualJournalID')}", created=False)
+        for path, collection, key, where, kinds in (
+                ("/Invoices", "Invoices", "InvoiceID", None, ("invoice", "bill")),
+                ("/CreditNotes", "CreditNotes", "CreditNoteID", "CreditNoteNumber", ("credit_note", "vendor_credit")),
+                ("/Payments", "Payments", "PaymentID", "Reference", ("payment", "vendor_payment"))):
+            if kind is not None and kind not in kinds:
+                continue
+            found = self._find_document(path, collection, key, external_id, where)
+            if found:
+                return PostResult(erp_ref=f"xero:{collection[:-1]}/{found[key]}", created=False)
+        return None
+
+    def _find_document(self, path: str, collection: str, key: str, external_id: str,
+                       where_field: str | None) -> dict[str, Any] | None:
+        if where_field is None:
+            body = self._get(path, InvoiceNumbers=external_id)
+        else:
+            body = self._get(path, where=f'{where_field}=="{external_id}"')
+        for item in body.get(collection) or []:
+            if item.get("Status") not in ("DELETED", "VOIDED"):
+                return item
+        return None
+
+    # ---- parties and documents ----------------------------------------------------------------------
+
+    def ensure_party(self, party: Party) -> str:
+        number = f"LL-{party.role[:1].upper()}-{party.source_id}"[:50]
+        if number in self._contacts:
+            return self._contacts[number]
+        body = self._get("/Contacts", where=f'ContactNumber=="{number}"')
+        contacts = body.get("Contacts") or []
+        if contacts:
+            self._contacts[number] = contacts[0]["ContactID"]
+            return self._contacts[number]
+        contact: dict[str, Any] = {"Name": f"{party.name or party.source_id} [{party.source_id}]"[:255],
+                                   "ContactNumber": number}
+        # IsCustomer / IsSupplier are read-only in Xero's spec: Xero infers them from the contact's transactions.
+        try:
+            (reply,) = self._put("/Contacts", "Contacts", [contact], idempotency_key([number]))
+        except UncertainOutcome:
+            found = self._get("/Contacts", where=f'ContactNumber=="{number}"').get("Contacts") or []
+            if not found:
+                raise
+            reply = found[0]
+        if reply.get("ValidationErrors"):
+            raise rejected(self.connection_id, _messages(reply), reason="party_rejected")
+        self._contacts[number] = reply["ContactID"]
+        return self._contacts[number]
+
+    def _line_items(self, document: ErpDocument) -> list[dict[str, Any]]:
+        items = []
+        for line in document.lines:
+            item: dict[str, Any] = {"Description": (line.description or document.memo or document.external_id)[:4000],
+                                    "Quantity": Decimal(1), "UnitAmount": Decimal(line.amount.canonical()),
+                                    "AccountCode": line.account, "TaxType": "NONE"}
+            tracking = [{"Name": k, "Option": v} for k, v in sorted(line.dimensions.items())][:2]
+            if tracking:
+                item["Tracking"] = tracking
+            items.append(item)
+        return items
+
+    def _invoice(self, document: ErpDocument, kind: str) -> PostResult:
+        contact_id = self.ensure_party(document.party)
+        body: dict[str, Any] = {
+            "Type": kind, "Contact": {"ContactID": contact_id}, "Date": document.date.isoformat(),
+            "DueDate": (document.due_date or document.date).isoformat(), "LineAmountTypes": "NoTax",
+            "InvoiceNumber": document.external_id, "CurrencyCode": document.currency, "Status": "AUTHORISED",
+            "LineItems": self._line_items(document),
+        }
+        if kind == "ACCREC" and document.number:
+            body["Reference"] = document.number[:255]
+        if document.exchange_rate is not None:
+            body["CurrencyRate"] = Decimal(1) / document.exchange_rate
+        return self._post_document("/Invoices", "Invoices", "InvoiceID", body, document.external_id)
+
+    def _post_document(self, path: str, collection: str, key: str, body: dict[str, Any],
+                       external_id: str) -> PostResult:
+        kind = {"/Invoices": "invoice", "/CreditNotes": "credit_note", "/Payments": "payment"}[path]
+        def post() -> PostResult:
+            (reply,) = self._put(path, collection, [body], idempotency_key([external_id]))
+            if reply.get("StatusAttributeString") == "ERROR" or reply.get("ValidationErrors"):
+                message = _messages(reply)
+                reason = "period_closed" if any(w in message.lower() for w in LOCK_WORDS) else "erp_rejected"
+                raise rejected(self.connection_id, message, reason=reason)
+            return PostResult(erp_ref=f"xero:{collection[:-1]}/{reply.get(key)}", created=True)
+
+        return post_with_lookup(external_id, post, lambda found: self.find_by_external_id(found, kind))
+
+    def post_invoice(self, document: ErpDocument) -> PostResult:
+        return self._invoice(document, "ACCREC")
+
+    def post_bill(self, document: ErpDocument) -> PostResult:
+        return self._invoice(document, "ACCPAY")
+
+    def post_credit(self, document: ErpDocument) -> PostResult:
+        contact_id = self.ensure_party(document.party)
+        kind = "ACCRECCREDIT" if document.kind == "credit_note" else "ACCPAYCREDIT"
+        body = {"Type": kind, "Contact": {"ContactID": contact_id}, "Date": document.date.isoformat(),
+                "LineAmountTypes": "NoTax", "CreditNoteNumber": document.external_id,
+                "CurrencyCode": document.currency, "Status": "AUTHORISED", "LineItems": self._line_items(document)}
+        result = self._post_document("/CreditNotes", "CreditNotes", "CreditNoteID", body, document.external_id)
+        if document.applies_to and result.created:
+            original = self._find_document("/Invoices", "Invoices", "InvoiceID", document.applies_to, None)
+            if original is not None:
+                credit_id = result.erp_ref.rsplit("/", 1)[-1]
+                allocation = {"Invoice": {"InvoiceID": original["InvoiceID"]},
+                              "Amount": Decimal(document.total.canonical()), "Date": document.date.isoformat()}
+                self._put(f"/CreditNotes/{credit_id}/Allocations", "Allocations", [allocation],
+                          idempotency_key([document.external_id, "allocation"]))
+        return result
+
+    def post_payment(self, document: ErpDocument) -> PostResult:
+        if not document.applies_to or not document.account:
+            raise rejected(self.connection_id, "a Xero payment needs the invoice it pays and a bank account",
+                           reason="unsupported_document")
+        original = self._find_document("/Invoices", "Invoices", "InvoiceID", document.applies_to, None)
+        if original is None:
+            raise TransientError(f"invoice {document.applies_to} is not in Xero yet", reason="original_pending")
+        body = {"Invoice": {"InvoiceID": original["InvoiceID"]}, "Account": {"Code": document.account},
+                "Date": document.date.isoformat(), "Amount": Decimal(document.total.canonical()),
+                "Reference": document.external_id}
+        return self._post_document("/Payments", "Payments", "PaymentID", body, document.external_id)
+
+
+def _messages(body: dict[str, Any]) -> str:
+    messages = [e.get("Message", "") for e in body.get("ValidationErrors") or []]
+    for element in body.get("Elements") or []:
+        messages += [e.get("Message", "") for e in element.get("ValidationErrors") or []]
+    return "; ".join(m for m in messages if m) or str(body.get("Message") or body.get("Detail") or "")

@@ -1,0 +1,240 @@
+"""Summary buckets in DynamoDB: a document lands in exactly one bucket, even when delivered twice.
+
+Items (table ``buckets``, keys ``bucket_pk``/``bucket_sk``)::
+
+    HEAD#<scope key> / HEAD        open_seq: the sequence new documents of this scope go to
+    B#<bucket id>    / META        status (open → sealed → posted → done, or exception), scope, documents
+    B#<bucket id>    / L#<line>    account, dimensions, amount (exact decimal), documents
+    M#<document id>  / M           member_of (bucket id), its contributions per line (drill-down)
+
+Adding a document is one ``TransactWriteItems``: put the member item *only if absent* (the exactly-once
+guard: a second delivery is refused), check the scope's open sequence is still the one read, and ``ADD``
+the amounts to the bucket's lines. Sealing moves the scope's ``open_seq`` on and marks the bucket sealed
+in one transaction, so no document can join a bucket once the flush has taken it: a transaction racing the
+seal fails its check and retries into the next bucket. Indexes: ``by_status`` (status, bucket_id) lists
+the buckets the flush has work for; ``by_bucket`` (member_of, bucket_pk) gives the drill-down.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from ledgerlink.errors import TransientError
+from ledgerlink.pipeline.summarize import BucketScope, Contribution, SummaryLine
+from ledgerlink.store.clients import client as default_client
+from ledgerlink.store.clients import error_code
+from ledgerlink.store.dynamo import from_item, to_item, value
+
+MAX_TRANSACTION_ITEMS = 100
+FIXED_ITEMS = 3   # member put, head check, meta update
+
+
+class TooManyLines(ValueError):
+    """More summary lines than one transaction can update: post the document line-level instead."""
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    bucket_id: str
+    sequence: int
+    added: bool                # False: the document was already in a bucket (a redelivery)
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    bucket_id: str
+    status: str
+    scope: BucketScope
+    sequence: int
+    documents: int
+    erp_ref: str | None = None
+    correlation_id: str | None = None
+    exception_id: str | None = None
+
+
+def _scope_item(scope: BucketScope) -> dict[str, Any]:
+    return {"connection_id": scope.connection_id, "entity_id": scope.entity_id,
+            "accounting_date": scope.accounting_date.isoformat(), "currency": scope.currency,
+            "source_id": scope.source_id, "document_type": scope.document_type}
+
+
+def _scope_of(item: dict[str, Any]) -> BucketScope:
+    return BucketScope(connection_id=item["connection_id"], entity_id=item["entity_id"],
+                       accounting_date=date.fromisoformat(item["accounting_date"]), currency=item["currency"],
+                       source_id=item["source_id"], document_type=item["document_type"])
+
+
+class DynamoBuckets:
+    def __init__(self, table: str, *, client: Any = None) -> None:
+        self._table = table
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or default_client("dynamodb")
+
+    # ---- adding documents --------------------------------------------------------------------------
+
+    def _open_sequence(self, scope: BucketScope) -> int:
+        key = {"bucket_pk": value(f"HEAD#{scope.key()}"), "bucket_sk": value("HEAD")}
+        item = self.client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+        if item is not None:
+            return int(from_item(item)["open_seq"])
+        try:
+            self.client.put_item(TableName=self._table, Item=to_item({"bucket_pk": f"HEAD#{scope.key()}", "bucket_sk": "HEAD",
+                                                                      "open_seq": 1}),
+                                 ConditionExpression="attribute_not_exists(bucket_pk)")
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return self._open_sequence(scope)
+        return 1
+
+    def member(self, document_id: str) -> dict[str, Any] | None:
+        item = self.client.get_item(TableName=self._table, Key={"bucket_pk": value(f"M#{document_id}"), "bucket_sk": value("M")},
+                                    ConsistentRead=True).get("Item")
+        return from_item(item) if item else None
+
+    def add(self, document_id: str, scope: BucketScope, contributions: list[Contribution], *,
+            correlation_id: str) -> Membership:
+        if len(contributions) + FIXED_ITEMS > MAX_TRANSACTION_ITEMS:
+            raise TooManyLines(f"{len(contributions)} summary lines in one document")
+        for _ in range(10):
+            sequence = self._open_sequence(scope)
+            bucket_id = scope.bucket_id(sequence)
+            member = {"bucket_pk": f"M#{document_id}", "bucket_sk": "M", "member_of": bucket_id, "document_id": document_id,
+                      "sequence": sequence,
+                      "correlation_id": correlation_id, "added_at": int(time.time()),
+                      "lines": [{"line": c.line_key, "account": c.account, "amount": c.amount}
+                                for c in contributions]}
+            items: list[dict[str, Any]] = [
+                {"Put": {"TableName": self._table, "Item": to_item(member),
+                         "ConditionExpression": "attribute_not_exists(bucket_pk)"}},
+                {"ConditionCheck": {"TableName": self._table,
+                                    "Key": {"bucket_pk": value(f"HEAD#{scope.key()}"), "bucket_sk": value("HEAD")},
+                                    "ConditionExpression": "open_seq = :seq",
+                                    "ExpressionAttributeValues": {":seq": value(sequence)}}},
+                {"Update": {"TableName": self._table, "Key": {"bucket_pk": value(f"B#{bucket_id}"), "bucket_sk": value("META")},
+                            "UpdateExpression": "SET #s = if_not_exists(#s, :open), bucket_id = :b, seq = :seq, "
+                                                "connection_id = :c, entity_id = :e, accounting_date = :d, "
+                                                "currency = :cur, source_id = :src, document_type = :t, "
+                                                "correlation_id = if_not_exists(correlation_id, :corr) "
+                                                "ADD documents :one",
+                            "ConditionExpression": "attribute_not_exists(bucket_pk) OR #s = :open",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": {
+                                ":open": value("open"), ":b": value(bucket_id), ":seq": value(sequence),
+                                ":one": value(1), ":corr": value(correlation_id),
+                                **{f":{k}": value(v) for k, v in zip(
+                                    ("c", "e", "d", "cur", "src", "t"), _scope_item(scope).values(), strict=True)}}}},
+            ]
+            for contribution in contributions:
+                items.append({"Update": {
+                    "TableName": self._table,
+                    "Key": {"bucket_pk": value(f"B#{bucket_id}"), "bucket_sk": value(f"L#{contribution.line_key}")},
+                    "UpdateExpression": "SET account = :a, dimensions = :dims ADD amount :x, documents :one",
+                    "ExpressionAttributeValues": {":a": value(contribution.account),
+                                                  ":dims": value(dict(contribution.dimensions)),
+                                                  ":x": value(contribution.amount), ":one": value(1)}}})
+            try:
+                self.client.transact_write_items(TransactItems=items)
+            except Exception as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code") for r in getattr(exc, "response", {}).get("CancellationReasons", [])]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    existing = self.member(document_id)
+                    if existing is not None:   # delivered before: it is already in exactly one bucket
+                        return Membership(existing["member_of"], int(existing["sequence"]), added=False)
+                continue   # the bucket was sealed meanwhile (or a write conflict): go again, next sequence
+            return Membership(bucket_id, sequence, added=True)
+        raise TransientError(f"could not add {document_id} to a bucket (contention)", reason="bucket_contention")
+
+    # ---- reading and sealing -----------------------------------------------------------------------
+
+    def bucket(self, bucket_id: str) -> Bucket | None:
+        item = self.client.get_item(TableName=self._table, Key={"bucket_pk": value(f"B#{bucket_id}"), "bucket_sk": value("META")},
+                                    ConsistentRead=True).get("Item")
+        return self._bucket(from_item(item)) if item else None
+
+    @staticmethod
+    def _bucket(item: dict[str, Any]) -> Bucket:
+        return Bucket(bucket_id=item["bucket_id"], status=item["status"], scope=_scope_of(item),
+                      sequence=int(item["seq"]), documents=int(item.get("documents", 0)),
+                      erp_ref=item.get("erp_ref"), correlation_id=item.get("correlation_id"),
+                      exception_id=item.get("exception_id"))
+
+    def by_status(self, status: str) -> list[Bucket]:
+        buckets: list[Bucket] = []
+        for page in self.client.get_paginator("query").paginate(
+                TableName=self._table, IndexName="by_status", KeyConditionExpression="#s = :s",
+                ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":s": value(status)}):
+            buckets.extend(self._bucket(from_item(item)) for item in page.get("Items", []))
+        return sorted(buckets, key=lambda b: (b.scope.accounting_date, b.bucket_id))
+
+    def lines(self, bucket_id: str) -> list[SummaryLine]:
+        lines: list[SummaryLine] = []
+        for page in self.client.get_paginator("query").paginate(
+                TableName=self._table, ConsistentRead=True, KeyConditionExpression="bucket_pk = :pk AND begins_with(bucket_sk, :l)",
+                ExpressionAttributeValues={":pk": value(f"B#{bucket_id}"), ":l": value("L#")}):
+            for raw in page.get("Items", []):
+                item = from_item(raw)
+                lines.append(SummaryLine(line_key=item["bucket_sk"][2:], account=item["account"],
+                                         dimensions=dict(item.get("dimensions") or {}),
+                                         amount=Decimal(str(item["amount"])), documents=int(item["documents"])))
+        return lines
+
+    def members(self, bucket_id: str) -> list[dict[str, Any]]:
+        """Drill-down: the source documents of a bucket (index, eventually consistent)."""
+        members: list[dict[str, Any]] = []
+        for page in self.client.get_paginator("query").paginate(
+                TableName=self._table, IndexName="by_bucket", KeyConditionExpression="member_of = :b",
+                ExpressionAttributeValues={":b": value(bucket_id)}):
+            members.extend(from_item(item) for item in page.get("Items", []))
+        return members
+
+    def drill_down(self, bucket_id: str, line: str) -> list[str]:
+        """The document ids behind one summary line (its drill-down key is in the posted line's memo)."""
+        return sorted(member["document_id"] for member in self.members(bucket_id)
+                      if any(contribution["line"] == line for contribution in member.get("lines", [])))
+
+    def seal(self, bucket: Bucket) -> bool:
+        """Close the bucket to new documents (they go to the next sequence). False if someone else sealed it."""
+        head = {"bucket_pk": value(f"HEAD#{bucket.scope.key()}"), "bucket_sk": value("HEAD")}
+        try:
+            self.client.transact_write_items(TransactItems=[
+                {"Update": {"TableName": self._table, "Key": head, "UpdateExpression": "SET open_seq = :next",
+                            "ConditionExpression": "open_seq = :seq",
+                            "ExpressionAttributeValues": {":seq": value(bucket.sequence),
+                                                          ":next": value(bucket.sequence + 1)}}},
+                {"Update": {"TableName": self._table,
+                            "Key": {"bucket_pk": value(f"B#{bucket.bucket_id}"), "bucket_sk": value("META")},
+                            "UpdateExpression": "SET #s = :sealed, sealed_at = :now",
+                            "ConditionExpression": "#s = :open", "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": {":sealed": value("sealed"), ":open": value("open"),
+                                                          ":now": value(int(time.time()))}}},
+            ])
+        except Exception as exc:
+            if error_code(exc) == "TransactionCanceledException":
+                return False
+            raise
+        return True
+
+    def mark(self, bucket_id: str, status: str, *, expected: str, **attributes: Any) -> bool:
+        names = {"#s": "status", **{f"#a{i}": k for i, k in enumerate(attributes)}}
+        values = {":new": value(status), ":old": value(expected),
+                  **{f":v{i}": value(v) for i, v in enumerate(attributes.values())}}
+        sets = ", ".join(["#s = :new"] + [f"#a{i} = :v{i}" for i in range(len(attributes))])
+        try:
+            self.client.update_item(TableName=self._table, Key={"bucket_pk": value(f"B#{bucket_id}"), "bucket_sk": value("META")},
+                                    UpdateExpression=f"SET {sets}", ConditionExpression="#s = :old",
+                                    ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

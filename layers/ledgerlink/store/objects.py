@@ -1,0 +1,139 @@
+"""A small object store for files LedgerLink writes for other systems (legacy GL import files): a local
+directory or an S3 prefix, with the create-once primitive that makes a posting happen exactly once
+(``link(2)`` of a complete temp file locally, ``PutObject`` with ``If-None-Match: *`` on S3)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from ledgerlink.errors import TransientError
+from ledgerlink.store.clients import client as default_client
+from ledgerlink.store.clients import error_code
+
+
+class ObjectStore(Protocol):
+    def create(self, name: str, data: bytes) -> bool: ...
+    def write(self, name: str, data: bytes) -> None: ...
+    def read(self, name: str) -> bytes | None: ...
+    def delete(self, name: str) -> None: ...
+    def names(self, prefix: str) -> list[str]: ...
+    def location(self, name: str = "") -> str: ...
+
+
+class FileObjectStore:
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, name: str) -> Path:
+        path = (self.root / name).resolve()
+        if self.root.resolve() not in path.parents:
+            raise ValueError(f"object {name!r} escapes the store directory")
+        return path
+
+    def create(self, name: str, data: bytes) -> bool:
+        path = self._path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                return False
+            return True
+        finally:
+            os.unlink(tmp)
+
+    def write(self, name: str, data: bytes) -> None:
+        path = self._path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+
+    def read(self, name: str) -> bytes | None:
+        path = self._path(name)
+        return path.read_bytes() if path.is_file() else None
+
+    def delete(self, name: str) -> None:
+        self._path(name).unlink(missing_ok=True)
+
+    def names(self, prefix: str) -> list[str]:
+        base = self.root / prefix
+        if not base.exists():
+            return []
+        return sorted(str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file()
+                      and not p.name.startswith(".tmp-"))
+
+    def location(self, name: str = "") -> str:
+        return str(self._path(name)) if name else str(self.root.resolve())
+
+
+class S3ObjectStore:
+    def __init__(self, bucket: str, prefix: str, *, client: Any = None) -> None:
+        self._bucket = bucket
+        self._prefix = prefix.strip("/")
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client or default_client("s3")
+
+    def _key(self, name: str) -> str:
+        return f"{self._prefix}/{name}" if self._prefix else name
+
+    def create(self, name: str, data: bytes) -> bool:
+        try:
+            self.client.put_object(Bucket=self._bucket, Key=self._key(name), Body=data, IfNoneMatch="*")
+        except Exception as exc:
+            code = error_code(exc)
+            if code in ("PreconditionFailed", "412"):
+                return False
+            if code in ("ConditionalRequestConflict", "409"):
+                raise TransientError("concurrent create of the same object; retry", reason="write_conflict") from None
+            raise
+        return True
+
+    def write(self, name: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self._bucket, Key=self._key(name), Body=data)
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            return self.client.get_object(Bucket=self._bucket, Key=self._key(name))["Body"].read()
+        except Exception as exc:
+            if error_code(exc) in ("NoSuchKey", "404"):
+                return None
+            raise
+
+    def delete(self, name: str) -> None:
+        self.client.delete_object(Bucket=self._bucket, Key=self._key(name))
+
+    def names(self, prefix: str) -> list[str]:
+        found: list[str] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket,
+                                                                          Prefix=self._key(prefix)):
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                found.append(key[len(self._prefix) + 1:] if self._prefix else key)
+        return sorted(found)
+
+    def location(self, name: str = "") -> str:
+        return f"s3://{self._bucket}/{self._key(name)}"
+
+
+def object_store(uri: str, prefix: str) -> ObjectStore:
+    """``file:///abs/dir`` or ``s3://bucket/prefix`` plus a sub-prefix → a store."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return FileObjectStore(Path(parsed.path) / prefix)
+    if parsed.scheme == "s3":
+        return S3ObjectStore(parsed.netloc, f"{parsed.path.strip('/')}/{prefix}".strip("/"))
+    raise ValueError(f"unsupported legacy files URI {uri!r} (use file:// or s3://)")
