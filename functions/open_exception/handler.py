@@ -1,4 +1,5 @@
-"""post-document step: open an exception case (reason code, fix) and mark the document in the ledger."""
+"""post-document step: open an exception case (reason code, fix), mark the document, announce it on
+EventBridge, and leave the execution waiting on the case's task token for finance ops' decision."""
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
@@ -11,12 +12,13 @@ metrics = Metrics(namespace="LedgerLink", service="exceptions")
 by_reason = EphemeralMetrics(namespace="LedgerLink")  # its own EMF blob: the reason dimension is per case
 
 
-@logger.inject_lambda_context(correlation_id_path="correlation_id")
+@logger.inject_lambda_context(correlation_id_path="state.correlation_id")
 @metrics.log_metrics
 def handler(event: dict, context: object) -> dict:
-    logger.append_keys(document_id=event.get("document_id"))
-    ledger, exceptions = exception_stores()
-    result = open_exception_step(event, ledger, exceptions)
+    state = event.get("state", event)  # waitForTaskToken payload: {"state": ..., "task_token": ...}
+    logger.append_keys(document_id=state.get("document_id"))
+    ledger, exceptions, events = exception_stores()
+    result = open_exception_step(state, ledger, exceptions, task_token=event.get("task_token"), events=events)
     logger.warning("exception opened", extra={"exception_id": result["exception_id"], "reason": result["reason"]})
     metrics.add_metric(name="ExceptionsOpened", unit=MetricUnit.Count, value=1)
     by_reason.add_dimension(name="reason", value=result["reason"])

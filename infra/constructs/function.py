@@ -50,6 +50,7 @@ class Sizing:
 SIZING: dict[str, Sizing] = {
     "ingest": Sizing(256, 10),          # verify, archive, dedupe, enqueue: answers the provider fast
     "normalize": Sizing(512, 120),      # a batch of up to 10 events; vendor API fetches; starts executions
+    "master_data": Sizing(256, 60),     # may create a customer/vendor in the ERP (rate-limited like post)
     "enrich": Sizing(256, 30),
     "validate": Sizing(256, 30),
     "post": Sizing(256, 60),            # the ERP call (the ASL gives the step 120 s)

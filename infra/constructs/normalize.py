@@ -83,10 +83,12 @@ class Normalize(Construct):
         function.allow(["dynamodb:UpdateItem"], [tables["inbox"].table_arn])
         # register; get = cash application reads the documents a bank line names
         function.allow(["dynamodb:PutItem", "dynamodb:GetItem"], [tables["ledger"].table_arn])
-        function.allow(["dynamodb:PutItem"], [tables["exceptions"].table_arn])
+        # open (put); a replayed document whose execution waits on its case: read it, mark it retrying
+        function.allow(["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"], [tables["exceptions"].table_arn])
+        function.allow(["dynamodb:PutItem"], [tables["parties"].table_arn])  # parties announced by CRM/HR events
         function.allow(["dynamodb:UpdateItem"], [tables["totals"].table_arn])  # counters, in the same transactions
         function.allow(["s3:GetObject"], [archive.arn_for_objects(f"{prefix}*") for prefix in ARCHIVE_PREFIXES])
-        function.allow(["states:StartExecution"], [state_machine.state_machine_arn])
+        function.allow(["states:StartExecution", "states:SendTaskSuccess"], [state_machine.state_machine_arn])
         function.allow_key("dynamodb", KeyUse.DYNAMODB)
         function.allow_key("s3", KeyUse.S3_READ)
         if api_secrets:  # vendor API reads: credentials, and the fetched objects kept for replays

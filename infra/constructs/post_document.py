@@ -1,4 +1,4 @@
-"""Post-document: the Step Functions Standard state machine and its five task Lambdas.
+"""Post-document: the Step Functions Standard state machine and its six task Lambdas.
 
 The definition is ``ledgerlink/workflow/post_document.asl.json`` — the very file the local runtime runs on
 moto — with each ``${...FunctionArn}`` placeholder substituted by CDK. Retry/Catch live in that file.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -32,6 +32,7 @@ BUCKET_ADD_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateIt
 LIMITER_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")          # store.limiter: read, conditional put
 ERP_SECRET_ACTIONS = ("secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue")  # rotated refresh tokens
 DESCRIPTIONS = {
+    "master_data": "master data first: employees known and active, customers and vendors in the ERP",
     "enrich": "map the canonical document to GL accounts",
     "validate": "balance, chart and period gates",
     "post": "post the journal to the entity's ERP connection, once",
@@ -79,12 +80,28 @@ class PostDocument(Construct):
                                        "document ids known only at run time); access is limited to that prefix.",
                     finding=f"Resource::<{logical_id(books)}.Arn>/{BOOKS_PREFIX}/*")
 
+        master = self.tasks["master_data"]
+        master.allow(["dynamodb:GetItem"], [config])
+        master.allow(["dynamodb:GetItem", "dynamodb:PutItem"], [tables["parties"].table_arn])  # cross-references
+        # Beancount: a party is one open/custom directive file under books/parties/ (read, then written once)
+        master.allow(["s3:GetObject", "s3:PutObject"], [books.arn_for_objects(f"{BOOKS_PREFIX}/*")])
+        master.allow(["s3:ListBucket"], [books.bucket_arn])
+        master.allow_key("dynamodb", KeyUse.DYNAMODB)
+        master.allow_key("s3", KeyUse.S3_READ + KeyUse.S3_WRITE)
+        acknowledge(master.role, "IAM5", "Beancount parties are one S3 object per party under the books/ prefix "
+                                         "(names are source party ids known only at run time); access is limited "
+                                         "to that prefix.",
+                    finding=f"Resource::<{logical_id(books)}.Arn>/{BOOKS_PREFIX}/*")
+
         self.tasks["record"].allow(["dynamodb:UpdateItem"], [tables["ledger"].table_arn, tables["totals"].table_arn,
                                                              tables["exceptions"].table_arn])  # resolves a replayed case
         self.tasks["record"].allow_key("dynamodb", KeyUse.DYNAMODB)
 
         opener = self.tasks["open_exception"]
-        opener.allow(["dynamodb:PutItem"], [tables["exceptions"].table_arn])
+        # open (put), supersede the previous case of a retried document (update); announce on EventBridge
+        opener.allow(["dynamodb:PutItem", "dynamodb:UpdateItem"], [tables["exceptions"].table_arn])
+        opener.allow(["events:PutEvents"], [Stack.of(self).format_arn(service="events", resource="event-bus",
+                                                                      resource_name="default")])
         opener.allow(["dynamodb:UpdateItem"], [tables["ledger"].table_arn, tables["totals"].table_arn])
         opener.allow_key("dynamodb", KeyUse.DYNAMODB)
 
@@ -92,6 +109,11 @@ class PostDocument(Construct):
                               erp_secrets: Sequence[secretsmanager.ISecret]) -> None:
         """Issue 5: enrich reads originals (reversals); post routes, summarizes, rate-limits and calls ERP APIs."""
         self.tasks["enrich"].allow(["dynamodb:GetItem"], [tables["ledger"].table_arn])
+        master = self.tasks["master_data"]  # ensure_party goes through the same connections as post
+        master.allow(LIMITER_ACTIONS, [tables["limiter"].table_arn])
+        if erp_secrets:
+            master.allow(ERP_SECRET_ACTIONS, [secret.secret_arn for secret in erp_secrets])
+            master.allow_key("secretsmanager", KeyUse.SECRET_READ + KeyUse.SECRET_WRITE)
         post = self.tasks["post"]
         post.allow(BUCKET_ADD_ACTIONS, [tables["buckets"].table_arn])
         post.allow(LIMITER_ACTIONS, [tables["limiter"].table_arn])
@@ -121,7 +143,7 @@ class PostDocument(Construct):
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ERROR, include_execution_data=False),
             tracing_enabled=True,
         )
-        # The definition is a string, so CDK cannot infer the tasks: invoke exactly these five (unqualified ARNs).
+        # The definition is a string, so CDK cannot infer the tasks: invoke exactly these six (unqualified ARNs).
         machine.add_to_role_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=list(arns.values())))
         acknowledge(machine, "SF1", "Execution history holds canonical financial documents; logging is ERROR-level "
                                     "without execution data, and each task's own JSON logs carry the correlation id.")

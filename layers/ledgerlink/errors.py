@@ -78,6 +78,13 @@ class DocumentRejected(LedgerLinkError):
         return json.dumps(self.to_dict(), default=str, sort_keys=True)
 
 
+class MasterDataPending(DocumentRejected):
+    """A referenced party is not known yet and policy says wait for its master-data event. The state machine
+    retries this (bounded); when it gives up the case opens as ``master_data_missing``."""
+
+    reason = "master_data_missing"
+
+
 class NormalizationError(DocumentRejected):
     """The source payload is signed and stored but cannot be turned into a canonical document."""
 
@@ -138,7 +145,7 @@ def rejection_from_cause(cause: str | None) -> dict[str, Any]:
         return {"reason": "unexpected_error", "message": cause[:500]}
     error_type = outer.get("errorType", "")
     message = outer.get("errorMessage", "")
-    if error_type in {"DocumentRejected", "NormalizationError"}:
+    if error_type in {"DocumentRejected", "NormalizationError", "MasterDataPending"}:
         try:
             inner = json.loads(message)
             if isinstance(inner, dict) and "reason" in inner:

@@ -24,6 +24,7 @@ EXCEPTIONS_TABLE = "LEDGERLINK_EXCEPTIONS_TABLE"
 IDEMPOTENCY_TABLE = "LEDGERLINK_IDEMPOTENCY_TABLE"
 TOTALS_TABLE = "LEDGERLINK_TOTALS_TABLE"
 AUDIT_TABLE = "LEDGERLINK_AUDIT_TABLE"
+PARTIES_TABLE = "LEDGERLINK_PARTIES_TABLE"
 CURSORS_TABLE = "LEDGERLINK_CURSORS_TABLE"
 REPORTS_BUCKET = "LEDGERLINK_REPORTS_BUCKET"
 EVENT_BUS_NAME = "LEDGERLINK_EVENT_BUS_NAME"
@@ -88,6 +89,7 @@ class NormalizeSettings:
     ledger_table: str = env(LEDGER_TABLE)
     totals_table: str = env(TOTALS_TABLE)
     exceptions_table: str = env(EXCEPTIONS_TABLE)
+    parties_table: str = env(PARTIES_TABLE)
     archive_bucket: str = env(ARCHIVE_BUCKET)
     state_machine_arn: str = env(STATE_MACHINE_ARN)
     config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
@@ -148,6 +150,7 @@ class ExceptionSettings:
     ledger_table: str = env(LEDGER_TABLE)
     exceptions_table: str = env(EXCEPTIONS_TABLE)
     totals_table: str = env(TOTALS_TABLE)
+    event_bus_name: str = env(EVENT_BUS_NAME, "default")
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +212,18 @@ class PollSettings:
     config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
 
+@dataclass(frozen=True, slots=True)
+class MasterDataSettings:
+    """post-document's first step: parties cross-references, the ERP connectors (ensure_party)."""
+
+    config_table: str = env(CONFIG_TABLE)
+    parties_table: str = env(PARTIES_TABLE)
+    books_uri: str = env(BOOKS_URI)
+    legacy_files_uri: str = env(LEGACY_FILES_URI)
+    limiter_table: str = env(LIMITER_TABLE)
+    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
+
+
 # function name (folder under functions/) → its settings class; infra and the local runtime use it.
 FUNCTION_SETTINGS: dict[str, type] = {
     "ingest": IngestSettings,
@@ -220,6 +235,7 @@ FUNCTION_SETTINGS: dict[str, type] = {
     "open_exception": ExceptionSettings,
     "reconcile": ReconcileSettings,
     "ops": OpsSettings,
+    "master_data": MasterDataSettings,
     "bank_file": BankFileSettings,
     "poll": PollSettings,
     "flush": FlushSettings,

@@ -46,6 +46,7 @@ def normalize_service() -> Any:
     from ledgerlink.store.exceptions import DynamoExceptions
     from ledgerlink.store.inbox import DynamoInbox
     from ledgerlink.store.ledger import DynamoLedger
+    from ledgerlink.store.parties import DynamoParties
     from ledgerlink.store.secrets import SecretsManagerSecrets
     from ledgerlink.store.workflow import StepFunctionsWorkflow
 
@@ -59,6 +60,7 @@ def normalize_service() -> Any:
         ledger=DynamoLedger(s.ledger_table, totals_table=s.totals_table),
         exceptions=DynamoExceptions(s.exceptions_table),
         workflow=StepFunctionsWorkflow(s.state_machine_arn),
+        parties=DynamoParties(s.parties_table),
     )
 
 
@@ -133,12 +135,26 @@ def record_stores() -> tuple[Any, Any]:
 
 
 @cache
-def exception_stores() -> tuple[Any, Any]:
+def exception_stores() -> tuple[Any, Any, Any]:
+    """(ledger, exception cases, EventBridge publisher) for the open-exception step."""
     from ledgerlink.store.exceptions import DynamoExceptions
     from ledgerlink.store.ledger import DynamoLedger
+    from ledgerlink.store.reports import EventBridgePublisher
 
     s = settings.read_settings(settings.ExceptionSettings)
-    return DynamoLedger(s.ledger_table, totals_table=s.totals_table), DynamoExceptions(s.exceptions_table)
+    return (DynamoLedger(s.ledger_table, totals_table=s.totals_table), DynamoExceptions(s.exceptions_table),
+            EventBridgePublisher(s.event_bus_name))
+
+
+@cache
+def master_data_dependencies() -> tuple[Any, Any, Any]:
+    """(config store, connector factory, parties cross-references) for the master-data step."""
+    from ledgerlink.service.posting import erp_connectors
+    from ledgerlink.store.parties import DynamoParties
+
+    s = settings.read_settings(settings.MasterDataSettings)
+    connectors = erp_connectors(_connector_context(s.books_uri, s.legacy_files_uri, s.limiter_table))
+    return _config_store(s.config_table, s.config_cache_seconds), connectors, DynamoParties(s.parties_table)
 
 
 @cache
@@ -237,6 +253,6 @@ def poll_service() -> Any:
 def reset() -> None:
     for function in (_config_store, ingest_service, normalize_service, config_reader, post_dependencies, record_stores,
                      exception_stores, reconciler, bank_file_service, ops_services, poll_service,
-                     enrich_dependencies, summary_buckets, flush_service):
+                     enrich_dependencies, summary_buckets, flush_service, master_data_dependencies):
         function.cache_clear()
     clients.reset()

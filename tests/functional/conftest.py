@@ -31,6 +31,7 @@ from ledgerlink.local.aws import (
     create_resources,
     in_process_lambdas,
     store_secrets,
+    waiting_for_decisions,
 )
 from ledgerlink.local.functions import FunctionHost
 from ledgerlink.local.http_front import api_gateway_event
@@ -107,11 +108,22 @@ class Stack:
         return clients.client("stepfunctions").list_executions(
             stateMachineArn=self.resources.state_machine_arn, **kwargs)["executions"]
 
+    def _running_summary(self) -> list[tuple[str, list[str]]]:
+        sfn = clients.client("stepfunctions")
+        summary = []
+        for execution in self.executions("RUNNING")[:3]:
+            events = sfn.get_execution_history(executionArn=execution["executionArn"], reverseOrder=True,
+                                               maxResults=6)["events"]
+            summary.append((execution["name"], [e["type"] + str(e.get("lambdaFunctionFailedEventDetails", {})
+                                                                  .get("cause", ""))[:200] for e in events]))
+        return summary
+
     def wait_for_executions(self, timeout: float = 60.0) -> None:
+        """Until every execution finished or waits on an exception case's task token (a person's decision)."""
         deadline = time.monotonic() + timeout
-        while self.executions("RUNNING"):
+        while len(self.executions("RUNNING")) > waiting_for_decisions(self.resources.tables["exceptions"]):
             if time.monotonic() > deadline:
-                raise TimeoutError("executions still running")
+                raise TimeoutError(f"executions still running: {self._running_summary()}")
             time.sleep(0.05)
 
     # ---- results ---------------------------------------------------------------------------------
@@ -180,7 +192,7 @@ def stack(aws_env: None, stack_config: LedgerLinkConfig, tmp_path: Path,
         wiring.reset()  # clients must be created inside the mock
         host = FunctionHost(prefix="ll-test", log_stream=io.StringIO())
         with in_process_lambdas(host), atomic_dynamodb():
-            resources = create_resources(prefix="ll-test", books_dir=tmp_path / "books", host=host,
+            resources = create_resources(prefix="ll-test", books_dir=tmp_path / "books", host=host, master_data_wait_seconds=1,
                                          visibility_timeout_seconds=1, max_receive_count=2)
             for key, value in resources.environment().items():
                 monkeypatch.setenv(key, value)

@@ -86,6 +86,10 @@ class Resources:
                 ("dynamodb:PutItem", t["ledger"], None),               # ledger.register
                 ("dynamodb:GetItem", t["ledger"], None),               # ledger.get (cash application candidates)
                 ("dynamodb:PutItem", t["exceptions"], None),           # exceptions.open
+                ("dynamodb:GetItem", t["exceptions"], None),           # a replay: the case its execution waits on
+                ("dynamodb:UpdateItem", t["exceptions"], None),        # ... marked retrying
+                ("states:SendTaskSuccess", self.state_machine, None),  # ... and resumed with the replayed document
+                ("dynamodb:PutItem", t["parties"], None),              # parties.announce (CRM customer events)
                 ("dynamodb:UpdateItem", t["totals"], None),            # counters in the same transactions
                 ("s3:GetObject", f"{self.archive}/raw/*", None),       # archive.get(archive_key)
                 ("s3:GetObject", f"{self.archive}/items/*", None),     # archive.get(payload_key)
@@ -101,6 +105,18 @@ class Resources:
                     "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:DeleteMessage",
                     "sqs:GetQueueAttributes")},
                 ("kms:Decrypt", self.key, None),
+            },
+            "master_data": {
+                ("dynamodb:GetItem", t["config"], None),
+                ("dynamodb:GetItem", t["parties"], None),              # parties.announced / erp_id
+                ("dynamodb:PutItem", t["parties"], None),              # parties.record_erp_id (conditional)
+                ("s3:GetObject", f"{self.books}/books/*", None),       # BeancountBook.ensure_party: the party file
+                ("s3:PutObject", f"{self.books}/books/*", None),
+                ("s3:ListBucket", self.books, None),
+                ("dynamodb:GetItem", t["limiter"], None),              # API ERPs: the shared rate limiter
+                ("dynamodb:PutItem", t["limiter"], None),
+                *self.key_use("dynamodb", DYNAMODB_KEY),
+                *self.key_use("s3", ("kms:Decrypt", "kms:GenerateDataKey")),
             },
             "enrich": {("dynamodb:GetItem", t["config"], None), *self.key_use("dynamodb", DYNAMODB_KEY),
                        ("dynamodb:GetItem", t["ledger"], None)},          # a reversal's original journal
@@ -185,7 +201,10 @@ class Resources:
                 *self.key_use("s3", ("kms:Decrypt", "kms:GenerateDataKey")),
             },
             "open_exception": {
-                ("dynamodb:PutItem", t["exceptions"], None),
+                ("dynamodb:PutItem", t["exceptions"], None),           # exceptions.open
+                ("dynamodb:UpdateItem", t["exceptions"], None),        # supersede the case a retry replaces
+                ("events:PutEvents", "arn:AWS::Partition:events:AWS::Region:AWS::AccountId:event-bus/default",
+                 None),                                                # "LedgerLink Exception Opened"
                 ("dynamodb:UpdateItem", t["ledger"], None),
                 ("dynamodb:UpdateItem", t["totals"], None),
                 *self.key_use("dynamodb", DYNAMODB_KEY),
@@ -226,7 +245,8 @@ def resources(assembly) -> Resources:
     return Resources(assembly)
 
 
-@pytest.mark.parametrize("name", ["ingest", "normalize", "enrich", "validate", "post", "record", "open_exception",
+@pytest.mark.parametrize("name", ["ingest", "normalize", "master_data", "enrich", "validate", "post", "record",
+                                  "open_exception",
                                   "reconcile", "bank_file", "poll", "ops", "flush"])
 def test_function_role_grants_exactly_what_its_code_calls(template, resources, name):
     role = function_role(template, resources.functions[name])

@@ -184,7 +184,8 @@ def test_exported_schema_describes_the_top_level() -> None:
     schema = config_json_schema()
     assert isinstance(schema, dict)
     assert set(schema["properties"]) == {"version", "entities", "erp_connections", "sources",
-                                         "account_mappings", "posting_policies", "fx_rates"}
+                                         "account_mappings", "posting_policies", "fx_rates", "tax_codes",
+                                         "dimension_rules", "employees", "master_data", "controls"}
     assert {"entities", "erp_connections", "sources"} <= set(schema["required"])
     assert schema["additionalProperties"] is False
     assert schema["$schema"].startswith("https://json-schema.org/")

@@ -34,23 +34,27 @@ def test_definition_parses_and_every_transition_exists(definition: dict[str, Any
     states = definition["States"]
     assert definition["StartAt"] in states
     for name, state in states.items():
-        targets = [state.get("Next")] + [catcher["Next"] for catcher in state.get("Catch", [])]
+        targets = [state.get("Next"), state.get("Default")] + [catcher["Next"] for catcher in state.get("Catch", [])]
+        targets += [choice["Next"] for choice in state.get("Choices", [])]
         for target in filter(None, targets):
             assert target in states, f"{name} → {target}"
         if state["Type"] not in ("Succeed", "Fail"):
-            assert state.get("Next") or state.get("End"), f"{name} leads nowhere"
+            assert state.get("Next") or state.get("End") or state.get("Choices"), f"{name} leads nowhere"
 
 
-def test_happy_path_is_enrich_validate_post_record(definition: dict[str, Any]) -> None:
+def test_happy_path_is_master_data_enrich_validate_post_record(definition: dict[str, Any]) -> None:
     path, name = [], definition["StartAt"]
     while name:
         path.append(name)
         name = definition["States"][name].get("Next")
-    assert path == ["Enrich", "Validate", "Post", "Record"]
+    assert path == ["EnsureMasterData", "Enrich", "Validate", "Post", "Record"]
 
 
 def test_every_task_resource_is_a_known_placeholder(definition: dict[str, Any]) -> None:
-    resources = {state["Resource"] for state in tasks(definition).values()}
+    resources = {state["Resource"] for name, state in tasks(definition).items() if name != EXCEPTION_STATE}
+    waiting = definition["States"][EXCEPTION_STATE]
+    assert waiting["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    resources.add(waiting["Parameters"]["FunctionName"])
     assert resources == {f"${{{name}}}" for name in TASK_FUNCTIONS}
     assert placeholders() == set(TASK_FUNCTIONS)
 
@@ -85,14 +89,34 @@ def test_transient_errors_are_retried_with_backoff_and_rejections_are_not(defini
             assert retrier["IntervalSeconds"] >= 1, name
 
 
-def test_the_exception_step_retries_everything_and_then_succeeds(definition: dict[str, Any]) -> None:
-    state = definition["States"][EXCEPTION_STATE]
-    assert state["Retry"][-1]["ErrorEquals"] == ["States.ALL"]
-    assert definition["States"][state["Next"]]["Type"] == "Succeed"
+def test_the_exception_step_waits_for_a_decision_that_retries_or_closes(definition: dict[str, Any]) -> None:
+    states = definition["States"]
+    state = states[EXCEPTION_STATE]
+    # the case gets the task token; the execution waits for finance ops (bounded under a year)
+    assert state["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
+    assert state["ResultPath"] == "$.decision"
+    assert 86_400 * 30 <= state["TimeoutSeconds"] < 86_400 * 365
+    assert state["Retry"][-1]["ErrorEquals"] == ["States.TaskFailed"]  # the Lambda failing, not the wait timing out
+    decision = states[state["Next"]]
+    assert decision["Type"] == "Choice"
+    (retry,) = decision["Choices"]
+    assert (retry["Variable"], retry["StringEquals"]) == ("$.decision.action", "retry")
+    prepare = states[retry["Next"]]
+    assert prepare["Next"] == definition["StartAt"]  # a retry starts over, master data first
+    assert prepare["Parameters"]["config_version.$"] == "$.decision.config_version"  # the fixed mapping
+    assert states[decision["Default"]]["Type"] == "Succeed"
+    (expired,) = state["Catch"]
+    assert expired["ErrorEquals"] == ["States.Timeout"] and states[expired["Next"]]["Type"] == "Succeed"
+
+
+def test_quote_to_cash_waits_for_master_data_a_bounded_time(definition: dict[str, Any]) -> None:
+    (wait,) = [r for r in definition["States"]["EnsureMasterData"]["Retry"] if r["ErrorEquals"] == ["MasterDataPending"]]
+    total = sum(wait["IntervalSeconds"] * wait["BackoffRate"] ** attempt for attempt in range(wait["MaxAttempts"]))
+    assert 5 * 60 <= total <= 2 * 3600
 
 
 def test_every_task_has_a_timeout(definition: dict[str, Any]) -> None:
-    for name, state in tasks(definition).items():
+    for name, state in business_tasks(definition).items():
         assert 0 < state["TimeoutSeconds"] <= 900, name
 
 

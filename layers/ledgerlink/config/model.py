@@ -18,6 +18,15 @@ from pydantic_core import PydanticCustomError
 
 from ledgerlink.config.base import ConfigModel, SecretRef
 from ledgerlink.config.erps import BeancountConnection, ErpConnection
+from ledgerlink.config.mappings import (
+    DimensionRule,
+    Effective,
+    Employee,
+    EntityControls,
+    MasterDataPolicy,
+    TaxCode,
+    as_of,
+)
 from ledgerlink.config.sources import (
     AdyenSource,
     ApiAccess,
@@ -77,8 +86,9 @@ class Entity(ConfigModel):
                                           "from fx_rates (or the document's own) and rounding goes to fx_rounding")
 
 
-class AccountMapping(ConfigModel):
-    """GL accounts by mapping role for one entity (and optionally one source; ``*`` = any source)."""
+class AccountMapping(Effective):
+    """GL accounts by mapping role for one entity (and optionally one source; ``*`` = any source), effective
+    for accounting dates in ``effective_from``..``effective_to`` (both optional, inclusive)."""
 
     entity: Identifier
     source: Identifier | Literal["*"] = "*"
@@ -115,6 +125,11 @@ class LedgerLinkConfig(ConfigModel):
     account_mappings: list[AccountMapping] = Field(default_factory=list)
     posting_policies: list[PostingPolicy] = Field(default_factory=list)
     fx_rates: list[FxRate] = Field(default_factory=list)
+    tax_codes: list[TaxCode] = Field(default_factory=list)
+    dimension_rules: list[DimensionRule] = Field(default_factory=list)
+    employees: list[Employee] = Field(default_factory=list)
+    master_data: list[MasterDataPolicy] = Field(default_factory=list)
+    controls: list[EntityControls] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _references(self) -> LedgerLinkConfig:
@@ -200,16 +215,54 @@ class LedgerLinkConfig(ConfigModel):
                       and rate.to_currency == to_currency and rate.valid_from <= on]
         return max(candidates, key=lambda rate: rate.valid_from, default=None)
 
-    def accounts_for(self, entity_id: str, source_id: str) -> dict[str, str]:
-        """Role → account for an entity and source: source-specific mappings override ``*`` ones."""
+    def accounts_for(self, entity_id: str, source_id: str, on: date | None = None) -> dict[str, str]:
+        """Role → account for an entity and source as of ``on``: source-specific mappings override ``*`` ones;
+        rows not effective on that date do not count (``on=None``: the rows effective now-and-open-ended)."""
         merged: dict[str, str] = {}
-        for mapping in self.account_mappings:
-            if mapping.entity == entity_id and mapping.source == "*":
+        rows = [m for m in self.account_mappings if m.entity == entity_id and (on is None and m.effective_to is None
+                                                                               or on is not None and m.applies(on))]
+        for mapping in rows:
+            if mapping.source == "*":
                 merged.update(mapping.accounts)
-        for mapping in self.account_mappings:
-            if mapping.entity == entity_id and mapping.source == source_id:
+        for mapping in rows:
+            if mapping.source == source_id:
                 merged.update(mapping.accounts)
         return merged
+
+    # ---- the mapping service's other tables (all as of a date) -----------------------------------
+
+    def tax_code(self, entity_id: str, treatment: str | None, on: date) -> str | None:
+        rows = [r for r in as_of(self.tax_codes, on) if r.entity == entity_id]
+        exact = next((r.tax_code for r in rows if treatment and r.treatment == treatment), None)
+        return exact or next((r.tax_code for r in rows if r.treatment == "*"), None)
+
+    def dimensions_for(self, entity_id: str, *, source: str, on: date, product_id: str | None = None,
+                       category: str | None = None, employee: str | None = None) -> dict[str, str]:
+        rules = [r for r in as_of(self.dimension_rules, on) if r.entity == entity_id
+                 and r.matches(source=source, product_id=product_id, category=category, employee=employee)]
+        merged: dict[str, str] = {}
+        for rule in sorted(rules, key=lambda r: r.specificity):  # the most specific rule wins per dimension
+            merged.update(rule.dimensions)
+        return merged
+
+    def employee(self, source: str, employee_id: str, on: date) -> Employee | None:
+        rows = [e for e in self.employees if e.employee_id == employee_id and e.source in (source, "*")]
+        current = [e for e in rows if e.applies(on)]
+        if current:
+            return sorted(current, key=lambda e: e.source == "*")[0]
+        return None
+
+    def knows_employee(self, source: str, employee_id: str) -> bool:
+        return any(e.employee_id == employee_id and e.source in (source, "*") for e in self.employees)
+
+    def master_data_policy(self, source: str, role: str) -> str:
+        for policy in sorted(self.master_data, key=lambda p: p.source == "*"):
+            if policy.source in (source, "*") and policy.role == role:
+                return policy.policy
+        return "create"
+
+    def controls_for(self, entity_id: str) -> EntityControls | None:
+        return next((c for c in self.controls if c.entity == entity_id), None)
 
     def policy_for(self, source_id: str, document_type: str) -> PostingPolicy:
         specific = [p for p in self.posting_policies if p.document_type in (document_type, "*")]

@@ -62,7 +62,8 @@ class Resources:
 
 
 def create_resources(*, prefix: str, books_dir: Path, host: FunctionHost, visibility_timeout_seconds: int = 10,
-                     max_receive_count: int = 3, legacy_dir: Path | None = None) -> Resources:
+                     max_receive_count: int = 3, legacy_dir: Path | None = None,
+                     master_data_wait_seconds: int | None = 2) -> Resources:
     dynamodb = clients.client("dynamodb")
     tables: dict[str, str] = {}
     for name, spec in TABLES.items():
@@ -116,7 +117,8 @@ def create_resources(*, prefix: str, books_dir: Path, host: FunctionHost, visibi
     arns = {name: aws_lambda.create_function(
         FunctionName=host.physical_name(name), Runtime="python3.12", Role=role, Handler="handler.handler",
         Code={"ZipFile": package.getvalue()}, Timeout=60)["FunctionArn"] for name in FUNCTION_NAMES}
-    definition = render({placeholder: arns[function] for placeholder, function in TASK_FUNCTIONS.items()})
+    definition = render({placeholder: arns[function] for placeholder, function in TASK_FUNCTIONS.items()},
+                        master_data_wait_seconds=master_data_wait_seconds)
     state_machine = clients.client("stepfunctions").create_state_machine(
         name=f"{prefix}-post-document", definition=json.dumps(definition), roleArn=role,
         type="STANDARD")["stateMachineArn"]
@@ -220,6 +222,17 @@ def atomic_dynamodb() -> Iterator[None]:
     finally:
         for name, method in originals.items():
             setattr(DynamoDBBackend, name, method)
+
+
+def waiting_for_decisions(exceptions_table: str) -> int:
+    """Executions parked on an open exception case's task token (idle until finance ops decide)."""
+    count = 0
+    for page in clients.client("dynamodb").get_paginator("scan").paginate(
+            TableName=exceptions_table, ProjectionExpression="#s, task_token",
+            ExpressionAttributeNames={"#s": "status"}):
+        count += sum(1 for item in page.get("Items", [])
+                     if item.get("status", {}).get("S") == "open" and "task_token" in item)
+    return count
 
 
 @contextmanager

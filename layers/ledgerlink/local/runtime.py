@@ -40,6 +40,7 @@ from ledgerlink.local.aws import (
     in_process_lambdas,
     store_api_credentials,
     store_secrets,
+    waiting_for_decisions,
 )
 from ledgerlink.local.fake_apis import FakeSourceApis, generate_credentials
 from ledgerlink.local.functions import FUNCTION_NAMES, FunctionHost, functions_dir
@@ -356,7 +357,9 @@ class LocalRuntime:
         inbound = self.queue_depths()["inbound"]
         if inbound["visible"] or inbound["in_flight"]:
             return False
-        return self.running_executions() == 0
+        assert self.resources is not None
+        # an execution waiting on an exception case's task token is idle: it waits for a person
+        return self.running_executions() <= waiting_for_decisions(self.resources.tables["exceptions"])
 
     def wait_idle(self, timeout: float = 120.0, settle: float = 0.3) -> bool:
         """True once queues are drained, pollers idle and no execution runs — twice in a row."""

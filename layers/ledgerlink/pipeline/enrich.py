@@ -26,6 +26,7 @@ the role, entity and source — never a guess.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.errors import DocumentRejected
@@ -48,10 +49,10 @@ from ledgerlink.model.money import Money, sum_money
 class Accounts:
     """Role → account lookups for one (entity, source), raising ``mapping_missing`` with a fix."""
 
-    def __init__(self, config: LedgerLinkConfig, entity_id: str, source_id: str) -> None:
+    def __init__(self, config: LedgerLinkConfig, entity_id: str, source_id: str, on: date | None = None) -> None:
         self.entity_id = entity_id
         self.source_id = source_id
-        self.table = config.accounts_for(entity_id, source_id)
+        self.table = config.accounts_for(entity_id, source_id, on)  # as of the document's accounting date
 
     def has(self, role: str) -> bool:
         return role in self.table
@@ -235,8 +236,8 @@ def enrich(document: Document, config: LedgerLinkConfig, *, config_version: int)
         raise DocumentRejected(f"no posting rule for {document.document_type} documents",
                                reason="no_posting_rule", document_type=document.document_type)
     source_id = document.source.source_id or document.source.system
-    accounts = Accounts(config, document.entity_id, source_id)
-    lines = _merge(rule(document, accounts))
+    accounts = Accounts(config, document.entity_id, source_id, document.accounting_date)
+    lines = _with_dimensions(_merge(rule(document, accounts)), document, config, source_id)
     try:
         return JournalEntry(
             document_id=document.document_id, source=document.source, entity_id=document.entity_id,
@@ -248,6 +249,37 @@ def enrich(document: Document, config: LedgerLinkConfig, *, config_version: int)
     except ValueError as exc:
         raise DocumentRejected(f"journal for {document.document_id} is invalid: {exc}",
                                reason="unbalanced_journal") from None
+
+
+def _employee_of(document: Document) -> str | None:
+    party = getattr(document, "employee", None) or getattr(document, "cardholder", None)
+    return party.source_id if party is not None else None
+
+
+def _with_dimensions(lines: tuple[JournalLine, ...], document: Document, config: LedgerLinkConfig,
+                     source_id: str) -> tuple[JournalLine, ...]:
+    """The mapping service's dimensions, as of the accounting date: rules by source / product / category /
+    employee, the employee's cost center, and the tax code on tax lines. A line's own dimensions win."""
+    on, entity = document.accounting_date, document.entity_id
+    employee_id = _employee_of(document)
+    employee = config.employee(source_id, employee_id, on) if employee_id else None
+    result = []
+    for line in lines:
+        role = line.role or ""
+        head, _, tail = role.partition(".")
+        dimensions = config.dimensions_for(
+            entity, source=source_id, on=on, product_id=tail if head == "revenue" and tail else None,
+            category=tail if head == "expense" and tail else None, employee=employee_id)
+        if employee is not None and employee.cost_center:
+            dimensions.setdefault("cost_center", employee.cost_center)
+        if head == "tax":
+            code = config.tax_code(entity, None, on)
+            if code:
+                dimensions["tax_code"] = code
+        if dimensions:
+            line = line.model_copy(update={"dimensions": {**dimensions, **line.dimensions}})
+        result.append(line)
+    return tuple(result)
 
 
 def _default_memo(document: Document) -> str:

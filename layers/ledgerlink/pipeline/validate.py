@@ -2,6 +2,8 @@
 
 - balanced per currency (re-checked: a journal from another system is not trusted);
 - every account is one the ERP connection has opened / knows (mapped in the configuration);
+- the entity's controls (mapping service): currencies it accepts (``currency_not_allowed``), amounts that
+  need an approval first (``approval_required``), dimensions every line must carry (``dimension_missing``);
 - the accounting date is in an open period of the entity: policy ``reject`` raises ``period_closed``;
   ``next_open_period`` moves the journal to the first open day and says so in the memo.
 
@@ -17,7 +19,43 @@ from ledgerlink.errors import DocumentRejected
 from ledgerlink.model.documents import JournalEntry, imbalances
 
 
-def validate(journal: JournalEntry, config: LedgerLinkConfig) -> JournalEntry:
+def _controls(journal: JournalEntry, config: LedgerLinkConfig, document_type: str | None) -> None:
+    controls = config.controls_for(journal.entity_id)
+    if controls is None:
+        return
+    currencies = {line.amount.currency for line in journal.lines}
+    if controls.allowed_currencies is not None:
+        refused = sorted(currencies - set(controls.allowed_currencies))
+        if refused:
+            raise DocumentRejected(
+                f"entity {journal.entity_id} does not accept {', '.join(refused)} "
+                f"(allowed: {', '.join(controls.allowed_currencies)})", reason="currency_not_allowed",
+                currencies=",".join(refused),
+                suggested_fix="convert to an allowed currency (foreign_currency: convert_to_base) or allow it in "
+                              "controls.allowed_currencies, then retry")
+    sizes = journal.totals_by_currency()
+    for threshold in controls.approval_thresholds:
+        if threshold.document_type not in ("*", document_type):
+            continue
+        size = sizes.get(threshold.currency)
+        if size is not None and size.amount > threshold.amount:
+            raise DocumentRejected(
+                f"{size} is above the approval threshold of {threshold.amount} {threshold.currency}",
+                reason="approval_required", amount=size.canonical(), threshold=str(threshold.amount),
+                suggested_fix="have it approved, then resolve the case (posted by hand) or retry after raising "
+                              "the threshold")
+    required = [*controls.required_dimensions.get("*", []), *controls.required_dimensions.get(document_type or "", [])]
+    for line in journal.lines:
+        missing = [name for name in required if not line.dimensions.get(name)]
+        if missing:
+            raise DocumentRejected(
+                f"line {line.account} lacks dimension(s) {', '.join(missing)}", reason="dimension_missing",
+                dimensions=",".join(missing), account=line.account,
+                suggested_fix="add a dimension_rules row (or an employee cost center) that covers this line, "
+                              "apply the configuration and retry")
+
+
+def validate(journal: JournalEntry, config: LedgerLinkConfig, document_type: str | None = None) -> JournalEntry:
     try:
         entity = config.entity(journal.entity_id)
     except KeyError:
@@ -35,6 +73,7 @@ def validate(journal: JournalEntry, config: LedgerLinkConfig) -> JournalEntry:
         raise DocumentRejected(f"accounts not in the chart of entity {entity.id}: {unknown}",
                                reason="unknown_account", accounts=",".join(unknown),
                                suggested_fix="map these accounts in account_mappings (which opens them in the book)")
+    _controls(journal, config, document_type)
     if entity.closed_through is not None and journal.accounting_date <= entity.closed_through:
         if entity.closed_period_policy == "reject":
             raise DocumentRejected(
@@ -48,6 +87,6 @@ def validate(journal: JournalEntry, config: LedgerLinkConfig) -> JournalEntry:
         return journal.model_copy(update={
             "accounting_date": first_open,
             "original_accounting_date": journal.accounting_date,
-            "memo": memo.strip(),
+            "memo": memo.strip()[:512],
         })
     return journal

@@ -10,6 +10,7 @@ Every action is audited with the caller's identity.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Protocol
 
 from ledgerlink.errors import OpsError
@@ -62,8 +63,14 @@ class ExceptionsService:
                            status=409, reason="not_open")
         version, _ = self._config()
         if case.get("task_token"):
+            item = self._ledger.get(case["document_id"]) if case.get("document_id") else None
+            if item is None:
+                raise OpsError(f"case {exception_id} waits but its document is not in the ledger", status=409,
+                               reason="not_retryable")
+            document = json.loads(item["document"]) if isinstance(item["document"], str) else item["document"]
             self._workflow.send_task_success(case["task_token"], {"action": "retry", "config_version": version,
-                                                                  "by": actor, "exception_id": exception_id})
+                                                                  "by": actor, "exception_id": exception_id,
+                                                                  "document": document})
             how = "resumed the waiting execution"
         elif self._replayer is not None and case.get("archive_key") and case.get("source"):
             event_id = str(case.get("subject", "")).split("#", 1)[-1]

@@ -49,10 +49,13 @@ class LedgerPort(Protocol):
 class ExceptionsPort(Protocol):
     def open(self, **kwargs: Any) -> tuple[str, bool]: ...
     def resolve(self, exception_id: str, *, status: str = "resolved", actor: str, note: str) -> bool: ...
+    def get(self, exception_id: str) -> dict[str, Any] | None: ...
+    def mark_retrying(self, exception_id: str, *, actor: str, note: str) -> bool: ...
 
 
 class WorkflowPort(Protocol):
     def start(self, name: str, payload: dict[str, Any]) -> bool: ...
+    def send_task_success(self, task_token: str, output: dict[str, Any]) -> None: ...
 
 
 class FetcherPort(Protocol):
@@ -99,16 +102,41 @@ def ledger_record(document: Document, *, status: str, config_version: int, reaso
     }
 
 
+def _identities(document: Any) -> list[tuple[str, str]]:
+    """(system, id) under which a CRM customer event introduces its party: its own, and every external id."""
+    party = document.party
+    return [(document.source.system, party.source_id), *sorted(getattr(document, "external_ids", {}).items())]
+
+
 class NormalizeService:
     def __init__(self, *, config: ConfigPort, archive: ArchiveReader, inbox: InboxOutcomePort, ledger: LedgerPort,
-                 exceptions: ExceptionsPort, workflow: WorkflowPort, fetcher: FetcherPort | None = None) -> None:
+                 exceptions: ExceptionsPort, workflow: WorkflowPort, fetcher: FetcherPort | None = None,
+                 parties: Any = None) -> None:
         self._config = config
+        self._parties = parties  # master data announced by CRM events (quote-to-cash: invoices may wait for it)
         self._fetcher = fetcher  # vendor API reads for sources whose notifications only name the object
         self._archive = archive
         self._inbox = inbox
         self._ledger = ledger
         self._exceptions = exceptions
         self._workflow = workflow
+
+    def _resume_waiting(self, exception_id: str | None, payload: dict[str, Any]) -> bool:
+        """Resume the execution parked on an open case (its task token) with the replayed document."""
+        case = self._exceptions.get(exception_id) if exception_id and hasattr(self._exceptions, "get") else None
+        if not case or case.get("status") != "open" or not case.get("task_token"):
+            return False
+        self._workflow.send_task_success(case["task_token"], {
+            "action": "retry", "config_version": payload["config_version"], "exception_id": exception_id,
+            "document": payload["document"], "by": "replay"})
+        self._exceptions.mark_retrying(exception_id, actor="replay", note="replayed from the archive")
+        return True
+
+    def _announce(self, document: Any) -> None:
+        for system, identity in _identities(document):
+            self._parties.announce(document.party.role, system, identity, name=document.party.name,
+                                   announced_by=document.document_id,
+                                   details={"source": document.source.system, "source_id": document.party.source_id})
 
     def process(self, message: dict[str, Any]) -> NormalizeOutcome:
         """Normalize one message. ``replay`` messages (``ledgerlink replay``) come from the archive: they
@@ -163,6 +191,8 @@ class NormalizeService:
         outcome = NormalizeOutcome("normalized" if normalized.documents else "ignored",
                                    reasons=[f"{item.reason}: {item.detail}" for item in normalized.ignored])
         for document in normalized.documents:
+            if document.document_type == "customer_event" and self._parties is not None:
+                self._announce(document)
             if isinstance(document, BankTransaction) and document.match_candidates:  # cash application
                 document = cash_application.apply(
                     document, {candidate: self._ledger.get(candidate) for candidate in document.match_candidates})
@@ -183,9 +213,13 @@ class NormalizeService:
             payload = {"document_id": document.document_id, "correlation_id": document.correlation_id,
                        "source_id": source_id, "archive_key": archive_key, "config_version": version,
                        "received_at": message.get("received_at"), "document": document.model_dump(mode="json")}
-            if replay and not registration.is_new and registration.status in ("received", "exception"):
-                # A replay re-runs a document that did not post (stuck or in exception) under a fresh
-                # execution name; the post step's external-id lookup still stops a second posting.
+            if replay and not registration.is_new and registration.status == "exception" and \
+                    self._resume_waiting(registration.exception_id, payload):
+                # the document's execution waits on its exception case: the replay is that case's retry
+                outcome.started.append(f"{document.document_id} (resumed)")
+            elif replay and not registration.is_new and registration.status in ("received", "exception"):
+                # A replay re-runs a document that did not post (stuck, or its case no longer waits) under a
+                # fresh execution name; the post step's external-id lookup still stops a second posting.
                 payload["resolves_exception"] = registration.exception_id
                 name = f"{document.document_id}-replay-{uuid.uuid4().hex[:8]}"
                 if self._workflow.start(name, payload):

@@ -42,7 +42,7 @@ def validate_document(document_type: str, body: Any, config: Any, version: int) 
         return {"valid": False, "findings": findings, "config_version": version}
     journal = None
     try:
-        journal = validate(enrich(document, config, config_version=version), config)
+        journal = validate(enrich(document, config, config_version=version), config, document.document_type)
     except DocumentRejected as rejection:
         findings.append(rejection.to_dict())
     return {"valid": not findings, "findings": findings, "config_version": version,

@@ -78,7 +78,8 @@ def original_journal(document_id: str, originals: PostedJournals | None) -> Jour
 
 def validate_step(state: dict[str, Any], config_store: VersionedConfig) -> dict[str, Any]:
     journal = JournalEntry.model_validate(state["journal"])
-    checked = validate(journal, config_store.get(int(state["config_version"])))
+    checked = validate(journal, config_store.get(int(state["config_version"])),
+                       document_type=(state.get("document") or {}).get("document_type"))
     return {**state, "journal": checked.model_dump(mode="json"),
             "period_adjusted": checked.accounting_date != journal.accounting_date}
 
@@ -249,7 +250,10 @@ class ExceptionOpener(Protocol):
     def open(self, **kwargs: Any) -> tuple[str, bool]: ...
 
 
-def open_exception_step(state: dict[str, Any], ledger: LedgerUpdater, exceptions: ExceptionOpener) -> dict[str, Any]:
+def open_exception_step(state: dict[str, Any], ledger: LedgerUpdater, exceptions: ExceptionOpener,
+                        task_token: str | None = None, events: Any = None) -> dict[str, Any]:
+    """Open (or reopen) the case, move the document to ``exception`` and announce it. With a task token the
+    execution waits for finance ops' decision (retry / resolve / ignore) on this case."""
     error = state.get("error") or {}
     # States.Timeout and other service errors come with an empty Cause: the Error name is then all we have
     rejection = rejection_from_cause(error.get("Cause") or error.get("Error"))
@@ -263,10 +267,19 @@ def open_exception_step(state: dict[str, Any], ledger: LedgerUpdater, exceptions
     exception_id, _ = exceptions.open(
         subject=state["document_id"], reason=reason, message=message, correlation_id=state["correlation_id"],
         document_id=state["document_id"], archive_key=state.get("archive_key"), suggested_fix=suggested_fix,
-        entity_id=document.get("entity_id"), source=state.get("source_id"), detail=rejection,
+        entity_id=document.get("entity_id"), source=state.get("source_id"), detail=rejection, task_token=task_token,
     )
-    ledger.transition(state["document_id"], to="exception", expected=("received",), key=counter_key(state),
-                      exception_id=exception_id, exception_reason=reason)
+    ledger.transition(state["document_id"], to="exception", expected=("received", "exception"),
+                      key=counter_key(state), exception_id=exception_id, exception_reason=reason)
+    # a retry that failed for another reason supersedes the case it was retrying
+    superseded = state.get("resolves_exception")
+    if superseded and superseded != exception_id and hasattr(exceptions, "resolve"):
+        exceptions.resolve(superseded, actor="ledgerlink", note=f"superseded by {exception_id} ({reason})")
+    if events is not None:
+        events.publish("LedgerLink Exception Opened", {
+            "exception_id": exception_id, "reason": reason, "document_id": state["document_id"],
+            "entity_id": document.get("entity_id"), "source": state.get("source_id"),
+            "correlation_id": state["correlation_id"], "waiting_execution": bool(task_token)})
     return {"document_id": state["document_id"], "status": "exception", "exception_id": exception_id,
             "reason": reason, "correlation_id": state["correlation_id"]}
 

@@ -46,6 +46,8 @@ TABLES: dict[str, TableSpec] = {
     "idempotency": TableSpec("id", ttl_attribute="expiration", purpose="Powertools idempotency records (post step)"),
     "totals": TableSpec("pk", "sk", purpose="control totals (sharded counters) and reconciliation summaries"),
     "audit": TableSpec("pk", "sk", purpose="append-only audit trail: who did what, when (conditional puts only)"),
+    "parties": TableSpec("pk", "sk", purpose="master data cross-references: source party ↔ ERP id per connection, "
+                                             "and parties announced by CRM/HR events"),
     "cursors": TableSpec("source", purpose="high-water marks of polled sources (Expensify): moved forward only, "
                                            "and only after what they cover is claimed and enqueued"),
     "buckets": TableSpec("bucket_pk", "bucket_sk", indexes=(Index("by_status", "status", "bucket_id"),
@@ -63,6 +65,7 @@ TABLE_ENV: dict[str, str] = {
     "idempotency": settings.IDEMPOTENCY_TABLE,
     "totals": settings.TOTALS_TABLE,
     "audit": settings.AUDIT_TABLE,
+    "parties": settings.PARTIES_TABLE,
     "cursors": settings.CURSORS_TABLE,
     "buckets": settings.BUCKETS_TABLE,
     "limiter": settings.LIMITER_TABLE,

@@ -21,11 +21,13 @@ from decimal import Decimal
 
 from ledgerlink.config.model import BeancountConnection, Entity, LedgerLinkConfig
 from ledgerlink.connectors.erps.base import ConnectionLimits, PeriodStatus, PostResult
-from ledgerlink.model.documents import JournalEntry
+from ledgerlink.model.documents import JournalEntry, Party
+from ledgerlink.model.ids import fingerprint
 from ledgerlink.store.books import BookStore
 
 MAIN_FILE = "main.beancount"
 POSTINGS_DIR = "postings"
+PARTIES_DIR = "parties"
 _OPEN = re.compile(r"^\d{4}-\d{2}-\d{2} open (\S+)", re.MULTILINE)
 _POSTING_LINE = re.compile(r"^\s{2}([A-Z][A-Za-z0-9:\-]+)\s+(-?\d+(?:\.\d+)?)\s+([A-Z][A-Z0-9'._\-]{0,22}[A-Z0-9])\s*$")
 _LINK_SAFE = re.compile(r"[^A-Za-z0-9\-_/.]")
@@ -92,7 +94,7 @@ def render_main(connection: BeancountConnection, accounts: set[str], currencies:
     lines += [f"option \"operating_currency\" \"{currency}\"" for currency in sorted(currencies)]
     lines.append("")
     lines += [f"{connection.open_date.isoformat()} open {account}" for account in sorted(accounts)]
-    lines += ["", f"include \"{POSTINGS_DIR}/*.beancount\"", ""]
+    lines += ["", f"include \"{PARTIES_DIR}/*.beancount\"", f"include \"{POSTINGS_DIR}/*.beancount\"", ""]
     return "\n".join(lines)
 
 
@@ -120,6 +122,8 @@ class BeancountBook:
             return False
         merged = opened | accounts
         self.store.write(MAIN_FILE, render_main(self.connection, merged, currencies, config_version=config_version))
+        # Beancount refuses an include glob that matches nothing: the parties directory always has this file
+        self.store.create(f"{PARTIES_DIR}/_index.beancount", f"; master data of book {self.connection.book!r}\n")
         self._opened = merged
         return True
 
@@ -137,6 +141,14 @@ class BeancountBook:
         name = posting_name(journal.document_id)
         created = self.store.create(name, render_transaction(journal))
         return PostResult(erp_ref=self.store.location(name), created=created)
+
+    def ensure_party(self, party: Party) -> str:
+        """Master data in the book: one ``custom "party"`` directive per party, written once."""
+        erp_id = f"{party.role}:{party.source_id}"
+        name = f"{PARTIES_DIR}/{party.role}-{fingerprint(party.source_id)[:24]}.beancount"
+        self.store.create(name, f'{self.connection.open_date.isoformat()} custom "party" {_quote(party.role)} '
+                                f'{_quote(party.source_id)} {_quote(party.name or party.source_id)}\n')
+        return erp_id
 
     def find_by_external_id(self, external_id: str) -> PostResult | None:
         name = posting_name(external_id)

@@ -1,0 +1,77 @@
+"""The post-document state machine's first step: master data before the transaction.
+
+For each party the document references (employees first): employees must be known and active (HR data);
+customers and vendors must exist in the ERP connection the document routes to. Policy ``create`` (the
+default) creates them from the document; policy ``wait`` requires that a CRM event announced the party
+first — until then the step raises :class:`MasterDataPending`, which the state machine retries on a
+bounded schedule before opening ``master_data_missing``. The cross-reference (source id ↔ ERP id) is kept
+per connection, so each party is created in each ERP once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ledgerlink.config.model import LedgerLinkConfig
+from ledgerlink.errors import MasterDataPending
+from ledgerlink.model.documents import DocumentAdapter, Party
+from ledgerlink.pipeline.master_data import check_employee, parties_of
+
+
+class PartiesPort(Protocol):
+    def announced(self, role: str, system: str, source_id: str) -> dict[str, Any] | None: ...
+    def erp_id(self, role: str, system: str, source_id: str, connection_id: str) -> str | None: ...
+    def record_erp_id(self, role: str, system: str, source_id: str, connection_id: str, erp_id: str, *,
+                      entity_id: str) -> str: ...
+
+
+def master_data_step(state: dict[str, Any], config_store: Any, connectors: Any, parties: PartiesPort
+                     ) -> dict[str, Any]:
+    from ledgerlink.pipeline.route import route
+
+    version = int(state["config_version"])
+    config: LedgerLinkConfig = config_store.get(version)
+    document = DocumentAdapter.validate_python(state["document"])
+    system = document.source.system
+    source_id = document.source.source_id or system
+    connection_id = route(config, document.entity_id, document.accounting_date).connection_id
+    # Parties exist in the ERP before a transaction that *references* them: ERP-native documents do; a journal
+    # (line-level or a summary) carries no party, so creating customers for it would only spend ERP calls.
+    policy = config.policy_for(source_id, document.document_type)
+    referenced = policy.post_as == "document" and policy.mode == "line_level"
+    synced: dict[str, str] = {}
+    for party in parties_of(document):
+        if party.role == "employee":
+            check_employee(document, party, config, source_id)
+            continue
+        if config.master_data_policy(source_id, party.role) == "wait" and \
+                parties.erp_id(party.role, system, party.source_id, connection_id) is None and \
+                parties.announced(party.role, system, party.source_id) is None:
+            raise MasterDataPending(
+                f"{party.role} {party.source_id} is not known yet: waiting for its master-data event (CRM)",
+                reason="master_data_missing", role=party.role, party=party.source_id,
+                suggested_fix=f"create the {party.role} in the CRM (or set master_data policy to create), then retry")
+        if referenced:
+            synced[f"{party.role}:{party.source_id}"] = _ensure(
+                party, system=system, source_id=source_id, entity_id=document.entity_id, connection_id=connection_id,
+                config=config, version=version, connectors=connectors, parties=parties)
+    return {**state, "parties": synced}
+
+
+def _ensure(party: Party, *, system: str, source_id: str, entity_id: str, connection_id: str,
+            config: LedgerLinkConfig, version: int, connectors: Any, parties: PartiesPort) -> str:
+    known = parties.erp_id(party.role, system, party.source_id, connection_id)
+    if known:
+        return known
+    announcement = parties.announced(party.role, system, party.source_id)
+    if config.master_data_policy(source_id, party.role) == "wait" and announcement is None:
+        raise MasterDataPending(
+            f"{party.role} {party.source_id} is not known yet: waiting for its master-data event (CRM)",
+            reason="master_data_missing", role=party.role, party=party.source_id,
+            suggested_fix=f"create the {party.role} in the CRM (or set master_data policy to create), then retry")
+    if announcement and announcement.get("name") and not party.name:
+        party = party.model_copy(update={"name": announcement["name"]})
+    connector = connectors(config, connection_id, version)
+    ensure = getattr(connector, "ensure_party", None)
+    erp_id = ensure(party) if ensure is not None else f"{party.role}:{party.source_id}"
+    return parties.record_erp_id(party.role, system, party.source_id, connection_id, erp_id, entity_id=entity_id)
