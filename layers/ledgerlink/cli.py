@@ -117,26 +117,53 @@ def _cmd_config_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_config_apply(args: argparse.Namespace) -> int:
-    from ledgerlink.config.loader import config_hash, load_config_file
-    from ledgerlink.store.config_store import DynamoConfigStore
+def _cmd_config_diff(args: argparse.Namespace) -> int:
+    from ledgerlink.config.loader import load_config_file
+    from ledgerlink.ops.commands import config_diff
 
     config = load_config_file(args.file)
-    applied_by = args.by or _caller_identity()
-    version, changed = DynamoConfigStore(args.table).apply(config, applied_by=applied_by,
-                                                           content_hash=config_hash(config))
-    print(f"configuration version {version} {'applied' if changed else 'unchanged (already active)'}"
-          f" in {args.table} by {applied_by}")
+    version, changes = config_diff(_target(args), config)
+    against = f"active version {version}" if version else "nothing applied yet"
+    if args.json:
+        _print_json({"active_version": version, "changes": [change.to_dict() for change in changes]})
+    else:
+        print(f"{args.file} against {against}:")
+        for change in changes:
+            print(f"  {change.line()}")
+        print(f"{len(changes)} change(s)" if changes else "no change")
+    return 1 if changes and args.exit_code else 0
+
+
+def _cmd_config_apply(args: argparse.Namespace) -> int:
+    from ledgerlink.config.loader import load_config_file
+    from ledgerlink.ops.commands import config_apply
+
+    config = load_config_file(args.file)
+    result = config_apply(_target(args), config, applied_by=args.by)
+    if not result["changed"]:
+        print(f"configuration version {result['version']} unchanged (already active)")
+        return 0
+    counts = result["changes"]
+    print(f"configuration version {result['version']} applied by {result['applied_by']} (was "
+          f"{result['previous_version'] or 'none'}): {counts['total']} change(s), {counts['added']} added, "
+          f"{counts['changed']} changed, {counts['removed']} removed — audited")
+    for line in counts["lines"]:
+        print(f"  {line}")
     return 0
 
 
-def _caller_identity() -> str:
-    from ledgerlink.store.clients import client
+def _cmd_config_history(args: argparse.Namespace) -> int:
+    from ledgerlink.ops.commands import config_history
 
-    try:
-        return str(client("sts").get_caller_identity()["Arn"])
-    except Exception:
-        return "unknown"
+    versions = config_history(_target(args))
+    if args.json:
+        _print_json(versions)
+        return 0
+    for item in versions:
+        changes = json.loads(item["changes"]) if item.get("changes") else None
+        what = f"{changes['total']} change(s) {changes['sections']}" if changes else "initial / unrecorded"
+        print(f"v{int(item['version'])}  {item['applied_at']}  {item['applied_by']}  {what}")
+    return 0
 
 
 def _cmd_books_check(args: argparse.Namespace) -> int:
@@ -332,11 +359,21 @@ def build_parser() -> argparse.ArgumentParser:
     schema = config.add_parser("schema", help="print or write the JSON Schema of the configuration")
     schema.add_argument("-o", "--output", type=Path)
     schema.set_defaults(func=_cmd_config_schema)
-    apply = config.add_parser("apply", help="store the file as the new active configuration version (AWS)")
+    config_diff = config.add_parser("diff", help="what applying the file would change in the active version")
+    config_diff.add_argument("file", type=Path)
+    config_diff.add_argument("--json", action="store_true")
+    config_diff.add_argument("--exit-code", action="store_true", help="exit 1 when there are changes (CI)")
+    _add_target(config_diff)
+    config_diff.set_defaults(func=_cmd_config_diff)
+    apply = config.add_parser("apply", help="store the file as the new active configuration version (audited)")
     apply.add_argument("file", type=Path)
-    apply.add_argument("--table", required=True, help="config table name (stack output ConfigTableName)")
-    apply.add_argument("--by", help="who applies it (default: the caller's IAM identity)")
+    apply.add_argument("--by", help="who applies it (default: the caller's IAM identity / local user)")
+    _add_target(apply)
     apply.set_defaults(func=_cmd_config_apply)
+    history = config.add_parser("history", help="every applied version: who, when, what changed")
+    history.add_argument("--json", action="store_true")
+    _add_target(history)
+    history.set_defaults(func=_cmd_config_history)
 
     reconcile = commands.add_parser("reconcile", help="source vs posted vs exceptions vs ERP for a business date")
     reconcile.add_argument("--date", required=True, help="business date YYYY-MM-DD (entity time zone)")

@@ -103,6 +103,7 @@ class InvoiceLine(Schema):
     discount: Money | None = None
     tax: Money | None = None               # exclusive tax on this line (added to the total)
     inclusive_tax: Money | None = None     # tax already contained in ``amount``
+    tax_treatment: NonEmptyStr | None = None  # the source's taxability (Stripe taxability_reason): → tax code
     quantity: Decimal = Decimal(1)
     product_id: NonEmptyStr | None = None
     price_id: NonEmptyStr | None = None

@@ -29,6 +29,51 @@ def audit(target: Target, action: str, subject: str, detail: dict[str, Any]) -> 
     DynamoAudit(target.get(settings.AUDIT_TABLE)).record(action, actor=actor(target), subject=subject, detail=detail)
 
 
+def config_diff(target: Target, config: Any) -> tuple[int | None, list[Any]]:
+    """(active version or None, the changes ``config`` would make to it)."""
+    from ledgerlink.config.changes import diff
+    from ledgerlink.errors import ConfigError
+    from ledgerlink.store.config_store import DynamoConfigStore
+
+    target.activate()
+    store = DynamoConfigStore(target.get(settings.CONFIG_TABLE), cache_seconds=0)
+    try:
+        version, body = store.active_raw()
+    except ConfigError as error:
+        if error.reason != "config_missing":
+            raise
+        version, body = None, None
+    return version, diff(body, config.model_dump(mode="json"))
+
+
+def config_apply(target: Target, config: Any, *, applied_by: str | None = None) -> dict[str, Any]:
+    """Store ``config`` as the new active version, with its change summary, and audit who/when/what."""
+    import json
+
+    from ledgerlink.config.changes import summary
+    from ledgerlink.config.loader import config_hash
+    from ledgerlink.store.config_store import DynamoConfigStore
+
+    previous, changes = config_diff(target, config)
+    who = applied_by or actor(target)
+    changed_summary = summary(changes)
+    version, changed = DynamoConfigStore(target.get(settings.CONFIG_TABLE)).apply(
+        config, applied_by=who, content_hash=config_hash(config), changes=changed_summary)
+    if changed:
+        audit(target, "config_apply", f"config/v{version}",
+              {"version": version, "previous_version": previous or 0, "content_hash": config_hash(config),
+               "applied_by": who, "changes": json.dumps(changed_summary, sort_keys=True, default=str)})
+    return {"version": version, "previous_version": previous, "changed": changed, "applied_by": who,
+            "changes": changed_summary}
+
+
+def config_history(target: Target) -> list[dict[str, Any]]:
+    from ledgerlink.store.config_store import DynamoConfigStore
+
+    target.activate()
+    return DynamoConfigStore(target.get(settings.CONFIG_TABLE)).history()
+
+
 def reconcile(target: Target, business_date: str, entity: str | None) -> Any:
     target.activate()
     report = wiring.reconciler().run(business_date, [entity] if entity else None)

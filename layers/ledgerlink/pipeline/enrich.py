@@ -53,6 +53,12 @@ class Accounts:
         self.entity_id = entity_id
         self.source_id = source_id
         self.table = config.accounts_for(entity_id, source_id, on)  # as of the document's accounting date
+        self._config = config
+        self._on = on
+
+    def tax_code(self, treatment: str | None) -> str | None:
+        """The ERP tax code for a tax treatment as of the accounting date (``*`` row: the default)."""
+        return self._config.tax_code(self.entity_id, treatment, self._on) if self._on else None
 
     def has(self, role: str) -> bool:
         return role in self.table
@@ -81,7 +87,7 @@ def _billing_lines(doc: Invoice | CreditNote, accounts: Accounts, sign: int) -> 
     lines: list[JournalLine] = [_line(accounts, _signed(doc.total, sign), "receivable",
                                       memo=f"{doc.party.source_id}")] if not doc.total.is_zero() else []
     separate_discounts = accounts.has("discounts")
-    tax = Money.zero(currency)
+    taxes: dict[str | None, Money] = {}   # per tax treatment: one tax line per ERP tax code
     discounts = Money.zero(currency)
     for item in doc.lines:
         revenue = item.amount - (item.inclusive_tax or Money.zero(currency))
@@ -89,16 +95,22 @@ def _billing_lines(doc: Invoice | CreditNote, accounts: Accounts, sign: int) -> 
             revenue = revenue - item.discount
         elif item.discount:
             discounts = discounts + item.discount
-        tax = tax + (item.tax or Money.zero(currency)) + (item.inclusive_tax or Money.zero(currency))
+        tax = (item.tax or Money.zero(currency)) + (item.inclusive_tax or Money.zero(currency))
+        if not tax.is_zero():
+            taxes[item.tax_treatment] = taxes.get(item.tax_treatment, Money.zero(currency)) + tax
         if not revenue.is_zero():
             specific = [f"{item.revenue_category}.{item.product_id}"] if item.product_id else []
             role = specific[0] if specific else item.revenue_category
             fallbacks = [item.revenue_category] if specific else []
-            lines.append(_line(accounts, _signed(-revenue, sign), role, *fallbacks, memo=item.description))
+            line = _line(accounts, _signed(-revenue, sign), role, *fallbacks, memo=item.description)
+            code = accounts.tax_code(item.tax_treatment) if item.tax_treatment else None
+            lines.append(line.model_copy(update={"dimensions": {"tax_code": code}}) if code else line)
     if not discounts.is_zero():
         lines.append(_line(accounts, _signed(discounts, sign), "discounts", memo="discounts"))
-    if not tax.is_zero():
-        lines.append(_line(accounts, _signed(-tax, sign), "tax", memo="tax"))
+    for treatment, tax in sorted(taxes.items(), key=lambda item: item[0] or ""):
+        line = _line(accounts, _signed(-tax, sign), "tax", memo=f"tax ({treatment})" if treatment else "tax")
+        code = accounts.tax_code(treatment)
+        lines.append(line.model_copy(update={"dimensions": {"tax_code": code}}) if code else line)
     return lines
 
 
@@ -272,8 +284,8 @@ def _with_dimensions(lines: tuple[JournalLine, ...], document: Document, config:
             category=tail if head == "expense" and tail else None, employee=employee_id)
         if employee is not None and employee.cost_center:
             dimensions.setdefault("cost_center", employee.cost_center)
-        if head == "tax":
-            code = config.tax_code(entity, None, on)
+        if head == "tax" and "tax_code" not in line.dimensions:
+            code = config.tax_code(entity, None, on)  # the default ('*') tax code
             if code:
                 dimensions["tax_code"] = code
         if dimensions:

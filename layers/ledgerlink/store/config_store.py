@@ -101,8 +101,11 @@ class DynamoConfigStore:
 
     # ---- writing (CLI / local runtime / deploy) ------------------------------------------------
 
-    def apply(self, config: LedgerLinkConfig, *, applied_by: str, content_hash: str) -> tuple[int, bool]:
-        """Store ``config`` as a new version unless it equals the active one. Returns (version, changed)."""
+    def apply(self, config: LedgerLinkConfig, *, applied_by: str, content_hash: str,
+              changes: dict[str, Any] | None = None) -> tuple[int, bool]:
+        """Store ``config`` as a new version unless it equals the active one. Returns (version, changed).
+
+        ``changes`` (``config.changes.summary``) is kept on the version: who, when and what changed."""
         try:
             current_version, _ = self._read_active_uncached()
         except ConfigError:
@@ -116,6 +119,8 @@ class DynamoConfigStore:
         body = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         record = {"pk": PK, "version": version, "body": body, "content_hash": content_hash,
                   "applied_at": datetime.now(UTC).isoformat(timespec="seconds"), "applied_by": applied_by}
+        if changes is not None:
+            record["changes"] = json.dumps(changes, sort_keys=True, default=str)
         try:
             self.client.put_item(TableName=self._table, Item=to_item({**record, "sk": version_key(version)}),
                                  ConditionExpression="attribute_not_exists(sk)")

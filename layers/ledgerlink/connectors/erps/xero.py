@@ -23,7 +23,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -152,9 +152,7 @@ class Xero:
         for line in journal.lines:
             item: dict[str, Any] = {"LineAmount": amount_of(line), "AccountCode": line.account,
                                     "Description": (line.memo or journal.memo or journal.document_id)[:4000]}
-            tracking = [{"Name": name, "Option": option} for name, option in sorted(line.dimensions.items())][:2]
-            if tracking:
-                item["Tracking"] = tracking
+            item.update(_tax_and_tracking(line.dimensions))
             lines.append(item)
         return {"Narration": narration(journal), "Date": journal.accounting_date.isoformat(), "Status": "POSTED",
                 "LineAmountTypes": "NoTax", "JournalLines": lines, "ShowOnCashBasisReports": True}
@@ -286,9 +284,7 @@ class Xero:
             item: dict[str, Any] = {"Description": (line.description or document.memo or document.external_id)[:4000],
                                     "Quantity": Decimal(1), "UnitAmount": Decimal(line.amount.canonical()),
                                     "AccountCode": line.account, "TaxType": "NONE"}
-            tracking = [{"Name": k, "Option": v} for k, v in sorted(line.dimensions.items())][:2]
-            if tracking:
-                item["Tracking"] = tracking
+            item.update(_tax_and_tracking(line.dimensions))
             items.append(item)
         return items
 
@@ -360,3 +356,16 @@ def _messages(body: dict[str, Any]) -> str:
     for element in body.get("Elements") or []:
         messages += [e.get("Message", "") for e in element.get("ValidationErrors") or []]
     return "; ".join(m for m in messages if m) or str(body.get("Message") or body.get("Detail") or "")
+
+
+def _tax_and_tracking(dimensions: Mapping[str, str]) -> dict[str, Any]:
+    """The mapping service's ``tax_code`` is the line's Xero ``TaxType`` (a tax rate code such as ``OUTPUT2``);
+    the other dimensions are tracking categories (Xero allows two per line)."""
+    fields: dict[str, Any] = {}
+    if dimensions.get("tax_code"):
+        fields["TaxType"] = dimensions["tax_code"]
+    tracking = [{"Name": name, "Option": option} for name, option in sorted(dimensions.items())
+                if name != "tax_code"][:2]
+    if tracking:
+        fields["Tracking"] = tracking
+    return fields

@@ -129,6 +129,15 @@ def _line_taxes(line: dict[str, Any], currency: str) -> tuple[Money, Money]:
     return exclusive, inclusive
 
 
+def _line_treatment(line: dict[str, Any]) -> str | None:
+    """Stripe's ``taxability_reason`` of the line's tax (``standard_rated``, ``reverse_charge``, ...), old or new
+    shape; the mapping service turns it into the ERP's tax code."""
+    for tax in [*(line.get("taxes") or []), *(line.get("tax_amounts") or [])]:
+        if isinstance(tax, dict) and isinstance(tax.get("taxability_reason"), str) and tax["taxability_reason"]:
+            return str(tax["taxability_reason"])
+    return None
+
+
 def _invoice_taxes(invoice: dict[str, Any], currency: str) -> Money:
     """Exclusive tax at invoice level, from whichever shape is present."""
     total = Money.zero(currency)
@@ -218,6 +227,7 @@ def _invoice_lines(invoice: dict[str, Any], currency: str, entity: Entity) -> tu
             discount=discount if not discount.is_zero() else None,
             tax=exclusive if not exclusive.is_zero() else None,
             inclusive_tax=inclusive if not inclusive.is_zero() else None,
+            tax_treatment=_line_treatment(raw),
             quantity=quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else 1,
             product_id=product, price_id=price,
             service_start=_date(period.get("start"), entity), service_end=_date(period.get("end"), entity),

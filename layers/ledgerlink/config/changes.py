@@ -1,0 +1,128 @@
+"""What a configuration change changes: ``ledgerlink config diff`` and the audit of ``config apply``.
+
+Configuration is reviewed like code: the diff is computed between the *stored* JSON of the active version
+and the validated JSON of the file, section by section. List sections are matched by their natural key
+(an entity by ``id``, an account mapping by entity + source + ``effective_from``, a tax code by entity +
+treatment + ``effective_from``…), not by position, so reordering a file is no change and a new effective-dated
+row shows up as one added row rather than a cascade of edits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+# section → the fields that identify one row (rows lacking a field match on None)
+ROW_KEYS: dict[str, tuple[str, ...]] = {
+    "entities": ("id",),
+    "erp_connections": ("id",),
+    "sources": ("id",),
+    "account_mappings": ("entity", "source", "effective_from"),
+    "posting_policies": ("source", "document_type"),
+    "fx_rates": ("from_currency", "to_currency", "valid_from"),
+    "tax_codes": ("entity", "treatment", "effective_from"),
+    "dimension_rules": ("entity", "source", "product_id", "category", "employee", "effective_from"),
+    "employees": ("source", "employee_id", "effective_from"),
+    "master_data": ("source", "role"),
+    "controls": ("entity",),
+}
+SUMMARY_LIMIT = 50  # changes listed in an audit entry (the count is always exact)
+
+Kind = Literal["added", "removed", "changed"]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    kind: Kind
+    path: str
+    before: Any = None
+    after: Any = None
+
+    def line(self) -> str:
+        mark = {"added": "+", "removed": "-", "changed": "~"}[self.kind]
+        if self.kind == "added":
+            return f"{mark} {self.path}: {_short(self.after)}"
+        if self.kind == "removed":
+            return f"{mark} {self.path}: {_short(self.before)}"
+        return f"{mark} {self.path}: {_short(self.before)} → {_short(self.after)}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "path": self.path, "before": self.before, "after": self.after}
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _row_label(section: str, row: dict[str, Any], index: int) -> str:
+    keys = ROW_KEYS.get(section)
+    if not keys:
+        return f"{section}[{index}]"
+    parts = [f"{key}={row.get(key)}" for key in keys if row.get(key) is not None]
+    return f"{section}[{' '.join(parts) or index}]"
+
+
+def _rows(section: str, rows: list[Any]) -> dict[str, Any]:
+    labelled: dict[str, Any] = {}
+    for index, row in enumerate(rows):
+        label = _row_label(section, row, index) if isinstance(row, dict) else f"{section}[{index}]"
+        if label in labelled:  # duplicate natural key: fall back to the position
+            label = f"{label}#{index}"
+        labelled[label] = row
+    return labelled
+
+
+def _walk(path: str, before: Any, after: Any, out: list[Change]) -> None:
+    if before == after:
+        return
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in sorted(set(before) | set(after)):
+            child = f"{path}.{key}" if path else str(key)
+            if key not in before:
+                out.append(Change("added", child, after=after[key]))
+            elif key not in after:
+                out.append(Change("removed", child, before=before[key]))
+            else:
+                _walk(child, before[key], after[key], out)
+        return
+    out.append(Change("changed", path, before=before, after=after))
+
+
+def diff(before: dict[str, Any] | None, after: dict[str, Any]) -> list[Change]:
+    """The changes from the stored configuration JSON ``before`` (None: nothing applied yet) to ``after``."""
+    before = before or {}
+    changes: list[Change] = []
+    for section in sorted(set(before) | set(after)):
+        old, new = before.get(section), after.get(section)
+        if old == new:
+            continue
+        if isinstance(old, list) or isinstance(new, list):
+            old_rows, new_rows = _rows(section, old or []), _rows(section, new or [])
+            for label in sorted(set(old_rows) | set(new_rows)):
+                if label not in old_rows:
+                    changes.append(Change("added", label, after=new_rows[label]))
+                elif label not in new_rows:
+                    changes.append(Change("removed", label, before=old_rows[label]))
+                else:
+                    _walk(label, old_rows[label], new_rows[label], changes)
+        else:
+            _walk(section, old, new, changes)
+    return changes
+
+
+def summary(changes: list[Change]) -> dict[str, Any]:
+    """Counts per kind and per section, and the first ``SUMMARY_LIMIT`` change lines (for the audit trail)."""
+    sections: dict[str, int] = {}
+    for change in changes:
+        section = change.path.split("[", 1)[0].split(".", 1)[0]
+        sections[section] = sections.get(section, 0) + 1
+    return {
+        "total": len(changes),
+        "added": sum(c.kind == "added" for c in changes),
+        "removed": sum(c.kind == "removed" for c in changes),
+        "changed": sum(c.kind == "changed" for c in changes),
+        "sections": sections,
+        "lines": [change.line() for change in changes[:SUMMARY_LIMIT]],
+    }
