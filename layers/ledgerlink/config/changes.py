@@ -107,6 +107,10 @@ def diff(before: dict[str, Any] | None, after: dict[str, Any]) -> list[Change]:
                     changes.append(Change("removed", label, before=old_rows[label]))
                 else:
                     _walk(label, old_rows[label], new_rows[label], changes)
+        elif section not in before:
+            changes.append(Change("added", section, after=new))
+        elif section not in after:
+            changes.append(Change("removed", section, before=old))
         else:
             _walk(section, old, new, changes)
     return changes
