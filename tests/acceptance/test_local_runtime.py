@@ -145,6 +145,25 @@ def test_local_up_serves_webhooks_signed_with_the_documented_secret(tmp_path):
         assert after["last_reconciliation"]["status"] == "balanced"
         assert subprocess.run([sys.executable, "-m", "ledgerlink.cli", "dlq", "list", *state], cwd=REPO,
                               capture_output=True, text=True, check=True).stdout.strip() == "[]"
+        # And a reviewed configuration change: diff (CI-style exit code), apply (audited), history
+        changed = tmp_path / "changed.yaml"
+        changed.write_text(EXAMPLE_CONFIG.read_text() + "\ntax_codes:\n  - entity: us01\n    treatment: '*'\n"
+                                                          "    tax_code: TAX-STD\n")
+        cli = [sys.executable, "-m", "ledgerlink.cli", "config"]
+        diff = subprocess.run([*cli, "diff", str(changed), "--json", "--exit-code", *state], cwd=REPO,
+                              capture_output=True, text=True)
+        assert diff.returncode == 1, diff.stderr
+        assert [(c["kind"], c["path"]) for c in json.loads(diff.stdout)["changes"]] == [
+            ("added", "tax_codes[entity=us01 treatment=*]")]
+        applied = subprocess.run([*cli, "apply", str(changed), "--by", "alice", *state], cwd=REPO,
+                                 capture_output=True, text=True, check=True).stdout
+        assert "applied by alice" in applied and "1 change(s), 1 added" in applied
+        assert subprocess.run([*cli, "diff", str(changed), "--exit-code", *state], cwd=REPO, capture_output=True,
+                              text=True).returncode == 0
+        history = json.loads(subprocess.run([*cli, "history", "--json", *state], cwd=REPO, capture_output=True,
+                                            text=True, check=True).stdout)
+        assert [item["applied_by"] for item in history][-1] == "alice"
+        assert json.loads(history[-1]["changes"])["added"] == 1
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -153,7 +153,8 @@ class LocalRuntime:
         assert self.resources is not None
         write_local_target(self.options.state_dir, endpoint=os.environ["AWS_ENDPOINT_URL"],
                            environment=self.resources.environment(),
-                           webhook_base=f"{self.front.url}/webhooks/")
+                           webhook_base=f"{self.front.url}/webhooks/",
+                           api_base_url=self.fake_apis.url if self.fake_apis is not None else None)
 
     def _start_fake_apis(self) -> None:
         from ledgerlink.config.sources import api_credentials

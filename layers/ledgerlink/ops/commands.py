@@ -29,6 +29,15 @@ def audit(target: Target, action: str, subject: str, detail: dict[str, Any]) -> 
     DynamoAudit(target.get(settings.AUDIT_TABLE)).record(action, actor=actor(target), subject=subject, detail=detail)
 
 
+def _as_deployed(target: Target, config: Any) -> Any:
+    """The local stack serves the vendor APIs from its fakes: a file applied there keeps pointing at them."""
+    if target.api_base_url:
+        from ledgerlink.local.runtime import with_api_base_url
+
+        return with_api_base_url(config, target.api_base_url)
+    return config
+
+
 def config_diff(target: Target, config: Any) -> tuple[int | None, list[Any]]:
     """(active version or None, the changes ``config`` would make to it)."""
     from ledgerlink.config.changes import diff
@@ -36,6 +45,7 @@ def config_diff(target: Target, config: Any) -> tuple[int | None, list[Any]]:
     from ledgerlink.store.config_store import DynamoConfigStore
 
     target.activate()
+    config = _as_deployed(target, config)
     store = DynamoConfigStore(target.get(settings.CONFIG_TABLE), cache_seconds=0)
     try:
         version, body = store.active_raw()
@@ -54,6 +64,7 @@ def config_apply(target: Target, config: Any, *, applied_by: str | None = None) 
     from ledgerlink.config.loader import config_hash
     from ledgerlink.store.config_store import DynamoConfigStore
 
+    config = _as_deployed(target, config)
     previous, changes = config_diff(target, config)
     who = applied_by or actor(target)
     changed_summary = summary(changes)

@@ -37,6 +37,7 @@ class Target:
     name: str                       # "local" or the stack name
     environment: dict[str, str]     # settings variables (resource names), plus the endpoint for local
     webhook_base: str | None = None
+    api_base_url: str | None = None  # local: the fake vendor APIs every source's api.base_url points at
 
     def activate(self) -> None:
         """Point the library's settings and boto3 clients at this target (this process only)."""
@@ -55,10 +56,11 @@ class Target:
             raise ConfigError(f"target {self.name} does not define {variable}") from None
 
 
-def write_local_target(state_dir: Path, *, endpoint: str, environment: dict[str, str], webhook_base: str) -> Path:
+def write_local_target(state_dir: Path, *, endpoint: str, environment: dict[str, str], webhook_base: str,
+                       api_base_url: str | None = None) -> Path:
     path = state_dir / STACK_FILE
-    path.write_text(json.dumps({"endpoint": endpoint, "environment": environment, "webhook_base": webhook_base},
-                               indent=2))
+    path.write_text(json.dumps({"endpoint": endpoint, "environment": environment, "webhook_base": webhook_base,
+                                "api_base_url": api_base_url}, indent=2))
     return path
 
 
@@ -71,7 +73,7 @@ def load_target(stack: str | None = None, state_dir: Path = LOCAL_STATE) -> Targ
                           "or name a deployed stack with --stack NAME")
     data = json.loads(path.read_text())
     environment = {**data["environment"], "AWS_ENDPOINT_URL": data["endpoint"]}
-    return Target("local", environment, data.get("webhook_base"))
+    return Target("local", environment, data.get("webhook_base"), data.get("api_base_url"))
 
 
 def _aws_target(stack: str) -> Target:
