@@ -71,8 +71,8 @@ class ApiFirewall(Construct):
             redacted_fields=[wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": name})
                              for name in ("authorization", "x-amz-security-token")])
         self.associations = [
-            wafv2.CfnWebACLAssociation(self, f"{api.node.id}Association", web_acl_arn=self.web_acl.attr_arn,
-                                       resource_arn=api.deployment_stage.stage_arn)
+            wafv2.CfnWebACLAssociation(self, f"{api.node.scope.node.id}Association",  # Ingest / OpsApi
+                                       web_acl_arn=self.web_acl.attr_arn, resource_arn=api.deployment_stage.stage_arn)
             for api in apis]
 
     @staticmethod
