@@ -7,6 +7,7 @@ repository (the config file, the functions, the layer build).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +55,88 @@ class OptionsError(ValueError):
     """A context value is missing or invalid (the message names the key and the allowed values)."""
 
 
+# Object Lock retention (governance mode) when the context names none: prod keeps the evidence seven years
+# (the usual retention of accounting records); dev one day, so a torn-down dev stack's buckets can be emptied.
+DEFAULT_RETENTION_DAYS = {"prod": 2555, "dev": 1}
+MAX_RETENTION_DAYS = 36_500               # S3's limit for a default retention period (100 years)
+DEFAULT_WAF_RATE_LIMIT = 3000             # requests per source IP per 5 minutes (WAF's rate-based window)
+
+# Operator roles (RBAC) → the context key naming who may assume each (comma-separated IAM ARNs or account ids).
+OPERATOR_ROLES = {
+    "ops_reader": "ops_readers",
+    "exception_resolver": "exception_resolvers",
+    "replay_operator": "replay_operators",
+    "mapping_admin": "mapping_admins",
+}
+_PRINCIPAL = re.compile(r"^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|(role|user)/[\w+=,.@/-]+))$")
+
+
+@dataclass(frozen=True, slots=True)
+class Protection:
+    """Object Lock retention, the optional WAF and who may assume the operator roles (context keys in parentheses)."""
+
+    archive_retention_days: int            # raw archive bucket (archive_retention_days)
+    audit_retention_days: int              # audit bucket (audit_retention_days)
+    waf: bool = False                      # a WAF web ACL in front of both APIs (waf=true)
+    waf_rate_limit: int = DEFAULT_WAF_RATE_LIMIT   # per source IP per 5 minutes (waf_rate_limit)
+    # role → principals; empty means "this account": IAM policies in the account decide who may assume it
+    operators: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, context: dict[str, Any], stage: str) -> Protection:
+        return cls(
+            archive_retention_days=_days(context, "archive_retention_days", DEFAULT_RETENTION_DAYS[stage]),
+            audit_retention_days=_days(context, "audit_retention_days", DEFAULT_RETENTION_DAYS[stage]),
+            waf=_flag(context, "waf"),
+            waf_rate_limit=_number(context, "waf_rate_limit", DEFAULT_WAF_RATE_LIMIT, low=100, high=2_000_000_000),
+            operators={role: _principals(context, key) for role, key in OPERATOR_ROLES.items()},
+        )
+
+
+def _number(context: dict[str, Any], key: str, default: int, *, low: int, high: int) -> int:
+    raw = context.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(str(raw))
+    except ValueError:
+        raise OptionsError(f"context '{key}' must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise OptionsError(f"context '{key}' must be between {low} and {high}, not {value}")
+    return value
+
+
+def _days(context: dict[str, Any], key: str, default: int) -> int:
+    return _number(context, key, default, low=1, high=MAX_RETENTION_DAYS)
+
+
+def _flag(context: dict[str, Any], key: str) -> bool:
+    raw = context.get(key)
+    if raw is None or raw == "" or raw is False:
+        return False
+    if raw is True:
+        return True
+    text = str(raw).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise OptionsError(f"context '{key}' must be true or false, not {raw!r}")
+
+
+def _principals(context: dict[str, Any], key: str) -> tuple[str, ...]:
+    raw = context.get(key)
+    if raw is None or raw == "":
+        return ()
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    principals = tuple(str(item).strip() for item in items if str(item).strip())
+    for principal in principals:
+        if not _PRINCIPAL.match(principal):
+            raise OptionsError(f"context '{key}': {principal!r} is not an AWS account id or an IAM role, user or "
+                               "root ARN")
+    return principals
+
+
 @dataclass(frozen=True, slots=True)
 class DeploymentOptions:
     stage: Literal["dev", "prod"]
@@ -63,6 +146,7 @@ class DeploymentOptions:
     # context ``config_applied_at`` or SOURCE_DATE_EPOCH (reproducible builds); see decisions-infra.md.
     config_applied_at: str
     slos: Slos = field(default_factory=lambda: Slos())
+    protection: Protection = field(default_factory=lambda: Protection.from_mapping({}, "dev"))
 
     @property
     def is_prod(self) -> bool:
@@ -77,7 +161,7 @@ class DeploymentOptions:
         return cls.from_mapping({key: node.try_get_context(key) for key in
                                  ("stage", "arch", "config", "config_applied_at", "slo_posting_latency_seconds",
                                   "slo_exception_rate_percent", "slo_reconciliation_max_age_hours",
-                                  "reconcile_time")})
+                                  "reconcile_time", *CONTEXT_KEYS)})
 
     @classmethod
     def from_mapping(cls, context: dict[str, Any]) -> DeploymentOptions:
@@ -94,7 +178,11 @@ class DeploymentOptions:
             raise OptionsError(f"context 'config': no such file {config_path}")
         return cls(stage=stage, arch=arch, config_path=config_path,  # type: ignore[arg-type]
                    config_applied_at=str(context.get("config_applied_at") or _synth_time()),
-                   slos=Slos.from_mapping(context))
+                   slos=Slos.from_mapping(context), protection=Protection.from_mapping(context, stage))
+
+
+# Context keys read by Protection (the stack reads no other source of settings).
+CONTEXT_KEYS = ("archive_retention_days", "audit_retention_days", "waf", "waf_rate_limit", *OPERATOR_ROLES.values())
 
 
 def _synth_time() -> str:

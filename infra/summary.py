@@ -1,6 +1,7 @@
 """Summarize a synthesized cloud assembly: ``python -m infra.summary cdk.out`` (``make synth`` runs it).
 
-Per stack: resources by type, outputs, asset sizes, and the cdk-nag result — unacknowledged findings
+Per stack: resources by type, outputs, asset sizes, what protects the data (Object Lock retention, append-only
+tables, the WAF, operator roles and who may assume them), and the cdk-nag result — unacknowledged findings
 (a synth with any fails anyway) and every acknowledged finding with its reason and where it was made.
 """
 
@@ -56,6 +57,62 @@ def nag_report(assembly: Path) -> dict[str, Any] | None:
     return _load(path) if path.exists() else None
 
 
+def _text(value: Any) -> str:
+    """A template value as short text: Ref/GetAtt → logical id, Fn::Join → joined, pseudo parameters kept."""
+    if isinstance(value, dict):
+        if "Ref" in value:
+            return str(value["Ref"])
+        if "Fn::GetAtt" in value:
+            return str(value["Fn::GetAtt"][0])
+        if "Fn::Join" in value:
+            separator, parts = value["Fn::Join"]
+            return separator.join(_text(part) for part in parts)
+    if isinstance(value, list):
+        return ", ".join(_text(item) for item in value)
+    return str(value)
+
+
+def protection(template: dict[str, Any]) -> list[str]:
+    resources = template.get("Resources", {})
+    named = {_text(body.get("Value")): output for output, body in template.get("Outputs", {}).items()}
+    lines = ["  protection:"]
+    for lid, resource in resources.items():
+        lock = resource.get("Properties", {}).get("ObjectLockConfiguration") if resource["Type"] == "AWS::S3::Bucket" \
+            else None
+        if lock:
+            retention = lock.get("Rule", {}).get("DefaultRetention", {})
+            unit = "day" if "Days" in retention else "year"
+            amount = retention.get("Days", retention.get("Years", "?"))
+            lines.append(f"    Object Lock  {named.get(lid, lid):28s} {retention.get('Mode', '?').lower()}, "
+                         f"{amount} {unit}{'' if amount == 1 else 's'} default retention")
+    for lid, resource in resources.items():
+        policy = resource.get("Properties", {}).get("ResourcePolicy", {}).get("PolicyDocument", {})
+        denied = sorted({action.split(":")[1] for statement in policy.get("Statement", [])
+                         if statement.get("Effect") == "Deny" for action in statement.get("Action", [])})
+        if resource["Type"] == "AWS::DynamoDB::Table" and denied:
+            lines.append(f"    append-only  {named.get(lid, lid):28s} denied to every principal: {', '.join(denied)}")
+    acls = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::WAFv2::WebACL"]
+    if acls:
+        for acl in acls:
+            rules = []
+            for rule in acl.get("Rules", []):
+                rate = rule.get("Statement", {}).get("RateBasedStatement")
+                rules.append(f"{rate['Limit']} req/IP/5 min" if rate else rule["Name"])
+            associations = sum(r["Type"] == "AWS::WAFv2::WebACLAssociation" for r in resources.values())
+            lines.append(f"    WAF          on, {associations} API stage(s): {'; '.join(rules)}")
+    else:
+        lines.append("    WAF          off (context waf=true adds managed rule groups and a per-IP rate limit)")
+    for output, body in template.get("Outputs", {}).items():
+        role = resources.get(_text(body.get("Value")), {})
+        if output.endswith("RoleArn") and role.get("Type") == "AWS::IAM::Role":
+            principals = [_text(statement.get("Principal", {}).get("AWS"))
+                          for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
+            who = ", ".join(p.replace("arn:AWS::Partition:iam::AWS::AccountId:root", "this account")
+                            for p in principals)
+            lines.append(f"    role         {output.removesuffix('RoleArn'):28s} assumable by {who}")
+    return lines
+
+
 def render(assembly: Path) -> str:
     lines: list[str] = []
     for name, artifact in stacks(assembly).items():
@@ -67,6 +124,7 @@ def render(assembly: Path) -> str:
         lines.append("  outputs:")
         for output, body in template.get("Outputs", {}).items():
             lines.append(f"    {output:32s} {body.get('Description', '')}")
+        lines.extend(protection(template))
         assets = asset_sizes(assembly, name)
         if assets:
             lines.append("  assets (unzipped):")

@@ -61,6 +61,7 @@ SIZING: dict[str, Sizing] = {
     "bank_file": Sizing(512, 60),       # reads a statement file (up to the source's max_body_bytes, 10 MB)
     "poll": Sizing(256, 120),           # a vendor export job and its download, then claims/enqueues
     "flush": Sizing(512, 300),          # seals buckets, posts summaries in bulk, traces members, seals legacy days
+    "audit_export": Sizing(256, 60),    # up to 100 stream records → one small S3 object each
 }
 
 
@@ -146,6 +147,10 @@ class LedgerLinkFunction(Construct):
               conditions: Mapping[str, object] | None = None) -> None:
         self.role.add_to_principal_policy(iam.PolicyStatement(
             actions=sorted(actions), resources=list(resources), conditions=dict(conditions) if conditions else None))
+
+    @property
+    def key_arn(self) -> str:
+        return self._key.key_arn
 
     def allow_key(self, service: str, actions: Iterable[str]) -> None:
         """Use the data key, but only through ``service`` (kms:ViaService), e.g. DynamoDB decrypting a table key."""

@@ -106,8 +106,10 @@ class Ingest(Construct):
                   "against the source's signing secret before anything is stored.")
         acknowledge(api, "APIG4", reason)
         acknowledge(api, "COG4", reason)
-        acknowledge(api, "APIG3", "A WAF web ACL in front of the webhook API is tracked as issue 8; until then "
-                                  "stage and method throttling bound abuse and unsigned requests are rejected.")
+        if not options.protection.waf:
+            acknowledge(api, "APIG3", "The optional WAF web ACL (context waf=true) is off in this deployment; stage "
+                                      "and method throttling bound abuse and unsigned requests are rejected by "
+                                      "ingest before anything is stored.")
         acknowledge(api, "APIG2", "Path parameters are validated; the body is deliberately not: it must reach the "
                                   "Lambda byte for byte for signature verification, and each provider's payload "
                                   "is validated by its connector after the signature check.")

@@ -73,6 +73,12 @@ class Observability(Construct):
         self.alarms[construct_id] = alarm
         return alarm
 
+    def alarm_on_app_metric(self, construct_id: str, metric: cloudwatch.IMetric, description: str) -> cloudwatch.Alarm:
+        """An alarm on one of LedgerLink's own metrics reaching 1 (e.g. the audit export's ``AuditTampering``)."""
+        alarm = self._alarm(construct_id, threshold=1, description=description, metric=metric)
+        self.alarms[construct_id] = alarm
+        return alarm
+
     def _build_alarms(self, options: DeploymentOptions, dlq: sqs.IQueue,
                       state_machine: sfn.IStateMachine) -> dict[str, cloudwatch.Alarm]:
         slos = options.slos

@@ -2,16 +2,37 @@
 
 Config, posting ledger, inbox, exceptions and Powertools idempotency records: pay per request, point-in-time
 recovery, the customer-managed key, TTL where the spec names an attribute, GSIs projected ALL (as locally).
+
+Append-only tables (the audit trail) also carry a resource policy that denies every principal — this stack's
+roles, operators, administrators of the account — any call that could change or delete an item, and a stream
+(old and new images) that the audit export copies to the write-once audit bucket.
 """
 
 from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from ledgerlink.store.tables import TABLES, TableSpec
+
+APPEND_ONLY = ("audit",)
+# Every API action that can change or remove an existing item (PutItem stays: conditional puts append). A
+# transaction's update or delete is authorized as UpdateItem / DeleteItem, so it is covered too.
+ITEM_CHANGING_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
+                         "dynamodb:PartiQLUpdate", "dynamodb:PartiQLDelete", "dynamodb:PartiQLInsert")
+
+
+def append_only_policy() -> iam.PolicyDocument:
+    return iam.PolicyDocument(statements=[iam.PolicyStatement(
+        sid="AppendOnlyNoUpdatesOrDeletesByAnyone",
+        effect=iam.Effect.DENY,
+        principals=[iam.AnyPrincipal()],
+        actions=list(ITEM_CHANGING_ACTIONS),
+        resources=["*"],  # in a table's resource policy "*" means this table (its own ARN would be circular)
+    )])
 
 
 def _key(name: str | None) -> dynamodb.Attribute | None:
@@ -43,6 +64,8 @@ class StateTables(Construct):
             time_to_live_attribute=spec.ttl_attribute,
             deletion_protection=prod,
             removal_policy=RemovalPolicy.RETAIN if prod else RemovalPolicy.DESTROY,
+            **({"resource_policy": append_only_policy(), "stream": dynamodb.StreamViewType.NEW_AND_OLD_IMAGES}
+               if name in APPEND_ONLY else {}),
         )
         for index in spec.indexes:
             table.add_global_secondary_index(

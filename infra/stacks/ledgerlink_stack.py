@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
+from infra.constructs.audit_trail import AuditTrail
 from infra.constructs.bank_files import BankFiles
 from infra.constructs.buckets import Buckets
 from infra.constructs.config_seed import ConfigSeed
@@ -13,7 +14,8 @@ from infra.constructs.encryption import EncryptionKey
 from infra.constructs.erp_secrets import ErpSecrets
 from infra.constructs.ingest import Ingest
 from infra.constructs.normalize import Normalize
-from infra.constructs.observability import Observability
+from infra.constructs.observability import Observability, app_metric
+from infra.constructs.operator_roles import OperatorRoles
 from infra.constructs.ops_api import OpsApi
 from infra.constructs.polling import SourcePolling
 from infra.constructs.post_document import PostDocument
@@ -21,6 +23,7 @@ from infra.constructs.posting_engine import PostingEngine
 from infra.constructs.reconcile import Reconcile
 from infra.constructs.secrets import SourceSecrets, pascal
 from infra.constructs.tables import StateTables
+from infra.constructs.waf import ApiFirewall
 from infra.options import DeploymentOptions
 from ledgerlink import settings
 from ledgerlink.config.model import LedgerLinkConfig
@@ -34,7 +37,10 @@ class LedgerLinkStack(Stack):
         prod = options.is_prod
         self.key = EncryptionKey(self, "Encryption", prod=prod).key
         self.tables = StateTables(self, "Tables", key=self.key, prod=prod)
-        self.buckets = Buckets(self, "Buckets", key=self.key, prod=prod)
+        protection = options.protection
+        self.buckets = Buckets(self, "Buckets", key=self.key, prod=prod,
+                               archive_retention_days=protection.archive_retention_days,
+                               audit_retention_days=protection.audit_retention_days)
         self.secrets = SourceSecrets(self, "SigningSecrets", config=config, key=self.key, prod=prod)
         self.erp_secrets = ErpSecrets(self, "ErpSecrets", config=config, key=self.key, prod=prod)
         self.layer = CoreLayer(self, "CoreLayer", arch=options.arch)
@@ -45,6 +51,7 @@ class LedgerLinkStack(Stack):
         values[settings.BOOKS_URI] = self.buckets.books_uri
         values[settings.REPORTS_BUCKET] = self.buckets.reports.bucket_name
         values[settings.LEGACY_FILES_URI] = self.buckets.legacy_files_uri
+        values[settings.AUDIT_BUCKET] = self.buckets.audit.bucket_name
         common = {"options": options, "layer": self.layer.layer, "key": self.key}
 
         self.post_document = PostDocument(self, "PostDocument", tables=self.tables, books=self.buckets.books,
@@ -73,6 +80,13 @@ class LedgerLinkStack(Stack):
         self.ops_api = OpsApi(self, "OpsApi", tables=self.tables, archive=self.buckets.archive,
                               queue=self.normalize.queue, state_machine=self.post_document.state_machine,
                               values=values, **common)
+        self.audit_trail = AuditTrail(self, "AuditTrail", table=self.tables["audit"], bucket=self.buckets.audit,
+                                      values=values, **common)
+        self.operator_roles = OperatorRoles(self, "OperatorRoles", options=options, key=self.key,
+                                            ops_api=self.ops_api.api, tables=self.tables, archive=self.buckets.archive,
+                                            queue=self.normalize.queue, dlq=self.normalize.dlq)
+        self.firewall = (ApiFirewall(self, "Firewall", options=options, key=self.key,
+                                     apis=[self.ingest.api, self.ops_api.api]) if protection.waf else None)
         self.observability = Observability(self, "Observability", options=options, key=self.key,
                                            inbound=self.normalize.queue, dlq=self.normalize.dlq,
                                            state_machine=self.post_document.state_machine)
@@ -80,6 +94,14 @@ class LedgerLinkStack(Stack):
             "BankFileDropsFailed", self.bank_files.dlq,
             "A dropped bank statement could not be received (its event is in the bank-file DLQ); fix the cause, "
             "then re-drop the file: it is claimed by content hash, so nothing posts twice.")
+        self.observability.alarm_on_parked_messages(
+            "AuditExportFailed", self.audit_trail.failures,
+            "A batch of audit-table changes could not be copied to the write-once audit bucket after retries; the "
+            "items are still in the table: copy them by hand (the failure message names the stream range).")
+        self.observability.alarm_on_app_metric(
+            "AuditTampering", app_metric("AuditTampering", "audit_export", period=Duration.minutes(5)),
+            "An audit item was changed or deleted (the trail is append-only): the locked copy in the audit bucket "
+            "holds the old image; find out who (CloudTrail) before anything else.")
         if self.polling.schedules:
             self.observability.alarm_on_function_errors(
                 "PollFailing", self.polling.function.function,
@@ -116,6 +138,15 @@ class LedgerLinkStack(Stack):
             "CursorsTableName": (self.tables["cursors"].table_name, "high-water marks of polled sources"),
             "InboundDlqUrl": (self.normalize.dlq.queue_url, "inbound DLQ (console: Start DLQ redrive)"),
             "StateMachineArn": (self.post_document.state_machine.state_machine_arn, "post-document state machine"),
+            "AuditBucketName": (self.buckets.audit.bucket_name,
+                                "write-once copy of every audit item (Object Lock, governance mode)"),
+            "OpsReaderRoleArn": (self.operator_roles.ops_reader.role_arn, "assume to read the ops API"),
+            "ExceptionResolverRoleArn": (self.operator_roles.exception_resolver.role_arn,
+                                         "assume to retry, resolve or ignore exception cases via the ops API"),
+            "ReplayOperatorRoleArn": (self.operator_roles.replay_operator.role_arn,
+                                      "assume to redrive the inbound DLQ and replay from the archive"),
+            "MappingAdminRoleArn": (self.operator_roles.mapping_admin.role_arn,
+                                    "assume to apply a reviewed configuration (ledgerlink config apply)"),
         }
         for connection_id, secret in self.erp_secrets.by_connection.items():
             outputs[f"{pascal(connection_id)}ErpCredentialsSecretArn"] = (

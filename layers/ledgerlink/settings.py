@@ -39,6 +39,7 @@ CONFIG_CACHE_SECONDS = "LEDGERLINK_CONFIG_CACHE_SECONDS"
 BUCKETS_TABLE = "LEDGERLINK_BUCKETS_TABLE"
 LIMITER_TABLE = "LEDGERLINK_LIMITER_TABLE"
 LEGACY_FILES_URI = "LEDGERLINK_LEGACY_FILES_URI"
+AUDIT_BUCKET = "LEDGERLINK_AUDIT_BUCKET"
 
 
 def env(name: str, default: Any = dataclasses.MISSING) -> Any:
@@ -224,6 +225,13 @@ class MasterDataSettings:
     config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
 
+@dataclass(frozen=True, slots=True)
+class AuditExportSettings:
+    """The audit table's stream consumer: copies each change to the write-once audit bucket (AWS only)."""
+
+    audit_bucket: str = env(AUDIT_BUCKET)
+
+
 # function name (folder under functions/) → its settings class; infra and the local runtime use it.
 FUNCTION_SETTINGS: dict[str, type] = {
     "ingest": IngestSettings,
@@ -239,6 +247,9 @@ FUNCTION_SETTINGS: dict[str, type] = {
     "bank_file": BankFileSettings,
     "poll": PollSettings,
     "flush": FlushSettings,
+    "audit_export": AuditExportSettings,
 }
-# Every function the CDK app deploys also runs locally (kept as a name: the local runtime reads it).
-LOCAL_FUNCTION_SETTINGS: dict[str, type] = dict(FUNCTION_SETTINGS)
+# Every function the CDK app deploys also runs locally (kept as a name: the local runtime reads it) — except the
+# audit export: the local runtime has no DynamoDB streams and no Object Lock bucket to copy to.
+LOCAL_FUNCTION_SETTINGS: dict[str, type] = {name: cls for name, cls in FUNCTION_SETTINGS.items()
+                                            if name != "audit_export"}

@@ -44,14 +44,21 @@ def test_wildcard_resources_are_acknowledged_only_where_unavoidable(assembly):
     assert "AwsSolutions-IAM5[Resource::*]" in findings
     assert {f.rsplit(">", 1)[-1] for f in findings - {"AwsSolutions-IAM5[Resource::*]"}} == {
         "/raw/*]", "/items/*]", "/books/*]", "/reports/reconciliation/*]", "/fetched/*]", "/bank-inbox/*]", "/legacy/*]",
-        ":*]"}  # the last: executions of the post-document state machine (the ops API's traces)
+        "/audit/*]",            # the audit export's locked copies
+        "/stream/*]",           # ListStreams on the audit table's streams
+        ":*]",                  # executions of the post-document state machine (the ops API's traces)
+        # operator roles: ops API routes whose path parameter is the '*'
+        "/ops/GET/exceptions/*]", "/ops/GET/documents/*]", "/ops/POST/validate/*]",
+        "/ops/POST/exceptions/*/retry]", "/ops/POST/exceptions/*/resolve]", "/ops/POST/exceptions/*/ignore]"}
 
 
-def test_the_only_queue_without_a_dlq_is_the_bank_file_dlq(assembly):
-    # SQS3 is acknowledged once: on the queue that is itself the bank-file function's on-failure destination
+def test_the_only_queues_without_a_dlq_are_failure_destinations(assembly):
+    # SQS3 is acknowledged on the queues that are themselves on-failure destinations: the bank-file function's
+    # failed asynchronous invocations and the audit export's failed stream batches
     paths = {construct["constructPath"] for f in _plugin(assembly).get("suppressedViolations", [])
              if f["ruleName"] == "AwsSolutions-SQS3" for construct in f["violatingConstructs"]}
-    assert paths == {f"{assembly.stack_name}/BankFiles/FailedDrops/Resource"}
+    assert paths == {f"{assembly.stack_name}/BankFiles/FailedDrops/Resource",
+                     f"{assembly.stack_name}/AuditTrail/ExportFailures/Resource"}
 
 
 def test_cfn_lint_finds_nothing(assembly):

@@ -5,6 +5,8 @@ Construct-level synths of a bare stack (no layer, no cdk-nag): cheap, so prod ne
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Match, Template
@@ -50,6 +52,12 @@ def test_context_defaults_to_dev_arm64_and_the_example_config():
     ({"stage": "staging"}, "stage"),
     ({"arch": "aarch64"}, "arch"),
     ({"config": "config/missing.yaml"}, "no such file"),
+    ({"waf": "maybe"}, "'waf'"),
+    ({"waf_rate_limit": "50"}, "'waf_rate_limit'"),          # WAF's minimum is 100 per window
+    ({"archive_retention_days": "0"}, "'archive_retention_days'"),
+    ({"audit_retention_days": "seven years"}, "'audit_retention_days'"),
+    ({"ops_readers": "FinanceOps"}, "'ops_readers'"),        # not an ARN or account id
+    ({"mapping_admins": "arn:aws:iam::123456789012:group/admins"}, "'mapping_admins'"),  # groups cannot assume
 ])
 def test_invalid_context_is_refused_with_the_key_named(context, message):
     with pytest.raises(OptionsError, match=message):
@@ -60,3 +68,24 @@ def test_seed_timestamp_is_pinned_by_context_or_source_date_epoch(monkeypatch):
     assert DeploymentOptions.from_mapping({"config_applied_at": "x"}).config_applied_at == "x"
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
     assert DeploymentOptions.from_mapping({}).config_applied_at == "1970-01-01T00:00:00+00:00"
+
+
+def test_protection_defaults_follow_the_stage_and_context_overrides_them():
+    dev, prod = DeploymentOptions.from_mapping({}), DeploymentOptions.from_mapping({"stage": "prod"})
+    assert (dev.protection.archive_retention_days, dev.protection.waf) == (1, False)
+    assert (prod.protection.archive_retention_days, prod.protection.audit_retention_days) == (2555, 2555)
+    chosen = DeploymentOptions.from_mapping({"stage": "prod", "waf": "true", "audit_retention_days": "3653",
+                                             "exception_resolvers": "arn:aws:iam::123456789012:role/Ops, 210987654321"})
+    assert chosen.protection.waf and chosen.protection.audit_retention_days == 3653
+    assert chosen.protection.operators["exception_resolver"] == ("arn:aws:iam::123456789012:role/Ops", "210987654321")
+    assert chosen.protection.operators["ops_reader"] == ()   # nobody named: the account decides
+
+
+def test_the_synth_made_no_network_aws_or_git_calls_and_the_stack_is_environment_agnostic(assembly):
+    # conftest refuses sockets, AWS API calls and git/aws/docker subprocesses during the synth and records tries
+    assert assembly.outside_calls == []
+    manifest = json.loads((assembly.outdir / "manifest.json").read_text())
+    assert manifest["artifacts"][assembly.stack_name]["environment"] == "aws://unknown-account/unknown-region"
+    assert not [key for key in manifest["artifacts"][assembly.stack_name].get("metadata", {})
+                if "missing" in key]  # no context lookups waiting for an AWS account
+    assert "123456789012" not in json.dumps(assembly.template)  # no account id baked in

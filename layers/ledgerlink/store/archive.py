@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
 from typing import Any
 
@@ -39,8 +41,11 @@ class S3Archive:
         return self._client or default_client("s3")
 
     def put(self, key: str, body: bytes, *, correlation_id: str, source: str, event_id: str) -> None:
+        # The archive bucket has a default Object Lock retention: S3 refuses a write without an integrity
+        # checksum there, and older SDKs send none by default — so Content-MD5 always goes with the body.
         self.client.put_object(
             Bucket=self._bucket, Key=key, Body=body, ContentType="application/json",
+            ContentMD5=base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode("ascii"),
             Metadata={"correlation-id": correlation_id, "source": source, "event-id": event_id},
         )
 
