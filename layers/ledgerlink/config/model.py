@@ -18,6 +18,7 @@ from pydantic_core import PydanticCustomError
 
 from ledgerlink.config.base import ConfigModel, SecretRef
 from ledgerlink.config.erps import BeancountConnection, ErpConnection
+from ledgerlink.config.revenue import RevenueRecognition
 from ledgerlink.config.sources import (
     AdyenSource,
     ApiAccess,
@@ -115,6 +116,8 @@ class LedgerLinkConfig(ConfigModel):
     account_mappings: list[AccountMapping] = Field(default_factory=list)
     posting_policies: list[PostingPolicy] = Field(default_factory=list)
     fx_rates: list[FxRate] = Field(default_factory=list)
+    revenue_recognition: RevenueRecognition = Field(   # issue 9: config/revenue.py
+        default_factory=RevenueRecognition, description="which billed lines are deferred and released over time")
 
     @model_validator(mode="after")
     def _references(self) -> LedgerLinkConfig:

@@ -1,0 +1,119 @@
+"""Revenue schedules through the real handlers and state machine on moto: an annual subscription, its mid-term
+upgrade (proration invoice), a partial refund, usage that ties to the invoice billing it, the period-end
+release job — exactly once, whatever the order and however often events arrive."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from ledgerlink.store.revenue import DynamoRevenue
+from ledgerlink.service.revenue import waterfall_report, schedule_report
+
+from tests.functional.conftest import event_bytes
+
+ANNUAL = "14-invoice.paid.annual-subscription.json"
+UPGRADE_EVENT = "15-customer.subscription.updated.upgrade.json"
+PRORATION = "16-invoice.paid.upgrade-proration.json"
+REFUND = "17-charge.refunded.partial.annual.json"
+METER_EVENTS = "18-billing.meter_event.api-requests.json"
+USAGE_INVOICE = "19-invoice.paid.api-usage.json"
+STORY = [ANNUAL, UPGRADE_EVENT, PRORATION, REFUND, METER_EVENTS, USAGE_INVOICE]
+PERIODS = ["2026-03", "2026-04", "2026-05", "2026-06", "2026-07", "2026-08", "2026-09", "2026-10"]
+
+
+def send_all(stack, names):
+    for name in names:
+        assert stack.send_event(name).status == 202, name
+    stack.drain()
+
+
+def release_all(stack, periods=PERIODS):
+    return [stack.host.invoke("revenue_release", {"entity": "us01", "period": period}) for period in periods]
+
+
+def store(stack) -> DynamoRevenue:
+    return DynamoRevenue(stack.resources.tables["revenue"])
+
+
+def book_balance(stack, account: str, currency: str = "USD") -> Decimal:
+    from ledgerlink.connectors.erps.beancount import BeancountBook
+    from ledgerlink.store.books import FileBookStore
+
+    book = BeancountBook(stack.config.connection("books"), FileBookStore(stack.book_dir))
+    return book.trial_balance().get((account, currency), Decimal(0))
+
+
+def test_the_story_posts_deferred_revenue_and_releases_it_once(stack):
+    send_all(stack, STORY)
+    assert {d["status"] for d in stack.documents() if d["document_type"] in ("invoice", "payment")} == {"posted"}
+    assert book_balance(stack, "Liabilities:US01:DeferredRevenue") == Decimal("-15772.95")   # 12,000 + 3,747.95 + 25
+    reports = release_all(stack)
+    assert [entity["status"] for report in reports for entity in report["entities"]] == ["released"] * len(PERIODS)
+    waterfall = waterfall_report(store(stack), "us01")["currencies"]["USD"]
+    # what the book holds on deferred revenue is what the schedules still defer after the releases
+    assert book_balance(stack, "Liabilities:US01:DeferredRevenue") == -Decimal(waterfall["deferred_now"])
+    # running every release again posts nothing
+    postings = len(stack.postings())
+    again = release_all(stack)
+    assert [entity["status"] for report in again for entity in report["entities"]] == ["refused"] * 7 + [
+        "nothing_to_release"]
+    assert len(stack.postings()) == postings
+
+
+
+def as_decimals(rows):
+    return [{key: (value if key == "period" else Decimal(value).quantize(Decimal("0.01"))) for key, value in row.items()}
+            for row in rows]
+
+
+def test_the_waterfall_matches_an_independent_computation(stack):
+    from tests import revenue_oracle
+
+    send_all(stack, STORY)
+    release_all(stack)
+    expected = revenue_oracle.waterfall(revenue_oracle.demo_lines([ANNUAL, PRORATION, USAGE_INVOICE], [REFUND]),
+                                        "USD", released_through="2026-10")
+    report = waterfall_report(store(stack), "us01")["currencies"]["USD"]
+    assert as_decimals(report["rows"]) == expected
+    assert Decimal(report["deferred_now"]) == revenue_oracle.deferred_after(
+        revenue_oracle.demo_lines([ANNUAL, PRORATION, USAGE_INVOICE], [REFUND]), "USD", "2026-10")
+
+
+def test_out_of_order_and_repeated_deliveries_give_the_same_schedules(stack):
+    # Given the story delivered backwards, every fact twice (the second time under a new event id)
+    for name in reversed(STORY):
+        assert stack.send_event(name).status == 202
+    for name in STORY:
+        assert stack.send_event(name, id=json.loads(event_bytes(name))["id"] + "_again").status == 202
+    stack.drain()
+    release_all(stack)
+    # Then the schedules and the waterfall are those of the story told once, in order
+    from tests import revenue_oracle
+
+    expected = revenue_oracle.waterfall(revenue_oracle.demo_lines([ANNUAL, PRORATION, USAGE_INVOICE], [REFUND]),
+                                        "USD", released_through="2026-10")
+    assert as_decimals(waterfall_report(store(stack), "us01")["currencies"]["USD"]["rows"]) == expected
+    # And the usage was aggregated once: 40 meter events, 1,250 requests, tied to the invoice line
+    invoice = next(d for d in stack.documents("posted") if d["source_object"].startswith("invoice:in_1QLedgerLinkGlobexUsage10"))
+    (tie,) = schedule_report(store(stack), invoice["document_id"])["usage"]
+    assert (tie["status"], tie["metered_quantity"], tie["records"]) == ("tied", "1250", 40)
+
+
+def test_a_change_after_its_period_was_released_is_caught_up_by_the_next_release(stack):
+    # Given the annual subscription released through September, before the refund of 10 September arrived
+    send_all(stack, [ANNUAL])
+    release_all(stack, PERIODS[:7])
+    send_all(stack, [REFUND])
+    # When October is released
+    (october,) = release_all(stack, ["2026-10"])
+    # Then the reclassification of the refund is posted in October, and the schedules tie with the book
+    assert october["entities"][0]["status"] == "released"
+    assert book_balance(stack, "Income:US01:Revenue:Refunds") == Decimal("0.00")   # 1,000 refunded, 1,000 reclassified
+    report = waterfall_report(store(stack), "us01")["currencies"]["USD"]
+    assert book_balance(stack, "Liabilities:US01:DeferredRevenue") == -Decimal(report["deferred_now"])
+    released = sum(Decimal(row["released"]) for row in report["rows"])
+    recognized_through_october = sum(Decimal(row["recognized"]) for row in report["rows"] if row["period"] <= "2026-10")
+    assert released == recognized_through_october     # nothing lost, nothing twice
