@@ -60,6 +60,7 @@ SIZING: dict[str, Sizing] = {
     "bank_file": Sizing(512, 60),       # reads a statement file (up to the source's max_body_bytes, 10 MB)
     "poll": Sizing(256, 120),           # a vendor export job and its download, then claims/enqueues
     "flush": Sizing(512, 300),          # seals buckets, posts summaries in bulk, traces members, seals legacy days
+    "revenue_release": Sizing(1024, 900),  # every open schedule line of an entity, then a few journals (issue 9)
 }
 
 

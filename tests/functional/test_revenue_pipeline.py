@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-import pytest
-
+from ledgerlink.service.revenue import schedule_report, waterfall_report
 from ledgerlink.store.revenue import DynamoRevenue
-from ledgerlink.service.revenue import waterfall_report, schedule_report
 
 from tests.functional.conftest import event_bytes
 
