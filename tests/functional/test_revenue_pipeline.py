@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import pytest
+
 from ledgerlink.service.revenue import schedule_report, waterfall_report
 from ledgerlink.store.revenue import DynamoRevenue
 
@@ -115,3 +117,36 @@ def test_a_change_after_its_period_was_released_is_caught_up_by_the_next_release
     released = sum(Decimal(row["released"]) for row in report["rows"])
     recognized_through_october = sum(Decimal(row["recognized"]) for row in report["rows"] if row["period"] <= "2026-10")
     assert released == recognized_through_october     # nothing lost, nothing twice
+
+
+class TestClosedPeriods:
+    """us01 closed through 2026-08-31 (policy next_open_period): releases never post into a closed period."""
+
+    @pytest.fixture
+    def stack_config(self):
+        from tests.functional.conftest import config_with
+
+        return config_with(entities__0__closed_through="2026-08-31")
+
+    def test_releases_of_closed_periods_post_in_the_first_open_period(self, stack):
+        import re
+
+        # Given the annual subscription billed in March (a closed period by now) and its refund of September
+        send_all(stack, [ANNUAL, REFUND])
+        # When the closed months are released (a late first run), then September and October
+        reports = release_all(stack, PERIODS)
+        assert [entity["status"] for report in reports for entity in report["entities"]] == ["released"] * len(PERIODS)
+        # Then every release journal is dated in an open period: the catch-up of March..August on 2026-09-01
+        releases = [d for d in stack.documents("posted") if d["source_id"] == "revenue"]
+        dates = []
+        for document in releases:
+            text = (stack.book_dir / "postings" / f"{document['document_id']}.beancount").read_text()
+            dates += re.findall(r"^(\d{4}-\d{2}-\d{2}) [*!]", text, flags=re.M)
+        assert dates and min(dates) >= "2026-09-01"
+        assert "2026-09-01" in dates and "2026-10-31" in dates
+        # and the book still holds exactly what the schedules defer
+        report = waterfall_report(store(stack), "us01")["currencies"]["USD"]
+        assert book_balance(stack, "Liabilities:US01:DeferredRevenue") == -Decimal(report["deferred_now"])
+        # and a closed period cannot be released again once a later one was (changes go to the next release)
+        (again,) = release_all(stack, ["2026-08"])[0]["entities"]
+        assert (again["status"], again["journals_posted"]) == ("refused", [])
