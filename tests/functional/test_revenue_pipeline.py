@@ -119,6 +119,17 @@ def test_a_change_after_its_period_was_released_is_caught_up_by_the_next_release
     assert released == recognized_through_october     # nothing lost, nothing twice
 
 
+
+@pytest.mark.parametrize("event", [{"entity": "us01", "period": "2026-13"}, {"entity": "us01", "period": "26-10"},
+                                   {"entity": "zz99"}, {"entity": 7}, {"entity": "us01", "periods": "2026-10"},
+                                   ["us01"]])
+def test_a_malformed_release_request_is_refused_with_a_reason_and_releases_nothing(stack, event):
+    send_all(stack, [ANNUAL])
+    answer = stack.host.invoke("revenue_release", event)
+    assert answer["error"]["reason"] == "invalid_release_request"
+    assert not [d for d in stack.documents() if d["source_id"] == "revenue"]
+    assert store(stack).runs("us01") == []
+
 class TestClosedPeriods:
     """us01 closed through 2026-08-31 (policy next_open_period): releases never post into a closed period."""
 

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from ledgerlink.config.model import LedgerLinkConfig
-from ledgerlink.errors import DocumentRejected, RateLimited, TransientError
+from ledgerlink.errors import DocumentRejected, LedgerLinkError, RateLimited, TransientError
 from ledgerlink.model.documents import Document, JournalEntry, SubscriptionEvent, UsageBatch
 from ledgerlink.model.ids import fingerprint
 from ledgerlink.pipeline.revenue import (
@@ -255,6 +255,9 @@ class ReleaseService:
     def run(self, *, entity_id: str | None = None, period: str | None = None) -> ReleaseReport:
         """Release the latest ended period of each entity (or ``period``, which must be over)."""
         version, config = self._config.active()
+        if entity_id is not None and entity_id not in {entity.id for entity in config.entities}:
+            raise InvalidReleaseRequest(f"no entity {entity_id[:40]!r} in configuration version {version}",
+                                        field="entity")
         report = ReleaseReport()
         for entity in config.entities:
             if entity_id is None or entity.id == entity_id:
@@ -416,12 +419,27 @@ class ReleaseService:
         return untied
 
 
+class InvalidReleaseRequest(LedgerLinkError):
+    """A manual release invocation that names no ended month or no configured entity."""
+
+    reason = "invalid_release_request"
+
+
 def release_request(event: Any) -> tuple[str | None, str | None]:
     """Scheduler payload → (entity, period): ``{}``, ``{"entity": "us01"}``, ``{"entity": "us01", "period": "2026-10"}``."""
-    if not isinstance(event, dict):
+    if event is None or event == {}:
         return None, None
-    entity = event.get("entity") if isinstance(event.get("entity"), str) and event.get("entity") else None
-    period = event.get("period") if isinstance(event.get("period"), str) and event.get("period") else None
+    if not isinstance(event, dict) or set(event) - {"entity", "period"}:
+        raise InvalidReleaseRequest("the release takes {\"entity\": ID, \"period\": \"YYYY-MM\"} (both optional)")
+    entity, period = event.get("entity"), event.get("period")
+    for name, value in (("entity", entity), ("period", period)):
+        if value is not None and (not isinstance(value, str) or not value):
+            raise InvalidReleaseRequest(f"{name} must be a non-empty string", field=name)
     if period is not None:
-        date.fromisoformat(period + "-01")   # ValueError on a bad period: the invocation fails loudly
+        try:
+            if len(period) != 7:
+                raise ValueError(period)
+            date.fromisoformat(period + "-01")
+        except ValueError:
+            raise InvalidReleaseRequest(f"period must be YYYY-MM, got {period[:20]!r}", field="period") from None
     return entity, period
