@@ -161,3 +161,36 @@ class TestClosedPeriods:
         # and a closed period cannot be released again once a later one was (changes go to the next release)
         (again,) = release_all(stack, ["2026-08"])[0]["entities"]
         assert (again["status"], again["journals_posted"]) == ("refused", [])
+
+
+def test_the_revenue_commands_print_the_schedule_and_the_waterfall(stack, monkeypatch, capsys):
+    from ledgerlink import cli
+    from ledgerlink.ops.target import Target
+
+    send_all(stack, [ANNUAL, UPGRADE_EVENT, PRORATION, REFUND])
+    release_all(stack, PERIODS[:4])
+    monkeypatch.setattr(cli, "_target", lambda args: Target("local", stack.resources.environment()))
+    annual = next(d for d in stack.documents("posted") if d["document_type"] == "invoice"
+                  and d["source_object"].startswith("invoice:in_1QLedgerLinkGlobexAnnual"))
+    refund = next(d for d in stack.documents("posted") if d["source_object"].startswith("refund:"))
+    # the schedule of the refund is the schedule of the invoice it refunds
+    assert cli.main(["revenue", "schedule", "--document", refund["document_id"], "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["invoice_document_id"] == annual["document_id"]
+    (line,) = shown["schedules"]
+    assert (line["billed"], line["recognized"], line["reclassified_total"]) == ("12000.00", "11000.00", "0")
+    assert sum(Decimal(entry["released"]) for entry in line["entries"]) == Decimal(line["released_total"]) > 0
+    assert cli.main(["revenue", "schedule", "--document", annual["document_id"]]) == 0
+    text = capsys.readouterr().out
+    assert "2026-09" in text and "change refund effective 2026-09-10: 1000.00" in text
+    # the waterfall, as a table: one row per month, the closing balance of the report
+    report = waterfall_report(store(stack), "us01")["currencies"]["USD"]
+    assert cli.main(["revenue", "waterfall", "--entity", "us01"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    rows = [row.split() for row in table if row.strip()[:4] == "2026" or row.strip()[:4] == "2027"]
+    assert [row[0] for row in rows] == [row["period"] for row in report["rows"]]
+    assert [row[4] for row in rows] == [row["closing_deferred"] for row in report["rows"]]
+    assert f"deferred now (billed − released − reclassified): {report['deferred_now']} USD" in "\n".join(table)
+    # a document without a schedule: a clear error, exit 1
+    assert cli.main(["revenue", "schedule", "--document", "doc_nothing_here"]) == 1
+    assert "no_schedule" in capsys.readouterr().err
