@@ -62,6 +62,7 @@ SIZING: dict[str, Sizing] = {
     "poll": Sizing(256, 120),           # a vendor export job and its download, then claims/enqueues
     "flush": Sizing(512, 300),          # seals buckets, posts summaries in bulk, traces members, seals legacy days
     "audit_export": Sizing(256, 60),    # up to 100 stream records → one small S3 object each
+    "revenue_release": Sizing(1024, 900),  # every open schedule line of an entity, then a few journals (issue 9)
 }
 
 

@@ -21,6 +21,7 @@ from infra.constructs.polling import SourcePolling
 from infra.constructs.post_document import PostDocument
 from infra.constructs.posting_engine import PostingEngine
 from infra.constructs.reconcile import Reconcile
+from infra.constructs.revenue import RevenueOperations
 from infra.constructs.secrets import SourceSecrets, pascal
 from infra.constructs.tables import StateTables
 from infra.constructs.waf import ApiFirewall
@@ -77,6 +78,10 @@ class LedgerLinkStack(Stack):
         self.polling = SourcePolling(self, "Polling", tables=self.tables, archive=self.buckets.archive,
                                      queue=self.normalize.queue, secrets=self.secrets.poll_credentials, config=config,
                                      values=values, **common)
+        self.revenue = RevenueOperations(self, "Revenue", tables=self.tables, books=self.buckets.books,
+                                         legacy=self.buckets.legacy, erp_secrets=self.erp_secrets.secrets,
+                                         config=config, values=values, record=self.post_document.tasks["record"],
+                                         normalize=self.normalize.function, **common)
         self.ops_api = OpsApi(self, "OpsApi", tables=self.tables, archive=self.buckets.archive,
                               queue=self.normalize.queue, state_machine=self.post_document.state_machine,
                               values=values, **common)
@@ -132,6 +137,10 @@ class LedgerLinkStack(Stack):
             "FlushFunctionName": (self.posting_engine.flush.function.function_name,
                                   "invoke with {\"through\": \"YYYY-MM-DD\"} to flush summaries by hand"),
             "InboundQueueUrl": (self.normalize.queue.queue_url, "SQS inbound queue"),
+            "RevenueTableName": (self.tables["revenue"].table_name, "revenue schedules, release runs, usage"),
+            "RevenueReleaseFunctionName": (self.revenue.release.function.function_name,
+                                           "invoke with {\"entity\": \"us01\", \"period\": \"YYYY-MM\"} to release "
+                                           "an ended period by hand"),
             "BankInbox": (f"s3://{self.buckets.archive.bucket_name}/bank-inbox/",
                           "drop bank statements under bank-inbox/<source id>/"),
             "BankFileDlqUrl": (self.bank_files.dlq.queue_url, "bank-file drops that failed (alarmed)"),

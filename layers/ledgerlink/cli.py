@@ -315,6 +315,70 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def _revenue_store(target):  # noqa: ANN001, ANN202
+    from ledgerlink import settings
+    from ledgerlink.store.revenue import DynamoRevenue
+
+    target.activate()
+    return DynamoRevenue(target.get(settings.REVENUE_TABLE))
+
+
+def _cmd_revenue_schedule(args: argparse.Namespace) -> int:
+    from decimal import Decimal
+
+    from ledgerlink.service.revenue import schedule_report
+
+    report = schedule_report(_revenue_store(_target(args)), args.document)
+    if not report["schedules"]:
+        print(f"error: no_schedule: no revenue schedule for document {args.document} (not a posted invoice with a "
+              "service period, nor a change to one)", file=sys.stderr)
+        return 1
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"revenue schedules of invoice {report['invoice_document_id']}"
+          + (f" (asked: {args.document})" if args.document != report["invoice_document_id"] else ""))
+    for line in report["schedules"]:
+        print(f"  line {line['line_id']}  {line['description'] or line['product_id'] or ''}")
+        print(f"    billed {line['billed']} {line['currency']}, service {line['service_start']} → "
+              f"{line['service_end']} (end exclusive), {line['deferred_account']} → {line['revenue_account']}")
+        print(f"    {'period':<9} {'scheduled':>14} {'released':>14}")
+        for entry in line["entries"]:
+            print(f"    {entry['period']:<9} {entry['amount']:>14} {entry['released']:>14}")
+        for adjustment in line["adjustments"]:
+            print(f"    change {adjustment['kind']} effective {adjustment['effective_date']}: {adjustment['amount']}"
+                  f" to {adjustment['account']} (reclassified {adjustment['reclassified']})")
+        taken = Decimal(line["billed"]) - Decimal(line["recognized"])
+        print(f"    recognized {line['recognized']} + taken out by changes {taken} = billed {line['billed']}; released "
+              f"{line['released_total']}, reclassified {line['reclassified_total']}, deferred now {line['deferred_now']}")
+    for tie in report["usage"]:
+        print(f"  usage tie-out {tie.get('line_id')}: {tie.get('status')} — metered {tie.get('metered_quantity')} "
+              f"from {tie.get('records')} record(s), billed {tie.get('billed_quantity')}")
+    return 0
+
+
+def _cmd_revenue_waterfall(args: argparse.Namespace) -> int:
+    from ledgerlink.service.revenue import waterfall_report
+
+    report = waterfall_report(_revenue_store(_target(args)), args.entity, first=args.start, last=args.end)
+    if args.json:
+        _print_json(report)
+        return 0
+    if not report["currencies"]:
+        print(f"entity {args.entity}: no revenue schedules")
+        return 0
+    for currency, data in report["currencies"].items():
+        print(f"deferred-revenue waterfall — entity {args.entity}, {currency} ({data['lines']} schedule line(s))")
+        print(f"  {'period':<9} {'billed':>12} {'recognized':>12} {'adjusted':>12} {'closing':>12} {'released':>12}")
+        for row in data["rows"]:
+            print(f"  {row['period']:<9} {row['billed']:>12} {row['recognized']:>12} {row['adjusted']:>12} "
+                  f"{row['closing_deferred']:>12} {row['released']:>12}")
+        print(f"  deferred now (billed − released − reclassified): {data['deferred_now']} {currency}")
+        for account, amount in data["by_revenue_account"].items():
+            print(f"  scheduled to {account}: {amount} {currency}")
+    return 0
+
+
 def _add_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", help="a deployed stack (CloudFormation name); default: the local stack")
     parser.add_argument("--state-dir", type=Path, default=Path(".ledgerlink/local"),
@@ -433,6 +497,21 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("document_id")
     _add_target(trace)
     trace.set_defaults(func=_cmd_trace)
+
+    revenue = commands.add_parser("revenue", help="revenue schedules and the deferred-revenue waterfall")
+    revenue_commands = revenue.add_subparsers(dest="revenue_command", required=True)
+    schedule = revenue_commands.add_parser("schedule", help="the schedules of an invoice (or of a change to one)")
+    schedule.add_argument("--document", required=True, help="document id of an invoice, credit note or refund")
+    schedule.add_argument("--json", action="store_true")
+    _add_target(schedule)
+    schedule.set_defaults(func=_cmd_revenue_schedule)
+    flow = revenue_commands.add_parser("waterfall", help="an entity's deferred revenue per period, per currency")
+    flow.add_argument("--entity", required=True)
+    flow.add_argument("--from", dest="start", help="first period (YYYY-MM); default: the first with activity")
+    flow.add_argument("--to", dest="end", help="last period (YYYY-MM); default: the last with activity")
+    flow.add_argument("--json", action="store_true")
+    _add_target(flow)
+    flow.set_defaults(func=_cmd_revenue_waterfall)
 
     books = commands.add_parser("books", help="the embedded Beancount book").add_subparsers(dest="books_command",
                                                                                             required=True)

@@ -40,6 +40,7 @@ BUCKETS_TABLE = "LEDGERLINK_BUCKETS_TABLE"
 LIMITER_TABLE = "LEDGERLINK_LIMITER_TABLE"
 LEGACY_FILES_URI = "LEDGERLINK_LEGACY_FILES_URI"
 AUDIT_BUCKET = "LEDGERLINK_AUDIT_BUCKET"
+REVENUE_TABLE = "LEDGERLINK_REVENUE_TABLE"
 
 
 def env(name: str, default: Any = dataclasses.MISSING) -> Any:
@@ -94,6 +95,7 @@ class NormalizeSettings:
     archive_bucket: str = env(ARCHIVE_BUCKET)
     state_machine_arn: str = env(STATE_MACHINE_ARN)
     config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
+    revenue_table: str = env(REVENUE_TABLE, "")   # subscription cancellations and usage batches (issue 9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +146,7 @@ class RecordSettings:
     ledger_table: str = env(LEDGER_TABLE)
     totals_table: str = env(TOTALS_TABLE)
     exceptions_table: str = env(EXCEPTIONS_TABLE)
+    revenue_table: str = env(REVENUE_TABLE, "")   # revenue schedule facts of posted documents (issue 9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +235,21 @@ class AuditExportSettings:
     audit_bucket: str = env(AUDIT_BUCKET)
 
 
+@dataclass(frozen=True, slots=True)
+class RevenueReleaseSettings:
+    """The scheduled period-end release: schedules → release journals (deferred → revenue), usage tie-outs."""
+
+    config_table: str = env(CONFIG_TABLE)
+    revenue_table: str = env(REVENUE_TABLE)
+    ledger_table: str = env(LEDGER_TABLE)       # release journals are documents: registered, then posted
+    totals_table: str = env(TOTALS_TABLE)
+    exceptions_table: str = env(EXCEPTIONS_TABLE)
+    limiter_table: str = env(LIMITER_TABLE)
+    books_uri: str = env(BOOKS_URI)
+    legacy_files_uri: str = env(LEGACY_FILES_URI)
+    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
+
+
 # function name (folder under functions/) → its settings class; infra and the local runtime use it.
 FUNCTION_SETTINGS: dict[str, type] = {
     "ingest": IngestSettings,
@@ -248,6 +266,7 @@ FUNCTION_SETTINGS: dict[str, type] = {
     "poll": PollSettings,
     "flush": FlushSettings,
     "audit_export": AuditExportSettings,
+    "revenue_release": RevenueReleaseSettings,
 }
 # Every function the CDK app deploys also runs locally (kept as a name: the local runtime reads it) — except the
 # audit export: the local runtime has no DynamoDB streams and no Object Lock bucket to copy to.

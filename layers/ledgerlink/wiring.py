@@ -61,7 +61,43 @@ def normalize_service() -> Any:
         exceptions=DynamoExceptions(s.exceptions_table),
         workflow=StepFunctionsWorkflow(s.state_machine_arn),
         parties=DynamoParties(s.parties_table),
+        revenue=_revenue_observer(s.revenue_table),
     )
+
+
+def _revenue_store(table: str) -> Any:
+    from ledgerlink.store.revenue import DynamoRevenue
+
+    return DynamoRevenue(table) if table else None
+
+
+def _revenue_observer(table: str) -> Any:
+    from ledgerlink.service.revenue import RevenueObserver
+
+    return RevenueObserver(_revenue_store(table))
+
+
+@cache
+def revenue_recorder() -> Any:
+    """The record step's writer of revenue schedule facts (raises if facts come and no table is configured)."""
+    from ledgerlink.service.revenue import RevenueRecorder
+
+    return RevenueRecorder(_revenue_store(settings.read_settings(settings.RecordSettings).revenue_table))
+
+
+@cache
+def revenue_release_service() -> Any:
+    from ledgerlink.service.posting import erp_connectors
+    from ledgerlink.service.revenue import ReleaseService
+    from ledgerlink.store.exceptions import DynamoExceptions
+    from ledgerlink.store.ledger import DynamoLedger
+    from ledgerlink.store.revenue import DynamoRevenue
+
+    s = settings.read_settings(settings.RevenueReleaseSettings)
+    return ReleaseService(
+        config=_config_store(s.config_table, s.config_cache_seconds), store=DynamoRevenue(s.revenue_table),
+        ledger=DynamoLedger(s.ledger_table, totals_table=s.totals_table), exceptions=DynamoExceptions(s.exceptions_table),
+        connectors=erp_connectors(_connector_context(s.books_uri, s.legacy_files_uri, s.limiter_table)))
 
 
 @cache
@@ -253,6 +289,7 @@ def poll_service() -> Any:
 def reset() -> None:
     for function in (_config_store, ingest_service, normalize_service, config_reader, post_dependencies, record_stores,
                      exception_stores, reconciler, bank_file_service, ops_services, poll_service,
-                     enrich_dependencies, summary_buckets, flush_service, master_data_dependencies):
+                     enrich_dependencies, summary_buckets, flush_service, master_data_dependencies, revenue_recorder,
+                     revenue_release_service):
         function.cache_clear()
     clients.reset()

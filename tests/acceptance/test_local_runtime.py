@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -33,7 +34,7 @@ def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
     # Then it reports no problem and the numbers add up: every webhook source, then one camt.053 file
     assert demo_ok(report) == [], format_report(report)
     # Stripe, Brex, Ramp, HubSpot and SAP Concur answer 202; Adyen and Salesforce their own acknowledgement
-    assert report.count(lambda d: d.status == 202) == 28
+    assert report.count(lambda d: d.status == 202) == 34
     assert report.count(lambda d: d.body.get("ack") in ("[accepted]", "SOAP Ack")) == 6
     assert report.count(lambda d: d.status == 401) == 7           # one forgery per webhook source
     assert [d.body["outcome"] for d in report.bank_files] == ["accepted"]
@@ -42,7 +43,9 @@ def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
                                                                                    (0, "2024-05-03")]
     # the payout credit is applied to the Stripe payout; the bank fee debit matches nothing: one case
     assert [case["reason"] for case in report.exceptions] == ["cash_unmatched"]
-    assert report.statuses == {"posted": 32, "ignored": 3, "exception": 1}  # 30 in the book, 2 in gb01's GL file
+    # 40 in the book (3 of them revenue release journals), 2 in gb01's GL file; a subscription change and a
+    # meter-event batch are recorded, never posted
+    assert report.statuses == {"posted": 42, "ignored": 5, "exception": 1}
     posted = Counter((item["source_id"], item["document_type"]) for item in report.ledger
                      if item["status"] == "posted")
     assert {key: count for key, count in posted.items() if key[0] in ("ramp", "hubspot", "concur", "expensify")
@@ -57,7 +60,7 @@ def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
     assert report.trial_balance[("Assets:US01:Clearing:PayoutsInTransit", "USD")] == Decimal("90.00")
     assert report.bean_check[0] == 0
     postings = sorted((report.book_file.parent / "postings").glob("*.beancount"))
-    assert len(postings) == 30
+    assert len(postings) == 40
     # every posting carries its document id and the correlation id of the webhook that caused it
     # the UK company (a Stripe Connect account) routes to the legacy GL file: one import file, trailer ties out
     by_document = {item["document_id"]: item for item in report.ledger}
@@ -178,3 +181,35 @@ def test_cli_reports_a_bad_config_with_file_and_line_not_a_traceback(tmp_path):
     assert result.returncode == 2
     assert f"{bad}:9: entities[0].time_zone: unknown IANA time zone 'Mars/Olympus_Mons'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_demo_waterfall_matches_an_independent_computation(tmp_path):
+    from datetime import UTC, datetime
+
+    from tests import revenue_oracle
+
+    # Given the demo: every sample, among them an annual subscription, its mid-term upgrade (a proration
+    # invoice), a partial refund and a metered usage invoice; the release runs twice at the end
+    report = run_demo(EXAMPLE_CONFIG, EVENTS, state_dir=tmp_path / "demo", port=0)
+    assert demo_ok(report) == [], format_report(report)
+    today = datetime.now(UTC).astimezone(revenue_oracle.NEW_YORK).date()
+    released_through = revenue_oracle.month(today.replace(day=1) - timedelta(days=1))
+    # When the waterfall is computed again from the raw samples, independently of LedgerLink
+    lines = revenue_oracle.demo_lines(["14-invoice.paid.annual-subscription.json",
+                                       "16-invoice.paid.upgrade-proration.json", "19-invoice.paid.api-usage.json"],
+                                      ["17-charge.refunded.partial.annual.json"])
+    expected = revenue_oracle.waterfall(lines, "USD", released_through=released_through)
+    got = report.waterfalls["us01"]["currencies"]["USD"]
+    # Then billed, recognized, taken out and the closing deferred balance agree period by period
+    columns = ("period", "billed", "recognized", "adjusted", "closing_deferred")
+    assert [{k: row[k] if k == "period" else Decimal(row[k]).quantize(Decimal("0.01")) for k in columns}
+            for row in got["rows"]] == [{k: row[k] for k in columns} for row in expected]
+    # and the release posted everything scheduled through the latest ended month exactly once (the first run
+    # catches every earlier month up in that month; the second run posts nothing)
+    released = {row["period"]: Decimal(row["released"]) for row in got["rows"] if Decimal(row["released"])}
+    assert sum(released.values()) == sum(row["released"] for row in expected)
+    assert set(released) <= {released_through}
+    assert Decimal(got["deferred_now"]) == revenue_oracle.deferred_after(lines, "USD", released_through)
+    # and the book's deferred revenue is what the schedules still defer
+    assert report.trial_balance[("Liabilities:US01:DeferredRevenue", "USD")] == -Decimal(got["deferred_now"])
+    assert [e["journals_posted"] for e in report.releases[1]["entities"]] == [[], []]

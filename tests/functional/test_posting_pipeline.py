@@ -229,7 +229,9 @@ def test_all_samples_post_balanced_books_that_pass_bean_check(stack):
 
     from tests.conftest import EVENTS
 
-    for path in sorted((EVENTS / "stripe").glob("*.json")):
+    # the billing and payment samples 01-13 (14-19, the annual subscription and usage story, have their own
+    # balances in test_revenue_pipeline; the demo and the chaos suite send all of them)
+    for path in sorted((EVENTS / "stripe").glob("*.json"))[:13]:
         assert stack.send(path.read_bytes()).status == 202
     stack.drain()
     assert stack.exceptions.list("open") == []

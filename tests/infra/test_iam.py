@@ -98,6 +98,8 @@ class Resources:
                 ("s3:PutObject", f"{self.archive}/fetched/*", None),   # fetch: archive what the vendor API returned
                 ("s3:GetObject", f"{self.archive}/fetched/*", None),   # ... and read it back on replay
                 ("states:StartExecution", self.state_machine, None),   # workflow.start
+                ("dynamodb:PutItem", t["revenue"], None),              # revenue: a cancellation fact, usage claims
+                ("dynamodb:UpdateItem", t["revenue"], None),           # ... and the hourly usage ADD (one transaction)
                 *{("secretsmanager:GetSecretValue", secret, None) for secret in self.fetch_secrets},  # get_json
                 *self.key_use("dynamodb", DYNAMODB_KEY),
                 *self.key_use("s3", ("kms:Decrypt", "kms:GenerateDataKey")),
@@ -162,9 +164,35 @@ class Resources:
                 *self.key_use("dynamodb", DYNAMODB_KEY),
                 *self.key_use("s3", ("kms:Decrypt", "kms:GenerateDataKey")),
             },
+            "revenue_release": {
+                ("dynamodb:GetItem", t["config"], None),               # config_store.active
+                *{(action, t["revenue"], None) for action in (         # store.revenue: runs, plans, lines, tie-outs
+                    "dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")},
+                ("dynamodb:Query", f"{t['revenue']}/index/open_lines", None),     # lines with work left
+                ("dynamodb:Query", f"{t['revenue']}/index/untied_usage", None),   # usage tie-outs to check again
+                ("dynamodb:GetItem", t["ledger"], None),               # release journals: ledger.get ...
+                ("dynamodb:PutItem", t["ledger"], None),               # ... register ...
+                ("dynamodb:UpdateItem", t["ledger"], None),            # ... transition
+                ("dynamodb:UpdateItem", t["totals"], None),            # ... with their control totals
+                ("dynamodb:PutItem", t["exceptions"], None),           # a refused release, an untied usage line
+                ("dynamodb:UpdateItem", t["exceptions"], None),        # ... reopened, or resolved by a later run
+                ("dynamodb:GetItem", t["limiter"], None),
+                ("dynamodb:PutItem", t["limiter"], None),
+                ("s3:GetObject", f"{self.books}/books/*", None),       # release journals in the book
+                ("s3:PutObject", f"{self.books}/books/*", None),
+                ("s3:ListBucket", self.books, None),
+                ("s3:GetObject", f"{self.legacy}/legacy/*", None),     # ... or a legacy GL part
+                ("s3:PutObject", f"{self.legacy}/legacy/*", None),
+                ("s3:ListBucket", self.legacy, None),
+                *self.key_use("dynamodb", DYNAMODB_KEY),
+                *self.key_use("s3", ("kms:Decrypt", "kms:GenerateDataKey")),
+            },
             "record": {("dynamodb:UpdateItem", t["ledger"], None),     # ledger.transition ...
                        ("dynamodb:UpdateItem", t["totals"], None),     # ... and its counter, one transaction
                        ("dynamodb:UpdateItem", t["exceptions"], None),  # exceptions.resolve after a replay
+                       ("dynamodb:PutItem", t["revenue"], None),       # revenue: schedule lines, facts, tie-outs
+                       ("dynamodb:Query", t["revenue"], None),         # ... an invoice's lines, usage hours
+                       ("dynamodb:UpdateItem", t["revenue"], None),    # ... a finished line reopened by a late fact
                        *self.key_use("dynamodb", DYNAMODB_KEY)},
             "ops": {
                 ("dynamodb:GetItem", t["config"], None),               # config_store.active
@@ -259,7 +287,8 @@ def resources(assembly) -> Resources:
 
 
 @pytest.mark.parametrize("name", ["ingest", "normalize", "master_data", "enrich", "validate", "post", "record",
-                                  "open_exception", "reconcile", "bank_file", "poll", "ops", "flush", "audit_export"])
+                                  "open_exception", "reconcile", "bank_file", "poll", "ops", "flush", "audit_export",
+                                  "revenue_release"])
 def test_function_role_grants_exactly_what_its_code_calls(template, resources, name):
     role = function_role(template, resources.functions[name])
     assert grants(template, role) == resources.expected(name)
@@ -354,7 +383,8 @@ def test_each_scheduler_role_may_only_invoke_its_one_function(template, resource
     assert sorted(sorted(grants(template, role)) for role in roles) == sorted([
         [("lambda:InvokeFunction", resources.functions["poll"], None)],
         [("lambda:InvokeFunction", resources.functions["reconcile"], None)],
-        [("lambda:InvokeFunction", resources.functions["flush"], None)]])
+        [("lambda:InvokeFunction", resources.functions["flush"], None)],
+        [("lambda:InvokeFunction", resources.functions["revenue_release"], None)]])
     for schedule in of_type(template, "AWS::Scheduler::Schedule").values():  # and each schedule uses its own role
         target = schedule["Properties"]["Target"]
         assert grants(template, ref(target["RoleArn"])) == {("lambda:InvokeFunction", ref(target["Arn"]), None)}

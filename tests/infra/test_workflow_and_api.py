@@ -118,7 +118,7 @@ STABLE_OUTPUTS = {
     "BooksBucketName", "BooksUri", "ReportsBucketName", "LegacyFilesBucketName", "AuditBucketName",
     "ReconcileFunctionName", "FlushFunctionName", "AlarmTopicArn", "InboundQueueUrl", "InboundDlqUrl",
     "BankInbox", "BankFileDlqUrl", "StateMachineArn", "OpsReaderRoleArn", "ExceptionResolverRoleArn",
-    "ReplayOperatorRoleArn", "MappingAdminRoleArn",
+    "ReplayOperatorRoleArn", "MappingAdminRoleArn", "RevenueTableName", "RevenueReleaseFunctionName",
 }
 
 

@@ -185,7 +185,8 @@ def test_exported_schema_describes_the_top_level() -> None:
     assert isinstance(schema, dict)
     assert set(schema["properties"]) == {"version", "entities", "erp_connections", "sources",
                                          "account_mappings", "posting_policies", "fx_rates", "tax_codes",
-                                         "dimension_rules", "employees", "master_data", "controls"}
+                                         "dimension_rules", "employees", "master_data", "controls",
+                                         "revenue_recognition"}
     assert {"entities", "erp_connections", "sources"} <= set(schema["required"])
     assert schema["additionalProperties"] is False
     assert schema["$schema"].startswith("https://json-schema.org/")

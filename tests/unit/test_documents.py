@@ -34,6 +34,8 @@ from ledgerlink.model.documents import (
     SourceRef,
     SubscriptionEvent,
     SubscriptionItem,
+    UsageBatch,
+    UsageRecord,
     imbalances,
 )
 from ledgerlink.model.money import Money
@@ -222,6 +224,8 @@ def one_of_each() -> list[Any]:
                 ("Equity:FX", "92.00", "EUR"), ("Assets:Bank:EUR", "-92.00", "EUR")),
         Reversal(**base("reversal", "in_1_void"), original_document_id=invoice().document_id, reason="void",
                  reverse_on="original_date"),
+        UsageBatch(**base("usage_batch", "mtr_batch_1"), event_name="api_requests",
+                   records=(UsageRecord(identifier="mev_1", customer="cus_1", value=Decimal("12.5"), timestamp=WHEN),)),
     ]
 
 

@@ -38,6 +38,12 @@ EXPECTED_KINDS: dict[str, list[tuple[str, str | None]]] = {
     "11-charge.dispute.created.json": [("payment", "chargeback")],
     "12-credit_note.created.json": [("credit_note", None)],
     "13-invoice.paid.connect-uk.json": [("invoice", None), ("payment", "received")],
+    "14-invoice.paid.annual-subscription.json": [("invoice", None), ("payment", "received")],
+    "15-customer.subscription.updated.upgrade.json": [("subscription_event", None)],
+    "16-invoice.paid.upgrade-proration.json": [("invoice", None), ("payment", "received")],
+    "17-charge.refunded.partial.annual.json": [("payment", "refunded")],
+    "18-billing.meter_event.api-requests.json": [("usage_batch", None)],
+    "19-invoice.paid.api-usage.json": [("invoice", None), ("payment", "received")],
 }
 
 
@@ -87,8 +93,12 @@ def test_sample_event_yields_the_expected_documents(run: Callable[..., Normalize
     kinds = [(doc.document_type, getattr(doc, "direction", None)) for doc in result.documents]
     assert kinds == EXPECTED_KINDS[name]
     for doc in result.documents:
-        # subscriptions of the 2020-08-27 API carry the currency on their items only
-        assert doc.currency == (obj.get("currency") or obj["items"]["data"][0]["price"]["currency"]).upper()
+        if isinstance(obj, dict) and obj.get("object") == "list":
+            # meter events carry no currency: the usage batch is in the entity's base currency
+            assert doc.currency == "USD"
+        else:
+            # subscriptions of the 2020-08-27 API carry the currency on their items only
+            assert doc.currency == (obj.get("currency") or obj["items"]["data"][0]["price"]["currency"]).upper()
         assert doc.source.event_id == event["id"]
         assert doc.source.archive_key == "raw/stripe/2024/01/01/evt.json"
         assert doc.correlation_id == "corr-test-0001"

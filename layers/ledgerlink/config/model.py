@@ -27,6 +27,7 @@ from ledgerlink.config.mappings import (
     TaxCode,
     as_of,
 )
+from ledgerlink.config.revenue import RevenueRecognition
 from ledgerlink.config.sources import (
     AdyenSource,
     ApiAccess,
@@ -130,6 +131,8 @@ class LedgerLinkConfig(ConfigModel):
     employees: list[Employee] = Field(default_factory=list)
     master_data: list[MasterDataPolicy] = Field(default_factory=list)
     controls: list[EntityControls] = Field(default_factory=list)
+    revenue_recognition: RevenueRecognition = Field(   # issue 9: config/revenue.py
+        default_factory=RevenueRecognition, description="which billed lines are deferred and released over time")
 
     @model_validator(mode="after")
     def _references(self) -> LedgerLinkConfig:

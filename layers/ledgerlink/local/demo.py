@@ -1,7 +1,8 @@
 """``make demo``: start the local stack, send every webhook source's samples (each plus a duplicate and a
 forgery), poll the sources without webhooks (twice: the second poll finds nothing new above the high-water
-mark), drop the bank file, wait until the pipeline is idle, print what happened and check the books with
-``bean-check``."""
+mark), drop the bank file, wait until the pipeline is idle, flush the summaries, release deferred revenue
+through the latest ended period (twice: the second release posts nothing), print what happened and the
+deferred-revenue waterfall, and check the books with ``bean-check``."""
 
 from __future__ import annotations
 
@@ -11,16 +12,19 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from ledgerlink.connectors.sources import POLLED_KINDS, WEBHOOK_KINDS
 from ledgerlink.local.runtime import LocalOptions, LocalRuntime
+from ledgerlink.service.revenue import waterfall_report
 from ledgerlink.store.exceptions import DynamoExceptions
 from ledgerlink.store.inbox import DynamoInbox
 from ledgerlink.store.ledger import DynamoLedger
+from ledgerlink.store.revenue import DynamoRevenue
 
 
 @dataclass
@@ -83,6 +87,10 @@ class DemoReport:
     seconds: float = 0.0
     flush: dict[str, Any] = field(default_factory=dict)
     legacy_files: list[LegacyFileCheck] = field(default_factory=list)
+    releases: list[dict[str, Any]] = field(default_factory=list)     # the period-end release, run twice
+    waterfalls: dict[str, dict[str, Any]] = field(default_factory=dict)   # entity → waterfall_report
+    # (entity, deferred account, currency) → what the schedules still defer, for entities posting to the book
+    deferred: dict[tuple[str, str, str], Decimal] = field(default_factory=dict)
 
     def count(self, predicate: Any) -> int:
         return sum(1 for d in self.deliveries if predicate(d))
@@ -161,6 +169,16 @@ def legacy_file_checks(runtime: LocalRuntime, flush: dict[str, Any]) -> list[Leg
     return checks
 
 
+def deferred_balances(store: DynamoRevenue, entity_id: str) -> dict[tuple[str, str, str], Decimal]:
+    """What an entity's schedule lines still defer (billed − released − reclassified), per account and currency:
+    what the book's deferred-revenue accounts must hold."""
+    totals: dict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
+    for line, state in store.entity_lines(entity_id):
+        totals[(entity_id, line.deferred_account, line.currency)] += (line.billed - state.released_total
+                                                                      - state.reclassed_total)
+    return dict(totals)
+
+
 def run_bean_check(book_file: Path) -> tuple[int, str]:
     bean_check = Path(sys.executable).with_name("bean-check")
     command = [str(bean_check)] if bean_check.exists() else [sys.executable, "-m", "beancount.scripts.check"]
@@ -205,11 +223,19 @@ def run_demo(config_path: Path, events_dir: Path, *, state_dir: Path = Path(".le
         report.flush = runtime.flush(through="2100-12-31")
         report.legacy_files = legacy_file_checks(runtime, report.flush)
         tables = runtime.resources.tables  # type: ignore[union-attr]
+        # what each entity's EventBridge schedule does at month start: release the month that ended (with the
+        # catch-up of every earlier month); the second run finds nothing new (idempotent per period)
+        report.releases = [runtime.release(), runtime.release()]
+        revenue = DynamoRevenue(tables["revenue"])
+        connection = runtime.config.entities[0].erp_connection
+        for entity in runtime.config.entities:
+            report.waterfalls[entity.id] = waterfall_report(revenue, entity.id)
+            if entity.erp_connection == connection:
+                report.deferred.update(deferred_balances(revenue, entity.id))
         report.ledger = DynamoLedger(tables["ledger"], totals_table=tables["totals"]).scan()
         report.reconciliations = reconcile_everything(report.ledger)
         report.inbox = DynamoInbox(tables["inbox"], totals_table=tables["totals"]).scan()
         report.exceptions = DynamoExceptions(tables["exceptions"]).list("open")
-        connection = runtime.config.entities[0].erp_connection
         report.book_file = runtime.book_main_file(connection)
         from ledgerlink.connectors.erps.beancount import BeancountBook
         from ledgerlink.store.books import FileBookStore
@@ -258,6 +284,20 @@ def demo_ok(report: DemoReport) -> list[str]:
         problems.append(f"documents still in flight: {stuck}")
     for checked in report.legacy_files:
         problems += checked.problems
+    if report.releases:
+        first, again = report.releases[0], report.releases[-1]
+        problems += [f"revenue release {e['entity_id']} {e['period']}: {e['status']} {e['detail']}"
+                     for e in first.get("entities", []) if e["status"] not in ("released", "nothing_to_release")]
+        problems += [f"revenue release run again posted {e['journals_posted']} for {e['entity_id']} {e['period']}"
+                     for e in again.get("entities", []) if e["journals_posted"]]
+    booked: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for (_, account, currency), amount in report.deferred.items():
+        booked[(account, currency)] += amount
+    for (account, currency), amount in booked.items():
+        balance = -Decimal(str(report.trial_balance.get((account, currency), 0)))
+        if balance != amount:
+            problems.append(f"deferred revenue {account} {currency}: the book holds {balance}, the schedules "
+                            f"defer {amount}")
     return problems
 
 
@@ -311,6 +351,19 @@ def format_report(report: DemoReport) -> str:
     lines += ["", "  trial balance (from the book):"]
     for (account, currency), amount in report.trial_balance.items():
         lines.append(f"    {account:<44} {amount:>12} {currency}")
+    for entity_id, waterfall in report.waterfalls.items():
+        for currency, data in waterfall["currencies"].items():
+            lines += ["", f"  deferred-revenue waterfall {entity_id} {currency} (`ledgerlink revenue waterfall "
+                          f"--entity {entity_id}`):",
+                      f"    {'period':<9} {'billed':>11} {'recognized':>11} {'adjusted':>11} {'closing':>11} "
+                      f"{'released':>11}"]
+            lines += [f"    {row['period']:<9} {row['billed']:>11} {row['recognized']:>11} {row['adjusted']:>11} "
+                      f"{row['closing_deferred']:>11} {row['released']:>11}" for row in data["rows"]]
+            lines.append(f"    deferred now {data['deferred_now']} {currency} ({data['lines']} schedule lines)")
+    for number, release in enumerate(report.releases, 1):
+        for entity in release.get("entities", []):
+            lines.append(f"  revenue release #{number} {entity['entity_id']} {entity['period']}: {entity['status']}"
+                         f", {len(entity['journals_posted'])} journal(s), {entity['lines_released']} line(s)")
     for case in report.exceptions:
         lines.append(f"  exception {case['exception_id']}: {case['reason']} — {case['message'][:160]}")
     lines.append("")

@@ -16,7 +16,8 @@ from types import ModuleType
 from typing import IO, Any, Protocol
 
 FUNCTION_NAMES: tuple[str, ...] = ("ingest", "normalize", "enrich", "validate", "post", "record", "open_exception",
-                                   "reconcile", "bank_file", "poll", "ops", "flush", "master_data")
+                                   "reconcile", "bank_file", "poll", "ops", "flush", "master_data",
+                                   "revenue_release")
 
 
 def functions_dir() -> Path:

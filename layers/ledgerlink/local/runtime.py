@@ -251,6 +251,11 @@ class LocalRuntime:
         """Invoke the flush function as the schedule would (``through``: a manual run up to that date)."""
         return self.host.invoke("flush", {"through": through} if through else {})
 
+    def release(self, entity: str | None = None, period: str | None = None) -> dict[str, Any]:
+        """Invoke the revenue release as the entity's schedule would (``period``: a manual run of an ended period)."""
+        return self.host.invoke("revenue_release", {key: value for key, value in
+                                                    (("entity", entity), ("period", period)) if value})
+
     def _start_scheduler(self) -> None:
         interval = self.options.flush_interval_seconds
         if interval <= 0:
@@ -258,10 +263,11 @@ class LocalRuntime:
 
         def tick() -> None:
             while not self._stopping.wait(interval):
-                try:
-                    self.flush()
-                except Exception:  # noqa: BLE001 - logged by the handler; the next tick tries again
-                    logging.getLogger(__name__).exception("scheduled flush failed")
+                for name, run in (("flush", self.flush), ("revenue release", self.release)):
+                    try:
+                        run()
+                    except Exception:  # noqa: BLE001 - logged by the handler; the next tick tries again
+                        logging.getLogger(__name__).exception("scheduled %s failed", name)
 
         self._scheduler = threading.Thread(target=tick, name="flush-schedule", daemon=True)
         self._scheduler.start()

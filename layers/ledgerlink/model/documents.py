@@ -96,6 +96,15 @@ class DocumentBase(Schema):
 
 # ---- receivables --------------------------------------------------------------------------------
 
+class MeteredUsage(Schema):
+    """The usage a metered invoice line bills: the meter and the exact billing-period instants."""
+
+    meter_id: NonEmptyStr | None = None     # Stripe billing meter (``price.recurring.meter``)
+    price_id: NonEmptyStr | None = None
+    period_start: datetime
+    period_end: datetime                    # exclusive
+
+
 class InvoiceLine(Schema):
     line_id: NonEmptyStr
     description: NonEmptyStr | None = None
@@ -109,8 +118,10 @@ class InvoiceLine(Schema):
     price_id: NonEmptyStr | None = None
     revenue_category: Identifier = "revenue"  # mapping role for the credit side
     service_start: date | None = None
-    service_end: date | None = None
+    service_end: date | None = None        # exclusive: the day the service period ends (Stripe ``period.end``)
     proration: bool = False
+    applies_to_line_id: NonEmptyStr | None = None   # credit note line → the invoice line it credits
+    usage: MeteredUsage | None = None      # a metered (usage-based) line: what it bills, for the usage tie-out
 
 
 def _line_totals(lines: tuple[InvoiceLine, ...], currency: str) -> tuple[Money, Money, Money]:
@@ -347,25 +358,70 @@ class RevenueScheduleEntry(Schema):
     amount: Money
 
 
+class RevenueAdjustment(Schema):
+    """A change that took billed revenue out of the schedule (a credit note or refund, capped at what was
+    still deferred when it took effect): it is reclassified from deferred revenue to ``account`` (where the
+    credit note or refund was booked) instead of being recognized."""
+
+    fact_id: NonEmptyStr
+    kind: Literal["credit_note", "refund", "void"]
+    effective_date: date
+    amount: Money                          # billed revenue taken out of the schedule (never recognized)
+    account: NonEmptyStr | None = None
+    document_id: NonEmptyStr | None = None
+
+
 class RevenueSchedule(DocumentBase):
-    """Deferred revenue for one invoice line released over its service period."""
+    """Deferred revenue for one invoice line released over its service period.
+
+    ``entries`` are what is recognized per accounting period; ``adjustments`` what changes took out of it.
+    By construction entries + adjustments = billed, to the minor unit."""
 
     document_type: Literal["revenue_schedule"] = "revenue_schedule"
     invoice_document_id: NonEmptyStr
     line_id: NonEmptyStr
     billed: Money
     service_start: date
-    service_end: date
+    service_end: date                      # exclusive, like the invoice line's
     entries: tuple[RevenueScheduleEntry, ...] = Field(min_length=1)
+    adjustments: tuple[RevenueAdjustment, ...] = ()
 
     @model_validator(mode="after")
     def _recognized_equals_billed(self) -> RevenueSchedule:
         if self.service_end < self.service_start:
             raise ValueError("service_end before service_start")
-        total = sum_money([entry.amount for entry in self.entries], self.currency)
+        self._same_currency(self.billed, *(entry.amount for entry in self.entries),
+                            *(adjustment.amount for adjustment in self.adjustments))
+        total = sum_money([entry.amount for entry in self.entries]
+                          + [adjustment.amount for adjustment in self.adjustments], self.currency)
         if total != self.billed:
-            raise ValueError(f"schedule entries sum to {total}, billed {self.billed}")
+            raise ValueError(f"schedule entries and adjustments sum to {total}, billed {self.billed}")
         return self
+
+
+class UsageRecord(Schema):
+    """One meter event (Stripe ``billing.meter_event``): ``identifier`` is its idempotency key."""
+
+    identifier: NonEmptyStr
+    customer: NonEmptyStr
+    value: Decimal
+    timestamp: datetime
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _no_float(cls, value: object) -> object:
+        if isinstance(value, float):
+            raise TypeError("usage values must not be float; pass a str, int or Decimal")
+        return value
+
+
+class UsageBatch(DocumentBase):
+    """Meter events delivered together: aggregated (never posted one by one) and tied to the invoice line
+    that bills them. Recorded in the ledger, never a journal."""
+
+    document_type: Literal["usage_batch"] = "usage_batch"
+    event_name: NonEmptyStr
+    records: tuple[UsageRecord, ...] = Field(min_length=1)
 
 
 # ---- cash ---------------------------------------------------------------------------------------
@@ -477,7 +533,8 @@ class JournalEntry(DocumentBase):
 
 Document = Annotated[
     Invoice | CreditNote | Payment | ExpenseReport | CardTransaction | SubscriptionEvent
-    | RevenueSchedule | BankTransaction | JournalEntry | Payout | CustomerEvent | ContractEvent | Reversal,
+    | RevenueSchedule | BankTransaction | JournalEntry | Payout | CustomerEvent | ContractEvent | Reversal
+    | UsageBatch,
     Field(discriminator="document_type"),
 ]
 DocumentAdapter: TypeAdapter[Document] = TypeAdapter(Document)
@@ -485,5 +542,5 @@ DocumentAdapter: TypeAdapter[Document] = TypeAdapter(Document)
 DOCUMENT_TYPES: tuple[str, ...] = (
     "invoice", "credit_note", "payment", "expense_report", "card_transaction",
     "subscription_event", "revenue_schedule", "bank_transaction", "journal_entry",
-    "payout", "customer_event", "contract_event", "reversal",
+    "payout", "customer_event", "contract_event", "reversal", "usage_batch",
 )

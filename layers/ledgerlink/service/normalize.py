@@ -111,9 +111,10 @@ def _identities(document: Any) -> list[tuple[str, str]]:
 class NormalizeService:
     def __init__(self, *, config: ConfigPort, archive: ArchiveReader, inbox: InboxOutcomePort, ledger: LedgerPort,
                  exceptions: ExceptionsPort, workflow: WorkflowPort, fetcher: FetcherPort | None = None,
-                 parties: Any = None) -> None:
+                 parties: Any = None, revenue: Any = None) -> None:
         self._config = config
         self._parties = parties  # master data announced by CRM events (quote-to-cash: invoices may wait for it)
+        self._revenue = revenue  # service.revenue.RevenueObserver: subscription cancellations, usage batches
         self._fetcher = fetcher  # vendor API reads for sources whose notifications only name the object
         self._archive = archive
         self._inbox = inbox
@@ -206,6 +207,8 @@ class NormalizeService:
             registration = self._ledger.register(ledger_record(document, status=status, config_version=version,
                                                                reason=reason))
             outcome.document_ids.append(document.document_id)
+            if self._revenue is not None:   # recorded facts that change revenue schedules (idempotent)
+                self._revenue.observe(document)
             if reason:
                 outcome.reasons.append(f"{reason}: {document.document_id}")
             if status != "received":

@@ -39,15 +39,32 @@ def enrich_step(state: dict[str, Any], config_store: VersionedConfig,
     version = int(state["config_version"])
     document = DocumentAdapter.validate_python(state["document"])
     config = config_store.get(version)
+    posted_as = document
     if document.document_type == "reversal":
         from ledgerlink.pipeline.compensation import reversal_journal
 
         original = original_journal(document.original_document_id, originals)  # type: ignore[union-attr]
         journal = reversal_journal(document, original, config_version=version)  # type: ignore[arg-type]
     else:
-        journal = enrich(document, config, config_version=version)
+        from ledgerlink.pipeline import revenue
+
+        posted_as = revenue.defer(document, config)   # revenue policy: covered lines credit deferred revenue
+        journal = enrich(posted_as, config, config_version=version)
     journal = engine_adjustments(document, journal, config)
-    return {**state, "journal": journal.model_dump(mode="json")}
+    return {**state, "journal": journal.model_dump(mode="json"),
+            **revenue_facts(document, posted_as, journal, config)}
+
+
+def revenue_facts(document: Any, posted_as: Any, journal: JournalEntry, config: LedgerLinkConfig) -> dict[str, Any]:
+    """``{"revenue": facts}`` when the document contributes to revenue schedules (the record step stores them)."""
+    from ledgerlink.pipeline import revenue
+    from ledgerlink.pipeline.enrich import Accounts
+
+    if document.document_type == "reversal":
+        return {}
+    accounts = Accounts(config, journal.entity_id, document.source.source_id or document.source.system)
+    found = revenue.facts(document, posted_as, journal, config, accounts)
+    return {"revenue": found.model_dump(mode="json")} if found else {}
 
 
 def engine_adjustments(document: Any, journal: JournalEntry, config: LedgerLinkConfig) -> JournalEntry:
@@ -211,9 +228,13 @@ class ExceptionResolver(Protocol):
 
 
 def record_step(state: dict[str, Any], ledger: LedgerUpdater, exceptions: ExceptionResolver | None = None, *,
-                now: float | None = None) -> dict[str, Any]:
+                now: float | None = None, revenue: Any = None) -> dict[str, Any]:
     journal = state["journal"]
     posting = state["posting"]
+    if state.get("revenue"):   # schedules first (idempotent puts): a retry after the transition finds them stored
+        from ledgerlink.service.revenue import RevenueRecorder
+
+        (revenue or RevenueRecorder(None)).record(state)
     now = time.time() if now is None else now
     received_at = state.get("received_at")
     latency = round(now - float(received_at), 3) if received_at else None

@@ -54,6 +54,11 @@ TABLES: dict[str, TableSpec] = {
                                                             Index("by_bucket", "member_of", "bucket_pk")),
                          purpose="summarized posting: buckets, their summary lines and members (drill-down)"),
     "limiter": TableSpec("connection_id", purpose="ERP connection limiters: token bucket, daily budget, leases"),
+    "revenue": TableSpec("pk", "sk", indexes=(Index("open_lines", "open_entity", "pk"),
+                                              Index("entity_lines", "line_entity", "pk"),
+                                              Index("untied_usage", "open_entity_usage", "pk")),
+                         purpose="revenue schedules (lines, changes, what releases posted), release runs, usage "
+                                 "aggregates and tie-outs; open_lines lists the lines a release still has work for"),
 }
 
 # Table name → the settings env var that carries it.
@@ -69,4 +74,5 @@ TABLE_ENV: dict[str, str] = {
     "cursors": settings.CURSORS_TABLE,
     "buckets": settings.BUCKETS_TABLE,
     "limiter": settings.LIMITER_TABLE,
+    "revenue": settings.REVENUE_TABLE,
 }

@@ -17,6 +17,10 @@ and gained ``parent``, ``taxes`` and ``pricing``):
   ``charge.dispute.funds_reinstated`` or ``charge.dispute.closed`` (won) → its compensation, linked to it;
 - ``customer.subscription.created`` / ``.updated`` / ``.deleted`` → SubscriptionEvent (created / updated /
   cancelled) — recorded for revenue schedules, no journal;
+- ``billing.meter_event`` → UsageBatch: a copy of the meter events your product reports to Stripe (Stripe does not
+  send them: your metering pipeline forwards them, in Stripe's event envelope, to a ``kind: stripe`` source with
+  its own signing secret). ``data.object`` is one ``billing.meter_event`` or a list of them; they are aggregated,
+  never posted, and tie to the metered invoice line that bills them (``revenue_recognition.meters``);
 - ``payout.paid`` → Payout (Dr payouts_in_transit · Cr cash_clearing; the bank line that receives it clears
   the transit account at cash application); ``payout.failed`` → its compensation. A payout's own fee (instant
   payouts, when its ``balance_transaction`` is expanded) posts to ``fees.payout``.
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import ValidationError
@@ -40,13 +45,17 @@ from ledgerlink.model.documents import (
     Fee,
     Invoice,
     InvoiceLine,
+    MeteredUsage,
     Party,
     Payment,
     Payout,
     SourceRef,
     SubscriptionEvent,
     SubscriptionItem,
+    UsageBatch,
+    UsageRecord,
 )
+from ledgerlink.model.ids import fingerprint
 from ledgerlink.model.money import CurrencyError, Money
 
 SYSTEM = "stripe"
@@ -54,7 +63,7 @@ HANDLED_EVENT_TYPES = ("invoice.finalized", "invoice.paid", "invoice.payment_suc
                        "credit_note.created", "charge.dispute.created", "charge.dispute.funds_withdrawn",
                        "charge.dispute.funds_reinstated", "charge.dispute.closed", "customer.subscription.created",
                        "customer.subscription.updated", "customer.subscription.deleted", "payout.paid",
-                       "payout.failed")
+                       "payout.failed", "billing.meter_event")
 SETTLED_REFUND_STATUSES = {"succeeded", "pending"}  # Stripe debits the balance when the refund is created
 
 
@@ -174,6 +183,23 @@ def _line_proration(line: dict[str, Any]) -> bool:
     return False
 
 
+def _line_usage(line: dict[str, Any], price_id: str | None, ctx: NormalizeContext) -> MeteredUsage | None:
+    """A metered line (``recurring.usage_type: metered``, or a price a configured meter names) and its exact
+    billing period, for the usage tie-out."""
+    holders = [line.get(key) for key in ("price", "plan") if isinstance(line.get(key), dict)]
+    recurring = [h.get("recurring") if isinstance(h.get("recurring"), dict) else h for h in holders]
+    metered = any(r.get("usage_type") == "metered" for r in recurring)
+    meter_id = next((r.get("meter") for r in recurring if isinstance(r.get("meter"), str)), None)
+    if not metered and ctx.config.revenue_recognition.meter_for(None, price_id) is None:
+        return None
+    period = line.get("period") if isinstance(line.get("period"), dict) else {}
+    start, end = period.get("start"), period.get("end")
+    if not isinstance(start, int) or not isinstance(end, int) or end <= start:
+        return None
+    return MeteredUsage(meter_id=meter_id, price_id=price_id, period_start=utc_instant(start),
+                        period_end=utc_instant(end))
+
+
 def _invoice_subscription(invoice: dict[str, Any]) -> str | None:
     subscription = _id_of(invoice.get("subscription"))
     if subscription:
@@ -185,7 +211,8 @@ def _invoice_subscription(invoice: dict[str, Any]) -> str | None:
     return None
 
 
-def _invoice_lines(invoice: dict[str, Any], currency: str, entity: Entity) -> tuple[list[InvoiceLine], str | None]:
+def _invoice_lines(invoice: dict[str, Any], currency: str, entity: Entity,
+                   ctx: NormalizeContext | None = None) -> tuple[list[InvoiceLine], str | None]:
     """Lines with their discounts and taxes; when Stripe truncated the list, one summary line.
 
     Webhooks embed at most the first page of lines (``has_more``). The invoice totals are still exact,
@@ -232,6 +259,7 @@ def _invoice_lines(invoice: dict[str, Any], currency: str, entity: Entity) -> tu
             product_id=product, price_id=price,
             service_start=_date(period.get("start"), entity), service_end=_date(period.get("end"), entity),
             proration=_line_proration(raw),
+            usage=_line_usage(raw, price, ctx) if ctx is not None else None,
         ))
     return lines, None
 
@@ -251,7 +279,7 @@ def invoice_document(event: dict[str, Any], invoice: dict[str, Any], ctx: Normal
     invoice_id = _require(invoice, "id", str, "invoice")
     currency = _require(invoice, "currency", str, "invoice")
     total = _money(_minor(invoice, "total", "invoice"), currency)
-    lines, memo = _invoice_lines(invoice, currency, entity)
+    lines, memo = _invoice_lines(invoice, currency, entity, ctx)
     transitions = invoice.get("status_transitions") if isinstance(invoice.get("status_transitions"), dict) else {}
     finalized_at = transitions.get("finalized_at") or invoice.get("effective_at") or invoice.get("created")
     if not isinstance(finalized_at, int):
@@ -414,11 +442,13 @@ def _credit_note_lines(note: dict[str, Any], currency: str) -> list[InvoiceLine]
             discount += _money(_minor(item, "amount", f"{where}.discount_amounts[]"), currency)
         exclusive, inclusive = _line_taxes(raw, currency)
         quantity = raw.get("quantity")
+        credited = raw.get("invoice_line_item") if raw.get("type", "invoice_line_item") == "invoice_line_item" else None
         lines.append(InvoiceLine(
             line_id=str(raw.get("id") or f"{note['id']}:{position}"), description=raw.get("description") or None,
             amount=amount, discount=None if discount.is_zero() else discount,
             tax=None if exclusive.is_zero() else exclusive, inclusive_tax=None if inclusive.is_zero() else inclusive,
-            quantity=quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else 1))
+            quantity=quantity if isinstance(quantity, int) and not isinstance(quantity, bool) else 1,
+            applies_to_line_id=_id_of(credited)))
     return lines
 
 
@@ -586,6 +616,66 @@ def _normalize_payout(event: dict[str, Any], ctx: NormalizeContext, result: Norm
         memo=f"Stripe payout {payout_id}" + ("" if paid else f" failed ({payout.get('failure_code')})")))
 
 
+# ---- usage (billing meter events) ----------------------------------------------------------------
+
+def _meter_records(event: dict[str, Any], ctx: NormalizeContext) -> tuple[str, list[UsageRecord]]:
+    obj = event["data"]["object"]
+    raw = obj.get("data") if obj.get("object") == "list" else [obj]
+    if not isinstance(raw, list) or not raw:
+        raise NormalizationError("billing.meter_event carries no meter events", reason="missing_field",
+                                 field="data.object")
+    names = {item.get("event_name") for item in raw if isinstance(item, dict)}
+    if len(names) != 1 or not all(isinstance(item, dict) for item in raw):
+        raise NormalizationError("one delivery carries the events of one meter (event_name)",
+                                 reason="mixed_meter_events")
+    event_name = names.pop()
+    if not isinstance(event_name, str) or not event_name:
+        raise NormalizationError("meter event has no event_name", reason="missing_field", field="event_name")
+    meter = ctx.config.revenue_recognition.meter_named(event_name)
+    customer_key = meter.customer_key if meter else "stripe_customer_id"
+    value_key = meter.value_key if meter else "value"
+    records = []
+    for position, item in enumerate(raw):
+        where = f"meter_events[{position}]"
+        payload = item.get("payload") if isinstance(item.get("payload"), dict) else {}
+        identifier = _require(item, "identifier", str, where)
+        customer = payload.get(customer_key)
+        quantity = payload.get(value_key)
+        if not isinstance(customer, str) or not customer:
+            raise NormalizationError(f"{where}.payload.{customer_key} is missing", reason="missing_field",
+                                     field=f"{where}.payload.{customer_key}")
+        # Stripe documents the value as a string holding a number (``"25"``); a float never enters
+        if isinstance(quantity, bool) or not isinstance(quantity, (str, int)):
+            raise NormalizationError(f"{where}.payload.{value_key} is not a number", reason="invalid_amount",
+                                     field=f"{where}.payload.{value_key}")
+        try:
+            value = Decimal(str(quantity))
+        except InvalidOperation:
+            raise NormalizationError(f"{where}.payload.{value_key} {quantity!r} is not a number",
+                                     reason="invalid_amount", field=f"{where}.payload.{value_key}") from None
+        when = item.get("timestamp") if isinstance(item.get("timestamp"), int) else item.get("created")
+        if not isinstance(when, int) or not value.is_finite():
+            raise NormalizationError(f"{where} has no timestamp or a bad value", reason="missing_field",
+                                     field=f"{where}.timestamp")
+        records.append(UsageRecord(identifier=identifier, customer=customer, value=value, timestamp=utc_instant(when)))
+    return event_name, records
+
+
+def _normalize_meter_events(event: dict[str, Any], ctx: NormalizeContext, result: Normalized) -> None:
+    entity = _entity_for(event, ctx)
+    event_name, records = _meter_records(event, ctx)
+    # one document per delivery, named by the identifiers it carries: a redelivery is the same document,
+    # and each identifier is aggregated once however many deliveries carry it
+    batch_id = fingerprint(*sorted(record.identifier for record in records))
+    source = _source_ref(event, "meter_event_batch", f"{event_name}:{batch_id}", "1", ctx)
+    occurred = max(record.timestamp for record in records)
+    result.documents.append(UsageBatch(
+        document_id=source.document_id(), source=source, entity_id=entity.id, correlation_id=ctx.correlation_id,
+        occurred_at=occurred, accounting_date=local_date(occurred, entity),
+        currency=entity.base_currency, event_name=event_name, records=tuple(records),
+        memo=f"{len(records)} {event_name} meter event(s)"))
+
+
 # ---- entry point -------------------------------------------------------------------------------
 
 _HANDLERS: dict[str, Callable[[dict[str, Any], NormalizeContext, Normalized], None]] = {
@@ -603,6 +693,7 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], NormalizeContext, Normalized], No
     "customer.subscription.deleted": _normalize_subscription,
     "payout.paid": _normalize_payout,
     "payout.failed": _normalize_payout,
+    "billing.meter_event": _normalize_meter_events,
 }
 
 

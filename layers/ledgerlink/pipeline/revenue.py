@@ -1,0 +1,353 @@
+"""Revenue recognition, the pure part: which billed lines are deferred, the facts a posting contributes to
+revenue schedules, and a line's schedule from its facts.
+
+**Policy** (``revenue_recognition.policies`` in the configuration, see ``config/revenue.py``): a line of an
+invoice from a matching (source, entity) whose product is covered and whose service period has at least
+``min_service_days`` days posts to ``deferred_revenue[.<product>]`` instead of its revenue role, net of its
+discount and inclusive tax (the transaction price), and becomes a **schedule line**. A CRM/CPQ contract with
+a term (start and end date) likewise becomes a memorandum backlog schedule (remaining performance
+obligation), released from ``contract_backlog_offset`` to ``contract_backlog`` over the term.
+
+**Facts** are what postings contribute, keyed so that a redelivery adds nothing:
+
+- a schedule line per deferred line (posting currency and amount, service period, accounts, allocation
+  weights: the line's net, the invoice's net and total);
+- a ``credit_note`` per credit-note line (linked to its invoice line when the source says which, else
+  allocated over the invoice's lines by net amount) and a ``refund`` per refund (allocated by the invoice
+  total, since a refund includes tax): both keep posting as before (contra revenue) and the schedule
+  reclassifies what was still deferred;
+- a ``cancellation`` per subscription that ended (from the source's subscription events) and a ``void`` per
+  cancelled contract.
+
+The schedule of a line is a pure function of its facts (``pipeline.revenue_schedule``): arrival order and
+duplicates cannot change it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field
+
+from ledgerlink.config.model import LedgerLinkConfig
+from ledgerlink.config.revenue import DEFERRED_ROLE, RevenuePolicy
+from ledgerlink.errors import DocumentRejected
+from ledgerlink.model.base import Identifier, NonEmptyStr, Schema
+from ledgerlink.model.documents import (
+    ContractEvent,
+    CreditNote,
+    Document,
+    Invoice,
+    InvoiceLine,
+    JournalEntry,
+    Payment,
+    RevenueAdjustment,
+    RevenueSchedule,
+    RevenueScheduleEntry,
+    SourceRef,
+    SubscriptionEvent,
+)
+from ledgerlink.model.money import Currency, Money
+from ledgerlink.pipeline.revenue_schedule import Change, LineSchedule, allocate_share, compute
+
+SYSTEM = "ledgerlink"
+BACKLOG_ROLE = "contract_backlog"
+BACKLOG_OFFSET_ROLE = "contract_backlog_offset"
+
+
+class ScheduleLine(Schema):
+    """One deferred billed line: what was credited to deferred revenue, over which days, released where."""
+
+    schedule_id: NonEmptyStr
+    entity_id: Identifier
+    source_id: NonEmptyStr
+    document_type: Literal["invoice", "contract_event"] = "invoice"
+    invoice_document_id: NonEmptyStr
+    line_id: NonEmptyStr
+    currency: Currency                     # the posting currency (the base currency when converted)
+    billed: Decimal                        # credited to deferred revenue (negative for a credit proration line)
+    service_start: date
+    service_end: date                      # exclusive
+    deferred_account: NonEmptyStr
+    revenue_account: NonEmptyStr
+    dimensions: dict[str, str] = Field(default_factory=dict)
+    weight: Decimal                        # the line's net in the document currency (allocation weight)
+    invoice_net: Decimal                   # every line's net: the base of an unlinked credit note
+    invoice_total: Decimal                 # the invoice total with tax: the base of a refund
+    billed_on: date                        # the invoice's accounting date (when the deferral was booked)
+    subscription_id: NonEmptyStr | None = None
+    product_id: NonEmptyStr | None = None
+    customer: NonEmptyStr | None = None
+    description: NonEmptyStr | None = None
+
+
+class RevenueFact(Schema):
+    """A change to schedule lines (see ``pipeline.revenue_schedule``)."""
+
+    fact_id: NonEmptyStr
+    kind: Literal["credit_note", "refund", "cancellation", "void"]
+    entity_id: Identifier
+    document_id: NonEmptyStr
+    effective_date: date
+    currency: Currency
+    amount: Decimal = Decimal(0)           # credited / refunded, posting currency; 0 for cancellations, voids
+    account: NonEmptyStr | None = None     # where the credit / refund was booked
+    invoice_document_id: NonEmptyStr | None = None
+    line_id: NonEmptyStr | None = None     # the invoice line a credit-note line names
+    subscription_id: NonEmptyStr | None = None
+
+
+class UsageTie(Schema):
+    """A metered invoice line and the usage it bills: tied when the meter events of its period add up to it."""
+
+    invoice_document_id: NonEmptyStr
+    line_id: NonEmptyStr
+    entity_id: Identifier
+    event_name: NonEmptyStr
+    customer: NonEmptyStr
+    period_start: datetime
+    period_end: datetime                   # exclusive
+    billed_quantity: Decimal
+    meter_id: NonEmptyStr | None = None
+
+
+class Facts(Schema):
+    """What one posted (or recorded) document contributes to revenue schedules."""
+
+    lines: tuple[ScheduleLine, ...] = ()
+    changes: tuple[RevenueFact, ...] = ()
+    usage: tuple[UsageTie, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.lines or self.changes or self.usage)
+
+
+def schedule_id(invoice_document_id: str, line_id: str) -> str:
+    return SourceRef(system=SYSTEM, object_type="revenue_schedule", object_id=f"{invoice_document_id}:{line_id}",
+                     version="1").document_id()
+
+
+# ---- policy: which lines are deferred (the enrich step) -------------------------------------------------
+
+def _policy(config: LedgerLinkConfig, document: Document, document_type: str) -> RevenuePolicy | None:
+    source_id = document.source.source_id or document.source.system
+    return config.revenue_recognition.policy_for(source_id, document.entity_id, document_type)
+
+
+def _net(line: InvoiceLine, currency: str) -> Money:
+    zero = Money.zero(currency)
+    return line.amount - (line.inclusive_tax or zero) - (line.discount or zero)
+
+
+def _eligible(line: InvoiceLine, policy: RevenuePolicy, currency: str) -> bool:
+    if line.service_start is None or line.service_end is None or line.revenue_category == DEFERRED_ROLE:
+        return False
+    return (line.service_end - line.service_start).days >= policy.min_service_days \
+        and policy.covers_product(line.product_id) and not _net(line, currency).is_zero()
+
+
+def defer(document: Document, config: LedgerLinkConfig) -> Document:
+    """The document as it posts under the revenue policy: covered invoice lines credit ``deferred_revenue``
+    net of their discount (the discount is part of the transaction price, deferred with it)."""
+    if not isinstance(document, Invoice):
+        return document
+    policy = _policy(config, document, "invoice")
+    if policy is None:
+        return document
+    lines, changed = [], False
+    for line in document.lines:
+        if _eligible(line, policy, document.currency):
+            zero = Money.zero(document.currency)
+            lines.append(line.model_copy(update={"revenue_category": DEFERRED_ROLE,
+                                                 "amount": line.amount - (line.discount or zero), "discount": None}))
+            changed = True
+        else:
+            lines.append(line)
+    return document.model_copy(update={"lines": tuple(lines)}) if changed else document
+
+
+def _role(line: InvoiceLine, category: str) -> tuple[str, ...]:
+    return (f"{category}.{line.product_id}", category) if line.product_id else (category,)
+
+
+def _posting_amount(amount: Money, journal: JournalEntry) -> Money:
+    """``amount`` in the journal's currency: converted at the journal's own rate when it was converted."""
+    if journal.fx is None or amount.currency == journal.currency:
+        return amount
+    if journal.fx.from_currency != amount.currency or journal.fx.to_currency != journal.currency:
+        raise DocumentRejected(f"cannot express {amount} in {journal.currency}", reason="revenue_currency_mismatch")
+    return Money(amount=amount.amount * journal.fx.rate, currency=journal.currency).quantized()
+
+
+def facts(original: Document, posted_as: Document, journal: JournalEntry, config: LedgerLinkConfig,
+          accounts: object) -> Facts:
+    """The revenue facts of a document that posts ``journal`` (``posted_as`` is ``defer(original)``).
+
+    ``accounts`` is the enrich step's role → account lookup (``pipeline.enrich.Accounts``), so a schedule
+    releases into exactly the account the line would have credited without the deferral."""
+    get = accounts.get  # type: ignore[attr-defined]
+    if isinstance(original, Invoice) and isinstance(posted_as, Invoice):
+        return Facts(lines=tuple(_invoice_lines(original, posted_as, journal, get)),
+                     usage=tuple(usage_ties(original, config)))
+    if isinstance(original, ContractEvent):
+        return _contract(original, config, get)
+    if _policy(config, original, "invoice") is None:
+        return Facts()   # no revenue policy for this source and entity: credits and refunds change nothing
+    if isinstance(original, CreditNote) and original.original_document_id:
+        changes = []
+        for line in original.lines:
+            net = _net(line, original.currency)
+            if net.is_zero():
+                continue
+            _, account = get(*_role(line, line.revenue_category))
+            changes.append(RevenueFact(
+                fact_id=f"{original.document_id}:{line.line_id}", kind="credit_note", entity_id=original.entity_id,
+                document_id=original.document_id, effective_date=journal.accounting_date, currency=journal.currency,
+                amount=_posting_amount(net, journal).amount, account=account,
+                invoice_document_id=original.original_document_id, line_id=line.applies_to_line_id))
+        return Facts(changes=tuple(changes))
+    if isinstance(original, Payment) and original.direction == "refunded" and original.applies_to_document_id:
+        _, account = get("refunds")
+        return Facts(changes=(RevenueFact(
+            fact_id=original.document_id, kind="refund", entity_id=original.entity_id,
+            document_id=original.document_id, effective_date=journal.accounting_date, currency=journal.currency,
+            amount=_posting_amount(original.amount, journal).amount, account=account,
+            invoice_document_id=original.applies_to_document_id),))
+    return Facts()
+
+
+def _invoice_lines(original: Invoice, posted_as: Invoice, journal: JournalEntry, get: object) -> list[ScheduleLine]:
+    currency = original.currency
+    invoice_net = sum((_net(line, currency).amount for line in original.lines), Decimal(0))
+    out = []
+    for before, after in zip(original.lines, posted_as.lines, strict=True):
+        if after.revenue_category != DEFERRED_ROLE or before.revenue_category == DEFERRED_ROLE:
+            continue
+        assert before.service_start is not None and before.service_end is not None
+        net = _net(before, currency)
+        billed = _posting_amount(net, journal)
+        if billed.is_zero():
+            continue
+        _, revenue_account = get(*_role(before, before.revenue_category))  # type: ignore[operator]
+        _, deferred_account = get(*_role(before, DEFERRED_ROLE))  # type: ignore[operator]
+        out.append(ScheduleLine(
+            schedule_id=schedule_id(original.document_id, before.line_id), entity_id=original.entity_id,
+            source_id=original.source.source_id or original.source.system, invoice_document_id=original.document_id,
+            line_id=before.line_id, currency=billed.currency, billed=billed.amount,
+            service_start=before.service_start, service_end=before.service_end,
+            deferred_account=deferred_account, revenue_account=revenue_account, weight=net.amount,
+            invoice_net=invoice_net, invoice_total=original.total.amount, billed_on=journal.accounting_date,
+            subscription_id=original.subscription_id, product_id=before.product_id,
+            customer=original.party.source_id, description=before.description))
+    return out
+
+
+def usage_ties(invoice: Invoice, config: LedgerLinkConfig) -> list[UsageTie]:
+    """The metered lines of an invoice whose meter is configured (``revenue_recognition.meters``)."""
+    ties = []
+    for line in invoice.lines:
+        usage = line.usage
+        meter = config.revenue_recognition.meter_for(usage.meter_id, usage.price_id or line.price_id) if usage else None
+        if usage is None or meter is None:
+            continue
+        ties.append(UsageTie(invoice_document_id=invoice.document_id, line_id=line.line_id, entity_id=invoice.entity_id,
+                             event_name=meter.event_name, customer=invoice.party.source_id,
+                             period_start=usage.period_start, period_end=usage.period_end,
+                             billed_quantity=line.quantity, meter_id=meter.meter))
+    return ties
+
+
+def _contract(document: ContractEvent, config: LedgerLinkConfig, get: object) -> Facts:
+    if _policy(config, document, "contract_event") is None:
+        return Facts()
+    if document.action == "cancelled":
+        signed = next(iter(document.related_document_ids), None)
+        if signed is None:
+            return Facts()
+        return Facts(changes=(RevenueFact(
+            fact_id=document.document_id, kind="void", entity_id=document.entity_id, document_id=document.document_id,
+            effective_date=document.accounting_date, currency=document.currency, invoice_document_id=signed),))
+    if document.start_date is None or document.end_date is None or document.end_date < document.start_date:
+        return Facts()   # no term: a booking, nothing to release over time
+    _, backlog = get(BACKLOG_ROLE)  # type: ignore[operator]
+    _, offset = get(BACKLOG_OFFSET_ROLE)  # type: ignore[operator]
+    return Facts(lines=(ScheduleLine(
+        schedule_id=schedule_id(document.document_id, document.contract_id), entity_id=document.entity_id,
+        source_id=document.source.source_id or document.source.system, document_type="contract_event",
+        invoice_document_id=document.document_id, line_id=document.contract_id, currency=document.currency,
+        billed=document.total.amount, service_start=document.start_date,
+        service_end=document.end_date + timedelta(days=1),     # a CRM end date is the last day of the term
+        deferred_account=offset, revenue_account=backlog, weight=document.total.amount,
+        invoice_net=document.total.amount, invoice_total=document.total.amount, billed_on=document.accounting_date,
+        customer=document.party.source_id, description=f"contract {document.contract_id} backlog"),))
+
+
+def subscription_facts(document: SubscriptionEvent) -> Facts:
+    """A subscription that ended: lines of it that reach beyond that day are recognized on it."""
+    if document.action != "cancelled":
+        return Facts()
+    return Facts(changes=(RevenueFact(
+        fact_id=document.document_id, kind="cancellation", entity_id=document.entity_id,
+        document_id=document.document_id, effective_date=document.accounting_date, currency=document.currency,
+        subscription_id=document.subscription_id),))
+
+
+# ---- a line's schedule from its facts -------------------------------------------------------------------
+
+def changes_for(line: ScheduleLine, candidates: Iterable[RevenueFact]) -> list[Change]:
+    """The facts that concern ``line``, with this line's share of each credit or refund."""
+    out: dict[str, Change] = {}
+    for fact in candidates:
+        if fact.entity_id != line.entity_id:
+            continue
+        if fact.kind == "cancellation":
+            if line.subscription_id and fact.subscription_id == line.subscription_id:
+                out[fact.fact_id] = Change(fact.fact_id, "cancellation", fact.effective_date,
+                                           document_id=fact.document_id)
+            continue
+        if fact.invoice_document_id != line.invoice_document_id:
+            continue
+        if fact.kind == "void":
+            out[fact.fact_id] = Change(fact.fact_id, "void", fact.effective_date, document_id=fact.document_id)
+            continue
+        if fact.currency != line.currency or line.billed <= 0:
+            continue
+        if fact.line_id is not None:
+            share = fact.amount if fact.line_id == line.line_id else Decimal(0)
+        elif fact.kind == "credit_note":
+            share = allocate_share(fact.amount, line.weight, line.invoice_net, line.currency)
+        else:
+            share = allocate_share(fact.amount, line.weight, line.invoice_total, line.currency)
+        if share > 0:
+            out[fact.fact_id] = Change(fact.fact_id, fact.kind, fact.effective_date, share, fact.account,
+                                       fact.document_id)
+    return list(out.values())
+
+
+def line_schedule(line: ScheduleLine, candidates: Iterable[RevenueFact] = ()) -> LineSchedule:
+    return compute(line.billed, line.service_start, line.service_end, line.currency, changes_for(line, candidates))
+
+
+def schedule_document(line: ScheduleLine, schedule: LineSchedule, *, correlation_id: str) -> RevenueSchedule:
+    """The canonical ``RevenueSchedule`` of a line (entries + adjustments = billed, checked by the model)."""
+    source = SourceRef(system=SYSTEM, object_type="revenue_schedule",
+                       object_id=f"{line.invoice_document_id}:{line.line_id}", version="1", source_id=line.source_id)
+    from datetime import UTC, datetime, time
+
+    when = datetime.combine(line.billed_on, time(0), UTC)
+    return RevenueSchedule(
+        document_id=source.document_id(), source=source, entity_id=line.entity_id, correlation_id=correlation_id,
+        occurred_at=when, accounting_date=line.billed_on, currency=line.currency,
+        invoice_document_id=line.invoice_document_id, line_id=line.line_id,
+        billed=Money(line.billed, line.currency), service_start=line.service_start,
+        service_end=line.service_end,
+        entries=tuple(RevenueScheduleEntry(period=period, amount=Money(amount, line.currency))
+                      for period, amount in schedule.entries.items()),
+        adjustments=tuple(RevenueAdjustment(
+            fact_id=taken.change.fact_id, kind=taken.change.kind, effective_date=taken.change.effective_date, amount=Money(taken.amount, line.currency),
+            account=taken.change.account, document_id=taken.change.document_id)
+            for taken in schedule.taken if taken.amount),
+        memo=line.description)
