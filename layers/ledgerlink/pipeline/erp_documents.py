@@ -6,16 +6,18 @@ invoice              revenue lines (credit lines, as positive amounts), discount
                      on the tax account; total = the invoice total; the receivable account from the journal
 credit note          the same from the mirrored journal; applies to the original invoice
 payment received     gross amount into the cash/clearing account; applies to the invoice it pays
+bill                 the expense lines (debits, positive) owed to the vendor; the payable account from the
+                     journal; due date and the vendor's invoice number
 ===================  =====================================================================================
 
-Anything else (payments with processor fees, refunds, expenses, journals) returns ``None``: it posts as a
+Anything else (payments with processor fees, refunds, expenses, reversals, journals) returns ``None``: it posts as a
 journal, which every connector supports.
 """
 
 from __future__ import annotations
 
 from ledgerlink.connectors.erps.base import ErpDocument, ErpLine
-from ledgerlink.model.documents import CreditNote, Document, Invoice, JournalEntry, Payment
+from ledgerlink.model.documents import Bill, CreditNote, Document, Invoice, JournalEntry, Payment
 from ledgerlink.model.money import Money
 
 LINE_ROLES = ("revenue", "discounts", "tax")
@@ -57,6 +59,15 @@ def erp_document(document: Document, journal: JournalEntry) -> ErpDocument | Non
             due_date=getattr(document, "due_date", None), memo=journal.memo,
             account=_account(journal, "receivable"),
             applies_to=getattr(document, "original_document_id", None), exchange_rate=_rate(journal))
+    if isinstance(document, Bill):
+        expenses = tuple(ErpLine(account=line.account, amount=line.amount, description=line.memo,
+                                 dimensions=dict(line.dimensions))
+                         for line in journal.lines if (line.role or "").split(".", 1)[0] == "expense")
+        return ErpDocument(
+            kind="bill", external_id=document.document_id, entity_id=document.entity_id, party=document.party,
+            date=journal.accounting_date, currency=document.currency, total=document.total, lines=expenses,
+            number=document.number, due_date=document.due_date, memo=journal.memo,
+            account=_account(journal, "accounts_payable"), exchange_rate=_rate(journal))
     if isinstance(document, Payment) and document.direction == "received" and not document.fees \
             and document.party is not None and document.applies_to_document_id:
         return ErpDocument(
