@@ -184,6 +184,7 @@ class FakeParties:
     def __init__(self) -> None:
         self.erp: dict[tuple[str, str, str, str], str] = {}
         self.announcements: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.claims: dict[tuple[str, str, str, str], str] = {}
 
     def announced(self, role: str, system: str, source_id: str) -> dict[str, Any] | None:
         return self.announcements.get((role, system, source_id))
@@ -194,6 +195,9 @@ class FakeParties:
     def record_erp_id(self, role: str, system: str, source_id: str, connection_id: str, erp_id: str, *,
                       entity_id: str) -> str:
         return self.erp.setdefault((role, system, source_id, connection_id), erp_id)
+
+    def claim_creation(self, role: str, system: str, source_id: str, connection_id: str, *, owner: str) -> bool:
+        return self.claims.setdefault((role, system, source_id, connection_id), owner) == owner
 
 
 class FakeErp:
@@ -224,6 +228,23 @@ def test_two_bills_of_one_new_vendor_create_the_vendor_once_before_either_posts(
               for bill in (first, second)]
     assert [p.source_id for p in erp.created] == [VENDOR] and erp.created[0].name == "Northwind Hosting LLC"
     assert [s["parties"] for s in states] == [{f"vendor:{VENDOR}": "V-1"}] * 2
+
+
+def test_a_second_bill_while_the_first_creates_the_vendor_retries_instead_of_creating_it_again(example_config):
+    from ledgerlink.errors import TransientError
+
+    parties, erp = FakeParties(), FakeErp()
+    first, second = the_bill(example_config), the_bill(example_config, "08-bills.approved.json")
+    # the first bill's execution holds the claim (it is calling the ERP right now) ...
+    assert parties.claim_creation("vendor", "ramp", VENDOR, "books", owner=first.document_id)
+    with pytest.raises(TransientError) as caught:
+        master_data_step(state_of(second), Configs(example_config), lambda *_: erp, parties)
+    assert caught.value.reason == "master_data_in_progress" and erp.created == []
+    # ... it finishes (the cross-reference is recorded); the retried second execution then finds the vendor
+    master_data_step(state_of(first), Configs(example_config), lambda *_: erp, parties)
+    assert master_data_step(state_of(second), Configs(example_config), lambda *_: erp, parties)["parties"] == {
+        f"vendor:{VENDOR}": "V-1"}
+    assert len(erp.created) == 1
 
 
 def test_wait_policy_holds_the_bill_until_the_vendor_is_announced(example_config):
