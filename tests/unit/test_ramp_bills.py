@@ -260,3 +260,14 @@ def test_wait_policy_holds_the_bill_until_the_vendor_is_announced(example_config
     parties.announcements[("vendor", "ramp", VENDOR)] = {"name": "Northwind Hosting LLC"}
     assert master_data_step(state_of(bill), Configs(config), lambda *_: erp, parties)["parties"] == {
         f"vendor:{VENDOR}": "V-1"}
+
+
+def test_post_validate_bill_checks_a_bill_without_posting_it(example_config):
+    from ledgerlink.service.ops import validate_document
+
+    body = the_bill(example_config).model_dump(mode="json")
+    answer = validate_document("bill", body, example_config, 4)
+    assert answer["valid"] and answer["findings"] == []
+    assert {line["account"] for line in answer["journal"]["lines"]} >= {"Liabilities:US01:AccountsPayable"}
+    wrong = {**body, "total": {"amount": "1.00", "currency": "USD"}}
+    assert validate_document("bill", wrong, example_config, 4)["findings"][0]["reason"] == "invalid_document"
