@@ -117,16 +117,17 @@ def test_ready_to_sync_after_approval_and_an_archived_bill_post_once_then_revers
     deliver(connected, "06-bills.approved.json", "07-bills.ready_to_sync.json")
     connected.drain()
     assert len(app.of("Bill")) == 1 and len(bills(connected)) == 1
-    # the archived bill is a compensating journal that mirrors the bill: the payable and expenses net to zero
+    # the archived bill is undone by a vendor credit of the same vendor that mirrors the bill's expense lines
     deliver(connected, "10-bills.archived.json")
     connected.drain()
     (reversal,) = [item for item in connected.documents() if item["document_type"] == "reversal"]
-    assert reversal["status"] == "posted" and reversal["erp_ref"].startswith("qbo:JournalEntry/")
-    (entry,) = app.of("JournalEntry")
-    sides = {(line["JournalEntryLineDetail"]["AccountRef"]["value"], line["JournalEntryLineDetail"]["PostingType"]):
-             line["Amount"] for line in entry["Line"]}
-    assert sides == {("33", "Debit"): 1840, ("61", "Credit"): 1500, ("62", "Credit"): 340}
-    assert len(app.of("Vendor")) == 1   # a reversal references no new party
+    assert reversal["status"] == "posted" and reversal["erp_ref"].startswith("qbo:VendorCredit/")
+    (credit,) = app.of("VendorCredit")
+    (vendor,) = app.of("Vendor")   # the vendor the bill created, not a second one
+    assert credit["VendorRef"]["value"] == vendor["Id"] == app.of("Bill")[0]["VendorRef"]["value"]
+    assert {line["AccountBasedExpenseLineDetail"]["AccountRef"]["value"]: line["Amount"] for line in credit["Line"]} \
+        == {"61": 1500, "62": 340}
+    assert app.of("JournalEntry") == []
 
 
 @pytest.mark.parametrize("stack_config", ["wait"], indirect=True)

@@ -168,6 +168,16 @@ def test_archiving_an_approved_bill_reverses_it_in_full(example_config):
     undo = reversal_journal(reversal, original, config_version=1)
     assert {account: -amount for account, amount in accounts(undo).items()} == accounts(original)
     assert bill.document_id in undo.related_document_ids
+    assert reversal.party == bill.party
+    # where bills post as ERP documents, the reversal is a vendor credit of the same vendor, applied to the bill
+    credit = erp_document(reversal, undo)
+    assert credit is not None and credit.kind == "vendor_credit" and credit.party == bill.party
+    assert credit.applies_to == bill.document_id and credit.total == Money.of("1840.00", "USD")
+    assert [(line.account, line.amount) for line in credit.lines] == [
+        ("Expenses:US01:Hosting", Money.of("1500.00", "USD")), ("Expenses:US01:Software", Money.of("340.00", "USD"))]
+    assert credit.account == "Liabilities:US01:AccountsPayable"
+    # a reversal without a vendor (or of anything but a bill) stays a journal
+    assert erp_document(reversal.model_copy(update={"party": None}), undo) is None
     assert DocumentAdapter.validate_json(reversal.model_dump_json()) == reversal
 
 

@@ -441,6 +441,7 @@ class Reversal(DocumentBase):
     reason: Literal["cancellation", "void", "chargeback", "correction"]
     reverse_on: Literal["event_date", "original_date"] = "event_date"
     amount: Money | None = None            # partial reversal (in the original's currency); None = in full
+    party: Party | None = None             # the original's counterparty (a vendor credit names the vendor)
 
     @model_validator(mode="after")
     def _partial_amount(self) -> Reversal:

@@ -27,7 +27,7 @@ is an ``amounts_inconsistent`` exception, never a posting 100× too large.
   line items must sum to the bill amount. The accounting date is the invoice date Ramp states (``issued_at``,
   a calendar date: read as the date, not shifted to the entity's time zone);
 - ``bills.archived`` of a bill that had been approved → a Reversal (reason ``cancellation``) of that Bill, dated
-  on the archive event; an archived bill that was never approved had posted nothing and is recorded;
+  on the archive event and naming its vendor (posted as a vendor credit where bills post as ERP documents); an archived bill that was never approved had posted nothing and is recorded;
 - ``bills.created`` / ``bills.rejected`` are recorded (no liability until approved); ``bills.paid`` is recorded
   (the cash side posts from the bank statement, where the payment clears: posting it here too would count it
   twice);
@@ -285,6 +285,7 @@ def _archived_bill(obj: dict[str, Any], notification: dict[str, Any], ctx: Norma
         document_id=ref.document_id(), source=ref, entity_id=entity.id, correlation_id=ctx.correlation_id,
         occurred_at=archived, accounting_date=local_date(archived, entity), currency=_bill_currency(obj),
         original_document_id=document_id(SYSTEM, "bill", bill_id, "approved"), reason="cancellation",
+        party=_vendor(obj, bill_id),
         memo=f"Ramp bill {obj.get('invoice_number') or bill_id} archived"))
 
 
