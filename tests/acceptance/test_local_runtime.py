@@ -34,7 +34,7 @@ def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
     # Then it reports no problem and the numbers add up: every webhook source, then one camt.053 file
     assert demo_ok(report) == [], format_report(report)
     # Stripe, Brex, Ramp, HubSpot and SAP Concur answer 202; Adyen and Salesforce their own acknowledgement
-    assert report.count(lambda d: d.status == 202) == 34
+    assert report.count(lambda d: d.status == 202) == 39
     assert report.count(lambda d: d.body.get("ack") in ("[accepted]", "SOAP Ack")) == 6
     assert report.count(lambda d: d.status == 401) == 7           # one forgery per webhook source
     assert [d.body["outcome"] for d in report.bank_files] == ["accepted"]
@@ -43,24 +43,30 @@ def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
                                                                                    (0, "2024-05-03")]
     # the payout credit is applied to the Stripe payout; the bank fee debit matches nothing: one case
     assert [case["reason"] for case in report.exceptions] == ["cash_unmatched"]
-    # 40 in the book (3 of them revenue release journals), 2 in gb01's GL file; a subscription change and a
+    # 43 in the book (3 of them revenue release journals), 2 in gb01's GL file; a subscription change and a
     # meter-event batch are recorded, never posted
-    assert report.statuses == {"posted": 42, "ignored": 5, "exception": 1}
+    assert report.statuses == {"posted": 45, "ignored": 5, "exception": 1}
     posted = Counter((item["source_id"], item["document_type"]) for item in report.ledger
                      if item["status"] == "posted")
     assert {key: count for key, count in posted.items() if key[0] in ("ramp", "hubspot", "concur", "expensify")
             or key == ("adyen", "payout")} == {
         ("ramp", "card_transaction"): 1,        # transactions.cleared + .ready_to_sync: one transaction
         ("ramp", "expense_report"): 1,          # the reimbursement
+        ("ramp", "bill"): 2,                    # bills.approved + .ready_to_sync of one bill, and a second bill
+        ("ramp", "reversal"): 1,                # the first bill archived after approval
         ("hubspot", "contract_event"): 1,       # the closed-won deal (its customer is recorded, not posted)
         ("concur", "expense_report"): 2,        # one report: the employee's side and the company card's
         ("expensify", "expense_report"): 3,     # two reports, one of them with card expenses
         ("adyen", "payout"): 1}                 # the settlement details report of REPORT_AVAILABLE
     # the Stripe payout (11.00) was cleared by the bank line; the Adyen batch-7 payout (90.00) is still in transit
     assert report.trial_balance[("Assets:US01:Clearing:PayoutsInTransit", "USD")] == Decimal("90.00")
+    # the archived bill reversed in full: only the second bill (425.00) is owed; its vendor is in the book once
+    assert report.trial_balance[("Liabilities:US01:AccountsPayable", "USD")] == Decimal("-425.00")
+    vendors = sorted((report.book_file.parent / "parties").glob("vendor-*.beancount"))
+    assert len(vendors) == 1 and "Northwind Hosting LLC" in vendors[0].read_text()
     assert report.bean_check[0] == 0
     postings = sorted((report.book_file.parent / "postings").glob("*.beancount"))
-    assert len(postings) == 40
+    assert len(postings) == 43
     # every posting carries its document id and the correlation id of the webhook that caused it
     # the UK company (a Stripe Connect account) routes to the legacy GL file: one import file, trailer ties out
     by_document = {item["document_id"]: item for item in report.ledger}

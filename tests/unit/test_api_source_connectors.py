@@ -197,7 +197,7 @@ def test_ramp_transaction_not_cleared_yet_and_not_final_events_are_recorded_not_
                      example_config)
     assert authorized.ignored[0].reason == "not_final"
     bills = run("ramp", {"notification": sample("ramp/05-bills.created.json"), "fetched": None}, example_config)
-    assert bills.ignored[0].reason == "unsupported_event_type"
+    assert bills.ignored[0].reason == "not_approved"   # a bill is owed once approved (tests/unit/test_ramp_bills.py)
 
 
 def test_ramp_reimbursement_becomes_an_expense_report_owed_to_the_employee(example_config) -> None:

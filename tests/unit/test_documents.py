@@ -12,6 +12,8 @@ from pydantic import ValidationError
 from ledgerlink.model.documents import (
     DOCUMENT_TYPES,
     BankTransaction,
+    Bill,
+    BillLine,
     CardTransaction,
     ContractEvent,
     ContractLine,
@@ -191,6 +193,35 @@ def test_revenue_schedule_service_period_must_not_run_backwards() -> None:
                         entries=(RevenueScheduleEntry(period="2024-01", amount=usd("10")),))
 
 
+# ---- bills ------------------------------------------------------------------------------------------
+
+VENDOR = Party(role="vendor", source_id="ven_1", name="Acme Supplies")
+
+
+def bill(*amounts: str, total: str | None = None, party: Party = VENDOR) -> Bill:
+    amounts = amounts or ("300.00", "120.50")
+    return Bill(**base("bill", "bill_1"), party=party, number="INV-77",
+                lines=tuple(BillLine(line_id=f"b{n}", category="software", amount=usd(amount))
+                            for n, amount in enumerate(amounts)),
+                total=usd(total or str(sum(Decimal(a) for a in amounts))), due_date=date(2024, 4, 1))
+
+
+def test_bill_lines_must_sum_to_the_total() -> None:
+    assert bill().total == usd("420.50")
+    with pytest.raises(ValidationError, match="bill lines sum to"):
+        bill("300.00", "120.50", total="420.49")
+
+
+def test_bill_is_owed_to_a_vendor_with_positive_lines_in_its_currency() -> None:
+    with pytest.raises(ValidationError, match="must be a vendor"):
+        bill(party=CUSTOMER)
+    with pytest.raises(ValidationError, match="must be positive"):
+        bill("300.00", "-20.00")
+    with pytest.raises(ValidationError, match="amount in EUR"):
+        Bill(**base("bill", "bill_2"), party=VENDOR, total=usd("10"),
+             lines=(BillLine(line_id="b0", category="x", amount=Money.of("10", "EUR")),))
+
+
 # ---- one of each: JSON round trip through the discriminated union ---------------------------------
 
 def one_of_each() -> list[Any]:
@@ -226,6 +257,7 @@ def one_of_each() -> list[Any]:
                  reverse_on="original_date"),
         UsageBatch(**base("usage_batch", "mtr_batch_1"), event_name="api_requests",
                    records=(UsageRecord(identifier="mev_1", customer="cus_1", value=Decimal("12.5"), timestamp=WHEN),)),
+        bill(),
     ]
 
 

@@ -218,6 +218,7 @@ class FakeParties:
     def __init__(self) -> None:
         self.announcements: dict[tuple[str, str, str], dict[str, Any]] = {}
         self.erp_ids: dict[tuple[str, str, str, str], str] = {}
+        self.claims: dict[tuple[str, str, str, str], str] = {}
 
     def announced(self, role: str, system: str, source_id: str) -> dict[str, Any] | None:
         return self.announcements.get((role, system, source_id))
@@ -228,6 +229,10 @@ class FakeParties:
     def record_erp_id(self, role: str, system: str, source_id: str, connection_id: str, erp_id: str, *,
                       entity_id: str) -> str:
         return self.erp_ids.setdefault((role, system, source_id, connection_id), erp_id)
+
+    def claim_creation(self, role: str, system: str, source_id: str, connection_id: str, *, owner: str) -> bool:
+        holder = self.claims.setdefault((role, system, source_id, connection_id), owner)
+        return holder == owner
 
 
 class FakeErp:

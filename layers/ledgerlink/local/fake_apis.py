@@ -5,8 +5,8 @@ One threaded server on 127.0.0.1 answers the endpoints the connectors use, from 
 the vendor does — a wrong secret is a 401 (or Expensify's ``responseCode`` 407), so the credential plumbing
 (Secrets Manager → session → header) is exercised end to end:
 
-- Ramp: ``POST /developer/v1/token`` (basic auth, client credentials) → bearer; ``GET /developer/v1/transactions/{id}``
-  and ``/reimbursements/{id}``;
+- Ramp: ``POST /developer/v1/token`` (basic auth, client credentials) → bearer; ``GET /developer/v1/transactions/{id}``,
+  ``/reimbursements/{id}`` and ``/bills/{id}``;
 - HubSpot: ``GET /crm/v3/objects/deals/{id}`` (private-app bearer token);
 - SAP Concur: ``POST /oauth2/v0/token`` (refresh-token grant) → bearer; ``GET /expensereports/v4/users/{u}/context/
   {c}/reports/{id}`` and ``…/expenses``;
@@ -180,7 +180,7 @@ class FakeSourceApis:
                 return 401, {"error": "invalid_client"}, json_type
             return 200, self._issue("ramp"), json_type
         if method == "GET" and len(segments) == 4 and segments[:2] == ["developer", "v1"] and segments[2] in (
-                "transactions", "reimbursements"):
+                "transactions", "reimbursements", "bills"):
             if not self._bearer(headers, "ramp"):
                 return 401, {"error": "unauthorized"}, json_type
             return self._fixture("ramp", "api", segments[2], f"{segments[3]}.json")

@@ -3,6 +3,8 @@
 from ledgerlink.model.documents import (
     DOCUMENT_TYPES,
     BankTransaction,
+    Bill,
+    BillLine,
     CardTransaction,
     CreditNote,
     Document,
@@ -29,7 +31,7 @@ from ledgerlink.model.ids import document_id, fingerprint, new_correlation_id
 from ledgerlink.model.money import Currency, CurrencyError, Money, currency_exponent, sum_money
 
 __all__ = [
-    "DOCUMENT_TYPES", "BankTransaction", "CardTransaction", "CreditNote", "Currency", "CurrencyError",
+    "DOCUMENT_TYPES", "BankTransaction", "Bill", "BillLine", "CardTransaction", "CreditNote", "Currency", "CurrencyError",
     "Document", "DocumentAdapter", "ExpenseLine", "ExpenseReport", "Fee", "FxConversion", "Invoice", "InvoiceLine",
     "JournalEntry", "JournalLine", "Money", "Party", "Payment", "Reversal", "RevenueSchedule", "RevenueScheduleEntry",
     "SourceRef", "SubscriptionEvent", "SubscriptionItem", "currency_exponent", "document_id",

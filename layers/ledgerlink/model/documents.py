@@ -283,6 +283,43 @@ class CardTransaction(DocumentBase):
         return self
 
 
+# ---- payables -----------------------------------------------------------------------------------
+
+class BillLine(Schema):
+    line_id: NonEmptyStr
+    category: NonEmptyStr                  # source category / GL mapping key (expense.<category>)
+    amount: Money                          # positive, including any tax the vendor charged
+    description: NonEmptyStr | None = None
+    dimensions: dict[str, str] = Field(default_factory=dict)
+
+
+class Bill(DocumentBase):
+    """A vendor bill approved for payment: an expense per line owed to the vendor (accounts payable).
+
+    ``party`` is the vendor as the source knows it; the master-data step makes it exist in the ERP before the
+    bill posts. Cancelling an approved bill is a :class:`Reversal` of it, never an edit."""
+
+    document_type: Literal["bill"] = "bill"
+    party: Party
+    number: NonEmptyStr | None = None      # the vendor's invoice number
+    lines: tuple[BillLine, ...] = Field(min_length=1)
+    total: Money
+    issue_date: date | None = None
+    due_date: date | None = None
+
+    @model_validator(mode="after")
+    def _vendor_and_total(self) -> Bill:
+        if self.party.role != "vendor":
+            raise ValueError(f"a bill's party must be a vendor, not a {self.party.role}")
+        self._same_currency(self.total, *(line.amount for line in self.lines))
+        if any(line.amount.amount <= 0 for line in self.lines):
+            raise ValueError("bill lines must be positive (a vendor credit is its own document)")
+        expected = sum_money([line.amount for line in self.lines], self.currency)
+        if expected != self.total:
+            raise ValueError(f"bill lines sum to {expected}, total is {self.total}")
+        return self
+
+
 # ---- quote to cash ------------------------------------------------------------------------------
 
 class CustomerEvent(DocumentBase):
@@ -461,6 +498,7 @@ class Reversal(DocumentBase):
     reason: Literal["cancellation", "void", "chargeback", "correction"]
     reverse_on: Literal["event_date", "original_date"] = "event_date"
     amount: Money | None = None            # partial reversal (in the original's currency); None = in full
+    party: Party | None = None             # the original's counterparty (a vendor credit names the vendor)
 
     @model_validator(mode="after")
     def _partial_amount(self) -> Reversal:
@@ -534,7 +572,7 @@ class JournalEntry(DocumentBase):
 Document = Annotated[
     Invoice | CreditNote | Payment | ExpenseReport | CardTransaction | SubscriptionEvent
     | RevenueSchedule | BankTransaction | JournalEntry | Payout | CustomerEvent | ContractEvent | Reversal
-    | UsageBatch,
+    | UsageBatch | Bill,
     Field(discriminator="document_type"),
 ]
 DocumentAdapter: TypeAdapter[Document] = TypeAdapter(Document)
@@ -542,5 +580,5 @@ DocumentAdapter: TypeAdapter[Document] = TypeAdapter(Document)
 DOCUMENT_TYPES: tuple[str, ...] = (
     "invoice", "credit_note", "payment", "expense_report", "card_transaction",
     "subscription_event", "revenue_schedule", "bank_transaction", "journal_entry",
-    "payout", "customer_event", "contract_event", "reversal", "usage_batch",
+    "payout", "customer_event", "contract_event", "reversal", "usage_batch", "bill",
 )

@@ -16,6 +16,8 @@ bank_transaction       matched: Dr/Cr bank · the matched item's role (receivabl
 contract_event         memorandum booking: Dr contract_backlog · Cr contract_backlog_offset (mirror if cancelled)
 expense_report         Dr expense[.<category>] per line · Cr employee_payable (or card_liability)
 card_transaction       Dr expense[.<category>] · Cr card_liability
+bill                   Dr expense[.<category>] per line · Cr accounts_payable (the vendor in the line memo;
+                       an ERP-native bill carries it as the vendor reference)
 journal_entry          each line's ``role`` mapped to its account
 =====================  ==========================================================================
 
@@ -32,6 +34,7 @@ from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.errors import DocumentRejected
 from ledgerlink.model.documents import (
     BankTransaction,
+    Bill,
     CardTransaction,
     ContractEvent,
     CreditNote,
@@ -201,6 +204,14 @@ def _card_transaction(doc: CardTransaction, accounts: Accounts) -> list[JournalL
     ]
 
 
+def _bill(doc: Bill, accounts: Accounts) -> list[JournalLine]:
+    lines = [_line(accounts, item.amount, f"expense.{item.category}", "expense", memo=item.description)
+             for item in doc.lines]
+    vendor = f"{doc.party.name} [{doc.party.source_id}]" if doc.party.name else doc.party.source_id
+    lines.append(_line(accounts, -doc.total, "accounts_payable", memo=vendor))
+    return lines
+
+
 def _journal(doc: JournalEntry, accounts: Accounts) -> list[JournalLine]:
     mapped = []
     for line in doc.lines:
@@ -218,6 +229,7 @@ _RULES: dict[str, Callable[..., list[JournalLine]]] = {
     "payment": _payment,
     "expense_report": _expense_report,
     "card_transaction": _card_transaction,
+    "bill": _bill,
     "journal_entry": _journal,
     "payout": _payout,
     "bank_transaction": _bank_transaction,

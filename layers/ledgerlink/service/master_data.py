@@ -5,7 +5,9 @@ customers and vendors must exist in the ERP connection the document routes to. P
 default) creates them from the document; policy ``wait`` requires that a CRM event announced the party
 first — until then the step raises :class:`MasterDataPending`, which the state machine retries on a
 bounded schedule before opening ``master_data_missing``. The cross-reference (source id ↔ ERP id) is kept
-per connection, so each party is created in each ERP once.
+per connection, so each party is created in each ERP once; while one execution creates it (it holds the
+party's claim), another that references the same new party (a second bill of the vendor in the same batch)
+waits with a :class:`TransientError` that the state machine retries, and then finds the cross-reference.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from ledgerlink.config.model import LedgerLinkConfig
-from ledgerlink.errors import MasterDataPending
+from ledgerlink.errors import MasterDataPending, TransientError
 from ledgerlink.model.documents import DocumentAdapter, Party
 from ledgerlink.pipeline.master_data import check_employee, parties_of
 
@@ -23,6 +25,7 @@ class PartiesPort(Protocol):
     def erp_id(self, role: str, system: str, source_id: str, connection_id: str) -> str | None: ...
     def record_erp_id(self, role: str, system: str, source_id: str, connection_id: str, erp_id: str, *,
                       entity_id: str) -> str: ...
+    def claim_creation(self, role: str, system: str, source_id: str, connection_id: str, *, owner: str) -> bool: ...
 
 
 def master_data_step(state: dict[str, Any], config_store: Any, connectors: Any, parties: PartiesPort
@@ -54,12 +57,13 @@ def master_data_step(state: dict[str, Any], config_store: Any, connectors: Any, 
         if referenced:
             synced[f"{party.role}:{party.source_id}"] = _ensure(
                 party, system=system, source_id=source_id, entity_id=document.entity_id, connection_id=connection_id,
-                config=config, version=version, connectors=connectors, parties=parties)
+                config=config, version=version, connectors=connectors, parties=parties,
+                owner=str(state.get("document_id") or document.document_id))
     return {**state, "parties": synced}
 
 
 def _ensure(party: Party, *, system: str, source_id: str, entity_id: str, connection_id: str,
-            config: LedgerLinkConfig, version: int, connectors: Any, parties: PartiesPort) -> str:
+            config: LedgerLinkConfig, version: int, connectors: Any, parties: PartiesPort, owner: str) -> str:
     known = parties.erp_id(party.role, system, party.source_id, connection_id)
     if known:
         return known
@@ -69,6 +73,9 @@ def _ensure(party: Party, *, system: str, source_id: str, entity_id: str, connec
             f"{party.role} {party.source_id} is not known yet: waiting for its master-data event (CRM)",
             reason="master_data_missing", role=party.role, party=party.source_id,
             suggested_fix=f"create the {party.role} in the CRM (or set master_data policy to create), then retry")
+    if not parties.claim_creation(party.role, system, party.source_id, connection_id, owner=owner):
+        raise TransientError(f"{party.role} {party.source_id} is being created in {connection_id} by another "
+                             "execution", reason="master_data_in_progress", role=party.role, party=party.source_id)
     if announcement and announcement.get("name") and not party.name:
         party = party.model_copy(update={"name": announcement["name"]})
     connector = connectors(config, connection_id, version)

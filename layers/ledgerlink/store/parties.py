@@ -1,8 +1,10 @@
 """Master data cross-references: a party as a source knows it ↔ its id in each ERP connection.
 
 ``pk = <role>#<system>#<source id>``; ``sk = announced`` when a CRM/HR event introduced the party (quote-to-
-cash), ``sk = erp#<connection id>`` once it exists in that ERP (the ERP's id). Written with conditional
-puts: a party is created in an ERP once, whichever execution gets there first.
+cash), ``sk = erp#<connection id>`` once it exists in that ERP (the ERP's id), ``sk = claim#<connection id>``
+while one execution creates it there (a lease). Written with conditional puts: a party is created in an ERP
+once, whichever execution gets there first — two bills of one new vendor in the same batch do not both create
+it, because only the claim's holder calls the ERP.
 """
 
 from __future__ import annotations
@@ -47,6 +49,25 @@ class DynamoParties:
     def erp_id(self, role: str, system: str, source_id: str, connection_id: str) -> str | None:
         item = self._get(party_key(role, system, source_id), f"erp#{connection_id}")
         return str(item["erp_id"]) if item else None
+
+    def claim_creation(self, role: str, system: str, source_id: str, connection_id: str, *, owner: str,
+                       lease_seconds: int = 120) -> bool:
+        """True when ``owner`` may create the party in the ERP now: nobody holds the claim, it is ``owner``'s own
+        (a retry of the same execution), or the holder's lease ran out (it crashed mid-way)."""
+        now = int(time.time())
+        try:
+            self.client.put_item(
+                TableName=self._table, Item=to_item({
+                    "pk": party_key(role, system, source_id), "sk": f"claim#{connection_id}", "owner": owner,
+                    "expires_at": now + lease_seconds}),
+                ConditionExpression="attribute_not_exists(sk) OR #owner = :owner OR expires_at < :now",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": value(owner), ":now": value(now)})
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     def record_erp_id(self, role: str, system: str, source_id: str, connection_id: str, erp_id: str,
                       *, entity_id: str) -> str:

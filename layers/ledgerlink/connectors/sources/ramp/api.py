@@ -1,14 +1,16 @@
-"""Ramp Developer API client: fetch the transaction or reimbursement a webhook names.
+"""Ramp Developer API client: fetch the transaction, reimbursement or bill a webhook names.
 
 Auth (Ramp docs, "Authorization"): OAuth 2.0 client credentials — ``POST /developer/v1/token`` with HTTP basic
 auth ``client_id:client_secret`` and ``grant_type=client_credentials&scope=...``; the bearer token is cached until
 shortly before ``expires_in`` and refreshed once on a 401. Objects: ``GET /developer/v1/transactions/{id}`` and
-``GET /developer/v1/reimbursements/{id}``.
+``GET /developer/v1/reimbursements/{id}`` and ``GET /developer/v1/bills/{id}`` (Bill Pay).
 
 Which events need the object (everything else is recorded without an API call):
 
 - ``transactions.cleared`` / ``transactions.ready_to_sync`` → the transaction (posted once cleared);
-- ``reimbursements.ready_to_sync`` → the reimbursement (posted once approved).
+- ``reimbursements.ready_to_sync`` → the reimbursement (posted once approved);
+- ``bills.approved`` / ``bills.ready_to_sync`` → the bill (posted once approved); ``bills.archived`` → the bill
+  (an approved bill that is archived is reversed).
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ FETCHED: dict[str, tuple[str, str]] = {   # event type → (fetched name, API co
     "transactions.cleared": ("transaction", "transactions"),
     "transactions.ready_to_sync": ("transaction", "transactions"),
     "reimbursements.ready_to_sync": ("reimbursement", "reimbursements"),
+    "bills.approved": ("bill", "bills"),
+    "bills.ready_to_sync": ("bill", "bills"),
+    "bills.archived": ("bill", "bills"),
 }
-SCOPES = "transactions:read reimbursements:read"
+SCOPES = "transactions:read reimbursements:read bills:read"
 _OBJECT_ID = re.compile(r"^[A-Za-z0-9\-]{1,64}$")
 
 

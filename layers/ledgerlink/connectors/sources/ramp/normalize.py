@@ -1,4 +1,5 @@
-"""Ramp transactions and reimbursements (fetched from the Ramp API) → card transactions and expense reports.
+"""Ramp transactions, reimbursements and bills (fetched from the Ramp API) → card transactions, expense reports,
+vendor bills and their reversals.
 
 Ramp amounts come in two representations (Ramp docs, "Monetary values"), and both appear in the same object:
 
@@ -20,9 +21,19 @@ is an ``amounts_inconsistent`` exception, never a posting 100× too large.
 - ``reimbursements.ready_to_sync`` with an approved ``BUSINESS_TO_USER`` reimbursement → ExpenseReport
   (Dr expense.<category> per line · Cr employee_payable), one per reimbursement id; repayments
   (``USER_TO_BUSINESS``) and unapproved states are recorded as ignored;
+- ``bills.approved`` / ``.ready_to_sync`` with an ``APPROVED`` bill → Bill (Dr expense.<category> per line ·
+  Cr accounts_payable) owed to the bill's vendor (a party: kind vendor, source id = Ramp vendor id), one per
+  bill id (version ``approved``: both events post it once). Amounts are ``CurrencyAmount`` (minor units); the
+  line items must sum to the bill amount. The accounting date is the invoice date Ramp states (``issued_at``,
+  a calendar date: read as the date, not shifted to the entity's time zone);
+- ``bills.archived`` of a bill that had been approved → a Reversal (reason ``cancellation``) of that Bill, dated
+  on the archive event and naming its vendor (posted as a vendor credit where bills post as ERP documents); an archived bill that was never approved had posted nothing and is recorded;
+- ``bills.created`` / ``bills.rejected`` are recorded (no liability until approved); ``bills.paid`` is recorded
+  (the cash side posts from the bank statement, where the payment clears: posting it here too would count it
+  twice);
 - ``transactions.authorized`` / ``*.ready_for_review`` are recorded (not final); other types are unsupported.
 
-The category is the GL account Ramp coded (accounting field selection ``GL_ACCOUNT``), else Ramp's
+The category (of a transaction, reimbursement or bill line) is the GL account Ramp coded (accounting field selection ``GL_ACCOUNT``), else Ramp's
 ``sk_category_name``, else the source's ``default_category``, as a key (``SaaS / Software`` → ``saas_software``).
 """
 
@@ -47,11 +58,23 @@ from ledgerlink.connectors.sources.base import (
     parse_instant,
 )
 from ledgerlink.errors import NormalizationError
-from ledgerlink.model.documents import CardTransaction, ExpenseLine, ExpenseReport, Party, SourceRef
+from ledgerlink.model.documents import (
+    Bill,
+    BillLine,
+    CardTransaction,
+    ExpenseLine,
+    ExpenseReport,
+    Party,
+    Reversal,
+    SourceRef,
+)
+from ledgerlink.model.ids import document_id
 from ledgerlink.model.money import Money, sum_money
 
 SYSTEM = "ramp"
 NOT_FINAL = ("transactions.authorized", "transactions.ready_for_review", "reimbursements.ready_for_review")
+BILL_NOT_APPROVED_EVENTS = ("bills.created", "bills.rejected")
+BILL_EVENTS = ("bills.approved", "bills.ready_to_sync")
 UNAPPROVED_REIMBURSEMENT_STATES = frozenset({"DRAFT", "INIT", "PENDING", "REJECTED", "CANCELED", "DELETED"})
 
 
@@ -192,6 +215,84 @@ def _reimbursement(obj: dict[str, Any], notification: dict[str, Any], ctx: Norma
         memo=f"Ramp reimbursement {reimbursement_id} ({obj.get('type') or 'OUT_OF_POCKET'})"))
 
 
+def _vendor(obj: dict[str, Any], bill_id: str) -> Party:
+    vendor = obj.get("vendor") if isinstance(obj.get("vendor"), dict) else {}
+    vendor_id = vendor.get("id")
+    if not isinstance(vendor_id, str) or not vendor_id:
+        raise NormalizationError(f"bill {bill_id} names no vendor", reason="missing_field", field="vendor.id")
+    name = vendor.get("name") or vendor.get("remote_name")
+    return Party(role="vendor", source_id=vendor_id, name=name if isinstance(name, str) and name else None)
+
+
+def _bill_lines(obj: dict[str, Any], bill_id: str, total: Money, source: RampSource) -> tuple[BillLine, ...]:
+    category = _category(obj, source)
+    items = _line_amounts(obj, "line_items")
+    if not items:
+        return (BillLine(line_id=f"{bill_id}:0", category=category, amount=total,
+                         description=obj.get("memo") or None),)
+    amounts = [amount for _, amount in items]
+    if any(amount.currency != total.currency for amount in amounts) or \
+            sum_money(amounts, total.currency) != total:
+        raise NormalizationError(
+            f"bill {bill_id}: line items sum to {', '.join(str(a) for a in amounts)} but the bill amount is {total}",
+            reason="amounts_inconsistent", object_id=bill_id)
+    return tuple(BillLine(line_id=f"{bill_id}:{position}", category=_gl_category(item, source) or category,
+                          amount=amount, description=item.get("memo") or obj.get("memo") or None)
+                 for position, (item, amount) in enumerate(items))
+
+
+def _bill(obj: dict[str, Any], notification: dict[str, Any], ctx: NormalizeContext, result: Normalized) -> None:
+    source = _source(ctx)
+    bill_id = obj.get("id")
+    if not isinstance(bill_id, str) or not bill_id:
+        raise NormalizationError("bill has no id", reason="missing_field", field="id")
+    approval = obj.get("approval_status")
+    if approval != "APPROVED":
+        result.ignored.append(Ignored("not_approved", f"bill {bill_id} is {approval}"))
+        return
+    total = minor_money(obj.get("amount"), field="amount")
+    if total.amount <= 0:
+        result.ignored.append(Ignored("zero_amount", f"bill {bill_id}"))
+        return
+    lines = _bill_lines(obj, bill_id, total, source)
+    entity = _entity(obj, notification, source, ctx)
+    issued = obj.get("issued_at") or obj.get("created_at")
+    occurred = parse_instant(issued, field="issued_at")
+    ref = _ref("bill", bill_id, "approved", notification, ctx)
+    result.documents.append(Bill(
+        document_id=ref.document_id(), source=ref, entity_id=entity.id, correlation_id=ctx.correlation_id,
+        occurred_at=occurred, accounting_date=parse_day(issued, field="issued_at"), currency=total.currency,
+        party=_vendor(obj, bill_id), number=obj.get("invoice_number") or None, lines=lines, total=total,
+        issue_date=parse_day(issued, field="issued_at"),
+        due_date=parse_day(obj["due_at"], field="due_at") if obj.get("due_at") else None,
+        memo=f"Ramp bill {obj.get('invoice_number') or bill_id}"))
+
+
+def _archived_bill(obj: dict[str, Any], notification: dict[str, Any], ctx: NormalizeContext,
+                   result: Normalized) -> None:
+    source = _source(ctx)
+    bill_id = obj.get("id")
+    if not isinstance(bill_id, str) or not bill_id:
+        raise NormalizationError("bill has no id", reason="missing_field", field="id")
+    if obj.get("approval_status") != "APPROVED":
+        result.ignored.append(Ignored("never_approved", f"archived bill {bill_id} was never approved: nothing "
+                                                        "was posted to reverse"))
+        return
+    entity = _entity(obj, notification, source, ctx)
+    archived = parse_instant(notification.get("created_at"), field="created_at")
+    ref = _ref("bill", bill_id, "archived", notification, ctx)
+    result.documents.append(Reversal(
+        document_id=ref.document_id(), source=ref, entity_id=entity.id, correlation_id=ctx.correlation_id,
+        occurred_at=archived, accounting_date=local_date(archived, entity), currency=_bill_currency(obj),
+        original_document_id=document_id(SYSTEM, "bill", bill_id, "approved"), reason="cancellation",
+        party=_vendor(obj, bill_id),
+        memo=f"Ramp bill {obj.get('invoice_number') or bill_id} archived"))
+
+
+def _bill_currency(obj: dict[str, Any]) -> str:
+    return minor_money(obj.get("amount"), field="amount").currency
+
+
 def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
     result = Normalized()
     notification = event.get("notification") if isinstance(event.get("notification"), dict) else event
@@ -203,12 +304,23 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
     if event_type in NOT_FINAL:
         result.ignored.append(Ignored("not_final", event_type))
         return result
+    if event_type in BILL_NOT_APPROVED_EVENTS:
+        result.ignored.append(Ignored("not_approved", f"{event_type}: a bill is owed once it is approved"))
+        return result
+    if event_type == "bills.paid":
+        result.ignored.append(Ignored("bill_payment_from_bank", "bills.paid: the payment posts from the bank "
+                                                                 "statement where it clears"))
+        return result
     fetched = event.get("fetched") or {}
     try:
         if event_type in ("transactions.cleared", "transactions.ready_to_sync"):
             _transaction(_object(fetched, "transaction"), notification, ctx, result)
         elif event_type == "reimbursements.ready_to_sync":
             _reimbursement(_object(fetched, "reimbursement"), notification, ctx, result)
+        elif event_type in BILL_EVENTS:
+            _bill(_object(fetched, "bill"), notification, ctx, result)
+        elif event_type == "bills.archived":
+            _archived_bill(_object(fetched, "bill"), notification, ctx, result)
         else:
             result.ignored.append(Ignored("unsupported_event_type", event_type or "?"))
     except ValidationError as exc:
