@@ -315,3 +315,30 @@ def test_first_apply_lists_every_section_as_added(example_config: LedgerLinkConf
     changes = diff(None, after)
     assert {c.kind for c in changes} == {"added"}
     assert "entities[id=us01]" in {c.path for c in changes}
+
+
+def test_stripe_invoice_metadata_links_the_customer_to_its_crm_account(example_config: LedgerLinkConfig) -> None:
+    event = event_json("stripe/01-invoice.finalized.json")
+    invoice_object = event["data"]["object"]
+    invoice_object["metadata"] = {"hubspot_company_id": "9155227761", "unrelated": "x"}
+    invoice_object["subscription_details"] = {"metadata": {"salesforce_account_id": "001ABC"}}
+    ctx = NormalizeContext(config=example_config, source_id="stripe", correlation_id="corr-crm")
+    party = normalize(event, ctx).documents[0].party
+    assert party.external_ids == {"hubspot_company": "9155227761", "salesforce_account": "001ABC"}
+    # a source that names no CRM keys links nothing
+    data = example_config.model_dump(mode="json")
+    next(s for s in data["sources"] if s["id"] == "stripe")["crm_metadata_keys"] = {}
+    bare = NormalizeContext(config=LedgerLinkConfig.model_validate(data), source_id="stripe", correlation_id="c")
+    assert normalize(event, bare).documents[0].party.external_ids == {}
+
+
+def test_wait_policy_accepts_an_announcement_under_an_external_id(example_config: LedgerLinkConfig) -> None:
+    config = config_with(example_config, master_data=[{"source": "stripe", "role": "customer", "policy": "wait"}])
+    parties, erp = FakeParties(), FakeErp()
+    document = invoice(date(2024, 3, 15))
+    linked = document.model_copy(update={"party": document.party.model_copy(
+        update={"external_ids": {"hubspot_company": "42"}})})
+    parties.announcements[("customer", "hubspot_company", "42")] = {"name": "Answer Corp"}
+    assert master_data_step(state_for(linked), Versions(config), lambda *_: erp, parties)["document"]
+    with pytest.raises(MasterDataPending):
+        master_data_step(state_for(document), Versions(config), lambda *_: erp, parties)

@@ -68,6 +68,10 @@ class StripeSource(ConfigModel):
                                   "(events Stripe never delivered are fetched from the events API)")
     api_base: str = Field(default="https://api.stripe.com", pattern=r"^https?://[^\s/]+(:\d+)?$",
                           description="Stripe API base URL (tests and the local stack point it at a fake)")
+    crm_metadata_keys: dict[str, str] = Field(
+        default_factory=lambda: {"hubspot_company_id": "hubspot_company", "salesforce_account_id": "salesforce_account"},
+        description="invoice / subscription metadata key → the CRM identity it holds (hubspot_company, "
+                    "salesforce_account): links a Stripe customer to the CRM account that announced it")
 
 
 class _SourceFields(ConfigModel):

@@ -49,6 +49,9 @@ class Party(Schema):
     source_id: NonEmptyStr
     name: NonEmptyStr | None = None
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    # the same party in other systems (``hubspot_company`` → id, ``salesforce_account`` → id): how a billing
+    # customer is matched to the CRM account that announced it (quote-to-cash, master data policy ``wait``)
+    external_ids: dict[str, str] = Field(default_factory=dict)
 
 
 class FxConversion(Schema):

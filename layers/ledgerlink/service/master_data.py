@@ -28,6 +28,16 @@ class PartiesPort(Protocol):
     def claim_creation(self, role: str, system: str, source_id: str, connection_id: str, *, owner: str) -> bool: ...
 
 
+def _announcement(parties: PartiesPort, party: Party, system: str) -> dict[str, Any] | None:
+    """The master-data event that introduced this party: under its own id, or under one of its external ids (a
+    Stripe customer whose metadata names the HubSpot company / Salesforce account the CRM announced)."""
+    for identity_system, identity in ((system, party.source_id), *sorted(party.external_ids.items())):
+        found = parties.announced(party.role, identity_system, identity)
+        if found is not None:
+            return found
+    return None
+
+
 def master_data_step(state: dict[str, Any], config_store: Any, connectors: Any, parties: PartiesPort
                      ) -> dict[str, Any]:
     from ledgerlink.pipeline.route import route
@@ -49,7 +59,7 @@ def master_data_step(state: dict[str, Any], config_store: Any, connectors: Any, 
             continue
         if config.master_data_policy(source_id, party.role) == "wait" and \
                 parties.erp_id(party.role, system, party.source_id, connection_id) is None and \
-                parties.announced(party.role, system, party.source_id) is None:
+                _announcement(parties, party, system) is None:
             raise MasterDataPending(
                 f"{party.role} {party.source_id} is not known yet: waiting for its master-data event (CRM)",
                 reason="master_data_missing", role=party.role, party=party.source_id,
@@ -67,7 +77,7 @@ def _ensure(party: Party, *, system: str, source_id: str, entity_id: str, connec
     known = parties.erp_id(party.role, system, party.source_id, connection_id)
     if known:
         return known
-    announcement = parties.announced(party.role, system, party.source_id)
+    announcement = _announcement(parties, party, system)
     if config.master_data_policy(source_id, party.role) == "wait" and announcement is None:
         raise MasterDataPending(
             f"{party.role} {party.source_id} is not known yet: waiting for its master-data event (CRM)",

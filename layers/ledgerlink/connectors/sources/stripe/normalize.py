@@ -264,14 +264,29 @@ def _invoice_lines(invoice: dict[str, Any], currency: str, entity: Entity,
     return lines, None
 
 
-def _invoice_party(invoice: dict[str, Any]) -> Party:
+def _metadata(invoice: dict[str, Any]) -> dict[str, Any]:
+    """The invoice's metadata over its subscription's (``subscription_details``; ``parent`` in newer API versions)."""
+    merged: dict[str, Any] = {}
+    parent = invoice.get("parent") if isinstance(invoice.get("parent"), dict) else {}
+    for holder in (parent.get("subscription_details"), invoice.get("subscription_details"), invoice):
+        if isinstance(holder, dict) and isinstance(holder.get("metadata"), dict):
+            merged.update(holder["metadata"])
+    return merged
+
+
+def _invoice_party(invoice: dict[str, Any], ctx: NormalizeContext | None = None) -> Party:
     customer = _id_of(invoice.get("customer"))
     if not customer:
         raise NormalizationError("invoice has no customer", reason="missing_field", field="invoice.customer")
     country = (invoice.get("customer_address") or {}).get("country") if isinstance(
         invoice.get("customer_address"), dict) else None
+    source = ctx.config.source(ctx.source_id) if ctx is not None else None
+    keys = source.crm_metadata_keys if isinstance(source, StripeSource) else {}
+    metadata = _metadata(invoice) if keys else {}
+    external = {identity: str(metadata[key]).strip() for key, identity in keys.items()
+                if isinstance(metadata.get(key), str | int) and str(metadata[key]).strip()}
     return Party(role="customer", source_id=customer, name=invoice.get("customer_name") or None,
-                 country=country if isinstance(country, str) and len(country) == 2 else None)
+                 country=country if isinstance(country, str) and len(country) == 2 else None, external_ids=external)
 
 
 def invoice_document(event: dict[str, Any], invoice: dict[str, Any], ctx: NormalizeContext) -> Invoice:
@@ -291,7 +306,7 @@ def invoice_document(event: dict[str, Any], invoice: dict[str, Any], ctx: Normal
         return Invoice(
             document_id=source.document_id(), source=source, entity_id=entity.id,
             correlation_id=ctx.correlation_id, occurred_at=occurred, accounting_date=local_date(occurred, entity),
-            currency=currency, memo=memo, party=_invoice_party(invoice),
+            currency=currency, memo=memo, party=_invoice_party(invoice, ctx),
             number=invoice.get("number") or None, lines=tuple(lines), total=total,
             due_date=_date(invoice.get("due_date"), entity), subscription_id=_invoice_subscription(invoice),
         )
