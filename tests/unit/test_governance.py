@@ -23,6 +23,7 @@ from ledgerlink.pipeline.validate import validate
 from ledgerlink.service.master_data import master_data_step
 
 from tests.conftest import event_json
+from tests.unit.fakes import Configs, FakeErp, FakeParties
 
 REVENUE = "Income:US01:Revenue:Subscriptions"
 RECEIVABLE = "Assets:US01:AccountsReceivable:Stripe"
@@ -214,44 +215,6 @@ def test_invoice_with_two_treatments_gets_one_tax_line_each(example_config: Ledg
 
 # ---- master data first -------------------------------------------------------------------------------------
 
-class FakeParties:
-    def __init__(self) -> None:
-        self.announcements: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self.erp_ids: dict[tuple[str, str, str, str], str] = {}
-        self.claims: dict[tuple[str, str, str, str], str] = {}
-
-    def announced(self, role: str, system: str, source_id: str) -> dict[str, Any] | None:
-        return self.announcements.get((role, system, source_id))
-
-    def erp_id(self, role: str, system: str, source_id: str, connection_id: str) -> str | None:
-        return self.erp_ids.get((role, system, source_id, connection_id))
-
-    def record_erp_id(self, role: str, system: str, source_id: str, connection_id: str, erp_id: str, *,
-                      entity_id: str) -> str:
-        return self.erp_ids.setdefault((role, system, source_id, connection_id), erp_id)
-
-    def claim_creation(self, role: str, system: str, source_id: str, connection_id: str, *, owner: str) -> bool:
-        holder = self.claims.setdefault((role, system, source_id, connection_id), owner)
-        return holder == owner
-
-
-class FakeErp:
-    def __init__(self) -> None:
-        self.created: list[str] = []
-
-    def ensure_party(self, party: Party) -> str:
-        self.created.append(party.source_id)
-        return f"ERP-{len(self.created)}"
-
-
-class Versions:
-    def __init__(self, config: LedgerLinkConfig) -> None:
-        self.config = config
-
-    def get(self, version: int) -> LedgerLinkConfig:
-        return self.config
-
-
 def state_for(document: Invoice) -> dict[str, Any]:
     return {"config_version": 1, "document": document.model_dump(mode="json")}
 
@@ -261,21 +224,21 @@ def test_wait_policy_raises_master_data_missing_until_the_crm_announces(example_
     parties, erp = FakeParties(), FakeErp()
     state = state_for(invoice(date(2024, 3, 15)))
     with pytest.raises(MasterDataPending) as caught:
-        master_data_step(state, Versions(config), lambda *_: erp, parties)
+        master_data_step(state, Configs(config), lambda *_: erp, parties)
     assert caught.value.reason == "master_data_missing"
     assert caught.value.detail["party"] == "cus_gov"
     parties.announcements[("customer", "stripe", "cus_gov")] = {"name": "Gov Ltd"}
-    assert master_data_step(state, Versions(config), lambda *_: erp, parties)["document"] == state["document"]
+    assert master_data_step(state, Configs(config), lambda *_: erp, parties)["document"] == state["document"]
 
 
 def test_create_policy_creates_each_party_once_per_connection(example_config: LedgerLinkConfig) -> None:
     config = config_with(example_config, posting_policies=[
         {"source": "stripe", "document_type": "invoice", "post_as": "document"}])
     parties, erp = FakeParties(), FakeErp()
-    first = master_data_step(state_for(invoice(date(2024, 3, 15))), Versions(config), lambda *_: erp, parties)
-    second = master_data_step(state_for(invoice(date(2024, 3, 16))), Versions(config), lambda *_: erp, parties)
-    assert erp.created == ["cus_gov"]
-    assert first["parties"] == second["parties"] == {"customer:cus_gov": "ERP-1"}
+    first = master_data_step(state_for(invoice(date(2024, 3, 15))), Configs(config), lambda *_: erp, parties)
+    second = master_data_step(state_for(invoice(date(2024, 3, 16))), Configs(config), lambda *_: erp, parties)
+    assert [party.source_id for party in erp.created] == ["cus_gov"]
+    assert first["parties"] == second["parties"] == {"customer:cus_gov": "V-1"}
 
 
 # ---- configuration diffs -------------------------------------------------------------------------------------
@@ -339,6 +302,6 @@ def test_wait_policy_accepts_an_announcement_under_an_external_id(example_config
     linked = document.model_copy(update={"party": document.party.model_copy(
         update={"external_ids": {"hubspot_company": "42"}})})
     parties.announcements[("customer", "hubspot_company", "42")] = {"name": "Answer Corp"}
-    assert master_data_step(state_for(linked), Versions(config), lambda *_: erp, parties)["document"]
+    assert master_data_step(state_for(linked), Configs(config), lambda *_: erp, parties)["document"]
     with pytest.raises(MasterDataPending):
-        master_data_step(state_for(document), Versions(config), lambda *_: erp, parties)
+        master_data_step(state_for(document), Configs(config), lambda *_: erp, parties)

@@ -24,6 +24,7 @@ from ledgerlink.pipeline.erp_documents import erp_document
 from ledgerlink.service.master_data import master_data_step
 
 from tests.conftest import EVENTS
+from tests.unit.fakes import Configs, FakeErp, FakeParties
 
 BILL_A = "0de4a669-e116-4f45-9e37-4a0b9d8c5e3f"
 BILL_B = "7a5e3c1b-2d4f-4e6a-8b9c-0d1e2f3a4b5c"
@@ -187,45 +188,6 @@ def test_archiving_a_bill_that_was_never_approved_reverses_nothing(example_confi
 
 
 # ---- master data first ------------------------------------------------------------------------------
-
-class FakeParties:
-    """The parties table: cross-references per connection, announcements from CRM events."""
-
-    def __init__(self) -> None:
-        self.erp: dict[tuple[str, str, str, str], str] = {}
-        self.announcements: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self.claims: dict[tuple[str, str, str, str], str] = {}
-
-    def announced(self, role: str, system: str, source_id: str) -> dict[str, Any] | None:
-        return self.announcements.get((role, system, source_id))
-
-    def erp_id(self, role: str, system: str, source_id: str, connection_id: str) -> str | None:
-        return self.erp.get((role, system, source_id, connection_id))
-
-    def record_erp_id(self, role: str, system: str, source_id: str, connection_id: str, erp_id: str, *,
-                      entity_id: str) -> str:
-        return self.erp.setdefault((role, system, source_id, connection_id), erp_id)
-
-    def claim_creation(self, role: str, system: str, source_id: str, connection_id: str, *, owner: str) -> bool:
-        return self.claims.setdefault((role, system, source_id, connection_id), owner) == owner
-
-
-class FakeErp:
-    def __init__(self) -> None:
-        self.created: list[Party] = []
-
-    def ensure_party(self, party: Party) -> str:
-        self.created.append(party)
-        return f"V-{len(self.created)}"
-
-
-class Configs:
-    def __init__(self, config: LedgerLinkConfig) -> None:
-        self.config = config
-
-    def get(self, version: int) -> LedgerLinkConfig:
-        return self.config
-
 
 def state_of(bill: Bill) -> dict[str, Any]:
     return {"document_id": bill.document_id, "config_version": 1, "document": bill.model_dump(mode="json")}

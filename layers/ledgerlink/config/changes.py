@@ -90,29 +90,21 @@ def _walk(path: str, before: Any, after: Any, out: list[Change]) -> None:
     out.append(Change("changed", path, before=before, after=after))
 
 
+def _keyed(config: dict[str, Any]) -> dict[str, Any]:
+    """Top-level sections, list sections spread into one entry per row under its natural-key label."""
+    keyed: dict[str, Any] = {}
+    for section, value in config.items():
+        if isinstance(value, list):
+            keyed.update(_rows(section, value))
+        else:
+            keyed[section] = value
+    return keyed
+
+
 def diff(before: dict[str, Any] | None, after: dict[str, Any]) -> list[Change]:
     """The changes from the stored configuration JSON ``before`` (None: nothing applied yet) to ``after``."""
-    before = before or {}
     changes: list[Change] = []
-    for section in sorted(set(before) | set(after)):
-        old, new = before.get(section), after.get(section)
-        if old == new:
-            continue
-        if isinstance(old, list) or isinstance(new, list):
-            old_rows, new_rows = _rows(section, old or []), _rows(section, new or [])
-            for label in sorted(set(old_rows) | set(new_rows)):
-                if label not in old_rows:
-                    changes.append(Change("added", label, after=new_rows[label]))
-                elif label not in new_rows:
-                    changes.append(Change("removed", label, before=old_rows[label]))
-                else:
-                    _walk(label, old_rows[label], new_rows[label], changes)
-        elif section not in before:
-            changes.append(Change("added", section, after=new))
-        elif section not in after:
-            changes.append(Change("removed", section, before=old))
-        else:
-            _walk(section, old, new, changes)
+    _walk("", _keyed(before or {}), _keyed(after), changes)
     return changes
 
 
