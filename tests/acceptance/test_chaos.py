@@ -315,8 +315,6 @@ def _mixed_deliveries(runtime: LocalRuntime, rng: random.Random) -> list[tuple[s
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_mixed_sources_under_erp_faults_and_throttled_dynamodb_post_once_or_open_a_case(tmp_path, monkeypatch,
                                                                                         round_):
-    from collections import Counter as Tally
-
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
     from ledgerlink.store.exceptions import DynamoExceptions
@@ -338,7 +336,7 @@ def test_mixed_sources_under_erp_faults_and_throttled_dynamodb_post_once_or_open
     try:
         clients.client("dynamodb").meta.events.register("before-send", throttles)
         throttles.on = True
-        accepted = Tally()
+        accepted: Counter[int] = Counter()
         for url, body, headers, content_type in _mixed_deliveries(runtime, rng):
             for _ in range(6):   # a 503 (storage throttled past the SDK's retries) is retried, as providers do
                 status, answer = post(url, body, headers, content_type)
