@@ -15,6 +15,7 @@ help:
 	@echo "make bench   benchmarks (cold start, ingest latency, throughput, AWS calls, reconciliation cost, ERP calls per"
 	@echo "             10,000 events line-level vs summarized, a rate-limited ERP connection) → bench/results.json"
 	@echo "make chaos   the chaos suite with more seeded rounds (ROUNDS=20)"
+	@echo "make fuzz    the webhook and ops API fuzz suites with more cases (EXAMPLES=1500 per property)"
 	@echo "make deploy  cdk deploy to the account/region of your AWS credentials (STAGE=dev|prod, CDK_ARGS=...)"
 	@echo "make layer   build the core Lambda layer without Docker (ARCH=arm64|x86_64)"
 	@echo "make up      keep the local stack running (ledgerlink local up)"
@@ -57,6 +58,9 @@ bench: $(STAMP)
 chaos: $(STAMP)
 	CHAOS_ROUNDS=$(or $(ROUNDS),20) $(PY) -m pytest -n 2 tests/acceptance/test_chaos.py
 
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(or $(EXAMPLES),1500) $(PY) -m pytest -n 2 tests/fuzz
+
 deploy: $(STAMP) $(NODE_STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx --no-install cdk deploy -c arch=$(ARCH) -c stage=$(or $(STAGE),dev) $(CDK_ARGS)
 
@@ -69,4 +73,4 @@ lint: $(STAMP)
 clean:
 	rm -rf build cdk.out .ledgerlink .pytest_cache
 
-.PHONY: help env node demo up test synth bench chaos deploy layer lint clean
+.PHONY: help env node demo up test synth bench chaos fuzz deploy layer lint clean

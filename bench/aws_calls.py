@@ -111,8 +111,8 @@ def run(events: int) -> dict[str, Any]:
     documents = len(ledger_items)
     api_calls = sum(calls.values())
     by_service: Counter[str] = Counter()
-    for key, count in calls.items():
-        by_service[key.split(":")[0]] += count
+    for key, made in calls.items():   # (not ``count``: that name is the hook still registered on cached clients)
+        by_service[key.split(":")[0]] += made
     per_document = (api_calls + transitions) / documents
     return {"events": events, "documents": documents, "posted": posted, "api_calls": api_calls,
             "state_transitions": transitions, "billable_per_document": round(per_document, 2),

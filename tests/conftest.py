@@ -32,3 +32,14 @@ def example_config():
     from ledgerlink.config import load_config_file
 
     return load_config_file(EXAMPLE_CONFIG)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print how many cases each fuzz property ran (``fuzz_cases`` properties; they travel with xdist reports)."""
+    lines = [value for reports in terminalreporter.stats.values() for report in reports
+             for name, value in getattr(report, "user_properties", ()) if name == "fuzz_cases"
+             and getattr(report, "when", "call") == "call"]
+    if lines:
+        terminalreporter.section("fuzz cases")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)

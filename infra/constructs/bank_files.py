@@ -52,6 +52,7 @@ class BankFiles(Construct):
         function = self.function
         function.allow(["dynamodb:GetItem"], [tables["config"].table_arn])        # config_store.active_raw
         function.allow(["dynamodb:PutItem"], [tables["inbox"].table_arn])         # inbox.claim (transaction put)
+        function.allow(["dynamodb:DeleteItem"], [tables["inbox"].table_arn])      # inbox.release after a failure (D69)
         function.allow(["dynamodb:UpdateItem"], [tables["totals"].table_arn])     # event counter, same transaction
         function.allow(["s3:GetObject"], [archive.arn_for_objects(f"{INBOX_PREFIX}*")])   # the dropped file
         function.allow(["s3:PutObject"], [archive.arn_for_objects(f"{RAW_PREFIX}*"),      # archive.put of the file ...

@@ -57,6 +57,7 @@ class Ingest(Construct):
         function = self.function
         function.allow(["dynamodb:GetItem"], [tables["config"].table_arn])
         function.allow(["dynamodb:PutItem"], [tables["inbox"].table_arn])       # claim (in a transaction) and take-over
+        function.allow(["dynamodb:DeleteItem"], [tables["inbox"].table_arn])    # release of a claim not enqueued (D69)
         function.allow(["dynamodb:UpdateItem"], [tables["totals"].table_arn])   # event counter, same transaction
         function.allow(["s3:PutObject"], [archive.arn_for_objects(f"{prefix}*") for prefix in ARCHIVE_PREFIXES])
         function.allow(["sqs:SendMessage"], [queue.queue_arn])

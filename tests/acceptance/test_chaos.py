@@ -1,5 +1,6 @@
 """Chaos on the local stack: duplicates, out-of-order delivery, crashes before and after the ERP call,
-SQS redelivery, a poisoned message parked in the DLQ and redriven, and a replay of the whole day.
+SQS redelivery, a poisoned message parked in the DLQ and redriven, and a replay of the whole day; then every
+source kind at once under ERP faults (503, 429, timeouts, committed-then-dropped) and throttled DynamoDB writes.
 
 Afterwards every source document is posted exactly once, the book passes bean-check, reconciliation
 shows zero difference on every day, and every accepted event's raw body is in the archive.
@@ -14,15 +15,17 @@ import os
 import random
 import threading
 import time
+from collections import Counter
 from datetime import date
 from typing import Any
 
+import botocore.endpoint
 import pytest
 
 from ledgerlink import wiring
 from ledgerlink.connectors.sources.stripe.webhook import signature_header
 from ledgerlink.local.demo import post, reconcile_everything, run_bean_check
-from ledgerlink.local.functions import LambdaCrash
+from ledgerlink.local.functions import FunctionError, LambdaCrash
 from ledgerlink.local.runtime import LocalOptions, LocalRuntime
 from ledgerlink.ops.dlq import DlqTool
 from ledgerlink.ops.replay import Replayer
@@ -170,4 +173,263 @@ def test_chaos_run_posts_everything_exactly_once_and_reconciles_to_zero(tmp_path
         assert chaos.crashes, "the chaos plan should have injected crashes"
         assert died_after_write, "at least one ERP write should have been followed by a crash"
     finally:
+        runtime.stop()
+
+
+# ---- mixed sources under ERP faults and throttled DynamoDB writes ---------------------------------------------
+
+THROTTLE_NAMES = ("ProvisionedThroughputExceededException", "ThrottlingException", "TransactionCanceledException")
+# moto really sleeps the ASL's retry intervals (RateLimited: 30 s × 1.5^n) and botocore its retry backoff
+# (up to 20 s): both compressed, so a throttled run keeps its order of events and takes a fraction of the time
+RETRY_WAIT_SCALE = 0.03
+
+
+class _ScaledTime:
+    """``time`` for moto's retrier and botocore's endpoint: same order and backoff shape, less wall time."""
+
+    @staticmethod
+    def sleep(seconds: float) -> None:
+        time.sleep(seconds * RETRY_WAIT_SCALE)
+
+
+class _Raw:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self._data
+
+
+class DynamoThrottles:
+    """A botocore ``before-send`` hook on the stack's DynamoDB client: a seeded share of writes is refused the
+    way DynamoDB refuses under load — ``ProvisionedThroughputExceededException`` / ``ThrottlingException`` (the
+    SDK's standard retry mode retries them) and, for transactions, ``TransactionCanceledException`` with a
+    ``ThrottlingError`` cancellation reason (which the SDK does not retry). A refused write is never applied."""
+
+    WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
+
+    def __init__(self, seed: int, probability: float) -> None:
+        self.seed = seed
+        self.probability = probability
+        self.on = False
+        self.injected: Counter[str] = Counter()
+        self._attempts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, request: Any, **_: Any) -> Any:
+        from botocore.awsrequest import AWSResponse
+
+        operation = (request.headers.get("X-Amz-Target") or b"").decode().rsplit(".", 1)[-1]
+        if not self.on or operation not in self.WRITES:
+            return None
+        body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+        key = hashlib.sha256(body).hexdigest()
+        with self._lock:
+            self._attempts[key] += 1
+            attempt = self._attempts[key]
+        if not decide(self.seed, f"ddb:{operation}:{key}:{attempt}", self.probability):
+            return None
+        if operation == "TransactWriteItems" and decide(self.seed, f"ddb-cancel:{key}:{attempt}", 0.5):
+            items = len(json.loads(body).get("TransactItems", [])) or 1
+            code, payload = "TransactionCanceledException", {
+                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
+                "message": "Transaction cancelled, please refer cancellation reasons for specific reasons "
+                           f"[{', '.join(['ThrottlingError'] + ['None'] * (items - 1))}]",
+                "CancellationReasons": [{"Code": "ThrottlingError", "Message": "Throughput exceeds the current "
+                                         "capacity of your table or index."}] + [{"Code": "None"}] * (items - 1)}
+        else:
+            code = "ProvisionedThroughputExceededException" if attempt % 2 else "ThrottlingException"
+            payload = {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "Rate of requests exceeds"}
+        with self._lock:
+            self.injected[f"{operation}:{code}"] += 1
+        return AWSResponse(request.url, 400, {"x-amzn-RequestId": "chaos", "Content-Type": "application/x-amz-json-1.0"},
+                           _Raw(json.dumps(payload).encode()))
+
+
+class ErpFaults:
+    """Faults at the ERP connector seam (the book's create-once write), each decided per document and attempt:
+    unavailable before the write (5xx: nothing written), rate limited (429 with Retry-After), a timeout before
+    the write, and an uncertain outcome after it (committed, then the connection dropped / the answer came too
+    late) — which only the lookup by external id before the retry's write keeps from posting twice."""
+
+    KINDS = ("unavailable", "rate_limited", "timeout_before", "committed_then_dropped")
+
+    def __init__(self, seed: int, probability: float) -> None:
+        self.seed = seed
+        self.probability = probability
+        self.injected: Counter[str] = Counter()
+        self.attempts: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def wrap(self, create: Any) -> Any:
+        from ledgerlink.errors import RateLimited, TransientError, UncertainOutcome
+
+        faults = self
+
+        def create_with_faults(store: Any, name: str, text: str) -> bool:
+            if "postings/" not in name:
+                return create(store, name, text)
+            with faults._lock:
+                faults.attempts[name] += 1
+                attempt = faults.attempts[name]
+            kind = None
+            if attempt <= 2 and decide(faults.seed, f"erp:{name}:{attempt}", faults.probability):
+                digest = hashlib.sha256(f"{faults.seed}:{name}:{attempt}".encode()).digest()
+                kind = faults.KINDS[digest[0] % len(faults.KINDS)]
+                with faults._lock:
+                    faults.injected[kind] += 1
+            if kind == "unavailable":
+                raise TransientError("chaos: the ERP answered 503", reason="erp_unavailable")
+            if kind == "rate_limited":
+                raise RateLimited("chaos: the ERP answered 429", retry_after=2.0)
+            if kind == "timeout_before":
+                raise TransientError("chaos: the ERP did not answer in time", reason="erp_timeout")
+            created = create(store, name, text)
+            if kind == "committed_then_dropped":
+                raise UncertainOutcome("chaos: the ERP committed, then the connection dropped")
+            return created
+
+        return create_with_faults
+
+
+def _mixed_deliveries(runtime: LocalRuntime, rng: random.Random) -> list[tuple[str, bytes, dict[str, str], str]]:
+    """Every webhook sample of every source, signed as its provider signs, plus provider retries, shuffled."""
+    from ledgerlink.connectors.sources import WEBHOOK_KINDS
+    from ledgerlink.local.signers import sign
+
+    assert runtime.config is not None
+    deliveries = []
+    for source in runtime.config.sources:
+        if source.kind not in WEBHOOK_KINDS:
+            continue
+        url = runtime.webhook_url(source.id)
+        for sample in sorted(p for p in (EVENTS / source.id).glob("*") if p.suffix in (".json", ".xml")):
+            signed = sign(source.kind, sample.read_bytes(), runtime.secrets[source.id].values[0], url=url)
+            deliveries.append((url + signed.url_suffix, signed.body, signed.headers, signed.content_type))
+    retries = rng.sample(deliveries, k=len(deliveries) // 4)   # the provider did not see our 2xx in time
+    mixed = deliveries + retries
+    rng.shuffle(mixed)
+    return mixed
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_mixed_sources_under_erp_faults_and_throttled_dynamodb_post_once_or_open_a_case(tmp_path, monkeypatch,
+                                                                                        round_):
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+    from ledgerlink.store.exceptions import DynamoExceptions
+
+    seed = SEED + 1000 + round_
+    rng = random.Random(seed)
+    chaos = Chaos(seed)
+    chaos.poisoned = False
+    erp = ErpFaults(seed, probability=0.35)
+    throttles = DynamoThrottles(seed, probability=0.12)
+    monkeypatch.setattr(retrier_decl, "time", _ScaledTime)
+    monkeypatch.setattr(botocore.endpoint, "time", _ScaledTime)   # the SDK's retry backoff, likewise
+    monkeypatch.setattr(FileBookStore, "create", erp.wrap(FileBookStore.create))
+    runtime = LocalRuntime(LocalOptions(config_path=EXAMPLE_CONFIG, state_dir=tmp_path / "state", port=0,
+                                        visibility_timeout_seconds=2, max_receive_count=4, batch_size=3,
+                                        faults=chaos, secrets_default_file=tmp_path / "secrets.json",
+                                        flush_interval_seconds=0))
+    runtime.start()
+    try:
+        clients.client("dynamodb").meta.events.register("before-send", throttles)
+        throttles.on = True
+        accepted: Counter[int] = Counter()
+        for url, body, headers, content_type in _mixed_deliveries(runtime, rng):
+            for _ in range(6):   # a 503 (storage throttled past the SDK's retries) is retried, as providers do
+                status, answer = post(url, body, headers, content_type)
+                if status != 503:
+                    break
+                assert answer.get("reason") == "temporarily_unavailable", answer
+                time.sleep(0.2)
+            assert status in (200, 202), (url, status, answer)
+            accepted[status] += 1
+        polled = []
+        for source in runtime.config.sources:   # the sources without webhooks: what the schedule does
+            if source.kind == "expensify":
+                for _ in range(3):   # a failed scheduled run is retried, as EventBridge Scheduler does
+                    try:
+                        polled.append(runtime.poll(source.id))
+                        break
+                    except FunctionError:
+                        time.sleep(0.2)
+                assert polled, "the poll kept failing after its retries"
+        assert runtime.wait_idle(timeout=240)
+        statement = next((EVENTS / "bank").glob("*.xml"))   # after its payouts and invoices are registered
+        outcomes = []
+        for _ in range(3):   # the S3 event's asynchronous invocation: Lambda retries a failed one twice
+            try:
+                outcomes.append(runtime.drop_bank_file("bank", statement.name, statement.read_bytes())["files"][0])
+                break
+            except FunctionError:
+                time.sleep(0.2)
+        assert [file["outcome"] for file in outcomes] == ["accepted"]
+        assert runtime.wait_idle(timeout=240)
+
+        # the incident is over: a replay of the day from the archive finishes what was left (cases opened by
+        # exhausted transient retries, events accepted but never processed) and posts nothing twice
+        throttles.on = False
+        tables = runtime.resources.tables
+        ledger = DynamoLedger(tables["ledger"], totals_table=tables["totals"])
+        inbox = DynamoInbox(tables["inbox"], totals_table=tables["totals"])
+        archive = S3Archive(runtime.resources.archive_bucket)
+        postings_dir = runtime.books_dir / "main" / "postings"
+        before_replay = sorted(p.name for p in postings_dir.glob("*.beancount"))
+        exceptions = DynamoExceptions(tables["exceptions"])
+        replayer = Replayer(config=DynamoConfigStore(tables["config"]).active, archive=archive, ledger=ledger,
+                            inbox=inbox, queue=SqsQueue(runtime.resources.inbound_queue_url))
+        in_exception = {d["document_id"] for d in ledger.scan() if d["status"] == "exception"}
+        for case in exceptions.list("open"):
+            # Known gap (docs/decisions.md D70): a DynamoDB throttle that outlasts the SDK's retries inside a task
+            # Lambda surfaces as its modeled error name, which the ASL's retry lists do not name ("ClientError" is
+            # never an errorType), so the execution opens a case instead of retrying. Nothing else may be unexpected.
+            if case["reason"] == "unexpected_error":
+                assert any(code in case["message"] for code in THROTTLE_NAMES), case
+        # an event whose claim was left pending (its release was throttled too, D69) is named by reconciliation
+        # ("event_not_processed") until the provider's retry after the lease, or a replay, completes it
+        never_processed = [claim for claim in inbox.scan() if claim["status"] == "pending"]
+        today = date.fromisoformat(time.strftime("%Y-%m-%d", time.gmtime()))
+        assert replayer.execute(replayer.plan_range(today, today)) > 0
+        assert runtime.wait_idle(timeout=240)
+
+        # Then: every document posted exactly once, or an open case with a reason, or ignored with a reason
+        documents = ledger.scan()
+        postings = sorted(p.name for p in postings_dir.glob("*.beancount"))
+        claims = inbox.scan()
+        pending_keys = {claim["pk"] for claim in never_processed}
+        completed = {doc for claim in claims if claim["pk"] in pending_keys for doc in claim.get("document_ids", [])}
+        # the replay posted nothing that had posted: only documents that were exception cases (D36) or whose event
+        # had been accepted and never processed
+        assert set(before_replay) <= set(postings)
+        assert {name.removesuffix(".beancount") for name in set(postings) - set(before_replay)} <= \
+            in_exception | completed
+        cases = {case["exception_id"]: case for case in exceptions.list("open")}
+        for document in documents:
+            status = document["status"]
+            assert status in ("posted", "exception", "ignored"), document   # nothing stuck in flight
+            if status == "exception":
+                case = cases.get(document["exception_id"])
+                assert case is not None and case["reason"] not in ("", "unexpected_error"), (document, case)
+            if status == "ignored":
+                assert document.get("ignored_reason"), document
+        assert postings == sorted(f"{d['document_id']}.beancount" for d in documents
+                                  if d["status"] == "posted" and d.get("erp_connection") == "books")
+        code, output = run_bean_check(runtime.book_main_file("books"))
+        assert code == 0, output
+        wiring.reset()
+        reports = reconcile_everything(documents)
+        assert [(r.business_date, d.kind, d.detail) for r in reports for d in r.differences] == []
+        assert len(claims) >= accepted[202]
+        for claim in claims:   # nothing accepted is missing from the raw archive, and every event was processed
+            assert claim["status"] == "processed", claim
+            assert archive.get(claim["archive_key"])
+        kinds = {document["source_id"] for document in documents}
+        assert {"stripe", "brex", "adyen", "salesforce", "ramp", "hubspot", "concur", "expensify", "bank"} <= kinds
+        assert all(erp.injected[kind] for kind in ErpFaults.KINDS), erp.injected
+        assert sum(throttles.injected.values()) >= 10, throttles.injected
+        assert any(key.endswith("TransactionCanceledException") for key in throttles.injected), throttles.injected
+    finally:
+        throttles.on = False
         runtime.stop()

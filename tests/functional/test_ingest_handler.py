@@ -105,14 +105,42 @@ def test_unknown_source_is_404(stack):
 
 def test_no_response_is_ever_a_500_even_when_storage_is_down(stack, monkeypatch):
     # Given the archive bucket has vanished (an outage from the handler's point of view)
-    s3 = clients.client("s3")
-    monkeypatch.setattr(s3, "put_object", lambda **kwargs: (_ for _ in ()).throw(ConnectionError("s3 down")))
-    reply = stack.send(event_bytes("01-invoice.finalized.json"))
+    with monkeypatch.context() as patch:
+        patch.setattr(clients.client("s3"), "put_object",
+                      lambda **kwargs: (_ for _ in ()).throw(ConnectionError("s3 down")))
+        reply = stack.send(event_bytes("01-invoice.finalized.json"))
     # Then the provider is told to retry, and nothing was enqueued
     assert reply.status == 503
     assert reply.body["reason"] == "temporarily_unavailable"
     assert reply.headers.get("Retry-After")
     assert stack.queue_depth() == 0
+    # and the claim that attempt made is released, so the provider's retry is processed, not a "duplicate"
+    assert stack.inbox.get("stripe", "evt_1KhfNbLedgerLinkInvFinal01") is None
+    assert stack.send(event_bytes("01-invoice.finalized.json")).status == 202
+    assert stack.queue_depth() == 1
+
+
+def test_release_undoes_only_a_pending_claim_of_the_same_attempt_and_uncounts_it(stack):
+    from ledgerlink.store.control_totals import DynamoControlTotals
+
+    t0 = time.time()
+    day = time.strftime("%Y-%m-%d", time.gmtime(t0))
+    totals = DynamoControlTotals(stack.resources.tables["totals"])
+
+    def received() -> int:
+        return sum(int(c.get("received", 0)) for c in totals.events(day).values())
+
+    stack.inbox.claim("stripe", "evt_rel", correlation_id="c-1", archive_key="raw/k", event_type="x", now=t0)
+    assert received() == 1
+    # another attempt cannot release it, the attempt that made it can, and the event is no longer counted
+    assert stack.inbox.release("stripe", "evt_rel", correlation_id="c-2", day=day) is False
+    assert stack.inbox.release("stripe", "evt_rel", correlation_id="c-1", day=day) is True
+    assert stack.inbox.get("stripe", "evt_rel") is None and received() == 0
+    # a processed claim is never released
+    stack.inbox.claim("stripe", "evt_rel", correlation_id="c-3", archive_key="raw/k", event_type="x", now=t0)
+    stack.inbox.record_outcome("stripe", "evt_rel", outcome="normalized", document_ids=["doc_1"], reasons=[], day=day)
+    assert stack.inbox.release("stripe", "evt_rel", correlation_id="c-3", day=day) is False
+    assert stack.inbox.get("stripe", "evt_rel")["status"] == "processed"
 
 
 def test_a_claim_left_pending_by_a_crash_is_taken_over_after_its_lease_but_not_before(stack):

@@ -18,6 +18,7 @@ from ledgerlink.config.loader import parse_config_text
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.local.aws import store_api_credentials
 from ledgerlink.local.fake_apis import FakeSourceApis, generate_credentials
+from ledgerlink.local.functions import FunctionError
 from ledgerlink.local.http_front import api_gateway_event
 from ledgerlink.local.runtime import with_api_base_url
 from ledgerlink.local.signers import sign
@@ -309,6 +310,25 @@ def test_a_bank_file_event_from_eventbridge_is_received_once(stack, apis):
     stack.drain()
     assert [item["document_type"] for item in stack.documents() if item["source_id"] == "bank"] == [
         "bank_transaction", "bank_transaction"]
+
+
+def test_a_bank_file_whose_enqueue_fails_is_released_and_received_on_the_retry(stack, apis, monkeypatch):
+    body = (EVENTS / "bank" / "01-camt053.v8.demo.xml").read_bytes()
+    key = "bank-inbox/bank/statement-retried.xml"
+    clients.client("s3").put_object(Bucket=stack.resources.archive_bucket, Key=key, Body=body)
+    event = {"source": "aws.s3", "detail": {"bucket": {"name": stack.resources.archive_bucket},
+                                            "object": {"key": key, "size": len(body)}}}
+    # Given SQS refuses the message once (throttled) after the file was claimed and archived
+    with monkeypatch.context() as patch, pytest.raises(FunctionError, match="sqs down"):
+        patch.setattr(clients.client("sqs"), "send_message",
+                      lambda **kwargs: (_ for _ in ()).throw(ConnectionError("sqs down")))
+        stack.host.invoke("bank_file", event)
+    # When the invocation is retried (S3 / EventBridge → Lambda retries a failed asynchronous invocation)
+    again = stack.host.invoke("bank_file", event)["files"]
+    # Then the file is received, not answered "duplicate" for a claim nothing enqueued
+    assert [f["outcome"] for f in again] == ["accepted"]
+    stack.drain()
+    assert len([item for item in stack.documents() if item["source_id"] == "bank"]) == 2
 
 
 def test_events_folder_has_api_fixtures_for_every_api_source() -> None:

@@ -72,6 +72,7 @@ class Resources:
             "ingest": {
                 ("dynamodb:GetItem", t["config"], None),               # config_store.active_raw
                 ("dynamodb:PutItem", t["inbox"], None),                # inbox.claim (transaction put; take-over)
+                ("dynamodb:DeleteItem", t["inbox"], None),             # inbox.release of a claim not enqueued
                 ("dynamodb:UpdateItem", t["totals"], None),            # event counter in the claim transaction
                 ("s3:PutObject", f"{self.archive}/raw/*", None),       # archive.put of the request body
                 ("s3:PutObject", f"{self.archive}/items/*", None),     # ... and of oversized batch items
@@ -242,6 +243,7 @@ class Resources:
             "bank_file": {
                 ("dynamodb:GetItem", t["config"], None),               # config_store.active_raw
                 ("dynamodb:PutItem", t["inbox"], None),                # inbox.claim
+                ("dynamodb:DeleteItem", t["inbox"], None),             # inbox.release after a failure
                 ("dynamodb:UpdateItem", t["totals"], None),            # event counter in the claim transaction
                 ("s3:GetObject", f"{self.archive}/bank-inbox/*", None),  # the dropped statement
                 ("s3:PutObject", f"{self.archive}/raw/*", None),       # archive.put of the file

@@ -52,6 +52,14 @@ class FakeInbox:
         self.claims[(source, event_id)] = claim
         return claim
 
+    def release(self, source: str, event_id: str, *, correlation_id: str, day: str) -> bool:
+        self.log.calls.append("release")
+        existing = self.claims.get((source, event_id))
+        if existing is None or existing.status != "pending" or existing.correlation_id != correlation_id:
+            return False
+        del self.claims[(source, event_id)]
+        return True
+
 
 @dataclass
 class FakeArchive:
@@ -80,6 +88,20 @@ class FakeSecrets:
 
     def get(self, secret_id: str) -> list[str]:
         return self.values[secret_id]
+
+
+@dataclass
+class FlakyQueue(FakeQueue):
+    """Accepts ``good`` messages, then fails the next one (throttled, timed out), then works again."""
+
+    good: int = 0
+    failed: bool = False
+
+    def send(self, message: dict[str, Any], *, correlation_id: str) -> str:
+        if not self.failed and len(self.messages) == self.good:
+            self.failed = True
+            raise ConnectionError("sqs: throttled")
+        return super().send(message, correlation_id=correlation_id)
 
 
 class Exploding:
@@ -293,3 +315,65 @@ def test_missing_configuration_answers_503_with_its_reason(raw_config: dict[str,
     response = receive(build(raw_config, config=config), gateway_event())
     assert response.status == 503
     assert response.body["reason"] == "config_missing"
+
+
+# ---- a failure after the claim releases what was not enqueued, so the provider's retry is not a "duplicate" ----
+
+def test_enqueue_failure_releases_the_claim_and_the_immediate_retry_is_accepted(raw_config: dict[str, Any]) -> None:
+    # Given a queue that fails once (throttled) right after the event was claimed and archived
+    log = CallLog()
+    queue, inbox = FlakyQueue(log), FakeInbox(log)
+    harness = build(raw_config, queue=queue, inbox=inbox, archive=FakeArchive(log))
+    first = receive(harness, gateway_event(headers={"X-Correlation-Id": "first-attempt-0001"}))
+    # Then the provider is told to retry and the claim it made is undone
+    assert first.status == 503
+    assert log.calls == ["claim", "archive", "release"]
+    assert inbox.claims == {}
+    # When the provider retries seconds later (well inside the claim lease)
+    second = receive(harness, gateway_event(timestamp=NOW + 5))
+    # Then it is accepted and enqueued, not answered "duplicate" for an event nothing would process
+    assert second.status == 202 and second.outcome == "accepted"
+    (message,) = queue.messages
+    assert message["event_id"] == EVENT_ID
+
+
+def _adyen(raw_config: dict[str, Any], queue: FakeQueue, inbox: FakeInbox, log: CallLog) -> tuple[Harness, bytes]:
+    from ledgerlink.local.signers import sign
+
+    key = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
+    adyen = next(raw for raw in raw_config["sources"] if raw["kind"] == "adyen")
+    stripe_secret = raw_config["sources"][0]["signing_secret"]["secret_id"]
+    secrets = FakeSecrets({stripe_secret: [SECRET], adyen["signing_secret"]["secret_id"]: [key]})
+    harness = build(raw_config, queue=queue, inbox=inbox, archive=FakeArchive(log), secrets=secrets)
+    return harness, sign("adyen", (EVENTS / "adyen" / "02-batch.json").read_bytes(), key).body
+
+
+def test_a_batch_that_fails_part_way_releases_only_the_items_it_did_not_enqueue(raw_config: dict[str, Any]) -> None:
+    # Given an Adyen batch of five notifications and a queue that fails on the third message
+    log = CallLog()
+    queue, inbox = FlakyQueue(log, good=2), FakeInbox(log)
+    harness, body = _adyen(raw_config, queue, inbox, log)
+    event = gateway_event(body, source="adyen", signed=False)
+    first = receive(harness, event)
+    # Then the two enqueued items keep their claims (normalize will process them), the other three are released
+    assert first.status == 503
+    assert log.calls.count("release") == 3
+    assert [m["event_id"] for m in queue.messages] == [event_id for (_, event_id) in inbox.claims]
+    # When Adyen retries the whole batch at once
+    second = receive(harness, event)
+    # Then only the three released items are accepted and enqueued: every item is on the queue exactly once
+    assert second.status == 200 and second.body["duplicates"] == 2 and len(second.body["event_ids"]) == 3
+    assert len(queue.messages) == 5 and len({m["event_id"] for m in queue.messages}) == 5
+
+
+def test_a_release_that_fails_too_still_answers_503(raw_config: dict[str, Any]) -> None:
+    class StuckInbox(FakeInbox):
+        def release(self, source: str, event_id: str, *, correlation_id: str, day: str) -> bool:
+            raise ConnectionError("dynamodb: throttled")
+
+    log = CallLog()
+    inbox = StuckInbox(log)
+    response = receive(build(raw_config, inbox=inbox, queue=Exploding()), gateway_event())
+    # the claim stays pending: the provider's retry after the lease takes it over, reconciliation names it meanwhile
+    assert response.status == 503 and response.body["reason"] == "temporarily_unavailable"
+    assert list(inbox.claims) == [("stripe", EVENT_ID)]

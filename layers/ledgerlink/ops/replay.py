@@ -17,7 +17,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from ledgerlink.connectors.sources import WEBHOOK_KINDS, webhook_module
-from ledgerlink.errors import ConfigError
+from ledgerlink.errors import ConfigError, OpsError
+from ledgerlink.store.clients import error_code
 
 
 @dataclass
@@ -66,7 +67,13 @@ class Replayer:
     def _messages_for(self, source_id: str, archive_key: str, *, only_event: str | None,
                       config_version: int | None) -> list[dict[str, Any]]:
         kind = self._kind(source_id)
-        raw = self._archive.get(archive_key)
+        try:
+            raw = self._archive.get(archive_key)
+        except Exception as exc:
+            if error_code(exc) not in ("NoSuchKey", "404"):
+                raise
+            raise OpsError(f"the archived request {archive_key} is missing: nothing to replay", status=409,
+                           reason="archive_missing") from None
         messages = []
         for event_id, event_type, body in self._archived_events(kind, archive_key, raw):
             if only_event and event_id != only_event:

@@ -8,6 +8,7 @@ Stdlib + store adapters only (no pydantic): the configuration is read as plain J
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -33,6 +34,8 @@ class ArchiveWriter(Protocol):
 class InboxPort(Protocol):
     def claim(self, source: str, event_id: str, *, correlation_id: str, archive_key: str, event_type: str,
               now: float | None = None) -> Any: ...
+
+    def release(self, source: str, event_id: str, *, correlation_id: str, day: str) -> bool: ...
 
 
 class QueuePort(Protocol):
@@ -99,23 +102,28 @@ class BankFileService:
                                   event_type="bank.statement_file", now=now)
         if not claim.is_new:
             return FileOutcome(key, "duplicate", "file_already_received", event_id, claim.archive_key)
-        self._archive.put(archived, body, correlation_id=correlation_id, source=source_id, event_id=event_id)
-        try:
-            text = body.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            text = body.decode("latin-1")  # BAI2 files from older bank systems; camt declares UTF-8
-        payload = json.dumps({"file": {"name": name, "dropped_key": key, "sha256": hashlib.sha256(body).hexdigest()},
-                              "content": text})
-        message: dict[str, Any] = {"v": 1, "source": source_id, "kind": "bank", "event_id": event_id,
-                                   "event_type": "bank.statement_file", "correlation_id": correlation_id,
-                                   "archive_key": archived, "received_at": int(now),
-                                   "received_day": getattr(claim, "day", "") or time.strftime("%Y-%m-%d", time.gmtime(now))}
-        if len(payload.encode("utf-8")) <= INLINE_LIMIT:
-            message["body"] = payload
-        else:
-            stored = item_key(archived.rsplit(".", 1)[0] + ".json", event_id)
-            self._archive.put(stored, payload.encode("utf-8"), correlation_id=correlation_id, source=source_id,
-                              event_id=event_id)
-            message["payload_key"] = stored
-        self._queue.send(message, correlation_id=correlation_id)
+        try:  # a failure from here on releases the claim, so the invocation's retry receives the file again
+            self._archive.put(archived, body, correlation_id=correlation_id, source=source_id, event_id=event_id)
+            try:
+                text = body.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = body.decode("latin-1")  # BAI2 files from older bank systems; camt declares UTF-8
+            payload = json.dumps({"file": {"name": name, "dropped_key": key, "sha256": hashlib.sha256(body).hexdigest()},
+                                  "content": text})
+            message: dict[str, Any] = {"v": 1, "source": source_id, "kind": "bank", "event_id": event_id,
+                                       "event_type": "bank.statement_file", "correlation_id": correlation_id,
+                                       "archive_key": archived, "received_at": int(now),
+                                       "received_day": getattr(claim, "day", "") or time.strftime("%Y-%m-%d", time.gmtime(now))}
+            if len(payload.encode("utf-8")) <= INLINE_LIMIT:
+                message["body"] = payload
+            else:
+                stored = item_key(archived.rsplit(".", 1)[0] + ".json", event_id)
+                self._archive.put(stored, payload.encode("utf-8"), correlation_id=correlation_id, source=source_id,
+                                  event_id=event_id)
+                message["payload_key"] = stored
+            self._queue.send(message, correlation_id=correlation_id)
+        except Exception:
+            with contextlib.suppress(Exception):  # if it fails too, the claim waits out its lease
+                self._inbox.release(source_id, event_id, correlation_id=correlation_id, day=claim.day)
+            raise
         return FileOutcome(key, "accepted", None, event_id, archived)

@@ -3,7 +3,9 @@
 The order matters for "never lose, never double": the inbox claim comes first (a duplicate costs one
 conditional write and nothing else); the raw body is archived *before* the message is enqueued and
 before the provider gets its 2xx; any failure after the claim answers 503, the provider retries, and
-the stale ``pending`` claim is taken over. HTTP statuses are chosen by error type here and only here.
+the stale ``pending`` claim is taken over. An attempt that fails after claiming releases (best effort)
+the claims whose message it did not enqueue, so a retry inside the lease re-runs them instead of being
+answered "duplicate" for events nothing will process. HTTP statuses are chosen by error type here and only here.
 
 Stdlib + boto3 adapters only: no pydantic on the webhook path (cold start).
 """
@@ -32,6 +34,8 @@ _CORRELATION = re.compile(r"^[A-Za-z0-9_\-:.]{8,128}$")
 class InboxPort(Protocol):
     def claim(self, source: str, event_id: str, *, correlation_id: str, archive_key: str, event_type: str,
               now: float | None = None) -> Any: ...
+
+    def release(self, source: str, event_id: str, *, correlation_id: str, day: str) -> bool: ...
 
 
 class ArchivePort(Protocol):
@@ -173,46 +177,61 @@ class IngestService:
         key = archive_key(source.id, events[0].event_id if len(events) == 1 else batch_name(request.body), now)
         fresh: list[tuple[WebhookEvent, Any]] = []
         duplicates: list[Any] = []
-        for event in events:
-            claim = self._inbox.claim(source.id, event.event_id, correlation_id=correlation_id, archive_key=key,
-                                      event_type=event.event_type, now=now)
-            if claim.is_new:
-                fresh.append((event, claim))
+        sent = 0  # fresh claims whose message is on the queue
+        try:
+            for event in events:
+                claim = self._inbox.claim(source.id, event.event_id, correlation_id=correlation_id,
+                                          archive_key=key, event_type=event.event_type, now=now)
+                if claim.is_new:
+                    fresh.append((event, claim))
+                else:
+                    duplicates.append(claim)
+            if events and not fresh:
+                return self._answer(webhook, 200, {"status": "duplicate", "event_id": events[0].event_id,
+                                                   "correlation_id": duplicates[0].correlation_id},
+                                    "duplicate", correlation_id, accepted=0, duplicates=len(duplicates))
+            if fresh:
+                # one archive object per request, before anything is enqueued or acknowledged
+                self._archive.put(fresh[0][1].archive_key, request.body, correlation_id=correlation_id,
+                                  source=source.id, event_id=fresh[0][0].event_id)
+            for event, claim in fresh:
+                archived_at = claim.archive_key
+                message: dict[str, Any] = {
+                    "v": 1, "source": source.id, "kind": source.kind, "event_id": event.event_id,
+                    "event_type": event.event_type, "correlation_id": correlation_id, "archive_key": archived_at,
+                    "received_at": int(now), "received_day": claim.day,
+                }
+                # the raw body is the event unless the scheme says otherwise (SOAP XML: the parsed item is sent)
+                as_body = len(events) == 1 and getattr(webhook, "BODY_IS_EVENT", True)
+                text = request.body.decode("utf-8") if as_body else json.dumps(event.payload)
+                if len(text.encode("utf-8")) <= INLINE_BODY_LIMIT:
+                    message["body"] = text
+                elif len(events) > 1:  # an oversized item of a batch travels by its own claim check
+                    stored_at = item_key(archived_at, event.event_id)
+                    self._archive.put(stored_at, text.encode("utf-8"), correlation_id=correlation_id,
+                                      source=source.id, event_id=event.event_id)
+                    message["payload_key"] = stored_at
+                self._queue.send(message, correlation_id=correlation_id)
+                sent += 1
+            body: dict[str, Any] = {"status": "accepted", "correlation_id": correlation_id}
+            if len(events) == 1:
+                body["event_id"] = events[0].event_id
             else:
-                duplicates.append(claim)
-        if events and not fresh:
-            return self._answer(webhook, 200, {"status": "duplicate", "event_id": events[0].event_id,
-                                               "correlation_id": duplicates[0].correlation_id},
-                                "duplicate", correlation_id, accepted=0, duplicates=len(duplicates))
-        if fresh:
-            # one archive object per request, before anything is enqueued or acknowledged
-            self._archive.put(fresh[0][1].archive_key, request.body, correlation_id=correlation_id,
-                              source=source.id, event_id=fresh[0][0].event_id)
-        for event, claim in fresh:
-            archived_at = claim.archive_key
-            message: dict[str, Any] = {
-                "v": 1, "source": source.id, "kind": source.kind, "event_id": event.event_id,
-                "event_type": event.event_type, "correlation_id": correlation_id, "archive_key": archived_at,
-                "received_at": int(now), "received_day": claim.day,
-            }
-            # the raw body is the event unless the scheme says otherwise (SOAP XML: the parsed item is sent)
-            as_body = len(events) == 1 and getattr(webhook, "BODY_IS_EVENT", True)
-            text = request.body.decode("utf-8") if as_body else json.dumps(event.payload)
-            if len(text.encode("utf-8")) <= INLINE_BODY_LIMIT:
-                message["body"] = text
-            elif len(events) > 1:  # an oversized item of a batch travels by its own claim check
-                stored_at = item_key(archived_at, event.event_id)
-                self._archive.put(stored_at, text.encode("utf-8"), correlation_id=correlation_id, source=source.id,
-                                  event_id=event.event_id)
-                message["payload_key"] = stored_at
-            self._queue.send(message, correlation_id=correlation_id)
-        body: dict[str, Any] = {"status": "accepted", "correlation_id": correlation_id}
-        if len(events) == 1:
-            body["event_id"] = events[0].event_id
-        else:
-            body.update(event_ids=[event.event_id for event, _ in fresh], duplicates=len(duplicates))
-        return self._answer(webhook, 202 if fresh else 200, body, "accepted", correlation_id,
-                            accepted=len(fresh), duplicates=len(duplicates))
+                body.update(event_ids=[event.event_id for event, _ in fresh], duplicates=len(duplicates))
+            return self._answer(webhook, 202 if fresh else 200, body, "accepted", correlation_id,
+                                accepted=len(fresh), duplicates=len(duplicates))
+        except Exception:
+            self._release(source.id, fresh[sent:], correlation_id)
+            raise
+
+    def _release(self, source_id: str, unsent: list[tuple[WebhookEvent, Any]], correlation_id: str) -> None:
+        """Best effort: if the release fails too (the same outage), the claim stays pending and is taken
+        over after its lease; reconciliation names it meanwhile (``event_not_processed``)."""
+        for event, claim in unsent:
+            try:
+                self._inbox.release(source_id, event.event_id, correlation_id=correlation_id, day=claim.day)
+            except Exception:  # noqa: S112 - the original failure is what the caller reports
+                continue
 
     @staticmethod
     def _answer(webhook: Any, status: int, body: dict[str, Any], outcome: str, correlation_id: str, *,

@@ -4,6 +4,8 @@ States: ``pending`` (claimed by ingest, archived and enqueued or about to be) â†
 normalizer recorded its outcome). A repeat delivery of a claimed event is a duplicate. A ``pending``
 claim older than the lease may be taken over, so a crash between claim and enqueue cannot lose an
 event: the provider's retry (it got no 2xx) re-runs the whole ingest. Downstream dedupes by document id.
+An attempt that *fails* (rather than crashes) after claiming releases the claims it could not enqueue, so
+a retry inside the lease is not answered as a duplicate of an event that was never enqueued.
 
 Both transitions write the event control totals in the same transaction (``control_totals``): a new
 claim counts ``received``, the normalizer's outcome counts ``processed`` (+ ``ignored``/``exception``).
@@ -108,6 +110,27 @@ class DynamoInbox:
             raise
         return Claim(is_new=True, archive_key=taken["archive_key"], correlation_id=item["correlation_id"],
                      status="pending", day=taken["pending_day"])
+
+    def release(self, source: str, event_id: str, *, correlation_id: str, day: str) -> bool:
+        """Undo a claim this attempt made and could not enqueue (pending and still ours), un-counting it.
+        Returns False when it is no longer ours to undo (processed, or taken over by a later attempt)."""
+        try:
+            self.client.transact_write_items(TransactItems=[
+                {"Delete": {
+                    "TableName": self._table, "Key": {"pk": value(inbox_key(source, event_id))},
+                    "ConditionExpression": "#s = :pending AND correlation_id = :mine",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": {":pending": value("pending"), ":mine": value(correlation_id)},
+                }},
+                event_counter_update(self._totals, day, source, received=-1),
+            ])
+        except Exception as exc:
+            reasons = (getattr(exc, "response", None) or {}).get("CancellationReasons") or []
+            if error_code(exc) == "TransactionCanceledException" and reasons \
+                    and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
 
     def record_outcome(self, source: str, event_id: str, *, outcome: str, document_ids: list[str],
                        reasons: list[str], day: str, now: float | None = None) -> bool:

@@ -1,0 +1,97 @@
+"""The README's benchmark table, rendered from ``bench/results.json`` (``python -m bench.readme``): every figure
+next to its target and whether the last ``make bench`` met it, so the README never carries a number by hand."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.report import RESULTS
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """(measure, measured, target, met) per figure; a missing section is reported as not run."""
+    out: list[tuple[str, str, str, str]] = []
+    cold = results.get("cold_start")
+    if cold:
+        targets = cold["targets"]
+        functions = cold["functions"]
+        ingest = functions["ingest"]
+        out.append(("cold start, ingest vs boto3 + its clients",
+                    f"{ingest['vs_floor']}× ({ingest['seconds']} s vs {ingest['floor_boto3_clients_seconds']} s)",
+                    f"≤ {targets['ingest_vs_floor_max']}×", _met(ingest["vs_floor"] <= targets["ingest_vs_floor_max"])))
+        worst = max(functions.items(), key=lambda item: item[1]["vs_conventional"])
+        out.append(("cold start, worst function vs a conventional Powertools handler",
+                    f"{worst[1]['vs_conventional']}× ({worst[0]}; conventional {cold['conventional_powertools_seconds']} s)",
+                    f"≤ {targets['vs_conventional_max']}×",
+                    _met(worst[1]["vs_conventional"] <= targets["vs_conventional_max"])))
+        largest = max(function["asset_bytes"] for function in functions.values())
+        out.append(("largest function asset", f"{largest:,} bytes", f"< {targets['asset_bytes_max'] // 1000} KB",
+                    _met(largest < targets["asset_bytes_max"])))
+        layer = cold["layer"]
+        out.append((f"core layer ({layer['arch']}), unzipped", f"{layer['unzipped_mb']} MB ({layer['zipped_mb']} MB zipped)",
+                    f"< {targets['layer_unzipped_mb_max']} MB", _met(layer["unzipped_mb"] < targets["layer_unzipped_mb_max"])))
+    latency = results.get("ingest_latency")
+    if latency:
+        out.append(("ingest latency, warm, in-process, p99",
+                    f"{latency['ingest']['p99_ms']} ms (p50 {latency['ingest']['p50_ms']} ms; HMAC + JSON alone: p99 "
+                    f"{latency['baseline_hmac_json']['p99_ms']} ms)", f"≤ {latency['target_p99_ms']} ms",
+                    _met(latency["target_met"])))
+    throughput = results.get("throughput")
+    if throughput:
+        out.append(("pure-core throughput, one core",
+                    f"{throughput['documents_per_second']:,} documents/s ({throughput['vs_parse_only']}× of json.loads "
+                    f"alone); {throughput['memory_mb_kept']} MB per {throughput['memory_documents']:,} journals kept",
+                    f"≥ {throughput['target_documents_per_second']:,}/s", _met(throughput["target_met"])))
+    calls = results.get("aws_calls")
+    if calls:
+        out.append(("billable AWS calls per document (moto, botocore events)",
+                    f"{calls['billable_per_document']} ({calls['api_calls_per_document']} API calls + "
+                    f"{calls['transitions_per_document']} state transitions)",
+                    f"≤ {calls['target_per_document']}", _met(calls["target_met"])))
+    cost = results.get("reconcile_cost")
+    if cost:
+        small, large = cost["small"], cost["large"]
+        out.append((f"reconciliation cost, {small['documents']:,} vs {large['documents']:,} documents on one day",
+                    f"calls ratio {cost['ledgerlink_calls_ratio']} ({large['ledgerlink_calls']} calls each), time ratio "
+                    f"{cost['ledgerlink_seconds_ratio']}", f"≤ {cost['target_ratio']}", _met(cost["target_met"])))
+    erp = results.get("erp")
+    if erp:
+        worst_ratio = max(row["ratio"] for row in erp["rows"])
+        out.append((f"ERP calls per {erp['source_events']:,} source events, summarized vs line-level",
+                    f"worst ratio {worst_ratio:.4f} across {len(erp['rows'])} ERPs", f"≤ {erp['target_ratio']}",
+                    _met(erp["target_met"])))
+        limited = erp["rate_limited_connection"]["over_a_day"]
+        out.append(("rate-limited ERP connection, busiest minute / day",
+                    f"{limited['max_calls_in_any_minute']} / {limited['max_calls_in_any_day']:,} calls, "
+                    f"{limited['refused_429']} refused", f"≤ {limited['minute_limit']} / {limited['day_limit']:,}",
+                    _met(limited["max_calls_in_any_minute"] <= limited["minute_limit"]
+                         and limited["max_calls_in_any_day"] <= limited["day_limit"])))
+    return out
+
+
+def render(results: dict[str, Any]) -> str:
+    measured = sorted({section["measured_at"][:16].replace("T", " ") for section in results.values()
+                       if isinstance(section, dict) and "measured_at" in section})
+    machines = sorted({section["machine"] for section in results.values()
+                       if isinstance(section, dict) and "machine" in section})
+    lines = [f"Latest `bench/results.json` ({', '.join(machines)}; measured {measured[0]}–{measured[-1]} UTC):", "",
+             "| measure | measured | target | met |", "|---|---|---|---|"]
+    lines += [f"| {measure} | {value} | {target} | {met} |" for measure, value, target, met in rows(results)]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    path = Path(argv[0]) if argv else RESULTS
+    print(render(json.loads(path.read_text())), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
