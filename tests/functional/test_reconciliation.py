@@ -205,3 +205,13 @@ class TestReplayAfterAMappingFix:
         assert final.status == "balanced"
         row = final.entities[0].documents[0]
         assert (row.received_count, row.posted_count, row.exception_count) == (1, 1, 0)
+
+
+def test_replaying_an_event_whose_archived_request_is_gone_is_refused_with_a_reason(stack):
+    # (an archive key an operator mistyped, or an object removed after its retention) — a 409, never a 5xx
+    from ledgerlink.errors import OpsError
+
+    with pytest.raises(OpsError) as refused:
+        replayer(stack).plan_event("stripe", "raw/stripe/2026-11-24/evt_gone.json", "evt_gone")
+    assert (refused.value.status, refused.value.reason) == (409, "archive_missing")
+    assert stack.queue_depth() == 0
