@@ -34,7 +34,8 @@ def fault(message: str, code: str, detail: str = "") -> dict[str, Any]:
 class QuickBooksApp(ErpApp):
     def __init__(self, clock: FakeClock, *, realm_id: str, client_id: str, client_secret: str, refresh_token: str,
                  accounts: set[str], items: set[str] | None = None, book_close: date | None = None,
-                 requestid_reliable: bool = True) -> None:
+                 requestid_reliable: bool = True, classes: set[str] | None = None,
+                 departments: set[str] | None = None) -> None:
         super().__init__(clock)
         self.realm_id = realm_id
         self.client = (client_id, client_secret)
@@ -42,6 +43,8 @@ class QuickBooksApp(ErpApp):
         self.access_tokens: dict[str, float] = {}
         self.accounts = accounts
         self.items = items or set()
+        self.classes = classes or set()          # tracking: Class and Department (location) ids
+        self.departments = departments or set()
         self.book_close = book_close
         self.requestid_reliable = requestid_reliable
         self.minute = RateWindow(500, 60, clock)
@@ -172,6 +175,11 @@ class QuickBooksApp(ErpApp):
                 detail = line["JournalEntryLineDetail"]
                 if detail["AccountRef"]["value"] not in self.accounts:
                     return fault("Invalid Reference Id", "2500", f"Account {detail['AccountRef']['value']} not found")
+                if "ClassRef" in detail and detail["ClassRef"]["value"] not in self.classes:
+                    return fault("Invalid Reference Id", "2500", f"Class {detail['ClassRef']['value']} not found")
+                if "DepartmentRef" in detail and detail["DepartmentRef"]["value"] not in self.departments:
+                    return fault("Invalid Reference Id", "2500",
+                                 f"Department {detail['DepartmentRef']['value']} not found")
                 if Decimal(str(line["Amount"])) <= 0:
                     return fault("Amount must be positive", "6000")
                 totals[detail["PostingType"]] += Decimal(str(line["Amount"]))

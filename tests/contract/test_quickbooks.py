@@ -27,7 +27,8 @@ ENTITY = Entity(id="us01", name="US", base_currency="USD", time_zone="UTC", erp_
 @pytest.fixture
 def app(clock: FakeClock) -> QuickBooksApp:
     return QuickBooksApp(clock, realm_id=REALM, client_id="intuit-client", client_secret="intuit-secret",
-                         refresh_token="AB11-refresh", accounts=ACCOUNTS, items={"1", "2"})
+                         refresh_token="AB11-refresh", accounts=ACCOUNTS, items={"1", "2"},
+                         classes={"5000000000000123"}, departments={"2"})
 
 
 def connection(url: str, **overrides) -> QuickBooksConnection:
@@ -68,6 +69,21 @@ def test_a_journal_posts_once_with_its_requestid_and_a_short_doc_number(qbo: Qui
     assert {(line["JournalEntryLineDetail"]["PostingType"], line["Amount"]) for line in posted["Line"]} == {
         ("Debit", Decimal("120.00")), ("Credit", Decimal("120.00"))}
     assert qbo.find_by_external_id(entry.document_id).erp_ref == result.erp_ref
+
+
+def test_dimensions_become_class_and_department_references(qbo: QuickBooksOnline, app: QuickBooksApp):
+    entry = journal("dims", [("35", "50.00"), ("79", "-50.00")],
+                    dimensions={"class": "5000000000000123", "location": "2", "project": "apollo"})
+    qbo.post_journal(entry)
+    (posted,) = entries(app)
+    details = [line["JournalEntryLineDetail"] for line in posted["Line"]]
+    assert {d["ClassRef"]["value"] for d in details} == {"5000000000000123"}
+    assert {d["DepartmentRef"]["value"] for d in details} == {"2"}
+    # an id QuickBooks does not know is its own refusal, nothing posted
+    with pytest.raises(DocumentRejected) as raised:
+        qbo.post_journal(journal("dims-bad", [("35", "5.00"), ("79", "-5.00")], dimensions={"class": "999"}))
+    assert "Class 999" in str(raised.value)
+    assert len(entries(app)) == 1
 
 
 def test_batches_carry_at_most_thirty_items_with_per_item_faults(qbo: QuickBooksOnline, app: QuickBooksApp):

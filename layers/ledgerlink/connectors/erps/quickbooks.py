@@ -3,7 +3,7 @@
 - **Auth**: OAuth 2.0 bearer tokens from the refresh-token grant (Intuit rotates refresh tokens; the new one
   is written back to Secrets Manager).
 - **Journals**: ``JournalEntry`` with one ``JournalEntryLineDetail`` per line (``PostingType`` Debit/Credit,
-  positive ``Amount``). ``DocNumber`` holds at most 21 characters, so it carries a deterministic
+  positive ``Amount``; the ``class`` dimension → ``ClassRef``, ``department``/``location`` → ``DepartmentRef``). ``DocNumber`` holds at most 21 characters, so it carries a deterministic
   ``LL…`` reference of the document id; ``PrivateNote`` carries the full id, which a lookup checks.
 - **Bulk**: ``POST /batch`` with at most 30 ``BatchItemRequest`` items (Intuit's limit); each item answers
   with its entity or its own ``Fault``. Items cannot see each other's creations, so parties are ensured first.
@@ -48,6 +48,8 @@ from ledgerlink.errors import DocumentRejected, TransientError, UncertainOutcome
 from ledgerlink.model.documents import JournalEntry, Party
 from ledgerlink.model.ids import fingerprint
 
+# journal-line dimensions → QuickBooks references (values are QuickBooks ids, like the accounts)
+DIMENSION_REFS = (("class", "ClassRef"), ("department", "DepartmentRef"), ("location", "DepartmentRef"))
 DOC_NUMBER_LENGTH = 21
 PERIOD_CLOSED_CODES = {"6200", "6190"}
 ENTITY_OF_KIND = {"invoice": "Invoice", "bill": "Bill", "credit_note": "CreditMemo", "vendor_credit": "VendorCredit",
@@ -137,6 +139,9 @@ class QuickBooksOnline:
             debit, credit = debit_credit(line)
             detail: dict[str, Any] = {"PostingType": "Debit" if debit else "Credit",
                                       "AccountRef": {"value": line.account}}
+            for dimension, ref in DIMENSION_REFS:  # class; department (QuickBooks "locations" are Departments)
+                if line.dimensions.get(dimension) and ref not in detail:
+                    detail[ref] = {"value": line.dimensions[dimension]}
             lines.append({"Id": str(position), "Description": (line.memo or journal.memo or "")[:4000],
                           "Amount": debit or credit, "DetailType": "JournalEntryLineDetail",
                           "JournalEntryLineDetail": detail})
