@@ -92,6 +92,18 @@ class Chaos:
             self._crash("after post (result lost)")
 
 
+def assert_books_exact_and_reconciled(runtime: LocalRuntime, documents: list[dict[str, Any]],
+                                      postings: list[str]) -> None:
+    """One book file per posted document of the book's connection, bean-check clean, every day reconciled to zero."""
+    assert postings == sorted(f"{d['document_id']}.beancount" for d in documents
+                              if d["status"] == "posted" and d.get("erp_connection") == "books")
+    code, output = run_bean_check(runtime.book_main_file("books"))
+    assert code == 0, output
+    wiring.reset()
+    reports = reconcile_everything(documents)
+    assert [(r.business_date, d.kind, d.detail) for r in reports for d in r.differences] == []
+
+
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_chaos_run_posts_everything_exactly_once_and_reconciles_to_zero(tmp_path, monkeypatch, round_):
     seed = SEED + round_
@@ -160,13 +172,7 @@ def test_chaos_run_posts_everything_exactly_once_and_reconciles_to_zero(tmp_path
         assert set(statuses.values()) <= {"posted", "ignored"}, statuses          # no exception, nothing stuck
         assert all(d.get("ignored_reason") == "no_posting_rule" for d in documents if d["status"] == "ignored")
         # (gb01 posts to the legacy GL file, not the book)
-        assert postings == sorted(f"{d['document_id']}.beancount" for d in documents
-                                  if d["status"] == "posted" and d.get("erp_connection") == "books")
-        code, output = run_bean_check(runtime.book_main_file("books"))
-        assert code == 0, output
-        wiring.reset()
-        reports = reconcile_everything(documents)
-        assert [(r.business_date, d.kind, d.detail) for r in reports for d in r.differences] == []
+        assert_books_exact_and_reconciled(runtime, documents, postings)
         for claim in inbox.scan():
             assert claim["status"] == "processed"
             assert archive.get(claim["archive_key"])  # the raw body is there
@@ -414,13 +420,7 @@ def test_mixed_sources_under_erp_faults_and_throttled_dynamodb_post_once_or_open
                 assert case is not None and case["reason"] not in ("", "unexpected_error"), (document, case)
             if status == "ignored":
                 assert document.get("ignored_reason"), document
-        assert postings == sorted(f"{d['document_id']}.beancount" for d in documents
-                                  if d["status"] == "posted" and d.get("erp_connection") == "books")
-        code, output = run_bean_check(runtime.book_main_file("books"))
-        assert code == 0, output
-        wiring.reset()
-        reports = reconcile_everything(documents)
-        assert [(r.business_date, d.kind, d.detail) for r in reports for d in r.differences] == []
+        assert_books_exact_and_reconciled(runtime, documents, postings)
         assert len(claims) >= accepted[202]
         for claim in claims:   # nothing accepted is missing from the raw archive, and every event was processed
             assert claim["status"] == "processed", claim
