@@ -212,3 +212,22 @@ def test_the_legacy_file_store_creates_once_on_s3(aws_env):
         store.delete("parts/x.json")
         assert store.read("parts/x.json") is None
         clients.reset()
+
+
+def test_the_book_on_s3_is_utf8_text_created_once_and_lists_only_beancount_files(aws_env):
+    from ledgerlink.store.books import book_store
+
+    with mock_aws():
+        clients.reset()
+        s3 = clients.client("s3")
+        s3.create_bucket(Bucket="books")
+        book = book_store("s3://books/ledgerlink", "main")
+        assert book.create("postings/a.beancount", "; café\n") is True
+        assert book.create("postings/a.beancount", "; other\n") is False
+        s3.put_object(Bucket="books", Key="ledgerlink/main/postings/notes.txt", Body=b"x")
+        assert book.read("postings/a.beancount") == "; café\n" and book.read("postings/b.beancount") is None
+        assert book.names("postings") == ["postings/a.beancount"]
+        head = s3.head_object(Bucket="books", Key="ledgerlink/main/postings/a.beancount")
+        assert head["ContentType"] == "text/plain; charset=utf-8"
+        assert book.location("postings/a.beancount") == "s3://books/ledgerlink/main/postings/a.beancount"
+        clients.reset()

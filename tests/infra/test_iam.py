@@ -130,7 +130,7 @@ class Resources:
                 ("dynamodb:GetItem", t["config"], None),
                 *{(action, t["idempotency"], None) for action in (     # Powertools DynamoDBPersistenceLayer
                     "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")},
-                ("s3:GetObject", f"{self.books}/books/*", None),       # books.S3BookStore.read
+                ("s3:GetObject", f"{self.books}/books/*", None),       # books.S3BookStore.read (objects.S3ObjectStore)
                 ("s3:PutObject", f"{self.books}/books/*", None),       # create / write
                 ("s3:ListBucket", self.books, None),                   # names (and 404 instead of 403)
                 *self.key_use("dynamodb", DYNAMODB_KEY),

@@ -1,5 +1,5 @@
-"""A small object store for files LedgerLink writes for other systems (legacy GL import files): a local
-directory or an S3 prefix, with the create-once primitive that makes a posting happen exactly once
+"""A small object store for files LedgerLink writes for other systems (legacy GL import files, the Beancount
+book through :mod:`ledgerlink.store.books`): a local directory or an S3 prefix, with the create-once primitive that makes a posting happen exactly once
 (``link(2)`` of a complete temp file locally, ``PutObject`` with ``If-None-Match: *`` on S3)."""
 
 from __future__ import annotations
@@ -78,10 +78,11 @@ class FileObjectStore:
 
 
 class S3ObjectStore:
-    def __init__(self, bucket: str, prefix: str, *, client: Any = None) -> None:
+    def __init__(self, bucket: str, prefix: str, *, client: Any = None, content_type: str | None = None) -> None:
         self._bucket = bucket
         self._prefix = prefix.strip("/")
         self._client = client
+        self._extra = {"ContentType": content_type} if content_type else {}
 
     @property
     def client(self) -> Any:
@@ -92,7 +93,7 @@ class S3ObjectStore:
 
     def create(self, name: str, data: bytes) -> bool:
         try:
-            self.client.put_object(Bucket=self._bucket, Key=self._key(name), Body=data, IfNoneMatch="*")
+            self.client.put_object(Bucket=self._bucket, Key=self._key(name), Body=data, IfNoneMatch="*", **self._extra)
         except Exception as exc:
             code = error_code(exc)
             if code in ("PreconditionFailed", "412"):
@@ -103,7 +104,7 @@ class S3ObjectStore:
         return True
 
     def write(self, name: str, data: bytes) -> None:
-        self.client.put_object(Bucket=self._bucket, Key=self._key(name), Body=data)
+        self.client.put_object(Bucket=self._bucket, Key=self._key(name), Body=data, **self._extra)
 
     def read(self, name: str) -> bytes | None:
         try:
@@ -136,4 +137,4 @@ def object_store(uri: str, prefix: str) -> ObjectStore:
         return FileObjectStore(Path(parsed.path) / prefix)
     if parsed.scheme == "s3":
         return S3ObjectStore(parsed.netloc, f"{parsed.path.strip('/')}/{prefix}".strip("/"))
-    raise ValueError(f"unsupported legacy files URI {uri!r} (use file:// or s3://)")
+    raise ValueError(f"unsupported storage URI {uri!r} (use file:// or s3://)")

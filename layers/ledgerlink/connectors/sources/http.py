@@ -15,9 +15,13 @@ Nothing here logs: URLs may carry object ids, and headers carry credentials.
 from __future__ import annotations
 
 import base64
+import json
+import threading
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -120,3 +124,46 @@ def credential(values: Mapping[str, object], name: str, secret_id: str) -> str:
         raise SourceApiError(f"API credentials secret {secret_id!r} has no {name!r}",
                              reason="source_api_credentials_missing", secret=secret_id)
     return value
+
+
+class BearerSession(ABC):
+    """A vendor API behind an OAuth 2.0 token endpoint: the access token is cached (thread-safe) until a minute
+    before ``expires_in``, and a GET answered 401 is tried once more with a fresh token. Subclasses say how to
+    ask for a token (:meth:`_request_token`) and name the vendor (``VENDOR``, ``DEFAULT_EXPIRES``)."""
+
+    VENDOR = "vendor"
+    DEFAULT_EXPIRES = 3600
+
+    def __init__(self, base_url: str, timeout: float, http: Http, clock: Callable[[], float] = time.time) -> None:
+        self._base = base_url
+        self._timeout = timeout
+        self._http = http
+        self._clock = clock
+        self._token: tuple[str, float] | None = None
+        self._lock = threading.Lock()
+
+    @abstractmethod
+    def _request_token(self) -> HttpResponse:
+        """POST the vendor's token grant (the answer is checked and read here)."""
+
+    def _access_token(self, *, renew: bool = False) -> str:
+        with self._lock:
+            if self._token and not renew and self._clock() < self._token[1]:
+                return self._token[0]
+            response = checked(self._request_token(), what=f"{self.VENDOR} token")
+            try:
+                answer = json.loads(response.body)
+                token, expires = answer["access_token"], int(answer.get("expires_in", self.DEFAULT_EXPIRES))
+            except (ValueError, KeyError, TypeError):
+                raise SourceApiError(f"{self.VENDOR} token response has no access_token",
+                                     reason="source_api_rejected") from None
+            self._token = (token, self._clock() + max(expires - 60, 30))
+            return token
+
+    def get(self, path: str, *, what: str) -> str:
+        for attempt in (0, 1):
+            response = self._http.request("GET", f"{self._base}{path}", timeout=self._timeout, headers={
+                "Authorization": f"Bearer {self._access_token(renew=attempt == 1)}", "Accept": "application/json"})
+            if response.status != 401 or attempt == 1:
+                return checked(response, what=what).text()
+        raise AssertionError("unreachable")

@@ -17,8 +17,12 @@ A source's ``webhook`` module provides:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+from ledgerlink.errors import MalformedPayload
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,3 +46,29 @@ class Acknowledgement:
     status: int
     body: str
     content_type: str = "text/plain"
+
+
+def load_json(body: bytes) -> Any:
+    """The body as JSON, read as UTF-8 (``json.loads(bytes)`` would also take UTF-16/32) → ``malformed_json``."""
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedPayload("body is not valid UTF-8 JSON", reason="malformed_json") from None
+
+
+def load_json_object(body: bytes) -> dict[str, Any]:
+    payload = load_json(body)
+    if not isinstance(payload, dict):
+        raise MalformedPayload("body is not a JSON object", reason="malformed_json")
+    return payload
+
+
+def iso_epoch(value: Any) -> int | None:
+    """An ISO 8601 instant as Unix seconds (no offset: UTC, as Ramp documents); None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())

@@ -17,12 +17,16 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from ledgerlink.connectors.sources.webhooks import Acknowledgement, SignedRequest, WebhookEvent
+from ledgerlink.connectors.sources.webhooks import (
+    Acknowledgement,
+    SignedRequest,
+    WebhookEvent,
+    iso_epoch,
+    load_json,
+)
 from ledgerlink.errors import MalformedPayload, SignatureInvalid
 
 SIGNED_FIELDS = ("pspReference", "originalReference", "merchantAccountCode", "merchantReference", "value",
@@ -64,18 +68,11 @@ def _items(payload: Any) -> list[dict[str, Any]]:
     return items
 
 
-def _load(body: bytes) -> Any:
-    try:
-        return json.loads(body.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedPayload("body is not valid UTF-8 JSON", reason="malformed_json") from None
-
-
 def verify(body: bytes, secrets: Sequence[str]) -> None:
     if not secrets:
         raise SignatureInvalid("no HMAC key configured for this source", reason="signature_unverifiable")
     keys = [_key(secret) for secret in secrets]
-    for position, item in enumerate(_items(_load(body))):
+    for position, item in enumerate(_items(load_json(body))):
         additional = item.get("additionalData") if isinstance(item.get("additionalData"), dict) else {}
         supplied = additional.get("hmacSignature")
         if not isinstance(supplied, str) or not supplied:
@@ -96,15 +93,6 @@ def event_id(item: dict[str, Any]) -> str:
     return f"{item.get('eventCode')}:{item.get('pspReference')}:{item.get('success')}"
 
 
-def _epoch(value: Any) -> int | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
-    except ValueError:
-        return None
-
-
 # ---- the common webhook-module contract (see connectors/sources/webhooks.py) ----------------------
 
 def verify_request(request: SignedRequest, secrets: Sequence[str], tolerance_seconds: int, now: float) -> None:
@@ -112,7 +100,7 @@ def verify_request(request: SignedRequest, secrets: Sequence[str], tolerance_sec
 
 
 def parse_events(body: bytes) -> list[WebhookEvent]:
-    payload = _load(body)
+    payload = load_json(body)
     events = []
     for item in _items(payload):
         psp, code = item.get("pspReference"), item.get("eventCode")
@@ -120,7 +108,7 @@ def parse_events(body: bytes) -> list[WebhookEvent]:
             raise MalformedPayload("notification item has no pspReference", reason="missing_event_id")
         if not isinstance(code, str) or not code:
             raise MalformedPayload("notification item has no eventCode", reason="missing_event_type")
-        events.append(WebhookEvent(event_id=event_id(item), event_type=code, created=_epoch(item.get("eventDate")),
+        events.append(WebhookEvent(event_id=event_id(item), event_type=code, created=iso_epoch(item.get("eventDate")),
                                    payload={"live": payload.get("live"), "NotificationRequestItem": item}))
     return events
 

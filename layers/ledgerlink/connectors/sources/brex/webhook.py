@@ -15,10 +15,9 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping, Sequence
 
-from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent
+from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent, load_json_object
 from ledgerlink.errors import MalformedPayload, SignatureInvalid
 
 PREFIXES = ("webhook-", "svix-")
@@ -87,12 +86,7 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Sequence[str], tole
 
 
 def parse(body: bytes, msg_id: str) -> WebhookEvent:
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedPayload("body is not valid UTF-8 JSON", reason="malformed_json") from None
-    if not isinstance(payload, dict):
-        raise MalformedPayload("body is not a JSON object", reason="malformed_json")
+    payload = load_json_object(body)
     event_type = payload.get("event_type")
     if not isinstance(event_type, str) or not event_type:
         raise MalformedPayload("Brex event has no event_type", reason="missing_event_type")

@@ -13,60 +13,42 @@ named in the payload is never called — plus ``…/expenses``.
 
 from __future__ import annotations
 
-import json
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from ledgerlink.config.sources import ConcurSource
-from ledgerlink.connectors.sources.http import Http, SourceApiError, checked, credential
+from ledgerlink.connectors.sources.http import (
+    BearerSession,
+    Http,
+    HttpResponse,
+    SourceApiError,
+    credential,
+)
 
 _REPORT_PATH = re.compile(r"^/expensereports/v4/users/[A-Za-z0-9\-]{1,64}/context/(TRAVELER|PROXY)/reports/"
                           r"[A-Za-z0-9]{1,32}$")
 
 
-class ConcurSession:
+class ConcurSession(BearerSession):
+    VENDOR = "Concur"
+    DEFAULT_EXPIRES = 3600
+
     def __init__(self, source: ConcurSource, credentials: Mapping[str, Any], http: Http,
                  clock: Callable[[], float] = time.time) -> None:
+        super().__init__(source.api.base_url, source.api.timeout_seconds, http, clock)
         secret_id = source.api.credentials.secret_id
         self._form = {"client_id": credential(credentials, "client_id", secret_id),
                       "client_secret": credential(credentials, "client_secret", secret_id),
                       "refresh_token": credential(credentials, "refresh_token", secret_id),
                       "grant_type": "refresh_token"}
-        self._base = source.api.base_url
-        self._timeout = source.api.timeout_seconds
-        self._http = http
-        self._clock = clock
-        self._token: tuple[str, float] | None = None
-        self._lock = threading.Lock()
 
-    def _access_token(self, *, renew: bool = False) -> str:
-        with self._lock:
-            if self._token and not renew and self._clock() < self._token[1]:
-                return self._token[0]
-            response = checked(self._http.request(
-                "POST", f"{self._base}/oauth2/v0/token", body=urlencode(self._form).encode(), timeout=self._timeout,
-                headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}),
-                what="Concur token")
-            try:
-                answer = json.loads(response.body)
-                token, expires = answer["access_token"], int(answer.get("expires_in", 3600))
-            except (ValueError, KeyError, TypeError):
-                raise SourceApiError("Concur token response has no access_token",
-                                     reason="source_api_rejected") from None
-            self._token = (token, self._clock() + max(expires - 60, 30))
-            return token
-
-    def get(self, path: str, *, what: str) -> str:
-        for attempt in (0, 1):
-            response = self._http.request("GET", f"{self._base}{path}", timeout=self._timeout, headers={
-                "Authorization": f"Bearer {self._access_token(renew=attempt == 1)}", "Accept": "application/json"})
-            if response.status != 401 or attempt == 1:
-                return checked(response, what=what).text()
-        raise AssertionError("unreachable")
+    def _request_token(self) -> HttpResponse:
+        return self._http.request(
+            "POST", f"{self._base}/oauth2/v0/token", body=urlencode(self._form).encode(), timeout=self._timeout,
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
 
 
 def connect(source: ConcurSource, credentials: Mapping[str, Any], http: Http) -> ConcurSession:

@@ -18,13 +18,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
 
 from ledgerlink.connectors.sources import rsa
-from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent
+from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent, iso_epoch, load_json_object
 from ledgerlink.errors import MalformedPayload, SignatureInvalid
 
 SIGNATURE_HEADER = "concur-signature"
@@ -44,26 +41,6 @@ def _key(pem: str) -> rsa.RsaPublicKey:
     return key
 
 
-def _load(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedPayload("body is not valid UTF-8 JSON", reason="malformed_json") from None
-    if not isinstance(payload, dict):
-        raise MalformedPayload("body is not a JSON object", reason="malformed_json")
-    return payload
-
-
-def _epoch(value: Any) -> int | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
-
-
 def verify(body: bytes, header: str | None, public_keys: Sequence[str], tolerance_seconds: int, now: float) -> None:
     if not header:
         raise SignatureInvalid("missing Concur-Signature header", reason="signature_missing")
@@ -76,7 +53,7 @@ def verify(body: bytes, header: str | None, public_keys: Sequence[str], toleranc
     if not any(rsa.verify_sha256(_key(pem), body, signature) for pem in public_keys):
         raise SignatureInvalid("Concur-Signature does not verify with the configured public key",
                                reason="signature_mismatch")
-    issued = _epoch(_load(body).get("timeStamp"))
+    issued = iso_epoch(load_json_object(body).get("timeStamp"))
     if issued is None:
         raise MalformedPayload("Concur event has no timeStamp", reason="missing_field")
     if issued < now - tolerance_seconds:
@@ -87,7 +64,7 @@ def verify(body: bytes, header: str | None, public_keys: Sequence[str], toleranc
 
 
 def parse(body: bytes) -> WebhookEvent:
-    payload = _load(body)
+    payload = load_json_object(body)
     event_id, event_type = payload.get("id"), payload.get("eventType")
     if not isinstance(event_id, str) or not event_id or len(event_id) > 128:
         raise MalformedPayload("Concur event has no id", reason="missing_event_id")
@@ -95,7 +72,7 @@ def parse(body: bytes) -> WebhookEvent:
         raise MalformedPayload("Concur event has no eventType", reason="missing_event_type")
     if not isinstance(payload.get("facts"), dict):
         raise MalformedPayload("Concur event has no facts", reason="missing_event_object")
-    return WebhookEvent(event_id=event_id, event_type=event_type, created=_epoch(payload.get("timeStamp")),
+    return WebhookEvent(event_id=event_id, event_type=event_type, created=iso_epoch(payload.get("timeStamp")),
                         payload=payload)
 
 

@@ -18,11 +18,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent
+from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent, load_json
 from ledgerlink.errors import MalformedPayload, SignatureInvalid
 
 SIGNATURE_HEADER = "x-hubspot-signature-v3"
@@ -83,10 +82,7 @@ def event_id(event: Mapping[str, Any]) -> str:
 
 
 def parse(body: bytes) -> list[WebhookEvent]:
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedPayload("body is not valid UTF-8 JSON", reason="malformed_json") from None
+    payload = load_json(body)
     if isinstance(payload, dict):  # some tools post a single event object
         payload = [payload]
     if not isinstance(payload, list) or not payload:

@@ -20,12 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any
 
-from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent
+from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent, iso_epoch, load_json_object
 from ledgerlink.errors import MalformedPayload, SignatureInvalid
 
 SIGNATURE_HEADERS = ("x-ramp-signature", "x-ramp-webhook-signature")
@@ -39,28 +36,6 @@ def sign(body: bytes, secret: str) -> str:
 
 def signature_header(body: bytes, secret: str) -> dict[str, str]:
     return {"X-Ramp-Signature": sign(body, secret)}
-
-
-def _load(body: bytes) -> dict[str, Any]:
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedPayload("body is not valid UTF-8 JSON", reason="malformed_json") from None
-    if not isinstance(payload, dict):
-        raise MalformedPayload("body is not a JSON object", reason="malformed_json")
-    return payload
-
-
-def _epoch(value: Any) -> int | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:  # Ramp: "UTC is assumed if no timezone offset is specified"
-        parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp())
 
 
 def verify(body: bytes, headers: Mapping[str, str], secrets: Sequence[str], tolerance_seconds: int,
@@ -78,10 +53,10 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Sequence[str], tole
         matched |= hmac.compare_digest(sign(body, secret).encode(), candidate.encode())
     if not matched:
         raise SignatureInvalid("X-Ramp-Signature does not match a signing secret", reason="signature_mismatch")
-    payload = _load(body)
+    payload = load_json_object(body)
     if "challenge" in payload and "type" not in payload:
         return  # the subscription challenge carries no event time
-    created = _epoch(payload.get("created_at"))
+    created = iso_epoch(payload.get("created_at"))
     if created is None:
         raise MalformedPayload("Ramp event has no created_at timestamp", reason="missing_field")
     if created < now - tolerance_seconds:
@@ -92,7 +67,7 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Sequence[str], tole
 
 
 def parse(body: bytes) -> WebhookEvent:
-    payload = _load(body)
+    payload = load_json_object(body)
     if "type" not in payload and isinstance(payload.get("challenge"), str) and payload["challenge"]:
         digest = hashlib.sha256(payload["challenge"].encode()).hexdigest()[:32]
         return WebhookEvent(event_id=f"challenge-{digest}", event_type="webhooks.verification", created=None,
@@ -102,7 +77,7 @@ def parse(body: bytes) -> WebhookEvent:
         raise MalformedPayload("Ramp event has no id", reason="missing_event_id")
     if not isinstance(event_type, str) or not event_type:
         raise MalformedPayload("Ramp event has no type", reason="missing_event_type")
-    return WebhookEvent(event_id=event_id, event_type=event_type, created=_epoch(payload.get("created_at")),
+    return WebhookEvent(event_id=event_id, event_type=event_type, created=iso_epoch(payload.get("created_at")),
                         payload=payload)
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping, Sequence
 
-from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent
+from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent, load_json_object
 from ledgerlink.errors import MalformedPayload, SignatureInvalid
 
 SIGNATURE_HEADER = "stripe-signature"
@@ -89,12 +88,7 @@ def verify(
 
 def parse(body: bytes) -> WebhookEvent:
     """The event envelope: id, type, created. Anything else is the normalizer's business."""
-    try:
-        payload = json.loads(body.decode("utf-8"))  # Stripe sends UTF-8; json.loads(bytes) would also take UTF-16/32
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedPayload("body is not valid UTF-8 JSON", reason="malformed_json") from None
-    if not isinstance(payload, dict):
-        raise MalformedPayload("body is not a JSON object", reason="malformed_json")
+    payload = load_json_object(body)
     event_id, event_type = payload.get("id"), payload.get("type")
     if not isinstance(event_id, str) or not event_id.startswith("evt_") or len(event_id) > 255:
         raise MalformedPayload("Stripe event has no valid id (evt_...)", reason="missing_event_id")
