@@ -321,11 +321,22 @@ def _mixed_deliveries(runtime: LocalRuntime, rng: random.Random) -> list[tuple[s
 @pytest.mark.parametrize("round_", range(ROUNDS))
 def test_mixed_sources_under_erp_faults_and_throttled_dynamodb_post_once_or_open_a_case(tmp_path, monkeypatch,
                                                                                         round_):
+    _mixed_sources_under_faults(tmp_path, monkeypatch, seed=SEED + 1000 + round_, replay="day")
+
+
+@pytest.mark.parametrize("round_", range(ROUNDS))
+def test_mixed_sources_then_each_case_replayed_on_its_own_post_once(tmp_path, monkeypatch, round_):
+    """The same incident, finished the way an operator works the queue: every open case and every event left
+    unprocessed replayed one by one — several of them from the same archived batch (an Adyen notification
+    carries many events, a bank statement many lines), so the same event can be in flight twice at once."""
+    _mixed_sources_under_faults(tmp_path, monkeypatch, seed=SEED + 2000 + round_, replay="each")
+
+
+def _mixed_sources_under_faults(tmp_path: Any, monkeypatch: Any, *, seed: int, replay: str) -> None:
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
     from ledgerlink.store.exceptions import DynamoExceptions
 
-    seed = SEED + 1000 + round_
     rng = random.Random(seed)
     chaos = Chaos(seed)
     chaos.poisoned = False
@@ -397,7 +408,13 @@ def test_mixed_sources_under_erp_faults_and_throttled_dynamodb_post_once_or_open
         # ("event_not_processed") until the provider's retry after the lease, or a replay, completes it
         never_processed = [claim for claim in inbox.scan() if claim["status"] == "pending"]
         today = date.fromisoformat(time.strftime("%Y-%m-%d", time.gmtime()))
-        assert replayer.execute(replayer.plan_range(today, today)) > 0
+        if replay == "day":
+            assert replayer.execute(replayer.plan_range(today, today)) > 0
+        else:
+            plans = [replayer.plan_document(document_id) for document_id in sorted(in_exception)]
+            plans += [replayer.plan_event(claim["source"], claim["archive_key"], claim["event_id"])
+                      for claim in never_processed]
+            assert sum(replayer.execute(plan) for plan in plans) == sum(len(plan.messages) for plan in plans)
         assert runtime.wait_idle(timeout=240)
 
         # Then: every document posted exactly once, or an open case with a reason, or ignored with a reason
