@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,10 +58,20 @@ def test_layer_holds_the_library_and_its_dependencies_but_not_dev_parts_or_boto3
         assert (python / package).is_dir(), package
     for package in ("boto3", "botocore"):
         assert not (python / package).exists(), package
-    assert not list(python.rglob("__pycache__")) and not list(python.rglob("*.pyc"))
+    # bytecode ships (Lambda's /opt is read-only): ledgerlink keeps its sources beside hash-based pycs, third-party
+    # packages are sourceless pycs (the layer stays under 15 MB)
+    ledgerlink_sources = sorted((python / "ledgerlink").rglob("*.py"))
+    assert ledgerlink_sources
+    for source in ledgerlink_sources:
+        compiled = source.parent / "__pycache__" / f"{source.stem}.cpython-312.pyc"
+        assert compiled.is_file(), source
+        flags = int.from_bytes(compiled.read_bytes()[4:8], "little")
+        assert flags == 0b01, compiled          # hash-based, not checked against the source at import
+    assert not [p for p in python.rglob("*.py") if "ledgerlink" not in p.relative_to(python).parts[:1]]
+    assert (python / "pydantic" / "main.pyc").is_file() and (python / "typing_extensions.pyc").is_file()
     extensions = list(python.rglob("*.so"))
     assert extensions and all("aarch64" in p.name for p in extensions)
-    assert arm64_layer.size_mb < 50
+    assert arm64_layer.size_mb < 15
 
 
 ELF_MACHINES = {"arm64": 0xB7, "x86_64": 0x3E}   # e_machine of an ELF file: EM_AARCH64, EM_X86_64
@@ -77,6 +91,28 @@ def test_the_layer_builds_without_docker_for_both_architectures(arch):
     extensions = list((layer.path / "python").rglob("*.so"))
     assert extensions, "pydantic-core ships a compiled extension"
     assert {_elf_machine(path) for path in extensions} == {ELF_MACHINES[arch]}
+
+
+def test_the_layer_imports_from_its_bytecode_and_writes_nothing(tmp_path):
+    """The host architecture's layer, read-only like /opt: every module a post-document step imports comes from
+    shipped bytecode, and Python writes no cache beside it."""
+    arch = {"x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine())
+    if arch is None:
+        pytest.skip(f"no layer for {platform.machine()}")
+    python = build.ensure_layer(arch).path / "python"
+    copy = tmp_path / "opt" / "python"
+    shutil.copytree(python, copy)
+    before = sorted(str(p.relative_to(copy)) for p in copy.rglob("*"))
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import ledgerlink.service.posting, ledgerlink.store.ledger;"
+            "import pydantic, aws_lambda_powertools.logging;"
+            "mods = [m for m in list(sys.modules.values()) if (getattr(m, '__file__', None) or '').startswith(sys.argv[1])];"
+            "print(len(mods), pydantic.__spec__.origin.endswith('.pyc'), ledgerlink.__file__.endswith('.py'))")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}   # bytecode writing stays on
+    result = subprocess.run([sys.executable, "-c", code, str(copy)], capture_output=True, text=True, env=env,
+                            cwd=tmp_path, check=True)
+    assert result.stdout.split() == [result.stdout.split()[0], "True", "True"] and int(result.stdout.split()[0]) > 100
+    # Python would have written a __pycache__ file for any module imported without its bytecode
+    assert sorted(str(p.relative_to(copy)) for p in copy.rglob("*")) == before   # nothing compiled at import
 
 
 def test_synthesized_layer_asset_is_that_directory_zipped_by_cdk(assembly, template):
