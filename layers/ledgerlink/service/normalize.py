@@ -5,7 +5,8 @@ injected fetcher first (``service/fetch.py``): a vendor outage propagates as a `
 message), anything retrying cannot fix is an exception case like any unreadable payload.
 
 Idempotent end to end: the ledger registration is conditional and the execution is named by the
-document id, so SQS redelivery, a DLQ redrive or a replay re-runs this safely. A payload that cannot
+document id, so SQS redelivery, a DLQ redrive or a replay re-runs this safely. An event's registrations and its
+inbox mark are one DynamoDB transaction, written before any execution starts (see ``_register``). A payload that cannot
 be normalized opens an exception case naming its archive key (it is acknowledged, not retried
 forever); an infrastructure error propagates so SQS retries it and, in the end, parks it in the DLQ.
 """

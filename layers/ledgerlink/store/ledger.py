@@ -4,6 +4,9 @@
 (case opened) or ``ignored`` (posting policy says no). The item keeps the canonical document, the
 source reference and the correlation id, so ``trace`` goes webhook → document → journal → ERP.
 
+The post step leases the item before calling the ERP (``lease_until`` / ``lease_holder``, dropped by the posted
+or exception transition): the item is the step's idempotency record.
+
 Every status change writes the document control totals in the same transaction, conditioned on the
 expected previous status: a retried or replayed step finds the status already changed and counts
 nothing. ``day_key`` (``<entity>#<business date>``, index ``by_day``) lets reconciliation name a
