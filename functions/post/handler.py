@@ -20,7 +20,9 @@ metrics = Metrics(namespace="LedgerLink", service="post")
 def handler(event: dict, context: object) -> dict:
     logger.append_keys(document_id=event.get("document_id"))
     result = post_document_step(event, **post_dependencies())
-    if not result.get("stored_result"):   # counted once: by the invocation that recorded the posting
+    if result.get("stored_result"):   # a re-invocation after a lost result: answered from the ledger, no ERP call
+        metrics.add_metric(name="StoredResultsReturned", unit=MetricUnit.Count, value=1)
+    else:                             # counted once: by the invocation that recorded the posting
         metrics.add_metric(name="DocumentsPosted", unit=MetricUnit.Count, value=1)
         if result["posting_latency_seconds"] is not None:  # webhook received → posted in the ERP
             metrics.add_metric(name="PostingLatency", unit=MetricUnit.Seconds, value=result["posting_latency_seconds"])
