@@ -246,7 +246,7 @@ class ExceptionResolver(Protocol):
 def post_document_step(state: dict[str, Any], *, ledger: PostingLedger, config_store: VersionedConfig,
                        connectors: ConnectorFactory, buckets: BucketPort | None = None,
                        exceptions: ExceptionResolver | None = None, revenue: Any = None, now: float | None = None,
-                       lease_seconds: int = POST_LEASE_SECONDS) -> dict[str, Any]:
+                       lease_seconds: int | None = None) -> dict[str, Any]:
     """The Post state: post the document once and record it, with the ledger item as the idempotency record.
 
     1. Lease the ledger item (one conditional write). Refused because the document is posted (or summarized)
@@ -258,7 +258,8 @@ def post_document_step(state: dict[str, Any], *, ledger: PostingLedger, config_s
     A crash between 2 and 3 leaves a lease that runs out; the retry after it finds the posting by external id
     (guard 3 of D11). A failure this invocation sees gives the lease back at once, so the retry need not wait."""
     holder = uuid.uuid4().hex
-    lease = ledger.take_lease(state["document_id"], holder=holder, seconds=lease_seconds, now=now)
+    lease = ledger.take_lease(state["document_id"], holder=holder, seconds=lease_seconds or POST_LEASE_SECONDS,
+                              now=now)
     if not lease.taken:
         return stored_result(state, lease.item, exceptions)
     try:
