@@ -25,7 +25,6 @@ CLIENTS: dict[str, tuple[str, ...]] = {
     "enrich": ("dynamodb",),
     "validate": ("dynamodb",),
     "post": ("dynamodb", "s3"),
-    "record": ("dynamodb",),
     "open_exception": ("dynamodb",),
     "reconcile": ("dynamodb", "s3", "events", "secretsmanager", "sqs"),
 }

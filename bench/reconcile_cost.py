@@ -7,7 +7,7 @@ separately: it is whatever the connector's listing costs (the embedded Beancount
 posting files; a real ERP answers a count query).
 
 Seeding: 1,000 documents go through the real ledger path (register + transition in DynamoDB
-transactions, as normalize and record do). moto copies a table on every transaction, so 100,000 that
+transactions, as normalize and post do). moto copies a table on every transaction, so 100,000 that
 way would take hours; they are seeded by writing the counter items the real path produces — the run
 checks, at 1,000, that direct seeding yields exactly the items the real path did.
 """

@@ -1,35 +1,31 @@
-"""post-document step: post the journal to the entity's ERP connection, once.
+"""post-document step: post the journal to the entity's ERP connection once, and record it in the posting ledger.
 
-Two guards: the connector looks the document up by external id before posting (uncertain outcomes),
-and Powertools idempotency returns the stored result when Step Functions re-invokes a step whose
-first invocation succeeded but whose result was lost (timeout) — without calling the ERP again.
+The ledger item is the idempotency record: a lease before the ERP call, the stored result for a re-invocation
+after a lost result, the posted transition (with its control totals) after the call. An uncertain outcome is
+resolved by the connector's lookup by external id (D11).
 """
 
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
-from ledgerlink.service.posting import post_step
-from ledgerlink.wiring import post_dependencies, summary_buckets
+from ledgerlink.service.posting import post_document_step
+from ledgerlink.wiring import post_dependencies
 
 logger = Logger(service="ledgerlink-post")
-IDEMPOTENCY = IdempotencyConfig(event_key_jmespath="document_id", expires_after_seconds=35 * 86_400)
-_post_once = None
-
-
-def _post(state: dict) -> dict:
-    config_store, connectors, _ = post_dependencies()
-    return post_step(state, config_store, connectors, summary_buckets())
+metrics = Metrics(namespace="LedgerLink", service="post")
 
 
 @logger.inject_lambda_context(correlation_id_path="correlation_id")
+@metrics.log_metrics
 def handler(event: dict, context: object) -> dict:
-    global _post_once
     logger.append_keys(document_id=event.get("document_id"))
-    if _post_once is None:  # built on first call: the persistence layer needs settings and a client
-        _post_once = idempotent_function(_post, data_keyword_argument="state",
-                                         persistence_store=post_dependencies()[2], config=IDEMPOTENCY)
-    IDEMPOTENCY.register_lambda_context(context)
-    result = _post_once(state=event)
-    logger.info("document posted", extra={"erp_ref": result["posting"]["erp_ref"],
-                                          "new_posting": result["posting"]["created"]})
+    result = post_document_step(event, **post_dependencies())
+    if result.get("stored_result"):   # a re-invocation after a lost result: answered from the ledger, no ERP call
+        metrics.add_metric(name="StoredResultsReturned", unit=MetricUnit.Count, value=1)
+    else:                             # counted once: by the invocation that recorded the posting
+        metrics.add_metric(name="DocumentsPosted", unit=MetricUnit.Count, value=1)
+        if result["posting_latency_seconds"] is not None:  # webhook received → posted in the ERP
+            metrics.add_metric(name="PostingLatency", unit=MetricUnit.Seconds, value=result["posting_latency_seconds"])
+    logger.info("document posted", extra={"erp_ref": result["erp_ref"], "new_posting": result["created"],
+                                          "stored_result": bool(result.get("stored_result"))})
     return result

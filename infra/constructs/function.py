@@ -53,8 +53,7 @@ SIZING: dict[str, Sizing] = {
     "master_data": Sizing(256, 60),     # may create a customer/vendor in the ERP (rate-limited like post)
     "enrich": Sizing(256, 30),
     "validate": Sizing(256, 30),
-    "post": Sizing(256, 60),            # the ERP call (the ASL gives the step 120 s)
-    "record": Sizing(256, 30),
+    "post": Sizing(256, 60),            # lease, the ERP call, the posted write (ASL: 120 s; the lease: 120 s)
     "open_exception": Sizing(256, 30),
     "reconcile": Sizing(512, 300),      # counters + targeted listings; reads the book for the ERP check
     "ops": Sizing(512, 30),             # the REST resolver and pydantic: an operator's request, not the hot path

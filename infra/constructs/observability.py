@@ -85,7 +85,7 @@ class Observability(Construct):
         exception_rate = cloudwatch.MathExpression(
             expression="100 * exceptions / MAX([posted + exceptions, 1])",
             using_metrics={"exceptions": app_metric("ExceptionsOpened", "exceptions"),
-                           "posted": app_metric("DocumentsPosted", "record")},
+                           "posted": app_metric("DocumentsPosted", "post")},
             period=Duration.hours(1), label="exception rate %")
         return {
             "dlq": self._alarm(
@@ -106,7 +106,7 @@ class Observability(Construct):
             "posting_latency": self._alarm(
                 "PostingLatencySlo", threshold=slos.posting_latency_p95_seconds,
                 comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                metric=app_metric("PostingLatency", "record", statistic="p95"),
+                metric=app_metric("PostingLatency", "post", statistic="p95"),
                 description=f"p95 webhook-to-ERP latency above {slos.posting_latency_p95_seconds} s over an hour."),
             "exception_rate": self._alarm(
                 "ExceptionRateSlo", threshold=slos.exception_rate_percent,
@@ -131,12 +131,12 @@ class Observability(Construct):
                 for outcome in ("accepted", "duplicate", "rejected", "unavailable")]),
             cloudwatch.GraphWidget(title="Documents", width=12, left=[
                 app_metric("DocumentsStarted", "normalize", period=five, label="received (started)"),
-                app_metric("DocumentsPosted", "record", period=five, label="posted"),
+                app_metric("DocumentsPosted", "post", period=five, label="posted"),
                 app_metric("ExceptionsOpened", "exceptions", period=five, label="exceptions")]),
         )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(title="Posting latency, webhook → ERP (s)", width=8, left=[
-                app_metric("PostingLatency", "record", statistic=stat, period=five, label=stat)
+                app_metric("PostingLatency", "post", statistic=stat, period=five, label=stat)
                 for stat in ("p50", "p95", "Maximum")],
                 left_annotations=[cloudwatch.HorizontalAnnotation(value=options.slos.posting_latency_p95_seconds,
                                                                   label="p95 SLO")]),

@@ -1,4 +1,4 @@
-"""Post-document: the Step Functions Standard state machine and its six task Lambdas.
+"""Post-document: the Step Functions Standard state machine and its five task Lambdas.
 
 The definition is ``ledgerlink/workflow/post_document.asl.json`` — the very file the local runtime runs on
 moto — with each ``${...FunctionArn}`` placeholder substituted by CDK. Retry/Catch live in that file.
@@ -26,7 +26,6 @@ from infra.constructs.tables import StateTables
 from infra.options import DeploymentOptions
 from ledgerlink import workflow
 
-IDEMPOTENCY_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 # store.buckets.DynamoBuckets.add: head get/put, then TransactWriteItems (Put member, ConditionCheck head, Update lines)
 BUCKET_ADD_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
 LIMITER_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem")          # store.limiter: read, conditional put
@@ -35,8 +34,7 @@ DESCRIPTIONS = {
     "master_data": "master data first: employees known and active, customers and vendors in the ERP",
     "enrich": "map the canonical document to GL accounts",
     "validate": "balance, chart and period gates",
-    "post": "post the journal to the entity's ERP connection, once",
-    "record": "record the ERP reference in the posting ledger",
+    "post": "post the journal to the entity's ERP connection once, and record it in the posting ledger",
     "open_exception": "open an exception case and mark the document",
 }
 
@@ -69,7 +67,10 @@ class PostDocument(Construct):
 
         post = self.tasks["post"]
         post.allow(["dynamodb:GetItem"], [config])
-        post.allow(IDEMPOTENCY_ACTIONS, [tables["idempotency"].table_arn])
+        # the ledger item is the idempotency record: lease / release (UpdateItem), then the posted transition and
+        # its counters (TransactWriteItems of two Updates); a retried or replayed case is resolved (UpdateItem)
+        post.allow(["dynamodb:UpdateItem"], [tables["ledger"].table_arn, tables["totals"].table_arn,
+                                             tables["exceptions"].table_arn])
         post.allow(["s3:GetObject", "s3:PutObject"], [books.arn_for_objects(f"{BOOKS_PREFIX}/*")])
         # ListBucket on the bucket: the book lists its postings, and without it S3 answers a read of a file
         # that does not exist yet (main.beancount on the first posting) with 403 instead of 404.
@@ -92,10 +93,6 @@ class PostDocument(Construct):
                                          "(names are source party ids known only at run time); access is limited "
                                          "to that prefix.",
                     finding=f"Resource::<{logical_id(books)}.Arn>/{BOOKS_PREFIX}/*")
-
-        self.tasks["record"].allow(["dynamodb:UpdateItem"], [tables["ledger"].table_arn, tables["totals"].table_arn,
-                                                             tables["exceptions"].table_arn])  # resolves a replayed case
-        self.tasks["record"].allow_key("dynamodb", KeyUse.DYNAMODB)
 
         opener = self.tasks["open_exception"]
         # open (put), supersede the previous case of a retried document (update); announce on EventBridge
@@ -143,7 +140,7 @@ class PostDocument(Construct):
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ERROR, include_execution_data=False),
             tracing_enabled=True,
         )
-        # The definition is a string, so CDK cannot infer the tasks: invoke exactly these six (unqualified ARNs).
+        # The definition is a string, so CDK cannot infer the tasks: invoke exactly these five (unqualified ARNs).
         machine.add_to_role_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=list(arns.values())))
         acknowledge(machine, "SF1", "Execution history holds canonical financial documents; logging is ERROR-level "
                                     "without execution data, and each task's own JSON logs carry the correlation id.")

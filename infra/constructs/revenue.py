@@ -1,5 +1,5 @@
 """Revenue operations: the period-end release Lambda, its schedules (one per entity, in the entity's time zone),
-and the revenue-table grants of the steps that feed schedules (record: facts of posted documents; normalize:
+and the revenue-table grants of the steps that feed schedules (post: facts of posted documents; normalize:
 subscription cancellations and usage batches).
 
 The release runs at 03:00 local on the first five days of each month: the first run releases the month that
@@ -33,9 +33,9 @@ RELEASE_CRON = "cron(0 3 1-5 * ? *)"   # 03:00 on days 1-5 of every month, in th
 # and tie-outs (PutItem), run status, line applies and closes (UpdateItem)
 RELEASE_REVENUE_ACTIONS = ("dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
 RELEASE_INDEXES = ("open_lines", "untied_usage")
-# record: add_line / add_fact / references / tie-outs (PutItem), the invoice's lines and usage hours (Query),
+# post: add_line / add_fact / references / tie-outs (PutItem), the invoice's lines and usage hours (Query),
 # a finished line reopened by a late fact (UpdateItem)
-RECORD_REVENUE_ACTIONS = ("dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
+POST_REVENUE_ACTIONS = ("dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem")
 # normalize: a cancellation fact (PutItem); usage claims + hourly ADD in one TransactWriteItems (Put, Update)
 NORMALIZE_REVENUE_ACTIONS = ("dynamodb:PutItem", "dynamodb:UpdateItem")
 
@@ -44,13 +44,13 @@ class RevenueOperations(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, options: DeploymentOptions,
                  layer: lambda_.ILayerVersion, key: kms.IKey, tables: StateTables, books: s3.IBucket,
                  legacy: s3.IBucket, erp_secrets: Sequence[secretsmanager.ISecret], config: LedgerLinkConfig,
-                 values: Mapping[str, str], record: LedgerLinkFunction, normalize: LedgerLinkFunction) -> None:
+                 values: Mapping[str, str], post: LedgerLinkFunction, normalize: LedgerLinkFunction) -> None:
         super().__init__(scope, construct_id)
         self.release = LedgerLinkFunction(
             self, "Release", name="revenue_release", options=options, layer=layer, key=key, values=values,
             description="period end: release deferred revenue per entity, period, account (exactly once)")
         self._grant_release(tables, books, legacy, erp_secrets)
-        self._grant_feeders(tables, record, normalize)
+        self._grant_feeders(tables, post, normalize)
         self.schedules = self._build_schedules(config)
 
     def _grant_release(self, tables: StateTables, books: s3.IBucket, legacy: s3.IBucket,
@@ -79,9 +79,9 @@ class RevenueOperations(Construct):
             release.allow_key("secretsmanager", KeyUse.SECRET_READ + KeyUse.SECRET_WRITE)
 
     @staticmethod
-    def _grant_feeders(tables: StateTables, record: LedgerLinkFunction, normalize: LedgerLinkFunction) -> None:
+    def _grant_feeders(tables: StateTables, post: LedgerLinkFunction, normalize: LedgerLinkFunction) -> None:
         revenue = tables["revenue"].table_arn
-        record.allow(RECORD_REVENUE_ACTIONS, [revenue])
+        post.allow(POST_REVENUE_ACTIONS, [revenue])
         normalize.allow(NORMALIZE_REVENUE_ACTIONS, [revenue])
 
     def _build_schedules(self, config: LedgerLinkConfig) -> list[scheduler.CfnSchedule]:

@@ -1,6 +1,6 @@
 """DynamoDB tables exactly as ``ledgerlink.store.tables.TABLES`` — the shapes the local runtime creates on moto.
 
-Config, posting ledger, inbox, exceptions and Powertools idempotency records: pay per request, point-in-time
+Config, posting ledger, inbox, exceptions, totals and the other state tables: pay per request, point-in-time
 recovery, the customer-managed key, TTL where the spec names an attribute, GSIs projected ALL (as locally).
 
 Append-only tables (the audit trail) also carry a resource policy that denies every principal — this stack's

@@ -80,7 +80,7 @@ class LedgerLinkStack(Stack):
                                      values=values, **common)
         self.revenue = RevenueOperations(self, "Revenue", tables=self.tables, books=self.buckets.books,
                                          legacy=self.buckets.legacy, erp_secrets=self.erp_secrets.secrets,
-                                         config=config, values=values, record=self.post_document.tasks["record"],
+                                         config=config, values=values, post=self.post_document.tasks["post"],
                                          normalize=self.normalize.function, **common)
         self.ops_api = OpsApi(self, "OpsApi", tables=self.tables, archive=self.buckets.archive,
                               queue=self.normalize.queue, state_machine=self.post_document.state_machine,
@@ -125,7 +125,6 @@ class LedgerLinkStack(Stack):
             "ExceptionsTableName": (self.tables["exceptions"].table_name, "exception cases"),
             "TotalsTableName": (self.tables["totals"].table_name, "control totals and reconciliation summaries"),
             "AuditTableName": (self.tables["audit"].table_name, "append-only audit trail"),
-            "IdempotencyTableName": (self.tables["idempotency"].table_name, "Powertools idempotency records"),
             "ArchiveBucketName": (self.buckets.archive.bucket_name, "raw webhook archive"),
             "BooksBucketName": (self.buckets.books.bucket_name, "Beancount books (prefix books/)"),
             "BooksUri": (self.buckets.books_uri, "the book store URI the post step uses"),

@@ -116,6 +116,13 @@ class UncertainOutcome(TransientError):
     reason = "uncertain_outcome"
 
 
+class PostingInProgress(TransientError):
+    """Another invocation of the post step holds the document's lease (it is calling the ERP right now, or it
+    crashed and its lease has not run out). Its own class so the state machine waits out a whole lease."""
+
+    reason = "posting_in_progress"
+
+
 class OpsError(LedgerLinkError):
     """An operator request that cannot be done as asked: ``status`` is the HTTP status of the ops API."""
 

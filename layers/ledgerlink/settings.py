@@ -21,7 +21,6 @@ CONFIG_TABLE = "LEDGERLINK_CONFIG_TABLE"
 INBOX_TABLE = "LEDGERLINK_INBOX_TABLE"
 LEDGER_TABLE = "LEDGERLINK_LEDGER_TABLE"
 EXCEPTIONS_TABLE = "LEDGERLINK_EXCEPTIONS_TABLE"
-IDEMPOTENCY_TABLE = "LEDGERLINK_IDEMPOTENCY_TABLE"
 TOTALS_TABLE = "LEDGERLINK_TOTALS_TABLE"
 AUDIT_TABLE = "LEDGERLINK_AUDIT_TABLE"
 PARTIES_TABLE = "LEDGERLINK_PARTIES_TABLE"
@@ -117,13 +116,18 @@ class EnrichSettings:
 
 @dataclass(frozen=True, slots=True)
 class PostSettings:
+    """Post and record in one step: the ledger item is the idempotency record (lease, stored result)."""
+
     config_table: str = env(CONFIG_TABLE)
-    idempotency_table: str = env(IDEMPOTENCY_TABLE)
+    ledger_table: str = env(LEDGER_TABLE)
+    totals_table: str = env(TOTALS_TABLE)
+    exceptions_table: str = env(EXCEPTIONS_TABLE)       # resolves the case a replay or retry posted
     books_uri: str = env(BOOKS_URI)
     buckets_table: str = env(BUCKETS_TABLE)
     limiter_table: str = env(LIMITER_TABLE)
     legacy_files_uri: str = env(LEGACY_FILES_URI)
     config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
+    revenue_table: str = env(REVENUE_TABLE, "")         # revenue schedule facts of posted documents (issue 9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,14 +143,6 @@ class FlushSettings:
     books_uri: str = env(BOOKS_URI)
     legacy_files_uri: str = env(LEGACY_FILES_URI)
     config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
-
-
-@dataclass(frozen=True, slots=True)
-class RecordSettings:
-    ledger_table: str = env(LEDGER_TABLE)
-    totals_table: str = env(TOTALS_TABLE)
-    exceptions_table: str = env(EXCEPTIONS_TABLE)
-    revenue_table: str = env(REVENUE_TABLE, "")   # revenue schedule facts of posted documents (issue 9)
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,7 +253,6 @@ FUNCTION_SETTINGS: dict[str, type] = {
     "enrich": EnrichSettings,
     "validate": ConfigReaderSettings,
     "post": PostSettings,
-    "record": RecordSettings,
     "open_exception": ExceptionSettings,
     "reconcile": ReconcileSettings,
     "ops": OpsSettings,

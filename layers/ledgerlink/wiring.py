@@ -79,10 +79,10 @@ def _revenue_observer(table: str) -> Any:
 
 @cache
 def revenue_recorder() -> Any:
-    """The record step's writer of revenue schedule facts (raises if facts come and no table is configured)."""
+    """The post step's writer of revenue schedule facts (raises if facts come and no table is configured)."""
     from ledgerlink.service.revenue import RevenueRecorder
 
-    return RevenueRecorder(_revenue_store(settings.read_settings(settings.RecordSettings).revenue_table))
+    return RevenueRecorder(_revenue_store(settings.read_settings(settings.PostSettings).revenue_table))
 
 
 @cache
@@ -126,16 +126,20 @@ def _connector_context(books_uri: str, legacy_files_uri: str, limiter_table: str
 
 
 @cache
-def post_dependencies() -> tuple[Any, Any, Any]:
-    """(config store, connector factory, Powertools idempotency persistence layer)."""
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
+def post_dependencies() -> dict[str, Any]:
+    """The post step's ports, as keywords of ``service.posting.post_document_step``: the posting ledger (lease,
+    stored result, posted transition), configuration, ERP connectors, summary buckets, exception cases and the
+    revenue recorder."""
     from ledgerlink.service.posting import erp_connectors
+    from ledgerlink.store.exceptions import DynamoExceptions
+    from ledgerlink.store.ledger import DynamoLedger
 
     s = settings.read_settings(settings.PostSettings)
-    persistence = DynamoDBPersistenceLayer(table_name=s.idempotency_table, boto3_client=clients.client("dynamodb"))
-    connectors = erp_connectors(_connector_context(s.books_uri, s.legacy_files_uri, s.limiter_table))
-    return _config_store(s.config_table, s.config_cache_seconds), connectors, persistence
+    return {"ledger": DynamoLedger(s.ledger_table, totals_table=s.totals_table),
+            "config_store": _config_store(s.config_table, s.config_cache_seconds),
+            "connectors": erp_connectors(_connector_context(s.books_uri, s.legacy_files_uri, s.limiter_table)),
+            "buckets": summary_buckets(), "exceptions": DynamoExceptions(s.exceptions_table),
+            "revenue": revenue_recorder()}
 
 
 @cache
@@ -158,16 +162,6 @@ def flush_service() -> Any:
         config=_config_store(s.config_table, s.config_cache_seconds), buckets=DynamoBuckets(s.buckets_table),
         connectors=erp_connectors(_connector_context(s.books_uri, s.legacy_files_uri, s.limiter_table)),
         ledger=DynamoLedger(s.ledger_table, totals_table=s.totals_table), exceptions=DynamoExceptions(s.exceptions_table))
-
-
-@cache
-def record_stores() -> tuple[Any, Any]:
-    """(ledger, exceptions) for the record step."""
-    from ledgerlink.store.exceptions import DynamoExceptions
-    from ledgerlink.store.ledger import DynamoLedger
-
-    s = settings.read_settings(settings.RecordSettings)
-    return DynamoLedger(s.ledger_table, totals_table=s.totals_table), DynamoExceptions(s.exceptions_table)
 
 
 @cache
@@ -287,7 +281,7 @@ def poll_service() -> Any:
 
 
 def reset() -> None:
-    for function in (_config_store, ingest_service, normalize_service, config_reader, post_dependencies, record_stores,
+    for function in (_config_store, ingest_service, normalize_service, config_reader, post_dependencies,
                      exception_stores, reconciler, bank_file_service, ops_services, poll_service,
                      enrich_dependencies, summary_buckets, flush_service, master_data_dependencies, revenue_recorder,
                      revenue_release_service):

@@ -29,6 +29,7 @@ from ledgerlink.local.functions import FunctionError, LambdaCrash
 from ledgerlink.local.runtime import LocalOptions, LocalRuntime
 from ledgerlink.ops.dlq import DlqTool
 from ledgerlink.ops.replay import Replayer
+from ledgerlink.service import posting
 from ledgerlink.store import clients
 from ledgerlink.store.archive import S3Archive
 from ledgerlink.store.books import FileBookStore
@@ -344,6 +345,9 @@ def _mixed_sources_under_faults(tmp_path: Any, monkeypatch: Any, *, seed: int, r
     throttles = DynamoThrottles(seed, probability=0.12)
     monkeypatch.setattr(retrier_decl, "time", _ScaledTime)
     monkeypatch.setattr(botocore.endpoint, "time", _ScaledTime)   # the SDK's retry backoff, likewise
+    # and the post step's lease, which the PostingInProgress retries wait out: a lease left behind by a throttled
+    # release runs out within the compressed retries, as the real one does within the real ones
+    monkeypatch.setattr(posting, "POST_LEASE_SECONDS", max(1, round(posting.POST_LEASE_SECONDS * RETRY_WAIT_SCALE)))
     monkeypatch.setattr(FileBookStore, "create", erp.wrap(FileBookStore.create))
     runtime = LocalRuntime(LocalOptions(config_path=EXAMPLE_CONFIG, state_dir=tmp_path / "state", port=0,
                                         visibility_timeout_seconds=2, max_receive_count=4, batch_size=3,

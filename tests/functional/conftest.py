@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,6 +141,27 @@ class Stack:
 
     def archived(self, key: str) -> bytes:
         return clients.client("s3").get_object(Bucket=self.resources.archive_bucket, Key=key)["Body"].read()
+
+    def forget_stored_result(self, document_id: str) -> None:
+        """Remove the ledger guard (D11 guard 2): the item goes back to ``received`` without its ERP reference,
+        as if the posted write had been lost, so only the ERP's lookup by external id stands in the way. Written
+        directly (no counters move): tests that use it do not reconcile afterwards."""
+        clients.client("dynamodb").update_item(
+            TableName=self.resources.tables["ledger"], Key={"document_id": {"S": document_id}},
+            UpdateExpression="SET #s = :received REMOVE erp_ref, erp_connection, posted_at, lease_until, lease_holder",
+            ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":received": {"S": "received"}})
+
+    def run_again(self, document_item: dict[str, Any]) -> dict[str, Any]:
+        """The same document through the state machine under a new execution name (removes guard 1); the
+        execution's output."""
+        payload = {"document_id": document_item["document_id"], "correlation_id": "rerun", "source_id": "stripe",
+                   "archive_key": document_item["archive_key"], "config_version": 1,
+                   "document": json.loads(document_item["document"])}
+        sfn = clients.client("stepfunctions")
+        arn = sfn.start_execution(stateMachineArn=self.resources.state_machine_arn,
+                                  name=f"rerun-{uuid.uuid4().hex[:8]}", input=json.dumps(payload))["executionArn"]
+        self.wait_for_executions()
+        return json.loads(sfn.describe_execution(executionArn=arn)["output"])
 
 
 def event_bytes(name: str, **overrides: Any) -> bytes:

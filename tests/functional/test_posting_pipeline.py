@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 from decimal import Decimal
 
 import pytest
@@ -84,29 +83,39 @@ def test_replayed_webhook_never_adds_a_second_posting(stack):
     assert len(stack.executions()) == 2
 
 
-def test_a_lost_ledger_record_still_cannot_post_twice(stack):
-    # Given a posted document whose execution name has been freed (e.g. 90 days later) and whose
-    # Powertools idempotency record has expired: only the ERP's external-id lookup stands between us
-    # and a double posting
+def test_a_rerun_of_a_posted_document_answers_from_the_ledger_without_calling_the_erp(stack, monkeypatch):
+    # Given a posted document whose execution name has been freed (e.g. 90 days later): guard 1 removed
     stack.send_event(INVOICE_PAID)
     stack.drain()
     invoice = next(item for item in stack.documents("posted") if item["document_type"] == "invoice")
     before = {path.name: path.read_text() for path in stack.postings()}
-    dynamodb = clients.client("dynamodb")
-    table = stack.resources.tables["idempotency"]
-    for item in dynamodb.scan(TableName=table)["Items"]:
-        dynamodb.delete_item(TableName=table, Key={"id": item["id"]})
-    payload = {"document_id": invoice["document_id"], "correlation_id": "rerun", "source_id": "stripe",
-               "archive_key": invoice["archive_key"], "config_version": 1, "document": json.loads(invoice["document"])}
+    erp_calls = []
+    original = FileBookStore.create
+    monkeypatch.setattr(FileBookStore, "create", lambda self, name, text: erp_calls.append(name) or original(
+        self, name, text))
     # When the state machine runs the document again under another execution name
-    clients.client("stepfunctions").start_execution(stateMachineArn=stack.resources.state_machine_arn,
-                                                    name=f"rerun-{uuid.uuid4().hex[:8]}", input=json.dumps(payload))
-    stack.wait_for_executions()
-    # Then the post step found the existing posting instead of writing another
-    rerun = next(e for e in stack.executions() if e["name"].startswith("rerun-"))
-    output = json.loads(clients.client("stepfunctions").describe_execution(executionArn=rerun["executionArn"])["output"])
-    assert output["status"] == "posted" and output["created"] is False
+    output = stack.run_again(invoice)
+    # Then the post step's lease was refused by the posted ledger item: the stored result, no ERP write
+    assert output["status"] == "posted" and output["created"] is False and output["stored_result"] is True
+    assert output["erp_ref"] == invoice["erp_ref"]
+    assert erp_calls == []
     assert {path.name: path.read_text() for path in stack.postings()} == before
+
+
+def test_a_lost_ledger_record_still_cannot_post_twice(stack):
+    # Given a posted document whose execution name has been freed and whose ledger item lost its posted state
+    # (guards 1 and 2 removed): only the ERP's external-id lookup stands between us and a double posting
+    stack.send_event(INVOICE_PAID)
+    stack.drain()
+    invoice = next(item for item in stack.documents("posted") if item["document_type"] == "invoice")
+    before = {path.name: path.read_text() for path in stack.postings()}
+    stack.forget_stored_result(invoice["document_id"])
+    # When the state machine runs the document again under another execution name
+    output = stack.run_again(invoice)
+    # Then the post step found the existing posting instead of writing another, and recorded it again
+    assert output["status"] == "posted" and output["created"] is False and "stored_result" not in output
+    assert {path.name: path.read_text() for path in stack.postings()} == before
+    assert stack.ledger.get(invoice["document_id"])["status"] == "posted"
 
 
 def test_unsupported_event_type_is_recorded_and_acknowledged_not_failed(stack):

@@ -246,7 +246,7 @@ def test_every_table_exists_with_its_keys_indexes_and_stream(deployed):
     dynamodb = boto3.client("dynamodb")
     by_output = {"audit": "AuditTableName", "config": "ConfigTableName", "inbox": "InboxTableName",
                  "ledger": "LedgerTableName", "exceptions": "ExceptionsTableName", "totals": "TotalsTableName",
-                 "idempotency": "IdempotencyTableName", "cursors": "CursorsTableName"}
+                 "cursors": "CursorsTableName"}
     names = {name: deployed.outputs[output] for name, output in by_output.items()}
     listed = set(dynamodb.list_tables()["TableNames"])
     assert len(listed) == len(TABLES) and set(names.values()) <= listed

@@ -128,8 +128,12 @@ class Resources:
             "validate": {("dynamodb:GetItem", t["config"], None), *self.key_use("dynamodb", DYNAMODB_KEY)},
             "post": {
                 ("dynamodb:GetItem", t["config"], None),
-                *{(action, t["idempotency"], None) for action in (     # Powertools DynamoDBPersistenceLayer
-                    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")},
+                ("dynamodb:UpdateItem", t["ledger"], None),            # ledger lease / release; the posted
+                ("dynamodb:UpdateItem", t["totals"], None),            # ... transition and its counter (one tx)
+                ("dynamodb:UpdateItem", t["exceptions"], None),        # exceptions.resolve after a replay
+                ("dynamodb:PutItem", t["revenue"], None),              # revenue: schedule lines, facts, tie-outs
+                ("dynamodb:Query", t["revenue"], None),                # ... an invoice's lines, usage hours
+                ("dynamodb:UpdateItem", t["revenue"], None),           # ... a finished line reopened by a late fact
                 ("s3:GetObject", f"{self.books}/books/*", None),       # books.S3BookStore.read (objects.S3ObjectStore)
                 ("s3:PutObject", f"{self.books}/books/*", None),       # create / write
                 ("s3:ListBucket", self.books, None),                   # names (and 404 instead of 403)
@@ -188,13 +192,6 @@ class Resources:
                 *self.key_use("dynamodb", DYNAMODB_KEY),
                 *self.key_use("s3", ("kms:Decrypt", "kms:GenerateDataKey")),
             },
-            "record": {("dynamodb:UpdateItem", t["ledger"], None),     # ledger.transition ...
-                       ("dynamodb:UpdateItem", t["totals"], None),     # ... and its counter, one transaction
-                       ("dynamodb:UpdateItem", t["exceptions"], None),  # exceptions.resolve after a replay
-                       ("dynamodb:PutItem", t["revenue"], None),       # revenue: schedule lines, facts, tie-outs
-                       ("dynamodb:Query", t["revenue"], None),         # ... an invoice's lines, usage hours
-                       ("dynamodb:UpdateItem", t["revenue"], None),    # ... a finished line reopened by a late fact
-                       *self.key_use("dynamodb", DYNAMODB_KEY)},
             "ops": {
                 ("dynamodb:GetItem", t["config"], None),               # config_store.active
                 ("dynamodb:GetItem", t["exceptions"], None),           # cases.get
@@ -288,8 +285,8 @@ def resources(assembly) -> Resources:
     return Resources(assembly)
 
 
-@pytest.mark.parametrize("name", ["ingest", "normalize", "master_data", "enrich", "validate", "post", "record",
-                                  "open_exception", "reconcile", "bank_file", "poll", "ops", "flush", "audit_export",
+@pytest.mark.parametrize("name", ["ingest", "normalize", "master_data", "enrich", "validate", "post", "open_exception",
+                                  "reconcile", "bank_file", "poll", "ops", "flush", "audit_export",
                                   "revenue_release"])
 def test_function_role_grants_exactly_what_its_code_calls(template, resources, name):
     role = function_role(template, resources.functions[name])

@@ -74,7 +74,7 @@ def test_only_the_steps_that_feed_or_release_schedules_can_write_the_revenue_tab
                if any(resource == revenue and action in ("dynamodb:PutItem", "dynamodb:UpdateItem",
                                                          "dynamodb:BatchWriteItem")
                       for action, resource, _ in grants(template, function_role(template, lid)))}
-    assert writers == {"normalize", "record", "revenue_release"}
+    assert writers == {"normalize", "post", "revenue_release"}
 
 
 def test_the_revenue_outputs_let_operators_reach_it(template, functions):

@@ -114,7 +114,7 @@ def test_only_api_gateway_may_invoke_ingest_and_only_this_route(assembly, templa
 # one is a breaking change and must show up here. Per-source / per-connection outputs are derived from the config.
 STABLE_OUTPUTS = {
     "WebhookUrl", "OpsApiUrl", "ConfigTableName", "InboxTableName", "LedgerTableName", "ExceptionsTableName",
-    "TotalsTableName", "AuditTableName", "IdempotencyTableName", "CursorsTableName", "ArchiveBucketName",
+    "TotalsTableName", "AuditTableName", "CursorsTableName", "ArchiveBucketName",
     "BooksBucketName", "BooksUri", "ReportsBucketName", "LegacyFilesBucketName", "AuditBucketName",
     "ReconcileFunctionName", "FlushFunctionName", "AlarmTopicArn", "InboundQueueUrl", "InboundDlqUrl",
     "BankInbox", "BankFileDlqUrl", "StateMachineArn", "OpsReaderRoleArn", "ExceptionResolverRoleArn",

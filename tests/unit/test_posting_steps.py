@@ -13,14 +13,15 @@ from ledgerlink.config import LedgerLinkConfig
 from ledgerlink.connectors.erps.base import ConnectionLimits, PeriodStatus, PostResult
 from ledgerlink.connectors.sources.base import NormalizeContext
 from ledgerlink.connectors.sources.stripe.normalize import normalize
-from ledgerlink.errors import DocumentRejected, NormalizationError
+from ledgerlink.errors import DocumentRejected, NormalizationError, PostingInProgress
 from ledgerlink.model.documents import Document, JournalEntry
 from ledgerlink.service.posting import (
     beancount_connectors,
     enrich_step,
     open_exception_step,
+    post_document_step,
     post_step,
-    record_step,
+    record_posting,
     validate_step,
 )
 
@@ -67,11 +68,34 @@ class FakeLedger:
 
     updates: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     counted: list[tuple[str, tuple[str, ...], Any]] = field(default_factory=list)
+    removed: list[tuple[str, ...]] = field(default_factory=list)
 
     def transition(self, document_id: str, *, to: str, expected: tuple[str, ...], key: Any,
-                   **attributes: Any) -> bool:
+                   remove: tuple[str, ...] = (), **attributes: Any) -> bool:
         self.updates.append((document_id, {"status": to, **attributes}))
         self.counted.append((to, expected, key))
+        self.removed.append(remove)
+        return True
+
+
+@dataclass
+class LeasingLedger(FakeLedger):
+    """FakeLedger plus the item and the lease of DynamoLedger.take_lease / release_lease."""
+
+    item: dict[str, Any] = field(default_factory=lambda: {"status": "received"})
+    released: list[str] = field(default_factory=list)
+
+    def take_lease(self, document_id: str, *, holder: str, seconds: int, now: float | None = None) -> Any:
+        from ledgerlink.store.ledger import Lease
+
+        live = self.item.get("lease_until", 0) >= (now or 0)
+        if self.item["status"] not in ("received", "exception") or live:
+            return Lease(taken=False, item=dict(self.item))
+        self.item.update(lease_until=(now or 0) + seconds, lease_holder=holder)
+        return Lease(taken=True)
+
+    def release_lease(self, document_id: str, *, holder: str) -> bool:
+        self.released.append(holder)
         return True
 
 
@@ -154,7 +178,7 @@ def test_post_then_record_marks_the_document_posted(store: FakeConfigStore, exam
     state = through_json(validate_step(through_json(enrich_step(state, store)), store))
     # When it is posted and recorded
     posted = through_json(post_step(state, store, lambda config, connection_id, version: erp))
-    result = record_step(posted, ledger)
+    result = record_posting(posted, ledger)
     # Then the ERP holds it once and the ledger says posted with the ERP reference
     assert list(erp.posted) == [state["document_id"]]
     assert posted["posting"]["created"] is True
@@ -172,6 +196,7 @@ def test_post_then_record_marks_the_document_posted(store: FakeConfigStore, exam
     assert attributes["erp_ref"] == posted["posting"]["erp_ref"]
     assert attributes["journal_lines"] == len(state["journal"]["lines"])
     assert attributes["config_version"] == VERSION
+    assert ledger.removed == [("lease_until", "lease_holder")]   # the posted write drops the post step's lease
 
 
 def test_post_looks_up_by_external_id_first_and_does_not_post_again(store: FakeConfigStore,
@@ -268,3 +293,63 @@ def test_any_other_error_is_unexpected_error_with_a_fix(store: FakeConfigStore, 
     (case,) = exceptions.opened
     assert mentions in case["message"]
     assert case["suggested_fix"]
+
+
+# ---- the post step: the ledger item is the idempotency record --------------------------------------------
+
+def posted_state(store: FakeConfigStore, example_config: LedgerLinkConfig) -> dict[str, Any]:
+    state = initial_state(document("01-invoice.finalized.json", example_config))
+    return through_json(validate_step(through_json(enrich_step(state, store)), store))
+
+
+def test_the_post_step_leases_posts_and_records_in_one_invocation(store: FakeConfigStore,
+                                                                 example_config: LedgerLinkConfig) -> None:
+    erp, ledger = FakeErp(), LeasingLedger()
+    state = posted_state(store, example_config)
+    result = post_document_step(state, ledger=ledger, config_store=store, connectors=lambda *_: erp, now=1000)
+    assert result["status"] == "posted" and result["created"] is True and "stored_result" not in result
+    assert erp.post_calls == 1 and [update["status"] for _, update in ledger.updates] == ["posted"]
+    assert ledger.item["lease_until"] == 1000 + 120 and ledger.released == []
+
+
+def test_a_posted_document_answers_its_stored_result_without_calling_the_erp(
+        store: FakeConfigStore, example_config: LedgerLinkConfig) -> None:
+    erp = FakeErp()
+    ledger = LeasingLedger(item={"status": "posted", "erp_ref": "erp://stored"})
+    result = post_document_step(posted_state(store, example_config), ledger=ledger, config_store=store,
+                                connectors=lambda *_: erp, now=1000)
+    assert (result["status"], result["erp_ref"], result["created"], result["stored_result"]) == (
+        "posted", "erp://stored", False, True)
+    assert erp.post_calls == 0 and ledger.updates == []
+
+
+def test_a_live_lease_of_another_invocation_is_posting_in_progress(store: FakeConfigStore,
+                                                                   example_config: LedgerLinkConfig) -> None:
+    erp = FakeErp()
+    ledger = LeasingLedger(item={"status": "received", "lease_until": 1060, "lease_holder": "other"})
+    with pytest.raises(PostingInProgress):
+        post_document_step(posted_state(store, example_config), ledger=ledger, config_store=store,
+                           connectors=lambda *_: erp, now=1000)
+    assert erp.post_calls == 0 and erp.posted == {}
+
+
+def test_a_failure_after_the_lease_gives_it_back(store: FakeConfigStore, example_config: LedgerLinkConfig) -> None:
+    class Unreachable(FakeErp):
+        def post_journal(self, journal: JournalEntry) -> PostResult:
+            raise ConnectionError("the ERP is down")
+
+    ledger = LeasingLedger()
+    with pytest.raises(ConnectionError):
+        post_document_step(posted_state(store, example_config), ledger=ledger, config_store=store,
+                           connectors=lambda *_: Unreachable(), now=1000)
+    assert ledger.released == [ledger.item["lease_holder"]] and ledger.updates == []
+
+
+def test_an_ignored_document_is_never_posted(store: FakeConfigStore, example_config: LedgerLinkConfig) -> None:
+    from ledgerlink.store.ledger import DocumentStateError
+
+    erp = FakeErp()
+    with pytest.raises(DocumentStateError):
+        post_document_step(posted_state(store, example_config), ledger=LeasingLedger(item={"status": "ignored"}),
+                           config_store=store, connectors=lambda *_: erp, now=1000)
+    assert erp.post_calls == 0

@@ -26,3 +26,16 @@ def test_an_uncertain_outcome_is_a_transient_error_for_the_state_machine():
     assert issubclass(errors.UncertainOutcome, errors.TransientError)
     assert issubclass(errors.RateLimited, errors.TransientError)
     assert "DocumentRejected" not in retried
+
+
+def test_posting_in_progress_waits_out_a_whole_lease_before_giving_up():
+    from ledgerlink.service.posting import POST_LEASE_SECONDS
+
+    (wait,) = [r for r in post_retriers() if r["ErrorEquals"] == [errors.PostingInProgress.__name__]]
+    assert issubclass(errors.PostingInProgress, errors.TransientError)
+    assert "JitterStrategy" not in wait   # jitter could make every wait short
+    waits = [min(wait["IntervalSeconds"] * wait["BackoffRate"] ** n, wait.get("MaxDelaySeconds", 10**9))
+             for n in range(wait["MaxAttempts"])]
+    assert sum(waits) > 2 * POST_LEASE_SECONDS    # a crashed holder's lease runs out well before the last retry
+    post = json.loads(definition_text())["States"]["Post"]
+    assert post["TimeoutSeconds"] <= POST_LEASE_SECONDS   # no invocation outlives the lease it took

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any, Protocol
 
-FUNCTION_NAMES: tuple[str, ...] = ("ingest", "normalize", "enrich", "validate", "post", "record", "open_exception",
+FUNCTION_NAMES: tuple[str, ...] = ("ingest", "normalize", "enrich", "validate", "post", "open_exception",
                                    "reconcile", "bank_file", "poll", "ops", "flush", "master_data",
                                    "revenue_release")
 

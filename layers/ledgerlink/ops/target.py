@@ -22,7 +22,6 @@ OUTPUT_ENV: dict[str, str] = {
     "ExceptionsTableName": settings.EXCEPTIONS_TABLE,
     "TotalsTableName": settings.TOTALS_TABLE,
     "AuditTableName": settings.AUDIT_TABLE,
-    "IdempotencyTableName": settings.IDEMPOTENCY_TABLE,
     "ArchiveBucketName": settings.ARCHIVE_BUCKET,
     "ReportsBucketName": settings.REPORTS_BUCKET,
     "BooksUri": settings.BOOKS_URI,

@@ -201,7 +201,7 @@ class FlushService:
             if item is None:
                 continue   # not in this deployment's ledger (a bench or a replay elsewhere): nothing to trace
             key = CounterKey.of(item)
-            expected = ("summarized", "received", "exception")   # the record step may not have run yet
+            expected = ("summarized", "received", "exception")   # the post step's ledger write may not have run yet
             if bucket.status == "posted":
                 self._ledger.transition(member["document_id"], to="posted", expected=expected, key=key,
                                         erp_ref=current.erp_ref, erp_connection=bucket.scope.connection_id,

@@ -5,7 +5,8 @@ injected fetcher first (``service/fetch.py``): a vendor outage propagates as a `
 message), anything retrying cannot fix is an exception case like any unreadable payload.
 
 Idempotent end to end: the ledger registration is conditional and the execution is named by the
-document id, so SQS redelivery, a DLQ redrive or a replay re-runs this safely. A payload that cannot
+document id, so SQS redelivery, a DLQ redrive or a replay re-runs this safely. An event's registrations and its
+inbox mark are one DynamoDB transaction, written before any execution starts (see ``_register``). A payload that cannot
 be normalized opens an exception case naming its archive key (it is acknowledged, not retried
 forever); an infrastructure error propagates so SQS retries it and, in the end, parks it in the DLQ.
 """
@@ -191,6 +192,7 @@ class NormalizeService:
                                      note="normalized when the event was replayed")
         outcome = NormalizeOutcome("normalized" if normalized.documents else "ignored",
                                    reasons=[f"{item.reason}: {item.detail}" for item in normalized.ignored])
+        planned: list[tuple[Any, dict[str, Any]]] = []
         for document in normalized.documents:
             if document.document_type == "customer_event" and self._parties is not None:
                 self._announce(document)
@@ -204,14 +206,16 @@ class NormalizeService:
                 status, reason = "ignored", "no_posting_rule"
             else:
                 status, reason = "received", None
-            registration = self._ledger.register(ledger_record(document, status=status, config_version=version,
-                                                               reason=reason))
+            planned.append((document, ledger_record(document, status=status, config_version=version, reason=reason)))
             outcome.document_ids.append(document.document_id)
-            if self._revenue is not None:   # recorded facts that change revenue schedules (idempotent)
-                self._revenue.observe(document)
             if reason:
                 outcome.reasons.append(f"{reason}: {document.document_id}")
-            if status != "received":
+        registrations, marked = self._register(planned, source_id, event_id, outcome, day)
+        for document, entry in planned:
+            registration = registrations[document.document_id]
+            if self._revenue is not None:   # recorded facts that change revenue schedules (idempotent)
+                self._revenue.observe(document)
+            if entry["status"] != "received":
                 continue
             payload = {"document_id": document.document_id, "correlation_id": document.correlation_id,
                        "source_id": source_id, "archive_key": archive_key, "config_version": version,
@@ -231,5 +235,32 @@ class NormalizeService:
                 # Start (again) unless the document already reached a final state: a crash between the
                 # ledger write and StartExecution must not strand it; the execution name makes it once.
                 outcome.started.append(document.document_id)
-        record(outcome.outcome, outcome.document_ids, outcome.reasons)
+        if not marked:
+            record(outcome.outcome, outcome.document_ids, outcome.reasons)
         return outcome
+
+    def _register(self, planned: list[tuple[Any, dict[str, Any]]], source_id: str, event_id: str,
+                  outcome: NormalizeOutcome, day: str) -> tuple[dict[str, Any], bool]:
+        """Register the event's documents; returns (registration by document id, inbox claim marked processed).
+
+        One transaction per event (D73): every new document's put, their merged control totals and the claim's
+        "processed" mark commit together. Executions start only afterwards, so a crash in between leaves the
+        documents registered but not started and the claim processed; SQS redelivers the message (or a replay
+        sends it again), the transaction is then cancelled (the documents exist) and the per-document path below
+        finds each one ``received`` and starts it — the execution name (document id) makes that once. The same
+        path serves every cancelled transaction (redelivery, replay, a claim no longer pending): statuses and
+        counters stay exact because each registration and the mark remain conditional."""
+        batch = getattr(self._ledger, "register_batch", None)
+        mark = getattr(self._inbox, "outcome_items", None)
+        registrations: dict[str, Any] = {}
+        marked = False
+        if planned and batch is not None and mark is not None:
+            result = batch([entry for _, entry in planned], also=mark(
+                source_id, event_id, outcome=outcome.outcome, document_ids=outcome.document_ids,
+                reasons=outcome.reasons, day=day))
+            registrations.update(result.registered)
+            marked = result.complete
+        for document, entry in planned:
+            if document.document_id not in registrations:
+                registrations[document.document_id] = self._ledger.register(entry)
+        return registrations, marked

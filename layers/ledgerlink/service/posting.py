@@ -1,15 +1,18 @@
 """The post-document state machine's task steps. Each takes the execution state and returns it, extended.
 
 State: ``{document_id, correlation_id, source_id, archive_key, config_version, document}`` →
-``+journal`` (enrich) → journal validated/re-dated (validate) → ``+posting`` (post) → ledger updated
-(record). Business rule failures raise :class:`DocumentRejected` (the state machine routes them to
-the exception step); infrastructure failures raise anything else and are retried by the state machine.
+``+journal`` (enrich) → journal validated/re-dated (validate) → posted and recorded in the ledger (post:
+:func:`post_document_step` = lease, :func:`post_step`, :func:`record_posting`). Business rule failures raise
+:class:`DocumentRejected` (the state machine routes them to the exception step); infrastructure failures raise
+anything else and are retried by the state machine.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -17,11 +20,17 @@ from typing import Any, Protocol
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.connectors.erps import BUILDERS, ConnectorContext
 from ledgerlink.connectors.erps.base import ErpConnector
-from ledgerlink.errors import DocumentRejected, TransientError, rejection_from_cause
+from ledgerlink.errors import DocumentRejected, PostingInProgress, TransientError, rejection_from_cause
 from ledgerlink.model.documents import DocumentAdapter, JournalEntry
 from ledgerlink.pipeline.enrich import enrich
 from ledgerlink.pipeline.validate import validate
 from ledgerlink.totals import CounterKey
+
+# The post step's lease on the ledger item (D73): at least the post Lambda's timeout (60 s) and the Post state's
+# TimeoutSeconds (120 s), so a lease outlives the invocation that took it; the PostingInProgress retrier of the
+# Post state waits longer than one lease in all. tests/infra checks both against the template.
+POST_LEASE_SECONDS = 120
+LEASE_ATTRIBUTES = ("lease_until", "lease_holder")
 
 
 class VersionedConfig(Protocol):
@@ -56,7 +65,7 @@ def enrich_step(state: dict[str, Any], config_store: VersionedConfig,
 
 
 def revenue_facts(document: Any, posted_as: Any, journal: JournalEntry, config: LedgerLinkConfig) -> dict[str, Any]:
-    """``{"revenue": facts}`` when the document contributes to revenue schedules (the record step stores them)."""
+    """``{"revenue": facts}`` when the document contributes to revenue schedules (the post step stores them)."""
     from ledgerlink.pipeline import revenue
     from ledgerlink.pipeline.enrich import Accounts
 
@@ -214,6 +223,13 @@ class LedgerUpdater(Protocol):
                    **attributes: Any) -> bool: ...
 
 
+class PostingLedger(LedgerUpdater, Protocol):
+    """The posting ledger as the post step uses it: its item is the step's idempotency record."""
+
+    def take_lease(self, document_id: str, *, holder: str, seconds: int, now: float | None = None) -> Any: ...
+    def release_lease(self, document_id: str, *, holder: str) -> bool: ...
+
+
 def counter_key(state: dict[str, Any]) -> CounterKey:
     """The control-totals key of the execution's document (same as the ledger registered it with)."""
     document = state["document"]
@@ -227,8 +243,57 @@ class ExceptionResolver(Protocol):
     def resolve(self, exception_id: str, *, status: str = "resolved", actor: str, note: str) -> bool: ...
 
 
-def record_step(state: dict[str, Any], ledger: LedgerUpdater, exceptions: ExceptionResolver | None = None, *,
-                now: float | None = None, revenue: Any = None) -> dict[str, Any]:
+def post_document_step(state: dict[str, Any], *, ledger: PostingLedger, config_store: VersionedConfig,
+                       connectors: ConnectorFactory, buckets: BucketPort | None = None,
+                       exceptions: ExceptionResolver | None = None, revenue: Any = None, now: float | None = None,
+                       lease_seconds: int | None = None) -> dict[str, Any]:
+    """The Post state: post the document once and record it, with the ledger item as the idempotency record.
+
+    1. Lease the ledger item (one conditional write). Refused because the document is posted (or summarized)
+       already — a re-invocation after a lost result — the stored result is returned without calling the ERP;
+       refused because another invocation holds a live lease, :class:`PostingInProgress` (retried by the ASL).
+    2. Post (:func:`post_step`: the ERP lookup by external id first, then the write, or the summary bucket).
+    3. Record the posting and its control totals in one transaction (:func:`record_posting`), dropping the lease.
+
+    A crash between 2 and 3 leaves a lease that runs out; the retry after it finds the posting by external id
+    (guard 3 of D11). A failure this invocation sees gives the lease back at once, so the retry need not wait."""
+    holder = uuid.uuid4().hex
+    lease = ledger.take_lease(state["document_id"], holder=holder, seconds=lease_seconds or POST_LEASE_SECONDS,
+                              now=now)
+    if not lease.taken:
+        return stored_result(state, lease.item, exceptions)
+    try:
+        posted = post_step(state, config_store, connectors, buckets)
+        return record_posting(posted, ledger, exceptions, now=now, revenue=revenue)
+    except BaseException:
+        with contextlib.suppress(Exception):  # best effort: the lease runs out on its own; the first error matters
+            ledger.release_lease(state["document_id"], holder=holder)
+        raise
+
+
+def stored_result(state: dict[str, Any], item: dict[str, Any], exceptions: ExceptionResolver | None = None
+                  ) -> dict[str, Any]:
+    """The answer of a post step whose lease was refused, from the ledger item as it was."""
+    document_id, status = state["document_id"], item.get("status")
+    if status in ("posted", "summarized"):
+        resolved = state.get("resolves_exception")
+        if resolved and exceptions is not None:  # the first invocation may have died before resolving it
+            exceptions.resolve(resolved, actor="ledgerlink", note=f"posted as {item.get('erp_ref')}")
+        return {"document_id": document_id, "status": status, "erp_ref": item.get("erp_ref"), "created": False,
+                "correlation_id": state["correlation_id"], "posting_latency_seconds": None, "stored_result": True}
+    if status in ("received", "exception"):
+        raise PostingInProgress(f"{document_id} is being posted by another invocation",
+                                lease_until=item.get("lease_until"))
+    from ledgerlink.store.ledger import DocumentStateError
+
+    raise DocumentStateError(f"{document_id}: cannot post a document that is {status or 'not in the ledger'}",
+                             actual=status)
+
+
+def record_posting(state: dict[str, Any], ledger: LedgerUpdater, exceptions: ExceptionResolver | None = None, *,
+                   now: float | None = None, revenue: Any = None) -> dict[str, Any]:
+    """Record the ERP reference: the ledger item moves to posted (summarized) with its control totals in one
+    transaction, which also drops the post step's lease."""
     journal = state["journal"]
     posting = state["posting"]
     if state.get("revenue"):   # schedules first (idempotent puts): a retry after the transition finds them stored
@@ -246,17 +311,14 @@ def record_step(state: dict[str, Any], ledger: LedgerUpdater, exceptions: Except
                       summary_id=posting.get("bucket_id"),
                       journal=json.dumps(journal, separators=(",", ":"), default=str))  # reversals mirror it
     status = "summarized" if summarized else "posted"
-    from ledgerlink.store.ledger import (
-        DocumentStateError,  # the record Lambda has the ledger store loaded anyway
-    )
+    from ledgerlink.store.ledger import DocumentStateError
 
     try:
         ledger.transition(state["document_id"], to=status, expected=("received", "exception"),
-                          key=counter_key(state), **attributes)
-    except DocumentStateError:
+                          key=counter_key(state), remove=LEASE_ATTRIBUTES, **attributes)
+    except DocumentStateError as exc:
         # a summarized document whose bucket the flush already posted (and marked it posted): nothing to record
-        current = getattr(ledger, "get", lambda _: None)(state["document_id"]) or {}
-        if not (summarized and current.get("status") == "posted"):
+        if not (summarized and exc.actual == "posted"):
             raise
         status = "posted"
     resolved = state.get("resolves_exception")
@@ -291,7 +353,8 @@ def open_exception_step(state: dict[str, Any], ledger: LedgerUpdater, exceptions
         entity_id=document.get("entity_id"), source=state.get("source_id"), detail=rejection, task_token=task_token,
     )
     ledger.transition(state["document_id"], to="exception", expected=("received", "exception"),
-                      key=counter_key(state), exception_id=exception_id, exception_reason=reason)
+                      key=counter_key(state), remove=LEASE_ATTRIBUTES, exception_id=exception_id,
+                      exception_reason=reason)
     # a retry that failed for another reason supersedes the case it was retrying
     superseded = state.get("resolves_exception")
     if superseded and superseded != exception_id and hasattr(exceptions, "resolve"):

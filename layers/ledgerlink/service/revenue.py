@@ -1,7 +1,7 @@
 """Revenue operations: record what postings contribute to revenue schedules, release deferred revenue at
 period end, and answer "what is this line's schedule" and "what does the waterfall look like".
 
-- :class:`RevenueRecorder` (record step): the facts the enrich step computed travel in the execution state
+- :class:`RevenueRecorder` (post step): the facts the enrich step computed travel in the execution state
   (``state["revenue"]``) and are stored once the journal is posted — a document that ends in an exception
   contributes nothing. Metered lines are tied to the usage aggregated for their period.
 - :class:`RevenueObserver` (normalize step): documents that are recorded, never posted — a subscription that
@@ -72,7 +72,7 @@ class MissingRevenueStore(RuntimeError):
     """Revenue facts to record but no revenue table configured: never drop them silently."""
 
 
-# ---- record step / normalize step -----------------------------------------------------------------------
+# ---- post step / normalize step -------------------------------------------------------------------------
 
 def tie_out(store: RevenueStore, tie: UsageTie) -> dict[str, Any]:
     metered, records = store.usage_between(tie.entity_id, tie.event_name, tie.customer, tie.period_start,

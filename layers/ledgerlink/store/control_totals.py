@@ -55,6 +55,20 @@ def document_counter_update(table: str, *, entity_id: str, business_date: str, s
     return _add(table, documents_pk(entity_id, business_date), f"{source}#{currency}#{shard()}", deltas)
 
 
+def merged_document_counter_updates(table: str, moves: list[tuple[Any, dict[str, int]]]) -> list[dict[str, Any]]:
+    """One ``Update`` per counter item for several documents' ``(CounterKey, moves)``: DynamoDB refuses two
+    operations on the same item in one transaction, so documents counted under the same (entity, business date,
+    source, currency) share one shard and their deltas are summed."""
+    merged: dict[tuple[str, str, str, str], dict[str, Decimal]] = {}
+    for key, states in moves:
+        deltas = merged.setdefault((key.entity_id, key.business_date, key.source, key.currency), {})
+        for state, step in states.items():
+            deltas[f"{state}_count"] = deltas.get(f"{state}_count", Decimal(0)) + Decimal(step)
+            deltas[f"{state}_amount"] = deltas.get(f"{state}_amount", Decimal(0)) + key.amount * step
+    return [_add(table, documents_pk(entity_id, business_date), f"{source}#{currency}#{shard()}", deltas)
+            for (entity_id, business_date, source, currency), deltas in merged.items()]
+
+
 def _add(table: str, pk: str, sk: str, deltas: dict[str, Decimal]) -> dict[str, Any]:
     names = {f"#c{i}": name for i, name in enumerate(deltas)}
     values = {f":c{i}": value(delta) for i, delta in enumerate(deltas.values())}

@@ -132,25 +132,34 @@ class DynamoInbox:
             raise
         return True
 
+    def outcome_items(self, source: str, event_id: str, *, outcome: str, document_ids: list[str],
+                      reasons: list[str], day: str, now: float | None = None) -> list[dict[str, Any]]:
+        """The ``TransactWriteItems`` entries of pending → processed: the claim's update (conditioned on it still
+        being pending) and its event counters. Normalize puts them in the transaction that registers the
+        event's documents, so the mark and the registrations commit together or not at all."""
+        now = time.time() if now is None else now
+        moves = {"processed": 1, **({outcome: 1} if outcome in ("ignored", "exception") else {})}
+        return [
+            {"Update": {
+                "TableName": self._table, "Key": {"pk": value(inbox_key(source, event_id))},
+                "UpdateExpression": "SET #s = :processed, outcome = :outcome, document_ids = :docs, "
+                                    "reasons = :reasons, processed_at = :now REMOVE pending_day",
+                "ConditionExpression": "#s = :pending",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": {
+                    ":processed": value("processed"), ":outcome": value(outcome), ":docs": value(document_ids),
+                    ":reasons": value(reasons), ":now": value(int(now)), ":pending": value("pending")},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }},
+            event_counter_update(self._totals, day, source, **moves),
+        ]
+
     def record_outcome(self, source: str, event_id: str, *, outcome: str, document_ids: list[str],
                        reasons: list[str], day: str, now: float | None = None) -> bool:
         """pending → processed, counting it once. Returns False when it was already processed."""
-        now = time.time() if now is None else now
-        moves = {"processed": 1, **({outcome: 1} if outcome in ("ignored", "exception") else {})}
         try:
-            self.client.transact_write_items(TransactItems=[
-                {"Update": {
-                    "TableName": self._table, "Key": {"pk": value(inbox_key(source, event_id))},
-                    "UpdateExpression": "SET #s = :processed, outcome = :outcome, document_ids = :docs, "
-                                        "reasons = :reasons, processed_at = :now REMOVE pending_day",
-                    "ConditionExpression": "#s = :pending",
-                    "ExpressionAttributeNames": {"#s": "status"},
-                    "ExpressionAttributeValues": {
-                        ":processed": value("processed"), ":outcome": value(outcome), ":docs": value(document_ids),
-                        ":reasons": value(reasons), ":now": value(int(now)), ":pending": value("pending")},
-                }},
-                event_counter_update(self._totals, day, source, **moves),
-            ])
+            self.client.transact_write_items(TransactItems=self.outcome_items(
+                source, event_id, outcome=outcome, document_ids=document_ids, reasons=reasons, day=day, now=now))
         except Exception as exc:
             if error_code(exc) == "TransactionCanceledException" and _cancellation_item(exc) is not None:
                 return False

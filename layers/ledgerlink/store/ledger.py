@@ -4,6 +4,9 @@
 (case opened) or ``ignored`` (posting policy says no). The item keeps the canonical document, the
 source reference and the correlation id, so ``trace`` goes webhook → document → journal → ERP.
 
+The post step leases the item before calling the ERP (``lease_until`` / ``lease_holder``, dropped by the posted
+or exception transition): the item is the step's idempotency record.
+
 Every status change writes the document control totals in the same transaction, conditioned on the
 expected previous status: a retried or replayed step finds the status already changed and counts
 nothing. ``day_key`` (``<entity>#<business date>``, index ``by_day``) lets reconciliation name a
@@ -12,17 +15,22 @@ day's documents when the totals disagree.
 
 from __future__ import annotations
 
+import json
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import error_code
-from ledgerlink.store.control_totals import document_counter_update
+from ledgerlink.store.control_totals import document_counter_update, merged_document_counter_updates
 from ledgerlink.store.dynamo import from_item, to_item, value
 from ledgerlink.totals import CounterKey
 
 FINAL_STATUSES = frozenset({"posted", "exception", "ignored"})
+POSTABLE_STATUSES = ("received", "exception")          # what the post step may lease (an exception is retried)
+MAX_TRANSACTION_ITEMS = 100                            # DynamoDB TransactWriteItems limits
+MAX_TRANSACTION_BYTES = 3_500_000                      # (4 MB per request; kept well under by estimate)
 COUNTED_PARTITIONS = frozenset({"posted", "exception", "ignored", "summarized"})  # "received" is cumulative
 # ("summarized": in a summary bucket, waiting for the flush; still in flight for reconciliation)
 
@@ -34,8 +42,36 @@ class Registration:
     exception_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class BatchRegistration:
+    """What :meth:`DynamoLedger.register_batch` committed: ``registered`` holds the documents it inserted;
+    ``complete`` is False when a transaction was cancelled by a condition (a document exists already, the
+    extra items' condition failed): the caller registers the rest one by one."""
+
+    registered: dict[str, Registration] = field(default_factory=dict)
+    complete: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The post step's lease on a ledger item. ``taken`` or not; when not, ``item`` is the item as it was
+    (``status`` posted / summarized: the stored result; a live ``lease_until``: another invocation posts it)."""
+
+    taken: bool
+    item: dict[str, Any] = field(default_factory=dict)
+
+
 class DocumentStateError(RuntimeError):
     """A transition from a status the caller did not expect (e.g. posting an ignored document)."""
+
+    def __init__(self, message: str, *, actual: str | None = None) -> None:
+        super().__init__(message)
+        self.actual = actual
+
+
+def _transaction_items(chunk: list[tuple[dict[str, Any], CounterKey, dict[str, int], str]]) -> int:
+    """Puts plus one counter update per distinct counter item."""
+    return len(chunk) + len({(key.entity_id, key.business_date, key.source, key.currency) for _, key, _, _ in chunk})
 
 
 class DynamoLedger:
@@ -76,9 +112,100 @@ class DynamoLedger:
                                 exception_id=old.get("exception_id"))
         return Registration(is_new=True, status=status)
 
+    def register_batch(self, records: list[dict[str, Any]], *,
+                       also: Sequence[dict[str, Any]] = ()) -> BatchRegistration:
+        """Insert new documents and count them in one ``TransactWriteItems`` (more only past DynamoDB's 100 items or
+        4 MB), with ``also`` — e.g. the inbox claim's "processed" update — in the last one.
+
+        Every put is conditioned on the document being absent; the documents' counter updates are merged per
+        counter item (one operation per item per transaction). A transaction cancelled by a failed condition
+        (redelivery, replay, a claim no longer pending) leaves ``complete`` False: the documents of that and the
+        later chunks are not written, and the caller registers them one by one (:meth:`register`)."""
+        chunks: list[list[tuple[dict[str, Any], CounterKey, dict[str, int], str]]] = [[]]
+        sizes = [0]
+        seen: set[str] = set()
+        for record in records:
+            if record["document_id"] in seen:   # two puts of one item would fail the whole transaction
+                continue
+            seen.add(record["document_id"])
+            key = CounterKey.of(record)
+            status = str(record.get("status", "received"))
+            item = {**record, "registered_at": int(time.time()), "day_key": f"{key.entity_id}#{key.business_date}"}
+            moves = {"received": 1, **({status: 1} if status in COUNTED_PARTITIONS else {})}
+            entry = (item, key, moves, status)
+            size = len(json.dumps(item, default=str))
+            chunk = chunks[-1]
+            if chunk and (_transaction_items(chunk + [entry]) > MAX_TRANSACTION_ITEMS
+                          or sizes[-1] + size > MAX_TRANSACTION_BYTES):
+                chunks.append([])
+                sizes.append(0)
+            chunks[-1].append(entry)
+            sizes[-1] += size
+        extra = list(also)
+        if extra and _transaction_items(chunks[-1]) + len(extra) > MAX_TRANSACTION_ITEMS:
+            chunks.append([])
+        outcome = BatchRegistration()
+        for number, chunk in enumerate(chunks):
+            items = [{"Put": {"TableName": self._table, "Item": to_item(item),
+                              "ConditionExpression": "attribute_not_exists(document_id)"}} for item, *_ in chunk]
+            items += merged_document_counter_updates(self._totals, [(key, moves) for _, key, moves, _ in chunk])
+            if number == len(chunks) - 1:
+                items += extra
+            if not items:
+                continue
+            try:
+                self.client.transact_write_items(TransactItems=items)
+            except Exception as exc:
+                if error_code(exc) != "TransactionCanceledException":
+                    raise
+                reasons = exc.response.get("CancellationReasons") or []  # type: ignore[attr-defined]
+                if not any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
+                    raise   # throttling, a conflicting transaction: the caller's retry runs it again
+                return BatchRegistration(registered=outcome.registered, complete=False)
+            for item, _, _, status in chunk:
+                outcome.registered[item["document_id"]] = Registration(is_new=True, status=status)
+        return outcome
+
+    def take_lease(self, document_id: str, *, holder: str, seconds: int, now: float | None = None) -> Lease:
+        """The post step's lease before it calls the ERP: one conditional write that succeeds only while the
+        document still waits to be posted (received, or an exception being retried) and nobody holds a live lease.
+        Refused, it returns the item as it was: already posted (the stored result) or leased by another
+        invocation that is still running."""
+        now = time.time() if now is None else now
+        try:
+            self.client.update_item(
+                TableName=self._table, Key={"document_id": value(document_id)},
+                UpdateExpression="SET lease_until = :until, lease_holder = :holder",
+                ConditionExpression="#s IN (:received, :exception) "
+                                    "AND (attribute_not_exists(lease_until) OR lease_until < :now)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":until": value(int(now) + seconds), ":holder": value(holder),
+                                           ":now": value(int(now)), ":received": value(POSTABLE_STATUSES[0]),
+                                           ":exception": value(POSTABLE_STATUSES[1])},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD")
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return Lease(taken=False, item=from_item(exc.response.get("Item") or {}))  # type: ignore[attr-defined]
+        return Lease(taken=True)
+
+    def release_lease(self, document_id: str, *, holder: str) -> bool:
+        """Give the lease back (the step failed before it could record a posting) if it is still this holder's."""
+        try:
+            self.client.update_item(
+                TableName=self._table, Key={"document_id": value(document_id)},
+                UpdateExpression="REMOVE lease_until, lease_holder", ConditionExpression="lease_holder = :holder",
+                ExpressionAttributeValues={":holder": value(holder)})
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def transition(self, document_id: str, *, to: str, expected: tuple[str, ...], key: CounterKey,
-                   **attributes: Any) -> bool:
-        """Move the document to ``to`` from one of ``expected`` and count it, atomically.
+                   remove: tuple[str, ...] = (), **attributes: Any) -> bool:
+        """Move the document to ``to`` from one of ``expected`` and count it, atomically (``remove``: attributes
+        dropped in the same write, e.g. the post step's lease).
 
         Returns False when the document already is in ``to`` (a retried step: nothing counted twice).
         """
@@ -86,13 +213,16 @@ class DynamoLedger:
         for _ in range(len(expected) + 1):
             present = {k: v for k, v in {"status": to, **attributes}.items() if v is not None}
             moves = {to: 1, **({current: -1} if current in COUNTED_PARTITIONS else {})}
+            removed = [name for name in remove if name not in present]
             try:
                 self.client.transact_write_items(TransactItems=[
                     {"Update": {
                         "TableName": self._table, "Key": {"document_id": value(document_id)},
-                        "UpdateExpression": "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(present))),
+                        "UpdateExpression": "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(present))) + (
+                            " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removed))) if removed else ""),
                         "ConditionExpression": "#a0 = :from",
-                        "ExpressionAttributeNames": {f"#a{i}": name for i, name in enumerate(present)},
+                        "ExpressionAttributeNames": {**{f"#a{i}": name for i, name in enumerate(present)},
+                                                     **{f"#r{i}": name for i, name in enumerate(removed)}},
                         "ExpressionAttributeValues": {**{f":v{i}": value(v) for i, v in enumerate(present.values())},
                                                       ":from": value(current)},
                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -110,8 +240,8 @@ class DynamoLedger:
                 if actual == to:
                     return False
                 if actual not in expected:
-                    raise DocumentStateError(
-                        f"{document_id}: cannot move to {to} from {actual} (expected {expected})") from None
+                    raise DocumentStateError(f"{document_id}: cannot move to {to} from {actual} (expected {expected})",
+                                             actual=actual) from None
                 current = actual
         raise DocumentStateError(f"{document_id}: status kept changing while moving to {to}")
 

@@ -76,7 +76,7 @@ class DynamoRevenue:
         return list(self._query(KeyConditionExpression=condition, ExpressionAttributeValues=values,
                                 ConsistentRead=True))
 
-    # ---- facts (record step, normalize step) ---------------------------------------------------------
+    # ---- facts (post step, normalize step) -----------------------------------------------------------
 
     def add_line(self, line: ScheduleLine) -> bool:
         added = self._put_new({

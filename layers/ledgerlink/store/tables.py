@@ -43,7 +43,6 @@ TABLES: dict[str, TableSpec] = {
     "exceptions": TableSpec("exception_id", indexes=(Index("by_status", "status", "opened_at"),
                                                      Index("by_document", "document_id", "opened_at")),
                             purpose="exception cases for finance ops"),
-    "idempotency": TableSpec("id", ttl_attribute="expiration", purpose="Powertools idempotency records (post step)"),
     "totals": TableSpec("pk", "sk", purpose="control totals (sharded counters) and reconciliation summaries"),
     "audit": TableSpec("pk", "sk", purpose="append-only audit trail: who did what, when (conditional puts only)"),
     "parties": TableSpec("pk", "sk", purpose="master data cross-references: source party ↔ ERP id per connection, "
@@ -67,7 +66,6 @@ TABLE_ENV: dict[str, str] = {
     "ledger": settings.LEDGER_TABLE,
     "config": settings.CONFIG_TABLE,
     "exceptions": settings.EXCEPTIONS_TABLE,
-    "idempotency": settings.IDEMPOTENCY_TABLE,
     "totals": settings.TOTALS_TABLE,
     "audit": settings.AUDIT_TABLE,
     "parties": settings.PARTIES_TABLE,

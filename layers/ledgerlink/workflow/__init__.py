@@ -17,7 +17,6 @@ TASK_FUNCTIONS: dict[str, str] = {
     "EnrichFunctionArn": "enrich",
     "ValidateFunctionArn": "validate",
     "PostFunctionArn": "post",
-    "RecordFunctionArn": "record",
     "OpenExceptionFunctionArn": "open_exception",
 }
 
