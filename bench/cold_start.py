@@ -1,13 +1,20 @@
 """Cold start per function: import of ``functions/<name>/handler.py`` plus creating the AWS clients its
 first invocation creates, each in a fresh interpreter (median of N), against three baselines measured
 in the same run: an empty interpreter, ``import boto3`` plus the same clients (the floor), and a
-conventional Powertools handler. Also the deployment sizes: each function asset and the layer."""
+conventional Powertools handler. Also the deployment sizes: each function asset and the layer.
+
+The library and handlers are byte-compiled first, like the installed dependencies they are compared
+with (the children run with PYTHONDONTWRITEBYTECODE, so a fresh clone would otherwise compile every
+ledgerlink module in every run). Besides wall time, each figure's CPU time (user + system of the
+child) is recorded: on a shared machine it moves far less with the load than wall time does."""
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import io
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,15 +41,28 @@ ENV = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "be
 ENV.pop("AWS_ENDPOINT_URL", None)
 
 
-def _run(code: str, repetitions: int) -> float:
-    """Median wall time (s) of a fresh interpreter running ``code``."""
-    times = []
+def _run_both(code: str, repetitions: int) -> tuple[float, float]:
+    """Median wall time and median CPU time (s) of a fresh interpreter running ``code``."""
+    times, cpu = [], []
     for _ in range(repetitions):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], check=True, env=ENV, cwd=REPO,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return statistics.median(times), statistics.median(cpu)
+
+
+def _run(code: str, repetitions: int) -> float:
+    """Median wall time (s) of a fresh interpreter running ``code``."""
+    return _run_both(code, repetitions)[0]
+
+
+def _compile_sources() -> None:
+    for directory in (REPO / "layers" / "ledgerlink", REPO / "functions"):
+        compileall.compile_dir(directory, quiet=1)
 
 
 def _function_code(name: str) -> str:
@@ -82,15 +102,19 @@ def _layer_size(arch: str) -> dict[str, Any]:
 
 
 def run(repetitions: int, arch: str) -> dict[str, Any]:
+    _compile_sources()
     python = _run("pass", repetitions)
-    conventional = _run("import sys; sys.path.insert(0, 'bench/baselines'); import conventional_handler", repetitions)
+    conventional, conventional_cpu = _run_both(
+        "import sys; sys.path.insert(0, 'bench/baselines'); import conventional_handler", repetitions)
     functions: dict[str, Any] = {}
     for name in CLIENTS:
-        measured = _run(_function_code(name), repetitions)
-        floor = _run(_floor_code(name), repetitions)
+        measured, measured_cpu = _run_both(_function_code(name), repetitions)
+        floor, floor_cpu = _run_both(_floor_code(name), repetitions)
         functions[name] = {
             "seconds": round(measured, 3), "floor_boto3_clients_seconds": round(floor, 3),
             "vs_floor": round(measured / floor, 2), "vs_conventional": round(measured / conventional, 2),
+            "cpu_seconds": round(measured_cpu, 3), "floor_cpu_seconds": round(floor_cpu, 3),
+            "cpu_vs_conventional": round(measured_cpu / conventional_cpu, 2),
             "asset_bytes": _asset_size(name),
         }
     ingest_ok = functions["ingest"]["vs_floor"] <= 1.15
@@ -98,7 +122,8 @@ def run(repetitions: int, arch: str) -> dict[str, Any]:
     layer = _layer_size(arch)
     sizes_ok = all(f["asset_bytes"] < 100_000 for f in functions.values()) and layer["unzipped_mb"] < 15
     return {"repetitions": repetitions, "python_pass_seconds": round(python, 3),
-            "conventional_powertools_seconds": round(conventional, 3), "functions": functions, "layer": layer,
+            "conventional_powertools_seconds": round(conventional, 3),
+            "conventional_powertools_cpu_seconds": round(conventional_cpu, 3), "functions": functions, "layer": layer,
             "targets": {"ingest_vs_floor_max": 1.15, "vs_conventional_max": 0.5, "asset_bytes_max": 100_000,
                         "layer_unzipped_mb_max": 15},
             "target_met": ingest_ok and conventional_ok and sizes_ok}
@@ -106,12 +131,15 @@ def run(repetitions: int, arch: str) -> dict[str, Any]:
 
 def format_result(result: dict[str, Any]) -> str:
     rows = [[name, f"{f['seconds']:.3f}", f"{f['floor_boto3_clients_seconds']:.3f}", f"{f['vs_floor']:.2f}x",
-             f"{f['vs_conventional']:.2f}x", f"{f['asset_bytes'] / 1000:.1f} KB"]
+             f"{f['vs_conventional']:.2f}x", f"{f['cpu_seconds']:.3f}", f"{f['cpu_vs_conventional']:.2f}x",
+             f"{f['asset_bytes'] / 1000:.1f} KB"]
             for name, f in result["functions"].items()]
     text = table(f"Cold start (median of {result['repetitions']} fresh interpreters; python -c pass = "
                  f"{result['python_pass_seconds']:.3f} s, conventional Powertools handler = "
-                 f"{result['conventional_powertools_seconds']:.3f} s)",
-                 ["function", "import+clients s", "boto3+clients s", "vs floor", "vs conventional", "asset"], rows)
+                 f"{result['conventional_powertools_seconds']:.3f} s, "
+                 f"{result['conventional_powertools_cpu_seconds']:.3f} s CPU)",
+                 ["function", "import+clients s", "boto3+clients s", "vs floor", "vs conventional", "CPU s",
+                  "CPU vs conventional", "asset"], rows)
     layer = result["layer"]
     text += (f"layer ({layer['arch']}): {layer['unzipped_mb']} MB unzipped, {layer['zipped_mb']} MB zipped — "
              f"targets: ingest ≤ 1.15x floor, every function ≤ 0.5x conventional, assets < 100 KB, layer < 15 MB: "
