@@ -1,7 +1,7 @@
 """Composition root: builds each Lambda's service from its settings, once per container.
 
 Nothing here runs at import; the first invocation reads the environment and builds adapters (whose
-boto3 clients are themselves lazy). ``reset()`` forgets everything (tests, local runtime restarts).
+AWS clients are themselves lazy). ``reset()`` forgets everything (tests, local runtime restarts).
 """
 
 from __future__ import annotations

@@ -1,12 +1,17 @@
-"""Base class and shared field types of the configuration models."""
+"""Base class and shared field types of the configuration models.
 
-from __future__ import annotations
+The configuration modules do not use ``from __future__ import annotations``: pydantic would then
+evaluate every annotation string at class creation, which costs cold-start time in every Lambda
+that imports the models.
+"""
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class ConfigModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: validators are built when a model is first validated (once for the whole tree under
+    # LedgerLinkConfig), not per class at import; a step that never reads the configuration never pays.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class SecretRef(ConfigModel):

@@ -4,8 +4,6 @@ Each class may define ``account_problem(account) -> str | None`` to check accoun
 what that ERP accepts; the top-level model calls it for every mapped account of entities on it.
 """
 
-from __future__ import annotations
-
 import re
 from datetime import date
 from typing import Annotated, Literal

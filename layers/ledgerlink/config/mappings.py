@@ -13,11 +13,9 @@ replay pinned to an older configuration version reproduces the old mapping exact
 - ``controls``: per entity, allowed currencies, approval thresholds and required dimensions.
 """
 
-from __future__ import annotations
-
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -31,7 +29,7 @@ class Effective(ConfigModel):
     effective_to: date | None = Field(default=None, description="last day the row applies (inclusive)")
 
     @model_validator(mode="after")
-    def _ordered(self) -> Effective:
+    def _ordered(self) -> Self:
         if self.effective_from and self.effective_to and self.effective_to < self.effective_from:
             raise ValueError("effective_to is before effective_from")
         return self

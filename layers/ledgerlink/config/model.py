@@ -5,12 +5,10 @@ Schema is exported with ``ledgerlink config schema``. The stored form (DynamoDB 
 same model as JSON, versioned, so a posting can name the configuration version it used.
 """
 
-from __future__ import annotations
-
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, Field, model_validator
@@ -135,7 +133,7 @@ class LedgerLinkConfig(ConfigModel):
         default_factory=RevenueRecognition, description="which billed lines are deferred and released over time")
 
     @model_validator(mode="after")
-    def _references(self) -> LedgerLinkConfig:
+    def _references(self) -> Self:
         # Each problem keeps its location so the loader can point at the file line.
         problems: list[tuple[tuple[str | int, ...], str]] = []
         for label, items in (("entities", self.entities), ("erp_connections", self.erp_connections),

@@ -19,8 +19,6 @@ other posting: ``deferred_revenue.<product>`` (else ``deferred_revenue``) for th
 own revenue role (``revenue.<product>``, else ``revenue``) for the release.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from pydantic import Field

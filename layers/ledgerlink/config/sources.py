@@ -5,8 +5,6 @@ Every source has ``id`` (the URL segment of ``POST /webhooks/{source}``), ``kind
 those from the stored JSON without pydantic (``ledgerlink.service.ingest.WebhookSource``).
 """
 
-from __future__ import annotations
-
 from datetime import date
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -95,6 +93,18 @@ class BrexSource(_SourceFields):
     default_category: Identifier = Field(default="uncategorized", description="expense category when Brex sends none")
 
 
+class AdyenReports(ConfigModel):
+    """Settlement report download for ``REPORT_AVAILABLE``: the report user's basic-auth credentials
+    (``{"username": "report_...@Company.X", "password": "..."}``). The notification's URL must be on an
+    ``adyen.com`` host; its path is fetched from ``base_url``. Report dates are read in ``time_zone`` (the
+    report time-zone setting of the Adyen account)."""
+
+    base_url: ApiUrl = "https://ca-live.adyen.com"
+    credentials: SecretRef
+    timeout_seconds: int = Field(default=30, ge=1, le=120)
+    time_zone: Annotated[str, AfterValidator(_zone)] = Field(default="Europe/Amsterdam", description="IANA zone of the report's Creation Date")
+
+
 class AdyenSource(_SourceFields):
     """Adyen standard notifications: HMAC-SHA256 per item with the hex key in ``signing_secret``;
     ``account_entities`` maps ``merchantAccountCode`` to an entity. ``tolerance_seconds`` is unused: the HMAC
@@ -118,18 +128,6 @@ class SalesforceSource(_SourceFields):
                                  description="the 15- or 18-character Salesforce org id (00D...)")
     closed_won_stages: tuple[str, ...] = Field(default=("Closed Won",), min_length=1)
     currency: str = Field(default="USD", description="org currency when the Opportunity has no CurrencyIsoCode")
-
-
-class AdyenReports(ConfigModel):
-    """Settlement report download for ``REPORT_AVAILABLE``: the report user's basic-auth credentials
-    (``{"username": "report_...@Company.X", "password": "..."}``). The notification's URL must be on an
-    ``adyen.com`` host; its path is fetched from ``base_url``. Report dates are read in ``time_zone`` (the
-    report time-zone setting of the Adyen account)."""
-
-    base_url: ApiUrl = "https://ca-live.adyen.com"
-    credentials: SecretRef
-    timeout_seconds: int = Field(default=30, ge=1, le=120)
-    time_zone: Annotated[str, AfterValidator(_zone)] = Field(default="Europe/Amsterdam", description="IANA zone of the report's Creation Date")
 
 
 class RampSource(_SourceFields):

@@ -12,10 +12,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.store.archive import archive_key
+
+if TYPE_CHECKING:
+    from ledgerlink.config.model import LedgerLinkConfig
 
 
 @dataclass

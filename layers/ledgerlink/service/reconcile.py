@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ledgerlink.config.model import LedgerLinkConfig
-from ledgerlink.model.money import Money
+if TYPE_CHECKING:
+    from ledgerlink.config.model import LedgerLinkConfig
 
 
 class TotalsPort(Protocol):
@@ -129,6 +129,8 @@ class ReconciliationReport:
 
 def _amount(amount: Decimal, currency: str) -> str:
     """Printed with the currency's decimals (DynamoDB numbers drop trailing zeros)."""
+    from ledgerlink.model.money import Money
+
     try:
         return Money.of(amount, currency).canonical()
     except ValueError:  # not an ISO currency (should not happen): print it as stored

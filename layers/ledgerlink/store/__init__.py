@@ -1,1 +1,4 @@
-"""AWS adapters — the only modules that import boto3. Clients are created lazily and injectable."""
+"""AWS adapters — the only modules that talk to AWS (botocore clients, see ``clients``).
+
+Clients are created lazily and injectable.
+"""

@@ -1,4 +1,9 @@
-"""Lazily created, process-wide boto3 clients (never at import time: cold start and testability).
+"""Lazily created, process-wide AWS clients (never at import time: cold start and testability).
+
+Clients come from one botocore session, not from boto3: importing boto3 costs ≈0.07 s more at cold
+start (``boto3.compat`` pulls in s3transfer) and the adapters only use low-level clients. The session
+itself is created on the first client (moto registers its handlers on sessions created after it is
+imported) and forgotten by ``reset()``, so a changed environment is read again.
 
 Endpoint and credentials come from the standard AWS environment (``AWS_ENDPOINT_URL`` points every
 client at moto in the local runtime and tests). Adapters accept ``client=`` to inject fakes.
@@ -11,33 +16,37 @@ from typing import Any
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
+_session: Any = None
+
+
+def _config() -> Any:
+    from botocore.config import Config
+
+    return Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=20,
+                  tcp_keepalive=True)
 
 
 def client(service: str) -> Any:
     cached = _clients.get(service)
     if cached is not None:
         return cached
+    global _session
     with _lock:
         if service not in _clients:
-            import boto3
-            from botocore.config import Config
+            if _session is None:
+                import botocore.session
 
-            _clients[service] = boto3.client(
-                service,
-                config=Config(
-                    retries={"mode": "standard", "max_attempts": 3},
-                    connect_timeout=3,
-                    read_timeout=20,
-                    tcp_keepalive=True,
-                ),
-            )
+                _session = botocore.session.get_session()
+            _clients[service] = _session.create_client(service, config=_config())
         return _clients[service]
 
 
 def reset() -> None:
-    """Forget cached clients (tests and the local runtime call this when the endpoint changes)."""
+    """Forget cached clients and the session (tests and the local runtime call this when the endpoint changes)."""
+    global _session
     with _lock:
         _clients.clear()
+        _session = None
 
 
 def error_code(exc: BaseException) -> str | None:

@@ -1,14 +1,19 @@
-"""DynamoDB attribute (de)serialization with the low-level client (a ``resource`` costs ~10x at cold start)."""
+"""DynamoDB attribute (de)serialization with the low-level client (a ``resource`` costs ~10x at cold start).
+
+Written here rather than imported from ``boto3.dynamodb.types`` so that no Lambda imports boto3 (the
+clients come from botocore, see ``clients``). Same wire format and number rules as boto3's
+serializer: numbers go through a 38-digit decimal context that refuses to round, floats, NaN and
+infinities are refused, and numbers come back as ``Decimal`` (then as ``int`` when integral).
+"""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Mapping, Set
+from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+# DynamoDB numbers: up to 38 significant digits, exponents -130..+125; never silently rounded.
+NUMBER_CONTEXT = Context(Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow])
 
 
 def _clean(value: Any) -> Any:
@@ -21,12 +26,71 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _number(value: int | Decimal) -> str:
+    text = str(NUMBER_CONTEXT.create_decimal(value))
+    if text in ("Infinity", "NaN"):
+        raise TypeError("Infinity and NaN not supported")
+    return text
+
+
+def _is_number(value: Any) -> bool:
+    if isinstance(value, float):
+        raise TypeError("Float types are not supported. Use Decimal types instead.")
+    return isinstance(value, (int, Decimal))  # bool is an int: callers test it first, as boto3 does
+
+
+def _serialize(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if _is_number(value):
+        return {"N": _number(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, (bytes, bytearray)):
+        return {"B": value}
+    if isinstance(value, Set):
+        if all(_is_number(v) for v in value):
+            return {"NS": [_number(v) for v in value]}
+        if all(isinstance(v, str) for v in value):
+            return {"SS": list(value)}
+        if all(isinstance(v, (bytes, bytearray)) for v in value):
+            return {"BS": list(value)}
+    if isinstance(value, Mapping):
+        return {"M": {k: _serialize(v) for k, v in value.items()}}
+    if isinstance(value, (list, tuple)):
+        return {"L": [_serialize(v) for v in value]}
+    raise TypeError(f'Unsupported type "{type(value)}" for value "{value}"')
+
+
+def _deserialize(attribute: dict[str, Any]) -> Any:
+    if not attribute:
+        raise TypeError("Value must be a nonempty dictionary whose key is a valid dynamodb type.")
+    kind, raw = next(iter(attribute.items()))
+    if kind == "NULL":
+        return None
+    if kind in ("S", "BOOL", "B"):
+        return raw
+    if kind == "N":
+        return NUMBER_CONTEXT.create_decimal(raw)
+    if kind == "M":
+        return {k: _deserialize(v) for k, v in raw.items()}
+    if kind == "L":
+        return [_deserialize(v) for v in raw]
+    if kind == "NS":
+        return {NUMBER_CONTEXT.create_decimal(v) for v in raw}
+    if kind in ("SS", "BS"):
+        return set(raw)
+    raise TypeError(f"Dynamodb type {kind} is not supported")
+
+
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(_clean(value)) for key, value in values.items() if value is not None}
+    return {key: _serialize(_clean(value)) for key, value in values.items() if value is not None}
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+    return {key: _plain(_deserialize(value)) for key, value in item.items()}
 
 
 def _plain(value: Any) -> Any:
@@ -42,4 +106,4 @@ def _plain(value: Any) -> Any:
 
 
 def value(v: Any) -> dict[str, Any]:
-    return _serializer.serialize(_clean(v))
+    return _serialize(_clean(v))

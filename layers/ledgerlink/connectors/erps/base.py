@@ -6,11 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from ledgerlink.config.model import Entity
-from ledgerlink.model.documents import JournalEntry, Party
-from ledgerlink.model.money import Money
+if TYPE_CHECKING:  # annotations only: importing the connector interface builds no pydantic model
+    from ledgerlink.config.model import Entity
+    from ledgerlink.model.documents import JournalEntry, Party
+    from ledgerlink.model.money import Money
 
 
 @dataclass(frozen=True, slots=True)
