@@ -54,15 +54,19 @@ from ledgerlink.store.config_store import DynamoConfigStore
 store = DynamoConfigStore("config", client=StubTable())
 class Ledger:
     def transition(self, *args, **kwargs): return True
+    def take_lease(self, *args, **kwargs):
+        class Lease: taken = True; item = None
+        return Lease()
+    def release_lease(self, *args, **kwargs): return True
 class Cases:
     def open(self, **kwargs): return "exc-1", True
 """
 FIRST_CALL: dict[str, str] = {
     "enrich": "from ledgerlink.service.posting import enrich_step\nenrich_step(data['enrich'], store, None)\n",
     "validate": "from ledgerlink.service.posting import validate_step\nvalidate_step(data['validate'], store)\n",
-    "post": ("from ledgerlink.service.posting import beancount_connectors, post_step\n"
-             "post_step(data['post'], store, beancount_connectors('file://' + tempfile.mkdtemp()), None)\n"),
-    "record": "from ledgerlink.service.posting import record_step\nrecord_step(data['record'], Ledger(), None)\n",
+    "post": ("from ledgerlink.service.posting import beancount_connectors, post_document_step\n"
+             "post_document_step(data['post'], ledger=Ledger(), config_store=store,\n"
+             "                   connectors=beancount_connectors('file://' + tempfile.mkdtemp()))\n"),
     "open_exception": ("from ledgerlink.service.posting import open_exception_step\n"
                        "open_exception_step(data['open_exception'], Ledger(), Cases())\n"),
     "reconcile": ("from ledgerlink.service.reconcile import reconcile_request\n"
@@ -132,13 +136,11 @@ def _first_call_fixture(path: Path) -> None:
                            "document": document.model_dump(mode="json")})
     validate = through_json(enrich_step(enrich, Versions()))
     post = through_json(validate_step(validate, Versions()))
-    record = {**post, "posting": {"connection_id": "books", "erp_ref": "bench", "posted_at": "2026-01-01T00:00:00Z",
-                                  "created": True}}
     failed = {**post, "error": {"Error": "DocumentRejected", "Cause": json.dumps(
         {"errorType": "DocumentRejected", "errorMessage": json.dumps({"reason": "unmapped_account", "message": "m"})})}}
     path.write_text(json.dumps({
         "version": 1, "config_body": json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":")),
-        "enrich": enrich, "validate": validate, "post": post, "record": record, "open_exception": failed}))
+        "enrich": enrich, "validate": validate, "post": post, "open_exception": failed}))
 
 
 def _floor_code(name: str) -> str:
