@@ -15,16 +15,16 @@ import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from ledgerlink.config.model import LedgerLinkConfig
-from ledgerlink.connectors.erps import BUILDERS, ConnectorContext
-from ledgerlink.connectors.erps.base import ErpConnector
 from ledgerlink.errors import DocumentRejected, PostingInProgress, TransientError, rejection_from_cause
-from ledgerlink.model.documents import DocumentAdapter, JournalEntry
-from ledgerlink.pipeline.enrich import enrich
-from ledgerlink.pipeline.validate import validate
 from ledgerlink.totals import CounterKey
+
+if TYPE_CHECKING:   # models, pipeline and connectors are imported by the steps that use them (cold start, D74)
+    from ledgerlink.config.model import LedgerLinkConfig
+    from ledgerlink.connectors.erps import ConnectorContext
+    from ledgerlink.connectors.erps.base import ErpConnector
+    from ledgerlink.model.documents import JournalEntry
 
 # The post step's lease on the ledger item (D73): at least the post Lambda's timeout (60 s) and the Post state's
 # TimeoutSeconds (120 s), so a lease outlives the invocation that took it; the PostingInProgress retrier of the
@@ -45,6 +45,9 @@ class PostedJournals(Protocol):
 
 def enrich_step(state: dict[str, Any], config_store: VersionedConfig,
                 originals: PostedJournals | None = None) -> dict[str, Any]:
+    from ledgerlink.model.documents import DocumentAdapter
+    from ledgerlink.pipeline.enrich import enrich
+
     version = int(state["config_version"])
     document = DocumentAdapter.validate_python(state["document"])
     config = config_store.get(version)
@@ -99,10 +102,15 @@ def original_journal(document_id: str, originals: PostedJournals | None) -> Jour
                                suggested_fix="post (or resolve) the original first, then retry this reversal")
     if status == "received" or not item.get("journal"):
         raise TransientError(f"the original document {document_id} is still being posted", reason="original_pending")
+    from ledgerlink.model.documents import JournalEntry
+
     return JournalEntry.model_validate_json(item["journal"])
 
 
 def validate_step(state: dict[str, Any], config_store: VersionedConfig) -> dict[str, Any]:
+    from ledgerlink.model.documents import JournalEntry
+    from ledgerlink.pipeline.validate import validate
+
     journal = JournalEntry.model_validate(state["journal"])
     checked = validate(journal, config_store.get(int(state["config_version"])),
                        document_type=(state.get("document") or {}).get("document_type"))
@@ -126,6 +134,7 @@ def post_step(state: dict[str, Any], config_store: VersionedConfig, connectors: 
     The posting engine decides where and how: the entity's route (cutover → legacy target), the posting
     policy (summarized documents go into a bucket, posted later by the flush), the ERP's own period status
     (entity policy), and ERP-native documents where the policy asks for them."""
+    from ledgerlink.model.documents import JournalEntry
     from ledgerlink.pipeline.route import route
 
     version = int(state["config_version"])
@@ -165,6 +174,8 @@ def _native(connector: ErpConnector, journal: JournalEntry, state: dict[str, Any
     from ledgerlink.pipeline.erp_documents import erp_document
 
     if post_as == "document" and supports_documents(connector) and state.get("document"):
+        from ledgerlink.model.documents import DocumentAdapter
+
         return erp_document(DocumentAdapter.validate_python(state["document"]), journal)
     return None
 
@@ -378,6 +389,8 @@ def erp_connectors(context: ConnectorContext, *, prepare: bool = True) -> Connec
         connection = config.connection(connection_id)
         cached = built.get(connection_id)
         if cached is None or cached[0] != connection:
+            from ledgerlink.connectors.erps import BUILDERS
+
             builder = BUILDERS.get(connection.kind)
             if builder is None:
                 raise DocumentRejected(f"connection {connection_id} of kind {connection.kind} is not supported",
@@ -395,4 +408,6 @@ def erp_connectors(context: ConnectorContext, *, prepare: bool = True) -> Connec
 
 def beancount_connectors(books_uri: str) -> ConnectorFactory:
     """The factory for a deployment whose connections are Beancount books only (tests, local runs)."""
+    from ledgerlink.connectors.erps import ConnectorContext
+
     return erp_connectors(ConnectorContext(books_uri=books_uri))
