@@ -1,0 +1,124 @@
+"""Journal lines and journals built from parts that are already valid, without a second trip through pydantic.
+
+Enrich builds every journal from a validated document and the validated configuration: the accounts, amounts,
+memos and ids it combines have passed validation once. Re-validating them costs more than the rest of enrich.
+:func:`journal_line` and :func:`journal_entry` check, in plain Python, that validating their arguments would
+return them unchanged — exact types, text that needs no stripping and fits its length, identifiers that match
+their pattern, amounts that are non-zero and exact, a document id that matches its source, a journal that
+balances — and then assemble the model directly. Anything else (a memo that is too long, a zero line, an
+unbalanced journal, non-ASCII text) goes through the validating constructor, which gives the same instance or
+raises the same error as before. ``model_construct`` is not used: it skips the checks *and* is slower.
+
+The result is indistinguishable from the validated instance: same field values, same ``model_fields_set``,
+same ``model_dump``; tests/unit/test_prevalidated.py pins that for every sample event.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any
+
+from ledgerlink.model.documents import JournalEntry, JournalLine, SourceRef, imbalances
+from ledgerlink.model.money import _EXPONENT_EXCEPTIONS, ISO_4217_CODES, Money
+
+_set = object.__setattr__
+_IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}")  # model.base.Identifier, anchored by fullmatch
+_TEXT_MAX = 512                                                   # model.base.NonEmptyStr
+
+
+def _assemble[M](cls: type[M], values: dict[str, Any], fields_set: set[str]) -> M:
+    """What pydantic's validation stores on an instance, set directly (values already in field order)."""
+    instance = cls.__new__(cls)
+    _set(instance, "__dict__", values)
+    _set(instance, "__pydantic_fields_set__", fields_set)
+    _set(instance, "__pydantic_extra__", None)
+    _set(instance, "__pydantic_private__", None)
+    return instance
+
+
+def _text(value: Any) -> bool:
+    """A ``NonEmptyStr`` that validation returns unchanged. ASCII only: for ASCII, Python's notion of
+    whitespace includes pydantic's (so nothing would be stripped) and length is the same in both."""
+    return (type(value) is str and 0 < len(value) <= _TEXT_MAX and value.isascii()
+            and not value[0].isspace() and not value[-1].isspace())
+
+
+def _identifier(value: Any) -> bool:
+    return type(value) is str and _IDENTIFIER.fullmatch(value) is not None
+
+
+def _postable_amount(amount: Any) -> bool:
+    """``JournalLine.amount``: Money (kept as is by its validator), non-zero, exact in its currency's minor unit."""
+    if type(amount) is not Money or not amount.amount:
+        return False
+    scaled = amount.amount.scaleb(_EXPONENT_EXCEPTIONS.get(amount.currency, 2))
+    return scaled == scaled.to_integral_value()
+
+
+def _dimensions(dimensions: dict[str, str]) -> bool:
+    return all(type(name) is str and type(value) is str for name, value in dimensions.items())
+
+
+def journal_line(*, account: str, amount: Money, role: str | None, memo: str | None,
+                 dimensions: dict[str, str] | None = None) -> JournalLine:
+    """``JournalLine(account=…, amount=…, role=…, memo=…[, dimensions=…])``: the same instance or the same error."""
+    if (_text(account) and _postable_amount(amount) and (role is None or _identifier(role))
+            and (memo is None or _text(memo)) and (dimensions is None or _dimensions(dimensions))):
+        if dimensions is None:
+            return _assemble(JournalLine, {"account": account, "amount": amount, "memo": memo, "dimensions": {},
+                                           "role": role, "original_amount": None},
+                             {"account", "amount", "role", "memo"})
+        return _assemble(JournalLine, {"account": account, "amount": amount, "memo": memo,
+                                       "dimensions": dict(dimensions), "role": role, "original_amount": None},
+                         {"account", "amount", "role", "memo", "dimensions"})
+    if dimensions is None:
+        return JournalLine(account=account, amount=amount, role=role, memo=memo)
+    return JournalLine(account=account, amount=amount, role=role, memo=memo, dimensions=dimensions)
+
+
+def _balanced(lines: tuple[JournalLine, ...]) -> bool:
+    """``JournalEntry._balanced`` passes."""
+    has_debit = has_credit = False
+    for line in lines:
+        if line.amount.amount > 0:
+            has_debit = True
+        else:
+            has_credit = True
+    return has_debit and has_credit and not imbalances(lines)
+
+
+_ENTRY_FIELDS = frozenset({"document_id", "source", "entity_id", "correlation_id", "occurred_at", "accounting_date",
+                           "currency", "memo", "related_document_ids", "lines", "mapping_version"})
+
+
+def journal_entry(*, document_id: str, source: SourceRef, entity_id: str, correlation_id: str,
+                  occurred_at: datetime, accounting_date: date, currency: str, memo: str | None,
+                  related_document_ids: tuple[str, ...], lines: tuple[JournalLine, ...],
+                  mapping_version: int | None) -> JournalEntry:
+    """``JournalEntry(...)`` with exactly these fields: the same instance, or the validating constructor's
+    ``ValidationError``."""
+    if (_text(document_id) and type(source) is SourceRef and _identifier(entity_id) and _text(correlation_id)
+            and type(occurred_at) is datetime and type(accounting_date) is date
+            and type(currency) is str and currency in ISO_4217_CODES and (memo is None or _text(memo))
+            and type(related_document_ids) is tuple and all(type(item) is str for item in related_document_ids)
+            and type(lines) is tuple and len(lines) >= 2 and all(type(line) is JournalLine for line in lines)
+            and (mapping_version is None or type(mapping_version) is int)
+            and document_id == source.document_id() and _balanced(lines)):
+        return _assemble(JournalEntry, {
+            "document_id": document_id, "source": source, "entity_id": entity_id, "correlation_id": correlation_id,
+            "occurred_at": occurred_at, "accounting_date": accounting_date, "currency": currency, "memo": memo,
+            "related_document_ids": related_document_ids, "fx": None, "document_type": "journal_entry",
+            "lines": lines, "mapping_version": mapping_version, "original_accounting_date": None,
+        }, set(_ENTRY_FIELDS))
+    return JournalEntry(
+        document_id=document_id, source=source, entity_id=entity_id, correlation_id=correlation_id,
+        occurred_at=occurred_at, accounting_date=accounting_date, currency=currency, memo=memo,
+        related_document_ids=related_document_ids, lines=lines, mapping_version=mapping_version)
+
+
+def with_dimensions(line: JournalLine, dimensions: dict[str, str]) -> JournalLine:
+    """``line.model_copy(update={"dimensions": dimensions})`` (no validation either way) for a line of this
+    module's shape (no extra fields, no private attributes), without ``model_copy``'s generic overhead."""
+    return _assemble(JournalLine, {**line.__dict__, "dimensions": dimensions},
+                     line.__pydantic_fields_set__ | {"dimensions"})
