@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import date
 
 from ledgerlink.config.mappings import Employee, EntityControls
-from ledgerlink.config.model import Entity, LedgerLinkConfig
+from ledgerlink.config.model import Entity, LedgerLinkConfig, Source
 
 _MAX_ANSWERS = 4096   # per table; dates are the unbounded part of the keys (one set of answers per day)
 _MAX_CONFIGS = 8      # a container holds the active version, and a replay may pin an older one
@@ -26,14 +26,17 @@ _MAX_CONFIGS = 8      # a container holds the active version, and a replay may p
 class MappingLookups:
     """Memoized answers of one configuration's lookups; each equals the corresponding ``LedgerLinkConfig`` call."""
 
-    __slots__ = ("_accounts", "_chart", "_controls", "_dimensions", "_employees", "_entities", "_tax_codes",
-                 "config")
+    __slots__ = ("_accounts", "_chart", "_controls", "_dimensions", "_employees", "_entities", "_sources",
+                 "_tax_codes", "config")
 
     def __init__(self, config: LedgerLinkConfig) -> None:
         self.config = config
         self._entities: dict[str, Entity] = {}
         for entity in config.entities:
             self._entities.setdefault(entity.id, entity)  # config.entity() returns the first with the id
+        self._sources: dict[str, Source] = {}
+        for source in config.sources:
+            self._sources.setdefault(source.id, source)
         self._accounts: dict[tuple[str, str, date | None], dict[str, str]] = {}
         self._tax_codes: dict[tuple[str, str | None, date], str | None] = {}
         self._dimensions: dict[tuple[str, str, date, str | None, str | None, str | None], dict[str, str]] = {}
@@ -47,6 +50,10 @@ class MappingLookups:
         if entity is None:
             raise KeyError(entity_id)
         return entity
+
+    def source(self, source_id: str) -> Source | None:
+        """``config.source``: None for an unknown source."""
+        return self._sources.get(source_id)
 
     def accounts(self, entity_id: str, source_id: str, on: date | None) -> dict[str, str]:
         key = (entity_id, source_id, on)

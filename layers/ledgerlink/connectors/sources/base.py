@@ -42,9 +42,15 @@ def utc_instant(unix_seconds: int) -> datetime:
     return datetime.fromtimestamp(unix_seconds, tz=UTC)
 
 
+_ZONES: dict[str, ZoneInfo] = {}  # ZoneInfo(name) is cached by the class too; this skips the call
+
+
 def local_date(instant: datetime, entity: Entity) -> date:
     """The accounting date: the instant's calendar date in the entity's time zone (not UTC)."""
-    return instant.astimezone(ZoneInfo(entity.time_zone)).date()
+    zone = _ZONES.get(entity.time_zone)
+    if zone is None:
+        zone = _ZONES[entity.time_zone] = ZoneInfo(entity.time_zone)
+    return instant.astimezone(zone).date()
 
 
 # ---- helpers for connectors that read vendor APIs (exact amounts, instants, category keys) ----------
