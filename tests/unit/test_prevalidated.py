@@ -209,7 +209,13 @@ USD = Money(Decimal("12.50"), "USD")
     ({"account": "4000", "amount": USD, "role": "revenue.prod_1", "memo": None, "dimensions": {"tax_code": "T"}},
      False),
     ({"account": " 4000", "amount": USD, "role": "revenue", "memo": None}, True),            # stripped
-    ({"account": "4000", "amount": USD, "role": "revenue", "memo": "Zürich"}, True),        # non-ASCII
+    ({"account": "4000", "amount": USD, "role": "revenue", "memo": "Pro × 1 (Zürich)"}, False),
+    ({"account": "4000", "amount": USD, "role": "revenue", "memo": "plan\u00a0"}, True),      # no-break space
+    ({"account": "4000", "amount": USD, "role": "revenue", "memo": "\u3000plan"}, True),      # ideographic space
+    ({"account": "4000", "amount": USD, "role": "revenue", "memo": "plan\x1c"}, True),        # Python-only space
+    ({"account": "4000", "amount": USD, "role": "revenue", "memo": "plan\ud800"}, True),      # lone surrogate
+    ({"account": "4000", "amount": USD, "role": "revenue", "memo": "é" * 512}, False),
+    ({"account": "4000", "amount": USD, "role": "revenue", "memo": "é" * 513}, True),
     ({"account": "4000", "amount": USD, "role": "revenue", "memo": "m" * 513}, True),       # too long
     ({"account": "4000", "amount": USD, "role": "revenue", "memo": ""}, True),              # empty
     ({"account": "4000", "amount": USD, "role": "bad role", "memo": None}, True),           # not an identifier

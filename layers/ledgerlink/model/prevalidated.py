@@ -6,8 +6,8 @@ memos and ids it combines have passed validation once. Re-validating them costs 
 return them unchanged — exact types, text that needs no stripping and fits its length, identifiers that match
 their pattern, amounts that are non-zero and exact, a document id that matches its source, a journal that
 balances — and then assemble the model directly. Anything else (a memo that is too long, a zero line, an
-unbalanced journal, non-ASCII text) goes through the validating constructor, which gives the same instance or
-raises the same error as before. ``model_construct`` is not used: it skips the checks *and* is slower.
+unbalanced journal, text with a lone surrogate) goes through the validating constructor, which gives the same
+instance or raises the same error as before. ``model_construct`` is not used: it skips the checks *and* is slower.
 
 The result is indistinguishable from the validated instance: same field values, same ``model_fields_set``,
 same ``model_dump``; tests/unit/test_prevalidated.py pins that for every sample event. Instances of one shape
@@ -40,10 +40,18 @@ def _assemble[M](cls: type[M], values: dict[str, Any], fields_set: set[str]) -> 
 
 
 def _text(value: Any) -> bool:
-    """A ``NonEmptyStr`` that validation returns unchanged. ASCII only: for ASCII, Python's notion of
-    whitespace includes pydantic's (so nothing would be stripped) and length is the same in both."""
-    return (type(value) is str and value.isascii() and 0 < len(value) <= _TEXT_MAX
-            and value.strip() == value)
+    """A ``NonEmptyStr`` that validation returns unchanged. Python's ``str.strip`` removes every character
+    pydantic strips (Unicode White_Space, and a few more), so a string it leaves alone has nothing to strip;
+    lengths agree for any string that is valid UTF-8 (a lone surrogate is left to pydantic)."""
+    if type(value) is not str or not 0 < len(value) <= _TEXT_MAX or value.strip() != value:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 _IDENTIFIERS: set[str] = set()  # roles and entity ids repeat: checked once each
