@@ -19,23 +19,32 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
-from ledgerlink.model.documents import JournalEntry, JournalLine, SourceRef, imbalances
+from pydantic import BaseModel
+
+from ledgerlink.model.documents import JournalEntry, JournalLine, SourceRef
 from ledgerlink.model.money import _EXPONENT_EXCEPTIONS, ISO_4217_CODES, Money
 
-_set = object.__setattr__
+# BaseModel's own slots: setting them through their descriptors skips the attribute lookup along the MRO
+_new = object.__new__
+_set_dict = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 _IDENTIFIER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}")  # model.base.Identifier, anchored by fullmatch
 _TEXT_MAX = 512                                                   # model.base.NonEmptyStr
+_ZERO = Decimal(0)
 
 
 def _assemble[M](cls: type[M], values: dict[str, Any], fields_set: set[str]) -> M:
     """What pydantic's validation stores on an instance, set directly (values already in field order)."""
-    instance = cls.__new__(cls)
-    _set(instance, "__dict__", values)
-    _set(instance, "__pydantic_fields_set__", fields_set)
-    _set(instance, "__pydantic_extra__", None)
-    _set(instance, "__pydantic_private__", None)
+    instance = _new(cls)
+    _set_dict(instance, values)
+    _set_fields_set(instance, fields_set)
+    _set_extra(instance, None)
+    _set_private(instance, None)
     return instance
 
 
@@ -97,15 +106,26 @@ def journal_line(*, account: str, amount: Money, role: str | None, memo: str | N
     return line if dimensions is None else with_dimensions(line, dimensions)
 
 
-def _balanced(lines: tuple[JournalLine, ...]) -> bool:
-    """``JournalEntry._balanced`` passes."""
+def _lines_balance(lines: tuple[JournalLine, ...]) -> bool:
+    """Every line is a ``JournalLine`` and ``JournalEntry._balanced`` passes (``imbalances`` is empty, at least
+    one debit and one credit), in one pass."""
     has_debit = has_credit = False
+    totals: dict[str, Decimal] = {}
     for line in lines:
-        if line.amount.amount > 0:
+        if type(line) is not JournalLine:
+            return False
+        money = line.amount
+        amount = money.amount
+        if amount > 0:
             has_debit = True
         else:
             has_credit = True
-    return has_debit and has_credit and not imbalances(lines)
+        totals[money.currency] = totals.get(money.currency, _ZERO) + amount
+    return has_debit and has_credit and not any(totals.values())
+
+
+def _texts(items: tuple[str, ...]) -> bool:
+    return all(type(item) is str for item in items)
 
 
 _ENTRY_FIELDS = {"document_id", "source", "entity_id", "correlation_id", "occurred_at", "accounting_date",
@@ -121,10 +141,10 @@ def journal_entry(*, document_id: str, source: SourceRef, entity_id: str, correl
     if (_text(document_id) and type(source) is SourceRef and _identifier(entity_id) and _text(correlation_id)
             and type(occurred_at) is datetime and type(accounting_date) is date
             and type(currency) is str and currency in ISO_4217_CODES and (memo is None or _text(memo))
-            and type(related_document_ids) is tuple and all(type(item) is str for item in related_document_ids)
-            and type(lines) is tuple and len(lines) >= 2 and all(type(line) is JournalLine for line in lines)
+            and type(related_document_ids) is tuple and _texts(related_document_ids)
+            and type(lines) is tuple and len(lines) >= 2 and _lines_balance(lines)
             and (mapping_version is None or type(mapping_version) is int)
-            and document_id == source.document_id() and _balanced(lines)):
+            and document_id == source.document_id()):
         return _assemble(JournalEntry, {
             "document_id": document_id, "source": source, "entity_id": entity_id, "correlation_id": correlation_id,
             "occurred_at": occurred_at, "accounting_date": accounting_date, "currency": currency, "memo": memo,
