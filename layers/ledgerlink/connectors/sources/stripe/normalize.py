@@ -38,7 +38,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from ledgerlink.config.model import Entity, StripeSource
-from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized, local_date, utc_instant
+from ledgerlink.connectors.sources.base import (
+    Ignored,
+    NormalizeContext,
+    Normalized,
+    local_date,
+    local_day,
+    utc_instant,
+)
 from ledgerlink.errors import NormalizationError
 from ledgerlink.model.documents import (
     CreditNote,
@@ -99,7 +106,7 @@ def _id_of(value: Any) -> str | None:
 
 
 def _date(unix_seconds: Any, entity: Entity) -> date | None:
-    return local_date(utc_instant(unix_seconds), entity) if isinstance(unix_seconds, int) else None
+    return local_day(unix_seconds, entity) if isinstance(unix_seconds, int) else None
 
 
 def _entity_for(event: dict[str, Any], ctx: NormalizeContext) -> Entity:
