@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 class Schema(BaseModel):
     """Canonical models are immutable, reject unknown fields and validate defaults."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, defer_build=True)
 
 
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1, max_length=512, strip_whitespace=True)]

@@ -18,7 +18,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, TypeAdapter, field_validator, model_validator
+from pydantic import ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
 from ledgerlink.model.base import Identifier, NonEmptyStr, Schema
 from ledgerlink.model.ids import document_id as make_document_id
@@ -578,7 +578,7 @@ Document = Annotated[
     | UsageBatch | Bill,
     Field(discriminator="document_type"),
 ]
-DocumentAdapter: TypeAdapter[Document] = TypeAdapter(Document)
+DocumentAdapter: TypeAdapter[Document] = TypeAdapter(Document, config=ConfigDict(defer_build=True))
 
 DOCUMENT_TYPES: tuple[str, ...] = (
     "invoice", "credit_note", "payment", "expense_report", "card_transaction",

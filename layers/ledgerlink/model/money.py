@@ -31,8 +31,16 @@ class CurrencyError(ValueError):
     """Unknown currency code or an amount with more precision than the currency allows."""
 
 
+# Exact spellings that need no work ("USD", "usd") → the code: one dict lookup on the hot path.
+_CANONICAL: dict[str, str] = {code: code for code in ISO_4217_CODES} | {code.lower(): code for code in ISO_4217_CODES}
+
+
 def normalize_currency(code: str) -> str:
     """Upper-case and check an ISO 4217 code (providers such as Stripe send lower case)."""
+    if type(code) is str:
+        known = _CANONICAL.get(code)
+        if known is not None:
+            return known
     if not isinstance(code, str):
         raise CurrencyError(f"currency must be a string, got {type(code).__name__}")
     upper = code.strip().upper()
@@ -82,10 +90,7 @@ class Money:
     @classmethod
     def _trusted(cls, amount: Decimal, currency: str) -> Money:
         """Internal constructor for results of arithmetic on already-valid Money."""
-        money = object.__new__(cls)
-        object.__setattr__(money, "amount", amount)
-        object.__setattr__(money, "currency", currency)
-        return money
+        return _trusted(amount, currency)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("Money is immutable")
@@ -147,11 +152,16 @@ class Money:
         if isinstance(minor_units, bool) or not isinstance(minor_units, int):
             raise CurrencyError(f"minor units must be an integer, got {minor_units!r}")
         code = normalize_currency(currency)
-        return cls._trusted(Decimal(minor_units).scaleb(-_EXPONENT_EXCEPTIONS.get(code, 2)), code)
+        return _trusted(Decimal(minor_units).scaleb(-_EXPONENT_EXCEPTIONS.get(code, 2)), code)
 
     @classmethod
     def zero(cls, currency: str) -> Money:
-        return cls.from_minor(0, currency)
+        zero = _ZEROS.get(currency) if type(currency) is str else None
+        if zero is None:
+            zero = cls.from_minor(0, currency)
+            if len(_ZEROS) < 1024:  # keys are spellings of valid codes (the call above raised otherwise)
+                _ZEROS[currency] = zero
+        return zero
 
     def to_minor(self) -> int:
         """Money → integer minor units; refuses amounts that do not fit the currency's exponent."""
@@ -172,18 +182,20 @@ class Money:
             raise CurrencyError(f"currency mismatch: {self.currency} vs {other.currency}")
 
     def __add__(self, other: Money) -> Money:
-        self._same(other)
-        return Money._trusted(self.amount + other.amount, self.currency)
+        if type(other) is not Money or other.currency != self.currency:
+            self._same(other)
+        return _trusted(self.amount + other.amount, self.currency)
 
     def __sub__(self, other: Money) -> Money:
-        self._same(other)
-        return Money._trusted(self.amount - other.amount, self.currency)
+        if type(other) is not Money or other.currency != self.currency:
+            self._same(other)
+        return _trusted(self.amount - other.amount, self.currency)
 
     def __neg__(self) -> Money:
-        return Money._trusted(-self.amount, self.currency)
+        return _trusted(-self.amount, self.currency)
 
     def __abs__(self) -> Money:
-        return Money._trusted(abs(self.amount), self.currency)
+        return _trusted(abs(self.amount), self.currency)
 
     def __lt__(self, other: Money) -> bool:
         self._same(other)
@@ -215,7 +227,7 @@ class Money:
         """Round half-even to the currency's exponent (used only where a rate was applied)."""
         exponent = _EXPONENT_EXCEPTIONS.get(self.currency, 2)
         quantum = Decimal(1).scaleb(-exponent)
-        return Money._trusted(self.amount.quantize(quantum, rounding=ROUND_HALF_EVEN), self.currency)
+        return _trusted(self.amount.quantize(quantum, rounding=ROUND_HALF_EVEN), self.currency)
 
     def canonical(self) -> str:
         """Amount printed with exactly the currency's number of decimals: ``20.00``, ``500``, ``1.000``."""
@@ -229,6 +241,22 @@ class Money:
         return f"Money({str(self.amount)!r}, {self.currency!r})"
 
 
+_new_money = object.__new__
+_set_amount = Money.__dict__["amount"].__set__      # the slots' own setters: Money.__setattr__ refuses
+_set_currency = Money.__dict__["currency"].__set__
+
+
+def _trusted(amount: Decimal, currency: str) -> Money:
+    """Money from an amount and a code that are already valid (arithmetic results, minor-unit conversion)."""
+    money = _new_money(Money)
+    _set_amount(money, amount)
+    _set_currency(money, currency)
+    return money
+
+
+_ZEROS: dict[str, Money] = {}  # Money is immutable: one zero per currency spelling is shared
+
+
 def sum_money(items: list[Money] | tuple[Money, ...], currency: str) -> Money:
     code = normalize_currency(currency)
     total = Decimal(0).scaleb(-_EXPONENT_EXCEPTIONS.get(code, 2))
@@ -238,4 +266,4 @@ def sum_money(items: list[Money] | tuple[Money, ...], currency: str) -> Money:
         if item.currency != code:
             raise CurrencyError(f"currency mismatch: {code} vs {item.currency}")
         total += item.amount
-    return Money._trusted(total, code)
+    return _trusted(total, code)

@@ -47,6 +47,8 @@ from ledgerlink.model.documents import (
     Payout,
 )
 from ledgerlink.model.money import Money, sum_money
+from ledgerlink.model.prevalidated import journal_entry, journal_line, with_dimensions
+from ledgerlink.pipeline.lookups import MappingLookups, lookups_for
 
 
 class Accounts:
@@ -55,13 +57,14 @@ class Accounts:
     def __init__(self, config: LedgerLinkConfig, entity_id: str, source_id: str, on: date | None = None) -> None:
         self.entity_id = entity_id
         self.source_id = source_id
-        self.table = config.accounts_for(entity_id, source_id, on)  # as of the document's accounting date
-        self._config = config
+        self._lookups = lookups_for(config)
+        # as of the document's accounting date; shared between documents of the same day: never mutated
+        self.table = self._lookups.accounts(entity_id, source_id, on)
         self._on = on
 
     def tax_code(self, treatment: str | None) -> str | None:
         """The ERP tax code for a tax treatment as of the accounting date (``*`` row: the default)."""
-        return self._config.tax_code(self.entity_id, treatment, self._on) if self._on else None
+        return self._lookups.tax_code(self.entity_id, treatment, self._on) if self._on else None
 
     def has(self, role: str) -> bool:
         return role in self.table
@@ -79,9 +82,10 @@ class Accounts:
         )
 
 
-def _line(accounts: Accounts, amount: Money, role: str, *fallbacks: str, memo: str | None = None) -> JournalLine:
+def _line(accounts: Accounts, amount: Money, role: str, *fallbacks: str, memo: str | None = None,
+          dimensions: dict[str, str] | None = None) -> JournalLine:
     used, account = accounts.get(role, *fallbacks)
-    return JournalLine(account=account, amount=amount, role=used, memo=memo)
+    return journal_line(account=account, amount=amount, role=used, memo=memo, dimensions=dimensions)
 
 
 def _billing_lines(doc: Invoice | CreditNote, accounts: Accounts, sign: int) -> list[JournalLine]:
@@ -105,15 +109,15 @@ def _billing_lines(doc: Invoice | CreditNote, accounts: Accounts, sign: int) -> 
             specific = [f"{item.revenue_category}.{item.product_id}"] if item.product_id else []
             role = specific[0] if specific else item.revenue_category
             fallbacks = [item.revenue_category] if specific else []
-            line = _line(accounts, _signed(-revenue, sign), role, *fallbacks, memo=item.description)
             code = accounts.tax_code(item.tax_treatment) if item.tax_treatment else None
-            lines.append(line.model_copy(update={"dimensions": {"tax_code": code}}) if code else line)
+            lines.append(_line(accounts, _signed(-revenue, sign), role, *fallbacks, memo=item.description,
+                               dimensions={"tax_code": code} if code else None))
     if not discounts.is_zero():
         lines.append(_line(accounts, _signed(discounts, sign), "discounts", memo="discounts"))
     for treatment, tax in sorted(taxes.items(), key=lambda item: item[0] or ""):
-        line = _line(accounts, _signed(-tax, sign), "tax", memo=f"tax ({treatment})" if treatment else "tax")
         code = accounts.tax_code(treatment)
-        lines.append(line.model_copy(update={"dimensions": {"tax_code": code}}) if code else line)
+        lines.append(_line(accounts, _signed(-tax, sign), "tax", memo=f"tax ({treatment})" if treatment else "tax",
+                           dimensions={"tax_code": code} if code else None))
     return lines
 
 
@@ -248,8 +252,9 @@ def _merge(lines: list[JournalLine]) -> tuple[JournalLine, ...]:
 
 
 def enrich(document: Document, config: LedgerLinkConfig, *, config_version: int) -> JournalEntry:
+    lookups = lookups_for(config)
     try:
-        config.entity(document.entity_id)
+        lookups.entity(document.entity_id)
     except KeyError:
         raise DocumentRejected(f"unknown legal entity {document.entity_id!r}", reason="unknown_entity",
                                entity=document.entity_id,
@@ -261,9 +266,9 @@ def enrich(document: Document, config: LedgerLinkConfig, *, config_version: int)
                                reason="no_posting_rule", document_type=document.document_type)
     source_id = document.source.source_id or document.source.system
     accounts = Accounts(config, document.entity_id, source_id, document.accounting_date)
-    lines = _with_dimensions(_merge(rule(document, accounts)), document, config, source_id)
+    lines = _with_dimensions(_merge(rule(document, accounts)), document, lookups, source_id)
     try:
-        return JournalEntry(
+        return journal_entry(
             document_id=document.document_id, source=document.source, entity_id=document.entity_id,
             correlation_id=document.correlation_id, occurred_at=document.occurred_at,
             accounting_date=document.accounting_date, currency=document.currency,
@@ -276,37 +281,38 @@ def enrich(document: Document, config: LedgerLinkConfig, *, config_version: int)
 
 
 def _employee_of(document: Document) -> str | None:
-    party = getattr(document, "employee", None) or getattr(document, "cardholder", None)
+    fields = document.__dict__  # not getattr(): a pydantic model's missing attribute is a slow exception
+    party = fields.get("employee") or fields.get("cardholder")
     return party.source_id if party is not None else None
 
 
-def _with_dimensions(lines: tuple[JournalLine, ...], document: Document, config: LedgerLinkConfig,
+def _with_dimensions(lines: tuple[JournalLine, ...], document: Document, lookups: MappingLookups,
                      source_id: str) -> tuple[JournalLine, ...]:
     """The mapping service's dimensions, as of the accounting date: rules by source / product / category /
     employee, the employee's cost center, and the tax code on tax lines. A line's own dimensions win."""
     on, entity = document.accounting_date, document.entity_id
     employee_id = _employee_of(document)
-    employee = config.employee(source_id, employee_id, on) if employee_id else None
+    employee = lookups.employee(source_id, employee_id, on) if employee_id else None
     result = []
     for line in lines:
         role = line.role or ""
         head, _, tail = role.partition(".")
-        dimensions = config.dimensions_for(
+        dimensions = lookups.dimensions(
             entity, source=source_id, on=on, product_id=tail if head == "revenue" and tail else None,
             category=tail if head == "expense" and tail else None, employee=employee_id)
         if employee is not None and employee.cost_center:
             dimensions.setdefault("cost_center", employee.cost_center)
         if head == "tax" and "tax_code" not in line.dimensions:
-            code = config.tax_code(entity, None, on)  # the default ('*') tax code
+            code = lookups.tax_code(entity, None, on)  # the default ('*') tax code
             if code:
                 dimensions["tax_code"] = code
         if dimensions:
-            line = line.model_copy(update={"dimensions": {**dimensions, **line.dimensions}})
+            line = with_dimensions(line, {**dimensions, **line.dimensions})
         result.append(line)
     return tuple(result)
 
 
 def _default_memo(document: Document) -> str:
-    number = getattr(document, "number", None)
+    number = document.__dict__.get("number")
     label = document.document_type.replace("_", " ")
     return f"{label} {number or document.source.object_id}"

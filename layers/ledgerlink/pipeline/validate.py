@@ -17,10 +17,11 @@ from datetime import timedelta
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.errors import DocumentRejected
 from ledgerlink.model.documents import JournalEntry, imbalances
+from ledgerlink.pipeline.lookups import MappingLookups, lookups_for
 
 
-def _controls(journal: JournalEntry, config: LedgerLinkConfig, document_type: str | None) -> None:
-    controls = config.controls_for(journal.entity_id)
+def _controls(journal: JournalEntry, lookups: MappingLookups, document_type: str | None) -> None:
+    controls = lookups.controls(journal.entity_id)
     if controls is None:
         return
     currencies = {line.amount.currency for line in journal.lines}
@@ -56,8 +57,9 @@ def _controls(journal: JournalEntry, config: LedgerLinkConfig, document_type: st
 
 
 def validate(journal: JournalEntry, config: LedgerLinkConfig, document_type: str | None = None) -> JournalEntry:
+    lookups = lookups_for(config)
     try:
-        entity = config.entity(journal.entity_id)
+        entity = lookups.entity(journal.entity_id)
     except KeyError:
         raise DocumentRejected(f"unknown legal entity {journal.entity_id!r}", reason="unknown_entity",
                                entity=journal.entity_id) from None
@@ -66,14 +68,13 @@ def validate(journal: JournalEntry, config: LedgerLinkConfig, document_type: str
         raise DocumentRejected(f"journal does not balance: {off}", reason="unbalanced_journal")
     # The entity's own chart: accounts mapped for this entity (any source). Two entities sharing an ERP
     # connection must not post into each other's accounts.
-    known = {account for mapping in config.account_mappings if mapping.entity == entity.id
-             for account in mapping.accounts.values()}
+    known = lookups.chart(entity.id)
     unknown = sorted({line.account for line in journal.lines} - known)
     if unknown:
         raise DocumentRejected(f"accounts not in the chart of entity {entity.id}: {unknown}",
                                reason="unknown_account", accounts=",".join(unknown),
                                suggested_fix="map these accounts in account_mappings (which opens them in the book)")
-    _controls(journal, config, document_type)
+    _controls(journal, lookups, document_type)
     if entity.closed_through is not None and journal.accounting_date <= entity.closed_through:
         if entity.closed_period_policy == "reject":
             raise DocumentRejected(

@@ -42,9 +42,24 @@ def utc_instant(unix_seconds: int) -> datetime:
     return datetime.fromtimestamp(unix_seconds, tz=UTC)
 
 
+_ZONES: dict[str, ZoneInfo] = {}  # ZoneInfo(name) is cached by the class too; this skips the call
+
+
+def _zone(entity: Entity) -> ZoneInfo:
+    zone = _ZONES.get(entity.time_zone)
+    if zone is None:
+        zone = _ZONES[entity.time_zone] = ZoneInfo(entity.time_zone)
+    return zone
+
+
 def local_date(instant: datetime, entity: Entity) -> date:
     """The accounting date: the instant's calendar date in the entity's time zone (not UTC)."""
-    return instant.astimezone(ZoneInfo(entity.time_zone)).date()
+    return instant.astimezone(_zone(entity)).date()
+
+
+def local_day(unix_seconds: int, entity: Entity) -> date:
+    """``local_date(utc_instant(unix_seconds), entity)`` in one conversion."""
+    return datetime.fromtimestamp(unix_seconds, tz=_zone(entity)).date()
 
 
 # ---- helpers for connectors that read vendor APIs (exact amounts, instants, category keys) ----------

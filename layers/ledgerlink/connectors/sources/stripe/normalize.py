@@ -38,7 +38,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from ledgerlink.config.model import Entity, StripeSource
-from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized, local_date, utc_instant
+from ledgerlink.connectors.sources.base import (
+    Ignored,
+    NormalizeContext,
+    Normalized,
+    local_date,
+    local_day,
+    utc_instant,
+)
 from ledgerlink.errors import NormalizationError
 from ledgerlink.model.documents import (
     CreditNote,
@@ -57,6 +64,7 @@ from ledgerlink.model.documents import (
 )
 from ledgerlink.model.ids import fingerprint
 from ledgerlink.model.money import CurrencyError, Money
+from ledgerlink.pipeline.lookups import lookups_for
 
 SYSTEM = "stripe"
 HANDLED_EVENT_TYPES = ("invoice.finalized", "invoice.paid", "invoice.payment_succeeded", "charge.refunded",
@@ -98,16 +106,17 @@ def _id_of(value: Any) -> str | None:
 
 
 def _date(unix_seconds: Any, entity: Entity) -> date | None:
-    return local_date(utc_instant(unix_seconds), entity) if isinstance(unix_seconds, int) else None
+    return local_day(unix_seconds, entity) if isinstance(unix_seconds, int) else None
 
 
 def _entity_for(event: dict[str, Any], ctx: NormalizeContext) -> Entity:
-    source = ctx.config.source(ctx.source_id)
+    lookups = lookups_for(ctx.config)
+    source = lookups.source(ctx.source_id)
     if not isinstance(source, StripeSource):
         raise NormalizationError(f"source {ctx.source_id!r} is not a Stripe source", reason="source_mismatch")
     account = event.get("account")
     entity_id = source.account_entities.get(account, source.default_entity) if account else source.default_entity
-    return ctx.config.entity(entity_id)
+    return lookups.entity(entity_id)
 
 
 def _source_ref(event: dict[str, Any], object_type: str, object_id: str, version: str,
@@ -280,7 +289,7 @@ def _invoice_party(invoice: dict[str, Any], ctx: NormalizeContext | None = None)
         raise NormalizationError("invoice has no customer", reason="missing_field", field="invoice.customer")
     country = (invoice.get("customer_address") or {}).get("country") if isinstance(
         invoice.get("customer_address"), dict) else None
-    source = ctx.config.source(ctx.source_id) if ctx is not None else None
+    source = lookups_for(ctx.config).source(ctx.source_id) if ctx is not None else None
     keys = source.crm_metadata_keys if isinstance(source, StripeSource) else {}
     metadata = _metadata(invoice) if keys else {}
     external = {identity: str(metadata[key]).strip() for key, identity in keys.items()
