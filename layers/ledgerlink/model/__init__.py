@@ -1,34 +1,43 @@
 """Canonical model: Money, parties, documents, journals and deterministic ids."""
 
-from ledgerlink.model.documents import (
-    DOCUMENT_TYPES,
-    BankTransaction,
-    Bill,
-    BillLine,
-    CardTransaction,
-    CreditNote,
-    Document,
-    DocumentAdapter,
-    ExpenseLine,
-    ExpenseReport,
-    Fee,
-    FxConversion,
-    Invoice,
-    InvoiceLine,
-    JournalEntry,
-    JournalLine,
-    Party,
-    Payment,
-    RevenueSchedule,
-    RevenueScheduleEntry,
-    Reversal,
-    SourceRef,
-    SubscriptionEvent,
-    SubscriptionItem,
-    imbalances,
-)
-from ledgerlink.model.ids import document_id, fingerprint, new_correlation_id
-from ledgerlink.model.money import Currency, CurrencyError, Money, currency_exponent, sum_money
+import importlib
+from typing import Any
+
+_HOME = {
+    "DOCUMENT_TYPES": "ledgerlink.model.documents",
+    "BankTransaction": "ledgerlink.model.documents",
+    "Bill": "ledgerlink.model.documents",
+    "BillLine": "ledgerlink.model.documents",
+    "CardTransaction": "ledgerlink.model.documents",
+    "CreditNote": "ledgerlink.model.documents",
+    "Document": "ledgerlink.model.documents",
+    "DocumentAdapter": "ledgerlink.model.documents",
+    "ExpenseLine": "ledgerlink.model.documents",
+    "ExpenseReport": "ledgerlink.model.documents",
+    "Fee": "ledgerlink.model.documents",
+    "FxConversion": "ledgerlink.model.documents",
+    "Invoice": "ledgerlink.model.documents",
+    "InvoiceLine": "ledgerlink.model.documents",
+    "JournalEntry": "ledgerlink.model.documents",
+    "JournalLine": "ledgerlink.model.documents",
+    "Party": "ledgerlink.model.documents",
+    "Payment": "ledgerlink.model.documents",
+    "RevenueSchedule": "ledgerlink.model.documents",
+    "RevenueScheduleEntry": "ledgerlink.model.documents",
+    "Reversal": "ledgerlink.model.documents",
+    "SourceRef": "ledgerlink.model.documents",
+    "SubscriptionEvent": "ledgerlink.model.documents",
+    "SubscriptionItem": "ledgerlink.model.documents",
+    "imbalances": "ledgerlink.model.documents",
+    "document_id": "ledgerlink.model.ids",
+    "fingerprint": "ledgerlink.model.ids",
+    "new_correlation_id": "ledgerlink.model.ids",
+    "Currency": "ledgerlink.model.money",
+    "CurrencyError": "ledgerlink.model.money",
+    "Money": "ledgerlink.model.money",
+    "currency_exponent": "ledgerlink.model.money",
+    "sum_money": "ledgerlink.model.money",
+}
 
 __all__ = [
     "DOCUMENT_TYPES", "BankTransaction", "Bill", "BillLine", "CardTransaction", "CreditNote", "Currency", "CurrencyError",
@@ -37,3 +46,9 @@ __all__ = [
     "SourceRef", "SubscriptionEvent", "SubscriptionItem", "currency_exponent", "document_id",
     "fingerprint", "imbalances", "new_correlation_id", "sum_money",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOME[name]), name)
