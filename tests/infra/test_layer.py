@@ -104,6 +104,7 @@ def test_the_layer_imports_from_its_bytecode_and_writes_nothing(tmp_path):
     shutil.copytree(python, copy)
     before = sorted(str(p.relative_to(copy)) for p in copy.rglob("*"))
     code = ("import sys; sys.path.insert(0, sys.argv[1]); import ledgerlink.service.posting, ledgerlink.store.ledger;"
+            "import ledgerlink.pipeline.enrich, ledgerlink.pipeline.validate, ledgerlink.connectors.erps.beancount;"
             "import pydantic, aws_lambda_powertools.logging;"
             "mods = [m for m in list(sys.modules.values()) if (getattr(m, '__file__', None) or '').startswith(sys.argv[1])];"
             "print(len(mods), pydantic.__spec__.origin.endswith('.pyc'), ledgerlink.__file__.endswith('.py'))")

@@ -12,6 +12,7 @@ client at moto in the local runtime and tests). Adapters accept ``client=`` to i
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 _lock = threading.Lock()
@@ -55,6 +56,17 @@ def error_code(exc: BaseException) -> str | None:
         return response.get("Error", {}).get("Code")
     return None
 
+
+
+def conditional(write: Callable[..., Any], /, **request: Any) -> bool:
+    """One conditional DynamoDB write: True when it was made, False when its condition did not hold."""
+    try:
+        write(**request)
+    except Exception as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 THROTTLING_CODES = frozenset({
     "ThrottlingException", "Throttling", "ProvisionedThroughputExceededException", "RequestLimitExceeded",

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from ledgerlink.store.clients import client as default_client
-from ledgerlink.store.clients import error_code
+from ledgerlink.store.clients import conditional
 from ledgerlink.store.dynamo import from_item, to_item, value
 
 
@@ -35,13 +35,7 @@ class DynamoCursors:
         """Move the mark to ``position`` unless it is already there or beyond. True when it moved."""
         item = {"source": source, "position": position, "updated_at": int(time.time() if now is None else now),
                 "correlation_id": correlation_id}
-        try:
-            self.client.put_item(TableName=self._table, Item=to_item(item),
-                                 ConditionExpression="attribute_not_exists(#p) OR #p < :position",
-                                 ExpressionAttributeNames={"#p": "position"},
-                                 ExpressionAttributeValues={":position": value(position)})
-        except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return conditional(self.client.put_item, TableName=self._table, Item=to_item(item),
+                           ConditionExpression="attribute_not_exists(#p) OR #p < :position",
+                           ExpressionAttributeNames={"#p": "position"},
+                           ExpressionAttributeValues={":position": value(position)})

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ledgerlink.store.clients import client as default_client
-from ledgerlink.store.clients import error_code
+from ledgerlink.store.clients import conditional, error_code
 from ledgerlink.store.control_totals import document_counter_update, merged_document_counter_updates
 from ledgerlink.store.dynamo import from_item, to_item, value
 from ledgerlink.totals import CounterKey
@@ -191,16 +191,10 @@ class DynamoLedger:
 
     def release_lease(self, document_id: str, *, holder: str) -> bool:
         """Give the lease back (the step failed before it could record a posting) if it is still this holder's."""
-        try:
-            self.client.update_item(
-                TableName=self._table, Key={"document_id": value(document_id)},
-                UpdateExpression="REMOVE lease_until, lease_holder", ConditionExpression="lease_holder = :holder",
-                ExpressionAttributeValues={":holder": value(holder)})
-        except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return conditional(
+            self.client.update_item, TableName=self._table, Key={"document_id": value(document_id)},
+            UpdateExpression="REMOVE lease_until, lease_holder", ConditionExpression="lease_holder = :holder",
+            ExpressionAttributeValues={":holder": value(holder)})
 
     def transition(self, document_id: str, *, to: str, expected: tuple[str, ...], key: CounterKey,
                    remove: tuple[str, ...] = (), **attributes: Any) -> bool:

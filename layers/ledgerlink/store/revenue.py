@@ -32,7 +32,7 @@ from typing import Any
 from ledgerlink.pipeline.revenue import RevenueFact, ScheduleLine
 from ledgerlink.pipeline.revenue_release import LineDelta, LineState
 from ledgerlink.store.clients import client as default_client
-from ledgerlink.store.clients import error_code
+from ledgerlink.store.clients import conditional, error_code
 from ledgerlink.store.dynamo import from_item, to_item, value
 
 MAX_TRANSACTION_ITEMS = 100
@@ -56,14 +56,8 @@ class DynamoRevenue:
         return self._client or default_client("dynamodb")
 
     def _put_new(self, item: dict[str, Any]) -> bool:
-        try:
-            self.client.put_item(TableName=self._table, Item=to_item(item),
-                                 ConditionExpression="attribute_not_exists(pk)")
-        except Exception as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return conditional(self.client.put_item, TableName=self._table, Item=to_item(item),
+                           ConditionExpression="attribute_not_exists(pk)")
 
     def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         for page in self.client.get_paginator("query").paginate(TableName=self._table, **kwargs):
