@@ -228,7 +228,7 @@ def format_result(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.cold_start")
-    parser.add_argument("--repetitions", type=int, default=7)
+    parser.add_argument("--repetitions", type=int, default=5)
     parser.add_argument("--arch", default="arm64")
     args = parser.parse_args(argv)
     result = run(args.repetitions, args.arch)

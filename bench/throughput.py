@@ -92,7 +92,7 @@ def format_result(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.throughput")
-    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--memory-documents", type=int, default=100_000)
     args = parser.parse_args(argv)
     result = run(args.events, args.memory_documents)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 
@@ -168,13 +169,17 @@ class BeancountBook:
 
     def posted_on(self, entity_id: str, business_date: str) -> list[str]:
         """External ids posted for an entity's business date (reconciliation reads the book itself)."""
-        found = []
+        return sorted(self._postings_on(entity_id, business_date))
+
+    def posted_count(self, entity_id: str, business_date: str) -> int:
+        """How many postings the book holds for an entity's business date (what reconciliation compares first)."""
+        return sum(1 for _ in self._postings_on(entity_id, business_date))
+
+    def _postings_on(self, entity_id: str, business_date: str) -> Iterator[str]:
         for name in self.posting_names():
-            text = self.store.read(name) or ""
-            meta = dict(_META.findall(text))
+            meta = dict(_META.findall(self.store.read(name) or ""))
             if meta.get("entity") == entity_id and meta.get("business_date") == business_date:
-                found.append(meta.get("document_id") or name.rsplit("/", 1)[-1].removesuffix(".beancount"))
-        return sorted(found)
+                yield meta.get("document_id") or name.rsplit("/", 1)[-1].removesuffix(".beancount")
 
     def trial_balance(self) -> dict[tuple[str, str], Decimal]:
         """(account, currency) → balance, summed from the posting files (pure text, no Beancount import)."""

@@ -95,6 +95,9 @@ class LegacyFile:
         prefix = f"parts/{entity_id}/{business_date}/"
         return sorted(name.rsplit("/", 1)[-1].removesuffix(".json") for name in self.store.names(prefix))
 
+    def posted_count(self, entity_id: str, business_date: str) -> int:
+        return len(self.store.names(f"parts/{entity_id}/{business_date}/"))
+
     @staticmethod
     def _part(journal: JournalEntry) -> dict[str, object]:
         return {"document_id": journal.document_id, "entity": journal.entity_id,
