@@ -4,6 +4,8 @@ book through :mod:`ledgerlink.store.books`): a local directory or an S3 prefix, 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -98,8 +100,13 @@ class S3ObjectStore:
         return f"{self._prefix}/{name}" if self._prefix else name
 
     def create(self, name: str, data: bytes) -> bool:
+        """Create once (``If-None-Match: *``). Content-MD5 is sent explicitly: S3 refuses a write into a bucket with a
+        default Object Lock retention (the audit copies, D63) unless the request carries an integrity checksum,
+        whatever the SDK's defaults are."""
+        digest = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode("ascii")
         try:
-            self.client.put_object(Bucket=self._bucket, Key=self._key(name), Body=data, IfNoneMatch="*", **self._extra)
+            self.client.put_object(Bucket=self._bucket, Key=self._key(name), Body=data, IfNoneMatch="*",
+                                   ContentMD5=digest, **self._extra)
         except Exception as exc:
             code = error_code(exc)
             if code in ("PreconditionFailed", "412"):

@@ -132,12 +132,17 @@ def _ref(object_type: str, object_id: str, version: str, notification: dict[str,
                      source_id=ctx.source_id)
 
 
+def _object_id(obj: dict[str, Any], what: str) -> str:
+    object_id = obj.get("id")
+    if not isinstance(object_id, str) or not object_id:
+        raise NormalizationError(f"{what} has no id", reason="missing_field", field="id")
+    return object_id
+
+
 def _transaction(obj: dict[str, Any], notification: dict[str, Any], ctx: NormalizeContext,
                  result: Normalized) -> None:
     source = _source(ctx)
-    txn_id = obj.get("id")
-    if not isinstance(txn_id, str) or not txn_id:
-        raise NormalizationError("transaction has no id", reason="missing_field", field="id")
+    txn_id = _object_id(obj, "transaction")
     state = obj.get("state")
     if state != "CLEARED":
         result.ignored.append(Ignored("not_cleared", f"transaction {txn_id} is {state}"))
@@ -170,9 +175,7 @@ def _transaction(obj: dict[str, Any], notification: dict[str, Any], ctx: Normali
 def _reimbursement(obj: dict[str, Any], notification: dict[str, Any], ctx: NormalizeContext,
                    result: Normalized) -> None:
     source = _source(ctx)
-    reimbursement_id = obj.get("id")
-    if not isinstance(reimbursement_id, str) or not reimbursement_id:
-        raise NormalizationError("reimbursement has no id", reason="missing_field", field="id")
+    reimbursement_id = _object_id(obj, "reimbursement")
     state, direction = obj.get("state"), obj.get("direction")
     if state in UNAPPROVED_REIMBURSEMENT_STATES:
         result.ignored.append(Ignored("not_approved", f"reimbursement {reimbursement_id} is {state}"))
@@ -243,9 +246,7 @@ def _bill_lines(obj: dict[str, Any], bill_id: str, total: Money, source: RampSou
 
 def _bill(obj: dict[str, Any], notification: dict[str, Any], ctx: NormalizeContext, result: Normalized) -> None:
     source = _source(ctx)
-    bill_id = obj.get("id")
-    if not isinstance(bill_id, str) or not bill_id:
-        raise NormalizationError("bill has no id", reason="missing_field", field="id")
+    bill_id = _object_id(obj, "bill")
     approval = obj.get("approval_status")
     if approval != "APPROVED":
         result.ignored.append(Ignored("not_approved", f"bill {bill_id} is {approval}"))
@@ -271,9 +272,7 @@ def _bill(obj: dict[str, Any], notification: dict[str, Any], ctx: NormalizeConte
 def _archived_bill(obj: dict[str, Any], notification: dict[str, Any], ctx: NormalizeContext,
                    result: Normalized) -> None:
     source = _source(ctx)
-    bill_id = obj.get("id")
-    if not isinstance(bill_id, str) or not bill_id:
-        raise NormalizationError("bill has no id", reason="missing_field", field="id")
+    bill_id = _object_id(obj, "bill")
     if obj.get("approval_status") != "APPROVED":
         result.ignored.append(Ignored("never_approved", f"archived bill {bill_id} was never approved: nothing "
                                                         "was posted to reverse"))
