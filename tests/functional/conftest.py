@@ -122,7 +122,10 @@ class Stack:
     def wait_for_executions(self, timeout: float = 60.0) -> None:
         """Until every execution finished or waits on an exception case's task token (a person's decision)."""
         deadline = time.monotonic() + timeout
-        while len(self.executions("RUNNING")) > waiting_for_decisions(self.resources.tables["exceptions"]):
+        # a step still running (the open-exception handler between writing the case and marking the document) is
+        # not a parked execution, whatever the exceptions table already says
+        while self.host.busy or \
+                len(self.executions("RUNNING")) > waiting_for_decisions(self.resources.tables["exceptions"]):
             if time.monotonic() > deadline:
                 raise TimeoutError(f"executions still running: {self._running_summary()}")
             time.sleep(0.05)

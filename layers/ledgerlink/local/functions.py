@@ -88,6 +88,18 @@ class FunctionHost:
         self.faults = faults
         self.invocations: dict[str, int] = {name: 0 for name in FUNCTION_NAMES}
         self.errors: dict[str, int] = {name: 0 for name in FUNCTION_NAMES}
+        self._in_flight = 0
+        self._in_flight_lock = threading.Lock()
+
+    @property
+    def busy(self) -> bool:
+        """Some handler is running (or waiting for its function's lock): an execution whose step has not
+        returned yet is not idle, even when a case it opened already carries its task token."""
+        return self._in_flight > 0
+
+    def _count(self, delta: int) -> None:
+        with self._in_flight_lock:
+            self._in_flight += delta
 
     def physical_name(self, name: str) -> str:
         return f"{self.prefix}-{name.replace('_', '-')}"
@@ -129,6 +141,13 @@ class FunctionHost:
 
     def invoke(self, name: str, event: Any) -> Any:
         """Call the handler; raise :class:`FunctionError` with Lambda's error payload on failure."""
+        self._count(+1)
+        try:
+            return self._invoke(name, event)
+        finally:
+            self._count(-1)
+
+    def _invoke(self, name: str, event: Any) -> Any:
         module = self.module(name)
         context = LambdaContext(function_name=self.physical_name(name), timeout_seconds=self._timeouts.get(name, 60))
         with self._locks[name]:

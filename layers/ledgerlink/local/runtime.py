@@ -359,7 +359,7 @@ class LocalRuntime:
             stateMachineArn=self.resources.state_machine_arn, statusFilter="RUNNING"))
 
     def is_idle(self) -> bool:
-        if any(poller.busy for poller in self._pollers):
+        if self.host.busy or any(poller.busy for poller in self._pollers):
             return False
         inbound = self.queue_depths()["inbound"]
         if inbound["visible"] or inbound["in_flight"]:
