@@ -36,7 +36,7 @@ VISIBILITY_TIMEOUT = Duration.seconds(6 * SIZING["normalize"].timeout_seconds)
 class Normalize(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, options: DeploymentOptions,
                  layer: lambda_.ILayerVersion, key: kms.IKey, tables: StateTables, archive: s3.IBucket,
-                 state_machine: sfn.IStateMachine, values: Mapping[str, str],
+                 state_machine: sfn.IStateMachine, happy_path: sfn.IStateMachine, values: Mapping[str, str],
                  api_secrets: Sequence[secretsmanager.ISecret] = ()) -> None:
         super().__init__(scope, construct_id)
         self.queue_name = f"{Stack.of(self).stack_name}-inbound"
@@ -46,6 +46,8 @@ class Normalize(Construct):
             self, "Normalize", name="normalize", options=options, layer=layer, key=key, values=values,
             description="SQS inbound to canonical documents, posting ledger and one execution per document")
         self._grant(tables, archive, state_machine, self.function, api_secrets)
+        # a new document starts the Express happy path (D76); replays start the Standard workflow (above)
+        self.function.allow(["states:StartExecution"], [happy_path.state_machine_arn])
         self.function.function.add_event_source(event_sources.SqsEventSource(
             self.queue, batch_size=BATCH_SIZE, max_batching_window=MAX_BATCHING_WINDOW,
             report_batch_item_failures=True))

@@ -1,7 +1,10 @@
-"""Post-document: the Step Functions Standard state machine and its five task Lambdas.
+"""Post-document: the two Step Functions state machines and their five task Lambdas (D76).
 
-The definition is ``ledgerlink/workflow/post_document.asl.json`` — the very file the local runtime runs on
-moto — with each ``${...FunctionArn}`` placeholder substituted by CDK. Retry/Catch live in that file.
+The Express happy path (``ledgerlink/workflow/happy_path.asl.json``) runs every document normalize registers;
+what it cannot get through with one quick retry it hands to the Standard workflow
+(``ledgerlink/workflow/post_document.asl.json``), which owns exception cases, task tokens and long waits. Both
+files are the very definitions the local runtime runs on moto, with each ``${...}`` placeholder substituted by
+CDK. Retry/Catch live in those files.
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ class PostDocument(Construct):
         unknown = workflow.placeholders() ^ set(workflow.TASK_FUNCTIONS)
         if unknown:
             raise ValueError(f"post_document.asl.json and workflow.TASK_FUNCTIONS disagree on {sorted(unknown)}")
+        unknown = workflow.placeholders(workflow.definition_text(workflow.HAPPY_PATH)) ^ {
+            *workflow.HAPPY_PATH_FUNCTIONS, workflow.ESCALATION_PLACEHOLDER}
+        if unknown:
+            raise ValueError(f"happy_path.asl.json and workflow.HAPPY_PATH_FUNCTIONS disagree on {sorted(unknown)}")
         self.tasks: dict[str, LedgerLinkFunction] = {
             name: LedgerLinkFunction(self, pascal(name), name=name, options=options, layer=layer, key=key,
                                      values=values, description=DESCRIPTIONS[name])
@@ -56,8 +63,10 @@ class PostDocument(Construct):
         self._grant_tasks(tables, books)
         if legacy is not None:
             self._grant_posting_engine(tables, legacy, erp_secrets)
-        self.log_group = self._build_log_group(options, key)
+        self.log_group = self._build_log_group(options, key, "ExecutionLogs")
         self.state_machine = self._build_state_machine()
+        self.happy_path_log_group = self._build_log_group(options, key, "HappyPathLogs")
+        self.happy_path = self._build_happy_path()
 
     def _grant_tasks(self, tables: StateTables, books: s3.IBucket) -> None:
         config = tables["config"].table_arn
@@ -119,9 +128,9 @@ class PostDocument(Construct):
             post.allow(ERP_SECRET_ACTIONS, [secret.secret_arn for secret in erp_secrets])
             post.allow_key("secretsmanager", KeyUse.SECRET_READ + KeyUse.SECRET_WRITE)
 
-    def _build_log_group(self, options: DeploymentOptions, key: kms.IKey) -> logs.LogGroup:
+    def _build_log_group(self, options: DeploymentOptions, key: kms.IKey, construct_id: str) -> logs.LogGroup:
         return logs.LogGroup(
-            self, "ExecutionLogs",
+            self, construct_id,
             encryption_key=key,
             retention=logs.RetentionDays.ONE_YEAR if options.is_prod else logs.RetentionDays.ONE_MONTH,
             removal_policy=RemovalPolicy.RETAIN if options.is_prod else RemovalPolicy.DESTROY,
@@ -149,6 +158,31 @@ class PostDocument(Construct):
                                           "with Resource '*'.", finding="Resource::*")
         return machine
 
+    def _build_happy_path(self) -> sfn.StateMachine:
+        arns = {placeholder: self.tasks[name].function.function_arn
+                for placeholder, name in workflow.HAPPY_PATH_FUNCTIONS.items()}
+        machine = sfn.StateMachine(
+            self, "HappyPath",
+            comment="LedgerLink happy path: master data, enrich, validate, post for one document (Express)",
+            state_machine_type=sfn.StateMachineType.EXPRESS,
+            definition_body=sfn.DefinitionBody.from_string(workflow.definition_text(workflow.HAPPY_PATH)),
+            definition_substitutions={**arns, workflow.ESCALATION_PLACEHOLDER: self.state_machine.state_machine_arn},
+            # Express keeps no execution history: these logs are its record. ERROR level (the failed and timed-out
+            # executions an alarm points at) and no execution data: inputs and outputs are financial documents.
+            logs=sfn.LogOptions(destination=self.happy_path_log_group, level=sfn.LogLevel.ERROR,
+                                include_execution_data=False),
+            tracing_enabled=True,
+        )
+        # the definition is a string: invoke exactly these four, and start (escalate to) the Standard workflow only
+        machine.add_to_role_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=list(arns.values())))
+        machine.add_to_role_policy(iam.PolicyStatement(actions=["states:StartExecution"],
+                                                       resources=[self.state_machine.state_machine_arn]))
+        acknowledge(machine, "SF1", "Execution data are canonical financial documents; logging is ERROR-level "
+                                    "without execution data, and each task's own JSON logs carry the correlation id.")
+        acknowledge(machine.role, "IAM5", "CloudWatch Logs vended-log delivery (CreateLogDelivery, ...) and X-Ray "
+                                          "tracing actions support no resource-level permissions; CDK adds them "
+                                          "with Resource '*'.", finding="Resource::*")
+        return machine
 
 
 def grant_legacy_files(function: LedgerLinkFunction, legacy: s3.IBucket, actions: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from infra.constructs.audit_trail import AuditTrail
@@ -62,8 +63,10 @@ class LedgerLinkStack(Stack):
                                             legacy=self.buckets.legacy, erp_secrets=self.erp_secrets.secrets,
                                             values=values, **common)
         values[settings.STATE_MACHINE_ARN] = self.post_document.state_machine.state_machine_arn
+        values[settings.HAPPY_PATH_STATE_MACHINE_ARN] = self.post_document.happy_path.state_machine_arn
         self.normalize = Normalize(self, "Normalize", tables=self.tables, archive=self.buckets.archive,
-                                   state_machine=self.post_document.state_machine, values=values,
+                                   state_machine=self.post_document.state_machine,
+                                   happy_path=self.post_document.happy_path, values=values,
                                    api_secrets=self.secrets.fetch_credentials, **common)
         values[settings.INBOUND_QUEUE_URL] = self.normalize.queue.queue_url
         values[settings.INBOUND_DLQ_URL] = self.normalize.dlq.queue_url
@@ -95,6 +98,17 @@ class LedgerLinkStack(Stack):
         self.observability = Observability(self, "Observability", options=options, key=self.key,
                                            inbound=self.normalize.queue, dlq=self.normalize.dlq,
                                            state_machine=self.post_document.state_machine)
+        happy_path = self.post_document.happy_path
+        self.observability.alarm_on_app_metric(
+            "HappyPathExecutionsFailed", cloudwatch.MathExpression(
+                expression="failed + timedOut + aborted", label="happy path executions failed",
+                using_metrics={"failed": happy_path.metric_failed(period=Duration.minutes(5)),
+                               "timedOut": happy_path.metric_timed_out(period=Duration.minutes(5)),
+                               "aborted": happy_path.metric_aborted(period=Duration.minutes(5))},
+                period=Duration.minutes(5)),
+            "An Express happy-path execution ended without posting or handing its document to the Standard workflow "
+            "(it failed, timed out or was stopped): the document stays 'received'. Replay it (ledgerlink replay "
+            "--document <id>); the day's reconciliation also lists it as document_stuck.")
         self.observability.alarm_on_parked_messages(
             "BankFileDropsFailed", self.bank_files.dlq,
             "A dropped bank statement could not be received (its event is in the bank-file DLQ); fix the cause, "
@@ -145,7 +159,10 @@ class LedgerLinkStack(Stack):
             "BankFileDlqUrl": (self.bank_files.dlq.queue_url, "bank-file drops that failed (alarmed)"),
             "CursorsTableName": (self.tables["cursors"].table_name, "high-water marks of polled sources"),
             "InboundDlqUrl": (self.normalize.dlq.queue_url, "inbound DLQ (console: Start DLQ redrive)"),
-            "StateMachineArn": (self.post_document.state_machine.state_machine_arn, "post-document state machine"),
+            "StateMachineArn": (self.post_document.state_machine.state_machine_arn,
+                                "post-document Standard workflow (exception cases, long waits, replays)"),
+            "HappyPathStateMachineArn": (self.post_document.happy_path.state_machine_arn,
+                                         "Express happy path every new document runs first"),
             "AuditBucketName": (self.buckets.audit.bucket_name,
                                 "write-once copy of every audit item (Object Lock, governance mode)"),
             "OpsReaderRoleArn": (self.operator_roles.ops_reader.role_arn, "assume to read the ops API"),

@@ -32,6 +32,7 @@ ARCHIVE_BUCKET = "LEDGERLINK_ARCHIVE_BUCKET"
 INBOUND_QUEUE_URL = "LEDGERLINK_INBOUND_QUEUE_URL"
 INBOUND_DLQ_URL = "LEDGERLINK_INBOUND_DLQ_URL"
 STATE_MACHINE_ARN = "LEDGERLINK_STATE_MACHINE_ARN"
+HAPPY_PATH_STATE_MACHINE_ARN = "LEDGERLINK_HAPPY_PATH_STATE_MACHINE_ARN"
 BOOKS_URI = "LEDGERLINK_BOOKS_URI"
 INBOX_RETENTION_DAYS = "LEDGERLINK_INBOX_RETENTION_DAYS"
 CONFIG_CACHE_SECONDS = "LEDGERLINK_CONFIG_CACHE_SECONDS"
@@ -93,6 +94,8 @@ class NormalizeSettings:
     parties_table: str = env(PARTIES_TABLE)
     archive_bucket: str = env(ARCHIVE_BUCKET)
     state_machine_arn: str = env(STATE_MACHINE_ARN)
+    # the Express happy path (D76); without it every document starts the Standard workflow directly
+    happy_path_state_machine_arn: str = env(HAPPY_PATH_STATE_MACHINE_ARN, "")
     config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
     revenue_table: str = env(REVENUE_TABLE, "")   # subscription cancellations and usage batches (issue 9)
 

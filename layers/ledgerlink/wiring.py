@@ -59,7 +59,7 @@ def normalize_service() -> Any:
         inbox=DynamoInbox(s.inbox_table, totals_table=s.totals_table),
         ledger=DynamoLedger(s.ledger_table, totals_table=s.totals_table),
         exceptions=DynamoExceptions(s.exceptions_table),
-        workflow=StepFunctionsWorkflow(s.state_machine_arn),
+        workflow=StepFunctionsWorkflow(s.state_machine_arn, happy_path_arn=s.happy_path_state_machine_arn),
         parties=DynamoParties(s.parties_table),
         revenue=_revenue_observer(s.revenue_table),
     )

@@ -104,10 +104,14 @@ class Stack:
             self.deliver(messages)
         self.wait_for_executions(timeout)
 
-    def executions(self, status: str | None = None) -> list[dict[str, Any]]:
+    def executions(self, status: str | None = None, *, workflow: str | None = None) -> list[dict[str, Any]]:
+        """Executions of both workflows, or of one: ``"happy_path"`` (Express; moto lists those, AWS does not)
+        or ``"standard"``."""
         kwargs = {"statusFilter": status} if status else {}
-        return clients.client("stepfunctions").list_executions(
-            stateMachineArn=self.resources.state_machine_arn, **kwargs)["executions"]
+        arns = {"happy_path": self.resources.happy_path_arn, "standard": self.resources.state_machine_arn}
+        return [execution for name, arn in arns.items() if workflow in (None, name)
+                for execution in clients.client("stepfunctions").list_executions(
+                    stateMachineArn=arn, **kwargs)["executions"]]
 
     def _running_summary(self) -> list[tuple[str, list[str]]]:
         sfn = clients.client("stepfunctions")

@@ -73,7 +73,7 @@ def event_counters(stack) -> dict[str, int]:
 # ---- normalize: one transaction per source event ----------------------------------------------------------
 
 def test_normalize_registers_an_events_documents_and_marks_its_claim_in_one_transaction(stack, monkeypatch):
-    monkeypatch.setattr(StepFunctionsWorkflow, "start", lambda self, name, payload: True)  # count normalize only
+    monkeypatch.setattr(StepFunctionsWorkflow, "_start", lambda self, arn, name, payload: True)  # normalize only
     stack.send_event(INVOICE_PAID)
     messages = stack.receive()
     # When normalize handles the event (an invoice and its payment)
@@ -158,16 +158,16 @@ def test_a_batch_past_the_transaction_limit_is_chunked_with_the_mark_in_the_last
 
 @pytest.mark.parametrize("recovery", ["sqs redelivery", "replay"])
 def test_a_crash_after_the_transaction_before_start_execution_loses_no_document(stack, monkeypatch, recovery):
-    original = StepFunctionsWorkflow.start
+    original = StepFunctionsWorkflow._start   # both workflows: the happy path, and a replay's Standard start
     crashed: list[str] = []
 
-    def crash_once(self, name, payload):
+    def crash_once(self, arn, name, payload):
         if not crashed:
             crashed.append(name)
             raise LambdaCrash("chaos: normalize dies after its transaction, before StartExecution")
-        return original(self, name, payload)
+        return original(self, arn, name, payload)
 
-    monkeypatch.setattr(StepFunctionsWorkflow, "start", crash_once)
+    monkeypatch.setattr(StepFunctionsWorkflow, "_start", crash_once)
     stack.send_event(INVOICE_PAID)
     stack.deliver(stack.receive())
     # Given the crash: the documents are registered and the claim is processed, but nothing was started
@@ -202,7 +202,7 @@ def ready(stack, monkeypatch) -> dict[str, Any]:
     """An invoice registered by normalize (execution not started), taken through enrich and validate."""
     started: list[dict[str, Any]] = []
     with monkeypatch.context() as patch:
-        patch.setattr(StepFunctionsWorkflow, "start", lambda self, name, payload: started.append(payload) or True)
+        patch.setattr(StepFunctionsWorkflow, "_start", lambda self, arn, name, payload: started.append(payload) or True)
         stack.send_event(INVOICE_PAID)
         stack.drain()
     state = next(payload for payload in started if payload["document"]["document_type"] == "invoice")

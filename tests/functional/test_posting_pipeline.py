@@ -44,12 +44,14 @@ def test_invoice_paid_posts_receivable_and_cash_journals_once(stack):
         item["document_id"] for item in posted.values())
 
 
-def test_every_execution_is_named_by_its_document_id(stack):
+def test_every_document_runs_the_express_happy_path_named_by_its_id_and_no_standard_execution(stack):
     stack.send_event(INVOICE_PAID)
     stack.drain()
-    names = {execution["name"] for execution in stack.executions()}
-    assert names == {item["document_id"] for item in stack.documents()}
-    assert all(execution["status"] == "SUCCEEDED" for execution in stack.executions())
+    express = stack.executions(workflow="happy_path")
+    assert {execution["name"] for execution in express} == {item["document_id"] for item in stack.documents()}
+    assert all(execution["status"] == "SUCCEEDED" for execution in express) and len(express) == 2
+    # nothing went wrong, so nothing was handed to the Standard workflow (billed per state transition)
+    assert stack.executions(workflow="standard") == []
 
 
 def test_two_events_describing_the_same_facts_post_nothing_twice(stack):

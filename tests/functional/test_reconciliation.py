@@ -120,7 +120,7 @@ def test_a_dropped_event_is_detected_named_and_recovered_by_replay(stack, differ
 def test_a_document_whose_execution_never_ran_is_named_and_replay_posts_it_once(stack):
     # Given the execution start is lost for one document (e.g. the state machine was unavailable)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(StepFunctionsWorkflow, "start", lambda self, name, payload: True)
+        patch.setattr(StepFunctionsWorkflow, "_start", lambda self, arn, name, payload: True)
         stack.send_event("01-invoice.finalized.json")
         stack.drain()
     # When reconciled

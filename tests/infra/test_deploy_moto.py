@@ -306,7 +306,8 @@ def test_every_function_exists_with_its_settings_and_both_event_sources(deployed
 def test_the_state_machine_runs_the_deployed_task_functions(deployed):
     definition = boto3.client("stepfunctions").describe_state_machine(
         stateMachineArn=deployed.outputs["StateMachineArn"])["definition"]
-    (machine,) = [r for r in deployed.template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    (machine,) = [r for r in deployed.template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"
+                  and r["Properties"].get("StateMachineType", "STANDARD") == "STANDARD"]
     substitutions = machine["Properties"]["DefinitionSubstitutions"]
     # moto stores the DefinitionString as given (it does not apply DefinitionSubstitutions): each task's
     # placeholder must name a substitution, and each substitution must resolve to a function moto deployed

@@ -11,7 +11,7 @@ import pytest
 from ledgerlink.config.loader import load_config_file
 from ledgerlink.config.sources import api_credentials
 from ledgerlink.connectors.sources import POLLED_KINDS
-from ledgerlink.workflow import TASK_FUNCTIONS
+from ledgerlink.workflow import HAPPY_PATH_FUNCTIONS, TASK_FUNCTIONS
 
 from tests.conftest import EXAMPLE_CONFIG
 from tests.infra.template_queries import (
@@ -40,6 +40,7 @@ class Resources:
         self.legacy = output_target(template, "LegacyFilesBucketName")
         self.queue = output_target(template, "InboundQueueUrl")
         self.state_machine = output_target(template, "StateMachineArn")
+        self.happy_path = output_target(template, "HappyPathStateMachineArn")
         self.state_machine_name = self.state_machine  # ref() of Fn::GetAtt Name resolves to the logical id
         self.bank_dlq = output_target(template, "BankFileDlqUrl")
         self.audit_bucket = output_target(template, "AuditBucketName")
@@ -98,7 +99,8 @@ class Resources:
                 ("s3:GetObject", f"{self.archive}/items/*", None),     # archive.get(payload_key)
                 ("s3:PutObject", f"{self.archive}/fetched/*", None),   # fetch: archive what the vendor API returned
                 ("s3:GetObject", f"{self.archive}/fetched/*", None),   # ... and read it back on replay
-                ("states:StartExecution", self.state_machine, None),   # workflow.start
+                ("states:StartExecution", self.state_machine, None),   # workflow.start (a replay)
+                ("states:StartExecution", self.happy_path, None),      # workflow.start_document (D76)
                 ("dynamodb:PutItem", t["revenue"], None),              # revenue: a cancellation fact, usage claims
                 ("dynamodb:UpdateItem", t["revenue"], None),           # ... and the hourly usage ADD (one transaction)
                 *{("secretsmanager:GetSecretValue", secret, None) for secret in self.fetch_secrets},  # get_json
@@ -328,13 +330,35 @@ def test_resource_star_only_for_actions_without_resource_level_permissions(templ
                 assert action in allowed, (lid, action)
 
 
-def test_state_machine_role_invokes_only_the_five_task_functions(template, resources):
-    (machine,) = of_type(template, "AWS::StepFunctions::StateMachine").values()
-    role = ref(machine["Properties"]["RoleArn"])
-    invokes = {resource for action, resource, _ in grants(template, role) if action.startswith("lambda:")}
-    assert {action for action, _, _ in grants(template, role) if action.startswith("lambda:")} == {
-        "lambda:InvokeFunction"}
-    assert invokes == {resources.functions[name] for name in TASK_FUNCTIONS.values()}
+def _machines(template) -> dict[str, str]:
+    """State machine type → logical id."""
+    return {machine["Properties"].get("StateMachineType", "STANDARD"): lid
+            for lid, machine in of_type(template, "AWS::StepFunctions::StateMachine").items()}
+
+
+def test_state_machine_roles_invoke_only_their_task_functions_and_start_only_the_standard_workflow(
+        template, resources):
+    machines = _machines(template)
+    assert set(machines) == {"STANDARD", "EXPRESS"}
+    expected = {"STANDARD": set(TASK_FUNCTIONS.values()), "EXPRESS": set(HAPPY_PATH_FUNCTIONS.values())}
+    for kind, lid in machines.items():
+        role = ref(template["Resources"][lid]["Properties"]["RoleArn"])
+        role_grants = grants(template, role)
+        assert {action for action, _, _ in role_grants if action.startswith("lambda:")} == {"lambda:InvokeFunction"}
+        invokes = {resource for action, resource, _ in role_grants if action.startswith("lambda:")}
+        assert invokes == {resources.functions[name] for name in expected[kind]}, kind
+        starts = {resource for action, resource, _ in role_grants if action.startswith("states:")}
+        # the happy path escalates to the Standard workflow; the Standard workflow starts nothing
+        assert starts == ({machines["STANDARD"]} if kind == "EXPRESS" else set()), kind
+
+
+def test_normalize_starts_the_happy_path_and_the_standard_workflow_and_resumes_only_standard_executions(
+        template, resources):
+    machines = _machines(template)
+    role = function_role(template, resources.functions["normalize"])
+    states = {(action, resource) for action, resource, _ in grants(template, role) if action.startswith("states:")}
+    assert states == {("states:StartExecution", machines["EXPRESS"]), ("states:StartExecution", machines["STANDARD"]),
+                      ("states:SendTaskSuccess", machines["STANDARD"])}
 
 
 def test_config_seed_role_can_only_put_into_the_config_table(template, resources):

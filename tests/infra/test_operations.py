@@ -71,11 +71,26 @@ def test_slo_alarms_use_the_configured_objectives(template):
     alarms = _alarms(template).values()
     (latency,) = [p for p in alarms if _metric(p)[0] == "PostingLatency"]
     assert (_metric(latency)[1], latency["Threshold"]) == ("p95", 900)
-    (rate,) = [p for p in alarms if any("Expression" in m for m in p.get("Metrics", []))]
-    expression = next(m["Expression"] for m in rate["Metrics"] if "Expression" in m)
-    assert "exceptions" in expression and rate["Threshold"] == 2
+    (rate,) = [p for p in alarms if "exceptions" in _expression(p)]
+    assert rate["Threshold"] == 2
     (differences,) = [p for p in alarms if _metric(p)[0] == "ReconciliationDifferences"]
     assert differences["Threshold"] == 1
+
+
+def _expression(alarm: dict) -> str:
+    return next((m["Expression"] for m in alarm.get("Metrics", []) if "Expression" in m), "")
+
+
+def test_a_happy_path_execution_that_ends_without_posting_or_escalating_raises_an_alarm(template):
+    (alarm,) = [p for p in _alarms(template).values() if "timedOut" in _expression(p)]
+    assert _expression(alarm) == "failed + timedOut + aborted" and alarm["Threshold"] == 1
+    machines = {lid for lid, machine in of_type(template, "AWS::StepFunctions::StateMachine").items()
+                if machine["Properties"].get("StateMachineType") == "EXPRESS"}
+    metrics = {m["MetricStat"]["Metric"]["MetricName"]: m["MetricStat"]["Metric"]["Dimensions"]
+               for m in alarm["Metrics"] if "MetricStat" in m}
+    assert set(metrics) == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+    assert all({ref(d["Value"]) for d in dimensions} == machines for dimensions in metrics.values())
+    assert "document_stuck" in alarm["AlarmDescription"]
 
 
 def test_the_dashboard_shows_the_pipeline_metrics(template):

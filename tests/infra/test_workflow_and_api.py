@@ -1,4 +1,4 @@
-"""The post-document state machine (the very ASL file the local runtime runs) and the webhook API."""
+"""The two state machines (the very ASL files the local runtime runs) and the webhook API."""
 
 from __future__ import annotations
 
@@ -7,14 +7,31 @@ from typing import Any
 
 import pytest
 
-from ledgerlink.workflow import TASK_FUNCTIONS, definition_text
+from ledgerlink.workflow import (
+    ESCALATION_PLACEHOLDER,
+    HAPPY_PATH,
+    HAPPY_PATH_FUNCTIONS,
+    TASK_FUNCTIONS,
+    definition_text,
+)
 
 from tests.infra.template_queries import function_names, of_type, ref
 
 
+def machines_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {lid: resource for lid, resource in of_type(template, "AWS::StepFunctions::StateMachine").items()
+            if resource["Properties"].get("StateMachineType", "STANDARD") == kind}
+
+
 @pytest.fixture(scope="module")
 def machine(template) -> dict[str, Any]:
-    (resource,) = of_type(template, "AWS::StepFunctions::StateMachine").values()
+    (resource,) = machines_of(template, "STANDARD").values()
+    return resource["Properties"]
+
+
+@pytest.fixture(scope="module")
+def happy_path(template) -> dict[str, Any]:
+    (resource,) = machines_of(template, "EXPRESS").values()
     return resource["Properties"]
 
 
@@ -39,8 +56,22 @@ def test_definition_is_the_library_asl_with_each_task_function_substituted(assem
     assert deployed == json.loads(definition_text())
 
 
-def test_standard_type_error_logging_without_execution_data_and_tracing(template, machine):
-    assert machine.get("StateMachineType", "STANDARD") == "STANDARD"
+def test_happy_path_is_its_library_asl_with_four_functions_and_the_standard_workflow_to_escalate_to(
+        assembly, template, happy_path):
+    names = function_names(template, assembly.assets, assembly.outdir)
+    (standard,) = machines_of(template, "STANDARD")
+    substitutions = {placeholder: ref(value) for placeholder, value in happy_path["DefinitionSubstitutions"].items()}
+    assert substitutions == {**{placeholder: names[function] for placeholder, function in HAPPY_PATH_FUNCTIONS.items()},
+                             ESCALATION_PLACEHOLDER: standard}
+    placeholder_of = {names[function]: placeholder for placeholder, function in HAPPY_PATH_FUNCTIONS.items()}
+    assert json.loads(_definition_with_placeholders(happy_path, placeholder_of)) == json.loads(
+        definition_text(HAPPY_PATH))
+
+
+@pytest.mark.parametrize("kind", ["STANDARD", "EXPRESS"])
+def test_both_machines_log_errors_without_execution_data_to_encrypted_groups_and_trace(template, kind):
+    (resource,) = machines_of(template, kind).values()
+    machine = resource["Properties"]
     logging = machine["LoggingConfiguration"]
     assert logging["Level"] == "ERROR"
     assert logging["IncludeExecutionData"] is False
@@ -117,7 +148,7 @@ STABLE_OUTPUTS = {
     "TotalsTableName", "AuditTableName", "CursorsTableName", "ArchiveBucketName",
     "BooksBucketName", "BooksUri", "ReportsBucketName", "LegacyFilesBucketName", "AuditBucketName",
     "ReconcileFunctionName", "FlushFunctionName", "AlarmTopicArn", "InboundQueueUrl", "InboundDlqUrl",
-    "BankInbox", "BankFileDlqUrl", "StateMachineArn", "OpsReaderRoleArn", "ExceptionResolverRoleArn",
+    "BankInbox", "BankFileDlqUrl", "StateMachineArn", "HappyPathStateMachineArn", "OpsReaderRoleArn", "ExceptionResolverRoleArn",
     "ReplayOperatorRoleArn", "MappingAdminRoleArn", "RevenueTableName", "RevenueReleaseFunctionName",
 }
 

@@ -89,6 +89,9 @@ class FakeWorkflow:
         self.executions[name] = payload
         return True
 
+    def start_document(self, document_id: str, payload: dict[str, Any]) -> bool:
+        return self.start(document_id, payload)
+
 
 class ExplodingLedger:
     def register(self, record: dict[str, Any]) -> Registration:

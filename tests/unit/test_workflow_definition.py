@@ -43,7 +43,9 @@ def test_definition_parses_and_every_transition_exists(definition: dict[str, Any
 
 
 def test_happy_path_is_master_data_enrich_validate_post(definition: dict[str, Any]) -> None:
-    path, name = [], definition["StartAt"]
+    # the Standard workflow starts at the Choice that routes an escalation from the Express happy path (D76);
+    # its default (a replay, started directly) is the pipeline
+    path, name = [], definition["States"][definition["StartAt"]]["Default"]
     while name:
         path.append(name)
         name = definition["States"][name].get("Next")
@@ -104,7 +106,7 @@ def test_the_exception_step_waits_for_a_decision_that_retries_or_closes(definiti
     (retry,) = decision["Choices"]
     assert (retry["Variable"], retry["StringEquals"]) == ("$.decision.action", "retry")
     prepare = states[retry["Next"]]
-    assert prepare["Next"] == definition["StartAt"]  # a retry starts over, master data first
+    assert prepare["Next"] == "EnsureMasterData"  # a retry starts over, master data first
     assert prepare["Parameters"]["config_version.$"] == "$.decision.config_version"  # the fixed mapping
     assert states[decision["Default"]]["Type"] == "Succeed"
     (expired,) = state["Catch"]

@@ -1,5 +1,6 @@
 """The AWS side of the local stack, created in moto: tables, bucket, queues, secrets, functions,
-the post-document state machine and the active configuration.
+the two state machines (the Express happy path and the Standard post-document workflow) and the active
+configuration.
 
 Works against a moto server (``LocalRuntime``) and in moto's in-process decorator mode (functional
 tests) alike: it only uses boto3 clients and patches moto's Docker-free Lambda backend so that
@@ -24,7 +25,7 @@ from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.local.functions import FUNCTION_NAMES, FunctionError, FunctionHost
 from ledgerlink.store import clients
 from ledgerlink.store.tables import TABLE_ENV, TABLES
-from ledgerlink.workflow import TASK_FUNCTIONS, render
+from ledgerlink.workflow import ESCALATION_PLACEHOLDER, HAPPY_PATH, TASK_FUNCTIONS, render
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -43,6 +44,7 @@ class Resources:
     books_uri: str
     function_arns: dict[str, str]
     legacy_files_uri: str = ""
+    happy_path_arn: str = ""
 
     def environment(self) -> dict[str, str]:
         """The Lambda environment (same variable names as the CDK stack sets)."""
@@ -54,6 +56,7 @@ class Resources:
             settings.INBOUND_DLQ_URL: self.inbound_dlq_url,
             settings.INBOUND_QUEUE_URL: self.inbound_queue_url,
             settings.STATE_MACHINE_ARN: self.state_machine_arn,
+            settings.HAPPY_PATH_STATE_MACHINE_ARN: self.happy_path_arn,
             settings.BOOKS_URI: self.books_uri,
             settings.LEGACY_FILES_URI: self.legacy_files_uri,
             settings.CONFIG_CACHE_SECONDS: "2",
@@ -117,16 +120,20 @@ def create_resources(*, prefix: str, books_dir: Path, host: FunctionHost, visibi
     arns = {name: aws_lambda.create_function(
         FunctionName=host.physical_name(name), Runtime="python3.12", Role=role, Handler="handler.handler",
         Code={"ZipFile": package.getvalue()}, Timeout=60)["FunctionArn"] for name in FUNCTION_NAMES}
-    definition = render({placeholder: arns[function] for placeholder, function in TASK_FUNCTIONS.items()},
-                        master_data_wait_seconds=master_data_wait_seconds)
-    state_machine = clients.client("stepfunctions").create_state_machine(
-        name=f"{prefix}-post-document", definition=json.dumps(definition), roleArn=role,
-        type="STANDARD")["stateMachineArn"]
+    task_arns = {placeholder: arns[function] for placeholder, function in TASK_FUNCTIONS.items()}
+    sfn = clients.client("stepfunctions")
+    state_machine = sfn.create_state_machine(
+        name=f"{prefix}-post-document", roleArn=role, type="STANDARD", definition=json.dumps(
+            render(task_arns, master_data_wait_seconds=master_data_wait_seconds)))["stateMachineArn"]
+    happy_path = sfn.create_state_machine(
+        name=f"{prefix}-happy-path", roleArn=role, type="EXPRESS", definition=json.dumps(
+            render({**task_arns, ESCALATION_PLACEHOLDER: state_machine}, name=HAPPY_PATH)))["stateMachineArn"]
     return Resources(tables=tables, archive_bucket=bucket, reports_bucket=reports, inbound_queue_url=queue_url,
                      inbound_queue_arn=queue_arn,
                      inbound_dlq_url=dlq_url, state_machine_arn=state_machine,
                      books_uri=books_dir.resolve().as_uri(), function_arns=arns,
-                     legacy_files_uri=(legacy_dir or books_dir.parent / "legacy").resolve().as_uri())
+                     legacy_files_uri=(legacy_dir or books_dir.parent / "legacy").resolve().as_uri(),
+                     happy_path_arn=happy_path)
 
 
 def apply_config(resources: Resources, config: LedgerLinkConfig, *, applied_by: str) -> int:
@@ -182,10 +189,37 @@ def in_process_lambdas(host: FunctionHost) -> Iterator[None]:
         return json.dumps(result, default=str).encode()
 
     LambdaSimpleBackend.invoke = invoke
+    with _sfn_start_execution_parameters():
+        try:
+            yield
+        finally:
+            LambdaSimpleBackend.invoke = original
+
+
+@contextmanager
+def _sfn_start_execution_parameters() -> Iterator[None]:
+    """moto 5.2.5 hands an ``arn:aws:states:::states:startExecution`` task's parameters to boto3 as written in
+    the ASL (``StateMachineArn``, ``Name``, ``Input``, as AWS documents them), and botocore wants
+    ``stateMachineArn``/``name``/``input``: the task fails with ``States.Runtime 'StateMachineArn'``. The happy
+    path's escalation (D76) uses exactly that task, so the local stack lower-cases the first letter as Step
+    Functions does; the definition itself stays AWS's."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+        StateTaskServiceSfn,
+    )
+
+    original = StateTaskServiceSfn._normalise_parameters
+
+    def normalise(self: Any, parameters: dict[str, Any], boto_service_name: str | None = None,
+                  service_action_name: str | None = None) -> None:
+        original(self, parameters, boto_service_name, service_action_name)
+        for key in [key for key in parameters if key[:1].isupper()]:
+            parameters[key[0].lower() + key[1:]] = parameters.pop(key)
+
+    StateTaskServiceSfn._normalise_parameters = normalise  # type: ignore[method-assign]
     try:
         yield
     finally:
-        LambdaSimpleBackend.invoke = original
+        StateTaskServiceSfn._normalise_parameters = original  # type: ignore[method-assign]
 
 
 _DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item", "get_item",
@@ -222,6 +256,14 @@ def atomic_dynamodb() -> Iterator[None]:
     finally:
         for name, method in originals.items():
             setattr(DynamoDBBackend, name, method)
+
+
+def running_express(state_machine_arn: str) -> int:
+    """Express executions of this state machine still running. AWS refuses ListExecutions on an Express
+    machine (their record is the execution logs); moto answers it, and only the local stack asks."""
+    paginator = clients.client("stepfunctions").get_paginator("list_executions")
+    return sum(len(page["executions"]) for page in paginator.paginate(stateMachineArn=state_machine_arn,
+                                                                       statusFilter="RUNNING"))
 
 
 def waiting_for_decisions(exceptions_table: str) -> int:

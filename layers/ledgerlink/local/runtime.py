@@ -38,6 +38,7 @@ from ledgerlink.local.aws import (
     atomic_dynamodb,
     create_resources,
     in_process_lambdas,
+    running_express,
     store_api_credentials,
     store_secrets,
     waiting_for_decisions,
@@ -366,6 +367,8 @@ class LocalRuntime:
             return False
         assert self.resources is not None
         # an execution waiting on an exception case's task token is idle: it waits for a person
+        if running_express(self.resources.happy_path_arn):
+            return False
         return self.running_executions() <= waiting_for_decisions(self.resources.tables["exceptions"])
 
     def wait_idle(self, timeout: float = 120.0, settle: float = 0.3) -> bool:

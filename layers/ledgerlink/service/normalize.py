@@ -55,7 +55,8 @@ class ExceptionsPort(Protocol):
 
 
 class WorkflowPort(Protocol):
-    def start(self, name: str, payload: dict[str, Any]) -> bool: ...
+    def start_document(self, document_id: str, payload: dict[str, Any]) -> bool: ...   # the happy path
+    def start(self, name: str, payload: dict[str, Any]) -> bool: ...                   # Standard (replays)
     def send_task_success(self, task_token: str, output: dict[str, Any]) -> None: ...
 
 
@@ -231,9 +232,10 @@ class NormalizeService:
                 name = f"{document.document_id}-replay-{uuid.uuid4().hex[:8]}"
                 if self._workflow.start(name, payload):
                     outcome.started.append(name)
-            elif registration.status == "received" and self._workflow.start(document.document_id, payload):
-                # Start (again) unless the document already reached a final state: a crash between the
-                # ledger write and StartExecution must not strand it; the execution name makes it once.
+            elif registration.status == "received" and self._workflow.start_document(document.document_id, payload):
+                # Start (again) unless the document already reached a final state: a crash between the ledger
+                # write and StartExecution must not strand it; a second run finds the ledger lease or the
+                # posting (Express) or its execution name taken (Standard).
                 outcome.started.append(document.document_id)
         if not marked:
             record(outcome.outcome, outcome.document_ids, outcome.reasons)

@@ -31,6 +31,19 @@ def trace(document_id: str, *, ledger: Any, inbox: Any, cases: Any, workflow: An
                 "posted_at": item.get("posted_at"), "accounting_date": item.get("posted_accounting_date"),
                 "period_adjusted": item.get("period_adjusted")},
         "exceptions": [public(case) for case in cases.for_document(document_id)],
-        "execution": {"name": document_id, "status": execution["status"]} if execution else None,
+        "execution": _execution(document_id, item, execution),
         "ignored_reason": item.get("ignored_reason"),
     }
+
+
+def _execution(document_id: str, item: dict[str, Any], execution: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The Standard execution when the document has one (it left the happy path, or was replayed); otherwise the
+    Express happy path ran it, which keeps no execution history to describe (D76): its task logs carry the
+    document's correlation id."""
+    if execution:
+        return {"name": document_id, "workflow": "standard", "status": execution["status"]}
+    if item["status"] == "ignored":
+        return None
+    return {"name": document_id, "workflow": "happy_path", "status": None,
+            "logs": f"Express executions keep no history; search the task logs for correlation id "
+                    f"{item.get('correlation_id')}"}

@@ -1,4 +1,5 @@
-"""Starts the post-document state machine: one execution per document, named by its document id."""
+"""Starts a document's workflow: the Express happy path (normalize's first start), or the Standard post-document
+workflow (replays; the happy path escalates to it by itself), one Standard execution per name (D76)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from ledgerlink.store.clients import error_code
 
 
 class StepFunctionsWorkflow:
-    def __init__(self, state_machine_arn: str, *, client: Any = None) -> None:
+    def __init__(self, state_machine_arn: str, *, happy_path_arn: str = "", client: Any = None) -> None:
         self._arn = state_machine_arn
+        self._happy_path_arn = happy_path_arn
         self._client = client
 
     @property
@@ -31,10 +33,22 @@ class StepFunctionsWorkflow:
                 return None
             raise
 
+    def start_document(self, document_id: str, payload: dict[str, Any]) -> bool:
+        """A newly registered document: the Express happy path when deployed, else the Standard workflow.
+
+        Express executions are not unique by name (each start runs again) and run at least once; the post step's
+        ledger lease and its lookup by external id keep a second run from posting twice (D11, D73)."""
+        if not self._happy_path_arn:
+            return self.start(document_id, payload)
+        return self._start(self._happy_path_arn, document_id, payload)
+
     def start(self, name: str, payload: dict[str, Any]) -> bool:
-        """Start once. Returns False when an execution with this name already exists (idempotent)."""
+        """Start the Standard workflow once. Returns False when an execution with this name already exists."""
+        return self._start(self._arn, name, payload)
+
+    def _start(self, arn: str, name: str, payload: dict[str, Any]) -> bool:
         try:
-            self.client.start_execution(stateMachineArn=self._arn, name=name,
+            self.client.start_execution(stateMachineArn=arn, name=name,
                                         input=json.dumps(payload, separators=(",", ":"), default=str))
         except Exception as exc:
             if error_code(exc) == "ExecutionAlreadyExists":

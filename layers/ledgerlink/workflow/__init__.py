@@ -1,7 +1,10 @@
-"""The post-document state machine definition (Amazon States Language), shared by CDK and the local runtime.
+"""The state machine definitions (Amazon States Language), shared by CDK and the local runtime.
 
-``post_document.asl.json`` holds ``${...FunctionArn}`` placeholders; CDK fills them with
-``definition_substitutions`` and the local runtime with moto Lambda ARNs — the same document either way.
+``happy_path.asl.json`` is the Express workflow normalize starts for every document (master data → enrich →
+validate → post, billed per request); ``post_document.asl.json`` is the Standard workflow it hands a document to
+when one quick retry does not get it through (exception cases and their task tokens, long waits), and the one
+replays start. Both hold ``${...}`` placeholders; CDK fills them with ``definition_substitutions`` and the local
+runtime with moto ARNs — the same documents either way (D76).
 """
 
 from __future__ import annotations
@@ -21,26 +24,33 @@ TASK_FUNCTIONS: dict[str, str] = {
 }
 
 
-def definition_text() -> str:
-    return resources.files(__package__).joinpath("post_document.asl.json").read_text(encoding="utf-8")
+HAPPY_PATH_FUNCTIONS: dict[str, str] = {placeholder: folder for placeholder, folder in TASK_FUNCTIONS.items()
+                                         if folder != "open_exception"}
+ESCALATION_PLACEHOLDER = "PostDocumentStateMachineArn"   # the Standard workflow, in the happy path's Escalate state
+STANDARD = "post_document"
+HAPPY_PATH = "happy_path"
+
+
+def definition_text(name: str = STANDARD) -> str:
+    return resources.files(__package__).joinpath(f"{name}.asl.json").read_text(encoding="utf-8")
 
 
 def placeholders(text: str | None = None) -> set[str]:
     return set(re.findall(r"\$\{(\w+)\}", text or definition_text()))
 
 
-def render(arns: dict[str, str], *, master_data_wait_seconds: int | None = None) -> dict[str, Any]:
+def render(arns: dict[str, str], *, master_data_wait_seconds: int | None = None, name: str = STANDARD) -> dict[str, Any]:
     """The definition with every placeholder replaced (local runtime); refuses unknown or missing ones.
 
     ``master_data_wait_seconds`` shortens the quote-to-cash wait (the ``MasterDataPending`` retry interval)
     for local runs and tests, where waiting a minute per attempt would only slow the demo down; nothing
     else of the deployed definition changes."""
-    text = definition_text()
+    text = definition_text(name)
     missing = placeholders(text) - set(arns)
     if missing:
         raise KeyError(f"no ARN for {sorted(missing)}")
-    for name, arn in arns.items():
-        text = text.replace("${" + name + "}", arn)
+    for placeholder, arn in arns.items():
+        text = text.replace("${" + placeholder + "}", arn)
     definition = json.loads(text)
     if master_data_wait_seconds is not None:
         for state in definition["States"].values():
