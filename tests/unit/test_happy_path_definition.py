@@ -118,3 +118,19 @@ def choose(choice: dict[str, Any], state: dict[str, Any]) -> str:
 
 
 _MISSING = object()
+
+
+def test_local_rendering_only_lengthens_the_task_timeouts_and_fills_the_escalation_target():
+    arns = {placeholder: f"arn:fn:{placeholder}" for placeholder in workflow.HAPPY_PATH_FUNCTIONS}
+    arns[workflow.ESCALATION_PLACEHOLDER] = "arn:aws:states:us-east-1:123456789012:stateMachine:standard"
+    deployed = json.loads(workflow.definition_text(workflow.HAPPY_PATH))
+    local = workflow.render(arns, name=workflow.HAPPY_PATH, task_timeout_seconds=300)
+    assert local["States"]["Escalate"]["Parameters"]["StateMachineArn"] == arns[workflow.ESCALATION_PLACEHOLDER]
+    for name, state in local["States"].items():
+        if state["Type"] == "Task":
+            assert state["TimeoutSeconds"] == 300
+            assert {k: v for k, v in state.items() if k not in ("TimeoutSeconds", "Resource", "Parameters")} == {
+                k: v for k, v in deployed["States"][name].items() if k not in ("TimeoutSeconds", "Resource",
+                                                                                "Parameters")}
+    with pytest.raises(KeyError):
+        workflow.render({}, name=workflow.HAPPY_PATH)

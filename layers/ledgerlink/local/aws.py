@@ -29,6 +29,9 @@ from ledgerlink.workflow import ESCALATION_PLACEHOLDER, HAPPY_PATH, TASK_FUNCTIO
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
+# the in-process function host serializes each function's invocations: a burst of happy-path executions queues
+# behind one another there, where Lambda would run them side by side (workflow.render)
+LOCAL_TASK_TIMEOUT_SECONDS = 300
 MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 
@@ -127,7 +130,8 @@ def create_resources(*, prefix: str, books_dir: Path, host: FunctionHost, visibi
             render(task_arns, master_data_wait_seconds=master_data_wait_seconds)))["stateMachineArn"]
     happy_path = sfn.create_state_machine(
         name=f"{prefix}-happy-path", roleArn=role, type="EXPRESS", definition=json.dumps(
-            render({**task_arns, ESCALATION_PLACEHOLDER: state_machine}, name=HAPPY_PATH)))["stateMachineArn"]
+            render({**task_arns, ESCALATION_PLACEHOLDER: state_machine}, name=HAPPY_PATH,
+                   task_timeout_seconds=LOCAL_TASK_TIMEOUT_SECONDS)))["stateMachineArn"]
     return Resources(tables=tables, archive_bucket=bucket, reports_bucket=reports, inbound_queue_url=queue_url,
                      inbound_queue_arn=queue_arn,
                      inbound_dlq_url=dlq_url, state_machine_arn=state_machine,

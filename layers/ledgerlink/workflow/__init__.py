@@ -39,12 +39,15 @@ def placeholders(text: str | None = None) -> set[str]:
     return set(re.findall(r"\$\{(\w+)\}", text or definition_text()))
 
 
-def render(arns: dict[str, str], *, master_data_wait_seconds: int | None = None, name: str = STANDARD) -> dict[str, Any]:
+def render(arns: dict[str, str], *, master_data_wait_seconds: int | None = None, name: str = STANDARD,
+           task_timeout_seconds: int | None = None) -> dict[str, Any]:
     """The definition with every placeholder replaced (local runtime); refuses unknown or missing ones.
 
     ``master_data_wait_seconds`` shortens the quote-to-cash wait (the ``MasterDataPending`` retry interval)
     for local runs and tests, where waiting a minute per attempt would only slow the demo down; nothing
-    else of the deployed definition changes."""
+    else of the deployed definition changes. ``task_timeout_seconds`` replaces every task's timeout: the local
+    function host runs one invocation per function at a time (Lambda runs them side by side), so a burst of
+    Express executions queues there for longer than the happy path's AWS-sized task timeouts (D76)."""
     text = definition_text(name)
     missing = placeholders(text) - set(arns)
     if missing:
@@ -58,4 +61,8 @@ def render(arns: dict[str, str], *, master_data_wait_seconds: int | None = None,
                 if "MasterDataPending" in retrier["ErrorEquals"]:
                     retrier["IntervalSeconds"] = master_data_wait_seconds
                     retrier["BackoffRate"] = 1.0
+    if task_timeout_seconds is not None:
+        for state in definition["States"].values():
+            if state["Type"] == "Task":
+                state["TimeoutSeconds"] = max(state.get("TimeoutSeconds", 0), task_timeout_seconds)
     return definition
