@@ -1,20 +1,18 @@
-"""SQS inbound → canonical documents → posting ledger → one post-document execution per document."""
+"""SQS inbound → canonical documents → posting ledger → one happy-path execution per new document."""
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from ledgerlink.service.normalize import parse_message
+from ledgerlink.service.sqs_batch import process_sqs_batch
 from ledgerlink.wiring import normalize_service
 
 logger = Logger(service="ledgerlink-normalize")
 metrics = Metrics(namespace="LedgerLink", service="normalize")
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def record_handler(record: SQSRecord) -> None:
-    message = parse_message(record.body)
+def record_handler(record: dict) -> None:
+    message = parse_message(record["body"])
     logger.append_keys(correlation_id=message["correlation_id"], source=message["source"],
                        event_id=message["event_id"])
     outcome = normalize_service().process(message)
@@ -24,8 +22,13 @@ def record_handler(record: SQSRecord) -> None:
     metrics.add_metric(name="DocumentsStarted", unit=MetricUnit.Count, value=len(outcome.started))
 
 
+def record_failed(record: dict, error: Exception) -> None:
+    # the type and the message id only: an error's text may quote the event, which can hold personal data
+    logger.warning("record failed; SQS delivers it again", extra={
+        "message_id": record.get("messageId"), "error_type": type(error).__name__})
+
+
 @logger.inject_lambda_context
 @metrics.log_metrics
 def handler(event: dict, context: object) -> dict:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    return process_sqs_batch(event, record_handler, on_failure=record_failed)

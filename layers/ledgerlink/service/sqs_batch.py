@@ -1,0 +1,46 @@
+"""SQS partial batch responses for a Lambda fed by an event source mapping with ``ReportBatchItemFailures``.
+
+Each record is handled on its own; the ones that raise are answered as ``batchItemFailures`` so SQS redelivers
+only them (and, after the queue's ``maxReceiveCount``, parks them in the DLQ). When every record of the batch
+failed the whole invocation fails, so the function's ``Errors`` metric shows it — what Powertools'
+``process_partial_response`` does; this is the same contract without its import cost on the normalize cold
+start (the batch utility pulls in asyncio and every event data class, ≈ 0.1 s; D77).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class BatchFailed(Exception):
+    """Every record of the batch failed; the first failure is the cause."""
+
+
+@dataclass
+class BatchOutcome:
+    failures: list[tuple[str, BaseException]] = field(default_factory=list)   # (message id, error)
+
+    def response(self) -> dict[str, Any]:
+        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id, _ in self.failures]}
+
+
+def process_sqs_batch(event: dict[str, Any], handle: Callable[[dict[str, Any]], None],
+                      on_failure: Callable[[dict[str, Any], Exception], None] | None = None) -> dict[str, Any]:
+    """Handle every record of an SQS event; returns the partial batch response, raises :class:`BatchFailed`
+    when no record succeeded (a batch with no records is an error too: the mapping never sends one)."""
+    records = event.get("Records")
+    if not isinstance(records, list) or not records:
+        raise BatchFailed("the event holds no SQS records")
+    outcome = BatchOutcome()
+    for record in records:
+        try:
+            handle(record)
+        except Exception as error:  # noqa: BLE001 - any failure of one record is that record's, retried by SQS
+            outcome.failures.append((record["messageId"], error))
+            if on_failure is not None:
+                on_failure(record, error)
+    if len(outcome.failures) == len(records):
+        raise BatchFailed(f"all {len(records)} records failed") from outcome.failures[0][1]
+    return outcome.response()
