@@ -323,6 +323,21 @@ def test_the_state_machine_runs_the_deployed_task_functions(deployed):
         assert deployed.physical(function) in deployed_names, placeholder
 
 
+def test_the_happy_path_is_deployed_as_an_express_machine_beside_the_standard_one(deployed):
+    sfn = boto3.client("stepfunctions")
+    happy_path = sfn.describe_state_machine(stateMachineArn=deployed.outputs["HappyPathStateMachineArn"])
+    assert happy_path["stateMachineArn"] != deployed.outputs["StateMachineArn"]
+    # moto's CloudFormation creates every state machine as STANDARD (it drops StateMachineType): the type is
+    # checked on the template the deployment was given
+    types = sorted(r["Properties"].get("StateMachineType", "STANDARD") for r in deployed.template["Resources"].values()
+                   if r["Type"] == "AWS::StepFunctions::StateMachine")
+    assert types == ["EXPRESS", "STANDARD"]
+    states = json.loads(happy_path["definition"])["States"]
+    assert states["Escalate"]["Resource"] == "arn:aws:states:::states:startExecution"
+    assert {name for name, state in states.items() if state["Type"] == "Task"} == {
+        "EnsureMasterData", "Enrich", "Validate", "Post", "Escalate"}
+
+
 def test_apis_expose_the_public_webhook_and_iam_only_ops_routes(deployed):
     from infra.constructs.ops_api import ROUTES
 
