@@ -54,7 +54,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     if calls:
         out.append(("billable AWS calls per document (moto, botocore events)",
                     f"{calls['billable_per_document']} ({calls['api_calls_per_document']} API calls + "
-                    f"{calls['transitions_per_document']} state transitions)",
+                    f"{calls['transitions_per_document']} Standard state transitions; the Express happy path is billed per "
+                    "request)",
                     f"≤ {calls['target_per_document']}", _met(calls["target_met"])))
     cost = results.get("reconcile_cost")
     if cost:

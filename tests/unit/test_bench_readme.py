@@ -21,7 +21,8 @@ def test_each_figure_is_reported_against_its_target_with_the_verdict_the_numbers
     }
     table = {measure: (value, target, met) for measure, value, target, met in rows(results)}
     assert table["billable AWS calls per document (moto, botocore events)"] == (
-        "11.29 (7.29 API calls + 4.0 state transitions)", "≤ 6", "**no**")
+        "11.29 (7.29 API calls + 4.0 Standard state transitions; the Express happy path is billed per request)",
+        "≤ 6", "**no**")
     assert table["reconciliation cost, 1,000 vs 100,000 documents on one day"][1:] == ("≤ 2", "yes")
     assert "measured 2026-11-24 03:52–2026-11-24 03:55 UTC" in render(results)
 
