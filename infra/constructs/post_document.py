@@ -137,46 +137,37 @@ class PostDocument(Construct):
         )
 
     def _build_state_machine(self) -> sfn.StateMachine:
-        arns = {placeholder: self.tasks[name].function.function_arn
-                for placeholder, name in workflow.TASK_FUNCTIONS.items()}
-        machine = sfn.StateMachine(
-            self, "StateMachine",
+        return self._machine(
+            "StateMachine", workflow.STANDARD, workflow.TASK_FUNCTIONS, self.log_group,
             comment="LedgerLink post-document: one execution per canonical document, named by its id",
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_string(workflow.definition_text()),
-            definition_substitutions=arns,
-            # ERROR only and no execution data: inputs and outputs are financial documents.
-            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ERROR, include_execution_data=False),
-            tracing_enabled=True,
-        )
-        # The definition is a string, so CDK cannot infer the tasks: invoke exactly these five (unqualified ARNs).
-        machine.add_to_role_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=list(arns.values())))
-        acknowledge(machine, "SF1", "Execution history holds canonical financial documents; logging is ERROR-level "
-                                    "without execution data, and each task's own JSON logs carry the correlation id.")
-        acknowledge(machine.role, "IAM5", "CloudWatch Logs vended-log delivery (CreateLogDelivery, ...) and X-Ray "
-                                          "tracing actions support no resource-level permissions; CDK adds them "
-                                          "with Resource '*'.", finding="Resource::*")
-        return machine
+            kind=sfn.StateMachineType.STANDARD)
 
     def _build_happy_path(self) -> sfn.StateMachine:
-        arns = {placeholder: self.tasks[name].function.function_arn
-                for placeholder, name in workflow.HAPPY_PATH_FUNCTIONS.items()}
-        machine = sfn.StateMachine(
-            self, "HappyPath",
+        machine = self._machine(
+            "HappyPath", workflow.HAPPY_PATH, workflow.HAPPY_PATH_FUNCTIONS, self.happy_path_log_group,
             comment="LedgerLink happy path: master data, enrich, validate, post for one document (Express)",
-            state_machine_type=sfn.StateMachineType.EXPRESS,
-            definition_body=sfn.DefinitionBody.from_string(workflow.definition_text(workflow.HAPPY_PATH)),
-            definition_substitutions={**arns, workflow.ESCALATION_PLACEHOLDER: self.state_machine.state_machine_arn},
-            # Express keeps no execution history: these logs are its record. ERROR level (the failed and timed-out
-            # executions an alarm points at) and no execution data: inputs and outputs are financial documents.
-            logs=sfn.LogOptions(destination=self.happy_path_log_group, level=sfn.LogLevel.ERROR,
-                                include_execution_data=False),
-            tracing_enabled=True,
-        )
-        # the definition is a string: invoke exactly these four, and start (escalate to) the Standard workflow only
-        machine.add_to_role_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=list(arns.values())))
+            kind=sfn.StateMachineType.EXPRESS,
+            substitutions={workflow.ESCALATION_PLACEHOLDER: self.state_machine.state_machine_arn})
+        # its Escalate state starts the Standard workflow, and nothing else
         machine.add_to_role_policy(iam.PolicyStatement(actions=["states:StartExecution"],
                                                        resources=[self.state_machine.state_machine_arn]))
+        return machine
+
+    def _machine(self, construct_id: str, definition: str, functions: Mapping[str, str], log_group: logs.ILogGroup,
+                 *, comment: str, kind: sfn.StateMachineType,
+                 substitutions: Mapping[str, str] | None = None) -> sfn.StateMachine:
+        """One of the two machines on its library ASL. Logs are its record (Express keeps no history): ERROR
+        level, no execution data, as inputs and outputs are financial documents."""
+        arns = {placeholder: self.tasks[name].function.function_arn for placeholder, name in functions.items()}
+        machine = sfn.StateMachine(
+            self, construct_id, comment=comment, state_machine_type=kind,
+            definition_body=sfn.DefinitionBody.from_string(workflow.definition_text(definition)),
+            definition_substitutions={**arns, **(substitutions or {})},
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ERROR, include_execution_data=False),
+            tracing_enabled=True,
+        )
+        # The definition is a string, so CDK cannot infer the tasks: invoke exactly these (unqualified ARNs).
+        machine.add_to_role_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=list(arns.values())))
         acknowledge(machine, "SF1", "Execution data are canonical financial documents; logging is ERROR-level "
                                     "without execution data, and each task's own JSON logs carry the correlation id.")
         acknowledge(machine.role, "IAM5", "CloudWatch Logs vended-log delivery (CreateLogDelivery, ...) and X-Ray "
