@@ -123,13 +123,18 @@ class Stack:
                                                                   .get("cause", ""))[:200] for e in events]))
         return summary
 
+    def _idle(self) -> bool:
+        """No handler ran while the executions and cases were read, and every running execution waits on a case.
+        A step still running (the open-exception handler between writing the case with its task token and
+        marking the document) is not a parked execution, whatever the exceptions table already says."""
+        before = self.host.activity
+        parked = len(self.executions("RUNNING")) <= waiting_for_decisions(self.resources.tables["exceptions"])
+        return parked and before[0] == 0 and self.host.activity == before
+
     def wait_for_executions(self, timeout: float = 60.0) -> None:
         """Until every execution finished or waits on an exception case's task token (a person's decision)."""
         deadline = time.monotonic() + timeout
-        # a step still running (the open-exception handler between writing the case and marking the document) is
-        # not a parked execution, whatever the exceptions table already says
-        while self.host.busy or \
-                len(self.executions("RUNNING")) > waiting_for_decisions(self.resources.tables["exceptions"]):
+        while not self._idle():
             if time.monotonic() > deadline:
                 raise TimeoutError(f"executions still running: {self._running_summary()}")
             time.sleep(0.05)

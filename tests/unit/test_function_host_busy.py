@@ -33,3 +33,12 @@ def test_busy_while_a_handler_runs_and_not_after_it_returned_or_failed(monkeypat
     with pytest.raises(FunctionError):
         host.invoke("ingest", {"crash": True})
     assert probe.seen[-1] is True and host.busy is False
+
+
+def test_activity_tells_an_idle_check_that_a_handler_ran_while_it_looked(monkeypatch):
+    host = FunctionHost()
+    monkeypatch.setattr(host, "module", lambda name: type("M", (), {"handler": staticmethod(lambda e, c: None)}))
+    before = host.activity
+    assert before == (0, 0)
+    host.invoke("ingest", {})    # a handler started and finished between two reads: nothing in flight either time
+    assert host.activity == (0, 1) != before

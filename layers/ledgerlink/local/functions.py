@@ -89,6 +89,7 @@ class FunctionHost:
         self.invocations: dict[str, int] = {name: 0 for name in FUNCTION_NAMES}
         self.errors: dict[str, int] = {name: 0 for name in FUNCTION_NAMES}
         self._in_flight = 0
+        self._started = 0
         self._in_flight_lock = threading.Lock()
 
     @property
@@ -97,9 +98,17 @@ class FunctionHost:
         returned yet is not idle, even when a case it opened already carries its task token."""
         return self._in_flight > 0
 
+    @property
+    def activity(self) -> tuple[int, int]:
+        """(invocations in flight, invocations started so far). An idle check reads it before and after what
+        it inspects: equal snapshots with nothing in flight mean no handler ran in between."""
+        with self._in_flight_lock:
+            return self._in_flight, self._started
+
     def _count(self, delta: int) -> None:
         with self._in_flight_lock:
             self._in_flight += delta
+            self._started += max(delta, 0)
 
     def physical_name(self, name: str) -> str:
         return f"{self.prefix}-{name.replace('_', '-')}"

@@ -360,16 +360,19 @@ class LocalRuntime:
             stateMachineArn=self.resources.state_machine_arn, statusFilter="RUNNING"))
 
     def is_idle(self) -> bool:
-        if self.host.busy or any(poller.busy for poller in self._pollers):
+        before = self.host.activity
+        if before[0] or any(poller.busy for poller in self._pollers):
             return False
         inbound = self.queue_depths()["inbound"]
         if inbound["visible"] or inbound["in_flight"]:
             return False
         assert self.resources is not None
-        # an execution waiting on an exception case's task token is idle: it waits for a person
         if running_express(self.resources.happy_path_arn):
             return False
-        return self.running_executions() <= waiting_for_decisions(self.resources.tables["exceptions"])
+        # an execution waiting on an exception case's task token is idle: it waits for a person — unless a
+        # handler ran while this looked (a case written, its document not yet marked)
+        parked = self.running_executions() <= waiting_for_decisions(self.resources.tables["exceptions"])
+        return parked and self.host.activity == before
 
     def wait_idle(self, timeout: float = 120.0, settle: float = 0.3) -> bool:
         """True once queues are drained, pollers idle and no execution runs — twice in a row."""
