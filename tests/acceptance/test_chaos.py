@@ -407,7 +407,7 @@ def _mixed_sources_under_faults(tmp_path: Any, monkeypatch: Any, *, seed: int, r
             # Lambda surfaces as its modeled error name, which the ASL's retry lists do not name ("ClientError" is
             # never an errorType), so the execution opens a case instead of retrying. Nothing else may be unexpected.
             if case["reason"] == "unexpected_error":
-                assert any(code in case["message"] for code in THROTTLE_NAMES), case
+                assert any(code in case["message"] for code in THROTTLE_NAMES), (case, ledger.get(case["document_id"]))
         # an event whose claim was left pending (its release was throttled too, D69) is named by reconciliation
         # ("event_not_processed") until the provider's retry after the lease, or a replay, completes it
         never_processed = [claim for claim in inbox.scan() if claim["status"] == "pending"]
