@@ -370,7 +370,7 @@ def _mixed_sources_under_faults(tmp_path: Any, monkeypatch: Any, *, seed: int, r
         polled = []
         for source in runtime.config.sources:   # the sources without webhooks: what the schedule does
             if source.kind == "expensify":
-                for _ in range(3):   # a failed scheduled run is retried, as EventBridge Scheduler does
+                for _ in range(6):   # a failed scheduled run is retried, as EventBridge Scheduler does (185 times by default)
                     try:
                         polled.append(runtime.poll(source.id))
                         break

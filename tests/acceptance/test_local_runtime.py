@@ -219,3 +219,32 @@ def test_the_demo_waterfall_matches_an_independent_computation(tmp_path):
     # and the book's deferred revenue is what the schedules still defer
     assert report.trial_balance[("Liabilities:US01:DeferredRevenue", "USD")] == -Decimal(got["deferred_now"])
     assert [e["journals_posted"] for e in report.releases[1]["entities"]] == [[], []]
+
+
+def test_stopping_the_runtime_stops_its_running_executions(tmp_path):
+    """moto runs executions on threads that outlive its server: a runtime stopped halfway (a failed check in a
+    chaos round) must not leave them to invoke the next runtime's handlers for documents it never saw."""
+    from ledgerlink.local.runtime import LocalOptions, LocalRuntime
+
+    runtime = LocalRuntime(LocalOptions(config_path=EXAMPLE_CONFIG, state_dir=tmp_path / "state", port=0,
+                                        secrets_default_file=tmp_path / "secrets.json"))
+    runtime.start()
+    try:
+        sfn = runtime.client("stepfunctions")
+        # a document the ledger never saw, handed over as rejected: its open-exception step keeps failing and
+        # the execution keeps retrying it (seconds apart) — still running when the stack stops
+        state = {"document_id": "doc_never_registered", "correlation_id": "c-1", "source_id": "stripe",
+                 "archive_key": "raw/x", "config_version": 1, "received_at": None, "document": {},
+                 "error": {"Error": "DocumentRejected", "Cause": json.dumps({"reason": "period_closed"})}}
+        arn = sfn.start_execution(stateMachineArn=runtime.resources.state_machine_arn, name="left-running",
+                                  input=json.dumps(state))["executionArn"]
+        time.sleep(0.5)
+        assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+        assert runtime.stop_executions() == 1
+        deadline = time.monotonic() + 30   # the worker notices the stop when its current wait or task ends
+        while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+        assert runtime.stop_executions() == 0
+    finally:
+        runtime.stop()

@@ -16,6 +16,7 @@ an HTTP fake serving ``events/<source>/api/`` with freshly generated credentials
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -188,6 +189,7 @@ class LocalRuntime:
         if self._front:
             self._front.stop()
         if self._server:
+            self.stop_executions()
             self._server.stop()
         if self._lambdas is not None:
             self._lambdas.__exit__(None, None, None)
@@ -358,6 +360,23 @@ class LocalRuntime:
         paginator = self.client("stepfunctions").get_paginator("list_executions")
         return sum(len(page["executions"]) for page in paginator.paginate(
             stateMachineArn=self.resources.state_machine_arn, statusFilter="RUNNING"))
+
+    def stop_executions(self) -> int:
+        """Stop every running execution of both machines; returns how many. moto runs them on threads of this
+        process that outlive the server: left running (a run stopped halfway, e.g. by a failed check), they would
+        go on invoking the handlers of the next runtime started in this process, for documents it never saw."""
+        if self.resources is None:
+            return 0
+        sfn = self.client("stepfunctions")
+        stopped = 0
+        for arn in (self.resources.happy_path_arn, self.resources.state_machine_arn):
+            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING"):
+                for execution in page["executions"]:
+                    with contextlib.suppress(Exception):   # finished meanwhile
+                        sfn.stop_execution(executionArn=execution["executionArn"], error="LocalRuntimeStopped",
+                                           cause="the local stack was stopped")
+                        stopped += 1
+        return stopped
 
     def is_idle(self) -> bool:
         before = self.host.activity
