@@ -45,9 +45,7 @@ class Normalize(Construct):
         self.function = LedgerLinkFunction(
             self, "Normalize", name="normalize", options=options, layer=layer, key=key, values=values,
             description="SQS inbound to canonical documents, posting ledger and one execution per document")
-        self._grant(tables, archive, state_machine, self.function, api_secrets)
-        # a new document starts the Express happy path (D76); replays start the Standard workflow (above)
-        self.function.allow(["states:StartExecution"], [happy_path.state_machine_arn])
+        self._grant(tables, archive, state_machine, happy_path, self.function, api_secrets)
         self.function.function.add_event_source(event_sources.SqsEventSource(
             self.queue, batch_size=BATCH_SIZE, max_batching_window=MAX_BATCHING_WINDOW,
             report_batch_item_failures=True))
@@ -80,7 +78,8 @@ class Normalize(Construct):
 
     @staticmethod
     def _grant(tables: StateTables, archive: s3.IBucket, state_machine: sfn.IStateMachine,
-               function: LedgerLinkFunction, api_secrets: Sequence[secretsmanager.ISecret]) -> None:
+               happy_path: sfn.IStateMachine, function: LedgerLinkFunction,
+               api_secrets: Sequence[secretsmanager.ISecret]) -> None:
         function.allow(["dynamodb:GetItem"], [tables["config"].table_arn])
         function.allow(["dynamodb:UpdateItem"], [tables["inbox"].table_arn])
         # register; get = cash application reads the documents a bank line names
@@ -90,7 +89,10 @@ class Normalize(Construct):
         function.allow(["dynamodb:PutItem"], [tables["parties"].table_arn])  # parties announced by CRM/HR events
         function.allow(["dynamodb:UpdateItem"], [tables["totals"].table_arn])  # counters, in the same transactions
         function.allow(["s3:GetObject"], [archive.arn_for_objects(f"{prefix}*") for prefix in ARCHIVE_PREFIXES])
+        # a replay starts the Standard workflow, and a replayed document whose execution waits is resumed there;
+        # a new document starts the Express happy path (D76)
         function.allow(["states:StartExecution", "states:SendTaskSuccess"], [state_machine.state_machine_arn])
+        function.allow(["states:StartExecution"], [happy_path.state_machine_arn])
         function.allow_key("dynamodb", KeyUse.DYNAMODB)
         function.allow_key("s3", KeyUse.S3_READ)
         if api_secrets:  # vendor API reads: credentials, and the fetched objects kept for replays

@@ -32,10 +32,11 @@ def app_metric(name: str, service: str, statistic: str = "Sum", period: Duration
 
 class Observability(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, options: DeploymentOptions, key: kms.Key,
-                 inbound: sqs.IQueue, dlq: sqs.IQueue, state_machine: sfn.IStateMachine) -> None:
+                 inbound: sqs.IQueue, dlq: sqs.IQueue, state_machine: sfn.IStateMachine,
+                 happy_path: sfn.IStateMachine) -> None:
         super().__init__(scope, construct_id)
         self.topic = self._build_topic(key)
-        self.alarms = self._build_alarms(options, dlq, state_machine)
+        self.alarms = self._build_alarms(options, dlq, state_machine, happy_path)
         self.dashboard = self._build_dashboard(options, inbound, dlq, state_machine)
 
     def _build_topic(self, key: kms.Key) -> sns.Topic:
@@ -79,9 +80,15 @@ class Observability(Construct):
         self.alarms[construct_id] = alarm
         return alarm
 
-    def _build_alarms(self, options: DeploymentOptions, dlq: sqs.IQueue,
-                      state_machine: sfn.IStateMachine) -> dict[str, cloudwatch.Alarm]:
+    def _build_alarms(self, options: DeploymentOptions, dlq: sqs.IQueue, state_machine: sfn.IStateMachine,
+                      happy_path: sfn.IStateMachine) -> dict[str, cloudwatch.Alarm]:
         slos = options.slos
+        five = Duration.minutes(5)
+        happy_path_failed = cloudwatch.MathExpression(
+            expression="failed + timedOut + aborted", label="happy path executions failed", period=five,
+            using_metrics={"failed": happy_path.metric_failed(period=five),
+                           "timedOut": happy_path.metric_timed_out(period=five),
+                           "aborted": happy_path.metric_aborted(period=five)})
         exception_rate = cloudwatch.MathExpression(
             expression="100 * exceptions / MAX([posted + exceptions, 1])",
             using_metrics={"exceptions": app_metric("ExceptionsOpened", "exceptions"),
@@ -115,6 +122,12 @@ class Observability(Construct):
             "executions_failed": self._alarm(
                 "ExecutionsFailed", threshold=1, metric=state_machine.metric_failed(period=Duration.minutes(5)),
                 description="A post-document execution failed outright (even the exception step could not run)."),
+            "happy_path_failed": self._alarm(
+                "HappyPathExecutionsFailed", threshold=1, metric=happy_path_failed,
+                description="An Express happy-path execution ended without posting or handing its document to the "
+                            "Standard workflow (it failed, timed out or was stopped): the document stays 'received'. "
+                            "Replay it (ledgerlink replay --document <id>); the day's reconciliation also lists it "
+                            "as document_stuck."),
             "webhooks_unavailable": self._alarm(
                 "WebhooksUnavailable", threshold=5,
                 metric=app_metric("Webhook_unavailable", "ingest", period=Duration.minutes(5)),

@@ -48,13 +48,6 @@ class PostDocument(Construct):
                  values: Mapping[str, str], legacy: s3.IBucket | None = None,
                  erp_secrets: Sequence[secretsmanager.ISecret] = ()) -> None:
         super().__init__(scope, construct_id)
-        unknown = workflow.placeholders() ^ set(workflow.TASK_FUNCTIONS)
-        if unknown:
-            raise ValueError(f"post_document.asl.json and workflow.TASK_FUNCTIONS disagree on {sorted(unknown)}")
-        unknown = workflow.placeholders(workflow.definition_text(workflow.HAPPY_PATH)) ^ {
-            *workflow.HAPPY_PATH_FUNCTIONS, workflow.ESCALATION_PLACEHOLDER}
-        if unknown:
-            raise ValueError(f"happy_path.asl.json and workflow.HAPPY_PATH_FUNCTIONS disagree on {sorted(unknown)}")
         self.tasks: dict[str, LedgerLinkFunction] = {
             name: LedgerLinkFunction(self, pascal(name), name=name, options=options, layer=layer, key=key,
                                      values=values, description=DESCRIPTIONS[name])
@@ -159,10 +152,14 @@ class PostDocument(Construct):
         """One of the two machines on its library ASL. Logs are its record (Express keeps no history): ERROR
         level, no execution data, as inputs and outputs are financial documents."""
         arns = {placeholder: self.tasks[name].function.function_arn for placeholder, name in functions.items()}
+        text = workflow.definition_text(definition)
+        filled = {**arns, **(substitutions or {})}
+        unknown = workflow.placeholders(text) ^ set(filled)
+        if unknown:
+            raise ValueError(f"{definition}.asl.json and its substitutions disagree on {sorted(unknown)}")
         machine = sfn.StateMachine(
             self, construct_id, comment=comment, state_machine_type=kind,
-            definition_body=sfn.DefinitionBody.from_string(workflow.definition_text(definition)),
-            definition_substitutions={**arns, **(substitutions or {})},
+            definition_body=sfn.DefinitionBody.from_string(text), definition_substitutions=filled,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ERROR, include_execution_data=False),
             tracing_enabled=True,
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
 from infra.constructs.audit_trail import AuditTrail
@@ -97,18 +96,8 @@ class LedgerLinkStack(Stack):
                                      apis=[self.ingest.api, self.ops_api.api]) if protection.waf else None)
         self.observability = Observability(self, "Observability", options=options, key=self.key,
                                            inbound=self.normalize.queue, dlq=self.normalize.dlq,
-                                           state_machine=self.post_document.state_machine)
-        happy_path = self.post_document.happy_path
-        self.observability.alarm_on_app_metric(
-            "HappyPathExecutionsFailed", cloudwatch.MathExpression(
-                expression="failed + timedOut + aborted", label="happy path executions failed",
-                using_metrics={"failed": happy_path.metric_failed(period=Duration.minutes(5)),
-                               "timedOut": happy_path.metric_timed_out(period=Duration.minutes(5)),
-                               "aborted": happy_path.metric_aborted(period=Duration.minutes(5))},
-                period=Duration.minutes(5)),
-            "An Express happy-path execution ended without posting or handing its document to the Standard workflow "
-            "(it failed, timed out or was stopped): the document stays 'received'. Replay it (ledgerlink replay "
-            "--document <id>); the day's reconciliation also lists it as document_stuck.")
+                                           state_machine=self.post_document.state_machine,
+                                           happy_path=self.post_document.happy_path)
         self.observability.alarm_on_parked_messages(
             "BankFileDropsFailed", self.bank_files.dlq,
             "A dropped bank statement could not be received (its event is in the bank-file DLQ); fix the cause, "

@@ -14,12 +14,12 @@ class Probe:
         self.seen: list[bool] = []
 
     def before(self, name: str, event: Any) -> None:
-        self.seen.append(self.host.busy)
+        self.seen.append(self.host.activity[0] > 0)
         if event.get("crash"):
             raise RuntimeError("simulated crash")
 
     def after(self, name: str, event: Any, result: Any) -> None:
-        self.seen.append(self.host.busy)
+        self.seen.append(self.host.activity[0] > 0)
 
 
 def test_busy_while_a_handler_runs_and_not_after_it_returned_or_failed(monkeypatch):
@@ -27,12 +27,12 @@ def test_busy_while_a_handler_runs_and_not_after_it_returned_or_failed(monkeypat
     probe = Probe(host)
     host.faults = probe
     monkeypatch.setattr(host, "module", lambda name: type("M", (), {"handler": staticmethod(lambda e, c: {"ok": 1})}))
-    assert host.busy is False
+    assert host.activity[0] == 0
     assert host.invoke("ingest", {}) == {"ok": 1}
-    assert probe.seen == [True, True] and host.busy is False
+    assert probe.seen == [True, True] and host.activity[0] == 0
     with pytest.raises(FunctionError):
         host.invoke("ingest", {"crash": True})
-    assert probe.seen[-1] is True and host.busy is False
+    assert probe.seen[-1] is True and host.activity[0] == 0
 
 
 def test_activity_tells_an_idle_check_that_a_handler_ran_while_it_looked(monkeypatch):

@@ -262,12 +262,13 @@ def atomic_dynamodb() -> Iterator[None]:
             setattr(DynamoDBBackend, name, method)
 
 
-def running_express(state_machine_arn: str) -> int:
-    """Express executions of this state machine still running. AWS refuses ListExecutions on an Express
-    machine (their record is the execution logs); moto answers it, and only the local stack asks."""
+def running_executions(state_machine_arn: str) -> list[str]:
+    """The ARNs of this state machine's running executions. AWS refuses ListExecutions on an Express machine
+    (its record is the execution logs); moto answers it, and only the local stack asks."""
     paginator = clients.client("stepfunctions").get_paginator("list_executions")
-    return sum(len(page["executions"]) for page in paginator.paginate(stateMachineArn=state_machine_arn,
-                                                                       statusFilter="RUNNING"))
+    return [execution["executionArn"] for page in paginator.paginate(stateMachineArn=state_machine_arn,
+                                                                      statusFilter="RUNNING")
+            for execution in page["executions"]]
 
 
 def waiting_for_decisions(exceptions_table: str) -> int:

@@ -93,15 +93,10 @@ class FunctionHost:
         self._in_flight_lock = threading.Lock()
 
     @property
-    def busy(self) -> bool:
-        """Some handler is running (or waiting for its function's lock): an execution whose step has not
-        returned yet is not idle, even when a case it opened already carries its task token."""
-        return self._in_flight > 0
-
-    @property
     def activity(self) -> tuple[int, int]:
         """(invocations in flight, invocations started so far). An idle check reads it before and after what
-        it inspects: equal snapshots with nothing in flight mean no handler ran in between."""
+        it inspects: equal snapshots with nothing in flight mean no handler ran in between — an execution whose
+        step has not returned is not parked, even when a case it opened already carries its task token."""
         with self._in_flight_lock:
             return self._in_flight, self._started
 

@@ -39,7 +39,7 @@ from ledgerlink.local.aws import (
     atomic_dynamodb,
     create_resources,
     in_process_lambdas,
-    running_express,
+    running_executions,
     store_api_credentials,
     store_secrets,
     waiting_for_decisions,
@@ -356,10 +356,9 @@ class LocalRuntime:
         return depths
 
     def running_executions(self) -> int:
+        """Running executions of the Standard workflow (those parked on an exception case included)."""
         assert self.resources is not None
-        paginator = self.client("stepfunctions").get_paginator("list_executions")
-        return sum(len(page["executions"]) for page in paginator.paginate(
-            stateMachineArn=self.resources.state_machine_arn, statusFilter="RUNNING"))
+        return len(running_executions(self.resources.state_machine_arn))
 
     def stop_executions(self) -> int:
         """Stop every running execution of both machines; returns how many. moto runs them on threads of this
@@ -367,15 +366,13 @@ class LocalRuntime:
         go on invoking the handlers of the next runtime started in this process, for documents it never saw."""
         if self.resources is None:
             return 0
-        sfn = self.client("stepfunctions")
         stopped = 0
         for arn in (self.resources.happy_path_arn, self.resources.state_machine_arn):
-            for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn, statusFilter="RUNNING"):
-                for execution in page["executions"]:
-                    with contextlib.suppress(Exception):   # finished meanwhile
-                        sfn.stop_execution(executionArn=execution["executionArn"], error="LocalRuntimeStopped",
-                                           cause="the local stack was stopped")
-                        stopped += 1
+            for execution in running_executions(arn):
+                with contextlib.suppress(Exception):   # finished meanwhile
+                    self.client("stepfunctions").stop_execution(
+                        executionArn=execution, error="LocalRuntimeStopped", cause="the local stack was stopped")
+                    stopped += 1
         return stopped
 
     def is_idle(self) -> bool:
@@ -386,7 +383,7 @@ class LocalRuntime:
         if inbound["visible"] or inbound["in_flight"]:
             return False
         assert self.resources is not None
-        if running_express(self.resources.happy_path_arn):
+        if running_executions(self.resources.happy_path_arn):
             return False
         # an execution waiting on an exception case's task token is idle: it waits for a person — unless a
         # handler ran while this looked (a case written, its document not yet marked)

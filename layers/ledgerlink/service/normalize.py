@@ -4,9 +4,10 @@ Sources whose notifications only name an object (Ramp, HubSpot, SAP Concur, Adye
 injected fetcher first (``service/fetch.py``): a vendor outage propagates as a ``TransientError`` (SQS retries the
 message), anything retrying cannot fix is an exception case like any unreadable payload.
 
-Idempotent end to end: the ledger registration is conditional and the execution is named by the
-document id, so SQS redelivery, a DLQ redrive or a replay re-runs this safely. An event's registrations and its
-inbox mark are one DynamoDB transaction, written before any execution starts (see ``_register``). A payload that cannot
+Idempotent end to end: the ledger registration is conditional, and a document started twice posts once (the
+post step's ledger lease and lookup by external id; D76), so SQS redelivery, a DLQ redrive or a replay re-runs
+this safely. An event's registrations and its inbox mark are one DynamoDB transaction, written before any
+execution starts (see ``_register``). A payload that cannot
 be normalized opens an exception case naming its archive key (it is acknowledged, not retried
 forever); an infrastructure error propagates so SQS retries it and, in the end, parks it in the DLQ.
 """
@@ -249,7 +250,7 @@ class NormalizeService:
         "processed" mark commit together. Executions start only afterwards, so a crash in between leaves the
         documents registered but not started and the claim processed; SQS redelivers the message (or a replay
         sends it again), the transaction is then cancelled (the documents exist) and the per-document path below
-        finds each one ``received`` and starts it — the execution name (document id) makes that once. The same
+        finds each one ``received`` and starts it again — the post step's lease makes that post once. The same
         path serves every cancelled transaction (redelivery, replay, a claim no longer pending): statuses and
         counters stay exact because each registration and the mark remain conditional."""
         batch = getattr(self._ledger, "register_batch", None)

@@ -10,20 +10,11 @@ start (the batch utility pulls in asyncio and every event data class, ≈ 0.1 s;
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 
 class BatchFailed(Exception):
     """Every record of the batch failed; the first failure is the cause."""
-
-
-@dataclass
-class BatchOutcome:
-    failures: list[tuple[str, BaseException]] = field(default_factory=list)   # (message id, error)
-
-    def response(self) -> dict[str, Any]:
-        return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id, _ in self.failures]}
 
 
 def process_sqs_batch(event: dict[str, Any], handle: Callable[[dict[str, Any]], None],
@@ -33,14 +24,16 @@ def process_sqs_batch(event: dict[str, Any], handle: Callable[[dict[str, Any]], 
     records = event.get("Records")
     if not isinstance(records, list) or not records:
         raise BatchFailed("the event holds no SQS records")
-    outcome = BatchOutcome()
+    failed: list[str] = []
+    first_error: Exception | None = None
     for record in records:
         try:
             handle(record)
         except Exception as error:  # noqa: BLE001 - any failure of one record is that record's, retried by SQS
-            outcome.failures.append((record["messageId"], error))
+            failed.append(record["messageId"])
+            first_error = first_error or error
             if on_failure is not None:
                 on_failure(record, error)
-    if len(outcome.failures) == len(records):
-        raise BatchFailed(f"all {len(records)} records failed") from outcome.failures[0][1]
-    return outcome.response()
+    if len(failed) == len(records):
+        raise BatchFailed(f"all {len(records)} records failed") from first_error
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

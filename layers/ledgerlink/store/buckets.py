@@ -27,9 +27,8 @@ from ledgerlink.errors import TransientError
 from ledgerlink.pipeline.summarize import BucketScope, Contribution, SummaryLine
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import error_code
-from ledgerlink.store.dynamo import from_item, to_item, value
+from ledgerlink.store.dynamo import MAX_TRANSACTION_ITEMS, from_item, to_item, value
 
-MAX_TRANSACTION_ITEMS = 100
 FIXED_ITEMS = 3   # member put, head check, meta update
 
 

@@ -57,7 +57,6 @@ def error_code(exc: BaseException) -> str | None:
     return None
 
 
-
 def conditional(write: Callable[..., Any], /, **request: Any) -> bool:
     """One conditional DynamoDB write: True when it was made, False when its condition did not hold."""
     try:
@@ -67,6 +66,7 @@ def conditional(write: Callable[..., Any], /, **request: Any) -> bool:
             return False
         raise
     return True
+
 
 THROTTLING_CODES = frozenset({
     "ThrottlingException", "Throttling", "ProvisionedThroughputExceededException", "RequestLimitExceeded",

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Set
 from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
 from typing import Any
 
+MAX_TRANSACTION_ITEMS = 100   # TransactWriteItems: at most 100 actions, each on a distinct item
+
 # DynamoDB numbers: up to 38 significant digits, exponents -130..+125; never silently rounded.
 NUMBER_CONTEXT = Context(Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow])
 

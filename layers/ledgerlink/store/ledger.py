@@ -24,13 +24,12 @@ from typing import Any
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import conditional, error_code
 from ledgerlink.store.control_totals import document_counter_update, merged_document_counter_updates
-from ledgerlink.store.dynamo import from_item, to_item, value
+from ledgerlink.store.dynamo import MAX_TRANSACTION_ITEMS, from_item, to_item, value
 from ledgerlink.totals import CounterKey
 
 FINAL_STATUSES = frozenset({"posted", "exception", "ignored"})
 POSTABLE_STATUSES = ("received", "exception")          # what the post step may lease (an exception is retried)
-MAX_TRANSACTION_ITEMS = 100                            # DynamoDB TransactWriteItems limits
-MAX_TRANSACTION_BYTES = 3_500_000                      # (4 MB per request; kept well under by estimate)
+MAX_TRANSACTION_BYTES = 3_500_000                      # TransactWriteItems: 4 MB per request (kept well under)
 COUNTED_PARTITIONS = frozenset({"posted", "exception", "ignored", "summarized"})  # "received" is cumulative
 # ("summarized": in a summary bucket, waiting for the flush; still in flight for reconciliation)
 

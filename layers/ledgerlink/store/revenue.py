@@ -33,9 +33,7 @@ from ledgerlink.pipeline.revenue import RevenueFact, ScheduleLine
 from ledgerlink.pipeline.revenue_release import LineDelta, LineState
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import conditional, error_code
-from ledgerlink.store.dynamo import from_item, to_item, value
-
-MAX_TRANSACTION_ITEMS = 100
+from ledgerlink.store.dynamo import MAX_TRANSACTION_ITEMS, from_item, to_item, value
 
 
 def _decimal(raw: Any) -> Decimal:
