@@ -37,7 +37,7 @@ class Observability(Construct):
         super().__init__(scope, construct_id)
         self.topic = self._build_topic(key)
         self.alarms = self._build_alarms(options, dlq, state_machine, happy_path)
-        self.dashboard = self._build_dashboard(options, inbound, dlq, state_machine)
+        self.dashboard = self._build_dashboard(options, inbound, dlq, state_machine, happy_path)
 
     def _build_topic(self, key: kms.Key) -> sns.Topic:
         topic = sns.Topic(self, "Alarms", display_name="LedgerLink alarms", master_key=key, enforce_ssl=True)
@@ -135,7 +135,7 @@ class Observability(Construct):
         }
 
     def _build_dashboard(self, options: DeploymentOptions, inbound: sqs.IQueue, dlq: sqs.IQueue,
-                         state_machine: sfn.IStateMachine) -> cloudwatch.Dashboard:
+                         state_machine: sfn.IStateMachine, happy_path: sfn.IStateMachine) -> cloudwatch.Dashboard:
         five = Duration.minutes(5)
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"LedgerLink-{options.stage}")
         dashboard.add_widgets(
@@ -162,9 +162,16 @@ class Observability(Construct):
                 dlq.metric_approximate_number_of_messages_visible(period=five, label="DLQ depth")]),
         )
         dashboard.add_widgets(
-            cloudwatch.GraphWidget(title="Executions", width=12, left=[
-                state_machine.metric_started(period=five), state_machine.metric_succeeded(period=five),
-                state_machine.metric_failed(period=five)]),
+            # most documents never leave the Express happy path (D76); the Standard machine runs the escalations
+            # (exceptions, long waits) and replays, so its starts are the ones worth a look
+            cloudwatch.GraphWidget(title="Executions: happy path (Express) | escalated and replays (Standard)",
+                                   width=12, left=[
+                happy_path.metric_started(period=five, label="happy path started"),
+                happy_path.metric_succeeded(period=five, label="happy path succeeded"),
+                happy_path.metric_failed(period=five, label="happy path failed")], right=[
+                state_machine.metric_started(period=five, label="standard started"),
+                state_machine.metric_succeeded(period=five, label="standard succeeded"),
+                state_machine.metric_failed(period=five, label="standard failed")]),
             cloudwatch.GraphWidget(title="Reconciliation", width=12, left=[
                 app_metric("ReconciliationDifferences", "reconcile", period=Duration.days(1), label="differences"),
                 app_metric("ReconciliationCompleted", "reconcile", period=Duration.days(1), label="completed")]),

@@ -219,7 +219,11 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print(f"LedgerLink status ({data['target']})")
     for name, depth in data["queues"].items():
         print(f"  queue {name}: {depth['visible']} waiting, {depth['in_flight']} in flight")
-    print(f"  executions running: {data['running_executions']}")
+    print(f"  standard executions running (escalations, waits, replays): {data['running_executions']}")
+    happy = data["happy_path"]
+    print("  happy path (Express): " + (f"{happy['running']} running" if "running" in happy else
+                                        "last hour " + ", ".join(f"{count} {key.replace('_', ' ')}"
+                                                                 for key, count in happy["last_hour"].items())))
     print(f"  open exceptions: {data['open_exceptions']} {data['open_exceptions_by_reason'] or ''}")
     last = data["last_reconciliation"]
     print("  last reconciliation: " + (f"{last['business_date']} {last['scope']} {last['status']} "
@@ -446,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target(reconcile)
     reconcile.set_defaults(func=_cmd_reconcile)
 
-    state = commands.add_parser("status", help="queue depths, running executions, open exceptions, last reconciliation")
+    state = commands.add_parser("status", help="queue depths, executions (happy path and standard), open exceptions, last reconciliation")
     state.add_argument("--json", action="store_true")
     _add_target(state)
     state.set_defaults(func=_cmd_status)

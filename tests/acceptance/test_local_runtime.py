@@ -142,6 +142,7 @@ def test_local_up_serves_webhooks_signed_with_the_documented_secret(tmp_path):
             text=True, check=True).stdout)
         assert status["queues"]["inbound-dlq"] == {"visible": 0, "in_flight": 0}
         assert status["open_exceptions"] == 0
+        assert set(status["happy_path"]) == {"running"}   # the local stack lists its Express executions
         reconciled = subprocess.run(
             [sys.executable, "-m", "ledgerlink.cli", "reconcile", "--date", "2022-03-26", "--json", *state],
             cwd=REPO, capture_output=True, text=True)

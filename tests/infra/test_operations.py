@@ -101,6 +101,20 @@ def test_the_dashboard_shows_the_pipeline_metrics(template):
         assert metric in body, metric
 
 
+def test_the_dashboard_charts_executions_of_both_state_machines(template):
+    (dashboard,) = of_type(template, "AWS::CloudWatch::Dashboard").values()
+    body = json.loads(ref(dashboard["Properties"]["DashboardBody"]))  # references rendered as logical ids
+    (widget,) = [w for w in body["widgets"] if w["properties"].get("title", "").startswith("Executions")]
+    charted: dict[str, set[str]] = {}
+    for metric in widget["properties"]["metrics"]:
+        namespace, name, _, machine = metric[:4]
+        assert namespace == "AWS/States"
+        charted.setdefault(machine, set()).add(name)
+    machines = set(of_type(template, "AWS::StepFunctions::StateMachine"))
+    assert len(machines) == 2 and set(charted) == machines
+    assert all(names == {"ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed"} for names in charted.values())
+
+
 def test_each_polled_source_is_polled_on_its_interval(assembly):
     template = assembly.template
     poll = function_names(template, assembly.assets, assembly.outdir)["poll"]

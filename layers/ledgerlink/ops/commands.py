@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import getpass
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from ledgerlink import settings, wiring
 from ledgerlink.ops.dlq import DlqTool, RedriveResult
@@ -105,14 +107,44 @@ def status(target: Target) -> dict[str, Any]:
             "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
         depths[label] = {"visible": int(attributes["ApproximateNumberOfMessages"]),
                          "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"])}
-    paginator = clients.client("stepfunctions").get_paginator("list_executions")
-    running = sum(len(page["executions"]) for page in paginator.paginate(
-        stateMachineArn=target.get(settings.STATE_MACHINE_ARN), statusFilter="RUNNING"))
     cases = DynamoExceptions(target.get(settings.EXCEPTIONS_TABLE)).list("open")
     summaries = DynamoControlTotals(target.get(settings.TOTALS_TABLE)).latest_summaries(1)
-    return {"target": target.name, "queues": depths, "running_executions": running,
+    return {"target": target.name, "queues": depths,
+            "running_executions": _running(target.get(settings.STATE_MACHINE_ARN)),
+            "happy_path": happy_path_activity(target.get(settings.HAPPY_PATH_STATE_MACHINE_ARN)),
             "open_exceptions": len(cases), "open_exceptions_by_reason": dict(Counter(c["reason"] for c in cases)),
             "last_reconciliation": summaries[0] if summaries else None}
+
+
+def _running(state_machine_arn: str) -> int:
+    paginator = clients.client("stepfunctions").get_paginator("list_executions")
+    return sum(len(page["executions"]) for page in paginator.paginate(stateMachineArn=state_machine_arn,
+                                                                       statusFilter="RUNNING"))
+
+
+# the Express machine's CloudWatch metrics (namespace AWS/States, dimension StateMachineArn) → status keys
+HAPPY_PATH_METRICS = {"started": "ExecutionsStarted", "succeeded": "ExecutionsSucceeded",
+                      "failed": "ExecutionsFailed", "timed_out": "ExecutionsTimedOut", "aborted": "ExecutionsAborted"}
+
+
+def happy_path_activity(state_machine_arn: str, *, now: datetime | None = None) -> dict[str, Any]:
+    """What the Express happy path (D76) is doing. The local stack lists its running executions; AWS refuses
+    ListExecutions on an Express machine (``StateMachineTypeNotSupported``) and keeps no history of them, so on AWS
+    this is the machine's own CloudWatch execution counts over the last hour (sums of one-minute periods)."""
+    try:
+        return {"running": _running(state_machine_arn)}
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "StateMachineTypeNotSupported":
+            raise
+    end = now or datetime.now(UTC)
+    response = clients.client("cloudwatch").get_metric_data(
+        StartTime=end - timedelta(hours=1), EndTime=end, MetricDataQueries=[
+            {"Id": key, "ReturnData": True, "MetricStat": {"Period": 60, "Stat": "Sum", "Metric": {
+                "Namespace": "AWS/States", "MetricName": name,
+                "Dimensions": [{"Name": "StateMachineArn", "Value": state_machine_arn}]}}}
+            for key, name in HAPPY_PATH_METRICS.items()])
+    sums = {result["Id"]: int(sum(result["Values"])) for result in response["MetricDataResults"]}
+    return {"last_hour": {key: sums.get(key, 0) for key in HAPPY_PATH_METRICS}}
 
 
 def dlq_tool(target: Target) -> DlqTool:

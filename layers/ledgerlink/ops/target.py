@@ -28,6 +28,7 @@ OUTPUT_ENV: dict[str, str] = {
     "InboundQueueUrl": settings.INBOUND_QUEUE_URL,
     "InboundDlqUrl": settings.INBOUND_DLQ_URL,
     "StateMachineArn": settings.STATE_MACHINE_ARN,
+    "HappyPathStateMachineArn": settings.HAPPY_PATH_STATE_MACHINE_ARN,
     "RevenueTableName": settings.REVENUE_TABLE,
 }
 
