@@ -3,7 +3,8 @@
 Enforced: OAuth 2.0 client credentials (Entra ID token endpoint) and bearer expiry; 6,000 requests per
 5 minutes and a concurrency cap (429 + ``Retry-After``); OData JSON ``$batch`` of at most 100 operations,
 transactional with ``Isolation: snapshot`` (one failure rolls back every operation; later ones answer 424);
-general journal lines with ``documentNumber`` / ``externalDocumentNumber`` of at most 20 characters; the
+general journal lines with ``documentNumber`` / ``externalDocumentNumber`` of at most 20 characters, an ``id``
+supplied on insert kept, and dimension set lines under a line (the company's dimension and value codes only); the
 journal's ``Microsoft.NAV.post`` action posts every line of the journal batch, refusing a document that does
 not balance or a posting date outside ``allowPostingFrom``/``allowPostingTo``; G/L entries filtered by
 ``documentNumber``; customers/vendors by ``number``; sales/purchase invoices and credit memos with
@@ -32,7 +33,8 @@ def bc_error(status: int, code: str, message: str) -> Response:
 class BusinessCentralApp(ErpApp):
     def __init__(self, clock: FakeClock, *, tenant: str, environment: str, company_id: str, journal_id: str,
                  client_id: str, client_secret: str, accounts: set[str], allow_from: str = BLANK,
-                 allow_to: str = BLANK, concurrency: int = 100) -> None:
+                 allow_to: str = BLANK, concurrency: int = 100,
+                 dimensions: dict[str, set[str]] | None = None) -> None:
         super().__init__(clock, max_concurrency=concurrency)
         self.tenant = tenant
         self.environment = environment
@@ -45,6 +47,7 @@ class BusinessCentralApp(ErpApp):
                                       "customers": [], "vendors": [], "documents": {}, "customer_ledger": [],
                                       "vendor_ledger": []}
         self.setup = {"allowPostingFrom": allow_from, "allowPostingTo": allow_to}
+        self.dimensions = dimensions or {}   # dimension code → its value codes
         self.batches: list[dict[str, Any]] = []
         self.rate_limited = 0
 
@@ -162,6 +165,9 @@ class BusinessCentralApp(ErpApp):
         journal = f"journals({self.journal_id})/"
         if resource == journal + "journalLines":
             return self._journal_line(state, body)
+        dimension_of = re.fullmatch(re.escape(journal) + r"journalLines\(([^)]+)\)/dimensionSetLines", resource)
+        if dimension_of:
+            return self._dimension_set_line(state, dimension_of.group(1), body)
         if resource == journal + "Microsoft.NAV.post":
             return self._post_journal(state)
         if resource in ("customers", "vendors"):
@@ -188,9 +194,28 @@ class BusinessCentralApp(ErpApp):
         if body.get("accountNumber") not in known:
             return bc_error(400, "Internal_RecordNotFound",
                             f"The {kind} does not exist. Identification fields and values: No.='{body.get('accountNumber')}'")
-        line = {**body, "id": str(uuid.uuid4()), "lineNumber": 10000 * (len(state["journal_lines"]) + 1)}
+        line_id = body.get("id") or str(uuid.uuid4())   # the SystemId may be supplied on insert
+        if any(line["id"] == line_id for line in state["journal_lines"]):
+            return bc_error(400, "Internal_EntityWithSameKeyExists", "The record already exists.")
+        line = {**body, "id": line_id, "lineNumber": 10000 * (len(state["journal_lines"]) + 1), "dimensions": {}}
         state["journal_lines"].append(line)
         return Response(201, line)
+
+    def _dimension_set_line(self, state: dict[str, Any], line_id: str, body: dict[str, Any]) -> Response:
+        line = next((line for line in state["journal_lines"] if line["id"] == line_id), None)
+        if line is None:
+            return bc_error(404, "BadRequest_NotFound", f"journalLine {line_id} not found")
+        code, value = body.get("code"), body.get("valueCode")
+        if code not in self.dimensions:
+            return bc_error(400, "Internal_RecordNotFound",
+                            f"The Dimension does not exist. Identification fields and values: Code='{code}'")
+        if value not in self.dimensions[code]:
+            return bc_error(400, "Internal_RecordNotFound", "The Dimension Value does not exist. Identification "
+                                                           f"fields and values: Dimension Code='{code}',Code='{value}'")
+        if code in line["dimensions"]:
+            return bc_error(400, "Internal_EntityWithSameKeyExists", "The record already exists.")
+        line["dimensions"][code] = value
+        return Response(201, {"id": str(uuid.uuid4()), "parentId": line_id, "code": code, "valueCode": value})
 
     def _date_allowed(self, value: str) -> bool:
         on = date.fromisoformat(value)
@@ -215,7 +240,7 @@ class BusinessCentralApp(ErpApp):
                      "postingDate": line["postingDate"], "documentNumber": line["documentNumber"],
                      "externalDocumentNumber": line.get("externalDocumentNumber"), "accountNumber": line["accountNumber"],
                      "accountType": line.get("accountType", "G/L Account"), "amount": Decimal(str(line["amount"])),
-                     "description": line.get("description")}
+                     "description": line.get("description"), "dimensions": dict(line["dimensions"])}
             target = {"Customer": "customer_ledger", "Vendor": "vendor_ledger"}.get(entry["accountType"], "gl_entries")
             state[target].append(entry)
             if target != "gl_entries":

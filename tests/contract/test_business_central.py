@@ -27,10 +27,15 @@ ACCOUNTS = {"10400", "40100", "20600", "61100", "2910"}
 ENTITY = Entity(id="us01", name="US", base_currency="USD", time_zone="UTC", erp_connection="bc")
 
 
+DIMENSIONS = {"DEPARTMENT": {"SALES", "ADM"}, "PROJECT": {"P-100"}}   # the company's dimensions and value codes
+DIMENSION_CODES = {"department": "DEPARTMENT", "project": "PROJECT"}
+
+
 @pytest.fixture
 def app(clock: FakeClock) -> BusinessCentralApp:
     return BusinessCentralApp(clock, tenant=TENANT, environment="production", company_id=COMPANY, journal_id=JOURNAL,
-                              client_id="entra-app", client_secret="entra-secret", accounts=ACCOUNTS)
+                              client_id="entra-app", client_secret="entra-secret", accounts=ACCOUNTS,
+                              dimensions=DIMENSIONS)
 
 
 def connection(url: str, **overrides) -> BusinessCentralConnection:
@@ -41,12 +46,20 @@ def connection(url: str, **overrides) -> BusinessCentralConnection:
 
 
 @pytest.fixture
-def bc(app: BusinessCentralApp, serve, context: ConnectorContext, secrets) -> BusinessCentral:
+def connect(app: BusinessCentralApp, serve, context: ConnectorContext, secrets):
     server = serve(app)
     store_json(secrets, SECRET_ID, client_id="entra-app", client_secret="entra-secret")
-    connector = BUILDERS["business_central"](connection(server.url), context)
-    assert isinstance(connector, BusinessCentral)
-    return connector
+
+    def build(**overrides) -> BusinessCentral:
+        connector = BUILDERS["business_central"](connection(server.url, **overrides), context)
+        assert isinstance(connector, BusinessCentral)
+        return connector
+    return build
+
+
+@pytest.fixture
+def bc(connect) -> BusinessCentral:
+    return connect()
 
 
 def sale(key: str, amount: str = "1500.00", on: date = date(2026, 1, 15)):
@@ -113,6 +126,68 @@ def test_a_journal_too_large_for_one_transactional_batch_is_refused(bc: Business
     with pytest.raises(DocumentRejected) as raised:
         bc.post_journal(journal("huge", lines))
     assert raised.value.reason == "journal_too_large" and app.batches == []
+
+
+def _dimensioned(key: str, dimensions: dict[str, str], amount: str = "250.00"):
+    return journal(key, [("61100", amount), ("10400", f"-{amount}")], dimensions=dimensions)
+
+
+def test_mapped_dimensions_are_posted_as_each_lines_dimension_set(connect, app: BusinessCentralApp):
+    bc = connect(dimension_codes=DIMENSION_CODES)
+    entry = _dimensioned("dims", {"department": "SALES", "project": "P-100", "cost_center": "CC-9"})
+    bc.post_journal(entry)
+    (batch,) = app.requests("POST", "$batch")
+    operations = batch.json()["requests"]
+    assert [op["url"].rsplit("/", 1)[-1] for op in operations] == [
+        "journalLines", "dimensionSetLines", "dimensionSetLines",
+        "journalLines", "dimensionSetLines", "dimensionSetLines", "Microsoft.NAV.post"]
+    # each dimension set line names the line created just before it, by the id LedgerLink gave that line
+    assert operations[1]["url"].endswith(f"journalLines({operations[0]['body']['id']})/dimensionSetLines")
+    line_ids = [op["body"]["id"] for op in operations if op["url"].endswith("/journalLines")]
+    assert len(set(line_ids)) == 2 and line_ids == [line["id"] for line in bc.journal_lines(entry)]  # deterministic
+    # cost_center has no Business Central code on this connection: not sent
+    assert [e["dimensions"] for e in app.gl_entries] == [{"DEPARTMENT": "SALES", "PROJECT": "P-100"}] * 2
+
+
+def test_without_a_mapping_no_dimension_is_sent(bc: BusinessCentral, app: BusinessCentralApp):
+    bc.post_journal(_dimensioned("plain", {"department": "SALES"}))
+    (batch,) = app.requests("POST", "$batch")
+    assert len(batch.json()["requests"]) == 3 and all(e["dimensions"] == {} for e in app.gl_entries)
+
+
+def test_a_dimension_value_the_company_lacks_rolls_back_only_its_document(connect, app: BusinessCentralApp):
+    bc = connect(dimension_codes=DIMENSION_CODES)
+    entries = [_dimensioned("d-ok1", {"department": "ADM"}), _dimensioned("d-bad", {"department": "MARKETING"}),
+               _dimensioned("d-ok2", {"project": "P-100"})]
+    results = bc.post_journals(entries)
+    assert [r.ok for r in results] == [True, False, True]
+    assert results[1].reason == "dimension_invalid" and "MARKETING" in results[1].message
+    assert sorted(e["dimensions"].get("DEPARTMENT", e["dimensions"].get("PROJECT")) for e in app.gl_entries) == [
+        "ADM", "ADM", "P-100", "P-100"]
+    assert app.state["journal_lines"] == []   # the rolled-back batch left no line behind
+
+
+def test_a_dimension_value_too_long_for_business_central_is_refused_before_any_request(connect, app):
+    bc = connect(dimension_codes=DIMENSION_CODES)
+    with pytest.raises(DocumentRejected) as raised:
+        bc.post_journal(_dimensioned("long", {"department": "A-DEPARTMENT-NAME-OF-30-CHARS"}))
+    assert raised.value.reason == "dimension_invalid" and app.batches == []
+
+
+def test_dimension_operations_count_towards_the_batch_limit(connect, app: BusinessCentralApp):
+    bc = connect(dimension_codes=DIMENSION_CODES)
+    both = {"department": "SALES", "project": "P-100"}
+    with pytest.raises(DocumentRejected) as raised:   # 34 lines, each with two dimension set lines: 102 operations
+        bc.post_journal(journal("wide", [("61100", "1.00")] * 33 + [("10400", "-33.00")], dimensions=both))
+    assert raised.value.reason == "journal_too_large" and app.batches == []
+    results = bc.post_journals([_dimensioned(f"w{i}", both, "5.00") for i in range(20)])   # 6 operations each
+    assert all(r.ok for r in results) and len(app.gl_entries) == 40
+    assert [b["operations"] for b in app.batches] == [97, 25]   # 16 journals + post, then 4 + post
+
+
+def test_dimension_codes_are_business_central_codes():
+    with pytest.raises(ValueError, match="dimension_codes"):
+        connection("https://bc.example", dimension_codes={"department": "department code"})
 
 
 def test_429_is_honoured_with_retry_after(bc: BusinessCentral, app: BusinessCentralApp, clock: FakeClock):

@@ -134,6 +134,10 @@ class BusinessCentralConnection(_HttpConnection):
     company_id: str = Field(pattern=_UUID)
     journal_id: str = Field(pattern=_UUID, description="the general journal (batch) LedgerLink posts through")
     batch_size: int = Field(default=100, ge=2, le=100, description="operations per $batch (Business Central: 100)")
+    dimension_codes: dict[str, Annotated[str, Field(pattern=r"^[A-Z0-9_\-]{1,20}$")]] = Field(
+        default_factory=dict, description="LedgerLink dimension (department, project, cost_center, …) → the "
+        "company's Business Central dimension code (DEPARTMENT, PROJECT, …); a journal line's mapped dimensions "
+        "are posted as its dimension set lines, unmapped ones are not sent")
 
     def default_base_url(self) -> str:
         return f"https://api.businesscentral.dynamics.com/v2.0/{self.tenant_id}/{self.environment}/api/v2.0"

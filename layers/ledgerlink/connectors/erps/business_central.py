@@ -7,6 +7,9 @@
   journal is ever left behind). Each document's lines share a ``documentNumber`` *and* an
   ``externalDocumentNumber``: a deterministic 20-character ``LL…`` reference of the document id (Business
   Central allows 20 characters), which is what a lookup in the G/L entries finds.
+- **Dimensions**: a journal line's dimensions that the connection maps to the company's dimension codes
+  (``dimension_codes``: department → DEPARTMENT, …) are its dimension set lines, created in the same ``$batch``
+  under the line's own id (LedgerLink supplies it), so they post with the line; unmapped dimensions are not sent.
 - **Bulk**: several documents per ``$batch`` (at most 100 operations, Business Central's limit, including the
   post action). The batch is transactional: if one document fails, none is posted; the failing document is
   reported and the others are sent again in a new batch.
@@ -21,6 +24,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
@@ -44,6 +48,9 @@ from ledgerlink.errors import DocumentRejected, TransientError, UncertainOutcome
 from ledgerlink.model.documents import JournalEntry, Party
 
 REF_LENGTH = 20
+DIMENSION_VALUE_LENGTH = 20   # a dimension value code
+# journal line ids are ours: uuid5(LINE_IDS, "<document id>/<line number>"), so a dimension set line can name its line
+LINE_IDS = uuid.UUID("5b1d6c0e-7f3a-4e59-9d1c-2a8e4f6b0c17")
 BLANK_DATE = "0001-01-01"
 SCOPE = "https://api.businesscentral.dynamics.com/.default"
 DOCUMENT_SETS = {"invoice": ("salesInvoices", "salesInvoiceLines", "customerNumber"),
@@ -58,7 +65,10 @@ def _error(body: Any) -> str:
 
 
 def _reason(message: str) -> str:
-    return "period_closed" if "allowed posting dates" in message.lower() else "erp_rejected"
+    text = message.lower()
+    if "allowed posting dates" in text:
+        return "period_closed"
+    return "dimension_invalid" if "dimension" in text else "erp_rejected"
 
 
 class BusinessCentral:
@@ -110,19 +120,40 @@ class BusinessCentral:
     # ---- journals -----------------------------------------------------------------------------------
 
     def journal_lines(self, journal: JournalEntry) -> list[dict[str, Any]]:
+        """The journal's lines as Business Central journal lines. Each carries an ``id`` of our own (deterministic per
+        document and line), so its dimension set lines can name it in the same ``$batch``."""
         journal_currency(journal)
-        if len(journal.lines) > self.connection.batch_size - 1:
-            raise DocumentRejected(f"{len(journal.lines)} lines do not fit one transactional $batch "
-                                   f"({self.connection.batch_size} operations with the post action)",
-                                   reason="journal_too_large",
-                                   suggested_fix="post this source summarized, or split the document")
         reference = short_ref(journal.document_id, REF_LENGTH)
-        return [{"accountType": "G/L Account", "accountNumber": line.account,
+        return [{"id": str(uuid.uuid5(LINE_IDS, f"{journal.document_id}/{number}")),
+                 "accountType": "G/L Account", "accountNumber": line.account,
                  "postingDate": journal.accounting_date.isoformat(), "documentNumber": reference,
                  "externalDocumentNumber": reference, "amount": amount_of(line),
                  "description": (line.memo or journal.memo or journal.document_id)[:100],
                  "comment": journal.document_id}
-                for line in journal.lines]
+                for number, line in enumerate(journal.lines)]
+
+    def journal_operations(self, journal: JournalEntry) -> list[tuple[str, dict[str, Any]]]:
+        """What posting the journal takes in a ``$batch``, relative to the journal: each line, then a dimension set
+        line for each of its dimensions the connection maps to a Business Central dimension code."""
+        operations: list[tuple[str, dict[str, Any]]] = []
+        for body, line in zip(self.journal_lines(journal), journal.lines, strict=True):
+            operations.append(("journalLines", body))
+            for name, value in sorted(line.dimensions.items()):
+                code = self.connection.dimension_codes.get(name)
+                if code is None:
+                    continue
+                if not 0 < len(value) <= DIMENSION_VALUE_LENGTH:
+                    raise DocumentRejected(
+                        f"dimension {name} value {value!r} is not a Business Central dimension value code "
+                        f"(1–{DIMENSION_VALUE_LENGTH} characters)", reason="dimension_invalid",
+                        suggested_fix=f"map {name} to the value codes of dimension {code} in Business Central")
+                operations.append((f"journalLines({body['id']})/dimensionSetLines", {"code": code, "valueCode": value}))
+        if len(operations) > self.connection.batch_size - 1:
+            raise DocumentRejected(f"{len(journal.lines)} lines ({len(operations)} operations with their dimensions) "
+                                   f"do not fit one transactional $batch ({self.connection.batch_size} operations "
+                                   "with the post action)", reason="journal_too_large",
+                                   suggested_fix="post this source summarized, or split the document")
+        return operations
 
     def post_journal(self, journal: JournalEntry) -> PostResult:
         (item,) = self.post_journals([journal])
@@ -137,16 +168,19 @@ class BusinessCentral:
         pending: list[tuple[str, list[dict[str, Any]]]] = []
         for journal in journals:
             try:
-                pending.append((journal.document_id, self.journal_lines(journal)))
+                pending.append((journal.document_id, self.journal_operations(journal)))
             except DocumentRejected as exc:
                 results[journal.document_id] = BulkItemResult(journal.document_id, reason=exc.reason,
                                                               message=exc.message)
         self._post_lines(pending, results)
         return [results[journal.document_id] for journal in journals]
 
-    def _post_lines(self, pending: list[tuple[str, list[dict[str, Any]]]], results: dict[str, BulkItemResult]) -> None:
+    def _post_lines(self, pending: list[tuple[str, list[tuple[str, dict[str, Any]]]]],
+                    results: dict[str, BulkItemResult]) -> None:
+        """``pending``: each document's operations (a path under the journal, a body), posted in batches that
+        keep a document's operations together."""
         while pending:
-            chunk: list[tuple[str, list[dict[str, Any]]]] = []
+            chunk: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = []
             operations = 1   # the post action
             while pending and operations + len(pending[0][1]) <= self.connection.batch_size:
                 operations += len(pending[0][1])
@@ -155,17 +189,17 @@ class BusinessCentral:
             if failed is not None:   # transactional: nothing committed; the others go again without it
                 pending = [entry for entry in chunk if entry[0] != failed] + pending
 
-    def _post_batch(self, chunk: list[tuple[str, list[dict[str, Any]]]],
+    def _post_batch(self, chunk: list[tuple[str, list[tuple[str, dict[str, Any]]]]],
                     results: dict[str, BulkItemResult]) -> str | None:
         """Post a chunk in one transactional $batch. Returns the id of the document that made it fail."""
         journal_url = f"{self.company}/journals({self.connection.journal_id})"
         requests, owner = [], {}
-        for external_id, lines in chunk:
-            for line in lines:
+        for external_id, operations in chunk:
+            for path, body in operations:
                 request_id = f"{len(requests) + 1}"
                 owner[request_id] = external_id
-                requests.append({"method": "POST", "id": request_id, "url": f"{journal_url}/journalLines",
-                                 "headers": {"Content-Type": "application/json"}, "body": line})
+                requests.append({"method": "POST", "id": request_id, "url": f"{journal_url}/{path}",
+                                 "headers": {"Content-Type": "application/json"}, "body": body})
         requests.append({"method": "POST", "id": "post", "url": f"{journal_url}/Microsoft.NAV.post",
                          "headers": {"Content-Type": "application/json"}, "body": {}})
         try:
@@ -305,7 +339,7 @@ class BusinessCentral:
 
         def post() -> PostResult:
             results: dict[str, BulkItemResult] = {}
-            self._post_lines([(document.external_id, lines)], results)
+            self._post_lines([(document.external_id, [("journalLines", line) for line in lines])], results)
             item = results[document.external_id]
             if item.result is None:
                 if item.reason == "uncertain_outcome":
