@@ -278,6 +278,19 @@ def test_signed_json_without_event_id_is_400(harness: Harness) -> None:
     assert_rejection(receive(harness, gateway_event(body)), 400, "missing_event_id")
 
 
+@pytest.mark.parametrize("event_id", ["evt_caf\u00e9", "evt_" + "x" * 200, "evt_with space", "evt_/../x", "evt_\x01"])
+def test_signed_event_whose_id_cannot_be_stored_is_400_not_503(harness: Harness, event_id: str) -> None:
+    # an id becomes a DynamoDB key, an archive name and S3 metadata: one that cannot be would 503 on every retry
+    body = json.dumps({**json.loads(BODY), "id": event_id}).encode()
+    assert_rejection(receive(harness, gateway_event(body)), 400, "invalid_event_id")
+    assert harness.log.calls == []   # refused before any claim
+
+
+def test_an_event_id_of_200_printable_characters_is_accepted(harness: Harness) -> None:
+    body = json.dumps({**json.loads(BODY), "id": "evt_" + "A:b-c.d_" * 24 + "x" * 4}).encode()
+    assert receive(harness, gateway_event(body)).status == 202
+
+
 # ---- infrastructure failures: 503, never 500 ------------------------------------------------------------
 
 @pytest.mark.parametrize("broken", ["inbox", "archive", "queue", "secrets"])

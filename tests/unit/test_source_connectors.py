@@ -164,6 +164,13 @@ def test_salesforce_token_auth_ack_and_refusals() -> None:
         salesforce.parse_events(b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]>' + body[38:])
     with pytest.raises(MalformedPayload):
         salesforce.parse_events(b"<not-xml")
+    # an XML declaration naming an encoding expat does not know (found by make fuzz: LookupError → 503) or a
+    # multi-byte one it cannot read from bytes is a malformed body, not a storage failure
+    assert body.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
+    for encoding in (b"TF-8", b"UTF-16"):
+        with pytest.raises(MalformedPayload) as caught:
+            salesforce.parse_events(body.replace(b'encoding="UTF-8"', b'encoding="' + encoding + b'"', 1))
+        assert caught.value.reason == "malformed_xml"
 
 
 def test_closed_won_opportunity_becomes_customer_and_contract(example_config) -> None:

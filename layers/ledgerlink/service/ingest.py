@@ -24,7 +24,14 @@ from typing import Any, Protocol
 
 from ledgerlink.connectors.sources import WEBHOOK_KINDS, webhook_module
 from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent
-from ledgerlink.errors import ConfigError, MethodNotAllowed, PayloadTooLarge, RequestRejected, UnknownSource
+from ledgerlink.errors import (
+    ConfigError,
+    MalformedPayload,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RequestRejected,
+    UnknownSource,
+)
 from ledgerlink.store.archive import archive_key, item_key
 
 INLINE_BODY_LIMIT = 200_000  # bytes; larger bodies travel by archive key (claim check), SQS max is 256 KiB
@@ -174,6 +181,8 @@ class IngestService:
         # schemes that carry the event id in a header (Standard Webhooks) parse the whole request
         parse_request = getattr(webhook, "parse_request", None)
         events = parse_request(signed) if parse_request else webhook.parse_events(request.body)
+        for event in events:
+            check_event_id(event.event_id)
         key = archive_key(source.id, events[0].event_id if len(events) == 1 else batch_name(request.body), now)
         fresh: list[tuple[WebhookEvent, Any]] = []
         duplicates: list[Any] = []
@@ -242,6 +251,20 @@ class IngestService:
         ack = acknowledge(accepted, duplicates)
         return WebhookResponse(ack.status, body, outcome, correlation_id, {"Content-Type": ack.content_type},
                                raw_body=ack.body)
+
+
+EVENT_ID_LENGTH = 200
+
+
+def check_event_id(event_id: str) -> None:
+    """An event id becomes a DynamoDB key, an archive object name and S3 metadata (ASCII only), so it must be
+    1–200 printable ASCII characters without spaces or slashes. Every provider's ids are; a signed body whose
+    id is not (composed from fields of the wrong type, say) is refused instead of failing storage on every retry."""
+    usable = (isinstance(event_id, str) and 0 < len(event_id) <= EVENT_ID_LENGTH and event_id.isascii()
+              and event_id.isprintable() and not any(c in event_id for c in " /\\"))
+    if not usable:
+        raise MalformedPayload(f"the event id is not 1–{EVENT_ID_LENGTH} printable ASCII characters without spaces "
+                               "or slashes", reason="invalid_event_id")
 
 
 def batch_name(body: bytes) -> str:

@@ -63,7 +63,7 @@ def _parse(body: bytes) -> ET.Element:
         raise MalformedPayload("XML with a DOCTYPE or entity declaration is refused", reason="malformed_xml")
     try:
         return ET.fromstring(body)
-    except ET.ParseError:
+    except (ET.ParseError, LookupError, ValueError):   # an encoding expat does not know, or cannot read
         raise MalformedPayload("body is not well-formed XML", reason="malformed_xml") from None
 
 
