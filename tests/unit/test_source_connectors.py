@@ -221,6 +221,23 @@ def test_malformed_bank_files_become_exceptions(path: Path, example_config) -> N
     assert caught.value.reason == "malformed_statement"
 
 
+@pytest.mark.parametrize("amount", ["1e5", "NaN", "Infinity", "-8.85", "8,85", "8.85.1", "0x10", "\u0668"])
+def test_a_camt_amount_that_is_not_a_plain_decimal_is_refused(amount: str) -> None:
+    # found by tests/fuzz/test_bank_file_fuzz.py: "1e5" was read as 100,000.00
+    text = (CAMT / "camt053.v8.xml").read_text()
+    assert ">8.85</Amt>" in text
+    with pytest.raises(StatementError):
+        parse(text.replace(">8.85</Amt>", f">{amount}</Amt>"))
+
+
+def test_a_camt_file_declaring_an_unknown_encoding_is_malformed_not_a_crash() -> None:
+    text = (CAMT / "camt053.v8.xml").read_text()
+    assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>')
+    for encoding in ("U.", "UTF-16"):
+        with pytest.raises(StatementError):
+            parse(text.replace('encoding="UTF-8"', f'encoding="{encoding}"', 1))
+
+
 def test_bank_amount_with_too_many_decimals_is_refused_but_trailing_zeros_are_fine(example_config) -> None:
     five = (CAMT / "camt053.v2.five.decimals.xml").read_text()
     config = example_config.model_copy(update={"sources": [

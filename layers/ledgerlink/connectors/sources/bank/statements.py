@@ -93,6 +93,9 @@ def _date(element: ET.Element | None) -> str | None:
     return raw[:10] if raw else None
 
 
+_CAMT_AMOUNT = re.compile(r"\d{1,18}(\.\d{0,5})?|\.\d{1,5}", re.ASCII)   # ActiveOrHistoricCurrencyAndAmount
+
+
 def parse_camt053(text: str) -> list[StatementLine]:
     if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
         raise StatementError("XML with a DOCTYPE or entity declaration is refused")
@@ -100,6 +103,8 @@ def parse_camt053(text: str) -> list[StatementLine]:
         root = ET.fromstring(text.encode("utf-8"))
     except ET.ParseError as exc:
         raise StatementError(f"not well-formed XML: {exc}") from None
+    except (LookupError, ValueError):   # the XML declaration names an encoding expat does not know or cannot read
+        raise StatementError("not well-formed XML: unreadable encoding declaration") from None
     namespace = root.tag[1:].split("}")[0] if root.tag.startswith("{") else ""
     if not re.fullmatch(r"urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.0[2-8]", namespace):
         raise StatementError(f"unsupported camt namespace {namespace!r} (camt.053.001.02 to .08 are read)")
@@ -119,6 +124,9 @@ def parse_camt053(text: str) -> list[StatementLine]:
             if amount_el is None or not (amount_el.text or "").strip():
                 raise StatementError(f"statement {statement_id} entry {position} has no amount")
             amount = amount_el.text.strip()
+            if not _CAMT_AMOUNT.fullmatch(amount):   # xs:decimal ≥ 0: no sign, exponent, NaN or grouping
+                raise StatementError(f"statement {statement_id} entry {position}: amount {amount[:40]!r} is not a "
+                                     "non-negative decimal")
             currency = amount_el.get("Ccy") or account_currency
             if not currency:
                 raise StatementError(f"statement {statement_id} entry {position} has no currency")
