@@ -118,3 +118,30 @@ def test_an_entry_amount_is_read_only_as_written_or_the_file_is_refused(record_p
     property_()
     record_property("fuzz_cases", f"bank file amounts: {sum(seen.values())} cases, {seen}")
     assert seen["read"] and seen["refused"]
+
+
+BAI2_AMOUNT = re.compile(r"((?:^|\n|/)16,\d{3},)([^,]*)")
+BAI2_WITH_DETAILS = [path for path in SAMPLES if path.suffix == ".txt" and BAI2_AMOUNT.search(path.read_text())]
+
+
+def test_a_bai2_detail_amount_is_read_only_as_ascii_minor_units_or_the_file_is_refused(record_property):
+    seen = {"read": 0, "refused": 0}
+
+    @settings(max_examples=EXAMPLES * 2, deadline=None, database=None, derandomize=True)
+    @given(path=st.sampled_from(BAI2_WITH_DETAILS),
+           amount=st.sampled_from(["2500", "0", "\u0668\u0668", "\u00b2", "-2500", "25.00", "1e3", " 2500", ""])
+           | st.text(max_size=8))
+    def property_(path: Path, amount: str) -> None:
+        text = BAI2_AMOUNT.sub(lambda m: m.group(1) + amount.replace(",", "").replace("/", ""), path.read_text(), count=1)
+        try:
+            lines = parse(text)
+        except StatementError:
+            seen["refused"] += 1
+            return
+        seen["read"] += 1
+        written = amount.replace(",", "").replace("/", "").strip()
+        assert written.isascii() and written.isdigit() and abs(lines[0].minor_units) == int(written), (amount, lines[0])
+
+    property_()
+    record_property("fuzz_cases", f"bank file BAI2 amounts: {sum(seen.values())} cases, {seen}")
+    assert seen["read"] and seen["refused"]

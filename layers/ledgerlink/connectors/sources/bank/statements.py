@@ -176,6 +176,11 @@ def _records(text: str) -> list[str]:
     return [record.rstrip().removesuffix("/").rstrip() for record in records]
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts other scripts' digits and superscripts (``int('²')`` fails)."""
+    return text.isascii() and text.isdigit()
+
+
 def _yymmdd(raw: str) -> str:
     try:
         return date(2000 + int(raw[0:2]), int(raw[2:4]), int(raw[4:6])).isoformat()
@@ -214,16 +219,16 @@ def parse_bai2(text: str) -> list[StatementLine]:
         elif code == "16":
             if account is None or as_of is None:
                 raise StatementError("BAI2 16 record outside an account (03) of a group (02)")
-            if len(fields) < 3 or not fields[0].isdigit():
+            if len(fields) < 3 or not _digits(fields[0]):
                 raise StatementError(f"BAI2 16 record has no type code: {record[:40]!r}")
             type_code = int(fields[0])
             raw_amount = fields[1].strip()
-            if not raw_amount.isdigit():
+            if not _digits(raw_amount):
                 raise StatementError(f"BAI2 16 record amount {raw_amount!r} is not unsigned minor units")
             funds = fields[2].strip()
             position = 3 + _FUNDS_EXTRA.get(funds, 0)
             value_date = _yymmdd(fields[3]) if funds == "V" and len(fields) > 3 and fields[3] else None
-            if funds == "D" and len(fields) > 3 and fields[3].isdigit():
+            if funds == "D" and len(fields) > 3 and _digits(fields[3]):
                 position = 4 + 2 * int(fields[3])
             bank_ref = fields[position].strip() if len(fields) > position else ""
             customer_ref = fields[position + 1].strip() if len(fields) > position + 1 else ""

@@ -166,7 +166,7 @@ def _transaction(obj: dict[str, Any], notification: dict[str, Any], ctx: Normali
         occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=settled.currency,
         cardholder=Party(role="employee", source_id=str(holder.get("user_id") or obj.get("card_id") or "ramp")),
         merchant=obj.get("merchant_name") or obj.get("merchant_descriptor") or "unknown merchant",
-        merchant_category_code=mcc if isinstance(mcc, str) and len(mcc) == 4 and mcc.isdigit() else None,
+        merchant_category_code=mcc if isinstance(mcc, str) and len(mcc) == 4 and mcc.isascii() and mcc.isdigit() else None,
         category=_category(obj, source), amount=settled,
         posted_date=parse_day(obj["settlement_date"], field="settlement_date") if obj.get("settlement_date") else None,
         dimensions=dimensions, memo=f"Ramp card transaction {txn_id}"))
