@@ -51,6 +51,8 @@ REF_LENGTH = 20
 DIMENSION_VALUE_LENGTH = 20   # a dimension value code
 # journal line ids are ours: uuid5(LINE_IDS, "<document id>/<line number>"), so a dimension set line can name its line
 LINE_IDS = uuid.UUID("5b1d6c0e-7f3a-4e59-9d1c-2a8e4f6b0c17")
+# a document's requests in a journal $batch: (path under the journal, body)
+Operations = list[tuple[str, dict[str, Any]]]
 BLANK_DATE = "0001-01-01"
 SCOPE = "https://api.businesscentral.dynamics.com/.default"
 DOCUMENT_SETS = {"invoice": ("salesInvoices", "salesInvoiceLines", "customerNumber"),
@@ -132,10 +134,10 @@ class BusinessCentral:
                  "comment": journal.document_id}
                 for number, line in enumerate(journal.lines)]
 
-    def journal_operations(self, journal: JournalEntry) -> list[tuple[str, dict[str, Any]]]:
+    def journal_operations(self, journal: JournalEntry) -> Operations:
         """What posting the journal takes in a ``$batch``, relative to the journal: each line, then a dimension set
         line for each of its dimensions the connection maps to a Business Central dimension code."""
-        operations: list[tuple[str, dict[str, Any]]] = []
+        operations: Operations = []
         for body, line in zip(self.journal_lines(journal), journal.lines, strict=True):
             operations.append(("journalLines", body))
             for name, value in sorted(line.dimensions.items()):
@@ -165,7 +167,7 @@ class BusinessCentral:
 
     def post_journals(self, journals: Sequence[JournalEntry]) -> list[BulkItemResult]:
         results: dict[str, BulkItemResult] = {}
-        pending: list[tuple[str, list[dict[str, Any]]]] = []
+        pending: list[tuple[str, Operations]] = []
         for journal in journals:
             try:
                 pending.append((journal.document_id, self.journal_operations(journal)))
@@ -175,12 +177,11 @@ class BusinessCentral:
         self._post_lines(pending, results)
         return [results[journal.document_id] for journal in journals]
 
-    def _post_lines(self, pending: list[tuple[str, list[tuple[str, dict[str, Any]]]]],
-                    results: dict[str, BulkItemResult]) -> None:
+    def _post_lines(self, pending: list[tuple[str, Operations]], results: dict[str, BulkItemResult]) -> None:
         """``pending``: each document's operations (a path under the journal, a body), posted in batches that
         keep a document's operations together."""
         while pending:
-            chunk: list[tuple[str, list[tuple[str, dict[str, Any]]]]] = []
+            chunk: list[tuple[str, Operations]] = []
             operations = 1   # the post action
             while pending and operations + len(pending[0][1]) <= self.connection.batch_size:
                 operations += len(pending[0][1])
@@ -189,8 +190,7 @@ class BusinessCentral:
             if failed is not None:   # transactional: nothing committed; the others go again without it
                 pending = [entry for entry in chunk if entry[0] != failed] + pending
 
-    def _post_batch(self, chunk: list[tuple[str, list[tuple[str, dict[str, Any]]]]],
-                    results: dict[str, BulkItemResult]) -> str | None:
+    def _post_batch(self, chunk: list[tuple[str, Operations]], results: dict[str, BulkItemResult]) -> str | None:
         """Post a chunk in one transactional $batch. Returns the id of the document that made it fail."""
         journal_url = f"{self.company}/journals({self.connection.journal_id})"
         requests, owner = [], {}
