@@ -264,6 +264,25 @@ def test_normalization_error_opens_an_exception_naming_the_archived_payload(harn
     assert harness.workflow.executions == {} and harness.ledger.items == {}
 
 
+def test_a_connector_defect_on_a_payload_opens_a_case_instead_of_failing_the_message(
+        harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    # make fuzz found Stripe payloads with fields of other types than Stripe documents that raised AttributeError,
+    # TypeError or OverflowError in the connector: SQS would retry such a message into the DLQ with no case opened
+    from ledgerlink.connectors.sources.stripe import normalize as stripe_normalize
+
+    def defective(event: dict, ctx: object) -> None:
+        return event["data"]["object"]["customer_email"]["domain"]   # customer_email is null: TypeError
+
+    monkeypatch.setattr(stripe_normalize, "normalize", defective)
+    outcome = harness.service.process(message("02-invoice.paid.json"))
+    assert outcome.outcome == "exception" and outcome.reasons == ["normalization_failed"]
+    (case,) = harness.exceptions.opened
+    assert case["detail"]["error_type"] == "TypeError"
+    assert case["detail"]["at"].endswith("test_normalize_service.py:" + str(defective.__code__.co_firstlineno + 1))
+    assert "NoneType" not in case["message"]   # the type and the place only, never the error's text
+    assert harness.workflow.executions == {} and harness.ledger.items == {}
+
+
 def test_body_that_is_not_json_opens_a_malformed_payload_exception(harness: Harness) -> None:
     outcome = harness.service.process(message("01-invoice.finalized.json", body=b"{truncated"))
     assert outcome.outcome == "exception"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+import traceback
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -23,7 +24,7 @@ from typing import Any, Protocol
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.connectors.sources import normalize_module
 from ledgerlink.connectors.sources.base import NormalizeContext
-from ledgerlink.errors import NormalizationError
+from ledgerlink.errors import NormalizationError, TransientError
 from ledgerlink.model.documents import BankTransaction, Document
 from ledgerlink.pipeline import cash_application
 from ledgerlink.pipeline.enrich import postable
@@ -68,6 +69,23 @@ class FetcherPort(Protocol):
 
 class InvalidMessage(ValueError):
     """The queue message itself is not a LedgerLink inbound message (goes to the DLQ)."""
+
+
+def read_event(kind: str, event: Any, context: NormalizeContext) -> Any:
+    """The source connector's reading of one event. A connector reads the payload and nothing else, so whatever it
+    raises on a payload it raises on every retry: an unexpected error (a field of another type than the provider
+    documents, say) is a ``normalization_failed`` case naming the error and where it arose, not a message retried
+    into the DLQ with no case to work."""
+    try:
+        return normalize_module(kind).normalize(event, context)
+    except (NormalizationError, ValueError, TransientError):
+        raise
+    except Exception as exc:
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        where = f"{frame.filename.rsplit('/ledgerlink/', 1)[-1]}:{frame.lineno}"
+        # the type and the place only: an error's text may quote the payload, which can hold personal data
+        raise NormalizationError(f"the {kind} connector could not read this event: {type(exc).__name__} at {where}",
+                                 reason="normalization_failed", error_type=type(exc).__name__, at=where) from None
 
 
 @dataclass(slots=True)
@@ -177,7 +195,7 @@ class NormalizeService:
                                              event_id=event_id, correlation_id=correlation_id, replay=replay)
             context = NormalizeContext(config=config, source_id=source_id, correlation_id=correlation_id,
                                        archive_key=archive_key)
-            normalized = normalize_module(message["kind"]).normalize(event, context)
+            normalized = read_event(message["kind"], event, context)
         except (NormalizationError, ValueError) as exc:
             reason = exc.reason if isinstance(exc, NormalizationError) else "malformed_payload"
             detail = exc.detail if isinstance(exc, NormalizationError) else {}

@@ -39,7 +39,10 @@ class Normalized:
 
 
 def utc_instant(unix_seconds: int) -> datetime:
-    return datetime.fromtimestamp(unix_seconds, tz=UTC)
+    try:
+        return datetime.fromtimestamp(unix_seconds, tz=UTC)
+    except (OverflowError, OSError):   # outside what a datetime holds: not a time a provider sends
+        raise NormalizationError(f"timestamp {unix_seconds} is out of range", reason="invalid_timestamp") from None
 
 
 _ZONES: dict[str, ZoneInfo] = {}  # ZoneInfo(name) is cached by the class too; this skips the call
@@ -59,7 +62,10 @@ def local_date(instant: datetime, entity: Entity) -> date:
 
 def local_day(unix_seconds: int, entity: Entity) -> date:
     """``local_date(utc_instant(unix_seconds), entity)`` in one conversion."""
-    return datetime.fromtimestamp(unix_seconds, tz=_zone(entity)).date()
+    try:
+        return datetime.fromtimestamp(unix_seconds, tz=_zone(entity)).date()
+    except (OverflowError, OSError):
+        raise NormalizationError(f"timestamp {unix_seconds} is out of range", reason="invalid_timestamp") from None
 
 
 # ---- helpers for connectors that read vendor APIs (exact amounts, instants, category keys) ----------

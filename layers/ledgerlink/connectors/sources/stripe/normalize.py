@@ -78,7 +78,7 @@ SETTLED_REFUND_STATUSES = {"succeeded", "pending"}  # Stripe debits the balance 
 # ---- small readers that fail with a reason instead of KeyError ----------------------------------
 
 def _require(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    value = obj.get(key)
+    value = obj.get(key) if isinstance(obj, dict) else None
     if not isinstance(value, kind) or isinstance(value, bool) and kind is int:
         raise NormalizationError(f"{where}.{key} is missing or not a {getattr(kind, '__name__', kind)}",
                                  reason="missing_field", field=f"{where}.{key}")
