@@ -74,8 +74,17 @@ def test_where_express_executions_can_be_listed_the_running_ones_are_counted(aws
     sfn = clients.client("stepfunctions")
     arn = sfn.create_state_machine(
         name="happy", type="EXPRESS", roleArn="arn:aws:iam::123456789012:role/happy",
-        definition='{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}')["stateMachineArn"]
+        definition='{"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 600, "End": true}}}'
+    )["stateMachineArn"]
     assert commands.happy_path_activity(arn) == {"running": 0}
-    for name in ("doc-1", "doc-2"):   # moto without its state machine parser keeps an execution RUNNING
-        sfn.start_execution(stateMachineArn=arn, name=name, input="{}")
-    assert commands.happy_path_activity(arn) == {"running": 2}
+    # running either way: moto's state machine parser (on once another test enabled it) waits, and without it
+    # moto keeps every execution RUNNING
+    started = [sfn.start_execution(stateMachineArn=arn, name=name, input="{}")["executionArn"]
+               for name in ("doc-1", "doc-2")]
+    try:
+        assert commands.happy_path_activity(arn) == {"running": 2}
+        sfn.stop_execution(executionArn=started[0])
+        assert commands.happy_path_activity(arn) == {"running": 1}
+    finally:
+        for execution in started[1:]:
+            sfn.stop_execution(executionArn=execution)
