@@ -12,6 +12,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from moto import mock_aws
@@ -35,6 +36,18 @@ from ledgerlink.local.secrets import generate
 from tests.conftest import EXAMPLE_CONFIG
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))
+
+
+def json_paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path to a value inside a JSON document (what the properties mutate)."""
+    paths = [prefix] if prefix else []
+    if isinstance(node, dict):
+        for key, child in node.items():
+            paths += json_paths(child, (*prefix, key))
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            paths += json_paths(child, (*prefix, index))
+    return paths
 
 
 @dataclass

@@ -20,7 +20,7 @@ from ledgerlink.errors import NormalizationError
 from ledgerlink.service.normalize import read_event
 
 from tests.conftest import EVENTS, EXAMPLE_CONFIG
-from tests.fuzz.conftest import EXAMPLES
+from tests.fuzz.conftest import EXAMPLES, json_paths
 
 # what a payload holds where another type was documented: nothing, numbers out of range, numbers as text
 VALUES: list[Any] = [None, 0, -1, 1.5, True, 10**30, -(10**12), "", "x", "1e5", "NaN", "-5", "2026-13-45", "\u0668",
@@ -35,22 +35,11 @@ def _samples(kind: str) -> list[dict[str, Any]]:
     return events
 
 
-def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [path] if path else []
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += _paths(child, (*path, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += _paths(child, (*path, index))
-    return found
-
-
 @st.composite
 def mutated(draw: st.DrawFn, samples: list[dict[str, Any]]) -> dict[str, Any]:
     event = json.loads(json.dumps(draw(st.sampled_from(samples))))
     for _ in range(draw(st.integers(1, 3))):
-        paths = _paths(event)
+        paths = json_paths(event)
         if not paths:
             break
         path = draw(st.sampled_from(paths))

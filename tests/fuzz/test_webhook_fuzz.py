@@ -29,7 +29,7 @@ from ledgerlink.local.signers import sign
 from ledgerlink.store import clients
 
 from tests.conftest import EVENTS
-from tests.fuzz.conftest import EXAMPLES, FuzzStack
+from tests.fuzz.conftest import EXAMPLES, FuzzStack, json_paths
 
 REASON = re.compile(r"^[a-z][a-z0-9_]*$")
 WEBHOOK_SOURCES = ("stripe", "brex", "adyen", "salesforce", "ramp", "hubspot", "concur")
@@ -122,18 +122,6 @@ def unsigned_requests(draw: Any) -> Request:
                    notes=[f"unsigned {kind}"])
 
 
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every path to a value inside a JSON document."""
-    paths = [prefix] if prefix else []
-    if isinstance(node, dict):
-        for key, child in node.items():
-            paths += _paths(child, (*prefix, key))
-    elif isinstance(node, list):
-        for index, child in enumerate(node):
-            paths += _paths(child, (*prefix, index))
-    return paths
-
-
 def _mutated(sample: bytes, draw: Any) -> bytes:
     """A real sample with a few values deleted or replaced by random JSON: deep into each parser."""
     try:
@@ -142,7 +130,7 @@ def _mutated(sample: bytes, draw: Any) -> bytes:
         start = draw(st.integers(0, len(sample)))
         return sample[:start] + sample[start + draw(st.integers(1, 60)):]
     for _ in range(draw(st.integers(1, 3))):
-        paths = _paths(document)
+        paths = json_paths(document)
         if not paths:
             break
         shallow = [path for path in paths if len(path) <= 2]   # the envelope, where parsers look first
