@@ -91,6 +91,17 @@ class NormalizationError(DocumentRejected):
     reason = "normalization_failed"
 
 
+def connector_defect(kind: str, exc: BaseException) -> NormalizationError:
+    """A source connector's unexpected error on a payload, as the case it becomes (D81): its type and the file and
+    line where it arose, never its text (which may quote the payload)."""
+    import traceback
+
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    where = f"{frame.filename.rsplit('/ledgerlink/', 1)[-1]}:{frame.lineno}"
+    return NormalizationError(f"the {kind} connector could not read this event: {type(exc).__name__} at {where}",
+                              reason="normalization_failed", error_type=type(exc).__name__, at=where)
+
+
 class TransientError(LedgerLinkError):
     """Worth retrying (throttling, 5xx, timeouts). Retried with backoff by the state machine or SQS."""
 

@@ -12,6 +12,7 @@ import pytest
 
 from ledgerlink.connectors.sources.api import PolledEvent
 from ledgerlink.connectors.sources.http import HttpResponse, SourceApiError, SourceApiUnavailable
+from ledgerlink.errors import NormalizationError
 from ledgerlink.service.fetch import SourceFetcher
 from ledgerlink.service.normalize import NormalizeService
 from ledgerlink.service.poll import PollService
@@ -116,6 +117,18 @@ def test_events_that_need_no_object_cost_no_api_call_and_sources_without_an_api_
     stripe_event = {"id": "evt_1", "type": "invoice.paid"}
     assert service.expand("stripe", example_config.source("stripe"), stripe_event, archive_key="raw/x",
                           event_id="evt_1", correlation_id="c") is stripe_event
+    assert http.calls == []
+
+
+def test_a_notification_the_connector_cannot_read_is_a_case_not_a_retry(example_config) -> None:
+    # Ramp's type as a list: `type in FETCHED` raised TypeError, which SQS would retry into the DLQ with no case
+    service, http, _, _ = fetcher()
+    odd = {**notification(), "type": ["transactions.cleared"]}
+    with pytest.raises(NormalizationError) as caught:
+        service.expand("ramp", example_config.source("ramp"), odd, archive_key=ARCHIVE_KEY, event_id=EVENT_ID,
+                       correlation_id="c")
+    assert caught.value.reason == "normalization_failed" and caught.value.detail["error_type"] == "TypeError"
+    assert caught.value.detail["at"].startswith("connectors/sources/ramp/api.py:")
     assert http.calls == []
 
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from ledgerlink.config.sources import api_credentials
 from ledgerlink.connectors.sources import api_module
 from ledgerlink.connectors.sources.http import Http, SourceApiError, UrllibHttp
+from ledgerlink.errors import connector_defect
 from ledgerlink.store.archive import fetched_key
 from ledgerlink.store.clients import error_code
 
@@ -78,7 +79,11 @@ class SourceFetcher:
         wants = getattr(module, "wants", None)
         if module is None or wants is None:
             return notification
-        if not wants(notification, source):
+        try:
+            wanted = wants(notification, source)
+        except Exception as exc:   # reads the notification only: a retry fails the same way (D81)
+            raise connector_defect(kind, exc) from None
+        if not wanted:
             return {"notification": notification, "fetched": None}
         key = fetched_key(archive_key, event_id)
         if replay:

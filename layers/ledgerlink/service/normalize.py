@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import time
-import traceback
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -24,7 +23,7 @@ from typing import Any, Protocol
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.connectors.sources import normalize_module
 from ledgerlink.connectors.sources.base import NormalizeContext
-from ledgerlink.errors import NormalizationError, TransientError
+from ledgerlink.errors import NormalizationError, TransientError, connector_defect
 from ledgerlink.model.documents import BankTransaction, Document
 from ledgerlink.pipeline import cash_application
 from ledgerlink.pipeline.enrich import postable
@@ -81,11 +80,7 @@ def read_event(kind: str, event: Any, context: NormalizeContext) -> Any:
     except (NormalizationError, ValueError, TransientError):
         raise
     except Exception as exc:
-        frame = traceback.extract_tb(exc.__traceback__)[-1]
-        where = f"{frame.filename.rsplit('/ledgerlink/', 1)[-1]}:{frame.lineno}"
-        # the type and the place only: an error's text may quote the payload, which can hold personal data
-        raise NormalizationError(f"the {kind} connector could not read this event: {type(exc).__name__} at {where}",
-                                 reason="normalization_failed", error_type=type(exc).__name__, at=where) from None
+        raise connector_defect(kind, exc) from None
 
 
 @dataclass(slots=True)
