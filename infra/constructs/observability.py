@@ -97,7 +97,7 @@ class Observability(Construct):
         return {
             "dlq": self._alarm(
                 "DlqNotEmpty", threshold=1,
-                metric=dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
+                metric=dlq.metric_approximate_number_of_messages_visible(period=five, statistic="Maximum"),
                 description="Messages are parked in the inbound DLQ: fix the cause, then redrive (console or "
                             "`ledgerlink dlq redrive`)."),
             "reconciliation_difference": self._alarm(
@@ -120,7 +120,7 @@ class Observability(Construct):
                 comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD, metric=exception_rate,
                 description=f"More than {slos.exception_rate_percent}% of documents opened an exception in an hour."),
             "executions_failed": self._alarm(
-                "ExecutionsFailed", threshold=1, metric=state_machine.metric_failed(period=Duration.minutes(5)),
+                "ExecutionsFailed", threshold=1, metric=state_machine.metric_failed(period=five),
                 description="A post-document execution failed outright (even the exception step could not run)."),
             "happy_path_failed": self._alarm(
                 "HappyPathExecutionsFailed", threshold=1, metric=happy_path_failed,
@@ -130,7 +130,7 @@ class Observability(Construct):
                             "as document_stuck."),
             "webhooks_unavailable": self._alarm(
                 "WebhooksUnavailable", threshold=5,
-                metric=app_metric("Webhook_unavailable", "ingest", period=Duration.minutes(5)),
+                metric=app_metric("Webhook_unavailable", "ingest", period=five),
                 description="Ingest answered 503 (storage unavailable); providers are retrying."),
         }
 

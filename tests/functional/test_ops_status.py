@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from ledgerlink.ops import commands
-from ledgerlink.store import clients
+from ledgerlink.store import clients, workflow
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 EXPRESS = "arn:aws:states:us-east-1:123456789012:stateMachine:ledgerlink-happy-path"
@@ -49,9 +49,7 @@ def _put(name: str, machine: str, value: float, at: datetime) -> None:
 
 
 def test_on_aws_the_happy_path_is_its_cloudwatch_counts_of_the_last_hour(aws, monkeypatch):
-    real = clients.client
-    monkeypatch.setattr(clients, "client", lambda service: _ExpressOnAws() if service == "stepfunctions"
-                        else real(service))
+    monkeypatch.setattr(workflow, "default_client", lambda service: _ExpressOnAws())   # the Step Functions reads
     for minutes_ago in (5, 20, 50):
         _put("ExecutionsStarted", EXPRESS, 10, NOW - timedelta(minutes=minutes_ago))
     _put("ExecutionsSucceeded", EXPRESS, 27, NOW - timedelta(minutes=10))

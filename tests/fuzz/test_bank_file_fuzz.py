@@ -6,7 +6,6 @@ gets through must be the file's own plain decimal: no exponent read as a number 
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -74,18 +73,15 @@ def test_mutated_statement_files_parse_or_are_refused_with_a_reason(config, reco
             lines = None
         for line in lines or []:
             assert PLAIN_DECIMAL.fullmatch(line.amount), line.amount
-            assert Decimal(line.amount).is_finite()
         context = NormalizeContext(config=config, source_id="bank", correlation_id="fuzz", archive_key="raw/fuzz")
         try:
-            normalized = normalize_module("bank").normalize({"content": text}, context)
+            normalize_module("bank").normalize({"content": text}, context)
         except NormalizationError as error:
             assert re.fullmatch(r"[a-z][a-z_]+", error.reason), error.reason
             outcomes[error.reason] = outcomes.get(error.reason, 0) + 1
             return
         assert lines is not None   # what the parser refused, normalize cannot have read
         outcomes["normalized"] = outcomes.get("normalized", 0) + 1
-        for document in normalized.documents:
-            assert document.amount.amount.is_finite()
 
     property_()
     record_property("fuzz_cases", f"bank files: {sum(outcomes.values())} cases, outcomes {dict(sorted(outcomes.items()))}")

@@ -262,15 +262,6 @@ def atomic_dynamodb() -> Iterator[None]:
             setattr(DynamoDBBackend, name, method)
 
 
-def running_executions(state_machine_arn: str) -> list[str]:
-    """The ARNs of this state machine's running executions. AWS refuses ListExecutions on an Express machine
-    (its record is the execution logs); moto answers it, and only the local stack asks."""
-    paginator = clients.client("stepfunctions").get_paginator("list_executions")
-    return [execution["executionArn"] for page in paginator.paginate(stateMachineArn=state_machine_arn,
-                                                                      statusFilter="RUNNING")
-            for execution in page["executions"]]
-
-
 def waiting_for_decisions(exceptions_table: str) -> int:
     """Executions parked on an open exception case's task token (idle until finance ops decide)."""
     count = 0

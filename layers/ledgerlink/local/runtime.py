@@ -39,7 +39,6 @@ from ledgerlink.local.aws import (
     atomic_dynamodb,
     create_resources,
     in_process_lambdas,
-    running_executions,
     store_api_credentials,
     store_secrets,
     waiting_for_decisions,
@@ -49,6 +48,7 @@ from ledgerlink.local.functions import FUNCTION_NAMES, FunctionHost, functions_d
 from ledgerlink.local.http_front import WebhookFront
 from ledgerlink.local.sqs_poller import SqsPoller
 from ledgerlink.store import clients
+from ledgerlink.store.workflow import running_executions
 
 _AWS_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
             "AWS_REGION", "MOTO_PORT", "POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_LOG_LEVEL",

@@ -14,6 +14,7 @@ from ledgerlink.ops.dlq import DlqTool, RedriveResult
 from ledgerlink.ops.replay import Replayer, ReplayPlan
 from ledgerlink.ops.target import Target
 from ledgerlink.store import clients
+from ledgerlink.store.workflow import running_executions
 
 
 def actor(target: Target) -> str:
@@ -110,16 +111,10 @@ def status(target: Target) -> dict[str, Any]:
     cases = DynamoExceptions(target.get(settings.EXCEPTIONS_TABLE)).list("open")
     summaries = DynamoControlTotals(target.get(settings.TOTALS_TABLE)).latest_summaries(1)
     return {"target": target.name, "queues": depths,
-            "running_executions": _running(target.get(settings.STATE_MACHINE_ARN)),
+            "running_executions": len(running_executions(target.get(settings.STATE_MACHINE_ARN))),
             "happy_path": happy_path_activity(target.get(settings.HAPPY_PATH_STATE_MACHINE_ARN)),
             "open_exceptions": len(cases), "open_exceptions_by_reason": dict(Counter(c["reason"] for c in cases)),
             "last_reconciliation": summaries[0] if summaries else None}
-
-
-def _running(state_machine_arn: str) -> int:
-    paginator = clients.client("stepfunctions").get_paginator("list_executions")
-    return sum(len(page["executions"]) for page in paginator.paginate(stateMachineArn=state_machine_arn,
-                                                                       statusFilter="RUNNING"))
 
 
 # the Express machine's CloudWatch metrics (namespace AWS/States, dimension StateMachineArn) → status keys
@@ -132,7 +127,7 @@ def happy_path_activity(state_machine_arn: str, *, now: datetime | None = None) 
     ListExecutions on an Express machine (``StateMachineTypeNotSupported``) and keeps no history of them, so on AWS
     this is the machine's own CloudWatch execution counts over the last hour (sums of one-minute periods)."""
     try:
-        return {"running": _running(state_machine_arn)}
+        return {"running": len(running_executions(state_machine_arn))}
     except ClientError as error:
         if error.response["Error"]["Code"] != "StateMachineTypeNotSupported":
             raise

@@ -10,6 +10,15 @@ from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import error_code
 
 
+def running_executions(state_machine_arn: str) -> list[str]:
+    """The ARNs of a state machine's running executions. AWS refuses ``ListExecutions`` on an Express machine
+    (``StateMachineTypeNotSupported``; its record is the execution logs); moto answers it."""
+    paginator = default_client("stepfunctions").get_paginator("list_executions")
+    return [execution["executionArn"] for page in paginator.paginate(stateMachineArn=state_machine_arn,
+                                                                      statusFilter="RUNNING")
+            for execution in page["executions"]]
+
+
 class StepFunctionsWorkflow:
     def __init__(self, state_machine_arn: str, *, happy_path_arn: str = "", client: Any = None) -> None:
         self._arn = state_machine_arn

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -38,11 +38,15 @@ class Normalized:
     ignored: list[Ignored] = field(default_factory=list)
 
 
-def utc_instant(unix_seconds: int) -> datetime:
+def _instant(unix_seconds: int, zone: tzinfo) -> datetime:
     try:
-        return datetime.fromtimestamp(unix_seconds, tz=UTC)
+        return datetime.fromtimestamp(unix_seconds, tz=zone)
     except (OverflowError, OSError):   # outside what a datetime holds: not a time a provider sends
         raise NormalizationError(f"timestamp {unix_seconds} is out of range", reason="invalid_timestamp") from None
+
+
+def utc_instant(unix_seconds: int) -> datetime:
+    return _instant(unix_seconds, UTC)
 
 
 _ZONES: dict[str, ZoneInfo] = {}  # ZoneInfo(name) is cached by the class too; this skips the call
@@ -62,10 +66,7 @@ def local_date(instant: datetime, entity: Entity) -> date:
 
 def local_day(unix_seconds: int, entity: Entity) -> date:
     """``local_date(utc_instant(unix_seconds), entity)`` in one conversion."""
-    try:
-        return datetime.fromtimestamp(unix_seconds, tz=_zone(entity)).date()
-    except (OverflowError, OSError):
-        raise NormalizationError(f"timestamp {unix_seconds} is out of range", reason="invalid_timestamp") from None
+    return _instant(unix_seconds, _zone(entity)).date()
 
 
 # ---- helpers for connectors that read vendor APIs (exact amounts, instants, category keys) ----------
