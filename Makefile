@@ -12,6 +12,8 @@ help:
 	@echo "make demo    run the whole pipeline locally (moto + Beancount book) and print a summary"
 	@echo "make test    unit, functional, infra (CDK synth + cdk-nag) and end-to-end tests"
 	@echo "make synth   synthesize the CDK app (cdk.out/) with the pinned CDK CLI (ARCH=, STAGE=dev|prod)"
+	@echo "make test-calendar  the date-sensitive tests with the clock moved (month-end, leap day, DST, years ahead)"
+	@echo "make readme  rewrite the README's demo summary and test count from a run"
 	@echo "make bench   benchmarks (cold start, ingest latency, throughput, AWS calls, reconciliation cost, ERP calls per"
 	@echo "             10,000 events line-level vs summarized, a rate-limited ERP connection) → bench/results.json"
 	@echo "make chaos   the chaos suite with more seeded rounds (ROUNDS=20)"
@@ -45,8 +47,14 @@ up: $(STAMP)
 	$(VENV)/bin/ledgerlink local up
 
 test: $(STAMP) $(NODE_STAMP)
-	$(VENV)/bin/ruff check layers functions infra tests bench
+	$(VENV)/bin/ruff check layers functions infra tests bench tools
 	$(PY) -m pytest -n 2 --dist loadfile
+
+test-calendar: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadfile tests/calendar
+
+readme: $(STAMP)
+	$(PY) tools/readme.py
 
 synth: $(STAMP) $(NODE_STAMP)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npx --no-install cdk synth --quiet -c arch=$(ARCH) $(if $(STAGE),-c stage=$(STAGE))
@@ -68,9 +76,9 @@ layer: $(STAMP)
 	$(PY) -m layers.build --arch $(ARCH)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check layers functions infra tests bench
+	$(VENV)/bin/ruff check layers functions infra tests bench tools
 
 clean:
 	rm -rf build cdk.out .ledgerlink .pytest_cache
 
-.PHONY: help env node demo up test synth bench chaos fuzz deploy layer lint clean
+.PHONY: help env node demo up test test-calendar readme synth bench chaos fuzz deploy layer lint clean

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from constructs import Node
 
+from ledgerlink.clock import now as clock_now
+
 REPO = Path(__file__).resolve().parents[1]
 STAGES = ("dev", "prod")
 ARCHITECTURES = ("arm64", "x86_64")
@@ -187,5 +189,5 @@ CONTEXT_KEYS = ("archive_retention_days", "audit_retention_days", "waf", "waf_ra
 
 def _synth_time() -> str:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else clock_now()
     return moment.isoformat(timespec="seconds")

@@ -43,3 +43,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("fuzz cases")
         for line in sorted(lines):
             terminalreporter.write_line(line)
+
+
+WHOLE_SUITE_COUNT = pytest.StashKey[int]()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Remember how many tests a whole-suite run collected (``make test``: no paths, no -k/-m selection), for the
+    README's test count check; a partial run leaves it unset."""
+    config = session.config
+    whole = all(Path(arg).resolve() == REPO / "tests" for arg in config.args) if config.args else True
+    if whole and not config.getoption("keyword") and not config.getoption("markexpr") \
+            and not config.getoption("deselect", None):
+        config.stash[WHOLE_SUITE_COUNT] = len(session.items)

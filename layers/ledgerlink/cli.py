@@ -7,19 +7,31 @@ import json
 import signal
 import sys
 import threading
-import time
+from datetime import datetime
 from pathlib import Path
 
+from ledgerlink.clock import epoch
 from ledgerlink.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/ledgerlink.example.yaml")
 DEFAULT_EVENTS = Path("events")
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from ledgerlink.local.demo import demo_ok, format_report, run_demo
+def _instant(text: str) -> datetime:
+    from ledgerlink.clock import parse_instant
 
-    report = run_demo(args.config, args.events, state_dir=args.state_dir, port=args.port)
+    try:
+        return parse_instant(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 instant: {text!r} (e.g. 2026-12-15T12:00:00Z)") from None
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ledgerlink.local.demo import DEMO_AS_OF, demo_ok, format_report, run_demo
+
+    args.as_of = args.as_of or DEMO_AS_OF
+
+    report = run_demo(args.config, args.events, state_dir=args.state_dir, port=args.port, as_of=args.as_of)
     print(format_report(report))
     problems = demo_ok(report)
     for problem in problems:
@@ -80,7 +92,7 @@ def _cmd_local_sign(args: argparse.Namespace) -> int:
     kind = args.kind or args.source
     secret = args.secret or local_secrets.resolve([args.source], secrets_file=args.secrets,
                                                   kinds={args.source: kind})[args.source].values[0]
-    signed = sign(kind, args.file.read_bytes(), secret, now=int(time.time()), url=args.curl or args.url or "")
+    signed = sign(kind, args.file.read_bytes(), secret, now=int(epoch()), url=args.curl or args.url or "")
     if (signed.body != args.file.read_bytes() or signed.url_suffix) and not args.curl:
         # the provider signs inside the body or the URL: the header alone is not enough
         print(f"note: {kind} signs the body or URL too; use --curl to get the request to send", file=sys.stderr)
@@ -398,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--events", type=Path, default=DEFAULT_EVENTS)
     demo.add_argument("--state-dir", type=Path, default=Path(".ledgerlink/demo"))
     demo.add_argument("--port", type=int, default=0, help="webhook port (default: any free port)")
+    demo.add_argument("--as-of", type=_instant, default=None, metavar="INSTANT",
+                      help="run as of this ISO 8601 instant, e.g. 2027-01-31T23:30:00-05:00 (default: "
+                           "the README's fixed instant, so every day gives the same summary)")
     demo.set_defaults(func=_cmd_demo)
 
     local = commands.add_parser("local", help="the local stack").add_subparsers(dest="local_command", required=True)

@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from ledgerlink.local.demo import demo_ok, format_report, run_demo
+from ledgerlink.local.demo import DEMO_AS_OF, demo_ok, format_report, run_demo, summary_lines
 
 from tests.conftest import EVENTS, EXAMPLE_CONFIG, REPO
+from tests.readme_sections import readme_demo_summary
 
 pytestmark = pytest.mark.slow
 
@@ -43,9 +44,9 @@ def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
                                                                                    (0, "2024-05-03")]
     # the payout credit is applied to the Stripe payout; the bank fee debit matches nothing: one case
     assert [case["reason"] for case in report.exceptions] == ["cash_unmatched"]
-    # 43 in the book (3 of them revenue release journals), 2 in gb01's GL file; a subscription change and a
-    # meter-event batch are recorded, never posted
-    assert report.statuses == {"posted": 45, "ignored": 5, "exception": 1}
+    # 45 in the book (5 of them revenue release journals: as of 2026-12-15 the release covers March to November
+    # 2026), 2 in gb01's GL file; a subscription change and a meter-event batch are recorded, never posted
+    assert report.statuses == {"posted": 47, "ignored": 5, "exception": 1}
     posted = Counter((item["source_id"], item["document_type"]) for item in report.ledger
                      if item["status"] == "posted")
     assert {key: count for key, count in posted.items() if key[0] in ("ramp", "hubspot", "concur", "expensify")
@@ -66,7 +67,7 @@ def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
     assert len(vendors) == 1 and "Northwind Hosting LLC" in vendors[0].read_text()
     assert report.bean_check[0] == 0
     postings = sorted((report.book_file.parent / "postings").glob("*.beancount"))
-    assert len(postings) == 43
+    assert len(postings) == 45
     # every posting carries its document id and the correlation id of the webhook that caused it
     # the UK company (a Stripe Connect account) routes to the legacy GL file: one import file, trailer ties out
     by_document = {item["document_id"]: item for item in report.ledger}
@@ -80,8 +81,9 @@ def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
         document_id = path.stem
         assert f'document_id: "{document_id}"' in text
         assert f'correlation_id: "{by_document[document_id]["correlation_id"]}"' in text
-    summary = format_report(report)
-    assert "documents posted" in summary and str(report.book_file) in summary
+    # and the summary it prints is the README's, line for line (`make readme` rewrites the README from a run)
+    assert summary_lines(report, state_label=".ledgerlink/demo") == readme_demo_summary()
+    assert "\n".join(summary_lines(report)) in format_report(report)
 
 
 def _read_until(stream, pattern: str, timeout: float = 60.0) -> list[str]:
@@ -191,15 +193,13 @@ def test_cli_reports_a_bad_config_with_file_and_line_not_a_traceback(tmp_path):
 
 
 def test_the_demo_waterfall_matches_an_independent_computation(tmp_path):
-    from datetime import UTC, datetime
-
     from tests import revenue_oracle
 
     # Given the demo: every sample, among them an annual subscription, its mid-term upgrade (a proration
     # invoice), a partial refund and a metered usage invoice; the release runs twice at the end
     report = run_demo(EXAMPLE_CONFIG, EVENTS, state_dir=tmp_path / "demo", port=0)
     assert demo_ok(report) == [], format_report(report)
-    today = datetime.now(UTC).astimezone(revenue_oracle.NEW_YORK).date()
+    today = DEMO_AS_OF.astimezone(revenue_oracle.NEW_YORK).date()   # the demo runs as of this instant
     released_through = revenue_oracle.month(today.replace(day=1) - timedelta(days=1))
     # When the waterfall is computed again from the raw samples, independently of LedgerLink
     lines = revenue_oracle.demo_lines(["14-invoice.paid.annual-subscription.json",

@@ -2,7 +2,11 @@
 forgery), poll the sources without webhooks (twice: the second poll finds nothing new above the high-water
 mark), drop the bank file, wait until the pipeline is idle, flush the summaries, release deferred revenue
 through the latest ended period (twice: the second release posts nothing), print what happened and the
-deferred-revenue waterfall, and check the books with ``bean-check``."""
+deferred-revenue waterfall, and check the books with ``bean-check``.
+
+The demo runs "as of" a fixed instant (``DEMO_AS_OF``, or ``ledgerlink demo --as-of``): the process's clock starts
+there and runs at normal speed, so the release covers the same months, the same days are reconciled and the
+summary is the same whatever today is (D82)."""
 
 from __future__ import annotations
 
@@ -14,10 +18,12 @@ import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ledgerlink import clock
 from ledgerlink.connectors.sources import POLLED_KINDS, WEBHOOK_KINDS
 from ledgerlink.local.runtime import LocalOptions, LocalRuntime
 from ledgerlink.service.revenue import waterfall_report
@@ -26,6 +32,9 @@ from ledgerlink.store.inbox import DynamoInbox
 from ledgerlink.store.ledger import DynamoLedger
 from ledgerlink.store.revenue import DynamoRevenue
 
+# The samples run from 2021 to November 2026: as of mid-December 2026, November has ended (the release posts the
+# annual subscription's months through November) and the subscription still defers December to February.
+DEMO_AS_OF = datetime(2026, 12, 15, 12, 0, tzinfo=UTC)
 
 @dataclass
 class Delivery:
@@ -73,6 +82,8 @@ def check_legacy_file(path: Path, parse: Any) -> LegacyFileCheck:
 
 @dataclass
 class DemoReport:
+    as_of: datetime = DEMO_AS_OF
+    state_dir: Path = Path(".ledgerlink/demo")
     deliveries: list[Delivery] = field(default_factory=list)
     ledger: list[dict[str, Any]] = field(default_factory=list)
     inbox: list[dict[str, Any]] = field(default_factory=list)
@@ -150,7 +161,7 @@ def reconcile_everything(ledger: list[dict[str, Any]]) -> list[Any]:
 
     wiring.reset()
     reconciler = wiring.reconciler()
-    days = sorted({item["accounting_date"] for item in ledger} | {time.strftime("%Y-%m-%d", time.gmtime())})
+    days = sorted({item["accounting_date"] for item in ledger} | {clock.utc_day()})
     return [reconciler.run(day) for day in days]
 
 
@@ -187,11 +198,20 @@ def run_bean_check(book_file: Path) -> tuple[int, str]:
 
 
 def run_demo(config_path: Path, events_dir: Path, *, state_dir: Path = Path(".ledgerlink/demo"),
-             port: int = 0, source_id: str = "stripe", timeout: float = 180.0) -> DemoReport:
+             port: int = 0, source_id: str = "stripe", timeout: float = 180.0,
+             as_of: datetime = DEMO_AS_OF) -> DemoReport:
     """``events_dir`` is either one source's samples (``*.json``, sent to ``source_id``) or ``events/`` with a
     folder per configured source: webhook sources are sent first, then bank files are dropped (cash
-    application needs the payouts and invoices they settle to be registered)."""
-    report = DemoReport()
+    application needs the payouts and invoices they settle to be registered). The whole run reads the clock
+    as of ``as_of`` (it starts there and runs at normal speed)."""
+    with clock.use(clock.AsOfClock(as_of)):
+        return _run_demo(config_path, events_dir, state_dir=state_dir, port=port, source_id=source_id,
+                         timeout=timeout, as_of=as_of)
+
+
+def _run_demo(config_path: Path, events_dir: Path, *, state_dir: Path, port: int, source_id: str, timeout: float,
+              as_of: datetime) -> DemoReport:
+    report = DemoReport(as_of=as_of, state_dir=state_dir)
     started = time.monotonic()
     runtime = LocalRuntime(LocalOptions(config_path=config_path, state_dir=state_dir, port=port))
     runtime.start()
@@ -301,7 +321,21 @@ def demo_ok(report: DemoReport) -> list[str]:
     return problems
 
 
-def format_report(report: DemoReport) -> str:
+LABEL_WIDTH = 39   # the summary's dotted labels
+
+
+def _shown(path: Path, report: DemoReport, state_label: str | None) -> str:
+    """A path the demo wrote, under the state directory as the user named it (or ``state_label``)."""
+    try:
+        inside = path.resolve().relative_to(report.state_dir.resolve())
+    except ValueError:
+        return str(path)
+    return str(Path(state_label or str(report.state_dir)) / inside)
+
+
+def summary_lines(report: DemoReport, state_label: str | None = None) -> list[str]:
+    """What the demo did, in numbers that depend on the samples and the as-of instant only: the README quotes
+    these lines verbatim (``make readme``) and a test fails when they drift apart."""
     statuses = report.statuses
     ignored_events = sum(1 for item in report.inbox if item.get("outcome") == "ignored")
     rows = [
@@ -319,21 +353,31 @@ def format_report(report: DemoReport) -> str:
         ("summary journals posted by the flush", int(report.flush.get("posted", 0))),
         ("legacy GL import files written", len(report.legacy_files)),
     ]
-    width = max(len(label) for label, _ in rows) + 2
-    lines = ["", "LedgerLink demo — local stack (moto) + embedded Beancount book + a legacy GL file", ""]
+    width = LABEL_WIDTH
+    lines = ["LedgerLink demo — local stack (moto) + embedded Beancount book + a legacy GL file", ""]
+    lines.append(f"  {'as of'.ljust(width, '.')} {report.as_of.astimezone(UTC).isoformat().replace('+00:00', 'Z')}")
     lines += [f"  {label.ljust(width, '.')} {value:>4}" for label, value in rows]
-    lines.append(f"  {'books'.ljust(width, '.')} {report.book_file}")
-    check = "OK" if report.bean_check[0] == 0 else f"FAILED\n{report.bean_check[1]}"
+    book = _shown(report.book_file, report, state_label) if report.book_file else "(none)"
+    lines.append(f"  {'books'.ljust(width, '.')} {book}")
+    check = "OK" if report.bean_check[0] == 0 else "FAILED"
     lines.append(f"  {'bean-check'.ljust(width, '.')} {check}")
     for checked in report.legacy_files:
-        lines.append(f"  {('legacy GL file (' + checked.entity + ')').ljust(width, '.')} {checked.path}")
+        lines.append(f"  {('legacy GL file (' + checked.entity + ')').ljust(width, '.')} "
+                     f"{_shown(checked.path, report, state_label)}")
         totals = ", ".join(f"{currency} Dr {debit} = Cr {credit}" for currency, (debit, credit) in checked.totals.items())
         verdict = "OK" if not checked.problems else "FAILED: " + "; ".join(checked.problems)
         lines.append(f"  {'control totals'.ljust(width, '.')} {checked.lines} lines, {totals} — {verdict}")
     balanced = sum(1 for r in report.reconciliations if r.status == "balanced")
     lines.append(f"  {'reconciliation'.ljust(width, '.')} {balanced}/{len(report.reconciliations)} days balanced, "
                  f"{sum(len(r.differences) for r in report.reconciliations)} differences")
-    lines.append(f"  {'elapsed'.ljust(width, '.')} {report.seconds:.1f} s")
+    return lines
+
+
+def format_report(report: DemoReport) -> str:
+    lines = ["", *summary_lines(report)]
+    if report.bean_check[0] != 0:
+        lines.append(report.bean_check[1])
+    lines.append(f"  {'elapsed'.ljust(LABEL_WIDTH, '.')} {report.seconds:.1f} s")
     lines += ["", "  deliveries:"]
     for delivery in report.deliveries:
         detail = delivery.body.get("reason") or delivery.body.get("ack") or delivery.body.get("status", "")

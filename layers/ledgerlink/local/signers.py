@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from ledgerlink.clock import epoch
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Signed:
 
 
 def sign(kind: str, body: bytes, secret: str, *, now: int | None = None, url: str = "") -> Signed:
-    timestamp = int(time.time()) if now is None else now
+    timestamp = int(epoch()) if now is None else now
     if kind == "stripe":
         from ledgerlink.connectors.sources.stripe.webhook import signature_header
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import getpass
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ledgerlink import settings, wiring
+from ledgerlink.clock import now as clock_now
 from ledgerlink.ops.dlq import DlqTool, RedriveResult
 from ledgerlink.ops.replay import Replayer, ReplayPlan
 from ledgerlink.ops.target import Target
@@ -131,7 +132,7 @@ def happy_path_activity(state_machine_arn: str, *, now: datetime | None = None) 
     except ClientError as error:
         if error.response["Error"]["Code"] != "StateMachineTypeNotSupported":
             raise
-    end = now or datetime.now(UTC)
+    end = now or clock_now()
     response = clients.client("cloudwatch").get_metric_data(
         StartTime=end - timedelta(hours=1), EndTime=end, MetricDataQueries=[
             {"Id": key, "ReturnData": True, "MetricStat": {"Period": 60, "Stat": "Sum", "Metric": {

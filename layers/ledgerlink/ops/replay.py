@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from ledgerlink.clock import epoch
 from ledgerlink.connectors.sources import WEBHOOK_KINDS, webhook_module
 from ledgerlink.errors import ConfigError, OpsError
 from ledgerlink.store.clients import error_code
@@ -79,7 +80,7 @@ class Replayer:
             if only_event and event_id != only_event:
                 continue
             claim = self._inbox.get(source_id, event_id) or {}
-            claimed_at = int(claim.get("claimed_at") or time.time())
+            claimed_at = int(claim.get("claimed_at") or epoch())
             message: dict[str, Any] = {
                 "v": 1, "source": source_id, "kind": kind, "event_id": event_id,
                 "event_type": event_type or claim.get("event_type") or "unknown",

@@ -8,12 +8,12 @@ like a webhook — the claim makes backfill and a late real delivery mutually ex
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ledgerlink.clock import epoch
 from ledgerlink.store.archive import archive_key
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ def stripe_lister() -> Lister:
 
 class Backfiller:
     def __init__(self, *, secrets: Any, inbox: Any, archive: Any, queue: Any,
-                 listers: dict[str, Lister] | None = None, clock: Callable[[], float] = time.time) -> None:
+                 listers: dict[str, Lister] | None = None, clock: Callable[[], float] = epoch) -> None:
         self._secrets = secrets
         self._inbox = inbox
         self._archive = archive

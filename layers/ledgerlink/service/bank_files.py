@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
+from ledgerlink.clock import epoch
 from ledgerlink.store.archive import item_key
 
 INBOX_PREFIX = "bank-inbox/"
@@ -75,7 +76,7 @@ def file_archive_key(source_id: str, event_id: str, name: str, received_at: floa
 class BankFileService:
     def __init__(self, *, config: Callable[[], tuple[int, dict[str, Any]]], reader: ObjectReader,
                  archive: ArchiveWriter, inbox: InboxPort, queue: QueuePort,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = epoch) -> None:
         self._config = config
         self._reader = reader
         self._archive = archive

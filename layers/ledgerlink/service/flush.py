@@ -19,10 +19,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from ledgerlink.clock import now as clock_now
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.connectors.erps.base import BulkItemResult, PostResult, find_existing, supports_bulk
 from ledgerlink.errors import DocumentRejected, RateLimited, TransientError
@@ -62,7 +63,7 @@ def today_in(time_zone: str, now: datetime) -> date:
 
 class FlushService:
     def __init__(self, *, config: ActiveConfig, buckets: Any, connectors: Callable[[LedgerLinkConfig, str, int], Any],
-                 ledger: Any, exceptions: Any, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 ledger: Any, exceptions: Any, clock: Callable[[], datetime] = clock_now,
                  time_left_ms: Callable[[], int] | None = None) -> None:
         self._config = config
         self._buckets = buckets

@@ -16,12 +16,12 @@ import base64
 import hashlib
 import json
 import re
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ledgerlink.clock import epoch
 from ledgerlink.connectors.sources import WEBHOOK_KINDS, webhook_module
 from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent
 from ledgerlink.errors import (
@@ -137,7 +137,7 @@ def find_source(config: dict[str, Any], source_id: str | None) -> WebhookSource 
 class IngestService:
     def __init__(self, *, config: Callable[[], tuple[int, dict[str, Any]]], secrets: SecretsPort,
                  inbox: InboxPort, archive: ArchivePort, queue: QueuePort,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = epoch) -> None:
         self._config = config
         self._secrets = secrets
         self._inbox = inbox

@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ledgerlink.clock import epoch
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.connectors.sources import normalize_module
 from ledgerlink.connectors.sources.base import NormalizeContext
@@ -171,7 +172,7 @@ class NormalizeService:
             version, config = self._config.active()
         replay = bool(message.get("replay"))
         day = str(message.get("received_day") or time.strftime("%Y-%m-%d", time.gmtime(
-            int(message.get("received_at") or time.time()))))
+            int(message.get("received_at") or epoch()))))
 
         def record(outcome: str, document_ids: list[str], reasons: list[str]) -> None:
             # conditional on the claim still being pending: a redelivery or a replay of an event that

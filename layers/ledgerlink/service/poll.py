@@ -18,11 +18,11 @@ move it back. Vendor API errors fail the run (the scheduler retries); the mark s
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ledgerlink.clock import epoch
 from ledgerlink.connectors.sources import POLLED_KINDS, api_module
 from ledgerlink.errors import ConfigError
 from ledgerlink.store.archive import archive_key
@@ -70,7 +70,7 @@ class PollOutcome:
 class PollService:
     def __init__(self, *, config: Callable[[], tuple[int, Any]], sessions: SessionsPort, inbox: InboxPort,
                  archive: ArchivePort, queue: QueuePort, cursors: CursorsPort,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = epoch) -> None:
         self._config = config
         self._sessions = sessions
         self._inbox = inbox

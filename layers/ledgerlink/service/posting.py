@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ledgerlink.clock import epoch
+from ledgerlink.clock import now as clock_now
 from ledgerlink.errors import DocumentRejected, PostingInProgress, TransientError, rejection_from_cause
 from ledgerlink.totals import CounterKey
 
@@ -159,7 +159,7 @@ def post_step(state: dict[str, Any], config_store: VersionedConfig, connectors: 
     result = found or _post(connector, journal, state, policy.post_as)
     return {**state, "journal": journal.model_dump(mode="json"),
             "posting": {"connection_id": connection_id, "erp_ref": result.erp_ref, "created": result.created,
-                        "posted_at": datetime.now(UTC).isoformat(timespec="seconds")}}
+                        "posted_at": clock_now().isoformat(timespec="seconds")}}
 
 
 def _erp_period_gate(journal: JournalEntry, config: LedgerLinkConfig, connector: ErpConnector) -> JournalEntry:
@@ -226,7 +226,7 @@ def summarize_into(buckets: BucketPort, journal: JournalEntry, connection_id: st
         return None
     return {"connection_id": connection_id, "erp_ref": f"bucket:{membership.bucket_id}", "created": membership.added,
             "summarized": True, "bucket_id": membership.bucket_id,
-            "posted_at": datetime.now(UTC).isoformat(timespec="seconds")}
+            "posted_at": clock_now().isoformat(timespec="seconds")}
 
 
 class LedgerUpdater(Protocol):
@@ -311,7 +311,7 @@ def record_posting(state: dict[str, Any], ledger: LedgerUpdater, exceptions: Exc
         from ledgerlink.service.revenue import RevenueRecorder
 
         (revenue or RevenueRecorder(None)).record(state)
-    now = time.time() if now is None else now
+    now = epoch() if now is None else now
     received_at = state.get("received_at")
     latency = round(now - float(received_at), 3) if received_at else None
     summarized = bool(posting.get("summarized"))

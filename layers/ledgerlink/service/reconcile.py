@@ -18,12 +18,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
+
+from ledgerlink.clock import epoch
 
 if TYPE_CHECKING:
     from ledgerlink.config.model import LedgerLinkConfig
@@ -147,7 +148,7 @@ def _older_than(epoch: Any, limit: float) -> bool:
 class Reconciler:
     def __init__(self, *, config: Callable[[], tuple[int, LedgerLinkConfig]], totals: TotalsPort, inbox: InboxPort,
                  ledger: LedgerPort, connectors: Any, reports: ReportStore, events: EventPublisher | None = None,
-                 stuck_after_seconds: int = 3600, clock: Callable[[], float] = time.time,
+                 stuck_after_seconds: int = 3600, clock: Callable[[], float] = epoch,
                  backfiller: Any = None) -> None:
         self._config = config
         self._totals = totals
@@ -302,5 +303,5 @@ def reconcile_request(event: dict[str, Any], config: LedgerLinkConfig, *, now: f
         datetime.strptime(date_text, "%Y-%m-%d")  # ValueError on a bad date: the invocation fails loudly
         return date_text, entities
     zone = ZoneInfo(config.entity(entities[0]).time_zone) if entities else UTC
-    moment = datetime.fromtimestamp(time.time() if now is None else now, UTC).astimezone(zone)
+    moment = datetime.fromtimestamp(epoch() if now is None else now, UTC).astimezone(zone)
     return (moment.date() - timedelta(days=1)).isoformat(), entities

@@ -19,11 +19,12 @@ import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from ledgerlink.clock import now as clock_now
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.errors import DocumentRejected, LedgerLinkError, RateLimited, TransientError
 from ledgerlink.model.documents import Document, JournalEntry, SubscriptionEvent, UsageBatch
@@ -244,7 +245,7 @@ def _record(journal: JournalEntry, status: str, version: int) -> dict[str, Any]:
 
 class ReleaseService:
     def __init__(self, *, config: ActiveConfig, store: Any, ledger: Any, connectors: Callable[..., Any],
-                 exceptions: Any, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 exceptions: Any, clock: Callable[[], datetime] = clock_now) -> None:
         self._config = config
         self._store = store
         self._ledger = ledger

@@ -7,9 +7,9 @@ action, on what, with which parameters, and the correlation id when there is one
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
+from ledgerlink.clock import now as clock_now
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.dynamo import from_item, to_item, value
 
@@ -25,7 +25,7 @@ class DynamoAudit:
 
     def record(self, action: str, *, actor: str, subject: str, detail: dict[str, Any] | None = None,
                correlation_id: str | None = None) -> dict[str, Any]:
-        now = datetime.now(UTC)
+        now = clock_now()
         item = {"pk": f"audit#{now.date().isoformat()}", "sk": f"{now.isoformat(timespec='microseconds')}#{uuid.uuid4()}",
                 "action": action, "actor": actor, "subject": subject, "at": now.isoformat(timespec="seconds"),
                 "detail": {k: str(v) for k, v in (detail or {}).items()}, "correlation_id": correlation_id}

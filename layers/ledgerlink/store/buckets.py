@@ -17,12 +17,12 @@ the buckets the flush has work for; ``by_bucket`` (member_of, bucket_pk) gives t
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from ledgerlink.clock import epoch
 from ledgerlink.errors import TransientError
 from ledgerlink.pipeline.summarize import BucketScope, Contribution, SummaryLine
 from ledgerlink.store.clients import client as default_client
@@ -107,7 +107,7 @@ class DynamoBuckets:
             bucket_id = scope.bucket_id(sequence)
             member = {"bucket_pk": f"M#{document_id}", "bucket_sk": "M", "member_of": bucket_id, "document_id": document_id,
                       "sequence": sequence,
-                      "correlation_id": correlation_id, "added_at": int(time.time()),
+                      "correlation_id": correlation_id, "added_at": int(epoch()),
                       "lines": [{"line": c.line_key, "account": c.account, "amount": c.amount}
                                 for c in contributions]}
             items: list[dict[str, Any]] = [
@@ -215,7 +215,7 @@ class DynamoBuckets:
                             "UpdateExpression": "SET #s = :sealed, sealed_at = :now",
                             "ConditionExpression": "#s = :open", "ExpressionAttributeNames": {"#s": "status"},
                             "ExpressionAttributeValues": {":sealed": value("sealed"), ":open": value("open"),
-                                                          ":now": value(int(time.time()))}}},
+                                                          ":now": value(int(epoch()))}}},
             ])
         except Exception as exc:
             if error_code(exc) == "TransactionCanceledException":

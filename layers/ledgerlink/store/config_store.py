@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from ledgerlink.clock import now as clock_now
 from ledgerlink.errors import ConfigError
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import error_code
@@ -118,7 +118,7 @@ class DynamoConfigStore:
         version = current_version + 1
         body = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         record = {"pk": PK, "version": version, "body": body, "content_hash": content_hash,
-                  "applied_at": datetime.now(UTC).isoformat(timespec="seconds"), "applied_by": applied_by}
+                  "applied_at": clock_now().isoformat(timespec="seconds"), "applied_by": applied_by}
         if changes is not None:
             record["changes"] = json.dumps(changes, sort_keys=True, default=str)
         try:

@@ -8,9 +8,9 @@ inbox and enqueued.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from ledgerlink.clock import epoch
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import conditional
 from ledgerlink.store.dynamo import from_item, to_item, value
@@ -33,7 +33,7 @@ class DynamoCursors:
 
     def advance(self, source: str, position: str, *, correlation_id: str, now: float | None = None) -> bool:
         """Move the mark to ``position`` unless it is already there or beyond. True when it moved."""
-        item = {"source": source, "position": position, "updated_at": int(time.time() if now is None else now),
+        item = {"source": source, "position": position, "updated_at": int(epoch() if now is None else now),
                 "correlation_id": correlation_id}
         return conditional(self.client.put_item, TableName=self._table, Item=to_item(item),
                            ConditionExpression="attribute_not_exists(#p) OR #p < :position",

@@ -6,10 +6,10 @@ Case ids are deterministic (document or event + reason), so a retried step never
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from typing import Any
 
+from ledgerlink.clock import epoch
+from ledgerlink.clock import now as clock_now
 from ledgerlink.model.ids import fingerprint
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import error_code
@@ -38,13 +38,13 @@ class DynamoExceptions:
         A case that already exists for the same subject and reason (a retry failed the same way) is
         reopened with the new task token and a history entry, instead of a second case."""
         exception_id = case_id(subject, reason)
-        now = datetime.now(UTC).isoformat(timespec="seconds")
+        now = clock_now().isoformat(timespec="seconds")
         item = {
             "exception_id": exception_id, "status": "open", "reason": reason, "message": message[:2000],
             "document_id": document_id, "subject": subject, "correlation_id": correlation_id,
             "archive_key": archive_key, "suggested_fix": suggested_fix, "entity_id": entity_id,
             "source": source, "detail": {k: str(v) for k, v in (detail or {}).items()},
-            "opened_at": now, "updated_at": now, "opened_epoch": int(time.time()),
+            "opened_at": now, "updated_at": now, "opened_epoch": int(epoch()),
             "history": [{"at": now, "action": "opened", "by": "ledgerlink", "reason": reason}],
             "task_token": task_token,
         }
@@ -77,7 +77,7 @@ class DynamoExceptions:
 
     def mark_retrying(self, exception_id: str, *, actor: str, note: str) -> bool:
         """open → retrying (the case is being worked); False if it was not open."""
-        now = datetime.now(UTC).isoformat(timespec="seconds")
+        now = clock_now().isoformat(timespec="seconds")
         try:
             self.client.update_item(
                 TableName=self._table, Key={"exception_id": value(exception_id)},
@@ -94,7 +94,7 @@ class DynamoExceptions:
 
     def resolve(self, exception_id: str, *, status: str = "resolved", actor: str, note: str) -> bool:
         """Close an open (or retrying) case, appending to its history. False if it was not open."""
-        now = datetime.now(UTC).isoformat(timespec="seconds")
+        now = clock_now().isoformat(timespec="seconds")
         entry = {"at": now, "action": status, "by": actor, "note": note}
         try:
             self.client.update_item(

@@ -15,10 +15,10 @@ name the events that were accepted but never processed without scanning.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
+from ledgerlink.clock import epoch, utc_day
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import error_code
 from ledgerlink.store.control_totals import event_counter_update
@@ -36,10 +36,6 @@ class Claim:
 
 def inbox_key(source: str, event_id: str) -> str:
     return f"{source}#{event_id}"
-
-
-def utc_day(epoch: float) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(epoch))
 
 
 def _cancellation_item(exc: BaseException, position: int = 0) -> dict[str, Any] | None:
@@ -64,7 +60,7 @@ class DynamoInbox:
 
     def claim(self, source: str, event_id: str, *, correlation_id: str, archive_key: str,
               event_type: str, now: float | None = None) -> Claim:
-        now = time.time() if now is None else now
+        now = epoch() if now is None else now
         day = utc_day(now)
         item = {
             "pk": inbox_key(source, event_id), "source": source, "event_id": event_id, "event_type": event_type,
@@ -137,7 +133,7 @@ class DynamoInbox:
         """The ``TransactWriteItems`` entries of pending → processed: the claim's update (conditioned on it still
         being pending) and its event counters. Normalize puts them in the transaction that registers the
         event's documents, so the mark and the registrations commit together or not at all."""
-        now = time.time() if now is None else now
+        now = epoch() if now is None else now
         moves = {"processed": 1, **({outcome: 1} if outcome in ("ignored", "exception") else {})}
         return [
             {"Update": {

@@ -16,11 +16,11 @@ day's documents when the totals disagree.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ledgerlink.clock import epoch
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import conditional, error_code
 from ledgerlink.store.control_totals import document_counter_update, merged_document_counter_updates
@@ -91,7 +91,7 @@ class DynamoLedger:
         """Insert the document unless it exists, counting it; an existing one reports its status."""
         key = CounterKey.of(record)
         status = str(record.get("status", "received"))
-        item = {**record, "registered_at": int(time.time()), "day_key": f"{key.entity_id}#{key.business_date}"}
+        item = {**record, "registered_at": int(epoch()), "day_key": f"{key.entity_id}#{key.business_date}"}
         moves = {"received": 1, **({status: 1} if status in COUNTED_PARTITIONS else {})}
         try:
             self.client.transact_write_items(TransactItems=[
@@ -129,7 +129,7 @@ class DynamoLedger:
             seen.add(record["document_id"])
             key = CounterKey.of(record)
             status = str(record.get("status", "received"))
-            item = {**record, "registered_at": int(time.time()), "day_key": f"{key.entity_id}#{key.business_date}"}
+            item = {**record, "registered_at": int(epoch()), "day_key": f"{key.entity_id}#{key.business_date}"}
             moves = {"received": 1, **({status: 1} if status in COUNTED_PARTITIONS else {})}
             entry = (item, key, moves, status)
             size = len(json.dumps(item, default=str))
@@ -170,7 +170,7 @@ class DynamoLedger:
         document still waits to be posted (received, or an exception being retried) and nobody holds a live lease.
         Refused, it returns the item as it was: already posted (the stored result) or leased by another
         invocation that is still running."""
-        now = time.time() if now is None else now
+        now = epoch() if now is None else now
         try:
             self.client.update_item(
                 TableName=self._table, Key={"document_id": value(document_id)},

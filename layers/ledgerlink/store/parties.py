@@ -9,9 +9,9 @@ it, because only the claim's holder calls the ERP.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
+from ledgerlink.clock import epoch
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import error_code
 from ledgerlink.store.dynamo import from_item, to_item, value
@@ -40,7 +40,7 @@ class DynamoParties:
         """Record that a master-data event introduced this party (latest announcement wins)."""
         self.client.put_item(TableName=self._table, Item=to_item({
             "pk": party_key(role, system, source_id), "sk": "announced", "name": name,
-            "announced_by": announced_by, "announced_at": int(time.time()),
+            "announced_by": announced_by, "announced_at": int(epoch()),
             "details": {k: str(v) for k, v in (details or {}).items()}}))
 
     def announced(self, role: str, system: str, source_id: str) -> dict[str, Any] | None:
@@ -54,7 +54,7 @@ class DynamoParties:
                        lease_seconds: int = 120) -> bool:
         """True when ``owner`` may create the party in the ERP now: nobody holds the claim, it is ``owner``'s own
         (a retry of the same execution), or the holder's lease ran out (it crashed mid-way)."""
-        now = int(time.time())
+        now = int(epoch())
         try:
             self.client.put_item(
                 TableName=self._table, Item=to_item({
@@ -75,7 +75,7 @@ class DynamoParties:
         try:
             self.client.put_item(TableName=self._table, Item=to_item({
                 "pk": party_key(role, system, source_id), "sk": f"erp#{connection_id}", "erp_id": erp_id,
-                "entity_id": entity_id, "synced_at": int(time.time())}),
+                "entity_id": entity_id, "synced_at": int(epoch())}),
                 ConditionExpression="attribute_not_exists(sk)")
         except Exception as exc:
             if error_code(exc) != "ConditionalCheckFailedException":

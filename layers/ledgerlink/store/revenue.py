@@ -29,6 +29,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from ledgerlink.clock import epoch
 from ledgerlink.pipeline.revenue import RevenueFact, ScheduleLine
 from ledgerlink.pipeline.revenue_release import LineDelta, LineState
 from ledgerlink.store.clients import client as default_client
@@ -75,7 +76,7 @@ class DynamoRevenue:
             "pk": f"I#{line.invoice_document_id}", "sk": f"L#{line.schedule_id}", "kind": "line",
             "schedule_id": line.schedule_id, "line_entity": line.entity_id, "open_entity": line.entity_id,
             "line": line.model_dump_json(), "released": {}, "reclassed_amount": {}, "reclassed_account": {},
-            "applied": {}, "added_at": int(time.time())})
+            "applied": {}, "added_at": int(epoch())})
         self._reference(line.schedule_id, line.invoice_document_id)
         self._reference(line.invoice_document_id, line.invoice_document_id)
         return added
@@ -84,10 +85,10 @@ class DynamoRevenue:
         """Store a change; the lines it can affect get work again (a late credit reopens a finished line)."""
         if fact.kind == "cancellation":
             return self._put_new({"pk": f"S#{fact.subscription_id}", "sk": f"F#{fact.fact_id}", "kind": "fact",
-                                  "fact": fact.model_dump_json(), "added_at": int(time.time())})
+                                  "fact": fact.model_dump_json(), "added_at": int(epoch())})
         assert fact.invoice_document_id is not None
         added = self._put_new({"pk": f"I#{fact.invoice_document_id}", "sk": f"F#{fact.fact_id}", "kind": "fact",
-                               "fact": fact.model_dump_json(), "added_at": int(time.time())})
+                               "fact": fact.model_dump_json(), "added_at": int(epoch())})
         self._reference(fact.document_id, fact.invoice_document_id)
         for item in self._partition(f"I#{fact.invoice_document_id}", "L#"):
             if "open_entity" not in item:
@@ -161,7 +162,7 @@ class DynamoRevenue:
             else:
                 raise RuntimeError("DynamoDB left release plan items unprocessed")
         return self._put_new({"pk": f"R#{run['entity_id']}", "sk": f"RUN#{run['period']}#{int(run['sequence']):04d}",
-                              **run, "status": "planned", "created_at": int(time.time())})
+                              **run, "status": "planned", "created_at": int(epoch())})
 
     def planned(self, run_id: str) -> list[LineDelta]:
         return [LineDelta.from_dict(json.loads(item["delta"])) for item in self._partition(f"RUN#{run_id}", "D#")]

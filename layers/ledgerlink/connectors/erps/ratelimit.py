@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from ledgerlink.clock import epoch_ms
 from ledgerlink.errors import RateLimited
 
 MINUTE_MS = 60_000
@@ -150,7 +151,7 @@ class NullLimiter:
 
 
 def wall_clock_ms() -> int:
-    return int(time.time() * 1000)
+    return epoch_ms()
 
 
 def real_sleep(seconds: float) -> None:

@@ -26,6 +26,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from ledgerlink.clock import now as clock_now
 from ledgerlink.connectors.erps.http import HttpClient, HttpResponse, RequestNotSent, ResponseLost
 from ledgerlink.connectors.erps.ratelimit import Limiter, NullLimiter, wall_clock_ms
 from ledgerlink.errors import DocumentRejected, RateLimited, TransientError, UncertainOutcome
@@ -59,9 +60,8 @@ def retry_after_seconds(response: HttpResponse, default: float) -> float:
     except ValueError:
         pass
     try:
-        from datetime import UTC, datetime
 
-        return max(0.0, (parsedate_to_datetime(raw) - datetime.now(UTC)).total_seconds())
+        return max(0.0, (parsedate_to_datetime(raw) - clock_now()).total_seconds())
     except (TypeError, ValueError):
         return default
 

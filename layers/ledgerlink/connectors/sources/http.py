@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from ledgerlink.clock import epoch
 from ledgerlink.errors import NormalizationError, TransientError
 
 MAX_RESPONSE_BYTES = 20 * 1024 * 1024
@@ -134,7 +134,7 @@ class BearerSession(ABC):
     VENDOR = "vendor"
     DEFAULT_EXPIRES = 3600
 
-    def __init__(self, base_url: str, timeout: float, http: Http, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, base_url: str, timeout: float, http: Http, clock: Callable[[], float] = epoch) -> None:
         self._base = base_url
         self._timeout = timeout
         self._http = http

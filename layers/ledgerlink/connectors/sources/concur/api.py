@@ -14,11 +14,11 @@ named in the payload is never called — plus ``…/expenses``.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from ledgerlink.clock import epoch
 from ledgerlink.config.sources import ConcurSource
 from ledgerlink.connectors.sources.http import (
     BearerSession,
@@ -37,7 +37,7 @@ class ConcurSession(BearerSession):
     DEFAULT_EXPIRES = 3600
 
     def __init__(self, source: ConcurSource, credentials: Mapping[str, Any], http: Http,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = epoch) -> None:
         super().__init__(source.api.base_url, source.api.timeout_seconds, http, clock)
         secret_id = source.api.credentials.secret_id
         self._form = {"client_id": credential(credentials, "client_id", secret_id),

@@ -16,11 +16,11 @@ Which events need the object (everything else is recorded without an API call):
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from ledgerlink.clock import epoch
 from ledgerlink.config.sources import RampSource
 from ledgerlink.connectors.sources.http import (
     BearerSession,
@@ -48,7 +48,7 @@ class RampSession(BearerSession):
     DEFAULT_EXPIRES = 600
 
     def __init__(self, source: RampSource, credentials: Mapping[str, Any], http: Http,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = epoch) -> None:
         super().__init__(source.api.base_url, source.api.timeout_seconds, http, clock)
         secret_id = source.api.credentials.secret_id
         self._client_id = credential(credentials, "client_id", secret_id)
