@@ -44,6 +44,7 @@ EXPECTED_KINDS: dict[str, list[tuple[str, str | None]]] = {
     "17-charge.refunded.partial.annual.json": [("payment", "refunded")],
     "18-billing.meter_event.api-requests.json": [("usage_batch", None)],
     "19-invoice.paid.api-usage.json": [("invoice", None), ("payment", "received")],
+    "20-payout.paid.automatic.json": [("payout", "paid")],
 }
 
 

@@ -12,7 +12,10 @@ the vendor does — a wrong secret is a 401 (or Expensify's ``responseCode`` 407
   {c}/reports/{id}`` and ``…/expenses``;
 - Adyen: ``GET /reports/download/MerchantAccount/{account}/{file}`` (report user, basic auth);
 - Expensify: ``POST /Integration-Server/ExpensifyIntegrations`` (``file`` export job honouring ``approvedAfter``
-  and ``reportState``; ``download``).
+  and ``reportState``; ``download``);
+- Stripe: ``GET /v1/balance_transactions?payout=po_...`` (restricted key as bearer; ``limit`` ≤ 100, cursor
+  pagination with ``starting_after`` / ``has_more``; ``Stripe-Account`` picks a connected account's folder), from
+  ``events/stripe/api/balance_transactions/[<account>/]<payout>.json``.
 
 ``fail(prefix, status, times)`` injects failures; ``requests`` records ``(method, path)`` for assertions.
 """
@@ -45,6 +48,7 @@ def generate_credentials(kind: str) -> dict[str, str]:
                    "refresh_token": "refresh-" + random_secrets.token_urlsafe(12)},
         "adyen": {"username": "report_ledgerlink@Company.LedgerLinkDemo", "password": token},
         "expensify": {"partnerUserID": "aa_ledgerlink_" + token[:8], "partnerUserSecret": token},
+        "stripe": {"api_key": "rk_test_" + token},
     }[kind]
 
 
@@ -210,10 +214,37 @@ class FakeSourceApis:
             if not self._basic(headers, creds.get("username"), creds.get("password")):
                 return 401, {"status": 401, "errorType": "security"}, json_type
             return self._fixture("adyen", "api", segments[4])
+        # Stripe balance transactions of a payout
+        if method == "GET" and path == "/v1/balance_transactions":
+            return self._stripe_balance_transactions(raw_path, headers)
         # Expensify
         if method == "POST" and path == "/Integration-Server/ExpensifyIntegrations":
             return self._expensify(body)
         return 404, {"error": "no such endpoint"}, json_type
+
+    def _stripe_balance_transactions(self, raw_path: str, headers: Mapping[str, str]) -> tuple[int, Any, str]:
+        json_type = "application/json"
+        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        if auth != f"Bearer {self.credentials.get('stripe', {}).get('api_key')}":
+            return 401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}, json_type
+        query = {k: v[0] for k, v in parse_qs(urlsplit(raw_path).query).items()}
+        try:
+            limit = int(query.get("limit", "10"))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 100:
+            return 400, {"error": {"type": "invalid_request_error", "param": "limit"}}, json_type
+        account = next((v for k, v in headers.items() if k.lower() == "stripe-account"), None)
+        folder = ("stripe", "api", "balance_transactions", *((account,) if account else ()))
+        status, raw, _ = self._fixture(*folder, f"{query.get('payout', '')}.json")
+        if status != 200:
+            return status, raw, json_type
+        items = json.loads(raw)["data"]
+        after = query.get("starting_after")
+        start = next((i + 1 for i, item in enumerate(items) if item["id"] == after), 0) if after else 0
+        page = items[start:start + limit]
+        return 200, {"object": "list", "url": "/v1/balance_transactions", "data": page,
+                     "has_more": start + limit < len(items)}, json_type
 
     def _expensify(self, body: bytes) -> tuple[int, Any, str]:
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}

@@ -209,32 +209,48 @@ class Payment(DocumentBase):
         return self.amount - sum_money([fee.amount for fee in self.fees], self.currency)
 
 
+class Adjustment(Schema):
+    """A balance movement the provider settled in a payout that no source event booked (a manual adjustment, a
+    billing fee, a top-up): its net, signed as it moved the provider balance (+ raised it)."""
+
+    kind: Identifier                       # mapping role suffix: adjustments.<kind>
+    amount: Money
+    count: int = Field(default=1, ge=1)
+
+
 class Payout(DocumentBase):
     """A payment provider paying out its balance to the company's bank account.
 
-    ``amount`` is what lands in the bank (net); ``fees`` are the provider fees settled with it, so the
-    provider's clearing balance is relieved by ``gross`` = amount + fees. ``direction="failed"`` is the
-    compensation of a payout that the bank returned (the money is back on the provider balance).
+    ``amount`` is what lands in the bank (net); ``fees`` are the provider fees settled with it (read from the
+    payout's balance transactions where the provider lists them, D83); ``adjustments`` are balance movements no
+    source event booked. The provider's clearing balance is relieved by ``gross`` = amount + fees − adjustments:
+    what the events it settled put there. ``settled_count`` balance transactions were read (0: the provider
+    listed none, e.g. a manual Stripe payout). ``direction="failed"`` is the compensation of a payout that the
+    bank returned (the money is back on the provider balance).
     """
 
     document_type: Literal["payout"] = "payout"
     direction: Literal["paid", "failed"] = "paid"
     amount: Money
     fees: tuple[Fee, ...] = ()
+    adjustments: tuple[Adjustment, ...] = ()
+    settled_count: int = Field(default=0, ge=0)
     destination: NonEmptyStr | None = None     # bank account id as the provider knows it
     arrival_date: date | None = None
     reference: NonEmptyStr | None = None       # provider payout / batch id (what the bank statement shows)
 
     @model_validator(mode="after")
     def _positive(self) -> Payout:
-        self._same_currency(self.amount, *(fee.amount for fee in self.fees))
+        self._same_currency(self.amount, *(fee.amount for fee in self.fees),
+                            *(adjustment.amount for adjustment in self.adjustments))
         if self.amount.amount <= 0:
             raise ValueError("payout amount must be positive; direction says which way it flows")
         return self
 
     @property
     def gross(self) -> Money:
-        return self.amount + sum_money([fee.amount for fee in self.fees], self.currency)
+        return (self.amount + sum_money([fee.amount for fee in self.fees], self.currency)
+                - sum_money([adjustment.amount for adjustment in self.adjustments], self.currency))
 
 
 # ---- spend --------------------------------------------------------------------------------------

@@ -1,34 +1,64 @@
 """Money: ``Decimal`` amount + ISO 4217 currency, with minor-unit conversion by currency exponent.
 
 Providers send integers in minor units (Stripe: 2000 = 20.00 USD, 500 = ¥500, 1000 = 1.000 KWD);
-conversion happens once, at the connector edge, with the currency's exponent. Arithmetic refuses to
-mix currencies, and nothing here ever touches ``float``.
+conversion happens once, at the connector edge, with the currency's exponent: ISO 4217's (``from_minor``) or,
+where a provider documents its own table, the provider's (``from_provider_minor``: Stripe's MGA has no decimals,
+its ISK two). Codes and ISO exponents come from the ``iso4217`` package's copy of ISO 4217 List One, not from a
+hand-kept list. Arithmetic refuses to mix currencies, and nothing here ever touches ``float``.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Annotated, Any
+from xml.etree import ElementTree
 
 from pydantic import AfterValidator
 
-# ISO 4217 exponents that differ from 2. Every other active code has 2 minor digits.
-_EXPONENT_EXCEPTIONS: dict[str, int] = {
-    # zero-decimal
-    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
-    "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
-    # three-decimal
-    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
-    # four-decimal (unit of account)
-    "CLF": 4, "UYW": 4,
-}
 
-# Active ISO 4217 alphabetic codes (2024 list), so a typo such as "USS" is refused at the edge.
-ISO_4217_CODES: frozenset[str] = frozenset(["AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD", "BIF", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHE", "CHF", "CHW", "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SLL", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS", "VED", "VES", "VND", "VUV", "WST", "XAF", "XAG", "XAU", "XBA", "XBB", "XBC", "XBD", "XCD", "XDR", "XOF", "XPD", "XPF", "XPT", "XSU", "XTS", "XUA", "XXX", "YER", "ZAR", "ZMW", "ZWG", "ZWL"])
+def _iso_4217_list_one() -> tuple[dict[str, int | None], str]:
+    """Active ISO 4217 codes → minor units (``None`` where ISO says N.A.: metals, SDR, test codes), and the list's
+    publication date.
+
+    The data is List One (current codes only, so withdrawn codes such as ZWL are refused) as published by the
+    ISO 4217 maintenance agency, shipped in the ``iso4217`` package as its ``table.xml``. Read here, not through
+    ``import iso4217``: that import costs ~20 ms of every cold start (importlib.resources, locale, a 178-member
+    Enum), this ~3 ms. tests/unit/test_currency_exponents.py checks this table equals the package's own API, so a
+    change of the package's layout fails CI when its pin moves, never a Lambda.
+    """
+    spec = importlib.util.find_spec("iso4217")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("ledgerlink needs the iso4217 package (ISO 4217 codes and minor units)")
+    root = ElementTree.parse(os.path.join(spec.submodule_search_locations[0], "table.xml")).getroot()
+    table: dict[str, int | None] = {}
+    for entry in root.iter("CcyNtry"):
+        code, units = entry.findtext("Ccy"), entry.findtext("CcyMnrUnts")
+        if code and units:  # an entry without a code is a territory with no currency of its own (Antarctica)
+            units = units.strip()
+            table[code.strip()] = int(units) if units.isdigit() else None
+    return table, root.attrib.get("Pblshd", "")
+
+
+_ISO_MINOR_UNITS, ISO_4217_PUBLISHED = _iso_4217_list_one()
+
+# Active ISO 4217 alphabetic codes, so a typo such as "USS" (or a withdrawn code) is refused at the edge.
+ISO_4217_CODES: frozenset[str] = frozenset(_ISO_MINOR_UNITS)
+
+# ISO 4217 exponents that differ from 2 (every other code has 2 minor digits). Codes whose minor unit ISO gives
+# as N.A. (XAU, XDR, XTS...) keep the two-decimal default: no source sends them in minor units.
+_EXPONENT_EXCEPTIONS: dict[str, int] = {
+    code: units for code, units in _ISO_MINOR_UNITS.items() if units is not None and units != 2}
 
 
 class CurrencyError(ValueError):
     """Unknown currency code or an amount with more precision than the currency allows."""
+
+
+class AmountPrecisionError(CurrencyError):
+    """An amount with more decimals than ISO 4217 gives its currency (the books keep ISO precision): an invalid
+    amount, not an invalid currency, so connectors choose the reason code by this type."""
 
 
 # Exact spellings that need no work ("USD", "usd") → the code: one dict lookup on the hot path.
@@ -155,6 +185,27 @@ class Money:
         return _trusted(Decimal(minor_units).scaleb(-_EXPONENT_EXCEPTIONS.get(code, 2)), code)
 
     @classmethod
+    def from_provider_minor(cls, units: int, currency: str, exponent: int) -> Money:
+        """A provider integer counted in 10^-``exponent`` of the currency, the provider's own table (Stripe counts
+        MGA in whole ariary and ISK in hundredths; Adyen counts CLP in hundredths) → Money at the ISO 4217 exponent.
+
+        Exact both ways: ``from_provider_minor(50000, "mga", 0)`` is 50000.00 MGA; ``(500, "isk", 2)`` is 5 ISK.
+        An integer that names a fraction ISO 4217 does not have (4050 hundredths of ISK = 40.50 ISK) raises
+        ``AmountPrecisionError``: it is refused, never rounded.
+        """
+        if isinstance(units, bool) or not isinstance(units, int):
+            raise CurrencyError(f"minor units must be an integer, got {units!r}")
+        code = normalize_currency(currency)
+        iso = _EXPONENT_EXCEPTIONS.get(code, 2)
+        if exponent <= iso:
+            return _trusted(Decimal(units * 10 ** (iso - exponent)).scaleb(-iso), code)
+        whole, rest = divmod(units, 10 ** (exponent - iso))
+        if rest:
+            raise AmountPrecisionError(
+                f"{Decimal(units).scaleb(-exponent)} {code} has more than {iso} decimal places")
+        return _trusted(Decimal(whole).scaleb(-iso), code)
+
+    @classmethod
     def zero(cls, currency: str) -> Money:
         zero = _ZEROS.get(currency) if type(currency) is str else None
         if zero is None:
@@ -168,7 +219,7 @@ class Money:
         exponent = _EXPONENT_EXCEPTIONS.get(self.currency, 2)
         scaled = self.amount.scaleb(exponent)
         if scaled != scaled.to_integral_value():
-            raise CurrencyError(
+            raise AmountPrecisionError(
                 f"{self.amount} {self.currency} has more than {exponent} decimal places"
             )
         return int(scaled)

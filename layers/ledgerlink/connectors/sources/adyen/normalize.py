@@ -15,7 +15,8 @@
   ``reports`` configured, and for other report types, the notification is recorded as ignored;
 - unsuccessful notifications (``success: "false"``) and every other event code are recorded as ignored.
 
-Amounts are ``{"value": <minor units>, "currency": ...}``, converted with the currency's ISO 4217 exponent.
+Amounts are ``{"value": <minor units>, "currency": ...}``, converted with the decimals of Adyen's own currency
+table (``adyen/currencies.py``: CLP and ISK count hundredths, CVE and IDR whole units), else ISO 4217's.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from pydantic import ValidationError
 from ledgerlink.config.model import Entity
 from ledgerlink.config.sources import AdyenSource
 from ledgerlink.connectors.sources.adyen.api import is_settlement_report
+from ledgerlink.connectors.sources.adyen.currencies import adyen_money
 from ledgerlink.connectors.sources.adyen.settlement import SettlementBatch, parse_report
 from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized, local_date
 from ledgerlink.errors import NormalizationError
 from ledgerlink.model.documents import Fee, Payment, Payout, SourceRef
-from ledgerlink.model.money import CurrencyError, Money
+from ledgerlink.model.money import Money
 
 SYSTEM = "adyen"
 CHARGEBACK_CODES = {"CHARGEBACK": "chargeback", "SECOND_CHARGEBACK": "chargeback",
@@ -69,10 +71,10 @@ def _amount(item: dict[str, Any]) -> Money:
         # Adyen sends minor units as an integer; 10.5 or "10.50" means someone converted it already
         raise NormalizationError(f"amount.value {value!r} is not an integer in minor units",
                                  reason="invalid_amount", field="amount.value")
-    try:
-        return Money.from_minor(value, currency)
-    except CurrencyError as exc:
-        raise NormalizationError(str(exc), reason="invalid_currency", field="amount.currency") from None
+    if not isinstance(currency, str):
+        raise NormalizationError(f"amount.currency {currency!r} is not a currency code", reason="invalid_currency",
+                                 field="amount.currency")
+    return adyen_money(value, currency, field="amount")  # Adyen's table ("Currency codes"), not ISO 4217's
 
 
 def _occurred(item: dict[str, Any]) -> datetime:

@@ -46,6 +46,7 @@ from ledgerlink.connectors.sources.base import (
     local_day,
     utc_instant,
 )
+from ledgerlink.connectors.sources.stripe.currencies import Flow, stripe_money
 from ledgerlink.errors import NormalizationError
 from ledgerlink.model.documents import (
     CreditNote,
@@ -63,7 +64,7 @@ from ledgerlink.model.documents import (
     UsageRecord,
 )
 from ledgerlink.model.ids import fingerprint
-from ledgerlink.model.money import CurrencyError, Money
+from ledgerlink.model.money import Money
 from ledgerlink.pipeline.lookups import lookups_for
 
 SYSTEM = "stripe"
@@ -89,11 +90,9 @@ def _minor(obj: dict[str, Any], key: str, where: str) -> int:
     return _require(obj, key, int, where)
 
 
-def _money(minor_units: int, currency: str) -> Money:
-    try:
-        return Money.from_minor(minor_units, currency)
-    except CurrencyError as exc:
-        raise NormalizationError(str(exc), reason="invalid_currency") from None
+def _money(minor_units: int, currency: str, *, flow: Flow = "amount") -> Money:
+    """A Stripe integer amount, by Stripe's currency table (``stripe/currencies.py``), not ISO 4217's."""
+    return stripe_money(minor_units, currency, flow=flow)
 
 
 def _id_of(value: Any) -> str | None:
@@ -404,7 +403,7 @@ def _refund_payment(event: dict[str, Any], charge: dict[str, Any], *, object_id:
     return Payment(
         document_id=source.document_id(), source=source, entity_id=entity.id, correlation_id=ctx.correlation_id,
         occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=currency,
-        direction="refunded", amount=_money(minor_units, currency),
+        direction="refunded", amount=_money(minor_units, currency, flow="charge"),
         party=Party(role="customer", source_id=customer) if customer else None,
         applies_to_document_id=invoice_doc_id,
         related_document_ids=(invoice_doc_id,) if invoice_doc_id else (),
@@ -528,7 +527,7 @@ def _dispute_payment(event: dict[str, Any], dispute: dict[str, Any], ctx: Normal
     return Payment(
         document_id=source.document_id(), source=source, entity_id=entity.id, correlation_id=ctx.correlation_id,
         occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=currency, direction=direction,
-        amount=_money(_minor(dispute, "amount", "dispute"), currency), fees=tuple(fees), method="stripe",
+        amount=_money(_minor(dispute, "amount", "dispute"), currency, flow="charge"), fees=tuple(fees), method="stripe",
         reference=charge or dispute_id, applies_to_document_id=related,
         related_document_ids=(related,) if related else (),
         memo=f"dispute {dispute_id} ({dispute.get('reason') or 'no reason'}) on charge {charge}")

@@ -1,0 +1,115 @@
+"""What a Stripe payout settled, from its balance transactions (D83): fees per fee type, and the movements no
+Stripe event LedgerLink posts (adjustments), checked against the payout amount.
+
+Each balance transaction has ``amount`` (gross), ``fee`` (with ``fee_details[].type``: ``stripe_fee``,
+``application_fee``, ``tax``, ``payment_method_passthrough_fee``), ``net`` = amount − fee, and a
+``reporting_category`` (Stripe's "Reporting categories": ``charge``, ``refund``, ``dispute``,
+``dispute_reversal``, ``payout``, ``fee``, ``other_adjustment``, ...). How each reaches the deposit journal:
+
+- charges and refunds: their event booked the gross to ``cash_clearing``; the deposit books the fees Stripe kept
+  (recognized at the payout, D83) and relieves clearing of the gross;
+- disputes and their reversals: the dispute event already booked the dispute fee (from the dispute's own
+  balance transactions), so clearing holds the net: relieved of the net, no fee booked twice;
+- the payout's own transaction (``type: payout``) is the payout: its fee (instant payouts) is ``fees.payout``;
+- anything else (Stripe billing fees, manual adjustments, top-ups, transfers ...) was never booked: its net goes
+  to ``adjustments.<reporting category>``, which the mapping must name (else a ``mapping_missing`` case).
+
+The payout must equal the sum of the nets it settled, every transaction must be in the payout's currency and
+carry no exchange rate (a charge in another currency was booked in that currency: settling it needs the FX
+conversion, so it is a case until that is built), otherwise the payout is a case, never a guess.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledgerlink.errors import NormalizationError
+from ledgerlink.model.documents import Adjustment, Fee
+from ledgerlink.model.money import Money
+
+# fee_details[].type → the fee's mapping role suffix (fees.<kind>)
+FEE_KINDS = {"stripe_fee": "processing", "application_fee": "application", "tax": "tax_on_fees",
+             "payment_method_passthrough_fee": "passthrough"}
+FEE_DESCRIPTIONS = {"processing": "Stripe processing fees", "application": "Connect application fees",
+                    "tax_on_fees": "tax on Stripe fees", "passthrough": "payment method pass-through fees",
+                    "payout": "Stripe payout fee"}
+GROSS_CATEGORIES = frozenset({"charge", "refund", "partial_capture_reversal", "refund_failure"})
+NET_CATEGORIES = frozenset({"dispute", "dispute_reversal"})   # their fees were booked by the dispute event
+
+
+@dataclass
+class Settlement:
+    fees: list[Fee] = field(default_factory=list)
+    adjustments: list[Adjustment] = field(default_factory=list)
+    count: int = 0
+    sources: list[str] = field(default_factory=list)   # ch_/re_/du_ ids cleared from cash_clearing
+
+
+def _int(txn: dict[str, Any], key: str, where: str) -> int:
+    value = txn.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise NormalizationError(f"{where}.{key} is not an integer amount", reason="invalid_amount",
+                                 field=f"{where}.{key}")
+    return value
+
+
+def _category(txn: dict[str, Any]) -> str:
+    category = txn.get("reporting_category")
+    if isinstance(category, str) and category:
+        return category
+    kind = txn.get("type")   # older objects without a reporting category: the type says it
+    return {"payment": "charge", "payment_refund": "refund", "adjustment": "other_adjustment"}.get(
+        str(kind), str(kind or "other_adjustment"))
+
+
+def settle(payout_id: str, currency: str, amount_minor: int, transactions: list[dict[str, Any]],
+           money: Callable[[int, str], Money]) -> Settlement:
+    """Fees and adjustments of a payout from its balance transactions; raises ``amounts_inconsistent`` /
+    ``settlement_currency_differs`` when they do not add up to it."""
+    fees: dict[str, int] = defaultdict(int)
+    adjustments: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    result = Settlement()
+    settled_net = 0
+    for position, txn in enumerate(transactions):
+        where = f"balance_transactions[{position}]"
+        if str(txn.get("currency", "")).lower() != currency.lower() or txn.get("exchange_rate") not in (None, 1):
+            raise NormalizationError(
+                f"payout {payout_id} settles {txn.get('id')} booked in another currency (exchange rate "
+                f"{txn.get('exchange_rate')}); settling it needs an FX conversion", reason="settlement_currency_differs",
+                balance_transaction=str(txn.get("id")))
+        gross, fee, net = _int(txn, "amount", where), _int(txn, "fee", where), _int(txn, "net", where)
+        if gross - fee != net:
+            raise NormalizationError(f"{where}: amount {gross} − fee {fee} ≠ net {net}", reason="amounts_inconsistent")
+        category = _category(txn)
+        if txn.get("type") == "payout":
+            if txn.get("source") not in (None, payout_id):
+                raise NormalizationError(f"{where} is another payout ({txn.get('source')})", reason="amounts_inconsistent")
+            fees["payout"] += fee
+            continue
+        result.count += 1
+        settled_net += net
+        if category in GROSS_CATEGORIES:
+            for detail in txn.get("fee_details") or []:
+                if isinstance(detail, dict):
+                    fees[FEE_KINDS.get(str(detail.get("type")), "other")] += _int(detail, "amount", f"{where}.fee_details")
+            if sum(_int(d, "amount", where) for d in txn.get("fee_details") or [] if isinstance(d, dict)) != fee:
+                raise NormalizationError(f"{where}: fee_details do not add up to the fee {fee}",
+                                         reason="amounts_inconsistent")
+        elif category not in NET_CATEGORIES:
+            adjustments[category][0] += net
+            adjustments[category][1] += 1
+            continue
+        source = txn.get("source")
+        if isinstance(source, str):
+            result.sources.append(source)
+    if settled_net != amount_minor:
+        raise NormalizationError(f"payout {payout_id} of {amount_minor} settles balance transactions netting "
+                                 f"{settled_net}", reason="amounts_inconsistent", payout=payout_id)
+    result.fees = [Fee(kind=kind, amount=money(total, currency), description=FEE_DESCRIPTIONS.get(kind, "Stripe fees"))
+                   for kind, total in sorted(fees.items()) if total]
+    result.adjustments = [Adjustment(kind=kind, amount=money(total, currency), count=count)
+                          for kind, (total, count) in sorted(adjustments.items()) if total]
+    return result
