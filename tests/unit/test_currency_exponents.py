@@ -3,7 +3,8 @@
 Expected figures come from the vendors' documentation, never from the code under test:
 - Stripe, "Supported currencies": "1000 to charge 10 USD"; zero-decimal currencies "500 to charge 500 JPY";
   special cases ISK and UGX "to charge 5 ISK, provide an amount value of 500" (the decimal amount is always 00);
-  HUF and TWD payouts "HUF 10 by submitting 1000", "TWD 800 by submitting 80000"; three-decimal currencies
+  HUF payouts "you can pay out HUF 10 by submitting 1000" (TWD has the same rule; its figures here are built
+  the same way, not quoted); three-decimal currencies
   "5.124 KWD must be rounded to 5120 or 5130" for charges, refunds and disputes. Stripe's support note
   "Deprecation of fractional ISK charges and refunds": "ISK 40.10 will not be accepted".
 - Adyen, "Currency codes": GBP 10 is 1000, JPY 10 is 10, BHD 10 is 10000; CLP 2, CVE 0, IDR 0 and ISK 2
