@@ -339,6 +339,25 @@ def _revenue_store(target):  # noqa: ANN001, ANN202
     return DynamoRevenue(target.get(settings.REVENUE_TABLE))
 
 
+def _cmd_close_check(args: argparse.Namespace) -> int:
+    from ledgerlink import settings, wiring
+    from ledgerlink.service.close_check import CloseCheckRefused, period_end
+
+    try:
+        period_end(args.period)
+        target = _target(args)
+        target.activate()
+        report = wiring.close_check_service(target.get(settings.REVENUE_TABLE)).run(args.entity, args.period)
+    except CloseCheckRefused as exc:
+        print(f"error: {exc.reason}: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(report.table())
+    return 3 if report.differences else 0
+
+
 def _cmd_revenue_schedule(args: argparse.Namespace) -> int:
     from decimal import Decimal
 
@@ -414,6 +433,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="run as of this ISO 8601 instant, e.g. 2027-01-31T23:30:00-05:00 (default: "
                            "the README's fixed instant, so every day gives the same summary)")
     demo.set_defaults(func=_cmd_demo)
+
+    close = commands.add_parser("close-check", help="month-end tie-outs of an entity's book: trial balance, processor "
+                                                     "clearing, payouts in transit, receivables, deferred revenue, tax "
+                                                     "(exit 3 on a difference, 2 on bad input)")
+    close.add_argument("--entity", required=True)
+    close.add_argument("--period", required=True, metavar="YYYY-MM")
+    close.add_argument("--json", action="store_true")
+    _add_target(close)
+    close.set_defaults(func=_cmd_close_check)
 
     local = commands.add_parser("local", help="the local stack").add_subparsers(dest="local_command", required=True)
     up = local.add_parser("up", help="start the local stack and serve webhooks until Ctrl-C")

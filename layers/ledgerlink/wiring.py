@@ -219,6 +219,33 @@ def reconciler() -> Any:
     )
 
 
+def close_check_service(revenue_table: str) -> Any:
+    """The month-end close check on the deployed (or local) stack: the active configuration, the ledger, the
+    books, the revenue schedules and the archived payout contents (ops CLI / demo; not a Lambda)."""
+    from ledgerlink.connectors.erps import ConnectorContext
+    from ledgerlink.connectors.erps.beancount import BeancountBook
+    from ledgerlink.service.close_check import CloseCheck, settled_sources_from_archive
+    from ledgerlink.service.posting import erp_connectors
+    from ledgerlink.store.archive import S3Archive
+    from ledgerlink.store.ledger import DynamoLedger
+    from ledgerlink.store.revenue import DynamoRevenue
+    from ledgerlink.store.secrets import SecretsManagerSecrets
+
+    s = settings.read_settings(settings.ReconcileSettings)
+    version, config = _config_store(s.config_table, s.config_cache_seconds).active()
+    connectors = erp_connectors(ConnectorContext(books_uri=s.books_uri, secrets=SecretsManagerSecrets(),
+                                                 legacy_files_uri=s.legacy_files_uri), prepare=False)
+
+    def book_for(entity_id: str) -> Any:
+        connector = connectors(config, config.entity(entity_id).erp_connection, version)
+        return connector if isinstance(connector, BeancountBook) else None
+
+    revenue = DynamoRevenue(revenue_table)
+    return CloseCheck(config=config, ledger_items=DynamoLedger(s.ledger_table, totals_table="").scan,
+                      book_for=book_for, schedules=lambda entity_id: revenue.entity_lines(entity_id),
+                      settled_sources=settled_sources_from_archive(S3Archive(s.archive_bucket).get))
+
+
 @cache
 def bank_file_service() -> Any:
     from ledgerlink.service.bank_files import BankFileService

@@ -254,10 +254,12 @@ def demo_lines(example_config) -> list[BankTransaction]:
 
 
 def test_cash_application_matches_by_reference_and_amount_only(example_config) -> None:
-    credit, debit = demo_lines(example_config)
+    credit, automatic, debit = demo_lines(example_config)
     payout = SourceRef(system="stripe", object_type="payout", object_id="po_1LedgerLinkDemoPayout01",
                        version="paid").document_id()
     assert credit.match_candidates == (payout,)
+    # the automatic payout's line (18.12) names its own payout, not the manual one
+    assert automatic.amount.amount == Decimal("18.12") and payout not in automatic.match_candidates
     record = {"document_type": "payout", "entity_id": "us01", "currency": "USD", "amount": "11.00",
               "status": "posted"}
     matched = cash_application.apply(credit, {payout: record})

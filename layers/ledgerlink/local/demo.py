@@ -102,6 +102,7 @@ class DemoReport:
     waterfalls: dict[str, dict[str, Any]] = field(default_factory=dict)   # entity → waterfall_report
     # (entity, deferred account, currency) → what the schedules still defer, for entities posting to the book
     deferred: dict[tuple[str, str, str], Decimal] = field(default_factory=dict)
+    close_checks: list[Any] = field(default_factory=list)   # CloseCheckReport, or (entity, refusal) (D84)
 
     def count(self, predicate: Any) -> int:
         return sum(1 for d in self.deliveries if predicate(d))
@@ -163,6 +164,25 @@ def reconcile_everything(ledger: list[dict[str, Any]]) -> list[Any]:
     reconciler = wiring.reconciler()
     days = sorted({item["accounting_date"] for item in ledger} | {clock.utc_day()})
     return [reconciler.run(day) for day in days]
+
+
+def close_checks(runtime: LocalRuntime, revenue_table: str, as_of: datetime) -> list[Any]:
+    """The month-end close check of every entity for the last month that ended before the as-of instant (what a
+    controller runs at the close); an entity whose ERP the check cannot read is reported with the reason."""
+    from ledgerlink import wiring
+    from ledgerlink.pipeline.revenue_schedule import period_of, previous_period
+    from ledgerlink.service.close_check import CloseCheckRefused
+
+    wiring.reset()
+    service = wiring.close_check_service(revenue_table)
+    results: list[Any] = []
+    for entity in runtime.config.entities:  # type: ignore[union-attr]
+        period = previous_period(period_of(clock.today_in(entity.time_zone)))
+        try:
+            results.append(service.run(entity.id, period))
+        except CloseCheckRefused as exc:
+            results.append((entity.id, period, f"{exc.reason}: {exc}"))
+    return results
 
 
 def legacy_file_checks(runtime: LocalRuntime, flush: dict[str, Any]) -> list[LegacyFileCheck]:
@@ -254,6 +274,7 @@ def _run_demo(config_path: Path, events_dir: Path, *, state_dir: Path, port: int
                 report.deferred.update(deferred_balances(revenue, entity.id))
         report.ledger = DynamoLedger(tables["ledger"], totals_table=tables["totals"]).scan()
         report.reconciliations = reconcile_everything(report.ledger)
+        report.close_checks = close_checks(runtime, tables["revenue"], as_of)
         report.inbox = DynamoInbox(tables["inbox"], totals_table=tables["totals"]).scan()
         report.exceptions = DynamoExceptions(tables["exceptions"]).list("open")
         report.book_file = runtime.book_main_file(connection)
@@ -367,6 +388,12 @@ def summary_lines(report: DemoReport, state_label: str | None = None) -> list[st
         totals = ", ".join(f"{currency} Dr {debit} = Cr {credit}" for currency, (debit, credit) in checked.totals.items())
         verdict = "OK" if not checked.problems else "FAILED: " + "; ".join(checked.problems)
         lines.append(f"  {'control totals'.ljust(width, '.')} {checked.lines} lines, {totals} — {verdict}")
+    for checked in report.close_checks:
+        label = f"close check ({checked[0]} {checked[1]})" if isinstance(checked, tuple) else \
+            f"close check ({checked.entity_id} {checked.period})"
+        verdict = "not checked — " + checked[2].split(":")[0] if isinstance(checked, tuple) else \
+            f"{len(checked.tieouts) - len(checked.differences)}/{len(checked.tieouts)} tie-outs at 0.00 difference"
+        lines.append(f"  {label.ljust(width, '.')} {verdict}")
     balanced = sum(1 for r in report.reconciliations if r.status == "balanced")
     lines.append(f"  {'reconciliation'.ljust(width, '.')} {balanced}/{len(report.reconciliations)} days balanced, "
                  f"{sum(len(r.differences) for r in report.reconciliations)} differences")
@@ -378,6 +405,9 @@ def format_report(report: DemoReport) -> str:
     if report.bean_check[0] != 0:
         lines.append(report.bean_check[1])
     lines.append(f"  {'elapsed'.ljust(LABEL_WIDTH, '.')} {report.seconds:.1f} s")
+    for checked in report.close_checks:
+        lines += ["", ("  " + checked.table().replace("\n", "\n  ")) if not isinstance(checked, tuple)
+                  else f"  close check {checked[0]} {checked[1]}: {checked[2]}"]
     lines += ["", "  deliveries:"]
     for delivery in report.deliveries:
         detail = delivery.body.get("reason") or delivery.body.get("ack") or delivery.body.get("status", "")

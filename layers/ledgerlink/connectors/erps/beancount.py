@@ -31,6 +31,7 @@ POSTINGS_DIR = "postings"
 PARTIES_DIR = "parties"
 _OPEN = re.compile(r"^\d{4}-\d{2}-\d{2} open (\S+)", re.MULTILINE)
 _POSTING_LINE = re.compile(r"^\s{2}([A-Z][A-Za-z0-9:\-]+)\s+(-?\d+(?:\.\d+)?)\s+([A-Z][A-Z0-9'._\-]{0,22}[A-Z0-9])\s*$")
+_TRANSACTION_DATE = re.compile(r"^\d{4}-\d{2}-\d{2} [*!]")
 _LINK_SAFE = re.compile(r"[^A-Za-z0-9\-_/.]")
 _META = re.compile(r'^  ([a-z_]+): "([^"]*)"$', re.MULTILINE)
 
@@ -181,12 +182,20 @@ class BeancountBook:
             if meta.get("entity") == entity_id and meta.get("business_date") == business_date:
                 yield meta.get("document_id") or name.rsplit("/", 1)[-1].removesuffix(".beancount")
 
-    def trial_balance(self) -> dict[tuple[str, str], Decimal]:
-        """(account, currency) → balance, summed from the posting files (pure text, no Beancount import)."""
+    def trial_balance(self, through: date | None = None, entity_id: str | None = None
+                      ) -> dict[tuple[str, str], Decimal]:
+        """(account, currency) → balance, summed from the posting files (pure text, no Beancount import); only
+        transactions dated on or before ``through`` and of ``entity_id``, when given."""
         totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
         for name in self.posting_names():
-            for raw in (self.store.read(name) or "").splitlines():
-                match = _POSTING_LINE.match(raw)
+            text = self.store.read(name) or ""
+            if entity_id is not None and f'  entity: "{entity_id}"' not in text:
+                continue
+            included = through is None
+            for raw in text.splitlines():
+                if through is not None and _TRANSACTION_DATE.match(raw):
+                    included = date.fromisoformat(raw[:10]) <= through
+                match = _POSTING_LINE.match(raw) if included else None
                 if match:
                     totals[(match.group(1), match.group(3))] += Decimal(match.group(2))
         return dict(sorted(totals.items()))

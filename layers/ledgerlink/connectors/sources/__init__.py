@@ -19,7 +19,7 @@ WEBHOOK_KINDS: tuple[str, ...] = ("stripe", "brex", "adyen", "salesforce", "ramp
 # ... kinds read by the scheduled poller (no webhooks at all) ...
 POLLED_KINDS: tuple[str, ...] = ("expensify",)
 # ... kinds whose normalizer needs the vendor's API (fetch the object a notification names, or poll) ...
-API_KINDS: tuple[str, ...] = ("ramp", "hubspot", "concur", "adyen", "expensify")
+API_KINDS: tuple[str, ...] = ("ramp", "hubspot", "concur", "adyen", "expensify", "stripe")
 # ... and every kind with a normalizer (bank files come from S3, not from a webhook).
 SOURCE_KINDS: tuple[str, ...] = (*WEBHOOK_KINDS, *POLLED_KINDS, "bank")
 

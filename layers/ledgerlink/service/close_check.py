@@ -1,0 +1,278 @@
+"""The month-end close check (``ledgerlink close-check``): the tie-outs a controller signs, each with the balance
+the book holds at the period's end, the figure it must equal, where that figure comes from, and the documents
+involved when they differ (D84).
+
+- **trial balance**: every currency's postings of the entity sum to zero;
+- **processor clearing** (each source's ``cash_clearing``): the provider's cash not yet paid out, from what the
+  provider reported — payments (gross less any fee it reported with them), refunds, disputes and their fees —
+  less what its payouts settled; every item a listed Stripe payout settled must be a posted document
+  (``settled_not_booked`` otherwise), and the balance must not be below zero;
+- **payouts in transit**: payouts not yet on a bank statement (payouts − the bank lines applied to them);
+- **receivables**: invoices still open in the source (invoices − credit notes − payments and bank receipts
+  applied), not below zero;
+- **deferred revenue**: the revenue schedules' closing balance (billed − released − reclassified);
+- **tax payable**: tax invoiced − tax credited.
+
+Expected figures are computed from the documents as the sources reported them (the ledger table) and from the
+revenue schedules, never from the book; the booked figures are read from the book itself, through the period's
+last day. Only entities whose ERP is the Beancount book can be checked here (the API ERPs' trial balances are
+read back by the ERP read-back issue); any other entity is refused with a reason rather than reported as tied.
+"""
+
+from __future__ import annotations
+
+import calendar
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Protocol
+
+from ledgerlink.config.model import LedgerLinkConfig
+from ledgerlink.errors import DocumentRejected, LedgerLinkError
+from ledgerlink.model.documents import (
+    BankTransaction,
+    CreditNote,
+    Document,
+    DocumentAdapter,
+    Invoice,
+    Payment,
+    Payout,
+)
+from ledgerlink.pipeline.enrich import Accounts
+
+PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+NOT_NEGATIVE = ("cash_clearing", "receivable")
+
+
+class CloseCheckRefused(LedgerLinkError):
+    """The request cannot be checked (unknown entity, malformed period, an ERP without a readable book)."""
+
+    reason = "close_check_refused"
+
+
+class Book(Protocol):
+    def trial_balance(self, through: date | None = None, entity_id: str | None = None
+                      ) -> dict[tuple[str, str], Decimal]: ...
+
+
+@dataclass
+class TieOut:
+    check: str                 # trial_balance, cash_clearing, payouts_in_transit, receivable, deferred_revenue, tax
+    account: str
+    currency: str
+    expected: Decimal
+    booked: Decimal
+    basis: str
+    documents: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def difference(self) -> Decimal:
+        return self.booked - self.expected
+
+    @property
+    def status(self) -> str:
+        return "tied" if self.difference == 0 and not self.problems else "difference"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "account": self.account, "currency": self.currency,
+                "expected": str(self.expected), "booked": str(self.booked), "difference": str(self.difference),
+                "status": self.status, "basis": self.basis, "problems": self.problems,
+                "documents": self.documents[:50]}
+
+
+@dataclass
+class CloseCheckReport:
+    entity_id: str
+    period: str
+    through: date
+    tieouts: list[TieOut] = field(default_factory=list)
+
+    @property
+    def differences(self) -> list[TieOut]:
+        return [tieout for tieout in self.tieouts if tieout.status != "tied"]
+
+    @property
+    def status(self) -> str:
+        return "tied" if not self.differences else "differences"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"entity": self.entity_id, "period": self.period, "through": self.through.isoformat(),
+                "status": self.status, "differences": len(self.differences),
+                "tieouts": [tieout.to_dict() for tieout in self.tieouts]}
+
+    def table(self) -> str:
+        rows = [f"close check {self.entity_id} {self.period} (through {self.through}): {self.status}",
+                f"  {'check':<19} {'account':<42} {'cur':<4} {'expected':>13} {'booked':>13} {'difference':>11}"]
+        for t in self.tieouts:
+            rows.append(f"  {t.check:<19} {t.account:<42} {t.currency:<4} {t.expected:>13} {t.booked:>13} "
+                        f"{t.difference:>11}" + ("" if t.status == "tied" else "  ← " + "; ".join(
+                            t.problems or [f"{len(t.documents)} document(s): {', '.join(t.documents[:3])}"])))
+        return "\n".join(rows)
+
+
+def period_end(period: str) -> date:
+    match = PERIOD.match(period or "")
+    if not match:
+        raise CloseCheckRefused(f"period {period[:20]!r} is not YYYY-MM", reason="invalid_period", field="period")
+    year, month = int(match.group(1)), int(match.group(2))
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+@dataclass
+class _Expected:
+    amounts: dict[tuple[str, str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    documents: dict[tuple[str, str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, check: str, account: str, currency: str, amount: Decimal, document_id: str) -> None:
+        self.amounts[(check, account, currency)] += amount
+        self.documents[(check, account, currency)].append(document_id)
+
+
+class CloseCheck:
+    def __init__(self, *, config: LedgerLinkConfig, ledger_items: Callable[[], Iterable[dict[str, Any]]],
+                 book_for: Callable[[str], Book | None], schedules: Callable[[str], Iterable[tuple[Any, Any]]],
+                 settled_sources: Callable[[dict[str, Any]], list[str] | None] = lambda item: None) -> None:
+        self._config = config
+        self._ledger_items = ledger_items
+        self._book_for = book_for
+        self._schedules = schedules
+        self._settled_sources = settled_sources
+
+    def run(self, entity_id: str, period: str) -> CloseCheckReport:
+        if entity_id not in {entity.id for entity in self._config.entities}:
+            raise CloseCheckRefused(f"no entity {entity_id[:40]!r} in the configuration", reason="unknown_entity",
+                                    field="entity")
+        through = period_end(period)
+        book = self._book_for(entity_id)
+        if book is None:
+            connection = self._config.connection(self._config.entity(entity_id).erp_connection)
+            raise CloseCheckRefused(f"entity {entity_id} posts to {connection.id} ({connection.kind}): the close "
+                                    "check reads the Beancount book only", reason="erp_not_readable",
+                                    field="entity")
+        report = CloseCheckReport(entity_id, period, through)
+        balances = book.trial_balance(through, entity_id)
+        report.tieouts += self._trial_balance(balances)
+        expected = _Expected()
+        items = [item for item in self._ledger_items() if item.get("entity_id") == entity_id
+                 and item.get("status") == "posted"
+                 and str(item.get("posted_accounting_date") or item.get("accounting_date")) <= through.isoformat()]
+        references: set[str] = set()
+        problems: dict[str, list[str]] = defaultdict(list)
+        for item in items:
+            document = DocumentAdapter.validate_json(item["document"]) if isinstance(item.get("document"), str) \
+                else None
+            if document is None:
+                continue
+            references.update(ref for ref in (getattr(document, "reference", None), document.source.object_id) if ref)
+            self._expect(document, expected)
+        for item in items:
+            for source in (self._settled_sources(item) or []) if item.get("document_type") == "payout" else []:
+                if source not in references:
+                    problems[item["document_id"]].append(source)
+        self._expect_deferred(entity_id, expected)
+        report.tieouts += self._compare(expected, balances, problems)
+        return report
+
+    # ---- expected figures from the documents -------------------------------------------------------------
+
+    def _account(self, document: Document, role: str) -> str | None:
+        source_id = document.source.source_id or document.source.system
+        try:
+            return Accounts(self._config, document.entity_id, source_id, document.accounting_date).get(role)[1]
+        except DocumentRejected:
+            return None
+
+    def _expect(self, document: Document, expected: _Expected) -> None:
+        def add(check: str, role: str, amount: Decimal) -> None:
+            account = self._account(document, role)
+            if account is not None and amount:
+                expected.add(check, account, document.currency, amount, document.document_id)
+
+        if isinstance(document, Invoice | CreditNote):
+            sign = 1 if isinstance(document, Invoice) else -1
+            add("receivable", "receivable", sign * document.total.amount)
+            tax = sum(((line.tax.amount if line.tax else 0) + (line.inclusive_tax.amount if line.inclusive_tax else 0)
+                       for line in document.lines), Decimal(0))
+            add("tax", "tax", -sign * tax)
+        elif isinstance(document, Payment):
+            fees = sum((fee.amount.amount for fee in document.fees), Decimal(0))
+            if document.direction == "received":
+                add("cash_clearing", "cash_clearing" if document.method != "out_of_band" else "cash_out_of_band",
+                    document.amount.amount - fees)
+                add("receivable", "receivable", -document.amount.amount)
+            elif document.direction == "refunded":
+                add("cash_clearing", "cash_clearing", -document.amount.amount)
+            else:
+                sign = 1 if document.direction == "chargeback" else -1
+                add("cash_clearing", "cash_clearing", -sign * (document.amount.amount + fees))
+        elif isinstance(document, Payout):
+            sign = 1 if document.direction == "paid" else -1
+            add("cash_clearing", "cash_clearing", -sign * document.gross.amount)
+            add("payouts_in_transit", "payouts_in_transit", sign * document.amount.amount)
+        elif isinstance(document, BankTransaction) and document.counter_role in ("payouts_in_transit", "receivable"):
+            add(document.counter_role, document.counter_role, -document.amount.amount)
+
+    def _expect_deferred(self, entity_id: str, expected: _Expected) -> None:
+        for line, state in self._schedules(entity_id):
+            amount = line.billed - state.released_total - state.reclassed_total
+            if amount:
+                expected.add("deferred_revenue", line.deferred_account, line.currency, -amount,
+                             getattr(line, "document_id", "") or "schedule")
+
+    # ---- comparison with the book ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _trial_balance(balances: dict[tuple[str, str], Decimal]) -> list[TieOut]:
+        totals: dict[str, Decimal] = defaultdict(Decimal)
+        for (_, currency), amount in balances.items():
+            totals[currency] += amount
+        return [TieOut("trial_balance", "(all accounts)", currency, Decimal(0), total,
+                       "every posting balances: debits = credits per currency")
+                for currency, total in sorted(totals.items())]
+
+    def _compare(self, expected: _Expected, balances: dict[tuple[str, str], Decimal],
+                 problems: dict[str, list[str]]) -> list[TieOut]:
+        bases = {"cash_clearing": "provider cash reported by the source, less what its payouts settled",
+                 "payouts_in_transit": "payouts not yet on a bank statement",
+                 "receivable": "invoices still open (invoices − credits − payments applied)",
+                 "deferred_revenue": "revenue schedules: billed − released − reclassified",
+                 "tax": "tax invoiced − tax credited"}
+        tieouts = []
+        for (check, account, currency), amount in sorted(expected.amounts.items()):
+            tieout = TieOut(check, account, currency, amount, balances.get((account, currency), Decimal(0)),
+                            bases[check], documents=expected.documents[(check, account, currency)])
+            if check in NOT_NEGATIVE and tieout.booked < 0:
+                tieout.problems.append(f"{account} is below zero ({tieout.booked} {currency})")
+            if check == "cash_clearing":
+                for payout, sources in sorted(problems.items()):
+                    if payout in tieout.documents:
+                        tieout.problems.append(f"payout {payout} settled {len(sources)} item(s) never booked: "
+                                               f"{', '.join(sources[:5])}")
+            tieouts.append(tieout)
+        return tieouts
+
+
+def settled_sources_from_archive(read: Callable[[str], bytes]) -> Callable[[dict[str, Any]], list[str] | None]:
+    """The provider's own list of what a payout settled (the archived balance transactions, D83), by source id."""
+    from ledgerlink.connectors.sources.stripe.payouts import GROSS_CATEGORIES, NET_CATEGORIES, _category
+    from ledgerlink.store.archive import fetched_key
+
+    def sources(item: dict[str, Any]) -> list[str] | None:
+        document = json.loads(item["document"]) if isinstance(item.get("document"), str) else {}
+        if not document.get("settled_count"):
+            return None
+        source = document.get("source") or {}
+        try:
+            fetched = json.loads(read(fetched_key(source.get("archive_key") or "", source.get("event_id") or "")))
+        except Exception:  # noqa: BLE001 - a missing archive is reported, not guessed around
+            return [f"(archived balance transactions of {source.get('object_id')} unreadable)"]
+        return [str(txn.get("source")) for txn in fetched.get("balance_transactions", [])
+                if isinstance(txn, dict) and txn.get("type") != "payout"
+                and _category(txn) in GROSS_CATEGORIES | NET_CATEGORIES]
+
+    return sources
