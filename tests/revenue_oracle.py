@@ -4,6 +4,13 @@ Written from the policy as the README states it, not from ``ledgerlink.pipeline`
 samples (JSON), converts period instants to the entity's local dates, walks the service period day by day with
 exact fractions, applies a refund by scaling the days that remain after it, sums the days of each calendar
 month, and rounds each line's cumulative amount half-even to the cent. Nothing here imports LedgerLink.
+
+A refund is shared over the invoice's lines *exactly*: each line's share is its net over the invoice total, in
+whole cents by largest remainder (Hamilton: integer floor of each quota, leftover cents to the largest
+remainders, ties to the earlier line; the rest of the invoice — tax, lines without a service period — is one more
+claimant after the lines). An earlier version rounded each line's share down on its own, which is the lossy rule
+issue 17 (defect 9) fixed: 100.00 over three equal lines reclassified 99.99. ``largest_remainder`` below is
+written from the definition, independently of ``ledgerlink.model.allocation``.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -47,10 +54,8 @@ class OracleLine:
         count = (self.end - self.start).days
         self.days = {self.start + timedelta(days=i): self.net / count for i in range(count)}
 
-    def refund(self, amount: Decimal, on: date) -> None:
-        share = (Decimal(amount) * Decimal(self.net.numerator) / Decimal(self.net.denominator)
-                 / (Decimal(self.invoice_total.numerator) / Decimal(self.invoice_total.denominator)))
-        share = share.quantize(CENT, rounding=ROUND_DOWN)
+    def refund(self, share: Decimal, on: date) -> None:
+        """Take this line's (already allocated) share of a refund out of the days from ``on``."""
         remaining = sum((value for day, value in self.days.items() if day >= on), Fraction(0))
         cap = min(share, Decimal(int(remaining * 100)) / 100) if remaining > 0 else Decimal(0)
         if cap:
@@ -70,8 +75,13 @@ class OracleLine:
         return out
 
 
-def invoice_lines(name: str) -> list[OracleLine]:
-    invoice = json.loads((STRIPE / name).read_text())["data"]["object"]
+def _event(sample: str | dict) -> dict:
+    """A sample by file name (events/stripe) or an event already parsed (a test's variant of a sample)."""
+    return sample if isinstance(sample, dict) else json.loads((STRIPE / sample).read_text())
+
+
+def invoice_lines(name: str | dict) -> list[OracleLine]:
+    invoice = _event(name)["data"]["object"]
     total = Fraction(invoice["total"], 100)
     billed_on = local_day(invoice["status_transitions"]["finalized_at"])
     lines = []
@@ -88,21 +98,53 @@ def invoice_lines(name: str) -> list[OracleLine]:
     return lines
 
 
-def refund(name: str) -> tuple[str, Decimal, date]:
-    event = json.loads((STRIPE / name).read_text())
+def refund(name: str | dict) -> tuple[str, Decimal, date]:
+    event = _event(name)
     charge = event["data"]["object"]
     delta = charge["amount_refunded"] - event["data"]["previous_attributes"]["amount_refunded"]
     return charge["invoice"], Decimal(delta) / 100, local_day(event["created"])
 
 
-def demo_lines(invoices: list[str], refunds: list[str]) -> list[OracleLine]:
+def largest_remainder(cents: int, weights: list[Fraction]) -> list[int]:
+    """``cents`` (≥ 0) shared by ``weights`` (≥ 0): floor of each quota, then one cent each to the largest
+    remainders, earlier first on a tie. The shares add up to ``cents``."""
+    base = sum(weights, Fraction(0))
+    quotas = [Fraction(cents) * weight / base for weight in weights]
+    shares = [int(quota) for quota in quotas]                  # int() truncates: the floor of a quota ≥ 0
+    order = sorted(range(len(weights)), key=lambda i: quotas[i] - shares[i], reverse=True)   # stable: ties keep order
+    for i in order[:cents - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
+def refund_shares(lines: list[OracleLine], invoice: str, amount: Decimal) -> list[tuple[OracleLine, Decimal]]:
+    """The refund's share of each line of ``invoice`` with a positive net, in invoice order; the rest of the
+    invoice total (tax, lines not deferred) is the last claimant."""
+    claimants = [line for line in lines if line.invoice == invoice and line.net > 0]
+    if not claimants:
+        return []
+    weights = [line.net for line in claimants]
+    weights.append(max(Fraction(0), claimants[0].invoice_total - sum(weights, Fraction(0))))
+    cents = largest_remainder(int(amount * 100), weights)
+    return [(line, Decimal(share) / 100) for line, share in zip(claimants, cents, strict=False)]
+
+
+def demo_lines(invoices: list[str | dict], refunds: list[str | dict]) -> list[OracleLine]:
     lines = [line for name in invoices for line in invoice_lines(name)]
     for name in refunds:
         invoice, amount, on = refund(name)
-        for line in lines:
-            if line.invoice == invoice and line.net > 0:
-                line.refund(amount, on)
+        for line, share in refund_shares(lines, invoice, amount):
+            line.refund(share, on)
     return lines
+
+
+def monthly_recognition(lines: list[OracleLine], currency: str) -> dict[str, Decimal]:
+    """Revenue recognized per month, every line of ``currency`` together."""
+    out: dict[str, Decimal] = defaultdict(Decimal)
+    for line in (line for line in lines if line.currency == currency):
+        for key, amount in line.monthly().items():
+            out[key] += amount
+    return dict(sorted(out.items()))
 
 
 def waterfall(lines: list[OracleLine], currency: str, released_through: str) -> list[dict[str, str]]:

@@ -102,6 +102,17 @@ def connector_defect(kind: str, exc: BaseException) -> NormalizationError:
                               reason="normalization_failed", error_type=type(exc).__name__, at=where)
 
 
+def unknown_account(system: str, field: str, account: str, source_id: str) -> NormalizationError:
+    """A provider account (Stripe Connect account, Adyen merchant account, Brex company, ...) that the source's
+    ``account_entities`` does not map: a case, never a posting to the default entity (unless the source opts in
+    with ``unmapped_accounts: default_entity``). Replaying the event once the account is mapped posts it."""
+    return NormalizationError(
+        f"{system} account {account!r} ({field}) is not in account_entities of source {source_id!r}: map it to its "
+        "legal entity (or set unmapped_accounts: default_entity on the source), apply the configuration and retry",
+        reason="unknown_account", account=account, field=field, source=source_id,
+        suggested_fix=f"add {account!r} to sources[{source_id}].account_entities, apply, then retry this case")
+
+
 class TransientError(LedgerLinkError):
     """Worth retrying (throttling, 5xx, timeouts). Retried with backoff by the state machine or SQS."""
 

@@ -31,6 +31,11 @@ from tests.functional.test_revenue_pipeline import (
 NEW_YORK, LONDON = ZoneInfo("America/New_York"), ZoneInfo("Europe/London")
 
 
+def month_end(month: str) -> str:
+    first_of_next = date.fromisoformat(month + "-28") + timedelta(days=4)
+    return (first_of_next.replace(day=1) - timedelta(days=1)).isoformat()
+
+
 def month_before(day: date) -> str:
     last = day.replace(day=1) - timedelta(days=1)
     return f"{last.year:04d}-{last.month:02d}"
@@ -53,6 +58,13 @@ def test_the_release_posts_the_month_that_ended_in_each_entitys_zone(moved_clock
     lines = revenue_oracle.demo_lines([ANNUAL, PRORATION, USAGE_INVOICE], [REFUND])
     assert book_balance(stack, "Liabilities:US01:DeferredRevenue") == -revenue_oracle.deferred_after(
         lines, "USD", periods["us01"])
+    # and this first release posted every month with revenue in its own period, dated on its last day (issue 17)
+    months = [month for month, amount in revenue_oracle.monthly_recognition(lines, "USD").items()
+              if amount and month <= periods["us01"]]
+    us01 = next(entity for entity in report["entities"] if entity["entity_id"] == "us01")
+    assert us01["periods_released"] == months
+    dates = {item["posted_accounting_date"] for item in stack.documents("posted") if item["source_id"] == "revenue"}
+    assert dates == {month_end(month) for month in months}
     # and running it again posts nothing
     postings = len(stack.postings())
     again = stack.host.invoke("revenue_release", {})

@@ -28,6 +28,7 @@ from ledgerlink.config.mappings import (
 from ledgerlink.config.revenue import RevenueRecognition
 from ledgerlink.config.sources import (
     AdyenSource,
+    AmountCeilings,
     ApiAccess,
     BankSource,
     BrexSource,
@@ -83,6 +84,10 @@ class Entity(ConfigModel):
     foreign_currency: Literal["post_as_is", "convert_to_base"] = Field(
         default="post_as_is", description="convert_to_base: journals in another currency are converted with a rate "
                                           "from fx_rates (or the document's own) and rounding goes to fx_rounding")
+    max_amount: AmountCeilings = Field(
+        default_factory=dict, description="plausibility ceiling per currency ('*': any other), major units: a "
+                                          "document moving more opens amount_implausible (the lowest of the entity's "
+                                          "and the source's applies; neither set: 1,000,000,000)")
 
 
 class AccountMapping(Effective):

@@ -6,6 +6,7 @@ those from the stored JSON without pydantic (``ledgerlink.service.ingest.Webhook
 """
 
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -41,6 +42,29 @@ def _zone(name: str) -> str:
     return name
 
 
+UnmappedAccounts = Literal["exception", "default_entity"]
+# Plausibility ceilings (issue 17): ISO currency (or ``*`` for any other) → the largest amount, in major units, one
+# document may move. Above it the validate step opens ``amount_implausible``; see ledgerlink.pipeline.validate.
+AmountCeilings = dict[Currency | Literal["*"], Annotated[Decimal, Field(gt=0, allow_inf_nan=False)]]
+
+_UNMAPPED_ACCOUNTS_HELP = ("an event from a provider account not in account_entities: exception (the default) opens "
+                           "an unknown_account case; default_entity posts it to default_entity (an explicit opt-in). "
+                           "An event that names no account (the platform's own) always goes to default_entity")
+_MAX_AMOUNT_HELP = ("ceiling per currency ('*': any other), major units: a document moving more opens "
+                    "amount_implausible (the lowest of the source's and the entity's applies; neither set: 1,000,000,000)")
+
+
+def route_account(account_entities: dict[str, str], default_entity: str, unmapped: UnmappedAccounts,
+                  account: str | None) -> str | None:
+    """The entity of a provider account: its mapping; no account at all → ``default_entity``; an unmapped account →
+    ``default_entity`` only when the source opted in, else None (the connector opens ``unknown_account``)."""
+    if not account:
+        return default_entity
+    if account in account_entities:
+        return account_entities[account]
+    return default_entity if unmapped == "default_entity" else None
+
+
 class ApiAccess(ConfigModel):
     """How LedgerLink calls a source's own API to fetch what a thin notification only names (or to poll).
     ``credentials`` is a Secrets Manager secret holding JSON (see each source kind for its keys); its values
@@ -59,6 +83,8 @@ class StripeSource(ConfigModel):
     account_entities: dict[str, Identifier] = Field(
         default_factory=dict, description="Stripe Connect account id (acct_...) → entity id"
     )
+    unmapped_accounts: UnmappedAccounts = Field(default="exception", description=_UNMAPPED_ACCOUNTS_HELP)
+    max_amount: AmountCeilings = Field(default_factory=dict, description=_MAX_AMOUNT_HELP)
     tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     max_body_bytes: int = Field(default=262_144, ge=1_024, le=6_000_000)
     api_key: SecretRef | None = Field(
@@ -75,6 +101,10 @@ class StripeSource(ConfigModel):
 class _SourceFields(ConfigModel):
     """The fields every webhook source has (ingest reads them as plain JSON, see the module docstring)."""
 
+    def entity_for_account(self, account: str | None) -> str | None:
+        """See :func:`route_account`: the event's Connect account (``event.account``) → entity id, or None."""
+        return route_account(self.account_entities, self.default_entity, self.unmapped_accounts, account)
+
     id: Identifier = Field(description="path segment of POST /webhooks/{source}")
     signing_secret: SecretRef
     default_entity: Identifier
@@ -84,7 +114,19 @@ class _SourceFields(ConfigModel):
     max_body_bytes: int = Field(default=262_144, ge=1_024, le=6_000_000)
 
 
-class BrexSource(_SourceFields):
+    max_amount: AmountCeilings = Field(default_factory=dict, description=_MAX_AMOUNT_HELP)
+class _RoutedSourceFields(_SourceFields):
+    """A source whose events name a provider account (company, merchant account, portal): ``unmapped_accounts``
+    says what an account missing from ``account_entities`` does."""
+
+    unmapped_accounts: UnmappedAccounts = Field(default="exception", description=_UNMAPPED_ACCOUNTS_HELP)
+
+    def entity_for_account(self, account: str | None) -> str | None:
+        """See :func:`route_account`: provider account → entity id, or None for an unmapped one (a case)."""
+        return route_account(self.account_entities, self.default_entity, self.unmapped_accounts, account)
+
+
+class BrexSource(_RoutedSourceFields):
     """Brex webhooks: Standard Webhooks signatures (``webhook-id/-timestamp/-signature``, ``whsec_`` base64 key;
     during a rotation both secrets are live: store ``{"secrets": [new, old]}``). ``account_entities`` maps the
     Brex ``company_id`` to an entity."""
@@ -105,7 +147,7 @@ class AdyenReports(ConfigModel):
     time_zone: Annotated[str, AfterValidator(_zone)] = Field(default="Europe/Amsterdam", description="IANA zone of the report's Creation Date")
 
 
-class AdyenSource(_SourceFields):
+class AdyenSource(_RoutedSourceFields):
     """Adyen standard notifications: HMAC-SHA256 per item with the hex key in ``signing_secret``;
     ``account_entities`` maps ``merchantAccountCode`` to an entity. ``tolerance_seconds`` is unused: the HMAC
     does not cover ``eventDate``, so there is no signed time to bound (replays dedupe by document id)."""
@@ -130,7 +172,7 @@ class SalesforceSource(_SourceFields):
     currency: str = Field(default="USD", description="org currency when the Opportunity has no CurrencyIsoCode")
 
 
-class RampSource(_SourceFields):
+class RampSource(_RoutedSourceFields):
     """Ramp webhooks: ``X-Ramp-Signature`` (also spelled ``X-Ramp-Webhook-Signature``) = hex HMAC-SHA256 of the
     raw body with the subscription secret. The body only names the object; LedgerLink fetches it from the
     Ramp API (``api.credentials``: ``{"client_id": ..., "client_secret": ...}``, OAuth client credentials).
@@ -144,7 +186,7 @@ class RampSource(_SourceFields):
     default_category: Identifier = Field(default="uncategorized", description="when Ramp gives no category")
 
 
-class HubSpotSource(_SourceFields):
+class HubSpotSource(_RoutedSourceFields):
     """HubSpot webhooks (signature v3 with the app's client secret, millisecond timestamps, 300 s window).
     A ``deal.propertyChange`` of ``dealstage`` to one of ``closed_won_stages`` is fetched from the CRM API
     (``api.credentials``: ``{"access_token": ...}``, a private-app token) and becomes customer + contract events.
@@ -156,7 +198,7 @@ class HubSpotSource(_SourceFields):
     currency: Currency = Field(default="USD", description="when the deal has no deal_currency_code")
 
 
-class ConcurSource(_SourceFields):
+class ConcurSource(_RoutedSourceFields):
     """SAP Concur Event Subscription Service (``public.concur.expense.report``): ``Concur-Signature`` is an RSA
     (PKCS#1 v1.5, SHA-256) signature of the raw body; ``signing_secret`` holds Concur's published public key
     (PEM; two during a key change). Approved reports are fetched from Expense Reports v4 (``api.credentials``:
@@ -189,6 +231,7 @@ class ExpensifySource(ConfigModel):
     start_date: date = Field(default=date(2020, 1, 1),
                              description="reports created before this date are never exported")
     overlap_days: int = Field(default=1, ge=1, le=30)
+    max_amount: AmountCeilings = Field(default_factory=dict, description=_MAX_AMOUNT_HELP)
     report_states: tuple[Literal["APPROVED", "REIMBURSED", "ARCHIVED"], ...] = ("APPROVED", "REIMBURSED")
     default_category: Identifier = "uncategorized"
     max_body_bytes: int = Field(default=262_144, ge=1_024, le=6_000_000)
@@ -208,6 +251,7 @@ class BankSource(ConfigModel):
     signing_secret: None = None
 
 
+    max_amount: AmountCeilings = Field(default_factory=dict, description=_MAX_AMOUNT_HELP)
 Source = Annotated[StripeSource | BrexSource | AdyenSource | SalesforceSource | RampSource | HubSpotSource
                    | ConcurSource | ExpensifySource | BankSource, Field(discriminator="kind")]
 

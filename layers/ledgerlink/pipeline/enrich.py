@@ -145,7 +145,10 @@ def _payment(doc: Payment, accounts: Accounts) -> list[JournalLine]:
     lines = [_line(accounts, doc.net, cash_role, memo=doc.reference)] if not doc.net.is_zero() else []
     for fee in doc.fees:
         lines.append(_line(accounts, fee.amount, f"fees.{fee.kind}", "fees", memo=fee.description))
-    lines.append(_line(accounts, -doc.amount, "receivable", memo=doc.party.source_id if doc.party else None))
+    # cash received beyond the open amount of the invoice it paid (a source emits it as an ``unapplied_payment``)
+    # is owed to the customer until applied or refunded: never credited to the receivable (issue 17)
+    credit_role = "customer_credit" if doc.source.object_type == "unapplied_payment" else "receivable"
+    lines.append(_line(accounts, -doc.amount, credit_role, memo=doc.party.source_id if doc.party else None))
     return lines
 
 

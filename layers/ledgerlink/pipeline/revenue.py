@@ -15,7 +15,9 @@ obligation), released from ``contract_backlog_offset`` to ``contract_backlog`` o
 - a ``credit_note`` per credit-note line (linked to its invoice line when the source says which, else
   allocated over the invoice's lines by net amount) and a ``refund`` per refund (allocated by the invoice
   total, since a refund includes tax): both keep posting as before (contra revenue) and the schedule
-  reclassifies what was still deferred;
+  reclassifies what was still deferred. The allocation is exact (``model.allocation.allocate``, largest
+  remainder): the shares of the invoice's deferred lines plus one share for the rest of the invoice (lines
+  recognized when billed, tax) add up to the credit or refund to the minor unit;
 - a ``cancellation`` per subscription that ended (from the source's subscription events) and a ``void`` per
   cancelled contract.
 
@@ -35,6 +37,7 @@ from pydantic import Field
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.config.revenue import DEFERRED_ROLE, RevenuePolicy
 from ledgerlink.errors import DocumentRejected
+from ledgerlink.model.allocation import allocate
 from ledgerlink.model.base import Identifier, NonEmptyStr, Schema
 from ledgerlink.model.documents import (
     ContractEvent,
@@ -51,7 +54,7 @@ from ledgerlink.model.documents import (
     SubscriptionEvent,
 )
 from ledgerlink.model.money import Currency, Money
-from ledgerlink.pipeline.revenue_schedule import Change, LineSchedule, allocate_share, compute
+from ledgerlink.pipeline.revenue_schedule import Change, LineSchedule, compute
 
 SYSTEM = "ledgerlink"
 BACKLOG_ROLE = "contract_backlog"
@@ -82,6 +85,7 @@ class ScheduleLine(Schema):
     product_id: NonEmptyStr | None = None
     customer: NonEmptyStr | None = None
     description: NonEmptyStr | None = None
+    position: int = 0                      # the line's place on the invoice: allocation ties go to the earlier
 
 
 class RevenueFact(Schema):
@@ -223,7 +227,7 @@ def _invoice_lines(original: Invoice, posted_as: Invoice, journal: JournalEntry,
     currency = original.currency
     invoice_net = sum((_net(line, currency).amount for line in original.lines), Decimal(0))
     out = []
-    for before, after in zip(original.lines, posted_as.lines, strict=True):
+    for position, (before, after) in enumerate(zip(original.lines, posted_as.lines, strict=True)):
         if after.revenue_category != DEFERRED_ROLE or before.revenue_category == DEFERRED_ROLE:
             continue
         assert before.service_start is not None and before.service_end is not None
@@ -241,7 +245,7 @@ def _invoice_lines(original: Invoice, posted_as: Invoice, journal: JournalEntry,
             deferred_account=deferred_account, revenue_account=revenue_account, weight=net.amount,
             invoice_net=invoice_net, invoice_total=original.total.amount, billed_on=journal.accounting_date,
             subscription_id=original.subscription_id, product_id=before.product_id,
-            customer=original.party.source_id, description=before.description))
+            customer=original.party.source_id, description=before.description, position=position))
     return out
 
 
@@ -297,8 +301,30 @@ def subscription_facts(document: SubscriptionEvent) -> Facts:
 
 # ---- a line's schedule from its facts -------------------------------------------------------------------
 
-def changes_for(line: ScheduleLine, candidates: Iterable[RevenueFact]) -> list[Change]:
-    """The facts that concern ``line``, with this line's share of each credit or refund."""
+def _shares(fact: RevenueFact, siblings: Iterable[ScheduleLine]) -> dict[str, Decimal]:
+    """schedule id → the share of ``fact`` (a credit-note line naming no invoice line, or a refund) of each
+    deferred line of its invoice, by largest remainder. The weights are the lines' nets in invoice order plus
+    one weight for the rest of the invoice (lines recognized when billed, tax): the base is the invoice's net
+    for a credit note, its total for a refund (a refund includes tax). When the deferred lines weigh more than
+    that base (a negative proration line on the invoice), the whole amount is split over them."""
+    lines = sorted((line for line in siblings if line.invoice_document_id == fact.invoice_document_id
+                    and line.entity_id == fact.entity_id and line.currency == fact.currency and line.billed > 0
+                    and line.weight > 0), key=lambda line: (line.position, line.line_id))
+    if not lines or fact.amount <= 0:
+        return {}
+    base = lines[0].invoice_net if fact.kind == "credit_note" else lines[0].invoice_total
+    weights = [line.weight for line in lines]
+    weights.append(max(Decimal(0), base - sum(weights, Decimal(0))))
+    shares = allocate(Money(fact.amount, fact.currency), weights)
+    return {line.schedule_id: share.amount for line, share in zip(lines, shares, strict=False)}
+
+
+def changes_for(line: ScheduleLine, candidates: Iterable[RevenueFact],
+                siblings: Iterable[ScheduleLine] = ()) -> list[Change]:
+    """The facts that concern ``line``, with this line's share of each credit or refund. ``siblings`` are the
+    schedule lines of the line's invoice (the line itself included or not): an unlinked credit or a refund is
+    allocated over all of them at once, so the shares add up to it exactly."""
+    invoice_lines = {sibling.schedule_id: sibling for sibling in siblings} | {line.schedule_id: line}
     out: dict[str, Change] = {}
     for fact in candidates:
         if fact.entity_id != line.entity_id:
@@ -317,18 +343,19 @@ def changes_for(line: ScheduleLine, candidates: Iterable[RevenueFact]) -> list[C
             continue
         if fact.line_id is not None:
             share = fact.amount if fact.line_id == line.line_id else Decimal(0)
-        elif fact.kind == "credit_note":
-            share = allocate_share(fact.amount, line.weight, line.invoice_net, line.currency)
         else:
-            share = allocate_share(fact.amount, line.weight, line.invoice_total, line.currency)
+            share = _shares(fact, invoice_lines.values()).get(line.schedule_id, Decimal(0))
         if share > 0:
             out[fact.fact_id] = Change(fact.fact_id, fact.kind, fact.effective_date, share, fact.account,
                                        fact.document_id)
     return list(out.values())
 
 
-def line_schedule(line: ScheduleLine, candidates: Iterable[RevenueFact] = ()) -> LineSchedule:
-    return compute(line.billed, line.service_start, line.service_end, line.currency, changes_for(line, candidates))
+def line_schedule(line: ScheduleLine, candidates: Iterable[RevenueFact] = (),
+                  siblings: Iterable[ScheduleLine] = ()) -> LineSchedule:
+    """The schedule of ``line`` given the facts that may concern it and the other schedule lines of its invoice."""
+    return compute(line.billed, line.service_start, line.service_end, line.currency,
+                   changes_for(line, candidates, siblings))
 
 
 def schedule_document(line: ScheduleLine, schedule: LineSchedule, *, correlation_id: str) -> RevenueSchedule:

@@ -3,10 +3,12 @@
 A release for period *p* of an entity moves, per schedule line, the difference between what its schedule
 says is due *through p* and what earlier releases posted: revenue (recognized through p − released so far)
 and reclassifications (what credits and refunds effective by p took out − what was reclassified so far).
-Working with "due through p − posted" makes every run self-correcting: a late fact, a change that reaches
-into an earlier period or a run that never happened is caught up by the next release, in its period — a
-closed period is never touched (the period gate dates a release of a closed period in the first open one,
-per the entity's policy).
+Working with "due through p − posted" makes every run self-correcting: a late fact or a change that reaches
+into an earlier period is caught up by the next release, in its period. Months that were never released are
+released one run each, in order, each dated on its own last day (the release service plans them); a closed
+period is never touched: closed months are caught up by the run of the first open month after them, whose
+journals name them in their memo (``caught_up``), and a run of a closed month meets the period gate, which dates
+it in the first open period per the entity's policy.
 
 Deltas are summarized per (entity, period, currency, credit account, dimensions): one journal each, with
 ``Cr <revenue or contra account>`` and ``Dr <deferred account>`` lines netted per account. The journal's id
@@ -119,9 +121,19 @@ class ReleaseJournal:
     members: tuple[str, ...]                # schedule ids (drill-down)
 
 
+def catch_up_memo(caught_up: tuple[str, ...]) -> str:
+    """What a release journal says when it also carries closed months (empty when it carries none)."""
+    if not caught_up:
+        return ""
+    span = caught_up[0] if len(caught_up) == 1 else f"{caught_up[0]} to {caught_up[-1]}"
+    return f"; includes closed period(s) {span}, caught up here (never posted into a closed period)"
+
+
 def release_journals(entity_id: str, period: str, sequence: int, deltas: Iterable[LineDelta], *,
-                     correlation_id: str, run_id: str, config_version: int | None = None) -> list[ReleaseJournal]:
-    """One balanced journal per (currency, credit account, dimensions); deltas that net to zero post nothing."""
+                     correlation_id: str, run_id: str, config_version: int | None = None,
+                     caught_up: tuple[str, ...] = ()) -> list[ReleaseJournal]:
+    """One balanced journal per (currency, credit account, dimensions); deltas that net to zero post nothing.
+    ``caught_up``: the closed months this run releases with its own (named in the journal's memo)."""
     sums: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     members: dict[str, set[str]] = defaultdict(set)
     meta: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {}
@@ -154,7 +166,8 @@ def release_journals(entity_id: str, period: str, sequence: int, deltas: Iterabl
             document_id=source.document_id(), source=source, entity_id=entity_id, correlation_id=correlation_id,
             occurred_at=when, accounting_date=period_end(period), currency=currency, lines=tuple(lines),
             mapping_version=config_version,
-            memo=f"Revenue release {period} to {account} ({count} schedule lines; run {run_id})")
+            memo=f"Revenue release {period} to {account} ({count} schedule lines; run {run_id})"
+                 + catch_up_memo(caught_up))
         out.append(ReleaseJournal(key=key, journal=journal, members=tuple(sorted(members[key]))))
     return out
 

@@ -16,9 +16,11 @@ set of facts always gives the same schedule, whichever order they arrived in and
   and what was recognized before is reversed on that day.
 
 All intermediate amounts are exact fractions. Per period, the schedule is the *rounded cumulative* amount
-through that period minus the rounded cumulative through the previous one (half-even), so every entry is
-within one minor unit of the exact ratable amount and the entries sum to the total exactly — the remainder
-lands deterministically where the cumulative rounding puts it.
+through that period minus the rounded cumulative through the previous one (half-even,
+``model.allocation.allocate_in_sequence``), so every entry is within one minor unit of the exact ratable amount
+and the entries sum to the total exactly — the remainder lands deterministically where the cumulative rounding
+puts it. A credit or refund arrives here already allocated to the line (``Change.share``, by largest remainder
+over the invoice's lines in ``pipeline.revenue``).
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from fractions import Fraction
 
+from ledgerlink.model.allocation import allocate_in_sequence
 from ledgerlink.model.money import currency_exponent
 
 KIND_ORDER = {"cancellation": 0, "void": 1, "credit_note": 2, "refund": 3}
@@ -105,28 +108,12 @@ def _remaining(blocks: Iterable[Block], day: date) -> Fraction:
     return sum((block.on(day, max(block.end, day)) for block in blocks), Fraction(0))
 
 
-def _to_decimal(value: Fraction, currency: str, rounding: str = ROUND_HALF_EVEN) -> Decimal:
-    """An exact fraction rounded to the currency's minor unit with integer arithmetic (no precision limit):
-    half-even, or toward zero (``ROUND_DOWN``)."""
-    exponent = currency_exponent(currency)
-    scaled = value * 10 ** exponent
-    sign = -1 if scaled < 0 else 1
-    whole, rest = divmod(abs(scaled.numerator), scaled.denominator)
-    if rounding == ROUND_HALF_EVEN:
-        twice = 2 * rest
-        if twice > scaled.denominator or (twice == scaled.denominator and whole % 2 == 1):
-            whole += 1
-    elif rounding != ROUND_DOWN:
-        raise ValueError(f"unsupported rounding {rounding}")
-    return Decimal(sign * whole).scaleb(-exponent)
-
-
-def _exact_ratio(amount: Decimal, numerator: Decimal, denominator: Decimal, currency: str) -> Decimal:
-    """``amount × numerator / denominator`` rounded toward zero to the minor unit (an allocated share never
-    exceeds the exact share)."""
-    if denominator == 0:
-        return Decimal(0)
-    return _to_decimal(Fraction(amount) * Fraction(numerator) / Fraction(denominator), currency, ROUND_DOWN)
+def _deferred_cap(value: Fraction, currency: str) -> Decimal:
+    """What is still scheduled, truncated toward zero to the minor unit: a credit or refund is capped by it, so
+    it never takes out more than the exact amount left (a cap, not a split: nothing is left over)."""
+    scaled = value * 10 ** currency_exponent(currency)
+    whole = abs(scaled.numerator) // scaled.denominator
+    return Decimal(-whole if scaled < 0 else whole).scaleb(-currency_exponent(currency))
 
 
 # ---- the schedule of one line ---------------------------------------------------------------------------
@@ -199,7 +186,7 @@ def compute(billed: Decimal, start: date, end: date, currency: str, changes: Ite
             blocks = kept + ([Block(-recognized, day, day + ONE_DAY)] if recognized else [])
             taken.append(Taken(change, Decimal(0), reclass=False))   # amount fixed once entries are rounded
         else:
-            available = _to_decimal(remaining, currency, ROUND_DOWN) if remaining > 0 else Decimal(0)
+            available = _deferred_cap(remaining, currency) if remaining > 0 else Decimal(0)
             cap = max(Decimal(0), min(change.share, available))
             if cap:
                 factor = (remaining - Fraction(cap)) / remaining
@@ -219,14 +206,11 @@ def _entries(billed: Decimal, start: date, end: date, currency: str, blocks: lis
              taken: list[Taken]) -> LineSchedule:
     first = min([start, *(block.start for block in blocks)])
     last = max([end - ONE_DAY, *(block.end - ONE_DAY for block in blocks)])
-    entries: dict[str, Decimal] = {}
-    cumulative, rounded_before = Fraction(0), Decimal(0)
-    for period in periods_between(period_of(first), period_of(last)):
-        cumulative += sum((block.on(period_start(period), next_period_start(period)) for block in blocks),
-                          Fraction(0))
-        rounded = _to_decimal(cumulative, currency)
-        entries[period] = rounded - rounded_before
-        rounded_before = rounded
+    periods = periods_between(period_of(first), period_of(last))
+    exact = [sum((block.on(period_start(period), next_period_start(period)) for block in blocks), Fraction(0))
+             for period in periods]
+    entries = dict(zip(periods, allocate_in_sequence(exact, currency), strict=True))
+    rounded_before = sum(entries.values(), Decimal(0))
     # a void takes whatever is neither recognized nor taken by another change (exact by construction)
     others = sum((t.amount for t in taken if t.change.kind != "void"), Decimal(0))
     voided = billed - rounded_before - others
@@ -235,10 +219,3 @@ def _entries(billed: Decimal, start: date, end: date, currency: str, blocks: lis
                   if t.change.kind == "void" else t for t in taken)
     return LineSchedule(currency=currency, billed=billed, start=start, end=end, entries=entries, taken=fixed,
                         blocks=tuple(blocks))
-
-
-def allocate_share(amount: Decimal, weight: Decimal, base: Decimal, currency: str) -> Decimal:
-    """A credit or refund's share of one line: ``amount × weight / base`` rounded toward zero."""
-    if weight <= 0 or base <= 0 or amount <= 0:
-        return Decimal(0)
-    return min(amount, _exact_ratio(amount, weight, base, currency))

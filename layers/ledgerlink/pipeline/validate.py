@@ -4,20 +4,60 @@
 - every account is one the ERP connection has opened / knows (mapped in the configuration);
 - the entity's controls (mapping service): currencies it accepts (``currency_not_allowed``), amounts that
   need an approval first (``approval_required``), dimensions every line must carry (``dimension_missing``);
+- the amounts are plausible (issue 17): a document moving more than the ceiling of its source or entity
+  (``max_amount`` per currency, the lowest applies; neither set: :data:`DEFAULT_MAX_AMOUNT`) raises
+  ``amount_implausible`` — a 10^17-minor-unit invoice is a case, never a posting;
 - the accounting date is in an open period of the entity: policy ``reject`` raises ``period_closed``;
-  ``next_open_period`` moves the journal to the first open day and says so in the memo.
+  ``next_open_period`` moves the journal to the first open day and says so in the memo;
+- the ERP it routes to can hold every amount (:data:`ERP_AMOUNT_LIMITS`): else ``amount_not_representable``,
+  refused before any write (an ERP that truncates or rounds a huge amount would book a different number).
 
 Dates are already in the entity's time zone (normalization computed them there).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 
-from ledgerlink.config.model import LedgerLinkConfig
+from ledgerlink.config.model import Entity, LedgerLinkConfig
 from ledgerlink.errors import DocumentRejected
 from ledgerlink.model.documents import JournalEntry, imbalances
+from ledgerlink.model.money import currency_exponent
 from ledgerlink.pipeline.lookups import MappingLookups, lookups_for
+from ledgerlink.pipeline.route import route
+
+# The ceiling when neither the source nor the entity sets max_amount: one billion units of any currency. It stops
+# absurd figures (10^15 USD from a 10^17-minor-unit field, a misread exponent on a large amount) without a case on
+# any plausible business document; an entity tightens it per currency (max_amount: {USD: 5000000}), and an entity
+# booking in a currency of small unit value (VND, IDR) raises it for that currency.
+DEFAULT_MAX_AMOUNT = Decimal(1_000_000_000)
+
+
+def _significant(digits: int) -> Callable[[int], Decimal]:
+    """Limit of an ERP that reads JSON numbers as IEEE-754 doubles: every decimal of up to 15 significant digits
+    round-trips exactly, so the largest safe amount has 15 - exponent integer digits."""
+    return lambda exponent: Decimal(10) ** (digits - exponent) - Decimal(10) ** -exponent
+
+
+# ERP connection kind → the largest absolute amount (major units) one line or journal total may carry, given the
+# currency's exponent; kinds not listed (beancount: Python Decimal, no limit) hold any amount.
+ERP_AMOUNT_LIMITS: dict[str, Callable[[int], Decimal]] = {
+    # Microsoft Learn, Business Central "Decimal Data Type": -999,999,999,999,999.99 to +999,999,999,999,999.99
+    # (maximum format, field and persisted value).
+    "business_central": lambda exponent: Decimal("999999999999999.99"),
+    # Oracle NetSuite Help, "Field Type Descriptions for Custom Fields": currency fields hold at most 15 digits
+    # before the decimal point; standard amount fields are not documented separately, so the same bound.
+    "netsuite": lambda exponent: Decimal(10) ** 15 - Decimal(10) ** -exponent,
+    # Xero's Accounting API OpenAPI spec types LineAmount as "number", format "double"; QuickBooks Online documents
+    # Amount as a decimal without a maximum: both get the conservative bound of 15 significant digits.
+    "xero": _significant(15),
+    "quickbooks_online": _significant(15),
+}
+# The legacy fixed-width file writes debit and credit right-aligned in 18 characters with an explicit decimal point
+# (connectors/erps/legacy_file.py FIXED_WIDTH): a longer number would shift every later field of the record.
+_FIXED_WIDTH_DIGITS = 18
 
 
 def _controls(journal: JournalEntry, lookups: MappingLookups, document_type: str | None) -> None:
@@ -56,7 +96,64 @@ def _controls(journal: JournalEntry, lookups: MappingLookups, document_type: str
                               "apply the configuration and retry")
 
 
+def _ceiling(entity: Entity, config: LedgerLinkConfig, source_id: str | None, currency: str) -> Decimal:
+    """The lowest configured ceiling for the currency (exact code, else ``*``) of the entity and the source."""
+    source = config.source(source_id) if source_id else None
+    tables = [entity.max_amount, source.max_amount if source is not None else {}]
+    configured = [table.get(currency, table.get("*")) for table in tables]
+    return min((value for value in configured if value is not None), default=DEFAULT_MAX_AMOUNT)
+
+
+def _plausible(journal: JournalEntry, entity: Entity, config: LedgerLinkConfig) -> None:
+    source_id = journal.source.source_id or journal.source.system
+    for currency, size in sorted(journal.totals_by_currency().items()):
+        ceiling = _ceiling(entity, config, source_id, currency)
+        if size.amount > ceiling:
+            raise DocumentRejected(
+                f"{size} is above the plausibility ceiling of {ceiling:,} {currency} (source {source_id}, entity "
+                f"{entity.id}): an absurd amount is a case, never a posting", reason="amount_implausible",
+                amount=size.canonical(), currency=currency, ceiling=str(ceiling), source=source_id,
+                suggested_fix="check the amount at the source; if it is real, raise max_amount on the source or the "
+                              "entity, apply the configuration and retry, else ignore the case")
+
+
+def _erp_limit(config: LedgerLinkConfig, connection_id: str, currency: str) -> Decimal | None:
+    connection = config.connection(connection_id)
+    exponent = currency_exponent(currency)
+    if connection.kind == "legacy_file" and getattr(connection, "format", "csv") == "fixed_width":
+        digits = _FIXED_WIDTH_DIGITS - (exponent + 1 if exponent else 0)
+        return Decimal(10) ** digits - Decimal(10) ** -exponent
+    limit = ERP_AMOUNT_LIMITS.get(connection.kind)
+    return limit(exponent) if limit is not None else None
+
+
+def _representable(journal: JournalEntry, config: LedgerLinkConfig) -> None:
+    """Every line and per-currency total fits the ERP the journal routes to (on its final accounting date)."""
+    connection_id = route(config, journal.entity_id, journal.accounting_date).connection_id
+    sizes = [(line.amount.currency, abs(line.amount.amount)) for line in journal.lines]
+    sizes += [(currency, total.amount) for currency, total in journal.totals_by_currency().items()]
+    for currency, size in sizes:
+        limit = _erp_limit(config, connection_id, currency)
+        if limit is not None and size > limit:
+            raise DocumentRejected(
+                f"{size:,} {currency} does not fit ERP connection {connection_id} (at most {limit:,}): refused "
+                "before anything is written", reason="amount_not_representable", amount=str(size), currency=currency,
+                connection=connection_id, limit=str(limit),
+                suggested_fix="check the amount at the source; a real amount this large is posted by hand (split "
+                              "into several journals), then resolve the case")
+
+
 def validate(journal: JournalEntry, config: LedgerLinkConfig, document_type: str | None = None) -> JournalEntry:
+    """The gated journal (possibly moved into the next open period), or :class:`DocumentRejected`.
+
+    The plausibility ceiling applies to a document's own journal (``document_type`` given); a summary or release
+    journal (none given) aggregates documents that each passed it. The ERP's limits apply to every journal."""
+    checked = _gates(journal, config, document_type)
+    _representable(checked, config)
+    return checked
+
+
+def _gates(journal: JournalEntry, config: LedgerLinkConfig, document_type: str | None) -> JournalEntry:
     lookups = lookups_for(config)
     try:
         entity = lookups.entity(journal.entity_id)
@@ -74,6 +171,8 @@ def validate(journal: JournalEntry, config: LedgerLinkConfig, document_type: str
         raise DocumentRejected(f"accounts not in the chart of entity {entity.id}: {unknown}",
                                reason="unknown_account", accounts=",".join(unknown),
                                suggested_fix="map these accounts in account_mappings (which opens them in the book)")
+    if document_type is not None:
+        _plausible(journal, entity, config)
     _controls(journal, lookups, document_type)
     if entity.closed_through is not None and journal.accounting_date <= entity.closed_through:
         if entity.closed_period_policy == "reject":

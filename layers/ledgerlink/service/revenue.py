@@ -6,8 +6,10 @@ period end, and answer "what is this line's schedule" and "what does the waterfa
   contributes nothing. Metered lines are tied to the usage aggregated for their period.
 - :class:`RevenueObserver` (normalize step): documents that are recorded, never posted — a subscription that
   ended (cancellation) and usage batches (aggregated per customer and hour, each meter event once).
-- :class:`ReleaseService` (the scheduled ``revenue_release`` Lambda): per entity, the release run of the
-  period that just ended. A run is planned (line deltas stored), claimed (conditional put of
+- :class:`ReleaseService` (the scheduled ``revenue_release`` Lambda): per entity, the release of the period
+  that just ended — and of every earlier month not released yet, one run per month, each dated on its own last
+  day; months that are closed (``closed_through`` or the ERP's period control) are not released on their own but
+  caught up by the run of the first open month after them, whose journals say so. A run is planned (line deltas stored), claimed (conditional put of
   ``(entity, period, sequence)``), posted journal by journal (registered in the posting ledger first, then
   looked up in the ERP by external id before any write), and only then applied to the lines — so a crash at
   any point resumes the same run and nothing posts or counts twice.
@@ -25,7 +27,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from ledgerlink.clock import now as clock_now
-from ledgerlink.config.model import LedgerLinkConfig
+from ledgerlink.config.model import Entity, LedgerLinkConfig
 from ledgerlink.errors import DocumentRejected, LedgerLinkError, RateLimited, TransientError
 from ledgerlink.model.documents import Document, JournalEntry, SubscriptionEvent, UsageBatch
 from ledgerlink.model.ids import fingerprint
@@ -42,10 +44,18 @@ from ledgerlink.pipeline.revenue_release import (
     RELEASE_SOURCE,
     LineDelta,
     LineState,
+    line_delta,
     release_journals,
     waterfall,
 )
-from ledgerlink.pipeline.revenue_schedule import LineSchedule, period_end, period_of, previous_period
+from ledgerlink.pipeline.revenue_schedule import (
+    LineSchedule,
+    next_period,
+    period_end,
+    period_of,
+    periods_between,
+    previous_period,
+)
 from ledgerlink.totals import CounterKey
 
 
@@ -132,24 +142,40 @@ class RevenueObserver:
 
 # ---- reading: a schedule, the waterfall -----------------------------------------------------------------
 
-def _changes_of(store: RevenueStore, lines: list[tuple[ScheduleLine, LineState]], invoice_facts: dict[str, list[RevenueFact]],
-                subscriptions: dict[str, list[RevenueFact]]) -> Callable[[ScheduleLine], list[RevenueFact]]:
-    def facts_for(line: ScheduleLine) -> list[RevenueFact]:
-        if line.invoice_document_id not in invoice_facts:
-            invoice_facts[line.invoice_document_id] = store.invoice(line.invoice_document_id)[1]
-        found = list(invoice_facts[line.invoice_document_id])
+class _Invoices:
+    """Reads each invoice's schedule lines and facts (and each subscription's facts) once per report or run."""
+
+    def __init__(self, store: RevenueStore) -> None:
+        self._store = store
+        self._invoices: dict[str, tuple[list[ScheduleLine], list[RevenueFact]]] = {}
+        self._subscriptions: dict[str, list[RevenueFact]] = {}
+        self._schedules: dict[str, LineSchedule] = {}
+
+    def _invoice(self, invoice_id: str) -> tuple[list[ScheduleLine], list[RevenueFact]]:
+        if invoice_id not in self._invoices:
+            lines, facts = self._store.invoice(invoice_id)
+            self._invoices[invoice_id] = ([line for line, _ in lines], facts)
+        return self._invoices[invoice_id]
+
+    def schedule(self, line: ScheduleLine) -> LineSchedule:
+        """The line's schedule from every fact that may concern it; credits and refunds are allocated over all
+        the schedule lines of its invoice (open or finished) so the shares add up exactly."""
+        if line.schedule_id in self._schedules:
+            return self._schedules[line.schedule_id]
+        siblings, facts = self._invoice(line.invoice_document_id)
+        found = list(facts)
         if line.subscription_id:
-            if line.subscription_id not in subscriptions:
-                subscriptions[line.subscription_id] = store.subscription_facts(line.subscription_id)
-            found += subscriptions[line.subscription_id]
-        return found
-    return facts_for
+            if line.subscription_id not in self._subscriptions:
+                self._subscriptions[line.subscription_id] = self._store.subscription_facts(line.subscription_id)
+            found += self._subscriptions[line.subscription_id]
+        self._schedules[line.schedule_id] = line_schedule(line, found, siblings)
+        return self._schedules[line.schedule_id]
 
 
-def schedules(store: RevenueStore, lines: list[tuple[ScheduleLine, LineState]]
-              ) -> list[tuple[ScheduleLine, LineSchedule, LineState]]:
-    facts_for = _changes_of(store, lines, {}, {})
-    return [(line, line_schedule(line, facts_for(line)), state) for line, state in lines]
+def schedules(store: RevenueStore, lines: list[tuple[ScheduleLine, LineState]], *,
+              invoices: _Invoices | None = None) -> list[tuple[ScheduleLine, LineSchedule, LineState]]:
+    reader = invoices or _Invoices(store)
+    return [(line, reader.schedule(line), state) for line, state in lines]
 
 
 def schedule_report(store: Any, document_id: str) -> dict[str, Any]:
@@ -215,6 +241,7 @@ class EntityRelease:
     period: str | None = None
     status: str = "nothing_to_do"        # released | nothing_to_release | skipped | refused | blocked | deferred
     detail: str = ""
+    periods_released: list[str] = field(default_factory=list)   # one run each, in order
     runs: list[str] = field(default_factory=list)
     journals_posted: list[str] = field(default_factory=list)
     lines_released: int = 0
@@ -223,7 +250,7 @@ class EntityRelease:
 
     def to_dict(self) -> dict[str, Any]:
         return {"entity_id": self.entity_id, "period": self.period, "status": self.status, "detail": self.detail,
-                "runs": self.runs, "journals_posted": self.journals_posted, "lines_released": self.lines_released,
+                "periods_released": self.periods_released, "runs": self.runs, "journals_posted": self.journals_posted, "lines_released": self.lines_released,
                 "lines_closed": self.lines_closed, "usage_differences": self.usage_differences}
 
 
@@ -288,23 +315,63 @@ class ReleaseService:
                 result.status, result.detail = "refused", (f"{released_through} is already released; later "
                                                            "changes are caught up in the next period's release")
                 return result
-            closed = entity.closed_through is not None and entity.closed_through >= period_end(period)
-            if requested is None and closed and any(run["period"] == period for run in done):
+            if requested is None and any(run["period"] == period for run in done) and self._closed(
+                    config, version, entity, period):
                 result.status, result.detail = "skipped", (f"{period} is closed; later changes are caught up in the "
                                                            "next period's release")
                 return result
-            self._plan_and_post(config, version, entity_id, period, done, result)
+            invoices = _Invoices(self._store)
+            for month, caught_up in self._months(config, version, entity, period, released_through, invoices):
+                self._plan_and_post(config, version, entity_id, month, caught_up, invoices, result)
+                if result.status in ("blocked", "deferred"):
+                    break
             result.usage_differences = self._usage(entity_id)
         except (RateLimited, TransientError) as exc:
             result.status, result.detail = "deferred", f"{type(exc).__name__}: {exc}; the next run resumes"
         return result
 
-    def _plan_and_post(self, config: LedgerLinkConfig, version: int, entity_id: str, period: str,
-                       done: list[dict[str, Any]], result: EntityRelease) -> None:
-        deltas: list[LineDelta] = []
-        for line, schedule, state in schedules(self._store, self._store.entity_lines(entity_id, open_only=True)):
-            from ledgerlink.pipeline.revenue_release import line_delta
+    def _months(self, config: LedgerLinkConfig, version: int, entity: Entity, period: str,
+                released_through: str | None, invoices: _Invoices) -> list[tuple[str, tuple[str, ...]]]:
+        """The runs to make, in order: (month, closed months it catches up). Every month after the last released
+        one through ``period`` (on a first release: from the first month any open line has something due) is
+        released in its own run, except closed months, which the next open month's run takes with it; closed
+        months at the end go into one run of the last of them, which the period gate dates in the first open
+        period."""
+        if released_through is not None:
+            first = next_period(released_through) if released_through < period else period
+        else:
+            due = [key for line, _ in self._store.entity_lines(entity.id, open_only=True)
+                   for schedule in [invoices.schedule(line)]
+                   for key in [*(p for p, amount in schedule.entries.items() if amount),
+                               *(period_of(taken.change.effective_date) for taken in schedule.taken if taken.amount)]]
+            first = min([period, *due])
+        runs: list[tuple[str, tuple[str, ...]]] = []
+        closed: list[str] = []
+        for month in periods_between(first, period):
+            if self._closed(config, version, entity, month):
+                closed.append(month)
+            else:
+                runs.append((month, tuple(closed)))
+                closed = []
+        if closed:
+            runs.append((closed[-1], tuple(closed[:-1])))
+        return runs
 
+    def _closed(self, config: LedgerLinkConfig, version: int, entity: Entity, month: str) -> bool:
+        """Closed in the configuration (``closed_through``) or in the ERP's own period control."""
+        last_day = period_end(month)
+        if entity.closed_through is not None and entity.closed_through >= last_day:
+            return True
+        from ledgerlink.pipeline.route import route
+
+        connector = self._connectors(config, route(config, entity.id, last_day).connection_id, version)
+        return not getattr(connector.period_status(entity, last_day), "open", True)
+
+    def _plan_and_post(self, config: LedgerLinkConfig, version: int, entity_id: str, period: str,
+                       caught_up: tuple[str, ...], invoices: _Invoices, result: EntityRelease) -> None:
+        deltas: list[LineDelta] = []
+        lines = self._store.entity_lines(entity_id, open_only=True)
+        for line, schedule, state in schedules(self._store, lines, invoices=invoices):
             delta = line_delta(line, schedule, state, period)
             if not delta.is_zero():
                 deltas.append(delta)
@@ -319,7 +386,7 @@ class ReleaseService:
                            default=0)
         run_id = "rel_" + fingerprint(entity_id, period, str(sequence))[:20]
         run = {"entity_id": entity_id, "period": period, "sequence": sequence, "run_id": run_id,
-               "config_version": version, "lines": len(deltas)}
+               "config_version": version, "lines": len(deltas), "caught_up": list(caught_up)}
         if not self._store.claim_run(run, deltas):
             result.status, result.detail = "deferred", f"run {run_id} was claimed by another invocation"
             return
@@ -331,7 +398,8 @@ class ReleaseService:
         deltas = self._store.planned(run["run_id"])
         journals = release_journals(run["entity_id"], run["period"], int(run["sequence"]), deltas,
                                     correlation_id=run["run_id"], run_id=run["run_id"],
-                                    config_version=int(run.get("config_version") or version))
+                                    config_version=int(run.get("config_version") or version),
+                                    caught_up=tuple(run.get("caught_up") or ()))
         result.runs.append(run["run_id"])
         blocked = False
         for release in journals:
@@ -352,6 +420,7 @@ class ReleaseService:
         self._store.update_run(run, status="done", finished_at=self._clock().isoformat(timespec="seconds"),
                                journals=[release.journal.document_id for release in journals])
         result.status = "released"
+        result.periods_released.append(run["period"])
         return True
 
     def _post(self, config: LedgerLinkConfig, version: int, journal: JournalEntry) -> str | None:

@@ -34,7 +34,7 @@ from ledgerlink.connectors.sources.adyen.api import is_settlement_report
 from ledgerlink.connectors.sources.adyen.currencies import adyen_money
 from ledgerlink.connectors.sources.adyen.settlement import SettlementBatch, parse_report
 from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized, local_date
-from ledgerlink.errors import NormalizationError
+from ledgerlink.errors import NormalizationError, unknown_account
 from ledgerlink.model.documents import Fee, Payment, Payout, SourceRef
 from ledgerlink.model.money import Money
 
@@ -98,9 +98,15 @@ def _source(ctx: NormalizeContext) -> AdyenSource:
 
 
 def _entity(item: dict[str, Any], source: AdyenSource, ctx: NormalizeContext) -> Entity:
-    account = _text(item, "merchantAccountCode")
-    return ctx.config.entity(source.account_entities.get(account, source.default_entity) if account
-                             else source.default_entity)
+    return _merchant_entity(_text(item, "merchantAccountCode"), source, ctx)
+
+
+def _merchant_entity(account: str | None, source: AdyenSource, ctx: NormalizeContext) -> Entity:
+    """A merchant account nobody mapped is a case (``unknown_account``), unless the source opted in."""
+    entity_id = source.entity_for_account(account)
+    if entity_id is None:
+        raise unknown_account("Adyen", "merchantAccountCode", str(account), ctx.source_id)
+    return ctx.config.entity(entity_id)
 
 
 def _ref(item: dict[str, Any], object_type: str, object_id: str, version: str, ctx: NormalizeContext) -> SourceRef:
@@ -154,7 +160,7 @@ def _settlement(item: dict[str, Any], report: str, ctx: NormalizeContext, result
             raise NormalizationError(f"{report_name}: {label} pays out {batch.payout}; a batch without a positive "
                                      "payout (carried-forward balance) needs a person", reason="settlement_without_payout",
                                      batch=batch.batch_number)
-        entity = ctx.config.entity(source.account_entities.get(batch.merchant_account, source.default_entity))
+        entity = _merchant_entity(batch.merchant_account, source, ctx)
         occurred = _payout_instant(batch, source, notified)
         fees = [Fee(kind=kind, amount=Money.of(amount, batch.currency), description=description)
                 for kind, amount, description in (

@@ -7,7 +7,8 @@ so:
 
 - ``PENDING`` ``PURCHASE`` → CardTransaction (Dr expense[.<category>] · Cr card_liability), identified by the
   expense id (later versions of the same expense post nothing new); ``REFUND`` → the same with a negative
-  amount (merchant refund); ``WITHDRAWAL`` → category ``cash_withdrawal``;
+  amount (merchant refund); ``WITHDRAWAL`` → category ``cash_withdrawal``. Amounts keep Brex's sign: a negative
+  purchase credits the expense (never flipped); a negative refund, whose direction is unknowable, is a case;
 - ``DECLINED`` with ``version`` > 1 → a compensating card transaction linked to the authorisation it reverses
   (a pending charge that was later declined); ``DECLINED`` at version 1 never created a liability: recorded;
 - every other event type (transfers, referrals, users, accounting-record notices) is recorded as ignored.
@@ -22,9 +23,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ledgerlink.config.model import Entity
 from ledgerlink.config.sources import BrexSource
 from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized, local_date
-from ledgerlink.errors import NormalizationError
+from ledgerlink.errors import NormalizationError, unknown_account
 from ledgerlink.model.documents import CardTransaction, Party, SourceRef
 from ledgerlink.model.money import CurrencyError, Money
 
@@ -48,10 +50,34 @@ def _money(event: dict[str, Any]) -> Money:
                 raise NormalizationError(f"{key}.amount {value!r} is not an integer in minor units",
                                          reason="invalid_amount", field=f"{key}.amount")
             try:
-                return abs(Money.from_minor(value, currency))
+                return Money.from_minor(value, currency)  # signed as Brex sent it: never abs() (issue 17)
             except CurrencyError as exc:
                 raise NormalizationError(str(exc), reason="invalid_currency", field=f"{key}.currency") from None
     raise NormalizationError("event has no amount", reason="missing_field", field="amount")
+
+
+def _entity(company: Any, source: BrexSource, ctx: NormalizeContext) -> Entity:
+    """The Brex company's entity; a company nobody mapped is a case (``unknown_account``) unless the source opted in."""
+    entity_id = source.entity_for_account(str(company) if company else None)
+    if entity_id is None:
+        raise unknown_account("Brex", "company_id", str(company), ctx.source_id)
+    return ctx.config.entity(entity_id)
+
+
+def _liability_effect(amount: Money, payment_type: Any, expense_id: str) -> Money:
+    """What the authorisation does to the card liability, as the CardTransaction amount (+ = Dr expense · Cr
+    card_liability). Brex documents its money fields as signed ("an unsigned value will be interpreted as
+    positive", developer.brex.com Webhooks API, Expense Payment Updated Event), so a negative PURCHASE or WITHDRAWAL
+    is money back on the card and posts as a credit to the expense; a REFUND is sent unsigned (the type says
+    the direction) and posts negative. A *negative* REFUND could mean either direction: a case, never a guess."""
+    if payment_type != "REFUND":
+        return amount
+    if amount.amount < 0:
+        raise NormalizationError(
+            f"expense {expense_id}: a REFUND of {amount}: the type says money back, the sign says the opposite",
+            reason="amount_sign_ambiguous", field="amount.amount", expense=expense_id,
+            suggested_fix="check the expense in Brex; post it by hand and resolve the case")
+    return -amount
 
 
 def _occurred(event: dict[str, Any]) -> datetime:
@@ -74,14 +100,15 @@ def _ref(event: dict[str, Any], object_type: str, expense_id: str, version: str,
 
 
 def _card_transaction(event: dict[str, Any], ctx: NormalizeContext, *, object_type: str, version: str,
-                      sign: int, related: str | None = None) -> CardTransaction:
+                      mirror: bool = False, related: str | None = None) -> CardTransaction:
+    """The card transaction of a pending authorisation, or (``mirror``) the compensation of a declined one."""
     source = _source(ctx)
     expense_id = event["expense_id"]
     company = event.get("company_id")
-    entity = ctx.config.entity(source.account_entities.get(company, source.default_entity) if company
-                               else source.default_entity)
+    entity = _entity(company, source, ctx)
     occurred = _occurred(event)
-    amount = _money(event)
+    effect = _liability_effect(_money(event), event.get("payment_type"), expense_id)
+    amount = -effect if mirror else effect
     ref = _ref(event, object_type, expense_id, version, ctx)
     holder = event.get("user_id") or event.get("card_id") or (f"brex-company:{company}" if company else "brex")
     category = "cash_withdrawal" if object_type == "card_withdrawal" else source.default_category
@@ -90,7 +117,7 @@ def _card_transaction(event: dict[str, Any], ctx: NormalizeContext, *, object_ty
         occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=amount.currency,
         cardholder=Party(role="employee", source_id=str(holder)),
         merchant=event.get("payment_description") or "unknown merchant", category=category,
-        amount=amount if sign > 0 else -amount,
+        amount=amount,
         memo=f"Brex {object_type.replace('_', ' ')} {expense_id}" + (" (declined)" if related else ""),
         related_document_ids=(related,) if related else (),
     )
@@ -113,9 +140,7 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
             if object_type is None:
                 result.ignored.append(Ignored("unsupported_payment_type", f"{expense_id}: {payment_type}"))
                 return result
-            sign = -1 if payment_type == "REFUND" else 1
-            result.documents.append(_card_transaction(event, ctx, object_type=object_type, version="authorized",
-                                                      sign=sign))
+            result.documents.append(_card_transaction(event, ctx, object_type=object_type, version="authorized"))
         elif status == "DECLINED":
             if not isinstance(version, int) or isinstance(version, bool) or version <= 1:
                 result.ignored.append(Ignored("declined_at_authorization",
@@ -123,9 +148,9 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
                 return result
             object_type = "card_refund" if payment_type == "REFUND" else "card_expense"
             authorized = _ref(event, object_type, expense_id, "authorized", ctx).document_id()
-            sign = 1 if payment_type == "REFUND" else -1  # the mirror of what the authorisation posted
+            # the mirror of what the authorisation posted
             result.documents.append(_card_transaction(event, ctx, object_type=object_type, version="declined",
-                                                      sign=sign, related=authorized))
+                                                      mirror=True, related=authorized))
         else:
             result.ignored.append(Ignored("unsupported_payment_status", f"{expense_id}: {status}"))
     except ValidationError as exc:

@@ -32,7 +32,7 @@ from ledgerlink.connectors.sources.base import (
     parse_instant,
 )
 from ledgerlink.connectors.sources.concur.api import facts
-from ledgerlink.errors import NormalizationError
+from ledgerlink.errors import NormalizationError, unknown_account
 from ledgerlink.model.documents import ExpenseLine, ExpenseReport, Party, SourceRef
 from ledgerlink.model.money import Money, sum_money
 
@@ -89,7 +89,10 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
         return result
     currency = str(report.get("currencyCode") or "").upper()
     company = str(known.get("companyId") or "")
-    entity = ctx.config.entity(source.account_entities.get(company, source.default_entity))
+    entity_id = source.entity_for_account(company)  # an unmapped company is a case unless the source opted in
+    if entity_id is None:
+        raise unknown_account("SAP Concur", "companyId", company, ctx.source_id)
+    entity = ctx.config.entity(entity_id)
     approved_at = parse_instant(known.get("lastModifiedDate") or notification.get("timeStamp"),
                                 field="facts.lastModifiedDate")
     sides: dict[bool, list[ExpenseLine]] = {True: [], False: []}

@@ -31,7 +31,7 @@ from ledgerlink.connectors.sources.base import (
     parse_instant,
 )
 from ledgerlink.connectors.sources.hubspot.api import is_closed_won_change
-from ledgerlink.errors import NormalizationError
+from ledgerlink.errors import NormalizationError, unknown_account
 from ledgerlink.model.documents import ContractEvent, CustomerEvent, Party, SourceRef
 from ledgerlink.model.money import CurrencyError, Money
 
@@ -97,7 +97,11 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
         result.ignored.append(Ignored("not_closed_won", f"deal {deal_id} is now {properties.get('dealstage')!r}"))
         return result
     portal = str(notification.get("portalId"))
-    entity = ctx.config.entity(source.account_entities.get(portal, source.default_entity))
+    # a portal nobody mapped is a case (unknown_account), unless the source opted in to its default entity
+    entity_id = source.entity_for_account(portal if notification.get("portalId") is not None else None)
+    if entity_id is None:
+        raise unknown_account("HubSpot", "portalId", portal, ctx.source_id)
+    entity = ctx.config.entity(entity_id)
     currency = properties.get("deal_currency_code") or source.currency
     if properties.get("amount") in (None, ""):
         raise NormalizationError(f"deal {deal_id} has no amount", reason="missing_field", field="amount")

@@ -57,7 +57,7 @@ from ledgerlink.connectors.sources.base import (
     parse_day,
     parse_instant,
 )
-from ledgerlink.errors import NormalizationError
+from ledgerlink.errors import NormalizationError, unknown_account
 from ledgerlink.model.documents import (
     Bill,
     BillLine,
@@ -86,10 +86,17 @@ def _source(ctx: NormalizeContext) -> RampSource:
 
 
 def _entity(obj: dict[str, Any], notification: dict[str, Any], source: RampSource, ctx: NormalizeContext) -> Entity:
-    for key in (obj.get("entity_id"), notification.get("business_id")):
-        if isinstance(key, str) and key in source.account_entities:
+    """The first of the object's business entity and the notification's business that is mapped; ids present but
+    none mapped is a case (``unknown_account``) unless the source opted in; no id at all: the default entity."""
+    keys = [key for key in (obj.get("entity_id"), notification.get("business_id")) if isinstance(key, str) and key]
+    for key in keys:
+        if key in source.account_entities:
             return ctx.config.entity(source.account_entities[key])
-    return ctx.config.entity(source.default_entity)
+    entity_id = source.entity_for_account(keys[0] if keys else None)
+    if entity_id is None:
+        raise unknown_account("Ramp", "entity_id" if obj.get("entity_id") == keys[0] else "business_id", keys[0],
+                              ctx.source_id)
+    return ctx.config.entity(entity_id)
 
 
 def _gl_category(obj: dict[str, Any], source: RampSource) -> str | None:
@@ -115,9 +122,10 @@ def _line_amounts(obj: dict[str, Any], field: str) -> list[tuple[dict[str, Any],
 
 
 def _agree(expected: Money, lines: list[Money], *, what: str, object_id: str) -> None:
-    """Same money in both representations must agree to the minor unit (catches a wrong exponent)."""
+    """Same money in both representations must agree to the minor unit (catches a wrong exponent) and in sign: a
+    refund whose line items say a purchase is a case, never a silently chosen direction (no abs(), issue 17)."""
     same = [amount for amount in lines if amount.currency == expected.currency]
-    if same and len(same) == len(lines) and abs(sum_money(same, expected.currency)) != abs(expected):
+    if same and len(same) == len(lines) and sum_money(same, expected.currency) != expected:
         raise NormalizationError(
             f"{what} {object_id}: line items sum to {sum_money(same, expected.currency)} (minor units) but the amount "
             f"is {expected} (major units); one of them is in the wrong representation", reason="amounts_inconsistent",

@@ -47,7 +47,7 @@ from ledgerlink.connectors.sources.base import (
     utc_instant,
 )
 from ledgerlink.connectors.sources.stripe.currencies import Flow, stripe_money
-from ledgerlink.errors import NormalizationError
+from ledgerlink.errors import NormalizationError, unknown_account
 from ledgerlink.model.documents import (
     CreditNote,
     Fee,
@@ -114,7 +114,11 @@ def _entity_for(event: dict[str, Any], ctx: NormalizeContext) -> Entity:
     if not isinstance(source, StripeSource):
         raise NormalizationError(f"source {ctx.source_id!r} is not a Stripe source", reason="source_mismatch")
     account = event.get("account")
-    entity_id = source.account_entities.get(account, source.default_entity) if account else source.default_entity
+    if account is not None and not isinstance(account, str):
+        raise NormalizationError("event.account is not a Stripe account id", reason="missing_field", field="account")
+    entity_id = source.entity_for_account(account)  # a Connect account nobody mapped is a case, not the default
+    if entity_id is None:
+        raise unknown_account("Stripe", "account", str(account), ctx.source_id)
     return lookups.entity(entity_id)
 
 
@@ -351,13 +355,15 @@ def invoice_payment_document(event: dict[str, Any], invoice: dict[str, Any], inv
         raise NormalizationError("invoice has no payment time", reason="missing_field",
                                  field="invoice.status_transitions.paid_at")
     occurred = utc_instant(paid_at)
-    # One payment per invoice: invoice.paid and invoice.payment_succeeded describe the same money.
+    # One payment per invoice: invoice.paid and invoice.payment_succeeded describe the same money. It applies at
+    # most the invoice's total (what its receivable holds); the excess is the customer's credit (issue 17).
     source = _source_ref(event, "invoice_payment", invoice_doc.source.object_id, "paid", ctx)
     out_of_band = bool(invoice.get("paid_out_of_band"))
     return Payment(
         document_id=source.document_id(), source=source, entity_id=entity.id, correlation_id=ctx.correlation_id,
         occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=invoice_doc.currency,
-        party=invoice_doc.party, amount=_money(amount_paid, invoice_doc.currency),
+        party=invoice_doc.party, amount=applied,
+    applied = min(_money(amount_paid, invoice_doc.currency), invoice_doc.total, key=lambda money: money.amount)
         applies_to_document_id=invoice_doc.document_id, related_document_ids=(invoice_doc.document_id,),
         method="out_of_band" if out_of_band else "stripe", reference=_payment_reference(invoice),
         memo=f"payment of invoice {invoice_doc.number or invoice_doc.source.object_id}",
@@ -368,6 +374,20 @@ def _normalize_invoice(event: dict[str, Any], ctx: NormalizeContext, result: Nor
     invoice = event["data"]["object"]
     if invoice.get("object") not in (None, "invoice"):
         raise NormalizationError("event data is not an invoice", reason="unexpected_object")
+def invoice_overpayment_document(event: dict[str, Any], invoice: dict[str, Any], payment: Payment,
+                                 ctx: NormalizeContext) -> Payment | None:
+    """The part of ``amount_paid`` above the invoice total, as its own receipt that names no invoice (object type
+    ``unapplied_payment``: Dr cash · Cr customer_credit), or None. Same event, same id: posted once."""
+    excess = _money(_minor(invoice, "amount_paid", "invoice"), payment.currency) - payment.amount
+    if excess.amount <= 0:
+        return None
+    source = _source_ref(event, "unapplied_payment", payment.source.object_id, "paid", ctx)
+    return Payment.model_validate({
+        **payment.model_dump(), "document_id": source.document_id(), "source": source, "amount": excess,
+        "applies_to_document_id": None,
+        "memo": f"overpayment of invoice {payment.source.object_id}: {excess} unapplied (customer credit)"})
+
+
     if _minor(invoice, "total", "invoice") == 0:
         result.ignored.append(Ignored("zero_amount_invoice", f"invoice {invoice.get('id')} totals 0"))
         return
@@ -383,6 +403,9 @@ def _normalize_invoice(event: dict[str, Any], ctx: NormalizeContext, result: Nor
 
 # ---- refunds -----------------------------------------------------------------------------------
 
+            overpayment = invoice_overpayment_document(event, invoice, payment, ctx)
+            if overpayment is not None:
+                result.documents.append(overpayment)
 def _invoice_doc_id(charge: dict[str, Any]) -> str | None:
     invoice_id = _id_of(charge.get("invoice"))
     return SourceRef(system=SYSTEM, object_type="invoice", object_id=invoice_id,
