@@ -97,24 +97,24 @@ class StripeSource(ConfigModel):
         description="invoice / subscription metadata key → the CRM identity it holds (hubspot_company, "
                     "salesforce_account): links a Stripe customer to the CRM account that announced it")
 
-
-class _SourceFields(ConfigModel):
-    """The fields every webhook source has (ingest reads them as plain JSON, see the module docstring)."""
-
     def entity_for_account(self, account: str | None) -> str | None:
         """See :func:`route_account`: the event's Connect account (``event.account``) → entity id, or None."""
         return route_account(self.account_entities, self.default_entity, self.unmapped_accounts, account)
+
+
+class _SourceFields(ConfigModel):
+    """The fields every webhook source has (ingest reads them as plain JSON, see the module docstring)."""
 
     id: Identifier = Field(description="path segment of POST /webhooks/{source}")
     signing_secret: SecretRef
     default_entity: Identifier
     account_entities: dict[str, Identifier] = Field(
         default_factory=dict, description="provider account (company, merchant account, org) → entity id")
+    max_amount: AmountCeilings = Field(default_factory=dict, description=_MAX_AMOUNT_HELP)
     tolerance_seconds: int = Field(default=300, ge=1, le=3600)
     max_body_bytes: int = Field(default=262_144, ge=1_024, le=6_000_000)
 
 
-    max_amount: AmountCeilings = Field(default_factory=dict, description=_MAX_AMOUNT_HELP)
 class _RoutedSourceFields(_SourceFields):
     """A source whose events name a provider account (company, merchant account, portal): ``unmapped_accounts``
     says what an account missing from ``account_entities`` does."""
@@ -227,11 +227,11 @@ class ExpensifySource(ConfigModel):
     api: ApiAccess
     default_entity: Identifier
     account_entities: dict[str, Identifier] = Field(default_factory=dict)
+    max_amount: AmountCeilings = Field(default_factory=dict, description=_MAX_AMOUNT_HELP)
     poll_interval_minutes: int = Field(default=15, ge=5, le=1_440)
     start_date: date = Field(default=date(2020, 1, 1),
                              description="reports created before this date are never exported")
     overlap_days: int = Field(default=1, ge=1, le=30)
-    max_amount: AmountCeilings = Field(default_factory=dict, description=_MAX_AMOUNT_HELP)
     report_states: tuple[Literal["APPROVED", "REIMBURSED", "ARCHIVED"], ...] = ("APPROVED", "REIMBURSED")
     default_category: Identifier = "uncategorized"
     max_body_bytes: int = Field(default=262_144, ge=1_024, le=6_000_000)
@@ -247,11 +247,11 @@ class BankSource(ConfigModel):
     kind: Literal["bank"]
     default_entity: Identifier
     account_entities: dict[str, Identifier] = Field(default_factory=dict)
+    max_amount: AmountCeilings = Field(default_factory=dict, description=_MAX_AMOUNT_HELP)
     max_body_bytes: int = Field(default=10_000_000, ge=1_024, le=100_000_000)
     signing_secret: None = None
 
 
-    max_amount: AmountCeilings = Field(default_factory=dict, description=_MAX_AMOUNT_HELP)
 Source = Annotated[StripeSource | BrexSource | AdyenSource | SalesforceSource | RampSource | HubSpotSource
                    | ConcurSource | ExpensifySource | BankSource, Field(discriminator="kind")]
 

@@ -359,21 +359,17 @@ def invoice_payment_document(event: dict[str, Any], invoice: dict[str, Any], inv
     # most the invoice's total (what its receivable holds); the excess is the customer's credit (issue 17).
     source = _source_ref(event, "invoice_payment", invoice_doc.source.object_id, "paid", ctx)
     out_of_band = bool(invoice.get("paid_out_of_band"))
+    applied = min(_money(amount_paid, invoice_doc.currency), invoice_doc.total, key=lambda money: money.amount)
     return Payment(
         document_id=source.document_id(), source=source, entity_id=entity.id, correlation_id=ctx.correlation_id,
         occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=invoice_doc.currency,
         party=invoice_doc.party, amount=applied,
-    applied = min(_money(amount_paid, invoice_doc.currency), invoice_doc.total, key=lambda money: money.amount)
         applies_to_document_id=invoice_doc.document_id, related_document_ids=(invoice_doc.document_id,),
         method="out_of_band" if out_of_band else "stripe", reference=_payment_reference(invoice),
         memo=f"payment of invoice {invoice_doc.number or invoice_doc.source.object_id}",
     )
 
 
-def _normalize_invoice(event: dict[str, Any], ctx: NormalizeContext, result: Normalized) -> None:
-    invoice = event["data"]["object"]
-    if invoice.get("object") not in (None, "invoice"):
-        raise NormalizationError("event data is not an invoice", reason="unexpected_object")
 def invoice_overpayment_document(event: dict[str, Any], invoice: dict[str, Any], payment: Payment,
                                  ctx: NormalizeContext) -> Payment | None:
     """The part of ``amount_paid`` above the invoice total, as its own receipt that names no invoice (object type
@@ -388,6 +384,10 @@ def invoice_overpayment_document(event: dict[str, Any], invoice: dict[str, Any],
         "memo": f"overpayment of invoice {payment.source.object_id}: {excess} unapplied (customer credit)"})
 
 
+def _normalize_invoice(event: dict[str, Any], ctx: NormalizeContext, result: Normalized) -> None:
+    invoice = event["data"]["object"]
+    if invoice.get("object") not in (None, "invoice"):
+        raise NormalizationError("event data is not an invoice", reason="unexpected_object")
     if _minor(invoice, "total", "invoice") == 0:
         result.ignored.append(Ignored("zero_amount_invoice", f"invoice {invoice.get('id')} totals 0"))
         return
@@ -399,13 +399,13 @@ def invoice_overpayment_document(event: dict[str, Any], invoice: dict[str, Any],
             result.ignored.append(Ignored("zero_amount_payment", f"invoice {invoice_doc.source.object_id} paid 0"))
         else:
             result.documents.append(payment)
+            overpayment = invoice_overpayment_document(event, invoice, payment, ctx)
+            if overpayment is not None:
+                result.documents.append(overpayment)
 
 
 # ---- refunds -----------------------------------------------------------------------------------
 
-            overpayment = invoice_overpayment_document(event, invoice, payment, ctx)
-            if overpayment is not None:
-                result.documents.append(overpayment)
 def _invoice_doc_id(charge: dict[str, Any]) -> str | None:
     invoice_id = _id_of(charge.get("invoice"))
     return SourceRef(system=SYSTEM, object_type="invoice", object_id=invoice_id,
