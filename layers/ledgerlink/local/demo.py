@@ -166,7 +166,7 @@ def reconcile_everything(ledger: list[dict[str, Any]]) -> list[Any]:
     return [reconciler.run(day) for day in days]
 
 
-def close_checks(runtime: LocalRuntime, revenue_table: str, as_of: datetime) -> list[Any]:
+def close_checks(runtime: LocalRuntime, revenue_table: str) -> list[Any]:
     """The month-end close check of every entity for the last month that ended before the as-of instant (what a
     controller runs at the close); an entity whose ERP the check cannot read is reported with the reason."""
     from ledgerlink import wiring
@@ -274,7 +274,7 @@ def _run_demo(config_path: Path, events_dir: Path, *, state_dir: Path, port: int
                 report.deferred.update(deferred_balances(revenue, entity.id))
         report.ledger = DynamoLedger(tables["ledger"], totals_table=tables["totals"]).scan()
         report.reconciliations = reconcile_everything(report.ledger)
-        report.close_checks = close_checks(runtime, tables["revenue"], as_of)
+        report.close_checks = close_checks(runtime, tables["revenue"])
         report.inbox = DynamoInbox(tables["inbox"], totals_table=tables["totals"]).scan()
         report.exceptions = DynamoExceptions(tables["exceptions"]).list("open")
         report.book_file = runtime.book_main_file(connection)
@@ -317,6 +317,9 @@ def demo_ok(report: DemoReport) -> list[str]:
     unexpected = [case["exception_id"] for case in report.exceptions if case["reason"] == "unexpected_error"]
     if unexpected:
         problems.append(f"exceptions from unexpected errors (see .ledgerlink/demo/lambda.log): {unexpected}")
+    problems += [f"close check {checked.entity_id} {checked.period}: {t.check} {t.account} {t.currency} expected "
+                 f"{t.expected}, booked {t.booked} {'; '.join(t.problems)}".rstrip()
+                 for checked in report.close_checks if not isinstance(checked, tuple) for t in checked.differences]
     differences = [d for r in report.reconciliations for d in r.differences]
     if differences:
         problems.append(f"reconciliation differences: {[(d.kind, d.detail) for d in differences]}")

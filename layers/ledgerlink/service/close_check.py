@@ -42,6 +42,7 @@ from ledgerlink.model.documents import (
     Payment,
     Payout,
 )
+from ledgerlink.model.money import currency_exponent
 from ledgerlink.pipeline.enrich import Accounts
 
 PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -106,11 +107,15 @@ class CloseCheckReport:
                 "tieouts": [tieout.to_dict() for tieout in self.tieouts]}
 
     def table(self) -> str:
+        def shown(amount: Decimal, currency: str) -> str:
+            return str(amount.quantize(Decimal(1).scaleb(-currency_exponent(currency))))
+
+
         rows = [f"close check {self.entity_id} {self.period} (through {self.through}): {self.status}",
                 f"  {'check':<19} {'account':<42} {'cur':<4} {'expected':>13} {'booked':>13} {'difference':>11}"]
         for t in self.tieouts:
-            rows.append(f"  {t.check:<19} {t.account:<42} {t.currency:<4} {t.expected:>13} {t.booked:>13} "
-                        f"{t.difference:>11}" + ("" if t.status == "tied" else "  ← " + "; ".join(
+            rows.append(f"  {t.check:<19} {t.account:<42} {t.currency:<4} {shown(t.expected, t.currency):>13} "
+                        f"{shown(t.booked, t.currency):>13} {shown(t.difference, t.currency):>11}" + ("" if t.status == "tied" else "  ← " + "; ".join(
                             t.problems or [f"{len(t.documents)} document(s): {', '.join(t.documents[:3])}"])))
         return "\n".join(rows)
 
