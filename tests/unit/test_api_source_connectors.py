@@ -525,6 +525,40 @@ def test_settlement_reports_that_do_not_add_up_are_exceptions(example_config, ch
     assert reason_of(lambda: run("adyen", adyen_report_event(text), example_config)) == reason
 
 
+# One row of every record type Adyen's Settlement details report documents for a batch (gross rows: the payment
+# life cycle; net-only rows: costs and corrections; MerchantPayout: the bank transfer). Figures chosen here; the
+# expected payout and costs are summed by hand in the test, not read from the parser.
+EVERY_TYPE = """Company Account,Merchant Account,Psp Reference,Merchant Reference,Payment Method,Creation Date,TimeZone,\
+Type,Modification Reference,Gross Currency,Gross Debit (GC),Gross Credit (GC),Exchange Rate,Net Currency,Net Debit (NC),\
+Net Credit (NC),Commission (NC),Markup (NC),Scheme Fees (NC),Interchange (NC),Payment Method Variant,\
+Modification Merchant Reference,Batch Number
+C,LedgerLinkDemoECOM,P1,O1,visa,2024-05-20 10:00:00,CET,Settled,M1,USD,,500.00,1,USD,,490.00,1.00,2.00,3.00,4.00,v,,9
+C,LedgerLinkDemoECOM,P2,O2,visa,2024-05-20 10:00:00,CET,SettledBulk,M2,USD,,100.00,1,USD,,98.00,,2.00,,,v,,9
+C,LedgerLinkDemoECOM,P3,O3,visa,2024-05-20 10:00:00,CET,Refunded,M3,USD,40.00,,1,USD,40.50,,,0.50,,,v,,9
+C,LedgerLinkDemoECOM,P4,O4,visa,2024-05-20 10:00:00,CET,RefundedReversed,M4,USD,,10.00,1,USD,,10.00,,,,,v,,9
+C,LedgerLinkDemoECOM,P5,O5,visa,2024-05-20 10:00:00,CET,Chargeback,M5,USD,60.00,,1,USD,60.00,,,,,,v,,9
+C,LedgerLinkDemoECOM,P5,O5,visa,2024-05-21 10:00:00,CET,ChargebackReversed,M6,USD,,60.00,1,USD,,60.00,,,,,v,,9
+C,LedgerLinkDemoECOM,P6,O6,visa,2024-05-21 10:00:00,CET,SecondChargeback,M7,USD,20.00,,1,USD,20.00,,,,,,v,,9
+C,LedgerLinkDemoECOM,,,,2024-05-21 10:00:00,CET,Fee,Monthly fee,,,,,USD,5.00,,,,,,,,9
+C,LedgerLinkDemoECOM,,,,2024-05-21 10:00:00,CET,MiscCosts,Terminal rental,,,,,USD,3.00,,,,,,,,9
+C,LedgerLinkDemoECOM,,,,2024-05-21 10:00:00,CET,InvoiceDeduction,Invoice 1234,,,,,USD,7.00,,,,,,,,9
+C,LedgerLinkDemoECOM,,,,2024-05-21 10:00:00,CET,DepositCorrection,Deposit release,,,,,USD,,25.00,,,,,,,9
+C,LedgerLinkDemoECOM,,,,2024-05-22 05:00:00,CET,MerchantPayout,batch 9,,,,,USD,547.50,,,,,,,,9
+"""
+
+
+def test_every_record_type_of_a_settlement_batch_is_accounted_for(example_config) -> None:
+    (payout,) = run("adyen", adyen_report_event(EVERY_TYPE), example_config).documents
+    # the rows' nets: 490 + 98 − 40.50 + 10 − 60 + 60 − 20 − 5 − 3 − 7 + 25 = 547.50, the MerchantPayout
+    assert payout.amount == Money.of("547.50", "USD")
+    # gross through clearing: 500 + 100 − 40 + 10 − 60 + 60 − 20 = 550.00; transaction costs 10 + 2 + 0.50 = 12.50;
+    # net-only rows: fee 5 + misc 3 + invoice deduction 7 − deposit correction 25 = −10.00
+    assert payout.gross == Money.of("550.00", "USD")
+    assert {fee.kind: fee.amount for fee in payout.fees} == {"processing": Money.of("12.50", "USD"),
+                                                             "other": Money.of("-10.00", "USD")}
+    assert sum(lines_of(payout, example_config).values()) == 0
+
+
 def test_report_download_is_only_for_settlement_reports_on_adyen_hosts(example_config) -> None:
     source = example_config.source("adyen")
     note = adyen_report_event()["notification"]

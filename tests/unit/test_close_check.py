@@ -116,3 +116,10 @@ def test_a_request_it_cannot_check_is_refused_with_a_reason(example_config, enti
 def test_the_period_ends_on_its_last_day_leap_years_included():
     assert [period_end(p).isoformat() for p in ("2028-02", "2027-02", "2026-12")] == [
         "2028-02-29", "2027-02-28", "2026-12-31"]
+
+
+def test_the_command_refuses_a_malformed_period_with_exit_2_and_a_reason(capsys):
+    from ledgerlink.cli import main
+
+    assert main(["close-check", "--entity", "us01", "--period", "2026-13"]) == 2
+    assert "invalid_period" in capsys.readouterr().err

@@ -77,19 +77,33 @@ def test_adyen_batch_parses_one_event_per_item_and_acknowledges_with_accepted() 
 
 
 def test_adyen_capture_refund_chargeback_post_and_authorisation_is_not_a_second_sale(example_config) -> None:
-    posted = {}
+    posted: dict[str, list] = {}
     for event in adyen.parse_events((EVENTS / "adyen" / "02-batch.json").read_bytes()) + adyen.parse_events(
             (EVENTS / "adyen" / "01-capture.json").read_bytes()):
         result = run("adyen", event.payload, example_config)
-        for doc in result.documents:
-            posted[event.event_type] = enrich(doc, example_config, config_version=1)
+        posted[event.event_type] = [enrich(doc, example_config, config_version=1) for doc in result.documents]
         if event.event_type in ("AUTHORISATION", "CANCELLATION", "REPORT_AVAILABLE"):
             assert result.documents == [] and result.ignored
-    assert {line.account: line.amount for line in posted["CAPTURE"].lines} == {
+    # the capture is the sale (a sales receipt, sales: receipt) and its payment: the receivable nets to zero
+    receipt, payment = posted["CAPTURE"]
+    assert {line.account: line.amount for line in receipt.lines} == {
+        "Assets:US01:AccountsReceivable:Orders": Money.of("120.00", "USD"),
+        "Income:US01:Revenue:Sales": Money.of("-120.00", "USD")}
+    assert {line.account: line.amount for line in payment.lines} == {
         "Assets:US01:Clearing:Adyen": Money.of("120.00", "USD"),
         "Assets:US01:AccountsReceivable:Orders": Money.of("-120.00", "USD")}
+    posted = {kind: journals[-1] for kind, journals in posted.items() if journals}
     assert posted["REFUND"].lines[0].account == "Income:US01:Revenue:Refunds"
     assert posted["CHARGEBACK"].lines[0].account == "Expenses:US01:Chargebacks"
+
+
+def test_with_sales_payment_only_the_capture_only_credits_the_receivable_another_source_booked(example_config):
+    source = example_config.source("adyen").model_copy(update={"sales": "payment_only"})
+    config = example_config.model_copy(update={"sources": [source if s.id == "adyen" else s
+                                                           for s in example_config.sources]})
+    (event,) = adyen.parse_events((EVENTS / "adyen" / "01-capture.json").read_bytes())
+    (payment,) = run("adyen", event.payload, config).documents
+    assert payment.document_type == "payment" and payment.applies_to_document_id is None
 
 
 def test_adyen_amount_not_in_minor_units_or_unknown_currency_is_an_exception(example_config) -> None:
@@ -102,7 +116,7 @@ def test_adyen_amount_not_in_minor_units_or_unknown_currency_is_an_exception(exa
         assert caught.value.reason == reason
     jpy = run("adyen", {"NotificationRequestItem": {**base, "amount": {"currency": "JPY", "value": 1000}}},
               example_config)
-    assert jpy.documents[0].amount == Money.of("1000", "JPY")  # zero-decimal: 1000 minor units = ¥1,000
+    assert jpy.documents[-1].amount == Money.of("1000", "JPY")  # zero-decimal: 1000 minor units = ¥1,000
 
 
 # ---- Brex (Standard Webhooks) --------------------------------------------------------------------

@@ -92,6 +92,10 @@ class StripeSource(ConfigModel):
                                   "(events Stripe never delivered are fetched from the events API)")
     api_base: str = Field(default="https://api.stripe.com", pattern=r"^https?://[^\s/]+(:\d+)?$",
                           description="Stripe API base URL (tests and the local stack point it at a fake)")
+    api: ApiAccess | None = Field(
+        default=None, description="cash data: a restricted key that reads balance transactions (secret JSON "
+                                  "{\"api_key\": \"rk_...\"}); each automatic payout's balance transactions are "
+                                  "fetched and posted as one deposit with its fees (D83)")
     crm_metadata_keys: dict[str, str] = Field(
         default_factory=lambda: {"hubspot_company_id": "hubspot_company", "salesforce_account_id": "salesforce_account"},
         description="invoice / subscription metadata key → the CRM identity it holds (hubspot_company, "
@@ -158,6 +162,11 @@ class AdyenSource(_RoutedSourceFields):
     post_sales_on: Literal["CAPTURE", "AUTHORISATION"] = Field(
         default="CAPTURE", description="CAPTURE for manual/delayed capture; AUTHORISATION for immediate auto-capture "
                                        "accounts (Adyen then sends no CAPTURE notification)")
+    sales: Literal["receipt", "payment_only"] = Field(
+        default="receipt", description="receipt: each sale is also a sales receipt (Dr receivable · Cr revenue) that "
+                                       "its payment settles, so the receivable nets to zero (no order system feeds "
+                                       "LedgerLink); payment_only: another source books the order or invoice, and "
+                                       "the payment only credits the receivable it left")
 
 
 class SalesforceSource(_SourceFields):

@@ -10,7 +10,9 @@ payment received       Dr cash_clearing (or cash_out_of_band) net · Dr fees.<ki
 payment refunded       Dr refunds · Cr cash_clearing
 payment chargeback     Dr chargebacks · Dr fees.<kind> (dispute fee) · Cr cash_clearing
 chargeback reversed    Dr cash_clearing · Cr chargebacks (dispute won, funds reinstated)
-payout                 Dr payouts_in_transit (net) · Dr fees.<kind> · Cr cash_clearing (gross); failed: mirror
+payout                 Dr payouts_in_transit (net) · Dr fees.<kind> per fee type the provider kept · Dr/Cr
+                       adjustments.<kind> (balance movements no event booked) · Cr cash_clearing (what the
+                       settled events put there); failed: mirror
 bank_transaction       matched: Dr/Cr bank · the matched item's role (receivable, payouts_in_transit, ...);
                        unmatched: ``cash_unmatched`` exception (cash application needs a person)
 contract_event         memorandum booking: Dr contract_backlog · Cr contract_backlog_offset (mirror if cancelled)
@@ -167,7 +169,11 @@ def _payout(doc: Payout, accounts: Accounts) -> list[JournalLine]:
     lines = [_line(accounts, _signed(doc.amount, sign), "payouts_in_transit", memo=doc.reference)]
     for fee in doc.fees:
         lines.append(_line(accounts, _signed(fee.amount, sign), f"fees.{fee.kind}", "fees", memo=fee.description))
-    lines.append(_line(accounts, _signed(-doc.gross, sign), "cash_clearing", memo=doc.reference))
+    for adjustment in doc.adjustments:   # + raised the provider balance: credited to its role
+        lines.append(_line(accounts, _signed(-adjustment.amount, sign), f"adjustments.{adjustment.kind}",
+                           "processor_adjustments", memo=f"{adjustment.count} {adjustment.kind} item(s)"))
+    if not doc.gross.is_zero():   # a payout of adjustments alone relieves clearing of nothing
+        lines.append(_line(accounts, _signed(-doc.gross, sign), "cash_clearing", memo=doc.reference))
     return lines
 
 

@@ -35,7 +35,7 @@ from ledgerlink.connectors.sources.adyen.currencies import adyen_money
 from ledgerlink.connectors.sources.adyen.settlement import SettlementBatch, parse_report
 from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized, local_date
 from ledgerlink.errors import NormalizationError, unknown_account
-from ledgerlink.model.documents import Fee, Payment, Payout, SourceRef
+from ledgerlink.model.documents import Fee, Invoice, InvoiceLine, Party, Payment, Payout, SourceRef
 from ledgerlink.model.money import Money
 
 SYSTEM = "adyen"
@@ -140,6 +140,25 @@ def _payment(item: dict[str, Any], ctx: NormalizeContext, *, object_type: str, o
     )
 
 
+def _sales_receipt(item: dict[str, Any], ctx: NormalizeContext, psp: str) -> Invoice:
+    """The sale itself (``sales: receipt``): Dr receivable · Cr revenue for the captured amount, which the capture's
+    payment then settles — Adyen sends no order or invoice, so without it the payment would leave the receivable
+    below zero. Adyen notifications carry no tax breakdown: the amount is revenue as captured."""
+    source = _source(ctx)
+    entity = _entity(item, source, ctx)
+    amount = _amount(item)
+    occurred = _occurred(item)
+    reference = _text(item, "merchantReference") or psp
+    ref = _ref(item, "sales_receipt", psp, "1", ctx)
+    return Invoice(
+        document_id=ref.document_id(), source=ref, entity_id=entity.id, correlation_id=ctx.correlation_id,
+        occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=amount.currency,
+        party=Party(role="customer", source_id=f"adyen-sales-{_text(item, 'merchantAccountCode') or 'unknown'}",
+                    name="Adyen sales"), number=reference,
+        lines=(InvoiceLine(line_id=psp, description=f"Adyen sale {reference}", amount=amount),), total=amount,
+        memo=f"Adyen sale {reference} ({psp})")
+
+
 def _payout_instant(batch: SettlementBatch, source: AdyenSource, fallback: datetime) -> datetime:
     """The MerchantPayout row's Creation Date, read in the report time zone of the Adyen account."""
     zone = source.reports.time_zone if source.reports else "UTC"
@@ -200,8 +219,12 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
                                               f"{code} {psp}: this source posts sales on {source.post_sales_on}"))
                 return result
             object_type, object_id = ("sale", psp) if code == "AUTHORISATION" else ("capture", psp)
+            receipt = _sales_receipt(item, ctx, psp) if source.sales == "receipt" else None
+            if receipt is not None:
+                result.documents.append(receipt)
             result.documents.append(_payment(item, ctx, object_type=object_type, object_id=object_id,
-                                             direction="received", memo=f"Adyen {code.lower()} {psp}"))
+                                             direction="received", memo=f"Adyen {code.lower()} {psp}",
+                                             related=receipt.document_id if receipt else None))
         elif code == "REFUND":
             related = sale_document_id(original, source) if original else None
             result.documents.append(_payment(item, ctx, object_type="refund", object_id=psp, direction="refunded",

@@ -22,8 +22,12 @@ and gained ``parent``, ``taxes`` and ``pricing``):
   its own signing secret). ``data.object`` is one ``billing.meter_event`` or a list of them; they are aggregated,
   never posted, and tie to the metered invoice line that bills them (``revenue_recognition.meters``);
 - ``payout.paid`` → Payout (Dr payouts_in_transit · Cr cash_clearing; the bank line that receives it clears
-  the transit account at cash application); ``payout.failed`` → its compensation. A payout's own fee (instant
-  payouts, when its ``balance_transaction`` is expanded) posts to ``fees.payout``.
+  the transit account at cash application); ``payout.failed`` → its compensation. With the source's cash-data
+  API (``api``), an automatic payout's balance transactions are fetched (``stripe/api.py``) and it posts as one
+  deposit with Stripe's fees per fee type and its adjustments (``stripe/payouts.py``, D83), at
+  ``payout.reconciliation_completed`` when ``payout.paid`` says reconciliation is still in progress. Without
+  it, a payout's own fee (instant payouts, when its ``balance_transaction`` is expanded) posts to
+  ``fees.payout``.
 
 Every other event type is *ignored with a reason* (recorded by the caller, acknowledged to Stripe).
 """
@@ -72,7 +76,7 @@ HANDLED_EVENT_TYPES = ("invoice.finalized", "invoice.paid", "invoice.payment_suc
                        "credit_note.created", "charge.dispute.created", "charge.dispute.funds_withdrawn",
                        "charge.dispute.funds_reinstated", "charge.dispute.closed", "customer.subscription.created",
                        "customer.subscription.updated", "customer.subscription.deleted", "payout.paid",
-                       "payout.failed", "billing.meter_event")
+                       "payout.reconciliation_completed", "payout.failed", "billing.meter_event")
 SETTLED_REFUND_STATUSES = {"succeeded", "pending"}  # Stripe debits the balance when the refund is created
 
 
@@ -636,30 +640,52 @@ def _normalize_subscription(event: dict[str, Any], ctx: NormalizeContext, result
 
 # ---- payouts -----------------------------------------------------------------------------------
 
-def _normalize_payout(event: dict[str, Any], ctx: NormalizeContext, result: Normalized) -> None:
+def _normalize_payout(event: dict[str, Any], ctx: NormalizeContext, result: Normalized,
+                      fetched: dict[str, Any] | None = None) -> None:
+    """``payout.paid`` / ``payout.reconciliation_completed`` → one Payout (both name the same document). With the
+    source's cash-data API, an automatic payout's balance transactions (``fetched``) give its fees per type and
+    its adjustments (D83); it posts once Stripe has finished reconciling it."""
     payout = event["data"]["object"]
     payout_id = _require(payout, "id", str, "payout")
     currency = _require(payout, "currency", str, "payout")
     entity = _entity_for(event, ctx)
-    paid = event["type"] == "payout.paid"
+    paid = event["type"] != "payout.failed"
+    listed = fetched is not None and isinstance(fetched.get("balance_transactions"), list)
+    if paid and not listed and event["type"] == "payout.reconciliation_completed":
+        result.ignored.append(Ignored("payout_posted_on_paid", f"{payout_id}: posted from payout.paid (no cash-data "
+                                                               "API, or a manual payout Stripe cannot list)"))
+        return
+    if paid and listed and payout.get("reconciliation_status") == "in_progress":
+        result.ignored.append(Ignored("payout_reconciliation_in_progress",
+                                      f"{payout_id}: posted at payout.reconciliation_completed"))
+        return
     when = payout.get("arrival_date") if paid else event.get("created")
     if not isinstance(when, int):
         raise NormalizationError("payout has no arrival date", reason="missing_field", field="payout.arrival_date")
-    fees = []
-    own = payout.get("balance_transaction")
-    if isinstance(own, dict) and isinstance(own.get("fee"), int) and own["fee"] > 0:
-        fees.append(Fee(kind="payout", amount=_money(own["fee"], currency), description="Stripe payout fee"))
+    amount = _minor(payout, "amount", "payout")
+    fees, adjustments, settled = [], [], 0
+    if listed:
+        from ledgerlink.connectors.sources.stripe.payouts import settle
+
+        settlement = settle(payout_id, currency, amount, fetched["balance_transactions"], _money)  # type: ignore[index]
+        fees, adjustments, settled = settlement.fees, settlement.adjustments, settlement.count
+    else:
+        own = payout.get("balance_transaction")
+        if isinstance(own, dict) and isinstance(own.get("fee"), int) and own["fee"] > 0:
+            fees.append(Fee(kind="payout", amount=_money(own["fee"], currency), description="Stripe payout fee"))
     occurred = utc_instant(when)
     source = _source_ref(event, "payout", payout_id, "paid" if paid else "failed", ctx)
     paid_doc = _source_ref(event, "payout", payout_id, "paid", ctx).document_id()
     result.documents.append(Payout(
         document_id=source.document_id(), source=source, entity_id=entity.id, correlation_id=ctx.correlation_id,
         occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=currency,
-        direction="paid" if paid else "failed", amount=_money(_minor(payout, "amount", "payout"), currency),
-        fees=tuple(fees), destination=_id_of(payout.get("destination")),
+        direction="paid" if paid else "failed", amount=_money(amount, currency, flow="payout"),
+        fees=tuple(fees), adjustments=tuple(adjustments), settled_count=settled,
+        destination=_id_of(payout.get("destination")),
         arrival_date=_date(payout.get("arrival_date"), entity), reference=payout_id,
         related_document_ids=() if paid else (paid_doc,),
-        memo=f"Stripe payout {payout_id}" + ("" if paid else f" failed ({payout.get('failure_code')})")))
+        memo=f"Stripe payout {payout_id}" + ("" if paid else f" failed ({payout.get('failure_code')})")
+        + (f" ({settled} balance transactions)" if settled else "")))
 
 
 # ---- usage (billing meter events) ----------------------------------------------------------------
@@ -738,6 +764,7 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], NormalizeContext, Normalized], No
     "customer.subscription.updated": _normalize_subscription,
     "customer.subscription.deleted": _normalize_subscription,
     "payout.paid": _normalize_payout,
+    "payout.reconciliation_completed": _normalize_payout,
     "payout.failed": _normalize_payout,
     "billing.meter_event": _normalize_meter_events,
 }
@@ -755,6 +782,10 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
     caller turns that into an exception case that names the archived payload.
     """
     result = Normalized()
+    fetched = None
+    if isinstance(event.get("notification"), dict):   # expanded by the fetch step (the source has cash-data API)
+        fetched = event.get("fetched") if isinstance(event.get("fetched"), dict) else None
+        event = event["notification"]
     event_type = event.get("type")
     handler = _HANDLERS.get(event_type) if isinstance(event_type, str) else None
     if handler is None:
@@ -764,7 +795,10 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise NormalizationError("event has no data.object", reason="missing_field", field="data.object")
     try:
-        handler(event, ctx, result)
+        if handler is _normalize_payout:
+            _normalize_payout(event, ctx, result, fetched)
+        else:
+            handler(event, ctx, result)
     except ValidationError as exc:
         raise NormalizationError(f"{event_type}: {_first_error(exc)}", reason="invalid_document") from None
     return result
