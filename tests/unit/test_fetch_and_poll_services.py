@@ -114,9 +114,13 @@ def test_events_that_need_no_object_cost_no_api_call_and_sources_without_an_api_
     authorized = json.loads((EVENTS / "ramp" / "04-transactions.authorized.json").read_text())
     assert service.expand("ramp", example_config.source("ramp"), authorized, archive_key=ARCHIVE_KEY,
                           event_id="e", correlation_id="c") == {"notification": authorized, "fetched": None}
+    # Stripe reads its API for automatic payouts only: any other event costs no call
     stripe_event = {"id": "evt_1", "type": "invoice.paid"}
     assert service.expand("stripe", example_config.source("stripe"), stripe_event, archive_key="raw/x",
-                          event_id="evt_1", correlation_id="c") is stripe_event
+                          event_id="evt_1", correlation_id="c") == {"notification": stripe_event, "fetched": None}
+    brex_event = {"id": "evt_2", "type": "EXPENSE_PAYMENT_UPDATED"}   # a source kind without an API passes through
+    assert service.expand("brex", example_config.source("brex"), brex_event, archive_key="raw/y",
+                          event_id="evt_2", correlation_id="c") is brex_event
     assert http.calls == []
 
 
