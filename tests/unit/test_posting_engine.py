@@ -177,6 +177,18 @@ def test_a_partial_chargeback_scales_every_line_and_still_balances():
         reversal_journal(reversal(original, amount=Money.of("100.01", "USD")), original, config_version=None)
 
 
+def test_a_partial_reversal_splits_each_side_by_largest_remainder_not_onto_the_largest_line():
+    # Given credits of 70.00, 20.00 and 10.00 and a reversal of 0.08
+    original = journal("o4", [("Assets:AR", "100.00", "USD"), ("Income:A", "-70.00", "USD"),
+                              ("Income:B", "-20.00", "USD"), ("Income:C", "-10.00", "USD")])
+    undone = reversal_journal(reversal(original, amount=Money.of("0.08", "USD")), original, config_version=None)
+    # Then (by hand) exact shares 5.6, 1.6 and 0.8 cents: floors 5 + 1 + 0 = 6; the two cents left go to the largest
+    # fractional parts (C's .8, then A's .6 before B's): 0.06 + 0.01 + 0.01. Rounding each line and plugging the
+    # rest onto the largest gave 0.05 + 0.02 + 0.01, moving A away from its share.
+    assert [line.amount.amount for line in undone.lines] == [Decimal("-0.08"), Decimal("0.06"), Decimal("0.01"),
+                                                             Decimal("0.01")]
+
+
 def test_compensation_links_of_refunds_and_credit_notes():
     refund = Payment(**{**_base("refund", "re_1"), "direction": "refunded", "amount": Money.of("5", "USD"),
                         "applies_to_document_id": "doc_invoice"})

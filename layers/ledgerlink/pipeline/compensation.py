@@ -14,24 +14,29 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from ledgerlink.errors import DocumentRejected
+from ledgerlink.model.allocation import allocate
 from ledgerlink.model.documents import JournalEntry, JournalLine, Reversal
 from ledgerlink.model.money import Money, currency_exponent
 
 
 def _scaled(lines: tuple[JournalLine, ...], ratio: Decimal) -> list[JournalLine]:
-    """Each line times ``ratio``, rounded; the remainder per currency goes onto that currency's largest line."""
-    out: list[JournalLine] = []
-    for line in lines:
-        quantum = Decimal(1).scaleb(-currency_exponent(line.amount.currency))
-        amount = (line.amount.amount * ratio).quantize(quantum, rounding=ROUND_HALF_EVEN)
-        out.append(line.model_copy(update={"amount": Money(amount=amount, currency=line.amount.currency)}))
-    for currency in {line.amount.currency for line in out}:
-        remainder = sum((line.amount.amount for line in out if line.amount.currency == currency), Decimal(0))
-        if remainder:
-            position = max((i for i, line in enumerate(out) if line.amount.currency == currency),
-                           key=lambda i: abs(out[i].amount.amount))
-            fixed = out[position].amount.amount - remainder
-            out[position] = out[position].model_copy(update={"amount": Money(amount=fixed, currency=currency)})
+    """Each line times ``ratio``, exactly: per currency the debit side's scaled total (rounded half-even to the
+    currency) is split over the debit lines and, mirrored, over the credit lines by largest remainder
+    (``model.allocation.allocate``), so each side sums to it, the journal stays balanced and no line takes another
+    line's rounding."""
+    out = list(lines)
+    for currency in {line.amount.currency for line in lines}:
+        quantum = Decimal(1).scaleb(-currency_exponent(currency))
+        debits = [i for i, line in enumerate(lines) if line.amount.currency == currency and line.amount.amount > 0]
+        credits = [i for i, line in enumerate(lines) if line.amount.currency == currency and line.amount.amount < 0]
+        target = (sum((lines[i].amount.amount for i in debits), Decimal(0)) * ratio).quantize(
+            quantum, rounding=ROUND_HALF_EVEN)
+        for side, sign in ((debits, 1), (credits, -1)):
+            if not side:
+                continue
+            parts = allocate(Money(amount=sign * target, currency=currency), [abs(lines[i].amount.amount) for i in side])
+            for i, part in zip(side, parts, strict=True):
+                out[i] = lines[i].model_copy(update={"amount": part})
     return [line for line in out if not line.amount.is_zero()]
 
 
