@@ -75,6 +75,13 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     f"{limited['refused_429']} refused", f"≤ {limited['minute_limit']} / {limited['day_limit']:,}",
                     _met(limited["max_calls_in_any_minute"] <= limited["minute_limit"]
                          and limited["max_calls_in_any_day"] <= limited["day_limit"])))
+    cash = results.get("stripe_cash")
+    if cash:
+        thousand = cash["sizes"]["1000"]
+        out.append(("Stripe API calls for cash data per 1,000 charges (payout balance transactions)",
+                    f"{thousand['calls_per_1000']} ({thousand['calls']} list pages for 1,000 charges; one call per "
+                    f"charge would be {thousand['baseline_calls_one_per_charge']:,})",
+                    f"≤ {cash['target_calls_per_1000']}", _met(cash["target_met"])))
     return out
 
 

@@ -7,6 +7,7 @@
     POST /exceptions/{exception_id}/ignore    {"reason": "..."}   (reason required)
     GET  /documents/{document_id}             webhook → document → mapping version → journal → ERP reference
     POST /validate/{document_type}            enrich + validate a canonical document, post nothing
+    GET  /close-check?entity=us01&period=2026-11   the month-end tie-outs (ledgerlink close-check)
 
 The caller is the IAM principal API Gateway authenticated; every change is audited under it.
 """
@@ -70,6 +71,18 @@ def get_document(document_id: str) -> dict:
 @app.post("/validate/<document_type>")
 def validate_document(document_type: str) -> dict:
     return ops_services().validate(document_type, app.current_event.json_body)
+
+
+@app.get("/close-check")
+def close_check() -> dict:
+    from ledgerlink.service.close_check import CloseCheckRefused
+    from ledgerlink.wiring import close_check_service
+
+    query = app.current_event.query_string_parameters or {}
+    try:
+        return close_check_service().run(str(query.get("entity") or ""), str(query.get("period") or "")).to_dict()
+    except CloseCheckRefused as exc:
+        raise OpsError(exc.message, status=400, reason=exc.reason) from None
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

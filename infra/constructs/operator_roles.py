@@ -2,7 +2,7 @@
 
 | role | may |
 |---|---|
-| ops reader | call the ops API's read routes: list/show exceptions, trace documents, validate a document (no side effects) |
+| ops reader | call the ops API's read routes: list/show exceptions, trace documents, validate a document, the month-end close check (no side effects) |
 | exception resolver | the reader's exception and trace routes, plus retry / resolve / ignore a case (audited by the ops API) |
 | replay operator | redrive the inbound DLQ (console or ``ledgerlink dlq redrive``) and replay from the raw archive (``ledgerlink replay``) |
 | mapping admin | review and apply a reviewed configuration (``ledgerlink config diff/apply/history``), with an audit item |
@@ -31,7 +31,8 @@ from infra.options import DeploymentOptions
 from ledgerlink.store.archive import RAW_PREFIX
 
 # (method, path pattern) on the ops API; "*" stands for one path parameter
-READ_ROUTES = (("GET", "/exceptions"), ("GET", "/exceptions/*"), ("GET", "/documents/*"), ("POST", "/validate/*"))
+READ_ROUTES = (("GET", "/exceptions"), ("GET", "/exceptions/*"), ("GET", "/documents/*"), ("POST", "/validate/*"),
+               ("GET", "/close-check"))
 RESOLVER_ROUTES = (("GET", "/exceptions"), ("GET", "/exceptions/*"), ("GET", "/documents/*"),
                    *(("POST", f"/exceptions/*/{action}") for action in ("retry", "resolve", "ignore")))
 

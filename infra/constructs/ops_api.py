@@ -12,15 +12,17 @@ from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.compliance import acknowledge, logical_id
+from infra.constructs.buckets import BOOKS_PREFIX
 from infra.constructs.function import KeyUse, LedgerLinkFunction
 from infra.constructs.tables import StateTables
 from infra.options import DeploymentOptions
-from ledgerlink.store.archive import RAW_PREFIX
+from ledgerlink.store.archive import FETCHED_PREFIX, RAW_PREFIX
 
 OPS_STAGE = "ops"
 OPS_THROTTLE = (20, 40)
@@ -31,18 +33,22 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/exceptions/{exception_id}/{action}": ("POST",),
     "/documents/{document_id}": ("GET",),
     "/validate/{document_type}": ("POST",),
+    "/close-check": ("GET",),
 }
 
 
 class OpsApi(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, options: DeploymentOptions,
                  layer: lambda_.ILayerVersion, key: kms.IKey, tables: StateTables, archive: object,
-                 queue: sqs.IQueue, state_machine: sfn.IStateMachine, values: dict[str, str]) -> None:
+                 queue: sqs.IQueue, state_machine: sfn.IStateMachine, values: dict[str, str],
+                 books: s3.IBucket | None = None) -> None:
         super().__init__(scope, construct_id)
         self.function = LedgerLinkFunction(
             self, "Ops", name="ops", options=options, layer=layer, key=key, values=values,
             description="ops API: exceptions (list, retry, resolve, ignore), document traces, validation")
         self._grant(tables, archive, queue, state_machine)
+        if books is not None:
+            self._grant_close_check(tables, archive, books)
         self.access_logs = logs.LogGroup(
             self, "AccessLogs", encryption_key=key,
             retention=logs.RetentionDays.ONE_YEAR if options.is_prod else logs.RetentionDays.ONE_MONTH,
@@ -81,6 +87,22 @@ class OpsApi(Construct):
                                            "id at run time: only executions of the post-document state machine.",
                     finding=f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
                             f"{machine_name}:*")
+
+    def _grant_close_check(self, tables: StateTables, archive: object, books: s3.IBucket) -> None:
+        """GET /close-check reads every posted document (a scan of the ledger), the entity's schedule lines, the
+        book's postings and the archived payout contents (fetched/)."""
+        function = self.function
+        function.allow(["dynamodb:Scan"], [tables["ledger"].table_arn])
+        function.allow(["dynamodb:Query"], [f"{tables['revenue'].table_arn}/index/entity_lines"])
+        function.allow(["s3:GetObject"], [books.arn_for_objects(f"{BOOKS_PREFIX}/*")])
+        function.allow(["s3:ListBucket"], [books.bucket_arn])
+        function.allow(["s3:GetObject"], [archive.arn_for_objects(f"{FETCHED_PREFIX}*")])  # type: ignore[attr-defined]
+        acknowledge(function.role, "IAM5", "The close check reads the book's posting files under books/ (names known "
+                                           "at run time); reads are limited to that prefix.",
+                    finding=f"Resource::<{logical_id(books)}.Arn>/{BOOKS_PREFIX}/*")
+        acknowledge(function.role, "IAM5", "The close check reads a payout's archived balance transactions under "
+                                           "fetched/ (names known at run time); reads are limited to that prefix.",
+                    finding=f"Resource::<{logical_id(archive)}.Arn>/{FETCHED_PREFIX}*")  # type: ignore[arg-type]
 
     def _build_api(self, options: DeploymentOptions) -> apigateway.RestApi:
         api = apigateway.RestApi(

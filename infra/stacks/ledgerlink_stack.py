@@ -86,7 +86,7 @@ class LedgerLinkStack(Stack):
                                          normalize=self.normalize.function, **common)
         self.ops_api = OpsApi(self, "OpsApi", tables=self.tables, archive=self.buckets.archive,
                               queue=self.normalize.queue, state_machine=self.post_document.state_machine,
-                              values=values, **common)
+                              values=values, books=self.buckets.books, **common)
         self.audit_trail = AuditTrail(self, "AuditTrail", table=self.tables["audit"], bucket=self.buckets.audit,
                                       values=values, **common)
         self.operator_roles = OperatorRoles(self, "OperatorRoles", options=options, key=self.key,
@@ -134,7 +134,7 @@ class LedgerLinkStack(Stack):
             "ReportsBucketName": (self.buckets.reports.bucket_name, "reconciliation reports (JSON and CSV)"),
             "ReconcileFunctionName": (self.reconcile.function.function.function_name, "on-demand reconciliation"),
             "AlarmTopicArn": (self.observability.topic.topic_arn, "subscribe to SLO alarms"),
-            "OpsApiUrl": (self.ops_api.url, "ops API (IAM auth): /exceptions, /documents/{id}, /validate/{type}"),
+            "OpsApiUrl": (self.ops_api.url, "ops API (IAM auth): /exceptions, /documents/{id}, /validate/{type}, /close-check"),
             "LegacyFilesBucketName": (self.buckets.legacy.bucket_name, "legacy GL import files (prefix legacy/)"),
             "FlushFunctionName": (self.posting_engine.flush.function.function_name,
                                   "invoke with {\"through\": \"YYYY-MM-DD\"} to flush summaries by hand"),

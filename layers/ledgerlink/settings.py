@@ -187,7 +187,8 @@ class BankFileSettings:
 
 @dataclass(frozen=True, slots=True)
 class OpsSettings:
-    """The ops API: exceptions, traces, validation (and the replay of events that never made a document)."""
+    """The ops API: exceptions, traces, validation (and the replay of events that never made a document), the
+    month-end close check."""
 
     config_table: str = env(CONFIG_TABLE)
     ledger_table: str = env(LEDGER_TABLE)
@@ -198,6 +199,9 @@ class OpsSettings:
     archive_bucket: str = env(ARCHIVE_BUCKET)
     inbound_queue_url: str = env(INBOUND_QUEUE_URL)
     state_machine_arn: str = env(STATE_MACHINE_ARN)
+    revenue_table: str = env(REVENUE_TABLE)             # the close check: schedules ...
+    books_uri: str = env(BOOKS_URI)                     # ... and the book's balances
+    legacy_files_uri: str = env(LEGACY_FILES_URI)
     config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
 

@@ -219,9 +219,9 @@ def reconciler() -> Any:
     )
 
 
-def close_check_service(revenue_table: str) -> Any:
-    """The month-end close check on the deployed (or local) stack: the active configuration, the ledger, the
-    books, the revenue schedules and the archived payout contents (ops CLI / demo; not a Lambda)."""
+def close_check_service(revenue_table: str | None = None) -> Any:
+    """The month-end close check: the active configuration, the ledger, the books, the revenue schedules and the
+    archived payout contents (the ops API's Lambda; the CLI and the demo name the revenue table)."""
     from ledgerlink.connectors.erps import ConnectorContext
     from ledgerlink.connectors.erps.beancount import BeancountBook
     from ledgerlink.service.close_check import CloseCheck, settled_sources_from_archive
@@ -231,7 +231,8 @@ def close_check_service(revenue_table: str) -> Any:
     from ledgerlink.store.revenue import DynamoRevenue
     from ledgerlink.store.secrets import SecretsManagerSecrets
 
-    s = settings.read_settings(settings.ReconcileSettings)
+    s = settings.read_settings(settings.ReconcileSettings if revenue_table else settings.OpsSettings)
+    revenue_table = revenue_table or s.revenue_table   # type: ignore[union-attr]
     version, config = _config_store(s.config_table, s.config_cache_seconds).active()
     connectors = erp_connectors(ConnectorContext(books_uri=s.books_uri, secrets=SecretsManagerSecrets(),
                                                  legacy_files_uri=s.legacy_files_uri), prepare=False)

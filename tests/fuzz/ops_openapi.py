@@ -46,7 +46,8 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 def ops_openapi() -> dict[str, Any]:
     document = handler_app().get_openapi_schema(
         title="LedgerLink ops API", version="1",
-        description="Exceptions queue, document trace and synchronous validation (API Gateway REST, IAM auth). "
+        description="Exceptions queue, document trace, synchronous validation and the month-end close check (API "
+                    "Gateway REST, IAM auth). "
                     "Every error answer is JSON with a machine-readable `reason`.",
     ).model_dump(mode="json", by_alias=True, exclude_none=True)
     document["components"] = {"schemas": {"Error": ERROR}}
@@ -73,6 +74,11 @@ def ops_openapi() -> dict[str, Any]:
                            "source": {"type": "object"}, "lines": {"type": "array", "items": {"type": "object"}},
                            "total": {"type": "object", "properties": {"amount": {"type": "string"},
                                                                       "currency": {"type": "string"}}}}}}}}
+    paths["/close-check"]["get"]["parameters"] = [
+        {"name": "entity", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 64}},
+        {"name": "period", "in": "query", "required": True,
+         "schema": {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"}},
+    ]
     for operations in paths.values():
         for operation in operations.values():
             operation["responses"]["default"] = _json({"$ref": "#/components/schemas/Error"},

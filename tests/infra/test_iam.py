@@ -210,6 +210,12 @@ class Resources:
                  + self.state_machine_name + ":*", None),              # trace
                 ("s3:GetObject", f"{self.archive}/raw/*", None),       # replay of an event without a document
                 ("sqs:SendMessage", self.queue, None),
+                # GET /close-check: every posted document, the entity's schedule lines, the book, payout contents
+                ("dynamodb:Scan", t["ledger"], None),
+                ("dynamodb:Query", f"{t['revenue']}/index/entity_lines", None),
+                ("s3:GetObject", f"{self.books}/books/*", None),
+                ("s3:ListBucket", self.books, None),
+                ("s3:GetObject", f"{self.archive}/fetched/*", None),
                 *self.key_use("dynamodb", DYNAMODB_KEY),
                 *self.key_use("s3", ("kms:Decrypt",)),
                 *self.key_use("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),

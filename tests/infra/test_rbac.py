@@ -42,7 +42,8 @@ def expected(template, job: str) -> set[tuple[str, str, str | None]]:
     reads = {_route(template, "GET", "/exceptions"), _route(template, "GET", "/exceptions/*"),   # list, show
              _route(template, "GET", "/documents/*")}                                            # trace
     return {
-        "ops_reader": reads | {_route(template, "POST", "/validate/*")},  # enrich + validate, posts nothing
+        "ops_reader": reads | {_route(template, "POST", "/validate/*"),    # enrich + validate, posts nothing
+                               _route(template, "GET", "/close-check")},  # the month-end tie-outs, read only
         "exception_resolver": reads | {_route(template, "POST", f"/exceptions/*/{action}")
                                        for action in ("retry", "resolve", "ignore")},
         "replay_operator": {

@@ -38,6 +38,7 @@ from ledgerlink.model.documents import (
     SubscriptionItem,
     UsageBatch,
     UsageRecord,
+    WriteOff,
     imbalances,
 )
 from ledgerlink.model.money import Money
@@ -258,6 +259,8 @@ def one_of_each() -> list[Any]:
         UsageBatch(**base("usage_batch", "mtr_batch_1"), event_name="api_requests",
                    records=(UsageRecord(identifier="mev_1", customer="cus_1", value=Decimal("12.5"), timestamp=WHEN),)),
         bill(),
+        WriteOff(**base("write_off", "in_1_written_off"), original_document_id=invoice().document_id, party=CUSTOMER,
+                 amount=usd("5")),
     ]
 
 

@@ -45,6 +45,7 @@ EXPECTED_KINDS: dict[str, list[tuple[str, str | None]]] = {
     "18-billing.meter_event.api-requests.json": [("usage_batch", None)],
     "19-invoice.paid.api-usage.json": [("invoice", None), ("payment", "received")],
     "20-payout.paid.automatic.json": [("payout", "paid")],
+    "21-payout.paid.eur-settled-in-usd.json": [("payout", "paid")],
 }
 
 

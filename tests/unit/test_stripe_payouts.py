@@ -138,3 +138,32 @@ def test_a_connected_accounts_payout_posts_to_its_entity(example_config):
     event = payout_event(1912, currency="gbp", account="acct_1LedgerLinkUkLtd01")
     (payout,) = run(example_config, event, [txn("t1", 2000, [("stripe_fee", 88)], currency="gbp")]).documents
     assert payout.entity_id == "gb01" and payout.currency == "GBP"
+
+
+def test_a_charge_booked_in_eur_and_settled_in_usd_leaves_clearing_in_eur_against_the_fx_account(example_config):
+    # Given a 100.00 EUR charge settled in a USD payout at Stripe's rate 1.0837 (108.37 USD, 3.44 USD fee) and a
+    # 10.00 EUR refund of it at the same rate (10.84 USD: 10 × 1.0837 = 10.837)
+    charge = txn("t1", 10837, [("stripe_fee", 344)], exchange_rate=1.0837,
+                 source={"id": "ch_eur", "object": "charge", "amount": 10000, "currency": "eur"})
+    refund = txn("t2", -1084, category="refund", exchange_rate=1.0837,
+                 source={"id": "re_eur", "object": "refund", "amount": 1000, "currency": "eur", "charge": "ch_eur"})
+    (payout,) = run(example_config, payout_event(10837 - 344 - 1084), [charge, refund]).documents
+    journal = enrich(payout, example_config, config_version=1)
+    totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for line in journal.lines:
+        totals[(line.account, line.amount.currency)] += line.amount.amount
+    # Then the bank expects 94.09 USD (108.37 − 3.44 − 10.84), the fee is booked in USD, the EUR the charge and the
+    # refund put on clearing (100.00 − 10.00) leaves it in EUR, and the FX account holds both legs: +90.00 EUR
+    # against the 97.53 USD (108.37 − 10.84) they were settled for
+    assert totals == {("Assets:US01:Clearing:PayoutsInTransit", "USD"): Decimal("94.09"),
+                      ("Expenses:US01:PaymentProcessing:Stripe", "USD"): Decimal("3.44"),
+                      ("Assets:US01:Clearing:Stripe", "EUR"): Decimal("-90.00"),
+                      ("Income:US01:FX:Realized", "EUR"): Decimal("90.00"),
+                      ("Income:US01:FX:Realized", "USD"): Decimal("-97.53")}
+
+
+def test_a_converted_item_whose_booked_amount_is_unknown_is_a_case(example_config):
+    charge = txn("t1", 10837, [("stripe_fee", 344)], exchange_rate=1.0837, source="ch_eur")   # not expanded
+    with pytest.raises(NormalizationError) as refused:
+        run(example_config, payout_event(10837 - 344), [charge])
+    assert refused.value.reason == "settlement_currency_differs"

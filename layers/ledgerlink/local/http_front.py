@@ -26,6 +26,7 @@ _OPS = (
     (re.compile(r"^/exceptions/([^/]+)/([^/]+)/?$"), "/exceptions/{exception_id}/{action}", ("exception_id", "action")),
     (re.compile(r"^/documents/([^/]+)/?$"), "/documents/{document_id}", ("document_id",)),
     (re.compile(r"^/validate/([^/]+)/?$"), "/validate/{document_type}", ("document_type",)),
+    (re.compile(r"^/close-check/?$"), "/close-check", ()),
 )
 
 

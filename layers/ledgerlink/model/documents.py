@@ -178,6 +178,19 @@ class Fee(Schema):
     description: NonEmptyStr | None = None
 
 
+class TaxShare(Schema):
+    """The tax part of a refund: its share of one tax treatment of the invoice it refunds (D88)."""
+
+    treatment: NonEmptyStr | None = None   # the invoice lines' tax treatment (→ the ERP tax code)
+    amount: Money
+
+
+# ``SourceRef.object_type`` of the part of a refund that pays out a credit note (D89): a Payment like the refund
+# (same amount, invoice and party) that charges the customer's balance with what the refund's own rule put on
+# contra revenue and tax, so the credit note alone reduces revenue and tax
+CREDIT_NOTE_REFUND = "credit_note_refund"
+
+
 class Payment(DocumentBase):
     """Money received for (or refunded against) a receivable.
 
@@ -196,12 +209,19 @@ class Payment(DocumentBase):
     applies_to_document_id: NonEmptyStr | None = None
     method: NonEmptyStr | None = None      # card, ach_debit, ...
     reference: NonEmptyStr | None = None   # provider charge / payment-intent / refund id
+    # a refund's share of the tax of the invoice it refunds, set by the enrich step from that invoice (D88)
+    refunded_tax: tuple[TaxShare, ...] = ()
+    # a refund paid out for a credit note (``CREDIT_NOTE_REFUND``): the refund document it is part of (D89)
+    refund_document_id: NonEmptyStr | None = None
 
     @model_validator(mode="after")
     def _positive(self) -> Payment:
-        self._same_currency(self.amount, *(fee.amount for fee in self.fees))
+        self._same_currency(self.amount, *(fee.amount for fee in self.fees), *(tax.amount for tax in self.refunded_tax))
         if self.amount.amount <= 0:
             raise ValueError("payment amount must be positive; direction says which way it flows")
+        if self.refunded_tax and (self.direction != "refunded" or any(tax.amount.amount < 0 for tax in self.refunded_tax)
+                                  or sum_money([tax.amount for tax in self.refunded_tax], self.currency) > self.amount):
+            raise ValueError("a refund's tax share is part of the refund: not negative, at most its amount")
         return self
 
     @property
@@ -218,12 +238,23 @@ class Adjustment(Schema):
     count: int = Field(default=1, ge=1)
 
 
+class SettlementConversion(Schema):
+    """An item a payout settled in its own currency that its event booked in another one (a EUR charge paid out in
+    USD): the amount as booked (``original``, leaves the clearing account in that currency) and as settled at the
+    provider's rate (``settled``, in the payout's currency). The difference in value is realized FX (D83)."""
+
+    original: Money
+    settled: Money
+    reference: NonEmptyStr | None = None      # the provider's balance transaction
+    rate: Decimal | None = None               # the provider's exchange rate (1 original = rate settled)
+
+
 class Payout(DocumentBase):
     """A payment provider paying out its balance to the company's bank account.
 
     ``amount`` is what lands in the bank (net); ``fees`` are the provider fees settled with it (read from the
     payout's balance transactions where the provider lists them, D83); ``adjustments`` are balance movements no
-    source event booked. The provider's clearing balance is relieved by ``gross`` = amount + fees − adjustments:
+    source event booked; ``conversions`` are items booked in another currency, settled at the provider's rate. The provider's clearing balance is relieved by ``gross`` = amount + fees − adjustments:
     what the events it settled put there. ``settled_count`` balance transactions were read (0: the provider
     listed none, e.g. a manual Stripe payout). ``direction="failed"`` is the compensation of a payout that the
     bank returned (the money is back on the provider balance).
@@ -234,6 +265,7 @@ class Payout(DocumentBase):
     amount: Money
     fees: tuple[Fee, ...] = ()
     adjustments: tuple[Adjustment, ...] = ()
+    conversions: tuple[SettlementConversion, ...] = ()
     settled_count: int = Field(default=0, ge=0)
     destination: NonEmptyStr | None = None     # bank account id as the provider knows it
     arrival_date: date | None = None
@@ -242,15 +274,21 @@ class Payout(DocumentBase):
     @model_validator(mode="after")
     def _positive(self) -> Payout:
         self._same_currency(self.amount, *(fee.amount for fee in self.fees),
-                            *(adjustment.amount for adjustment in self.adjustments))
+                            *(adjustment.amount for adjustment in self.adjustments),
+                            *(conversion.settled for conversion in self.conversions))
+        if any(conversion.original.currency == self.currency for conversion in self.conversions):
+            raise ValueError("a settlement conversion is from another currency than the payout's")
         if self.amount.amount <= 0:
             raise ValueError("payout amount must be positive; direction says which way it flows")
         return self
 
     @property
     def gross(self) -> Money:
+        """What the payout relieves the clearing account of in its own currency (converted items leave it in
+        theirs)."""
         return (self.amount + sum_money([fee.amount for fee in self.fees], self.currency)
-                - sum_money([adjustment.amount for adjustment in self.adjustments], self.currency))
+                - sum_money([adjustment.amount for adjustment in self.adjustments], self.currency)
+                - sum_money([conversion.settled for conversion in self.conversions], self.currency))
 
 
 # ---- spend --------------------------------------------------------------------------------------
@@ -527,6 +565,25 @@ class Reversal(DocumentBase):
         return self
 
 
+class WriteOff(DocumentBase):
+    """A receivable written off as uncollectible: an impairment of the receivable (Dr bad debt · Cr receivable;
+    the revenue stays, ASC 310 / IFRS 9), or (``direction="recovered"``) the write-off reversed by a later payment
+    of the same invoice, up to the amount paid, before that payment credits the receivable (D89)."""
+
+    document_type: Literal["write_off"] = "write_off"
+    direction: Literal["written_off", "recovered"] = "written_off"
+    original_document_id: NonEmptyStr      # the invoice whose receivable is written off
+    party: Party
+    amount: Money                          # positive; direction says which way it moves
+
+    @model_validator(mode="after")
+    def _positive(self) -> WriteOff:
+        self._same_currency(self.amount)
+        if self.amount.amount <= 0:
+            raise ValueError("a write-off amount must be positive; direction says which way it moves")
+        return self
+
+
 # ---- journals -----------------------------------------------------------------------------------
 
 class JournalLine(Schema):
@@ -591,7 +648,7 @@ class JournalEntry(DocumentBase):
 Document = Annotated[
     Invoice | CreditNote | Payment | ExpenseReport | CardTransaction | SubscriptionEvent
     | RevenueSchedule | BankTransaction | JournalEntry | Payout | CustomerEvent | ContractEvent | Reversal
-    | UsageBatch | Bill,
+    | UsageBatch | Bill | WriteOff,
     Field(discriminator="document_type"),
 ]
 DocumentAdapter: TypeAdapter[Document] = TypeAdapter(Document, config=ConfigDict(defer_build=True))
@@ -599,5 +656,5 @@ DocumentAdapter: TypeAdapter[Document] = TypeAdapter(Document, config=ConfigDict
 DOCUMENT_TYPES: tuple[str, ...] = (
     "invoice", "credit_note", "payment", "expense_report", "card_transaction",
     "subscription_event", "revenue_schedule", "bank_transaction", "journal_entry",
-    "payout", "customer_event", "contract_event", "reversal", "usage_batch", "bill",
+    "payout", "customer_event", "contract_event", "reversal", "usage_batch", "bill", "write_off",
 )

@@ -7,12 +7,17 @@ invoice                Dr receivable (total) · Cr revenue[.<product>] per line 
                        tax) · Dr discounts (or revenue net of discounts when unmapped) · Cr tax
 credit_note            the mirror image of an invoice (Cr receivable, Dr revenue/discounts/tax)
 payment received       Dr cash_clearing (or cash_out_of_band) net · Dr fees.<kind> · Cr receivable
-payment refunded       Dr refunds · Cr cash_clearing
+payment refunded       Dr refunds (net share) · Dr tax (its share of the invoice's tax, D88) · Cr cash_clearing
 payment chargeback     Dr chargebacks · Dr fees.<kind> (dispute fee) · Cr cash_clearing
+refund of credit note  Dr receivable · Cr refunds (net share) · Cr tax (its share): the refund's contra lines
+                       credited back, so with the refund Dr receivable · Cr cash_clearing (D89)
+write_off              Dr bad_debt · Cr receivable (revenue stays); recovered by a later payment: the mirror
 chargeback reversed    Dr cash_clearing · Cr chargebacks (dispute won, funds reinstated)
 payout                 Dr payouts_in_transit (net) · Dr fees.<kind> per fee type the provider kept · Dr/Cr
                        adjustments.<kind> (balance movements no event booked) · Cr cash_clearing (what the
-                       settled events put there); failed: mirror
+                       settled events put there); an item booked in another currency leaves clearing in it
+                       against fx_realized, which takes its settled value (currency trading account); failed:
+                       mirror
 bank_transaction       matched: Dr/Cr bank · the matched item's role (receivable, payouts_in_transit, ...);
                        unmatched: ``cash_unmatched`` exception (cash application needs a person)
 contract_event         memorandum booking: Dr contract_backlog · Cr contract_backlog_offset (mirror if cancelled)
@@ -34,7 +39,9 @@ from datetime import date
 
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.errors import DocumentRejected
+from ledgerlink.model.allocation import allocate
 from ledgerlink.model.documents import (
+    CREDIT_NOTE_REFUND,
     BankTransaction,
     Bill,
     CardTransaction,
@@ -43,10 +50,12 @@ from ledgerlink.model.documents import (
     Document,
     ExpenseReport,
     Invoice,
+    InvoiceLine,
     JournalEntry,
     JournalLine,
     Payment,
     Payout,
+    WriteOff,
 )
 from ledgerlink.model.money import Money, sum_money
 from ledgerlink.model.prevalidated import journal_entry, journal_line, with_dimensions
@@ -102,8 +111,9 @@ def _billing_lines(doc: Invoice | CreditNote, accounts: Accounts, sign: int) -> 
         revenue = item.amount - (item.inclusive_tax or Money.zero(currency))
         if item.discount and not separate_discounts:
             revenue = revenue - item.discount
-        elif item.discount:
-            discounts = discounts + item.discount
+        elif item.discount:   # net of the tax it contains, like the revenue it reduces (issue 17)
+            discount = _discount_net_of_tax(item, currency)
+            revenue, discounts = revenue - item.discount + discount, discounts + discount
         tax = (item.tax or Money.zero(currency)) + (item.inclusive_tax or Money.zero(currency))
         if not tax.is_zero():
             taxes[item.tax_treatment] = taxes.get(item.tax_treatment, Money.zero(currency)) + tax
@@ -123,6 +133,18 @@ def _billing_lines(doc: Invoice | CreditNote, accounts: Accounts, sign: int) -> 
     return lines
 
 
+def _discount_net_of_tax(item: InvoiceLine, currency: str) -> Money:
+    """A line's discount less the tax it contains. Inclusive tax is computed on the discounted price, so the
+    discount holds tax in the proportion net : tax of what remains; it is split so by ``allocate`` (159.50
+    incl. tax, 15.95 off, 8.55 tax: 15.95 over (135.00, 8.55) → 15.00 discount, revenue 150.00)."""
+    assert item.discount is not None
+    tax = item.inclusive_tax or Money.zero(currency)
+    net = item.amount - item.discount - tax
+    if tax.is_zero() or net.amount * tax.amount <= 0:   # no tax inside, or nothing left to scale by
+        return item.discount
+    return allocate(item.discount, [abs(net.amount), abs(tax.amount)])[0]
+
+
 def _signed(amount: Money, sign: int) -> Money:
     return amount if sign > 0 else -amount
 
@@ -138,11 +160,10 @@ def _credit_note(doc: CreditNote, accounts: Accounts) -> list[JournalLine]:
 def _payment(doc: Payment, accounts: Accounts) -> list[JournalLine]:
     if doc.direction in ("chargeback", "chargeback_reversed"):
         return _chargeback(doc, accounts)
+    if doc.source.object_type == CREDIT_NOTE_REFUND:
+        return _credit_note_refund(doc, accounts)
     if doc.direction == "refunded":
-        return [
-            _line(accounts, doc.amount, "refunds", memo=doc.reference),
-            _line(accounts, -doc.amount, "cash_clearing", memo=doc.reference),
-        ]
+        return _refund(doc, accounts)
     cash_role = "cash_out_of_band" if doc.method == "out_of_band" else "cash_clearing"
     lines = [_line(accounts, doc.net, cash_role, memo=doc.reference)] if not doc.net.is_zero() else []
     for fee in doc.fees:
@@ -152,6 +173,35 @@ def _payment(doc: Payment, accounts: Accounts) -> list[JournalLine]:
     credit_role = "customer_credit" if doc.source.object_type == "unapplied_payment" else "receivable"
     lines.append(_line(accounts, -doc.amount, credit_role, memo=doc.party.source_id if doc.party else None))
     return lines
+
+
+def _refund(doc: Payment, accounts: Accounts) -> list[JournalLine]:
+    """Dr refunds (net share) · Dr tax (the refund's share of its invoice's tax, per treatment, D88) · Cr cash."""
+    lines = [_line(accounts, doc.amount - sum_money([tax.amount for tax in doc.refunded_tax], doc.currency),
+                   "refunds", memo=doc.reference)]
+    for tax in doc.refunded_tax:
+        code = accounts.tax_code(tax.treatment) if tax.treatment else None
+        lines.append(_line(accounts, tax.amount, "tax", memo=f"refund tax ({tax.treatment})" if tax.treatment
+                           else "refund tax", dimensions={"tax_code": code} if code else None))
+    lines.append(_line(accounts, -doc.amount, "cash_clearing", memo=doc.reference))
+    return lines
+
+
+def _credit_note_refund(doc: Payment, accounts: Accounts) -> list[JournalLine]:
+    """A refund that pays out a credit note (D89): the credit note already reduced revenue and tax, so what the
+    refund's own rule debits to contra accounts (refunds, its tax share) is credited back and the customer's
+    balance is charged instead — with the refund: Dr receivable · Cr cash_clearing, whichever arrives first."""
+    as_refund = doc.model_copy(update={"source": doc.source.model_copy(update={"object_type": "refund"})})
+    contra = [line for line in _refund(as_refund, accounts) if line.role != "cash_clearing"]
+    return [_line(accounts, doc.amount, "receivable", memo=doc.party.source_id if doc.party else doc.reference),
+            *(line.model_copy(update={"amount": -line.amount}) for line in contra)]
+
+
+def _write_off(doc: WriteOff, accounts: Accounts) -> list[JournalLine]:
+    """Dr bad_debt · Cr receivable (an impairment: revenue stays); recovered by a later payment: the mirror."""
+    sign = 1 if doc.direction == "written_off" else -1
+    return [_line(accounts, _signed(doc.amount, sign), "bad_debt", memo=doc.original_document_id),
+            _line(accounts, _signed(-doc.amount, sign), "receivable", memo=doc.party.source_id)]
 
 
 def _chargeback(doc: Payment, accounts: Accounts) -> list[JournalLine]:
@@ -172,6 +222,11 @@ def _payout(doc: Payout, accounts: Accounts) -> list[JournalLine]:
     for adjustment in doc.adjustments:   # + raised the provider balance: credited to its role
         lines.append(_line(accounts, _signed(-adjustment.amount, sign), f"adjustments.{adjustment.kind}",
                            "processor_adjustments", memo=f"{adjustment.count} {adjustment.kind} item(s)"))
+    for conversion in doc.conversions:   # booked in another currency: leaves clearing in it, at the provider's rate
+        memo = f"{conversion.reference or doc.reference} at {conversion.rate}" if conversion.rate else doc.reference
+        lines.append(_line(accounts, _signed(-conversion.original, sign), "cash_clearing", memo=memo))
+        lines.append(_line(accounts, _signed(conversion.original, sign), "fx_realized", memo=memo))
+        lines.append(_line(accounts, _signed(-conversion.settled, sign), "fx_realized", memo=memo))
     if not doc.gross.is_zero():   # a payout of adjustments alone relieves clearing of nothing
         lines.append(_line(accounts, _signed(-doc.gross, sign), "cash_clearing", memo=doc.reference))
     return lines
@@ -247,6 +302,7 @@ _RULES: dict[str, Callable[..., list[JournalLine]]] = {
     "payout": _payout,
     "bank_transaction": _bank_transaction,
     "contract_event": _contract_event,
+    "write_off": _write_off,
 }
 
 

@@ -13,9 +13,9 @@ obligation), released from ``contract_backlog_offset`` to ``contract_backlog`` o
 - a schedule line per deferred line (posting currency and amount, service period, accounts, allocation
   weights: the line's net, the invoice's net and total);
 - a ``credit_note`` per credit-note line (linked to its invoice line when the source says which, else
-  allocated over the invoice's lines by net amount) and a ``refund`` per refund (allocated by the invoice
-  total, since a refund includes tax): both keep posting as before (contra revenue) and the schedule
-  reclassifies what was still deferred. The allocation is exact (``model.allocation.allocate``, largest
+  allocated over the invoice's lines by net amount) and a ``refund`` per refund (its net share, allocated
+  by the invoice's net: its tax share is booked to tax, D88): both keep posting as before (contra revenue)
+  and the schedule reclassifies what was still deferred. The allocation is exact (``model.allocation.allocate``, largest
   remainder): the shares of the invoice's deferred lines plus one share for the rest of the invoice (lines
   recognized when billed, tax) add up to the credit or refund to the minor unit;
 - a ``cancellation`` per subscription that ended (from the source's subscription events) and a ``void`` per
@@ -40,6 +40,7 @@ from ledgerlink.errors import DocumentRejected
 from ledgerlink.model.allocation import allocate
 from ledgerlink.model.base import Identifier, NonEmptyStr, Schema
 from ledgerlink.model.documents import (
+    CREDIT_NOTE_REFUND,
     ContractEvent,
     CreditNote,
     Document,
@@ -50,6 +51,7 @@ from ledgerlink.model.documents import (
     RevenueAdjustment,
     RevenueSchedule,
     RevenueScheduleEntry,
+    Reversal,
     SourceRef,
     SubscriptionEvent,
 )
@@ -92,7 +94,7 @@ class RevenueFact(Schema):
     """A change to schedule lines (see ``pipeline.revenue_schedule``)."""
 
     fact_id: NonEmptyStr
-    kind: Literal["credit_note", "refund", "cancellation", "void"]
+    kind: Literal["credit_note", "refund", "cancellation", "void", "credit_refund"]
     entity_id: Identifier
     document_id: NonEmptyStr
     effective_date: date
@@ -102,6 +104,12 @@ class RevenueFact(Schema):
     invoice_document_id: NonEmptyStr | None = None
     line_id: NonEmptyStr | None = None     # the invoice line a credit-note line names
     subscription_id: NonEmptyStr | None = None
+    # a refund whose tax share was booked to tax (D88): ``amount`` is its net share, allocated by the invoice's
+    # net like a credit note; earlier refund facts hold the whole refund, allocated by the invoice's total
+    net_of_tax: bool = False
+    # ``credit_refund``: the refund a credit note paid out (D89); that refund's fact takes this much less out of
+    # the schedule, since the credit note's own facts already took the credited amount out
+    refund_document_id: NonEmptyStr | None = None
 
 
 class UsageTie(Schema):
@@ -213,14 +221,44 @@ def facts(original: Document, posted_as: Document, journal: JournalEntry, config
                 amount=_posting_amount(net, journal).amount, account=account,
                 invoice_document_id=original.original_document_id, line_id=line.applies_to_line_id))
         return Facts(changes=tuple(changes))
+    if isinstance(original, Payment) and original.source.object_type == CREDIT_NOTE_REFUND:
+        return _credit_refund(original, posted_as, journal)
     if isinstance(original, Payment) and original.direction == "refunded" and original.applies_to_document_id:
         _, account = get("refunds")
+        # only the net share is revenue: the tax share went to tax payable (D88)
+        tax = posted_as.refunded_tax if isinstance(posted_as, Payment) else ()
+        net = original.amount - sum((share.amount for share in tax), Money.zero(original.currency))
         return Facts(changes=(RevenueFact(
             fact_id=original.document_id, kind="refund", entity_id=original.entity_id,
             document_id=original.document_id, effective_date=journal.accounting_date, currency=journal.currency,
-            amount=_posting_amount(original.amount, journal).amount, account=account,
-            invoice_document_id=original.applies_to_document_id),))
+            amount=_posting_amount(net, journal).amount, account=account,
+            invoice_document_id=original.applies_to_document_id, net_of_tax=True),))
     return Facts()
+
+
+def _credit_refund(original: Payment, posted_as: Document, journal: JournalEntry) -> Facts:
+    """A refund paying out a credit note (D89): the note's facts took the credit out of the schedule, so the refund's
+    own fact must not take it again. Recorded as what it offsets: the refund's net share for this note."""
+    if not original.applies_to_document_id or not original.refund_document_id:
+        return Facts()
+    tax = posted_as.refunded_tax if isinstance(posted_as, Payment) else ()
+    net = original.amount - sum((share.amount for share in tax), Money.zero(original.currency))
+    return Facts(changes=(RevenueFact(
+        fact_id=original.document_id, kind="credit_refund", entity_id=original.entity_id,
+        document_id=original.document_id, effective_date=journal.accounting_date, currency=journal.currency,
+        amount=_posting_amount(net, journal).amount, invoice_document_id=original.applies_to_document_id,
+        refund_document_id=original.refund_document_id),))
+
+
+def void_facts(reversal: Reversal, journal: JournalEntry, config: LedgerLinkConfig) -> Facts:
+    """A voided invoice (a ``void`` reversal of its journal, D89): its schedule lines stop on the void date and what
+    they recognized is reversed there; the reversal journal itself took the deferral back."""
+    if reversal.reason != "void" or reversal.amount is not None or _policy(config, reversal, "invoice") is None:
+        return Facts()
+    return Facts(changes=(RevenueFact(
+        fact_id=reversal.document_id, kind="void", entity_id=reversal.entity_id, document_id=reversal.document_id,
+        effective_date=journal.accounting_date, currency=journal.currency,
+        invoice_document_id=reversal.original_document_id),))
 
 
 def _invoice_lines(original: Invoice, posted_as: Invoice, journal: JournalEntry, get: object) -> list[ScheduleLine]:
@@ -305,14 +343,15 @@ def _shares(fact: RevenueFact, siblings: Iterable[ScheduleLine]) -> dict[str, De
     """schedule id → the share of ``fact`` (a credit-note line naming no invoice line, or a refund) of each
     deferred line of its invoice, by largest remainder. The weights are the lines' nets in invoice order plus
     one weight for the rest of the invoice (lines recognized when billed, tax): the base is the invoice's net
-    for a credit note, its total for a refund (a refund includes tax). When the deferred lines weigh more than
+    for a credit note and for a refund's net share (D88), its total for an earlier refund fact that holds the
+    whole refund, tax included. When the deferred lines weigh more than
     that base (a negative proration line on the invoice), the whole amount is split over them."""
     lines = sorted((line for line in siblings if line.invoice_document_id == fact.invoice_document_id
                     and line.entity_id == fact.entity_id and line.currency == fact.currency and line.billed > 0
                     and line.weight > 0), key=lambda line: (line.position, line.line_id))
     if not lines or fact.amount <= 0:
         return {}
-    base = lines[0].invoice_net if fact.kind == "credit_note" else lines[0].invoice_total
+    base = lines[0].invoice_net if fact.kind == "credit_note" or fact.net_of_tax else lines[0].invoice_total
     weights = [line.weight for line in lines]
     weights.append(max(Decimal(0), base - sum(weights, Decimal(0))))
     shares = allocate(Money(fact.amount, fact.currency), weights)
@@ -325,10 +364,19 @@ def changes_for(line: ScheduleLine, candidates: Iterable[RevenueFact],
     schedule lines of the line's invoice (the line itself included or not): an unlinked credit or a refund is
     allocated over all of them at once, so the shares add up to it exactly."""
     invoice_lines = {sibling.schedule_id: sibling for sibling in siblings} | {line.schedule_id: line}
+    candidates = list(candidates)
+    paid_out: dict[str, Decimal] = {}   # refund document → what credit notes it paid out already took out (D89)
+    for fact in candidates:
+        if fact.kind == "credit_refund" and fact.refund_document_id and fact.entity_id == line.entity_id:
+            paid_out[fact.refund_document_id] = paid_out.get(fact.refund_document_id, Decimal(0)) + fact.amount
     out: dict[str, Change] = {}
     for fact in candidates:
-        if fact.entity_id != line.entity_id:
+        if fact.entity_id != line.entity_id or fact.kind == "credit_refund":
             continue
+        if fact.kind == "refund" and fact.document_id in paid_out:
+            if fact.amount <= paid_out[fact.document_id]:
+                continue
+            fact = fact.model_copy(update={"amount": fact.amount - paid_out[fact.document_id]})
         if fact.kind == "cancellation":
             if line.subscription_id and fact.subscription_id == line.subscription_id:
                 out[fact.fact_id] = Change(fact.fact_id, "cancellation", fact.effective_date,

@@ -8,10 +8,10 @@ involved when they differ (D84).
   less what its payouts settled; every item a listed Stripe payout settled must be a posted document
   (``settled_not_booked`` otherwise), and the balance must not be below zero;
 - **payouts in transit**: payouts not yet on a bank statement (payouts − the bank lines applied to them);
-- **receivables**: invoices still open in the source (invoices − credit notes − payments and bank receipts
-  applied), not below zero;
+- **receivables**: invoices still open in the source (invoices − credit notes − voids − write-offs − payments and
+  bank receipts applied + refunds paying out credit notes + write-offs recovered), not below zero;
 - **deferred revenue**: the revenue schedules' closing balance (billed − released − reclassified);
-- **tax payable**: tax invoiced − tax credited.
+- **tax payable**: tax invoiced − tax credited − tax refunded (a refund's share of its invoice's tax, D88).
 
 Expected figures are computed from the documents as the sources reported them (the ledger table) and from the
 revenue schedules, never from the book; the booked figures are read from the book itself, through the period's
@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.errors import DocumentRejected, LedgerLinkError
 from ledgerlink.model.documents import (
+    CREDIT_NOTE_REFUND,
     BankTransaction,
     CreditNote,
     Document,
@@ -41,6 +42,8 @@ from ledgerlink.model.documents import (
     Invoice,
     Payment,
     Payout,
+    Reversal,
+    WriteOff,
 )
 from ledgerlink.model.money import currency_exponent
 from ledgerlink.pipeline.enrich import Accounts
@@ -132,6 +135,7 @@ def period_end(period: str) -> date:
 class _Expected:
     amounts: dict[tuple[str, str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     documents: dict[tuple[str, str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    voided: set[str] = field(default_factory=set)   # invoices a posted void reversed
 
     def add(self, check: str, account: str, currency: str, amount: Decimal, document_id: str) -> None:
         self.amounts[(check, account, currency)] += amount
@@ -163,9 +167,11 @@ class CloseCheck:
         balances = book.trial_balance(through, entity_id)
         report.tieouts += self._trial_balance(balances)
         expected = _Expected()
-        items = [item for item in self._ledger_items() if item.get("entity_id") == entity_id
-                 and item.get("status") == "posted"
+        entity_items = [item for item in self._ledger_items() if item.get("entity_id") == entity_id]
+        items = [item for item in entity_items if item.get("status") == "posted"
                  and str(item.get("posted_accounting_date") or item.get("accounting_date")) <= through.isoformat()]
+        # a refund's tax share comes from the invoice it refunds, as the source reported it (posted or not, D88)
+        invoices = {item["document_id"]: item for item in entity_items if item.get("document_type") == "invoice"}
         references: set[str] = set()
         problems: dict[str, list[str]] = defaultdict(list)
         for item in items:
@@ -174,11 +180,12 @@ class CloseCheck:
             if document is None:
                 continue
             references.update(ref for ref in (getattr(document, "reference", None), document.source.object_id) if ref)
-            self._expect(document, expected)
+            self._expect(document, expected, invoices)
         for item in items:
             for source in (self._settled_sources(item) or []) if item.get("document_type") == "payout" else []:
-                if source not in references:
-                    problems[item["document_id"]].append(source)
+                # "re_…|ch_…": a refund is booked under its own id or its charge's (newer API events carry no id)
+                if not references.intersection(source.split("|")):
+                    problems[item["document_id"]].append(source.split("|")[0])
         self._expect_deferred(entity_id, expected)
         report.tieouts += self._compare(expected, balances, problems)
         return report
@@ -192,7 +199,8 @@ class CloseCheck:
         except DocumentRejected:
             return None
 
-    def _expect(self, document: Document, expected: _Expected) -> None:
+    def _expect(self, document: Document, expected: _Expected, invoices: dict[str, dict[str, Any]] | None = None
+                ) -> None:
         def add(check: str, role: str, amount: Decimal) -> None:
             account = self._account(document, role)
             if account is not None and amount:
@@ -210,21 +218,43 @@ class CloseCheck:
                 add("cash_clearing", "cash_clearing" if document.method != "out_of_band" else "cash_out_of_band",
                     document.amount.amount - fees)
                 add("receivable", "receivable", -document.amount.amount)
+            elif document.source.object_type == CREDIT_NOTE_REFUND:   # moves no cash: the refund does (D89)
+                add("receivable", "receivable", document.amount.amount)
+                add("tax", "tax", -_refunded_tax(document, (invoices or {}).get(document.applies_to_document_id or "")))
             elif document.direction == "refunded":
                 add("cash_clearing", "cash_clearing", -document.amount.amount)
+                add("tax", "tax", _refunded_tax(document, (invoices or {}).get(document.applies_to_document_id or "")))
             else:
                 sign = 1 if document.direction == "chargeback" else -1
                 add("cash_clearing", "cash_clearing", -sign * (document.amount.amount + fees))
         elif isinstance(document, Payout):
             sign = 1 if document.direction == "paid" else -1
             add("cash_clearing", "cash_clearing", -sign * document.gross.amount)
+            for conversion in document.conversions:   # left clearing in the currency it was booked in
+                account = self._account(document, "cash_clearing")
+                if account is not None:
+                    expected.add("cash_clearing", account, conversion.original.currency,
+                                 -sign * conversion.original.amount, document.document_id)
             add("payouts_in_transit", "payouts_in_transit", sign * document.amount.amount)
         elif isinstance(document, BankTransaction) and document.counter_role in ("payouts_in_transit", "receivable"):
             add(document.counter_role, document.counter_role, -document.amount.amount)
+        elif isinstance(document, WriteOff):   # an impairment of the receivable; a later payment recovers it (D89)
+            add("receivable", "receivable", (-1 if document.direction == "written_off" else 1) * document.amount.amount)
+        elif isinstance(document, Reversal) and document.reason == "void" and document.amount is None:
+            original = (invoices or {}).get(document.original_document_id)
+            voided = DocumentAdapter.validate_json(original["document"]) if original and isinstance(
+                original.get("document"), str) else None
+            if isinstance(voided, Invoice):   # the invoice undone: its receivable, tax and deferral (D89)
+                expected.voided.add(voided.document_id)
+                add("receivable", "receivable", -voided.total.amount)
+                add("tax", "tax", sum(((line.tax.amount if line.tax else 0) + (line.inclusive_tax.amount
+                                       if line.inclusive_tax else 0) for line in voided.lines), Decimal(0)))
 
     def _expect_deferred(self, entity_id: str, expected: _Expected) -> None:
         for line, state in self._schedules(entity_id):
             amount = line.billed - state.released_total - state.reclassed_total
+            if line.invoice_document_id in expected.voided:   # the void's reversal took the deferral back (D89)
+                amount -= line.billed
             if amount:
                 expected.add("deferred_revenue", line.deferred_account, line.currency, -amount,
                              getattr(line, "document_id", "") or "schedule")
@@ -244,9 +274,9 @@ class CloseCheck:
                  problems: dict[str, list[str]]) -> list[TieOut]:
         bases = {"cash_clearing": "provider cash reported by the source, less what its payouts settled",
                  "payouts_in_transit": "payouts not yet on a bank statement",
-                 "receivable": "invoices still open (invoices − credits − payments applied)",
+                 "receivable": "invoices still open (invoices − credits − voids − write-offs − payments applied)",
                  "deferred_revenue": "revenue schedules: billed − released − reclassified",
-                 "tax": "tax invoiced − tax credited"}
+                 "tax": "tax invoiced − tax credited − tax refunded"}
         tieouts = []
         for (check, account, currency), amount in sorted(expected.amounts.items()):
             tieout = TieOut(check, account, currency, amount, balances.get((account, currency), Decimal(0)),
@@ -260,6 +290,28 @@ class CloseCheck:
                                                f"{', '.join(sources[:5])}")
             tieouts.append(tieout)
         return tieouts
+
+
+def _refunded_tax(refund: Payment, invoice_item: dict[str, Any] | None) -> Decimal:
+    """The tax a refund gave back: its share of its invoice's tax (D88); none without a known invoice."""
+    from ledgerlink.pipeline.refund_tax import refund_tax
+
+    if invoice_item is None or not isinstance(invoice_item.get("document"), str):
+        return Decimal(0)
+    invoice = DocumentAdapter.validate_json(invoice_item["document"])
+    if not isinstance(invoice, Invoice):
+        return Decimal(0)
+    try:
+        return sum((share.amount.amount for share in refund_tax(refund, invoice)), Decimal(0))
+    except DocumentRejected:   # such a refund opens a case instead of posting
+        return Decimal(0)
+
+
+def _candidates(source: Any) -> list[str]:
+    """The ids a settled item may be booked under: its own, and an expanded refund's charge."""
+    if isinstance(source, dict):
+        return [str(value) for value in (source.get("id"), source.get("charge")) if isinstance(value, str)]
+    return [str(source)]
 
 
 def settled_sources_from_archive(read: Callable[[str], bytes]) -> Callable[[dict[str, Any]], list[str] | None]:
@@ -276,7 +328,7 @@ def settled_sources_from_archive(read: Callable[[str], bytes]) -> Callable[[dict
             fetched = json.loads(read(fetched_key(source.get("archive_key") or "", source.get("event_id") or "")))
         except Exception:  # noqa: BLE001 - a missing archive is reported, not guessed around
             return [f"(archived balance transactions of {source.get('object_id')} unreadable)"]
-        return [str(txn.get("source")) for txn in fetched.get("balance_transactions", [])
+        return ["|".join(_candidates(txn.get("source"))) for txn in fetched.get("balance_transactions", [])
                 if isinstance(txn, dict) and txn.get("type") != "payout"
                 and _category(txn) in GROSS_CATEGORIES | NET_CATEGORIES]
 

@@ -61,6 +61,11 @@ def enrich_step(state: dict[str, Any], config_store: VersionedConfig,
         from ledgerlink.pipeline import revenue
 
         posted_as = revenue.defer(document, config)   # revenue policy: covered lines credit deferred revenue
+        refunded = refunded_document_id(document)
+        if refunded is not None:   # a refund shares its invoice's tax (D88)
+            from ledgerlink.pipeline.refund_tax import with_refunded_tax
+
+            posted_as = with_refunded_tax(document, refunded_document(refunded, originals))  # type: ignore[arg-type]
         journal = enrich(posted_as, config, config_version=version)
     journal = engine_adjustments(document, journal, config)
     return {**state, "journal": journal.model_dump(mode="json"),
@@ -72,8 +77,9 @@ def revenue_facts(document: Any, posted_as: Any, journal: JournalEntry, config: 
     from ledgerlink.pipeline import revenue
     from ledgerlink.pipeline.enrich import Accounts
 
-    if document.document_type == "reversal":
-        return {}
+    if document.document_type == "reversal":   # a voided invoice stops its schedules (D89)
+        voided = revenue.void_facts(document, journal, config)
+        return {"revenue": voided.model_dump(mode="json")} if voided else {}
     accounts = Accounts(config, journal.entity_id, document.source.source_id or document.source.system)
     found = revenue.facts(document, posted_as, journal, config, accounts)
     return {"revenue": found.model_dump(mode="json")} if found else {}
@@ -105,6 +111,26 @@ def original_journal(document_id: str, originals: PostedJournals | None) -> Jour
     from ledgerlink.model.documents import JournalEntry
 
     return JournalEntry.model_validate_json(item["journal"])
+
+
+def refunded_document_id(document: Any) -> str | None:
+    """What a refund refunds (its invoice, for a Stripe refund), or None for any other document."""
+    if document.document_type == "payment" and document.direction == "refunded":
+        return document.applies_to_document_id  # type: ignore[no-any-return]
+    return None
+
+
+def refunded_document(document_id: str, originals: PostedJournals | None) -> Any:
+    """The document a refund names (its invoice, whose tax it shares, D88), as the source reported it: from the
+    posting ledger, posted or not. Not known yet (the refund arrived first) → wait: a :class:`TransientError` the
+    state machine retries; when it gives up, the case names the invoice and a retry after it arrived posts."""
+    item = originals.get(document_id) if originals is not None else None
+    if item is None or not isinstance(item.get("document"), str):
+        raise TransientError(f"the document {document_id} this refund refunds is not known yet: its tax share "
+                             "cannot be computed", reason="refunded_invoice_pending", original=document_id)
+    from ledgerlink.model.documents import DocumentAdapter
+
+    return DocumentAdapter.validate_json(item["document"])
 
 
 def validate_step(state: dict[str, Any], config_store: VersionedConfig) -> dict[str, Any]:

@@ -68,7 +68,8 @@ class StripeApiSession:
     def payout_balance_transactions(self, payout_id: str, *, account: str | None = None) -> list[dict[str, Any]]:
         """Every balance transaction of an automatic payout, following ``has_more`` / ``starting_after``."""
         items: list[dict[str, Any]] = []
-        params = {"payout": payout_id, "limit": str(PAGE_SIZE)}
+        # each item's charge or refund object: an item booked in another currency needs its booked amount
+        params = {"payout": payout_id, "limit": str(PAGE_SIZE), "expand[]": "data.source"}
         for _ in range(MAX_PAGES):
             page = self.get("/v1/balance_transactions", params, account=account)
             data = page.get("data")

@@ -11,7 +11,12 @@ and gained ``parent``, ``taxes`` and ``pricing``):
   invoice when the charge paid one. Newer API versions omit ``charge.refunds``; then the refund is the
   increase of ``amount_refunded`` over ``previous_attributes.amount_refunded``.
 
-- ``credit_note.created`` → CreditNote (the mirror of an invoice), linked to its invoice;
+- ``invoice.voided`` → the Invoice + a Reversal of its journal (void, dated ``voided_at``; its schedules stop);
+  ``invoice.marked_uncollectible`` → the Invoice + a WriteOff of ``amount_remaining`` (Dr bad_debt · Cr
+  receivable); a later ``invoice.paid`` of it first recovers the write-off for the amount paid (D89);
+- ``credit_note.created`` → CreditNote (the mirror of an invoice), linked to its invoice, and for each refund a
+  post-payment note pays out (``refunds[].refund``, or ``refund``) a ``credit_note_refund`` Payment that moves the
+  refund's contra revenue and tax to the customer's balance (D89: with the refund, Dr receivable · Cr cash);
 - ``charge.dispute.created`` / ``charge.dispute.funds_withdrawn`` → one chargeback Payment per dispute
   (Dr chargebacks · Dr fees.dispute · Cr cash_clearing; inquiries move no money and are recorded);
   ``charge.dispute.funds_reinstated`` or ``charge.dispute.closed`` (won) → its compensation, linked to it;
@@ -53,6 +58,7 @@ from ledgerlink.connectors.sources.base import (
 from ledgerlink.connectors.sources.stripe.currencies import Flow, stripe_money
 from ledgerlink.errors import NormalizationError, unknown_account
 from ledgerlink.model.documents import (
+    CREDIT_NOTE_REFUND,
     CreditNote,
     Fee,
     Invoice,
@@ -61,18 +67,21 @@ from ledgerlink.model.documents import (
     Party,
     Payment,
     Payout,
+    Reversal,
     SourceRef,
     SubscriptionEvent,
     SubscriptionItem,
     UsageBatch,
     UsageRecord,
+    WriteOff,
 )
 from ledgerlink.model.ids import fingerprint
 from ledgerlink.model.money import Money
 from ledgerlink.pipeline.lookups import lookups_for
 
 SYSTEM = "stripe"
-HANDLED_EVENT_TYPES = ("invoice.finalized", "invoice.paid", "invoice.payment_succeeded", "charge.refunded",
+HANDLED_EVENT_TYPES = ("invoice.finalized", "invoice.paid", "invoice.payment_succeeded", "invoice.voided",
+                       "invoice.marked_uncollectible", "charge.refunded",
                        "credit_note.created", "charge.dispute.created", "charge.dispute.funds_withdrawn",
                        "charge.dispute.funds_reinstated", "charge.dispute.closed", "customer.subscription.created",
                        "customer.subscription.updated", "customer.subscription.deleted", "payout.paid",
@@ -388,24 +397,129 @@ def invoice_overpayment_document(event: dict[str, Any], invoice: dict[str, Any],
         "memo": f"overpayment of invoice {payment.source.object_id}: {excess} unapplied (customer credit)"})
 
 
+def _lines_move(invoice: dict[str, Any]) -> bool:
+    """Whether any embedded line of a zero-total invoice has an amount (proration lines that net to zero)."""
+    lines = invoice.get("lines") if isinstance(invoice.get("lines"), dict) else {}
+    return any(isinstance(line, dict) and isinstance(line.get("amount"), int) and line["amount"] != 0
+               for line in lines.get("data") or [])
+
+
+def _changes_schedules(invoice_doc: Invoice, ctx: NormalizeContext) -> bool:
+    """Whether the revenue policy defers any line of the invoice (it then adds schedule lines)."""
+    from ledgerlink.pipeline.revenue import defer
+
+    return defer(invoice_doc, ctx.config) is not invoice_doc
+
+
 def _normalize_invoice(event: dict[str, Any], ctx: NormalizeContext, result: Normalized) -> None:
     invoice = event["data"]["object"]
     if invoice.get("object") not in (None, "invoice"):
         raise NormalizationError("event data is not an invoice", reason="unexpected_object")
-    if _minor(invoice, "total", "invoice") == 0:
-        result.ignored.append(Ignored("zero_amount_invoice", f"invoice {invoice.get('id')} totals 0"))
+    zero = _minor(invoice, "total", "invoice") == 0
+    invoice_doc = invoice_document(event, invoice, ctx) if not zero or _lines_move(invoice) else None
+    if invoice_doc is None or zero and not _changes_schedules(invoice_doc, ctx):
+        # a zero invoice that changes no revenue schedule has nothing to book; one that does (a same-price plan
+        # switch: the old plan's unused time credited, the new plan's remaining time billed) moves deferred revenue
+        # from one product to the other, and its receivable line is simply absent (issue 17)
+        result.ignored.append(Ignored("zero_amount_invoice", f"invoice {invoice.get('id')} totals 0 and changes no "
+                                                             "revenue schedule"))
         return
-    invoice_doc = invoice_document(event, invoice, ctx)
     result.documents.append(invoice_doc)
     if event.get("type") in ("invoice.paid", "invoice.payment_succeeded"):
         payment = invoice_payment_document(event, invoice, invoice_doc, ctx)
         if payment is None:
             result.ignored.append(Ignored("zero_amount_payment", f"invoice {invoice_doc.source.object_id} paid 0"))
         else:
+            result.documents.extend(_write_off_recovery(event, invoice, payment, ctx))  # before the payment (D89)
             result.documents.append(payment)
             overpayment = invoice_overpayment_document(event, invoice, payment, ctx)
             if overpayment is not None:
                 result.documents.append(overpayment)
+
+
+# ---- voids and write-offs (D89) -----------------------------------------------------------------
+
+def _transition_time(event: dict[str, Any], invoice: dict[str, Any], key: str) -> int:
+    transitions = invoice.get("status_transitions") if isinstance(invoice.get("status_transitions"), dict) else {}
+    when = transitions.get(key) or event.get("created")
+    if not isinstance(when, int):
+        raise NormalizationError(f"invoice has no {key} time", reason="missing_field",
+                                 field=f"invoice.status_transitions.{key}")
+    return when
+
+
+def _normalize_invoice_voided(event: dict[str, Any], ctx: NormalizeContext, result: Normalized) -> None:
+    """``invoice.voided`` → the invoice (same id as ``invoice.finalized``: a late or lost one loses nothing) and a
+    :class:`Reversal` of its posted journal, dated the day it was voided (``status_transitions.voided_at``): the
+    receivable, revenue (or deferred revenue) and tax it booked are undone; its schedules stop (a void fact)."""
+    invoice = event["data"]["object"]
+    if _minor(invoice, "total", "invoice") == 0:
+        result.ignored.append(Ignored("zero_amount_invoice", f"invoice {invoice.get('id')} totals 0: nothing to void"))
+        return
+    invoice_doc = invoice_document(event, invoice, ctx)
+    entity = _entity_for(event, ctx)
+    occurred = utc_instant(_transition_time(event, invoice, "voided_at"))
+    source = _source_ref(event, "invoice", invoice_doc.source.object_id, "voided", ctx)
+    result.documents += [invoice_doc, Reversal(
+        document_id=source.document_id(), source=source, entity_id=entity.id, correlation_id=ctx.correlation_id,
+        occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=invoice_doc.currency,
+        original_document_id=invoice_doc.document_id, reason="void", party=invoice_doc.party,
+        related_document_ids=(invoice_doc.document_id,),
+        memo=f"invoice {invoice_doc.number or invoice_doc.source.object_id} voided")]
+
+
+def _written_off(invoice: dict[str, Any]) -> int:
+    remaining = invoice.get("amount_remaining")
+    if isinstance(remaining, int) and not isinstance(remaining, bool):
+        return remaining
+    return _minor(invoice, "amount_due", "invoice") - _minor(invoice, "amount_paid", "invoice")
+
+
+def _normalize_invoice_uncollectible(event: dict[str, Any], ctx: NormalizeContext, result: Normalized) -> None:
+    """``invoice.marked_uncollectible`` → the invoice and a :class:`WriteOff` of what is still open on it
+    (``amount_remaining``): Dr bad_debt · Cr receivable; the revenue stays (an impairment, ASC 310 / IFRS 9)."""
+    invoice = event["data"]["object"]
+    if _minor(invoice, "total", "invoice") == 0:
+        result.ignored.append(Ignored("zero_amount_invoice", f"invoice {invoice.get('id')} totals 0"))
+        return
+    invoice_doc = invoice_document(event, invoice, ctx)
+    result.documents.append(invoice_doc)
+    open_amount = _written_off(invoice)
+    if open_amount <= 0:
+        result.ignored.append(Ignored("nothing_to_write_off", f"invoice {invoice_doc.source.object_id} has nothing "
+                                                               "open"))
+        return
+    occurred = utc_instant(_transition_time(event, invoice, "marked_uncollectible_at"))
+    source = _source_ref(event, "write_off", invoice_doc.source.object_id, "written_off", ctx)
+    result.documents.append(WriteOff(
+        document_id=source.document_id(), source=source, entity_id=invoice_doc.entity_id,
+        correlation_id=ctx.correlation_id, occurred_at=occurred,
+        accounting_date=local_date(occurred, _entity_for(event, ctx)), currency=invoice_doc.currency,
+        original_document_id=invoice_doc.document_id, party=invoice_doc.party,
+        amount=min(_money(open_amount, invoice_doc.currency), invoice_doc.total, key=lambda money: money.amount),
+        related_document_ids=(invoice_doc.document_id,),
+        memo=f"invoice {invoice_doc.number or invoice_doc.source.object_id} written off as uncollectible"))
+
+
+def _write_off_recovery(event: dict[str, Any], invoice: dict[str, Any], payment: Payment,
+                        ctx: NormalizeContext) -> list[WriteOff]:
+    """A payment of an invoice Stripe marked uncollectible (``status_transitions.marked_uncollectible_at``) first
+    reverses the write-off for the amount it applies (Dr receivable · Cr bad_debt), so the receivable it credits
+    was debited again and never goes below zero. Read from the paid invoice itself: either order gives this book."""
+    transitions = invoice.get("status_transitions") if isinstance(invoice.get("status_transitions"), dict) else {}
+    if not isinstance(transitions.get("marked_uncollectible_at"), int):
+        return []
+    source = _source_ref(event, "write_off", payment.source.object_id, "recovered", ctx)
+    invoice_doc = payment.applies_to_document_id or payment.document_id
+    written_off = SourceRef(system=SYSTEM, object_type="write_off", object_id=payment.source.object_id,
+                            version="written_off").document_id()
+    return [WriteOff(
+        document_id=source.document_id(), source=source, entity_id=payment.entity_id,
+        correlation_id=ctx.correlation_id, occurred_at=payment.occurred_at, accounting_date=payment.accounting_date,
+        currency=payment.currency, direction="recovered", original_document_id=invoice_doc,
+        party=payment.party or Party(role="customer", source_id="unknown"), amount=payment.amount,
+        related_document_ids=(invoice_doc, written_off),
+        memo=f"write-off of invoice {payment.source.object_id} recovered by its payment")]
 
 
 # ---- refunds -----------------------------------------------------------------------------------
@@ -529,6 +643,53 @@ def _normalize_credit_note(event: dict[str, Any], ctx: NormalizeContext, result:
     except ValidationError as exc:
         raise NormalizationError(f"credit note {note_id} does not tie out: {_first_error(exc)}",
                                  reason="amounts_inconsistent", credit_note=note_id) from None
+    result.documents.extend(_credit_note_refunds(event, note, result.documents[-1], ctx))  # type: ignore[arg-type]
+
+
+def _note_refunds(note: dict[str, Any]) -> list[tuple[str, int]]:
+    """(refund id, amount of it applied to the note) for each refund a post-payment credit note pays out: current
+    API ``refunds[]`` (``refund``, ``amount_refunded``), older ``refund`` (the amount is the refund's own when
+    expanded, else the note's total less what was credited outside Stripe). A pre-payment note refunds nothing."""
+    if note.get("type") == "pre_payment":
+        return []
+    found: list[tuple[str, int]] = []
+    for position, item in enumerate(note.get("refunds") or []):
+        refund_id = _id_of(item.get("refund")) if isinstance(item, dict) else None
+        if refund_id:
+            found.append((refund_id, _minor(item, "amount_refunded", f"credit_note.refunds[{position}]")))
+    single = note.get("refund")
+    if not found and _id_of(single):
+        amount = single.get("amount") if isinstance(single, dict) else None
+        if not isinstance(amount, int) or isinstance(amount, bool):
+            out_of_band = note.get("out_of_band_amount")
+            amount = _minor(note, "total", "credit_note") - (out_of_band if isinstance(out_of_band, int) else 0)
+        found.append((str(_id_of(single)), min(amount, _minor(note, "total", "credit_note"))))
+    return found
+
+
+def _credit_note_refunds(event: dict[str, Any], note: dict[str, Any], credit: CreditNote,
+                         ctx: NormalizeContext) -> list[Payment]:
+    """The part of each refund that pays out the credit note (D89), as a ``credit_note_refund`` Payment like the
+    refund (amount, invoice, customer): the refund's own journal stays as it is, whichever event arrives first, and
+    this one moves what it put on contra revenue and tax to the customer's balance, which the note credited."""
+    refunds = _note_refunds(note)
+    if sum(amount for _, amount in refunds) > credit.total.to_minor() or any(amount <= 0 for _, amount in refunds):
+        raise NormalizationError(f"credit note {credit.source.object_id} pays out refunds that are not positive or "
+                                 f"exceed its total {credit.total}", reason="amounts_inconsistent",
+                                 credit_note=credit.source.object_id)
+    documents = []
+    for refund_id, amount in refunds:
+        source = _source_ref(event, CREDIT_NOTE_REFUND, f"{credit.source.object_id}:{refund_id}", "1", ctx)
+        refund_doc = SourceRef(system=SYSTEM, object_type="refund", object_id=refund_id, version="1").document_id()
+        links = tuple(link for link in (credit.document_id, refund_doc, credit.original_document_id) if link)
+        documents.append(Payment(
+            document_id=source.document_id(), source=source, entity_id=credit.entity_id,
+            correlation_id=ctx.correlation_id, occurred_at=credit.occurred_at, accounting_date=credit.accounting_date,
+            currency=credit.currency, direction="refunded", amount=_money(amount, credit.currency, flow="charge"),
+            party=credit.party, applies_to_document_id=credit.original_document_id, related_document_ids=links,
+            refund_document_id=refund_doc, method="stripe",
+            memo=f"refund {refund_id} pays out credit note {credit.number or credit.source.object_id}"))
+    return documents
 
 
 # ---- disputes ----------------------------------------------------------------------------------
@@ -663,12 +824,13 @@ def _normalize_payout(event: dict[str, Any], ctx: NormalizeContext, result: Norm
     if not isinstance(when, int):
         raise NormalizationError("payout has no arrival date", reason="missing_field", field="payout.arrival_date")
     amount = _minor(payout, "amount", "payout")
-    fees, adjustments, settled = [], [], 0
+    fees, adjustments, conversions, settled = [], [], [], 0
     if listed:
         from ledgerlink.connectors.sources.stripe.payouts import settle
 
         settlement = settle(payout_id, currency, amount, fetched["balance_transactions"], _money)  # type: ignore[index]
         fees, adjustments, settled = settlement.fees, settlement.adjustments, settlement.count
+        conversions = settlement.conversions
     else:
         own = payout.get("balance_transaction")
         if isinstance(own, dict) and isinstance(own.get("fee"), int) and own["fee"] > 0:
@@ -680,7 +842,7 @@ def _normalize_payout(event: dict[str, Any], ctx: NormalizeContext, result: Norm
         document_id=source.document_id(), source=source, entity_id=entity.id, correlation_id=ctx.correlation_id,
         occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=currency,
         direction="paid" if paid else "failed", amount=_money(amount, currency, flow="payout"),
-        fees=tuple(fees), adjustments=tuple(adjustments), settled_count=settled,
+        fees=tuple(fees), adjustments=tuple(adjustments), conversions=tuple(conversions), settled_count=settled,
         destination=_id_of(payout.get("destination")),
         arrival_date=_date(payout.get("arrival_date"), entity), reference=payout_id,
         related_document_ids=() if paid else (paid_doc,),
@@ -754,6 +916,8 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], NormalizeContext, Normalized], No
     "invoice.finalized": _normalize_invoice,
     "invoice.paid": _normalize_invoice,
     "invoice.payment_succeeded": _normalize_invoice,
+    "invoice.voided": _normalize_invoice_voided,
+    "invoice.marked_uncollectible": _normalize_invoice_uncollectible,
     "charge.refunded": _normalize_charge_refunded,
     "credit_note.created": _normalize_credit_note,
     "charge.dispute.created": _normalize_dispute,

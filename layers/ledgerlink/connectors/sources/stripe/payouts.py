@@ -14,9 +14,11 @@ Each balance transaction has ``amount`` (gross), ``fee`` (with ``fee_details[].t
 - anything else (Stripe billing fees, manual adjustments, top-ups, transfers ...) was never booked: its net goes
   to ``adjustments.<reporting category>``, which the mapping must name (else a ``mapping_missing`` case).
 
-The payout must equal the sum of the nets it settled, every transaction must be in the payout's currency and
-carry no exchange rate (a charge in another currency was booked in that currency: settling it needs the FX
-conversion, so it is a case until that is built), otherwise the payout is a case, never a guess.
+The payout must equal the sum of the nets it settled, and every transaction is in the payout's currency. A charge
+or refund booked in another currency (``exchange_rate`` set; the list is read with ``expand[]=data.source``, so its
+charge or refund object gives the amount as booked) is a conversion: it leaves clearing in its own currency and
+``fx_realized`` (a currency trading account) takes its settled value. A converted dispute, or a converted item whose
+source object is missing, is a case (``settlement_currency_differs``), never a guess.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from ledgerlink.errors import NormalizationError
-from ledgerlink.model.documents import Adjustment, Fee
+from ledgerlink.model.documents import Adjustment, Fee, SettlementConversion
 from ledgerlink.model.money import Money
 
 # fee_details[].type → the fee's mapping role suffix (fees.<kind>)
@@ -44,6 +47,7 @@ NET_CATEGORIES = frozenset({"dispute", "dispute_reversal"})   # their fees were 
 class Settlement:
     fees: list[Fee] = field(default_factory=list)
     adjustments: list[Adjustment] = field(default_factory=list)
+    conversions: list[SettlementConversion] = field(default_factory=list)
     count: int = 0
     sources: list[str] = field(default_factory=list)   # ch_/re_/du_ ids cleared from cash_clearing
 
@@ -65,6 +69,24 @@ def _category(txn: dict[str, Any]) -> str:
         str(kind), str(kind or "other_adjustment"))
 
 
+def _conversion(payout_id: str, txn: dict[str, Any], category: str, gross: int, currency: str,
+                money: Callable[[int, str], Money]) -> SettlementConversion:
+    """A charge or refund booked in its own currency and settled in the payout's: its booked amount comes from the
+    expanded source object (Stripe's balance transaction holds only the settled amount and the rate)."""
+    source = txn.get("source")
+    if category not in GROSS_CATEGORIES or not isinstance(source, dict) or not isinstance(source.get("amount"), int) \
+            or not isinstance(source.get("currency"), str):
+        raise NormalizationError(
+            f"payout {payout_id} settles {txn.get('id')} ({category}) booked in another currency and its booked "
+            "amount is not known (expected an expanded charge or refund)", reason="settlement_currency_differs",
+            balance_transaction=str(txn.get("id")))
+    sign = -1 if gross < 0 else 1
+    original = money(sign * abs(source["amount"]), source["currency"])
+    rate = txn.get("exchange_rate")
+    return SettlementConversion(original=original, settled=money(gross, currency), reference=str(txn.get("id")),
+                                rate=Decimal(str(rate)) if isinstance(rate, int | float | str) else None)
+
+
 def settle(payout_id: str, currency: str, amount_minor: int, transactions: list[dict[str, Any]],
            money: Callable[[int, str], Money]) -> Settlement:
     """Fees and adjustments of a payout from its balance transactions; raises ``amounts_inconsistent`` /
@@ -75,11 +97,9 @@ def settle(payout_id: str, currency: str, amount_minor: int, transactions: list[
     settled_net = 0
     for position, txn in enumerate(transactions):
         where = f"balance_transactions[{position}]"
-        if str(txn.get("currency", "")).lower() != currency.lower() or txn.get("exchange_rate") not in (None, 1):
-            raise NormalizationError(
-                f"payout {payout_id} settles {txn.get('id')} booked in another currency (exchange rate "
-                f"{txn.get('exchange_rate')}); settling it needs an FX conversion", reason="settlement_currency_differs",
-                balance_transaction=str(txn.get("id")))
+        if str(txn.get("currency", "")).lower() != currency.lower():
+            raise NormalizationError(f"payout {payout_id} in {currency} lists {txn.get('id')} in {txn.get('currency')}",
+                                     reason="settlement_currency_differs", balance_transaction=str(txn.get("id")))
         gross, fee, net = _int(txn, "amount", where), _int(txn, "fee", where), _int(txn, "net", where)
         if gross - fee != net:
             raise NormalizationError(f"{where}: amount {gross} − fee {fee} ≠ net {net}", reason="amounts_inconsistent")
@@ -91,6 +111,9 @@ def settle(payout_id: str, currency: str, amount_minor: int, transactions: list[
             continue
         result.count += 1
         settled_net += net
+        converted = txn.get("exchange_rate") not in (None, 1)
+        if converted:
+            result.conversions.append(_conversion(payout_id, txn, category, gross, currency, money))
         if category in GROSS_CATEGORIES:
             for detail in txn.get("fee_details") or []:
                 if isinstance(detail, dict):
@@ -103,8 +126,9 @@ def settle(payout_id: str, currency: str, amount_minor: int, transactions: list[
             adjustments[category][1] += 1
             continue
         source = txn.get("source")
-        if isinstance(source, str):
-            result.sources.append(source)
+        source_id = source.get("id") if isinstance(source, dict) else source
+        if isinstance(source_id, str):
+            result.sources.append(source_id)
     if settled_net != amount_minor:
         raise NormalizationError(f"payout {payout_id} of {amount_minor} settles balance transactions netting "
                                  f"{settled_net}", reason="amounts_inconsistent", payout=payout_id)
