@@ -1,10 +1,12 @@
 """Cash that ties out (issue 16, D83): random sequences of charges, refunds, disputes (lost and won), Stripe fees,
-adjustments and automatic payouts in USD, JPY, KWD and EUR, run through a simulated Stripe balance written here and
+adjustments and automatic payouts in USD, JPY, KWD and EUR — with charges in another currency settled into the balance
+at Stripe's rate — run through a simulated Stripe balance written here and
 through LedgerLink's documents and posting rules. After every step the book's Stripe clearing account equals the
 simulated Stripe balance not yet paid out, plus the fees Stripe kept that LedgerLink books at the payout, less the
 adjustments no event booked; payouts in transit equal the payouts not yet on a bank statement; every payout nets to
 its bank line; and delivering a payout's events twice, or its balance transactions in another order, posts the
-same deposit once."""
+same deposit once. A charge booked in another currency leaves clearing in its own currency at the payout, and the FX
+trading account holds both legs (booked and settled)."""
 
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ from tests.conftest import EXAMPLE_CONFIG
 from tests.unit.test_stripe_payouts import payout_event, txn
 
 CLEARING, TRANSIT = "Assets:US01:Clearing:Stripe", "Assets:US01:Clearing:PayoutsInTransit"
+FX = "Income:US01:FX:Realized"
+FOREIGN = {"usd": "eur", "eur": "usd", "jpy": "usd", "kwd": "eur"}   # the currency each balance's foreign charges use
 FEES = ("Expenses:US01:PaymentProcessing:Stripe", "Expenses:US01:PaymentProcessing:Disputes")
 # Stripe's decimals per currency (docs.stripe.com "Supported currencies"): KWD amounts of charges end in 0
 STEP = {"usd": 1, "eur": 1, "jpy": 1, "kwd": 10}
@@ -71,8 +75,8 @@ def payment(currency: str, object_type: str, object_id: str, amount: int, direct
                    reference=object_id, party=Party(role="customer", source_id="cus_1"))
 
 
-operations = st.lists(st.tuples(st.sampled_from(["charge", "charge", "refund", "dispute", "won", "adjust", "payout",
-                                                 "bank", "again"]),
+operations = st.lists(st.tuples(st.sampled_from(["charge", "charge", "foreign", "refund", "dispute", "won", "adjust",
+                                                 "payout", "bank", "again"]),
                                 st.integers(min_value=1, max_value=500_000), st.randoms(use_true_random=False)),
                       min_size=1, max_size=25)
 
@@ -94,7 +98,10 @@ CONFIG = adjustments_mapped()
 def test_clearing_and_transit_tie_to_the_simulated_stripe_balance_after_every_step(currency, ops):
     example_config = CONFIG
     stripe = Stripe(currency)
-    book: dict[str, Decimal] = defaultdict(Decimal)
+    book: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    foreign = FOREIGN[currency]
+    foreign_unpaid, foreign_settled_unpaid = 0, 0  # booked in the foreign currency / what Stripe settled them for
+    foreign_paid_out, settled_paid_out = 0, 0      # what payouts converted, in each currency
     posted: set[str] = set()
     unbooked_fees, unbooked_adjustments = 0, 0     # kept by Stripe, booked by LedgerLink at the payout
     in_transit: dict[str, int] = {}                # payout id → amount not yet on a bank statement
@@ -106,7 +113,7 @@ def test_clearing_and_transit_tie_to_the_simulated_stripe_balance_after_every_st
             return
         posted.add(document.document_id)
         for line in enrich(document, example_config, config_version=1).lines:
-            book[line.account] += line.amount.amount
+            book[(line.account, line.amount.currency)] += line.amount.amount
 
     for kind, raw, rnd in ops:
         amount = raw - raw % STEP[currency] or STEP[currency]
@@ -118,6 +125,22 @@ def test_clearing_and_transit_tie_to_the_simulated_stripe_balance_after_every_st
                                      source=charge_id, currency=currency))
             unbooked_fees += fee
             post(payment(currency, "invoice_payment", charge_id, amount, "received"))
+        elif kind == "foreign":   # a charge in another currency, settled into this balance at Stripe's rate
+            rate = Decimal(rnd.randint(5000, 20000)) / 10000
+            settled = int((major(amount, foreign) * rate).scaleb(DIGITS[currency]).quantize(Decimal(1)))
+            settled -= settled % STEP[currency]
+            if settled <= 0:
+                continue
+            fee = (settled * 29 // 1000) // STEP[currency] * STEP[currency]
+            charge_id = stripe.next_id("ch")
+            stripe.unpaid.append(txn(stripe.next_id("txn"), settled, [("stripe_fee", fee)] if fee else [],
+                                     currency=currency, exchange_rate=float(rate),   # as Stripe's JSON gives it
+                                     source={"id": charge_id, "object": "charge", "amount": amount,
+                                             "currency": foreign}))
+            unbooked_fees += fee
+            foreign_unpaid += amount
+            foreign_settled_unpaid += settled
+            post(payment(foreign, "invoice_payment", charge_id, amount, "received"))
         elif kind in ("refund", "dispute") and stripe.charges:
             charge_id = rnd.choice(sorted(stripe.charges))
             part = min(amount, stripe.charges[charge_id])
@@ -165,6 +188,9 @@ def test_clearing_and_transit_tie_to_the_simulated_stripe_balance_after_every_st
             post(document)
             post(twice if kind == "again" else document)
             stripe.unpaid.clear()
+            foreign_paid_out += foreign_unpaid
+            settled_paid_out += foreign_settled_unpaid
+            foreign_unpaid, foreign_settled_unpaid = 0, 0
             unbooked_fees -= fees_in
             unbooked_adjustments -= adjustments_in
             in_transit[payout_id] = net
@@ -179,8 +205,14 @@ def test_clearing_and_transit_tie_to_the_simulated_stripe_balance_after_every_st
                                    booking_date=date(2026, 3, 2), counter_role="payouts_in_transit",
                                    applies_to_document_id=ref("payout", payout_id, "paid").document_id())
             post(line)
-        # Then, after every step: clearing = Stripe's unpaid balance + fees not yet booked − adjustments not booked
-        expected = stripe.balance() + unbooked_fees - unbooked_adjustments
-        assert book[CLEARING] == major(expected, currency), (kind, book[CLEARING], expected)
-        assert book[TRANSIT] == major(sum(in_transit.values()), currency)
-        assert sum(book.values()) == 0
+        # Then, after every step: clearing = Stripe's unpaid balance + fees not yet booked − adjustments not booked,
+        # less what Stripe holds for charges booked in the other currency — those stay on clearing in theirs
+        expected = stripe.balance() + unbooked_fees - unbooked_adjustments - foreign_settled_unpaid
+        assert book[(CLEARING, currency.upper())] == major(expected, currency), (kind, book, expected)
+        assert book[(CLEARING, foreign.upper())] == major(foreign_unpaid, foreign)
+        # the FX trading account holds both legs of every converted item: booked in one currency, settled in the other
+        assert book[(FX, foreign.upper())] == major(foreign_paid_out, foreign)
+        assert book[(FX, currency.upper())] == -major(settled_paid_out, currency)
+        assert book[(TRANSIT, currency.upper())] == major(sum(in_transit.values()), currency)
+        for code in {code for _, code in book}:
+            assert sum(amount for (_, c), amount in book.items() if c == code) == 0

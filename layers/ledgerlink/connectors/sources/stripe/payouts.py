@@ -136,4 +136,6 @@ def settle(payout_id: str, currency: str, amount_minor: int, transactions: list[
                    for kind, total in sorted(fees.items()) if total]
     result.adjustments = [Adjustment(kind=kind, amount=money(total, currency), count=count)
                           for kind, (total, count) in sorted(adjustments.items()) if total]
+    # in the provider's order the document would differ between two listings of the same payout
+    result.conversions.sort(key=lambda conversion: conversion.reference or "")
     return result
