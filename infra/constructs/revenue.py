@@ -1,6 +1,6 @@
-"""Revenue operations: the period-end release Lambda, its schedules (one per entity, in the entity's time zone),
-and the revenue-table grants of the steps that feed schedules (post: facts of posted documents; normalize:
-subscription cancellations and usage batches).
+"""Revenue operations: the period-end release Lambda (which then runs the FX revaluation, D90), its schedules (one
+per entity, in the entity's time zone), and the revenue-table grants of the steps that feed schedules (post: facts
+of posted documents; normalize: subscription cancellations and usage batches).
 
 The release runs at 03:00 local on the first five days of each month: the first run releases the month that
 just ended; the following ones catch facts that arrived late while that month is still open (each posts only
@@ -62,6 +62,8 @@ class RevenueOperations(Construct):
         release.allow(["dynamodb:Query"], [f"{revenue}/index/{index}" for index in RELEASE_INDEXES])
         # release journals are documents: ledger.register (put) → transition (update), counted in the totals
         release.allow(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], [tables["ledger"].table_arn])
+        # the FX revaluation after the release (D90) reads the entity's posted journals' original amounts (Scan)
+        release.allow(["dynamodb:Scan"], [tables["ledger"].table_arn])
         release.allow(["dynamodb:UpdateItem"], [tables["totals"].table_arn])
         # a refused release or an untied usage line opens (or reopens) a case; a later run resolves it
         release.allow(["dynamodb:PutItem", "dynamodb:UpdateItem"], [tables["exceptions"].table_arn])

@@ -101,6 +101,21 @@ def revenue_release_service() -> Any:
 
 
 @cache
+def fx_revaluation_service() -> Any:
+    """The period-end FX revaluation, run by the release function after the release (same settings, D90)."""
+    from ledgerlink.service.fx_revaluation import FxRevaluationService
+    from ledgerlink.service.posting import erp_connectors
+    from ledgerlink.store.exceptions import DynamoExceptions
+    from ledgerlink.store.ledger import DynamoLedger
+
+    s = settings.read_settings(settings.RevenueReleaseSettings)
+    return FxRevaluationService(
+        config=_config_store(s.config_table, s.config_cache_seconds),
+        ledger=DynamoLedger(s.ledger_table, totals_table=s.totals_table), exceptions=DynamoExceptions(s.exceptions_table),
+        connectors=erp_connectors(_connector_context(s.books_uri, s.legacy_files_uri, s.limiter_table)))
+
+
+@cache
 def config_reader() -> Any:
     s = settings.read_settings(settings.ConfigReaderSettings)
     return _config_store(s.config_table, s.config_cache_seconds)

@@ -180,6 +180,7 @@ class Resources:
                 ("dynamodb:GetItem", t["ledger"], None),               # release journals: ledger.get ...
                 ("dynamodb:PutItem", t["ledger"], None),               # ... register ...
                 ("dynamodb:UpdateItem", t["ledger"], None),            # ... transition
+                ("dynamodb:Scan", t["ledger"], None),                  # FX revaluation: posted journals (D90)
                 ("dynamodb:UpdateItem", t["totals"], None),            # ... with their control totals
                 ("dynamodb:PutItem", t["exceptions"], None),           # a refused release, an untied usage line
                 ("dynamodb:UpdateItem", t["exceptions"], None),        # ... reopened, or resolved by a later run

@@ -123,3 +123,42 @@ def test_the_command_refuses_a_malformed_period_with_exit_2_and_a_reason(capsys)
 
     assert main(["close-check", "--entity", "us01", "--period", "2026-13"]) == 2
     assert "invalid_period" in capsys.readouterr().err
+
+
+# ---- customer credit (D87): overpayments are owed to the customer until refunded or applied ----------------------
+
+def overpaid(config, amount_paid):
+    event = event_json("stripe/02-invoice.paid.json")
+    event["data"]["object"]["amount_paid"] = amount_paid
+    return documents(config, event)
+
+
+def test_an_overpayment_ties_customer_credit_to_the_unapplied_payments_and_leaves_the_receivable_at_zero(
+        example_config):
+    # Given the 20.00 invoice paid 9,999.99: 20.00 applies to it, 9,979.99 is unapplied (customer credit)
+    docs = overpaid(example_config, 999_999)
+    assert [d.source.object_type for d in docs] == ["invoice", "invoice_payment", "unapplied_payment"]
+    report = check(example_config, docs, Book(example_config, docs))
+    assert report.status == "tied", report.table()
+    credit = row(report, "customer_credit", "Liabilities:US01:CustomerCredit")
+    # Then customer credit = −9,979.99 (a credit balance: 9,999.99 paid − 20.00 applied), nothing consumed it
+    assert (credit.expected, credit.booked) == (Decimal("-9979.99"), Decimal("-9979.99"))
+    assert credit.documents == [docs[2].document_id]
+    assert "nothing consumes customer credit yet" in credit.basis
+    # and the receivable is 20.00 billed − 20.00 applied = 0.00, not −9,979.99
+    receivable = row(report, "receivable", "Assets:US01:AccountsReceivable:Stripe")
+    assert (receivable.expected, receivable.booked) == (Decimal("0"), Decimal("0.00"))
+    # the cash is all in clearing: 20.00 + 9,979.99
+    assert row(report, "cash_clearing", "Assets:US01:Clearing:Stripe").expected == Decimal("9999.99")
+
+
+def test_customer_credit_missing_from_the_book_or_a_debit_is_a_difference(example_config):
+    docs = overpaid(example_config, 3_000)                 # 30.00 paid on 20.00: 10.00 unapplied
+    book = Book(example_config, docs[:2])                  # the unapplied payment never reached the book
+    book.totals[("Liabilities:US01:CustomerCredit", "USD")] += Decimal("2.50")   # a stray debit instead
+    book.totals[("Assets:US01:Clearing:Stripe", "USD")] -= Decimal("2.50")
+    report = check(example_config, docs, book)
+    credit = row(report, "customer_credit", "Liabilities:US01:CustomerCredit")
+    assert (credit.expected, credit.booked, credit.difference) == (Decimal("-10.00"), Decimal("2.50"),
+                                                                   Decimal("12.50"))
+    assert credit.status == "difference" and any("is a debit" in p for p in credit.problems)

@@ -229,8 +229,11 @@ def test_a_9999_99_payment_of_a_20_00_invoice_applies_20_00_and_puts_9979_99_on_
     assert lines_of(unapplied, credited) == {"Assets:US01:Clearing:Stripe": Decimal("9979.99"),
                                              "Liabilities:US01:CustomerCredit": Decimal("-9979.99")}
     # without a customer_credit account the remainder is a mapping_missing case, never the receivable
+    def unmapped(data: dict[str, Any]) -> None:
+        for mapping in data["account_mappings"]:
+            mapping.get("accounts", {}).pop("customer_credit", None)
     with pytest.raises(DocumentRejected) as caught:
-        enrich(unapplied, example_config, config_version=1)
+        enrich(unapplied, changed(example_config, unmapped), config_version=1)
     assert caught.value.reason == "mapping_missing" and caught.value.detail["role"] == "customer_credit"
 
 

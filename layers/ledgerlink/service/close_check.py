@@ -11,7 +11,9 @@ involved when they differ (D84).
 - **receivables**: invoices still open in the source (invoices − credit notes − voids − write-offs − payments and
   bank receipts applied + refunds paying out credit notes + write-offs recovered), not below zero;
 - **deferred revenue**: the revenue schedules' closing balance (billed − released − reclassified);
-- **tax payable**: tax invoiced − tax credited − tax refunded (a refund's share of its invoice's tax, D88).
+- **tax payable**: tax invoiced − tax credited − tax refunded (a refund's share of its invoice's tax, D88);
+- **customer credit**: the unapplied payments (overpayments, source object ``unapplied_payment``, D87) less what was
+  refunded or applied from them — nothing consumes customer credit yet, so it is their sum — never a debit balance.
 
 Expected figures are computed from the documents as the sources reported them (the ledger table) and from the
 revenue schedules, never from the book; the booked figures are read from the book itself, through the period's
@@ -50,6 +52,7 @@ from ledgerlink.pipeline.enrich import Accounts
 
 PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 NOT_NEGATIVE = ("cash_clearing", "receivable")
+NOT_POSITIVE = ("customer_credit",)   # a liability: a credit balance (negative in the book's sign convention)
 
 
 class CloseCheckRefused(LedgerLinkError):
@@ -65,7 +68,8 @@ class Book(Protocol):
 
 @dataclass
 class TieOut:
-    check: str                 # trial_balance, cash_clearing, payouts_in_transit, receivable, deferred_revenue, tax
+    check: str                 # trial_balance, cash_clearing, payouts_in_transit, receivable, deferred_revenue, tax,
+                               # customer_credit
     account: str
     currency: str
     expected: Decimal
@@ -217,7 +221,10 @@ class CloseCheck:
             if document.direction == "received":
                 add("cash_clearing", "cash_clearing" if document.method != "out_of_band" else "cash_out_of_band",
                     document.amount.amount - fees)
-                add("receivable", "receivable", -document.amount.amount)
+                if document.source.object_type == "unapplied_payment":   # owed to the customer (D87)
+                    add("customer_credit", "customer_credit", -document.amount.amount)
+                else:
+                    add("receivable", "receivable", -document.amount.amount)
             elif document.source.object_type == CREDIT_NOTE_REFUND:   # moves no cash: the refund does (D89)
                 add("receivable", "receivable", document.amount.amount)
                 add("tax", "tax", -_refunded_tax(document, (invoices or {}).get(document.applies_to_document_id or "")))
@@ -276,13 +283,17 @@ class CloseCheck:
                  "payouts_in_transit": "payouts not yet on a bank statement",
                  "receivable": "invoices still open (invoices − credits − voids − write-offs − payments applied)",
                  "deferred_revenue": "revenue schedules: billed − released − reclassified",
-                 "tax": "tax invoiced − tax credited − tax refunded"}
+                 "tax": "tax invoiced − tax credited − tax refunded",
+                 "customer_credit": "unapplied payments − refunded or applied from them (nothing consumes customer "
+                                    "credit yet)"}
         tieouts = []
         for (check, account, currency), amount in sorted(expected.amounts.items()):
             tieout = TieOut(check, account, currency, amount, balances.get((account, currency), Decimal(0)),
                             bases[check], documents=expected.documents[(check, account, currency)])
             if check in NOT_NEGATIVE and tieout.booked < 0:
                 tieout.problems.append(f"{account} is below zero ({tieout.booked} {currency})")
+            if check in NOT_POSITIVE and tieout.booked > 0:
+                tieout.problems.append(f"{account} is a debit ({tieout.booked} {currency}): the customers owe it")
             if check == "cash_clearing":
                 for payout, sources in sorted(problems.items()):
                     if payout in tieout.documents:

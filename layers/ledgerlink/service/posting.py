@@ -67,7 +67,7 @@ def enrich_step(state: dict[str, Any], config_store: VersionedConfig,
 
             posted_as = with_refunded_tax(document, refunded_document(refunded, originals))  # type: ignore[arg-type]
         journal = enrich(posted_as, config, config_version=version)
-    journal = engine_adjustments(document, journal, config)
+    journal = engine_adjustments(document, journal, config, originals)
     return {**state, "journal": journal.model_dump(mode="json"),
             **revenue_facts(document, posted_as, journal, config)}
 
@@ -85,17 +85,61 @@ def revenue_facts(document: Any, posted_as: Any, journal: JournalEntry, config: 
     return {"revenue": found.model_dump(mode="json")} if found else {}
 
 
-def engine_adjustments(document: Any, journal: JournalEntry, config: LedgerLinkConfig) -> JournalEntry:
-    """Posting-engine steps after the posting rules: compensation links, then FX conversion to the base currency."""
+def engine_adjustments(document: Any, journal: JournalEntry, config: LedgerLinkConfig,
+                       originals: PostedJournals | None = None) -> JournalEntry:
+    """Posting-engine steps after the posting rules: compensation links, then FX conversion to the base currency,
+    then — for a converted document that settles an invoice — its receivable and tax relieved at the invoice's
+    booked rate, the difference to realized FX (D90)."""
     from ledgerlink.pipeline.compensation import compensation_links
     from ledgerlink.pipeline.enrich import Accounts
-    from ledgerlink.pipeline.fx import ROUNDING_ROLE, convert_to_base
+    from ledgerlink.pipeline.fx import (
+        REALIZED_ROLE,
+        ROUNDING_ROLE,
+        SETTLED_ROLES,
+        convert_to_base,
+        settle_at_booked_rates,
+    )
 
     links = tuple(dict.fromkeys((*journal.related_document_ids, *compensation_links(document))))
     if links != journal.related_document_ids:
         journal = journal.model_copy(update={"related_document_ids": links})
     accounts = Accounts(config, journal.entity_id, document.source.source_id or document.source.system)
-    return convert_to_base(journal, config, lambda: accounts.get(ROUNDING_ROLE))
+    converted = convert_to_base(journal, config, lambda: accounts.get(ROUNDING_ROLE))
+    settled = settled_document_id(document)
+    if converted is journal or settled is None or not any(
+            line.role in SETTLED_ROLES and line.original_amount is not None for line in converted.lines):
+        return converted
+    return settle_at_booked_rates(converted, booked_journal(settled, originals),
+                                  lambda: accounts.get(REALIZED_ROLE))
+
+
+def settled_document_id(document: Any) -> str | None:
+    """The invoice whose receivable (or tax) a document relieves: what a payment, refund or credit-note refund
+    applies to, what a credit note or write-off names, the invoice a bank line was cash-applied to."""
+    fields = document.__dict__
+    if document.document_type in ("payment", "bank_transaction"):
+        return fields.get("applies_to_document_id")  # type: ignore[no-any-return]
+    if document.document_type in ("credit_note", "write_off"):
+        return fields.get("original_document_id")  # type: ignore[no-any-return]
+    return None
+
+
+def booked_journal(document_id: str, originals: PostedJournals | None) -> JournalEntry:
+    """The settled invoice's posted journal: the rate its receivable and tax were booked at. Not posted yet → wait
+    (retried, then a case naming it); in a case or ignored → a case: settling it at a guessed rate is refused."""
+    item = originals.get(document_id) if originals is not None else None
+    status = (item or {}).get("status")
+    if status in ("exception", "ignored"):
+        raise DocumentRejected(f"{document_id}, which this document settles, was not posted ({status}): the rate "
+                               "its receivable was booked at is unknown", reason="fx_booked_rate_unknown",
+                               original=document_id,
+                               suggested_fix="post (or resolve) the settled document first, then retry this one")
+    if item is None or not item.get("journal"):
+        raise TransientError(f"{document_id}, which this document settles in a foreign currency, is not posted yet",
+                             reason="fx_booked_rate_pending", original=document_id)
+    from ledgerlink.model.documents import JournalEntry
+
+    return JournalEntry.model_validate_json(item["journal"])
 
 
 def original_journal(document_id: str, originals: PostedJournals | None) -> JournalEntry:

@@ -425,49 +425,10 @@ class ReleaseService:
 
     def _post(self, config: LedgerLinkConfig, version: int, journal: JournalEntry) -> str | None:
         """Register, gate, look up, post, record. Returns the document id once posted; None if rejected."""
-        from ledgerlink.connectors.erps.base import find_existing
-        from ledgerlink.pipeline.periods import apply_erp_period
-        from ledgerlink.pipeline.route import route
-        from ledgerlink.pipeline.validate import validate
-
-        registration = self._ledger.register(_record(journal, "received", version))
-        if not registration.is_new and registration.status == "posted":
-            return journal.document_id
-        key = CounterKey.of(_record(journal, "received", version))
-        try:
-            checked = validate(journal, config)
-            entity = config.entity(journal.entity_id)
-            connection_id = route(config, entity.id, checked.accounting_date).connection_id
-            connector = self._connectors(config, connection_id, version)
-            gated = apply_erp_period(checked, entity, connector.period_status(entity, checked.accounting_date))
-            if gated.accounting_date != checked.accounting_date:
-                rerouted = route(config, entity.id, gated.accounting_date).connection_id
-                if rerouted != connection_id:
-                    connection_id, connector = rerouted, self._connectors(config, rerouted, version)
-            found = find_existing(connector, gated.document_id, "journal")
-            posted = found or connector.post_journal(gated)
-        except DocumentRejected as exc:
-            exception_id, _ = self._exceptions.open(
-                subject=journal.document_id, reason=exc.reason, message=exc.message,
-                correlation_id=journal.correlation_id, document_id=journal.document_id, entity_id=journal.entity_id,
-                source=RELEASE_SOURCE, suggested_fix=exc.detail.get("suggested_fix") or
-                "fix the cause (mapping, period); the next release run posts this journal again",
-                detail={"period": journal.accounting_date.isoformat()})
-            self._ledger.transition(journal.document_id, to="exception", expected=("received",), key=key,
-                                    exception_id=exception_id, exception_reason=exc.reason)
-            return None
-        previous = self._ledger.get(journal.document_id) or {}
-        self._ledger.transition(
-            journal.document_id, to="posted", expected=("received", "exception"), key=key,
-            erp_connection=connection_id, erp_ref=posted.erp_ref,
-            posted_at=self._clock().isoformat(timespec="seconds"), posted_accounting_date=gated.accounting_date.isoformat(),
-            config_version=version, journal_lines=len(gated.lines),
-            period_adjusted=gated.accounting_date != journal.accounting_date,
-            journal=json.dumps(gated.model_dump(mode="json"), separators=(",", ":"), default=str))
-        if previous.get("status") == "exception" and previous.get("exception_id"):
-            self._exceptions.resolve(previous["exception_id"], actor="ledgerlink",
-                                     note=f"posted by a later release run as {posted.erp_ref}")
-        return journal.document_id
+        return post_period_journal(
+            journal, config=config, version=version, ledger=self._ledger, connectors=self._connectors,
+            exceptions=self._exceptions, clock=self._clock, source=RELEASE_SOURCE,
+            retry_hint="fix the cause (mapping, period); the next release run posts this journal again")
 
     def _usage(self, entity_id: str) -> int:
         """Tie-outs still different: counted again (late meter events may have arrived) and raised as cases."""
@@ -487,6 +448,56 @@ class ReleaseService:
                                   "them; the next release run ties the line again",
                     detail={"period_start": tie.period_start.isoformat(), "period_end": tie.period_end.isoformat()})
         return untied
+
+
+def post_period_journal(journal: JournalEntry, *, config: LedgerLinkConfig, version: int, ledger: Any,
+                        connectors: Callable[..., Any], exceptions: Any, clock: Callable[[], datetime], source: str,
+                        retry_hint: str) -> str | None:
+    """A scheduled period-end journal (a release, an FX revaluation), exactly once: registered in the posting
+    ledger, validated, through the period gates, looked up in the ERP by external id before any write, posted and
+    recorded. Returns the document id once posted; None when rejected (a case is opened, the next run retries)."""
+    from ledgerlink.connectors.erps.base import find_existing
+    from ledgerlink.pipeline.periods import apply_erp_period
+    from ledgerlink.pipeline.route import route
+    from ledgerlink.pipeline.validate import validate
+
+    registration = ledger.register(_record(journal, "received", version))
+    if not registration.is_new and registration.status == "posted":
+        return journal.document_id
+    key = CounterKey.of(_record(journal, "received", version))
+    try:
+        checked = validate(journal, config)
+        entity = config.entity(journal.entity_id)
+        connection_id = route(config, entity.id, checked.accounting_date).connection_id
+        connector = connectors(config, connection_id, version)
+        gated = apply_erp_period(checked, entity, connector.period_status(entity, checked.accounting_date))
+        if gated.accounting_date != checked.accounting_date:
+            rerouted = route(config, entity.id, gated.accounting_date).connection_id
+            if rerouted != connection_id:
+                connection_id, connector = rerouted, connectors(config, rerouted, version)
+        found = find_existing(connector, gated.document_id, "journal")
+        posted = found or connector.post_journal(gated)
+    except DocumentRejected as exc:
+        exception_id, _ = exceptions.open(
+            subject=journal.document_id, reason=exc.reason, message=exc.message,
+            correlation_id=journal.correlation_id, document_id=journal.document_id, entity_id=journal.entity_id,
+            source=source, suggested_fix=exc.detail.get("suggested_fix") or retry_hint,
+            detail={"period": journal.accounting_date.isoformat()})
+        ledger.transition(journal.document_id, to="exception", expected=("received",), key=key,
+                          exception_id=exception_id, exception_reason=exc.reason)
+        return None
+    previous = ledger.get(journal.document_id) or {}
+    ledger.transition(
+        journal.document_id, to="posted", expected=("received", "exception"), key=key,
+        erp_connection=connection_id, erp_ref=posted.erp_ref,
+        posted_at=clock().isoformat(timespec="seconds"), posted_accounting_date=gated.accounting_date.isoformat(),
+        config_version=version, journal_lines=len(gated.lines),
+        period_adjusted=gated.accounting_date != journal.accounting_date,
+        journal=json.dumps(gated.model_dump(mode="json"), separators=(",", ":"), default=str))
+    if previous.get("status") == "exception" and previous.get("exception_id"):
+        exceptions.resolve(previous["exception_id"], actor="ledgerlink",
+                           note=f"posted by a later {source} run as {posted.erp_ref}")
+    return journal.document_id
 
 
 class InvalidReleaseRequest(LedgerLinkError):

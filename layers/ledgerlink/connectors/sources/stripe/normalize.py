@@ -673,7 +673,10 @@ def _credit_note_refunds(event: dict[str, Any], note: dict[str, Any], credit: Cr
     refund (amount, invoice, customer): the refund's own journal stays as it is, whichever event arrives first, and
     this one moves what it put on contra revenue and tax to the customer's balance, which the note credited."""
     refunds = _note_refunds(note)
-    if sum(amount for _, amount in refunds) > credit.total.to_minor() or any(amount <= 0 for _, amount in refunds):
+    # Stripe's integers, compared with the total in money: their exponent is Stripe's, not ISO's (ISK 100 = 1 ISK)
+    paid_out = sum((_money(amount, credit.currency, flow="charge") for _, amount in refunds if amount > 0),
+                   Money.zero(credit.currency))
+    if paid_out.amount > credit.total.amount or any(amount <= 0 for _, amount in refunds):
         raise NormalizationError(f"credit note {credit.source.object_id} pays out refunds that are not positive or "
                                  f"exceed its total {credit.total}", reason="amounts_inconsistent",
                                  credit_note=credit.source.object_id)
