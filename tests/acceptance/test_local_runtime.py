@@ -35,7 +35,7 @@ def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
     # Then it reports no problem and the numbers add up: every webhook source, then one camt.053 file
     assert demo_ok(report) == [], format_report(report)
     # Stripe, Brex, Ramp, HubSpot and SAP Concur answer 202; Adyen and Salesforce their own acknowledgement
-    assert report.count(lambda d: d.status == 202) == 40
+    assert report.count(lambda d: d.status == 202) == 41
     # Adyen's three deliveries and Salesforce's two, plus each one's provider retry
     assert report.count(lambda d: d.body.get("ack") in ("[accepted]", "SOAP Ack")) == 7
     assert report.count(lambda d: d.status == 401) == 7           # one forgery per webhook source
@@ -45,10 +45,10 @@ def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
                                                                                    (0, "2024-05-03")]
     # the payout credit is applied to the Stripe payout; the bank fee debit matches nothing: one case
     assert [case["reason"] for case in report.exceptions] == ["cash_unmatched"]
-    # 59 in the book (13 of them revenue release journals: as of 2026-12-15 every month from March to November
+    # 60 in the book (13 of them revenue release journals: as of 2026-12-15 every month from March to November
     # 2026 is released in its own period), 2 in gb01's GL file; a subscription change and a meter-event batch
     # are recorded, never posted
-    assert report.statuses == {"posted": 61, "ignored": 5, "exception": 1}
+    assert report.statuses == {"posted": 62, "ignored": 5, "exception": 1}
     posted = Counter((item["source_id"], item["document_type"]) for item in report.ledger
                      if item["status"] == "posted")
     assert {key: count for key, count in posted.items() if key[0] in ("ramp", "hubspot", "concur", "expensify")
@@ -61,12 +61,15 @@ def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
         ("concur", "expense_report"): 2,        # one report: the employee's side and the company card's
         ("expensify", "expense_report"): 3,     # two reports, one of them with card expenses
         ("adyen", "payout"): 2}                 # the settlement details reports of batches 7 and 8
-    # the Stripe payouts (11.00 and 18.12) were cleared by their bank lines; the Adyen payouts of batches 7 and 8
-    # (90.00 + 199.00) are still in transit
-    assert report.trial_balance[("Assets:US01:Clearing:PayoutsInTransit", "USD")] == Decimal("289.00")
-    # the automatic payout booked Stripe's fee on the 20.00 charge (0.88, the vendor's balance transaction); Adyen's
-    # captures are sales receipts their payments settle, and batch 8 settled the chargeback: nothing below zero
-    assert report.trial_balance[("Expenses:US01:PaymentProcessing:Stripe", "USD")] == Decimal("0.88")
+    # the Stripe payouts of March 2022 (11.00 and 18.12) were cleared by their bank lines; the Adyen payouts of
+    # batches 7 and 8 (90.00 + 199.00) and the November 2026 Stripe payout (113.26) are still in transit
+    assert report.trial_balance[("Assets:US01:Clearing:PayoutsInTransit", "USD")] == Decimal("402.26")
+    # the automatic payouts booked Stripe's fees: 0.88 on the 20.00 charge (the vendor's balance transaction) and
+    # 4.35 on the EUR charge settled in USD; that EUR left clearing in EUR (128.52 − 20.00 refunded = 108.52);
+    # Adyen's captures are sales receipts their payments settle, and batch 8 settled the chargeback: nothing below
+    # zero
+    assert report.trial_balance[("Expenses:US01:PaymentProcessing:Stripe", "USD")] == Decimal("5.23")
+    assert report.trial_balance[("Assets:US01:Clearing:Stripe", "EUR")] == Decimal("0.00")
     assert report.trial_balance[("Assets:US01:AccountsReceivable:Orders", "USD")] == Decimal("0.00")
     assert report.trial_balance[("Assets:US01:Clearing:Adyen", "USD")] == Decimal("0.00")
     (us01, gb01) = report.close_checks
@@ -78,7 +81,7 @@ def test_demo_posts_every_sample_once_and_the_books_pass_bean_check(tmp_path):
     assert len(vendors) == 1 and "Northwind Hosting LLC" in vendors[0].read_text()
     assert report.bean_check[0] == 0
     postings = sorted((report.book_file.parent / "postings").glob("*.beancount"))
-    assert len(postings) == 59
+    assert len(postings) == 60
     # every posting carries its document id and the correlation id of the webhook that caused it
     # the UK company (a Stripe Connect account) routes to the legacy GL file: one import file, trailer ties out
     by_document = {item["document_id"]: item for item in report.ledger}
