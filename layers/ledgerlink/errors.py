@@ -181,4 +181,8 @@ def rejection_from_cause(cause: str | None) -> dict[str, Any]:
                 return inner
         except ValueError:
             pass
+    if error_type in {"TransientError", "RateLimited", "SourceApiUnavailable"}:
+        # a condition worth waiting for (an original still being posted, an ERP outage) outlasted the retries: the
+        # message says which; a retry of the case tries again
+        return {"reason": "retries_exhausted", "message": f"{error_type}: {message}"[:500], "error_type": error_type}
     return {"reason": "unexpected_error", "message": f"{error_type}: {message}"[:500], "error_type": error_type}

@@ -327,6 +327,6 @@ def reset() -> None:
     for function in (_config_store, ingest_service, normalize_service, config_reader, post_dependencies,
                      exception_stores, reconciler, bank_file_service, ops_services, poll_service,
                      enrich_dependencies, summary_buckets, flush_service, master_data_dependencies, revenue_recorder,
-                     revenue_release_service):
+                     revenue_release_service, fx_revaluation_service):
         function.cache_clear()
     clients.reset()
