@@ -162,3 +162,8 @@ def test_customer_credit_missing_from_the_book_or_a_debit_is_a_difference(exampl
     assert (credit.expected, credit.booked, credit.difference) == (Decimal("-10.00"), Decimal("2.50"),
                                                                    Decimal("12.50"))
     assert credit.status == "difference" and any("is a debit" in p for p in credit.problems)
+
+
+def test_an_empty_book_says_there_is_nothing_to_tie_out(example_config):
+    report = check(example_config, [], Book(example_config, []))
+    assert report.tieouts == [] and "nothing posted" in report.table()

@@ -118,6 +118,9 @@ class CloseCheckReport:
             return str(amount.quantize(Decimal(1).scaleb(-currency_exponent(currency))))
 
 
+        if not self.tieouts:
+            return (f"close check {self.entity_id} {self.period} (through {self.through}): nothing posted through "
+                    "that day — no balance to tie out")
         rows = [f"close check {self.entity_id} {self.period} (through {self.through}): {self.status}",
                 f"  {'check':<19} {'account':<42} {'cur':<4} {'expected':>13} {'booked':>13} {'difference':>11}"]
         for t in self.tieouts:
