@@ -136,6 +136,8 @@ class LedgerLinkStack(Stack):
             "AlarmTopicArn": (self.observability.topic.topic_arn, "subscribe to SLO alarms"),
             "OpsApiUrl": (self.ops_api.url, "ops API (IAM auth): /exceptions, /documents/{id}, /validate/{type}, /close-check"),
             "LegacyFilesBucketName": (self.buckets.legacy.bucket_name, "legacy GL import files (prefix legacy/)"),
+            "LegacyFilesUri": (self.buckets.legacy_files_uri, "the legacy GL file store URI the flush and the close "
+                                                             "check use (the CLI's --stack reads it)"),
             "FlushFunctionName": (self.posting_engine.flush.function.function_name,
                                   "invoke with {\"through\": \"YYYY-MM-DD\"} to flush summaries by hand"),
             "InboundQueueUrl": (self.normalize.queue.queue_url, "SQS inbound queue"),

@@ -340,14 +340,14 @@ def _revenue_store(target):  # noqa: ANN001, ANN202
 
 
 def _cmd_close_check(args: argparse.Namespace) -> int:
-    from ledgerlink import settings, wiring
+    from ledgerlink import wiring
     from ledgerlink.service.close_check import CloseCheckRefused, period_end
 
     try:
         period_end(args.period)
         target = _target(args)
         target.activate()
-        report = wiring.close_check_service(target.get(settings.REVENUE_TABLE)).run(args.entity, args.period)
+        report = wiring.close_check_service().run(args.entity, args.period)
     except CloseCheckRefused as exc:
         print(f"error: {exc.reason}: {exc}", file=sys.stderr)
         return 2

@@ -234,9 +234,9 @@ def reconciler() -> Any:
     )
 
 
-def close_check_service(revenue_table: str | None = None) -> Any:
+def close_check_service() -> Any:
     """The month-end close check: the active configuration, the ledger, the books, the revenue schedules and the
-    archived payout contents (the ops API's Lambda; the CLI and the demo name the revenue table)."""
+    archived payout contents (the ops API's Lambda, the CLI on a target, the demo)."""
     from ledgerlink.connectors.erps import ConnectorContext
     from ledgerlink.connectors.erps.beancount import BeancountBook
     from ledgerlink.service.close_check import CloseCheck, settled_sources_from_archive
@@ -246,8 +246,7 @@ def close_check_service(revenue_table: str | None = None) -> Any:
     from ledgerlink.store.revenue import DynamoRevenue
     from ledgerlink.store.secrets import SecretsManagerSecrets
 
-    s = settings.read_settings(settings.ReconcileSettings if revenue_table else settings.OpsSettings)
-    revenue_table = revenue_table or s.revenue_table   # type: ignore[union-attr]
+    s = settings.read_settings(settings.OpsSettings)
     version, config = _config_store(s.config_table, s.config_cache_seconds).active()
     connectors = erp_connectors(ConnectorContext(books_uri=s.books_uri, secrets=SecretsManagerSecrets(),
                                                  legacy_files_uri=s.legacy_files_uri), prepare=False)
@@ -256,7 +255,7 @@ def close_check_service(revenue_table: str | None = None) -> Any:
         connector = connectors(config, config.entity(entity_id).erp_connection, version)
         return connector if isinstance(connector, BeancountBook) else None
 
-    revenue = DynamoRevenue(revenue_table)
+    revenue = DynamoRevenue(s.revenue_table)
     return CloseCheck(config=config, ledger_items=DynamoLedger(s.ledger_table, totals_table="").scan,
                       book_for=book_for, schedules=lambda entity_id: revenue.entity_lines(entity_id),
                       settled_sources=settled_sources_from_archive(S3Archive(s.archive_bucket).get))

@@ -387,6 +387,9 @@ def test_the_cli_resolves_every_resource_from_the_outputs_and_reads_the_seeded_c
     try:
         target = load_target(stack=deployed.stack_name)
         assert set(target.environment) == set(OUTPUT_ENV.values())
+        # the settings the CLI's --stack commands read (ops: exceptions, close-check; reconcile) are all there
+        for cls in (settings.OpsSettings, settings.ReconcileSettings):
+            assert settings.required_env(cls) <= set(target.environment), cls.__name__
         status = commands.status(target)   # queues, executions, exceptions, last reconciliation: all reachable
         version, config = DynamoConfigStore(target.get(settings.CONFIG_TABLE)).active()
     finally:

@@ -146,7 +146,7 @@ def test_only_api_gateway_may_invoke_ingest_and_only_this_route(assembly, templa
 STABLE_OUTPUTS = {
     "WebhookUrl", "OpsApiUrl", "ConfigTableName", "InboxTableName", "LedgerTableName", "ExceptionsTableName",
     "TotalsTableName", "AuditTableName", "CursorsTableName", "ArchiveBucketName",
-    "BooksBucketName", "BooksUri", "ReportsBucketName", "LegacyFilesBucketName", "AuditBucketName",
+    "BooksBucketName", "BooksUri", "ReportsBucketName", "LegacyFilesBucketName", "LegacyFilesUri", "AuditBucketName",
     "ReconcileFunctionName", "FlushFunctionName", "AlarmTopicArn", "InboundQueueUrl", "InboundDlqUrl",
     "BankInbox", "BankFileDlqUrl", "StateMachineArn", "HappyPathStateMachineArn", "OpsReaderRoleArn", "ExceptionResolverRoleArn",
     "ReplayOperatorRoleArn", "MappingAdminRoleArn", "RevenueTableName", "RevenueReleaseFunctionName",

@@ -166,7 +166,7 @@ def reconcile_everything(ledger: list[dict[str, Any]]) -> list[Any]:
     return [reconciler.run(day) for day in days]
 
 
-def close_checks(runtime: LocalRuntime, revenue_table: str) -> list[Any]:
+def close_checks(runtime: LocalRuntime) -> list[Any]:
     """The month-end close check of every entity for the last month that ended before the as-of instant (what a
     controller runs at the close); an entity whose ERP the check cannot read is reported with the reason."""
     from ledgerlink import wiring
@@ -174,7 +174,7 @@ def close_checks(runtime: LocalRuntime, revenue_table: str) -> list[Any]:
     from ledgerlink.service.close_check import CloseCheckRefused
 
     wiring.reset()
-    service = wiring.close_check_service(revenue_table)
+    service = wiring.close_check_service()
     results: list[Any] = []
     for entity in runtime.config.entities:  # type: ignore[union-attr]
         period = previous_period(period_of(clock.today_in(entity.time_zone)))
@@ -274,7 +274,7 @@ def _run_demo(config_path: Path, events_dir: Path, *, state_dir: Path, port: int
                 report.deferred.update(deferred_balances(revenue, entity.id))
         report.ledger = DynamoLedger(tables["ledger"], totals_table=tables["totals"]).scan()
         report.reconciliations = reconcile_everything(report.ledger)
-        report.close_checks = close_checks(runtime, tables["revenue"])
+        report.close_checks = close_checks(runtime)
         report.inbox = DynamoInbox(tables["inbox"], totals_table=tables["totals"]).scan()
         report.exceptions = DynamoExceptions(tables["exceptions"]).list("open")
         report.book_file = runtime.book_main_file(connection)

@@ -25,6 +25,7 @@ OUTPUT_ENV: dict[str, str] = {
     "ArchiveBucketName": settings.ARCHIVE_BUCKET,
     "ReportsBucketName": settings.REPORTS_BUCKET,
     "BooksUri": settings.BOOKS_URI,
+    "LegacyFilesUri": settings.LEGACY_FILES_URI,
     "InboundQueueUrl": settings.INBOUND_QUEUE_URL,
     "InboundDlqUrl": settings.INBOUND_DLQ_URL,
     "StateMachineArn": settings.STATE_MACHINE_ARN,

@@ -206,8 +206,7 @@ class CloseCheck:
         except DocumentRejected:
             return None
 
-    def _expect(self, document: Document, expected: _Expected, invoices: dict[str, dict[str, Any]] | None = None
-                ) -> None:
+    def _expect(self, document: Document, expected: _Expected, invoices: dict[str, dict[str, Any]]) -> None:
         def add(check: str, role: str, amount: Decimal) -> None:
             account = self._account(document, role)
             if account is not None and amount:
@@ -216,9 +215,7 @@ class CloseCheck:
         if isinstance(document, Invoice | CreditNote):
             sign = 1 if isinstance(document, Invoice) else -1
             add("receivable", "receivable", sign * document.total.amount)
-            tax = sum(((line.tax.amount if line.tax else 0) + (line.inclusive_tax.amount if line.inclusive_tax else 0)
-                       for line in document.lines), Decimal(0))
-            add("tax", "tax", -sign * tax)
+            add("tax", "tax", -sign * _tax_of(document))
         elif isinstance(document, Payment):
             fees = sum((fee.amount.amount for fee in document.fees), Decimal(0))
             if document.direction == "received":
@@ -230,10 +227,10 @@ class CloseCheck:
                     add("receivable", "receivable", -document.amount.amount)
             elif document.source.object_type == CREDIT_NOTE_REFUND:   # moves no cash: the refund does (D89)
                 add("receivable", "receivable", document.amount.amount)
-                add("tax", "tax", -_refunded_tax(document, (invoices or {}).get(document.applies_to_document_id or "")))
+                add("tax", "tax", -_refunded_tax(document, invoices.get(document.applies_to_document_id or "")))
             elif document.direction == "refunded":
                 add("cash_clearing", "cash_clearing", -document.amount.amount)
-                add("tax", "tax", _refunded_tax(document, (invoices or {}).get(document.applies_to_document_id or "")))
+                add("tax", "tax", _refunded_tax(document, invoices.get(document.applies_to_document_id or "")))
             else:
                 sign = 1 if document.direction == "chargeback" else -1
                 add("cash_clearing", "cash_clearing", -sign * (document.amount.amount + fees))
@@ -251,14 +248,13 @@ class CloseCheck:
         elif isinstance(document, WriteOff):   # an impairment of the receivable; a later payment recovers it (D89)
             add("receivable", "receivable", (-1 if document.direction == "written_off" else 1) * document.amount.amount)
         elif isinstance(document, Reversal) and document.reason == "void" and document.amount is None:
-            original = (invoices or {}).get(document.original_document_id)
+            original = invoices.get(document.original_document_id)
             voided = DocumentAdapter.validate_json(original["document"]) if original and isinstance(
                 original.get("document"), str) else None
             if isinstance(voided, Invoice):   # the invoice undone: its receivable, tax and deferral (D89)
                 expected.voided.add(voided.document_id)
                 add("receivable", "receivable", -voided.total.amount)
-                add("tax", "tax", sum(((line.tax.amount if line.tax else 0) + (line.inclusive_tax.amount
-                                       if line.inclusive_tax else 0) for line in voided.lines), Decimal(0)))
+                add("tax", "tax", _tax_of(voided))
 
     def _expect_deferred(self, entity_id: str, expected: _Expected) -> None:
         for line, state in self._schedules(entity_id):
@@ -304,6 +300,13 @@ class CloseCheck:
                                                f"{', '.join(sources[:5])}")
             tieouts.append(tieout)
         return tieouts
+
+
+def _tax_of(billing: Invoice | CreditNote) -> Decimal:
+    """A billing document's tax, exclusive and inclusive (what its tax lines post)."""
+    from ledgerlink.pipeline.refund_tax import invoice_taxes
+
+    return sum((tax.amount for _, tax in invoice_taxes(billing)), Decimal(0))   # type: ignore[arg-type]
 
 
 def _refunded_tax(refund: Payment, invoice_item: dict[str, Any] | None) -> Decimal:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -125,33 +126,36 @@ def settled_document_id(document: Any) -> str | None:
 
 
 def booked_journal(document_id: str, originals: PostedJournals | None) -> JournalEntry:
-    """The settled invoice's posted journal: the rate its receivable and tax were booked at. Not posted yet → wait
-    (retried, then a case naming it); in a case or ignored → a case: settling it at a guessed rate is refused."""
-    item = originals.get(document_id) if originals is not None else None
-    status = (item or {}).get("status")
-    if status in ("exception", "ignored"):
-        raise DocumentRejected(f"{document_id}, which this document settles, was not posted ({status}): the rate "
-                               "its receivable was booked at is unknown", reason="fx_booked_rate_unknown",
-                               original=document_id,
-                               suggested_fix="post (or resolve) the settled document first, then retry this one")
-    if item is None or not item.get("journal"):
-        raise TransientError(f"{document_id}, which this document settles in a foreign currency, is not posted yet",
-                             reason="fx_booked_rate_pending", original=document_id)
-    from ledgerlink.model.documents import JournalEntry
-
-    return JournalEntry.model_validate_json(item["journal"])
+    """The settled invoice's posted journal: the rate its receivable and tax were booked at. Not known or not posted
+    yet → wait (retried, then a case naming it); in a case or ignored → a case: settling it at a guessed rate is
+    refused."""
+    return _posted_journal(document_id, originals, wait_if_unknown=True, not_posted=lambda status: DocumentRejected(
+        f"{document_id}, which this document settles, was not posted ({status}): the rate its receivable was booked "
+        "at is unknown", reason="fx_booked_rate_unknown", original=document_id,
+        suggested_fix="post (or resolve) the settled document first, then retry this one"),
+        pending=lambda: TransientError(f"{document_id}, which this document settles in a foreign currency, is not "
+                                       "posted yet", reason="fx_booked_rate_pending", original=document_id))
 
 
 def original_journal(document_id: str, originals: PostedJournals | None) -> JournalEntry:
     """The posted journal a reversal undoes, from the posting ledger."""
+    return _posted_journal(document_id, originals, wait_if_unknown=False, not_posted=lambda status: DocumentRejected(
+        f"the original document {document_id} was not posted ({status})", reason="original_not_posted",
+        original=document_id, suggested_fix="post (or resolve) the original first, then retry this reversal"),
+        pending=lambda: TransientError(f"the original document {document_id} is still being posted",
+                                       reason="original_pending"))
+
+
+def _posted_journal(document_id: str, originals: PostedJournals | None, *, wait_if_unknown: bool,
+                    not_posted: Callable[[str], DocumentRejected], pending: Callable[[], TransientError]) -> JournalEntry:
+    """Another document's posted journal from the posting ledger: in a case or ignored (or unknown, unless
+    ``wait_if_unknown``) → ``not_posted``; still being posted → ``pending`` (the state machine retries it)."""
     item = originals.get(document_id) if originals is not None else None
     status = (item or {}).get("status")
-    if item is None or status in ("exception", "ignored"):
-        raise DocumentRejected(f"the original document {document_id} was not posted ({status or 'unknown'})",
-                               reason="original_not_posted", original=document_id,
-                               suggested_fix="post (or resolve) the original first, then retry this reversal")
-    if status == "received" or not item.get("journal"):
-        raise TransientError(f"the original document {document_id} is still being posted", reason="original_pending")
+    if status in ("exception", "ignored") or (item is None and not wait_if_unknown):
+        raise not_posted(status or "unknown")
+    if item is None or status == "received" or not item.get("journal"):
+        raise pending()
     from ledgerlink.model.documents import JournalEntry
 
     return JournalEntry.model_validate_json(item["journal"])
