@@ -17,6 +17,7 @@ import pytest
 
 from ledgerlink.config import LedgerLinkConfig
 from ledgerlink.connectors.sources.adyen import webhook as adyen
+from ledgerlink.connectors.sources.salesforce import webhook as salesforce
 from ledgerlink.errors import DocumentRejected, NormalizationError
 from ledgerlink.model.documents import JournalEntry, JournalLine, Party, Payment, SourceRef
 from ledgerlink.model.money import Money
@@ -98,6 +99,57 @@ def test_brex_hubspot_concur_and_ramp_refuse_unmapped_accounts_too(example_confi
     assert run("ramp", ramp, opted_in(example_config, "ramp")).documents[0].entity_id == "us01"
 
 
+def mapped(config: LedgerLinkConfig, source_id: str, account_entities: dict[str, str]) -> LedgerLinkConfig:
+    return changed(config, lambda data: source_of(data, source_id).update(account_entities=account_entities))
+
+
+def expensify_report(**changes: Any) -> dict[str, Any]:
+    first = json.loads((EVENTS / "expensify" / "api" / "reports.json").read_text())[0]  # policy F1A2B3C4D5E6F708
+    return {**first, **changes}
+
+
+def test_an_expensify_report_from_an_unmapped_policy_is_unknown_account_not_the_default_entity(example_config):
+    unmapped = expensify_report(policyID="0NOBODYMAPPED000")
+    assert unknown_reason(lambda: run("expensify", unmapped, example_config)) == ("unknown_account",
+                                                                                  "0NOBODYMAPPED000")
+    # the mapped policy routes to its entity (gb01 here, so the mapping and not the default decides)
+    to_gb = mapped(example_config, "expensify", {"F1A2B3C4D5E6F708": "gb01"})
+    assert {d.entity_id for d in run("expensify", expensify_report(), to_gb).documents} == {"gb01"}
+    # a report naming no policy goes to the default entity; the opt-in posts the unmapped policy there too
+    assert {d.entity_id for d in run("expensify", expensify_report(policyID=""), to_gb).documents} == {"us01"}
+    assert {d.entity_id for d in run("expensify", unmapped, opted_in(example_config, "expensify")).documents} \
+        == {"us01"}
+    # a report with nothing to post is still recorded as such, whatever its policy
+    zero = {**unmapped, "total": 0, "transactions": [{**t, "amount": 0, "convertedAmount": 0}
+                                                     for t in unmapped["transactions"]]}
+    assert [item.reason for item in run("expensify", zero, example_config).ignored] == ["nothing_to_post"]
+
+
+SALESFORCE_ORG_18 = "00D5e000000LdgrEAC"   # the organization of events/salesforce/*.xml (the configured one)
+SALESFORCE_ORG_15 = "00D5e000000Ldgr"      # its 15-character form
+
+
+def salesforce_won(**changes: Any) -> dict[str, Any]:
+    (event, _open) = salesforce.parse_events((EVENTS / "salesforce" / "02-opportunities.batch.xml").read_bytes())
+    assert event.payload["organization_id"] == SALESFORCE_ORG_18
+    return {**event.payload, **changes}
+
+
+def test_a_salesforce_organization_missing_from_account_entities_is_unknown_account(example_config):
+    unmapped = mapped(example_config, "salesforce", {})
+    assert unknown_reason(lambda: run("salesforce", salesforce_won(), unmapped)) == ("unknown_account",
+                                                                                     SALESFORCE_ORG_18)
+    # the org may be mapped by its 18- or its 15-character id, whichever form the message carries
+    for key in (SALESFORCE_ORG_18, SALESFORCE_ORG_15):
+        to_gb = mapped(example_config, "salesforce", {key: "gb01"})
+        for received in (SALESFORCE_ORG_18, SALESFORCE_ORG_15):
+            documents = run("salesforce", salesforce_won(organization_id=received), to_gb).documents
+            assert {d.entity_id for d in documents} == {"gb01"}, (key, received)
+    # with the explicit opt-in, the unmapped organization posts to the default entity
+    opted = opted_in(unmapped, "salesforce")
+    assert {d.entity_id for d in run("salesforce", salesforce_won(), opted).documents} == {"us01"}
+
+
 # ---- signs -----------------------------------------------------------------------------------------
 
 def brex_event(payment_type: str, minor_units: int, **changes: Any) -> dict[str, Any]:
@@ -122,6 +174,43 @@ def test_a_brex_refund_posts_as_a_credit_and_a_negative_refund_is_a_case_not_a_g
     with pytest.raises(NormalizationError) as caught:
         run("brex", brex_event("REFUND", -500), example_config)
     assert caught.value.reason == "amount_sign_ambiguous"
+
+
+def test_a_ramp_card_transaction_of_minus_10_30_credits_the_expense_10_30_never_debits_it(example_config):
+    # a merchant credit: the settled amount and its line items both say -10.30 USD (-1030 minor units)
+    refund = ramp_event("01-transactions.cleared.json", "transaction", amount=Decimal("-10.30"),
+                        line_items=[{"amount": {"amount": -1030, "currency_code": "USD"}}])
+    (card,) = run("ramp", refund, example_config).documents
+    assert card.amount == Money.of("-10.30", "USD")
+    # Dr card liability 10.30 · Cr expense 10.30 (the sample is coded SaaS → Expenses:US01:Software)
+    assert lines_of(card, example_config) == {"Expenses:US01:Software": Decimal("-10.30"),
+                                              "Liabilities:US01:CreditCards:Ramp": Decimal("10.30")}
+    journal = enrich(card, example_config, config_version=1)
+    assert {(line.account, line.amount.amount > 0) for line in journal.lines} == {
+        ("Liabilities:US01:CreditCards:Ramp", True), ("Expenses:US01:Software", False)}
+    # the same credit without line items: still a credit, never flipped
+    (bare,) = run("ramp", ramp_event("01-transactions.cleared.json", "transaction", amount=Decimal("-10.30"),
+                                     line_items=[]), example_config).documents
+    assert bare.amount == Money.of("-10.30", "USD")
+    # zero is still recorded, not posted
+    zero = run("ramp", ramp_event("01-transactions.cleared.json", "transaction", amount=0, line_items=[]),
+               example_config)
+    assert zero.documents == [] and [item.reason for item in zero.ignored] == ["zero_amount"]
+
+
+def test_a_negative_ramp_reimbursement_owed_to_the_employee_is_a_case_and_zero_is_recorded(example_config):
+    negative = {"amount": Decimal("-484.46"), "payee_amount": {"amount": -48446, "currency_code": "USD"},
+                "line_items": [{"amount": {"amount": -43446, "currency_code": "USD"}},
+                               {"amount": {"amount": -5000, "currency_code": "USD"}}]}
+    for changes in (negative, {"amount": Decimal("-484.46")}):   # its lines negative too, or still positive
+        event = ramp_event("03-reimbursements.ready_to_sync.json", "reimbursement", **changes)
+        with pytest.raises(NormalizationError) as caught:
+            run("ramp", event, example_config)
+        assert caught.value.reason == "amount_sign_ambiguous"
+    zero = ramp_event("03-reimbursements.ready_to_sync.json", "reimbursement", amount=0, line_items=[],
+                      payee_amount={"amount": 0, "currency_code": "USD"})
+    result = run("ramp", zero, example_config)
+    assert result.documents == [] and [item.reason for item in result.ignored] == ["zero_amount"]
 
 
 def test_ramp_line_items_that_disagree_in_sign_with_the_amount_are_a_case(example_config):

@@ -115,6 +115,22 @@ def test_a_malformed_bill_is_a_clear_exception(example_config, changes, reason):
     assert caught.value.reason == reason
 
 
+def test_a_negative_approved_bill_is_a_sign_case_and_a_zero_bill_is_recorded(example_config):
+    # -1,840.00 USD, its line items negative too (-1,500.00 and -340.00): a bill is owed to the vendor, so the
+    # sign contradicts the type — a case, neither posted as a vendor credit nor dropped as zero
+    negative = bill_object(BILL_A, amount={"amount": -184000, "currency_code": "USD"}, line_items=[
+        {**item, "amount": {**item["amount"], "amount": -item["amount"]["amount"]}}
+        for item in bill_object(BILL_A)["line_items"]])
+    assert [item["amount"]["amount"] for item in negative["line_items"]] == [-150000, -34000]
+    for obj in (negative, bill_object(BILL_A, amount={"amount": -184000, "currency_code": "USD"})):
+        with pytest.raises(NormalizationError) as caught:
+            run(example_config, "06-bills.approved.json", obj)
+        assert caught.value.reason == "amount_sign_ambiguous"
+    zero = run(example_config, "06-bills.approved.json",
+               bill_object(BILL_A, amount={"amount": 0, "currency_code": "USD"}, line_items=[]))
+    assert zero.documents == [] and [item.reason for item in zero.ignored] == ["zero_amount"]
+
+
 def test_a_bill_without_line_items_is_one_line_in_the_default_category(example_config):
     bill = the_bill(example_config, line_items=[])
     assert [(line.category, line.amount) for line in bill.lines] == [("uncategorized", Money.of("1840.00", "USD"))]

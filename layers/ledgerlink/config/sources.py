@@ -169,10 +169,11 @@ class AdyenSource(_RoutedSourceFields):
                                        "the payment only credits the receivable it left")
 
 
-class SalesforceSource(_SourceFields):
+class SalesforceSource(_RoutedSourceFields):
     """Salesforce outbound messages (SOAP). They carry no signature: the endpoint URL configured in Salesforce
     holds a secret token (``?token=...``, compared with ``signing_secret``) and every message must come from
-    ``organization_id``. ``tolerance_seconds`` is unused (messages have no signed send time)."""
+    ``organization_id``. ``tolerance_seconds`` is unused (messages have no signed send time).
+    ``account_entities`` maps the org id (its 15- or 18-character form) to an entity."""
 
     kind: Literal["salesforce"]
     organization_id: str = Field(pattern=r"^00D[A-Za-z0-9]{12}([A-Za-z0-9]{3})?$",
@@ -235,7 +236,9 @@ class ExpensifySource(ConfigModel):
     kind: Literal["expensify"]
     api: ApiAccess
     default_entity: Identifier
-    account_entities: dict[str, Identifier] = Field(default_factory=dict)
+    account_entities: dict[str, Identifier] = Field(
+        default_factory=dict, description="Expensify policyID → entity id")
+    unmapped_accounts: UnmappedAccounts = Field(default="exception", description=_UNMAPPED_ACCOUNTS_HELP)
     max_amount: AmountCeilings = Field(default_factory=dict, description=_MAX_AMOUNT_HELP)
     poll_interval_minutes: int = Field(default=15, ge=5, le=1_440)
     start_date: date = Field(default=date(2020, 1, 1),
@@ -245,6 +248,10 @@ class ExpensifySource(ConfigModel):
     default_category: Identifier = "uncategorized"
     max_body_bytes: int = Field(default=262_144, ge=1_024, le=6_000_000)
     signing_secret: None = None
+
+    def entity_for_account(self, account: str | None) -> str | None:
+        """See :func:`route_account`: the report's ``policyID`` → entity id, or None for an unmapped one (a case)."""
+        return route_account(self.account_entities, self.default_entity, self.unmapped_accounts, account)
 
 
 class BankSource(ConfigModel):

@@ -10,6 +10,10 @@ Reimbursable expenses become one ExpenseReport owed to the employee (Dr expense.
 employee_payable); non-reimbursable ones (company card) a second one against the card (Cr card_liability).
 Both are identified by the report id and side, so a report read again by an overlapping poll — or approved
 again later — posts nothing twice.
+
+The report's ``policyID`` picks the entity (``account_entities``); a policy nobody mapped is a case
+(``unknown_account``), never the default entity, unless the source opted in (``unmapped_accounts:
+default_entity``); a report naming no policy goes to ``default_entity``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ledgerlink.config.model import Entity
 from ledgerlink.config.sources import ExpensifySource
 from ledgerlink.connectors.sources.base import (
     Ignored,
@@ -29,7 +34,7 @@ from ledgerlink.connectors.sources.base import (
     parse_day,
     parse_instant,
 )
-from ledgerlink.errors import NormalizationError
+from ledgerlink.errors import NormalizationError, unknown_account
 from ledgerlink.model.documents import ExpenseLine, ExpenseReport, Party, SourceRef
 from ledgerlink.model.money import CurrencyError, Money, sum_money
 
@@ -58,6 +63,14 @@ def cents(value: Any, currency: Any, *, field: str) -> Money:
     return amount
 
 
+def _entity(policy: str, source: ExpensifySource, ctx: NormalizeContext) -> Entity:
+    """The policy's entity; a policy nobody mapped is a case (``unknown_account``) unless the source opted in."""
+    entity_id = source.entity_for_account(policy or None)
+    if entity_id is None:
+        raise unknown_account("Expensify", "policyID", policy, ctx.source_id)
+    return ctx.config.entity(entity_id)
+
+
 def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
     result = Normalized()
     source = _source(ctx)
@@ -71,7 +84,6 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
     total = cents(event.get("total"), currency, field="total")
     approved = parse_instant(event.get("approved"), field="approved")  # exported in UTC
     policy = str(event.get("policyID") or "")
-    entity = ctx.config.entity(source.account_entities.get(policy, source.default_entity))
     sides: dict[bool, list[ExpenseLine]] = {True: [], False: []}
     amounts: list[Money] = []
     transactions = event.get("transactions")
@@ -102,6 +114,10 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
     if sum_money(amounts, total.currency) != total:
         raise NormalizationError(f"report {report_id}: expenses sum to {sum_money(amounts, total.currency)}, the "
                                  f"report total is {total}", reason="amounts_inconsistent")
+    if not any(sides.values()):
+        result.ignored.append(Ignored("nothing_to_post", f"report {report_id} has only zero-amount expenses"))
+        return result
+    entity = _entity(policy, source, ctx)
     employee = Party(role="employee", source_id=f"expensify-account:{event.get('accountID') or 'unknown'}")
     try:
         for reimbursable, lines in sides.items():
@@ -120,8 +136,6 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         raise NormalizationError(f"report {report_id}: {first.get('msg')}", reason="invalid_document") from None
-    if not result.documents:
-        result.ignored.append(Ignored("nothing_to_post", f"report {report_id} has only zero-amount expenses"))
     return result
 
 

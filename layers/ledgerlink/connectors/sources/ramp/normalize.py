@@ -16,16 +16,21 @@ must agree to the minor unit — an amount sent in the wrong representation (``9
 is an ``amounts_inconsistent`` exception, never a posting 100× too large.
 
 - ``transactions.cleared`` / ``.ready_to_sync`` with a ``CLEARED`` transaction → CardTransaction (Dr
-  expense.<category> · Cr card_liability; negative = merchant refund), one per transaction id (version
-  ``cleared``: both events, in any order, post it once); any other state is recorded (not final yet);
+  expense.<category> · Cr card_liability), one per transaction id (version ``cleared``: both events, in any
+  order, post it once); a negative amount (a merchant refund or credit) keeps its sign and posts the mirror
+  (Dr card_liability · Cr expense), never flipped; zero is recorded (``zero_amount``); any other state is
+  recorded (not final yet);
 - ``reimbursements.ready_to_sync`` with an approved ``BUSINESS_TO_USER`` reimbursement → ExpenseReport
   (Dr expense.<category> per line · Cr employee_payable), one per reimbursement id; repayments
-  (``USER_TO_BUSINESS``) and unapproved states are recorded as ignored;
+  (``USER_TO_BUSINESS``) and unapproved states are recorded as ignored, a zero amount as ``zero_amount``; a
+  *negative* amount (money owed to the employee, signed as money back) is a case (``amount_sign_ambiguous``);
 - ``bills.approved`` / ``.ready_to_sync`` with an ``APPROVED`` bill → Bill (Dr expense.<category> per line ·
   Cr accounts_payable) owed to the bill's vendor (a party: kind vendor, source id = Ramp vendor id), one per
   bill id (version ``approved``: both events post it once). Amounts are ``CurrencyAmount`` (minor units); the
-  line items must sum to the bill amount. The accounting date is the invoice date Ramp states (``issued_at``,
-  a calendar date: read as the date, not shifted to the entity's time zone);
+  line items must sum to the bill amount; a zero bill is recorded (``zero_amount``), a negative one is a case
+  (``amount_sign_ambiguous``: a bill is owed to the vendor, so the sign contradicts the type). The accounting
+  date is the invoice date Ramp states (``issued_at``, a calendar date: read as the date, not shifted to the
+  entity's time zone);
 - ``bills.archived`` of a bill that had been approved → a Reversal (reason ``cancellation``) of that Bill, dated
   on the archive event and naming its vendor (posted as a vendor credit where bills post as ERP documents); an archived bill that was never approved had posted nothing and is recorded;
 - ``bills.created`` / ``bills.rejected`` are recorded (no liability until approved); ``bills.paid`` is recorded
@@ -132,6 +137,13 @@ def _agree(expected: Money, lines: list[Money], *, what: str, object_id: str) ->
             object_id=object_id)
 
 
+def _sign_ambiguous(message: str, object_id: str) -> NormalizationError:
+    """A negative amount on an object whose type fixes the direction (a reimbursement owed to the employee, a bill
+    owed to the vendor): which one is true is not ours to pick, so nothing posts and nothing vanishes (issue 17)."""
+    return NormalizationError(message, reason="amount_sign_ambiguous", field="amount", object_id=object_id,
+                              suggested_fix="check the object in Ramp; post it by hand and resolve the case")
+
+
 def _ref(object_type: str, object_id: str, version: str, notification: dict[str, Any],
          ctx: NormalizeContext) -> SourceRef:
     return SourceRef(system=SYSTEM, object_type=object_type, object_id=object_id, version=version,
@@ -193,12 +205,15 @@ def _reimbursement(obj: dict[str, Any], notification: dict[str, Any], ctx: Norma
                                       f"reimbursement {reimbursement_id}: {direction} (an employee repayment)"))
         return
     payable = major_money(obj.get("amount"), obj.get("currency"), field="amount")
+    if payable.amount < 0:
+        raise _sign_ambiguous(f"reimbursement {reimbursement_id}: {direction} of {payable}: the direction says "
+                              "owed to the employee, the sign says the opposite", reimbursement_id)
     lines = _line_amounts(obj, "line_items")
     _agree(payable, [amount for _, amount in lines], what="reimbursement", object_id=reimbursement_id)
     payee = obj.get("payee_amount")
     if isinstance(payee, dict) and payee.get("currency_code") == payable.currency:
         _agree(payable, [minor_money(payee, field="payee_amount")], what="reimbursement", object_id=reimbursement_id)
-    if payable.amount <= 0:
+    if payable.is_zero():
         result.ignored.append(Ignored("zero_amount", f"reimbursement {reimbursement_id}"))
         return
     entity = _entity(obj, notification, source, ctx)
@@ -260,9 +275,12 @@ def _bill(obj: dict[str, Any], notification: dict[str, Any], ctx: NormalizeConte
         result.ignored.append(Ignored("not_approved", f"bill {bill_id} is {approval}"))
         return
     total = minor_money(obj.get("amount"), field="amount")
-    if total.amount <= 0:
+    if total.is_zero():
         result.ignored.append(Ignored("zero_amount", f"bill {bill_id}"))
         return
+    if total.amount < 0:
+        raise _sign_ambiguous(f"bill {bill_id}: an approved bill of {total}: a bill is owed to the vendor, the sign "
+                              "says the vendor owes", bill_id)
     lines = _bill_lines(obj, bill_id, total, source)
     entity = _entity(obj, notification, source, ctx)
     issued = obj.get("issued_at") or obj.get("created_at")

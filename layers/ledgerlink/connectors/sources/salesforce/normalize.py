@@ -9,8 +9,10 @@ An ``Opportunity`` notification whose ``StageName`` is one of the source's ``clo
   orgs; ``CloseDate`` as the signing date) — posted as a memorandum booking.
 
 Messages from another organization than the configured one are exceptions (``organization_mismatch``);
-other sObjects and stages are recorded as ignored. Amounts are decimal strings in major units; more decimals
-than the currency has is refused (``invalid_amount``), never rounded.
+other sObjects and stages are recorded as ignored. The organization picks the entity: ``account_entities`` may
+name it by its 15- or its 18-character id; an organization nobody mapped is a case (``unknown_account``), never
+the default entity, unless the source opted in (``unmapped_accounts: default_entity``). Amounts are decimal
+strings in major units; more decimals than the currency has is refused (``invalid_amount``), never rounded.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
+from ledgerlink.config.model import Entity
 from ledgerlink.config.sources import SalesforceSource
 from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized
-from ledgerlink.errors import NormalizationError
+from ledgerlink.errors import NormalizationError, unknown_account
 from ledgerlink.model.documents import ContractEvent, CustomerEvent, Party, SourceRef
 from ledgerlink.model.money import CurrencyError, Money
 
@@ -41,6 +44,17 @@ def _source(ctx: NormalizeContext) -> SalesforceSource:
 def _same_org(configured: str, received: str) -> bool:
     # the 15-character id is the case-sensitive prefix of the 18-character one
     return configured[:15] == received[:15]
+
+
+def _entity(organization: str, source: SalesforceSource, ctx: NormalizeContext) -> Entity:
+    """The organization's entity, mapped under its 15- or its 18-character id (whichever form the message carries);
+    an organization nobody mapped is a case (``unknown_account``) unless the source opted in."""
+    keys = [organization[:15], organization, *(key for key in source.account_entities if _same_org(key, organization))]
+    key = next((key for key in keys if key in source.account_entities), organization)
+    entity_id = source.entity_for_account(key)
+    if entity_id is None:
+        raise unknown_account("Salesforce", "OrganizationId", organization, ctx.source_id)
+    return ctx.config.entity(entity_id)
 
 
 def _money(raw: Any, currency: str) -> Money:
@@ -87,8 +101,7 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
     if not isinstance(account, str) or not account:
         raise NormalizationError(f"Opportunity {opportunity} has no AccountId", reason="missing_field",
                                  field="AccountId")
-    entity = ctx.config.entity(source.account_entities.get(organization[:15], source.account_entities.get(
-        organization, source.default_entity)))
+    entity = _entity(organization, source, ctx)
     currency = fields.get("CurrencyIsoCode") or source.currency
     if fields.get("Amount") in (None, ""):
         raise NormalizationError(f"Opportunity {opportunity} has no Amount", reason="missing_field", field="Amount")
