@@ -82,8 +82,9 @@ class Normalize(Construct):
                api_secrets: Sequence[secretsmanager.ISecret]) -> None:
         function.allow(["dynamodb:GetItem"], [tables["config"].table_arn])
         function.allow(["dynamodb:UpdateItem"], [tables["inbox"].table_arn])
-        # register; get = cash application reads the documents a bank line names
-        function.allow(["dynamodb:PutItem", "dynamodb:GetItem"], [tables["ledger"].table_arn])
+        # register; get = cash application reads the documents a bank line names; update = the receivables
+        # subledger's claims on an invoice's item (receivable_claims / receivable_version, D92)
+        function.allow(["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"], [tables["ledger"].table_arn])
         # open (put); a replayed document whose execution waits on its case: read it, mark it retrying
         function.allow(["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"], [tables["exceptions"].table_arn])
         function.allow(["dynamodb:PutItem"], [tables["parties"].table_arn])  # parties announced by CRM/HR events

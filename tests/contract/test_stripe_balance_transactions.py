@@ -73,12 +73,34 @@ def test_a_wrong_key_is_refused_as_unauthorized_and_an_unknown_payout_as_not_fou
     assert missing.value.reason == "source_object_not_found"
 
 
-def test_only_automatic_payouts_of_a_source_with_cash_data_access_are_fetched(fake):
+def test_only_automatic_payouts_and_refunds_without_ids_of_a_source_with_cash_data_access_are_fetched(fake):
     source = StripeSource(id="stripe", kind="stripe", signing_secret=SecretRef(secret_id="s"), default_entity="us01",
                           api=ApiAccess(base_url=fake.url, credentials=SecretRef(secret_id="k")))
     without = source.model_copy(update={"api": None})
     automatic = {"type": "payout.paid", "data": {"object": {"id": PAYOUT, "automatic": True}}}
     manual = {"type": "payout.paid", "data": {"object": {"id": PAYOUT, "automatic": False}}}
-    charge = {"type": "charge.refunded", "data": {"object": {"id": "ch_1"}}}
-    assert [api.wants(n, source) for n in (automatic, manual, charge)] == [True, False, False]
+    charge = {"type": "charge.refunded", "data": {"object": {"id": "ch_1"}}}          # newer API: no refund ids
+    embedded = {"type": "charge.refunded", "data": {"object": {"id": "ch_1", "refunds": {"data": [{"id": "re_1"}]}}}}
+    paid = {"type": "invoice.paid", "data": {"object": {"id": "in_1"}}}
+    assert [api.wants(n, source) for n in (automatic, manual, charge, embedded, paid)] == [
+        True, False, True, False, False]
     assert api.wants(automatic, without) is False
+
+
+def test_a_charges_refunds_are_listed_page_by_page(tmp_path: Path):
+    # "List all refunds" with the charge filter: 130 refunds at the maximum page of 100 are two requests, each once
+    charge = "ch_1QLedgerLinkAcmePay01"
+    folder = tmp_path / "stripe" / "api" / "refunds"
+    folder.mkdir(parents=True)
+    (folder / f"{charge}.json").write_text(json.dumps(
+        {"data": [{"id": f"re_{i:04d}", "object": "refund", "amount": 100, "status": "succeeded"} for i in range(130)]}))
+    with FakeSourceApis(tmp_path, credentials={"stripe": generate_credentials("stripe")}) as server:
+        client = session(server)
+        event = json.loads((Path(__file__).parents[2] / "events" / "stripe"
+                            / "08-charge.refunded.partial.current-api.json").read_text())
+        source = StripeSource(id="stripe", kind="stripe", signing_secret=SecretRef(secret_id="s"),
+                              default_entity="us01", api=ApiAccess(base_url=server.url,
+                                                                   credentials=SecretRef(secret_id="k")))
+        fetched = api.fetch(event, source, client)
+        assert [r["id"] for r in fetched["refunds"]] == [f"re_{i:04d}" for i in range(130)]
+        assert fetched["charge"] == charge and client.calls == 2 == server.calls("/v1/refunds")

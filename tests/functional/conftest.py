@@ -7,6 +7,7 @@ signing secret, routes Step Functions task invocations to the handlers in-proces
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import time
@@ -31,11 +32,14 @@ from ledgerlink.local.aws import (
     atomic_dynamodb,
     create_resources,
     in_process_lambdas,
+    store_api_credentials,
     store_secrets,
     waiting_for_decisions,
 )
+from ledgerlink.local.fake_apis import FakeSourceApis, generate_credentials
 from ledgerlink.local.functions import FunctionHost
 from ledgerlink.local.http_front import api_gateway_event
+from ledgerlink.local.runtime import with_api_base_url
 from ledgerlink.local.sqs_poller import deliver_batch
 from ledgerlink.store import clients
 from ledgerlink.store.exceptions import DynamoExceptions
@@ -198,6 +202,20 @@ def config_with(**changes: Any) -> LedgerLinkConfig:
     return parse_config_text(yaml.safe_dump(data), origin="test-config")
 
 
+def served_like(config: LedgerLinkConfig, stack: Stack) -> LedgerLinkConfig:
+    """``config`` with its vendor APIs at the base URLs the stack serves them (its local fake), so a diff against the
+    stack's active configuration shows only the edits."""
+    urls = {source.id: (getattr(source, "api", None), getattr(source, "reports", None)) for source in stack.config.sources}
+    sources = []
+    for source in config.sources:
+        for attribute, served in zip(("api", "reports"), urls.get(source.id, (None, None)), strict=True):
+            access = getattr(source, attribute, None)
+            if access is not None and served is not None:
+                source = source.model_copy(update={attribute: access.model_copy(update={"base_url": served.base_url})})
+        sources.append(source)
+    return config.model_copy(update={"sources": sources})
+
+
 _DELETE = object()
 DELETE = _DELETE
 
@@ -219,9 +237,31 @@ def stack_config() -> LedgerLinkConfig:
     return parse_config_text(EXAMPLE_CONFIG.read_text(), origin=str(EXAMPLE_CONFIG))
 
 
+def _remote_api_sources(config: LedgerLinkConfig) -> list[Any]:
+    from ledgerlink.config.sources import api_credentials
+
+    return [source for source in config.sources if api_credentials(source) is not None
+            and not str(getattr(getattr(source, "api", None) or getattr(source, "reports", None), "base_url", ""))
+            .startswith("http://127.0.0.1")]
+
+
 @pytest.fixture
 def stack(aws_env: None, stack_config: LedgerLinkConfig, tmp_path: Path,
           monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    # vendor APIs the configuration names at their real hosts are served by the local fake, as in `make demo`
+    # (a module with its own fake points its configuration there first, and keeps it)
+    remote = _remote_api_sources(stack_config)
+    with contextlib.ExitStack() as vendors:
+        if remote:
+            credentials = {source.kind: generate_credentials(source.kind) for source in remote}
+            vendor = vendors.enter_context(FakeSourceApis(EVENTS, credentials=credentials))
+            stack_config = with_api_base_url(stack_config, vendor.url)
+        yield from _stack(stack_config, tmp_path, monkeypatch,
+                          {source.id: credentials[source.kind] for source in remote} if remote else {})
+
+
+def _stack(stack_config: LedgerLinkConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+           api_credentials: dict[str, dict[str, str]]) -> Iterator[Stack]:
     with mock_aws(config=MOTO_CONFIG):
         wiring.reset()  # clients must be created inside the mock
         host = FunctionHost(prefix="ll-test", log_stream=io.StringIO())
@@ -232,5 +272,7 @@ def stack(aws_env: None, stack_config: LedgerLinkConfig, tmp_path: Path,
                 monkeypatch.setenv(key, value)
             apply_config(resources, stack_config, applied_by="functional-test")
             store_secrets(stack_config, {source.id: (SECRET,) for source in stack_config.sources})
+            if api_credentials:
+                store_api_credentials(stack_config, api_credentials)
             yield Stack(resources, host, stack_config, tmp_path)
         wiring.reset()

@@ -21,7 +21,7 @@ from ledgerlink.ops.target import Target
 from ledgerlink.store import clients
 from ledgerlink.store.audit import DynamoAudit
 
-from tests.functional.conftest import DELETE, Stack, config_with
+from tests.functional.conftest import DELETE, Stack, config_with, served_like
 
 ALICE = "arn:aws:iam::123456789012:user/alice"
 
@@ -90,7 +90,7 @@ def test_bad_mapping_waits_then_fix_and_retry_posts_exactly_once(stack: Stack, n
 
     # When finance reviews the fix (diff) and applies it as a new configuration version
     target = Target("local", stack.resources.environment())
-    fixed = config_with()
+    fixed = served_like(config_with(), stack)
     active, changes = config_diff(target, fixed)
     assert [(c.kind, c.path) for c in changes] == [
         ("added", "account_mappings[entity=us01 source=stripe].accounts.refunds")]

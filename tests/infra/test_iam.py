@@ -89,6 +89,7 @@ class Resources:
                 ("dynamodb:UpdateItem", t["inbox"], None),             # inbox.record_outcome
                 ("dynamodb:PutItem", t["ledger"], None),               # ledger.register
                 ("dynamodb:GetItem", t["ledger"], None),               # ledger.get (cash application candidates)
+                ("dynamodb:UpdateItem", t["ledger"], None),            # ledger.claim_receivable (subledger, D92)
                 ("dynamodb:PutItem", t["exceptions"], None),           # exceptions.open
                 ("dynamodb:GetItem", t["exceptions"], None),           # a replay: the case its execution waits on
                 ("dynamodb:UpdateItem", t["exceptions"], None),        # ... marked retrying

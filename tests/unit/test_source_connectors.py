@@ -24,7 +24,7 @@ from ledgerlink.connectors.sources.webhooks import SignedRequest
 from ledgerlink.errors import MalformedPayload, NormalizationError, SignatureInvalid
 from ledgerlink.model.documents import BankTransaction, SourceRef
 from ledgerlink.model.money import Money
-from ledgerlink.pipeline import cash_application
+from ledgerlink.pipeline import cash_application, receivables
 from ledgerlink.pipeline.enrich import enrich
 
 from tests.conftest import CONTRACTS, EVENTS
@@ -286,3 +286,28 @@ def test_cash_application_matches_by_reference_and_amount_only(example_config) -
     with pytest.raises(Exception) as caught:
         enrich(debit, example_config, config_version=1)
     assert getattr(caught.value, "reason", None) == "cash_unmatched"
+
+
+def test_an_invoice_matches_its_total_or_at_least_what_is_open_never_a_part_payment(example_config) -> None:
+    # a 20.00 invoice with a 5.00 credit note claimed on it (the receivables subledger, D92): 15.00 is open
+    (credit, *_) = demo_lines(example_config)
+    invoice = SourceRef(system="stripe", object_type="invoice", object_id="in_1", version="finalized").document_id()
+    record = {"document_type": "invoice", "entity_id": "us01", "currency": "USD", "amount": "20.00",
+              "status": "posted", "receivable_claims": {"doc_cn": "5.00"}}
+
+    def line(amount: str) -> BankTransaction:
+        return credit.model_copy(update={"amount": Money(amount, "USD"), "match_candidates": (invoice,)})
+
+    for amount in ("20.00", "15.00", "9999.99"):   # the total, what is open, more than open
+        assert cash_application.apply(line(amount), {invoice: record}).counter_role == "receivable", amount
+    for amount in ("5.00", "14.99"):               # below what is open and not the total: a person decides
+        assert cash_application.apply(line(amount), {invoice: record}).counter_role is None, amount
+    # nothing open any more: only the invoice's own total still names it (a duplicate payment → customer credit)
+    paid = {**record, "receivable_claims": {"doc_cn": "5.00", "doc_pay": "15.00"}}
+    assert cash_application.apply(line("20.00"), {invoice: paid}).counter_role == "receivable"
+    assert cash_application.apply(line("30.00"), {invoice: paid}).counter_role is None
+    # applied with 20.00 of 9,999.99 open: Dr bank 9,999.99 · Cr receivable 20.00 · Cr customer credit 9,979.99
+    split = receivables.split(cash_application.apply(line("9999.99"), {invoice: record}), Decimal("20.00"))
+    journal = enrich(split, example_config, config_version=1)
+    assert [(entry.role, entry.amount.amount) for entry in journal.lines] == [
+        ("bank", Decimal("9999.99")), ("receivable", Decimal("-20.00")), ("customer_credit", Decimal("-9979.99"))]

@@ -13,9 +13,9 @@ the vendor does — a wrong secret is a 401 (or Expensify's ``responseCode`` 407
 - Adyen: ``GET /reports/download/MerchantAccount/{account}/{file}`` (report user, basic auth);
 - Expensify: ``POST /Integration-Server/ExpensifyIntegrations`` (``file`` export job honouring ``approvedAfter``
   and ``reportState``; ``download``);
-- Stripe: ``GET /v1/balance_transactions?payout=po_...`` (restricted key as bearer; ``limit`` ≤ 100, cursor
-  pagination with ``starting_after`` / ``has_more``; ``Stripe-Account`` picks a connected account's folder), from
-  ``events/stripe/api/balance_transactions/[<account>/]<payout>.json``.
+- Stripe: ``GET /v1/balance_transactions?payout=po_...`` and ``GET /v1/refunds?charge=ch_...`` (restricted key as
+  bearer; ``limit`` ≤ 100, cursor pagination with ``starting_after`` / ``has_more``; ``Stripe-Account`` picks a
+  connected account's folder), from ``events/stripe/api/{balance_transactions,refunds}/[<account>/]<id>.json``.
 
 ``fail(prefix, status, times)`` injects failures; ``requests`` records ``(method, path)`` for assertions.
 """
@@ -214,15 +214,17 @@ class FakeSourceApis:
             if not self._basic(headers, creds.get("username"), creds.get("password")):
                 return 401, {"status": 401, "errorType": "security"}, json_type
             return self._fixture("adyen", "api", segments[4])
-        # Stripe balance transactions of a payout
+        # Stripe balance transactions of a payout, refunds of a charge
         if method == "GET" and path == "/v1/balance_transactions":
-            return self._stripe_balance_transactions(raw_path, headers)
+            return self._stripe_list(raw_path, headers, "balance_transactions", "payout")
+        if method == "GET" and path == "/v1/refunds":
+            return self._stripe_list(raw_path, headers, "refunds", "charge")
         # Expensify
         if method == "POST" and path == "/Integration-Server/ExpensifyIntegrations":
             return self._expensify(body)
         return 404, {"error": "no such endpoint"}, json_type
 
-    def _stripe_balance_transactions(self, raw_path: str, headers: Mapping[str, str]) -> tuple[int, Any, str]:
+    def _stripe_list(self, raw_path: str, headers: Mapping[str, str], kind: str, by: str) -> tuple[int, Any, str]:
         json_type = "application/json"
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         if auth != f"Bearer {self.credentials.get('stripe', {}).get('api_key')}":
@@ -235,15 +237,15 @@ class FakeSourceApis:
         if not 1 <= limit <= 100:
             return 400, {"error": {"type": "invalid_request_error", "param": "limit"}}, json_type
         account = next((v for k, v in headers.items() if k.lower() == "stripe-account"), None)
-        folder = ("stripe", "api", "balance_transactions", *((account,) if account else ()))
-        status, raw, _ = self._fixture(*folder, f"{query.get('payout', '')}.json")
+        folder = ("stripe", "api", kind, *((account,) if account else ()))
+        status, raw, _ = self._fixture(*folder, f"{query.get(by, '')}.json")
         if status != 200:
             return status, raw, json_type
         items = json.loads(raw)["data"]
         after = query.get("starting_after")
         start = next((i + 1 for i, item in enumerate(items) if item["id"] == after), 0) if after else 0
         page = items[start:start + limit]
-        return 200, {"object": "list", "url": "/v1/balance_transactions", "data": page,
+        return 200, {"object": "list", "url": f"/v1/{kind}", "data": page,
                      "has_more": start + limit < len(items)}, json_type
 
     def _expensify(self, body: bytes) -> tuple[int, Any, str]:

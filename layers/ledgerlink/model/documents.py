@@ -534,13 +534,25 @@ class BankTransaction(DocumentBase):
     applies_to_document_id: NonEmptyStr | None = None
     counter_role: Identifier | None = None
     match_candidates: tuple[str, ...] = ()      # references read from the line (what matching looked for)
+    # the part of a receipt beyond what was still open on the invoice it was applied to (the receivables
+    # subledger's answer, D92): owed to the customer, credited to customer_credit, never to the receivable
+    unapplied: Money | None = None
 
     @model_validator(mode="after")
     def _amount(self) -> BankTransaction:
         self._same_currency(self.amount)
         if self.amount.is_zero():
             raise ValueError("bank transaction amount must not be zero")
+        if self.unapplied is not None:
+            self._same_currency(self.unapplied)
+            if self.counter_role != "receivable" or not 0 < self.unapplied.amount <= self.amount.amount:
+                raise ValueError("unapplied cash must be part of a receipt applied to an invoice")
         return self
+
+    @property
+    def applied(self) -> Money:
+        """What the line settles on the item it was applied to (all of it unless part is unapplied)."""
+        return self.amount - self.unapplied if self.unapplied is not None else self.amount
 
 
 # ---- compensation -------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ payout                 Dr payouts_in_transit (net) · Dr fees.<kind> per fee typ
                        settled events put there); an item booked in another currency leaves clearing in it
                        against fx_realized, which takes its settled value (currency trading account); failed:
                        mirror
-bank_transaction       matched: Dr/Cr bank · the matched item's role (receivable, payouts_in_transit, ...);
+bank_transaction       matched: Dr/Cr bank · the matched item's role (receivable, payouts_in_transit, ...); a
+                       receipt beyond what the invoice still had open: that part Cr customer_credit (D92);
                        unmatched: ``cash_unmatched`` exception (cash application needs a person)
 contract_event         memorandum booking: Dr contract_backlog · Cr contract_backlog_offset (mirror if cancelled)
 expense_report         Dr expense[.<category>] per line · Cr employee_payable (or card_liability)
@@ -242,10 +243,13 @@ def _bank_transaction(doc: BankTransaction, accounts: Accounts) -> list[JournalL
             suggested_fix="find what the line settles (invoice, payout, fee, transfer), post it manually or add "
                           "the missing source document, then resolve this case",
         )
-    return [
-        _line(accounts, doc.amount, "bank", memo=doc.reference),
-        _line(accounts, -doc.amount, doc.counter_role, memo=doc.applies_to_document_id),
-    ]
+    lines = [_line(accounts, doc.amount, "bank", memo=doc.reference)]
+    if not doc.applied.is_zero():
+        lines.append(_line(accounts, -doc.applied, doc.counter_role, memo=doc.applies_to_document_id))
+    if doc.unapplied is not None:   # beyond what the invoice still had open: owed to the customer (D92)
+        lines.append(_line(accounts, -doc.unapplied, "customer_credit",
+                           memo=f"unapplied: {doc.applies_to_document_id} was {doc.applied} open"))
+    return lines
 
 
 def _contract_event(doc: ContractEvent, accounts: Accounts) -> list[JournalLine]:

@@ -12,8 +12,8 @@ involved when they differ (D84).
   bank receipts applied + refunds paying out credit notes + write-offs recovered), not below zero;
 - **deferred revenue**: the revenue schedules' closing balance (billed − released − reclassified);
 - **tax payable**: tax invoiced − tax credited − tax refunded (a refund's share of its invoice's tax, D88);
-- **customer credit**: the unapplied payments (overpayments, source object ``unapplied_payment``, D87) less what was
-  refunded or applied from them — nothing consumes customer credit yet, so it is their sum — never a debit balance.
+- **customer credit**: the unapplied payments (overpayments, source object ``unapplied_payment``, D87, and the part
+  of bank receipts beyond what their invoice still had open, D92) less what was refunded or applied from them — nothing consumes customer credit yet, so it is their sum — never a debit balance.
 
 Expected figures are computed from the documents as the sources reported them (the ledger table) and from the
 revenue schedules, never from the book; the booked figures are read from the book itself, through the period's
@@ -244,7 +244,9 @@ class CloseCheck:
                                  -sign * conversion.original.amount, document.document_id)
             add("payouts_in_transit", "payouts_in_transit", sign * document.amount.amount)
         elif isinstance(document, BankTransaction) and document.counter_role in ("payouts_in_transit", "receivable"):
-            add(document.counter_role, document.counter_role, -document.amount.amount)
+            add(document.counter_role, document.counter_role, -document.applied.amount)
+            if document.unapplied is not None:   # beyond what the invoice had open: owed to the customer (D92)
+                add("customer_credit", "customer_credit", -document.unapplied.amount)
         elif isinstance(document, WriteOff):   # an impairment of the receivable; a later payment recovers it (D89)
             add("receivable", "receivable", (-1 if document.direction == "written_off" else 1) * document.amount.amount)
         elif isinstance(document, Reversal) and document.reason == "void" and document.amount is None:
@@ -283,8 +285,8 @@ class CloseCheck:
                  "receivable": "invoices still open (invoices − credits − voids − write-offs − payments applied)",
                  "deferred_revenue": "revenue schedules: billed − released − reclassified",
                  "tax": "tax invoiced − tax credited − tax refunded",
-                 "customer_credit": "unapplied payments − refunded or applied from them (nothing consumes customer "
-                                    "credit yet)"}
+                 "customer_credit": "unapplied payments and receipts − refunded or applied from them (nothing "
+                                    "consumes customer credit yet)"}
         tieouts = []
         for (check, account, currency), amount in sorted(expected.amounts.items()):
             tieout = TieOut(check, account, currency, amount, balances.get((account, currency), Decimal(0)),

@@ -26,7 +26,7 @@ from ledgerlink.connectors.sources import normalize_module
 from ledgerlink.connectors.sources.base import NormalizeContext
 from ledgerlink.errors import NormalizationError, TransientError, connector_defect
 from ledgerlink.model.documents import BankTransaction, Document
-from ledgerlink.pipeline import cash_application
+from ledgerlink.pipeline import cash_application, receivables
 from ledgerlink.pipeline.enrich import postable
 
 
@@ -215,6 +215,7 @@ class NormalizeService:
             if isinstance(document, BankTransaction) and document.match_candidates:  # cash application
                 document = cash_application.apply(
                     document, {candidate: self._ledger.get(candidate) for candidate in document.match_candidates})
+                document = self._apply_to_open_amount(document)
             policy = config.policy_for(source_id, document.document_type)
             if not policy.enabled:
                 status, reason = "ignored", "policy_disabled"
@@ -226,7 +227,11 @@ class NormalizeService:
             outcome.document_ids.append(document.document_id)
             if reason:
                 outcome.reasons.append(f"{reason}: {document.document_id}")
+        prefilled = self._prefill_claims(planned)
         registrations, marked = self._register(planned, source_id, event_id, outcome, day)
+        self._claim_receivables([document for document, entry in planned if entry["status"] == "received"
+                                 and not (document.document_id in prefilled
+                                          and registrations[prefilled[document.document_id]].is_new)])
         for document, entry in planned:
             registration = registrations[document.document_id]
             if self._revenue is not None:   # recorded facts that change revenue schedules (idempotent)
@@ -255,6 +260,49 @@ class NormalizeService:
         if not marked:
             record(outcome.outcome, outcome.document_ids, outcome.reasons)
         return outcome
+
+    def _apply_to_open_amount(self, document: BankTransaction) -> BankTransaction:
+        """A bank receipt applied to an invoice settles at most what is still open on it (D92): the receivables
+        subledger claims it (once per line, whatever the retries) and the rest is unapplied (customer credit)."""
+        claim = getattr(self._ledger, "claim_receivable", None)
+        if claim is None or document.counter_role != "receivable" or document.applies_to_document_id is None:
+            return document
+        applied = claim(document.applies_to_document_id, document.document_id, document.amount.amount,
+                        cap_to_open=True)
+        return receivables.split(document, applied) if applied is not None else document
+
+    @staticmethod
+    def _prefill_claims(planned: list[tuple[Any, dict[str, Any]]]) -> dict[str, str]:
+        """Claims on an invoice registered by the same event (``invoice.paid``: the invoice and its payment) go into
+        the invoice's new ledger item, in the registration's own write; returns claimant → invoice. If the invoice
+        was registered before (its put is refused), the claimant claims after registration like any other."""
+        invoices = {document.document_id: entry for document, entry in planned
+                    if document.document_type == "invoice" and entry["status"] == "received"}
+        prefilled: dict[str, str] = {}
+        for document, entry in planned:
+            found = receivables.claim_of(document) if entry["status"] == "received" else None
+            if found is not None and found[0] in invoices:
+                record = invoices[found[0]]
+                record.setdefault(receivables.CLAIMS, {})[document.document_id] = str(found[1])
+                record[receivables.VERSION] = 1
+                prefilled[document.document_id] = found[0]
+        return prefilled
+
+    def _claim_receivables(self, documents: list[Any]) -> None:
+        """Every other document that changes what is open on an invoice records it in the subledger (D92), so a
+        bank receipt applied later settles only what is left. Idempotent per document; after registration, so a
+        crash before it is repaired by the redelivery that finds the documents registered."""
+        claim = getattr(self._ledger, "claim_receivable", None)
+        if claim is None:
+            return
+        for document in documents:
+            total = None
+            if document.document_type == "reversal" and getattr(document, "reason", None) == "void":
+                record = self._ledger.get(document.original_document_id) or {}
+                total = receivables.invoice_total(record)
+            found = receivables.claim_of(document, total)
+            if found is not None:
+                claim(found[0], document.document_id, found[1])
 
     def _register(self, planned: list[tuple[Any, dict[str, Any]]], source_id: str, event_id: str,
                   outcome: NormalizeOutcome, day: str) -> tuple[dict[str, Any], bool]:

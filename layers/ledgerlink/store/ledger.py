@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from ledgerlink.clock import epoch
@@ -26,6 +27,8 @@ from ledgerlink.store.clients import conditional, error_code
 from ledgerlink.store.control_totals import document_counter_update, merged_document_counter_updates
 from ledgerlink.store.dynamo import MAX_TRANSACTION_ITEMS, from_item, to_item, value
 from ledgerlink.totals import CounterKey
+
+CLAIM_ATTEMPTS = 20                                    # concurrent claims on one invoice before the caller retries
 
 FINAL_STATUSES = frozenset({"posted", "exception", "ignored"})
 POSTABLE_STATUSES = ("received", "exception")          # what the post step may lease (an exception is retried)
@@ -250,6 +253,48 @@ class DynamoLedger:
             ExpressionAttributeValues={f":v{i}": value(val) for i, val in enumerate(present.values())},
             ConditionExpression="attribute_exists(document_id)",
         )
+
+    def claim_receivable(self, invoice_id: str, claimant_id: str, amount: Decimal, *,
+                         cap_to_open: bool = False) -> Decimal | None:
+        """Record ``claimant_id``'s claim on what is open on ``invoice_id`` (the receivables subledger, D92) and
+        return it: ``amount``, or with ``cap_to_open`` at most what is still open (never below 0). A claimant that
+        claimed before gets its first answer again. None when the invoice is not in the ledger. Conditioned on
+        the item's ``receivable_version``: a concurrent claim makes this one read again and recompute."""
+        from ledgerlink.errors import TransientError
+        from ledgerlink.pipeline.receivables import CLAIMS, VERSION, open_amount
+
+        for _ in range(CLAIM_ATTEMPTS):
+            item = self.get(invoice_id)
+            if item is None:
+                return None
+            claims = item.get(CLAIMS) if isinstance(item.get(CLAIMS), dict) else None
+            if claims is not None and claimant_id in claims:
+                return Decimal(str(claims[claimant_id]))
+            wanted = amount
+            if cap_to_open:
+                still_open = open_amount(item)
+                wanted = min(amount, max(still_open, Decimal(0))) if still_open is not None else Decimal(0)
+            version = int(item.get(VERSION) or 0)
+            names = {"#c": CLAIMS, "#v": VERSION}
+            values: dict[str, Any] = {":one": value(1)}
+            if claims is None:
+                update = "SET #c = :m ADD #v :one"
+                values[":m"] = {"M": {claimant_id: value(str(wanted))}}
+            else:
+                update = "SET #c.#k = :a ADD #v :one"
+                names["#k"] = claimant_id
+                values[":a"] = value(str(wanted))
+            if version:
+                condition = "attribute_exists(document_id) AND #v = :ver"
+                values[":ver"] = value(version)
+            else:
+                condition = "attribute_exists(document_id) AND attribute_not_exists(#v)"
+            if conditional(self.client.update_item, TableName=self._table, Key={"document_id": value(invoice_id)},
+                           UpdateExpression=update, ConditionExpression=condition,
+                           ExpressionAttributeNames=names, ExpressionAttributeValues=values):
+                return wanted
+        raise TransientError(f"the receivable of {invoice_id} kept changing while {claimant_id} was applied",
+                             reason="receivable_contended", original=invoice_id)
 
     def get(self, document_id: str) -> dict[str, Any] | None:
         response = self.client.get_item(TableName=self._table, Key={"document_id": value(document_id)},

@@ -1,4 +1,4 @@
-"""Stripe's balance transactions of a payout: the source of truth for what a payout settled (D83).
+"""Stripe's cash data: a payout's balance transactions (D83) and a charge's refunds (D89).
 
 ``payout.paid`` (and ``payout.reconciliation_completed``) only say how much reached the bank. What it settled —
 each charge, refund, dispute and adjustment, and the fees Stripe kept on them (``fee_details``: Stripe's fee,
@@ -11,6 +11,12 @@ header. The key is a restricted key with read access to balance transactions, fr
 Throttling (429) and 5xx are retried here a few times with backoff (Stripe's rate-limit guidance), so a long
 payout's pages are not restarted for one busy answer; after that the message goes back to SQS
 (``SourceApiUnavailable``) and is retried later. The fetched list is archived under ``fetched/`` by the caller.
+
+Refunds: newer API versions' ``charge.refunded`` no longer embeds ``charge.refunds``, so the event says how much
+was refunded but not which refund did it, and a credit note names its refunds by id (``refunds[].refund``). With the
+cash-data API, such an event lists ``GET /v1/refunds?charge=ch_...`` (Stripe API reference, "List all refunds":
+``charge`` filter, newest first, same cursor pagination), so the refund posts under its own id (the key needs read
+access to refunds too).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ PAGE_SIZE = 100                 # Stripe's maximum ``limit``
 MAX_PAGES = 1_000               # 100,000 balance transactions in one payout: past that, a case, not a loop
 RETRY_DELAYS = (0.5, 1.0, 2.0)  # seconds between attempts of one page on 429 / 5xx
 PAYOUT_EVENTS = frozenset({"payout.paid", "payout.reconciliation_completed"})
+MAX_REFUND_PAGES = 10           # 1,000 refunds of one charge: past that, a case
 
 
 class StripeApiSession:
@@ -87,27 +94,60 @@ class StripeApiSession:
                              reason="payout_too_large")
 
 
+    def charge_refunds(self, charge_id: str, *, account: str | None = None) -> list[dict[str, Any]]:
+        """Every refund of a charge (``GET /v1/refunds?charge=``), following ``has_more`` / ``starting_after``."""
+        items: list[dict[str, Any]] = []
+        params = {"charge": charge_id, "limit": str(PAGE_SIZE)}
+        for _ in range(MAX_REFUND_PAGES):
+            page = self.get("/v1/refunds", params, account=account)
+            data = page.get("data")
+            if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+                raise SourceApiError("Stripe refunds page has no data list", reason="source_response_malformed")
+            items += data
+            if not page.get("has_more") or not data:
+                return items
+            last = data[-1].get("id")
+            if not isinstance(last, str) or not last:
+                raise SourceApiError("Stripe refund without an id", reason="source_response_malformed")
+            params = {**params, "starting_after": last}
+        raise SourceApiError(f"charge {charge_id} has more than {MAX_REFUND_PAGES * PAGE_SIZE} refunds",
+                             reason="source_response_malformed")
+
+
 def connect(source: StripeSource, credentials: Mapping[str, Any], http: Http) -> StripeApiSession:
     return StripeApiSession(source, credentials, http)
 
 
-def _payout(notification: Mapping[str, Any]) -> Mapping[str, Any]:
+def _object(notification: Mapping[str, Any]) -> Mapping[str, Any]:
     data = notification.get("data")
     obj = data.get("object") if isinstance(data, dict) else None
     return obj if isinstance(obj, dict) else {}
 
 
+def embeds_refunds(charge: Mapping[str, Any]) -> bool:
+    """Older API versions embed the charge's refunds (``charge.refunds.data``); newer ones do not."""
+    refunds = charge.get("refunds")
+    return isinstance(refunds, dict) and isinstance(refunds.get("data"), list) and bool(refunds["data"])
+
+
 def wants(notification: Mapping[str, Any], source: StripeSource) -> bool:
-    """Automatic payouts whose contents Stripe can list: fetched when the source has cash-data API access."""
-    if source.api is None or notification.get("type") not in PAYOUT_EVENTS:
+    """Fetched when the source has cash-data API access: automatic payouts (whose contents Stripe can list), and
+    ``charge.refunded`` events that do not embed their refunds (to post each refund under its own id)."""
+    if source.api is None:
         return False
-    payout = _payout(notification)
-    return payout.get("automatic") is True and isinstance(payout.get("id"), str)
+    obj = _object(notification)
+    if notification.get("type") in PAYOUT_EVENTS:
+        return obj.get("automatic") is True and isinstance(obj.get("id"), str)
+    if notification.get("type") == "charge.refunded":
+        return isinstance(obj.get("id"), str) and not embeds_refunds(obj)
+    return False
 
 
 def fetch(notification: Mapping[str, Any], source: StripeSource, session: StripeApiSession) -> dict[str, Any]:
-    payout_id = str(_payout(notification)["id"])
+    obj_id = str(_object(notification)["id"])
     account = notification.get("account")
-    transactions = session.payout_balance_transactions(payout_id, account=account if isinstance(account, str)
-                                                        else None)
-    return {"payout": payout_id, "balance_transactions": transactions}
+    on_behalf = account if isinstance(account, str) else None
+    if notification.get("type") == "charge.refunded":
+        return {"charge": obj_id, "refunds": session.charge_refunds(obj_id, account=on_behalf)}
+    transactions = session.payout_balance_transactions(obj_id, account=on_behalf)
+    return {"payout": obj_id, "balance_transactions": transactions}

@@ -8,8 +8,10 @@ and gained ``parent``, ``taxes`` and ``pricing``):
   first posts it, so a missed or late ``invoice.finalized`` loses nothing) + a Payment for
   ``amount_paid``. Both events describe one payment, so both yield the same Payment id;
 - ``charge.refunded`` → one refund Payment per refund (``direction="refunded"``), linked to the
-  invoice when the charge paid one. Newer API versions omit ``charge.refunds``; then the refund is the
-  increase of ``amount_refunded`` over ``previous_attributes.amount_refunded``.
+  invoice when the charge paid one. Newer API versions omit ``charge.refunds``; with the source's cash-data API the
+  charge's refunds are listed (``stripe/api.py``) and the event's are those making up the increase of
+  ``amount_refunded`` over ``previous_attributes.amount_refunded``, each under its own id; without it (or when the
+  list does not add up) the increase posts as one refund named after the charge.
 
 - ``invoice.voided`` → the Invoice + a Reversal of its journal (void, dated ``voided_at``; its schedules stop);
   ``invoice.marked_uncollectible`` → the Invoice + a WriteOff of ``amount_remaining`` (Dr bad_debt · Cr
@@ -552,7 +554,35 @@ def _refund_payment(event: dict[str, Any], charge: dict[str, Any], *, object_id:
     )
 
 
-def _normalize_charge_refunded(event: dict[str, Any], ctx: NormalizeContext, result: Normalized) -> None:
+def _listed_refunds_of(charge_id: str, listed: list[Any], previous: int, refunded_now: int
+                       ) -> list[dict[str, Any]] | None:
+    """The listed refunds that make up this event's increase of ``amount_refunded``: the charge's settled refunds in
+    creation order tile ``(0, amount_refunded]``, and this event's are those inside ``(previous, refunded_now]``
+    (so a later event's refunds, already listed when this one is fetched late, are left to their own event).
+    None when the list does not tile the increase exactly (a refund that failed since, a list Stripe truncated)."""
+    settled = []
+    for position, refund in enumerate(listed):
+        if not isinstance(refund, dict):
+            raise NormalizationError(f"fetched refund {position} of charge {charge_id} is not an object",
+                                     reason="source_response_malformed")
+        if refund.get("status") in SETTLED_REFUND_STATUSES:
+            _require(refund, "id", str, f"fetched refunds[{position}]")
+            _minor(refund, "amount", f"fetched refunds[{position}]")
+            created = refund.get("created")
+            settled.append((created if isinstance(created, int) else 0, refund["id"], refund))
+    settled.sort(key=lambda item: (item[0], item[1]))
+    window, cumulative = [], 0
+    for _, _, refund in settled:
+        start, cumulative = cumulative, cumulative + refund["amount"]
+        if start >= previous and cumulative <= refunded_now:
+            window.append(refund)
+    if sum(refund["amount"] for refund in window) != refunded_now - previous:
+        return None
+    return window
+
+
+def _normalize_charge_refunded(event: dict[str, Any], ctx: NormalizeContext, result: Normalized,
+                               fetched: dict[str, Any] | None = None) -> None:
     charge = event["data"]["object"]
     charge_id = _require(charge, "id", str, "charge")
     refunds = charge.get("refunds")
@@ -579,6 +609,16 @@ def _normalize_charge_refunded(event: dict[str, Any], ctx: NormalizeContext, res
     delta = refunded_now - previous
     if delta <= 0:
         result.ignored.append(Ignored("no_new_refund", f"charge {charge_id}: amount_refunded did not increase"))
+        return
+    listed = fetched.get("refunds") if isinstance(fetched, dict) else None
+    window = _listed_refunds_of(charge_id, listed, previous, refunded_now) if isinstance(listed, list) else None
+    if window is not None:
+        # the cash-data API named them: each refund under its own id, as the older API shape posts it, so a credit
+        # note that pays out one of them (refunds[].refund) takes it out of the revenue schedule once (D89)
+        for refund in window:
+            result.documents.append(_refund_payment(
+                event, charge, object_id=refund["id"], version="1", minor_units=refund["amount"],
+                created=refund.get("created"), reference=refund["id"], ctx=ctx))
         return
     result.documents.append(_refund_payment(
         event, charge, object_id=charge_id, version=f"refunded-through-{refunded_now}", minor_units=delta,
@@ -937,6 +977,9 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], NormalizeContext, Normalized], No
 }
 
 
+_FETCHING = (_normalize_payout, _normalize_charge_refunded)  # their events may carry what the cash-data API fetched
+
+
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors(include_url=False)[0]
     return str(error.get("msg", exc))
@@ -962,8 +1005,8 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise NormalizationError("event has no data.object", reason="missing_field", field="data.object")
     try:
-        if handler is _normalize_payout:
-            _normalize_payout(event, ctx, result, fetched)
+        if handler in _FETCHING:
+            handler(event, ctx, result, fetched)
         else:
             handler(event, ctx, result)
     except ValidationError as exc:
