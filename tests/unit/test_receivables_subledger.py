@@ -44,7 +44,7 @@ def test_what_is_open_is_the_total_less_every_claim():
 
 
 def test_a_void_claims_the_total_a_write_off_what_it_wrote_off_and_a_recovery_gives_it_back(example_config):
-    from tests.unit.test_credit_refunds_voids_write_offs import _invoice_event   # a 300.00 USD invoice
+    from tests.unit.test_credit_refunds_voids_write_offs import _invoice_event  # a 300.00 USD invoice
 
     invoice, void = _documents(example_config, _invoice_event("invoice.voided", "void", voided_at=1648483200))
     assert claim_of(void, Decimal("300.00")) == (invoice.document_id, Decimal("300.00"))

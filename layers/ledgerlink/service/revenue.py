@@ -178,6 +178,15 @@ def schedules(store: RevenueStore, lines: list[tuple[ScheduleLine, LineState]], 
     return [(line, reader.schedule(line), state) for line, state in lines]
 
 
+def deferred_now(line: ScheduleLine, schedule: LineSchedule, state: LineState) -> Decimal:
+    """What a schedule line still holds in deferred revenue: billed − released − reclassified, and nothing once it
+    was voided — the void's own reversal took its whole billed amount back out of deferred revenue (D89; the close
+    check expects the same)."""
+    if any(taken.change.kind == "void" for taken in schedule.taken):
+        return -state.released_total - state.reclassed_total
+    return line.billed - state.released_total - state.reclassed_total
+
+
 def schedule_report(store: Any, document_id: str) -> dict[str, Any]:
     """The schedules of an invoice (or of the invoice a schedule, credit note or refund belongs to)."""
     invoice_id = store.invoice_of(document_id) or document_id
@@ -199,7 +208,7 @@ def schedule_report(store: Any, document_id: str) -> dict[str, Any]:
                             for a in document.adjustments],
             "recognized": str(schedule.total), "released_total": str(state.released_total),
             "reclassified_total": str(state.reclassed_total),
-            "deferred_now": str(line.billed - state.released_total - state.reclassed_total)})
+            "deferred_now": str(deferred_now(line, schedule, state))})
     return {"document_id": document_id, "invoice_document_id": invoice_id, "schedules": out,
             "usage": [{k: v for k, v in tie.items() if k not in ("pk", "sk", "kind", "open_entity_usage")}
                       for tie in store.tie_outs(invoice_id)]}
@@ -216,8 +225,8 @@ def waterfall_report(store: RevenueStore, entity_id: str, *, first: str | None =
         currencies[currency] = {
             "rows": [row.to_dict() for row in waterfall(items, first=first, last=last)],
             "lines": len(items),
-            "deferred_now": str(sum((line.billed - state.released_total - state.reclassed_total
-                                     for line, _, state in items), Decimal(0))),
+            "deferred_now": str(sum((deferred_now(line, schedule, state) for line, schedule, state in items),
+                                    Decimal(0))),
             "by_revenue_account": {account: str(amount) for account, amount in sorted(_by_account(items).items())}}
     return {"entity_id": entity_id, "currencies": currencies}
 
