@@ -26,6 +26,10 @@ def record_failed(record: dict, error: Exception) -> None:
     # the type and the message id only: an error's text may quote the event, which can hold personal data
     logger.warning("record failed; SQS delivers it again", extra={
         "message_id": record.get("messageId"), "error_type": type(error).__name__})
+    try:   # the reason on the inbox claim, for `ledgerlink dlq list` if the message ends in the DLQ
+        normalize_service().note_failure(parse_message(record["body"]), error)
+    except Exception as noted:  # noqa: BLE001 - noting the reason must never fail the batch
+        logger.warning("failure not noted on the inbox claim", extra={"error_type": type(noted).__name__})
 
 
 @logger.inject_lambda_context

@@ -168,7 +168,7 @@ class ReconcileSettings:
     books_uri: str = env(BOOKS_URI)
     legacy_files_uri: str = env(LEGACY_FILES_URI)      # the ERP check reads legacy GL targets too
     event_bus_name: str = env(EVENT_BUS_NAME, "default")
-    stuck_after_seconds: int = env(STUCK_AFTER_SECONDS, 3600)
+    stuck_after_seconds: int = env(STUCK_AFTER_SECONDS, 900)   # an accepted event unprocessed 15 min: a difference
     config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
 

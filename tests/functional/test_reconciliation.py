@@ -215,3 +215,23 @@ def test_replaying_an_event_whose_archived_request_is_gone_is_refused_with_a_rea
         replayer(stack).plan_event("stripe", "raw/stripe/2026-11-24/evt_gone.json", "evt_gone")
     assert (refused.value.status, refused.value.reason) == (409, "archive_missing")
     assert stack.queue_depth() == 0
+
+
+def test_an_event_unprocessed_for_more_than_15_minutes_is_a_difference_by_default(stack, monkeypatch):
+    import time_machine
+
+    monkeypatch.delenv("LEDGERLINK_STUCK_AFTER_SECONDS")   # the deployed default, not this module's 0
+    # Given an accepted event whose message never reached the normalizer (a poison message parked, a lost one)
+    stack.send_event("01-invoice.finalized.json")
+    (message,) = stack.receive()
+    clients.client("sqs").delete_message(QueueUrl=stack.resources.inbound_queue_url,
+                                         ReceiptHandle=message["ReceiptHandle"])
+    today, accepted = utc_today(), time.time()
+    # 10 minutes later it is still in flight; 16 minutes later the day is not balanced, and the report says why
+    with time_machine.travel(accepted + 600, tick=False):
+        early = reconcile(day=today)
+    with time_machine.travel(accepted + 960, tick=False):
+        late = reconcile(day=today)
+    assert early.status == "balanced" and early.stuck_after_seconds == 900
+    assert late.status == "difference" and late.to_dict()["stuck_after_seconds"] == 900
+    assert [d.kind for d in late.differences] == ["event_not_processed"]

@@ -86,6 +86,18 @@ def currency_exponent(code: str) -> int:
 Currency = Annotated[str, AfterValidator(normalize_currency)]
 
 
+class AmountOutOfRange(ValueError):
+    """An amount no real document carries and exact arithmetic cannot hold (|amount| ≥ 10^18 major units: sums and
+    quantizing to three decimals must stay within the 28 significant digits of the decimal context). A case with
+    reason ``amount_out_of_range`` on the first attempt, never a retry loop; plausibility below it is
+    ``validate``'s ``max_amount`` gate."""
+
+    reason = "amount_out_of_range"
+
+
+MAX_MAGNITUDE = Decimal(10) ** 18
+
+
 def _to_decimal(value: Any) -> Decimal:
     if isinstance(value, float):
         raise TypeError("money amounts must not be float; pass a str, int or Decimal")
@@ -97,6 +109,12 @@ def _to_decimal(value: Any) -> Decimal:
         raise ValueError(f"not a decimal amount: {value!r}") from exc
     if not amount.is_finite():
         raise ValueError(f"amount must be finite: {value!r}")
+    return _in_range(amount)
+
+
+def _in_range(amount: Decimal) -> Decimal:
+    if not -MAX_MAGNITUDE < amount < MAX_MAGNITUDE:
+        raise AmountOutOfRange(f"amount out of range: {amount:.3e} (at most 10^18 in absolute value)")
     return amount
 
 
@@ -182,7 +200,7 @@ class Money:
         if isinstance(minor_units, bool) or not isinstance(minor_units, int):
             raise CurrencyError(f"minor units must be an integer, got {minor_units!r}")
         code = normalize_currency(currency)
-        return _trusted(Decimal(minor_units).scaleb(-_EXPONENT_EXCEPTIONS.get(code, 2)), code)
+        return _trusted(_in_range(Decimal(minor_units).scaleb(-_EXPONENT_EXCEPTIONS.get(code, 2))), code)
 
     @classmethod
     def from_provider_minor(cls, units: int, currency: str, exponent: int) -> Money:
@@ -198,12 +216,12 @@ class Money:
         code = normalize_currency(currency)
         iso = _EXPONENT_EXCEPTIONS.get(code, 2)
         if exponent <= iso:
-            return _trusted(Decimal(units * 10 ** (iso - exponent)).scaleb(-iso), code)
+            return _trusted(_in_range(Decimal(units * 10 ** (iso - exponent)).scaleb(-iso)), code)
         whole, rest = divmod(units, 10 ** (exponent - iso))
         if rest:
             raise AmountPrecisionError(
                 f"{Decimal(units).scaleb(-exponent)} {code} has more than {iso} decimal places")
-        return _trusted(Decimal(whole).scaleb(-iso), code)
+        return _trusted(_in_range(Decimal(whole).scaleb(-iso)), code)
 
     @classmethod
     def zero(cls, currency: str) -> Money:

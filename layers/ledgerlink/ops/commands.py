@@ -144,9 +144,12 @@ def happy_path_activity(state_machine_arn: str, *, now: datetime | None = None) 
 
 
 def dlq_tool(target: Target) -> DlqTool:
+    from ledgerlink.store.inbox import DynamoInbox
+
     target.activate()
+    inbox = DynamoInbox(target.get(settings.INBOX_TABLE), totals_table=target.get(settings.TOTALS_TABLE))
     return DlqTool(clients.client("sqs"), dlq_url=target.get(settings.INBOUND_DLQ_URL),
-                   source_url=target.get(settings.INBOUND_QUEUE_URL))
+                   source_url=target.get(settings.INBOUND_QUEUE_URL), claims=inbox.get)
 
 
 def dlq_redrive(target: Target, *, dry_run: bool) -> RedriveResult:

@@ -9,6 +9,7 @@ redrive that moves something is audited.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,18 @@ class ParkedMessage:
     receive_count: int
     sent_at: int
     body: str
+    # why its last attempt failed (error type and where), from the event's inbox claim; None when not noted
+    last_error: str | None = None
+
+    def event(self) -> tuple[str, str] | None:
+        """(source, event id) of a parked inbound message, or None for a body that is not one."""
+        try:
+            data = json.loads(self.body)
+        except ValueError:
+            return None
+        if isinstance(data, dict) and isinstance(data.get("source"), str) and isinstance(data.get("event_id"), str):
+            return data["source"], data["event_id"]
+        return None
 
     def summary(self) -> dict[str, Any]:
         try:
@@ -33,7 +46,7 @@ class ParkedMessage:
         if isinstance(data, dict):
             keys = ("source", "event_id", "event_type", "correlation_id", "archive_key")
             return {"message_id": self.message_id, "receive_count": self.receive_count, "sent_at": self.sent_at,
-                    **{key: data.get(key) for key in keys}}
+                    **{key: data.get(key) for key in keys}, "last_error": self.last_error}
         return {"message_id": self.message_id, "receive_count": self.receive_count, "sent_at": self.sent_at,
                 "body_preview": self.body[:120]}
 
@@ -52,8 +65,10 @@ def _is_local(sqs: Any) -> bool:
 
 
 class DlqTool:
-    def __init__(self, sqs: Any, *, dlq_url: str, source_url: str, use_move_task: bool | None = None) -> None:
+    def __init__(self, sqs: Any, *, dlq_url: str, source_url: str, use_move_task: bool | None = None,
+                 claims: Callable[[str, str], dict[str, Any] | None] | None = None) -> None:
         self._sqs = sqs
+        self._claims = claims   # the inbox's claim of (source, event id): why its last attempt failed
         self.dlq_url = dlq_url
         self.source_url = source_url
         # moto answers StartMessageMoveTask with a bare 500 in server mode: locally, go straight to the fallback
@@ -87,7 +102,13 @@ class DlqTool:
             self._sqs.change_message_visibility_batch(QueueUrl=self.dlq_url, Entries=[
                 {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
                 for i, handle in enumerate(handles[start:start + 10])])
-        return list(seen.values())
+        parked = list(seen.values())
+        if self._claims is not None:
+            for message in parked:
+                event = message.event()
+                claim = self._claims(*event) if event else None
+                message.last_error = str(claim["last_error"]) if claim and claim.get("last_error") else None
+        return parked
 
     def show(self, message_id: str) -> ParkedMessage | None:
         return next((m for m in self.list() if m.message_id == message_id), None)

@@ -125,6 +125,23 @@ def _identities(document: Any) -> list[tuple[str, str]]:
     return [(document.source.system, party.source_id), *sorted(getattr(document, "external_ids", {}).items())]
 
 
+def _where(exc: BaseException) -> str:
+    """Where an error arose, relative to the package (no absolute paths of the host), as ``dir/file.py:line``."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "unknown"
+    path = frames[-1].filename.rsplit("/ledgerlink/", 1)[-1]
+    return f"{'/'.join(path.split('/')[-2:])}:{frames[-1].lineno}"
+
+
+def _received_day(message: dict[str, Any]) -> str:
+    """The UTC day the event was received (its inbox partition)."""
+    return str(message.get("received_day") or time.strftime("%Y-%m-%d", time.gmtime(
+        int(message.get("received_at") or epoch()))))
+
+
 class NormalizeService:
     def __init__(self, *, config: ConfigPort, archive: ArchiveReader, inbox: InboxOutcomePort, ledger: LedgerPort,
                  exceptions: ExceptionsPort, workflow: WorkflowPort, fetcher: FetcherPort | None = None,
@@ -159,7 +176,45 @@ class NormalizeService:
     def process(self, message: dict[str, Any]) -> NormalizeOutcome:
         """Normalize one message. ``replay`` messages (``ledgerlink replay``) come from the archive: they
         do not touch the inbox (its event was counted when it first arrived) and may pin a
-        configuration version."""
+        configuration version.
+
+        A failure another attempt can fix (storage, network, throttling) is raised: SQS delivers the message again.
+        Any other failure — one that would fail the same way on every delivery — becomes a case on the first
+        attempt (``processing_failed``, naming the error type and where it arose, never its text), so nothing loops
+        through the queue into the DLQ (issue 18); retrying the case replays the archived event."""
+        try:
+            return self._process(message)
+        except Exception as exc:
+            from ledgerlink.store.clients import retryable
+
+            if retryable(exc):
+                raise
+            return self._defect_case(message, exc)
+
+    def note_failure(self, message: dict[str, Any], exc: BaseException) -> None:
+        """A retryable failure (SQS delivers the message again): its type and where it arose go on the inbox claim,
+        so a message that still ends in the DLQ is listed with the reason (``ledgerlink dlq list``)."""
+        note = getattr(self._inbox, "note_failure", None)
+        if note is not None and not message.get("replay"):
+            note(message["source"], message["event_id"], error_type=type(exc).__name__, at=_where(exc), when=epoch())
+
+    def _defect_case(self, message: dict[str, Any], exc: Exception) -> NormalizeOutcome:
+        where = _where(exc)
+        source_id, event_id = message["source"], message["event_id"]
+        reason = "processing_failed"
+        exception_id, _ = self._exceptions.open(
+            subject=f"{source_id}#{event_id}", reason=reason,
+            message=f"the event could not be processed: {type(exc).__name__} at {where}",
+            correlation_id=message["correlation_id"], archive_key=message["archive_key"], source=source_id,
+            detail={"error_type": type(exc).__name__, "at": where},
+            suggested_fix="a defect or a payload LedgerLink cannot handle: fix it, then retry this case (the archived "
+                          "event is replayed)")
+        if not message.get("replay"):
+            self._inbox.record_outcome(source_id, event_id, outcome="exception", document_ids=[], reasons=[reason],
+                                       day=_received_day(message))
+        return NormalizeOutcome("exception", reasons=[reason], exception_id=exception_id)
+
+    def _process(self, message: dict[str, Any]) -> NormalizeOutcome:
         source_id, event_id = message["source"], message["event_id"]
         correlation_id, archive_key = message["correlation_id"], message["archive_key"]
         body = message.get("body")
@@ -171,8 +226,7 @@ class NormalizeService:
         else:
             version, config = self._config.active()
         replay = bool(message.get("replay"))
-        day = str(message.get("received_day") or time.strftime("%Y-%m-%d", time.gmtime(
-            int(message.get("received_at") or epoch()))))
+        day = _received_day(message)
 
         def record(outcome: str, document_ids: list[str], reasons: list[str]) -> None:
             # conditional on the claim still being pending: a redelivery or a replay of an event that
@@ -193,7 +247,7 @@ class NormalizeService:
                                        archive_key=archive_key)
             normalized = read_event(message["kind"], event, context)
         except (NormalizationError, ValueError) as exc:
-            reason = exc.reason if isinstance(exc, NormalizationError) else "malformed_payload"
+            reason = exc.reason if isinstance(exc, NormalizationError) else getattr(exc, "reason", "malformed_payload")
             detail = exc.detail if isinstance(exc, NormalizationError) else {}
             exception_id, _ = self._exceptions.open(
                 subject=f"{source_id}#{event_id}", reason=reason, message=str(getattr(exc, "message", exc)),

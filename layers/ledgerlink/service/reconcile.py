@@ -91,6 +91,8 @@ class ReconciliationReport:
     entities: list[EntityReport]
     report_key: str = ""
     backfill: list[dict[str, Any]] = field(default_factory=list)
+    # an event accepted (or a document registered) longer ago than this and still unprocessed is a difference
+    stuck_after_seconds: int = 900
 
     @property
     def differences(self) -> list[Difference]:
@@ -148,7 +150,7 @@ def _older_than(epoch: Any, limit: float) -> bool:
 class Reconciler:
     def __init__(self, *, config: Callable[[], tuple[int, LedgerLinkConfig]], totals: TotalsPort, inbox: InboxPort,
                  ledger: LedgerPort, connectors: Any, reports: ReportStore, events: EventPublisher | None = None,
-                 stuck_after_seconds: int = 3600, clock: Callable[[], float] = epoch,
+                 stuck_after_seconds: int = 900, clock: Callable[[], float] = epoch,
                  backfiller: Any = None) -> None:
         self._config = config
         self._totals = totals
@@ -177,6 +179,7 @@ class Reconciler:
             entities=[self._entity(config, version, entity_id, business_date, cutoff) for entity_id in entities])
         scope = entity_ids[0] if entity_ids and len(entity_ids) == 1 else "all"
         report.backfill = backfilled
+        report.stuck_after_seconds = self._stuck_after
         report.report_key = f"reports/reconciliation/{business_date}/{scope}"
         self._reports.put(report.report_key + ".json", json.dumps(report.to_dict(), indent=2, default=str).encode(),
                           "application/json")

@@ -73,3 +73,21 @@ THROTTLING_CODES = frozenset({
     "TooManyRequestsException", "SlowDown", "RequestThrottled", "InternalServerError", "ServiceUnavailable",
     "InternalFailure", "TransactionConflictException",
 })
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether another attempt can succeed: a storage, network or throttling error (and LedgerLink's own
+    ``TransientError``, a status that kept changing under a concurrent writer). Anything else fails the same way on
+    every attempt and must become a case on the first one, never a message that loops to the DLQ (issue 18)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from ledgerlink.errors import TransientError
+    from ledgerlink.store.ledger import DocumentStateError
+
+    if isinstance(exc, TransientError | DocumentStateError | BotoCoreError | OSError | TimeoutError):
+        return True
+    if isinstance(exc, ClientError):
+        status = (exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0
+        return error_code(exc) in THROTTLING_CODES or int(status) >= 500 or error_code(exc) in (
+            "ConditionalCheckFailedException", "TransactionCanceledException")
+    return False

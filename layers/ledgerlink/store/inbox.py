@@ -20,7 +20,7 @@ from typing import Any
 
 from ledgerlink.clock import epoch, utc_day
 from ledgerlink.store.clients import client as default_client
-from ledgerlink.store.clients import error_code
+from ledgerlink.store.clients import conditional, error_code
 from ledgerlink.store.control_totals import event_counter_update
 from ledgerlink.store.dynamo import from_item, to_item, value
 
@@ -163,6 +163,17 @@ class DynamoInbox:
                 return False  # the claim is gone (expired): nothing to count
             raise
         return True
+
+    def note_failure(self, source: str, event_id: str, *, error_type: str, at: str, when: float) -> bool:
+        """Why the last attempt to process a still-pending event failed (its error type and where, never the text):
+        what ``ledgerlink dlq list`` shows next to a parked message. Nothing is counted."""
+        return conditional(
+            self.client.update_item, TableName=self._table, Key={"pk": value(inbox_key(source, event_id))},
+            UpdateExpression="SET last_error = :e, last_error_at = :t ADD failed_attempts :one",
+            ConditionExpression="attribute_exists(pk) AND #s = :pending",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":e": value(f"{error_type} at {at}"), ":t": value(int(when)),
+                                       ":one": value(1), ":pending": value("pending")})
 
     def get(self, source: str, event_id: str) -> dict[str, Any] | None:
         response = self.client.get_item(TableName=self._table, Key={"pk": value(inbox_key(source, event_id))},
