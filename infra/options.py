@@ -6,6 +6,7 @@ repository (the config file, the functions, the layer build).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -64,24 +65,31 @@ MAX_RETENTION_DAYS = 36_500               # S3's limit for a default retention p
 DEFAULT_WAF_RATE_LIMIT = 3000             # requests per source IP per 5 minutes (WAF's rate-based window)
 
 # Operator roles (RBAC) → the context key naming who may assume each (comma-separated IAM ARNs or account ids).
+# ``operator_principals`` names them all at once: {"ops_reader": [ARN, ...], ...} (a mapping in cdk.json, JSON
+# text with ``-c``). A role named by neither trusts only MFA-authenticated principals of this account.
 OPERATOR_ROLES = {
     "ops_reader": "ops_readers",
     "exception_resolver": "exception_resolvers",
     "replay_operator": "replay_operators",
     "mapping_admin": "mapping_admins",
 }
-_PRINCIPAL = re.compile(r"^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|(role|user)/[\w+=,.@/-]+))$")
+OPERATOR_PRINCIPALS = "operator_principals"
+# An account id or root ARN (its IAM users, with MFA), an IAM user (with MFA) or role ARN, path included
+# (IAM Identity Center: role/aws-reserved/sso.amazonaws.com/<region>/AWSReservedSSO_<set>_<suffix>); a role
+# ARN may end its name with "*" wildcards (the suffix Identity Center generates), never in the account.
+_PRINCIPAL = re.compile(r"^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|user/[\w+=,.@/-]+|role/[\w+=,.@/*-]+))$")
 
 
 @dataclass(frozen=True, slots=True)
 class Protection:
-    """Object Lock retention, the optional WAF and who may assume the operator roles (context keys in parentheses)."""
+    """Object Lock retention, the WAF and who may assume the operator roles (context keys in parentheses)."""
 
     archive_retention_days: int            # raw archive bucket (archive_retention_days)
     audit_retention_days: int              # audit bucket (audit_retention_days)
-    waf: bool = False                      # a WAF web ACL in front of both APIs (waf=true)
+    waf: bool = False                      # a WAF web ACL in front of both APIs (waf; default on in prod)
     waf_rate_limit: int = DEFAULT_WAF_RATE_LIMIT   # per source IP per 5 minutes (waf_rate_limit)
-    # role → principals; empty means "this account": IAM policies in the account decide who may assume it
+    # role → principals (operator_principals or the per-role keys); empty means "MFA-authenticated principals
+    # of this account that its IAM policies allow to assume the role" (see OperatorRoles)
     operators: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
@@ -89,9 +97,9 @@ class Protection:
         return cls(
             archive_retention_days=_days(context, "archive_retention_days", DEFAULT_RETENTION_DAYS[stage]),
             audit_retention_days=_days(context, "audit_retention_days", DEFAULT_RETENTION_DAYS[stage]),
-            waf=_flag(context, "waf"),
+            waf=_flag(context, "waf", default=stage == "prod"),
             waf_rate_limit=_number(context, "waf_rate_limit", DEFAULT_WAF_RATE_LIMIT, low=100, high=2_000_000_000),
-            operators={role: _principals(context, key) for role, key in OPERATOR_ROLES.items()},
+            operators=_operators(context),
         )
 
 
@@ -112,9 +120,11 @@ def _days(context: dict[str, Any], key: str, default: int) -> int:
     return _number(context, key, default, low=1, high=MAX_RETENTION_DAYS)
 
 
-def _flag(context: dict[str, Any], key: str) -> bool:
+def _flag(context: dict[str, Any], key: str, *, default: bool = False) -> bool:
     raw = context.get(key)
-    if raw is None or raw == "" or raw is False:
+    if raw is None or raw == "":
+        return default
+    if raw is False:
         return False
     if raw is True:
         return True
@@ -126,17 +136,46 @@ def _flag(context: dict[str, Any], key: str) -> bool:
     raise OptionsError(f"context '{key}' must be true or false, not {raw!r}")
 
 
-def _principals(context: dict[str, Any], key: str) -> tuple[str, ...]:
-    raw = context.get(key)
+def _principals(raw: Any, key: str) -> tuple[str, ...]:
     if raw is None or raw == "":
         return ()
-    items = raw if isinstance(raw, list) else str(raw).split(",")
-    principals = tuple(str(item).strip() for item in items if str(item).strip())
+    items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+    principals = tuple(dict.fromkeys(str(item).strip() for item in items if str(item).strip()))
     for principal in principals:
         if not _PRINCIPAL.match(principal):
             raise OptionsError(f"context '{key}': {principal!r} is not an AWS account id or an IAM role, user or "
                                "root ARN")
+        if "*" in principal and not principal.rsplit("/", 1)[1].strip("*"):
+            raise OptionsError(f"context '{key}': {principal!r} would match every role under its path; name the "
+                               "role (e.g. .../AWSReservedSSO_FinanceOps_*)")
     return principals
+
+
+def _operators(context: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    """Who may assume each operator role: ``operator_principals`` (role → ARNs) or the per-role keys."""
+    raw = context.get(OPERATOR_PRINCIPALS)
+    if raw is None or raw == "":
+        raw = {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise OptionsError(f"context '{OPERATOR_PRINCIPALS}' must be a JSON object of role → ARNs: {exc}") from None
+    if not isinstance(raw, dict):
+        raise OptionsError(f"context '{OPERATOR_PRINCIPALS}' must map operator roles to ARNs, not {raw!r}")
+    unknown = sorted(set(raw) - set(OPERATOR_ROLES))
+    if unknown:
+        raise OptionsError(f"context '{OPERATOR_PRINCIPALS}': no operator role {', '.join(map(repr, unknown))} "
+                           f"(roles: {', '.join(OPERATOR_ROLES)})")
+    operators = {}
+    for role, key in OPERATOR_ROLES.items():
+        mapped = _principals(raw.get(role), f"{OPERATOR_PRINCIPALS}.{role}")
+        listed = _principals(context.get(key), key)
+        if mapped and listed:
+            raise OptionsError(f"context names the {role} principals twice ('{OPERATOR_PRINCIPALS}' and '{key}'); "
+                               "keep one")
+        operators[role] = mapped or listed
+    return operators
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +223,8 @@ class DeploymentOptions:
 
 
 # Context keys read by Protection (the stack reads no other source of settings).
-CONTEXT_KEYS = ("archive_retention_days", "audit_retention_days", "waf", "waf_rate_limit", *OPERATOR_ROLES.values())
+CONTEXT_KEYS = ("archive_retention_days", "audit_retention_days", "waf", "waf_rate_limit", OPERATOR_PRINCIPALS,
+                *OPERATOR_ROLES.values())
 
 
 def _synth_time() -> str:

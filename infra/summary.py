@@ -101,16 +101,27 @@ def protection(template: dict[str, Any]) -> list[str]:
             associations = sum(r["Type"] == "AWS::WAFv2::WebACLAssociation" for r in resources.values())
             lines.append(f"    WAF          on, {associations} API stage(s): {'; '.join(rules)}")
     else:
-        lines.append("    WAF          off (context waf=true adds managed rule groups and a per-IP rate limit)")
+        lines.append("    WAF          off (on by default in prod; context waf=true adds managed rule groups and a "
+                     "per-IP rate limit)")
     for output, body in template.get("Outputs", {}).items():
         role = resources.get(_text(body.get("Value")), {})
         if output.endswith("RoleArn") and role.get("Type") == "AWS::IAM::Role":
-            principals = [_text(statement.get("Principal", {}).get("AWS"))
-                          for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
-            who = ", ".join(p.replace("arn:AWS::Partition:iam::AWS::AccountId:root", "this account")
-                            for p in principals)
+            who = "; ".join(_trusted(statement)
+                            for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"])
             lines.append(f"    role         {output.removesuffix('RoleArn'):28s} assumable by {who}")
     return lines
+
+
+def _trusted(statement: dict[str, Any]) -> str:
+    """One trust statement as text: its principals, narrowed by an ARN pattern or marked as needing MFA."""
+    condition = statement.get("Condition", {})
+    patterns = condition.get("ArnLike", {}).get("aws:PrincipalArn")
+    if patterns:
+        return _text(patterns)
+    who = _text(statement.get("Principal", {}).get("AWS")).replace(
+        "arn:AWS::Partition:iam::AWS::AccountId:root", "this account")
+    mfa = str(condition.get("Bool", {}).get("aws:MultiFactorAuthPresent", "")).lower() == "true"
+    return f"{who} (with MFA)" if mfa else who
 
 
 def render(assembly: Path) -> str:

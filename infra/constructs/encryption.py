@@ -26,14 +26,25 @@ class EncryptionKey(Construct):
         self._allow_cloudwatch_logs()
 
     def _allow_cloudwatch_logs(self) -> None:
+        """CloudWatch Logs of this region may use the key for this account's log groups only.
+
+        Two source-account pins: the encryption context CloudWatch Logs puts on every call names the log group
+        (``ArnLike`` on this account and region: enforced, the key AWS documents for log groups), and
+        ``aws:SourceAccount`` must be this account whenever the service sends it. The latter is ``IfExists``:
+        CloudWatch Logs does not document sending it on its KMS calls, and a strict ``StringEquals`` on an
+        absent key would deny every encrypted log group (CreateLogGroup fails with AccessDenied).
+        """
         stack = Stack.of(self)
         self.key.add_to_resource_policy(iam.PolicyStatement(
             sid="AllowCloudWatchLogsForThisAccountsLogGroups",
             principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
             actions=_LOGS_KEY_ACTIONS,
             resources=["*"],  # in a key policy "*" means this key
-            conditions={"ArnLike": {"kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                service="logs", resource="log-group", resource_name="*",
-                arn_format=ArnFormat.COLON_RESOURCE_NAME)}},
+            conditions={
+                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                    service="logs", resource="log-group", resource_name="*",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME)},
+                "StringEqualsIfExists": {"aws:SourceAccount": stack.account},
+            },
         ))
 

@@ -108,9 +108,9 @@ class Ingest(Construct):
         acknowledge(api, "APIG4", reason)
         acknowledge(api, "COG4", reason)
         if not options.protection.waf:
-            acknowledge(api, "APIG3", "The optional WAF web ACL (context waf=true) is off in this deployment; stage "
-                                      "and method throttling bound abuse and unsigned requests are rejected by "
-                                      "ingest before anything is stored.")
+            acknowledge(api, "APIG3", "The WAF web ACL (on by default in prod, context waf) is off in this "
+                                      "deployment; stage and method throttling bound abuse and unsigned requests "
+                                      "are rejected by ingest before anything is stored.")
         acknowledge(api, "APIG2", "Path parameters are validated; the body is deliberately not: it must reach the "
                                   "Lambda byte for byte for signature verification, and each provider's payload "
                                   "is validated by its connector after the signature check.")

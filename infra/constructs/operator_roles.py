@@ -8,14 +8,29 @@
 | mapping admin | review and apply a reviewed configuration (``ledgerlink config diff/apply/history``), with an audit item |
 
 API roles get ``execute-api:Invoke`` on route ARNs of the ops API (stage ``ops``) only — no table access: the
-ops Lambda acts and audits under the caller's identity. Who may assume each role comes from CDK context
-(``ops_readers``, ``exception_resolvers``, ``replay_operators``, ``mapping_admins``: IAM ARNs or account ids);
-without it, the account (its administrators then grant ``sts:AssumeRole`` on the role ARN to whom they choose).
+ops Lambda acts and audits under the caller's identity.
+
+Who may assume each role comes from CDK context (``operator_principals``: role → ARNs, or ``ops_readers``,
+``exception_resolvers``, ``replay_operators``, ``mapping_admins``), one trust statement per kind:
+
+* IAM role ARNs (IAM Identity Center permission-set roles included): named as principals, no condition — an
+  SSO session never carries ``aws:MultiFactorAuthPresent`` (its MFA is the identity provider's);
+* role ARNs with ``*`` (a permission set's generated suffix): that account's root narrowed by ``ArnLike
+  aws:PrincipalArn`` to the patterns, so only a role so named may assume, whatever suffix it gets;
+* IAM user ARNs, account ids and root ARNs: ``Bool aws:MultiFactorAuthPresent true`` — long-term keys alone
+  never assume an operator role.
+
+A role named by no context trusts this account's root *with* the MFA condition (decision D94):
+only an MFA-authenticated IAM user the account's administrators allow ``sts:AssumeRole`` on the role; no SSO or
+service session and no other account. Nothing trusts an account root without a condition.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+import json
+from collections.abc import Sequence
+
+from aws_cdk import Annotations, Aws, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -44,8 +59,50 @@ DLQ_ACTIONS = ("sqs:StartMessageMoveTask", "sqs:ListMessageMoveTasks", "sqs:Canc
                "sqs:ListDeadLetterSourceQueues")
 
 
-def _principal(value: str) -> iam.IPrincipal:
-    return iam.AccountPrincipal(value) if value.isdigit() else iam.ArnPrincipal(value)
+MFA = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+
+
+class _Principals(iam.PrincipalBase):
+    """Several AWS principals in one trust statement, under one condition block (or none)."""
+
+    def __init__(self, arns: Sequence[str], conditions: dict[str, object] | None = None) -> None:
+        super().__init__()
+        self._arns = list(arns)
+        self._conditions = conditions or {}
+
+    @property
+    def policy_fragment(self) -> iam.PrincipalPolicyFragment:
+        return iam.PrincipalPolicyFragment({"AWS": self._arns}, self._conditions)
+
+    def dedupe_string(self) -> str | None:
+        return json.dumps([self._arns, self._conditions], default=str)
+
+
+def _root(value: str) -> str:
+    """The root ARN of an account id, a root ARN or the account of a role ARN pattern."""
+    if value.isdigit():
+        return f"arn:{Aws.PARTITION}:iam::{value}:root"
+    partition, account = value.split(":")[1], value.split(":")[4]
+    return f"arn:{partition}:iam::{account}:root"
+
+
+def trust_groups(configured: Sequence[str]) -> list[tuple[list[str], dict[str, object]]]:
+    """(principal ARNs, condition) per trust statement for the configured principals (module docstring)."""
+    if not configured:
+        return [([iam.AccountRootPrincipal().arn], MFA)]
+    roles = [p for p in configured if ":role/" in p and "*" not in p]
+    patterns: dict[str, list[str]] = {}
+    for p in configured:
+        if ":role/" in p and "*" in p:
+            patterns.setdefault(_root(p), []).append(p)
+    with_mfa = [p if ":user/" in p else _root(p) for p in configured if ":role/" not in p]
+    groups: list[tuple[list[str], dict[str, object]]] = []
+    if roles:
+        groups.append((roles, {}))
+    groups.extend(([root], {"ArnLike": {"aws:PrincipalArn": names}}) for root, names in patterns.items())
+    if with_mfa:
+        groups.append((list(dict.fromkeys(with_mfa)), MFA))
+    return groups
 
 
 class OperatorRoles(Construct):
@@ -76,9 +133,16 @@ class OperatorRoles(Construct):
 
     def _role(self, construct_id: str, job: str, description: str) -> iam.Role:
         configured = self._options.protection.operators.get(job, ())
-        principals = [_principal(p) for p in configured] or [iam.AccountRootPrincipal()]
-        return iam.Role(self, construct_id, description=description,
+        principals = [_Principals(arns, conditions) for arns, conditions in trust_groups(configured)]
+        role = iam.Role(self, construct_id, description=description,
                         assumed_by=principals[0] if len(principals) == 1 else iam.CompositePrincipal(*principals))
+        if not configured and self._options.is_prod:
+            Annotations.of(role).add_warning_v2(
+                "ledgerlink:operatorTrust",
+                f"No principals configured for the {job} role (context operator_principals): only MFA-"
+                "authenticated IAM users of this account that IAM policies allow sts:AssumeRole on it may assume "
+                "it; IAM Identity Center users cannot until their permission set is named.")
+        return role
 
     @staticmethod
     def _allow(role: iam.Role, actions: list[str], resources: list[str],

@@ -149,8 +149,9 @@ class OpsApi(Construct):
         acknowledge(api, "COG4", "The ops API authorizes with IAM (SigV4) rather than Cognito: operators and "
                                  "automation use their AWS identities, and route access is granted by IAM policy.")
         if not options.protection.waf:
-            acknowledge(api, "APIG3", "The optional WAF web ACL (context waf=true) is off in this deployment; the ops "
-                                      "API requires IAM-signed requests on every route and is throttled per stage.")
+            acknowledge(api, "APIG3", "The WAF web ACL (on by default in prod, context waf) is off in this "
+                                      "deployment; the ops API requires IAM-signed requests on every route and is "
+                                      "throttled per stage.")
         acknowledge(api, "APIG6", "JSON access logs record every request with the caller; execution logging "
                                   "needs the account-wide API Gateway CloudWatch role, which this stack must not own.")
         return api

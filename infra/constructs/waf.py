@@ -1,4 +1,4 @@
-"""Optional WAF in front of the webhook and ops APIs (context ``waf=true``; off by default).
+"""WAF in front of the webhook and ops APIs: on by default in prod, off in dev (context ``waf=true|false``).
 
 A regional web ACL with three AWS managed rule groups and a per-IP rate-based rule, associated with both API
 stages, logging to a KMS-encrypted log group. The webhook body is the provider's signed payload and is

@@ -7,7 +7,7 @@ under build/layer; a clean clone builds it once, which needs PyPI) and is built 
 itself runs with network sockets, AWS API calls and git/aws/docker subprocesses refused, and records any attempt.
 
 ``assembly`` is the default deployment (cdk.json: dev, WAF off); ``protected_assembly`` is the second and last
-full synth of the session: prod with the WAF on, operator principals and a retention from context.
+full synth of the session: prod (the WAF on by default), operator principals and a retention from context.
 """
 
 from __future__ import annotations
@@ -31,10 +31,17 @@ from tests.conftest import REPO
 CDK_JSON = REPO / "cdk.json"
 # Pinned so the synthesized template does not depend on the wall clock.
 APPLIED_AT = "2026-01-01T00:00:00+00:00"
-# The second synth: what a hardened production deployment passes on the command line.
+# The second synth: what a hardened production deployment passes on the command line. No ``waf``: prod turns the
+# WAF on by default. Operator principals: a mapping (``-c operator_principals='{...}'`` passes it as JSON text)
+# naming a role, an IAM user and an IAM Identity Center permission set by pattern, plus a per-role key naming an
+# account; the mapping admin is left unconfigured (this account, MFA required).
 PROTECTED_CONTEXT = {
-    "stage": "prod", "waf": "true", "waf_rate_limit": "1200", "archive_retention_days": "3650",
-    "ops_readers": "arn:aws:iam::111122223333:role/FinanceOps,arn:aws:iam::111122223333:user/auditor",
+    "stage": "prod", "waf_rate_limit": "1200", "archive_retention_days": "3650",
+    "operator_principals": json.dumps({
+        "ops_reader": ["arn:aws:iam::111122223333:role/FinanceOps", "arn:aws:iam::111122223333:user/auditor"],
+        "exception_resolver": [
+            "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_FinanceOps_*"],
+    }),
     "replay_operators": "111122223333",
 }
 REFUSED_COMMANDS = {"git", "aws", "docker", "npx", "cdk"}

@@ -358,7 +358,8 @@ def test_operator_roles_exist_with_their_policies(deployed):
         role = deployed.outputs[output].rsplit("/", 1)[-1]
         assert iam.list_role_policies(RoleName=role)["PolicyNames"], output
         trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]["Statement"]
-        assert [s["Principal"] for s in trust] == [{"AWS": f"arn:aws:iam::{ACCOUNT}:root"}]
+        assert [(s["Principal"], s["Condition"]) for s in trust] == [  # the default: this account, with MFA
+            ({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, {"Bool": {"aws:MultiFactorAuthPresent": "true"}})]
 
 
 def test_the_bank_inbox_rule_watches_the_archive_bucket(deployed):

@@ -1,7 +1,8 @@
 """Object Lock on the evidence buckets, the optional WAF, and cdk-nag's view of both deployments.
 
-``template`` is the default deployment (dev, WAF off); ``protected_assembly`` is prod with ``waf=true``, a
-``waf_rate_limit`` and an ``archive_retention_days`` from context (tests/infra/conftest.py).
+``template`` is the default deployment (dev, WAF off); ``protected_assembly`` is prod — the WAF on by default, no
+``waf`` in its context — with a ``waf_rate_limit`` and an ``archive_retention_days`` from context
+(tests/infra/conftest.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ledgerlink.config import load_config_file
 from ledgerlink.connectors.sources import WEBHOOK_KINDS
 
 from tests.conftest import EXAMPLE_CONFIG
+from tests.infra.conftest import PROTECTED_CONTEXT
 from tests.infra.template_queries import of_type, output_target, ref
 from tests.infra.test_compliance import ACKNOWLEDGED_RULES, CFN_LINT_IGNORED
 
@@ -80,6 +82,12 @@ def test_without_waf_both_apis_acknowledge_apig3_and_no_web_acl_exists(assembly,
     paths = {c["constructPath"].split("/")[1] for f in _nag(assembly)["suppressedViolations"]
              if f["ruleName"] == "AwsSolutions-APIG3" for c in f["violatingConstructs"]}
     assert paths == {"Ingest", "OpsApi"}
+
+
+def test_prod_has_the_waf_without_asking_for_it(protected_assembly):
+    assert "waf" not in PROTECTED_CONTEXT and PROTECTED_CONTEXT["stage"] == "prod"
+    assert len(of_type(protected_assembly.template, "AWS::WAFv2::WebACL")) == 1
+    assert len(of_type(protected_assembly.template, "AWS::WAFv2::WebACLAssociation")) == 2
 
 
 def test_with_waf_apig3_is_satisfied_not_acknowledged(protected_assembly):

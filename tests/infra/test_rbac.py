@@ -1,14 +1,18 @@
 """RBAC for people: four operator roles, each with exactly what its job needs (written from the CLI and the
-ops API's code, not from the infra code), assumable by the principals the deployment names.
+ops API's code, not from the infra code), assumable by the principals the deployment names — IAM users and
+account roots only with MFA — and by default only by MFA-authenticated principals of the account.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 
 import pytest
+from aws_cdk import App, Stack
 
+from infra.constructs.operator_roles import trust_groups
 from infra.constructs.ops_api import ROUTES
 
 from tests.infra.template_queries import grants, of_type, output_target, ref, role_statements, table_ids
@@ -115,26 +119,93 @@ def test_every_ops_route_is_reachable_by_some_role_and_changes_only_by_the_resol
     assert not _may_call(template, roles["exception_resolver"], "POST", "/exceptions/x/delete")  # not a route
 
 
-def _trusted(template, role: str) -> list[str]:
-    found: list[str] = []
+MFA = {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+THIS_ACCOUNT = "arn:AWS::Partition:iam::AWS::AccountId:root"
+SSO_FINANCE_OPS = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_FinanceOps_*"
+
+
+def _trust(template, role: str) -> list[tuple[list[str], dict]]:
+    """(principals, condition) per statement of the role's trust policy."""
+    found = []
     for statement in template["Resources"][role]["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
         assert (statement["Effect"], statement["Action"], set(statement["Principal"])) == (
             "Allow", "sts:AssumeRole", {"AWS"})  # people (IAM principals), never a service
-        assert "Condition" not in statement
         principals = statement["Principal"]["AWS"]
-        found.extend(ref(p) for p in (principals if isinstance(principals, list) else [principals]))
-    return sorted(found)
+        found.append((sorted(ref(p) for p in (principals if isinstance(principals, list) else [principals])),
+                      statement.get("Condition", {})))
+    return found
 
 
-def test_by_default_the_account_decides_who_assumes_each_role(template, roles):
+def test_by_default_only_mfa_authenticated_principals_of_this_account_may_assume(template, roles):
     for job, role in roles.items():
-        assert _trusted(template, role) == ["arn:AWS::Partition:iam::AWS::AccountId:root"], job
+        assert _trust(template, role) == [([THIS_ACCOUNT], MFA)], job
 
 
 def test_principals_named_in_context_and_only_they_may_assume(protected_assembly):
     template = protected_assembly.template
     roles = {job: output_target(template, output) for job, output in OUTPUTS.items()}
-    assert _trusted(template, roles["ops_reader"]) == ["arn:aws:iam::111122223333:role/FinanceOps",
-                                                        "arn:aws:iam::111122223333:user/auditor"]
-    assert _trusted(template, roles["replay_operator"]) == ["arn:AWS::Partition:iam::111122223333:root"]
-    assert _trusted(template, roles["mapping_admin"]) == ["arn:AWS::Partition:iam::AWS::AccountId:root"]
+    # a role without condition (an SSO session never carries MFA); an IAM user only with MFA
+    assert _trust(template, roles["ops_reader"]) == [
+        (["arn:aws:iam::111122223333:role/FinanceOps"], {}),
+        (["arn:aws:iam::111122223333:user/auditor"], MFA)]
+    # a permission set by pattern: its account, narrowed to roles so named (any generated suffix)
+    assert _trust(template, roles["exception_resolver"]) == [
+        (["arn:aws:iam::111122223333:root"], {"ArnLike": {"aws:PrincipalArn": [SSO_FINANCE_OPS]}})]
+    # an account id: that account's principals, with MFA
+    assert _trust(template, roles["replay_operator"]) == [(["arn:AWS::Partition:iam::111122223333:root"], MFA)]
+    # not named: the default (prod warns at synth)
+    assert _trust(template, roles["mapping_admin"]) == [([THIS_ACCOUNT], MFA)]
+
+
+def _root_trusts(template):
+    for lid, resource in of_type(template, "AWS::IAM::Role").items():
+        for statement in resource["Properties"]["AssumeRolePolicyDocument"]["Statement"]:
+            principals = statement.get("Principal", {}).get("AWS", [])
+            for principal in principals if isinstance(principals, list) else [principals]:
+                if ref(principal).endswith(":root"):
+                    yield lid, statement
+
+
+def test_no_role_trusts_an_account_root_without_mfa_or_a_named_role(template, protected_assembly):
+    seen = 0
+    for t in (template, protected_assembly.template):
+        for lid, statement in _root_trusts(t):
+            seen += 1
+            condition = statement.get("Condition", {})
+            if condition == MFA:
+                continue
+            # otherwise only roles whose ARN matches a pattern that names the account and the role
+            assert set(condition) == {"ArnLike"} and set(condition["ArnLike"]) == {"aws:PrincipalArn"}, lid
+            for pattern in condition["ArnLike"]["aws:PrincipalArn"]:
+                assert re.fullmatch(r"arn:aws:iam::\d{12}:role/.*[^*/]+\*?", pattern), (lid, pattern)
+                assert pattern.split(":")[4] == ref(statement["Principal"]["AWS"]).split(":")[4], lid
+    assert seen >= 4 + 2  # every default role, and the configured account / pattern
+
+
+def test_prod_warns_at_synth_about_a_role_nobody_was_named_for(protected_assembly):
+    artifact = json.loads((protected_assembly.outdir / "manifest.json").read_text())["artifacts"][
+        protected_assembly.stack_name]
+    metadata = artifact.get("metadata") or json.loads(
+        (protected_assembly.outdir / artifact["additionalMetadataFile"]).read_text())
+    warned = {path.split("/")[3] for path, entries in metadata.items()
+              for entry in entries if entry["type"] == "aws:cdk:warning" and "operator_principals" in entry["data"]}
+    assert warned == {"MappingAdmin"}
+
+
+@pytest.mark.parametrize("configured, expected", [
+    ((), [([THIS_ACCOUNT], MFA)]),
+    (("arn:aws:iam::111122223333:role/A", "arn:aws:iam::111122223333:role/B"),
+     [(["arn:aws:iam::111122223333:role/A", "arn:aws:iam::111122223333:role/B"], {})]),
+    (("arn:aws:iam::111122223333:user/u", "arn:aws:iam::444455556666:root", "444455556666"),
+     [(["arn:aws:iam::111122223333:user/u", "arn:aws:iam::444455556666:root",
+        "arn:AWS::Partition:iam::444455556666:root"], MFA)]),
+    ((SSO_FINANCE_OPS, "arn:aws:iam::444455556666:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Ops_*"),
+     [(["arn:aws:iam::111122223333:root"], {"ArnLike": {"aws:PrincipalArn": [SSO_FINANCE_OPS]}}),
+      (["arn:aws:iam::444455556666:root"], {"ArnLike": {"aws:PrincipalArn": [
+          "arn:aws:iam::444455556666:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Ops_*"]}})]),
+])
+def test_trust_groups_one_statement_per_kind_of_principal(configured, expected):
+    stack = Stack(App(), "Trust")
+    rendered = [(sorted(ref(v) for v in stack.resolve(arns)), conditions)
+                for arns, conditions in trust_groups(configured)]
+    assert rendered == [(sorted(arns), conditions) for arns, conditions in expected]

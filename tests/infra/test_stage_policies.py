@@ -58,6 +58,14 @@ def test_context_defaults_to_dev_arm64_and_the_example_config():
     ({"audit_retention_days": "seven years"}, "'audit_retention_days'"),
     ({"ops_readers": "FinanceOps"}, "'ops_readers'"),        # not an ARN or account id
     ({"mapping_admins": "arn:aws:iam::123456789012:group/admins"}, "'mapping_admins'"),  # groups cannot assume
+    ({"operator_principals": '{"ops_readers": []}'}, "no operator role 'ops_readers'"),  # role names, not keys
+    ({"operator_principals": "ops_reader=arn:aws:iam::123456789012:role/Ops"}, "JSON object"),
+    ({"operator_principals": ["arn:aws:iam::123456789012:role/Ops"]}, "must map operator roles"),
+    ({"operator_principals": {"ops_reader": ["arn:aws:iam::123456789012:user/*"]}}, "'operator_principals.ops_reader'"),
+    ({"operator_principals": {"ops_reader": ["arn:aws:iam::*:role/Ops"]}}, "'operator_principals.ops_reader'"),
+    ({"operator_principals": {"ops_reader": ["arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*"]}},
+     "every role under its path"),
+    ({"operator_principals": {"mapping_admin": ["123456789012"]}, "mapping_admins": "123456789012"}, "twice"),
 ])
 def test_invalid_context_is_refused_with_the_key_named(context, message):
     with pytest.raises(OptionsError, match=message):
@@ -74,11 +82,32 @@ def test_protection_defaults_follow_the_stage_and_context_overrides_them():
     dev, prod = DeploymentOptions.from_mapping({}), DeploymentOptions.from_mapping({"stage": "prod"})
     assert (dev.protection.archive_retention_days, dev.protection.waf) == (1, False)
     assert (prod.protection.archive_retention_days, prod.protection.audit_retention_days) == (2555, 2555)
+    assert prod.protection.waf   # the WAF is on in prod unless turned off
+    assert not DeploymentOptions.from_mapping({"stage": "prod", "waf": "false"}).protection.waf
+    assert DeploymentOptions.from_mapping({"waf": True}).protection.waf
     chosen = DeploymentOptions.from_mapping({"stage": "prod", "waf": "true", "audit_retention_days": "3653",
                                              "exception_resolvers": "arn:aws:iam::123456789012:role/Ops, 210987654321"})
     assert chosen.protection.waf and chosen.protection.audit_retention_days == 3653
     assert chosen.protection.operators["exception_resolver"] == ("arn:aws:iam::123456789012:role/Ops", "210987654321")
-    assert chosen.protection.operators["ops_reader"] == ()   # nobody named: the account decides
+    assert chosen.protection.operators["ops_reader"] == ()   # nobody named: this account, with MFA
+
+
+SSO_OPS = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_FinanceOps_*"
+
+
+@pytest.mark.parametrize("mapping", [
+    {"ops_reader": [SSO_OPS, "arn:aws:iam::123456789012:user/alice"], "mapping_admin": "123456789012"},  # cdk.json
+    json.dumps({"ops_reader": [SSO_OPS, "arn:aws:iam::123456789012:user/alice"],                         # -c (text)
+                "mapping_admin": ["123456789012"]}),
+])
+def test_operator_principals_map_roles_to_principals_from_cdk_json_or_the_command_line(mapping):
+    operators = DeploymentOptions.from_mapping({"operator_principals": mapping,
+                                                "replay_operators": "arn:aws:iam::123456789012:role/Oncall"}
+                                               ).protection.operators
+    assert operators == {"ops_reader": (SSO_OPS, "arn:aws:iam::123456789012:user/alice"),
+                         "exception_resolver": (),
+                         "replay_operator": ("arn:aws:iam::123456789012:role/Oncall",),
+                         "mapping_admin": ("123456789012",)}
 
 
 def test_the_synth_made_no_network_aws_or_git_calls_and_the_stack_is_environment_agnostic(assembly):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from ledgerlink.config import load_config_file
@@ -58,9 +56,15 @@ def test_one_customer_managed_key_with_rotation(template):
     (key,) = of_type(template, "AWS::KMS::Key").values()
     assert key["Properties"]["EnableKeyRotation"] is True
     statements = key["Properties"]["KeyPolicy"]["Statement"]
-    logs = [s for s in statements if "logs." in ref(s["Principal"].get("Service", ""))]
-    # CloudWatch Logs may use the key only for log groups of this account and region.
-    assert logs and "kms:EncryptionContext:aws:logs:arn" in json.dumps(logs[0]["Condition"])
+    (logs,) = [s for s in statements if "logs." in ref(s["Principal"].get("Service", ""))]
+    assert ref(logs["Principal"]["Service"]) == "logs.AWS::Region.amazonaws.com"
+    # CloudWatch Logs may use the key only for log groups of this account and region: the encryption context it
+    # always sends names the log group, and the source account must be this one whenever it is sent
+    condition = {op: {key: ref(value) for key, value in keys.items()} for op, keys in logs["Condition"].items()}
+    assert condition == {
+        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": "arn:AWS::Partition:logs:AWS::Region:AWS::AccountId:"
+                                                          "log-group:*"},
+        "StringEqualsIfExists": {"aws:SourceAccount": "AWS::AccountId"}}
 
 
 @pytest.fixture(scope="module")

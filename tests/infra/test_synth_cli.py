@@ -23,13 +23,13 @@ def test_summary_lists_resources_outputs_assets_and_acknowledged_findings(assemb
     assert "WebhookUrl" in text and "CoreLayer/Layer" in text
     assert "cdk-nag AwsSolutions: success, 0 unacknowledged" in text
     assert "AwsSolutions-IAM5[Resource::*]" in text
-    # what protects the data, as deployed by default (dev: WAF off, one-day locks, roles for this account)
+    # what protects the data, as deployed by default (dev: WAF off, one-day locks, roles for this account's MFA users)
     assert "Object Lock  ArchiveBucketName            governance, 1 day default retention" in text
     assert "Object Lock  AuditBucketName              governance, 1 day default retention" in text
     assert "append-only  AuditTableName" in text and "UpdateItem" in text
     assert "WAF          off" in text
     for role in ("OpsReader", "ExceptionResolver", "ReplayOperator", "MappingAdmin"):
-        assert f"role         {role:28s} assumable by this account" in text
+        assert f"role         {role:28s} assumable by this account (with MFA)\n" in text
 
 
 def test_summary_of_a_protected_deployment(protected_assembly, capsys):
@@ -37,7 +37,9 @@ def test_summary_of_a_protected_deployment(protected_assembly, capsys):
     text = capsys.readouterr().out
     assert "Object Lock  ArchiveBucketName            governance, 3650 days default retention" in text
     assert "WAF          on, 2 API stage(s):" in text and "1200 req/IP/5 min" in text
-    assert "assumable by arn:aws:iam::111122223333:role/FinanceOps, arn:aws:iam::111122223333:user/auditor" in text
+    assert ("assumable by arn:aws:iam::111122223333:role/FinanceOps; arn:aws:iam::111122223333:user/auditor "
+            "(with MFA)\n") in text
+    assert "ExceptionResolver            assumable by arn:aws:iam::111122223333:role/aws-reserved/" in text
     assert "AwsSolutions-APIG3" not in text
 
 
