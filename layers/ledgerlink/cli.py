@@ -40,13 +40,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_local_up(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from ledgerlink.local.runtime import LocalOptions, LocalRuntime
 
+    plan = dataclasses.replace(args.faults, seed=args.faults_seed) if args.faults else None
     runtime = LocalRuntime(LocalOptions(config_path=args.config, state_dir=args.state_dir, port=args.port,
-                                        secrets_file=args.secrets, poll_every_seconds=args.poll_every or None))
+                                        secrets_file=args.secrets, poll_every_seconds=args.poll_every or None,
+                                        injected_faults=plan))
     runtime.start()
     assert runtime.config is not None
     print(f"LedgerLink local stack is up (configuration version {runtime.config_version} from {args.config})")
+    if plan is not None:
+        print(f"  faults injected: {plan.describe()} — rehearse with `ledgerlink exceptions list`, "
+              "`ledgerlink dlq list`, `ledgerlink replay`")
     print(f"  AWS endpoint (moto): {runtime.client('sts').meta.endpoint_url}")
     for source in runtime.config.sources:
         if source.id not in runtime.secrets:  # bank files arrive through S3, not a webhook
@@ -451,6 +458,10 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--state-dir", type=Path, default=Path(".ledgerlink/local"))
     up.add_argument("--poll-every", type=float, default=60.0, metavar="SECONDS",
                     help="poll sources without webhooks (Expensify) this often; 0 = never (default 60)")
+    up.add_argument("--faults", metavar="erp=P,throttle=P", type=_fault_plan,
+                    help="rehearse incidents: ERP write faults (503, 429, timeouts, committed-then-dropped) and "
+                         "throttled DynamoDB writes, each with probability P")
+    up.add_argument("--faults-seed", type=int, default=0, help="seed of the fault coins (default 0)")
     up.set_defaults(func=_cmd_local_up)
     sign = local.add_parser("sign", help="print a valid signature header for a payload file")
     sign.add_argument("file", type=Path)
@@ -566,6 +577,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path)
     check.set_defaults(func=_cmd_books_check)
     return parser
+
+
+def _fault_plan(spec: str) -> object:
+    """``--faults`` read by argparse: a bad spec is a usage error (exit 2) with the reason, never a traceback."""
+    from ledgerlink.local.faults import FaultSpecError, parse_faults
+
+    try:
+        return parse_faults(spec)
+    except FaultSpecError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def main(argv: list[str] | None = None) -> int:

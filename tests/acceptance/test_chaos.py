@@ -9,7 +9,6 @@ Seeded and bounded; `make chaos` runs a longer version (CHAOS_ROUNDS).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -25,6 +24,7 @@ import pytest
 from ledgerlink import wiring
 from ledgerlink.connectors.sources.stripe.webhook import signature_header
 from ledgerlink.local.demo import post, reconcile_everything, run_bean_check
+from ledgerlink.local.faults import DynamoThrottles, ErpFaults, decide
 from ledgerlink.local.functions import FunctionError, LambdaCrash
 from ledgerlink.local.runtime import LocalOptions, LocalRuntime
 from ledgerlink.ops.dlq import DlqTool
@@ -44,12 +44,6 @@ pytestmark = pytest.mark.slow
 SEED = int(os.environ.get("CHAOS_SEED", "20261124"))
 ROUNDS = int(os.environ.get("CHAOS_ROUNDS", "1"))
 POISON = "evt_1KjpyLedgerLinkInvFinal1"  # the JPY invoice: its normalize fails until the DLQ has it
-
-
-def decide(seed: int, key: str, probability: float) -> bool:
-    """A seeded coin per key: the same run makes the same decisions whatever the thread interleaving."""
-    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < probability
 
 
 class Chaos:
@@ -197,106 +191,6 @@ class _ScaledTime:
     @staticmethod
     def sleep(seconds: float) -> None:
         time.sleep(seconds * RETRY_WAIT_SCALE)
-
-
-class _Raw:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def stream(self, **_: Any) -> Any:
-        yield self._data
-
-
-class DynamoThrottles:
-    """A botocore ``before-send`` hook on the stack's DynamoDB client: a seeded share of writes is refused the
-    way DynamoDB refuses under load — ``ProvisionedThroughputExceededException`` / ``ThrottlingException`` (the
-    SDK's standard retry mode retries them) and, for transactions, ``TransactionCanceledException`` with a
-    ``ThrottlingError`` cancellation reason (which the SDK does not retry). A refused write is never applied."""
-
-    WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
-
-    def __init__(self, seed: int, probability: float) -> None:
-        self.seed = seed
-        self.probability = probability
-        self.on = False
-        self.injected: Counter[str] = Counter()
-        self._attempts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def __call__(self, request: Any, **_: Any) -> Any:
-        from botocore.awsrequest import AWSResponse
-
-        operation = (request.headers.get("X-Amz-Target") or b"").decode().rsplit(".", 1)[-1]
-        if not self.on or operation not in self.WRITES:
-            return None
-        body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
-        key = hashlib.sha256(body).hexdigest()
-        with self._lock:
-            self._attempts[key] += 1
-            attempt = self._attempts[key]
-        if not decide(self.seed, f"ddb:{operation}:{key}:{attempt}", self.probability):
-            return None
-        if operation == "TransactWriteItems" and decide(self.seed, f"ddb-cancel:{key}:{attempt}", 0.5):
-            items = len(json.loads(body).get("TransactItems", [])) or 1
-            code, payload = "TransactionCanceledException", {
-                "__type": "com.amazonaws.dynamodb.v20120810#TransactionCanceledException",
-                "message": "Transaction cancelled, please refer cancellation reasons for specific reasons "
-                           f"[{', '.join(['ThrottlingError'] + ['None'] * (items - 1))}]",
-                "CancellationReasons": [{"Code": "ThrottlingError", "Message": "Throughput exceeds the current "
-                                         "capacity of your table or index."}] + [{"Code": "None"}] * (items - 1)}
-        else:
-            code = "ProvisionedThroughputExceededException" if attempt % 2 else "ThrottlingException"
-            payload = {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": "Rate of requests exceeds"}
-        with self._lock:
-            self.injected[f"{operation}:{code}"] += 1
-        return AWSResponse(request.url, 400, {"x-amzn-RequestId": "chaos", "Content-Type": "application/x-amz-json-1.0"},
-                           _Raw(json.dumps(payload).encode()))
-
-
-class ErpFaults:
-    """Faults at the ERP connector seam (the book's create-once write), each decided per document and attempt:
-    unavailable before the write (5xx: nothing written), rate limited (429 with Retry-After), a timeout before
-    the write, and an uncertain outcome after it (committed, then the connection dropped / the answer came too
-    late) — which only the lookup by external id before the retry's write keeps from posting twice."""
-
-    KINDS = ("unavailable", "rate_limited", "timeout_before", "committed_then_dropped")
-
-    def __init__(self, seed: int, probability: float) -> None:
-        self.seed = seed
-        self.probability = probability
-        self.injected: Counter[str] = Counter()
-        self.attempts: Counter[str] = Counter()
-        self._lock = threading.Lock()
-
-    def wrap(self, create: Any) -> Any:
-        from ledgerlink.errors import RateLimited, TransientError, UncertainOutcome
-
-        faults = self
-
-        def create_with_faults(store: Any, name: str, text: str) -> bool:
-            if "postings/" not in name:
-                return create(store, name, text)
-            with faults._lock:
-                faults.attempts[name] += 1
-                attempt = faults.attempts[name]
-            kind = None
-            if attempt <= 2 and decide(faults.seed, f"erp:{name}:{attempt}", faults.probability):
-                digest = hashlib.sha256(f"{faults.seed}:{name}:{attempt}".encode()).digest()
-                kind = faults.KINDS[digest[0] % len(faults.KINDS)]
-                with faults._lock:
-                    faults.injected[kind] += 1
-            if kind == "unavailable":
-                raise TransientError("chaos: the ERP answered 503", reason="erp_unavailable")
-            if kind == "rate_limited":
-                raise RateLimited("chaos: the ERP answered 429", retry_after=2.0)
-            if kind == "timeout_before":
-                raise TransientError("chaos: the ERP did not answer in time", reason="erp_timeout")
-            created = create(store, name, text)
-            if kind == "committed_then_dropped":
-                raise UncertainOutcome("chaos: the ERP committed, then the connection dropped")
-            return created
-
-        return create_with_faults
 
 
 def _mixed_deliveries(runtime: LocalRuntime, rng: random.Random) -> list[tuple[str, bytes, dict[str, str], str]]:

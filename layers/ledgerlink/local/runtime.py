@@ -68,6 +68,7 @@ class LocalOptions:
     prefix: str = "ledgerlink-local"
     extra_env: dict[str, str] = field(default_factory=dict)
     faults: Any = None                    # ledgerlink.local.functions.Faults, for chaos runs
+    injected_faults: Any = None           # ledgerlink.local.faults.FaultPlan: `local up --faults` (rehearsals)
     fake_source_apis: bool = True         # point vendor API base URLs at the local HTTP fake
     poll_every_seconds: float | None = None  # poll the polled sources in the background (EventBridge Scheduler)
     flush_interval_seconds: float = 300.0  # the local stand-in for the EventBridge schedule; 0 = manual only
@@ -91,6 +92,7 @@ class LocalRuntime:
         self.config_version: int | None = None
         self.resources: Resources | None = None
         self.secrets: dict[str, local_secrets.LocalSecret] = {}
+        self.injected: Any = None   # ledgerlink.local.faults.InjectedFaults while `--faults` is on
         self._server: Any = None
         self._front: WebhookFront | None = None
         self._pollers: list[SqsPoller] = []
@@ -137,6 +139,11 @@ class LocalRuntime:
                                            applied_by=f"local:{self.options.config_path}")
         store_secrets(self.config, {source_id: secret.values for source_id, secret in self.secrets.items()})
         store_api_credentials(self.config, self.api_credentials)
+        if self.options.injected_faults is not None and self.options.injected_faults.active:
+            from ledgerlink.local.faults import InjectedFaults
+
+            self.injected = InjectedFaults(self.options.injected_faults)
+            self.injected.install(clients.client("dynamodb"))   # after the configuration was applied
         self._start_pollers()
         self._start_scheduler()
         import getpass
@@ -175,6 +182,8 @@ class LocalRuntime:
         return self.host.invoke("poll", {"source": source_id} if source_id else {})
 
     def stop(self) -> None:
+        if self.injected is not None:
+            self.injected.remove()
         if self._poll_stop is not None:
             self._poll_stop.set()
         if self.fake_apis is not None:
