@@ -11,14 +11,19 @@ logger = Logger(service="ledgerlink-ingest")
 metrics = Metrics(namespace="LedgerLink", service="ingest")
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+# Nothing of an unauthenticated request is logged but fixed fields (D95): never the event (log_event=False even if
+# POWERTOOLS_LOGGER_LOG_EVENT is set), never the path's source id unless it names a configured source, the
+# correlation id only once ingest has accepted it as [A-Za-z0-9._:-]{8,64} (else it is API Gateway's request id).
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
 @metrics.log_metrics
 def handler(event: dict, context: object) -> dict:
     request = WebhookRequest.from_api_gateway(event)
     response = ingest_service().receive(request)
     logger.set_correlation_id(response.correlation_id)
-    logger.info("webhook handled", extra={"source": request.source_id, "outcome": response.outcome,
-                                          "status": response.status, "reason": response.body.get("reason"),
-                                          "body_bytes": len(request.body)})
+    fields = {"source": response.source, "outcome": response.outcome, "status": response.status,
+              "reason": response.body.get("reason"), "body_bytes": len(request.body)}
+    if response.defect:  # a connector raised on this request: its error type and where, never the error's text
+        fields["defect"] = response.defect
+    logger.info("webhook handled", extra=fields)
     metrics.add_metric(name=f"Webhook_{response.outcome}", unit=MetricUnit.Count, value=1)
     return response.to_api_gateway()

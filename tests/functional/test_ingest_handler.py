@@ -165,3 +165,33 @@ def test_a_processed_claim_is_never_taken_over(stack):
                               now=t0 + 86_400)
     assert later.is_new is False
     assert later.status == "processed"
+
+
+def test_nothing_an_unauthenticated_caller_sends_reaches_the_log_but_fixed_fields(stack):
+    # issue 18: X-Correlation-Id was logged verbatim before authentication, and the path's source id always
+    marker = "Zq9CallerText"
+    stream = stack.host.module("ingest").logger.registered_handler.stream
+    replies = [
+        stack.webhook(b"{}", {"X-Correlation-Id": marker + '-0001\n{"level":"ERROR","message":"forged"}'}),
+        stack.webhook(b'{"notificationItems":' + b"[" * 5_000 + marker.encode(), {"X-Correlation-Id": marker + " 2"},
+                      source="adyen"),
+        stack.webhook(marker.encode(), {"User-Agent": marker, "X-Correlation-Id": "x" * 65 + marker}, source=marker),
+        stack.webhook(b"<x>" + marker.encode() + b"</x>", {"SOAPAction": marker}, source="salesforce"),
+    ]
+    # (this stack's Adyen "key" is not hex, so that request stops at signature_unverifiable before its body is read)
+    assert [reply.status for reply in replies] == [401, 401, 404, 401]
+    assert all(marker not in reply.headers["X-Correlation-Id"] for reply in replies)
+    logged = stream.getvalue()
+    assert marker not in logged
+    handled = [json.loads(line) for line in logged.splitlines() if '"webhook handled"' in line]
+    assert [record.get("source") for record in handled[-4:]] == ["stripe", "adyen", None, "salesforce"]
+    assert [record["reason"] for record in handled[-4:]] == [reply.body["reason"] for reply in replies]
+
+
+@pytest.mark.parametrize("body", [b'{"a":' * 5_000 + b"1" + b"}" * 5_000,
+                                  b'{"id": "evt_1", "type": "invoice.paid\\ud800", "data": {"object": {}}}'])
+def test_a_signed_body_nested_too_deep_or_with_a_lone_surrogate_is_400_and_stores_nothing(stack, body):
+    reply = stack.send(body)
+    assert reply.status == 400 and reply.body["reason"] in ("payload_too_deep", "invalid_unicode")
+    assert stack.queue_depth() == 0
+    assert clients.client("s3").list_objects_v2(Bucket=stack.resources.archive_bucket).get("KeyCount") == 0

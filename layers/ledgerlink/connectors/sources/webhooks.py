@@ -1,4 +1,4 @@
-"""The contract between ingest and a source's ``webhook`` module (stdlib only: ingest hot path).
+"""The contract between ingest and a source's ``webhook`` module (stdlib + defusedxml only: ingest hot path).
 
 A source's ``webhook`` module provides:
 
@@ -17,11 +17,11 @@ A source's ``webhook`` module provides:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ledgerlink.connectors.sources import safe_parse
 from ledgerlink.errors import MalformedPayload
 
 
@@ -49,11 +49,13 @@ class Acknowledgement:
 
 
 def load_json(body: bytes) -> Any:
-    """The body as JSON, read as UTF-8 (``json.loads(bytes)`` would also take UTF-16/32) → ``malformed_json``."""
+    """The body as JSON within the limits of :mod:`~ledgerlink.connectors.sources.safe_parse`: UTF-8 only
+    (``json.loads(bytes)`` would also take UTF-16/32) → ``malformed_json``; nested at most ``MAX_JSON_DEPTH`` deep
+    → ``payload_too_deep``; no lone surrogate → ``invalid_unicode``. Each is a 400, never a 503."""
     try:
-        return json.loads(body.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedPayload("body is not valid UTF-8 JSON", reason="malformed_json") from None
+        return safe_parse.load_json(body)
+    except safe_parse.UnreadableInput as exc:
+        raise MalformedPayload(exc.message, reason=exc.reason) from None
 
 
 def load_json_object(body: bytes) -> dict[str, Any]:

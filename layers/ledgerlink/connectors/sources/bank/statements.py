@@ -1,4 +1,4 @@
-"""Parsers for bank statement files → plain statement lines (stdlib only; amounts stay decimal strings).
+"""Parsers for bank statement files → plain statement lines (stdlib + defusedxml; amounts stay decimal strings).
 
 - **camt.053** (``urn:iso:std:iso:20022:tech:xsd:camt.053.001.02`` … ``.08``): read namespace-agnostically
   because the versions differ in small ways (``Sts`` text vs ``Sts/Cd``, ``BookgDt/Dt`` vs ``DtTm``, account
@@ -8,7 +8,9 @@
   one line both occur in real files); ``16`` detail records with the funds-type-specific fields skipped;
   amounts in minor units of the group's (or account's) currency; type codes 100–399 credit, 400–699 debit.
 
-Anything that is not such a file raises :class:`StatementError` (the caller makes it an exception case).
+Anything that is not such a file raises :class:`StatementError` (the caller makes it an exception case): camt.053
+XML is parsed by ``safe_parse.parse_xml`` (defusedxml: a DOCTYPE or entity is refused in any encoding, elements
+nest at most 64 deep), and a file in UTF-16/32 is refused before any parsing.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
+
+from ledgerlink.connectors.sources import safe_parse
 
 
 class StatementError(ValueError):
@@ -46,6 +50,11 @@ class StatementLine:
 
 
 def detect(text: str) -> str:
+    if text.startswith(("\xff\xfe", "\xfe\xff")) or "\x00" in text[:4]:
+        # UTF-16/32 bytes read as Latin-1 (a byte-order mark) or as UTF-8 (NULs between the first characters):
+        # nothing of such a file is parsed, whatever it declares (a DOCTYPE included, D95)
+        raise StatementError("the file is encoded in UTF-16 or UTF-32: camt.053 statements are read as UTF-8 and "
+                             "BAI2 files as ASCII; have the bank (or the export) deliver UTF-8")
     head = text.lstrip("\ufeff \r\n\t")[:4096]
     if head.startswith("01,"):
         return "bai2"
@@ -97,14 +106,10 @@ _CAMT_AMOUNT = re.compile(r"\d{1,18}(\.\d{0,5})?|\.\d{1,5}", re.ASCII)   # Activ
 
 
 def parse_camt053(text: str) -> list[StatementLine]:
-    if "<!DOCTYPE" in text.upper() or "<!ENTITY" in text.upper():
-        raise StatementError("XML with a DOCTYPE or entity declaration is refused")
-    try:
-        root = ET.fromstring(text.encode("utf-8"))
-    except ET.ParseError as exc:
-        raise StatementError(f"not well-formed XML: {exc}") from None
-    except (LookupError, ValueError):   # the XML declaration names an encoding expat does not know or cannot read
-        raise StatementError("not well-formed XML: unreadable encoding declaration") from None
+    try:  # defusedxml: no DOCTYPE / entity / external reference in any encoding; at most 64 nested elements
+        root = safe_parse.parse_xml(text.encode("utf-8"))
+    except safe_parse.UnreadableInput as exc:
+        raise StatementError(f"{exc.message} ({exc.reason})") from None
     namespace = root.tag[1:].split("}")[0] if root.tag.startswith("{") else ""
     if not re.fullmatch(r"urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.0[2-8]", namespace):
         raise StatementError(f"unsupported camt namespace {namespace!r} (camt.053.001.02 to .08 are read)")
