@@ -5,7 +5,7 @@ each charge, refund, dispute and adjustment, and the fees Stripe kept on them (`
 application fees, tax on fees) — is the list ``GET /v1/balance_transactions?payout=po_...`` (Stripe API reference,
 "List all balance transactions": ``payout`` filters *automatic* payouts only; ``limit`` ≤ 100; cursor pagination
 with ``has_more`` and ``starting_after``). Connected accounts' payouts are read with the ``Stripe-Account``
-header. The key is a restricted key with read access to balance transactions, from the source's
+header. The key is a restricted key with read access to balance transactions and refunds, from the source's
 ``api.credentials`` secret (``{"api_key": "rk_..."}``), never logged.
 
 Throttling (429) and 5xx are retried here a few times with backoff (Stripe's rate-limit guidance), so a long
