@@ -170,7 +170,19 @@ def test_a_processed_claim_is_never_taken_over(stack):
 def test_nothing_an_unauthenticated_caller_sends_reaches_the_log_but_fixed_fields(stack):
     # issue 18: X-Correlation-Id was logged verbatim before authentication, and the path's source id always
     marker = "Zq9CallerText"
-    stream = stack.host.module("ingest").logger.registered_handler.stream
+    logger = stack.host.module("ingest").logger
+    stream = logger.registered_handler.stream
+    # Powertools loggers of one service share a stdlib logger per process: a stack loaded earlier in this worker
+    # (the fuzz tier runs at ERROR) may have left its level; this test reads the INFO line every request writes
+    level = logger.log_level
+    logger.setLevel("INFO")
+    try:
+        _send_hostile_requests(stack, marker, stream)
+    finally:
+        logger.setLevel(level)
+
+
+def _send_hostile_requests(stack, marker: str, stream) -> None:  # noqa: ANN001
     replies = [
         stack.webhook(b"{}", {"X-Correlation-Id": marker + '-0001\n{"level":"ERROR","message":"forged"}'}),
         stack.webhook(b'{"notificationItems":' + b"[" * 5_000 + marker.encode(), {"X-Correlation-Id": marker + " 2"},

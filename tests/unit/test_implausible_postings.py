@@ -20,7 +20,7 @@ from ledgerlink.connectors.sources.adyen import webhook as adyen
 from ledgerlink.connectors.sources.salesforce import webhook as salesforce
 from ledgerlink.errors import DocumentRejected, NormalizationError
 from ledgerlink.model.documents import JournalEntry, JournalLine, Party, Payment, SourceRef
-from ledgerlink.model.money import Money
+from ledgerlink.model.money import AmountOutOfRange, Money
 from ledgerlink.pipeline.enrich import enrich
 from ledgerlink.pipeline.validate import DEFAULT_MAX_AMOUNT, validate
 
@@ -286,12 +286,16 @@ def test_an_amount_the_target_erp_cannot_hold_is_refused_before_any_write(exampl
     assert caught.reason == "amount_not_representable" and caught.detail["connection"] == "target"
 
 
-def test_the_embedded_book_holds_any_amount_and_a_fixed_width_legacy_file_holds_18_characters(example_config):
+def test_the_embedded_book_holds_any_amount_money_admits_and_a_fixed_width_legacy_file_holds_18_characters(
+        example_config):
     def no_ceilings(data: dict[str, Any]) -> None:
         for entity in data["entities"]:
             entity["max_amount"] = {"*": "1e30"}
     huge = changed(example_config, no_ceilings)
-    assert validate(invoice_journal("1" + "0" * 20 + ".00"), huge, "invoice")    # beancount: Decimal, no limit
+    # beancount: Decimal, no limit of its own — the largest amount Money admits (below 10^18, D93) posts
+    assert validate(invoice_journal("9" * 18 + ".99"), huge, "invoice")
+    with pytest.raises(AmountOutOfRange):                                         # 10^20: no document carries it
+        invoice_journal("1" + "0" * 20 + ".00")
     fixed = changed(huge, lambda data: next(c for c in data["erp_connections"] if c["id"] == "legacy-gl")
                     .update(format="fixed_width"))
     gb = invoice_journal("999999999999999.99", "GBP", entity="gb01")             # 18 characters: fits

@@ -59,6 +59,7 @@ class LambdaCrash(Exception):
     """A simulated crash of the function's process: Lambda reports it as ``Runtime.ExitError``."""
 
     error_type = "Runtime.ExitError"
+    retryable = True   # the process died: nothing after it ran, SQS or Step Functions delivers the work again
 
 
 class FunctionError(Exception):

@@ -86,6 +86,8 @@ def retryable(exc: BaseException) -> bool:
 
     if isinstance(exc, TransientError | DocumentStateError | BotoCoreError | OSError | TimeoutError):
         return True
+    if getattr(exc, "retryable", False) is True:   # declared so (a simulated Lambda crash: SQS delivers it again)
+        return True
     if isinstance(exc, ClientError):
         status = (exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 0
         return error_code(exc) in THROTTLING_CODES or int(status) >= 500 or error_code(exc) in (
