@@ -7,10 +7,19 @@ from __future__ import annotations
 import sys
 import time
 
-from bench import aws_calls, cold_start, erp_calls, ingest_latency, reconcile_cost, stripe_cash, throughput
+from bench import (
+    aws_calls,
+    cold_start,
+    erp_calls,
+    ingest_latency,
+    local_stack,
+    reconcile_cost,
+    stripe_cash,
+    throughput,
+)
 
 BENCHMARKS = (cold_start.main, ingest_latency.main, throughput.main, aws_calls.main, reconcile_cost.main,
-              erp_calls.main, stripe_cash.main)
+              erp_calls.main, stripe_cash.main, local_stack.main)
 
 
 def main(argv: list[str]) -> int:

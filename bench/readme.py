@@ -82,6 +82,24 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     f"{thousand['calls_per_1000']} ({thousand['calls']} list pages for 1,000 charges; one call per "
                     f"charge would be {thousand['baseline_calls_one_per_charge']:,})",
                     f"≤ {cash['target_calls_per_1000']}", _met(cash["target_met"])))
+    local = results.get("local_stack")
+    if local:
+        before, met = local["targets"]["before"], local["met"]
+        out.append((f"local stack, memory growth per event after warm-up ({local['events']:,} Stripe events)",
+                    f"{local['mb_per_event']} MB (RSS {local['rss_mb_before']} → {local['rss_mb_after']} MB; before: "
+                    f"{before['mb_per_event']} MB per event over {before['events']})",
+                    f"< {local['targets']['mb_per_event_max']} MB", _met(met["memory"])))
+        out.append((f"local stack, webhooks acknowledged / documents posted per second ({local['clients']} senders)",
+                    f"{local['ingest_per_second']} / {local['end_to_end_per_second']} "
+                    f"({local.get('ingest_per_second_vs_before')}× / {local.get('end_to_end_per_second_vs_before')}× "
+                    f"before: {before['ingest_per_second']} / {before['end_to_end_per_second']}; GET /health "
+                    f"{local['health_per_second']:,.0f}/s)",
+                    f"≥ {local['targets']['speedup']}× before",
+                    _met(met.get("ingest", False) and met.get("end_to_end", False))))
+        out.append(("`local up`, SIGTERM → exit, idle / busy",
+                    f"{local['stop_idle']['seconds']} s / {local['stop_busy']['seconds']} s (before: "
+                    f"{before['stop_idle_seconds']} s / {before['stop_busy_seconds']} s)",
+                    f"≤ {local['targets']['stop_seconds_max']:.0f} s", _met(met["stop"])))
     return out
 
 

@@ -41,6 +41,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_local_up(args: argparse.Namespace) -> int:
     import dataclasses
+    import os
 
     from ledgerlink.local.runtime import LocalOptions, LocalRuntime
 
@@ -48,6 +49,28 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
     runtime = LocalRuntime(LocalOptions(config_path=args.config, state_dir=args.state_dir, port=args.port,
                                         secrets_file=args.secrets, poll_every_seconds=args.poll_every or None,
                                         injected_faults=plan))
+    # SIGTERM and Ctrl-C (SIGINT) both ask for the same clean stop; a second one exits at once. Installed before
+    # start(): a signal during start-up stops the stack as soon as it is up instead of killing it half-built.
+    # The clean stop waits at most `clean_stop_seconds` for pollers and executions (LocalRuntime.stop); should
+    # anything still hang, the process exits anyway `force_exit_seconds` after the signal.
+    clean_stop_seconds, force_exit_seconds = 3.0, 10.0
+    stop = threading.Event()
+
+    def force_exit(code: int, why: str) -> None:
+        os.write(2, f"local stack: {why}; exiting now\n".encode())   # not print(): safe inside a signal handler
+        os._exit(code)
+
+    def request_stop(signum: int, _frame: object) -> None:
+        if stop.is_set():
+            force_exit(128 + signum, "second signal")
+        stop.set()
+        watchdog = threading.Timer(force_exit_seconds, force_exit,
+                                   (1, f"the clean stop took more than {force_exit_seconds:.0f} s"))
+        watchdog.daemon = True
+        watchdog.start()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
     runtime.start()
     assert runtime.config is not None
     print(f"LedgerLink local stack is up (configuration version {runtime.config_version} from {args.config})")
@@ -79,17 +102,18 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
                   f" (credentials: Secrets Manager {connection.credentials.secret_id})")
     print(f"  Lambda logs: {args.state_dir / 'lambda.log'}")
     print("  sign a file: ledgerlink local sign --source stripe events/stripe/01-invoice.finalized.json")
-    print("Ctrl-C to stop.")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    print("Ctrl-C to stop.", flush=True)
     try:
-        while not stop.wait(1):
-            pass
-    except KeyboardInterrupt:
-        pass
+        stop.wait()
     finally:
-        runtime.stop()
-    return 0
+        print("stopping the local stack", flush=True)
+        runtime.stop(timeout=clean_stop_seconds)
+    # Exit without the interpreter's teardown: it frees every object moto and the handlers hold one by one, which
+    # took seconds after a busy run (tens of seconds on a large heap). Everything worth keeping was closed by
+    # stop(); only stdout/stderr are left to flush.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _cmd_local_sign(args: argparse.Namespace) -> int:

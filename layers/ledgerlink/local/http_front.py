@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import sys
 import threading
 import urllib.parse
 import uuid
@@ -18,6 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024
+# socketserver's default listen backlog is 5: a burst of more simultaneous connects than that was reset by the
+# kernel before a thread ever saw it (issue 18 item 6). The kernel caps this at net.core.somaxconn.
+LISTEN_BACKLOG = 1024
+SHUTDOWN_POLL_SECONDS = 0.1   # serve_forever's poll interval: how long stop() may wait for the accept loop
 _ROUTE = re.compile(r"^/webhooks/([^/?#]+)/?$")
 # The ops API's routes (infra/constructs/ops_api.py); locally served without IAM, as the local user.
 _OPS = (
@@ -67,6 +72,20 @@ def api_gateway_event(method: str, path: str, headers: dict[str, str], body: byt
         "requestContext": {"requestId": request_id, "stage": "local", "httpMethod": method, "path": path,
                            "resourcePath": "/webhooks/{source}", "identity": {"sourceIp": source_ip}},
     }
+
+
+class FrontServer(ThreadingHTTPServer):
+    """One thread per connection (daemon: a stuck client never holds the process), a listen backlog for bursts."""
+
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
+    block_on_close = False   # server_close() does not wait for requests still in flight
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up (reset, broken pipe) is not a server error: no traceback on stderr for it."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class WebhookFront:
@@ -152,9 +171,9 @@ class WebhookFront:
             do_DELETE = _handle
             do_PATCH = _handle
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="webhook-front")
+        self._server = FrontServer((host, port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,),
+                                        daemon=True, name="webhook-front")
 
     @property
     def port(self) -> int:
@@ -169,5 +188,7 @@ class WebhookFront:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Stop accepting and close the listening socket; requests in flight finish on their daemon threads."""
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()

@@ -23,6 +23,7 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -85,6 +86,95 @@ def with_api_base_url(config: LedgerLinkConfig, url: str) -> LedgerLinkConfig:
         sources.append(source)
     return config.model_copy(update={"sources": sources})
 
+
+@contextlib.contextmanager
+def lean_moto() -> Iterator[None]:
+    """Two things moto does that made the local stack's memory and time per event grow with every event stored.
+
+    1. ``BaseModel.__new__`` appends every model object to its class's ``instances_tracked`` list (for the
+       dashboard at ``/moto-api/data.json``), and only a reset empties it: nothing moto creates is ever freed.
+    2. ``transact_write_items`` deep-copies each table a transaction writes, to roll back on a failure: the
+       whole inbox, ledger or totals table, per transaction, several transactions per event.
+
+    3. Its server finds the backend for each request by listing and stat-ing moto's ~200 package directories and
+       then trying each service's URL patterns, under one lock for all requests: half of the stack's busy time.
+       The answer depends on the host name alone, so it is remembered per host.
+
+    1 and 2 together: a copy of the tables kept per event (2.3-2.5 MB per event after 100 events, ~10 GB after a few
+    hundred more), until the kernel killed the stack. Here objects are not tracked (the local stack never reads that
+    dashboard; moto's S3 reset only uses the list to close files the garbage collector closes anyway), and a
+    transaction keeps a copy of the items it writes instead: ``atomic_dynamodb`` runs it under the one lock of every
+    item operation, so putting those items back is the whole rollback. Entered before ``atomic_dynamodb`` wraps
+    ``transact_write_items`` (so this runs under its lock), left after it."""
+    import copy
+
+    from moto import backends
+    from moto.core.common_models import BaseModel
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    tracking = BaseModel.__dict__["__new__"]
+    transact = DynamoDBBackend.transact_write_items
+    modules, backend_for_host = backends.list_of_moto_modules, DomainDispatcherApplication.get_backend_for_host
+    module_names = tuple(modules())
+    hosts: dict[tuple[int, str | None], Any] = {}
+
+    def remembered_backend_for_host(app: Any, host: str | None) -> Any:
+        key = (id(app), host)
+        if key not in hosts:
+            hosts[key] = backend_for_host(app, host)
+        return hosts[key]
+
+    def untracked(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(cls)
+
+    def written(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:
+        """(table, hash key, range key, a copy of the item as it is now or None) for each item written."""
+        saved = []
+        for entry in transact_items:
+            for kind, operation in entry.items():
+                table = backend.tables.get(operation.get("TableName")) if isinstance(operation, dict) else None
+                key = operation.get("Item" if kind == "Put" else "Key") if table is not None else None
+                if not isinstance(key, dict) or table.hash_key_attr not in key or (
+                        table.range_key_attr is not None and table.range_key_attr not in key):
+                    continue   # moto refuses it before writing anything
+                hash_key = DynamoType(key[table.hash_key_attr])
+                range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr is not None else None
+                saved.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
+        return saved
+
+    def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+        saved = written(backend, transact_items)
+        Table.__deepcopy__ = lambda table, memo: table   # moto's whole-table "backup" becomes the table itself
+        try:
+            transact(backend, transact_items)
+        except BaseException:
+            for table, hash_key, range_key, item in reversed(saved):
+                bucket = table.items[hash_key] if range_key is not None else table.items
+                slot = range_key if range_key is not None else hash_key
+                if item is None:
+                    bucket.pop(slot, None)
+                else:
+                    bucket[slot] = item
+            raise
+        finally:
+            del Table.__deepcopy__
+
+    BaseModel.__new__ = staticmethod(untracked)  # type: ignore[assignment]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    backends.list_of_moto_modules = lambda: module_names
+    DomainDispatcherApplication.get_backend_for_host = remembered_backend_for_host  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        DomainDispatcherApplication.get_backend_for_host = backend_for_host  # type: ignore[method-assign]
+        backends.list_of_moto_modules = modules
+        DynamoDBBackend.transact_write_items = transact  # type: ignore[method-assign]
+        BaseModel.__new__ = tracking  # type: ignore[assignment]
+
+
 class LocalRuntime:
     def __init__(self, options: LocalOptions) -> None:
         self.options = options
@@ -93,6 +183,7 @@ class LocalRuntime:
         self.resources: Resources | None = None
         self.secrets: dict[str, local_secrets.LocalSecret] = {}
         self.injected: Any = None   # ledgerlink.local.faults.InjectedFaults while `--faults` is on
+        self._saved_moto_config: dict[str, Any] | None = None
         self._server: Any = None
         self._front: WebhookFront | None = None
         self._pollers: list[SqsPoller] = []
@@ -106,6 +197,7 @@ class LocalRuntime:
         self._poll_stop: Any = None
         self._scheduler: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._lean_moto: Any = None
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -181,31 +273,49 @@ class LocalRuntime:
         """Invoke the poll function as EventBridge Scheduler does (one source, or every polled source)."""
         return self.host.invoke("poll", {"source": source_id} if source_id else {})
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop everything this runtime started. ``timeout`` bounds the waits (``local up`` on SIGTERM/Ctrl-C):
+        a poller still inside a batch, or executions left to stop past it, are abandoned on their daemon threads —
+        their messages stay unacknowledged, as a Lambda killed mid-batch leaves them. Without it, every running
+        execution is stopped (tests start further runtimes in the same process) and each join waits up to 5 s."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+
+        def left(cap: float = 5.0) -> float:
+            return cap if deadline is None else max(0.05, min(cap, deadline - time.monotonic()))
+
         if self.injected is not None:
             self.injected.remove()
+        if self._front:  # no new webhooks from here on: answered requests were acknowledged, nothing else is
+            self._front.stop()
         if self._poll_stop is not None:
             self._poll_stop.set()
+        self._stopping.set()
+        for poller in self._pollers:  # all of them told at once: their long polls end together
+            poller.stop()
         if self.fake_apis is not None:
             self.fake_apis.stop()
-        self._stopping.set()
         if self._scheduler is not None:
-            self._scheduler.join(timeout=5)
+            self._scheduler.join(timeout=left())
         for poller in self._pollers:
-            poller.stop()
-        for poller in self._pollers:
-            poller.join(timeout=5)
-        if self._front:
-            self._front.stop()
+            poller.join(timeout=left())
         if self._server:
-            self.stop_executions()
+            self.stop_executions(deadline=deadline)
             self._server.stop()
+        if self._saved_moto_config is not None:
+            from moto.core.config import default_user_config
+
+            default_user_config.clear()
+            default_user_config.update(self._saved_moto_config)
+            self._saved_moto_config = None
         if self._lambdas is not None:
             self._lambdas.__exit__(None, None, None)
             self._lambdas = None
         if self._atomic is not None:
             self._atomic.__exit__(None, None, None)
             self._atomic = None
+        if self._lean_moto is not None:   # after atomic_dynamodb, which wraps it
+            self._lean_moto.__exit__(None, None, None)
+            self._lean_moto = None
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -300,6 +410,8 @@ class LocalRuntime:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._lean_moto = lean_moto()
+        self._lean_moto.__enter__()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -323,6 +435,13 @@ class LocalRuntime:
         # moto keeps its backends per process: a second runtime in the same process (tests) starts empty
         urllib.request.urlopen(urllib.request.Request(  # noqa: S310 - loopback only
             f"http://{host}:{port}/moto-api/reset", method="POST", data=b""), timeout=10).read()
+        import copy
+
+        from moto.core.config import default_user_config
+
+        # moto's configuration is process-global: kept to be restored at stop, so a later in-process mock_aws
+        # (tests) does not inherit this stack's Step Functions execution engine
+        self._saved_moto_config = copy.deepcopy(default_user_config)
         request = urllib.request.Request(
             f"http://{host}:{port}/moto-api/config", method="POST",
             data=json.dumps(MOTO_CONFIG).encode(),
@@ -369,15 +488,18 @@ class LocalRuntime:
         assert self.resources is not None
         return len(running_executions(self.resources.state_machine_arn))
 
-    def stop_executions(self) -> int:
+    def stop_executions(self, deadline: float | None = None) -> int:
         """Stop every running execution of both machines; returns how many. moto runs them on threads of this
         process that outlive the server: left running (a run stopped halfway, e.g. by a failed check), they would
-        go on invoking the handlers of the next runtime started in this process, for documents it never saw."""
+        go on invoking the handlers of the next runtime started in this process, for documents it never saw.
+        Past ``deadline`` (``time.monotonic()``) the rest are left: the process is about to exit."""
         if self.resources is None:
             return 0
         stopped = 0
         for arn in (self.resources.happy_path_arn, self.resources.state_machine_arn):
             for execution in running_executions(arn):
+                if deadline is not None and time.monotonic() > deadline:
+                    return stopped
                 with contextlib.suppress(Exception):   # finished meanwhile
                     self.client("stepfunctions").stop_execution(
                         executionArn=execution, error="LocalRuntimeStopped", cause="the local stack was stopped")
