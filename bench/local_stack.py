@@ -42,13 +42,15 @@ DEFAULT_EVENTS = 1_000
 WARMUP_EVENTS = 100
 HEALTH_REQUESTS = 1_000
 CLIENTS = 8
+BUSY_STOP_RUNS = 3
 MB_PER_EVENT_MAX = 0.1
 STOP_SECONDS_MAX = 5.0
 # this bench on commit 7f36986, before the issue-18 item-6 work (x86_64, 2 cores, 2026-12): the "today" of the 10x
 # target. Measured over 300 events: at the default 1,000 the process passed 10 GB of RSS and was stopped (each event
-# kept a copy of tables that grow with every event, so its growth per event grew too).
+# kept a copy of tables that grow with every event, so its growth per event grew too). Busy stop: worst of 3 runs
+# (6.56, 3.97, 4.79 s).
 BEFORE = {"events": 300, "ingest_per_second": 4.69, "end_to_end_per_second": 3.01, "mb_per_event": 4.25,
-          "stop_idle_seconds": 3.08, "stop_busy_seconds": 4.93}
+          "stop_idle_seconds": 2.49, "stop_busy_seconds": 6.56}
 SPEEDUP_TARGET = 10
 SECRET = "whsec_bench_local_stack"  # noqa: S105 - benchmark fixture
 
@@ -298,7 +300,7 @@ def stop_time(busy_seconds: float) -> dict[str, Any]:
                  str(REPO / "config" / "ledgerlink.example.yaml"), "--port", "0", "--secrets", str(secrets),
                  "--state-dir", str(Path(tmp) / "state")],
                 cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"})
             output = ""
             assert process.stdout is not None
             for line in process.stdout:
@@ -324,18 +326,28 @@ def stop_time(busy_seconds: float) -> dict[str, Any]:
             threading.Thread(target=lambda: process.stdout.read(), daemon=True).start()   # drain, never block it
             signalled = time.perf_counter()
             process.send_signal(signal.SIGTERM)
+            hung = False
             try:
-                code = process.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                code = process.wait()
+                code = process.wait(timeout=60)
+            except subprocess.TimeoutExpired:   # SIGABRT: faulthandler writes every thread's stack to stderr
+                hung = True
+                process.send_signal(signal.SIGABRT)
+                try:
+                    code = process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    code = process.wait()
             seconds = time.perf_counter() - signalled
             halt.set()
             for thread in senders:
                 thread.join(timeout=30)
         errors = stderr_path.read_text()
-    return {"seconds": round(seconds, 2), "exit_code": code, "traceback": "Traceback" in errors,
-            "busy_seconds": busy_seconds, "webhooks_answered_before_sigterm": sum(v for k, v in sent.items() if k > 0)}
+    result = {"seconds": round(seconds, 2), "exit_code": code, "traceback": "Traceback" in errors,
+              "busy_seconds": busy_seconds,
+              "webhooks_answered_before_sigterm": sum(v for k, v in sent.items() if k > 0)}
+    if hung or code != 0:
+        result["stderr_tail"] = errors[-6000:]
+    return result
 
 
 # ---- report ---------------------------------------------------------------------------------------------------
@@ -347,12 +359,14 @@ def run(events: int, busy_seconds: float) -> dict[str, Any]:
         raise RuntimeError(f"bench.local_stack --measure failed:\n{child.stderr[-4000:]}")
     measured = json.loads(child.stdout.strip().splitlines()[-1])
     idle = stop_time(0)
-    busy = stop_time(busy_seconds)
+    runs = [stop_time(busy_seconds) for _ in range(BUSY_STOP_RUNS)]   # a poller may be mid-batch or not: the worst
+    busy = {**max(runs, key=lambda run: run["seconds"]), "runs_seconds": [run["seconds"] for run in runs],
+            "exit_codes": [run["exit_code"] for run in runs], "traceback": any(run["traceback"] for run in runs)}
     targets = {"mb_per_event_max": MB_PER_EVENT_MAX, "stop_seconds_max": STOP_SECONDS_MAX,
                "speedup": SPEEDUP_TARGET, "before": BEFORE}
     met = {"memory": measured["mb_per_event"] < MB_PER_EVENT_MAX,
            "stop": max(idle["seconds"], busy["seconds"]) <= STOP_SECONDS_MAX and idle["exit_code"] == 0
-           and busy["exit_code"] == 0}
+           and set(busy["exit_codes"]) == {0} and not idle["traceback"] and not busy["traceback"]}
     for key in ("ingest_per_second", "end_to_end_per_second"):
         if BEFORE[key]:
             measured[f"{key}_vs_before"] = round(measured[key] / BEFORE[key], 2)
@@ -378,9 +392,10 @@ def format_result(result: dict[str, Any]) -> str:
             ["baseline: GET /health per second (same front, same senders)", result["health_per_second"], "", ""],
             ["SIGTERM → exit, idle", with_before("stop_idle_seconds", f"{result['stop_idle']['seconds']} s"),
              f"≤ {STOP_SECONDS_MAX:.0f} s", f"exit {result['stop_idle']['exit_code']}"],
-            [f"SIGTERM → exit, {CLIENTS} senders busy for {result['stop_busy']['busy_seconds']:.0f} s",
+            [f"SIGTERM → exit, {CLIENTS} senders busy for {result['stop_busy']['busy_seconds']:.0f} s (worst of "
+             f"{', '.join(f'{s} s' for s in result['stop_busy']['runs_seconds'])})",
              with_before("stop_busy_seconds", f"{result['stop_busy']['seconds']} s"), f"≤ {STOP_SECONDS_MAX:.0f} s",
-             f"exit {result['stop_busy']['exit_code']}"]]
+             f"exit {', '.join(map(str, result['stop_busy']['exit_codes']))}"]]
     out = table(f"Local stack, {result['events']:,} Stripe events after {result['warmup_events']} warm-up, "
                 f"{result['clients']} concurrent senders (RSS {result['rss_mb_before']} → {result['rss_mb_after']} MB)",
                 ["measure", "measured", "target", "met"], rows)
@@ -399,7 +414,7 @@ def main(argv: list[str]) -> bool:
     """Prints the tables, writes ``local_stack``; returns True when a target was missed."""
     parser = argparse.ArgumentParser(prog="bench.local_stack")
     parser.add_argument("--events", type=int, default=int(os.environ.get(EVENTS_ENV, DEFAULT_EVENTS)))
-    parser.add_argument("--busy-seconds", type=float, default=15.0)
+    parser.add_argument("--busy-seconds", type=float, default=10.0)
     parser.add_argument("--measure", type=int, help=argparse.SUPPRESS)   # the child: print one JSON line
     args = parser.parse_args(argv)
     if args.measure:

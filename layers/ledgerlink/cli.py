@@ -40,8 +40,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_local_up(args: argparse.Namespace) -> int:
+    import contextlib
     import dataclasses
     import os
+    import time
 
     from ledgerlink.local.runtime import LocalOptions, LocalRuntime
 
@@ -52,22 +54,20 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
     # SIGTERM and Ctrl-C (SIGINT) both ask for the same clean stop; a second one exits at once. Installed before
     # start(): a signal during start-up stops the stack as soon as it is up instead of killing it half-built.
     # The clean stop waits at most `clean_stop_seconds` for pollers and executions (LocalRuntime.stop); should
-    # anything still hang, the process exits anyway `force_exit_seconds` after the signal.
-    clean_stop_seconds, force_exit_seconds = 3.0, 10.0
-    stop = threading.Event()
+    # anything still hang, the process exits anyway `force_exit_seconds` after the stop began.
+    # The handler only sets a flag: it runs between two bytecodes of the main thread, which may hold a threading
+    # lock right then (an Event's, a Thread.start's) — Event.set() or starting a thread there can deadlock it.
+    clean_stop_seconds, force_exit_seconds = 1.5, 10.0
+    requested: list[int] = []
 
     def force_exit(code: int, why: str) -> None:
         os.write(2, f"local stack: {why}; exiting now\n".encode())   # not print(): safe inside a signal handler
         os._exit(code)
 
     def request_stop(signum: int, _frame: object) -> None:
-        if stop.is_set():
+        if requested:
             force_exit(128 + signum, "second signal")
-        stop.set()
-        watchdog = threading.Timer(force_exit_seconds, force_exit,
-                                   (1, f"the clean stop took more than {force_exit_seconds:.0f} s"))
-        watchdog.daemon = True
-        watchdog.start()
+        requested.append(signum)
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
@@ -104,15 +104,24 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
     print("  sign a file: ledgerlink local sign --source stripe events/stripe/01-invoice.finalized.json")
     print("Ctrl-C to stop.", flush=True)
     try:
-        stop.wait()
+        # a short sleep, not an untimed wait: a signal the kernel hands to another thread only sets a flag that
+        # the main thread reads when it next runs bytecode, and a thread blocked on a lock would never read it
+        while not requested:
+            time.sleep(0.2)
     finally:
-        print("stopping the local stack", flush=True)
+        watchdog = threading.Timer(force_exit_seconds, force_exit,
+                                   (1, f"the clean stop took more than {force_exit_seconds:.0f} s"))
+        watchdog.daemon = True
+        watchdog.start()
+        with contextlib.suppress(OSError, ValueError):   # a closed terminal or pipe must not skip the stop
+            print("stopping the local stack", flush=True)
         runtime.stop(timeout=clean_stop_seconds)
     # Exit without the interpreter's teardown: it frees every object moto and the handlers hold one by one, which
     # took seconds after a busy run (tens of seconds on a large heap). Everything worth keeping was closed by
     # stop(); only stdout/stderr are left to flush.
-    sys.stdout.flush()
-    sys.stderr.flush()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
     os._exit(0)
 
 

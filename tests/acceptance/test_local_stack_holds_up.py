@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
@@ -17,7 +22,7 @@ from ledgerlink.local.http_front import FrontServer
 from ledgerlink.local.runtime import LocalOptions, LocalRuntime, lean_moto
 from ledgerlink.store.ledger import DynamoLedger
 
-from tests.conftest import EVENTS, EXAMPLE_CONFIG
+from tests.conftest import EVENTS, EXAMPLE_CONFIG, REPO
 
 pytestmark = pytest.mark.slow
 
@@ -72,8 +77,72 @@ def test_the_front_answers_64_simultaneous_connections_without_a_reset(tmp_path)
         tables = runtime.resources.tables
         documents = DynamoLedger(tables["ledger"], totals_table=tables["totals"]).scan()
         assert Counter(d["status"] for d in documents) == {"posted": unique}
+        # the Express happy path keeps no finished executions, as on AWS (moto kept each one with its history)
+        assert runtime.client("stepfunctions").list_executions(
+            stateMachineArn=runtime.resources.happy_path_arn)["executions"] == []
     finally:
         runtime.stop()
+
+
+def _start_local_up(tmp_path, stderr):
+    secrets_file = tmp_path / "secrets.json"
+    secrets_file.write_text(json.dumps({"stripe": "whsec_stop_test"}))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ledgerlink.cli", "local", "up", "--config", str(EXAMPLE_CONFIG), "--port", "0",
+         "--secrets", str(secrets_file), "--state-dir", str(tmp_path / "state")],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=stderr, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"})
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            if process.poll() is not None:
+                break
+            continue
+        lines.append(line)
+        if "Ctrl-C to stop" in line:
+            return process, "".join(lines)
+    process.kill()
+    raise AssertionError(f"local up did not come up: {lines}")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_local_up_stops_cleanly_on_a_signal_even_while_busy(tmp_path, signum):
+    with (tmp_path / "stderr.txt").open("w+") as stderr:
+        process, output = _start_local_up(tmp_path, stderr)
+        try:
+            port = int(re.search(r"POST http://127\.0\.0\.1:(\d+)/webhooks/stripe", output).group(1))
+            # Given webhooks in flight (acknowledged ones queued, executions running)
+            for number in range(8):
+                body = _invoice_event(number)
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                connection.request("POST", "/webhooks/stripe", body=body, headers={
+                    "Content-Type": "application/json",
+                    **signature_header(body, "whsec_stop_test", int(time.time()))})
+                response = connection.getresponse()
+                assert (response.status, json.loads(response.read())["status"]) == (202, "accepted")
+                connection.close()
+            # When the stack is told to stop
+            process.send_signal(signum)
+            # Then it exits by itself, with status 0 and no traceback (how fast: bench/local_stack.py). The CLI
+            # exits by itself 10 s after the stop began whatever happens; 60 s leaves room for a loaded CI machine.
+            try:
+                rest, _ = process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGABRT)   # PYTHONFAULTHANDLER: every thread's stack to stderr
+                process.communicate(timeout=10)
+                stderr.seek(0)
+                raise AssertionError(f"no exit 60 s after the signal:\n{stderr.read()[-8000:]}") from None
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        stderr.seek(0)
+        errors = stderr.read()
+    assert process.returncode == 0, errors
+    assert "Traceback" not in errors, errors
+    assert "stopping the local stack" in rest
 
 
 def test_a_failed_transaction_puts_back_exactly_the_items_it_wrote_and_moto_keeps_no_copies(monkeypatch):

@@ -87,9 +87,17 @@ def with_api_base_url(config: LedgerLinkConfig, url: str) -> LedgerLinkConfig:
     return config.model_copy(update={"sources": sources})
 
 
+class _IteratedAsCopy(list):  # type: ignore[type-arg]
+    """A state machine's executions: a loop over them (ListExecutions, a task token's lookup) runs over a copy, so
+    an execution removed meanwhile (``lean_moto``) never makes it skip another; appends go to the list itself."""
+
+    def __iter__(self) -> Iterator[Any]:
+        return list.__iter__(list.copy(self))
+
+
 @contextlib.contextmanager
 def lean_moto() -> Iterator[None]:
-    """Two things moto does that made the local stack's memory and time per event grow with every event stored.
+    """What moto does that made the local stack's memory and time per event grow with every event stored.
 
     1. ``BaseModel.__new__`` appends every model object to its class's ``instances_tracked`` list (for the
        dashboard at ``/moto-api/data.json``), and only a reset empties it: nothing moto creates is ever freed.
@@ -99,6 +107,12 @@ def lean_moto() -> Iterator[None]:
     3. Its server finds the backend for each request by listing and stat-ing moto's ~200 package directories and
        then trying each service's URL patterns, under one lock for all requests: half of the stack's busy time.
        The answer depends on the host name alone, so it is remembered per host.
+
+    4. Its Step Functions engine keeps every execution with its whole history (each state's input and output as
+       JSON), Express ones included — about 30 KB per document through the happy path. AWS keeps no history of an
+       Express execution (``ListExecutions`` refuses the machine type); the local stack only ever lists the running
+       ones (``running_executions``). A finished Express execution started asynchronously is dropped here (from a
+       list that loops over a copy of itself, so no concurrent loop skips an entry).
 
     1 and 2 together: a copy of the tables kept per event (2.3-2.5 MB per event after 100 events, ~10 GB after a few
     hundred more), until the kernel killed the stack. Here objects are not tracked (the local stack never reads that
@@ -114,12 +128,36 @@ def lean_moto() -> Iterator[None]:
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    from moto.stepfunctions.models import StateMachine
+    from moto.stepfunctions.parser.backend.execution import (
+        BaseExecutionWorkerCommunication,
+        SyncExecutionWorkerCommunication,
+    )
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
     tracking = BaseModel.__dict__["__new__"]
     transact = DynamoDBBackend.transact_write_items
     modules, backend_for_host = backends.list_of_moto_modules, DomainDispatcherApplication.get_backend_for_host
     module_names = tuple(modules())
     hosts: dict[tuple[int, str | None], Any] = {}
+
+    terminated, machine_init = BaseExecutionWorkerCommunication.terminated, StateMachine.__init__
+
+    def with_snapshot_iteration(machine: Any, *args: Any, **kwargs: Any) -> None:
+        machine_init(machine, *args, **kwargs)
+        machine.executions = _IteratedAsCopy(machine.executions)
+
+    def forget_finished_express(communication: Any) -> None:
+        terminated(communication)
+        execution = communication.execution
+        if isinstance(communication, SyncExecutionWorkerCommunication):   # StartSyncExecution reads it after
+            return
+        backend = stepfunctions_parser_backends[execution.account_id][execution.region_name]
+        for machine in backend.state_machines:   # the execution's own type says STANDARD either way in moto
+            if machine.arn == execution.state_machine.arn and machine.type == "EXPRESS" and \
+                    isinstance(machine.executions, _IteratedAsCopy):
+                with contextlib.suppress(ValueError):
+                    machine.executions.remove(execution)
 
     def remembered_backend_for_host(app: Any, host: str | None) -> Any:
         key = (id(app), host)
@@ -166,9 +204,13 @@ def lean_moto() -> Iterator[None]:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
     backends.list_of_moto_modules = lambda: module_names
     DomainDispatcherApplication.get_backend_for_host = remembered_backend_for_host  # type: ignore[method-assign]
+    BaseExecutionWorkerCommunication.terminated = forget_finished_express  # type: ignore[method-assign]
+    StateMachine.__init__ = with_snapshot_iteration  # type: ignore[method-assign]
     try:
         yield
     finally:
+        StateMachine.__init__ = machine_init  # type: ignore[method-assign]
+        BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
         DomainDispatcherApplication.get_backend_for_host = backend_for_host  # type: ignore[method-assign]
         backends.list_of_moto_modules = modules
         DynamoDBBackend.transact_write_items = transact  # type: ignore[method-assign]
@@ -497,6 +539,8 @@ class LocalRuntime:
             return 0
         stopped = 0
         for arn in (self.resources.happy_path_arn, self.resources.state_machine_arn):
+            if deadline is not None and time.monotonic() > deadline:
+                return stopped
             for execution in running_executions(arn):
                 if deadline is not None and time.monotonic() > deadline:
                     return stopped
