@@ -9,11 +9,12 @@ NODE_STAMP := node_modules/.installed
 ARCH      ?= arm64
 
 help:
+	@echo "needs        Python 3.12 and Node.js 22 or 24 (LTS) with npm; 18 and 20 are past end of life (README.md)"
 	@echo "make demo    run the whole pipeline locally (moto + Beancount book) and print a summary"
 	@echo "make test    unit, functional, infra (CDK synth + cdk-nag) and end-to-end tests"
 	@echo "make synth   synthesize the CDK app (cdk.out/) with the pinned CDK CLI (ARCH=, STAGE=dev|prod)"
 	@echo "make test-calendar  the date-sensitive tests with the clock moved (month-end, leap day, DST, years ahead)"
-	@echo "make readme  rewrite the README's demo summary and test count from a run"
+	@echo "make readme  rewrite the generated sections of README.md and docs/ (demo summary, test count, bench table)"
 	@echo "make bench   benchmarks (cold start, ingest latency, throughput, AWS calls, reconciliation cost, ERP calls per"
 	@echo "             10,000 events line-level vs summarized, a rate-limited ERP connection) → bench/results.json"
 	@echo "make chaos   the chaos suite with more seeded rounds (ROUNDS=20)"

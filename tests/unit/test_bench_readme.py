@@ -1,4 +1,4 @@
-"""The README's benchmark table is rendered from bench/results.json: each figure with its target and verdict."""
+"""The benchmark table (docs/benchmarks.md) is rendered from bench/results.json: each figure with its target and verdict."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 from bench.readme import render, rows
 
 from tests.conftest import REPO
+from tests.readme_sections import section
 
 
 def test_each_figure_is_reported_against_its_target_with_the_verdict_the_numbers_give() -> None:
@@ -27,7 +28,7 @@ def test_each_figure_is_reported_against_its_target_with_the_verdict_the_numbers
     assert "measured 2026-11-24 03:52–2026-11-24 03:55 UTC" in render(results)
 
 
-def test_the_committed_results_render_and_the_readme_shows_them() -> None:
+def test_the_committed_results_render_and_the_benchmarks_page_shows_them() -> None:
     rendered = render(json.loads((REPO / "bench" / "results.json").read_text()))
     assert rendered.count("\n| ") >= 8
-    assert rendered in (REPO / "README.md").read_text()
+    assert section("bench-table") == rendered, "run `make readme` (or python -m bench.readme) to rewrite the table"
