@@ -1,1 +1,1 @@
-"""One construct per part of DESIGN.md (plus the shared key, tables, buckets and layer they use)."""
+"""One construct per part of docs/architecture.md (plus the shared key, tables, buckets and layer they use)."""

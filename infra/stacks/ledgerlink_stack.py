@@ -1,4 +1,4 @@
-"""The LedgerLink stack: composes the parts of DESIGN.md, wires their names into each function's settings."""
+"""The LedgerLink stack: composes the parts of docs/architecture.md, wires their names into each function's settings."""
 
 from __future__ import annotations
 
