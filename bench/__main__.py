@@ -11,6 +11,7 @@ from bench import (
     aws_calls,
     cold_start,
     erp_calls,
+    erp_readback,
     ingest_latency,
     local_stack,
     reconcile_cost,
@@ -19,7 +20,7 @@ from bench import (
 )
 
 BENCHMARKS = (cold_start.main, ingest_latency.main, throughput.main, aws_calls.main, reconcile_cost.main,
-              erp_calls.main, stripe_cash.main, local_stack.main)
+              erp_calls.main, erp_readback.main, stripe_cash.main, local_stack.main)
 
 
 def main(argv: list[str]) -> int:

@@ -3,9 +3,9 @@
 The layer is ``build/layer/<arch>-<digest>/python/``: the pinned runtime dependencies from
 ``layers/requirements.txt`` installed with ``pip --platform manylinux2014_<machine> --only-binary=:all:``
 (wheels for the Lambda platform, whatever machine builds it), plus the ``ledgerlink`` package without
-its dev-only parts (``local/``, ``cli.py``), with bytecode compiled for Python 3.12 (``_compile``: Lambda's
+its dev-only parts (``local/``, ``cli.py``, ``cli_support/``), with bytecode compiled for Python 3.12 (``_compile``: Lambda's
 ``/opt`` is read-only, so what is not shipped compiled is compiled on every cold start). boto3/botocore are not shipped: the Lambda runtime has them
-(see docs/decisions-infra.md).
+(see docs/decisions.md).
 
 The digest covers everything that decides the layer's content (requirements, library sources, arch,
 Python version, this file's layout rules), so repeated synths reuse the directory and the CDK asset
@@ -41,7 +41,7 @@ PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
 # Bump when the rules below change: the digest must change with the layer's content.
 LAYOUT_VERSION = "2"
-DEV_ONLY = frozenset({"local", "cli.py"})          # top level of the ledgerlink package
+DEV_ONLY = frozenset({"local", "cli.py", "cli_support"})   # top level of the ledgerlink package
 PRUNED_DIRS = frozenset({"__pycache__", "tests", "test", "bin"})
 PRUNED_SUFFIXES = (".pyc", ".pyo")
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")

@@ -32,13 +32,14 @@ class Reconcile(Construct):
                  layer: lambda_.ILayerVersion, key: kms.IKey, tables: StateTables, reports: s3.IBucket,
                  books: s3.IBucket, archive: s3.IBucket, queue: sqs.IQueue,
                  api_keys: Sequence[secretsmanager.ISecret], config: LedgerLinkConfig, values: dict[str, str],
-                 legacy: s3.IBucket | None = None) -> None:
+                 legacy: s3.IBucket | None = None, erp_secrets: Sequence[secretsmanager.ISecret] = ()) -> None:
         super().__init__(scope, construct_id)
         self.function = LedgerLinkFunction(
             self, "Reconcile", name="reconcile", options=options, layer=layer, key=key, values=values,
             description="daily: source vs posted vs exceptions vs ERP per entity and business date")
         self._grant(tables, reports, books)
         self._grant_backfill(tables, archive, queue, api_keys)
+        self._grant_read_back(tables, erp_secrets)
         if legacy is not None:   # the ERP check lists the parts of legacy GL targets (issue 5)
             from infra.constructs.post_document import grant_legacy_files
 
@@ -64,6 +65,21 @@ class Reconcile(Construct):
         acknowledge(function.role, "IAM5", "The ERP check reads the Beancount book: one object per posting under "
                                            "books/ (names known at run time); reads are limited to that prefix.",
                     finding=f"Resource::<{logical_id(books)}.Arn>/{BOOKS_PREFIX}/*")
+
+    def _grant_read_back(self, tables: StateTables, erp_secrets: Sequence[secretsmanager.ISecret]) -> None:
+        """The ERP check lists what each API ERP holds (through the connection's limiter, with its credentials — a
+        refresh token rotated by the listing is written back) and turns a posted document the ERP no longer holds
+        into a missing_in_erp case: the case is opened and the document moves posted → exception with its counters
+        in one transaction, so a replay posts it again."""
+        from infra.constructs.post_document import ERP_SECRET_ACTIONS, LIMITER_ACTIONS
+
+        function = self.function
+        function.allow(LIMITER_ACTIONS, [tables["limiter"].table_arn])
+        function.allow(["dynamodb:PutItem", "dynamodb:UpdateItem"], [tables["exceptions"].table_arn])
+        function.allow(["dynamodb:UpdateItem"], [tables["ledger"].table_arn, tables["totals"].table_arn])
+        if erp_secrets:
+            function.allow(ERP_SECRET_ACTIONS, [secret.secret_arn for secret in erp_secrets])
+            function.allow_key("secretsmanager", KeyUse.SECRET_READ + KeyUse.SECRET_WRITE)
 
     def _grant_backfill(self, tables: StateTables, archive: s3.IBucket, queue: sqs.IQueue,
                         api_keys: Sequence[secretsmanager.ISecret]) -> None:

@@ -16,9 +16,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from ledgerlink.store.tables import TABLES, TableSpec
+from ledgerlink.store.tables import LEDGER_LOOKUPS, TABLES, Index, TableSpec
 
 APPEND_ONLY = ("audit",)
+# The ledger's lookup indexes (`ledgerlink trace` by any id) and the context that stages them on an existing stack.
+LOOKUP_INDEX_NAMES = tuple(f"by_{attribute}" for attribute in LEDGER_LOOKUPS.values())
+LOOKUP_CONTEXT = "ledger_lookup_indexes"
 # Every API action that can change or remove an existing item (PutItem stays: conditional puts append). A
 # transaction's update or delete is authorized as UpdateItem / DeleteItem, so it is covered too.
 ITEM_CHANGING_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
@@ -50,6 +53,19 @@ class StateTables(Construct):
     def __getitem__(self, name: str) -> dynamodb.Table:
         return self.tables[name]
 
+    def _deployed(self, name: str, spec: TableSpec) -> tuple[Index, ...]:
+        """The table's indexes; for the ledger, the first ``ledger_lookup_indexes`` (context, default all) of its
+        lookup indexes only: CloudFormation creates at most one global secondary index per table in one stack
+        update, so an existing stack gets them one deployment at a time (-c ledger_lookup_indexes=1, then 2, ...)."""
+        if name != "ledger":
+            return spec.indexes
+        lookups = [index for index in spec.indexes if index.name in LOOKUP_INDEX_NAMES]
+        wanted = self.node.try_get_context(LOOKUP_CONTEXT)
+        count = len(lookups) if wanted is None else int(str(wanted))
+        if not 0 <= count <= len(lookups):
+            raise ValueError(f"context {LOOKUP_CONTEXT} must be 0..{len(lookups)}, not {wanted!r}")
+        return tuple(index for index in spec.indexes if index.name not in LOOKUP_INDEX_NAMES) + tuple(lookups[:count])
+
     def _build_table(self, name: str, spec: TableSpec, key: kms.IKey, prod: bool) -> dynamodb.Table:
         construct_id = "".join(part.capitalize() for part in name.split("_"))
         table = dynamodb.Table(
@@ -67,8 +83,8 @@ class StateTables(Construct):
             **({"resource_policy": append_only_policy(), "stream": dynamodb.StreamViewType.NEW_AND_OLD_IMAGES}
                if name in APPEND_ONLY else {}),
         )
-        for index in spec.indexes:
+        for index in self._deployed(name, spec):
             table.add_global_secondary_index(
                 index_name=index.name, partition_key=_key(index.partition_key), sort_key=_key(index.sort_key),
-                projection_type=dynamodb.ProjectionType.ALL)
+                projection_type=dynamodb.ProjectionType(index.projection))
         return table

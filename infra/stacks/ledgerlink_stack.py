@@ -74,7 +74,7 @@ class LedgerLinkStack(Stack):
         self.reconcile = Reconcile(self, "Reconcile", tables=self.tables, reports=self.buckets.reports,
                                    books=self.buckets.books, archive=self.buckets.archive, queue=self.normalize.queue,
                                    api_keys=list(self.secrets.api_keys.values()), config=config, values=values,
-                                   legacy=self.buckets.legacy, **common)
+                                   legacy=self.buckets.legacy, erp_secrets=self.erp_secrets.secrets, **common)
         self.bank_files = BankFiles(self, "BankFiles", tables=self.tables, archive=self.buckets.archive,
                                     queue=self.normalize.queue, values=values, **common)
         self.polling = SourcePolling(self, "Polling", tables=self.tables, archive=self.buckets.archive,
@@ -110,6 +110,11 @@ class LedgerLinkStack(Stack):
             "AuditTampering", app_metric("AuditTampering", "audit_export", period=Duration.minutes(5)),
             "An audit item was changed or deleted (the trail is append-only): the locked copy in the audit bucket "
             "holds the old image; find out who (CloudTrail) before anything else.")
+        self.observability.alarm_on_app_metric(
+            "BacklogForecastLate", app_metric("BacklogForecastLate", "flush", statistic="Maximum"),
+            "An ERP connection's backlog will not be posted by its deadline (backlog_deadline) at its current API "
+            "budget: `ledgerlink status` names it and when it will be done; raise the budget, summarize, or move "
+            "the deadline.")
         if self.polling.schedules:
             self.observability.alarm_on_function_errors(
                 "PollFailing", self.polling.function.function,
@@ -127,6 +132,8 @@ class LedgerLinkStack(Stack):
             "LedgerTableName": (self.tables["ledger"].table_name, "document / posting ledger"),
             "ExceptionsTableName": (self.tables["exceptions"].table_name, "exception cases"),
             "TotalsTableName": (self.tables["totals"].table_name, "control totals and reconciliation summaries"),
+            "LimiterTableName": (self.tables["limiter"].table_name, "per-connection ERP API budgets (the CLI's "
+                                                                    "--stack reconcile reads back API ERPs through it)"),
             "AuditTableName": (self.tables["audit"].table_name, "append-only audit trail"),
             "ArchiveBucketName": (self.buckets.archive.bucket_name, "raw webhook archive"),
             "BooksBucketName": (self.buckets.books.bucket_name, "Beancount books (prefix books/)"),

@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 
 from ledgerlink.clock import epoch
-from ledgerlink.errors import ConfigError
 
 DEFAULT_CONFIG = Path("config/ledgerlink.example.yaml")
 DEFAULT_EVENTS = Path("events")
@@ -50,7 +49,8 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
     plan = dataclasses.replace(args.faults, seed=args.faults_seed) if args.faults else None
     runtime = LocalRuntime(LocalOptions(config_path=args.config, state_dir=args.state_dir, port=args.port,
                                         secrets_file=args.secrets, poll_every_seconds=args.poll_every or None,
-                                        injected_faults=plan))
+                                        injected_faults=plan, fresh=args.fresh,
+                                        snapshot_every_seconds=args.snapshot_every))
     # SIGTERM and Ctrl-C (SIGINT) both ask for the same clean stop; a second one exits at once. Installed before
     # start(): a signal during start-up stops the stack as soon as it is up instead of killing it half-built.
     # The clean stop waits at most `clean_stop_seconds` for pollers and executions (LocalRuntime.stop); should
@@ -71,9 +71,20 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    runtime.start()
+    from ledgerlink.local.state import LocalStateError
+
+    try:
+        runtime.start()
+    except LocalStateError as exc:   # checked before anything started: nothing to stop
+        print(f"error: {exc} (reason: {exc.reason})", file=sys.stderr)
+        return 2
     assert runtime.config is not None
     print(f"LedgerLink local stack is up (configuration version {runtime.config_version} from {args.config})")
+    recovery = runtime.recovery
+    if recovery is not None and recovery.restored:
+        print(f"  state from {args.state_dir}: {recovery.describe()}")
+    else:
+        print(f"  state: {args.state_dir} (empty; kept across restarts, --fresh starts empty)")
     if plan is not None:
         print(f"  faults injected: {plan.describe()} — rehearse with `ledgerlink exceptions list`, "
               "`ledgerlink dlq list`, `ledgerlink replay`")
@@ -126,10 +137,24 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
 
 
 def _cmd_local_sign(args: argparse.Namespace) -> int:
+    from ledgerlink.cli_support.args import UsageError
+    from ledgerlink.connectors.sources import SOURCE_KINDS, WEBHOOK_KINDS
     from ledgerlink.local import secrets as local_secrets
     from ledgerlink.local.signers import sign
 
+    if not args.file.is_file():
+        raise UsageError("file_not_found", f"{args.file} is not a file")
+    if args.source is None:   # events/<source>/... names it; never a silent default
+        folder = args.file.resolve().parent
+        inferred = folder.name if folder.parent.name == "events" or folder.name in SOURCE_KINDS else None
+        if inferred is None:
+            raise UsageError("source_required", f"cannot tell the source of {args.file} (not under events/<source>/):"
+                                                " give --source ID")
+        args.source = inferred
     kind = args.kind or args.source
+    if kind not in WEBHOOK_KINDS:
+        raise UsageError("unknown_kind", f"{kind!r} is not a webhook source kind ({', '.join(WEBHOOK_KINDS)}): give "
+                                         "--kind when the source id is not its kind")
     secret = args.secret or local_secrets.resolve([args.source], secrets_file=args.secrets,
                                                   kinds={args.source: kind})[args.source].values[0]
     signed = sign(kind, args.file.read_bytes(), secret, now=int(epoch()), url=args.curl or args.url or "")
@@ -151,10 +176,36 @@ def _cmd_config_validate(args: argparse.Namespace) -> int:
     from ledgerlink.config.loader import config_hash, load_config_file
 
     config = load_config_file(args.file)
-    print(f"{args.file}: valid — {len(config.entities)} entities, {len(config.sources)} sources, "
-          f"{len(config.erp_connections)} ERP connections, {sum(len(m.accounts) for m in config.account_mappings)} "
-          f"account mappings (sha256 {config_hash(config)[:12]})")
+    findings = _role_findings(args.file, config)
+    errors = [finding for finding in findings if finding.severity == "error"]
+    if args.json:
+        _print_json({"file": str(args.file), "valid": not errors, "sha256": config_hash(config),
+                     "findings": [finding.to_dict() for finding in findings],
+                     "counts": {"entities": len(config.entities), "sources": len(config.sources),
+                                "erp_connections": len(config.erp_connections),
+                                "account_mappings": sum(len(m.accounts) for m in config.account_mappings)}})
+    if errors:
+        return 2
+    if not args.json:
+        print(f"{args.file}: valid — {len(config.entities)} entities, {len(config.sources)} sources, "
+              f"{len(config.erp_connections)} ERP connections, {sum(len(m.accounts) for m in config.account_mappings)}"
+              f" account mappings (sha256 {config_hash(config)[:12]})"
+              + (f", {len(findings)} warning(s)" if findings else ""))
     return 0
+
+
+def _role_findings(path: Path, config: object) -> list:
+    """Check every mapping role against the posting rules; print each finding as ``file:line: error|warning: ...``
+    on stderr (config/roles.py)."""
+    from ledgerlink.config.loader import line_of
+    from ledgerlink.config.roles import check_roles
+
+    findings = check_roles(config)
+    text = path.read_text(encoding="utf-8") if findings else ""
+    for finding in findings:
+        line = line_of(text, finding.loc)
+        print(f"{path}{f':{line}' if line else ''}: {finding.severity}: {finding.message}", file=sys.stderr)
+    return findings
 
 
 def _cmd_config_schema(args: argparse.Namespace) -> int:
@@ -174,6 +225,8 @@ def _cmd_config_diff(args: argparse.Namespace) -> int:
     from ledgerlink.ops.commands import config_diff
 
     config = load_config_file(args.file)
+    if any(finding.severity == "error" for finding in _role_findings(args.file, config)):
+        return 2
     version, changes = config_diff(_target(args), config)
     against = f"active version {version}" if version else "nothing applied yet"
     if args.json:
@@ -191,6 +244,9 @@ def _cmd_config_apply(args: argparse.Namespace) -> int:
     from ledgerlink.ops.commands import config_apply
 
     config = load_config_file(args.file)
+    if any(finding.severity == "error" for finding in _role_findings(args.file, config)):
+        print(f"error: unknown_role: {args.file} not applied (fix the roles above)", file=sys.stderr)
+        return 2
     result = config_apply(_target(args), config, applied_by=args.by)
     if not result["changed"]:
         print(f"configuration version {result['version']} unchanged (already active)")
@@ -205,41 +261,62 @@ def _cmd_config_apply(args: argparse.Namespace) -> int:
 
 
 def _cmd_config_history(args: argparse.Namespace) -> int:
+    from ledgerlink.cli_support.output import cell, print_lines, table
     from ledgerlink.ops.commands import config_history
 
-    versions = config_history(_target(args))
+    versions = [{"version": int(item["version"]), "applied_at": item.get("applied_at"),
+                 "applied_by": item.get("applied_by"), "content_hash": item.get("content_hash"),
+                 "changes": json.loads(item["changes"]) if isinstance(item.get("changes"), str) else item.get("changes")}
+                for item in config_history(_target(args))]
     if args.json:
         _print_json(versions)
         return 0
-    for item in versions:
-        changes = json.loads(item["changes"]) if item.get("changes") else None
-        what = f"{changes['total']} change(s) {changes['sections']}" if changes else "initial / unrecorded"
-        print(f"v{int(item['version'])}  {item['applied_at']}  {item['applied_by']}  {what}")
+    rows = [[f"v{item['version']}", item["applied_at"], item["applied_by"],
+             f"{item['changes']['total']} change(s) in {cell(item['changes'].get('sections'))}"
+             if item["changes"] else "initial / unrecorded"] for item in versions]
+    print_lines(table(rows, ("version", "applied at", "applied by", "changes")))
     return 0
 
 
 def _cmd_books_check(args: argparse.Namespace) -> int:
+    from ledgerlink.cli_support.args import UsageError
     from ledgerlink.local.demo import run_bean_check
 
+    if not args.file.is_file():
+        raise UsageError("file_not_found", f"{args.file} is not a file")
     code, output = run_bean_check(args.file)
     print(output or f"{args.file}: OK")
     return code
 
 
 def _target(args: argparse.Namespace):  # noqa: ANN202
+    from ledgerlink.cli_support.args import UsageError
+    from ledgerlink.cli_support.commands import probe_local
     from ledgerlink.ops.target import load_target
 
-    return load_target(getattr(args, "stack", None), getattr(args, "state_dir", Path(".ledgerlink/local")))
+    state_dir = getattr(args, "state_dir", Path(".ledgerlink/local"))
+    try:
+        target = load_target(getattr(args, "stack", None), state_dir)
+    except (ValueError, KeyError, TypeError) as exc:   # a stack.json cut short or edited by hand
+        raise UsageError("stack_file_unreadable", f"{state_dir / 'stack.json'} cannot be read ({type(exc).__name__}): "
+                                                  "start the stack again with `ledgerlink local up`", code=1) from None
+    probe_local(target)
+    return target
 
 
 def _print_json(data: object) -> None:
-    print(json.dumps(data, indent=2, default=str))
+    from ledgerlink.cli_support.output import print_json
+
+    print_json(data)
 
 
 def _cmd_reconcile(args: argparse.Namespace) -> int:
+    from ledgerlink.cli_support.commands import check_entity
     from ledgerlink.ops.commands import reconcile
 
-    report = reconcile(_target(args), args.date, args.entity)
+    target = _target(args)
+    check_entity(target, args.entity)
+    report = reconcile(target, args.date, args.entity)
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -253,9 +330,14 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
                 print(f"  {entity.entity_id} {row.source} {row.currency}: received {row.received_count} "
                       f"({row.received_amount}) = posted {row.posted_count} ({row.posted_amount}) + exceptions "
                       f"{row.exception_count} + ignored {row.ignored_count} + in flight {row.in_flight_count}")
-            if entity.erp.get("checked"):
-                print(f"  {entity.entity_id} ERP {entity.erp['connection']}: ledger posted {entity.erp['ledger_posted']},"
-                      f" ERP holds {entity.erp['erp_posted']}")
+            for erp in entity.erp.get("connections") or ([entity.erp] if entity.erp else []):
+                if erp.get("checked"):
+                    print(f"  {entity.entity_id} ERP {erp['connection']}: ledger posted {erp['ledger_posted']},"
+                          f" ERP holds {erp['erp_posted']}"
+                          + (f" ({erp['erp_calls']} ERP calls)" if "erp_calls" in erp else ""))
+                else:
+                    reason = str(erp.get("reason", "")).removeprefix("not checked: ")
+                    print(f"  {entity.entity_id} ERP {erp.get('connection')}: not checked: {reason}")
         for difference in report.differences:
             print(f"  DIFFERENCE {difference.kind}: {json.dumps(difference.detail, default=str)}")
     return 3 if report.differences else 0
@@ -263,8 +345,11 @@ def _cmd_reconcile(args: argparse.Namespace) -> int:
 
 def _cmd_status(args: argparse.Namespace) -> int:
     from ledgerlink.ops.commands import status
+    from ledgerlink.ops.forecast import format_line, target_backlog
 
-    data = status(_target(args))
+    target = _target(args)
+    data = status(target)
+    data["backlog"] = target_backlog(target, lookback_days=args.lookback_days)
     if args.json:
         _print_json(data)
         return 0
@@ -281,21 +366,39 @@ def _cmd_status(args: argparse.Namespace) -> int:
     print("  last reconciliation: " + (f"{last['business_date']} {last['scope']} {last['status']} "
                                        f"({last['difference_count']} differences) at {last['generated_at']}"
                                        if last else "none yet"))
+    print("  ERP backlog per connection (at the current API budget):")
+    for forecast in data["backlog"]:
+        print(f"    {format_line(forecast)}")
     return 0
 
 
 def _cmd_dlq(args: argparse.Namespace) -> int:
+    from ledgerlink.cli_support.output import pick, print_lines, table
     from ledgerlink.ops.commands import dlq_redrive, dlq_tool
 
+    keys = ("message_id", "receive_count", "sent_at", "source", "event_id", "event_type", "correlation_id",
+            "archive_key", "last_error", "body_preview")
     target = _target(args)
     if args.dlq_command == "list":
-        _print_json([message.summary() for message in dlq_tool(target).list()])
+        messages = [pick(message.summary(), keys) for message in dlq_tool(target).list()]
+        if args.json:
+            _print_json(messages)
+            return 0
+        print_lines(table([[m["message_id"], m["receive_count"], m["sent_at"], m["source"], m["event_id"],
+                            m["last_error"] or m["body_preview"]] for m in messages],
+                          ("message", "receives", "sent at", "source", "event", "last error")))
+        print(f"{len(messages)} message(s) parked")
     elif args.dlq_command == "show":
         message = dlq_tool(target).show(args.message_id)
         if message is None:
-            print(f"no message {args.message_id} in the DLQ", file=sys.stderr)
+            print(f"error: not_found: no message {args.message_id} in the DLQ", file=sys.stderr)
             return 1
-        _print_json({**message.summary(), "body": message.body})
+        shown = {**pick(message.summary(), keys), "body": message.body}
+        if args.json:
+            _print_json(shown)
+            return 0
+        print_lines(f"{key:<15} {value}" for key, value in shown.items() if key != "body" and value is not None)
+        print(f"body\n{message.body}")
     else:
         result = dlq_redrive(target, dry_run=args.dry_run)
         verb = "would move" if args.dry_run else "moved"
@@ -305,17 +408,20 @@ def _cmd_dlq(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from datetime import date
+    from ledgerlink.cli_support import args as types
+    from ledgerlink.cli_support.commands import check_source
 
-    from ledgerlink.ops.commands import replay
-
-    if not args.document and not (args.start and args.end):
-        print("error: give --document ID, or --from DATE and --to DATE", file=sys.stderr)
+    by_range = bool(args.start and args.end)
+    if bool(args.document) == by_range or (args.start is None) != (args.end is None):
+        print("error: replay_scope: give --document ID, or --from DATE and --to DATE (not both)", file=sys.stderr)
         return 2
-    plan, sent = replay(_target(args), document_id=args.document,
-                        start=date.fromisoformat(args.start) if args.start else None,
-                        end=date.fromisoformat(args.end) if args.end else None, source_id=args.source,
-                        config_version=args.mapping_version, dry_run=args.dry_run)
+    if args.source and args.document:
+        print("error: replay_scope: --source goes with --from/--to", file=sys.stderr)
+        return 2
+    types.ordered(args.start, args.end, "date")
+    target = _target(args)
+    check_source(target, args.source)
+    plan, sent = _replay_with_progress(target, args)
     for skipped in plan.skipped:
         print(f"skip {skipped['document_id']}: {skipped['reason']} (a replay never posts twice)")
     for message in plan.messages:
@@ -325,14 +431,36 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _replay_with_progress(target, args: argparse.Namespace):  # noqa: ANN001, ANN202
+    """``ops.commands.replay`` with the sends counted on stderr when it is a terminal (a range can be long)."""
+    from ledgerlink.cli_support.output import Progress
+    from ledgerlink.ops.commands import replay
+
+    progress = Progress("replayed")
+
+    def sent(done: int, total: int) -> None:
+        progress.total = total
+        progress.advance()
+
+    try:
+        return replay(target, document_id=args.document, start=args.start, end=args.end, source_id=args.source,
+                      config_version=args.mapping_version, dry_run=args.dry_run, on_sent=sent)
+    finally:
+        progress.finish()
+
+
 def _cmd_exceptions(args: argparse.Namespace) -> int:
     from ledgerlink import wiring
+    from ledgerlink.cli_support.commands import check_entity
+    from ledgerlink.cli_support.output import cell, print_lines
     from ledgerlink.errors import OpsError
     from ledgerlink.ops.commands import actor
     from ledgerlink.service.exceptions import public
 
     target = _target(args)
     target.activate()
+    if args.exceptions_command == "list":
+        check_entity(target, args.entity)
     service = wiring.ops_services().exceptions
     try:
         if args.exceptions_command == "list":
@@ -346,25 +474,18 @@ def _cmd_exceptions(args: argparse.Namespace) -> int:
                           f"{case.get('document_id') or case.get('subject')}  {case['message'][:80]}")
                 print(f"{len(cases)} case(s)")
         elif args.exceptions_command == "show":
-            _print_json(public(service.get(args.exception_id)))
+            case = public(service.get(args.exception_id))
+            if args.json:
+                _print_json(case)
+            else:
+                print_lines(f"{key:<20} {cell(value)}" for key, value in case.items() if key != "history")
+                for entry in case.get("history") or []:
+                    print(f"  history: {cell(entry)}")
         elif args.exceptions_command == "retry":
             _print_json(service.retry(args.exception_id, actor=actor(target), note=args.note or ""))
         else:
             _print_json(service.close(args.exception_id, args.exceptions_command, actor=actor(target),
                                       reason=args.reason_text))
-    except OpsError as error:
-        print(f"error: {error.reason}: {error.message}", file=sys.stderr)
-        return 1
-    return 0
-
-
-def _cmd_trace(args: argparse.Namespace) -> int:
-    from ledgerlink import wiring
-    from ledgerlink.errors import OpsError
-
-    _target(args).activate()
-    try:
-        _print_json(wiring.ops_services().trace(args.document_id))
     except OpsError as error:
         print(f"error: {error.reason}: {error.message}", file=sys.stderr)
         return 1
@@ -381,20 +502,26 @@ def _revenue_store(target):  # noqa: ANN001, ANN202
 
 def _cmd_close_check(args: argparse.Namespace) -> int:
     from ledgerlink import wiring
+    from ledgerlink.cli_support.commands import check_entity, save_report
     from ledgerlink.service.close_check import CloseCheckRefused, period_end
 
     try:
         period_end(args.period)
         target = _target(args)
         target.activate()
+        check_entity(target, args.entity)
         report = wiring.close_check_service().run(args.entity, args.period)
     except CloseCheckRefused as exc:
         print(f"error: {exc.reason}: {exc}", file=sys.stderr)
         return 2
+    kept = save_report(args.state_dir, f"close-check-{args.entity}-{args.period}", report.to_dict()) \
+        if target.name == "local" else None
     if args.json:
         _print_json(report.to_dict())
     else:
         print(report.table())
+        if kept:
+            print(f"report {kept}")
     return 3 if report.differences else 0
 
 
@@ -433,9 +560,14 @@ def _cmd_revenue_schedule(args: argparse.Namespace) -> int:
 
 
 def _cmd_revenue_waterfall(args: argparse.Namespace) -> int:
+    from ledgerlink.cli_support import args as types
+    from ledgerlink.cli_support.commands import check_entity
     from ledgerlink.service.revenue import waterfall_report
 
-    report = waterfall_report(_revenue_store(_target(args)), args.entity, first=args.start, last=args.end)
+    types.ordered(args.start, args.end, "period")
+    target = _target(args)
+    check_entity(target, args.entity)
+    report = waterfall_report(_revenue_store(target), args.entity, first=args.start, last=args.end)
     if args.json:
         _print_json(report)
         return 0
@@ -455,14 +587,24 @@ def _cmd_revenue_waterfall(args: argparse.Namespace) -> int:
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--stack", help="a deployed stack (CloudFormation name); default: the local stack")
+    from ledgerlink.cli_support.args import stack_name
+
+    parser.add_argument("--stack", type=stack_name,
+                        help="a deployed stack (CloudFormation name); default: the local stack")
     parser.add_argument("--state-dir", type=Path, default=Path(".ledgerlink/local"),
                         help="local stack state (written by `ledgerlink local up`)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ledgerlink", description="LedgerLink finance-integration middleware")
-    commands = parser.add_subparsers(dest="command", required=True)
+    from ledgerlink import __version__
+    from ledgerlink.cli_support import args as types
+    from ledgerlink.cli_support.args import Parser
+    from ledgerlink.cli_support.commands import add_parsers
+
+    parser = Parser(prog="ledgerlink", description="LedgerLink finance-integration middleware")
+    parser.add_argument("--version", action="version", version=f"ledgerlink {__version__}")
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an error as well")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     demo = commands.add_parser("demo", help="run the whole pipeline locally on the samples and print a summary")
     demo.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
@@ -477,18 +619,25 @@ def build_parser() -> argparse.ArgumentParser:
     close = commands.add_parser("close-check", help="month-end tie-outs of an entity's book: trial balance, processor "
                                                      "clearing, payouts in transit, receivables, deferred revenue, tax "
                                                      "(exit 3 on a difference, 2 on bad input)")
-    close.add_argument("--entity", required=True)
-    close.add_argument("--period", required=True, metavar="YYYY-MM")
+    close.add_argument("--entity", required=True, type=types.identifier("entity"))
+    close.add_argument("--period", required=True, metavar="YYYY-MM")   # CloseCheckRefused says invalid_period
     close.add_argument("--json", action="store_true")
     _add_target(close)
     close.set_defaults(func=_cmd_close_check)
 
-    local = commands.add_parser("local", help="the local stack").add_subparsers(dest="local_command", required=True)
+    local = commands.add_parser("local", help="the local stack").add_subparsers(dest="local_command", required=True,
+                                                                                 parser_class=Parser)
     up = local.add_parser("up", help="start the local stack and serve webhooks until Ctrl-C")
     up.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
     up.add_argument("--port", type=int, default=8787)
     up.add_argument("--secrets", type=Path, help='JSON {"<source id>": "whsec_..."} (default: generated)')
-    up.add_argument("--state-dir", type=Path, default=Path(".ledgerlink/local"))
+    up.add_argument("--state-dir", type=Path, default=Path(".ledgerlink/local"),
+                    help="DynamoDB, SQS and S3 contents, books and logs, kept across restarts: S3 objects are written "
+                         "through, tables and queues snapshotted every 30 s and at stop (default .ledgerlink/local; "
+                         "`ledgerlink demo` leaves its results in .ledgerlink/demo)")
+    up.add_argument("--fresh", action="store_true", help="start empty: delete the state directory's contents first")
+    up.add_argument("--snapshot-every", type=float, default=30.0, metavar="SECONDS",
+                    help="snapshot DynamoDB and SQS this often (and at stop); 0 = at stop only (default 30)")
     up.add_argument("--poll-every", type=float, default=60.0, metavar="SECONDS",
                     help="poll sources without webhooks (Expensify) this often; 0 = never (default 60)")
     up.add_argument("--faults", metavar="erp=P,throttle=P", type=_fault_plan,
@@ -498,7 +647,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=_cmd_local_up)
     sign = local.add_parser("sign", help="print a valid signature header for a payload file")
     sign.add_argument("file", type=Path)
-    sign.add_argument("--source", default="stripe")
+    sign.add_argument("--source", type=types.identifier("source"),
+                      help="the source id (default: the folder of FILE, events/<source>/...)")
     sign.add_argument("--kind", help="the source's kind when its id is not the kind name")
     sign.add_argument("--url", help="the webhook URL (HubSpot signs it; implied by --curl)")
     sign.add_argument("--secrets", type=Path)
@@ -507,9 +657,11 @@ def build_parser() -> argparse.ArgumentParser:
     sign.set_defaults(func=_cmd_local_sign)
 
     config = commands.add_parser("config", help="the configuration file").add_subparsers(dest="config_command",
-                                                                                           required=True)
+                                                                                           required=True,
+                                                                                           parser_class=Parser)
     validate = config.add_parser("validate", help="validate a configuration file")
     validate.add_argument("file", type=Path)
+    validate.add_argument("--json", action="store_true", help="the result and every finding as JSON")
     validate.set_defaults(func=_cmd_config_validate)
     schema = config.add_parser("schema", help="print or write the JSON Schema of the configuration")
     schema.add_argument("-o", "--output", type=Path)
@@ -531,23 +683,29 @@ def build_parser() -> argparse.ArgumentParser:
     history.set_defaults(func=_cmd_config_history)
 
     reconcile = commands.add_parser("reconcile", help="source vs posted vs exceptions vs ERP for a business date")
-    reconcile.add_argument("--date", required=True, help="business date YYYY-MM-DD (entity time zone)")
-    reconcile.add_argument("--entity", help="one entity (default: all)")
+    reconcile.add_argument("--date", required=True, type=types.business_date,
+                           help="business date YYYY-MM-DD (entity time zone)")
+    reconcile.add_argument("--entity", type=types.identifier("entity"), help="one entity (default: all)")
     reconcile.add_argument("--json", action="store_true")
     _add_target(reconcile)
     reconcile.set_defaults(func=_cmd_reconcile)
 
-    state = commands.add_parser("status", help="queue depths, executions (happy path and standard), open exceptions, last reconciliation")
+    state = commands.add_parser("status", help="queue depths, executions (happy path and standard), open exceptions, "
+                                               "last reconciliation, the ERP backlog forecast per connection")
     state.add_argument("--json", action="store_true")
+    state.add_argument("--lookback-days", type=int, default=7, choices=range(0, 63), metavar="N",
+                       help="business days of documents counted as waiting (default 7)")
     _add_target(state)
     state.set_defaults(func=_cmd_status)
 
     dlq = commands.add_parser("dlq", help="the inbound dead-letter queue")
-    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
+    dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True, parser_class=Parser)
     dlq_list = dlq_commands.add_parser("list", help="parked messages (peek, nothing is consumed)")
+    dlq_list.add_argument("--json", action="store_true")
     _add_target(dlq_list)
     dlq_show = dlq_commands.add_parser("show", help="one parked message with its body")
-    dlq_show.add_argument("message_id")
+    dlq_show.add_argument("message_id", type=types.reference)
+    dlq_show.add_argument("--json", action="store_true")
     _add_target(dlq_show)
     dlq_redrive = dlq_commands.add_parser("redrive", help="move parked messages back to the inbound queue")
     dlq_redrive.add_argument("--dry-run", action="store_true")
@@ -555,28 +713,32 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.set_defaults(func=_cmd_dlq)
 
     replay = commands.add_parser("replay", help="re-run a document or a date range from the raw archive")
-    replay.add_argument("--document", help="document id (doc_...)")
-    replay.add_argument("--from", dest="start", help="first UTC receipt date YYYY-MM-DD")
-    replay.add_argument("--to", dest="end", help="last UTC receipt date YYYY-MM-DD")
-    replay.add_argument("--source", help="only this source (with --from/--to)")
-    replay.add_argument("--mapping-version", type=int, help="pin a configuration version (default: active)")
+    replay.add_argument("--document", type=types.document_id, help="document id (doc_...)")
+    replay.add_argument("--from", dest="start", type=types.calendar_date, help="first UTC receipt date YYYY-MM-DD")
+    replay.add_argument("--to", dest="end", type=types.calendar_date, help="last UTC receipt date YYYY-MM-DD")
+    replay.add_argument("--source", type=types.identifier("source"), help="only this source (with --from/--to)")
+    replay.add_argument("--mapping-version", type=types.positive_int(1_000_000),
+                        help="pin a configuration version (default: active)")
     replay.add_argument("--dry-run", action="store_true")
     _add_target(replay)
     replay.set_defaults(func=_cmd_replay)
 
     exceptions = commands.add_parser("exceptions", help="the exceptions queue (finance ops)")
-    exception_commands = exceptions.add_subparsers(dest="exceptions_command", required=True)
+    exception_commands = exceptions.add_subparsers(dest="exceptions_command", required=True, parser_class=Parser)
     listing = exception_commands.add_parser("list", help="cases, oldest first")
-    listing.add_argument("--status", default="open", help="open | retrying | resolved | ignored | all")
-    listing.add_argument("--entity")
-    listing.add_argument("--reason")
+    listing.add_argument("--status", default="open", type=types.choice("status", types.EXCEPTION_STATUSES),
+                         help="open | retrying | resolved | ignored | all")
+    listing.add_argument("--entity", type=types.identifier("entity"))
+    listing.add_argument("--reason", type=types.identifier("reason"))
     listing.add_argument("--json", action="store_true")
     _add_target(listing)
     for name, text in (("show", "one case with its history"), ("retry", "resume the posting on the active "
                        "configuration (after fixing a mapping)"), ("resolve", "close: fixed elsewhere (reason "
                        "required)"), ("ignore", "close: not to be posted (reason required)")):
         sub = exception_commands.add_parser(name, help=text)
-        sub.add_argument("exception_id")
+        sub.add_argument("exception_id", type=types.reference)
+        if name == "show":
+            sub.add_argument("--json", action="store_true")
         if name == "retry":
             sub.add_argument("--note")
         if name in ("resolve", "ignore"):
@@ -584,28 +746,29 @@ def build_parser() -> argparse.ArgumentParser:
         _add_target(sub)
     exceptions.set_defaults(func=_cmd_exceptions)
 
-    trace = commands.add_parser("trace", help="webhook → document → mapping version → journal → ERP reference")
-    trace.add_argument("document_id")
-    _add_target(trace)
-    trace.set_defaults(func=_cmd_trace)
+    add_parsers(commands, local, _add_target)   # trace, documents, local drop-file | flush | release
 
     revenue = commands.add_parser("revenue", help="revenue schedules and the deferred-revenue waterfall")
-    revenue_commands = revenue.add_subparsers(dest="revenue_command", required=True)
+    revenue_commands = revenue.add_subparsers(dest="revenue_command", required=True, parser_class=Parser)
     schedule = revenue_commands.add_parser("schedule", help="the schedules of an invoice (or of a change to one)")
-    schedule.add_argument("--document", required=True, help="document id of an invoice, credit note or refund")
+    schedule.add_argument("--document", required=True, type=types.document_id,
+                          help="document id of an invoice, credit note or refund")
     schedule.add_argument("--json", action="store_true")
     _add_target(schedule)
     schedule.set_defaults(func=_cmd_revenue_schedule)
     flow = revenue_commands.add_parser("waterfall", help="an entity's deferred revenue per period, per currency")
-    flow.add_argument("--entity", required=True)
-    flow.add_argument("--from", dest="start", help="first period (YYYY-MM); default: the first with activity")
-    flow.add_argument("--to", dest="end", help="last period (YYYY-MM); default: the last with activity")
+    flow.add_argument("--entity", required=True, type=types.identifier("entity"))
+    flow.add_argument("--from", dest="start", type=types.period,
+                      help="first period (YYYY-MM); default: the first with activity")
+    flow.add_argument("--to", dest="end", type=types.period,
+                      help="last period (YYYY-MM); default: the last with activity")
     flow.add_argument("--json", action="store_true")
     _add_target(flow)
     flow.set_defaults(func=_cmd_revenue_waterfall)
 
     books = commands.add_parser("books", help="the embedded Beancount book").add_subparsers(dest="books_command",
-                                                                                            required=True)
+                                                                                            required=True,
+                                                                                            parser_class=Parser)
     check = books.add_parser("check", help="run Beancount's bean-check on a book")
     check.add_argument("file", type=Path)
     check.set_defaults(func=_cmd_books_check)
@@ -623,12 +786,35 @@ def _fault_plan(spec: str) -> object:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command. Every failure ends as one line on stderr and an exit code (cli_support/failures.py):
+    2 for input the command did not understand, 1 for what it could not do; ``--debug`` adds the traceback."""
+    import os
+    import traceback
+
+    from ledgerlink.cli_support.failures import BROKEN_PIPE, describe
+
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
-        return int(args.func(args))
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        args = build_parser().parse_args(argv)
+        code = int(args.func(args))
+        sys.stdout.flush()   # a closed pipe shows here, inside the handler, not at interpreter exit
+        return code
+    except SystemExit as exit_:   # argparse: --help, --version (0) or a usage error already printed (2)
+        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
+    except BaseException as exc:  # noqa: BLE001 - the command's last word: a line, never a traceback
+        failure = describe(exc)
+        if failure.code == BROKEN_PIPE:   # the reader went away (`--json | head`): stop quietly
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            except (OSError, ValueError):
+                pass
+            return BROKEN_PIPE
+        if debug:
+            traceback.print_exc()
+        if failure.line:
+            print(failure.line, file=sys.stderr)
+        return failure.code
 
 
 if __name__ == "__main__":

@@ -167,6 +167,8 @@ class ReconcileSettings:
     reports_bucket: str = env(REPORTS_BUCKET)
     books_uri: str = env(BOOKS_URI)
     legacy_files_uri: str = env(LEGACY_FILES_URI)      # the ERP check reads legacy GL targets too
+    exceptions_table: str = env(EXCEPTIONS_TABLE)       # a document the ERP no longer holds: a missing_in_erp case
+    limiter_table: str = env(LIMITER_TABLE)             # read-back calls count against the connection's budget
     event_bus_name: str = env(EVENT_BUS_NAME, "default")
     stuck_after_seconds: int = env(STUCK_AFTER_SECONDS, 900)   # an accepted event unprocessed 15 min: a difference
     config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
@@ -202,6 +204,7 @@ class OpsSettings:
     revenue_table: str = env(REVENUE_TABLE)             # the close check: schedules ...
     books_uri: str = env(BOOKS_URI)                     # ... and the book's balances
     legacy_files_uri: str = env(LEGACY_FILES_URI)
+    limiter_table: str = env(LIMITER_TABLE)             # the backlog forecast: each ERP connection's budget
     config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
 

@@ -210,8 +210,10 @@ def reconciler() -> Any:
     from ledgerlink.service.reconcile import Reconciler
     from ledgerlink.store.archive import S3Archive
     from ledgerlink.store.control_totals import DynamoControlTotals
+    from ledgerlink.store.exceptions import DynamoExceptions
     from ledgerlink.store.inbox import DynamoInbox
     from ledgerlink.store.ledger import DynamoLedger
+    from ledgerlink.store.limiter import DynamoLimiters
     from ledgerlink.store.queue import SqsQueue
     from ledgerlink.store.reports import EventBridgePublisher, S3Reports
     from ledgerlink.store.secrets import SecretsManagerSecrets
@@ -225,12 +227,14 @@ def reconciler() -> Any:
         inbox=inbox,
         ledger=DynamoLedger(s.ledger_table, totals_table=s.totals_table),
         connectors=erp_connectors(ConnectorContext(books_uri=s.books_uri, secrets=secrets,
-                                                   legacy_files_uri=s.legacy_files_uri), prepare=False),
+                                                   legacy_files_uri=s.legacy_files_uri,
+                                                   limiters=DynamoLimiters(s.limiter_table)), prepare=False),
         reports=S3Reports(s.reports_bucket),
         events=EventBridgePublisher(s.event_bus_name),
         stuck_after_seconds=s.stuck_after_seconds,
         backfiller=Backfiller(secrets=secrets, inbox=inbox, archive=S3Archive(s.archive_bucket),
                               queue=SqsQueue(s.inbound_queue_url)),
+        exceptions=DynamoExceptions(s.exceptions_table),
     )
 
 

@@ -169,7 +169,7 @@ def test_local_up_serves_webhooks_signed_with_the_documented_secret(tmp_path):
             [sys.executable, "-m", "ledgerlink.cli", "status", "--json", *state], cwd=REPO, capture_output=True,
             text=True, check=True).stdout)
         assert after["last_reconciliation"]["status"] == "balanced"
-        assert subprocess.run([sys.executable, "-m", "ledgerlink.cli", "dlq", "list", *state], cwd=REPO,
+        assert subprocess.run([sys.executable, "-m", "ledgerlink.cli", "dlq", "list", "--json", *state], cwd=REPO,
                               capture_output=True, text=True, check=True).stdout.strip() == "[]"
         # And a reviewed configuration change: diff (CI-style exit code), apply (audited), history
         changed = tmp_path / "changed.yaml"
@@ -189,7 +189,7 @@ def test_local_up_serves_webhooks_signed_with_the_documented_secret(tmp_path):
         history = json.loads(subprocess.run([*cli, "history", "--json", *state], cwd=REPO, capture_output=True,
                                             text=True, check=True).stdout)
         assert [item["applied_by"] for item in history][-1] == "alice"
-        assert json.loads(history[-1]["changes"])["added"] == 1
+        assert history[-1]["changes"]["added"] == 1   # an object, not JSON in a string (issue 20)
     finally:
         process.terminate()
         process.wait(timeout=30)

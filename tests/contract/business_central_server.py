@@ -19,6 +19,7 @@ import uuid
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from tests.contract.server import ErpApp, FakeClock, RateWindow, Request, Response
 
@@ -49,6 +50,8 @@ class BusinessCentralApp(ErpApp):
         self.setup = {"allowPostingFrom": allow_from, "allowPostingTo": allow_to}
         self.dimensions = dimensions or {}   # dimension code → its value codes
         self.batches: list[dict[str, Any]] = []
+        self.page_size = 20_000      # Business Central's largest server page (then @odata.nextLink)
+        self.base_url = ""           # set by the test when it pages server-side (the nextLink is absolute)
         self.rate_limited = 0
 
     @property
@@ -109,6 +112,12 @@ class BusinessCentralApp(ErpApp):
         self.tokens[token] = self.clock.now() + 3599
         return Response(200, {"token_type": "Bearer", "expires_in": 3599, "access_token": token})
 
+    def throttled(self, retry_after: int) -> Response:
+        self.rate_limited += 1
+        response = bc_error(429, "Application_TooManyRequests", "Too many requests")
+        response.headers["Retry-After"] = str(retry_after)
+        return response
+
     # ---- reads --------------------------------------------------------------------------------------
 
     def _company(self, path: str) -> str | None:
@@ -126,13 +135,26 @@ class BusinessCentralApp(ErpApp):
         items = collections.get(resource)
         if items is None:
             items = self.state["documents"].get(resource, [])
-        wanted = re.fullmatch(r"(\w+) eq '(.*)'", query.get("$filter", ""))
+        text = query.get("$filter", "")
+        wanted = re.fullmatch(r"(\w+) eq '(.*)'", text) or re.fullmatch(r"(\w+) eq (\d{4}-\d{2}-\d{2})", text)
+        if text and not wanted:
+            return bc_error(400, "BadRequest", f"unsupported $filter in this test server: {text}")
         if wanted:
             field, value = wanted.groups()
             items = [i for i in items if str(i.get(field)) == value]
-        if "$top" in query:
-            items = items[: int(query["$top"])]
-        return Response(200, {"value": items})
+        skip = int(query.get("$skip") or 0)
+        top = int(query["$top"]) if "$top" in query else None
+        items = items[skip:]
+        if top is not None:
+            items = items[:top]
+        body: dict[str, Any] = {"value": items[: self.page_size]}
+        if len(items) > self.page_size:   # server-driven paging: the rest behind @odata.nextLink
+            rest = {**query, "$skip": str(skip + self.page_size)}
+            if top is not None:
+                rest["$top"] = str(top - self.page_size)
+            body["@odata.nextLink"] = (f"{self.base_url}/v2.0/{self.tenant}/{self.environment}{API}/{path}?"
+                                       + urlencode(rest))
+        return Response(200, body)
 
     # ---- writes -------------------------------------------------------------------------------------
 
@@ -240,6 +262,8 @@ class BusinessCentralApp(ErpApp):
                      "postingDate": line["postingDate"], "documentNumber": line["documentNumber"],
                      "externalDocumentNumber": line.get("externalDocumentNumber"), "accountNumber": line["accountNumber"],
                      "accountType": line.get("accountType", "G/L Account"), "amount": Decimal(str(line["amount"])),
+                     "debitAmount": max(Decimal(str(line["amount"])), Decimal(0)),
+                     "creditAmount": max(-Decimal(str(line["amount"])), Decimal(0)), "documentType": " ",
                      "description": line.get("description"), "dimensions": dict(line["dimensions"])}
             target = {"Customer": "customer_ledger", "Vendor": "vendor_ledger"}.get(entry["accountType"], "gl_entries")
             state[target].append(entry)

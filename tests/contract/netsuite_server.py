@@ -25,6 +25,10 @@ from urllib.parse import parse_qsl, quote, urlsplit
 from tests.contract.server import ErpApp, FakeClock, Request, Response
 
 REST = "/services/rest"
+MAX_ROWS = 1000      # SuiteQL: at most 1,000 rows per page
+GL_QUERY = re.compile(r"FROM transaction t INNER JOIN transactionaccountingline tal ON tal\.transaction = t\.id "
+                      r"WHERE t\.trandate = TO_DATE\('(\d{4}-\d{2}-\d{2})', 'YYYY-MM-DD'\) "
+                      r"AND t\.recordtype IN \(([^)]*)\) AND tal\.posting = 'T' ORDER BY t\.id$")
 AR = {"invoice", "creditmemo", "customerpayment"}
 AP = {"vendorbill", "vendorcredit", "vendorpayment"}
 
@@ -282,8 +286,49 @@ class NetSuiteApp(ErpApp):
         query = (request.json() or {}).get("q", "")
         if request.header("prefer") != "transient":
             return ns_error(400, "INVALID_HEADER", "SuiteQL requests need Prefer: transient")
-        if "FROM accountingperiod" not in query or "TO_CHAR(startdate, 'YYYY-MM-DD')" not in query:
+        transactions = GL_QUERY.search(query)
+        if transactions:
+            rows = self._gl_rows(transactions.group(1), [t.strip().strip("'") for t in transactions.group(2).split(",")])
+        elif "FROM accountingperiod" in query and "TO_CHAR(startdate, 'YYYY-MM-DD')" in query:
+            rows = [{"links": [], **period} for period in self.periods]
+        else:
             return ns_error(400, "INVALID_SEARCH", "unsupported query in this test server")
-        items = [{"links": [], **period} for period in self.periods]
-        return Response(200, {"links": [], "count": len(items), "hasMore": False, "items": items, "offset": 0,
-                              "totalResults": len(items)})
+        limit = int(request.query.get("limit") or MAX_ROWS)
+        offset = int(request.query.get("offset") or 0)
+        if not 1 <= limit <= MAX_ROWS:
+            return ns_error(400, "INVALID_PARAMETER", f"limit must be between 1 and {MAX_ROWS}")
+        page = rows[offset: offset + limit]
+        more = offset + limit < len(rows)
+        links = [{"rel": "self", "href": f"{REST}/query/v1/suiteql?limit={limit}&offset={offset}"}]
+        if more:
+            links.append({"rel": "next", "href": f"{REST}/query/v1/suiteql?limit={limit}&offset={offset + limit}"})
+        return Response(200, {"links": links, "count": len(page), "hasMore": more, "items": page, "offset": offset,
+                              "totalResults": len(rows)})
+
+    def _gl_rows(self, day: str, record_types: list[str]) -> list[dict[str, Any]]:
+        """transaction ⋈ transactionaccountingline for one date: one row per GL line, debits and credits."""
+        rows = []
+        records = [(record_type, record) for record_type in record_types for record in self.of(record_type)
+                   if record.get("tranDate") == day]
+        for record_type, record in sorted(records, key=lambda pair: int(pair[1]["id"])):
+            head = {"links": [], "id": record["id"], "externalid": record.get("externalId"), "recordtype": record_type,
+                    "trandate": day, "memo": record.get("memo")}
+            for account, debit, credit in self._gl_lines(record_type, record):
+                rows.append({**head, "account": account, "debit": debit, "credit": credit})
+        return rows
+
+    @staticmethod
+    def _gl_lines(record_type: str, record: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+        if record_type == "journalentry":
+            return [(line["account"]["id"], line.get("debit"), line.get("credit"))
+                    for line in (record.get("line") or {}).get("items") or []]
+        lines = ((record.get("item") or record.get("expense") or {}).get("items")) or []
+        total = sum((Decimal(str(line.get("amount", 0))) for line in lines), Decimal(0))
+        if record_type in ("customerpayment", "vendorpayment"):
+            total = sum((Decimal(str(line["amount"])) for line in (record.get("apply") or {}).get("items") or []),
+                        Decimal(0))
+        debit_side = record_type in ("invoice", "vendorcredit", "customerpayment")
+        control = "control"
+        return [(control, total, None) if debit_side else (control, None, total)] + [
+            (str((line.get("account") or line.get("item") or {}).get("id")), None if debit_side else line["amount"],
+             line["amount"] if debit_side else None) for line in lines]

@@ -26,6 +26,9 @@ CLOSED = {"Fault": {"Error": [{"Message": "Account Period Closed",
                                          "changes.", "code": "6200"}], "type": "ValidationFault"}}
 
 
+MAX_RESULTS = 1000    # the most entities one query returns
+
+
 def fault(message: str, code: str, detail: str = "") -> dict[str, Any]:
     return {"Fault": {"Error": [{"Message": message, "Detail": detail or message, "code": code}],
                       "type": "ValidationFault"}}
@@ -105,6 +108,10 @@ class QuickBooksApp(ErpApp):
         return Response(200, {"access_token": access, "expires_in": 3600, "token_type": "bearer",
                               "refresh_token": self.refresh_token, "x_refresh_token_expires_in": 8_726_400})
 
+    def throttled(self, retry_after: int) -> Response:   # Intuit sends no Retry-After: clients wait 60 s
+        self.rate_limited += 1
+        return Response(429, fault("message=ThrottleExceeded; errorCode=003001; statusCode=429", "3001"))
+
     # ---- reads --------------------------------------------------------------------------------------
 
     def _read(self, request: Request, resource: str) -> Response:
@@ -114,12 +121,22 @@ class QuickBooksApp(ErpApp):
                 prefs["AccountingInfoPrefs"] = {"BookCloseDate": self.book_close.isoformat()}
             return Response(200, {"Preferences": prefs})
         if resource == "query":
-            match = re.fullmatch(r"select \* from (\w+) where (\w+) = '(.*)'", request.query.get("query", ""))
+            match = re.fullmatch(r"select \* from (\w+) where (\w+) = '([^']*)'(?: orderby (\w+))?"
+                                 r"(?: startposition (\d+))?(?: maxresults (\d+))?", request.query.get("query", ""),
+                                 flags=re.IGNORECASE)
             if not match:
                 return Response(400, fault("QueryParserError", "4000"))
-            entity, field, value = match.groups()
+            entity, field, value, order, start, size = match.groups()
+            if size is not None and not 1 <= int(size) <= MAX_RESULTS:
+                return Response(400, fault("QueryValidationError", "4001",
+                                           f"MAXRESULTS must be between 1 and {MAX_RESULTS}"))
             found = [r for r in self.of(entity) if str(r.get(field)) == value]
-            return Response(200, {"QueryResponse": {entity: found} if found else {}})
+            if order:
+                found = sorted(found, key=lambda r: int(r[order]) if str(r.get(order, "")).isdigit() else 0)
+            first = int(start or 1)
+            found = found[first - 1: first - 1 + int(size or 100)]   # Intuit's default page: 100
+            page = {entity: found, "startPosition": first, "maxResults": len(found)} if found else {}
+            return Response(200, {"QueryResponse": page})
         return Response(404, fault("Unsupported Operation", "500"))
 
     # ---- writes -------------------------------------------------------------------------------------
@@ -161,6 +178,8 @@ class QuickBooksApp(ErpApp):
                     target["Balance"] = Decimal(str(target["Balance"])) - Decimal(str(line["Amount"]))
         elif entity != "JournalEntry":
             record["Balance"] = sum((Decimal(str(line["Amount"])) for line in body.get("Line") or []), Decimal(0))
+        if entity not in ("JournalEntry", "Customer", "Vendor"):
+            record["TotalAmt"] = sum((Decimal(str(line["Amount"])) for line in body.get("Line") or []), Decimal(0))
         self.of(entity).append(record)
         return Response(200, {entity: record, "time": "2026-01-01T00:00:00.000-08:00"})
 

@@ -168,6 +168,8 @@ class ErpApp(abc.ABC):
         self._gauge = threading.Lock()
         self.lock = threading.RLock()      # apps mutate their state under it
         self.hold: threading.Event | None = None   # tests may hold requests open to build concurrency
+        self._throttles: deque[list[Any]] = deque()   # [path substring, requests to let through first, Retry-After]
+        self.throttled_answers = 0                       # 429s answered by :meth:`throttle`
 
     # ---- faults -------------------------------------------------------------------------------------
 
@@ -194,6 +196,26 @@ class ErpApp(abc.ABC):
             return response
         return Response(500, {"message": "Internal Server Error"})
 
+    def throttle(self, path_contains: str, *, after: int = 0, retry_after: int = 2) -> None:
+        """Answer the request after the next ``after`` ones whose path contains ``path_contains`` with a 429
+        (e.g. in the middle of a listing), as :meth:`throttled` words it for this ERP."""
+        self._throttles.append([path_contains, after, retry_after])
+
+    def throttled(self, retry_after: int) -> Response:
+        return Response(429, {"message": "Too Many Requests"}, {"Retry-After": str(retry_after)})
+
+    def _throttle(self, request: Request) -> Response | None:
+        with self._gauge:
+            if not self._throttles or self._throttles[0][0] not in request.path:
+                return None
+            entry = self._throttles[0]
+            if entry[1] > 0:
+                entry[1] -= 1
+                return None
+            self._throttles.popleft()
+            self.throttled_answers += 1
+        return self.throttled(entry[2])
+
     # ---- dispatch -----------------------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -209,6 +231,9 @@ class ErpApp(abc.ABC):
             self.log.append(request)
             if too_many:
                 return self.concurrency_exceeded(request)
+            throttled = self._throttle(request)
+            if throttled is not None:
+                return throttled
             if self.hold is not None:
                 self.hold.wait(timeout=2)
             return self.handle(request)

@@ -28,6 +28,7 @@ from tests.contract.server import ErpApp, FakeClock, RateWindow, Request, Respon
 
 SPEC_FILE = CONTRACTS / "xero" / "xero_accounting.yaml"
 API = "/api.xro/2.0"
+MAX_PAGE_SIZE = 1000
 
 
 @cache
@@ -240,6 +241,12 @@ class XeroApp(ErpApp):
     def _where(self, items: list[dict[str, Any]], where: str | None) -> list[dict[str, Any]]:
         if not where:
             return items
+        selected = items
+        for clause in re.split(r"\s*(?:&&| AND )\s*", where.strip()):
+            selected = self._clause(selected, clause)
+        return selected
+
+    def _clause(self, items: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
         contains = re.fullmatch(r'(\w+)\.Contains\("(.*)"\)', where)
         if contains:
             field, needle = contains.groups()
@@ -248,7 +255,19 @@ class XeroApp(ErpApp):
         if equals:
             field, wanted = equals.groups()
             return [i for i in items if str(i.get(field) or "") == wanted]
+        on_date = re.fullmatch(r"(\w+)(==|>=|<=)DateTime\((\d{4}),\s*(\d{1,2}),\s*(\d{1,2})\)", where)
+        if on_date:
+            field, operator, year, month, day = on_date.groups()
+            wanted_day = date(int(year), int(month), int(day))
+            compare = {"==": lambda d: d == wanted_day, ">=": lambda d: d >= wanted_day,
+                       "<=": lambda d: d <= wanted_day}[operator]
+            return [i for i in items if i.get(field) and compare(date.fromisoformat(str(i[field])[:10]))]
         raise ValueError(f"unsupported where clause {where!r}")
+
+    def throttled(self, retry_after: int) -> Response:
+        self.rate_limited += 1
+        return Response(429, {"Title": "Too Many Requests"},
+                        {"Retry-After": str(retry_after), "X-Rate-Limit-Problem": "minute", **self._limits_headers()})
 
     def _read(self, request: Request, path: str) -> Response:
         where = request.query.get("where")
@@ -266,12 +285,29 @@ class XeroApp(ErpApp):
         if path not in collections:
             return Response(404, {"Message": "not found"})
         name, items = collections[path]
-        selected = self._where(items, where)
+        try:
+            selected = self._where(items, where)
+        except ValueError as exc:
+            return Response(400, {"Type": "QueryParseException", "Message": str(exc)})
         numbers = request.query.get("InvoiceNumbers")
         if numbers:
             wanted = set(numbers.split(","))
             selected = [i for i in selected if i.get("InvoiceNumber") in wanted]
-        return Response(200, {name: selected})
+        order = request.query.get("order")
+        if order:   # e.g. "Date ASC": stable, ties keep their insertion order
+            field, _, direction = order.partition(" ")
+            selected = sorted(selected, key=lambda i: str(i.get(field) or ""), reverse=direction.upper() == "DESC")
+        body: dict[str, Any] = {}
+        if "page" in request.query:   # paged: at most pageSize (default 100, largest 1,000) with a pagination element
+            page = max(1, int(request.query["page"]))
+            size = min(int(request.query.get("pageSize") or 100), MAX_PAGE_SIZE)
+            body["pagination"] = {"page": page, "pageSize": size, "pageCount": max(1, -(-len(selected) // size)),
+                                  "itemCount": len(selected)}
+            selected = selected[(page - 1) * size: page * size]
+        # Xero answers dates in its Microsoft JSON form
+        body[name] = [{**i, "Date": ms_date(date.fromisoformat(str(i["Date"])[:10]))} if i.get("Date") else i
+                      for i in selected]
+        return Response(200, body)
 
     # ---- writes -------------------------------------------------------------------------------------
 

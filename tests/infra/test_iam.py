@@ -161,6 +161,7 @@ class Resources:
                 ("dynamodb:GetItem", t["ledger"], None),               # a member's counter key
                 ("dynamodb:UpdateItem", t["ledger"], None),            # members traced to their summary ...
                 ("dynamodb:UpdateItem", t["totals"], None),            # ... with their control totals
+                ("dynamodb:Query", t["totals"], None),                 # the backlog forecast: documents waiting
                 ("dynamodb:PutItem", t["exceptions"], None),           # a refused summary's case
                 ("s3:GetObject", f"{self.books}/books/*", None),       # the summary journal in the book
                 ("s3:PutObject", f"{self.books}/books/*", None),
@@ -205,6 +206,8 @@ class Resources:
                 ("dynamodb:GetItem", t["ledger"], None),               # trace, close
                 ("dynamodb:UpdateItem", t["ledger"], None),            # ledger.transition (exception → ignored)
                 ("dynamodb:UpdateItem", t["totals"], None),            # ... and its counter
+                ("dynamodb:Query", t["totals"], None),                 # GET /backlog: documents waiting ...
+                ("dynamodb:GetItem", t["limiter"], None),              # ... and each ERP connection's budget
                 ("dynamodb:GetItem", t["inbox"], None),                # trace, replay
                 ("dynamodb:PutItem", t["audit"], None),                # every action audited
                 ("states:SendTaskSuccess", self.state_machine, None),  # resume or end the waiting execution
@@ -235,6 +238,12 @@ class Resources:
                 ("s3:ListBucket", self.legacy, None),
                 ("events:PutEvents", "arn:AWS::Partition:events:AWS::Region:AWS::AccountId:event-bus/default",
                  None),                                                # EventBridgePublisher.publish (default bus)
+                ("dynamodb:GetItem", t["limiter"], None),              # API ERP read-back: the connection's limiter
+                ("dynamodb:PutItem", t["limiter"], None),
+                ("dynamodb:PutItem", t["exceptions"], None),           # missing_in_erp: the case is opened ...
+                ("dynamodb:UpdateItem", t["exceptions"], None),
+                ("dynamodb:UpdateItem", t["ledger"], None),            # ... and the document moves posted → exception
+                ("dynamodb:UpdateItem", t["totals"], None),            # with its counters, in one transaction
                 *self.key_use("dynamodb", DYNAMODB_KEY),
                 *self.key_use("s3", ("kms:Decrypt", "kms:GenerateDataKey")),
             },

@@ -30,7 +30,7 @@ def test_tables_are_exactly_the_library_table_specs(template):
         assert set(indexes) == {index.name for index in spec.indexes}, name
         for index in spec.indexes:
             assert indexes[index.name]["KeySchema"] == _key_schema(index.partition_key, index.sort_key)
-            assert indexes[index.name]["Projection"] == {"ProjectionType": "ALL"}
+            assert indexes[index.name]["Projection"] == {"ProjectionType": index.projection}
         if spec.ttl_attribute:
             assert props["TimeToLiveSpecification"] == {"AttributeName": spec.ttl_attribute, "Enabled": True}
         else:

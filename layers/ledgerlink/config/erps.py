@@ -6,9 +6,10 @@ what that ERP accepts; the top-level model calls it for every mapped account of 
 
 import re
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, model_validator
 
 from ledgerlink.config.base import ConfigModel, SecretRef
 from ledgerlink.model.base import Identifier
@@ -24,6 +25,9 @@ class BeancountConnection(ConfigModel):
     book: Identifier = Field(default="main", description="book name; one directory/prefix per book")
     open_date: date = Field(default=date(2000, 1, 1), description="date of the book's open directives")
     title: str = "LedgerLink books"
+    limits: "ConnectionLimitsConfig | None" = Field(
+        default=None, description="an API budget to rehearse locally: the book's writes go through the limiter")
+    backlog_deadline: "BacklogDeadlineConfig | None" = None
 
     def account_problem(self, account: str) -> str | None:
         if BEANCOUNT_ACCOUNT.match(account):
@@ -48,6 +52,34 @@ class ConnectionLimitsConfig(ConfigModel):
     max_concurrency: int | None = Field(default=None, ge=1)
 
 
+def _zone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {name!r}") from exc
+    return name
+
+
+class BacklogDeadlineConfig(ConfigModel):
+    """When a connection's backlog must be posted by (issue 23): the backlog forecast (``ledgerlink status``, the ops
+    API's ``GET /backlog``) marks the connection late, and raises the ``BacklogForecastLate`` alarm, when the time at
+    which its waiting documents will have been posted at the current API budget passes it. Exactly one of
+    ``close_day`` (the end of that day of the month, the next one not yet over, in ``time_zone``) and
+    ``within_hours`` (that many hours from now)."""
+
+    close_day: int | None = Field(default=None, ge=1, le=28, description="day of the month whose end is the deadline")
+    within_hours: int | None = Field(default=None, ge=1, le=744, description="or: a deadline this many hours ahead")
+    time_zone: Annotated[str, AfterValidator(_zone)] = Field(default="UTC", description="IANA zone of close_day")
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "BacklogDeadlineConfig":
+        if (self.close_day is None) == (self.within_hours is None):
+            raise ValueError("backlog_deadline needs exactly one of close_day and within_hours")
+        return self
+
+
 class _HttpConnection(ConfigModel):
     id: Identifier
     credentials: SecretRef
@@ -55,6 +87,11 @@ class _HttpConnection(ConfigModel):
     token_url: str | None = Field(default=None, pattern=r"^https?://", description="OAuth 2.0 token endpoint")
     timeout_seconds: int = Field(default=60, ge=1, le=110, description="per request; the post step has 120 s")
     limits: ConnectionLimitsConfig | None = None
+    backlog_deadline: BacklogDeadlineConfig | None = None
+    readback_budget_share: Decimal = Field(
+        default=Decimal("0.10"), gt=0, le=Decimal("0.5"), decimal_places=4,
+        description="the share of the connection's daily API budget (limits.daily_budget, else the ERP's documented "
+                    "one) that the daily reconciliation's read-back may use; past it the day is 'not checked'")
 
 
 class NetSuiteConnection(_HttpConnection):

@@ -58,6 +58,42 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
+def _unbuildable_scalar(root: Any, origin: str, error: Exception) -> str:
+    """``file:line: path: not a valid date '2026-13-45' (month must be in 1..12)`` for the first timestamp-looking
+    scalar PyYAML cannot construct."""
+    import yaml
+
+    loader = yaml.SafeLoader("")
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(root, ())]
+    while stack:
+        node, path = stack.pop(0)
+        if isinstance(node, yaml.MappingNode):
+            stack[:0] = [(value, (*path, key.value)) for key, value in node.value]
+        elif isinstance(node, yaml.SequenceNode):
+            stack[:0] = [(item, (*path, position)) for position, item in enumerate(node.value)]
+        elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                loader.construct_yaml_timestamp(node)
+            except (ValueError, TypeError, OverflowError) as exc:
+                return (f"{origin}:{node.start_mark.line + 1}: {_format_loc(path)}: not a valid date or time "
+                        f"{node.value!r} ({exc}); dates are YYYY-MM-DD")
+    return f"{origin}: a value cannot be read: {error}"
+
+
+def line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """The line of ``loc`` (``("account_mappings", 3, "accounts", "recievable")``) in the YAML ``text``."""
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    index: dict[tuple[Any, ...], int] = {}
+    if root is not None:
+        _line_index(root, (), index)
+    return _nearest_line(tuple(loc), index)
+
+
 def parse_config_text(text: str, origin: str = "<config>") -> LedgerLinkConfig:
     import yaml
 
@@ -68,6 +104,9 @@ def parse_config_text(text: str, origin: str = "<config>") -> LedgerLinkConfig:
         mark = getattr(exc, "problem_mark", None)
         where = f"{origin}:{mark.line + 1}" if mark else origin
         raise ConfigError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    except (ValueError, TypeError, OverflowError) as exc:
+        # a scalar YAML resolves as a timestamp but cannot build (2026-13-45): PyYAML raises a bare ValueError
+        raise ConfigError(_unbuildable_scalar(root, origin, exc)) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{origin}: the config must be a YAML mapping at the top level")
     index: dict[tuple[Any, ...], int] = {}

@@ -83,7 +83,7 @@ def create_resources(*, prefix: str, books_dir: Path, host: FunctionHost, visibi
                 "IndexName": index.name,
                 "KeySchema": [{"AttributeName": index.partition_key, "KeyType": "HASH"},
                               *([{"AttributeName": index.sort_key, "KeyType": "RANGE"}] if index.sort_key else [])],
-                "Projection": {"ProjectionType": "ALL"},
+                "Projection": {"ProjectionType": index.projection},
             } for index in spec.indexes]
         dynamodb.create_table(
             TableName=table, BillingMode="PAY_PER_REQUEST", KeySchema=key_schema,
@@ -231,12 +231,13 @@ _DYNAMODB_WRITES = ("put_item", "update_item", "delete_item", "transact_write_it
 
 
 @contextmanager
-def atomic_dynamodb() -> Iterator[None]:
+def atomic_dynamodb() -> Iterator[Any]:
     """Make moto's DynamoDB serialize item operations, as DynamoDB does per item.
 
     moto's in-memory backend has no locking: under the threaded server two concurrent conditional puts
     can both succeed and two ``ADD`` updates can lose one increment — things real DynamoDB never does
-    and LedgerLink's exactly-once guarantees rely on. One lock around each operation restores it.
+    and LedgerLink's exactly-once guarantees rely on. One lock around each operation restores it. Yields
+    that lock: holding it, nothing changes any item (the local stack's snapshot reads the tables under it).
     """
     import functools
     import threading
@@ -256,7 +257,7 @@ def atomic_dynamodb() -> Iterator[None]:
     for name, method in originals.items():
         setattr(DynamoDBBackend, name, locked(method))
     try:
-        yield
+        yield lock
     finally:
         for name, method in originals.items():
             setattr(DynamoDBBackend, name, method)

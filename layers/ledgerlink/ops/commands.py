@@ -177,15 +177,15 @@ def replayer(target: Target) -> Replayer:
 
 
 def replay(target: Target, *, document_id: str | None = None, start: date | None = None, end: date | None = None,
-           source_id: str | None = None, config_version: int | None = None, dry_run: bool = False
-           ) -> tuple[ReplayPlan, int]:
+           source_id: str | None = None, config_version: int | None = None, dry_run: bool = False,
+           on_sent: Any = None) -> tuple[ReplayPlan, int]:
     tool = replayer(target)
     if document_id:
         plan = tool.plan_document(document_id, config_version=config_version)
     else:
         assert start is not None and end is not None
         plan = tool.plan_range(start, end, source_id=source_id, config_version=config_version)
-    sent = 0 if dry_run else tool.execute(plan)
+    sent = 0 if dry_run else tool.execute(plan, on_sent=on_sent)
     if not dry_run:
         audit(target, "replay", document_id or f"{start}..{end}/{source_id or 'all'}",
               {"messages": sent, "config_version": config_version if config_version is not None else "active",

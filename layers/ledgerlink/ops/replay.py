@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -129,7 +130,10 @@ class Replayer:
             day += timedelta(days=1)
         return plan
 
-    def execute(self, plan: ReplayPlan) -> int:
-        for message in plan.messages:
+    def execute(self, plan: ReplayPlan, on_sent: Callable[[int, int], None] | None = None) -> int:
+        """Send the plan's messages; ``on_sent(done, total)`` after each (the CLI's progress)."""
+        for done, message in enumerate(plan.messages, 1):
             self._queue.send(message, correlation_id=message["correlation_id"])
+            if on_sent is not None:
+                on_sent(done, len(plan.messages))
         return len(plan.messages)

@@ -21,6 +21,7 @@ OUTPUT_ENV: dict[str, str] = {
     "LedgerTableName": settings.LEDGER_TABLE,
     "ExceptionsTableName": settings.EXCEPTIONS_TABLE,
     "TotalsTableName": settings.TOTALS_TABLE,
+    "LimiterTableName": settings.LIMITER_TABLE,
     "AuditTableName": settings.AUDIT_TABLE,
     "ArchiveBucketName": settings.ARCHIVE_BUCKET,
     "ReportsBucketName": settings.REPORTS_BUCKET,

@@ -1,5 +1,10 @@
 """The full trace of a document: webhook → canonical document → mapping version → journal → ERP reference,
-with its exception cases and executions — what ``GET /documents/{id}`` and ``ledgerlink trace`` show."""
+with its exception cases and executions — what ``GET /documents/{id}`` and ``ledgerlink trace`` show.
+
+:func:`resolve` finds the documents behind any id an operator holds: a document id, the event id or correlation
+id of the 202 a provider got, the provider's object id (external id: ``in_...``, a pspReference) or the ERP's
+reference of the posting — each through the ledger's keys-only index of that attribute (``by_event_id``,
+``by_correlation_id``, ``by_external_id``, ``by_erp_ref``), never a scan."""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ from typing import Any
 
 from ledgerlink.errors import OpsError
 from ledgerlink.service.exceptions import public
+
+# the order ids are tried in; the first kind that finds documents names the match
+LOOKUP_ORDER = ("event", "correlation", "external", "erp")
 
 
 def trace(document_id: str, *, ledger: Any, inbox: Any, cases: Any, workflow: Any) -> dict[str, Any]:
@@ -34,6 +42,29 @@ def trace(document_id: str, *, ledger: Any, inbox: Any, cases: Any, workflow: An
         "execution": _execution(document_id, item, execution),
         "ignored_reason": item.get("ignored_reason"),
     }
+
+
+def resolve(reference: str, *, ledger: Any, missing_index: Any = None) -> tuple[str, list[str]]:
+    """(kind of id, the ids of its documents): ``document`` when ``reference`` is a document id in the ledger, else
+    the first of ``LOOKUP_ORDER`` whose index holds it. None found: ``OpsError`` not_found. ``missing_index(error)``
+    says whether a query failed because the table lacks that index (a stack that got the indexes staged): such a
+    kind is skipped and named in the error's ``missing`` detail."""
+    if reference.startswith("doc_") and ledger.get(reference) is not None:
+        return "document", [reference]
+    missing: list[str] = []
+    for kind in LOOKUP_ORDER:
+        try:
+            found = ledger.find(kind, reference)
+        except Exception as error:
+            if missing_index is None or not missing_index(error):
+                raise
+            missing.append(kind)
+            continue
+        if found:
+            return kind, found
+    unsearched = f"; not searched, the ledger has no index for them yet: {', '.join(missing)} ids" if missing else ""
+    raise OpsError(f"no document has the id {reference!r} (tried: document id, event id, correlation id, external "
+                   f"id, ERP reference{unsearched})", status=404, reason="not_found", missing=missing)
 
 
 def _execution(document_id: str, item: dict[str, Any], execution: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -26,6 +26,7 @@ from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import conditional, error_code
 from ledgerlink.store.control_totals import document_counter_update, merged_document_counter_updates
 from ledgerlink.store.dynamo import MAX_TRANSACTION_ITEMS, from_item, to_item, value
+from ledgerlink.store.tables import LEDGER_LOOKUPS
 from ledgerlink.totals import CounterKey
 
 CLAIM_ATTEMPTS = 20                                    # concurrent claims on one invoice before the caller retries
@@ -71,6 +72,20 @@ class DocumentStateError(RuntimeError):
         self.actual = actual
 
 
+INDEXED = frozenset(LEDGER_LOOKUPS.values())           # GSI keys: a DynamoDB index key may not be ""
+
+
+def _indexable(item: dict[str, Any]) -> dict[str, Any]:
+    """The item with ``external_id`` (the source's object id, from ``source_object`` = ``type:id:version``) and
+    without empty index keys (DynamoDB refuses an empty string as a GSI key: the whole write would fail)."""
+    if "external_id" not in item and isinstance(item.get("source_object"), str):
+        _, _, rest = item["source_object"].partition(":")
+        object_id, _, _ = rest.rpartition(":")
+        if object_id:
+            item = {**item, "external_id": object_id}
+    return {key: val for key, val in item.items() if not (key in INDEXED and val == "")}
+
+
 def _transaction_items(chunk: list[tuple[dict[str, Any], CounterKey, dict[str, int], str]]) -> int:
     """Puts plus one counter update per distinct counter item."""
     return len(chunk) + len({(key.entity_id, key.business_date, key.source, key.currency) for _, key, _, _ in chunk})
@@ -94,7 +109,7 @@ class DynamoLedger:
         """Insert the document unless it exists, counting it; an existing one reports its status."""
         key = CounterKey.of(record)
         status = str(record.get("status", "received"))
-        item = {**record, "registered_at": int(epoch()), "day_key": f"{key.entity_id}#{key.business_date}"}
+        item = _indexable({**record, "registered_at": int(epoch()), "day_key": f"{key.entity_id}#{key.business_date}"})
         moves = {"received": 1, **({status: 1} if status in COUNTED_PARTITIONS else {})}
         try:
             self.client.transact_write_items(TransactItems=[
@@ -132,7 +147,8 @@ class DynamoLedger:
             seen.add(record["document_id"])
             key = CounterKey.of(record)
             status = str(record.get("status", "received"))
-            item = {**record, "registered_at": int(epoch()), "day_key": f"{key.entity_id}#{key.business_date}"}
+            item = _indexable({**record, "registered_at": int(epoch()),
+                               "day_key": f"{key.entity_id}#{key.business_date}"})
             moves = {"received": 1, **({status: 1} if status in COUNTED_PARTITIONS else {})}
             entry = (item, key, moves, status)
             size = len(json.dumps(item, default=str))
@@ -207,7 +223,8 @@ class DynamoLedger:
         """
         current = expected[0]
         for _ in range(len(expected) + 1):
-            present = {k: v for k, v in {"status": to, **attributes}.items() if v is not None}
+            present = {k: v for k, v in {"status": to, **attributes}.items()
+                       if v is not None and not (k in INDEXED and v == "")}
             moves = {to: 1, **({current: -1} if current in COUNTED_PARTITIONS else {})}
             removed = [name for name in remove if name not in present]
             try:
@@ -243,7 +260,8 @@ class DynamoLedger:
 
     def update(self, document_id: str, **attributes: Any) -> None:
         """Attributes that are not a status change (no counters move)."""
-        present = {key: val for key, val in attributes.items() if val is not None}
+        present = {key: val for key, val in attributes.items()
+                   if val is not None and not (key in INDEXED and val == "")}
         if "status" in present:
             raise ValueError("status changes go through transition() so control totals stay exact")
         self.client.update_item(
@@ -315,3 +333,20 @@ class DynamoLedger:
         for page in self.client.get_paginator("scan").paginate(TableName=self._table, ConsistentRead=True):
             items.extend(from_item(item) for item in page.get("Items", []))
         return items
+
+    def find(self, kind: str, reference: str) -> list[str]:
+        """The ids of the documents whose ``kind`` id (``LEDGER_LOOKUPS``: event, correlation, external, erp) is
+        ``reference``, sorted — a query of the keys-only index ``by_<attribute>``, never a scan."""
+        attribute = LEDGER_LOOKUPS[kind]
+        found: set[str] = set()
+        for page in self.client.get_paginator("query").paginate(
+                TableName=self._table, IndexName=f"by_{attribute}", KeyConditionExpression="#a = :r",
+                ExpressionAttributeNames={"#a": attribute}, ExpressionAttributeValues={":r": value(reference)},
+                ProjectionExpression="document_id"):
+            found.update(str(from_item(item)["document_id"]) for item in page.get("Items", []))
+        return sorted(found)
+
+    def get_many(self, document_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The items of ``document_ids`` that exist, in that order (strongly consistent reads)."""
+        items = (self.get(document_id) for document_id in document_ids)
+        return [item for item in items if item is not None]

@@ -12,6 +12,7 @@ class Index:
     name: str
     partition_key: str
     sort_key: str | None = None
+    projection: str = "ALL"     # or "KEYS_ONLY": written only when its key attribute is set, read back by GetItem
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +32,22 @@ class TableSpec:
         return names
 
 
+# What `ledgerlink trace` and `documents list --id` find a document by → the ledger attribute its index keys on.
+LEDGER_LOOKUPS: dict[str, str] = {"event": "event_id", "correlation": "correlation_id", "external": "external_id",
+                                  "erp": "erp_ref"}
+
 TABLES: dict[str, TableSpec] = {
     "inbox": TableSpec("pk", ttl_attribute="expires_at",
                        indexes=(Index("pending_by_day", "pending_day", "pk"),),
                        purpose="webhook dedupe by (source, event id); expires after the retention. "
                                "pending_day exists only until the event is processed (sparse index)"),
-    "ledger": TableSpec("document_id", indexes=(Index("by_day", "day_key", "document_id"),),
+    "ledger": TableSpec("document_id", indexes=(Index("by_day", "day_key", "document_id"),
+                                                *(Index(f"by_{attribute}", attribute, "document_id", "KEYS_ONLY")
+                                                  for attribute in LEDGER_LOOKUPS.values())),
                         purpose="document / posting ledger: status and ERP reference per document; "
-                                "day_key = <entity>#<business date> lists a day's documents for reconciliation"),
+                                "day_key = <entity>#<business date> lists a day's documents for reconciliation; "
+                                "by_event_id, by_correlation_id, by_external_id, by_erp_ref (keys only) find a "
+                                "document from any id a provider or the ERP gave (`ledgerlink trace`)"),
     "config": TableSpec("pk", "sk", purpose="versioned configuration (mappings, entities, sources, policies)"),
     "exceptions": TableSpec("exception_id", indexes=(Index("by_status", "status", "opened_at"),
                                                      Index("by_document", "document_id", "opened_at")),

@@ -42,7 +42,13 @@ def _beancount(connection: Any, context: ConnectorContext) -> ErpConnector:
 
     if not context.books_uri:
         raise ValueError("Beancount connections need a books URI (LEDGERLINK_BOOKS_URI)")
-    return BeancountBook(connection, book_store(context.books_uri, connection.book))
+    book = BeancountBook(connection, book_store(context.books_uri, connection.book))
+    if getattr(connection, "limits", None) is None or context.limiters is None:   # readers (close check): the book
+        return book
+    from ledgerlink.connectors.erps.budgeted import BudgetedBook  # a rehearsed API budget (issue 23)
+
+    limiter = limiter_for(context, connection, book.limits())
+    return BudgetedBook(book, limiter, connection.limits)  # type: ignore[return-value]
 
 
 def _http(module: str, class_name: str) -> Callable[[Any, ConnectorContext], ErpConnector]:

@@ -20,10 +20,13 @@
   (``lineType: Account``), created and then posted (``Microsoft.NAV.post``); customers and vendors by number;
   payments as journal lines on the customer / vendor account (``accountType: Customer|Vendor``) against the bank
   or clearing account, in the same transactional ``$batch`` as journals.
+- **Reading back** (reconciliation): ``generalLedgerEntries`` with ``$filter=postingDate eq …``, ``$select``,
+  ``$top``/``$skip`` (or ``@odata.nextLink``), grouped by document number; posted documents from their own sets.
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import date, timedelta
@@ -59,6 +62,9 @@ DOCUMENT_SETS = {"invoice": ("salesInvoices", "salesInvoiceLines", "customerNumb
                  "credit_note": ("salesCreditMemos", "salesCreditMemoLines", "customerNumber"),
                  "bill": ("purchaseInvoices", "purchaseInvoiceLines", "vendorNumber"),
                  "vendor_credit": ("purchaseCreditMemos", "purchaseCreditMemoLines", "vendorNumber")}
+READBACK_PAGE_SIZE = 1000
+READBACK_GL_FIELDS = "id,entryNumber,postingDate,documentNumber,documentType,accountNumber,debitAmount,creditAmount"
+_OUR_REFERENCE = re.compile(r"^LL[0-9A-F]{18}$")     # common.short_ref(document id, 20)
 
 
 def _error(body: Any) -> str:
@@ -74,6 +80,8 @@ def _reason(message: str) -> str:
 
 
 class BusinessCentral:
+    readback_page_size = READBACK_PAGE_SIZE   # a page of the read-back listing (tests make it small)
+
     def __init__(self, connection: BusinessCentralConnection, context: ConnectorContext) -> None:
         self.connection = connection
         self.connection_id = connection.id
@@ -90,6 +98,8 @@ class BusinessCentral:
         self.company = f"companies({connection.company_id})"
         self._setup: tuple[int, dict[str, Any]] | None = None
         self._parties: dict[str, str] = {}
+        self._context = context
+        self._readback_budget: Any = None
 
     def _auth(self, method: str, url: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens.access_token()}"}
@@ -247,6 +257,98 @@ class BusinessCentral:
             if document is not None and document.get("status") not in ("Draft", "In Review"):
                 return PostResult(erp_ref=f"bc:{DOCUMENT_SETS[document_kind][0]}/{document['id']}", created=False)
         return None
+
+    # ---- reading back (issue 19) ---------------------------------------------------------------------
+
+    @staticmethod
+    def readback_key(document_id: str) -> str:
+        """Business Central holds the 20-character reference, not the document id."""
+        return short_ref(document_id, REF_LENGTH)
+
+    @staticmethod
+    def readback_kind(erp_ref: str) -> str:
+        """``bc:<reference>``: G/L entries (journals, and payments posted as journal lines); ``bc:<set>/<id>``: a
+        posted sales / purchase document."""
+        entity_set = erp_ref.removeprefix("bc:").split("/", 1)[0]
+        return next((kind for kind, sets in DOCUMENT_SETS.items() if sets[0] == entity_set), "journal")
+
+    def readback_budget(self) -> Any:
+        """The read-back share of the connection's daily budget (one per connector: every run of the day)."""
+        from ledgerlink.connectors.erps.readback import ReadbackBudget
+
+        if self._readback_budget is None:
+            self._readback_budget = ReadbackBudget.for_connection(self._context, self.connection,
+                                                                  self.limits().daily_budget)
+        return self._readback_budget
+
+    def read_back(self, entity_id: str, on: date, kinds: frozenset[str] = frozenset({"journal"}),
+                  budget: Any = None) -> Any:
+        """The company's G/L entries with ``postingDate`` ``on`` (``$filter``, ``$select``, ``$top`` pages of 1,000 and
+        ``$skip``, or the server's ``@odata.nextLink`` when it pages first), grouped by document number — a journal
+        posted twice under one number shows as a multiple of its amounts; plus the posted sales / purchase documents
+        of that date for the native kinds in ``kinds``."""
+        from ledgerlink.connectors.erps.readback import ErpRecord, Listing
+
+        budget = budget if budget is not None else self.readback_budget()
+        listing = Listing()
+        entries = self._read_set(budget, listing, "generalLedgerEntries", on, READBACK_GL_FIELDS)
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for entry in entries:
+            if str(entry.get("documentType") or "").strip() not in ("", "Payment", "Refund"):
+                continue   # G/L entries of a posted sales / purchase document: read below as that document
+            grouped.setdefault(str(entry.get("documentNumber")), []).append(entry)
+        for number, lines in grouped.items():
+            signed = tuple((str(e.get("accountNumber")), Decimal(str(e.get("debitAmount") or 0))
+                            - Decimal(str(e.get("creditAmount") or 0))) for e in lines)
+            listing.records.append(ErpRecord(erp_ref=f"bc:{number}", kind="journal",
+                                             key=number if _OUR_REFERENCE.match(number) else None, on=on,
+                                             lines=signed))
+        for kind in sorted(kinds):
+            if kind not in DOCUMENT_SETS:
+                continue
+            entity_set = DOCUMENT_SETS[kind][0]
+            field = "vendorInvoiceNumber" if kind == "bill" else "externalDocumentNumber"
+            for document in self._read_set(budget, listing, entity_set, on, None):
+                if document.get("status") in ("Draft", "In Review"):
+                    continue
+                number = str(document.get(field) or "")
+                listing.records.append(ErpRecord(
+                    erp_ref=f"bc:{entity_set}/{document.get('id')}", kind=kind,
+                    key=number if _OUR_REFERENCE.match(number) else None, on=on,
+                    total=Decimal(str(document.get("totalAmountIncludingTax") or 0)),
+                    currency=document.get("currencyCode")))
+        return listing
+
+    def _read_set(self, budget: Any, listing: Any, entity_set: str, on: date,
+                  fields: str | None) -> list[dict[str, Any]]:
+        from ledgerlink.connectors.erps.readback import read_page
+
+        query: dict[str, Any] = {"$filter": f"postingDate eq {on.isoformat()}", "$top": self.readback_page_size}
+        if fields:
+            query["$select"] = fields
+        found: list[dict[str, Any]] = []
+        skip = 0
+        url: str | None = None
+        while True:
+            if url is not None:
+                body = read_page(budget, listing, lambda link=url: self._get_page(link, None))
+            else:
+                body = read_page(budget, listing, lambda at=skip: self._get_page(
+                    f"{self.company}/{entity_set}", {**query, **({"$skip": at} if at else {})}))
+            page = body.get("value") or []
+            found += page
+            url = body.get("@odata.nextLink")
+            if url is None:
+                if len(page) < self.readback_page_size:
+                    return found
+                skip += self.readback_page_size
+
+    def _get_page(self, path: str, query: dict[str, Any] | None) -> dict[str, Any]:
+        response = self.session.call("GET", path, query=query)
+        if not response.ok:
+            raise TransientError(f"{self.connection_id}: GET {path.split('?')[0]} answered {response.status}",
+                                 reason="erp_unavailable")
+        return response.json() or {}
 
     # ---- parties and documents ----------------------------------------------------------------------
 

@@ -16,6 +16,9 @@
 - **Documents**: customers/vendors upserted by external id; invoices and credit memos (item lines, via the
   connection's ``items`` map), vendor bills and vendor credits (expense lines on GL accounts), customer and
   vendor payments applied to the document they settle.
+- **Reading back** (reconciliation): one SuiteQL query over ``transaction`` ⋈ ``transactionaccountingline`` for the
+  date, ``limit=1000`` rows per page with ``offset`` until ``hasMore`` is false; the external id (or, for a copy
+  made by hand, the memo) names the document.
 """
 
 from __future__ import annotations
@@ -55,6 +58,13 @@ PERIODS_QUERY = ("SELECT id, periodname, TO_CHAR(startdate, 'YYYY-MM-DD') AS sta
                  "TO_CHAR(enddate, 'YYYY-MM-DD') AS enddate, closed, alllocked, arlocked, aplocked "
                  "FROM accountingperiod WHERE isquarter = 'F' AND isyear = 'F'")
 ASYNC_POLLS = 8
+KIND_OF_RECORD = {"journalentry": "journal", **{record: kind for kind, record in RECORD_OF_KIND.items()}}
+READBACK_PAGE_SIZE = 1000      # SuiteQL: at most 1,000 rows per page
+READBACK_QUERY = ("SELECT t.id, t.externalid, t.recordtype, TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, t.memo, "
+                  "tal.account, tal.debit, tal.credit FROM transaction t "
+                  "INNER JOIN transactionaccountingline tal ON tal.transaction = t.id "
+                  "WHERE t.trandate = TO_DATE('{day}', 'YYYY-MM-DD') AND t.recordtype IN ({types}) "
+                  "AND tal.posting = 'T' ORDER BY t.id")
 
 
 def _error(body: Any) -> tuple[str, str]:
@@ -71,6 +81,8 @@ def _flag(value: Any) -> bool:
 
 
 class NetSuite:
+    readback_page_size = READBACK_PAGE_SIZE   # a page of the read-back listing (tests make it small)
+
     def __init__(self, connection: NetSuiteConnection, context: ConnectorContext) -> None:
         self.connection = connection
         self.connection_id = connection.id
@@ -86,6 +98,8 @@ class NetSuite:
             is_rate_limited=_concurrency_refused)
         self._periods: tuple[int, list[dict[str, Any]]] | None = None
         self._parties: dict[str, str] = {}
+        self._context = context
+        self._readback_budget: Any = None
 
     # ---- auth ---------------------------------------------------------------------------------------
 
@@ -142,6 +156,73 @@ class NetSuite:
             if record is not None:
                 return PostResult(erp_ref=f"netsuite:{record_type}/{record.get('id')}", created=False)
         return None
+
+    # ---- reading back (issue 19) ---------------------------------------------------------------------
+
+    @staticmethod
+    def readback_key(document_id: str) -> str:
+        return document_id
+
+    @staticmethod
+    def readback_kind(erp_ref: str) -> str:
+        record_type = erp_ref.removeprefix("netsuite:").split("/", 1)[0]
+        return KIND_OF_RECORD.get(record_type, "journal")
+
+    def readback_budget(self) -> Any:
+        """The read-back share of the connection's daily budget (one per connector: every run of the day)."""
+        from ledgerlink.connectors.erps.readback import ReadbackBudget
+
+        if self._readback_budget is None:
+            self._readback_budget = ReadbackBudget.for_connection(self._context, self.connection,
+                                                                  self.limits().daily_budget)
+        return self._readback_budget
+
+    def read_back(self, entity_id: str, on: date, kinds: frozenset[str] = frozenset({"journal"}),
+                  budget: Any = None) -> Any:
+        """The GL impact of every transaction dated ``on`` of the record types in ``kinds`` (journal entries always):
+        one SuiteQL query over ``transaction`` ⋈ ``transactionaccountingline``, read ``limit=1000`` rows per call
+        (SuiteQL's largest page) with ``offset`` until ``hasMore`` is false. Rows are accounting lines, so a
+        transaction may span two pages: they are grouped by transaction id after the last page."""
+        from ledgerlink.connectors.erps.readback import ErpRecord, Listing, external_id_in, read_page
+
+        budget = budget if budget is not None else self.readback_budget()
+        listing = Listing()
+        types = ["journalentry"] + [RECORD_OF_KIND[kind] for kind in sorted(kinds) if kind in RECORD_OF_KIND]
+        query = READBACK_QUERY.format(day=on.isoformat(), types=", ".join(f"'{t}'" for t in dict.fromkeys(types)))
+        rows: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = read_page(budget, listing, lambda at=offset: self._suiteql(query, at))
+            rows += page.get("items") or []
+            if not page.get("hasMore"):
+                break
+            offset += self.readback_page_size
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            grouped.setdefault(str(row["id"]), []).append(row)
+        for internal_id, lines in grouped.items():
+            first = lines[0]
+            record_type = str(first.get("recordtype"))
+            external_id = str(first.get("externalid") or "")
+            key = external_id if external_id.startswith("doc_") else external_id_in(first.get("memo"))
+            signed = tuple((str(row.get("account")), Decimal(str(row.get("debit") or 0)) - Decimal(str(
+                row.get("credit") or 0))) for row in lines)
+            kind = KIND_OF_RECORD.get(record_type, "journal")
+            listing.records.append(ErpRecord(
+                erp_ref=f"netsuite:{record_type}/{internal_id}", kind=kind, key=key,
+                on=date.fromisoformat(str(first.get("trandate"))), lines=signed,
+                total=None if kind == "journal" else sum((a for _, a in signed if a > 0), Decimal(0))))
+        return listing
+
+    def _suiteql(self, query: str, offset: int) -> dict[str, Any]:
+        response = self.session.call("POST", "query/v1/suiteql", json_body={"q": query},
+                                     query={"limit": self.readback_page_size, "offset": offset},
+                                     headers={"Prefer": "transient"})
+        if not response.ok:
+            code, detail = _error(response.json())
+            raise TransientError(f"{self.connection_id}: SuiteQL answered {response.status} {code} {detail}"[:500],
+                                 reason="erp_unavailable")
+        return response.json() or {}
 
     # ---- periods ------------------------------------------------------------------------------------
 

@@ -15,6 +15,8 @@
   requests/minute; 429 → wait 60 seconds (Intuit's guidance; no Retry-After is sent).
 - **Periods**: the books closing date (``Preferences.AccountingInfoPrefs.BookCloseDate``); a transaction
   dated on or before it fails with "Account Period Closed" (6200).
+- **Reading back** (reconciliation): ``SELECT * FROM <entity> WHERE TxnDate = '…' ORDERBY Id STARTPOSITION n
+  MAXRESULTS 1000`` per page; ``PrivateNote`` names the document.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ DOC_NUMBER_LENGTH = 21
 PERIOD_CLOSED_CODES = {"6200", "6190"}
 ENTITY_OF_KIND = {"invoice": "Invoice", "bill": "Bill", "credit_note": "CreditMemo", "vendor_credit": "VendorCredit",
                   "payment": "Payment", "vendor_payment": "BillPayment"}
+KIND_OF_ENTITY = {"JournalEntry": "journal", **{entity: kind for kind, entity in ENTITY_OF_KIND.items()}}
+READBACK_PAGE_SIZE = 1000      # MAXRESULTS: Intuit returns at most 1,000 entities per query
 
 
 def _fault(body: Any) -> tuple[str, str]:
@@ -66,6 +70,8 @@ def _fault(body: Any) -> tuple[str, str]:
 
 
 class QuickBooksOnline:
+    readback_page_size = READBACK_PAGE_SIZE   # a page of the read-back listing (tests make it small)
+
     def __init__(self, connection: QuickBooksConnection, context: ConnectorContext) -> None:
         self.connection = connection
         self.connection_id = connection.id
@@ -85,6 +91,8 @@ class QuickBooksOnline:
                               if context.limiters is not None else NullLimiter())
         self._preferences: tuple[int, dict[str, Any]] | None = None
         self._parties: dict[str, str] = {}
+        self._context = context
+        self._readback_budget: Any = None
 
     def _auth(self, method: str, url: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens.access_token()}"}
@@ -239,6 +247,48 @@ class QuickBooksOnline:
                     return PostResult(erp_ref=f"qbo:{entity}/{record.get('Id')}", created=False)
         return None
 
+    # ---- reading back (issue 19) ---------------------------------------------------------------------
+
+    @staticmethod
+    def readback_key(document_id: str) -> str:
+        return document_id
+
+    @staticmethod
+    def readback_kind(erp_ref: str) -> str:
+        entity = erp_ref.removeprefix("qbo:").split("/", 1)[0]
+        return KIND_OF_ENTITY.get(entity, "journal")
+
+    def readback_budget(self) -> Any:
+        """The read-back share of the connection's daily budget (one per connector: every run of the day)."""
+        from ledgerlink.connectors.erps.readback import ReadbackBudget
+
+        if self._readback_budget is None:
+            self._readback_budget = ReadbackBudget.for_connection(self._context, self.connection,
+                                                                  self.limits().daily_budget)
+        return self._readback_budget
+
+    def read_back(self, entity_id: str, on: date, kinds: frozenset[str] = frozenset({"journal"}),
+                  budget: Any = None) -> Any:
+        """Every transaction of the company dated ``on`` in the entities of ``kinds`` (journal entries always): the
+        query language's ``WHERE TxnDate = '…' ORDERBY Id STARTPOSITION n MAXRESULTS 1000`` (Intuit's largest page),
+        one call per page, until a page comes back short."""
+        from ledgerlink.connectors.erps.readback import Listing, read_page
+
+        budget = budget if budget is not None else self.readback_budget()
+        listing = Listing()
+        entities = ["JournalEntry"] + [ENTITY_OF_KIND[kind] for kind in sorted(kinds) if kind in ENTITY_OF_KIND]
+        for entity in dict.fromkeys(entities):
+            start = 1
+            while True:
+                statement = (f"SELECT * FROM {entity} WHERE TxnDate = '{on.isoformat()}' ORDERBY Id "
+                             f"STARTPOSITION {start} MAXRESULTS {self.readback_page_size}")
+                found = read_page(budget, listing, lambda q=statement: self._query(q)).get(entity) or []
+                listing.records += [_readback_record(entity, record) for record in found]
+                if len(found) < self.readback_page_size:
+                    break
+                start += self.readback_page_size
+        return listing
+
     # ---- parties and documents ----------------------------------------------------------------------
 
     def ensure_party(self, party: Party) -> str:
@@ -341,3 +391,26 @@ class QuickBooksOnline:
                     "CheckPayment": {"BankAccountRef": {"value": document.account}}, "DocNumber": reference,
                     "PaymentRefNum": reference, "Line": [line]}
         return self._post_document(document, body)
+
+
+def _readback_record(entity: str, record: dict[str, Any]) -> Any:
+    """A QuickBooks transaction as read back: journal lines signed (Debit +, Credit −); a native document's
+    account lines as QuickBooks shows them and its ``TotalAmt``."""
+    from ledgerlink.connectors.erps.readback import ErpRecord, external_id_in
+
+    lines: list[tuple[str, Decimal]] = []
+    for line in record.get("Line") or []:
+        amount = Decimal(str(line.get("Amount", 0)))
+        detail = line.get("JournalEntryLineDetail")
+        if detail is not None:
+            sign = Decimal(1) if detail.get("PostingType") == "Debit" else Decimal(-1)
+            lines.append((str((detail.get("AccountRef") or {}).get("value")), sign * amount))
+        elif "AccountBasedExpenseLineDetail" in line:
+            lines.append((str(line["AccountBasedExpenseLineDetail"].get("AccountRef", {}).get("value")), amount))
+    total = None
+    if entity != "JournalEntry":
+        total = Decimal(str(record.get("TotalAmt", sum((Decimal(str(line.get("Amount", 0)))
+                                                        for line in record.get("Line") or []), Decimal(0)))))
+    return ErpRecord(erp_ref=f"qbo:{entity}/{record.get('Id')}", kind=KIND_OF_ENTITY.get(entity, "journal"),
+                     key=external_id_in(record.get("PrivateNote")), on=date.fromisoformat(str(record.get("TxnDate"))),
+                     lines=tuple(lines), total=total, currency=(record.get("CurrencyRef") or {}).get("value"))

@@ -18,6 +18,9 @@
 - **Documents**: ACCREC/ACCPAY ``Invoices`` (number = external id), ``CreditNotes`` (allocated to the
   original invoice), ``Payments`` (reference = external id) for ``Contacts`` found or created by
   ``ContactNumber``. Every request body validates against Xero's OpenAPI spec (contract tests).
+- **Reading back** (reconciliation): ``GET`` with ``where=Date==DateTime(y,m,d)``, ``page`` and ``pageSize=1000``
+  until ``pagination.pageCount``; voided / deleted records are not held. A journal posted again after Xero lost
+  it carries a new Idempotency-Key (the first post's key would replay the first answer).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from ledgerlink.model.ids import fingerprint
 _MS_DATE = re.compile(r"/Date\((-?\d+)([+-]\d{4})?\)/")
 LOCK_WORDS = ("lock date", "locked", "period is closed")
 ORGANISATION_TTL_MS = 300_000
+READBACK_PAGE_SIZE = 1000          # Xero's largest page (the default is 100)
 
 
 def xero_date(value: Any) -> date | None:
@@ -66,6 +70,8 @@ def idempotency_key(external_ids: Sequence[str]) -> str:
 
 
 class Xero:
+    readback_page_size = READBACK_PAGE_SIZE   # a page of the read-back listing (tests make it small)
+
     def __init__(self, connection: XeroConnection, context: ConnectorContext) -> None:
         self.connection = connection
         self.connection_id = connection.id
@@ -80,6 +86,9 @@ class Xero:
             limiter=limiter_for(context, connection, self.limits()), rate_limit_wait=60.0, observe=self._observe)
         self._organisation: tuple[int, dict[str, Any]] | None = None
         self._contacts: dict[str, str] = {}
+        self._context = context
+        self._gone: dict[str, int] = {}      # external id → voided / deleted copies seen by the last lookup
+        self._readback_budget: Any = None
 
     # ---- plumbing -----------------------------------------------------------------------------------
 
@@ -183,7 +192,7 @@ class Xero:
         if sendable:
             try:
                 answered = self._put("/ManualJournals", "ManualJournals", bodies,
-                                     idempotency_key([j.document_id for j in sendable]))
+                                     idempotency_key([self._attempt_id(j.document_id) for j in sendable]))
             except UncertainOutcome:
                 return self._resolve_uncertain(journals, rejected_early)
         out: list[BulkItemResult] = []
@@ -202,6 +211,12 @@ class Xero:
                 out.append(BulkItemResult(journal.document_id, PostResult(
                     erp_ref=f"xero:ManualJournal/{reply.get('ManualJournalID')}", created=True)))
         return out
+
+    def _attempt_id(self, external_id: str) -> str:
+        """The external id in the Idempotency-Key — with the number of voided copies when the journal is posted
+        again after Xero lost it (voided or deleted there), so Xero does not answer with the first post's reply."""
+        gone = self._gone.get(external_id)
+        return f"{external_id}#after-{gone}-voided" if gone else external_id
 
     def _resolve_uncertain(self, journals: list[JournalEntry], early: dict[int, BulkItemResult]) -> list[BulkItemResult]:
         """The PUT's outcome is unknown: look every journal up before anything is retried."""
@@ -227,9 +242,16 @@ class Xero:
         marker = f"[{external_id}]"
         if kind in (None, "journal"):
             body = self._get("/ManualJournals", where=f'Narration.Contains("{marker}")')
+            gone = 0
             for journal in body.get("ManualJournals") or []:
-                if marker in (journal.get("Narration") or "") and journal.get("Status") not in ("DELETED", "VOIDED"):
-                    return PostResult(erp_ref=f"xero:ManualJournal/{journal.get('ManualJournalID')}", created=False)
+                if marker not in (journal.get("Narration") or ""):
+                    continue
+                if journal.get("Status") in GONE:
+                    gone += 1
+                    continue
+                return PostResult(erp_ref=f"xero:ManualJournal/{journal.get('ManualJournalID')}", created=False)
+            if gone:   # voided / deleted in Xero (reconciliation's missing_in_erp): a post again is a new request
+                self._gone[external_id] = gone
         for path, collection, key, where, kinds in (
                 ("/Invoices", "Invoices", "InvoiceID", None, ("invoice", "bill")),
                 ("/CreditNotes", "CreditNotes", "CreditNoteID", "CreditNoteNumber", ("credit_note", "vendor_credit")),
@@ -247,9 +269,13 @@ class Xero:
             body = self._get(path, InvoiceNumbers=external_id)
         else:
             body = self._get(path, where=f'{where_field}=="{external_id}"')
+        gone = 0
         for item in body.get(collection) or []:
-            if item.get("Status") not in ("DELETED", "VOIDED"):
+            if item.get("Status") not in GONE:
                 return item
+            gone += 1
+        if gone:   # voided / deleted in Xero: a post again is a new request (see _attempt_id)
+            self._gone[external_id] = gone
         return None
 
     # ---- parties and documents ----------------------------------------------------------------------
@@ -306,7 +332,7 @@ class Xero:
                        external_id: str) -> PostResult:
         kind = {"/Invoices": "invoice", "/CreditNotes": "credit_note", "/Payments": "payment"}[path]
         def post() -> PostResult:
-            (reply,) = self._put(path, collection, [body], idempotency_key([external_id]))
+            (reply,) = self._put(path, collection, [body], idempotency_key([self._attempt_id(external_id)]))
             if reply.get("StatusAttributeString") == "ERROR" or reply.get("ValidationErrors"):
                 message = _messages(reply)
                 reason = "period_closed" if any(w in message.lower() for w in LOCK_WORDS) else "erp_rejected"
@@ -350,6 +376,59 @@ class Xero:
                 "Reference": document.external_id}
         return self._post_document("/Payments", "Payments", "PaymentID", body, document.external_id)
 
+    # ---- reading back (issue 19) ---------------------------------------------------------------------
+
+    @staticmethod
+    def readback_key(document_id: str) -> str:
+        return document_id
+
+    @staticmethod
+    def readback_kind(erp_ref: str) -> str:
+        return _xero_readback_kind(erp_ref)
+
+    def read_back(self, entity_id: str, on: date, kinds: frozenset[str] = frozenset({"journal"}),
+                  budget: Any = None) -> Any:
+        """Everything the organisation holds dated ``on`` in the record types of ``kinds`` (journals always): one
+        ``GET`` per page of up to 1,000 with ``where=Date==DateTime(y,m,d)``, until Xero's ``pagination`` says the
+        last page was read. Voided and deleted records are not held."""
+        from ledgerlink.connectors.erps.readback import Listing, read_page
+
+        budget = budget if budget is not None else self.readback_budget()
+        listing = Listing()
+        where = f"Date==DateTime({on.year},{on.month:02d},{on.day:02d})"
+        for path, collection, id_field, key_field, held in READBACK_SETS:
+            if collection != "ManualJournals" and not kinds.intersection(held):
+                continue
+            page = 1
+            while True:
+                body = read_page(budget, listing, lambda p=page, path=path: self._list(
+                    path, where=where, order="Date ASC", page=p, pageSize=self.readback_page_size))
+                items = body.get(collection) or []
+                listing.records += [_xero_record(collection, id_field, key_field, item) for item in items
+                                    if item.get("Status") not in GONE]
+                pages = (body.get("pagination") or {}).get("pageCount")
+                if (pages is not None and page >= int(pages)) or (pages is None and len(items) < self.readback_page_size):
+                    break
+                page += 1
+        return listing
+
+    def _list(self, path: str, **query: Any) -> dict[str, Any]:
+        """A listing page: anything but 200 is an error (an empty answer would read as "everything missing")."""
+        response = self.session.call("GET", path, query=query)
+        if response.status != 200:
+            raise TransientError(f"{self.connection_id}: GET {path} answered {response.status}",
+                                 reason="erp_unavailable")
+        return response.json() or {}
+
+    def readback_budget(self) -> Any:
+        """The read-back share of the connection's daily budget (one per connector: every run of the day)."""
+        from ledgerlink.connectors.erps.readback import ReadbackBudget
+
+        if self._readback_budget is None:
+            self._readback_budget = ReadbackBudget.for_connection(self._context, self.connection,
+                                                                  self.limits().daily_budget)
+        return self._readback_budget
+
 
 def _messages(body: dict[str, Any]) -> str:
     messages = [e.get("Message", "") for e in body.get("ValidationErrors") or []]
@@ -369,3 +448,41 @@ def _tax_and_tracking(dimensions: Mapping[str, str]) -> dict[str, Any]:
     if tracking:
         fields["Tracking"] = tracking
     return fields
+
+
+# ---- reading back (issue 19) --------------------------------------------------------------------------------
+# (endpoint, collection, id field, LedgerLink's key field, kinds it holds)
+READBACK_SETS = (("/ManualJournals", "ManualJournals", "ManualJournalID", "Narration", ("journal",)),
+                 ("/Invoices", "Invoices", "InvoiceID", "InvoiceNumber", ("invoice", "bill")),
+                 ("/CreditNotes", "CreditNotes", "CreditNoteID", "CreditNoteNumber", ("credit_note", "vendor_credit")),
+                 ("/Payments", "Payments", "PaymentID", "Reference", ("payment", "vendor_payment")))
+GONE = ("DELETED", "VOIDED")
+
+
+def _xero_readback_kind(erp_ref: str) -> str:
+    collection = erp_ref.removeprefix("xero:").split("/", 1)[0]
+    return {"ManualJournal": "journal", "Invoice": "invoice", "CreditNote": "credit_note",
+            "Payment": "payment"}.get(collection, "journal")
+
+
+def _xero_record(collection: str, id_field: str, key_field: str, item: dict[str, Any]) -> Any:
+    from ledgerlink.connectors.erps.readback import ErpRecord, external_id_in
+
+    on = xero_date(item.get("Date")) or date.min
+    if collection == "ManualJournals":
+        lines = tuple((str(line.get("AccountCode")), Decimal(str(line.get("LineAmount", 0))))
+                      for line in item.get("JournalLines") or [])
+        return ErpRecord(erp_ref=f"xero:ManualJournal/{item.get(id_field)}", kind="journal",
+                         key=external_id_in(item.get(key_field)), on=on, lines=lines)
+    key = str(item.get(key_field) or "")
+    if collection == "Payments":
+        total = Decimal(str(item.get("Amount", 0)))
+        lines: tuple[tuple[str, Decimal], ...] = ((str((item.get("Account") or {}).get("Code")), total),)
+    else:
+        lines = tuple((str(line.get("AccountCode")), Decimal(str(line.get("LineAmount", line.get("UnitAmount", 0)))))
+                      for line in item.get("LineItems") or [])
+        total = Decimal(str(item.get("Total", sum((amount for _, amount in lines), Decimal(0)))))
+    kind = {"Invoices": "invoice", "CreditNotes": "credit_note", "Payments": "payment"}[collection]
+    return ErpRecord(erp_ref=f"xero:{collection[:-1]}/{item.get(id_field)}", kind=kind,
+                     key=key if key.startswith("doc_") else None, on=on, lines=lines, total=total,
+                     currency=item.get("CurrencyCode"))
