@@ -145,7 +145,7 @@ def test_only_api_gateway_may_invoke_ingest_and_only_this_route(assembly, templa
 # one is a breaking change and must show up here. Per-source / per-connection outputs are derived from the config.
 STABLE_OUTPUTS = {
     "WebhookUrl", "OpsApiUrl", "ConfigTableName", "InboxTableName", "LedgerTableName", "ExceptionsTableName",
-    "TotalsTableName", "AuditTableName", "CursorsTableName", "ArchiveBucketName",
+    "TotalsTableName", "LimiterTableName", "AuditTableName", "CursorsTableName", "ArchiveBucketName",
     "BooksBucketName", "BooksUri", "ReportsBucketName", "LegacyFilesBucketName", "LegacyFilesUri", "AuditBucketName",
     "ReconcileFunctionName", "FlushFunctionName", "AlarmTopicArn", "InboundQueueUrl", "InboundDlqUrl",
     "BankInbox", "BankFileDlqUrl", "StateMachineArn", "HappyPathStateMachineArn", "OpsReaderRoleArn", "ExceptionResolverRoleArn",
