@@ -9,7 +9,9 @@ import time
 
 from bench import (
     aws_calls,
+    burst,
     cold_start,
+    cost,
     erp_calls,
     erp_readback,
     ingest_latency,
@@ -19,7 +21,8 @@ from bench import (
     throughput,
 )
 
-BENCHMARKS = (cold_start.main, ingest_latency.main, throughput.main, aws_calls.main, reconcile_cost.main,
+BENCHMARKS = (cold_start.main, ingest_latency.main, throughput.main, aws_calls.main, cost.main, burst.main,
+              reconcile_cost.main,
               erp_calls.main, erp_readback.main, stripe_cash.main, local_stack.main)
 
 

@@ -1,6 +1,10 @@
 """Throughput of the pure core on one core: parse → normalize → enrich → validate → journal, in
 documents per second, and memory per 100,000 documents (journals kept). Baseline in the same run:
-``json.loads`` of the same payloads (the cost of merely reading them)."""
+``json.loads`` of the same payloads (the cost of merely reading them); the figure that travels is the ratio to it.
+
+No target (issue 23 retired the 20,000 documents/s one): at ~0.1–0.25 ms of CPU per document, compute is a rounding
+error next to what a document costs in AWS requests (``bench.cost``) and what a month-end burst meets in an ERP's API
+budget (``bench.burst``)."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import time
 import tracemalloc
 from typing import Any
 
-from bench.report import REPO, table, verdict, write_section
+from bench.report import REPO, table, write_section
 from ledgerlink.config.loader import load_config_file
 from ledgerlink.connectors.sources.base import NormalizeContext
 from ledgerlink.connectors.sources.stripe.normalize import normalize
@@ -76,8 +80,8 @@ def run(events: int, memory_documents: int) -> dict[str, Any]:
             "vs_parse_only": round((len(payloads) / seconds) / (len(payloads) / parse_seconds), 3),
             "memory_documents": len(kept), "memory_mb_kept": round(current / 1e6, 1),
             "memory_mb_per_100k_documents": round(current / len(kept) * 100_000 / 1e6, 1),
-            "memory_mb_peak": round(peak / 1e6, 1), "target_documents_per_second": 20_000,
-            "target_met": rate >= 20_000}
+            "memory_mb_peak": round(peak / 1e6, 1), "cpu_ms_per_document": round(seconds * 1000 / documents, 3),
+            "target": None}
 
 
 def format_result(result: dict[str, Any]) -> str:
@@ -87,7 +91,8 @@ def format_result(result: dict[str, Any]) -> str:
                  ["path", "per second"], rows) + (
         f"memory for {result['memory_documents']} journals held: {result['memory_mb_kept']} MB "
         f"(peak {result['memory_mb_peak']} MB; {result['memory_mb_per_100k_documents']} MB per 100,000 documents); "
-        f"target ≥ 20,000 documents/s: {verdict(result['target_met'])}\n")
+        f"{result['vs_parse_only']}× the rate of json.loads alone; {result['cpu_ms_per_document']} ms per document; "
+        "no target (retired: see bench.cost and bench.burst)\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args.events, args.memory_documents)
     print(format_result(result))
     write_section("throughput", result)
-    return 0 if result["target_met"] else 1
+    return 0
 
 
 if __name__ == "__main__":

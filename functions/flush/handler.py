@@ -25,4 +25,20 @@ def handler(event: dict, context: object) -> dict:
     logger.info("flush finished", extra=summary)
     metrics.add_metric(name="SummariesPosted", unit=MetricUnit.Count, value=summary["posted"])
     metrics.add_metric(name="SummaryExceptions", unit=MetricUnit.Count, value=summary["exceptions"])
+    _publish_backlog_forecast()
     return summary
+
+
+def _publish_backlog_forecast() -> None:
+    """Every run (hourly): the backlog forecast per ERP connection as metrics, for the BacklogForecastLate alarm
+    (issue 23). A forecast that cannot be read is logged, and never fails the flush that already posted."""
+    from ledgerlink.ops.forecast import publish_from_settings
+
+    try:
+        late = publish_from_settings()
+    except Exception as error:
+        logger.warning("backlog forecast not published", extra={"error_type": type(error).__name__})
+        return
+    metrics.add_metric(name="BacklogForecastLate", unit=MetricUnit.Count, value=len(late))  # the alarm's metric
+    if late:
+        logger.warning("backlog forecast passes its deadline", extra={"connections": late})

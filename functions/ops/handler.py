@@ -8,6 +8,8 @@
     GET  /documents/{document_id}             webhook → document → mapping version → journal → ERP reference
     POST /validate/{document_type}            enrich + validate a canonical document, post nothing
     GET  /close-check?entity=us01&period=2026-11   the month-end tie-outs (ledgerlink close-check)
+    GET  /backlog?lookback_days=7               per ERP connection: documents waiting, API budget left, achieved
+                                                rate, when the backlog is posted at the current budget, deadline
 
 The caller is the IAM principal API Gateway authenticated; every change is audited under it.
 """
@@ -83,6 +85,12 @@ def close_check() -> dict:
         return close_check_service().run(str(query.get("entity") or ""), str(query.get("period") or "")).to_dict()
     except CloseCheckRefused as exc:
         raise OpsError(exc.message, status=400, reason=exc.reason) from None
+
+
+@app.get("/backlog")
+def backlog() -> dict:
+    query = app.current_event.query_string_parameters or {}
+    return ops_services().backlog(query.get("lookback_days"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

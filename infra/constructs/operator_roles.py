@@ -47,7 +47,7 @@ from ledgerlink.store.archive import RAW_PREFIX
 
 # (method, path pattern) on the ops API; "*" stands for one path parameter
 READ_ROUTES = (("GET", "/exceptions"), ("GET", "/exceptions/*"), ("GET", "/documents/*"), ("POST", "/validate/*"),
-               ("GET", "/close-check"))
+               ("GET", "/close-check"), ("GET", "/backlog"))
 RESOLVER_ROUTES = (("GET", "/exceptions"), ("GET", "/exceptions/*"), ("GET", "/documents/*"),
                    *(("POST", f"/exceptions/*/{action}") for action in ("retry", "resolve", "ignore")))
 

@@ -34,6 +34,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/documents/{document_id}": ("GET",),
     "/validate/{document_type}": ("POST",),
     "/close-check": ("GET",),
+    "/backlog": ("GET",),
 }
 
 
@@ -67,6 +68,8 @@ class OpsApi(Construct):
         function.allow(["dynamodb:Query"], [f"{exceptions}/index/by_status", f"{exceptions}/index/by_document"])
         function.allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], [tables["ledger"].table_arn])  # trace, transition
         function.allow(["dynamodb:UpdateItem"], [tables["totals"].table_arn])                 # counters (transition)
+        function.allow(["dynamodb:Query"], [tables["totals"].table_arn])                      # backlog: documents waiting
+        function.allow(["dynamodb:GetItem"], [tables["limiter"].table_arn])                   # backlog: each ERP budget
         function.allow(["dynamodb:GetItem"], [tables["inbox"].table_arn])                     # trace, replay
         function.allow(["dynamodb:PutItem"], [tables["audit"].table_arn])                     # every action audited
         function.allow(["states:SendTaskSuccess"], [state_machine.state_machine_arn])         # resume / end executions

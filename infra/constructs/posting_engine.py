@@ -53,6 +53,7 @@ class PostingEngine(Construct):
         # trace members to the summary: ledger.get (counter key), ledger.transition (ledger + control totals)
         flush.allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], [tables["ledger"].table_arn])
         flush.allow(["dynamodb:UpdateItem"], [tables["totals"].table_arn])
+        flush.allow(["dynamodb:Query"], [tables["totals"].table_arn])   # the backlog forecast: documents waiting
         flush.allow(["dynamodb:PutItem"], [tables["exceptions"].table_arn])      # a refused summary's case
         flush.allow(["s3:GetObject", "s3:PutObject"], [books.arn_for_objects(f"{BOOKS_PREFIX}/*")])
         flush.allow(["s3:ListBucket"], [books.bucket_arn])

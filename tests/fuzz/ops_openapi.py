@@ -79,6 +79,10 @@ def ops_openapi() -> dict[str, Any]:
         {"name": "period", "in": "query", "required": True,
          "schema": {"type": "string", "pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"}},
     ]
+    paths["/backlog"]["get"]["parameters"] = [
+        {"name": "lookback_days", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 0, "maximum": 62}},
+    ]
     for operations in paths.values():
         for operation in operations.values():
             operation["responses"]["default"] = _json({"$ref": "#/components/schemas/Error"},

@@ -47,7 +47,8 @@ def expected(template, job: str) -> set[tuple[str, str, str | None]]:
              _route(template, "GET", "/documents/*")}                                            # trace
     return {
         "ops_reader": reads | {_route(template, "POST", "/validate/*"),    # enrich + validate, posts nothing
-                               _route(template, "GET", "/close-check")},  # the month-end tie-outs, read only
+                               _route(template, "GET", "/close-check"),   # the month-end tie-outs, read only
+                               _route(template, "GET", "/backlog")},      # the backlog forecast, read only
         "exception_resolver": reads | {_route(template, "POST", f"/exceptions/*/{action}")
                                        for action in ("retry", "resolve", "ignore")},
         "replay_operator": {

@@ -66,3 +66,25 @@ class OpsServices:
     def validate(self, document_type: str, body: Any) -> dict[str, Any]:
         version, config = self.config()
         return validate_document(document_type, body, config, version)
+
+    def backlog(self, lookback_days: Any = None) -> dict[str, Any]:
+        """The backlog forecast per ERP connection (``GET /backlog?lookback_days=7``), published as metrics too."""
+        return backlog_forecast(self.config()[1], lookback_days)
+
+
+def backlog_forecast(config: Any, lookback_days: Any = None) -> dict[str, Any]:
+    from ledgerlink import settings
+    from ledgerlink.ops.forecast import LOOKBACK_DAYS, read_backlog
+
+    try:
+        days = LOOKBACK_DAYS if lookback_days in (None, "") else int(lookback_days)
+    except (TypeError, ValueError):
+        days = -1
+    if not 0 <= days <= 62:
+        raise OpsError("lookback_days must be a whole number of days from 0 to 62", status=400,
+                       reason="bad_lookback_days")
+    s = settings.read_settings(settings.OpsSettings)
+    forecasts = read_backlog(config=config, totals_table=s.totals_table, limiter_table=s.limiter_table,
+                             lookback_days=days)
+    return {"connections": [forecast.to_dict() for forecast in forecasts], "lookback_days": days,
+            "late": [forecast.connection_id for forecast in forecasts if forecast.late]}

@@ -1,0 +1,65 @@
+"""The cost bench's arithmetic (issue 23): DynamoDB item sizes and write units as DynamoDB documents them, and dollars
+per line from counted figures and the committed price table, ours and the conventional model's."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bench.cost import attribute_size, cost_lines, item_size, load_prices, write_units
+
+COUNTED = {
+    "webhooks": 10, "documents": 20, "sqs_batches": 1,
+    "calls": {"sqs:SendMessage": 10, "sqs:ReceiveMessage": 1, "sqs:DeleteMessageBatch": 1, "s3:PutObject": 10,
+              "s3:GetObject": 2, "secretsmanager:GetSecretValue": 1, "dynamodb:PutItem": 3},
+    "lambda": {"ingest": {"invocations": 10, "ms_total": 100.0, "ms_billed": 100},
+               "post": {"invocations": 20, "ms_total": 1000.0, "ms_billed": 1000}},
+    "express": {"executions": 20, "transitions": 80, "billed_100ms_units": 40, "ms_total": 4000.0},
+    "standard": {"executions": 0, "transitions": 0},
+    "dynamodb": {"wru": "400", "rru": "10", "wru_by_table": {"x-ledger": 400}},
+    "log_bytes": {"handlers_and_metrics": 100_000, "platform_per_invocation": 500},
+    "task_input_bytes": {"post": 40_000},
+}
+MEMORY = {"ingest": Decimal("0.25"), "post": Decimal("0.25")}
+
+
+def test_item_size_follows_the_documented_rules() -> None:
+    # name bytes + value bytes; a number is about one byte per two significant digits plus one
+    assert item_size({"pk": {"S": "abc"}}) == 2 + 3
+    assert attribute_size({"N": "12345"}) == 4 and attribute_size({"N": "-0.5"}) == 2
+    assert attribute_size({"M": {"a": {"S": "xy"}}}) == 3 + 1 + 2 + 1
+    assert [write_units(size) for size in (1, 1024, 1025, 2900)] == [1, 1, 2, 3]
+
+
+def test_each_line_is_the_counted_quantity_at_its_list_price() -> None:
+    prices = load_prices()
+    assert (prices["region"], prices["architecture"]) == ("us-east-1", "arm64") and prices["prices_as_of"]
+    ours = cost_lines(COUNTED, prices, memory_gb=MEMORY)
+    assert ours["API Gateway REST requests"] == Decimal("10") * Decimal("3.50") / 10**6
+    assert ours["Lambda requests"] == Decimal("30") * Decimal("0.20") / 10**6
+    # 1.1 s billed at 0.25 GB = 0.275 GB-s
+    assert ours["Lambda duration (arm64)"] == Decimal("0.275") * Decimal("0.0000133334")
+    # 40 units of 100 ms at 64 MB = 0.25 GB-s
+    assert ours["Step Functions Express duration"] == Decimal("0.25") * Decimal("0.00001667")
+    assert ours["DynamoDB writes (WRU)"] == Decimal("400") * Decimal("0.625") / 10**6
+    assert ours["S3 requests"] == Decimal("10") * Decimal("0.005") / 1000 + Decimal("2") * Decimal("0.0004") / 1000
+    assert ours["SQS requests"] == Decimal("12") * Decimal("0.40") / 10**6
+    # 100,000 bytes logged + 30 invocations x 500 bytes of platform records
+    assert ours["CloudWatch Logs ingestion"] == Decimal("115000") / 10**9 * Decimal("0.50")
+
+
+def test_the_conventional_design_pays_a_transition_per_state_and_logs_every_task_input() -> None:
+    prices = load_prices()
+    ours = cost_lines(COUNTED, prices, memory_gb=MEMORY)
+    conventional = cost_lines(COUNTED, prices, conventional=True, memory_gb=MEMORY)
+    assert conventional["Step Functions Express requests"] == conventional["Step Functions Express duration"] == 0
+    assert conventional["Step Functions Standard transitions"] == Decimal("80") * Decimal("0.025") / 1000
+    assert conventional["CloudWatch Logs ingestion"] == Decimal("155000") / 10**9 * Decimal("0.50")
+    assert {k: v for k, v in conventional.items() if "Step" not in k and "Logs" not in k} == {
+        k: v for k, v in ours.items() if "Step" not in k and "Logs" not in k}
+
+
+def test_memory_sizes_are_read_from_the_functions_infra_deploys() -> None:
+    from bench.cost import _memory_gb
+    from infra.constructs.function import SIZING
+
+    assert _memory_gb() == {name: Decimal(sizing.memory_mb) / 1024 for name, sizing in SIZING.items()}
