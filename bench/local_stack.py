@@ -11,6 +11,11 @@ Baseline in the same run: ``GET /health`` through the same front with the same s
 ceiling). Targets: growth below 0.1 MB per event; SIGTERM to exit within 5 s; 10× the rates measured before the
 issue-18 work (``BEFORE``: this bench on the code of commit 7f36986, same machine).
 
+Where the CPU goes (``CpuAccount``): ``time.thread_time`` on the thread that spends it — moto's request threads, the
+handlers (their boto3 calls' client side apart), the rest (Step Functions' execution threads, the front, pollers) —
+in milliseconds per posted document. The stack is one Python process: the GIL runs one thread at a time, so its
+throughput is at most 1,000 / (CPU ms per document) documents per second, whatever the concurrency.
+
 Where the time goes: cProfile cannot say on Python 3.12 (it is built on sys.monitoring, process-wide, and mixes the
 stacks of the ~20 threads that serve one webhook), so the run is *sampled*: every 5 ms the stack of every thread not
 blocked in a wait, a select or a socket read is recorded; a function's share is the fraction of those busy samples
@@ -96,10 +101,19 @@ def _post(port: int, path: str, body: bytes | None, secret: str) -> int:
         connection.close()
 
 
-def _deliver(port: int, bodies: list[bytes], secret: str, path: str = "/webhooks/stripe") -> tuple[Counter[int], float]:
+def _deliver(port: int, bodies: list[bytes], secret: str, cpu: Any = None,
+             path: str = "/webhooks/stripe") -> tuple[Counter[int], float]:
+    def send(body: bytes) -> int:
+        start = time.thread_time()
+        try:
+            return _post(port, path, body, secret)
+        finally:
+            if cpu is not None:
+                cpu.add("bench (senders)", time.thread_time() - start)
+
     started = time.perf_counter()
     with ThreadPoolExecutor(CLIENTS, thread_name_prefix="bench-client") as pool:
-        statuses = Counter(pool.map(lambda body: _post(port, path, body, secret), bodies))
+        statuses = Counter(pool.map(send, bodies))
     return statuses, time.perf_counter() - started
 
 
@@ -110,16 +124,12 @@ _IDLE = {("threading.py", "wait"), ("threading.py", "_wait_for_tstate_lock"), ("
          ("ssl.py", "read"), ("queue.py", "get"), ("thread.py", "_worker")}
 
 
-def _lock_waits() -> set[tuple[str, int]]:
-    """(file, line) of the ``with`` statements where an invocation waits for its function's one container
-    (``FunctionHost._invoke``): a thread blocked there is waiting, not working."""
-    import inspect
-
+def _container_wait() -> Any:
+    """The code where an invocation waits for a free container of its function (``FunctionHost._acquire``): a
+    thread blocked there is waiting, not working."""
     from ledgerlink.local.functions import FunctionHost
 
-    lines, first = inspect.getsourcelines(FunctionHost._invoke)  # noqa: SLF001
-    filename = inspect.getsourcefile(FunctionHost._invoke) or ""  # noqa: SLF001
-    return {(filename, first + offset) for offset, line in enumerate(lines) if "with self._locks" in line}
+    return FunctionHost._acquire.__code__  # noqa: SLF001
 
 
 def _package(filename: str) -> str:
@@ -146,10 +156,17 @@ class Sampler(threading.Thread):
         self.cumulative: Counter[str] = Counter()
         self.self_package: Counter[str] = Counter()
         self.self_function: Counter[str] = Counter()
-        self.lock_waits = 0     # threads waiting for their function's container (not counted in samples)
-        self._lock_lines = _lock_waits()
+        self.cpu_seconds = 0.0  # what sampling cost (a CPU share of its own: 5 ms ticks walking every stack)
+        self.lock_waits = 0     # threads waiting for a free container of their function (not counted in samples)
+        self._container_wait = _container_wait()
 
     def run(self) -> None:
+        try:
+            self._sample()
+        finally:
+            self.cpu_seconds = time.thread_time()
+
+    def _sample(self) -> None:
         me = threading.get_ident()
         names = {}
         while not self._halt.wait(self._interval):
@@ -161,9 +178,8 @@ class Sampler(threading.Thread):
                     continue
                 code = frame.f_code
                 if (os.path.basename(code.co_filename), code.co_name) in _IDLE:
-                    continue
-                if (code.co_filename, frame.f_lineno) in self._lock_lines:
-                    self.lock_waits += 1
+                    if frame.f_back is not None and frame.f_back.f_code is self._container_wait:
+                        self.lock_waits += 1
                     continue
                 self.samples += 1
                 self.self_package[_package(code.co_filename)] += 1
@@ -196,6 +212,97 @@ def _label(code: Any) -> str:
     filename = code.co_filename.replace("\\", "/")
     short = re.sub(r"^.*?/(site-packages|python3\.\d+|layers|functions)/", "", filename)
     return f"{short}:{code.co_firstlineno}({code.co_name})"
+
+
+# ---- CPU accounting -------------------------------------------------------------------------------------------
+
+class CpuAccount:
+    """CPU seconds by where they were spent: ``time.thread_time`` deltas taken on the thread that spent them, so a
+    thread blocked on a socket, a lock or the GIL adds nothing. moto serves each request on a thread of its HTTP
+    server; a Lambda task of a Step Functions execution runs the handler *inside* moto's request thread (its Lambda
+    Invoke), so that handler's CPU is moved from moto to the handlers. Whatever no wrapper saw (Step Functions'
+    execution threads interpreting the state machine, the webhook front's HTTP parsing, the SQS pollers' own code) is
+    the rest: total process CPU minus everything measured."""
+
+    def __init__(self) -> None:
+        self.seconds: Counter[str] = Counter()
+        self.calls: Counter[str] = Counter()     # AWS API calls by operation (every client in the process)
+        self.moto_by_operation: Counter[str] = Counter()   # moto's CPU seconds by operation
+        self.moto_calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._undo: list[Any] = []
+
+    def add(self, key: str, seconds: float) -> None:
+        with self._lock:
+            self.seconds[key] += seconds
+
+    def _nested(self, name: str, seconds: float = 0.0) -> float:
+        value = getattr(self._local, name, 0.0) + seconds
+        setattr(self._local, name, value)
+        return value
+
+    def handler(self, call: Any) -> Any:
+        """Wrap the function host's ``invoke``: LedgerLink's code, its boto3 calls' client side counted apart."""
+        def timed(name: str, event: Any) -> Any:
+            client_before, start = self._nested("client"), time.thread_time()
+            depth = self._nested("handler_depth", 1)
+            try:
+                return call(name, event)
+            finally:
+                spent = time.thread_time() - start
+                client = self._nested("client") - client_before
+                self._nested("handler_depth", -1)
+                if depth == 1:
+                    self.add("ledgerlink handlers (own code)", spent - client)
+                    self._nested("handler_inside_moto", spent)
+        return timed
+
+    def install(self) -> None:
+        from botocore.client import BaseClient
+        from werkzeug.serving import WSGIRequestHandler
+
+        make_call = BaseClient._make_api_call  # noqa: SLF001
+        handle = WSGIRequestHandler.handle_one_request
+        account = self
+
+        def client_call(client: Any, operation: str, params: Any) -> Any:
+            start = time.thread_time()
+            try:
+                return make_call(client, operation, params)
+            finally:
+                spent = time.thread_time() - start
+                with account._lock:  # noqa: SLF001
+                    account.calls[f"{client.meta.service_model.service_name}.{operation}"] += 1
+                if account._nested("handler_depth") > 0:
+                    account._nested("client", spent)
+                    account.add("boto3 client side, in handlers", spent)
+                else:
+                    account.add("boto3 client side, elsewhere (engine, pollers)", spent)
+
+        def moto_request(request_handler: Any) -> Any:
+            inner_before, start = account._nested("handler_inside_moto"), time.thread_time()
+            try:
+                return handle(request_handler)
+            finally:
+                inner = account._nested("handler_inside_moto") - inner_before
+                spent = time.thread_time() - start - inner
+                account.add("moto server (HTTP + emulation)", spent)
+                headers = getattr(request_handler, "headers", None)
+                if headers is not None:   # None: the connection closed while waiting for a request
+                    target = headers.get("X-Amz-Target") or \
+                        f"{request_handler.command} /{request_handler.path.lstrip('/').split('/')[0][:24]}"
+                    with account._lock:  # noqa: SLF001
+                        account.moto_by_operation[target] += spent
+                        account.moto_calls[target] += 1
+
+        BaseClient._make_api_call = client_call  # type: ignore[method-assign]  # noqa: SLF001
+        WSGIRequestHandler.handle_one_request = moto_request  # type: ignore[method-assign]
+        self._undo = [(BaseClient, "_make_api_call", make_call), (WSGIRequestHandler, "handle_one_request", handle)]
+
+    def uninstall(self) -> None:
+        for owner, name, original in self._undo:
+            setattr(owner, name, original)
 
 
 # ---- the in-process measurement (a child process) --------------------------------------------------------------
@@ -239,14 +346,16 @@ def measure(events: int) -> dict[str, Any]:
                     handler_seconds[name] += time.perf_counter() - started
                     handler_calls[name] += 1
 
-            runtime.host.invoke = timed_invoke  # type: ignore[method-assign]
+            cpu = CpuAccount()
+            runtime.host.invoke = cpu.handler(timed_invoke)  # type: ignore[method-assign]
+            cpu.install()
             # warm-up: modules imported, clients built, caches filled
             warm, _ = _deliver(port, [event_body(templates, n, "w") for n in range(WARMUP_EVENTS)], SECRET)
             assert runtime.wait_idle(timeout=3600), "warm-up never went idle"
             tables = runtime.resources.tables
             ledger = DynamoLedger(tables["ledger"], totals_table=tables["totals"])
             posted_before = sum(1 for d in ledger.scan() if d["status"] == "posted")
-            health, health_seconds = _deliver(port, [None] * HEALTH_REQUESTS, SECRET, "/health")  # type: ignore[list-item]
+            health, health_seconds = _deliver(port, [None] * HEALTH_REQUESTS, SECRET, path="/health")  # type: ignore[list-item]
             gc.collect()
             rss_before = _rss_mb()
             handler_seconds.clear()
@@ -254,11 +363,29 @@ def measure(events: int) -> dict[str, Any]:
             bodies = [event_body(templates, n) for n in range(events)]
             sampler = Sampler(exclude={threading.get_ident()})
             sampler.start()
+            cpu.seconds.clear()
+            cpu.calls.clear()
+            cpu.moto_by_operation.clear()
+            cpu.moto_calls.clear()
+            archive_writes: list[float] = []
+            write_object = runtime.state.write_object
+
+            def timed_write(*args: Any, **kwargs: Any) -> None:
+                start = time.perf_counter()
+                write_object(*args, **kwargs)
+                archive_writes.append(time.perf_counter() - start)
+
+            runtime.state.write_object = timed_write  # type: ignore[method-assign]
+            cpu_started, main_started = time.process_time(), time.thread_time()
             started = time.perf_counter()
-            statuses, ack_seconds = _deliver(port, bodies, SECRET)
+            statuses, ack_seconds = _deliver(port, bodies, SECRET, cpu)
             idle = runtime.wait_idle(timeout=7200, settle=0.1)
             end_to_end_seconds = time.perf_counter() - started
+            cpu.add("bench (idle checks)", time.thread_time() - main_started)
             sampler.stop()
+            cpu.add("bench (sampling profiler)", sampler.cpu_seconds)
+            cpu_total = time.process_time() - cpu_started
+            cpu.uninstall()
             gc.collect()
             rss_after = _rss_mb()
             ledger_statuses = Counter(d["status"] for d in ledger.scan())
@@ -281,7 +408,35 @@ def measure(events: int) -> dict[str, Any]:
                             "ms_per_call": round(1000 * handler_seconds[name] / handler_calls[name], 1)}
                      for name in sorted(handler_calls, key=lambda n: -handler_seconds[n])},
         "profile": sampler.report(),
+        "cpu": cpu_per_document(cpu.seconds, cpu_total, posted, end_to_end_seconds),
+        "aws_calls_per_document": round(sum(cpu.calls.values()) / max(posted, 1), 1),
+        "aws_calls": {operation: round(count / max(posted, 1), 2) for operation, count in cpu.calls.most_common(25)},
+        # moto's CPU by operation: its share of a document, and per call (grows with what the tables hold?)
+        "moto_by_operation": {operation: {"calls_per_document": round(cpu.moto_calls[operation] / max(posted, 1), 2),
+                                          "ms_per_call": round(1000 * seconds / max(cpu.moto_calls[operation], 1), 2),
+                                          "ms_per_document": round(1000 * seconds / max(posted, 1), 1)}
+                              for operation, seconds in cpu.moto_by_operation.most_common(12)},
+        # the state directory: each archived webhook written through to disk (fsync, rename, fsync) before its 2xx
+        "write_through": {"objects": len(archive_writes),
+                          "mean_ms": round(1000 * sum(archive_writes) / max(len(archive_writes), 1), 2),
+                          "max_ms": round(1000 * max(archive_writes, default=0.0), 2)},
     }
+
+
+def cpu_per_document(seconds: Counter[str], total: float, posted: int, wall: float) -> dict[str, Any]:
+    """CPU milliseconds per posted document, by where they were spent (``CpuAccount``)."""
+    parts = dict(seconds)
+    bench = sum(value for key, value in parts.items() if key.startswith("bench"))
+    parts["Step Functions engine, webhook front, pollers (the rest)"] = total - sum(parts.values())
+    stack = total - bench
+    per = max(posted, 1)
+    return {"process_cpu_seconds": round(total, 2), "stack_cpu_seconds": round(stack, 2),
+            "wall_seconds": round(wall, 2), "cores_busy": round(stack / wall, 2) if wall else None,
+            "stack_ms_per_document": round(1000 * stack / per, 1),
+            "ms_per_document": {key: round(1000 * value / per, 1)
+                                for key, value in sorted(parts.items(), key=lambda kv: -kv[1])},
+            "share_of_stack": {key: round(value / stack, 3) for key, value in
+                               sorted(parts.items(), key=lambda kv: -kv[1]) if not key.startswith("bench") and stack}}
 
 
 # ---- stop time of `ledgerlink local up` after SIGTERM ----------------------------------------------------------
@@ -400,8 +555,25 @@ def format_result(result: dict[str, Any]) -> str:
                 f"{result['clients']} concurrent senders (RSS {result['rss_mb_before']} → {result['rss_mb_after']} MB)",
                 ["measure", "measured", "target", "met"], rows)
     handlers = [[name, row["calls"], row["ms_per_call"], row["wall_seconds"]] for name, row in result["handlers"].items()]
-    out += "\n" + table("Handler wall time in the measured run (includes waiting for the function's one container)",
+    out += "\n" + table("Handler wall time in the measured run (includes waiting for a free container and for the GIL)",
                         ["function", "calls", "ms per call", "seconds"], handlers)
+    cpu = result.get("cpu")
+    if cpu:
+        rows = [[key, value, f"{cpu['share_of_stack'][key]:.0%}" if key in cpu["share_of_stack"] else "—"]
+                for key, value in cpu["ms_per_document"].items()]
+        rows.append(["the stack (without the bench's own threads)", cpu["stack_ms_per_document"], "100%"])
+        out += "\n" + table(f"CPU per posted document ({cpu['cores_busy']} cores busy on average; "
+                            f"{result['aws_calls_per_document']} AWS calls per document; the GIL lets one thread "
+                            "run Python at a time)", ["where", "CPU ms per document", "share of the stack"], rows)
+    if result.get("moto_by_operation"):
+        out += "\n" + table("moto's CPU by operation", ["operation", "calls per document", "ms per call",
+                                                       "ms per document"],
+                            [[name, row["calls_per_document"], row["ms_per_call"], row["ms_per_document"]]
+                             for name, row in result["moto_by_operation"].items()])
+    if result.get("write_through"):
+        written = result["write_through"]
+        out += (f"\nState directory: {written['objects']} archived webhooks written through to disk before their 2xx "
+                f"(fsync, rename, fsync): {written['mean_ms']} ms on average, {written['max_ms']} ms at most.\n")
     profile = result["profile"]
     out += "\nWhere the time goes (sampled busy stacks, innermost frame by package): " + ", ".join(
         f"{name} {share:.0%}" for name, share in profile["self_by_package"].items()) + "\n"

@@ -75,7 +75,7 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
 
     try:
         runtime.start()
-    except LocalStateError as exc:   # checked before anything started: nothing to stop
+    except LocalStateError as exc:   # LocalRuntime.start() stopped whatever it had started
         print(f"error: {exc} (reason: {exc.reason})", file=sys.stderr)
         return 2
     assert runtime.config is not None

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -101,3 +103,21 @@ def test_status_shows_the_backlog_forecast_late_for_the_deadline(stack, capsys):
                      r"\(2/min, 6/day\); achieved [0-9.]+ calls/min \(this clock hour and the last\); posted by \S+ \(in \d+ d", line), line
     assert "LATE for the deadline" in line
     assert "legacy-gl: 0 documents" in out
+
+
+def test_the_local_front_serves_the_backlog_route_of_the_ops_api(stack):
+    # the same forecast the ops API's GET /backlog answers on AWS, served by `local up` as the local user
+    runtime = stack["runtime"]
+    with urllib.request.urlopen(f"{runtime.front.url}/backlog?lookback_days=7", timeout=30) as response:
+        assert response.status == 200
+        answer = json.loads(response.read())
+    assert answer["lookback_days"] == 7
+    books = next(item for item in answer["connections"] if item["connection_id"] == "books")
+    assert (books["requests_per_minute"], books["daily_budget"]) == (2, DAILY_BUDGET)
+    assert books["late"] is True and "books" in answer["late"]
+    try:
+        urllib.request.urlopen(f"{runtime.front.url}/backlog?lookback_days=99", timeout=30)
+    except urllib.error.HTTPError as refused:
+        assert refused.code == 400 and json.loads(refused.read())["reason"] == "bad_lookback_days"
+    else:
+        raise AssertionError("lookback_days=99 was accepted")

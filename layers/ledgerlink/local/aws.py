@@ -29,8 +29,8 @@ from ledgerlink.workflow import ESCALATION_PLACEHOLDER, HAPPY_PATH, TASK_FUNCTIO
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-# the in-process function host serializes each function's invocations: a burst of happy-path executions queues
-# behind one another there, where Lambda would run them side by side (workflow.render)
+# the in-process function host runs at most FunctionHost.concurrency invocations of a function at once, all in one
+# process under one GIL: a burst of happy-path executions queues there longer than on Lambda (workflow.render)
 LOCAL_TASK_TIMEOUT_SECONDS = 300
 MOTO_CONFIG: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 

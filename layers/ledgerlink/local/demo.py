@@ -233,7 +233,9 @@ def _run_demo(config_path: Path, events_dir: Path, *, state_dir: Path, port: int
               as_of: datetime) -> DemoReport:
     report = DemoReport(as_of=as_of, state_dir=state_dir)
     started = time.monotonic()
-    runtime = LocalRuntime(LocalOptions(config_path=config_path, state_dir=state_dir, port=port))
+    # always from empty (the same summary every run); the stop leaves the state in ``state_dir``, so
+    # ``ledgerlink local up --state-dir <it>`` opens the demo's results
+    runtime = LocalRuntime(LocalOptions(config_path=config_path, state_dir=state_dir, port=port, fresh=True))
     runtime.start()
     try:
         assert runtime.config is not None

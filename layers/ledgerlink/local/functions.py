@@ -1,4 +1,6 @@
-"""Run the Lambda handlers in-process, one invocation at a time per function (like one container)."""
+"""Run the Lambda handlers in-process, as Lambda runs them: up to ``concurrency`` containers per function, each a
+separately loaded copy of the handler module (its own module globals, like a container's), each running one
+invocation at a time; a container is created on first need (a cold start) and reused after (warm)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any, Protocol
 
+DEFAULT_CONCURRENCY = 8   # containers per function (Lambda scales each function out the same way)
 FUNCTION_NAMES: tuple[str, ...] = ("ingest", "normalize", "enrich", "validate", "post", "open_exception",
                                    "reconcile", "bank_file", "poll", "ops", "flush", "master_data",
                                    "revenue_release")
@@ -78,11 +81,15 @@ class Faults(Protocol):
 
 class FunctionHost:
     def __init__(self, *, prefix: str = "ledgerlink-local", log_stream: IO[str] | None = None,
-                 timeouts: dict[str, int] | None = None, faults: Faults | None = None) -> None:
+                 timeouts: dict[str, int] | None = None, faults: Faults | None = None,
+                 concurrency: int = DEFAULT_CONCURRENCY) -> None:
         self.prefix = prefix
         self._dir = functions_dir()
-        self._modules: dict[str, ModuleType] = {}
-        self._locks = {name: threading.Lock() for name in FUNCTION_NAMES}
+        self._modules: dict[tuple[str, int], ModuleType] = {}
+        self.concurrency = max(1, concurrency)
+        # the free containers of each function, lowest first (sequential invocations always find container 0 warm)
+        self._free: dict[str, list[int]] = {name: list(range(self.concurrency)) for name in FUNCTION_NAMES}
+        self._containers = threading.Condition()
         self._load_lock = threading.Lock()
         self._log_stream = log_stream
         self._timeouts = timeouts or {}
@@ -117,19 +124,41 @@ class FunctionHost:
                 return name
         raise KeyError(physical)
 
-    def module(self, name: str) -> ModuleType:
+    def module(self, name: str, container: int = 0) -> ModuleType:
+        """The handler module of one container of ``name`` (loaded on first use: its cold start)."""
+        key = (name, container)
+        module = self._modules.get(key)
+        if module is not None:
+            return module
         with self._load_lock:
-            if name not in self._modules:
+            if key not in self._modules:
                 path = self._dir / name / "handler.py"
-                spec = importlib.util.spec_from_file_location(f"ledgerlink_functions.{name}.handler", path)
+                suffix = "" if container == 0 else f"_container{container}"
+                spec = importlib.util.spec_from_file_location(f"ledgerlink_functions.{name}.handler{suffix}", path)
                 if spec is None or spec.loader is None:
                     raise FileNotFoundError(path)
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[spec.name] = module
                 spec.loader.exec_module(module)
                 self._redirect_logs(module)
-                self._modules[name] = module
-            return self._modules[name]
+                self._modules[key] = module
+            return self._modules[key]
+
+    def _acquire(self, name: str) -> int:
+        """A free container of ``name`` (waits while all of them run an invocation, as Lambda throttles at the
+        function's concurrency limit)."""
+        with self._containers:
+            free = self._free[name]
+            while not free:
+                self._containers.wait()
+            return free.pop(0)
+
+    def _release(self, name: str, container: int) -> None:
+        with self._containers:
+            free = self._free[name]
+            free.append(container)
+            free.sort()
+            self._containers.notify()
 
     def _redirect_logs(self, module: ModuleType) -> None:
         logger = getattr(module, "logger", None)
@@ -153,10 +182,12 @@ class FunctionHost:
             self._count(-1)
 
     def _invoke(self, name: str, event: Any) -> Any:
-        module = self.module(name)
         context = LambdaContext(function_name=self.physical_name(name), timeout_seconds=self._timeouts.get(name, 60))
-        with self._locks[name]:
-            self.invocations[name] += 1
+        container = self._acquire(name)
+        try:
+            module = self.module(name) if container == 0 else self.module(name, container)
+            with self._in_flight_lock:
+                self.invocations[name] += 1
             try:
                 if self.faults is not None:
                     self.faults.before(name, event)
@@ -165,8 +196,11 @@ class FunctionHost:
                     self.faults.after(name, event, result)
                 return result
             except Exception as exc:
-                self.errors[name] += 1
+                with self._in_flight_lock:
+                    self.errors[name] += 1
                 raise FunctionError({
                     "errorType": getattr(exc, "error_type", type(exc).__name__), "errorMessage": str(exc),
                     "stackTrace": traceback.format_exception(exc)[-5:],
                 }) from exc
+        finally:
+            self._release(name, container)

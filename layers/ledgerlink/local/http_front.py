@@ -32,6 +32,7 @@ _OPS = (
     (re.compile(r"^/documents/([^/]+)/?$"), "/documents/{document_id}", ("document_id",)),
     (re.compile(r"^/validate/([^/]+)/?$"), "/validate/{document_type}", ("document_type",)),
     (re.compile(r"^/close-check/?$"), "/close-check", ()),
+    (re.compile(r"^/backlog/?$"), "/backlog", ()),
 )
 
 

@@ -20,7 +20,6 @@ import contextlib
 import json
 import logging
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -48,9 +47,21 @@ from ledgerlink.local.fake_apis import FakeSourceApis, generate_credentials
 from ledgerlink.local.functions import FUNCTION_NAMES, FunctionHost, functions_dir
 from ledgerlink.local.http_front import WebhookFront
 from ledgerlink.local.sqs_poller import SqsPoller
+from ledgerlink.local.state import (
+    LocalStateError,
+    Recovery,
+    StateDir,
+    capture,
+    recover,
+    restore,
+    s3_write_through,
+)
 from ledgerlink.store import clients
 from ledgerlink.store.workflow import running_executions
 
+# one process hosts every container of every function, all on the same cached boto3 clients: botocore's default pool of
+# 10 connections per client made every request beyond it open (and drop) a new connection to moto
+CLIENT_POOL_CONNECTIONS = 64
 _AWS_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
             "AWS_REGION", "MOTO_PORT", "POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_LOG_LEVEL",
             "POWERTOOLS_METRICS_NAMESPACE", "AWS_PROFILE")
@@ -66,6 +77,8 @@ class LocalOptions:
     visibility_timeout_seconds: int = 10  # AWS: 6x the normalize timeout; shorter locally to see redelivery
     max_receive_count: int = 3            # AWS: 5
     batch_size: int = 10
+    pollers: int = 1                      # concurrent batches (Lambda starts with five; moto's SQS receive is not
+                                          # thread-safe, and the stack is bound by one core: more bought nothing)
     prefix: str = "ledgerlink-local"
     extra_env: dict[str, str] = field(default_factory=dict)
     faults: Any = None                    # ledgerlink.local.functions.Faults, for chaos runs
@@ -73,6 +86,10 @@ class LocalOptions:
     fake_source_apis: bool = True         # point vendor API base URLs at the local HTTP fake
     poll_every_seconds: float | None = None  # poll the polled sources in the background (EventBridge Scheduler)
     flush_interval_seconds: float = 300.0  # the local stand-in for the EventBridge schedule; 0 = manual only
+    fresh: bool = False                   # start empty (the state directory is emptied) instead of restoring it
+    snapshot_every_seconds: float = 30.0  # DynamoDB and SQS to state_dir/snapshot.json (and at stop); 0 = at stop
+    durable: bool = True                  # fsync each written-through S3 object and snapshot (power loss, not only
+                                          # a killed process)
 
 
 def with_api_base_url(config: LedgerLinkConfig, url: str) -> LedgerLinkConfig:
@@ -114,6 +131,23 @@ def lean_moto() -> Iterator[None]:
        ones (``running_executions``). A finished Express execution started asynchronously is dropped here (from a
        list that loops over a copy of itself, so no concurrent loop skips an entry).
 
+    5. Its Step Functions engine builds a new boto3 client (service model, SSL context, connection pool) for every
+       Lambda task it runs, so each task paid a client's construction and a new connection to moto (SSL contexts,
+       name lookups and connects were a fifth of the sampled busy stacks). One client per (region, service, moto port) is kept instead; boto3 clients are
+       thread-safe, and the credentials argument is not used by moto's factory either.
+
+    6. The same engine parses the state machine's definition (an ANTLR grammar of the whole ASL document) at the
+       start of every execution: the largest single CPU cost per document. The parsed program is kept per definition
+       text. Its components keep nothing of an execution (state, retry counts, variables live in the execution's
+       ``Environment``, keyed by component), so executions share it as they share the definition.
+
+    7. Its SQS rebuilds every queue attribute — three counts over every queued message, each checked against the clock —
+       three times per attribute a ``GetQueueAttributes`` names, and three times per message a ``ReceiveMessage``
+       returns (to read the retention period), and once per ``SendMessage`` (to read ``ContentBasedDeduplication``):
+       receiving 10 of 600 queued messages cost 358 ms of CPU, a send 12 ms. Here the attributes are built once per
+       ``GetQueueAttributes``, the retention period is read from the queue itself, and a send's attributes leave the
+       message counts out (it reads none of them).
+
     1 and 2 together: a copy of the tables kept per event (2.3-2.5 MB per event after 100 events, ~10 GB after a few
     hundred more), until the kernel killed the stack. Here objects are not tracked (the local stack never reads that
     dashboard; moto's S3 reset only uses the list to close files the garbage collector closes anyway), and a
@@ -121,19 +155,79 @@ def lean_moto() -> Iterator[None]:
     item operation, so putting those items back is the whole rollback. Entered before ``atomic_dynamodb`` wraps
     ``transact_write_items`` (so this runs under its lock), left after it."""
     import copy
+    import sys
 
+    import boto3
+    import moto.stepfunctions.parser.asl.parse.preprocessor  # noqa: F401 - every task component, so every import
+    from botocore.config import Config
     from moto import backends
     from moto.core.common_models import BaseModel
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    from moto.sqs.exceptions import InvalidAttributeName
+    from moto.sqs.models import SQSBackend
     from moto.stepfunctions.models import StateMachine
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+    from moto.stepfunctions.parser.asl.utils import boto_client as sfn_clients
     from moto.stepfunctions.parser.backend.execution import (
         BaseExecutionWorkerCommunication,
         SyncExecutionWorkerCommunication,
     )
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    queue_attributes, retention_check = SQSBackend.get_queue_attributes, \
+        SQSBackend.is_message_valid_based_on_retention_period
+
+    def attributes_once(backend: Any, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
+        queue = backend.get_queue(queue_name)
+        if not attribute_names:
+            return {}
+        valid = ["All", *queue.BASE_ATTRIBUTES, *queue.FIFO_ATTRIBUTES, *queue.KMS_ATTRIBUTES]
+        invalid = next((name for name in attribute_names if name not in valid), None)
+        if invalid or invalid == "":
+            raise InvalidAttributeName(invalid)
+        everything = queue.attributes
+        if "All" in attribute_names:
+            return everything
+        return {name: everything[name] for name in attribute_names if everything.get(name) is not None}
+
+    def within_retention(backend: Any, queue_name: str, message: Any) -> bool:
+        retention = int(backend.get_queue(queue_name).message_retention_period)
+        return retention + message.sent_timestamp / 1000 > sqs_unix_time()
+
+    from moto.core.utils import camelcase_to_underscores
+    from moto.core.utils import unix_time as sqs_unix_time
+    from moto.sqs.models import Queue
+
+    all_attributes, send = Queue.attributes, SQSBackend.send_message
+    counts = {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed",
+              "ApproximateNumberOfMessagesNotVisible"}
+    sending = threading.local()
+
+    def attributes(queue: Any) -> dict[str, Any]:
+        if not getattr(sending, "active", False):
+            return all_attributes.fget(queue)
+        # moto's property, without the counts (never mutating the queue: another thread may read it meanwhile)
+        names = [name for name in queue.BASE_ATTRIBUTES if name not in counts]
+        if queue.fifo_queue:
+            names += queue.FIFO_ATTRIBUTES
+        if queue.kms_master_key_id:
+            names += queue.KMS_ATTRIBUTES
+        result = {name: getattr(queue, camelcase_to_underscores(name)) for name in names}
+        if queue.policy:
+            result["Policy"] = queue.policy
+        if queue.redrive_policy:
+            result["RedrivePolicy"] = json.dumps(queue.redrive_policy)
+        return {key: str(value).lower() if isinstance(value, bool) else value for key, value in result.items()}
+
+    def send_without_counts(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        sending.active = True
+        try:
+            return send(backend, *args, **kwargs)
+        finally:
+            sending.active = False
 
     tracking = BaseModel.__dict__["__new__"]
     transact = DynamoDBBackend.transact_write_items
@@ -164,6 +258,42 @@ def lean_moto() -> Iterator[None]:
         if key not in hosts:
             hosts[key] = backend_for_host(app, host)
         return hosts[key]
+
+    build_client = sfn_clients.boto_client_for
+    sfn_client_cache: dict[tuple[Any, ...], Any] = {}
+    sfn_client_lock = threading.Lock()
+
+    def kept_client(region: str, service: str, state_credentials: Any = None) -> Any:
+        key = (region, service, sfn_clients.moto_server_port(), sfn_clients.botocore_stubber.enabled)
+        client = sfn_client_cache.get(key)
+        if client is None:
+            with sfn_client_lock:
+                if key not in sfn_client_cache:   # moto's factory, with a pool for every concurrent execution
+                    sfn_client_cache[key] = boto3.client(
+                        service_name=service, region_name=region, aws_access_key_id="ak",
+                        aws_secret_access_key="sk", config=Config(  # noqa: S106 - moto's dummy credentials
+                            parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1},
+                            connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                            read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                            max_pool_connections=CLIENT_POOL_CONNECTIONS),
+                        **({} if key[3] else {"endpoint_url": f"http://localhost:{key[2]}"}))
+                client = sfn_client_cache[key]
+        return client
+
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    entrypoint = ExecutionWorker._get_evaluation_entrypoint
+    programs: dict[str, Any] = {}
+
+    def parsed_once(worker: Any) -> Any:
+        definition = worker._evaluation_details.state_machine_details.definition
+        program = programs.get(definition)
+        if program is None:
+            program = programs.setdefault(definition, entrypoint(worker))
+        return program
+
+    users = [module for name, module in list(sys.modules.items()) if name.startswith("moto.stepfunctions.parser")
+             and getattr(module, "boto_client_for", None) is build_client]
 
     def untracked(cls: type, *args: Any, **kwargs: Any) -> Any:
         return object.__new__(cls)
@@ -206,15 +336,89 @@ def lean_moto() -> Iterator[None]:
     DomainDispatcherApplication.get_backend_for_host = remembered_backend_for_host  # type: ignore[method-assign]
     BaseExecutionWorkerCommunication.terminated = forget_finished_express  # type: ignore[method-assign]
     StateMachine.__init__ = with_snapshot_iteration  # type: ignore[method-assign]
+    for module in users:
+        module.boto_client_for = kept_client  # type: ignore[attr-defined]
+    ExecutionWorker._get_evaluation_entrypoint = parsed_once  # type: ignore[method-assign]
+    SQSBackend.get_queue_attributes = attributes_once  # type: ignore[method-assign]
+    Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
+    SQSBackend.send_message = send_without_counts  # type: ignore[method-assign]
+    SQSBackend.is_message_valid_based_on_retention_period = within_retention  # type: ignore[method-assign]
     try:
         yield
     finally:
+        SQSBackend.is_message_valid_based_on_retention_period = retention_check  # type: ignore[method-assign]
+        SQSBackend.get_queue_attributes = queue_attributes  # type: ignore[method-assign]
+        SQSBackend.send_message = send  # type: ignore[method-assign]
+        Queue.attributes = all_attributes  # type: ignore[method-assign]
+        ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
+        for module in users:
+            module.boto_client_for = build_client  # type: ignore[attr-defined]
         StateMachine.__init__ = machine_init  # type: ignore[method-assign]
         BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
         DomainDispatcherApplication.get_backend_for_host = backend_for_host  # type: ignore[method-assign]
         backends.list_of_moto_modules = modules
         DynamoDBBackend.transact_write_items = transact  # type: ignore[method-assign]
         BaseModel.__new__ = tracking  # type: ignore[assignment]
+
+
+def keep_alive_moto_server(host: str = "127.0.0.1") -> Any:
+    """moto's threaded server, with HTTP/1.1 keep-alive.
+
+    Werkzeug's development server sends ``Connection: close`` on every response ("Python's http.server ... doesn't
+    know how to drain the stream before the next request line"), so every AWS call of the stack opened a new TCP
+    connection to moto, and moto started a new thread for it: about 14 per document (measured alone: 4.0 ms of CPU
+    per DynamoDB call with a new connection each, 2.5 ms on a kept one).
+    Here the request body is read whole before moto sees it (from a ``Content-Length``; a chunked request still
+    closes), so the stream is always drained, and the connection stays open for the client's pool. While moto runs,
+    the handler reads from an empty buffer: Werkzeug's own drain after the response would otherwise swallow (and
+    block on) the client's next request."""
+    import io
+
+    from moto.moto_server.werkzeug_app import (
+        DomainDispatcherApplication,
+        MotoRequestHandler,
+        create_backend_app,
+    )
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    class KeepAliveRequestHandler(MotoRequestHandler):
+        drained = False
+        # Werkzeug writes the status line, each header and the body separately: on a connection that stays open,
+        # Nagle's algorithm held each response back until the client's delayed ACK (40 ms per call)
+        disable_nagle_algorithm = True
+
+        def make_environ(self) -> dict[str, Any]:
+            environ = super().make_environ()
+            length = self.headers.get("Content-Length")
+            self.drained = "Transfer-Encoding" not in self.headers and (length is None or length.isdigit())
+            if self.drained:
+                environ["wsgi.input"] = io.BytesIO(self.rfile.read(int(length)) if length else b"")
+                self.connection_stream, self.rfile = self.rfile, io.BytesIO()
+            return environ
+
+        def run_wsgi(self) -> None:
+            try:
+                super().run_wsgi()
+            finally:
+                stream = getattr(self, "connection_stream", None)
+                if stream is not None:
+                    self.rfile, self.connection_stream = stream, None
+
+        def send_header(self, keyword: str, value: str) -> None:
+            if self.drained and keyword.lower() == "connection" and value.lower() == "close":
+                return
+            super().send_header(keyword, value)
+
+    class KeepAliveMotoServer(ThreadedMotoServer):
+        def _server_entry(self) -> None:
+            app = DomainDispatcherApplication(create_backend_app)
+            self._server = make_server(self._ip_address, self._port, app, True,
+                                       request_handler=KeepAliveRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return KeepAliveMotoServer(ip_address=host, port=0, verbose=False)
 
 
 class LocalRuntime:
@@ -240,16 +444,25 @@ class LocalRuntime:
         self._scheduler: threading.Thread | None = None
         self._stopping = threading.Event()
         self._lean_moto: Any = None
+        self.state: StateDir | None = None
+        self.recovery: Recovery | None = None
+        self._write_through: Any = None
+        self._dynamodb_lock: Any = None
+        self._snapshots: threading.Thread | None = None
+        self.snapshots_written = 0
+        self._up = False   # start() completed: only then may a snapshot replace the previous one
+        self._client_config: Any = None
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> LocalRuntime:
         self.config = load_config_file(self.options.config_path)  # ConfigError: line-numbered message
-        self._start_fake_apis()
         state = self.options.state_dir
-        if state.exists():
-            shutil.rmtree(state)
-        (state / "books").mkdir(parents=True)
+        # LocalStateError (a foreign directory, a damaged snapshot) before anything is started
+        self.state = StateDir(state, prefix=self.options.prefix, durable=self.options.durable)
+        snapshot = self.state.prepare(fresh=self.options.fresh)
+        self._start_fake_apis()
+        (state / "books").mkdir(parents=True, exist_ok=True)
         self._log = (state / "lambda.log").open("a", encoding="utf-8")
         signed = {source.id: source.kind for source in self.config.sources if source.signing_secret is not None}
         self.secrets = local_secrets.resolve(list(signed), kinds=signed,
@@ -260,11 +473,18 @@ class LocalRuntime:
         self._lambdas = in_process_lambdas(self._host)
         self._lambdas.__enter__()
         self._atomic = atomic_dynamodb()
-        self._atomic.__enter__()
+        self._dynamodb_lock = self._atomic.__enter__()
         self.resources = create_resources(
             prefix=self.options.prefix, books_dir=state / "books", host=self._host, legacy_dir=state / "legacy",
             visibility_timeout_seconds=self.options.visibility_timeout_seconds,
             max_receive_count=self.options.max_receive_count)
+        try:
+            self.recovery = restore(self.state, snapshot, self.resources)   # before anything reads or writes
+        except LocalStateError:   # a damaged or foreign object, a table this version lacks: undo what started
+            self.stop()
+            raise
+        self._write_through = s3_write_through(self.state)
+        self._write_through.__enter__()
         for key, value in self.resources.environment().items():
             self._set_env(key, value)
         for name in FUNCTION_NAMES:  # fail fast if a settings class needs a variable nobody set
@@ -273,6 +493,8 @@ class LocalRuntime:
                                            applied_by=f"local:{self.options.config_path}")
         store_secrets(self.config, {source_id: secret.values for source_id, secret in self.secrets.items()})
         store_api_credentials(self.config, self.api_credentials)
+        if self.recovery.restored:
+            recover(self.state, snapshot, self.resources, self.recovery)
         if self.options.injected_faults is not None and self.options.injected_faults.active:
             from ledgerlink.local.faults import InjectedFaults
 
@@ -280,6 +502,7 @@ class LocalRuntime:
             self.injected.install(clients.client("dynamodb"))   # after the configuration was applied
         self._start_pollers()
         self._start_scheduler()
+        self._start_snapshots()
         import getpass
 
         self._front = WebhookFront(lambda event: self.host.invoke("ingest", event), port=self.options.port,
@@ -287,7 +510,32 @@ class LocalRuntime:
                                    caller=f"local:{getpass.getuser()}")
         self._front.start()
         self._write_stack_file()
+        self._up = True
         return self
+
+    # ---- state across restarts (ledgerlink.local.state) ---------------------------------------------------------
+
+    def snapshot(self) -> int:
+        """Write DynamoDB and SQS to ``state_dir/snapshot.json`` now (atomically); returns its size in bytes."""
+        assert self.state is not None and self.resources is not None, "runtime not started"
+        written = self.state.write_snapshot(capture(self.resources, self._dynamodb_lock))
+        self.snapshots_written += 1
+        return written
+
+    def _start_snapshots(self) -> None:
+        interval = self.options.snapshot_every_seconds
+        if interval <= 0:
+            return
+
+        def tick() -> None:
+            while not self._stopping.wait(interval):
+                try:
+                    self.snapshot()
+                except Exception:  # noqa: BLE001 - the previous snapshot stays; the next tick tries again
+                    logging.getLogger(__name__).exception("periodic snapshot failed")
+
+        self._snapshots = threading.Thread(target=tick, name="state-snapshots", daemon=True)
+        self._snapshots.start()
 
     def _write_stack_file(self) -> None:
         """What CLI commands in another terminal need to reach this stack (``ledgerlink status`` ...)."""
@@ -340,9 +588,20 @@ class LocalRuntime:
             self._scheduler.join(timeout=left())
         for poller in self._pollers:
             poller.join(timeout=left())
+        if self._snapshots is not None:
+            self._snapshots.join(timeout=left())
         if self._server:
             self.stop_executions(deadline=deadline)
+            if self._up:   # what is done is kept; what was cut short is re-driven at the next start
+                try:
+                    self.snapshot()
+                except Exception:  # noqa: BLE001 - the periodic snapshot and the archive on disk still recover it
+                    logging.getLogger(__name__).exception("final snapshot failed")
+            self._up = False
             self._server.stop()
+        if self._write_through is not None:
+            self._write_through.__exit__(None, None, None)
+            self._write_through = None
         if self._saved_moto_config is not None:
             from moto.core.config import default_user_config
 
@@ -363,6 +622,9 @@ class LocalRuntime:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        if self._client_config is not None:
+            clients._config = self._client_config  # noqa: SLF001
+            self._client_config = None
         wiring.reset()
         if self._log:
             self._log.close()
@@ -449,12 +711,10 @@ class LocalRuntime:
         os.environ[key] = value
 
     def _start_moto(self) -> None:
-        from moto.server import ThreadedMotoServer
-
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._lean_moto = lean_moto()
         self._lean_moto.__enter__()
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server = keep_alive_moto_server("127.0.0.1")
         self._server.start()
         host, port = self._server.get_host_and_port()
         for key in _AWS_ENV:
@@ -471,6 +731,7 @@ class LocalRuntime:
         self._set_env("POWERTOOLS_METRICS_DISABLED", "true")  # EMF goes to CloudWatch on AWS; nowhere locally
         for key, value in self.options.extra_env.items():
             self._set_env(key, value)
+        self._pool_clients()
         wiring.reset()
         import urllib.request
 
@@ -490,14 +751,22 @@ class LocalRuntime:
             headers={"Content-Type": "application/json"})
         urllib.request.urlopen(request, timeout=10).read()  # noqa: S310 - loopback only
 
+    def _pool_clients(self) -> None:
+        from botocore.config import Config
+
+        original = self._client_config = clients._config  # noqa: SLF001 - sized for one process of many containers
+        clients._config = lambda: original().merge(  # noqa: SLF001
+            Config(max_pool_connections=CLIENT_POOL_CONNECTIONS))
+
     def _start_pollers(self) -> None:
         assert self.resources is not None
-        poller = SqsPoller(sqs=self.client("sqs"), queue_url=self.resources.inbound_queue_url,
-                           queue_arn=self.resources.inbound_queue_arn,
-                           invoke=lambda event: self.host.invoke("normalize", event),
-                           batch_size=self.options.batch_size, region=REGION)
-        poller.start()
-        self._pollers.append(poller)
+        for _ in range(max(1, self.options.pollers)):
+            poller = SqsPoller(sqs=self.client("sqs"), queue_url=self.resources.inbound_queue_url,
+                               queue_arn=self.resources.inbound_queue_arn,
+                               invoke=lambda event: self.host.invoke("normalize", event),
+                               batch_size=self.options.batch_size, region=REGION)
+            poller.start()
+            self._pollers.append(poller)
         if self.options.poll_every_seconds:
             import threading
 
