@@ -3,6 +3,7 @@ API budget, checked against hand arithmetic and against the limiter's own ``deci
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -18,6 +19,7 @@ from ledgerlink.ops.forecast import (
     drain_eta_ms,
     forecast_connection,
     metric_data,
+    publish,
     waiting_by_entity,
 )
 
@@ -115,6 +117,22 @@ def test_a_forecast_past_the_deadline_is_late_and_says_so_in_its_metric() -> Non
                                     policy=LimitPolicy(), now=now)
     assert (unlimited.eta_seconds, unlimited.minute_left, unlimited.day_left, unlimited.late) == (0, None, None, False)
 
+
+
+def test_the_metrics_are_printed_as_emf_unless_metrics_are_disabled(monkeypatch, capsys) -> None:
+    with clock.use(clock.FixedClock(NOW)):
+        now = clock.now()
+    late = forecast_connection("xero-us", waiting_documents=5_098, waiting_summaries=2, state=LimiterState(),
+                               policy=XERO, now=now, deadline=BacklogDeadlineConfig(within_hours=14))
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    publish([late])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {(line["ErpConnection"], tuple(m["Name"] for m in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]))
+            for line in lines} == {("xero-us", ("BacklogForecastLate",)), ("xero-us", ("BacklogForecastSeconds",))}
+    # the local stack disables metrics: its console (and `make demo`'s output) carries no EMF line
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    publish([late])
+    assert capsys.readouterr().out == ""
 
 class _Counters:
     """The control totals' query, answered from a dict (pk → counter items)."""

@@ -251,8 +251,14 @@ def publish(forecasts: list[ConnectionForecast], namespace: str = "LedgerLink") 
     """The forecast as CloudWatch metrics in embedded metric format (a log line, no API call): per connection
     (dimension ErpConnection) ``BacklogForecastLate`` 1/0 — the ``BacklogForecastLate`` alarm — and
     ``BacklogForecastSeconds``."""
+    import os
+
     from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+    # single_metric prints whatever POWERTOOLS_METRICS_DISABLED says (the handlers' Metrics honour it): the local
+    # stack disables metrics, and its console must not fill with EMF lines
+    if os.environ.get("POWERTOOLS_METRICS_DISABLED", "").strip().lower() in ("1", "true"):
+        return
     for entry in metric_data(forecasts):
         unit = MetricUnit.Count if entry["Unit"] == "Count" else MetricUnit.Seconds
         with single_metric(name=entry["MetricName"], unit=unit, value=entry["Value"], namespace=namespace) as metric:
