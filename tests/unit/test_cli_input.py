@@ -217,3 +217,15 @@ def test_ids_are_checked_with_the_configurations_own_pattern():
     from ledgerlink.model.base import Identifier
 
     assert IDENTIFIER.pattern == typing.get_args(Identifier)[1].pattern
+
+
+def test_no_stack_and_a_damaged_stack_file_are_one_line_with_a_reason(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["exceptions", "list"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no_local_stack:") and "ledgerlink local up" in err and "\n" not in err
+    (tmp_path / ".ledgerlink" / "local").mkdir(parents=True)
+    (tmp_path / ".ledgerlink" / "local" / "stack.json").write_text("{not json")
+    assert cli.main(["exceptions", "list"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: stack_file_unreadable:") and "Traceback" not in err and "\n" not in err

@@ -72,10 +72,15 @@ def load_target(stack: str | None = None, state_dir: Path = LOCAL_STATE) -> Targ
         return _aws_target(stack)
     path = state_dir / STACK_FILE
     if not path.exists():
-        raise ConfigError(f"no local stack found ({path} is missing): start one with `ledgerlink local up` "
-                          "or name a deployed stack with --stack NAME")
-    data = json.loads(path.read_text())
-    environment = {**data["environment"], "AWS_ENDPOINT_URL": data["endpoint"]}
+        raise ConfigError(f"no_local_stack: no local stack found ({path} is missing): start one with `ledgerlink "
+                          "local up` (`--state-dir .ledgerlink/demo` opens the demo's) or name a deployed stack with "
+                          "--stack NAME")
+    try:
+        data = json.loads(path.read_text())
+        environment = {**data["environment"], "AWS_ENDPOINT_URL": data["endpoint"]}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"stack_file_unreadable: {path} is not a stack file `ledgerlink local up` wrote "
+                          f"({type(exc).__name__}): start the local stack again, which rewrites it") from None
     return Target("local", environment, data.get("webhook_base"), data.get("api_base_url"))
 
 
@@ -85,5 +90,6 @@ def _aws_target(stack: str) -> Target:
     environment = {variable: outputs[name] for name, variable in OUTPUT_ENV.items() if name in outputs}
     missing = sorted(set(OUTPUT_ENV) - set(outputs))
     if missing:
-        raise ConfigError(f"stack {stack} lacks outputs {missing}: is it a LedgerLink stack of this version?")
+        raise ConfigError(f"stack_outputs_missing: stack {stack} lacks outputs {missing}: is it a LedgerLink stack "
+                          "of this version? (deploy this version, or use the CLI of the deployed one)")
     return Target(stack, environment, outputs.get("WebhookUrl"))
