@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+from unittest import mock
 
 from ledgerlink import settings, wiring
 from ledgerlink.config.loader import load_config_file
@@ -177,9 +178,6 @@ def lean_moto() -> Iterator[None]:
     )
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-    queue_attributes, retention_check = SQSBackend.get_queue_attributes, \
-        SQSBackend.is_message_valid_based_on_retention_period
-
     def attributes_once(backend: Any, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
         queue = backend.get_queue(queue_name)
         if not attribute_names:
@@ -229,7 +227,6 @@ def lean_moto() -> Iterator[None]:
         finally:
             sending.active = False
 
-    tracking = BaseModel.__dict__["__new__"]
     transact = DynamoDBBackend.transact_write_items
     modules, backend_for_host = backends.list_of_moto_modules, DomainDispatcherApplication.get_backend_for_host
     module_names = tuple(modules())
@@ -330,35 +327,24 @@ def lean_moto() -> Iterator[None]:
         finally:
             del Table.__deepcopy__
 
-    BaseModel.__new__ = staticmethod(untracked)  # type: ignore[assignment]
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-    backends.list_of_moto_modules = lambda: module_names
-    DomainDispatcherApplication.get_backend_for_host = remembered_backend_for_host  # type: ignore[method-assign]
-    BaseExecutionWorkerCommunication.terminated = forget_finished_express  # type: ignore[method-assign]
-    StateMachine.__init__ = with_snapshot_iteration  # type: ignore[method-assign]
-    for module in users:
-        module.boto_client_for = kept_client  # type: ignore[attr-defined]
-    ExecutionWorker._get_evaluation_entrypoint = parsed_once  # type: ignore[method-assign]
-    SQSBackend.get_queue_attributes = attributes_once  # type: ignore[method-assign]
-    Queue.attributes = property(attributes)  # type: ignore[assignment,method-assign]
-    SQSBackend.send_message = send_without_counts  # type: ignore[method-assign]
-    SQSBackend.is_message_valid_based_on_retention_period = within_retention  # type: ignore[method-assign]
-    try:
+    patches = [
+        (BaseModel, "__new__", staticmethod(untracked)),
+        (DynamoDBBackend, "transact_write_items", transact_write_items),
+        (backends, "list_of_moto_modules", lambda: module_names),
+        (DomainDispatcherApplication, "get_backend_for_host", remembered_backend_for_host),
+        (BaseExecutionWorkerCommunication, "terminated", forget_finished_express),
+        (StateMachine, "__init__", with_snapshot_iteration),
+        *((module, "boto_client_for", kept_client) for module in users),
+        (ExecutionWorker, "_get_evaluation_entrypoint", parsed_once),
+        (SQSBackend, "get_queue_attributes", attributes_once),
+        (Queue, "attributes", property(attributes)),
+        (SQSBackend, "send_message", send_without_counts),
+        (SQSBackend, "is_message_valid_based_on_retention_period", within_retention),
+    ]
+    with contextlib.ExitStack() as undo:   # every patch undone at exit, in reverse order, whatever happens
+        for owner, name, value in patches:
+            undo.enter_context(mock.patch.object(owner, name, value))
         yield
-    finally:
-        SQSBackend.is_message_valid_based_on_retention_period = retention_check  # type: ignore[method-assign]
-        SQSBackend.get_queue_attributes = queue_attributes  # type: ignore[method-assign]
-        SQSBackend.send_message = send  # type: ignore[method-assign]
-        Queue.attributes = all_attributes  # type: ignore[method-assign]
-        ExecutionWorker._get_evaluation_entrypoint = entrypoint  # type: ignore[method-assign]
-        for module in users:
-            module.boto_client_for = build_client  # type: ignore[attr-defined]
-        StateMachine.__init__ = machine_init  # type: ignore[method-assign]
-        BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
-        DomainDispatcherApplication.get_backend_for_host = backend_for_host  # type: ignore[method-assign]
-        backends.list_of_moto_modules = modules
-        DynamoDBBackend.transact_write_items = transact  # type: ignore[method-assign]
-        BaseModel.__new__ = tracking  # type: ignore[assignment]
 
 
 def keep_alive_moto_server(host: str = "127.0.0.1") -> Any:

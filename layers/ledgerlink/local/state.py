@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from ledgerlink import clock
 
@@ -284,13 +285,9 @@ def s3_write_through(state: StateDir) -> Iterator[None]:
                 state.write_object(bucket_name, key_name, bytes(current.value), dict(current.metadata))
         return answer
 
-    S3Response.put_object = written_put  # type: ignore[method-assign]
-    S3Backend.delete_object = written_delete  # type: ignore[method-assign]
-    try:
+    with mock.patch.object(S3Response, "put_object", written_put), \
+            mock.patch.object(S3Backend, "delete_object", written_delete):
         yield
-    finally:
-        S3Backend.delete_object = delete  # type: ignore[method-assign]
-        S3Response.put_object = put  # type: ignore[method-assign]
 
 
 def _plain(value: Any) -> dict[str, Any]:

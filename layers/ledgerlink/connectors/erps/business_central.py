@@ -43,7 +43,13 @@ from ledgerlink.connectors.erps.base import (
     PeriodStatus,
     PostResult,
 )
-from ledgerlink.connectors.erps.common import amount_of, journal_currency, post_with_lookup, short_ref
+from ledgerlink.connectors.erps.common import (
+    ReadsBack,
+    amount_of,
+    journal_currency,
+    post_with_lookup,
+    short_ref,
+)
 from ledgerlink.connectors.erps.http import HttpClient
 from ledgerlink.connectors.erps.ratelimit import wall_clock_ms
 from ledgerlink.connectors.erps.session import ErpSession, OAuth2Tokens, rejected
@@ -79,7 +85,7 @@ def _reason(message: str) -> str:
     return "dimension_invalid" if "dimension" in text else "erp_rejected"
 
 
-class BusinessCentral:
+class BusinessCentral(ReadsBack):
     readback_page_size = READBACK_PAGE_SIZE   # a page of the read-back listing (tests make it small)
 
     def __init__(self, connection: BusinessCentralConnection, context: ConnectorContext) -> None:
@@ -99,7 +105,6 @@ class BusinessCentral:
         self._setup: tuple[int, dict[str, Any]] | None = None
         self._parties: dict[str, str] = {}
         self._context = context
-        self._readback_budget: Any = None
 
     def _auth(self, method: str, url: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens.access_token()}"}
@@ -272,14 +277,6 @@ class BusinessCentral:
         entity_set = erp_ref.removeprefix("bc:").split("/", 1)[0]
         return next((kind for kind, sets in DOCUMENT_SETS.items() if sets[0] == entity_set), "journal")
 
-    def readback_budget(self) -> Any:
-        """The read-back share of the connection's daily budget (one per connector: every run of the day)."""
-        from ledgerlink.connectors.erps.readback import ReadbackBudget
-
-        if self._readback_budget is None:
-            self._readback_budget = ReadbackBudget.for_connection(self._context, self.connection,
-                                                                  self.limits().daily_budget)
-        return self._readback_budget
 
     def read_back(self, entity_id: str, on: date, kinds: frozenset[str] = frozenset({"journal"}),
                   budget: Any = None) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from ledgerlink.connectors.erps.base import PostResult
 from ledgerlink.errors import UncertainOutcome
@@ -72,3 +73,25 @@ def narration(journal: JournalEntry, limit: int = 4000) -> str:
     if fx is not None:
         text += f" (FX {fx.from_currency}->{fx.to_currency} {fx.rate} {fx.source})"
     return text[:limit]
+
+
+class ReadsBack:
+    """What every API connector's read-back shares (``connectors/erps/readback.py``): LedgerLink's key is the
+    document id unless the ERP holds a shorter reference (Business Central overrides ``readback_key``), and one
+    read-back budget per connector, so every listing of a run draws from the same share of the daily budget.
+    Needs ``_context``, ``connection`` and ``limits()``, as every HTTP connector has."""
+
+    _readback_budget: Any = None
+
+    @staticmethod
+    def readback_key(document_id: str) -> str:
+        return document_id
+
+    def readback_budget(self) -> Any:
+        """The read-back share of the connection's daily budget (built once per connector)."""
+        from ledgerlink.connectors.erps.readback import ReadbackBudget
+
+        if self._readback_budget is None:
+            self._readback_budget = ReadbackBudget.for_connection(
+                self._context, self.connection, self.limits().daily_budget)  # type: ignore[attr-defined]
+        return self._readback_budget

@@ -39,7 +39,13 @@ from ledgerlink.connectors.erps.base import (
     PeriodStatus,
     PostResult,
 )
-from ledgerlink.connectors.erps.common import debit_credit, journal_currency, narration, post_with_lookup
+from ledgerlink.connectors.erps.common import (
+    ReadsBack,
+    debit_credit,
+    journal_currency,
+    narration,
+    post_with_lookup,
+)
 from ledgerlink.connectors.erps.http import HttpClient, HttpResponse
 from ledgerlink.connectors.erps.oauth1 import TokenCredentials, authorization_header
 from ledgerlink.connectors.erps.ratelimit import real_sleep, wall_clock_ms
@@ -80,7 +86,7 @@ def _flag(value: Any) -> bool:
     return value is True or str(value).upper() in ("T", "TRUE")
 
 
-class NetSuite:
+class NetSuite(ReadsBack):
     readback_page_size = READBACK_PAGE_SIZE   # a page of the read-back listing (tests make it small)
 
     def __init__(self, connection: NetSuiteConnection, context: ConnectorContext) -> None:
@@ -99,7 +105,6 @@ class NetSuite:
         self._periods: tuple[int, list[dict[str, Any]]] | None = None
         self._parties: dict[str, str] = {}
         self._context = context
-        self._readback_budget: Any = None
 
     # ---- auth ---------------------------------------------------------------------------------------
 
@@ -159,23 +164,12 @@ class NetSuite:
 
     # ---- reading back (issue 19) ---------------------------------------------------------------------
 
-    @staticmethod
-    def readback_key(document_id: str) -> str:
-        return document_id
 
     @staticmethod
     def readback_kind(erp_ref: str) -> str:
         record_type = erp_ref.removeprefix("netsuite:").split("/", 1)[0]
         return KIND_OF_RECORD.get(record_type, "journal")
 
-    def readback_budget(self) -> Any:
-        """The read-back share of the connection's daily budget (one per connector: every run of the day)."""
-        from ledgerlink.connectors.erps.readback import ReadbackBudget
-
-        if self._readback_budget is None:
-            self._readback_budget = ReadbackBudget.for_connection(self._context, self.connection,
-                                                                  self.limits().daily_budget)
-        return self._readback_budget
 
     def read_back(self, entity_id: str, on: date, kinds: frozenset[str] = frozenset({"journal"}),
                   budget: Any = None) -> Any:

@@ -37,6 +37,7 @@ from ledgerlink.connectors.erps.base import (
     PostResult,
 )
 from ledgerlink.connectors.erps.common import (
+    ReadsBack,
     debit_credit,
     journal_currency,
     narration,
@@ -69,7 +70,7 @@ def _fault(body: Any) -> tuple[str, str]:
     return str(first.get("code", "")), message
 
 
-class QuickBooksOnline:
+class QuickBooksOnline(ReadsBack):
     readback_page_size = READBACK_PAGE_SIZE   # a page of the read-back listing (tests make it small)
 
     def __init__(self, connection: QuickBooksConnection, context: ConnectorContext) -> None:
@@ -92,7 +93,6 @@ class QuickBooksOnline:
         self._preferences: tuple[int, dict[str, Any]] | None = None
         self._parties: dict[str, str] = {}
         self._context = context
-        self._readback_budget: Any = None
 
     def _auth(self, method: str, url: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens.access_token()}"}
@@ -249,23 +249,12 @@ class QuickBooksOnline:
 
     # ---- reading back (issue 19) ---------------------------------------------------------------------
 
-    @staticmethod
-    def readback_key(document_id: str) -> str:
-        return document_id
 
     @staticmethod
     def readback_kind(erp_ref: str) -> str:
         entity = erp_ref.removeprefix("qbo:").split("/", 1)[0]
         return KIND_OF_ENTITY.get(entity, "journal")
 
-    def readback_budget(self) -> Any:
-        """The read-back share of the connection's daily budget (one per connector: every run of the day)."""
-        from ledgerlink.connectors.erps.readback import ReadbackBudget
-
-        if self._readback_budget is None:
-            self._readback_budget = ReadbackBudget.for_connection(self._context, self.connection,
-                                                                  self.limits().daily_budget)
-        return self._readback_budget
 
     def read_back(self, entity_id: str, on: date, kinds: frozenset[str] = frozenset({"journal"}),
                   budget: Any = None) -> Any:

@@ -41,7 +41,13 @@ from ledgerlink.connectors.erps.base import (
     PeriodStatus,
     PostResult,
 )
-from ledgerlink.connectors.erps.common import amount_of, journal_currency, narration, post_with_lookup
+from ledgerlink.connectors.erps.common import (
+    ReadsBack,
+    amount_of,
+    journal_currency,
+    narration,
+    post_with_lookup,
+)
 from ledgerlink.connectors.erps.http import HttpClient, HttpResponse
 from ledgerlink.connectors.erps.ratelimit import wall_clock_ms
 from ledgerlink.connectors.erps.session import ErpSession, OAuth2Tokens, rejected
@@ -69,7 +75,7 @@ def idempotency_key(external_ids: Sequence[str]) -> str:
     return "ledgerlink-" + fingerprint(*sorted(external_ids))
 
 
-class Xero:
+class Xero(ReadsBack):
     readback_page_size = READBACK_PAGE_SIZE   # a page of the read-back listing (tests make it small)
 
     def __init__(self, connection: XeroConnection, context: ConnectorContext) -> None:
@@ -88,7 +94,6 @@ class Xero:
         self._contacts: dict[str, str] = {}
         self._context = context
         self._gone: dict[str, int] = {}      # external id → voided / deleted copies seen by the last lookup
-        self._readback_budget: Any = None
 
     # ---- plumbing -----------------------------------------------------------------------------------
 
@@ -378,9 +383,6 @@ class Xero:
 
     # ---- reading back (issue 19) ---------------------------------------------------------------------
 
-    @staticmethod
-    def readback_key(document_id: str) -> str:
-        return document_id
 
     @staticmethod
     def readback_kind(erp_ref: str) -> str:
@@ -420,14 +422,6 @@ class Xero:
                                  reason="erp_unavailable")
         return response.json() or {}
 
-    def readback_budget(self) -> Any:
-        """The read-back share of the connection's daily budget (one per connector: every run of the day)."""
-        from ledgerlink.connectors.erps.readback import ReadbackBudget
-
-        if self._readback_budget is None:
-            self._readback_budget = ReadbackBudget.for_connection(self._context, self.connection,
-                                                                  self.limits().daily_budget)
-        return self._readback_budget
 
 
 def _messages(body: dict[str, Any]) -> str:
