@@ -9,11 +9,10 @@ own steps has a dataclass or pydantic model in ``model/`` instead.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TypeAlias
 
 # Decimal: LedgerLink parses JSON numbers with ``parse_float=Decimal`` (never float for money); float stays for
 # bodies read by json.loads without it.
-JsonScalar: TypeAlias = str | int | float | Decimal | bool | None
-JsonValue: TypeAlias = "JsonScalar | list[JsonValue] | dict[str, JsonValue]"
-JsonObject: TypeAlias = dict[str, JsonValue]
-JsonArray: TypeAlias = list[JsonValue]
+type JsonScalar = str | int | float | Decimal | bool | None
+type JsonValue = JsonScalar | list[JsonValue] | dict[str, JsonValue]
+type JsonObject = dict[str, JsonValue]
+type JsonArray = list[JsonValue]
