@@ -11,7 +11,7 @@ import pytest
 from ledgerlink.config import LedgerLinkConfig
 from ledgerlink.model.documents import DocumentAdapter
 from ledgerlink.service.normalize import InvalidMessage, NormalizeService, parse_message
-from ledgerlink.store.ledger import FINAL_STATUSES, Registration
+from ledgerlink.store.ledger import FINAL_STATUSES, BatchRegistration, Registration
 
 from tests.conftest import EVENTS, contract_json
 
@@ -47,6 +47,13 @@ class FakeInbox:
                                              "day": day}
         return True
 
+    def outcome_items(self, source: str, event_id: str, *, outcome: str, document_ids: list[str],
+                      reasons: list[str], day: str, now: float | None = None) -> list[dict[str, Any]]:
+        return []   # no transaction to join: the outcome is recorded on its own (record_outcome)
+
+    def note_failure(self, source: str, event_id: str, *, error_type: str, at: str, when: float) -> bool:
+        return False
+
 
 @dataclass
 class FakeLedger:
@@ -61,6 +68,16 @@ class FakeLedger:
         self.items[record["document_id"]] = dict(record)
         return Registration(is_new=True, status=record["status"])
 
+    def register_batch(self, records: list[dict[str, Any]], *, also: Any = ()) -> BatchRegistration:
+        return BatchRegistration(complete=False)   # no transactions: each document is registered on its own
+
+    def get(self, document_id: str) -> dict[str, Any] | None:
+        return self.items.get(document_id)
+
+    def claim_receivable(self, invoice_id: str, claimant_id: str, amount: Any, *,
+                         cap_to_open: bool = False) -> Any:
+        return None   # no receivables subledger: nothing is claimed
+
     def mark(self, status: str) -> None:
         for item in self.items.values():
             item["status"] = status
@@ -73,6 +90,15 @@ class FakeExceptions:
     def open(self, **kwargs: Any) -> tuple[str, bool]:
         self.opened.append(kwargs)
         return f"exc-{len(self.opened)}", True
+
+    def resolve(self, exception_id: str, *, status: str = "resolved", actor: str, note: str) -> bool:
+        return True
+
+    def get(self, exception_id: str) -> dict[str, Any] | None:
+        return None
+
+    def mark_retrying(self, exception_id: str, *, actor: str, note: str) -> bool:
+        return False
 
 
 @dataclass
@@ -92,8 +118,11 @@ class FakeWorkflow:
     def start_document(self, document_id: str, payload: dict[str, Any]) -> bool:
         return self.start(document_id, payload)
 
+    def send_task_success(self, task_token: str, output: dict[str, Any]) -> None:
+        self.executions[task_token] = output
 
-class ExplodingLedger:
+
+class ExplodingLedger(FakeLedger):
     def register(self, record: dict[str, Any]) -> Registration:
         raise ConnectionError("DynamoDB throttled")
 
