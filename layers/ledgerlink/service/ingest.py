@@ -26,10 +26,11 @@ import json
 import re
 import traceback
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from types import ModuleType
+from typing import TYPE_CHECKING, Protocol
 
 from ledgerlink.clock import epoch
 from ledgerlink.connectors.sources import WEBHOOK_KINDS, webhook_module
@@ -42,7 +43,12 @@ from ledgerlink.errors import (
     RequestRejected,
     UnknownSource,
 )
+from ledgerlink.model.json import JsonObject
+from ledgerlink.model.messages import InboundMessage
 from ledgerlink.store.archive import archive_key, item_key
+
+if TYPE_CHECKING:
+    from ledgerlink.store.inbox import Claim
 
 INLINE_BODY_LIMIT = 200_000  # bytes; larger bodies travel by archive key (claim check), SQS max is 256 KiB
 # a caller's X-Correlation-Id is echoed, logged, stored in the inbox, S3 metadata and the books: only these
@@ -55,7 +61,7 @@ def usable_correlation_id(value: str | None) -> bool:
     return isinstance(value, str) and _CORRELATION.fullmatch(value) is not None
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     """A value of the API Gateway event as text every encoder can write. HTTP cannot carry a lone surrogate but the
     event's JSON can (``"\\ud800"``); one would make ``str.encode`` raise deep inside a verifier, so it becomes
     U+FFFD here — such a request is not what any provider signed, so it is refused, never accepted."""
@@ -78,7 +84,7 @@ def _body_bytes(raw: str) -> bytes:
 
 class InboxPort(Protocol):
     def claim(self, source: str, event_id: str, *, correlation_id: str, archive_key: str, event_type: str,
-              now: float | None = None) -> Any: ...
+              now: float | None = None) -> Claim: ...
 
     def release(self, source: str, event_id: str, *, correlation_id: str, day: str) -> bool: ...
 
@@ -88,11 +94,38 @@ class ArchivePort(Protocol):
 
 
 class QueuePort(Protocol):
-    def send(self, message: dict[str, Any], *, correlation_id: str) -> str: ...
+    def send(self, message: JsonObject, *, correlation_id: str) -> str: ...
 
 
 class SecretsPort(Protocol):
     def get(self, secret_id: str) -> list[str]: ...
+
+
+def _mapping(value: object) -> Mapping[str, object]:
+    """A part of the API Gateway event that is an object (absent or null: empty)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def _event_body(event: Mapping[str, object]) -> bytes:
+    raw = event.get("body") or ""
+    body = bytes(raw) if isinstance(raw, bytes | bytearray) else _body_bytes(raw if isinstance(raw, str) else str(raw))
+    if event.get("isBase64Encoded"):
+        with suppress(ValueError):  # not base64 after all: the text is the body (and will not verify)
+            body = base64.b64decode(body, validate=True)
+    return body
+
+
+def _called_url(event: Mapping[str, object], headers: Mapping[str, str], context: Mapping[str, object]) -> str:
+    """The URL as the provider called it (HubSpot v3 signs it)."""
+    host = headers.get("host", "")
+    path = _text(context.get("path") or event.get("path") or "")
+    query = {_text(key): _text(value) for key, value in _mapping(event.get("queryStringParameters")).items()}
+    # API Gateway sets X-Forwarded-Proto (https); the local front says http
+    scheme = "http" if headers.get("x-forwarded-proto", "https").strip().lower() == "http" else "https"
+    url = f"{scheme}://{host}{path}" if host else path
+    if query:
+        url += "?" + "&".join(f"{key}={value}" for key, value in query.items())
+    return url
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,34 +138,20 @@ class WebhookRequest:
     url: str = ""            # as the provider called it, for schemes that sign the URL
 
     @classmethod
-    def from_api_gateway(cls, event: dict[str, Any]) -> WebhookRequest:
+    def from_api_gateway(cls, event: Mapping[str, object]) -> WebhookRequest:
         """API Gateway REST (proxy integration) event → request. Tolerates missing parts."""
-        headers = {_text(k).lower(): _text(v) for k, v in (event.get("headers") or {}).items() if v is not None}
-        raw = event.get("body") or ""
-        body = bytes(raw) if isinstance(raw, bytes | bytearray) else _body_bytes(raw if isinstance(raw, str) else str(raw))
-        if event.get("isBase64Encoded"):
-            with suppress(ValueError):  # not base64 after all: the text is the body (and will not verify)
-                body = base64.b64decode(body, validate=True)
-        params = event.get("pathParameters") or {}
-        context = event.get("requestContext") or {}
-        host = headers.get("host", "")
-        path = _text(context.get("path") or event.get("path") or "")
-        query = {_text(key): _text(value) for key, value in (event.get("queryStringParameters") or {}).items()}
-        # API Gateway sets X-Forwarded-Proto (https); the local front says http — HubSpot v3 signs the URL called
-        scheme = "http" if headers.get("x-forwarded-proto", "https").strip().lower() == "http" else "https"
-        url = f"{scheme}://{host}{path}" if host else path
-        if query:
-            url += "?" + "&".join(f"{key}={value}" for key, value in query.items())
-        source_id = params.get("source")
+        headers = {_text(k).lower(): _text(v) for k, v in _mapping(event.get("headers")).items() if v is not None}
+        context = _mapping(event.get("requestContext"))
+        source_id = _mapping(event.get("pathParameters")).get("source")
         return cls(source_id=None if source_id is None else _text(source_id),
-                   method=_text(event.get("httpMethod") or "POST").upper(), headers=headers, body=body,
-                   request_id=_text(context.get("requestId") or uuid.uuid4()), url=url)
+                   method=_text(event.get("httpMethod") or "POST").upper(), headers=headers, body=_event_body(event),
+                   request_id=_text(context.get("requestId") or uuid.uuid4()), url=_called_url(event, headers, context))
 
 
 @dataclass(frozen=True, slots=True)
 class WebhookResponse:
     status: int
-    body: dict[str, Any]
+    body: JsonObject
     outcome: str              # accepted | duplicate | rejected | unavailable (for logs and metrics)
     correlation_id: str
     headers: dict[str, str] = field(default_factory=dict)
@@ -140,7 +159,7 @@ class WebhookResponse:
     source: str | None = None    # the configured source the path named (None until one matched): safe to log
     defect: str | None = None    # "<ErrorType> at <file>:<line>" when a connector raised on this request (logs only)
 
-    def to_api_gateway(self) -> dict[str, Any]:
+    def to_api_gateway(self) -> JsonObject:
         content_type = self.headers.get("Content-Type", "application/json")
         return {
             "statusCode": self.status,
@@ -160,21 +179,27 @@ class WebhookSource:
     max_body_bytes: int
 
     @classmethod
-    def from_config(cls, raw: dict[str, Any]) -> WebhookSource:
-        return cls(id=raw["id"], kind=raw["kind"], secret_id=raw["signing_secret"]["secret_id"],
-                   tolerance_seconds=int(raw.get("tolerance_seconds", 300)),
-                   max_body_bytes=int(raw.get("max_body_bytes", 262_144)))
+    def from_config(cls, raw: Mapping[str, object]) -> WebhookSource:
+        """A source of the stored configuration JSON (validated when it was applied)."""
+        return cls(id=str(raw["id"]), kind=str(raw["kind"]), secret_id=str(_mapping(raw["signing_secret"])["secret_id"]),
+                   tolerance_seconds=_int(raw.get("tolerance_seconds", 300)),
+                   max_body_bytes=_int(raw.get("max_body_bytes", 262_144)))
 
 
-def find_source(config: dict[str, Any], source_id: str | None) -> WebhookSource | None:
-    for raw in config.get("sources", []):
-        if raw.get("id") == source_id and raw.get("kind") in WEBHOOK_KINDS:
+def _int(value: object) -> int:
+    return int(value) if isinstance(value, int | float | str) else int(str(value))
+
+
+def find_source(config: Mapping[str, object], source_id: str | None) -> WebhookSource | None:
+    sources = config.get("sources", [])
+    for raw in sources if isinstance(sources, list) else []:
+        if isinstance(raw, Mapping) and raw.get("id") == source_id and raw.get("kind") in WEBHOOK_KINDS:
             return WebhookSource.from_config(raw)
     return None
 
 
 class IngestService:
-    def __init__(self, *, config: Callable[[], tuple[int, dict[str, Any]]], secrets: SecretsPort,
+    def __init__(self, *, config: Callable[[], tuple[int, Mapping[str, object]]], secrets: SecretsPort,
                  inbox: InboxPort, archive: ArchivePort, queue: QueuePort,
                  clock: Callable[[], float] = epoch) -> None:
         self._config = config
@@ -217,76 +242,75 @@ class IngestService:
         if source is None:
             raise UnknownSource(f"no webhook source named {request.source_id!r}")
         seen.source = source.id
-        if request.method != "POST":
-            raise MethodNotAllowed("webhooks are delivered with POST")
-        if len(request.body) > source.max_body_bytes:
-            raise PayloadTooLarge(f"body of {len(request.body)} bytes exceeds the limit of {source.max_body_bytes}",
-                                  limit=source.max_body_bytes)
+        _check_request(source, request)
         webhook = webhook_module(source.kind)
         now = self._clock()
-        signed = SignedRequest(method=request.method, url=request.url, headers=request.headers, body=request.body)
-        secrets = self._secrets.get(source.secret_id)  # an AWS call: its failure is a 503, like storage
-        # verifying and parsing touch nothing but the request: whatever they raise is about the request (or a
-        # connector defect on it), never an outage, so it is a 4xx — a 503 would be retried forever
-        with _request_errors("unreadable_request", "the request could not be verified"):
-            webhook.verify_request(signed, secrets, source.tolerance_seconds, now)
-        with _request_errors("unreadable_payload", "the event could not be read"):
-            # schemes that carry the event id in a header (Standard Webhooks) parse the whole request
-            parse_request = getattr(webhook, "parse_request", None)
-            events = parse_request(signed) if parse_request else webhook.parse_events(request.body)
-            for event in events:
-                check_event_id(event.event_id)
-        key = archive_key(source.id, events[0].event_id if len(events) == 1 else batch_name(request.body), now)
-        fresh: list[tuple[WebhookEvent, Any]] = []
-        duplicates: list[Any] = []
+        events = self._read_events(webhook, source, request, now)
+        delivery = _Delivery(source, request, correlation_id, now, single=len(events) == 1,
+                             body_is_event=getattr(webhook, "BODY_IS_EVENT", True))
+        key = archive_key(source.id, events[0].event_id if delivery.single else batch_name(request.body), now)
+        fresh: list[tuple[WebhookEvent, Claim]] = []
+        duplicates: list[Claim] = []
         sent = 0  # fresh claims whose message is on the queue
         try:
             for event in events:
                 claim = self._inbox.claim(source.id, event.event_id, correlation_id=correlation_id,
                                           archive_key=key, event_type=event.event_type, now=now)
-                if claim.is_new:
-                    fresh.append((event, claim))
-                else:
-                    duplicates.append(claim)
+                (fresh if claim.is_new else duplicates).append((event, claim))
             if events and not fresh:
                 return self._answer(webhook, 200, {"status": "duplicate", "event_id": events[0].event_id,
-                                                   "correlation_id": duplicates[0].correlation_id},
+                                                   "correlation_id": duplicates[0][1].correlation_id},
                                     "duplicate", correlation_id, accepted=0, duplicates=len(duplicates))
             if fresh:
                 # one archive object per request, before anything is enqueued or acknowledged
                 self._archive.put(fresh[0][1].archive_key, request.body, correlation_id=correlation_id,
                                   source=source.id, event_id=fresh[0][0].event_id)
             for event, claim in fresh:
-                archived_at = claim.archive_key
-                message: dict[str, Any] = {
-                    "v": 1, "source": source.id, "kind": source.kind, "event_id": event.event_id,
-                    "event_type": event.event_type, "correlation_id": correlation_id, "archive_key": archived_at,
-                    "received_at": int(now), "received_day": claim.day,
-                }
-                # the raw body is the event unless the scheme says otherwise (SOAP XML: the parsed item is sent)
-                as_body = len(events) == 1 and getattr(webhook, "BODY_IS_EVENT", True)
-                text = request.body.decode("utf-8") if as_body else json.dumps(event.payload)
-                if len(text.encode("utf-8")) <= INLINE_BODY_LIMIT:
-                    message["body"] = text
-                elif len(events) > 1:  # an oversized item of a batch travels by its own claim check
-                    stored_at = item_key(archived_at, event.event_id)
-                    self._archive.put(stored_at, text.encode("utf-8"), correlation_id=correlation_id,
-                                      source=source.id, event_id=event.event_id)
-                    message["payload_key"] = stored_at
-                self._queue.send(message, correlation_id=correlation_id)
+                self._enqueue(delivery, event, claim)
                 sent += 1
-            body: dict[str, Any] = {"status": "accepted", "correlation_id": correlation_id}
-            if len(events) == 1:
-                body["event_id"] = events[0].event_id
-            else:
-                body.update(event_ids=[event.event_id for event, _ in fresh], duplicates=len(duplicates))
-            return self._answer(webhook, 202 if fresh else 200, body, "accepted", correlation_id,
-                                accepted=len(fresh), duplicates=len(duplicates))
+            return self._answer(webhook, 202 if fresh else 200, _accepted_body(events, fresh, len(duplicates), correlation_id),
+                                "accepted", correlation_id, accepted=len(fresh), duplicates=len(duplicates))
         except Exception:
             self._release(source.id, fresh[sent:], correlation_id)
             raise
 
-    def _release(self, source_id: str, unsent: list[tuple[WebhookEvent, Any]], correlation_id: str) -> None:
+    def _read_events(self, webhook: ModuleType, source: WebhookSource, request: WebhookRequest,
+                     now: float) -> list[WebhookEvent]:
+        """Verify the request and read its events. Verifying and parsing touch nothing but the request: whatever they
+        raise is about the request (or a connector defect on it), never an outage, so it is a 4xx — a 503 would be
+        retried forever."""
+        signed = SignedRequest(method=request.method, url=request.url, headers=request.headers, body=request.body)
+        secrets = self._secrets.get(source.secret_id)  # an AWS call: its failure is a 503, like storage
+        with _request_errors("unreadable_request", "the request could not be verified"):
+            webhook.verify_request(signed, secrets, source.tolerance_seconds, now)
+        with _request_errors("unreadable_payload", "the event could not be read"):
+            # schemes that carry the event id in a header (Standard Webhooks) parse the whole request
+            parse_request = getattr(webhook, "parse_request", None)
+            events: list[WebhookEvent] = parse_request(signed) if parse_request else webhook.parse_events(request.body)
+            for event in events:
+                check_event_id(event.event_id)
+        return events
+
+    def _enqueue(self, delivery: _Delivery, event: WebhookEvent, claim: Claim) -> None:
+        """The event's inbound message on the queue: inline, or by claim check when an item of a batch is too big."""
+        # the raw body is the event unless the scheme says otherwise (SOAP XML: the parsed item is sent)
+        as_body = delivery.single and delivery.body_is_event
+        text = delivery.request.body.decode("utf-8") if as_body else json.dumps(event.payload)
+        body: str | None = None
+        payload_key: str | None = None
+        if len(text.encode("utf-8")) <= INLINE_BODY_LIMIT:
+            body = text
+        elif not delivery.single:  # an oversized item of a batch travels by its own claim check
+            payload_key = item_key(claim.archive_key, event.event_id)
+            self._archive.put(payload_key, text.encode("utf-8"), correlation_id=delivery.correlation_id,
+                              source=delivery.source.id, event_id=event.event_id)
+        message = InboundMessage(
+            source=delivery.source.id, kind=delivery.source.kind, event_id=event.event_id,
+            event_type=event.event_type, correlation_id=delivery.correlation_id, archive_key=claim.archive_key,
+            received_at=int(delivery.now), received_day=claim.day, body=body, payload_key=payload_key)
+        self._queue.send(message.to_json(), correlation_id=delivery.correlation_id)
+
+    def _release(self, source_id: str, unsent: list[tuple[WebhookEvent, Claim]], correlation_id: str) -> None:
         """Best effort: if the release fails too (the same outage), the claim stays pending and is taken
         over after its lease; reconciliation names it meanwhile (``event_not_processed``)."""
         for event, claim in unsent:
@@ -296,7 +320,7 @@ class IngestService:
                 continue
 
     @staticmethod
-    def _answer(webhook: Any, status: int, body: dict[str, Any], outcome: str, correlation_id: str, *,
+    def _answer(webhook: ModuleType, status: int, body: JsonObject, outcome: str, correlation_id: str, *,
                 accepted: int, duplicates: int) -> WebhookResponse:
         acknowledge = getattr(webhook, "acknowledge", None)
         if acknowledge is None:
@@ -309,6 +333,37 @@ class IngestService:
 @dataclass(slots=True)
 class _Seen:
     source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    """One request being enqueued: where it came from and what its messages share."""
+
+    source: WebhookSource
+    request: WebhookRequest
+    correlation_id: str
+    now: float
+    single: bool            # one event in the request
+    body_is_event: bool     # the scheme's raw body is the event (not so for SOAP batches)
+
+
+def _check_request(source: WebhookSource, request: WebhookRequest) -> None:
+    """Whether the request may go on: a POST within the source's size limit."""
+    if request.method != "POST":
+        raise MethodNotAllowed("webhooks are delivered with POST")
+    if len(request.body) > source.max_body_bytes:
+        raise PayloadTooLarge(f"body of {len(request.body)} bytes exceeds the limit of {source.max_body_bytes}",
+                              limit=source.max_body_bytes)
+
+
+def _accepted_body(events: list[WebhookEvent], fresh: list[tuple[WebhookEvent, Claim]], duplicates: int,
+                   correlation_id: str) -> JsonObject:
+    body: JsonObject = {"status": "accepted", "correlation_id": correlation_id}
+    if len(events) == 1:
+        body["event_id"] = events[0].event_id
+    else:
+        body.update(event_ids=[event.event_id for event, _ in fresh], duplicates=duplicates)
+    return body
 
 
 @contextmanager
