@@ -11,13 +11,17 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from ledgerlink.clock import epoch
+from ledgerlink.model.json import JsonObject
+from ledgerlink.model.messages import InboundMessage
 from ledgerlink.store.archive import archive_key
 
 if TYPE_CHECKING:
     from ledgerlink.config.model import LedgerLinkConfig
+    from ledgerlink.config.sources import StripeSource
+    from ledgerlink.store.inbox import Claim
 
 
 @dataclass
@@ -28,17 +32,38 @@ class BackfillResult:
     injected: list[str] = field(default_factory=list)
 
 
-Lister = Callable[..., Iterator[dict[str, Any]]]
+class Lister(Protocol):
+    """Lists a provider's events created in ``[created_gte, created_lt)`` (raw JSON, as the API sends them)."""
+
+    def __call__(self, *, api_base: str, api_key: str, created_gte: int, created_lt: int) -> Iterator[JsonObject]: ...
+
+
+class SecretsPort(Protocol):
+    def get(self, secret_id: str) -> list[str]: ...
+
+
+class InboxPort(Protocol):
+    def claim(self, source: str, event_id: str, *, correlation_id: str, archive_key: str, event_type: str,
+              now: float | None = None) -> Claim: ...
+
+
+class ArchivePort(Protocol):
+    def put(self, key: str, body: bytes, *, correlation_id: str, source: str, event_id: str) -> None: ...
+
+
+class QueuePort(Protocol):
+    def send(self, message: JsonObject, *, correlation_id: str) -> str: ...
 
 
 def stripe_lister() -> Lister:
     from ledgerlink.connectors.sources.stripe.events_api import list_events
 
-    return list_events
+    lister: Lister = list_events
+    return lister
 
 
 class Backfiller:
-    def __init__(self, *, secrets: Any, inbox: Any, archive: Any, queue: Any,
+    def __init__(self, *, secrets: SecretsPort, inbox: InboxPort, archive: ArchivePort, queue: QueuePort,
                  listers: dict[str, Lister] | None = None, clock: Callable[[], float] = epoch) -> None:
         self._secrets = secrets
         self._inbox = inbox
@@ -47,14 +72,19 @@ class Backfiller:
         self._listers = listers if listers is not None else {"stripe": stripe_lister()}
         self._clock = clock
 
-    def sources(self, config: LedgerLinkConfig) -> list[Any]:
-        return [s for s in config.sources if s.kind in self._listers and getattr(s, "api_key", None) is not None]
+    def sources(self, config: LedgerLinkConfig) -> list[StripeSource]:
+        """The sources backfill can list: a lister for their kind and an API key configured."""
+        from ledgerlink.config.sources import StripeSource
+
+        return [s for s in config.sources
+                if isinstance(s, StripeSource) and s.kind in self._listers and s.api_key is not None]
 
     def run(self, config: LedgerLinkConfig, *, created_gte: int, created_lt: int) -> list[BackfillResult]:
         return [self._one(source, created_gte, created_lt) for source in self.sources(config)]
 
-    def _one(self, source: Any, created_gte: int, created_lt: int) -> BackfillResult:
+    def _one(self, source: StripeSource, created_gte: int, created_lt: int) -> BackfillResult:
         result = BackfillResult(source.id)
+        assert source.api_key is not None   # sources() keeps only those with one
         (api_key, *_) = self._secrets.get(source.api_key.secret_id)
         for event in self._listers[source.kind](api_base=source.api_base, api_key=api_key,
                                                 created_gte=created_gte, created_lt=created_lt):
@@ -72,9 +102,10 @@ class Backfiller:
             body = json.dumps(event, separators=(",", ":")).encode("utf-8")
             self._archive.put(claim.archive_key, body, correlation_id=correlation_id, source=source.id,
                               event_id=event_id)
-            self._queue.send({"v": 1, "source": source.id, "kind": source.kind, "event_id": event_id,
-                              "event_type": event_type, "correlation_id": correlation_id,
-                              "archive_key": claim.archive_key, "received_at": int(now), "received_day": claim.day,
-                              "backfilled": True, "body": body.decode("utf-8")}, correlation_id=correlation_id)
+            message = InboundMessage(source=source.id, kind=source.kind, event_id=event_id, event_type=event_type,
+                                     correlation_id=correlation_id, archive_key=claim.archive_key,
+                                     received_at=int(now), received_day=claim.day, backfilled=True,
+                                     body=body.decode("utf-8"))
+            self._queue.send(message.to_json(), correlation_id=correlation_id)
             result.injected.append(event_id)
         return result

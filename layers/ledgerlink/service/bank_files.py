@@ -12,13 +12,18 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote_plus
 
 from ledgerlink.clock import epoch
+from ledgerlink.model.json import JsonObject
+from ledgerlink.model.messages import InboundMessage
 from ledgerlink.store.archive import item_key
+
+if TYPE_CHECKING:
+    from ledgerlink.store.inbox import Claim
 
 INBOX_PREFIX = "bank-inbox/"
 INLINE_LIMIT = 200_000
@@ -34,13 +39,13 @@ class ArchiveWriter(Protocol):
 
 class InboxPort(Protocol):
     def claim(self, source: str, event_id: str, *, correlation_id: str, archive_key: str, event_type: str,
-              now: float | None = None) -> Any: ...
+              now: float | None = None) -> Claim: ...
 
     def release(self, source: str, event_id: str, *, correlation_id: str, day: str) -> bool: ...
 
 
 class QueuePort(Protocol):
-    def send(self, message: dict[str, Any], *, correlation_id: str) -> str: ...
+    def send(self, message: JsonObject, *, correlation_id: str) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,19 +57,28 @@ class FileOutcome:
     archive_key: str | None = None
 
 
-def object_keys(event: dict[str, Any]) -> list[str]:
+def object_keys(event: Mapping[str, object]) -> list[str]:
     """Keys of an S3 ``ObjectCreated`` notification (URL-encoded by S3: ``+`` is a space), or of the EventBridge
     ``Object Created`` event S3 sends when the bucket has EventBridge enabled (the deployed wiring; its
     ``detail.object.key`` is not URL-encoded)."""
-    if event.get("source") == "aws.s3" and isinstance(event.get("detail"), dict):
-        key = (event["detail"].get("object") or {}).get("key") if isinstance(event["detail"].get("object"), dict) else None
+    detail = event.get("detail")
+    if event.get("source") == "aws.s3" and isinstance(detail, Mapping):
+        key = _member(detail, "object", "key")
         return [key] if isinstance(key, str) and key else []
     keys = []
-    for record in event.get("Records") or []:
-        key = ((record.get("s3") or {}).get("object") or {}).get("key") if isinstance(record, dict) else None
+    records = event.get("Records")
+    for record in records if isinstance(records, list) else []:
+        key = _member(record, "s3", "object", "key")
         if isinstance(key, str):
             keys.append(unquote_plus(key))
     return keys
+
+
+def _member(value: object, *path: str) -> object:
+    """``value[path[0]][path[1]]…`` of a JSON event, None where a step is not an object or is absent."""
+    for name in path:
+        value = value.get(name) if isinstance(value, Mapping) else None
+    return value
 
 
 def file_archive_key(source_id: str, event_id: str, name: str, received_at: float) -> str:
@@ -74,7 +88,7 @@ def file_archive_key(source_id: str, event_id: str, name: str, received_at: floa
 
 
 class BankFileService:
-    def __init__(self, *, config: Callable[[], tuple[int, dict[str, Any]]], reader: ObjectReader,
+    def __init__(self, *, config: Callable[[], tuple[int, Mapping[str, object]]], reader: ObjectReader,
                  archive: ArchiveWriter, inbox: InboxPort, queue: QueuePort,
                  clock: Callable[[], float] = epoch) -> None:
         self._config = config
@@ -88,13 +102,12 @@ class BankFileService:
         if not key.startswith(INBOX_PREFIX) or key.count("/") < 2 or key.endswith("/"):
             return FileOutcome(key, "rejected", "not_a_bank_inbox_file")
         source_id, name = key[len(INBOX_PREFIX):].split("/", 1)
-        _, config = self._config()
-        source = next((s for s in config.get("sources", []) if s.get("id") == source_id and s.get("kind") == "bank"),
-                      None)
+        source = self._bank_source(source_id)
         if source is None:
             return FileOutcome(key, "rejected", "unknown_bank_source")
         body = self._reader.get(key)
-        if len(body) > int(source.get("max_body_bytes", 10_000_000)):
+        limit = source.get("max_body_bytes", 10_000_000)
+        if len(body) > (int(limit) if isinstance(limit, int | float | str) else 10_000_000):
             return FileOutcome(key, "rejected", "file_too_large")
         now = self._clock()
         event_id = "file-" + hashlib.sha256(body).hexdigest()[:32]
@@ -111,20 +124,26 @@ class BankFileService:
                 text = body.decode("latin-1")  # BAI2 files from older bank systems; camt declares UTF-8
             payload = json.dumps({"file": {"name": name, "dropped_key": key, "sha256": hashlib.sha256(body).hexdigest()},
                                   "content": text})
-            message: dict[str, Any] = {"v": 1, "source": source_id, "kind": "bank", "event_id": event_id,
-                                       "event_type": "bank.statement_file", "correlation_id": correlation_id,
-                                       "archive_key": archived, "received_at": int(now),
-                                       "received_day": getattr(claim, "day", "") or time.strftime("%Y-%m-%d", time.gmtime(now))}
-            if len(payload.encode("utf-8")) <= INLINE_LIMIT:
-                message["body"] = payload
-            else:
-                stored = item_key(archived.rsplit(".", 1)[0] + ".json", event_id)
+            inline = len(payload.encode("utf-8")) <= INLINE_LIMIT
+            stored = None if inline else item_key(archived.rsplit(".", 1)[0] + ".json", event_id)
+            if stored is not None:
                 self._archive.put(stored, payload.encode("utf-8"), correlation_id=correlation_id, source=source_id,
                                   event_id=event_id)
-                message["payload_key"] = stored
-            self._queue.send(message, correlation_id=correlation_id)
+            message = InboundMessage(source=source_id, kind="bank", event_id=event_id,
+                                     event_type="bank.statement_file", correlation_id=correlation_id,
+                                     archive_key=archived, received_at=int(now),
+                                     received_day=claim.day or time.strftime("%Y-%m-%d", time.gmtime(now)),
+                                     body=payload if inline else None, payload_key=stored)
+            self._queue.send(message.to_json(), correlation_id=correlation_id)
         except Exception:
             with contextlib.suppress(Exception):  # if it fails too, the claim waits out its lease
                 self._inbox.release(source_id, event_id, correlation_id=correlation_id, day=claim.day)
             raise
         return FileOutcome(key, "accepted", None, event_id, archived)
+
+    def _bank_source(self, source_id: str) -> Mapping[str, object] | None:
+        """The configured bank source (the stored configuration JSON, read without pydantic)."""
+        _, config = self._config()
+        sources = config.get("sources")
+        return next((s for s in (sources if isinstance(sources, list) else [])
+                     if isinstance(s, Mapping) and s.get("id") == source_id and s.get("kind") == "bank"), None)

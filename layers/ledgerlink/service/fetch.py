@@ -16,20 +16,26 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol
 
 from ledgerlink.config.sources import api_credentials
 from ledgerlink.connectors.sources import api_module
 from ledgerlink.connectors.sources.http import Http, SourceApiError, UrllibHttp
 from ledgerlink.errors import connector_defect
+from ledgerlink.model.json import JsonValue
 from ledgerlink.store.archive import fetched_key
 from ledgerlink.store.clients import error_code
+
+if TYPE_CHECKING:
+    from ledgerlink.config.sources import Source
 
 MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound", "AccessDenied", "403"})
 
 
 class CredentialsPort(Protocol):
-    def get_json(self, secret_id: str) -> dict[str, Any]: ...
+    def get_json(self, secret_id: str) -> Mapping[str, object]: ...
+    def forget(self, secret_id: str) -> None: ...   # read it again next time (a rotated secret)
 
 
 class ArchivePort(Protocol):
@@ -47,10 +53,10 @@ class SourceFetcher:
         self._credentials = credentials
         self._archive = archive
         self._http = http or UrllibHttp()
-        self._sessions: dict[tuple[str, str], Any] = {}
+        self._sessions: dict[tuple[str, str], object] = {}   # the kind's API session (connector-defined)
         self._lock = threading.Lock()
 
-    def session(self, kind: str, source: Any) -> Any:
+    def session(self, kind: str, source: Source) -> object:
         """The kind's authenticated API session for ``source`` (cached per source and credentials secret)."""
         secret = api_credentials(source)
         if secret is None:
@@ -64,16 +70,15 @@ class SourceFetcher:
                 self._sessions[key] = module.connect(source, self._credentials.get_json(secret.secret_id), self._http)
             return self._sessions[key]
 
-    def forget(self, source: Any) -> None:
+    def forget(self, source: Source) -> None:
         secret = api_credentials(source)
         with self._lock:
             self._sessions = {k: v for k, v in self._sessions.items() if k[0] != source.id}
-        forget = getattr(self._credentials, "forget", None)
-        if secret is not None and forget is not None:
-            forget(secret.secret_id)
+        if secret is not None:
+            self._credentials.forget(secret.secret_id)
 
-    def expand(self, kind: str, source: Any, notification: dict[str, Any], *, archive_key: str, event_id: str,
-               correlation_id: str, replay: bool = False) -> dict[str, Any]:
+    def expand(self, kind: str, source: Source, notification: dict[str, JsonValue], *, archive_key: str,
+               event_id: str, correlation_id: str, replay: bool = False) -> JsonValue:
         """``notification`` unchanged for kinds without an API; else ``{"notification": ..., "fetched": ...}``."""
         module = api_module(kind)
         wants = getattr(module, "wants", None)

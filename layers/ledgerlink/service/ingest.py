@@ -250,7 +250,7 @@ class IngestService:
                              body_is_event=getattr(webhook, "BODY_IS_EVENT", True))
         key = archive_key(source.id, events[0].event_id if delivery.single else batch_name(request.body), now)
         fresh: list[tuple[WebhookEvent, Claim]] = []
-        duplicates: list[Claim] = []
+        duplicates: list[tuple[WebhookEvent, Claim]] = []
         sent = 0  # fresh claims whose message is on the queue
         try:
             for event in events:

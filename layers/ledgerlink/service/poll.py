@@ -20,19 +20,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ledgerlink.clock import epoch
 from ledgerlink.connectors.sources import POLLED_KINDS, api_module
 from ledgerlink.errors import ConfigError
+from ledgerlink.model.json import JsonObject
+from ledgerlink.model.messages import InboundMessage
 from ledgerlink.store.archive import archive_key
+
+if TYPE_CHECKING:
+    from ledgerlink.config.model import LedgerLinkConfig
+    from ledgerlink.config.sources import Source
+    from ledgerlink.store.inbox import Claim
 
 INLINE_BODY_LIMIT = 200_000
 
 
 class InboxPort(Protocol):
     def claim(self, source: str, event_id: str, *, correlation_id: str, archive_key: str, event_type: str,
-              now: float | None = None) -> Any: ...
+              now: float | None = None) -> Claim: ...
 
 
 class ArchivePort(Protocol):
@@ -40,7 +47,7 @@ class ArchivePort(Protocol):
 
 
 class QueuePort(Protocol):
-    def send(self, message: dict[str, Any], *, correlation_id: str) -> str: ...
+    def send(self, message: JsonObject, *, correlation_id: str) -> str: ...
 
 
 class CursorsPort(Protocol):
@@ -49,7 +56,7 @@ class CursorsPort(Protocol):
 
 
 class SessionsPort(Protocol):
-    def session(self, kind: str, source: Any) -> Any: ...
+    def session(self, kind: str, source: Source) -> object: ...   # the kind's API session (connector-defined)
 
 
 @dataclass
@@ -62,13 +69,13 @@ class PollOutcome:
     duplicates: int = 0
     held_by: list[str] = field(default_factory=list)   # pending claims of another run that hold the mark back
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> JsonObject:
         return {"source": self.source, "read": self.read, "accepted": self.accepted, "duplicates": self.duplicates,
                 "cursor_before": self.cursor_before, "cursor_after": self.cursor_after, "held": len(self.held_by)}
 
 
 class PollService:
-    def __init__(self, *, config: Callable[[], tuple[int, Any]], sessions: SessionsPort, inbox: InboxPort,
+    def __init__(self, *, config: Callable[[], tuple[int, LedgerLinkConfig]], sessions: SessionsPort, inbox: InboxPort,
                  archive: ArchivePort, queue: QueuePort, cursors: CursorsPort,
                  clock: Callable[[], float] = epoch) -> None:
         self._config = config
@@ -103,13 +110,12 @@ class PollService:
             if claim.is_new:
                 self._archive.put(claim.archive_key, item.body, correlation_id=correlation_id, source=source.id,
                                   event_id=item.event_id)
-                message: dict[str, Any] = {
-                    "v": 1, "source": source.id, "kind": source.kind, "event_id": item.event_id,
-                    "event_type": item.event_type, "correlation_id": correlation_id,
-                    "archive_key": claim.archive_key, "received_at": int(now), "received_day": claim.day}
-                if len(item.body) <= INLINE_BODY_LIMIT:
-                    message["body"] = item.body.decode("utf-8")
-                self._queue.send(message, correlation_id=correlation_id)
+                message = InboundMessage(
+                    source=source.id, kind=source.kind, event_id=item.event_id, event_type=item.event_type,
+                    correlation_id=correlation_id, archive_key=claim.archive_key, received_at=int(now),
+                    received_day=claim.day,
+                    body=item.body.decode("utf-8") if len(item.body) <= INLINE_BODY_LIMIT else None)
+                self._queue.send(message.to_json(), correlation_id=correlation_id)
                 outcome.accepted += 1
             else:
                 outcome.duplicates += 1

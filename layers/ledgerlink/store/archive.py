@@ -50,7 +50,8 @@ class S3Archive:
         )
 
     def get(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        body: bytes = self.client.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        return body
 
     def keys(self, prefix: str = "raw/") -> list[str]:
         found: list[str] = []

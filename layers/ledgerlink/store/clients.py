@@ -52,9 +52,9 @@ def reset() -> None:
 
 def error_code(exc: BaseException) -> str | None:
     response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        return response.get("Error", {}).get("Code")
-    return None
+    error = response.get("Error", {}) if isinstance(response, dict) else None
+    code = error.get("Code") if isinstance(error, dict) else None
+    return None if code is None else str(code)
 
 
 def conditional(write: Callable[..., Any], /, **request: Any) -> bool:

@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ledgerlink.clock import now as clock_now
 from ledgerlink.errors import ConfigError
+from ledgerlink.model.json import JsonObject
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import error_code
 from ledgerlink.store.dynamo import from_item, to_item, value
@@ -26,6 +28,14 @@ if TYPE_CHECKING:
 
 PK = "config"
 ACTIVE = "active"
+
+
+def _body(text: str) -> JsonObject:
+    """A stored configuration body (JSON text, validated by the model when it was applied)."""
+    body = json.loads(text)
+    if not isinstance(body, dict):
+        raise ConfigError("the stored configuration is not a JSON object", reason="config_invalid")
+    return body
 
 
 def version_key(version: int) -> str:
@@ -38,9 +48,9 @@ class DynamoConfigStore:
         self._cache_seconds = cache_seconds
         self._client = client
         self._lock = threading.Lock()
-        self._active: tuple[float, int, dict[str, Any]] | None = None
+        self._active: tuple[float, int, JsonObject] | None = None
         self._models: dict[int, LedgerLinkConfig] = {}
-        self._raw_versions: dict[int, dict[str, Any]] = {}
+        self._raw_versions: dict[int, JsonObject] = {}
 
     @property
     def client(self) -> Any:
@@ -48,7 +58,7 @@ class DynamoConfigStore:
 
     # ---- reading -------------------------------------------------------------------------------
 
-    def active_raw(self) -> tuple[int, dict[str, Any]]:
+    def active_raw(self) -> tuple[int, JsonObject]:
         """(version, config JSON) of the active configuration, cached for ``cache_seconds``."""
         now = time.monotonic()
         cached = self._active
@@ -60,23 +70,23 @@ class DynamoConfigStore:
                 raise ConfigError("no configuration has been applied (run: ledgerlink config apply FILE)",
                                   reason="config_missing")
             item = from_item(response["Item"])
-            version, body = int(item["version"]), json.loads(item["body"])
+            version, body = int(item["version"]), _body(item["body"])
             self._active = (now, version, body)
             self._raw_versions.setdefault(version, body)
             return version, body
 
-    def version_raw(self, version: int) -> dict[str, Any]:
+    def version_raw(self, version: int) -> JsonObject:
         if version in self._raw_versions:
             return self._raw_versions[version]
         response = self.client.get_item(TableName=self._table, Key={"pk": value(PK), "sk": value(version_key(version))},
                                         ConsistentRead=True)
         if "Item" not in response:
             raise ConfigError(f"configuration version {version} does not exist", reason="config_version_missing")
-        body = json.loads(from_item(response["Item"])["body"])
+        body = _body(from_item(response["Item"])["body"])
         self._raw_versions[version] = body
         return body
 
-    def _model(self, version: int, body: dict[str, Any]) -> LedgerLinkConfig:
+    def _model(self, version: int, body: JsonObject) -> LedgerLinkConfig:
         model = self._models.get(version)
         if model is None:
             from ledgerlink.config.model import LedgerLinkConfig
@@ -92,7 +102,8 @@ class DynamoConfigStore:
     def get(self, version: int) -> LedgerLinkConfig:
         return self._model(version, self.version_raw(version))
 
-    def history(self) -> list[dict[str, Any]]:
+    def history(self) -> list[dict[str, object]]:
+        """Every applied version's record (who, when, the content hash, what changed), without its body."""
         response = self.client.query(
             TableName=self._table, KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
             ExpressionAttributeValues={":pk": value(PK), ":v": value("v#")}, ConsistentRead=True,
@@ -102,7 +113,7 @@ class DynamoConfigStore:
     # ---- writing (CLI / local runtime / deploy) ------------------------------------------------
 
     def apply(self, config: LedgerLinkConfig, *, applied_by: str, content_hash: str,
-              changes: dict[str, Any] | None = None) -> tuple[int, bool]:
+              changes: Mapping[str, object] | None = None) -> tuple[int, bool]:
         """Store ``config`` as a new version unless it equals the active one. Returns (version, changed).
 
         ``changes`` (``config.changes.summary``) is kept on the version: who, when and what changed."""
@@ -117,7 +128,7 @@ class DynamoConfigStore:
                 return current_version, False
         version = current_version + 1
         body = json.dumps(config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        record = {"pk": PK, "version": version, "body": body, "content_hash": content_hash,
+        record: dict[str, object] = {"pk": PK, "version": version, "body": body, "content_hash": content_hash,
                   "applied_at": clock_now().isoformat(timespec="seconds"), "applied_by": applied_by}
         if changes is not None:
             record["changes"] = json.dumps(changes, sort_keys=True, default=str)
@@ -125,7 +136,7 @@ class DynamoConfigStore:
             self.client.put_item(TableName=self._table, Item=to_item({**record, "sk": version_key(version)}),
                                  ConditionExpression="attribute_not_exists(sk)")
             condition = "attribute_not_exists(sk)" if current_version == 0 else "version = :previous"
-            kwargs: dict[str, Any] = {"ConditionExpression": condition}
+            kwargs: dict[str, object] = {"ConditionExpression": condition}
             if current_version:
                 kwargs["ExpressionAttributeValues"] = {":previous": value(current_version)}
             self.client.put_item(TableName=self._table, Item=to_item({**record, "sk": ACTIVE}), **kwargs)
@@ -137,6 +148,6 @@ class DynamoConfigStore:
         self._active = None
         return version, True
 
-    def _read_active_uncached(self) -> tuple[int, dict[str, Any]]:
+    def _read_active_uncached(self) -> tuple[int, JsonObject]:
         self._active = None
         return self.active_raw()

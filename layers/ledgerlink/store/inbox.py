@@ -16,9 +16,11 @@ name the events that were accepted but never processed without scanning.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from ledgerlink.clock import epoch, utc_day
+from ledgerlink.model.json import JsonObject
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import conditional, error_code
 from ledgerlink.store.control_totals import event_counter_update
@@ -34,11 +36,17 @@ class Claim:
     day: str = ""          # UTC date of the first claim: the event counters' day
 
 
+def _epoch(stored: object, default: float) -> int:
+    """An epoch second stored on the item (a DynamoDB number), or ``default``."""
+    return int(stored) if isinstance(stored, int | float | Decimal | str) else int(default)
+
+
 def inbox_key(source: str, event_id: str) -> str:
     return f"{source}#{event_id}"
 
 
-def _cancellation_item(exc: BaseException, position: int = 0) -> dict[str, Any] | None:
+def _cancellation_item(exc: BaseException, position: int = 0) -> dict[str, object] | None:
+    """The item whose condition cancelled the transaction (``ALL_OLD``), None when it was cancelled otherwise."""
     reasons = (getattr(exc, "response", None) or {}).get("CancellationReasons") or []
     if len(reasons) > position and reasons[position].get("Code") == "ConditionalCheckFailed":
         return from_item(reasons[position].get("Item") or {})
@@ -62,7 +70,7 @@ class DynamoInbox:
               event_type: str, now: float | None = None) -> Claim:
         now = epoch() if now is None else now
         day = utc_day(now)
-        item = {
+        item: dict[str, object] = {
             "pk": inbox_key(source, event_id), "source": source, "event_id": event_id, "event_type": event_type,
             "status": "pending", "claimed_at": int(now), "correlation_id": correlation_id,
             "archive_key": archive_key, "expires_at": int(now) + self._retention, "pending_day": day,
@@ -83,29 +91,30 @@ class DynamoInbox:
             return self._take_over_if_stale(old, item, now)
         return Claim(is_new=True, archive_key=archive_key, correlation_id=correlation_id, status="pending", day=day)
 
-    def _take_over_if_stale(self, old: dict[str, Any], item: dict[str, Any], now: float) -> Claim:
+    def _take_over_if_stale(self, old: dict[str, object], item: dict[str, object], now: float) -> Claim:
         """A pending claim older than the lease belongs to an attempt that crashed: take it over (the
         event was already counted as received, so no counter moves)."""
-        stale = old.get("status") == "pending" and int(old.get("claimed_at", now)) < int(now) - self._lease
+        claimed_at = _epoch(old.get("claimed_at"), now)
+        stale = old.get("status") == "pending" and claimed_at < int(now) - self._lease
         if not stale:
-            return Claim(is_new=False, archive_key=old.get("archive_key", item["archive_key"]),
-                         correlation_id=old.get("correlation_id", item["correlation_id"]),
+            return Claim(is_new=False, archive_key=str(old.get("archive_key", item["archive_key"])),
+                         correlation_id=str(old.get("correlation_id", item["correlation_id"])),
                          status=str(old.get("status", "?")), day=str(old.get("pending_day", "")))
-        taken = {**item, "archive_key": old.get("archive_key", item["archive_key"]),
-                 "pending_day": old.get("pending_day", item["pending_day"])}
+        archive_key, day = str(old.get("archive_key", item["archive_key"])), str(old.get("pending_day", item["pending_day"]))
+        taken = {**item, "archive_key": archive_key, "pending_day": day}
         try:
             self.client.put_item(
                 TableName=self._table, Item=to_item(taken),
                 ConditionExpression="#s = :pending AND claimed_at = :previous",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":pending": value("pending"), ":previous": value(int(old["claimed_at"]))})
+                ExpressionAttributeValues={":pending": value("pending"), ":previous": value(claimed_at)})
         except Exception as exc:
             if error_code(exc) == "ConditionalCheckFailedException":  # someone else took it over first
-                return Claim(is_new=False, archive_key=taken["archive_key"], correlation_id=old["correlation_id"],
-                             status="pending", day=taken["pending_day"])
+                return Claim(is_new=False, archive_key=archive_key, correlation_id=str(old["correlation_id"]),
+                             status="pending", day=day)
             raise
-        return Claim(is_new=True, archive_key=taken["archive_key"], correlation_id=item["correlation_id"],
-                     status="pending", day=taken["pending_day"])
+        return Claim(is_new=True, archive_key=archive_key, correlation_id=str(item["correlation_id"]),
+                     status="pending", day=day)
 
     def release(self, source: str, event_id: str, *, correlation_id: str, day: str) -> bool:
         """Undo a claim this attempt made and could not enqueue (pending and still ours), un-counting it.
@@ -129,7 +138,7 @@ class DynamoInbox:
         return True
 
     def outcome_items(self, source: str, event_id: str, *, outcome: str, document_ids: list[str],
-                      reasons: list[str], day: str, now: float | None = None) -> list[dict[str, Any]]:
+                      reasons: list[str], day: str, now: float | None = None) -> list[JsonObject]:
         """The ``TransactWriteItems`` entries of pending → processed: the claim's update (conditioned on it still
         being pending) and its event counters. Normalize puts them in the transaction that registers the
         event's documents, so the mark and the registrations commit together or not at all."""
@@ -175,23 +184,19 @@ class DynamoInbox:
             ExpressionAttributeValues={":e": value(f"{error_type} at {at}"), ":t": value(int(when)),
                                        ":one": value(1), ":pending": value("pending")})
 
-    def get(self, source: str, event_id: str) -> dict[str, Any] | None:
+    def get(self, source: str, event_id: str) -> dict[str, object] | None:
         response = self.client.get_item(TableName=self._table, Key={"pk": value(inbox_key(source, event_id))},
                                         ConsistentRead=True)
         return from_item(response["Item"]) if "Item" in response else None
 
-    def pending_on(self, day: str) -> list[dict[str, Any]]:
+    def pending_on(self, day: str) -> list[dict[str, object]]:
         """Events claimed on ``day`` (UTC) and not processed yet (sparse index: cost = their number)."""
-        items: list[dict[str, Any]] = []
-        for page in self.client.get_paginator("query").paginate(
-                TableName=self._table, IndexName="pending_by_day", KeyConditionExpression="pending_day = :d",
-                ExpressionAttributeValues={":d": value(day)}):
-            items.extend(from_item(item) for item in page.get("Items", []))
-        return items
+        pages = self.client.get_paginator("query").paginate(
+            TableName=self._table, IndexName="pending_by_day", KeyConditionExpression="pending_day = :d",
+            ExpressionAttributeValues={":d": value(day)})
+        return [from_item(item) for page in pages for item in page.get("Items", [])]
 
-    def scan(self) -> list[dict[str, Any]]:
+    def scan(self) -> list[dict[str, object]]:
         """All items (local runtime / CLI summaries only — never on a hot path)."""
-        items: list[dict[str, Any]] = []
-        for page in self.client.get_paginator("scan").paginate(TableName=self._table, ConsistentRead=True):
-            items.extend(from_item(item) for item in page.get("Items", []))
-        return items
+        pages = self.client.get_paginator("scan").paginate(TableName=self._table, ConsistentRead=True)
+        return [from_item(item) for page in pages for item in page.get("Items", [])]

@@ -121,7 +121,8 @@ class S3ObjectStore:
 
     def read(self, name: str) -> bytes | None:
         try:
-            return self.client.get_object(Bucket=self._bucket, Key=self._key(name))["Body"].read()
+            body: bytes = self.client.get_object(Bucket=self._bucket, Key=self._key(name))["Body"].read()
+            return body
         except Exception as exc:
             if error_code(exc) in ("NoSuchKey", "404"):
                 return None

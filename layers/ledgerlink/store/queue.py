@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from ledgerlink.store.clients import client as default_client
@@ -17,9 +18,10 @@ class SqsQueue:
     def client(self) -> Any:
         return self._client or default_client("sqs")
 
-    def send(self, message: dict[str, Any], *, correlation_id: str) -> str:
+    def send(self, message: Mapping[str, object], *, correlation_id: str) -> str:
+        """Enqueue one inbound message (``InboundMessage.to_json()``, or a replay's JSON object as it was read)."""
         response = self.client.send_message(
             QueueUrl=self._url, MessageBody=json.dumps(message, separators=(",", ":")),
             MessageAttributes={"correlation_id": {"DataType": "String", "StringValue": correlation_id}},
         )
-        return response["MessageId"]
+        return str(response["MessageId"])

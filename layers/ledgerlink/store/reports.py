@@ -21,7 +21,8 @@ class S3Reports:
         self.client.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=content_type)
 
     def get(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        body: bytes = self.client.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        return body
 
 
 class EventBridgePublisher:
