@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import NotRequired, Protocol, TypedDict
+
+from ledgerlink.model.json import JsonObject
 
 AUDIT_PREFIX = "audit/"
 
@@ -20,7 +22,26 @@ class AuditCopies(Protocol):
     def put_once(self, key: str, body: bytes) -> bool: ...
 
 
-def audit_object(record: dict[str, Any]) -> tuple[str, bytes]:
+class StreamChange(TypedDict):
+    """The ``dynamodb`` part of a DynamoDB stream record (attribute-value JSON, as DynamoDB sends it)."""
+
+    Keys: dict[str, dict[str, str]]           # the audit table's pk and sk, each {"S": ...}
+    SequenceNumber: str
+    ApproximateCreationDateTime: NotRequired[float]
+    NewImage: NotRequired[JsonObject]
+    OldImage: NotRequired[JsonObject]
+
+
+class StreamRecord(TypedDict):
+    """One record of a DynamoDB stream event."""
+
+    eventName: str                            # INSERT | MODIFY | REMOVE
+    dynamodb: StreamChange
+    eventID: NotRequired[str]
+    eventSourceARN: NotRequired[str]
+
+
+def audit_object(record: StreamRecord) -> tuple[str, bytes]:
     """``audit/<pk>/<sk>/<sequence number>-<event>.json`` and the record's body for one stream record."""
     change = record["dynamodb"]
     keys = change["Keys"]
@@ -41,13 +62,13 @@ class ExportResult:
     tampering: list[str] = field(default_factory=list)      # keys of MODIFY / REMOVE records
     failed_sequence_number: str | None = None               # where the stream must resume
 
-    def response(self) -> dict[str, Any]:
+    def response(self) -> dict[str, list[dict[str, str]]]:
         """The partial-batch answer Lambda's stream event source understands (resume at the first failure)."""
         failures = [{"itemIdentifier": self.failed_sequence_number}] if self.failed_sequence_number else []
         return {"batchItemFailures": failures}
 
 
-def export(records: Iterable[dict[str, Any]], copies: AuditCopies) -> ExportResult:
+def export(records: Iterable[StreamRecord], copies: AuditCopies) -> ExportResult:
     """Write each record in stream order; stop at the first failure so the stream resumes exactly there."""
     result = ExportResult()
     for record in records:

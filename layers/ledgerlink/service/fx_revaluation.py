@@ -15,7 +15,7 @@ is posted for the entity until the rate is configured and the job runs again.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -26,6 +26,8 @@ from ledgerlink.clock import now as clock_now
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.errors import DocumentRejected, LedgerLinkError, RateLimited, TransientError
 from ledgerlink.model.documents import JournalEntry
+from ledgerlink.model.json import JsonObject
+from ledgerlink.model.status import DocumentStatus
 from ledgerlink.pipeline.enrich import Accounts
 from ledgerlink.pipeline.fx_revaluation import (
     REVALUATION_SOURCE,
@@ -56,7 +58,7 @@ class EntityRevaluation:
     journals_posted: tuple[str, ...] = ()
     balances: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"entity_id": self.entity_id, "period": self.period, "status": self.status, "detail": self.detail,
                 "journals_posted": list(self.journals_posted), "balances": self.balances}
 
@@ -70,7 +72,7 @@ class FxRevaluationService:
         self._exceptions = exceptions
         self._clock = clock
 
-    def run(self, *, entity_id: str | None = None, period: str | None = None) -> dict[str, Any]:
+    def run(self, *, entity_id: str | None = None, period: str | None = None) -> JsonObject:
         """Revalue the latest ended period of each entity (or ``period``, which must be over)."""
         version, config = self._config.active()
         if entity_id is not None and entity_id not in {entity.id for entity in config.entities}:
@@ -110,7 +112,8 @@ class FxRevaluationService:
         revaluation_id = revaluation_source(entity.id, period).document_id()
         reversal_id = revaluation_source(entity.id, period, REVERSAL).document_id()
         done = self._ledger.get(revaluation_id) or {}
-        if done.get("status") == "posted" and (self._ledger.get(reversal_id) or {}).get("status") == "posted":
+        if done.get("status") == DocumentStatus.POSTED and \
+                (self._ledger.get(reversal_id) or {}).get("status") == DocumentStatus.POSTED:
             result.status, result.detail = "already_revalued", f"{period} was revalued and reversed before"
             return result
         last_day = period_end(period)
@@ -191,12 +194,13 @@ class FxRevaluationService:
             retry_hint="fix the cause (mapping, period); the next revaluation run posts this journal again")
 
 
-def posted_journals(items: list[dict[str, Any]]) -> list[JournalEntry]:
+def posted_journals(items: Iterable[Mapping[str, object]]) -> list[JournalEntry]:
     """The posted (or summarized) journals held by posting-ledger items."""
     out = []
     for item in items:
-        if item.get("status") in ("posted", "summarized") and isinstance(item.get("journal"), str):
-            raw = json.loads(item["journal"])
+        journal = item.get("journal")
+        if item.get("status") in (DocumentStatus.POSTED, DocumentStatus.SUMMARIZED) and isinstance(journal, str):
+            raw = json.loads(journal)
             if raw.get("lines"):
                 out.append(JournalEntry.model_validate(raw))
     return out

@@ -9,20 +9,23 @@ start (the batch utility pulls in asyncio and every event data class, ≈ 0.1 s;
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+
+from ledgerlink.model.json import JsonObject
 
 
 class BatchFailed(Exception):
     """Every record of the batch failed; the first failure is the cause."""
 
 
-def process_sqs_batch(event: dict[str, Any], handle: Callable[[dict[str, Any]], None],
-                      on_failure: Callable[[dict[str, Any], Exception], None] | None = None) -> dict[str, Any]:
+def process_sqs_batch(event: Mapping[str, object], handle: Callable[[JsonObject], None],
+                      on_failure: Callable[[JsonObject, Exception], None] | None = None) -> JsonObject:
     """Handle every record of an SQS event; returns the partial batch response, raises :class:`BatchFailed`
     when no record succeeded (a batch with no records is an error too: the mapping never sends one)."""
-    records = event.get("Records")
-    if not isinstance(records, list) or not records:
+    listed = event.get("Records")
+    records: list[JsonObject] = [record for record in listed if isinstance(record, dict)] \
+        if isinstance(listed, list) else []
+    if not records:
         raise BatchFailed("the event holds no SQS records")
     failed: list[str] = []
     first_error: Exception | None = None
@@ -30,7 +33,7 @@ def process_sqs_batch(event: dict[str, Any], handle: Callable[[dict[str, Any]], 
         try:
             handle(record)
         except Exception as error:  # noqa: BLE001 - any failure of one record is that record's, retried by SQS
-            failed.append(record["messageId"])
+            failed.append(str(record["messageId"]))
             first_error = first_error or error
             if on_failure is not None:
                 on_failure(record, error)

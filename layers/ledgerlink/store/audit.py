@@ -7,6 +7,7 @@ action, on what, with which parameters, and the correlation id when there is one
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from ledgerlink.clock import now as clock_now
@@ -23,16 +24,16 @@ class DynamoAudit:
     def client(self) -> Any:
         return self._client or default_client("dynamodb")
 
-    def record(self, action: str, *, actor: str, subject: str, detail: dict[str, Any] | None = None,
-               correlation_id: str | None = None) -> dict[str, Any]:
+    def record(self, action: str, *, actor: str, subject: str, detail: Mapping[str, object] | None = None,
+               correlation_id: str | None = None) -> dict[str, object]:
         now = clock_now()
-        item = {"pk": f"audit#{now.date().isoformat()}", "sk": f"{now.isoformat(timespec='microseconds')}#{uuid.uuid4()}",
+        item: dict[str, object] = {"pk": f"audit#{now.date().isoformat()}", "sk": f"{now.isoformat(timespec='microseconds')}#{uuid.uuid4()}",
                 "action": action, "actor": actor, "subject": subject, "at": now.isoformat(timespec="seconds"),
                 "detail": {k: str(v) for k, v in (detail or {}).items()}, "correlation_id": correlation_id}
         self.client.put_item(TableName=self._table, Item=to_item(item), ConditionExpression="attribute_not_exists(sk)")
         return item
 
-    def on(self, day: str) -> list[dict[str, Any]]:
+    def on(self, day: str) -> list[dict[str, object]]:
         response = self.client.query(TableName=self._table, KeyConditionExpression="pk = :pk",
                                      ExpressionAttributeValues={":pk": value(f"audit#{day}")})
         return [from_item(item) for item in response.get("Items", [])]

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 _lock = threading.Lock()
-_clients: dict[str, Any] = {}
+_clients: dict[str, Any] = {}   # boto3 clients by service name (boto3 ships no types)
 _session: Any = None
 
 

@@ -30,7 +30,7 @@ class DynamoParties:
     def client(self) -> Any:
         return self._client or default_client("dynamodb")
 
-    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+    def _get(self, pk: str, sk: str) -> dict[str, object] | None:
         response = self.client.get_item(TableName=self._table, Key={"pk": value(pk), "sk": value(sk)},
                                         ConsistentRead=True)
         return from_item(response["Item"]) if "Item" in response else None
@@ -43,7 +43,7 @@ class DynamoParties:
             "announced_by": announced_by, "announced_at": int(epoch()),
             "details": {k: str(v) for k, v in (details or {}).items()}}))
 
-    def announced(self, role: str, system: str, source_id: str) -> dict[str, Any] | None:
+    def announced(self, role: str, system: str, source_id: str) -> dict[str, object] | None:
         return self._get(party_key(role, system, source_id), "announced")
 
     def erp_id(self, role: str, system: str, source_id: str, connection_id: str) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from ledgerlink.store.clients import client as default_client
@@ -36,7 +37,7 @@ class EventBridgePublisher:
     def client(self) -> Any:
         return self._client or default_client("events")
 
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+    def publish(self, detail_type: str, detail: Mapping[str, object]) -> None:
         response = self.client.put_events(Entries=[{
             "Source": self.SOURCE, "DetailType": detail_type, "EventBusName": self._bus,
             "Detail": json.dumps(detail, default=str)}])

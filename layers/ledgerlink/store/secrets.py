@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any
 
+from ledgerlink.model.json import JsonObject
 from ledgerlink.store.clients import client as default_client
 
 
@@ -58,13 +59,13 @@ class SecretsManagerSecrets:
     def get(self, secret_id: str) -> list[str]:
         return parse_secret_value(self.get_raw(secret_id))
 
-    def get_json(self, secret_id: str) -> dict[str, Any]:
+    def get_json(self, secret_id: str) -> JsonObject:
         """A JSON-object secret (API credentials); ``{}`` when the value is not a JSON object."""
         try:
             data = json.loads(self.get_raw(secret_id))
         except ValueError:
             return {}
-        return data if isinstance(data, dict) else {}
+        return data if isinstance(data, dict) else {}   # json.loads: JSON values only
 
     def put_raw(self, secret_id: str, text: str) -> None:
         """Store a new version (rotated OAuth 2.0 refresh token). The value is never logged."""
