@@ -117,7 +117,7 @@ class FxRevaluationService:
             result.status, result.detail = "already_revalued", f"{period} was revalued and reversed before"
             return result
         last_day = period_end(period)
-        if done.get("status") == "posted":   # stopped before the reversal: reverse what was posted
+        if done.get("status") == DocumentStatus.POSTED:   # stopped before the reversal: reverse what was posted
             revaluation = JournalEntry.model_validate_json(done["journal"])
         else:
             balances = open_balances(posted(), entity_id=entity.id, base=entity.base_currency, through=last_day)
