@@ -32,6 +32,7 @@ _HOME = {
     "document_id": "ledgerlink.model.ids",
     "fingerprint": "ledgerlink.model.ids",
     "new_correlation_id": "ledgerlink.model.ids",
+    "Claim": "ledgerlink.model.inbox",
     "InboundMessage": "ledgerlink.model.messages",
     "InvalidMessage": "ledgerlink.model.messages",
     "Currency": "ledgerlink.model.money",
@@ -43,10 +44,11 @@ _HOME = {
 
 __all__ = [
     "DOCUMENT_TYPES", "BankTransaction", "Bill", "BillLine", "CardTransaction", "CreditNote", "Currency", "CurrencyError",
-    "Document", "DocumentAdapter", "ExpenseLine", "InboundMessage", "InvalidMessage", "ExpenseReport", "Fee", "FxConversion", "Invoice", "InvoiceLine",
+    "Document", "DocumentAdapter", "ExpenseLine", "ExpenseReport", "Fee", "FxConversion", "Invoice", "InvoiceLine",
     "JournalEntry", "JournalLine", "Money", "Party", "Payment", "Reversal", "RevenueSchedule", "RevenueScheduleEntry",
     "SourceRef", "SubscriptionEvent", "SubscriptionItem", "currency_exponent", "document_id",
     "fingerprint", "imbalances", "new_correlation_id", "sum_money",
+    "Claim", "InboundMessage", "InvalidMessage",   # model.inbox, model.messages
 ]
 
 

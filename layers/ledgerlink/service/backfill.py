@@ -21,7 +21,7 @@ from ledgerlink.store.archive import archive_key
 if TYPE_CHECKING:
     from ledgerlink.config.model import LedgerLinkConfig
     from ledgerlink.config.sources import StripeSource
-    from ledgerlink.store.inbox import Claim
+    from ledgerlink.model.inbox import Claim
 
 
 @dataclass

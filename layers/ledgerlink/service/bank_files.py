@@ -23,7 +23,7 @@ from ledgerlink.model.messages import InboundMessage
 from ledgerlink.store.archive import item_key
 
 if TYPE_CHECKING:
-    from ledgerlink.store.inbox import Claim
+    from ledgerlink.model.inbox import Claim
 
 INBOX_PREFIX = "bank-inbox/"
 INLINE_LIMIT = 200_000

@@ -48,7 +48,7 @@ from ledgerlink.model.messages import InboundMessage
 from ledgerlink.store.archive import archive_key, item_key
 
 if TYPE_CHECKING:
-    from ledgerlink.store.inbox import Claim
+    from ledgerlink.model.inbox import Claim
 
 INLINE_BODY_LIMIT = 200_000  # bytes; larger bodies travel by archive key (claim check), SQS max is 256 KiB
 # a caller's X-Correlation-Id is echoed, logged, stored in the inbox, S3 metadata and the books: only these

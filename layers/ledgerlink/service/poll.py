@@ -32,7 +32,7 @@ from ledgerlink.store.archive import archive_key
 if TYPE_CHECKING:
     from ledgerlink.config.model import LedgerLinkConfig
     from ledgerlink.config.sources import Source
-    from ledgerlink.store.inbox import Claim
+    from ledgerlink.model.inbox import Claim
 
 INLINE_BODY_LIMIT = 200_000
 

@@ -15,25 +15,16 @@ name the events that were accepted but never processed without scanning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from ledgerlink.clock import epoch, utc_day
+from ledgerlink.model.inbox import Claim
 from ledgerlink.model.json import JsonObject
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import conditional, error_code
 from ledgerlink.store.control_totals import event_counter_update
 from ledgerlink.store.dynamo import from_item, to_item, value
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    is_new: bool
-    archive_key: str
-    correlation_id: str
-    status: str
-    day: str = ""          # UTC date of the first claim: the event counters' day
 
 
 def _epoch(stored: object, default: float) -> int:
