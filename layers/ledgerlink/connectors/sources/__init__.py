@@ -26,7 +26,7 @@ from ledgerlink.connectors.sources.traits import SourceTraits
 
 
 def _discover() -> dict[str, SourceTraits]:
-    """Every sub-package that declares ``TRAITS``, by kind (the package name), in name order."""
+    """Every sub-package that declares ``TRAITS``, by kind (the package name), in ``TRAITS.order``."""
     found: dict[str, SourceTraits] = {}
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda info: info.name):
         if not info.ispkg:
@@ -34,7 +34,7 @@ def _discover() -> dict[str, SourceTraits]:
         traits = getattr(importlib.import_module(f"{__name__}.{info.name}"), "TRAITS", None)
         if isinstance(traits, SourceTraits):
             found[info.name] = traits
-    return found
+    return dict(sorted(found.items(), key=lambda item: (item[1].order, item[0])))
 
 
 SOURCES: dict[str, SourceTraits] = _discover()

@@ -20,10 +20,13 @@ class SourceTraits:
     - ``polled``: read by the scheduled poller (no webhooks): ``api.py`` has ``poll``;
     - ``api``: the normalizer needs the vendor's API (fetch what a notification names, or poll): ``api.py``;
     - ``file_drop``: files dropped in the archive bucket (S3 event), neither webhook nor poll;
+    - ``order``: the kind's place in listings and in the configuration's ``Source`` union (kinds sort by it, then by
+      name; a new source takes the next free tens);
     - ``document_types``: the canonical document types ``normalize.py`` produces (the mapping-role check reads
       them to warn about roles an entity's source will need).
     """
 
+    order: int = 1000
     webhook: bool = False
     polled: bool = False
     api: bool = False

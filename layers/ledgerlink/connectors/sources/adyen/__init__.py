@@ -2,4 +2,4 @@
 
 from ledgerlink.connectors.sources.traits import SourceTraits
 
-TRAITS = SourceTraits(webhook=True, api=True, document_types=("invoice", "payment", "payout"))
+TRAITS = SourceTraits(order=30, webhook=True, api=True, document_types=("invoice", "payment", "payout"))

@@ -2,4 +2,4 @@
 
 from ledgerlink.connectors.sources.traits import SourceTraits
 
-TRAITS = SourceTraits(file_drop=True, document_types=("bank_transaction",))
+TRAITS = SourceTraits(order=90, file_drop=True, document_types=("bank_transaction",))

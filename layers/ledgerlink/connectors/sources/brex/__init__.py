@@ -2,4 +2,4 @@
 
 from ledgerlink.connectors.sources.traits import SourceTraits
 
-TRAITS = SourceTraits(webhook=True, document_types=("card_transaction",))
+TRAITS = SourceTraits(order=20, webhook=True, document_types=("card_transaction",))

@@ -2,4 +2,4 @@
 
 from ledgerlink.connectors.sources.traits import SourceTraits
 
-TRAITS = SourceTraits(webhook=True, api=True, document_types=("expense_report",))
+TRAITS = SourceTraits(order=70, webhook=True, api=True, document_types=("expense_report",))

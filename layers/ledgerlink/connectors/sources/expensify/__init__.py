@@ -2,4 +2,4 @@
 
 from ledgerlink.connectors.sources.traits import SourceTraits
 
-TRAITS = SourceTraits(polled=True, api=True, document_types=("expense_report",))
+TRAITS = SourceTraits(order=80, polled=True, api=True, document_types=("expense_report",))

@@ -2,4 +2,4 @@
 
 from ledgerlink.connectors.sources.traits import SourceTraits
 
-TRAITS = SourceTraits(webhook=True, api=True, document_types=("contract_event", "customer_event"))
+TRAITS = SourceTraits(order=60, webhook=True, api=True, document_types=("contract_event", "customer_event"))

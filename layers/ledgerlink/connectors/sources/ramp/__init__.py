@@ -2,4 +2,4 @@
 
 from ledgerlink.connectors.sources.traits import SourceTraits
 
-TRAITS = SourceTraits(webhook=True, api=True, document_types=("card_transaction", "expense_report", "bill", "reversal"))
+TRAITS = SourceTraits(order=50, webhook=True, api=True, document_types=("card_transaction", "expense_report", "bill", "reversal"))

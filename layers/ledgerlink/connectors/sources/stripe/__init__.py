@@ -2,5 +2,6 @@
 
 from ledgerlink.connectors.sources.traits import SourceTraits
 
-TRAITS = SourceTraits(webhook=True, api=True, document_types=("invoice", "credit_note", "payment", "payout", "write_off", "reversal",
-                                                         "subscription_event", "usage_batch"))
+TRAITS = SourceTraits(order=10, webhook=True, api=True,
+                      document_types=("invoice", "credit_note", "payment", "payout", "write_off", "reversal",
+                                      "subscription_event", "usage_batch"))
