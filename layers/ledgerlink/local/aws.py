@@ -153,7 +153,7 @@ def store_secrets(config: LedgerLinkConfig, values: dict[str, tuple[str, ...]]) 
 
     manager = clients.client("secretsmanager")
     for source in config.sources:
-        if source.signing_secret is None:  # e.g. bank files: no webhook, nothing to sign
+        if source.signing_secret is None:  # e.g. files dropped in S3: no webhook, nothing to sign
             continue
         secrets = [verification_value(source.kind, secret) for secret in values[source.id]]
         value = secrets[0] if len(secrets) == 1 else json.dumps({"secrets": list(secrets)})
