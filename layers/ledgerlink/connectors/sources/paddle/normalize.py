@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from decimal import Decimal
 
 from ledgerlink.config.model import Entity
 from ledgerlink.connectors.sources.base import (
@@ -74,7 +75,8 @@ def _line(item: JsonValue, position: int, currency: str) -> InvoiceLine:
     return InvoiceLine(
         line_id=_text(item, "id", where=where), amount=_minor(totals, "subtotal", currency, where=f"{where}.totals"),
         discount=discount if discount.amount else None, tax=tax if tax.amount else None,
-        quantity=quantity if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity > 0 else 1,
+        quantity=Decimal(quantity) if isinstance(quantity, int) and not isinstance(quantity, bool) and quantity > 0
+        else Decimal(1),
         description=name if isinstance(name, str) and name else None,
         product_id=product_id if isinstance(product_id, str) and product_id else None,
         price_id=price_id if isinstance(price_id, str) and price_id else None)
@@ -133,7 +135,8 @@ def _payment(event: Mapping[str, JsonValue], data: Mapping[str, JsonValue], invo
 
 def _method(data: Mapping[str, JsonValue]) -> str:
     """The captured payment's method (``card``, ``paypal`` ...), else ``paddle``."""
-    for payment in data.get("payments") or []:
+    payments = data.get("payments")
+    for payment in payments if isinstance(payments, list) else []:
         details = payment.get("method_details") if isinstance(payment, dict) else None
         kind = details.get("type") if isinstance(details, dict) else None
         if isinstance(payment, dict) and payment.get("status") == "captured" and isinstance(kind, str) and kind:

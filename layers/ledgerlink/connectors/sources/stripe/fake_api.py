@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from ledgerlink.connectors.sources.local_stack import JSON_TYPE, FakeHost, FakeRequest, Reply
+from ledgerlink.model.json import JsonValue
 
 # list endpoint → the query parameter that names the parent object
 _LISTS = {"/v1/balance_transactions": ("balance_transactions", "payout"), "/v1/refunds": ("refunds", "charge")}
@@ -43,8 +44,9 @@ def _limit(raw: str) -> int:
         return 0
 
 
-def _page(items: list[dict[str, object]], folder: str, after: str | None, limit: int) -> dict[str, object]:
-    start = next((i + 1 for i, item in enumerate(items) if item["id"] == after), 0) if after else 0
+def _page(items: list[JsonValue], folder: str, after: str | None, limit: int) -> dict[str, JsonValue]:
+    start = next((i + 1 for i, item in enumerate(items) if isinstance(item, dict) and item.get("id") == after),
+                 0) if after else 0
     return {"object": "list", "url": f"/v1/{folder}", "data": items[start:start + limit],
             "has_more": start + limit < len(items)}
 
