@@ -76,7 +76,7 @@ class RoleFinding:
     message: str
     suggestion: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str | None]:
         return {"severity": self.severity, "path": _path(self.loc), "message": self.message,
                 "suggestion": self.suggestion}
 
