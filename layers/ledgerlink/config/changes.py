@@ -10,8 +10,11 @@ row shows up as one added row rather than a cascade of edits.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
+
+from ledgerlink.model.json import JsonValue
 
 # section → the fields that identify one row (rows lacking a field match on None)
 ROW_KEYS: dict[str, tuple[str, ...]] = {
@@ -36,8 +39,8 @@ Kind = Literal["added", "removed", "changed"]
 class Change:
     kind: Kind
     path: str
-    before: Any = None
-    after: Any = None
+    before: JsonValue = None
+    after: JsonValue = None
 
     def line(self) -> str:
         mark = {"added": "+", "removed": "-", "changed": "~"}[self.kind]
@@ -47,16 +50,16 @@ class Change:
             return f"{mark} {self.path}: {_short(self.before)}"
         return f"{mark} {self.path}: {_short(self.before)} → {_short(self.after)}"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, JsonValue]:
         return {"kind": self.kind, "path": self.path, "before": self.before, "after": self.after}
 
 
-def _short(value: Any, limit: int = 120) -> str:
+def _short(value: JsonValue, limit: int = 120) -> str:
     text = json.dumps(value, sort_keys=True, default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _row_label(section: str, row: dict[str, Any], index: int) -> str:
+def _row_label(section: str, row: Mapping[str, JsonValue], index: int) -> str:
     keys = ROW_KEYS.get(section)
     if not keys:
         return f"{section}[{index}]"
@@ -64,8 +67,8 @@ def _row_label(section: str, row: dict[str, Any], index: int) -> str:
     return f"{section}[{' '.join(parts) or index}]"
 
 
-def _rows(section: str, rows: list[Any]) -> dict[str, Any]:
-    labelled: dict[str, Any] = {}
+def _rows(section: str, rows: list[JsonValue]) -> dict[str, JsonValue]:
+    labelled: dict[str, JsonValue] = {}
     for index, row in enumerate(rows):
         label = _row_label(section, row, index) if isinstance(row, dict) else f"{section}[{index}]"
         if label in labelled:  # duplicate natural key: fall back to the position
@@ -74,7 +77,7 @@ def _rows(section: str, rows: list[Any]) -> dict[str, Any]:
     return labelled
 
 
-def _walk(path: str, before: Any, after: Any, out: list[Change]) -> None:
+def _walk(path: str, before: JsonValue, after: JsonValue, out: list[Change]) -> None:
     if before == after:
         return
     if isinstance(before, dict) and isinstance(after, dict):
@@ -90,9 +93,9 @@ def _walk(path: str, before: Any, after: Any, out: list[Change]) -> None:
     out.append(Change("changed", path, before=before, after=after))
 
 
-def _keyed(config: dict[str, Any]) -> dict[str, Any]:
+def _keyed(config: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
     """Top-level sections, list sections spread into one entry per row under its natural-key label."""
-    keyed: dict[str, Any] = {}
+    keyed: dict[str, JsonValue] = {}
     for section, value in config.items():
         if isinstance(value, list):
             keyed.update(_rows(section, value))
@@ -101,14 +104,14 @@ def _keyed(config: dict[str, Any]) -> dict[str, Any]:
     return keyed
 
 
-def diff(before: dict[str, Any] | None, after: dict[str, Any]) -> list[Change]:
+def diff(before: Mapping[str, JsonValue] | None, after: Mapping[str, JsonValue]) -> list[Change]:
     """The changes from the stored configuration JSON ``before`` (None: nothing applied yet) to ``after``."""
     changes: list[Change] = []
     _walk("", _keyed(before or {}), _keyed(after), changes)
     return changes
 
 
-def summary(changes: list[Change]) -> dict[str, Any]:
+def summary(changes: list[Change]) -> dict[str, JsonValue]:
     """Counts per kind and per section, and the first ``SUMMARY_LIMIT`` change lines (for the audit trail)."""
     sections: dict[str, int] = {}
     for change in changes:
@@ -119,6 +122,6 @@ def summary(changes: list[Change]) -> dict[str, Any]:
         "added": sum(c.kind == "added" for c in changes),
         "removed": sum(c.kind == "removed" for c in changes),
         "changed": sum(c.kind == "changed" for c in changes),
-        "sections": sections,
+        "sections": {section: count for section, count in sections.items()},
         "lines": [change.line() for change in changes[:SUMMARY_LIMIT]],
     }

@@ -5,6 +5,7 @@ Schema is exported with ``ledgerlink config schema``. The stored form (DynamoDB 
 same model as JSON, versioned, so a posting can name the configuration version it used.
 """
 
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from functools import cached_property
@@ -58,6 +59,8 @@ def _time_zone(name: str) -> str:
 
 
 TimeZone = Annotated[str, AfterValidator(_time_zone)]
+# A reference problem: where in the file (for the loader to point at the line), and what.
+type Problem = tuple[tuple[str | int, ...], str]
 # Mapping roles: "receivable", "revenue", "fees.processing", "revenue.prod_123" ...
 Role = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[A-Za-z0-9_\-]+)*$")]
 
@@ -140,55 +143,72 @@ class LedgerLinkConfig(ConfigModel):
     @model_validator(mode="after")
     def _references(self) -> Self:
         # Each problem keeps its location so the loader can point at the file line.
-        problems: list[tuple[tuple[str | int, ...], str]] = []
+        problems: list[Problem] = [*self._duplicate_ids(), *self._entity_problems(), *self._source_problems(),
+                                   *self._mapping_problems(), *self._policy_problems()]
+        if problems:
+            summary = "; ".join(f"{'.'.join(map(str, loc))}: {message}" for loc, message in problems)
+            raise PydanticCustomError("config_reference", "{summary}", {"summary": summary, "problems": problems})
+        return self
+
+    def _duplicate_ids(self) -> Iterator[Problem]:
         for label, items in (("entities", self.entities), ("erp_connections", self.erp_connections),
                              ("sources", self.sources)):
             seen: set[str] = set()
             for position, item in enumerate(items):
                 if item.id in seen:
-                    problems.append(((label, position, "id"), f"duplicate id {item.id!r}"))
+                    yield (label, position, "id"), f"duplicate id {item.id!r}"
                 seen.add(item.id)
-        entity_ids = {entity.id for entity in self.entities}
-        connections = {connection.id: connection for connection in self.erp_connections}
-        source_ids = {source.id for source in self.sources}
+
+    def _entity_problems(self) -> Iterator[Problem]:
+        connections = {connection.id for connection in self.erp_connections}
         for position, entity in enumerate(self.entities):
             if entity.erp_connection not in connections:
-                problems.append((("entities", position, "erp_connection"),
-                                 f"no ERP connection {entity.erp_connection!r} in erp_connections"))
+                yield (("entities", position, "erp_connection"),
+                       f"no ERP connection {entity.erp_connection!r} in erp_connections")
             if entity.legacy_connection is not None and entity.legacy_connection not in connections:
-                problems.append((("entities", position, "legacy_connection"),
-                                 f"no ERP connection {entity.legacy_connection!r} in erp_connections"))
+                yield (("entities", position, "legacy_connection"),
+                       f"no ERP connection {entity.legacy_connection!r} in erp_connections")
             if entity.cutover_date is not None and entity.legacy_connection is None:
-                problems.append((("entities", position, "cutover_date"),
-                                 "a cutover date needs a legacy_connection for the documents dated before it"))
+                yield (("entities", position, "cutover_date"),
+                       "a cutover date needs a legacy_connection for the documents dated before it")
+
+    def _source_problems(self) -> Iterator[Problem]:
+        entity_ids = {entity.id for entity in self.entities}
         for position, source in enumerate(self.sources):
             if source.default_entity not in entity_ids:
-                problems.append((("sources", position, "default_entity"),
-                                 f"no entity {source.default_entity!r} in entities"))
+                yield ("sources", position, "default_entity"), f"no entity {source.default_entity!r} in entities"
             for account, entity_id in source.account_entities.items():
                 if entity_id not in entity_ids:
-                    problems.append((("sources", position, "account_entities", account),
-                                     f"no entity {entity_id!r} in entities"))
+                    yield ("sources", position, "account_entities", account), f"no entity {entity_id!r} in entities"
+
+    def _mapping_problems(self) -> Iterator[Problem]:
+        entity_ids = {entity.id for entity in self.entities}
+        source_ids = {source.id for source in self.sources}
         for position, mapping in enumerate(self.account_mappings):
             if mapping.entity not in entity_ids:
-                problems.append((("account_mappings", position, "entity"), f"no entity {mapping.entity!r} in entities"))
+                yield ("account_mappings", position, "entity"), f"no entity {mapping.entity!r} in entities"
                 continue
             if mapping.source != "*" and mapping.source not in source_ids:
-                problems.append((("account_mappings", position, "source"), f"no source {mapping.source!r} in sources"))
-            for connection_id in self.entity_connections(mapping.entity):
-                check = getattr(connections.get(connection_id), "account_problem", None)
-                if check is not None:
-                    for role, account in mapping.accounts.items():
-                        problem = check(account)
-                        if problem:
-                            problems.append((("account_mappings", position, "accounts", role), problem))
+                yield ("account_mappings", position, "source"), f"no source {mapping.source!r} in sources"
+            yield from self._account_problems(position, mapping)
+
+    def _account_problems(self, position: int, mapping: AccountMapping) -> Iterator[Problem]:
+        """Accounts a mapping names that an ERP of its entity refuses (the connection's ``account_problem``)."""
+        connections = {connection.id: connection for connection in self.erp_connections}
+        for connection_id in self.entity_connections(mapping.entity):
+            check = getattr(connections.get(connection_id), "account_problem", None)
+            if check is None:
+                continue
+            for role, account in mapping.accounts.items():
+                problem = check(account)
+                if problem:
+                    yield ("account_mappings", position, "accounts", role), problem
+
+    def _policy_problems(self) -> Iterator[Problem]:
+        source_ids = {source.id for source in self.sources}
         for position, policy in enumerate(self.posting_policies):
             if policy.source != "*" and policy.source not in source_ids:
-                problems.append((("posting_policies", position, "source"), f"no source {policy.source!r} in sources"))
-        if problems:
-            summary = "; ".join(f"{'.'.join(map(str, loc))}: {message}" for loc, message in problems)
-            raise PydanticCustomError("config_reference", "{summary}", {"summary": summary, "problems": problems})
-        return self
+                yield ("posting_policies", position, "source"), f"no source {policy.source!r} in sources"
 
     # ---- lookups (pure) ------------------------------------------------------------------------
 

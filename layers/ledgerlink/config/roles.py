@@ -20,6 +20,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from ledgerlink.connectors.sources import SOURCES
+
 # Every role the rules look up (the part before the first dot), with what uses it.
 KNOWN_ROLES: dict[str, str] = {
     "receivable": "invoices, credit notes, payments, write-offs, matched bank receipts",
@@ -63,19 +65,8 @@ REQUIRED_ROLES: dict[str, tuple[str, ...]] = {
     "bill": ("expense", "accounts_payable"),
 }
 
-# The document types each source kind's normalizer produces (connectors/sources/<kind>/normalize.py).
-DOCUMENT_TYPES_BY_KIND: dict[str, tuple[str, ...]] = {
-    "stripe": ("invoice", "credit_note", "payment", "payout", "write_off", "reversal", "subscription_event",
-               "usage_batch"),
-    "adyen": ("invoice", "payment", "payout"),
-    "bank": ("bank_transaction",),
-    "brex": ("card_transaction",),
-    "concur": ("expense_report",),
-    "expensify": ("expense_report",),
-    "ramp": ("card_transaction", "expense_report", "bill", "reversal"),
-    "hubspot": ("contract_event", "customer_event"),
-    "salesforce": ("contract_event", "customer_event"),
-}
+# The document types each source kind's normalizer produces (``TRAITS.document_types`` of its package).
+DOCUMENT_TYPES_BY_KIND: dict[str, tuple[str, ...]] = {kind: traits.document_types for kind, traits in SOURCES.items()}
 
 
 @dataclass(frozen=True)
@@ -85,7 +76,7 @@ class RoleFinding:
     message: str
     suggestion: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str | None]:
         return {"severity": self.severity, "path": _path(self.loc), "message": self.message,
                 "suggestion": self.suggestion}
 

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from ledgerlink import settings
 from ledgerlink.config.loader import config_hash
@@ -153,7 +154,7 @@ def store_secrets(config: LedgerLinkConfig, values: dict[str, tuple[str, ...]]) 
 
     manager = clients.client("secretsmanager")
     for source in config.sources:
-        if source.signing_secret is None:  # e.g. bank files: no webhook, nothing to sign
+        if source.signing_secret is None:  # e.g. files dropped in S3: no webhook, nothing to sign
             continue
         secrets = [verification_value(source.kind, secret) for secret in values[source.id]]
         value = secrets[0] if len(secrets) == 1 else json.dumps({"secrets": list(secrets)})
@@ -179,7 +180,7 @@ def in_process_lambdas(host: FunctionHost) -> Iterator[None]:
     original = LambdaSimpleBackend.invoke
 
     def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any,
-               response_headers: Any) -> bytes:
+               response_headers: Any) -> str | bytes | None:
         try:
             name = host.logical_name(function_name)
         except KeyError:
@@ -192,12 +193,8 @@ def in_process_lambdas(host: FunctionHost) -> Iterator[None]:
             return json.dumps(error.payload).encode()
         return json.dumps(result, default=str).encode()
 
-    LambdaSimpleBackend.invoke = invoke
-    with _sfn_start_execution_parameters():
-        try:
-            yield
-        finally:
-            LambdaSimpleBackend.invoke = original
+    with mock.patch.object(LambdaSimpleBackend, "invoke", invoke), _sfn_start_execution_parameters():
+        yield
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """``make demo``: start the local stack, send every webhook source's samples (each plus a duplicate and a
 forgery), poll the sources without webhooks (twice: the second poll finds nothing new above the high-water
-mark), drop the bank file, wait until the pipeline is idle, flush the summaries, release deferred revenue
+mark), drop the statement files, wait until the pipeline is idle, flush the summaries, release deferred revenue
 through the latest ended period (twice: the second release posts nothing), print what happened and the
 deferred-revenue waterfall, and check the books with ``bean-check``.
 
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ledgerlink import clock
-from ledgerlink.connectors.sources import POLLED_KINDS, WEBHOOK_KINDS
+from ledgerlink.connectors.sources import FILE_DROP_KINDS, POLLED_KINDS, WEBHOOK_KINDS
 from ledgerlink.local.runtime import LocalOptions, LocalRuntime
 from ledgerlink.service.revenue import waterfall_report
 from ledgerlink.store.exceptions import DynamoExceptions
@@ -34,6 +34,8 @@ from ledgerlink.store.revenue import DynamoRevenue
 
 # The samples run from 2021 to November 2026: as of mid-December 2026, November has ended (the release posts the
 # annual subscription's months through November) and the subscription still defers December to February.
+# the sources whose files are dropped in S3 rather than sent, as the summary names them
+_FILE_DROP = " / ".join(FILE_DROP_KINDS)
 DEMO_AS_OF = datetime(2026, 12, 15, 12, 0, tzinfo=UTC)
 
 @dataclass
@@ -136,7 +138,7 @@ def _answer(status: int, raw: bytes) -> dict[str, Any]:
 
 
 def send_samples(runtime: LocalRuntime, source_id: str, samples: list[Path], report: DemoReport,
-                 kind: str = "stripe") -> None:
+                 kind: str) -> None:
     """Every sample signed with the local secret, then a provider retry of the first and a forgery of the last."""
     from ledgerlink.local.secrets import generate
     from ledgerlink.local.signers import sign
@@ -218,14 +220,14 @@ def run_bean_check(book_file: Path) -> tuple[int, str]:
 
 
 def run_demo(config_path: Path, events_dir: Path, *, state_dir: Path = Path(".ledgerlink/demo"),
-             port: int = 0, source_id: str = "stripe", timeout: float = 180.0,
+             port: int = 0, source_id: str | None = None, timeout: float = 180.0,
              as_of: datetime = DEMO_AS_OF) -> DemoReport:
-    """``events_dir`` is either one source's samples (``*.json``, sent to ``source_id``) or ``events/`` with a
-    folder per configured source: webhook sources are sent first, then bank files are dropped (cash
+    """``events_dir`` is either one source's samples (``*.json``, sent to ``source_id``, by default the folder's name) or ``events/`` with a
+    folder per configured source: webhook sources are sent first, then statement files are dropped (cash
     application needs the payouts and invoices they settle to be registered). The whole run reads the clock
     as of ``as_of`` (it starts there and runs at normal speed)."""
     with clock.use(clock.AsOfClock(as_of)):
-        return _run_demo(config_path, events_dir, state_dir=state_dir, port=port, source_id=source_id,
+        return _run_demo(config_path, events_dir, state_dir=state_dir, port=port, source_id=source_id or events_dir.name,
                          timeout=timeout, as_of=as_of)
 
 
@@ -255,7 +257,7 @@ def _run_demo(config_path: Path, events_dir: Path, *, state_dir: Path, port: int
                         report.polls.append(Delivery(f"{attempt} {source.id}", 0, outcome))
         report.idle = runtime.wait_idle(timeout=timeout)
         for source, samples in plan:
-            if source is not None and source.kind == "bank":
+            if source is not None and source.kind in FILE_DROP_KINDS:
                 for sample in samples:
                     answer = runtime.drop_bank_file(source.id, sample.name, sample.read_bytes())
                     for outcome in answer.get("files", []):
@@ -307,7 +309,7 @@ def demo_ok(report: DemoReport) -> list[str]:
                  if d.label.startswith("duplicate") and d.status != 200]
     problems += [f"{d.label} answered {d.status}, expected 401" for d in report.deliveries
                  if d.label.startswith("forged") and d.status != 401]
-    problems += [f"bank file {d.label}: {d.body.get('outcome')} {d.body.get('reason') or ''}" for d in report.bank_files
+    problems += [f"{_FILE_DROP} file {d.label}: {d.body.get('outcome')} {d.body.get('reason') or ''}" for d in report.bank_files
                  if d.body.get("outcome") != "accepted"]
     firsts = [d for d in report.polls if d.label.startswith("first poll")]
     agains = [d for d in report.polls if d.label.startswith("second poll")]
@@ -369,7 +371,7 @@ def summary_lines(report: DemoReport, state_label: str | None = None) -> list[st
         ("accepted (2xx)", report.count(lambda d: d.status in (200, 202) and not d.label.startswith("duplicate"))),
         ("duplicates rejected (200 duplicate)", report.count(lambda d: d.body.get("status") == "duplicate")),
         ("forged rejected (401)", report.count(lambda d: d.status == 401)),
-        ("bank files dropped (S3)", len(report.bank_files)),
+        (f"{_FILE_DROP} files dropped (S3)", len(report.bank_files)),
         ("polls (EventBridge Scheduler)", len(report.polls)),
         ("polled items accepted", sum(int(d.body.get("accepted") or 0) for d in report.polls)),
         ("events ignored (recorded, not posted)", ignored_events),

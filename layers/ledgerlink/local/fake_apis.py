@@ -1,23 +1,14 @@
 """HTTP fakes of the vendor APIs LedgerLink calls (local stack, demo, functional tests).
 
-One threaded server on 127.0.0.1 answers the endpoints the connectors use, from the fixtures in
-``events/<source>/api/`` (each folder's README says where the shapes come from), and checks credentials the way
-the vendor does — a wrong secret is a 401 (or Expensify's ``responseCode`` 407), so the credential plumbing
-(Secrets Manager → session → header) is exercised end to end:
+One threaded server on 127.0.0.1 answers the endpoints the connectors use. Each source package with an API has a
+``fake_api.py`` (``FAKE_API``, contract in ``ledgerlink.connectors.sources.local_stack``): it serves the fixtures in
+``events/<source>/api/`` (each folder's README says where the shapes come from) and checks credentials the way the
+vendor does — a wrong secret is a 401 (or the vendor's own error answer), so the credential plumbing (Secrets
+Manager → session → header) is exercised end to end. This server records requests, injects failures, issues
+bearer tokens and reads fixtures for them; the endpoints each fake answers are listed in its module docstring.
 
-- Ramp: ``POST /developer/v1/token`` (basic auth, client credentials) → bearer; ``GET /developer/v1/transactions/{id}``,
-  ``/reimbursements/{id}`` and ``/bills/{id}``;
-- HubSpot: ``GET /crm/v3/objects/deals/{id}`` (private-app bearer token);
-- SAP Concur: ``POST /oauth2/v0/token`` (refresh-token grant) → bearer; ``GET /expensereports/v4/users/{u}/context/
-  {c}/reports/{id}`` and ``…/expenses``;
-- Adyen: ``GET /reports/download/MerchantAccount/{account}/{file}`` (report user, basic auth);
-- Expensify: ``POST /Integration-Server/ExpensifyIntegrations`` (``file`` export job honouring ``approvedAfter``
-  and ``reportState``; ``download``);
-- Stripe: ``GET /v1/balance_transactions?payout=po_...`` and ``GET /v1/refunds?charge=ch_...`` (restricted key as
-  bearer; ``limit`` ≤ 100, cursor pagination with ``starting_after`` / ``has_more``; ``Stripe-Account`` picks a
-  connected account's folder), from ``events/stripe/api/{balance_transactions,refunds}/[<account>/]<id>.json``.
-
-``fail(prefix, status, times)`` injects failures; ``requests`` records ``(method, path)`` for assertions.
+``fail(prefix, status, times)`` injects failures; ``requests`` records ``(method, path)`` for assertions. An
+attribute a vendor fake exposes (``exposed``) reads and writes as ``<kind>_<name>`` here.
 """
 
 from __future__ import annotations
@@ -27,87 +18,83 @@ import re
 import secrets as random_secrets
 import threading
 from collections.abc import Mapping
-from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
+from ledgerlink.connectors.sources import SOURCES, package_module
 from ledgerlink.connectors.sources.http import basic_auth
+from ledgerlink.connectors.sources.local_stack import JSON_TYPE, FakeRequest, FakeVendor, Reply
+from ledgerlink.local.signers import local_source
+from ledgerlink.model.json import JsonValue
 
 _SAFE = re.compile(r"^[A-Za-z0-9_\-.]{1,128}$")
 
 
 def generate_credentials(kind: str) -> dict[str, str]:
-    """Fresh local API credentials in the shape each source kind's secret has."""
-    token = random_secrets.token_urlsafe(18)
-    return {
-        "ramp": {"client_id": "ramp_id_" + token[:12], "client_secret": "ramp_sec_" + token},
-        "hubspot": {"access_token": "pat-na1-" + token},
-        "concur": {"client_id": "concur-app-" + token[:8], "client_secret": token,
-                   "refresh_token": "refresh-" + random_secrets.token_urlsafe(12)},
-        "adyen": {"username": "report_ledgerlink@Company.LedgerLinkDemo", "password": token},
-        "expensify": {"partnerUserID": "aa_ledgerlink_" + token[:8], "partnerUserSecret": token},
-        "stripe": {"api_key": "rk_test_" + token},
-    }[kind]
+    """Fresh local API credentials in the shape the kind's secret has (``LOCAL.new_credentials``); KeyError for a
+    kind whose API LedgerLink does not call."""
+    local = local_source(kind)
+    if local is None or local.new_credentials is None:
+        raise KeyError(kind)
+    return local.new_credentials(random_secrets.token_urlsafe(18))
+
+
+def vendor_fakes(fixtures: Path) -> dict[str, FakeVendor]:
+    """A fresh fake of every vendor API a source package has (its ``fake_api.py``), by kind."""
+    fakes: dict[str, FakeVendor] = {}
+    for kind in SOURCES:
+        module = package_module(kind, "fake_api")
+        if module is not None:
+            fakes[kind] = module.FAKE_API(fixtures)
+    return fakes
 
 
 class FakeSourceApis:
+    """The fake vendor APIs on one local HTTP server (``credentials``: kind → the credentials its source was given)."""
+
     def __init__(self, fixtures: Path, *, credentials: Mapping[str, Mapping[str, str]], host: str = "127.0.0.1",
                  port: int = 0) -> None:
+        self._vendors: dict[str, FakeVendor] = vendor_fakes(fixtures)
         self.fixtures = fixtures
         self.credentials = {kind: dict(values) for kind, values in credentials.items()}
         self.requests: list[tuple[str, str]] = []
-        self.expensify_reports: list[dict[str, Any]] = self._load_expensify()
         self._tokens: dict[str, str] = {}          # bearer token → kind
-        self._exports: dict[str, dict[str, Any]] = {}
         self._failures: list[list[Any]] = []       # [path prefix, status, remaining]
-        self._lock = threading.Lock()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
-                return
-
-            def _body(self) -> bytes:
-                length = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(length) if length else b""
-
-            def _reply(self, status: int, body: bytes | str | Any, content_type: str = "application/json") -> None:
-                data = body if isinstance(body, bytes) else (body if isinstance(body, str) else json.dumps(body)).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _handle(self) -> None:
-                body = self._body()
-                path = urlsplit(self.path).path
-                with fake._lock:
-                    fake.requests.append((self.command, path))
-                    injected = fake._injected(path)
-                if injected:
-                    self._reply(injected, {"error": "injected failure"})
-                    return
-                status, answer, content_type = fake.route(self.command, self.path, dict(self.headers.items()), body)
-                self._reply(status, answer, content_type)
-
-            do_GET = _handle
-            do_POST = _handle
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self.lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name="fake-source-apis")
+
+    # ---- what a vendor fake exposes, as <kind>_<name> ------------------------------------------------
+
+    def _exposed(self, name: str) -> tuple[FakeVendor, str] | None:
+        for kind, vendor in self.__dict__.get("_vendors", {}).items():
+            attribute = name.removeprefix(f"{kind}_")
+            if attribute != name and attribute in vendor.exposed:
+                return vendor, attribute
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        found = self._exposed(name)
+        if found is None:
+            raise AttributeError(name)
+        return getattr(found[0], found[1])
+
+    def __setattr__(self, name: str, value: object) -> None:
+        found = self._exposed(name)
+        if found is None:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(found[0], found[1], value)
 
     # ---- lifecycle ---------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def start(self) -> FakeSourceApis:
         self._thread.start()
@@ -126,11 +113,11 @@ class FakeSourceApis:
     # ---- test hooks --------------------------------------------------------------------------------
 
     def fail(self, path_prefix: str, status: int, times: int = 1) -> None:
-        with self._lock:
+        with self.lock:
             self._failures.append([path_prefix, status, times])
 
     def calls(self, path_prefix: str) -> int:
-        with self._lock:
+        with self.lock:
             return sum(1 for _, path in self.requests if path.startswith(path_prefix))
 
     def _injected(self, path: str) -> int | None:
@@ -140,141 +127,81 @@ class FakeSourceApis:
                 return int(failure[1])
         return None
 
-    def _load_expensify(self) -> list[dict[str, Any]]:
-        path = self.fixtures / "expensify" / "api" / "reports.json"
-        return json.loads(path.read_text()) if path.exists() else []
+    # ---- what the vendor fakes use (ledgerlink.connectors.sources.local_stack.FakeHost) -------------
 
-    # ---- routing -----------------------------------------------------------------------------------
+    def credentials_of(self, kind: str) -> Mapping[str, str]:
+        return self.credentials.get(kind, {})
 
-    def _issue(self, kind: str) -> dict[str, Any]:
+    def issue_token(self, kind: str) -> dict[str, JsonValue]:
         token = f"{kind}-token-" + random_secrets.token_urlsafe(12)
-        with self._lock:
+        with self.lock:
             self._tokens[token] = kind
         return {"access_token": token, "token_type": "Bearer", "expires_in": 3600}
 
-    def _bearer(self, headers: Mapping[str, str], kind: str) -> bool:
-        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-        token = auth.removeprefix("Bearer ").strip()
-        if kind == "hubspot":
-            return token == self.credentials.get("hubspot", {}).get("access_token")
+    def has_token(self, request: FakeRequest, kind: str) -> bool:
+        token = request.header("Authorization").removeprefix("Bearer ").strip()
         return self._tokens.get(token) == kind
 
-    def _basic(self, headers: Mapping[str, str], user: str | None, password: str | None) -> bool:
-        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-        return bool(user and password) and auth == basic_auth(user, password)
+    def basic_auth_is(self, request: FakeRequest, user: str | None, password: str | None) -> bool:
+        return bool(user and password) and request.header("Authorization") == basic_auth(user or "", password or "")
 
-    def _fixture(self, *parts: str) -> tuple[int, bytes | dict[str, Any], str]:
+    def fixture(self, *parts: str) -> Reply:
         if not all(_SAFE.match(part) for part in parts[1:]):
-            return 404, {"error": "not found"}, "application/json"
+            return 404, {"error": "not found"}, JSON_TYPE
         path = self.fixtures.joinpath(*parts)
         if not path.is_file():
-            return 404, {"error": "not found"}, "application/json"
-        content_type = "text/csv" if path.suffix == ".csv" else "application/json"
+            return 404, {"error": "not found"}, JSON_TYPE
+        content_type = "text/csv" if path.suffix == ".csv" else JSON_TYPE
         return 200, path.read_bytes(), content_type
 
-    def route(self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes
-              ) -> tuple[int, Any, str]:
+    # ---- routing -----------------------------------------------------------------------------------
+
+    def route(self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """The first vendor fake that knows the request answers it; 404 when none does."""
         path = urlsplit(raw_path).path
-        segments = [part for part in path.split("/") if part]
-        json_type = "application/json"
-        # Ramp
-        if method == "POST" and path == "/developer/v1/token":
-            creds = self.credentials.get("ramp", {})
-            if not self._basic(headers, creds.get("client_id"), creds.get("client_secret")):
-                return 401, {"error": "invalid_client"}, json_type
-            return 200, self._issue("ramp"), json_type
-        if method == "GET" and len(segments) == 4 and segments[:2] == ["developer", "v1"] and segments[2] in (
-                "transactions", "reimbursements", "bills"):
-            if not self._bearer(headers, "ramp"):
-                return 401, {"error": "unauthorized"}, json_type
-            return self._fixture("ramp", "api", segments[2], f"{segments[3]}.json")
-        # HubSpot
-        if method == "GET" and len(segments) == 5 and segments[:4] == ["crm", "v3", "objects", "deals"]:
-            if not self._bearer(headers, "hubspot"):
-                return 401, {"status": "error", "category": "INVALID_AUTHENTICATION"}, json_type
-            if "properties=" not in raw_path:
-                return 400, {"status": "error", "message": "ask for the properties you read"}, json_type
-            return self._fixture("hubspot", "api", "deals", f"{segments[4]}.json")
-        # SAP Concur
-        if method == "POST" and path == "/oauth2/v0/token":
-            form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
-            creds = self.credentials.get("concur", {})
-            if form.get("grant_type") != "refresh_token" or any(
-                    form.get(key) != creds.get(key) for key in ("client_id", "client_secret", "refresh_token")):
-                return 401, {"error": "invalid_grant"}, json_type
-            return 200, self._issue("concur"), json_type
-        if method == "GET" and segments[:3] == ["expensereports", "v4", "users"] and len(segments) in (8, 9):
-            if not self._bearer(headers, "concur"):
-                return 401, {"error": "unauthorized"}, json_type
-            folder = "expenses" if len(segments) == 9 and segments[8] == "expenses" else "reports"
-            return self._fixture("concur", "api", folder, f"{segments[7]}.json")
-        # Adyen reports
-        if method == "GET" and segments[:3] == ["reports", "download", "MerchantAccount"] and len(segments) == 5:
-            creds = self.credentials.get("adyen", {})
-            if not self._basic(headers, creds.get("username"), creds.get("password")):
-                return 401, {"status": 401, "errorType": "security"}, json_type
-            return self._fixture("adyen", "api", segments[4])
-        # Stripe balance transactions of a payout, refunds of a charge
-        if method == "GET" and path == "/v1/balance_transactions":
-            return self._stripe_list(raw_path, headers, "balance_transactions", "payout")
-        if method == "GET" and path == "/v1/refunds":
-            return self._stripe_list(raw_path, headers, "refunds", "charge")
-        # Expensify
-        if method == "POST" and path == "/Integration-Server/ExpensifyIntegrations":
-            return self._expensify(body)
-        return 404, {"error": "no such endpoint"}, json_type
+        request = FakeRequest(method, raw_path, path, tuple(part for part in path.split("/") if part), headers, body)
+        for vendor in self._vendors.values():
+            reply = vendor.route(self, request)
+            if reply is not None:
+                return reply
+        return 404, {"error": "no such endpoint"}, JSON_TYPE
 
-    def _stripe_list(self, raw_path: str, headers: Mapping[str, str], kind: str, by: str) -> tuple[int, Any, str]:
-        json_type = "application/json"
-        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
-        if auth != f"Bearer {self.credentials.get('stripe', {}).get('api_key')}":
-            return 401, {"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}}, json_type
-        query = {k: v[0] for k, v in parse_qs(urlsplit(raw_path).query).items()}
-        try:
-            limit = int(query.get("limit", "10"))
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= 100:
-            return 400, {"error": {"type": "invalid_request_error", "param": "limit"}}, json_type
-        account = next((v for k, v in headers.items() if k.lower() == "stripe-account"), None)
-        folder = ("stripe", "api", kind, *((account,) if account else ()))
-        status, raw, _ = self._fixture(*folder, f"{query.get(by, '')}.json")
-        if status != 200:
-            return status, raw, json_type
-        items = json.loads(raw)["data"]
-        after = query.get("starting_after")
-        start = next((i + 1 for i, item in enumerate(items) if item["id"] == after), 0) if after else 0
-        page = items[start:start + limit]
-        return 200, {"object": "list", "url": f"/v1/{kind}", "data": page,
-                     "has_more": start + limit < len(items)}, json_type
+    def handle(self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """One request as the server receives it: recorded, then an injected failure or the route's answer."""
+        path = urlsplit(raw_path).path
+        with self.lock:
+            self.requests.append((method, path))
+            injected = self._injected(path)
+        if injected:
+            return injected, {"error": "injected failure"}, JSON_TYPE
+        return self.route(method, raw_path, headers, body)
 
-    def _expensify(self, body: bytes) -> tuple[int, Any, str]:
-        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
-        try:
-            job = json.loads(form.get("requestJobDescription", ""))
-        except ValueError:
-            return 200, {"responseCode": 500, "responseMessage": "requestJobDescription is not JSON"}, "application/json"
-        creds = self.credentials.get("expensify", {})
-        if job.get("credentials") != {key: creds.get(key) for key in ("partnerUserID", "partnerUserSecret")}:
-            return 200, {"responseCode": 407, "responseMessage": "Authentication error"}, "application/json"
-        if job.get("type") == "file":
-            if "template" not in form:
-                return 200, {"responseCode": 500, "responseMessage": "no template"}, "application/json"
-            name = f"exportd{random_secrets.token_hex(8)}.json"
-            with self._lock:
-                self._exports[name] = job.get("inputSettings") or {}
-            return 200, name, "text/plain"
-        if job.get("type") == "download":
-            with self._lock:
-                settings = self._exports.get(str(job.get("fileName")))
-            if settings is None:
-                return 200, {"responseCode": 404, "responseMessage": "file not found"}, "application/json"
-            filters = settings.get("filters") or {}
-            after = date.fromisoformat(filters.get("approvedAfter", "1970-01-01"))
-            states = {s.strip().upper() for s in str(settings.get("reportState", "APPROVED")).split(",")}
-            reports = [report for report in self.expensify_reports
-                       if str(report.get("status", "")).upper() in states
-                       and date.fromisoformat(str(report.get("approved", "1970-01-01"))[:10]) > after]
-            return 200, json.dumps(reports), "application/json"
-        return 200, {"responseCode": 410, "responseMessage": f"unknown job type {job.get('type')!r}"}, "application/json"
 
+def _encoded(body: bytes | str | JsonValue) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    return (body if isinstance(body, str) else json.dumps(body)).encode()
+
+
+def _handler(fake: FakeSourceApis) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+            return
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            status, answer, content_type = fake.handle(self.command, self.path, dict(self.headers.items()), body)
+            data = _encoded(answer)
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = _handle
+        do_POST = _handle
+
+    return Handler

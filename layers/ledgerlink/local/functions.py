@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TypedDict
 
 DEFAULT_CONCURRENCY = 8   # containers per function (Lambda scales each function out the same way)
 FUNCTION_NAMES: tuple[str, ...] = ("ingest", "normalize", "enrich", "validate", "post", "open_exception",
@@ -65,8 +65,16 @@ class LambdaCrash(Exception):
     retryable = True   # the process died: nothing after it ran, SQS or Step Functions delivers the work again
 
 
+class LambdaErrorPayload(TypedDict):
+    """What Lambda returns for an unhandled exception (the body of a function error)."""
+
+    errorType: str          # noqa: N815 - Lambda's field names
+    errorMessage: str       # noqa: N815
+    stackTrace: list[str]   # noqa: N815
+
+
 class FunctionError(Exception):
-    def __init__(self, payload: dict[str, Any]) -> None:
+    def __init__(self, payload: LambdaErrorPayload) -> None:
         super().__init__(payload.get("errorMessage"))
         self.payload = payload
 

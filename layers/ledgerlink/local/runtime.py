@@ -2,15 +2,15 @@
 
     runtime = LocalRuntime(LocalOptions(config_path=Path("config/ledgerlink.example.yaml")))
     runtime.start()            # moto server, resources, config, secrets, functions, pollers, HTTP front
-    runtime.webhook_url("stripe")
-    runtime.poll("expensify")  # what EventBridge Scheduler does on AWS
+    runtime.webhook_url("<source id>")
+    runtime.poll("<source id>")  # a polled source: what EventBridge Scheduler does on AWS
     runtime.wait_idle()
     runtime.stop()
 
 Same handlers, same state machine definition (``ledgerlink.workflow``), same table shapes
 (``ledgerlink.store.tables``) as the CDK app. What is local: moto instead of AWS, a directory instead
 of an S3 prefix for the book, in-process Lambda invocations, shorter queue timeouts (options), and the
-vendor APIs (Ramp, HubSpot, SAP Concur, Adyen reports, Expensify): the sources' ``api.base_url`` is pointed at
+vendor APIs (each source package's ``fake_api.py``): the sources' ``api.base_url`` is pointed at
 an HTTP fake serving ``events/<source>/api/`` with freshly generated credentials (``fake_source_apis``).
 """
 
@@ -94,7 +94,7 @@ class LocalOptions:
 
 
 def with_api_base_url(config: LedgerLinkConfig, url: str) -> LedgerLinkConfig:
-    """``config`` with every source's vendor API (``api`` / Adyen ``reports``) at ``url``."""
+    """``config`` with every source's vendor API (``api``, or ``reports`` for a report download) at ``url``."""
     sources = []
     for source in config.sources:
         for attribute in ("api", "reports"):
@@ -637,9 +637,12 @@ class LocalRuntime:
         return f"{self.front.url}/webhooks/{source_id}"
 
     def drop_bank_file(self, source_id: str, name: str, body: bytes) -> dict[str, Any]:
-        """Put a statement file under ``bank-inbox/<source>/`` and deliver the S3 event, as S3 would on AWS."""
+        """Put a statement file under the inbox prefix (``<INBOX_PREFIX><source>/``) and deliver the S3 event, as S3
+        would on AWS."""
+        from ledgerlink.service.bank_files import INBOX_PREFIX
+
         assert self.resources is not None
-        key = f"bank-inbox/{source_id}/{name}"
+        key = f"{INBOX_PREFIX}{source_id}/{name}"
         self.client("s3").put_object(Bucket=self.resources.archive_bucket, Key=key, Body=body)
         event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "awsRegion": REGION,
                               "s3": {"bucket": {"name": self.resources.archive_bucket},

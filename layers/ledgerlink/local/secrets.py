@@ -1,7 +1,7 @@
 """Signing secrets for the local stack, so anyone can sign requests with their own tools.
 
 Where a source's secret comes from, first match wins:
-1. ``--secrets FILE``: JSON ``{"<source id>": "whsec_..."}`` (or a list of secrets during rotation);
+1. ``--secrets FILE``: JSON ``{"<source id>": "<secret>"}`` (or a list of secrets during rotation);
 2. the environment variable ``LEDGERLINK_LOCAL_SECRET_<SOURCE ID>`` (upper case, ``-`` → ``_``);
 3. ``.ledgerlink/local-secrets.json``, generated on first use (mode 0600) and kept between runs.
 
@@ -11,13 +11,15 @@ from Secrets Manager and no secret value is ever put in an environment variable.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
-import secrets as random_secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from ledgerlink.connectors.sources.local_stack import whsec_secret
+from ledgerlink.local.signers import local_source
 
 DEFAULT_FILE = Path(".ledgerlink") / "local-secrets.json"
 
@@ -41,29 +43,15 @@ def _as_values(raw: object) -> tuple[str, ...]:
     raise ValueError("a local secret must be a non-empty string or list of strings")
 
 
-def generate(kind: str) -> str:
-    """A fresh local secret in the form the provider issues it (the verifier parses it the same way)."""
-    if kind == "brex":       # Standard Webhooks: whsec_ + base64 of the key bytes
-        return "whsec_" + base64.b64encode(random_secrets.token_bytes(24)).decode()
-    if kind == "adyen":      # Adyen HMAC keys are 64 hex characters
-        return random_secrets.token_hex(32).upper()
-    if kind == "salesforce":  # the URL token of the outbound-message endpoint
-        return random_secrets.token_urlsafe(24)
-    if kind == "hubspot":    # an app client secret (a UUID)
-        import uuid
-
-        return str(uuid.uuid4())
-    if kind == "ramp":       # the webhook subscription secret
-        return random_secrets.token_urlsafe(32)
-    if kind == "concur":     # a stand-in for SAP Concur's key pair: we keep the private key to sign locally;
-        from ledgerlink.local.signers import new_rsa_private_key  # Secrets Manager gets the public key
-
-        return new_rsa_private_key()
-    return "whsec_" + random_secrets.token_urlsafe(24)
+def generate(kind: str | None) -> str:
+    """A fresh local secret in the form the provider issues it (the verifier parses it the same way): the kind's
+    ``LOCAL.new_secret``; a ``whsec_`` secret for an unknown kind or none."""
+    local = local_source(kind) if kind else None
+    return (local.new_secret if local is not None else whsec_secret)()
 
 
 def resolve(source_ids: list[str], *, secrets_file: Path | None = None,
-            default_file: Path = DEFAULT_FILE, kinds: dict[str, str] | None = None) -> dict[str, LocalSecret]:
+            default_file: Path = DEFAULT_FILE, kinds: Mapping[str, str] | None = None) -> dict[str, LocalSecret]:
     explicit = json.loads(secrets_file.read_text()) if secrets_file else {}
     stored = json.loads(default_file.read_text()) if default_file.exists() else {}
     resolved: dict[str, LocalSecret] = {}
@@ -76,7 +64,7 @@ def resolve(source_ids: list[str], *, secrets_file: Path | None = None,
                                               f"${env_name(source_id)}")
         else:
             if source_id not in stored:
-                stored[source_id] = generate((kinds or {}).get(source_id, "stripe"))
+                stored[source_id] = generate((kinds or {}).get(source_id))
                 generated = True
             resolved[source_id] = LocalSecret(source_id, _as_values(stored[source_id]), str(default_file))
     if generated:

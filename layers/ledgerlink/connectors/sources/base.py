@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from ledgerlink.config.model import Entity, LedgerLinkConfig
@@ -112,7 +112,8 @@ def minor_money(holder: Any, *, field: str, amount_key: str = "amount", currency
         raise NormalizationError(f"{field}.{amount_key} {value!r} is not an integer in minor units",
                                  reason="invalid_amount", field=f"{field}.{amount_key}")
     try:
-        return Money.from_minor(value, holder.get(currency_key))
+        # whatever the payload holds: from_minor validates it (CurrencyError below for a non-code)
+        return Money.from_minor(value, cast(str, holder.get(currency_key)))
     except CurrencyError as exc:
         raise NormalizationError(f"{field}: {exc}", reason="invalid_currency", field=f"{field}.{currency_key}") from None
 
