@@ -44,9 +44,24 @@ def ramp_api(ramp_credentials) -> Iterator[FakeSourceApis]:
         yield fake
 
 
+class RunningClock(FakeClock):
+    """The contract server's clock runs with the test (monotonic seconds from ``start``).
+
+    A FakeClock stands still unless a test advances it, so QuickBooks' 10-requests-per-second window would
+    count every request of the test as one second, and a run that happened to need an eleventh request (two
+    executions racing for the new vendor) was throttled for Intuit's 60 s and timed out."""
+
+    def __init__(self, start: float) -> None:
+        super().__init__(start)
+        self._started = time.monotonic()
+
+    def now(self) -> float:
+        return super().now() + (time.monotonic() - self._started)
+
+
 @pytest.fixture
 def quickbooks() -> Iterator[tuple[QuickBooksApp, ContractServer]]:
-    app = QuickBooksApp(FakeClock(time.time()), realm_id=REALM, client_id="functional",
+    app = QuickBooksApp(RunningClock(1_767_225_600.0), realm_id=REALM, client_id="functional",
                         client_secret="functional-secret", refresh_token="refresh-functional",
                         accounts=set(ACCOUNTS.values()))
     server = ContractServer(app).start()
