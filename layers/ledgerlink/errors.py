@@ -23,7 +23,7 @@ class LedgerLinkError(Exception):
         self.message = message
         self.detail = detail
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"reason": self.reason, "message": self.message, **self.detail}
 
 
@@ -162,7 +162,7 @@ class ConfigError(LedgerLinkError):
     reason = "config_invalid"
 
 
-def rejection_from_cause(cause: str | None) -> dict[str, Any]:
+def rejection_from_cause(cause: str | None) -> dict[str, object]:
     """Recover ``{reason, message, ...}`` from a Step Functions ``Cause`` string (Lambda error JSON)."""
     if not cause:
         return {"reason": "unknown", "message": "no error cause recorded"}
@@ -176,9 +176,9 @@ def rejection_from_cause(cause: str | None) -> dict[str, Any]:
     message = outer.get("errorMessage", "")
     if error_type in {"DocumentRejected", "NormalizationError", "MasterDataPending"}:
         try:
-            inner = json.loads(message)
+            inner: object = json.loads(message)
             if isinstance(inner, dict) and "reason" in inner:
-                return inner
+                return {str(key): value for key, value in inner.items()}
         except ValueError:
             pass
     if error_type in {"TransientError", "RateLimited", "SourceApiUnavailable"}:

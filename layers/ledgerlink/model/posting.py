@@ -91,7 +91,7 @@ class PostingState:
     needs into its pydantic model once (``DocumentAdapter`` / ``JournalEntry``), and the exception step must read
     a state whose document would not validate."""
 
-    document_id: str
+    document_id: str | None
     correlation_id: str | None
     config_version: int | None
     source_id: str | None
@@ -111,7 +111,7 @@ class PostingState:
         posting = _object(raw.get("posting"))
         received_at = raw.get("received_at")
         return cls(
-            document_id=str(raw["document_id"]), correlation_id=_text(raw.get("correlation_id")),
+            document_id=_text(raw.get("document_id")), correlation_id=_text(raw.get("correlation_id")),
             config_version=_int(raw.get("config_version")),
             source_id=_text(raw.get("source_id")), archive_key=_text(raw.get("archive_key")),
             received_at=_float(received_at),
@@ -120,6 +120,14 @@ class PostingState:
             posting=Posting.parse(posting) if posting is not None else None,
             period_adjusted=bool(raw.get("period_adjusted")),
             error=StepError.parse(raw["error"]) if "error" in raw else None, raw=raw)
+
+    @property
+    def ledger_id(self) -> str:
+        """The document id the ledger item is keyed by (every state normalize starts has one; a test may start a
+        step without)."""
+        if self.document_id is None:
+            raise KeyError("document_id")
+        return self.document_id
 
     @property
     def correlation(self) -> str:

@@ -282,7 +282,7 @@ def post_document_step(state: JsonObject, *, ledger: PostingLedger, config_store
     A crash between 2 and 3 leaves a lease that runs out; the retry after it finds the posting by external id
     (guard 3 of D11). A failure this invocation sees gives the lease back at once, so the retry need not wait."""
     holder = uuid.uuid4().hex
-    document_id = PostingState.parse(state).document_id
+    document_id = PostingState.parse(state).ledger_id
     lease = ledger.take_lease(document_id, holder=holder, seconds=lease_seconds or POST_LEASE_SECONDS, now=now)
     if not lease.taken:
         return stored_result(state, lease.item, exceptions)
@@ -304,13 +304,13 @@ def stored_result(state: JsonObject, item: Mapping[str, object], exceptions: Exc
     if stored.status in STORED_RESULTS:
         if current.resolves_exception and exceptions is not None:  # the first invocation may have died first
             exceptions.resolve(current.resolves_exception, actor="ledgerlink", note=f"posted as {stored.erp_ref}")
-        return {"document_id": current.document_id, "status": str(status), "erp_ref": stored.erp_ref,
+        return {"document_id": current.ledger_id, "status": str(status), "erp_ref": stored.erp_ref,
                 "created": False, "correlation_id": current.correlation, "posting_latency_seconds": None,
                 "stored_result": True}
     if stored.status in POSTABLE_STATUSES:
-        raise PostingInProgress(f"{current.document_id} is being posted by another invocation",
+        raise PostingInProgress(f"{current.ledger_id} is being posted by another invocation",
                                 lease_until=item.get("lease_until"))
-    raise DocumentStateError(f"{current.document_id}: cannot post a document that is {status or 'not in the ledger'}",
+    raise DocumentStateError(f"{current.ledger_id}: cannot post a document that is {status or 'not in the ledger'}",
                              actual=status)
 
 
@@ -330,7 +330,7 @@ def record_posting(state: JsonObject, ledger: LedgerUpdater, exceptions: Excepti
     latency = round(now - current.received_at, 3) if current.received_at is not None else None
     status = DocumentStatus.SUMMARIZED if posting.summarized else DocumentStatus.POSTED
     try:
-        ledger.transition(current.document_id, to=status, expected=POSTABLE_STATUSES, key=counter_key(state),
+        ledger.transition(current.ledger_id, to=status, expected=POSTABLE_STATUSES, key=counter_key(state),
                           remove=LEASE_ATTRIBUTES, **_posted_attributes(current, posting, journal, latency))
     except DocumentStateError as exc:
         # a summarized document whose bucket the flush already posted (and marked it posted): nothing to record
@@ -339,7 +339,7 @@ def record_posting(state: JsonObject, ledger: LedgerUpdater, exceptions: Excepti
         status = DocumentStatus.POSTED
     if current.resolves_exception and exceptions is not None:  # a replay or retry of an exception case posted it
         exceptions.resolve(current.resolves_exception, actor="ledgerlink", note=f"posted as {posting.erp_ref}")
-    return {"document_id": current.document_id, "status": status.value, "erp_ref": posting.erp_ref,
+    return {"document_id": current.ledger_id, "status": status.value, "erp_ref": posting.erp_ref,
             "created": posting.created, "correlation_id": current.correlation, "posting_latency_seconds": latency}
 
 
@@ -374,11 +374,11 @@ def open_exception_step(state: JsonObject, ledger: LedgerUpdater, exceptions: Ex
         suggested_fix = suggested_fix or "transient retries were exhausted or a step failed unexpectedly; " \
                                          "check the logs by correlation id and retry"
     exception_id, _ = exceptions.open(
-        subject=current.document_id, reason=reason, message=message, correlation_id=current.correlation,
-        document_id=current.document_id, archive_key=current.archive_key, suggested_fix=suggested_fix,
+        subject=current.ledger_id, reason=reason, message=message, correlation_id=current.correlation,
+        document_id=current.ledger_id, archive_key=current.archive_key, suggested_fix=suggested_fix,
         entity_id=current.entity_id, source=current.source_id, detail=rejection, task_token=task_token,
     )
-    ledger.transition(current.document_id, to=DocumentStatus.EXCEPTION, expected=POSTABLE_STATUSES,
+    ledger.transition(current.ledger_id, to=DocumentStatus.EXCEPTION, expected=POSTABLE_STATUSES,
                       key=counter_key(state), remove=LEASE_ATTRIBUTES, exception_id=exception_id,
                       exception_reason=reason)
     # a retry that failed for another reason supersedes the case it was retrying
@@ -387,10 +387,10 @@ def open_exception_step(state: JsonObject, ledger: LedgerUpdater, exceptions: Ex
         exceptions.resolve(superseded, actor="ledgerlink", note=f"superseded by {exception_id} ({reason})")
     if events is not None:
         events.publish("LedgerLink Exception Opened", {
-            "exception_id": exception_id, "reason": reason, "document_id": current.document_id,
+            "exception_id": exception_id, "reason": reason, "document_id": current.ledger_id,
             "entity_id": current.entity_id, "source": current.source_id,
             "correlation_id": current.correlation, "waiting_execution": bool(task_token)})
-    return {"document_id": current.document_id, "status": DocumentStatus.EXCEPTION.value,
+    return {"document_id": current.ledger_id, "status": DocumentStatus.EXCEPTION.value,
             "exception_id": exception_id, "reason": reason, "correlation_id": current.correlation}
 
 

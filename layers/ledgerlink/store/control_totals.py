@@ -23,7 +23,6 @@ from typing import Any
 
 from ledgerlink.model.counters import CounterKey
 from ledgerlink.model.status import DocumentStatus
-
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.dynamo import from_item, value
 
