@@ -49,7 +49,7 @@ class WaitingExecutions(Protocol):
 
 
 class AuditTrail(Protocol):
-    def record(self, action: str, *, actor: str, subject: str, detail: dict[str, Any] | None = None,
+    def record(self, action: str, *, actor: str, subject: str, detail: dict[str, object] | None = None,
                correlation_id: str | None = None) -> object: ...
 
 

@@ -107,7 +107,7 @@ def _cancelled_on_condition(exc: Exception) -> Mapping[str, object] | None:
 
 
 def _update_request(table: str, document_id: str, present: Mapping[str, object], removed: Sequence[str],
-                    current: str) -> dict[str, Any]:
+                    current: str) -> dict[str, object]:
     """The conditioned ``Update`` of a status transition (``#a0`` is the status; botocore's untyped request)."""
     return {"Update": {
         "TableName": table, "Key": {"document_id": value(document_id)},
@@ -138,7 +138,7 @@ class DynamoLedger:
         """The low-level DynamoDB client (botocore: untyped)."""
         return self._client or default_client("dynamodb")
 
-    def _counter(self, key: CounterKey, moves: Mapping[str, int]) -> dict[str, Any]:
+    def _counter(self, key: CounterKey, moves: Mapping[str, int]) -> dict[str, object]:
         return document_counter_update(self._totals, entity_id=key.entity_id, business_date=key.business_date,
                                        source=key.source, currency=key.currency, amount=key.amount, moves=moves)
 
