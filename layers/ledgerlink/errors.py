@@ -12,7 +12,10 @@ from typing import Any
 
 
 class LedgerLinkError(Exception):
-    """Base error: ``reason`` is a stable snake_case code; ``detail`` is safe to log (no secrets/PII)."""
+    """Base error: ``reason`` is a stable snake_case code; ``detail`` is safe to log (no secrets/PII).
+
+    ``detail`` values are ``Any``: each raiser chooses its keywords, and the code that catches the error reads back
+    the one it knows (``exc.detail.get("suggested_fix")``) as what that raiser passed."""
 
     reason: str = "ledgerlink_error"
 
