@@ -12,7 +12,10 @@ from typing import Any
 
 
 class LedgerLinkError(Exception):
-    """Base error: ``reason`` is a stable snake_case code; ``detail`` is safe to log (no secrets/PII)."""
+    """Base error: ``reason`` is a stable snake_case code; ``detail`` is safe to log (no secrets/PII).
+
+    ``detail`` values are ``Any``: each raiser chooses its keywords, and the code that catches the error reads back
+    the one it knows (``exc.detail.get("suggested_fix")``) as what that raiser passed."""
 
     reason: str = "ledgerlink_error"
 
@@ -23,7 +26,7 @@ class LedgerLinkError(Exception):
         self.message = message
         self.detail = detail
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {"reason": self.reason, "message": self.message, **self.detail}
 
 
@@ -162,7 +165,7 @@ class ConfigError(LedgerLinkError):
     reason = "config_invalid"
 
 
-def rejection_from_cause(cause: str | None) -> dict[str, Any]:
+def rejection_from_cause(cause: str | None) -> dict[str, object]:
     """Recover ``{reason, message, ...}`` from a Step Functions ``Cause`` string (Lambda error JSON)."""
     if not cause:
         return {"reason": "unknown", "message": "no error cause recorded"}
@@ -176,9 +179,9 @@ def rejection_from_cause(cause: str | None) -> dict[str, Any]:
     message = outer.get("errorMessage", "")
     if error_type in {"DocumentRejected", "NormalizationError", "MasterDataPending"}:
         try:
-            inner = json.loads(message)
+            inner: object = json.loads(message)
             if isinstance(inner, dict) and "reason" in inner:
-                return inner
+                return {str(key): value for key, value in inner.items()}
         except ValueError:
             pass
     if error_type in {"TransientError", "RateLimited", "SourceApiUnavailable"}:

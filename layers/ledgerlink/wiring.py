@@ -7,21 +7,54 @@ AWS clients are themselves lazy). ``reset()`` forgets everything (tests, local r
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from ledgerlink import settings
 from ledgerlink.store import clients
 
+if TYPE_CHECKING:   # every service and adapter is imported by the factory that builds it (cold start, D74)
+    from ledgerlink.connectors.erps import ConnectorContext
+    from ledgerlink.connectors.erps.beancount import BeancountBook
+    from ledgerlink.service.bank_files import BankFileService
+    from ledgerlink.service.close_check import CloseCheck
+    from ledgerlink.service.flush import FlushService
+    from ledgerlink.service.fx_revaluation import FxRevaluationService
+    from ledgerlink.service.ingest import IngestService
+    from ledgerlink.service.normalize import NormalizeService
+    from ledgerlink.service.ops import OpsServices
+    from ledgerlink.service.poll import PollService
+    from ledgerlink.service.posting import ConnectorFactory
+    from ledgerlink.service.reconcile import Reconciler
+    from ledgerlink.service.revenue import ReleaseService, RevenueObserver, RevenueRecorder
+    from ledgerlink.store.buckets import DynamoBuckets
+    from ledgerlink.store.config_store import DynamoConfigStore
+    from ledgerlink.store.exceptions import DynamoExceptions
+    from ledgerlink.store.ledger import DynamoLedger
+    from ledgerlink.store.parties import DynamoParties
+    from ledgerlink.store.reports import EventBridgePublisher
+    from ledgerlink.store.revenue import DynamoRevenue
+
+
+class PostDependencies(TypedDict):
+    """The post step's ports, as keywords of ``service.posting.post_document_step``."""
+
+    ledger: DynamoLedger
+    config_store: DynamoConfigStore
+    connectors: ConnectorFactory
+    buckets: DynamoBuckets
+    exceptions: DynamoExceptions
+    revenue: RevenueRecorder
+
 
 @cache
-def _config_store(table: str, cache_seconds: int) -> Any:
+def _config_store(table: str, cache_seconds: int) -> DynamoConfigStore:
     from ledgerlink.store.config_store import DynamoConfigStore
 
     return DynamoConfigStore(table, cache_seconds=cache_seconds)
 
 
 @cache
-def ingest_service() -> Any:
+def ingest_service() -> IngestService:
     from ledgerlink.service.ingest import IngestService
     from ledgerlink.store.archive import S3Archive
     from ledgerlink.store.inbox import DynamoInbox
@@ -39,7 +72,7 @@ def ingest_service() -> Any:
 
 
 @cache
-def normalize_service() -> Any:
+def normalize_service() -> NormalizeService:
     from ledgerlink.service.fetch import SourceFetcher
     from ledgerlink.service.normalize import NormalizeService
     from ledgerlink.store.archive import S3Archive
@@ -65,20 +98,20 @@ def normalize_service() -> Any:
     )
 
 
-def _revenue_store(table: str) -> Any:
+def _revenue_store(table: str) -> DynamoRevenue | None:
     from ledgerlink.store.revenue import DynamoRevenue
 
     return DynamoRevenue(table) if table else None
 
 
-def _revenue_observer(table: str) -> Any:
+def _revenue_observer(table: str) -> RevenueObserver:
     from ledgerlink.service.revenue import RevenueObserver
 
     return RevenueObserver(_revenue_store(table))
 
 
 @cache
-def revenue_recorder() -> Any:
+def revenue_recorder() -> RevenueRecorder:
     """The post step's writer of revenue schedule facts (raises if facts come and no table is configured)."""
     from ledgerlink.service.revenue import RevenueRecorder
 
@@ -86,7 +119,7 @@ def revenue_recorder() -> Any:
 
 
 @cache
-def revenue_release_service() -> Any:
+def revenue_release_service() -> ReleaseService:
     from ledgerlink.service.posting import erp_connectors
     from ledgerlink.service.revenue import ReleaseService
     from ledgerlink.store.exceptions import DynamoExceptions
@@ -101,7 +134,7 @@ def revenue_release_service() -> Any:
 
 
 @cache
-def fx_revaluation_service() -> Any:
+def fx_revaluation_service() -> FxRevaluationService:
     """The period-end FX revaluation, run by the release function after the release (same settings, D90)."""
     from ledgerlink.service.fx_revaluation import FxRevaluationService
     from ledgerlink.service.posting import erp_connectors
@@ -116,13 +149,13 @@ def fx_revaluation_service() -> Any:
 
 
 @cache
-def config_reader() -> Any:
+def config_reader() -> DynamoConfigStore:
     s = settings.read_settings(settings.ConfigReaderSettings)
     return _config_store(s.config_table, s.config_cache_seconds)
 
 
 @cache
-def enrich_dependencies() -> tuple[Any, Any]:
+def enrich_dependencies() -> tuple[DynamoConfigStore, DynamoLedger]:
     """(config store, posting ledger): reversals read the original's posted journal."""
     from ledgerlink.store.ledger import DynamoLedger
 
@@ -131,7 +164,7 @@ def enrich_dependencies() -> tuple[Any, Any]:
     return _config_store(s.config_table, s.config_cache_seconds), DynamoLedger(s.ledger_table, totals_table="")
 
 
-def _connector_context(books_uri: str, legacy_files_uri: str, limiter_table: str) -> Any:
+def _connector_context(books_uri: str, legacy_files_uri: str, limiter_table: str) -> ConnectorContext:
     from ledgerlink.connectors.erps import ConnectorContext
     from ledgerlink.store.limiter import DynamoLimiters
     from ledgerlink.store.secrets import SecretsManagerSecrets
@@ -141,7 +174,7 @@ def _connector_context(books_uri: str, legacy_files_uri: str, limiter_table: str
 
 
 @cache
-def post_dependencies() -> dict[str, Any]:
+def post_dependencies() -> PostDependencies:
     """The post step's ports, as keywords of ``service.posting.post_document_step``: the posting ledger (lease,
     stored result, posted transition), configuration, ERP connectors, summary buckets, exception cases and the
     revenue recorder."""
@@ -158,14 +191,14 @@ def post_dependencies() -> dict[str, Any]:
 
 
 @cache
-def summary_buckets() -> Any:
+def summary_buckets() -> DynamoBuckets:
     from ledgerlink.store.buckets import DynamoBuckets
 
     return DynamoBuckets(settings.read_settings(settings.PostSettings).buckets_table)
 
 
 @cache
-def flush_service() -> Any:
+def flush_service() -> FlushService:
     from ledgerlink.service.flush import FlushService
     from ledgerlink.service.posting import erp_connectors
     from ledgerlink.store.buckets import DynamoBuckets
@@ -180,7 +213,7 @@ def flush_service() -> Any:
 
 
 @cache
-def exception_stores() -> tuple[Any, Any, Any]:
+def exception_stores() -> tuple[DynamoLedger, DynamoExceptions, EventBridgePublisher]:
     """(ledger, exception cases, EventBridge publisher) for the open-exception step."""
     from ledgerlink.store.exceptions import DynamoExceptions
     from ledgerlink.store.ledger import DynamoLedger
@@ -192,7 +225,7 @@ def exception_stores() -> tuple[Any, Any, Any]:
 
 
 @cache
-def master_data_dependencies() -> tuple[Any, Any, Any]:
+def master_data_dependencies() -> tuple[DynamoConfigStore, ConnectorFactory, DynamoParties]:
     """(config store, connector factory, parties cross-references) for the master-data step."""
     from ledgerlink.service.posting import erp_connectors
     from ledgerlink.store.parties import DynamoParties
@@ -203,7 +236,7 @@ def master_data_dependencies() -> tuple[Any, Any, Any]:
 
 
 @cache
-def reconciler() -> Any:
+def reconciler() -> Reconciler:
     from ledgerlink.connectors.erps import ConnectorContext
     from ledgerlink.service.backfill import Backfiller
     from ledgerlink.service.posting import erp_connectors
@@ -238,7 +271,7 @@ def reconciler() -> Any:
     )
 
 
-def close_check_service() -> Any:
+def close_check_service() -> CloseCheck:
     """The month-end close check: the active configuration, the ledger, the books, the revenue schedules and the
     archived payout contents (the ops API's Lambda, the CLI on a target, the demo)."""
     from ledgerlink.connectors.erps import ConnectorContext
@@ -255,7 +288,7 @@ def close_check_service() -> Any:
     connectors = erp_connectors(ConnectorContext(books_uri=s.books_uri, secrets=SecretsManagerSecrets(),
                                                  legacy_files_uri=s.legacy_files_uri), prepare=False)
 
-    def book_for(entity_id: str) -> Any:
+    def book_for(entity_id: str) -> BeancountBook | None:
         connector = connectors(config, config.entity(entity_id).erp_connection, version)
         return connector if isinstance(connector, BeancountBook) else None
 
@@ -266,7 +299,7 @@ def close_check_service() -> Any:
 
 
 @cache
-def bank_file_service() -> Any:
+def bank_file_service() -> BankFileService:
     from ledgerlink.service.bank_files import BankFileService
     from ledgerlink.store.archive import S3Archive
     from ledgerlink.store.inbox import DynamoInbox
@@ -281,7 +314,7 @@ def bank_file_service() -> Any:
 
 
 @cache
-def ops_services() -> Any:
+def ops_services() -> OpsServices:
     from ledgerlink.ops.replay import Replayer
     from ledgerlink.service.exceptions import ExceptionsService
     from ledgerlink.service.ops import OpsServices
@@ -308,7 +341,7 @@ def ops_services() -> Any:
 
 
 @cache
-def poll_service() -> Any:
+def poll_service() -> PollService:
     from ledgerlink.service.fetch import SourceFetcher
     from ledgerlink.service.poll import PollService
     from ledgerlink.store.archive import S3Archive

@@ -40,12 +40,20 @@ _HOME = {
     "Money": "ledgerlink.model.money",
     "currency_exponent": "ledgerlink.model.money",
     "sum_money": "ledgerlink.model.money",
+    "CounterKey": "ledgerlink.model.counters",
+    "DocumentStateError": "ledgerlink.model.ledger",
+    "Lease": "ledgerlink.model.ledger",
+    "LedgerItem": "ledgerlink.model.ledger",
+    "Posting": "ledgerlink.model.posting",
+    "PostingState": "ledgerlink.model.posting",
+    "StepError": "ledgerlink.model.posting",
 }
 
 __all__ = [
     "DOCUMENT_TYPES", "BankTransaction", "Bill", "BillLine", "CardTransaction", "CreditNote", "Currency", "CurrencyError",
     "Document", "DocumentAdapter", "ExpenseLine", "ExpenseReport", "Fee", "FxConversion", "Invoice", "InvoiceLine",
     "JournalEntry", "JournalLine", "Money", "Party", "Payment", "Reversal", "RevenueSchedule", "RevenueScheduleEntry",
+    "CounterKey", "DocumentStateError", "Lease", "LedgerItem", "Posting", "PostingState", "StepError",
     "SourceRef", "SubscriptionEvent", "SubscriptionItem", "currency_exponent", "document_id",
     "fingerprint", "imbalances", "new_correlation_id", "sum_money",
     "Claim", "InboundMessage", "InvalidMessage",   # model.inbox, model.messages

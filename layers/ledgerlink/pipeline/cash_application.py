@@ -11,36 +11,37 @@ is open is left to a person (it may belong to another invoice).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from ledgerlink.model.documents import BankTransaction
+from ledgerlink.model.status import DocumentStatus
 from ledgerlink.pipeline.receivables import open_amount
 
 # what a bank credit settles, by the matched document's type
 COUNTER_ROLES = {"payout": "payouts_in_transit", "invoice": "receivable"}
 
 
-def _amount(record: dict[str, Any]) -> Decimal | None:
+def _amount(record: Mapping[str, object]) -> Decimal | None:
     try:
         return Decimal(str(record.get("amount")))
     except (InvalidOperation, ValueError):
         return None
 
 
-def _settles(record: dict[str, Any], amount: Decimal) -> bool:
+def _settles(record: Mapping[str, object], amount: Decimal) -> bool:
     if _amount(record) == amount:
         return True
     still_open = open_amount(record)   # None for a payout: exact amounts only
     return still_open is not None and still_open > 0 and amount >= still_open
 
 
-def apply(transaction: BankTransaction, records: dict[str, dict[str, Any] | None]) -> BankTransaction:
+def apply(transaction: BankTransaction, records: Mapping[str, Mapping[str, object] | None]) -> BankTransaction:
     if transaction.counter_role or transaction.amount.amount <= 0:
         return transaction  # debits (fees, transfers out) are not applied here: they become cases
     for document_id in transaction.match_candidates:
         record = records.get(document_id)
-        if not record or record.get("status") == "exception":
+        if not record or record.get("status") == DocumentStatus.EXCEPTION:
             continue
         role = COUNTER_ROLES.get(str(record.get("document_type")))
         if (role and record.get("entity_id") == transaction.entity_id

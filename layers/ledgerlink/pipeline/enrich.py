@@ -101,7 +101,8 @@ def _line(accounts: Accounts, amount: Money, role: str, *fallbacks: str, memo: s
 
 
 def _billing_lines(doc: Invoice | CreditNote, accounts: Accounts, sign: int) -> list[JournalLine]:
-    """Invoice lines (sign=+1) or their mirror for a credit note (sign=-1)."""
+    """Invoice lines (sign=+1) or their mirror for a credit note (sign=-1): the receivable, one revenue line per
+    item, the discounts (where the chart has a discounts account), one tax line per tax treatment."""
     currency = doc.currency
     lines: list[JournalLine] = [_line(accounts, _signed(doc.total, sign), "receivable",
                                       memo=f"{doc.party.source_id}")] if not doc.total.is_zero() else []
@@ -109,22 +110,13 @@ def _billing_lines(doc: Invoice | CreditNote, accounts: Accounts, sign: int) -> 
     taxes: dict[str | None, Money] = {}   # per tax treatment: one tax line per ERP tax code
     discounts = Money.zero(currency)
     for item in doc.lines:
-        revenue = item.amount - (item.inclusive_tax or Money.zero(currency))
-        if item.discount and not separate_discounts:
-            revenue = revenue - item.discount
-        elif item.discount:   # net of the tax it contains, like the revenue it reduces (issue 17)
-            discount = _discount_net_of_tax(item, currency)
-            revenue, discounts = revenue - item.discount + discount, discounts + discount
+        revenue, discount = _revenue_and_discount(item, currency, separate_discounts)
+        discounts = discounts + discount
         tax = (item.tax or Money.zero(currency)) + (item.inclusive_tax or Money.zero(currency))
         if not tax.is_zero():
             taxes[item.tax_treatment] = taxes.get(item.tax_treatment, Money.zero(currency)) + tax
         if not revenue.is_zero():
-            specific = [f"{item.revenue_category}.{item.product_id}"] if item.product_id else []
-            role = specific[0] if specific else item.revenue_category
-            fallbacks = [item.revenue_category] if specific else []
-            code = accounts.tax_code(item.tax_treatment) if item.tax_treatment else None
-            lines.append(_line(accounts, _signed(-revenue, sign), role, *fallbacks, memo=item.description,
-                               dimensions={"tax_code": code} if code else None))
+            lines.append(_revenue_line(item, accounts, _signed(-revenue, sign)))
     if not discounts.is_zero():
         lines.append(_line(accounts, _signed(discounts, sign), "discounts", memo="discounts"))
     for treatment, tax in sorted(taxes.items(), key=lambda item: item[0] or ""):
@@ -132,6 +124,28 @@ def _billing_lines(doc: Invoice | CreditNote, accounts: Accounts, sign: int) -> 
         lines.append(_line(accounts, _signed(-tax, sign), "tax", memo=f"tax ({treatment})" if treatment else "tax",
                            dimensions={"tax_code": code} if code else None))
     return lines
+
+
+def _revenue_and_discount(item: InvoiceLine, currency: str, separate_discounts: bool) -> tuple[Money, Money]:
+    """A line's revenue (net of inclusive tax and, unless the chart books discounts apart, of its discount) and
+    the discount booked apart (zero when none)."""
+    revenue = item.amount - (item.inclusive_tax or Money.zero(currency))
+    if item.discount and not separate_discounts:
+        return revenue - item.discount, Money.zero(currency)
+    if item.discount:   # net of the tax it contains, like the revenue it reduces (issue 17)
+        discount = _discount_net_of_tax(item, currency)
+        return revenue - item.discount + discount, discount
+    return revenue, Money.zero(currency)
+
+
+def _revenue_line(item: InvoiceLine, accounts: Accounts, amount: Money) -> JournalLine:
+    """The revenue line of an invoice item: its product's account where the chart has one, else its category's."""
+    specific = [f"{item.revenue_category}.{item.product_id}"] if item.product_id else []
+    role = specific[0] if specific else item.revenue_category
+    fallbacks = [item.revenue_category] if specific else []
+    code = accounts.tax_code(item.tax_treatment) if item.tax_treatment else None
+    return _line(accounts, amount, role, *fallbacks, memo=item.description,
+                 dimensions={"tax_code": code} if code else None)
 
 
 def _discount_net_of_tax(item: InvoiceLine, currency: str) -> Money:

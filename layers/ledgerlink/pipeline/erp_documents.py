@@ -19,6 +19,8 @@ posts as a journal, which every connector supports.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from ledgerlink.connectors.erps.base import ErpDocument, ErpLine
 from ledgerlink.model.documents import Bill, CreditNote, Document, Invoice, JournalEntry, Payment, Reversal
 from ledgerlink.model.money import Money, sum_money
@@ -44,7 +46,7 @@ def _account(journal: JournalEntry, *roles: str) -> str | None:
     return None
 
 
-def _rate(journal: JournalEntry):  # noqa: ANN202 - Decimal | None
+def _rate(journal: JournalEntry) -> Decimal | None:
     return journal.fx.rate if journal.fx is not None else None
 
 

@@ -12,23 +12,36 @@ waits with a :class:`TransientError` that the state machine retries, and then fi
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.errors import MasterDataPending, TransientError
 from ledgerlink.model.documents import DocumentAdapter, Party
+from ledgerlink.model.posting import PostingState
 from ledgerlink.pipeline.master_data import check_employee, parties_of
+
+if TYPE_CHECKING:
+    from ledgerlink.model.json import JsonObject
+    from ledgerlink.service.posting import ConnectorFactory, VersionedConfig
 
 
 class PartiesPort(Protocol):
-    def announced(self, role: str, system: str, source_id: str) -> dict[str, Any] | None: ...
+    def announced(self, role: str, system: str, source_id: str) -> Mapping[str, object] | None: ...
     def erp_id(self, role: str, system: str, source_id: str, connection_id: str) -> str | None: ...
     def record_erp_id(self, role: str, system: str, source_id: str, connection_id: str, erp_id: str, *,
                       entity_id: str) -> str: ...
     def claim_creation(self, role: str, system: str, source_id: str, connection_id: str, *, owner: str) -> bool: ...
 
 
-def _announcement(parties: PartiesPort, party: Party, system: str) -> dict[str, Any] | None:
+@runtime_checkable
+class PartySync(Protocol):
+    """A connector that keeps customers, vendors and employees in its ERP (the API ERPs, the Beancount book)."""
+
+    def ensure_party(self, party: Party) -> str: ...
+
+
+def _announcement(parties: PartiesPort, party: Party, system: str) -> Mapping[str, object] | None:
     """The master-data event that introduced this party: under its own id, or under one of its external ids (a
     Stripe customer whose metadata names the HubSpot company / Salesforce account the CRM announced)."""
     for identity_system, identity in ((system, party.source_id), *sorted(party.external_ids.items())):
@@ -38,13 +51,16 @@ def _announcement(parties: PartiesPort, party: Party, system: str) -> dict[str, 
     return None
 
 
-def master_data_step(state: dict[str, Any], config_store: Any, connectors: Any, parties: PartiesPort
-                     ) -> dict[str, Any]:
+def master_data_step(state: JsonObject, config_store: VersionedConfig, connectors: ConnectorFactory,
+                     parties: PartiesPort) -> JsonObject:
+    """Check and create the document's parties; the state answered with ``parties`` (``role:id`` → ERP id of each
+    party created or found for an ERP-native document)."""
     from ledgerlink.pipeline.route import route
 
-    version = int(state["config_version"])
-    config: LedgerLinkConfig = config_store.get(version)
-    document = DocumentAdapter.validate_python(state["document"])
+    current = PostingState.parse(state)
+    version = current.version
+    config = config_store.get(version)
+    document = DocumentAdapter.validate_python(current.document)
     system = document.source.system
     source_id = document.source.source_id or system
     connection_id = route(config, document.entity_id, document.accounting_date).connection_id
@@ -52,7 +68,7 @@ def master_data_step(state: dict[str, Any], config_store: Any, connectors: Any, 
     # (line-level or a summary) carries no party, so creating customers for it would only spend ERP calls.
     policy = config.policy_for(source_id, document.document_type)
     referenced = policy.post_as == "document" and policy.mode == "line_level"
-    synced: dict[str, str] = {}
+    synced: JsonObject = {}
     for party in parties_of(document):
         if party.role == "employee":
             check_employee(document, party, config, source_id)
@@ -68,12 +84,13 @@ def master_data_step(state: dict[str, Any], config_store: Any, connectors: Any, 
             synced[f"{party.role}:{party.source_id}"] = _ensure(
                 party, system=system, source_id=source_id, entity_id=document.entity_id, connection_id=connection_id,
                 config=config, version=version, connectors=connectors, parties=parties,
-                owner=str(state.get("document_id") or document.document_id))
-    return {**state, "parties": synced}
+                owner=current.document_id or document.document_id)
+    return current.extended(parties=synced)
 
 
 def _ensure(party: Party, *, system: str, source_id: str, entity_id: str, connection_id: str,
-            config: LedgerLinkConfig, version: int, connectors: Any, parties: PartiesPort, owner: str) -> str:
+            config: LedgerLinkConfig, version: int, connectors: ConnectorFactory, parties: PartiesPort,
+            owner: str) -> str:
     known = parties.erp_id(party.role, system, party.source_id, connection_id)
     if known:
         return known
@@ -89,6 +106,5 @@ def _ensure(party: Party, *, system: str, source_id: str, entity_id: str, connec
     if announcement and announcement.get("name") and not party.name:
         party = party.model_copy(update={"name": announcement["name"]})
     connector = connectors(config, connection_id, version)
-    ensure = getattr(connector, "ensure_party", None)
-    erp_id = ensure(party) if ensure is not None else f"{party.role}:{party.source_id}"
+    erp_id = connector.ensure_party(party) if isinstance(connector, PartySync) else f"{party.role}:{party.source_id}"
     return parties.record_erp_id(party.role, system, party.source_id, connection_id, erp_id, entity_id=entity_id)

@@ -17,14 +17,18 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from ledgerlink.model.counters import CounterKey
+from ledgerlink.model.status import DocumentStatus
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.dynamo import from_item, value
 
 SHARDS = 4
-DOCUMENT_STATES = ("received", "posted", "exception", "ignored")
+DOCUMENT_STATES = (DocumentStatus.RECEIVED.value, DocumentStatus.POSTED.value, DocumentStatus.EXCEPTION.value,
+                   DocumentStatus.IGNORED.value)
 EVENT_COUNTERS = ("received", "processed", "ignored", "exception")
 
 
@@ -40,13 +44,13 @@ def shard() -> int:
     return random.randrange(SHARDS)  # noqa: S311 - load spreading, not security
 
 
-def event_counter_update(table: str, utc_date: str, source: str, **deltas: int) -> dict[str, Any]:
+def event_counter_update(table: str, utc_date: str, source: str, **deltas: int) -> dict[str, object]:
     """A TransactWriteItems ``Update`` adding ``deltas`` to an event counter."""
     return _add(table, events_pk(utc_date), f"{source}#{shard()}", {name: Decimal(v) for name, v in deltas.items()})
 
 
 def document_counter_update(table: str, *, entity_id: str, business_date: str, source: str, currency: str,
-                            amount: Decimal, moves: dict[str, int]) -> dict[str, Any]:
+                            amount: Decimal, moves: Mapping[str, int]) -> dict[str, object]:
     """``moves`` = state → +1/-1 (e.g. ``{"posted": 1, "exception": -1}``): count and amount move together."""
     deltas: dict[str, Decimal] = {}
     for state, step in moves.items():
@@ -55,13 +59,14 @@ def document_counter_update(table: str, *, entity_id: str, business_date: str, s
     return _add(table, documents_pk(entity_id, business_date), f"{source}#{currency}#{shard()}", deltas)
 
 
-def merged_document_counter_updates(table: str, moves: list[tuple[Any, dict[str, int]]]) -> list[dict[str, Any]]:
+def merged_document_counter_updates(table: str, moves: Iterable[tuple[CounterKey, Mapping[str, int]]]
+                                    ) -> list[dict[str, object]]:
     """One ``Update`` per counter item for several documents' ``(CounterKey, moves)``: DynamoDB refuses two
     operations on the same item in one transaction, so documents counted under the same (entity, business date,
     source, currency) share one shard and their deltas are summed."""
     merged: dict[tuple[str, str, str, str], dict[str, Decimal]] = {}
     for key, states in moves:
-        deltas = merged.setdefault((key.entity_id, key.business_date, key.source, key.currency), {})
+        deltas = merged.setdefault(key.partition, {})
         for state, step in states.items():
             deltas[f"{state}_count"] = deltas.get(f"{state}_count", Decimal(0)) + Decimal(step)
             deltas[f"{state}_amount"] = deltas.get(f"{state}_amount", Decimal(0)) + key.amount * step
@@ -69,7 +74,8 @@ def merged_document_counter_updates(table: str, moves: list[tuple[Any, dict[str,
             for (entity_id, business_date, source, currency), deltas in merged.items()]
 
 
-def _add(table: str, pk: str, sk: str, deltas: dict[str, Decimal]) -> dict[str, Any]:
+def _add(table: str, pk: str, sk: str, deltas: Mapping[str, Decimal]) -> dict[str, object]:
+    """A ``TransactWriteItems`` ``Update`` action (the request as botocore takes it)."""
     names = {f"#c{i}": name for i, name in enumerate(deltas)}
     values = {f":c{i}": value(delta) for i, delta in enumerate(deltas.values())}
     return {"Update": {
@@ -86,9 +92,11 @@ class DynamoControlTotals:
 
     @property
     def client(self) -> Any:
+        """The low-level DynamoDB client (botocore: untyped)."""
         return self._client or default_client("dynamodb")
 
     def _query(self, pk: str) -> list[dict[str, Any]]:
+        """The items of one partition (Any: deserialized DynamoDB values, read by the callers field by field)."""
         items: list[dict[str, Any]] = []
         for page in self.client.get_paginator("query").paginate(
                 TableName=self.table, KeyConditionExpression="pk = :pk",
@@ -115,12 +123,13 @@ class DynamoControlTotals:
                 totals[(source, currency)][f"{state}_amount"] += Decimal(str(item.get(f"{state}_amount", 0)))
         return {key: dict(values) for key, values in totals.items()}
 
-    def put_summary(self, record: dict[str, Any]) -> None:
+    def put_summary(self, record: Mapping[str, object]) -> None:
         from ledgerlink.store.dynamo import to_item
 
         self.client.put_item(TableName=self.table, Item=to_item(record))
 
     def latest_summaries(self, limit: int = 10) -> list[dict[str, Any]]:
+        """The latest reconciliation runs' summaries as stored (Any: deserialized DynamoDB values)."""
         response = self.client.query(TableName=self.table, KeyConditionExpression="pk = :pk",
                                      ExpressionAttributeValues={":pk": value("recon#runs")},
                                      ScanIndexForward=False, Limit=limit)

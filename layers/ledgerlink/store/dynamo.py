@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Set
 from decimal import Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
-from typing import Any
+from typing import Any, TypeGuard
 
 MAX_TRANSACTION_ITEMS = 100   # TransactWriteItems: at most 100 actions, each on a distinct item
 
@@ -18,7 +18,7 @@ MAX_TRANSACTION_ITEMS = 100   # TransactWriteItems: at most 100 actions, each on
 NUMBER_CONTEXT = Context(Emin=-128, Emax=126, prec=38, traps=[Clamped, Overflow, Inexact, Rounded, Underflow])
 
 
-def _clean(value: Any) -> Any:
+def _clean(value: object) -> object:
     if isinstance(value, float):  # never expected; refuse to let a float into a finance record
         raise TypeError("floats are not stored; use Decimal or str")
     if isinstance(value, dict):
@@ -35,13 +35,25 @@ def _number(value: int | Decimal) -> str:
     return text
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: object) -> TypeGuard[int | Decimal]:
     if isinstance(value, float):
         raise TypeError("Float types are not supported. Use Decimal types instead.")
     return isinstance(value, (int, Decimal))  # bool is an int: callers test it first, as boto3 does
 
 
-def _serialize(value: Any) -> dict[str, Any]:
+def _serialize_set(value: Set[object]) -> dict[str, object] | None:
+    numbers = [v for v in value if _is_number(v)]
+    if len(numbers) == len(value):
+        return {"NS": [_number(v) for v in numbers]}
+    if all(isinstance(v, str) for v in value):
+        return {"SS": list(value)}
+    if all(isinstance(v, (bytes, bytearray)) for v in value):
+        return {"BS": list(value)}
+    return None
+
+
+def _serialize(value: object) -> dict[str, object]:
+    """One DynamoDB attribute value (``{"S": ...}``, ``{"N": ...}``, ``{"M": {...}}`` ...)."""
     if value is None:
         return {"NULL": True}
     if isinstance(value, bool):
@@ -49,16 +61,11 @@ def _serialize(value: Any) -> dict[str, Any]:
     if _is_number(value):
         return {"N": _number(value)}
     if isinstance(value, str):
-        return {"S": value}
+        return {"S": str(value)}   # a StrEnum (DocumentStatus) is stored as its plain value
     if isinstance(value, (bytes, bytearray)):
         return {"B": value}
-    if isinstance(value, Set):
-        if all(_is_number(v) for v in value):
-            return {"NS": [_number(v) for v in value]}
-        if all(isinstance(v, str) for v in value):
-            return {"SS": list(value)}
-        if all(isinstance(v, (bytes, bytearray)) for v in value):
-            return {"BS": list(value)}
+    if isinstance(value, Set) and (serialized := _serialize_set(value)) is not None:
+        return serialized
     if isinstance(value, Mapping):
         return {"M": {k: _serialize(v) for k, v in value.items()}}
     if isinstance(value, (list, tuple)):
@@ -66,7 +73,7 @@ def _serialize(value: Any) -> dict[str, Any]:
     raise TypeError(f'Unsupported type "{type(value)}" for value "{value}"')
 
 
-def _deserialize(attribute: dict[str, Any]) -> Any:
+def _deserialize(attribute: Mapping[str, Any]) -> object:
     if not attribute:
         raise TypeError("Value must be a nonempty dictionary whose key is a valid dynamodb type.")
     kind, raw = next(iter(attribute.items()))
@@ -87,15 +94,20 @@ def _deserialize(attribute: dict[str, Any]) -> Any:
     raise TypeError(f"Dynamodb type {kind} is not supported")
 
 
-def to_item(values: dict[str, Any]) -> dict[str, Any]:
+def to_item(values: Mapping[str, object]) -> dict[str, object]:
+    """An item as the low-level client writes it (``Item=``)."""
     return {key: _serialize(_clean(value)) for key, value in values.items() if value is not None}
 
 
-def from_item(item: dict[str, Any]) -> dict[str, Any]:
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An item as the low-level client returned it, in plain values (Decimal, int when integral, str, lists, maps).
+
+    Any, in and out: botocore's response is untyped, and the stores' callers read the values field by field (the
+    posting side through typed records, ``model.ledger.LedgerItem``)."""
     return {key: _plain(_deserialize(value)) for key, value in item.items()}
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> object:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else value
     if isinstance(value, dict):
@@ -103,9 +115,10 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, set):
-        return sorted(_plain(v) for v in value)
+        return sorted(_plain(v) for v in value)  # type: ignore[type-var]  # a set is of one comparable kind
     return value
 
 
-def value(v: Any) -> dict[str, Any]:
+def value(v: object) -> dict[str, object]:
+    """One value as a DynamoDB attribute value (a key, an expression value)."""
     return _serialize(_clean(v))

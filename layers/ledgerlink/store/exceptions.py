@@ -6,6 +6,7 @@ Case ids are deterministic (document or event + reason), so a retried step never
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ledgerlink.clock import epoch
@@ -27,11 +28,12 @@ class DynamoExceptions:
 
     @property
     def client(self) -> Any:
+        """The low-level DynamoDB client (botocore: untyped)."""
         return self._client or default_client("dynamodb")
 
     def open(self, *, subject: str, reason: str, message: str, correlation_id: str,
              document_id: str | None = None, archive_key: str | None = None, suggested_fix: str | None = None,
-             entity_id: str | None = None, source: str | None = None, detail: dict[str, Any] | None = None,
+             entity_id: str | None = None, source: str | None = None, detail: Mapping[str, object] | None = None,
              task_token: str | None = None) -> tuple[str, bool]:
         """Open a case (idempotent). Returns (case id, newly opened).
 
@@ -39,7 +41,7 @@ class DynamoExceptions:
         reopened with the new task token and a history entry, instead of a second case."""
         exception_id = case_id(subject, reason)
         now = clock_now().isoformat(timespec="seconds")
-        item = {
+        item: dict[str, object] = {
             "exception_id": exception_id, "status": "open", "reason": reason, "message": message[:2000],
             "document_id": document_id, "subject": subject, "correlation_id": correlation_id,
             "archive_key": archive_key, "suggested_fix": suggested_fix, "entity_id": entity_id,
@@ -60,7 +62,7 @@ class DynamoExceptions:
 
     def _reopen(self, exception_id: str, *, message: str, task_token: str | None, now: str) -> None:
         sets = "SET #s = :open, message = :message, updated_at = :now, history = list_append(history, :entry)"
-        values: dict[str, Any] = {":open": value("open"), ":message": value(message[:2000]), ":now": value(now),
+        values: dict[str, object] = {":open": value("open"), ":message": value(message[:2000]), ":now": value(now),
                                   ":entry": value([{"at": now, "action": "reopened", "by": "ledgerlink"}]),
                                   ":retrying": value("retrying")}
         if task_token:
@@ -111,6 +113,8 @@ class DynamoExceptions:
                 return False
             raise
         return True
+
+    # Readers answer the case as stored (the ops API shows it as is). Any: deserialized DynamoDB values.
 
     def get(self, exception_id: str) -> dict[str, Any] | None:
         response = self.client.get_item(TableName=self._table, Key={"exception_id": value(exception_id)},

@@ -16,26 +16,31 @@ day's documents when the totals disagree.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from ledgerlink.clock import epoch
+from ledgerlink.model.counters import CounterKey
+from ledgerlink.model.ledger import DocumentStateError, Lease, LedgerItem
+from ledgerlink.model.status import COUNTED_PARTITIONS, FINAL_STATUSES, POSTABLE_STATUSES, DocumentStatus
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import conditional, error_code
 from ledgerlink.store.control_totals import document_counter_update, merged_document_counter_updates
 from ledgerlink.store.dynamo import MAX_TRANSACTION_ITEMS, from_item, to_item, value
 from ledgerlink.store.tables import LEDGER_LOOKUPS
-from ledgerlink.totals import CounterKey
+
+__all__ = [   # the statuses, the lease and the state error live in model/ (kept importable from here)
+    "COUNTED_PARTITIONS", "FINAL_STATUSES", "POSTABLE_STATUSES", "BatchRegistration", "DocumentStateError",
+    "DynamoLedger", "Lease", "LedgerItem", "Registration", "ledger_item",
+]
 
 CLAIM_ATTEMPTS = 20                                    # concurrent claims on one invoice before the caller retries
-
-FINAL_STATUSES = frozenset({"posted", "exception", "ignored"})
-POSTABLE_STATUSES = ("received", "exception")          # what the post step may lease (an exception is retried)
 MAX_TRANSACTION_BYTES = 3_500_000                      # TransactWriteItems: 4 MB per request (kept well under)
-COUNTED_PARTITIONS = frozenset({"posted", "exception", "ignored", "summarized"})  # "received" is cumulative
-# ("summarized": in a summary bucket, waiting for the flush; still in flight for reconciliation)
+
+# One document of a batch: the item to put, where it is counted, the counter moves and its status.
+type _Entry = tuple[dict[str, object], CounterKey, dict[str, int], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,40 +60,71 @@ class BatchRegistration:
     complete: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Lease:
-    """The post step's lease on a ledger item. ``taken`` or not; when not, ``item`` is the item as it was
-    (``status`` posted / summarized: the stored result; a live ``lease_until``: another invocation posts it)."""
-
-    taken: bool
-    item: dict[str, Any] = field(default_factory=dict)
-
-
-class DocumentStateError(RuntimeError):
-    """A transition from a status the caller did not expect (e.g. posting an ignored document)."""
-
-    def __init__(self, message: str, *, actual: str | None = None) -> None:
-        super().__init__(message)
-        self.actual = actual
+def ledger_item(stored: Mapping[str, object]) -> LedgerItem:
+    """The typed record of an item as read from the table (``from_item``); the whole item stays in ``stored``."""
+    return LedgerItem.parse(stored)
 
 
 INDEXED = frozenset(LEDGER_LOOKUPS.values())           # GSI keys: a DynamoDB index key may not be ""
 
 
-def _indexable(item: dict[str, Any]) -> dict[str, Any]:
+def _indexable(item: Mapping[str, object]) -> dict[str, object]:
     """The item with ``external_id`` (the source's object id, from ``source_object`` = ``type:id:version``) and
     without empty index keys (DynamoDB refuses an empty string as a GSI key: the whole write would fail)."""
-    if "external_id" not in item and isinstance(item.get("source_object"), str):
-        _, _, rest = item["source_object"].partition(":")
+    source_object = item.get("source_object")
+    if "external_id" not in item and isinstance(source_object, str):
+        _, _, rest = source_object.partition(":")
         object_id, _, _ = rest.rpartition(":")
         if object_id:
             item = {**item, "external_id": object_id}
     return {key: val for key, val in item.items() if not (key in INDEXED and val == "")}
 
 
-def _transaction_items(chunk: list[tuple[dict[str, Any], CounterKey, dict[str, int], str]]) -> int:
+def _present(attributes: Mapping[str, object]) -> dict[str, object]:
+    """The attributes a write sets: none that is None, no empty index key."""
+    return {key: val for key, val in attributes.items() if val is not None and not (key in INDEXED and val == "")}
+
+
+def _registration_moves(status: str) -> dict[str, int]:
+    """A new document counts as received, and in its partition when it is registered in one (ignored...)."""
+    return {DocumentStatus.RECEIVED: 1, **({status: 1} if status in COUNTED_PARTITIONS else {})}
+
+
+def _transaction_items(chunk: list[_Entry]) -> int:
     """Puts plus one counter update per distinct counter item."""
-    return len(chunk) + len({(key.entity_id, key.business_date, key.source, key.currency) for _, key, _, _ in chunk})
+    return len(chunk) + len({key.partition for _, key, _, _ in chunk})
+
+
+def _cancelled_on_condition(exc: Exception) -> Mapping[str, object] | None:
+    """The item as it was when a ``TransactWriteItems`` was cancelled by its first action's condition (``{}`` when
+    DynamoDB returned none); None when it failed for another reason (the caller re-raises)."""
+    if error_code(exc) != "TransactionCanceledException":
+        return None
+    reasons = exc.response.get("CancellationReasons") or []  # type: ignore[attr-defined]
+    if not reasons or reasons[0].get("Code") != "ConditionalCheckFailed":
+        return None
+    return from_item(reasons[0].get("Item") or {})
+
+
+def _update_request(table: str, document_id: str, present: Mapping[str, object], removed: Sequence[str],
+                    current: str) -> dict[str, object]:
+    """The conditioned ``Update`` of a status transition (``#a0`` is the status; botocore's untyped request)."""
+    return {"Update": {
+        "TableName": table, "Key": {"document_id": value(document_id)},
+        "UpdateExpression": "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(present))) + (
+            " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removed))) if removed else ""),
+        "ConditionExpression": "#a0 = :from",
+        "ExpressionAttributeNames": {**{f"#a{i}": name for i, name in enumerate(present)},
+                                     **{f"#r{i}": name for i, name in enumerate(removed)}},
+        "ExpressionAttributeValues": {**{f":v{i}": value(v) for i, v in enumerate(present.values())},
+                                      ":from": value(current)},
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }}
+
+
+def _expected_text(expected: tuple[str, ...]) -> tuple[str, ...]:
+    """The expected statuses as plain strings (the error message quotes the tuple as it always did)."""
+    return tuple(str(status) for status in expected)
 
 
 class DynamoLedger:
@@ -99,38 +135,36 @@ class DynamoLedger:
 
     @property
     def client(self) -> Any:
+        """The low-level DynamoDB client (botocore: untyped)."""
         return self._client or default_client("dynamodb")
 
-    def _counter(self, key: CounterKey, moves: dict[str, int]) -> dict[str, Any]:
+    def _counter(self, key: CounterKey, moves: Mapping[str, int]) -> dict[str, object]:
         return document_counter_update(self._totals, entity_id=key.entity_id, business_date=key.business_date,
                                        source=key.source, currency=key.currency, amount=key.amount, moves=moves)
 
-    def register(self, record: dict[str, Any]) -> Registration:
+    def register(self, record: Mapping[str, object]) -> Registration:
         """Insert the document unless it exists, counting it; an existing one reports its status."""
         key = CounterKey.of(record)
-        status = str(record.get("status", "received"))
+        status = str(record.get("status", DocumentStatus.RECEIVED))
         item = _indexable({**record, "registered_at": int(epoch()), "day_key": f"{key.entity_id}#{key.business_date}"})
-        moves = {"received": 1, **({status: 1} if status in COUNTED_PARTITIONS else {})}
         try:
             self.client.transact_write_items(TransactItems=[
                 {"Put": {"TableName": self._table, "Item": to_item(item),
                          "ConditionExpression": "attribute_not_exists(document_id)",
                          "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
-                self._counter(key, moves),
+                self._counter(key, _registration_moves(status)),
             ])
         except Exception as exc:
-            if error_code(exc) != "TransactionCanceledException":
+            old = _cancelled_on_condition(exc)
+            if old is None:
                 raise
-            reasons = exc.response.get("CancellationReasons") or []  # type: ignore[attr-defined]
-            if not reasons or reasons[0].get("Code") != "ConditionalCheckFailed":
-                raise
-            old = from_item(reasons[0].get("Item") or {})
-            return Registration(is_new=False, status=str(old.get("status", "received")),
-                                exception_id=old.get("exception_id"))
+            exception_id = old.get("exception_id")
+            return Registration(is_new=False, status=str(old.get("status", DocumentStatus.RECEIVED)),
+                                exception_id=str(exception_id) if exception_id is not None else None)
         return Registration(is_new=True, status=status)
 
-    def register_batch(self, records: list[dict[str, Any]], *,
-                       also: Sequence[dict[str, Any]] = ()) -> BatchRegistration:
+    def register_batch(self, records: Sequence[Mapping[str, object]], *,
+                       also: Sequence[Mapping[str, object]] = ()) -> BatchRegistration:
         """Insert new documents and count them in one ``TransactWriteItems`` (more only past DynamoDB's 100 items or
         4 MB), with ``also`` — e.g. the inbox claim's "processed" update — in the last one.
 
@@ -138,34 +172,15 @@ class DynamoLedger:
         counter item (one operation per item per transaction). A transaction cancelled by a failed condition
         (redelivery, replay, a claim no longer pending) leaves ``complete`` False: the documents of that and the
         later chunks are not written, and the caller registers them one by one (:meth:`register`)."""
-        chunks: list[list[tuple[dict[str, Any], CounterKey, dict[str, int], str]]] = [[]]
-        sizes = [0]
-        seen: set[str] = set()
-        for record in records:
-            if record["document_id"] in seen:   # two puts of one item would fail the whole transaction
-                continue
-            seen.add(record["document_id"])
-            key = CounterKey.of(record)
-            status = str(record.get("status", "received"))
-            item = _indexable({**record, "registered_at": int(epoch()),
-                               "day_key": f"{key.entity_id}#{key.business_date}"})
-            moves = {"received": 1, **({status: 1} if status in COUNTED_PARTITIONS else {})}
-            entry = (item, key, moves, status)
-            size = len(json.dumps(item, default=str))
-            chunk = chunks[-1]
-            if chunk and (_transaction_items(chunk + [entry]) > MAX_TRANSACTION_ITEMS
-                          or sizes[-1] + size > MAX_TRANSACTION_BYTES):
-                chunks.append([])
-                sizes.append(0)
-            chunks[-1].append(entry)
-            sizes[-1] += size
+        chunks = _batch_chunks(records)
         extra = list(also)
         if extra and _transaction_items(chunks[-1]) + len(extra) > MAX_TRANSACTION_ITEMS:
             chunks.append([])
         outcome = BatchRegistration()
         for number, chunk in enumerate(chunks):
-            items = [{"Put": {"TableName": self._table, "Item": to_item(item),
-                              "ConditionExpression": "attribute_not_exists(document_id)"}} for item, *_ in chunk]
+            items: list[Mapping[str, object]] = [
+                {"Put": {"TableName": self._table, "Item": to_item(item),
+                         "ConditionExpression": "attribute_not_exists(document_id)"}} for item, *_ in chunk]
             items += merged_document_counter_updates(self._totals, [(key, moves) for _, key, moves, _ in chunk])
             if number == len(chunks) - 1:
                 items += extra
@@ -181,7 +196,7 @@ class DynamoLedger:
                     raise   # throttling, a conflicting transaction: the caller's retry runs it again
                 return BatchRegistration(registered=outcome.registered, complete=False)
             for item, _, _, status in chunk:
-                outcome.registered[item["document_id"]] = Registration(is_new=True, status=status)
+                outcome.registered[str(item["document_id"])] = Registration(is_new=True, status=status)
         return outcome
 
     def take_lease(self, document_id: str, *, holder: str, seconds: int, now: float | None = None) -> Lease:
@@ -215,53 +230,48 @@ class DynamoLedger:
             ExpressionAttributeValues={":holder": value(holder)})
 
     def transition(self, document_id: str, *, to: str, expected: tuple[str, ...], key: CounterKey,
-                   remove: tuple[str, ...] = (), **attributes: Any) -> bool:
+                   remove: tuple[str, ...] = (), **attributes: object) -> bool:
         """Move the document to ``to`` from one of ``expected`` and count it, atomically (``remove``: attributes
         dropped in the same write, e.g. the post step's lease).
 
         Returns False when the document already is in ``to`` (a retried step: nothing counted twice).
         """
+        present = _present({"status": to, **attributes})
+        removed = [name for name in remove if name not in present]
         current = expected[0]
         for _ in range(len(expected) + 1):
-            present = {k: v for k, v in {"status": to, **attributes}.items()
-                       if v is not None and not (k in INDEXED and v == "")}
-            moves = {to: 1, **({current: -1} if current in COUNTED_PARTITIONS else {})}
-            removed = [name for name in remove if name not in present]
-            try:
-                self.client.transact_write_items(TransactItems=[
-                    {"Update": {
-                        "TableName": self._table, "Key": {"document_id": value(document_id)},
-                        "UpdateExpression": "SET " + ", ".join(f"#a{i} = :v{i}" for i in range(len(present))) + (
-                            " REMOVE " + ", ".join(f"#r{i}" for i in range(len(removed))) if removed else ""),
-                        "ConditionExpression": "#a0 = :from",
-                        "ExpressionAttributeNames": {**{f"#a{i}": name for i, name in enumerate(present)},
-                                                     **{f"#r{i}": name for i, name in enumerate(removed)}},
-                        "ExpressionAttributeValues": {**{f":v{i}": value(v) for i, v in enumerate(present.values())},
-                                                      ":from": value(current)},
-                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                    }},
-                    self._counter(key, moves),
-                ])
+            written, actual = self._transition_from(document_id, current, present, removed, key)
+            if written:
                 return True
-            except Exception as exc:
-                if error_code(exc) != "TransactionCanceledException":
-                    raise
-                reasons = exc.response.get("CancellationReasons") or []  # type: ignore[attr-defined]
-                if not reasons or reasons[0].get("Code") != "ConditionalCheckFailed":
-                    raise
-                actual = from_item(reasons[0].get("Item") or {}).get("status")
-                if actual == to:
-                    return False
-                if actual not in expected:
-                    raise DocumentStateError(f"{document_id}: cannot move to {to} from {actual} (expected {expected})",
-                                             actual=actual) from None
-                current = actual
+            if actual == to:
+                return False
+            if actual is None or actual not in expected:
+                raise DocumentStateError(
+                    f"{document_id}: cannot move to {to} from {actual} (expected {_expected_text(expected)})",
+                    actual=actual)
+            current = actual
         raise DocumentStateError(f"{document_id}: status kept changing while moving to {to}")
 
-    def update(self, document_id: str, **attributes: Any) -> None:
+    def _transition_from(self, document_id: str, current: str, present: Mapping[str, object], removed: Sequence[str],
+                         key: CounterKey) -> tuple[bool, str | None]:
+        """One conditioned attempt of :meth:`transition` from ``current``: (True, None) when it was written, else
+        (False, the status the item actually has — None for an item without one, or none at all)."""
+        to = str(present["status"])
+        moves = {to: 1, **({current: -1} if current in COUNTED_PARTITIONS else {})}
+        try:
+            self.client.transact_write_items(TransactItems=[
+                _update_request(self._table, document_id, present, removed, current), self._counter(key, moves)])
+        except Exception as exc:
+            old = _cancelled_on_condition(exc)
+            if old is None:
+                raise
+            actual = old.get("status")
+            return False, str(actual) if actual is not None else None
+        return True, None
+
+    def update(self, document_id: str, **attributes: object) -> None:
         """Attributes that are not a status change (no counters move)."""
-        present = {key: val for key, val in attributes.items()
-                   if val is not None and not (key in INDEXED and val == "")}
+        present = _present(attributes)
         if "status" in present:
             raise ValueError("status changes go through transition() so control totals stay exact")
         self.client.update_item(
@@ -279,45 +289,61 @@ class DynamoLedger:
         claimed before gets its first answer again. None when the invoice is not in the ledger. Conditioned on
         the item's ``receivable_version``: a concurrent claim makes this one read again and recompute."""
         from ledgerlink.errors import TransientError
-        from ledgerlink.pipeline.receivables import CLAIMS, VERSION, open_amount
+        from ledgerlink.pipeline.receivables import claims_of, open_amount
 
         for _ in range(CLAIM_ATTEMPTS):
             item = self.get(invoice_id)
             if item is None:
                 return None
-            claims = item.get(CLAIMS) if isinstance(item.get(CLAIMS), dict) else None
+            claims = claims_of(item)
             if claims is not None and claimant_id in claims:
                 return Decimal(str(claims[claimant_id]))
             wanted = amount
             if cap_to_open:
                 still_open = open_amount(item)
                 wanted = min(amount, max(still_open, Decimal(0))) if still_open is not None else Decimal(0)
-            version = int(item.get(VERSION) or 0)
-            names = {"#c": CLAIMS, "#v": VERSION}
-            values: dict[str, Any] = {":one": value(1)}
-            if claims is None:
-                update = "SET #c = :m ADD #v :one"
-                values[":m"] = {"M": {claimant_id: value(str(wanted))}}
-            else:
-                update = "SET #c.#k = :a ADD #v :one"
-                names["#k"] = claimant_id
-                values[":a"] = value(str(wanted))
-            if version:
-                condition = "attribute_exists(document_id) AND #v = :ver"
-                values[":ver"] = value(version)
-            else:
-                condition = "attribute_exists(document_id) AND attribute_not_exists(#v)"
-            if conditional(self.client.update_item, TableName=self._table, Key={"document_id": value(invoice_id)},
-                           UpdateExpression=update, ConditionExpression=condition,
-                           ExpressionAttributeNames=names, ExpressionAttributeValues=values):
+            if self._claim(invoice_id, claimant_id, wanted, first=claims is None, item=item):
                 return wanted
         raise TransientError(f"the receivable of {invoice_id} kept changing while {claimant_id} was applied",
                              reason="receivable_contended", original=invoice_id)
+
+    def _claim(self, invoice_id: str, claimant_id: str, wanted: Decimal, *, first: bool,
+               item: Mapping[str, object]) -> bool:
+        """One conditioned write of a claim, against the receivable version ``item`` was read at."""
+        from ledgerlink.pipeline.receivables import CLAIMS, VERSION
+
+        version = int(str(item.get(VERSION) or 0))
+        names = {"#c": CLAIMS, "#v": VERSION}
+        values: dict[str, object] = {":one": value(1)}
+        if first:
+            update = "SET #c = :m ADD #v :one"
+            values[":m"] = {"M": {claimant_id: value(str(wanted))}}
+        else:
+            update = "SET #c.#k = :a ADD #v :one"
+            names["#k"] = claimant_id
+            values[":a"] = value(str(wanted))
+        if version:
+            condition = "attribute_exists(document_id) AND #v = :ver"
+            values[":ver"] = value(version)
+        else:
+            condition = "attribute_exists(document_id) AND attribute_not_exists(#v)"
+        return conditional(self.client.update_item, TableName=self._table, Key={"document_id": value(invoice_id)},
+                           UpdateExpression=update, ConditionExpression=condition,
+                           ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+
+    # Readers. ``get``/``on_day``/``scan``/``get_many`` answer the item as stored (a plain dict: reconciliation, trace,
+    # the CLI and the close check read attributes the posting side never types); ``read`` answers the typed record.
+    # Any: the values are whatever the item holds (deserialized DynamoDB attributes), read by callers field by field.
 
     def get(self, document_id: str) -> dict[str, Any] | None:
         response = self.client.get_item(TableName=self._table, Key={"document_id": value(document_id)},
                                         ConsistentRead=True)
         return from_item(response["Item"]) if "Item" in response else None
+
+    def read(self, document_id: str) -> LedgerItem | None:
+        """The document's item, typed (strongly consistent); None when it is not in the ledger."""
+        stored = self.get(document_id)
+        return ledger_item(stored) if stored is not None else None
 
     def on_day(self, entity_id: str, business_date: str) -> list[dict[str, Any]]:
         """The day's documents (index ``by_day``): queried only when a reconciliation needs names."""
@@ -350,3 +376,27 @@ class DynamoLedger:
         """The items of ``document_ids`` that exist, in that order (strongly consistent reads)."""
         items = (self.get(document_id) for document_id in document_ids)
         return [item for item in items if item is not None]
+
+
+def _batch_chunks(records: Sequence[Mapping[str, object]]) -> list[list[_Entry]]:
+    """The documents of a batch (each once) in chunks that fit one transaction: at most 100 actions (puts plus one
+    counter update per counter item) and ``MAX_TRANSACTION_BYTES``."""
+    chunks: list[list[_Entry]] = [[]]
+    sizes = [0]
+    seen: set[object] = set()
+    for record in records:
+        if record["document_id"] in seen:   # two puts of one item would fail the whole transaction
+            continue
+        seen.add(record["document_id"])
+        key = CounterKey.of(record)
+        status = str(record.get("status", DocumentStatus.RECEIVED))
+        item = _indexable({**record, "registered_at": int(epoch()), "day_key": f"{key.entity_id}#{key.business_date}"})
+        entry = (item, key, _registration_moves(status), status)
+        size = len(json.dumps(item, default=str))
+        if chunks[-1] and (_transaction_items(chunks[-1] + [entry]) > MAX_TRANSACTION_ITEMS
+                           or sizes[-1] + size > MAX_TRANSACTION_BYTES):
+            chunks.append([])
+            sizes.append(0)
+        chunks[-1].append(entry)
+        sizes[-1] += size
+    return chunks

@@ -4,7 +4,8 @@ workflow (replays; the happy path escalates to it by itself), one Standard execu
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import error_code
@@ -27,22 +28,24 @@ class StepFunctionsWorkflow:
 
     @property
     def client(self) -> Any:
+        """The low-level Step Functions client (botocore: untyped)."""
         return self._client or default_client("stepfunctions")
 
-    def send_task_success(self, task_token: str, output: dict[str, Any]) -> None:
+    def send_task_success(self, task_token: str, output: Mapping[str, object]) -> None:
         """Resume an execution waiting on a task token (an exception case's decision)."""
-        self.client.send_task_success(taskToken=task_token, output=json.dumps(output, default=str))
+        self.client.send_task_success(taskToken=task_token, output=json.dumps(dict(output), default=str))
 
     def describe(self, name: str) -> dict[str, Any] | None:
+        """``DescribeExecution`` of the execution ``name`` (botocore's untyped response), None when there is none."""
         arn = self._arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
         try:
-            return self.client.describe_execution(executionArn=arn)
+            return cast("dict[str, Any]", self.client.describe_execution(executionArn=arn))
         except Exception as exc:
             if error_code(exc) in ("ExecutionDoesNotExist", "ResourceNotFound"):
                 return None
             raise
 
-    def start_document(self, document_id: str, payload: dict[str, Any]) -> bool:
+    def start_document(self, document_id: str, payload: Mapping[str, object]) -> bool:
         """A newly registered document: the Express happy path when deployed, else the Standard workflow.
 
         Express executions are not unique by name (each start runs again) and run at least once; the post step's
@@ -51,14 +54,14 @@ class StepFunctionsWorkflow:
             return self.start(document_id, payload)
         return self._start(self._happy_path_arn, document_id, payload)
 
-    def start(self, name: str, payload: dict[str, Any]) -> bool:
+    def start(self, name: str, payload: Mapping[str, object]) -> bool:
         """Start the Standard workflow once. Returns False when an execution with this name already exists."""
         return self._start(self._arn, name, payload)
 
-    def _start(self, arn: str, name: str, payload: dict[str, Any]) -> bool:
+    def _start(self, arn: str, name: str, payload: Mapping[str, object]) -> bool:
         try:
             self.client.start_execution(stateMachineArn=arn, name=name,
-                                        input=json.dumps(payload, separators=(",", ":"), default=str))
+                                        input=json.dumps(dict(payload), separators=(",", ":"), default=str))
         except Exception as exc:
             if error_code(exc) == "ExecutionAlreadyExists":
                 return False

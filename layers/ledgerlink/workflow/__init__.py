@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import re
 from importlib import resources
-from typing import Any
+
+from ledgerlink.model.json import JsonObject, JsonValue
 
 TASK_FUNCTIONS: dict[str, str] = {
     # placeholder → function folder under functions/
@@ -39,8 +40,14 @@ def placeholders(text: str | None = None) -> set[str]:
     return set(re.findall(r"\$\{(\w+)\}", text or definition_text()))
 
 
+def _objects(value: JsonValue | None) -> list[JsonObject]:
+    """The JSON objects among ``value``'s items (a map's values, a list's items)."""
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return [item for item in items if isinstance(item, dict)]
+
+
 def render(arns: dict[str, str], *, master_data_wait_seconds: int | None = None, name: str = STANDARD,
-           task_timeout_seconds: int | None = None) -> dict[str, Any]:
+           task_timeout_seconds: int | None = None) -> JsonObject:
     """The definition with every placeholder replaced (local runtime); refuses unknown or missing ones.
 
     ``master_data_wait_seconds`` shortens the quote-to-cash wait (the ``MasterDataPending`` retry interval)
@@ -54,15 +61,19 @@ def render(arns: dict[str, str], *, master_data_wait_seconds: int | None = None,
         raise KeyError(f"no ARN for {sorted(missing)}")
     for placeholder, arn in arns.items():
         text = text.replace("${" + placeholder + "}", arn)
-    definition = json.loads(text)
+    definition: JsonValue = json.loads(text)
+    if not isinstance(definition, dict):
+        raise ValueError(f"{name}.asl.json is not a JSON object")
+    states = _objects(definition.get("States"))
     if master_data_wait_seconds is not None:
-        for state in definition["States"].values():
-            for retrier in state.get("Retry", []):
-                if "MasterDataPending" in retrier["ErrorEquals"]:
-                    retrier["IntervalSeconds"] = master_data_wait_seconds
-                    retrier["BackoffRate"] = 1.0
+        for retrier in (retrier for state in states for retrier in _objects(state.get("Retry"))):
+            errors = retrier["ErrorEquals"]
+            if isinstance(errors, list) and "MasterDataPending" in errors:
+                retrier["IntervalSeconds"] = master_data_wait_seconds
+                retrier["BackoffRate"] = 1.0
     if task_timeout_seconds is not None:
-        for state in definition["States"].values():
+        for state in states:
             if state["Type"] == "Task":
-                state["TimeoutSeconds"] = max(state.get("TimeoutSeconds", 0), task_timeout_seconds)
+                timeout = state.get("TimeoutSeconds", 0)
+                state["TimeoutSeconds"] = max(timeout if isinstance(timeout, int) else 0, task_timeout_seconds)
     return definition
