@@ -28,17 +28,13 @@ duplicates cannot change it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from typing import Literal
-
-from pydantic import Field
 
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.config.revenue import DEFERRED_ROLE, RevenuePolicy
 from ledgerlink.errors import DocumentRejected
 from ledgerlink.model.allocation import allocate
-from ledgerlink.model.base import Identifier, NonEmptyStr, Schema
 from ledgerlink.model.documents import (
     CREDIT_NOTE_REFUND,
     ContractEvent,
@@ -55,86 +51,19 @@ from ledgerlink.model.documents import (
     SourceRef,
     SubscriptionEvent,
 )
-from ledgerlink.model.money import Currency, Money
+from ledgerlink.model.money import Money
+
+# The schedule line and fact types live in ``model.revenue`` (``store.revenue`` uses them too); importable from here.
+from ledgerlink.model.revenue import Facts, RevenueFact, ScheduleLine, UsageTie
 from ledgerlink.pipeline.revenue_schedule import Change, LineSchedule, compute
 
 SYSTEM = "ledgerlink"
 BACKLOG_ROLE = "contract_backlog"
 BACKLOG_OFFSET_ROLE = "contract_backlog_offset"
 
-
-class ScheduleLine(Schema):
-    """One deferred billed line: what was credited to deferred revenue, over which days, released where."""
-
-    schedule_id: NonEmptyStr
-    entity_id: Identifier
-    source_id: NonEmptyStr
-    document_type: Literal["invoice", "contract_event"] = "invoice"
-    invoice_document_id: NonEmptyStr
-    line_id: NonEmptyStr
-    currency: Currency                     # the posting currency (the base currency when converted)
-    billed: Decimal                        # credited to deferred revenue (negative for a credit proration line)
-    service_start: date
-    service_end: date                      # exclusive
-    deferred_account: NonEmptyStr
-    revenue_account: NonEmptyStr
-    dimensions: dict[str, str] = Field(default_factory=dict)
-    weight: Decimal                        # the line's net in the document currency (allocation weight)
-    invoice_net: Decimal                   # every line's net: the base of an unlinked credit note
-    invoice_total: Decimal                 # the invoice total with tax: the base of a refund
-    billed_on: date                        # the invoice's accounting date (when the deferral was booked)
-    subscription_id: NonEmptyStr | None = None
-    product_id: NonEmptyStr | None = None
-    customer: NonEmptyStr | None = None
-    description: NonEmptyStr | None = None
-    position: int = 0                      # the line's place on the invoice: allocation ties go to the earlier
-
-
-class RevenueFact(Schema):
-    """A change to schedule lines (see ``pipeline.revenue_schedule``)."""
-
-    fact_id: NonEmptyStr
-    kind: Literal["credit_note", "refund", "cancellation", "void", "credit_refund"]
-    entity_id: Identifier
-    document_id: NonEmptyStr
-    effective_date: date
-    currency: Currency
-    amount: Decimal = Decimal(0)           # credited / refunded, posting currency; 0 for cancellations, voids
-    account: NonEmptyStr | None = None     # where the credit / refund was booked
-    invoice_document_id: NonEmptyStr | None = None
-    line_id: NonEmptyStr | None = None     # the invoice line a credit-note line names
-    subscription_id: NonEmptyStr | None = None
-    # a refund whose tax share was booked to tax (D88): ``amount`` is its net share, allocated by the invoice's
-    # net like a credit note; earlier refund facts hold the whole refund, allocated by the invoice's total
-    net_of_tax: bool = False
-    # ``credit_refund``: the refund a credit note paid out (D89); that refund's fact takes this much less out of
-    # the schedule, since the credit note's own facts already took the credited amount out
-    refund_document_id: NonEmptyStr | None = None
-
-
-class UsageTie(Schema):
-    """A metered invoice line and the usage it bills: tied when the meter events of its period add up to it."""
-
-    invoice_document_id: NonEmptyStr
-    line_id: NonEmptyStr
-    entity_id: Identifier
-    event_name: NonEmptyStr
-    customer: NonEmptyStr
-    period_start: datetime
-    period_end: datetime                   # exclusive
-    billed_quantity: Decimal
-    meter_id: NonEmptyStr | None = None
-
-
-class Facts(Schema):
-    """What one posted (or recorded) document contributes to revenue schedules."""
-
-    lines: tuple[ScheduleLine, ...] = ()
-    changes: tuple[RevenueFact, ...] = ()
-    usage: tuple[UsageTie, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.lines or self.changes or self.usage)
+__all__ = ["BACKLOG_OFFSET_ROLE", "BACKLOG_ROLE", "SYSTEM", "Facts", "RevenueFact", "ScheduleLine", "UsageTie",
+           "changes_for", "defer", "facts", "line_schedule", "schedule_document", "schedule_id", "subscription_facts",
+           "usage_ties", "void_facts"]
 
 
 def schedule_id(invoice_document_id: str, line_id: str) -> str:
