@@ -82,7 +82,7 @@ class DynamoRevenue:
     def client(self) -> Any:   # a boto3 DynamoDB client: untyped (no stubs in the Lambda layer)
         return self._client or default_client("dynamodb")
 
-    def _put_new(self, item: Mapping[str, object]) -> bool:
+    def _put_new(self, item: dict[str, object]) -> bool:
         return conditional(self.client.put_item, TableName=self._table, Item=to_item(item),
                            ConditionExpression="attribute_not_exists(pk)")
 
