@@ -41,7 +41,7 @@ class Replayer:
         source = self._config()[1].source(source_id)
         if source is None:
             raise ConfigError(f"source {source_id!r} is not configured")
-        return source.kind
+        return str(source.kind)
 
     @staticmethod
     def _archived_events(kind: str, archive_key: str, raw: bytes) -> list[tuple[str, str | None, str]]:
