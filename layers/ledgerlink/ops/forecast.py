@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 
 from ledgerlink.model.ratelimit import DAY_SLOTS, HOUR_MS, LimiterState, LimitPolicy
+from ledgerlink.model.status import DocumentStatus
 
 HORIZON_MS = 400 * 24 * HOUR_MS      # a forecast further out than this is reported as "beyond the horizon"
 CALLS_PER_DOCUMENT = 1               # the post step's one write per line-level document (lookups come on top)
@@ -193,7 +194,8 @@ def forecast_connection(connection_id: str, *, waiting_documents: int, waiting_s
 # ---- reading the stack -------------------------------------------------------------------------------------------
 
 LOOKBACK_DAYS = 7
-COUNTED = ("received", "posted", "exception", "ignored", "summarized")   # DocumentStatus values, as counter prefixes
+# the control-total partitions (counter attributes ``<status>_count``)
+COUNTED = (DocumentStatus.RECEIVED, DocumentStatus.POSTED, DocumentStatus.EXCEPTION, DocumentStatus.IGNORED, DocumentStatus.SUMMARIZED)
 
 
 def waiting_by_entity(totals: Any, config: Any, today: datetime, lookback_days: int) -> dict[str, tuple[int, int]]:
@@ -212,10 +214,10 @@ def waiting_by_entity(totals: Any, config: Any, today: datetime, lookback_days: 
             groups: dict[str, int] = {}
             for item in totals._query(documents_pk(entity.id, day)):  # noqa: SLF001 - the counters' one reader
                 counts = {state: int(item.get(f"{state}_count", 0)) for state in COUNTED}
-                documents += counts["received"] - counts["posted"] - counts["exception"] - counts["ignored"] \
-                    - counts["summarized"]
+                documents += counts[DocumentStatus.RECEIVED] - counts[DocumentStatus.POSTED] - counts[DocumentStatus.EXCEPTION] - counts[DocumentStatus.IGNORED] \
+                    - counts[DocumentStatus.SUMMARIZED]
                 currency = item["sk"].rsplit("#", 2)[1]
-                groups[currency] = groups.get(currency, 0) + counts["summarized"]
+                groups[currency] = groups.get(currency, 0) + counts[DocumentStatus.SUMMARIZED]
             summaries += sum(1 for waiting in groups.values() if waiting > 0)
         out[entity.id] = (max(0, documents), summaries)
     return out

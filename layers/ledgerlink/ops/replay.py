@@ -20,6 +20,7 @@ from typing import Any
 from ledgerlink.clock import epoch
 from ledgerlink.connectors.sources import WEBHOOK_KINDS, webhook_module
 from ledgerlink.errors import ConfigError, OpsError
+from ledgerlink.model.status import DocumentStatus
 from ledgerlink.store.clients import error_code
 
 
@@ -109,7 +110,7 @@ class Replayer:
         item = self._ledger.get(document_id)
         if item is None:
             raise ConfigError(f"no document {document_id} in the ledger")
-        if item["status"] in ("posted", "ignored"):
+        if item["status"] in (DocumentStatus.POSTED, DocumentStatus.IGNORED):
             plan.skipped.append({"document_id": document_id, "reason": f"already {item['status']}"})
             return plan
         plan.messages = self._messages_for(item["source_id"], item["archive_key"], only_event=item.get("event_id"),

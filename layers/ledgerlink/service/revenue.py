@@ -339,12 +339,6 @@ class ReleaseReport:
                 "usage_differences": sum(entity.usage_differences for entity in self.entities)}
 
 
-def _record(journal: JournalEntry, status: str, version: int) -> dict[str, Any]:
-    from ledgerlink.service.normalize import ledger_record
-
-    return ledger_record(journal, status=status, config_version=version)
-
-
 class ReleaseService:
     def __init__(self, *, config: ActiveConfig, store: RevenueStore, ledger: Any, connectors: Callable[..., Any],
                  exceptions: Any, clock: Callable[[], datetime] = clock_now) -> None:
@@ -535,11 +529,13 @@ def post_period_journal(journal: JournalEntry, *, config: LedgerLinkConfig, vers
     from ledgerlink.pipeline.periods import apply_erp_period
     from ledgerlink.pipeline.route import route
     from ledgerlink.pipeline.validate import validate
+    from ledgerlink.service.normalize import ledger_record
 
-    registration = ledger.register(_record(journal, DocumentStatus.RECEIVED, version))
+    record = ledger_record(journal, status=DocumentStatus.RECEIVED, config_version=version)
+    registration = ledger.register(record)
     if not registration.is_new and registration.status == DocumentStatus.POSTED:
         return journal.document_id
-    key = CounterKey.of(_record(journal, DocumentStatus.RECEIVED, version))
+    key = CounterKey.of(ledger_record(journal, status=DocumentStatus.RECEIVED, config_version=version))
     try:
         checked = validate(journal, config)
         entity = config.entity(journal.entity_id)
