@@ -62,7 +62,9 @@ _HOME = {
 }
 
 __all__ = [
-    "Bucket", "BucketMember", "BucketScope", "BucketStatus", "Contribution", "MemberLine", "Membership", "SummaryLine", "line_key", "Decision", "LimiterState", "LimitPolicy", "decide", "Facts", "LineDelta", "LineDeltaJson", "LineState", "ReleaseRun", "RevenueFact", "ScheduleLine", "TieOut", "UsageTie",
+    "Bucket", "BucketMember", "BucketScope", "BucketStatus", "Contribution", "MemberLine", "Membership",
+    "SummaryLine", "line_key", "Decision", "LimiterState", "LimitPolicy", "decide", "Facts", "LineDelta",
+    "LineDeltaJson", "LineState", "ReleaseRun", "RevenueFact", "ScheduleLine", "TieOut", "UsageTie",
     "DOCUMENT_TYPES", "BankTransaction", "Bill", "BillLine", "CardTransaction", "CreditNote", "Currency", "CurrencyError",
     "Document", "DocumentAdapter", "ExpenseLine", "ExpenseReport", "Fee", "FxConversion", "Invoice", "InvoiceLine",
     "JournalEntry", "JournalLine", "Money", "Party", "Payment", "Reversal", "RevenueSchedule", "RevenueScheduleEntry",
