@@ -214,10 +214,10 @@ def waiting_by_entity(totals: Any, config: Any, today: datetime, lookback_days: 
             groups: dict[str, int] = {}
             for item in totals._query(documents_pk(entity.id, day)):  # noqa: SLF001 - the counters' one reader
                 counts = {state: int(item.get(f"{state}_count", 0)) for state in COUNTED}
-                documents += counts[DocumentStatus.RECEIVED] - counts[DocumentStatus.POSTED] - counts[DocumentStatus.EXCEPTION] - counts[DocumentStatus.IGNORED] \
-                    - counts[DocumentStatus.SUMMARIZED]
+                received, posted, exception, ignored, summarized = (counts[state] for state in COUNTED)
+                documents += received - posted - exception - ignored - summarized
                 currency = item["sk"].rsplit("#", 2)[1]
-                groups[currency] = groups.get(currency, 0) + counts[DocumentStatus.SUMMARIZED]
+                groups[currency] = groups.get(currency, 0) + summarized
             summaries += sum(1 for waiting in groups.values() if waiting > 0)
         out[entity.id] = (max(0, documents), summaries)
     return out

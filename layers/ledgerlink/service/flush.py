@@ -78,7 +78,8 @@ def today_in(time_zone: str, now: datetime) -> date:
 
 
 class FlushService:
-    def __init__(self, *, config: ActiveConfig, buckets: BucketsPort, connectors: Callable[[LedgerLinkConfig, str, int], Any],
+    def __init__(self, *, config: ActiveConfig, buckets: BucketsPort,
+                 connectors: Callable[[LedgerLinkConfig, str, int], Any],
                  ledger: Any, exceptions: Any, clock: Callable[[], datetime] = clock_now,
                  time_left_ms: Callable[[], int] | None = None) -> None:
         self._config = config

@@ -271,21 +271,22 @@ class Reconciler:
         in_flight_total = 0
         posted_total = 0
         for (source, currency), values in sorted(totals.items()):
-            count = {state: int(values.get(f"{state}_count", 0)) for state in STATES}
-            amount = {state: Decimal(values.get(f"{state}_amount", 0)) for state in STATES}
-            in_flight = count[DocumentStatus.RECEIVED] - count[DocumentStatus.POSTED] - count[DocumentStatus.EXCEPTION] - count[DocumentStatus.IGNORED]
-            in_flight_amount = amount[DocumentStatus.RECEIVED] - amount[DocumentStatus.POSTED] - amount[DocumentStatus.EXCEPTION] - amount[DocumentStatus.IGNORED]
-            shown = {state: _amount(amount[state], currency) for state in STATES}
+            count = {str(state): int(values.get(f"{state}_count", 0)) for state in STATES}
+            amount = {str(state): Decimal(values.get(f"{state}_amount", 0)) for state in STATES}
+            received, posted, exception, ignored = (str(state) for state in STATES)
+            in_flight = count[received] - count[posted] - count[exception] - count[ignored]
+            in_flight_amount = amount[received] - amount[posted] - amount[exception] - amount[ignored]
+            shown = {state: _amount(amount[state], currency) for state in amount}
             result.documents.append(DocumentTotals(
-                source=source, currency=currency, received_count=count[DocumentStatus.RECEIVED], received_amount=shown[DocumentStatus.RECEIVED],
-                posted_count=count[DocumentStatus.POSTED], posted_amount=shown[DocumentStatus.POSTED], exception_count=count[DocumentStatus.EXCEPTION],
-                exception_amount=shown[DocumentStatus.EXCEPTION], ignored_count=count[DocumentStatus.IGNORED], ignored_amount=shown[DocumentStatus.IGNORED],
+                source=source, currency=currency, received_count=count[received], received_amount=shown[received],
+                posted_count=count[posted], posted_amount=shown[posted], exception_count=count[exception],
+                exception_amount=shown[exception], ignored_count=count[ignored], ignored_amount=shown[ignored],
                 in_flight_count=in_flight, in_flight_amount=_amount(in_flight_amount, currency)))
             if in_flight < 0 or any(c < 0 for c in count.values()):
                 result.differences.append(Difference("counters_inconsistent", {
                     "source": source, "currency": currency, **count}))
             in_flight_total += max(in_flight, 0)
-            posted_total += count[DocumentStatus.POSTED]
+            posted_total += count[posted]
         listed: Sequence[LedgerItem] | None = None
         if in_flight_total:
             listed = self._ledger.on_day(entity_id, day)

@@ -554,7 +554,8 @@ def post_period_journal(journal: JournalEntry, *, config: LedgerLinkConfig, vers
             correlation_id=journal.correlation_id, document_id=journal.document_id, entity_id=journal.entity_id,
             source=source, suggested_fix=exc.detail.get("suggested_fix") or retry_hint,
             detail={"period": journal.accounting_date.isoformat()})
-        ledger.transition(journal.document_id, to=DocumentStatus.EXCEPTION, expected=(DocumentStatus.RECEIVED,), key=key,
+        ledger.transition(journal.document_id, to=DocumentStatus.EXCEPTION, expected=(DocumentStatus.RECEIVED,),
+                          key=key,
                           exception_id=exception_id, exception_reason=exc.reason)
         return None
     previous = ledger.get(journal.document_id) or {}
