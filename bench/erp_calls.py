@@ -40,6 +40,7 @@ from ledgerlink.connectors.erps.base import find_existing
 from ledgerlink.connectors.erps.ratelimit import LimitPolicy, MemoryLimiter
 from ledgerlink.connectors.sources import normalize_module
 from ledgerlink.connectors.sources.base import NormalizeContext
+from ledgerlink.model.buckets import BucketMember, MemberLine
 from ledgerlink.model.documents import JournalEntry
 from ledgerlink.pipeline.enrich import enrich
 from ledgerlink.pipeline.summarize import BucketScope, Contribution, SummaryLine
@@ -111,7 +112,7 @@ class MemoryBuckets:
         self.heads: dict[str, int] = {}
         self.meta: dict[str, dict[str, Any]] = {}
         self.lines_of: dict[str, dict[str, SummaryLine]] = defaultdict(dict)
-        self.members_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.members_of: dict[str, list[BucketMember]] = defaultdict(list)
         self.member: dict[str, str] = {}
 
     def add(self, document_id: str, scope: BucketScope, contributions: list[Contribution], *,
@@ -131,8 +132,8 @@ class MemoryBuckets:
             self.lines_of[bucket_id][item.line_key] = SummaryLine(item.line_key, item.account, dict(item.dimensions),
                                                                   amount, documents)
         self.member[document_id] = bucket_id
-        self.members_of[bucket_id].append({"document_id": document_id,
-                                           "lines": [{"line": c.line_key} for c in contributions]})
+        self.members_of[bucket_id].append(BucketMember(
+            document_id, bucket_id, sequence, lines=tuple(MemberLine(c.line_key, c.account, c.amount) for c in contributions)))
         return Membership(bucket_id, sequence, added=True)
 
     def _bucket(self, bucket_id: str) -> Bucket:
@@ -150,7 +151,7 @@ class MemoryBuckets:
     def lines(self, bucket_id: str) -> list[SummaryLine]:
         return list(self.lines_of[bucket_id].values())
 
-    def members(self, bucket_id: str) -> list[dict[str, Any]]:
+    def members(self, bucket_id: str) -> list[BucketMember]:
         return self.members_of[bucket_id]
 
     def seal(self, bucket: Bucket) -> bool:

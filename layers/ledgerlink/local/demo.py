@@ -26,7 +26,7 @@ from typing import Any
 from ledgerlink import clock
 from ledgerlink.connectors.sources import FILE_DROP_KINDS, POLLED_KINDS, WEBHOOK_KINDS
 from ledgerlink.local.runtime import LocalOptions, LocalRuntime
-from ledgerlink.service.revenue import waterfall_report
+from ledgerlink.service.revenue import WaterfallReport, waterfall_report
 from ledgerlink.store.exceptions import DynamoExceptions
 from ledgerlink.store.inbox import DynamoInbox
 from ledgerlink.store.ledger import DynamoLedger
@@ -101,7 +101,7 @@ class DemoReport:
     flush: dict[str, Any] = field(default_factory=dict)
     legacy_files: list[LegacyFileCheck] = field(default_factory=list)
     releases: list[dict[str, Any]] = field(default_factory=list)     # the period-end release, run twice
-    waterfalls: dict[str, dict[str, Any]] = field(default_factory=dict)   # entity → waterfall_report
+    waterfalls: dict[str, WaterfallReport] = field(default_factory=dict)   # entity → waterfall_report
     # (entity, deferred account, currency) → what the schedules still defer, for entities posting to the book
     deferred: dict[tuple[str, str, str], Decimal] = field(default_factory=dict)
     close_checks: list[Any] = field(default_factory=list)   # CloseCheckReport, or (entity, refusal) (D84)

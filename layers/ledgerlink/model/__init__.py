@@ -4,6 +4,28 @@ import importlib
 from typing import Any
 
 _HOME = {
+    "Bucket": "ledgerlink.model.buckets",
+    "BucketMember": "ledgerlink.model.buckets",
+    "BucketScope": "ledgerlink.model.buckets",
+    "BucketStatus": "ledgerlink.model.buckets",
+    "Contribution": "ledgerlink.model.buckets",
+    "MemberLine": "ledgerlink.model.buckets",
+    "Membership": "ledgerlink.model.buckets",
+    "SummaryLine": "ledgerlink.model.buckets",
+    "line_key": "ledgerlink.model.buckets",
+    "Decision": "ledgerlink.model.ratelimit",
+    "LimiterState": "ledgerlink.model.ratelimit",
+    "LimitPolicy": "ledgerlink.model.ratelimit",
+    "decide": "ledgerlink.model.ratelimit",
+    "Facts": "ledgerlink.model.revenue",
+    "LineDelta": "ledgerlink.model.revenue",
+    "LineDeltaJson": "ledgerlink.model.revenue",
+    "LineState": "ledgerlink.model.revenue",
+    "ReleaseRun": "ledgerlink.model.revenue",
+    "RevenueFact": "ledgerlink.model.revenue",
+    "ScheduleLine": "ledgerlink.model.revenue",
+    "TieOut": "ledgerlink.model.revenue",
+    "UsageTie": "ledgerlink.model.revenue",
     "DOCUMENT_TYPES": "ledgerlink.model.documents",
     "BankTransaction": "ledgerlink.model.documents",
     "Bill": "ledgerlink.model.documents",
@@ -50,6 +72,9 @@ _HOME = {
 }
 
 __all__ = [
+    "Bucket", "BucketMember", "BucketScope", "BucketStatus", "Contribution", "MemberLine", "Membership",
+    "SummaryLine", "line_key", "Decision", "LimiterState", "LimitPolicy", "decide", "Facts", "LineDelta",
+    "LineDeltaJson", "LineState", "ReleaseRun", "RevenueFact", "ScheduleLine", "TieOut", "UsageTie",
     "DOCUMENT_TYPES", "BankTransaction", "Bill", "BillLine", "CardTransaction", "CreditNote", "Currency", "CurrencyError",
     "Document", "DocumentAdapter", "ExpenseLine", "ExpenseReport", "Fee", "FxConversion", "Invoice", "InvoiceLine",
     "JournalEntry", "JournalLine", "Money", "Party", "Payment", "Reversal", "RevenueSchedule", "RevenueScheduleEntry",

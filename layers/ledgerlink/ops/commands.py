@@ -27,7 +27,7 @@ def actor(target: Target) -> str:
         return "unknown"
 
 
-def audit(target: Target, action: str, subject: str, detail: dict[str, Any]) -> None:
+def audit(target: Target, action: str, subject: str, detail: dict[str, object]) -> None:
     from ledgerlink.store.audit import DynamoAudit
 
     DynamoAudit(target.get(settings.AUDIT_TABLE)).record(action, actor=actor(target), subject=subject, detail=detail)
@@ -123,7 +123,7 @@ HAPPY_PATH_METRICS = {"started": "ExecutionsStarted", "succeeded": "ExecutionsSu
                       "failed": "ExecutionsFailed", "timed_out": "ExecutionsTimedOut", "aborted": "ExecutionsAborted"}
 
 
-def happy_path_activity(state_machine_arn: str, *, now: datetime | None = None) -> dict[str, Any]:
+def happy_path_activity(state_machine_arn: str, *, now: datetime | None = None) -> dict[str, int | dict[str, int]]:
     """What the Express happy path (D76) is doing. The local stack lists its running executions; AWS refuses
     ListExecutions on an Express machine (``StateMachineTypeNotSupported``) and keeps no history of them, so on AWS
     this is the machine's own CloudWatch execution counts over the last hour (sums of one-minute periods)."""

@@ -9,7 +9,7 @@ redrive that moves something is audited.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +38,7 @@ class ParkedMessage:
             return data["source"], data["event_id"]
         return None
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> dict[str, object]:
         try:
             data = json.loads(self.body)
         except ValueError:
@@ -66,7 +66,7 @@ def _is_local(sqs: Any) -> bool:
 
 class DlqTool:
     def __init__(self, sqs: Any, *, dlq_url: str, source_url: str, use_move_task: bool | None = None,
-                 claims: Callable[[str, str], dict[str, Any] | None] | None = None) -> None:
+                 claims: Callable[[str, str], Mapping[str, object] | None] | None = None) -> None:
         self._sqs = sqs
         self._claims = claims   # the inbox's claim of (source, event id): why its last attempt failed
         self.dlq_url = dlq_url
@@ -75,7 +75,7 @@ class DlqTool:
         self._use_move_task = (not _is_local(sqs)) if use_move_task is None else use_move_task
 
     def _arn(self, url: str) -> str:
-        return self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return str(self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
 
     def depth(self) -> int:
         attributes = self._sqs.get_queue_attributes(QueueUrl=self.dlq_url, AttributeNames=[

@@ -13,11 +13,12 @@ gets to it. Every value is integer milliseconds, as in the limiter; every "now" 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
-from ledgerlink.connectors.erps.ratelimit import DAY_SLOTS, HOUR_MS, LimiterState, LimitPolicy
+from ledgerlink.model.ratelimit import DAY_SLOTS, HOUR_MS, LimiterState, LimitPolicy
+from ledgerlink.model.status import DocumentStatus
 
 HORIZON_MS = 400 * 24 * HOUR_MS      # a forecast further out than this is reported as "beyond the horizon"
 CALLS_PER_DOCUMENT = 1               # the post step's one write per line-level document (lookups come on top)
@@ -94,6 +95,39 @@ def drain_eta_ms(state: LimiterState, policy: LimitPolicy, now_ms: int, calls: i
     return None
 
 
+class ForecastJson(TypedDict):
+    """One connection's forecast as ``ledgerlink status`` and ``GET /backlog`` show it."""
+
+    connection_id: str
+    waiting_documents: int
+    waiting_summaries: int
+    calls_needed: int
+    requests_per_minute: int | None
+    daily_budget: int | None
+    minute_left: int | None
+    day_left: int | None
+    blocked_seconds: int
+    achieved_calls_per_minute: float
+    eta_seconds: int | None
+    posted_by: str | None
+    deadline: str | None
+    late: bool
+
+
+class MetricDimension(TypedDict):
+    Name: str
+    Value: str
+
+
+class MetricEntry(TypedDict):
+    """A CloudWatch ``PutMetricData`` entry (the API's own field names)."""
+
+    MetricName: str
+    Dimensions: list[MetricDimension]
+    Value: float
+    Unit: str
+
+
 @dataclass(frozen=True)
 class ConnectionForecast:
     connection_id: str
@@ -111,8 +145,13 @@ class ConnectionForecast:
     deadline: str | None
     late: bool                      # the forecast passes the deadline (or the horizon)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_dict(self) -> ForecastJson:
+        return {"connection_id": self.connection_id, "waiting_documents": self.waiting_documents,
+                "waiting_summaries": self.waiting_summaries, "calls_needed": self.calls_needed,
+                "requests_per_minute": self.requests_per_minute, "daily_budget": self.daily_budget,
+                "minute_left": self.minute_left, "day_left": self.day_left, "blocked_seconds": self.blocked_seconds,
+                "achieved_calls_per_minute": self.achieved_calls_per_minute, "eta_seconds": self.eta_seconds,
+                "posted_by": self.posted_by, "deadline": self.deadline, "late": self.late}
 
 
 def deadline_at(deadline: Any, now: datetime) -> datetime | None:
@@ -155,6 +194,8 @@ def forecast_connection(connection_id: str, *, waiting_documents: int, waiting_s
 # ---- reading the stack -------------------------------------------------------------------------------------------
 
 LOOKBACK_DAYS = 7
+# the control-total partitions (counter attributes ``<status>_count``)
+COUNTED = (DocumentStatus.RECEIVED, DocumentStatus.POSTED, DocumentStatus.EXCEPTION, DocumentStatus.IGNORED, DocumentStatus.SUMMARIZED)
 
 
 def waiting_by_entity(totals: Any, config: Any, today: datetime, lookback_days: int) -> dict[str, tuple[int, int]]:
@@ -172,12 +213,11 @@ def waiting_by_entity(totals: Any, config: Any, today: datetime, lookback_days: 
             day = (local_today - timedelta(days=back)).isoformat()
             groups: dict[str, int] = {}
             for item in totals._query(documents_pk(entity.id, day)):  # noqa: SLF001 - the counters' one reader
-                counts = {state: int(item.get(f"{state}_count", 0))
-                          for state in ("received", "posted", "exception", "ignored", "summarized")}
-                documents += counts["received"] - counts["posted"] - counts["exception"] - counts["ignored"] \
-                    - counts["summarized"]
+                counts = {state: int(item.get(f"{state}_count", 0)) for state in COUNTED}
+                received, posted, exception, ignored, summarized = (counts[state] for state in COUNTED)
+                documents += received - posted - exception - ignored - summarized
                 currency = item["sk"].rsplit("#", 2)[1]
-                groups[currency] = groups.get(currency, 0) + counts["summarized"]
+                groups[currency] = groups.get(currency, 0) + summarized
             summaries += sum(1 for waiting in groups.values() if waiting > 0)
         out[entity.id] = (max(0, documents), summaries)
     return out
@@ -234,12 +274,12 @@ METRIC_LATE = "BacklogForecastLate"
 METRIC_ETA = "BacklogForecastSeconds"
 
 
-def metric_data(forecasts: list[ConnectionForecast]) -> list[dict[str, Any]]:
+def metric_data(forecasts: list[ConnectionForecast]) -> list[MetricEntry]:
     """CloudWatch ``PutMetricData`` entries (namespace LedgerLink, dimension ErpConnection): 1 when the forecast
     passes the deadline, and the forecast in seconds (the horizon when beyond it)."""
-    entries = []
+    entries: list[MetricEntry] = []
     for forecast in forecasts:
-        dimensions = [{"Name": "ErpConnection", "Value": forecast.connection_id}]
+        dimensions: list[MetricDimension] = [{"Name": "ErpConnection", "Value": forecast.connection_id}]
         entries.append({"MetricName": METRIC_LATE, "Dimensions": dimensions, "Value": 1.0 if forecast.late else 0.0,
                         "Unit": "Count"})
         eta = forecast.eta_seconds if forecast.eta_seconds is not None else HORIZON_MS // 1000
@@ -265,7 +305,7 @@ def publish(forecasts: list[ConnectionForecast], namespace: str = "LedgerLink") 
             metric.add_dimension(name="ErpConnection", value=entry["Dimensions"][0]["Value"])
 
 
-def target_backlog(target: Any, lookback_days: int = LOOKBACK_DAYS) -> list[dict[str, Any]]:
+def target_backlog(target: Any, lookback_days: int = LOOKBACK_DAYS) -> list[ForecastJson]:
     """The forecast for an operator target (the local stack or a deployed stack: ``ledgerlink status``)."""
     from ledgerlink import settings
     from ledgerlink.store.config_store import DynamoConfigStore
@@ -285,7 +325,7 @@ def _duration(seconds: int) -> str:
     return " ".join(parts) or f"{seconds} s"
 
 
-def format_line(forecast: dict[str, Any]) -> str:
+def format_line(forecast: ForecastJson) -> str:
     """One connection's forecast for ``ledgerlink status``."""
     rpm, daily = forecast["requests_per_minute"], forecast["daily_budget"]
     if rpm is None and daily is None:

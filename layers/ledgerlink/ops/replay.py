@@ -20,6 +20,7 @@ from typing import Any
 from ledgerlink.clock import epoch
 from ledgerlink.connectors.sources import WEBHOOK_KINDS, webhook_module
 from ledgerlink.errors import ConfigError, OpsError
+from ledgerlink.model.status import DocumentStatus
 from ledgerlink.store.clients import error_code
 
 
@@ -41,7 +42,7 @@ class Replayer:
         source = self._config()[1].source(source_id)
         if source is None:
             raise ConfigError(f"source {source_id!r} is not configured")
-        return source.kind
+        return str(source.kind)
 
     @staticmethod
     def _archived_events(kind: str, archive_key: str, raw: bytes) -> list[tuple[str, str | None, str]]:
@@ -109,7 +110,7 @@ class Replayer:
         item = self._ledger.get(document_id)
         if item is None:
             raise ConfigError(f"no document {document_id} in the ledger")
-        if item["status"] in ("posted", "ignored"):
+        if item["status"] in (DocumentStatus.POSTED, DocumentStatus.IGNORED):
             plan.skipped.append({"document_id": document_id, "reason": f"already {item['status']}"})
             return plan
         plan.messages = self._messages_for(item["source_id"], item["archive_key"], only_event=item.get("event_id"),

@@ -28,17 +28,13 @@ duplicates cannot change it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from typing import Literal
-
-from pydantic import Field
 
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.config.revenue import DEFERRED_ROLE, RevenuePolicy
 from ledgerlink.errors import DocumentRejected
 from ledgerlink.model.allocation import allocate
-from ledgerlink.model.base import Identifier, NonEmptyStr, Schema
 from ledgerlink.model.documents import (
     CREDIT_NOTE_REFUND,
     ContractEvent,
@@ -55,86 +51,19 @@ from ledgerlink.model.documents import (
     SourceRef,
     SubscriptionEvent,
 )
-from ledgerlink.model.money import Currency, Money
+from ledgerlink.model.money import Money
+
+# The schedule line and fact types live in ``model.revenue`` (``store.revenue`` uses them too); importable from here.
+from ledgerlink.model.revenue import Facts, RevenueFact, ScheduleLine, UsageTie
 from ledgerlink.pipeline.revenue_schedule import Change, LineSchedule, compute
 
 SYSTEM = "ledgerlink"
 BACKLOG_ROLE = "contract_backlog"
 BACKLOG_OFFSET_ROLE = "contract_backlog_offset"
 
-
-class ScheduleLine(Schema):
-    """One deferred billed line: what was credited to deferred revenue, over which days, released where."""
-
-    schedule_id: NonEmptyStr
-    entity_id: Identifier
-    source_id: NonEmptyStr
-    document_type: Literal["invoice", "contract_event"] = "invoice"
-    invoice_document_id: NonEmptyStr
-    line_id: NonEmptyStr
-    currency: Currency                     # the posting currency (the base currency when converted)
-    billed: Decimal                        # credited to deferred revenue (negative for a credit proration line)
-    service_start: date
-    service_end: date                      # exclusive
-    deferred_account: NonEmptyStr
-    revenue_account: NonEmptyStr
-    dimensions: dict[str, str] = Field(default_factory=dict)
-    weight: Decimal                        # the line's net in the document currency (allocation weight)
-    invoice_net: Decimal                   # every line's net: the base of an unlinked credit note
-    invoice_total: Decimal                 # the invoice total with tax: the base of a refund
-    billed_on: date                        # the invoice's accounting date (when the deferral was booked)
-    subscription_id: NonEmptyStr | None = None
-    product_id: NonEmptyStr | None = None
-    customer: NonEmptyStr | None = None
-    description: NonEmptyStr | None = None
-    position: int = 0                      # the line's place on the invoice: allocation ties go to the earlier
-
-
-class RevenueFact(Schema):
-    """A change to schedule lines (see ``pipeline.revenue_schedule``)."""
-
-    fact_id: NonEmptyStr
-    kind: Literal["credit_note", "refund", "cancellation", "void", "credit_refund"]
-    entity_id: Identifier
-    document_id: NonEmptyStr
-    effective_date: date
-    currency: Currency
-    amount: Decimal = Decimal(0)           # credited / refunded, posting currency; 0 for cancellations, voids
-    account: NonEmptyStr | None = None     # where the credit / refund was booked
-    invoice_document_id: NonEmptyStr | None = None
-    line_id: NonEmptyStr | None = None     # the invoice line a credit-note line names
-    subscription_id: NonEmptyStr | None = None
-    # a refund whose tax share was booked to tax (D88): ``amount`` is its net share, allocated by the invoice's
-    # net like a credit note; earlier refund facts hold the whole refund, allocated by the invoice's total
-    net_of_tax: bool = False
-    # ``credit_refund``: the refund a credit note paid out (D89); that refund's fact takes this much less out of
-    # the schedule, since the credit note's own facts already took the credited amount out
-    refund_document_id: NonEmptyStr | None = None
-
-
-class UsageTie(Schema):
-    """A metered invoice line and the usage it bills: tied when the meter events of its period add up to it."""
-
-    invoice_document_id: NonEmptyStr
-    line_id: NonEmptyStr
-    entity_id: Identifier
-    event_name: NonEmptyStr
-    customer: NonEmptyStr
-    period_start: datetime
-    period_end: datetime                   # exclusive
-    billed_quantity: Decimal
-    meter_id: NonEmptyStr | None = None
-
-
-class Facts(Schema):
-    """What one posted (or recorded) document contributes to revenue schedules."""
-
-    lines: tuple[ScheduleLine, ...] = ()
-    changes: tuple[RevenueFact, ...] = ()
-    usage: tuple[UsageTie, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.lines or self.changes or self.usage)
+__all__ = ["BACKLOG_OFFSET_ROLE", "BACKLOG_ROLE", "SYSTEM", "Facts", "RevenueFact", "ScheduleLine", "UsageTie",
+           "changes_for", "defer", "facts", "line_schedule", "schedule_document", "schedule_id", "subscription_facts",
+           "usage_ties", "void_facts"]
 
 
 def schedule_id(invoice_document_id: str, line_id: str) -> str:
@@ -358,6 +287,49 @@ def _shares(fact: RevenueFact, siblings: Iterable[ScheduleLine]) -> dict[str, De
     return {line.schedule_id: share.amount for line, share in zip(lines, shares, strict=False)}
 
 
+def _paid_out(line: ScheduleLine, candidates: list[RevenueFact]) -> dict[str, Decimal]:
+    """refund document → what the credit notes it paid out already took out of the schedule (D89)."""
+    paid_out: dict[str, Decimal] = {}
+    for fact in candidates:
+        if fact.kind == "credit_refund" and fact.refund_document_id and fact.entity_id == line.entity_id:
+            paid_out[fact.refund_document_id] = paid_out.get(fact.refund_document_id, Decimal(0)) + fact.amount
+    return paid_out
+
+
+def _net_of_paid_out(fact: RevenueFact, paid_out: dict[str, Decimal]) -> RevenueFact | None:
+    """A refund less what the credit notes it paid out took already (None: nothing left); other facts unchanged."""
+    if fact.kind != "refund" or fact.document_id not in paid_out:
+        return fact
+    if fact.amount <= paid_out[fact.document_id]:
+        return None
+    return fact.model_copy(update={"amount": fact.amount - paid_out[fact.document_id]})
+
+
+def _share(fact: RevenueFact, line: ScheduleLine, invoice_lines: dict[str, ScheduleLine]) -> Decimal:
+    """This line's part of a credit or refund: all of it when it names the line, else its allocated share."""
+    if fact.line_id is not None:
+        return fact.amount if fact.line_id == line.line_id else Decimal(0)
+    return _shares(fact, invoice_lines.values()).get(line.schedule_id, Decimal(0))
+
+
+def _change(line: ScheduleLine, fact: RevenueFact, invoice_lines: dict[str, ScheduleLine]) -> Change | None:
+    """What ``fact`` does to ``line`` (None: nothing)."""
+    kind = fact.kind
+    if kind == "cancellation":
+        if line.subscription_id and fact.subscription_id == line.subscription_id:
+            return Change(fact.fact_id, "cancellation", fact.effective_date, document_id=fact.document_id)
+        return None
+    if fact.invoice_document_id != line.invoice_document_id or kind == "credit_refund":
+        return None
+    if kind == "void":
+        return Change(fact.fact_id, "void", fact.effective_date, document_id=fact.document_id)
+    if fact.currency != line.currency or line.billed <= 0:
+        return None
+    share = _share(fact, line, invoice_lines)
+    return Change(fact.fact_id, kind, fact.effective_date, share, fact.account, fact.document_id) if share > 0 \
+        else None
+
+
 def changes_for(line: ScheduleLine, candidates: Iterable[RevenueFact],
                 siblings: Iterable[ScheduleLine] = ()) -> list[Change]:
     """The facts that concern ``line``, with this line's share of each credit or refund. ``siblings`` are the
@@ -365,37 +337,15 @@ def changes_for(line: ScheduleLine, candidates: Iterable[RevenueFact],
     allocated over all of them at once, so the shares add up to it exactly."""
     invoice_lines = {sibling.schedule_id: sibling for sibling in siblings} | {line.schedule_id: line}
     candidates = list(candidates)
-    paid_out: dict[str, Decimal] = {}   # refund document → what credit notes it paid out already took out (D89)
-    for fact in candidates:
-        if fact.kind == "credit_refund" and fact.refund_document_id and fact.entity_id == line.entity_id:
-            paid_out[fact.refund_document_id] = paid_out.get(fact.refund_document_id, Decimal(0)) + fact.amount
+    paid_out = _paid_out(line, candidates)
     out: dict[str, Change] = {}
-    for fact in candidates:
-        if fact.entity_id != line.entity_id or fact.kind == "credit_refund":
+    for candidate in candidates:
+        if candidate.entity_id != line.entity_id or candidate.kind == "credit_refund":
             continue
-        if fact.kind == "refund" and fact.document_id in paid_out:
-            if fact.amount <= paid_out[fact.document_id]:
-                continue
-            fact = fact.model_copy(update={"amount": fact.amount - paid_out[fact.document_id]})
-        if fact.kind == "cancellation":
-            if line.subscription_id and fact.subscription_id == line.subscription_id:
-                out[fact.fact_id] = Change(fact.fact_id, "cancellation", fact.effective_date,
-                                           document_id=fact.document_id)
-            continue
-        if fact.invoice_document_id != line.invoice_document_id:
-            continue
-        if fact.kind == "void":
-            out[fact.fact_id] = Change(fact.fact_id, "void", fact.effective_date, document_id=fact.document_id)
-            continue
-        if fact.currency != line.currency or line.billed <= 0:
-            continue
-        if fact.line_id is not None:
-            share = fact.amount if fact.line_id == line.line_id else Decimal(0)
-        else:
-            share = _shares(fact, invoice_lines.values()).get(line.schedule_id, Decimal(0))
-        if share > 0:
-            out[fact.fact_id] = Change(fact.fact_id, fact.kind, fact.effective_date, share, fact.account,
-                                       fact.document_id)
+        fact = _net_of_paid_out(candidate, paid_out)
+        change = _change(line, fact, invoice_lines) if fact is not None else None
+        if change is not None:
+            out[change.fact_id] = change
     return list(out.values())
 
 
@@ -424,5 +374,5 @@ def schedule_document(line: ScheduleLine, schedule: LineSchedule, *, correlation
         adjustments=tuple(RevenueAdjustment(
             fact_id=taken.change.fact_id, kind=taken.change.kind, effective_date=taken.change.effective_date, amount=Money(taken.amount, line.currency),
             account=taken.change.account, document_id=taken.change.document_id)
-            for taken in schedule.taken if taken.amount),
+            for taken in schedule.taken if taken.amount and taken.change.kind != "cancellation"),
         memo=line.description)

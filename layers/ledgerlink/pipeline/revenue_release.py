@@ -20,67 +20,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Any
 
 from ledgerlink.model.documents import JournalEntry, JournalLine, SourceRef
 from ledgerlink.model.money import Money
-from ledgerlink.pipeline.revenue import SYSTEM, ScheduleLine
+
+# The line delta and line state types live in ``model.revenue`` (``store.revenue`` uses them too); importable here.
+from ledgerlink.model.revenue import LineDelta, LineState, Reclass, ScheduleLine
+from ledgerlink.pipeline.revenue import SYSTEM
 from ledgerlink.pipeline.revenue_schedule import LineSchedule, period_end, period_of, periods_between
 
 RELEASE_SOURCE = "revenue"   # the ledger / control-totals source of release journals
 
-
-@dataclass(frozen=True, slots=True)
-class LineState:
-    """What releases already posted for a line: revenue per period, reclassifications per fact."""
-
-    released: dict[str, Decimal] = field(default_factory=dict)            # period → amount
-    reclassed: dict[str, tuple[str, Decimal]] = field(default_factory=dict)  # fact id → (account, amount)
-
-    @property
-    def released_total(self) -> Decimal:
-        return sum(self.released.values(), Decimal(0))
-
-    @property
-    def reclassed_total(self) -> Decimal:
-        return sum((amount for _, amount in self.reclassed.values()), Decimal(0))
-
-
-@dataclass(frozen=True, slots=True)
-class LineDelta:
-    schedule_id: str
-    invoice_document_id: str
-    currency: str
-    deferred_account: str
-    revenue_account: str
-    dimensions: tuple[tuple[str, str], ...]
-    revenue: Decimal
-    reclass: dict[str, tuple[str, Decimal]]   # fact id → (account, amount)
-    completes: bool = False                   # once posted, nothing is left to release for the line
-
-    def is_zero(self) -> bool:
-        return not self.revenue and not any(amount for _, amount in self.reclass.values())
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"schedule_id": self.schedule_id, "invoice_document_id": self.invoice_document_id,
-                "currency": self.currency, "deferred_account": self.deferred_account, "completes": self.completes,
-                "revenue_account": self.revenue_account, "dimensions": dict(self.dimensions),
-                "revenue": str(self.revenue),
-                "reclass": {fact: {"account": account, "amount": str(amount)}
-                            for fact, (account, amount) in self.reclass.items()}}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LineDelta:
-        return cls(schedule_id=data["schedule_id"], invoice_document_id=data["invoice_document_id"],
-                   currency=data["currency"], completes=bool(data.get("completes")),
-                   deferred_account=data["deferred_account"], revenue_account=data["revenue_account"],
-                   dimensions=tuple(sorted((data.get("dimensions") or {}).items())),
-                   revenue=Decimal(str(data["revenue"])),
-                   reclass={fact: (value["account"], Decimal(str(value["amount"])))
-                            for fact, value in (data.get("reclass") or {}).items()})
+__all__ = ["RELEASE_SOURCE", "LineDelta", "LineState", "ReleaseJournal", "WaterfallRow", "catch_up_memo", "line_delta",
+           "release_date", "release_journals", "release_key", "release_source", "waterfall"]
 
 
 def line_delta(line: ScheduleLine, schedule: LineSchedule, state: LineState, period: str) -> LineDelta:
@@ -89,7 +44,7 @@ def line_delta(line: ScheduleLine, schedule: LineSchedule, state: LineState, per
     targets = {fact: (taken.change.account or "", taken.amount) for taken in schedule.taken
                if taken.reclass and period_of(taken.change.effective_date) <= period
                for fact in [taken.change.fact_id]}
-    reclass: dict[str, tuple[str, Decimal]] = {}
+    reclass: Reclass = {}
     for fact in sorted(set(targets) | set(state.reclassed)):
         account = (targets.get(fact) or state.reclassed[fact])[0]
         amount = (targets[fact][1] if fact in targets else Decimal(0)) - (

@@ -30,11 +30,14 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import Literal
 
 from ledgerlink.model.allocation import allocate_in_sequence
 from ledgerlink.model.money import currency_exponent
 
-KIND_ORDER = {"cancellation": 0, "void": 1, "credit_note": 2, "refund": 3}
+type ChangeKind = Literal["credit_note", "refund", "cancellation", "void"]
+
+KIND_ORDER: dict[ChangeKind, int] = {"cancellation": 0, "void": 1, "credit_note": 2, "refund": 3}
 ONE_DAY = timedelta(days=1)
 
 
@@ -124,7 +127,7 @@ class Change:
     refund (positive, minor units); zero for cancellations and voids."""
 
     fact_id: str
-    kind: str                          # credit_note | refund | cancellation | void
+    kind: ChangeKind
     effective_date: date
     share: Decimal = Decimal(0)
     account: str | None = None         # where the credit / refund was booked (reclass target)

@@ -13,54 +13,23 @@ journal's external id, so the flush posts it exactly once like any other documen
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
-from ledgerlink.model.documents import JournalEntry, JournalLine, SourceRef
-from ledgerlink.model.ids import fingerprint
+# The bucket types live in ``model.buckets`` (``store.buckets`` uses them too); importable from here as before.
+from ledgerlink.model.buckets import (
+    SUMMARY_SYSTEM,
+    BucketScope,
+    Contribution,
+    Dimensions,
+    SummaryLine,
+    line_key,
+)
+from ledgerlink.model.documents import JournalEntry, JournalLine
 from ledgerlink.model.money import Money
 
-SUMMARY_SYSTEM = "ledgerlink"
-
-
-@dataclass(frozen=True, slots=True)
-class BucketScope:
-    connection_id: str
-    entity_id: str
-    accounting_date: date
-    currency: str
-    source_id: str
-    document_type: str
-
-    def key(self) -> str:
-        return "|".join((self.connection_id, self.entity_id, self.accounting_date.isoformat(), self.currency,
-                         self.source_id, self.document_type))
-
-    def source(self, sequence: int) -> SourceRef:
-        return SourceRef(system=SUMMARY_SYSTEM, object_type="summary", object_id=self.key(), version=str(sequence),
-                         source_id=self.source_id if _identifier(self.source_id) else None)
-
-    def bucket_id(self, sequence: int) -> str:
-        return self.source(sequence).document_id()
-
-
-def _identifier(value: str) -> bool:
-    return bool(value) and value[0].isalnum()
-
-
-@dataclass(frozen=True, slots=True)
-class Contribution:
-    """What one journal adds to one summary line."""
-
-    line_key: str
-    account: str
-    dimensions: tuple[tuple[str, str], ...]
-    amount: Decimal
-
-
-def line_key(account: str, dimensions: tuple[tuple[str, str], ...]) -> str:
-    return fingerprint(account, *(f"{k}={v}" for k, v in dimensions))[:20]
+__all__ = ["SUMMARY_SYSTEM", "BucketScope", "Contribution", "SummaryLine", "contributions", "line_key",
+           "single_currency", "summary_journal"]
 
 
 def single_currency(journal: JournalEntry) -> str | None:
@@ -70,20 +39,11 @@ def single_currency(journal: JournalEntry) -> str | None:
 
 def contributions(journal: JournalEntry) -> list[Contribution]:
     """The journal's lines netted per (account, dimensions); lines that net to zero add nothing."""
-    totals: dict[tuple[str, tuple[tuple[str, str], ...]], Decimal] = defaultdict(Decimal)
+    totals: dict[tuple[str, Dimensions], Decimal] = defaultdict(Decimal)
     for line in journal.lines:
         totals[(line.account, tuple(sorted(line.dimensions.items())))] += line.amount.amount
     return [Contribution(line_key(account, dims), account, dims, amount)
             for (account, dims), amount in sorted(totals.items()) if amount != 0]
-
-
-@dataclass(frozen=True, slots=True)
-class SummaryLine:
-    line_key: str
-    account: str
-    dimensions: dict[str, str]
-    amount: Decimal
-    documents: int
 
 
 def summary_journal(scope: BucketScope, sequence: int, lines: list[SummaryLine], *, documents: int,

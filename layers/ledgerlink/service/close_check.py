@@ -27,11 +27,11 @@ import calendar
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Protocol, TypedDict
 
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.errors import DocumentRejected, LedgerLinkError
@@ -47,18 +47,49 @@ from ledgerlink.model.documents import (
     Reversal,
     WriteOff,
 )
+from ledgerlink.model.json import JsonObject, JsonValue
 from ledgerlink.model.money import currency_exponent
+from ledgerlink.model.revenue import LineState, ScheduleLine
+from ledgerlink.model.status import DocumentStatus
 from ledgerlink.pipeline.enrich import Accounts
 
 PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 NOT_NEGATIVE = ("cash_clearing", "receivable")
 NOT_POSITIVE = ("customer_credit",)   # a liability: a credit balance (negative in the book's sign convention)
 
+# A posting-ledger item as the ledger table holds it (``store.ledger``): attribute → plain value; read with
+# ``.get`` and narrowed (``document`` is the source's document as JSON text).
+type LedgerItem = Mapping[str, object]
+
 
 class CloseCheckRefused(LedgerLinkError):
     """The request cannot be checked (unknown entity, malformed period, an ERP without a readable book)."""
 
     reason = "close_check_refused"
+
+
+class TieOutJson(TypedDict):
+    check: str
+    account: str
+    currency: str
+    expected: str
+    booked: str
+    difference: str
+    status: str
+    basis: str
+    problems: list[str]
+    documents: list[str]
+
+
+class CloseCheckJson(TypedDict):
+    """The report as ``close-check`` prints it with ``--json`` and the close-check API returns it."""
+
+    entity: str
+    period: str
+    through: str
+    status: str
+    differences: int
+    tieouts: list[TieOutJson]
 
 
 class Book(Protocol):
@@ -86,7 +117,7 @@ class TieOut:
     def status(self) -> str:
         return "tied" if self.difference == 0 and not self.problems else "difference"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> TieOutJson:
         return {"check": self.check, "account": self.account, "currency": self.currency,
                 "expected": str(self.expected), "booked": str(self.booked), "difference": str(self.difference),
                 "status": self.status, "basis": self.basis, "problems": self.problems,
@@ -108,7 +139,7 @@ class CloseCheckReport:
     def status(self) -> str:
         return "tied" if not self.differences else "differences"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> CloseCheckJson:
         return {"entity": self.entity_id, "period": self.period, "through": self.through.isoformat(),
                 "status": self.status, "differences": len(self.differences),
                 "tieouts": [tieout.to_dict() for tieout in self.tieouts]}
@@ -149,10 +180,61 @@ class _Expected:
         self.documents[(check, account, currency)].append(document_id)
 
 
+class _Adder:
+    """Adds one document's amounts to the expected figures, under the account its role maps to (nothing when the
+    role is not mapped for the document, or the amount is zero)."""
+
+    def __init__(self, check: CloseCheck, document: Document, expected: _Expected) -> None:
+        self._check = check
+        self.document = document
+        self.expected = expected
+
+    def __call__(self, check: str, role: str, amount: Decimal) -> None:
+        account = self._check._account(self.document, role)
+        if account is not None and amount:
+            self.expected.add(check, account, self.document.currency, amount, self.document.document_id)
+
+
+def _document(item: LedgerItem) -> Document | None:
+    """The document a ledger item holds (its JSON as the source reported it), if it holds one."""
+    raw = item.get("document")
+    return DocumentAdapter.validate_json(raw) if isinstance(raw, str) else None
+
+
+def _expect_payment(document: Payment, add: _Adder, invoices: dict[str, LedgerItem]) -> None:
+    fees = sum((fee.amount.amount for fee in document.fees), Decimal(0))
+    if document.direction == "received":
+        add("cash_clearing", "cash_clearing" if document.method != "out_of_band" else "cash_out_of_band",
+            document.amount.amount - fees)
+        if document.source.object_type == "unapplied_payment":   # owed to the customer (D87)
+            add("customer_credit", "customer_credit", -document.amount.amount)
+        else:
+            add("receivable", "receivable", -document.amount.amount)
+    elif document.source.object_type == CREDIT_NOTE_REFUND:   # moves no cash: the refund does (D89)
+        add("receivable", "receivable", document.amount.amount)
+        add("tax", "tax", -_refunded_tax(document, invoices.get(document.applies_to_document_id or "")))
+    elif document.direction == "refunded":
+        add("cash_clearing", "cash_clearing", -document.amount.amount)
+        add("tax", "tax", _refunded_tax(document, invoices.get(document.applies_to_document_id or "")))
+    else:
+        sign = 1 if document.direction == "chargeback" else -1
+        add("cash_clearing", "cash_clearing", -sign * (document.amount.amount + fees))
+
+
+def _expect_void(document: Reversal, add: _Adder, invoices: dict[str, LedgerItem]) -> None:
+    original = invoices.get(document.original_document_id)
+    voided = _document(original) if original is not None else None
+    if isinstance(voided, Invoice):   # the invoice undone: its receivable, tax and deferral (D89)
+        add.expected.voided.add(voided.document_id)
+        add("receivable", "receivable", -voided.total.amount)
+        add("tax", "tax", _tax_of(voided))
+
+
 class CloseCheck:
-    def __init__(self, *, config: LedgerLinkConfig, ledger_items: Callable[[], Iterable[dict[str, Any]]],
-                 book_for: Callable[[str], Book | None], schedules: Callable[[str], Iterable[tuple[Any, Any]]],
-                 settled_sources: Callable[[dict[str, Any]], list[str] | None] = lambda item: None) -> None:
+    def __init__(self, *, config: LedgerLinkConfig, ledger_items: Callable[[], Iterable[LedgerItem]],
+                 book_for: Callable[[str], Book | None],
+                 schedules: Callable[[str], Iterable[tuple[ScheduleLine, LineState]]],
+                 settled_sources: Callable[[LedgerItem], list[str] | None] = lambda item: None) -> None:
         self._config = config
         self._ledger_items = ledger_items
         self._book_for = book_for
@@ -160,42 +242,46 @@ class CloseCheck:
         self._settled_sources = settled_sources
 
     def run(self, entity_id: str, period: str) -> CloseCheckReport:
-        if entity_id not in {entity.id for entity in self._config.entities}:
+        through = period_end(period) if entity_id in {entity.id for entity in self._config.entities} else None
+        if through is None:
             raise CloseCheckRefused(f"no entity {entity_id[:40]!r} in the configuration", reason="unknown_entity",
                                     field="entity")
-        through = period_end(period)
+        book = self._book(entity_id)
+        report = CloseCheckReport(entity_id, period, through)
+        balances = book.trial_balance(through, entity_id)
+        report.tieouts += self._trial_balance(balances)
+        expected = _Expected()
+        entity_items = [item for item in self._ledger_items() if item.get("entity_id") == entity_id]
+        items = [item for item in entity_items if item.get("status") == DocumentStatus.POSTED
+                 and str(item.get("posted_accounting_date") or item.get("accounting_date")) <= through.isoformat()]
+        # a refund's tax share comes from the invoice it refunds, as the source reported it (posted or not, D88)
+        invoices = {str(item["document_id"]): item for item in entity_items if item.get("document_type") == "invoice"}
+        references: set[str] = set()
+        for document in (document for item in items if (document := _document(item)) is not None):
+            references.update(ref for ref in (getattr(document, "reference", None), document.source.object_id) if ref)
+            self._expect(document, expected, invoices)
+        self._expect_deferred(entity_id, expected)
+        report.tieouts += self._compare(expected, balances, self._unbooked(items, references))
+        return report
+
+    def _book(self, entity_id: str) -> Book:
         book = self._book_for(entity_id)
         if book is None:
             connection = self._config.connection(self._config.entity(entity_id).erp_connection)
             raise CloseCheckRefused(f"entity {entity_id} posts to {connection.id} ({connection.kind}): the close "
                                     "check reads the Beancount book only", reason="erp_not_readable",
                                     field="entity")
-        report = CloseCheckReport(entity_id, period, through)
-        balances = book.trial_balance(through, entity_id)
-        report.tieouts += self._trial_balance(balances)
-        expected = _Expected()
-        entity_items = [item for item in self._ledger_items() if item.get("entity_id") == entity_id]
-        items = [item for item in entity_items if item.get("status") == "posted"
-                 and str(item.get("posted_accounting_date") or item.get("accounting_date")) <= through.isoformat()]
-        # a refund's tax share comes from the invoice it refunds, as the source reported it (posted or not, D88)
-        invoices = {item["document_id"]: item for item in entity_items if item.get("document_type") == "invoice"}
-        references: set[str] = set()
+        return book
+
+    def _unbooked(self, items: list[LedgerItem], references: set[str]) -> dict[str, list[str]]:
+        """payout document id → what the payout settled that no posted document books."""
         problems: dict[str, list[str]] = defaultdict(list)
-        for item in items:
-            document = DocumentAdapter.validate_json(item["document"]) if isinstance(item.get("document"), str) \
-                else None
-            if document is None:
-                continue
-            references.update(ref for ref in (getattr(document, "reference", None), document.source.object_id) if ref)
-            self._expect(document, expected, invoices)
         for item in items:
             for source in (self._settled_sources(item) or []) if item.get("document_type") == "payout" else []:
                 # "re_…|ch_…": a refund is booked under its own id or its charge's (newer API events carry no id)
                 if not references.intersection(source.split("|")):
-                    problems[item["document_id"]].append(source.split("|")[0])
-        self._expect_deferred(entity_id, expected)
-        report.tieouts += self._compare(expected, balances, problems)
-        return report
+                    problems[str(item["document_id"])].append(source.split("|")[0])
+        return problems
 
     # ---- expected figures from the documents -------------------------------------------------------------
 
@@ -206,43 +292,16 @@ class CloseCheck:
         except DocumentRejected:
             return None
 
-    def _expect(self, document: Document, expected: _Expected, invoices: dict[str, dict[str, Any]]) -> None:
-        def add(check: str, role: str, amount: Decimal) -> None:
-            account = self._account(document, role)
-            if account is not None and amount:
-                expected.add(check, account, document.currency, amount, document.document_id)
-
+    def _expect(self, document: Document, expected: _Expected, invoices: dict[str, LedgerItem]) -> None:
+        add = _Adder(self, document, expected)
         if isinstance(document, Invoice | CreditNote):
             sign = 1 if isinstance(document, Invoice) else -1
             add("receivable", "receivable", sign * document.total.amount)
             add("tax", "tax", -sign * _tax_of(document))
         elif isinstance(document, Payment):
-            fees = sum((fee.amount.amount for fee in document.fees), Decimal(0))
-            if document.direction == "received":
-                add("cash_clearing", "cash_clearing" if document.method != "out_of_band" else "cash_out_of_band",
-                    document.amount.amount - fees)
-                if document.source.object_type == "unapplied_payment":   # owed to the customer (D87)
-                    add("customer_credit", "customer_credit", -document.amount.amount)
-                else:
-                    add("receivable", "receivable", -document.amount.amount)
-            elif document.source.object_type == CREDIT_NOTE_REFUND:   # moves no cash: the refund does (D89)
-                add("receivable", "receivable", document.amount.amount)
-                add("tax", "tax", -_refunded_tax(document, invoices.get(document.applies_to_document_id or "")))
-            elif document.direction == "refunded":
-                add("cash_clearing", "cash_clearing", -document.amount.amount)
-                add("tax", "tax", _refunded_tax(document, invoices.get(document.applies_to_document_id or "")))
-            else:
-                sign = 1 if document.direction == "chargeback" else -1
-                add("cash_clearing", "cash_clearing", -sign * (document.amount.amount + fees))
+            _expect_payment(document, add, invoices)
         elif isinstance(document, Payout):
-            sign = 1 if document.direction == "paid" else -1
-            add("cash_clearing", "cash_clearing", -sign * document.gross.amount)
-            for conversion in document.conversions:   # left clearing in the currency it was booked in
-                account = self._account(document, "cash_clearing")
-                if account is not None:
-                    expected.add("cash_clearing", account, conversion.original.currency,
-                                 -sign * conversion.original.amount, document.document_id)
-            add("payouts_in_transit", "payouts_in_transit", sign * document.amount.amount)
+            self._expect_payout(document, add)
         elif isinstance(document, BankTransaction) and document.counter_role in ("payouts_in_transit", "receivable"):
             add(document.counter_role, document.counter_role, -document.applied.amount)
             if document.unapplied is not None:   # beyond what the invoice had open: owed to the customer (D92)
@@ -250,13 +309,17 @@ class CloseCheck:
         elif isinstance(document, WriteOff):   # an impairment of the receivable; a later payment recovers it (D89)
             add("receivable", "receivable", (-1 if document.direction == "written_off" else 1) * document.amount.amount)
         elif isinstance(document, Reversal) and document.reason == "void" and document.amount is None:
-            original = invoices.get(document.original_document_id)
-            voided = DocumentAdapter.validate_json(original["document"]) if original and isinstance(
-                original.get("document"), str) else None
-            if isinstance(voided, Invoice):   # the invoice undone: its receivable, tax and deferral (D89)
-                expected.voided.add(voided.document_id)
-                add("receivable", "receivable", -voided.total.amount)
-                add("tax", "tax", _tax_of(voided))
+            _expect_void(document, add, invoices)
+
+    def _expect_payout(self, document: Payout, add: _Adder) -> None:
+        sign = 1 if document.direction == "paid" else -1
+        add("cash_clearing", "cash_clearing", -sign * document.gross.amount)
+        for conversion in document.conversions:   # left clearing in the currency it was booked in
+            account = self._account(document, "cash_clearing")
+            if account is not None:
+                add.expected.add("cash_clearing", account, conversion.original.currency,
+                                 -sign * conversion.original.amount, document.document_id)
+        add("payouts_in_transit", "payouts_in_transit", sign * document.amount.amount)
 
     def _expect_deferred(self, entity_id: str, expected: _Expected) -> None:
         for line, state in self._schedules(entity_id):
@@ -311,13 +374,11 @@ def _tax_of(billing: Invoice | CreditNote) -> Decimal:
     return sum((tax.amount for _, tax in invoice_taxes(billing)), Decimal(0))   # type: ignore[arg-type]
 
 
-def _refunded_tax(refund: Payment, invoice_item: dict[str, Any] | None) -> Decimal:
+def _refunded_tax(refund: Payment, invoice_item: LedgerItem | None) -> Decimal:
     """The tax a refund gave back: its share of its invoice's tax (D88); none without a known invoice."""
     from ledgerlink.pipeline.refund_tax import refund_tax
 
-    if invoice_item is None or not isinstance(invoice_item.get("document"), str):
-        return Decimal(0)
-    invoice = DocumentAdapter.validate_json(invoice_item["document"])
+    invoice = _document(invoice_item) if invoice_item is not None else None
     if not isinstance(invoice, Invoice):
         return Decimal(0)
     try:
@@ -326,28 +387,35 @@ def _refunded_tax(refund: Payment, invoice_item: dict[str, Any] | None) -> Decim
         return Decimal(0)
 
 
-def _candidates(source: Any) -> list[str]:
+def _candidates(source: JsonValue) -> list[str]:
     """The ids a settled item may be booked under: its own, and an expanded refund's charge."""
     if isinstance(source, dict):
         return [str(value) for value in (source.get("id"), source.get("charge")) if isinstance(value, str)]
     return [str(source)]
 
 
-def settled_sources_from_archive(read: Callable[[str], bytes]) -> Callable[[dict[str, Any]], list[str] | None]:
+def _object(value: JsonValue) -> JsonObject:
+    return value if isinstance(value, dict) else {}
+
+
+def settled_sources_from_archive(read: Callable[[str], bytes]) -> Callable[[LedgerItem], list[str] | None]:
     """The provider's own list of what a payout settled (the archived balance transactions, D83), by source id."""
     from ledgerlink.connectors.sources.stripe.payouts import GROSS_CATEGORIES, NET_CATEGORIES, _category
     from ledgerlink.store.archive import fetched_key
 
-    def sources(item: dict[str, Any]) -> list[str] | None:
-        document = json.loads(item["document"]) if isinstance(item.get("document"), str) else {}
+    def sources(item: LedgerItem) -> list[str] | None:
+        raw = item.get("document")
+        document = _object(json.loads(raw)) if isinstance(raw, str) else {}
         if not document.get("settled_count"):
             return None
-        source = document.get("source") or {}
+        source = _object(document.get("source"))
         try:
-            fetched = json.loads(read(fetched_key(source.get("archive_key") or "", source.get("event_id") or "")))
+            fetched = _object(json.loads(read(fetched_key(str(source.get("archive_key") or ""),
+                                                          str(source.get("event_id") or "")))))
         except Exception:  # noqa: BLE001 - a missing archive is reported, not guessed around
             return [f"(archived balance transactions of {source.get('object_id')} unreadable)"]
-        return ["|".join(_candidates(txn.get("source"))) for txn in fetched.get("balance_transactions", [])
+        listed = fetched.get("balance_transactions", [])
+        return ["|".join(_candidates(txn.get("source"))) for txn in (listed if isinstance(listed, list) else [])
                 if isinstance(txn, dict) and txn.get("type") != "payout"
                 and _category(txn) in GROSS_CATEGORIES | NET_CATEGORIES]
 

@@ -27,12 +27,28 @@ from ledgerlink.clock import now as clock_now
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.connectors.erps.base import BulkItemResult, PostResult, find_existing, supports_bulk
 from ledgerlink.errors import DocumentRejected, RateLimited, TransientError
+from ledgerlink.model.buckets import Bucket, BucketMember, BucketStatus, SummaryLine
 from ledgerlink.model.documents import JournalEntry
+from ledgerlink.model.status import DocumentStatus
 from ledgerlink.pipeline.periods import apply_erp_period
 from ledgerlink.pipeline.summarize import summary_journal
 from ledgerlink.pipeline.validate import validate
-from ledgerlink.store.buckets import Bucket
 from ledgerlink.totals import CounterKey
+
+# The member's ledger item may still be in any of these when its bucket is traced: the post step's ledger write
+# may not have run yet, or a retry left it in an exception.
+TRACEABLE: tuple[DocumentStatus, ...] = (DocumentStatus.SUMMARIZED, DocumentStatus.RECEIVED, DocumentStatus.EXCEPTION)
+
+
+class BucketsPort(Protocol):
+    """What the flush needs of the bucket store (``store.buckets.DynamoBuckets``)."""
+
+    def by_status(self, status: str) -> list[Bucket]: ...
+    def seal(self, bucket: Bucket) -> bool: ...
+    def bucket(self, bucket_id: str) -> Bucket | None: ...
+    def lines(self, bucket_id: str) -> list[SummaryLine]: ...
+    def members(self, bucket_id: str) -> list[BucketMember]: ...
+    def mark(self, bucket_id: str, status: str, *, expected: str, **attributes: str | int | None) -> bool: ...
 
 
 class ActiveConfig(Protocol):
@@ -50,7 +66,7 @@ class FlushReport:
     legacy_files: list[str] = field(default_factory=list)
     erp_calls: dict[str, int] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, int | list[str] | dict[str, int]]:
         return {"sealed": self.sealed, "posted": len(self.posted), "netted_to_zero": len(self.netted_to_zero),
                 "exceptions": len(self.exceptions), "deferred": len(self.deferred),
                 "documents_traced": self.documents_traced, "legacy_files": self.legacy_files,
@@ -62,7 +78,8 @@ def today_in(time_zone: str, now: datetime) -> date:
 
 
 class FlushService:
-    def __init__(self, *, config: ActiveConfig, buckets: Any, connectors: Callable[[LedgerLinkConfig, str, int], Any],
+    def __init__(self, *, config: ActiveConfig, buckets: BucketsPort,
+                 connectors: Callable[[LedgerLinkConfig, str, int], Any],
                  ledger: Any, exceptions: Any, clock: Callable[[], datetime] = clock_now,
                  time_left_ms: Callable[[], int] | None = None) -> None:
         self._config = config
@@ -82,19 +99,19 @@ class FlushService:
         version, config = self._config.active()
         report = FlushReport()
         now = self._clock()
-        for bucket in self._buckets.by_status("open"):
+        for bucket in self._buckets.by_status(BucketStatus.OPEN):
             if self._due(bucket.scope.entity_id, bucket.scope.accounting_date, config, now, through) \
                     and self._buckets.seal(bucket):
                 report.sealed += 1
         by_connection: dict[str, list[Bucket]] = defaultdict(list)
-        for bucket in self._buckets.by_status("sealed"):
+        for bucket in self._buckets.by_status(BucketStatus.SEALED):
             by_connection[bucket.scope.connection_id].append(bucket)
         for connection_id, buckets in by_connection.items():
             if self._out_of_time():
                 report.deferred += [b.bucket_id for b in buckets]
                 continue
             self._post_connection(config, version, connection_id, buckets, report)
-        for status in ("posted", "exception"):
+        for status in (BucketStatus.POSTED, BucketStatus.EXCEPTION):
             for bucket in self._buckets.by_status(status):
                 if not self._out_of_time():
                     report.documents_traced += self._trace(bucket)
@@ -125,7 +142,7 @@ class FlushService:
             for bucket in buckets:
                 journal = self._journal(bucket, config, version)
                 if journal is None:
-                    self._buckets.mark(bucket.bucket_id, "posted", expected="sealed",
+                    self._buckets.mark(bucket.bucket_id, BucketStatus.POSTED, expected=BucketStatus.SEALED,
                                        erp_ref=f"netted-to-zero:{bucket.bucket_id}")
                     report.netted_to_zero.append(bucket.bucket_id)
                     continue
@@ -173,7 +190,7 @@ class FlushService:
 
     def _posted(self, bucket: Bucket, result: PostResult | None, journal: JournalEntry, report: FlushReport) -> None:
         assert result is not None
-        self._buckets.mark(bucket.bucket_id, "posted", expected="sealed", erp_ref=result.erp_ref,
+        self._buckets.mark(bucket.bucket_id, BucketStatus.POSTED, expected=BucketStatus.SEALED, erp_ref=result.erp_ref,
                            posted_accounting_date=journal.accounting_date.isoformat(),
                            posted_at=self._clock().isoformat(timespec="seconds"))
         report.posted.append(bucket.bucket_id)
@@ -186,7 +203,7 @@ class FlushService:
             suggested_fix=error.detail.get("suggested_fix") or "fix the cause and retry the summary bucket",
             detail={"documents": bucket.documents, "accounting_date": bucket.scope.accounting_date.isoformat(),
                     "connection": bucket.scope.connection_id})
-        self._buckets.mark(bucket.bucket_id, "exception", expected="sealed", exception_id=exception_id,
+        self._buckets.mark(bucket.bucket_id, BucketStatus.EXCEPTION, expected=BucketStatus.SEALED, exception_id=exception_id,
                            exception_reason=error.reason)
         report.exceptions.append(bucket.bucket_id)
 
@@ -197,22 +214,23 @@ class FlushService:
         if len(members) < bucket.documents:
             return 0   # the index has not caught up yet: next run
         current = self._buckets.bucket(bucket.bucket_id)
+        assert current is not None   # its members are indexed: the bucket item exists
         for member in members:
-            item = self._ledger.get(member["document_id"])
+            item = self._ledger.get(member.document_id)
             if item is None:
                 continue   # not in this deployment's ledger (a bench or a replay elsewhere): nothing to trace
             key = CounterKey.of(item)
-            expected = ("summarized", "received", "exception")   # the post step's ledger write may not have run yet
-            if bucket.status == "posted":
-                self._ledger.transition(member["document_id"], to="posted", expected=expected, key=key,
+            if bucket.status == BucketStatus.POSTED:
+                self._ledger.transition(member.document_id, to=DocumentStatus.POSTED, expected=TRACEABLE, key=key,
                                         erp_ref=current.erp_ref, erp_connection=bucket.scope.connection_id,
                                         summary_id=bucket.bucket_id,
                                         posted_accounting_date=bucket.scope.accounting_date.isoformat())
             else:
-                self._ledger.transition(member["document_id"], to="exception", expected=expected[:2], key=key,
-                                        summary_id=bucket.bucket_id, exception_reason="summary_rejected",
+                self._ledger.transition(member.document_id, to=DocumentStatus.EXCEPTION, expected=TRACEABLE[:2],
+                                        key=key, summary_id=bucket.bucket_id, exception_reason="summary_rejected",
                                         exception_id=current.exception_id)
-        self._buckets.mark(bucket.bucket_id, "done" if bucket.status == "posted" else "exception_traced",
+        self._buckets.mark(bucket.bucket_id,
+                           BucketStatus.DONE if bucket.status == BucketStatus.POSTED else BucketStatus.EXCEPTION_TRACED,
                            expected=bucket.status)
         return len(members)
 

@@ -3,25 +3,53 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 
 from ledgerlink.errors import DocumentRejected, OpsError
+from ledgerlink.model.json import JsonObject
+
+if TYPE_CHECKING:
+    from ledgerlink.ops.forecast import ForecastJson
+    from ledgerlink.service.trace import Trace
 
 
-def caller(event: dict[str, Any]) -> str:
+class Validation(TypedDict):
+    """``POST /validate/{type}``: the findings of enrich + validate, and the journal the document would post."""
+
+    valid: bool
+    findings: list[dict[str, object]]
+    config_version: int
+    journal: NotRequired[JsonObject | None]
+
+
+class Backlog(TypedDict):
+    """``GET /backlog``: the forecast per ERP connection."""
+
+    connections: list[ForecastJson]
+    lookback_days: int
+    late: list[str]
+
+
+def _mapping(value: object) -> Mapping[str, object]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def caller(event: Mapping[str, object]) -> str:
     """The IAM principal API Gateway authenticated (IAM auth on every ops route); locally 'local'."""
-    identity = (event.get("requestContext") or {}).get("identity") or {}
+    identity = _mapping(_mapping(event.get("requestContext")).get("identity"))
     return str(identity.get("userArn") or identity.get("caller") or identity.get("user") or "anonymous")
 
 
-def ops_response(status: int, body: dict[str, Any]) -> Any:
+def ops_response(status: int, body: Mapping[str, object]) -> Any:   # Any: powertools' Response (lazy import)
     from aws_lambda_powertools.event_handler import Response
 
     return Response(status_code=status, content_type="application/json", body=json.dumps(body, default=str))
 
 
-def validate_document(document_type: str, body: Any, config: Any, version: int) -> dict[str, Any]:
+def validate_document(document_type: str, body: object, config: Any, version: int) -> Validation:
     """Enrich + validate a canonical document without posting: the findings other systems check against."""
     from pydantic import ValidationError
 
@@ -33,7 +61,7 @@ def validate_document(document_type: str, body: Any, config: Any, version: int) 
         raise OpsError(f"unknown document type {document_type!r}", status=404, reason="unknown_document_type")
     if not isinstance(body, dict):
         raise OpsError("the body must be a canonical document (JSON object)", status=400, reason="bad_request")
-    findings: list[dict[str, Any]] = []
+    findings: list[dict[str, object]] = []
     try:
         document = DocumentAdapter.validate_python({**body, "document_type": document_type})
     except ValidationError as exc:
@@ -58,27 +86,32 @@ class OpsServices:
     workflow: Any
     config: Any   # () -> (version, LedgerLinkConfig)
 
-    def trace(self, document_id: str) -> dict[str, Any]:
+    def trace(self, document_id: str) -> Trace:
         from ledgerlink.service.trace import trace
 
         return trace(document_id, ledger=self.ledger, inbox=self.inbox, cases=self.cases, workflow=self.workflow)
 
-    def validate(self, document_type: str, body: Any) -> dict[str, Any]:
+    def validate(self, document_type: str, body: object) -> Validation:
         version, config = self.config()
         return validate_document(document_type, body, config, version)
 
-    def backlog(self, lookback_days: Any = None) -> dict[str, Any]:
+    def backlog(self, lookback_days: object = None) -> Backlog:
         """The backlog forecast per ERP connection (``GET /backlog?lookback_days=7``), published as metrics too."""
         return backlog_forecast(self.config()[1], lookback_days)
 
 
-def backlog_forecast(config: Any, lookback_days: Any = None) -> dict[str, Any]:
+def backlog_forecast(config: Any, lookback_days: object = None) -> Backlog:
     from ledgerlink import settings
     from ledgerlink.ops.forecast import LOOKBACK_DAYS, read_backlog
 
     try:
-        days = LOOKBACK_DAYS if lookback_days in (None, "") else int(lookback_days)
-    except (TypeError, ValueError):
+        if lookback_days in (None, ""):
+            days = LOOKBACK_DAYS
+        elif isinstance(lookback_days, (str, int, float, Decimal)):
+            days = int(lookback_days)
+        else:
+            days = -1
+    except ValueError:
         days = -1
     if not 0 <= days <= 62:
         raise OpsError("lookback_days must be a whole number of days from 0 to 62", status=400,

@@ -23,30 +23,43 @@ import contextlib
 import csv
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from ledgerlink.clock import epoch
+from ledgerlink.model.json import JsonObject, JsonValue
+from ledgerlink.model.status import DocumentStatus
 
 if TYPE_CHECKING:
     from ledgerlink.config.model import LedgerLinkConfig
+    from ledgerlink.connectors.erps.readback import ErpRecord
+
+# An item as the ledger / inbox table holds it (``store.ledger``, ``store.inbox``): attribute → plain value; read
+# with ``.get`` and narrowed (``document`` and ``journal`` are JSON text).
+type LedgerItem = Mapping[str, object]
+# What a difference names (document ids, references, amounts as text, per-account maps): written to the report's
+# JSON and CSV as it is.
+type Detail = dict[str, object]
+
+# the control-total partitions, in report order (counter attributes ``<status>_count`` / ``<status>_amount``)
+STATES = (DocumentStatus.RECEIVED, DocumentStatus.POSTED, DocumentStatus.EXCEPTION, DocumentStatus.IGNORED)
 
 
 class TotalsPort(Protocol):
     def events(self, utc_date: str) -> dict[str, dict[str, int]]: ...
     def documents(self, entity_id: str, business_date: str) -> dict[tuple[str, str], dict[str, Decimal]]: ...
-    def put_summary(self, record: dict[str, Any]) -> None: ...
+    def put_summary(self, record: dict[str, object]) -> None: ...
 
 
 class InboxPort(Protocol):
-    def pending_on(self, day: str) -> list[dict[str, Any]]: ...
+    def pending_on(self, day: str) -> Sequence[LedgerItem]: ...
 
 
 class LedgerPort(Protocol):
-    def on_day(self, entity_id: str, business_date: str) -> list[dict[str, Any]]: ...
+    def on_day(self, entity_id: str, business_date: str) -> Sequence[LedgerItem]: ...
 
 
 class ReportStore(Protocol):
@@ -54,13 +67,34 @@ class ReportStore(Protocol):
 
 
 class EventPublisher(Protocol):
-    def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
+    def publish(self, detail_type: str, detail: dict[str, object]) -> None: ...
 
 
 @dataclass
 class Difference:
     kind: str
-    detail: dict[str, Any]
+    detail: Detail
+
+
+class ErpCheck(TypedDict, total=False):
+    """The ERP side of an entity-day: checked or not (and why), counts, the API calls it cost; per connection under
+    ``connections`` when the entity reads back from an API ERP."""
+
+    connection: str
+    checked: bool
+    ledger_posted: int
+    erp_posted: int
+    erp_calls: int
+    erp_documents_read: int
+    reason: str
+    connections: list[ErpCheck]
+
+
+class Backfilled(TypedDict):
+    source: str
+    listed: int
+    already_received: int
+    injected: int
 
 
 @dataclass
@@ -83,7 +117,7 @@ class DocumentTotals:
 class EntityReport:
     entity_id: str
     documents: list[DocumentTotals] = field(default_factory=list)
-    erp: dict[str, Any] = field(default_factory=dict)
+    erp: ErpCheck = field(default_factory=lambda: ErpCheck())
     differences: list[Difference] = field(default_factory=list)
 
 
@@ -95,7 +129,7 @@ class ReconciliationReport:
     event_differences: list[Difference]
     entities: list[EntityReport]
     report_key: str = ""
-    backfill: list[dict[str, Any]] = field(default_factory=list)
+    backfill: list[Backfilled] = field(default_factory=list)
     # an event accepted (or a document registered) longer ago than this and still unprocessed is a difference
     stuck_after_seconds: int = 900
 
@@ -107,7 +141,7 @@ class ReconciliationReport:
     def status(self) -> str:
         return "difference" if self.differences else "balanced"
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:   # asdict's: the report as JSON-ready data (dataclasses → dicts)
         data = asdict(self)
         data["status"] = self.status
         data["difference_count"] = len(self.differences)
@@ -145,16 +179,20 @@ def _amount(amount: Decimal, currency: str) -> str:
         return f"{amount:f}"
 
 
-def _older_than(epoch: Any, limit: float) -> bool:
+def _older_than(epoch: object, limit: float) -> bool:
+    """Whether a stored epoch lies before ``limit``; one that cannot be read counts as old (it is reported)."""
+    if not isinstance(epoch, (int, float, Decimal, str)):
+        return True
     try:
         return float(epoch) < limit
-    except (TypeError, ValueError):
+    except ValueError:
         return True
 
 
 class Reconciler:
     def __init__(self, *, config: Callable[[], tuple[int, LedgerLinkConfig]], totals: TotalsPort, inbox: InboxPort,
-                 ledger: LedgerPort, connectors: Any, reports: ReportStore, events: EventPublisher | None = None,
+                 ledger: LedgerPort, connectors: Callable[[LedgerLinkConfig, str, int], Any], reports: ReportStore,
+                 events: EventPublisher | None = None,
                  stuck_after_seconds: int = 900, clock: Callable[[], float] = epoch,
                  backfiller: Any = None, exceptions: Any = None) -> None:
         self._config = config
@@ -190,7 +228,7 @@ class Reconciler:
         self._reports.put(report.report_key + ".json", json.dumps(report.to_dict(), indent=2, default=str).encode(),
                           "application/json")
         self._reports.put(report.report_key + ".csv", report.to_csv().encode(), "text/csv")
-        summary = {"status": report.status, "difference_count": len(report.differences),
+        summary: dict[str, object] = {"status": report.status, "difference_count": len(report.differences),
                    "report_key": report.report_key, "generated_at": report.generated_at,
                    "business_date": business_date, "scope": scope}
         self._totals.put_summary({"pk": "recon#runs", "sk": f"{report.generated_at}#{business_date}#{scope}",
@@ -201,7 +239,7 @@ class Reconciler:
                 **summary, "differences": [asdict(d) for d in report.differences[:50]]})
         return report
 
-    def _backfill(self, config: LedgerLinkConfig, business_date: str) -> list[dict[str, Any]]:
+    def _backfill(self, config: LedgerLinkConfig, business_date: str) -> list[Backfilled]:
         """Before counting: fetch what providers created around the day but never delivered. The window
         spans the day ±1 day so every time zone's business day is covered; claims dedupe the overlap."""
         if self._backfiller is None or not self._backfiller.sources(config):
@@ -233,27 +271,27 @@ class Reconciler:
         in_flight_total = 0
         posted_total = 0
         for (source, currency), values in sorted(totals.items()):
-            count = {state: int(values.get(f"{state}_count", 0))
-                     for state in ("received", "posted", "exception", "ignored")}
-            amount = {state: Decimal(values.get(f"{state}_amount", 0))
-                      for state in ("received", "posted", "exception", "ignored")}
-            in_flight = count["received"] - count["posted"] - count["exception"] - count["ignored"]
-            in_flight_amount = amount["received"] - amount["posted"] - amount["exception"] - amount["ignored"]
+            count = {str(state): int(values.get(f"{state}_count", 0)) for state in STATES}
+            amount = {str(state): Decimal(values.get(f"{state}_amount", 0)) for state in STATES}
+            received, posted, exception, ignored = (str(state) for state in STATES)
+            in_flight = count[received] - count[posted] - count[exception] - count[ignored]
+            in_flight_amount = amount[received] - amount[posted] - amount[exception] - amount[ignored]
+            shown = {state: _amount(amount[state], currency) for state in amount}
             result.documents.append(DocumentTotals(
-                source=source, currency=currency,
-                **{f"{state}_count": count[state] for state in count},
-                **{f"{state}_amount": _amount(amount[state], currency) for state in amount},
+                source=source, currency=currency, received_count=count[received], received_amount=shown[received],
+                posted_count=count[posted], posted_amount=shown[posted], exception_count=count[exception],
+                exception_amount=shown[exception], ignored_count=count[ignored], ignored_amount=shown[ignored],
                 in_flight_count=in_flight, in_flight_amount=_amount(in_flight_amount, currency)))
             if in_flight < 0 or any(c < 0 for c in count.values()):
                 result.differences.append(Difference("counters_inconsistent", {
                     "source": source, "currency": currency, **count}))
             in_flight_total += max(in_flight, 0)
-            posted_total += count["posted"]
-        listed: list[dict[str, Any]] | None = None
+            posted_total += count[posted]
+        listed: Sequence[LedgerItem] | None = None
         if in_flight_total:
             listed = self._ledger.on_day(entity_id, day)
             for item in listed:
-                if item.get("status") == "received" and _older_than(item.get("registered_at"), cutoff):
+                if item.get("status") == DocumentStatus.RECEIVED and _older_than(item.get("registered_at"), cutoff):
                     result.differences.append(Difference("document_stuck", {
                         "document_id": item["document_id"], "document_type": item.get("document_type"),
                         "source": item.get("source_id"), "correlation_id": item.get("correlation_id"),
@@ -262,7 +300,7 @@ class Reconciler:
         return result
 
     def _erp_check(self, config: LedgerLinkConfig, version: int, entity_id: str, day: str, posted_total: int,
-                   listed: list[dict[str, Any]] | None, result: EntityReport) -> dict[str, Any]:
+                   listed: Sequence[LedgerItem] | None, result: EntityReport) -> ErpCheck:
         # an entity in coexistence posts to its ERP and (before the cutover) its legacy target: read both
         connection_ids = config.entity_connections(entity_id)
         connectors = [self._connectors(config, each, version) for each in connection_ids]
@@ -271,7 +309,7 @@ class Reconciler:
         # an API ERP reads back what it holds, document by document (issue 19); a book / file target beside it
         # is compared by the ids it lists
         items = listed if listed is not None else self._ledger.on_day(entity_id, day)
-        checks = []
+        checks: list[ErpCheck] = []
         for each, connector in zip(connection_ids, connectors, strict=True):
             if callable(getattr(connector, "read_back", None)):
                 checks.append(self._readback_check(config, entity_id, day, each, connector, items, result))
@@ -280,42 +318,43 @@ class Reconciler:
             else:
                 checks.append({"connection": each, "checked": False,
                                "reason": f"the connector of {each} cannot list postings"})
-        check: dict[str, Any] = {"connection": ", ".join(connection_ids),
-                                 "checked": all(each["checked"] for each in checks), "ledger_posted": posted_total,
-                                 "erp_posted": sum(int(each.get("erp_posted", 0)) for each in checks),
-                                 "connections": checks}
+        check: ErpCheck = {"connection": ", ".join(connection_ids),
+                           "checked": all(each["checked"] for each in checks), "ledger_posted": posted_total,
+                           "erp_posted": sum(int(each.get("erp_posted", 0)) for each in checks),
+                           "connections": checks}
         reasons = [f"{each['connection']}: {each['reason']}" for each in checks if not each["checked"]]
         if reasons:
             check["reason"] = "; ".join(reasons)
         return check
 
     def _count_check(self, connection_ids: list[str], connectors: list[Any], entity_id: str, day: str,
-                     posted_total: int, listed: list[dict[str, Any]] | None, result: EntityReport) -> dict[str, Any]:
+                     posted_total: int, listed: Sequence[LedgerItem] | None, result: EntityReport) -> ErpCheck:
         connection_id = ", ".join(connection_ids)
         for each, connector in zip(connection_ids, connectors, strict=True):
             if getattr(connector, "posted_on", None) is None:
                 return {"connection": connection_id, "checked": False,
                         "reason": f"the connector of {each} cannot list postings"}
         # the ERP's count first (a count query on a real ERP); ids only when the counts disagree (D35)
-        counts = [getattr(connector, "posted_count", None) for connector in connectors]
-        if all(count is not None for count in counts):
-            erp_total = sum(count(entity_id, day) for count in counts)
+        counts = [count for connector in connectors if (count := getattr(connector, "posted_count", None)) is not None]
+        if len(counts) == len(connectors):
+            erp_total = sum(int(count(entity_id, day)) for count in counts)
             if erp_total == posted_total:
                 return {"connection": connection_id, "checked": True, "ledger_posted": posted_total,
                         "erp_posted": erp_total}
         in_erp: set[str] = set()
         for connector in connectors:
             in_erp |= set(connector.posted_on(entity_id, day))
-        check = {"connection": connection_id, "checked": True, "ledger_posted": posted_total, "erp_posted": len(in_erp)}
+        check: ErpCheck = {"connection": connection_id, "checked": True, "ledger_posted": posted_total,
+                           "erp_posted": len(in_erp)}
         if len(in_erp) == posted_total:
             return check
         listed = listed if listed is not None else self._ledger.on_day(entity_id, day)
-        posted = {item["document_id"]: item for item in listed if item.get("status") == "posted"}
+        posted = {str(item["document_id"]): item for item in listed if item.get("status") == DocumentStatus.POSTED}
         self._name_differences(posted, in_erp, result)
         return check
 
     @staticmethod
-    def _name_differences(posted: dict[str, dict[str, Any]], in_erp: set[str], result: EntityReport) -> None:
+    def _name_differences(posted: dict[str, LedgerItem], in_erp: set[str], result: EntityReport) -> None:
         # a summarized document is in the ERP as its summary journal (one posting for the bucket)
         expected = {item.get("summary_id") or document_id for document_id, item in posted.items()}
         for document_id in sorted(posted):
@@ -328,16 +367,16 @@ class Reconciler:
             result.differences.append(Difference("unexpected_in_erp", {"document_id": document_id}))
 
     def _listing_check(self, entity_id: str, day: str, connection_id: str, connector: Any,
-                       items: list[dict[str, Any]], result: EntityReport) -> dict[str, Any]:
+                       items: Sequence[LedgerItem], result: EntityReport) -> ErpCheck:
         """A book / legacy file beside an API ERP: its ids against the documents the ledger posted to it."""
-        posted = {item["document_id"]: item for item in items if item.get("status") == "posted"
+        posted = {str(item["document_id"]): item for item in items if item.get("status") == DocumentStatus.POSTED
                   and item.get("erp_connection", connection_id) == connection_id}
         in_erp = set(connector.posted_on(entity_id, day))
         self._name_differences(posted, in_erp, result)
         return {"connection": connection_id, "checked": True, "ledger_posted": len(posted), "erp_posted": len(in_erp)}
 
     def _readback_check(self, config: LedgerLinkConfig, entity_id: str, day: str, connection_id: str,
-                        connector: Any, items: list[dict[str, Any]], result: EntityReport) -> dict[str, Any]:
+                        connector: Any, items: Sequence[LedgerItem], result: EntityReport) -> ErpCheck:
         """What the ledger posted to this connection for the entity-day against what the ERP holds, per document."""
         from ledgerlink.connectors.erps.readback import BudgetShareReached
         from ledgerlink.errors import LedgerLinkError
@@ -346,7 +385,7 @@ class Reconciler:
         dates = {date.fromisoformat(day)} | {on for entry in expected.values() for on in entry.dates}
         kinds = frozenset(entry.kind for entry in expected.values())
         calls = 0
-        records = []
+        records: list[ErpRecord] = []
         try:
             for on in sorted(dates):
                 listing = connector.read_back(entity_id, on, kinds | {"journal"})
@@ -367,7 +406,7 @@ class Reconciler:
         for difference in found:
             if difference.kind == "missing_in_erp":
                 difference.detail["connection"] = connection_id
-                case = self._reopen_missing(difference.detail, {i["document_id"]: i for i in items})
+                case = self._reopen_missing(difference.detail, {str(i["document_id"]): i for i in items})
                 if case:
                     difference.detail["exception_id"] = case
             result.differences.append(difference)
@@ -384,22 +423,25 @@ class Reconciler:
         item = get(key)
         if item is None:
             return False
-        return item.get("status") in ("posted", "summarized", "received") and (
+        return item.get("status") in (DocumentStatus.POSTED, DocumentStatus.SUMMARIZED, DocumentStatus.RECEIVED) and (
             item.get("day_key") != f"{entity_id}#{day}")
 
-    def _reopen_missing(self, detail: dict[str, Any], items: dict[str, dict[str, Any]]) -> str | None:
+    def _reopen_missing(self, detail: Detail, items: dict[str, LedgerItem]) -> str | None:
         """A posted document the ERP no longer holds becomes an exception case (``missing_in_erp``), so a replay
         (``ledgerlink replay --document``) or the case's retry posts it again — looking it up by external id
         first, as every post does. Without an exceptions store the difference is only reported."""
-        if self._exceptions is None or not callable(getattr(self._ledger, "transition", None)):
+        transition = getattr(self._ledger, "transition", None)
+        if self._exceptions is None or not callable(transition):
             return None
         item = items.get(str(detail.get("document_id")))
-        if item is None or item.get("summary_id") or not isinstance(item.get("document"), str):
+        raw = item.get("document") if item is not None else None
+        if item is None or item.get("summary_id") or not isinstance(raw, str):
             return None   # a summary journal is re-posted by its bucket's flush, not per document
         from ledgerlink.service.posting import counter_key
 
-        document = json.loads(item["document"])
+        document = json.loads(raw)
         key = counter_key({"document": document, "source_id": item.get("source_id")})
+        exception_id: str
         exception_id, _ = self._exceptions.open(
             subject=item["document_id"], reason="missing_in_erp",
             message=f"{detail.get('erp_ref')} is no longer in {detail.get('connection')}",
@@ -410,8 +452,8 @@ class Reconciler:
         from ledgerlink.store.ledger import DocumentStateError
 
         with contextlib.suppress(DocumentStateError):   # replayed or changed meanwhile: the case still names it
-            self._ledger.transition(item["document_id"], to="exception", expected=("posted",), key=key,
-                                    exception_id=exception_id, exception_reason="missing_in_erp")
+            transition(item["document_id"], to=DocumentStatus.EXCEPTION, expected=(DocumentStatus.POSTED,), key=key,
+                       exception_id=exception_id, exception_reason="missing_in_erp")
         return exception_id
 
 
@@ -424,58 +466,87 @@ class Expected:
     kind: str
     erp_ref: str | None
     correlation_id: str | None
-    dates: set[Any]
+    dates: set[date]
     nets: dict[str, Decimal] | None        # journals: signed amount per account; None: presence only
     total: Decimal | None = None           # native documents: the document total
 
 
-def readback_expectations(connector: Any, items: list[dict[str, Any]], connection_id: str) -> dict[str, Expected]:
+def _optional_text(found: object) -> str | None:
+    return None if found is None else str(found)
+
+
+def readback_expectations(connector: Any, items: Sequence[LedgerItem], connection_id: str) -> dict[str, Expected]:
     """The ledger's posted documents of this connection, keyed as the ERP shows them."""
     expected: dict[str, Expected] = {}
     for item in items:
-        if item.get("status") != "posted" or item.get("erp_connection", connection_id) != connection_id:
+        if item.get("status") != DocumentStatus.POSTED or item.get("erp_connection", connection_id) != connection_id:
             continue
-        summary = item.get("summary_id")
-        key = connector.readback_key(summary or item["document_id"])
-        journal = _journal(item)
+        document_id = str(item["document_id"])
+        summary = _optional_text(item.get("summary_id"))
+        key: str = connector.readback_key(summary or document_id)
         posted_on = {date.fromisoformat(str(item["posted_accounting_date"]))} if item.get(
             "posted_accounting_date") else set()
         entry = expected.get(key)
         if entry is not None:   # the other members of a summary journal
-            entry.document_ids.append(item["document_id"])
+            entry.document_ids.append(document_id)
             entry.dates |= posted_on
             continue
-        kind = "journal" if summary else connector.readback_kind(str(item.get("erp_ref") or ""))
-        nets = total = None
-        if journal is not None and not summary:
-            lines = [(str(line["account"]), Decimal(str(line["amount"]["amount"]))) for line in journal["lines"]]
-            if kind == "journal":
-                from ledgerlink.connectors.erps.readback import net_by_account
-
-                nets = net_by_account(lines)
-            else:
-                total = _document_total(item, journal) or sum((a for _, a in lines if a > 0), Decimal(0))
-        expected[key] = Expected(key=key, document_ids=[item["document_id"]], kind=kind, erp_ref=item.get("erp_ref"),
-                                 correlation_id=item.get("correlation_id"), dates=posted_on, nets=nets, total=total)
+        kind: str = "journal" if summary else connector.readback_kind(str(item.get("erp_ref") or ""))
+        nets, total = _expected_amounts(item, kind) if not summary else (None, None)
+        expected[key] = Expected(key=key, document_ids=[document_id], kind=kind,
+                                 erp_ref=_optional_text(item.get("erp_ref")),
+                                 correlation_id=_optional_text(item.get("correlation_id")), dates=posted_on,
+                                 nets=nets, total=total)
     return expected
 
 
-def _journal(item: dict[str, Any]) -> dict[str, Any] | None:
+def _expected_amounts(item: LedgerItem, kind: str) -> tuple[dict[str, Decimal] | None, Decimal | None]:
+    """(nets per account, None) for a journal; (None, total) for a native document; (None, None) without a journal."""
+    journal = _journal(item)
+    if journal is None:
+        return None, None
+    lines = _journal_lines(journal)
+    if kind == "journal":
+        from ledgerlink.connectors.erps.readback import net_by_account
+
+        return net_by_account(lines), None
+    return None, _document_total(item, journal) or sum((a for _, a in lines if a > 0), Decimal(0))
+
+
+def _journal(item: LedgerItem) -> JsonObject | None:
     raw = item.get("journal")
     try:
-        journal = json.loads(raw) if isinstance(raw, str) else raw
+        journal: JsonValue = json.loads(raw) if isinstance(raw, str) else _json_value(raw)
     except ValueError:
         return None
     return journal if isinstance(journal, dict) and isinstance(journal.get("lines"), list) else None
 
 
-def _document_total(item: dict[str, Any], journal: dict[str, Any]) -> Decimal | None:
+def _json_value(found: object) -> JsonValue:
+    """A journal stored as a map (older items) rather than JSON text: only a dict is of use, the rest reads as None."""
+    return found if isinstance(found, dict) else None
+
+
+def _journal_lines(journal: JsonObject) -> list[tuple[str, Decimal]]:
+    """(account, signed amount) per line of a stored journal (``JournalEntry`` as JSON)."""
+    lines = journal["lines"]
+    assert isinstance(lines, list)   # _journal checked it
+    out: list[tuple[str, Decimal]] = []
+    for line in lines:
+        if not isinstance(line, dict) or not isinstance(amount := line["amount"], dict):
+            raise TypeError(f"a journal line of an unexpected shape: {line!r}"[:200])
+        out.append((str(line["account"]), Decimal(str(amount["amount"]))))
+    return out
+
+
+def _document_total(item: LedgerItem, journal: JsonObject) -> Decimal | None:
     """A native document's total as it was sent (rebuilt from the stored document and journal, as the post did)."""
     try:
         from ledgerlink.model.documents import DocumentAdapter, JournalEntry
         from ledgerlink.pipeline.erp_documents import erp_document
 
-        document = erp_document(DocumentAdapter.validate_json(item["document"]), JournalEntry.model_validate(journal))
+        document = erp_document(DocumentAdapter.validate_json(str(item["document"])),
+                                JournalEntry.model_validate(journal))
     except Exception:   # noqa: BLE001 - an old item the current model cannot read: fall back to the journal
         return None
     return Decimal(document.total.canonical()) if document is not None else None
@@ -499,67 +570,77 @@ def _multiple(erp: dict[str, Decimal], ledger: dict[str, Decimal]) -> int:
     return int(ratio) if ratio == ratio.to_integral_value() and ratio >= 2 else 0
 
 
-def compare_readback(expected: dict[str, Expected], records: list[Any], *, day: Any, owned: set[str],
+def _plain(amounts: dict[str, Decimal]) -> dict[str, str]:
+    return {account: f"{amount:f}" for account, amount in amounts.items()}
+
+
+def _compare_nets(base: Detail, nets: dict[str, Decimal], record: ErpRecord) -> Difference | None:
+    """A journal against what the ERP holds for it: reversed, duplicated (n times the amounts) or changed."""
+    held = record.nets()
+    if not held:   # reversed in the ERP: the document nets to nothing
+        return Difference("missing_in_erp", {**base, "erp_ref": record.erp_ref, "reason": "reversed"})
+    if held == nets:
+        return None
+    times = _multiple(held, nets)
+    if times:
+        return Difference("unexpected_in_erp", {
+            **base, "reason": "duplicate", "count": times, "erp_refs": [record.erp_ref]})
+    zero = Decimal(0)
+    accounts = sorted(set(held) | set(nets))
+    return Difference("changed_in_erp", {
+        **base, "erp_ref": record.erp_ref,
+        "difference": {a: f"{held.get(a, zero) - nets.get(a, zero):f}" for a in accounts
+                       if held.get(a, zero) != nets.get(a, zero)},
+        "ledger": _plain(nets), "erp": _plain(held)})
+
+
+def _compare_one(entry: Expected, found: list[ErpRecord]) -> Difference | None:
+    """One expected document against the ERP documents under its key."""
+    base: Detail = {"document_id": entry.document_ids[0], "erp_ref": entry.erp_ref,
+                    "correlation_id": entry.correlation_id}
+    if len(entry.document_ids) > 1:
+        base["document_ids"] = sorted(entry.document_ids)
+    if not found:
+        return Difference("missing_in_erp", base)
+    if len(found) > 1:
+        return Difference("unexpected_in_erp", {
+            **base, "reason": "duplicate", "count": len(found), "erp_refs": [r.erp_ref for r in found]})
+    record = found[0]
+    if entry.nets is not None:
+        return _compare_nets(base, entry.nets, record)
+    if entry.total is not None and record.total is not None and record.total != entry.total:
+        return Difference("changed_in_erp", {
+            **base, "erp_ref": record.erp_ref, "difference": {"total": f"{record.total - entry.total:f}"},
+            "ledger": {"total": f"{entry.total:f}"}, "erp": {"total": f"{record.total:f}"}})
+    return None
+
+
+def compare_readback(expected: dict[str, Expected], records: list[ErpRecord], *, day: date, owned: set[str],
                      elsewhere: Callable[[str], bool]) -> list[Difference]:
     """Per document: missing, changed (with the difference per account, or of the total), duplicated; and what the
     ERP holds that the ledger does not — ours but not posted, or not made by LedgerLink in the accounts it owns."""
-    differences: list[Difference] = []
-    by_key: dict[str, list[Any]] = {}
+    by_key: dict[str, list[ErpRecord]] = {}
     for record in records:
         if record.key is not None:
             by_key.setdefault(record.key, []).append(record)
-    for key in sorted(expected):
-        entry = expected[key]
-        found = by_key.get(key, [])
-        base = {"document_id": entry.document_ids[0], "erp_ref": entry.erp_ref, "correlation_id": entry.correlation_id}
-        if len(entry.document_ids) > 1:
-            base["document_ids"] = sorted(entry.document_ids)
-        if not found:
-            differences.append(Difference("missing_in_erp", base))
-            continue
-        if len(found) > 1:
-            differences.append(Difference("unexpected_in_erp", {
-                **base, "reason": "duplicate", "count": len(found), "erp_refs": [r.erp_ref for r in found]}))
-            continue
-        record = found[0]
-        if entry.nets is not None and not record.nets():   # reversed in the ERP: the document nets to nothing
-            differences.append(Difference("missing_in_erp", {**base, "erp_ref": record.erp_ref, "reason": "reversed"}))
-            continue
-        if entry.nets is not None:
-            held = record.nets()
-            if held != entry.nets:
-                times = _multiple(held, entry.nets)
-                if times:
-                    differences.append(Difference("unexpected_in_erp", {
-                        **base, "reason": "duplicate", "count": times, "erp_refs": [record.erp_ref]}))
-                    continue
-                accounts = sorted(set(held) | set(entry.nets))
-                differences.append(Difference("changed_in_erp", {
-                    **base, "erp_ref": record.erp_ref,
-                    "difference": {a: f"{held.get(a, Decimal(0)) - entry.nets.get(a, Decimal(0)):f}" for a in accounts
-                                   if held.get(a, Decimal(0)) != entry.nets.get(a, Decimal(0))},
-                    "ledger": {a: f"{v:f}" for a, v in entry.nets.items()},
-                    "erp": {a: f"{v:f}" for a, v in held.items()}}))
-        elif entry.total is not None and record.total is not None and record.total != entry.total:
-            differences.append(Difference("changed_in_erp", {
-                **base, "erp_ref": record.erp_ref, "difference": {"total": f"{record.total - entry.total:f}"},
-                "ledger": {"total": f"{entry.total:f}"}, "erp": {"total": f"{record.total:f}"}}))
+    differences = [found for key in sorted(expected)
+                   if (found := _compare_one(expected[key], by_key.get(key, []))) is not None]
     for key in sorted(set(by_key) - set(expected)):
         mine = [r for r in by_key[key] if r.on == day]
         if mine and not elsewhere(key):
             differences.append(Difference("unexpected_in_erp", {
                 "reason": "not_in_ledger", "erp_key": key, "erp_refs": [r.erp_ref for r in mine]}))
     for record in records:
-        if record.key is None and record.on == day:
-            touched = sorted({account for account, _ in record.lines} & owned)
-            if touched:
-                differences.append(Difference("unexpected_in_erp", {
-                    "reason": "not_made_by_ledgerlink", "erp_ref": record.erp_ref, "accounts": touched,
-                    "erp": {a: f"{v:f}" for a, v in record.nets().items()}}))
+        touched = sorted({account for account, _ in record.lines} & owned) \
+            if record.key is None and record.on == day else []
+        if touched:
+            differences.append(Difference("unexpected_in_erp", {
+                "reason": "not_made_by_ledgerlink", "erp_ref": record.erp_ref, "accounts": touched,
+                "erp": _plain(record.nets())}))
     return differences
 
 
-def reconcile_request(event: dict[str, Any], config: LedgerLinkConfig, *, now: float | None = None
+def reconcile_request(event: Mapping[str, object], config: LedgerLinkConfig, *, now: float | None = None
                       ) -> tuple[str, list[str] | None]:
     """Scheduler payload → (business date, entities). Without a date: yesterday in the entity's time zone."""
     from datetime import timedelta

@@ -19,35 +19,32 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, TypedDict
 from zoneinfo import ZoneInfo
 
 from ledgerlink.clock import now as clock_now
 from ledgerlink.config.model import Entity, LedgerLinkConfig
 from ledgerlink.errors import DocumentRejected, LedgerLinkError, RateLimited, TransientError
-from ledgerlink.model.documents import Document, JournalEntry, SubscriptionEvent, UsageBatch
+from ledgerlink.model.documents import Document, JournalEntry, SubscriptionEvent, UsageBatch, UsageRecord
 from ledgerlink.model.ids import fingerprint
-from ledgerlink.pipeline.revenue import (
+from ledgerlink.model.revenue import (
     Facts,
-    RevenueFact,
-    ScheduleLine,
-    UsageTie,
-    line_schedule,
-    schedule_document,
-)
-from ledgerlink.pipeline.revenue import subscription_facts as cancellation_facts
-from ledgerlink.pipeline.revenue_release import (
-    RELEASE_SOURCE,
     LineDelta,
     LineState,
-    line_delta,
-    release_journals,
-    waterfall,
+    ReleaseRun,
+    RevenueFact,
+    ScheduleLine,
+    TieOut,
+    UsageTie,
 )
+from ledgerlink.model.status import POSTABLE_STATUSES, DocumentStatus
+from ledgerlink.pipeline.revenue import line_schedule, schedule_document
+from ledgerlink.pipeline.revenue import subscription_facts as cancellation_facts
+from ledgerlink.pipeline.revenue_release import RELEASE_SOURCE, line_delta, release_journals, waterfall
 from ledgerlink.pipeline.revenue_schedule import (
     LineSchedule,
     next_period,
@@ -65,18 +62,26 @@ class RevenueStore(Protocol):
     def invoice(self, invoice_document_id: str) -> tuple[list[tuple[ScheduleLine, LineState]], list[RevenueFact]]: ...
     def subscription_facts(self, subscription_id: str) -> list[RevenueFact]: ...
     def entity_lines(self, entity_id: str, *, open_only: bool = False) -> list[tuple[ScheduleLine, LineState]]: ...
-    def runs(self, entity_id: str) -> list[dict[str, Any]]: ...
-    def claim_run(self, run: dict[str, Any], deltas: Any) -> bool: ...
+    def runs(self, entity_id: str) -> list[ReleaseRun]: ...
+    def claim_run(self, run: ReleaseRun, deltas: Iterable[LineDelta]) -> bool: ...
     def planned(self, run_id: str) -> list[LineDelta]: ...
-    def update_run(self, run: dict[str, Any], **attributes: Any) -> None: ...
+    def update_run(self, run: ReleaseRun, **attributes: str | int | list[str]) -> None: ...
     def apply(self, invoice_document_id: str, delta: LineDelta, *, run_id: str, period: str,
               close: bool = False) -> bool: ...
     def close_line(self, line: ScheduleLine) -> None: ...
-    def add_usage(self, entity_id: str, event_name: str, records: Any, *, document_id: str) -> tuple[int, int]: ...
+    def add_usage(self, entity_id: str, event_name: str, records: Iterable[UsageRecord], *,
+                  document_id: str) -> tuple[int, int]: ...
     def usage_between(self, entity_id: str, event_name: str, customer: str, start: datetime,
                       end: datetime) -> tuple[Decimal, int]: ...
-    def put_tie_out(self, invoice_document_id: str, line_id: str, tie: dict[str, Any]) -> None: ...
-    def untied(self, entity_id: str) -> list[dict[str, Any]]: ...
+    def put_tie_out(self, invoice_document_id: str, line_id: str, tie: TieOut) -> None: ...
+    def untied(self, entity_id: str) -> list[Mapping[str, object]]: ...
+
+
+class ReportingStore(RevenueStore, Protocol):
+    """The reads behind ``revenue schedule``: which invoice a document belongs to, its stored tie-outs."""
+
+    def invoice_of(self, document_id: str) -> str | None: ...
+    def tie_outs(self, invoice_document_id: str) -> list[Mapping[str, object]]: ...
 
 
 class MissingRevenueStore(RuntimeError):
@@ -85,12 +90,17 @@ class MissingRevenueStore(RuntimeError):
 
 # ---- post step / normalize step -------------------------------------------------------------------------
 
-def tie_out(store: RevenueStore, tie: UsageTie) -> dict[str, Any]:
+def tie_out(store: RevenueStore, tie: UsageTie) -> TieOut:
     metered, records = store.usage_between(tie.entity_id, tie.event_name, tie.customer, tie.period_start,
                                            tie.period_end)
-    status = "tied" if metered == tie.billed_quantity else "difference"
-    result = {**json.loads(tie.model_dump_json()), "metered_quantity": str(metered), "records": records,
-              "difference": str(tie.billed_quantity - metered), "status": status}
+    status: Literal["tied", "difference"] = "tied" if metered == tie.billed_quantity else "difference"
+    dumped = tie.model_dump(mode="json")   # the stored form: datetimes and decimals as JSON strings
+    result: TieOut = {
+        "invoice_document_id": tie.invoice_document_id, "line_id": tie.line_id, "entity_id": tie.entity_id,
+        "event_name": tie.event_name, "customer": tie.customer, "period_start": dumped["period_start"],
+        "period_end": dumped["period_end"], "billed_quantity": dumped["billed_quantity"], "meter_id": tie.meter_id,
+        "metered_quantity": str(metered), "records": records, "difference": str(tie.billed_quantity - metered),
+        "status": status}
     store.put_tie_out(tie.invoice_document_id, tie.line_id, result)
     return result
 
@@ -99,7 +109,7 @@ class RevenueRecorder:
     def __init__(self, store: RevenueStore | None) -> None:
         self._store = store
 
-    def record(self, state: dict[str, Any]) -> dict[str, int]:
+    def record(self, state: Mapping[str, object]) -> dict[str, int]:
         """Store the facts of a posted document (idempotent: each is a conditional put)."""
         raw = state.get("revenue")
         if not raw:
@@ -187,11 +197,67 @@ def deferred_now(line: ScheduleLine, schedule: LineSchedule, state: LineState) -
     return line.billed - state.released_total - state.reclassed_total
 
 
-def schedule_report(store: Any, document_id: str) -> dict[str, Any]:
+class EntryJson(TypedDict):
+    period: str
+    amount: str
+    released: str
+
+
+class AdjustmentJson(TypedDict):
+    fact_id: str
+    kind: str
+    effective_date: str
+    amount: str
+    account: str | None
+    reclassified: str
+
+
+class ScheduleJson(TypedDict):
+    """One schedule line in ``revenue schedule --json`` (and the ops API)."""
+
+    schedule_id: str
+    invoice_document_id: str
+    line_id: str
+    description: str | None
+    product_id: str | None
+    currency: str
+    billed: str
+    service_start: str
+    service_end: str
+    deferred_account: str
+    revenue_account: str
+    entries: list[EntryJson]
+    adjustments: list[AdjustmentJson]
+    recognized: str
+    released_total: str
+    reclassified_total: str
+    deferred_now: str
+
+
+class ScheduleReport(TypedDict):
+    document_id: str
+    invoice_document_id: str
+    schedules: list[ScheduleJson]
+    usage: list[dict[str, object]]       # the stored tie-outs (``TieOut``) without the item's bookkeeping
+
+
+class CurrencyWaterfall(TypedDict):
+    rows: list[dict[str, str]]
+    lines: int
+    deferred_now: str
+    by_revenue_account: dict[str, str]
+
+
+class WaterfallReport(TypedDict):
+    entity_id: str
+    currencies: dict[str, CurrencyWaterfall]
+
+
+def schedule_report(store: ReportingStore, document_id: str) -> ScheduleReport:
     """The schedules of an invoice (or of the invoice a schedule, credit note or refund belongs to)."""
     invoice_id = store.invoice_of(document_id) or document_id
     lines, _ = store.invoice(invoice_id)
-    out = []
+    out: list[ScheduleJson] = []
     for line, schedule, state in schedules(store, lines):
         document = schedule_document(line, schedule, correlation_id=line.schedule_id)
         out.append({
@@ -215,12 +281,12 @@ def schedule_report(store: Any, document_id: str) -> dict[str, Any]:
 
 
 def waterfall_report(store: RevenueStore, entity_id: str, *, first: str | None = None, last: str | None = None
-                     ) -> dict[str, Any]:
+                     ) -> WaterfallReport:
     """The deferred-revenue waterfall of an entity, per currency: schedules vs what releases posted."""
     by_currency: dict[str, list[tuple[ScheduleLine, LineSchedule, LineState]]] = defaultdict(list)
     for item in schedules(store, store.entity_lines(entity_id)):
         by_currency[item[0].currency].append(item)
-    currencies = {}
+    currencies: dict[str, CurrencyWaterfall] = {}
     for currency, items in sorted(by_currency.items()):
         currencies[currency] = {
             "rows": [row.to_dict() for row in waterfall(items, first=first, last=last)],
@@ -257,7 +323,7 @@ class EntityRelease:
     lines_closed: int = 0
     usage_differences: int = 0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, str | int | list[str] | None]:
         return {"entity_id": self.entity_id, "period": self.period, "status": self.status, "detail": self.detail,
                 "periods_released": self.periods_released, "runs": self.runs, "journals_posted": self.journals_posted, "lines_released": self.lines_released,
                 "lines_closed": self.lines_closed, "usage_differences": self.usage_differences}
@@ -267,20 +333,14 @@ class EntityRelease:
 class ReleaseReport:
     entities: list[EntityRelease] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, Any]:   # Any: the local CLI adds its FX revaluation report to it
         return {"entities": [entity.to_dict() for entity in self.entities],
                 "journals_posted": sum(len(entity.journals_posted) for entity in self.entities),
                 "usage_differences": sum(entity.usage_differences for entity in self.entities)}
 
 
-def _record(journal: JournalEntry, status: str, version: int) -> dict[str, Any]:
-    from ledgerlink.service.normalize import ledger_record
-
-    return ledger_record(journal, status=status, config_version=version)
-
-
 class ReleaseService:
-    def __init__(self, *, config: ActiveConfig, store: Any, ledger: Any, connectors: Callable[..., Any],
+    def __init__(self, *, config: ActiveConfig, store: RevenueStore, ledger: Any, connectors: Callable[..., Any],
                  exceptions: Any, clock: Callable[[], datetime] = clock_now) -> None:
         self._config = config
         self._store = store
@@ -394,15 +454,15 @@ class ReleaseService:
         sequence = 1 + max((int(run["sequence"]) for run in self._store.runs(entity_id) if run["period"] == period),
                            default=0)
         run_id = "rel_" + fingerprint(entity_id, period, str(sequence))[:20]
-        run = {"entity_id": entity_id, "period": period, "sequence": sequence, "run_id": run_id,
-               "config_version": version, "lines": len(deltas), "caught_up": list(caught_up)}
+        run: ReleaseRun = {"entity_id": entity_id, "period": period, "sequence": sequence, "run_id": run_id,
+                           "config_version": version, "lines": len(deltas), "caught_up": list(caught_up)}
         if not self._store.claim_run(run, deltas):
             result.status, result.detail = "deferred", f"run {run_id} was claimed by another invocation"
             return
         claimed = next(item for item in self._store.runs(entity_id) if item["run_id"] == run_id)
         self._finish(config, version, claimed, result)
 
-    def _finish(self, config: LedgerLinkConfig, version: int, run: dict[str, Any], result: EntityRelease) -> bool:
+    def _finish(self, config: LedgerLinkConfig, version: int, run: ReleaseRun, result: EntityRelease) -> bool:
         """Post every journal of a planned run, then count its deltas on the lines. False: blocked."""
         deltas = self._store.planned(run["run_id"])
         journals = release_journals(run["entity_id"], run["period"], int(run["sequence"]), deltas,
@@ -469,11 +529,13 @@ def post_period_journal(journal: JournalEntry, *, config: LedgerLinkConfig, vers
     from ledgerlink.pipeline.periods import apply_erp_period
     from ledgerlink.pipeline.route import route
     from ledgerlink.pipeline.validate import validate
+    from ledgerlink.service.normalize import ledger_record
 
-    registration = ledger.register(_record(journal, "received", version))
-    if not registration.is_new and registration.status == "posted":
+    record = ledger_record(journal, status=DocumentStatus.RECEIVED, config_version=version)
+    registration = ledger.register(record)
+    if not registration.is_new and registration.status == DocumentStatus.POSTED:
         return journal.document_id
-    key = CounterKey.of(_record(journal, "received", version))
+    key = CounterKey.of(ledger_record(journal, status=DocumentStatus.RECEIVED, config_version=version))
     try:
         checked = validate(journal, config)
         entity = config.entity(journal.entity_id)
@@ -492,18 +554,19 @@ def post_period_journal(journal: JournalEntry, *, config: LedgerLinkConfig, vers
             correlation_id=journal.correlation_id, document_id=journal.document_id, entity_id=journal.entity_id,
             source=source, suggested_fix=exc.detail.get("suggested_fix") or retry_hint,
             detail={"period": journal.accounting_date.isoformat()})
-        ledger.transition(journal.document_id, to="exception", expected=("received",), key=key,
+        ledger.transition(journal.document_id, to=DocumentStatus.EXCEPTION, expected=(DocumentStatus.RECEIVED,),
+                          key=key,
                           exception_id=exception_id, exception_reason=exc.reason)
         return None
     previous = ledger.get(journal.document_id) or {}
     ledger.transition(
-        journal.document_id, to="posted", expected=("received", "exception"), key=key,
+        journal.document_id, to=DocumentStatus.POSTED, expected=POSTABLE_STATUSES, key=key,
         erp_connection=connection_id, erp_ref=posted.erp_ref,
         posted_at=clock().isoformat(timespec="seconds"), posted_accounting_date=gated.accounting_date.isoformat(),
         config_version=version, journal_lines=len(gated.lines),
         period_adjusted=gated.accounting_date != journal.accounting_date,
         journal=json.dumps(gated.model_dump(mode="json"), separators=(",", ":"), default=str))
-    if previous.get("status") == "exception" and previous.get("exception_id"):
+    if previous.get("status") == DocumentStatus.EXCEPTION and previous.get("exception_id"):
         exceptions.resolve(previous["exception_id"], actor="ledgerlink",
                            note=f"posted by a later {source} run as {posted.erp_ref}")
     return journal.document_id
@@ -515,7 +578,7 @@ class InvalidReleaseRequest(LedgerLinkError):
     reason = "invalid_release_request"
 
 
-def release_request(event: Any) -> tuple[str | None, str | None]:
+def release_request(event: object) -> tuple[str | None, str | None]:
     """Scheduler payload → (entity, period): ``{}``, ``{"entity": "us01"}``, ``{"entity": "us01", "period": "2026-10"}``."""
     if event is None or event == {}:
         return None, None

@@ -9,17 +9,52 @@ reference of the posting — each through the ledger's keys-only index of that a
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypedDict
 
 from ledgerlink.errors import OpsError
+from ledgerlink.model.json import JsonValue
+from ledgerlink.model.status import DocumentStatus
 from ledgerlink.service.exceptions import public
 
 # the order ids are tried in; the first kind that finds documents names the match
 LOOKUP_ORDER = ("event", "correlation", "external", "erp")
 
 
-def trace(document_id: str, *, ledger: Any, inbox: Any, cases: Any, workflow: Any) -> dict[str, Any]:
-    item = ledger.get(document_id)
+class Webhook(TypedDict):
+    source: str | None
+    event_id: str | None
+    correlation_id: str | None
+    archive_key: str | None
+    received_at: object             # the inbox claim's epoch seconds, as stored
+    inbox: str | None
+
+
+class Execution(TypedDict, total=False):
+    name: str
+    workflow: str                   # standard | happy_path
+    status: str | None
+    logs: str
+
+
+class Trace(TypedDict):
+    """``GET /documents/{id}`` and ``ledgerlink trace``: the document's way from webhook to ERP reference. The ledger
+    item's attributes are shown as stored (``document`` and ``journal`` as the JSON they hold)."""
+
+    document_id: str
+    status: str
+    webhook: Webhook
+    document: JsonValue
+    mapping: dict[str, object]
+    journal: JsonValue
+    erp: dict[str, object]
+    exceptions: list[dict[str, object]]
+    execution: Execution | None
+    ignored_reason: str | None
+
+
+def trace(document_id: str, *, ledger: Any, inbox: Any, cases: Any, workflow: Any) -> Trace:
+    item: Mapping[str, Any] | None = ledger.get(document_id)   # Any: the item as DynamoDB returns it, shown as is
     if item is None:
         raise OpsError(f"no document {document_id}", status=404, reason="not_found")
     document = json.loads(item["document"]) if isinstance(item.get("document"), str) else item.get("document")
@@ -67,13 +102,14 @@ def resolve(reference: str, *, ledger: Any, missing_index: Any = None) -> tuple[
                    f"id, ERP reference{unsearched})", status=404, reason="not_found", missing=missing)
 
 
-def _execution(document_id: str, item: dict[str, Any], execution: dict[str, Any] | None) -> dict[str, Any] | None:
+def _execution(document_id: str, item: Mapping[str, object], execution: Mapping[str, object] | None
+               ) -> Execution | None:
     """The Standard execution when the document has one (it left the happy path, or was replayed); otherwise the
     Express happy path ran it, which keeps no execution history to describe (D76): its task logs carry the
     document's correlation id."""
     if execution:
-        return {"name": document_id, "workflow": "standard", "status": execution["status"]}
-    if item["status"] == "ignored":
+        return {"name": document_id, "workflow": "standard", "status": str(execution["status"])}
+    if item["status"] == DocumentStatus.IGNORED:
         return None
     return {"name": document_id, "workflow": "happy_path", "status": None,
             "logs": f"Express executions keep no history; search the task logs for correlation id "

@@ -17,54 +17,89 @@ the buckets the flush has work for; ``by_bucket`` (member_of, bucket_pk) gives t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from ledgerlink.clock import epoch
 from ledgerlink.errors import TransientError
-from ledgerlink.pipeline.summarize import BucketScope, Contribution, SummaryLine
+from ledgerlink.model.buckets import (
+    Bucket,
+    BucketMember,
+    BucketScope,
+    BucketStatus,
+    Contribution,
+    MemberLine,
+    Membership,
+    SummaryLine,
+)
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import error_code
 from ledgerlink.store.dynamo import MAX_TRANSACTION_ITEMS, from_item, to_item, value
 
+__all__ = ["FIXED_ITEMS", "Bucket", "DynamoBuckets", "Membership", "TooManyLines"]
+
 FIXED_ITEMS = 3   # member put, head check, meta update
+
+# A DynamoDB item as ``from_item`` reads it: attribute → plain value (str, int, Decimal, list, dict, None). Read
+# through the narrowing helpers below, never indexed into blindly.
+type Item = Mapping[str, object]
+# One entry of a ``TransactWriteItems`` request (boto3's request shape; built here, only passed on).
+type WriteRequest = dict[str, object]
 
 
 class TooManyLines(ValueError):
     """More summary lines than one transaction can update: post the document line-level instead."""
 
 
-@dataclass(frozen=True, slots=True)
-class Membership:
-    bucket_id: str
-    sequence: int
-    added: bool                # False: the document was already in a bucket (a redelivery)
+def _text(item: Item, key: str) -> str:
+    found = item[key]
+    if not isinstance(found, str):
+        raise TypeError(f"bucket item attribute {key!r} is not a string: {found!r}")
+    return found
 
 
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    bucket_id: str
-    status: str
-    scope: BucketScope
-    sequence: int
-    documents: int
-    erp_ref: str | None = None
-    correlation_id: str | None = None
-    exception_id: str | None = None
+def _optional_text(item: Item, key: str) -> str | None:
+    return _text(item, key) if item.get(key) is not None else None
 
 
-def _scope_item(scope: BucketScope) -> dict[str, Any]:
+def _whole(found: object) -> int:
+    if isinstance(found, (int, Decimal, str)):
+        return int(found)
+    raise TypeError(f"not a number: {found!r}")
+
+
+def _scope_item(scope: BucketScope) -> dict[str, str]:
     return {"connection_id": scope.connection_id, "entity_id": scope.entity_id,
             "accounting_date": scope.accounting_date.isoformat(), "currency": scope.currency,
             "source_id": scope.source_id, "document_type": scope.document_type}
 
 
-def _scope_of(item: dict[str, Any]) -> BucketScope:
-    return BucketScope(connection_id=item["connection_id"], entity_id=item["entity_id"],
-                       accounting_date=date.fromisoformat(item["accounting_date"]), currency=item["currency"],
-                       source_id=item["source_id"], document_type=item["document_type"])
+def _scope_of(item: Item) -> BucketScope:
+    return BucketScope(connection_id=_text(item, "connection_id"), entity_id=_text(item, "entity_id"),
+                       accounting_date=date.fromisoformat(_text(item, "accounting_date")),
+                       currency=_text(item, "currency"), source_id=_text(item, "source_id"),
+                       document_type=_text(item, "document_type"))
+
+
+def _member_of(item: Item) -> BucketMember:
+    lines = item.get("lines")
+    return BucketMember(
+        document_id=_text(item, "document_id"), member_of=_text(item, "member_of"),
+        sequence=_whole(item.get("sequence", 0)), correlation_id=_optional_text(item, "correlation_id"),
+        lines=tuple(MemberLine(line=_text(line, "line"), account=str(line.get("account", "")),
+                               amount=Decimal(str(line.get("amount", 0))))
+                    for line in (lines if isinstance(lines, list) else []) if isinstance(line, Mapping)))
+
+
+def _member_item(document_id: str, bucket_id: str, sequence: int, correlation_id: str,
+                 contributions: list[Contribution]) -> dict[str, object]:
+    return {"bucket_pk": f"M#{document_id}", "bucket_sk": "M", "member_of": bucket_id, "document_id": document_id,
+            "sequence": sequence,
+            "correlation_id": correlation_id, "added_at": int(epoch()),
+            "lines": [{"line": c.line_key, "account": c.account, "amount": c.amount}
+                      for c in contributions]}
 
 
 class DynamoBuckets:
@@ -73,16 +108,20 @@ class DynamoBuckets:
         self._client = client
 
     @property
-    def client(self) -> Any:
+    def client(self) -> Any:   # a boto3 DynamoDB client: untyped (no stubs in the Lambda layer)
         return self._client or default_client("dynamodb")
+
+    def _get(self, pk: str, sk: str) -> Item | None:
+        item = self.client.get_item(TableName=self._table, Key={"bucket_pk": value(pk), "bucket_sk": value(sk)},
+                                    ConsistentRead=True).get("Item")
+        return from_item(item) if item else None
 
     # ---- adding documents --------------------------------------------------------------------------
 
     def _open_sequence(self, scope: BucketScope) -> int:
-        key = {"bucket_pk": value(f"HEAD#{scope.key()}"), "bucket_sk": value("HEAD")}
-        item = self.client.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+        item = self._get(f"HEAD#{scope.key()}", "HEAD")
         if item is not None:
-            return int(from_item(item)["open_seq"])
+            return _whole(item["open_seq"])
         try:
             self.client.put_item(TableName=self._table, Item=to_item({"bucket_pk": f"HEAD#{scope.key()}", "bucket_sk": "HEAD",
                                                                       "open_seq": 1}),
@@ -93,10 +132,44 @@ class DynamoBuckets:
             return self._open_sequence(scope)
         return 1
 
-    def member(self, document_id: str) -> dict[str, Any] | None:
-        item = self.client.get_item(TableName=self._table, Key={"bucket_pk": value(f"M#{document_id}"), "bucket_sk": value("M")},
-                                    ConsistentRead=True).get("Item")
-        return from_item(item) if item else None
+    def member(self, document_id: str) -> BucketMember | None:
+        item = self._get(f"M#{document_id}", "M")
+        return _member_of(item) if item is not None else None
+
+    def _add_requests(self, document_id: str, scope: BucketScope, contributions: list[Contribution],
+                      sequence: int, correlation_id: str) -> list[WriteRequest]:
+        bucket_id = scope.bucket_id(sequence)
+        member = _member_item(document_id, bucket_id, sequence, correlation_id, contributions)
+        items: list[WriteRequest] = [
+            {"Put": {"TableName": self._table, "Item": to_item(member),
+                     "ConditionExpression": "attribute_not_exists(bucket_pk)"}},
+            {"ConditionCheck": {"TableName": self._table,
+                                "Key": {"bucket_pk": value(f"HEAD#{scope.key()}"), "bucket_sk": value("HEAD")},
+                                "ConditionExpression": "open_seq = :seq",
+                                "ExpressionAttributeValues": {":seq": value(sequence)}}},
+            {"Update": {"TableName": self._table, "Key": {"bucket_pk": value(f"B#{bucket_id}"), "bucket_sk": value("META")},
+                        "UpdateExpression": "SET #s = if_not_exists(#s, :open), bucket_id = :b, seq = :seq, "
+                                            "connection_id = :c, entity_id = :e, accounting_date = :d, "
+                                            "currency = :cur, source_id = :src, document_type = :t, "
+                                            "correlation_id = if_not_exists(correlation_id, :corr) "
+                                            "ADD documents :one",
+                        "ConditionExpression": "attribute_not_exists(bucket_pk) OR #s = :open",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": {
+                            ":open": value(str(BucketStatus.OPEN)), ":b": value(bucket_id), ":seq": value(sequence),
+                            ":one": value(1), ":corr": value(correlation_id),
+                            **{f":{k}": value(v) for k, v in zip(
+                                ("c", "e", "d", "cur", "src", "t"), _scope_item(scope).values(), strict=True)}}}},
+        ]
+        for contribution in contributions:
+            items.append({"Update": {
+                "TableName": self._table,
+                "Key": {"bucket_pk": value(f"B#{bucket_id}"), "bucket_sk": value(f"L#{contribution.line_key}")},
+                "UpdateExpression": "SET account = :a, dimensions = :dims ADD amount :x, documents :one",
+                "ExpressionAttributeValues": {":a": value(contribution.account),
+                                              ":dims": value(dict(contribution.dimensions)),
+                                              ":x": value(contribution.amount), ":one": value(1)}}})
+        return items
 
     def add(self, document_id: str, scope: BucketScope, contributions: list[Contribution], *,
             correlation_id: str) -> Membership:
@@ -104,43 +177,9 @@ class DynamoBuckets:
             raise TooManyLines(f"{len(contributions)} summary lines in one document")
         for _ in range(10):
             sequence = self._open_sequence(scope)
-            bucket_id = scope.bucket_id(sequence)
-            member = {"bucket_pk": f"M#{document_id}", "bucket_sk": "M", "member_of": bucket_id, "document_id": document_id,
-                      "sequence": sequence,
-                      "correlation_id": correlation_id, "added_at": int(epoch()),
-                      "lines": [{"line": c.line_key, "account": c.account, "amount": c.amount}
-                                for c in contributions]}
-            items: list[dict[str, Any]] = [
-                {"Put": {"TableName": self._table, "Item": to_item(member),
-                         "ConditionExpression": "attribute_not_exists(bucket_pk)"}},
-                {"ConditionCheck": {"TableName": self._table,
-                                    "Key": {"bucket_pk": value(f"HEAD#{scope.key()}"), "bucket_sk": value("HEAD")},
-                                    "ConditionExpression": "open_seq = :seq",
-                                    "ExpressionAttributeValues": {":seq": value(sequence)}}},
-                {"Update": {"TableName": self._table, "Key": {"bucket_pk": value(f"B#{bucket_id}"), "bucket_sk": value("META")},
-                            "UpdateExpression": "SET #s = if_not_exists(#s, :open), bucket_id = :b, seq = :seq, "
-                                                "connection_id = :c, entity_id = :e, accounting_date = :d, "
-                                                "currency = :cur, source_id = :src, document_type = :t, "
-                                                "correlation_id = if_not_exists(correlation_id, :corr) "
-                                                "ADD documents :one",
-                            "ConditionExpression": "attribute_not_exists(bucket_pk) OR #s = :open",
-                            "ExpressionAttributeNames": {"#s": "status"},
-                            "ExpressionAttributeValues": {
-                                ":open": value("open"), ":b": value(bucket_id), ":seq": value(sequence),
-                                ":one": value(1), ":corr": value(correlation_id),
-                                **{f":{k}": value(v) for k, v in zip(
-                                    ("c", "e", "d", "cur", "src", "t"), _scope_item(scope).values(), strict=True)}}}},
-            ]
-            for contribution in contributions:
-                items.append({"Update": {
-                    "TableName": self._table,
-                    "Key": {"bucket_pk": value(f"B#{bucket_id}"), "bucket_sk": value(f"L#{contribution.line_key}")},
-                    "UpdateExpression": "SET account = :a, dimensions = :dims ADD amount :x, documents :one",
-                    "ExpressionAttributeValues": {":a": value(contribution.account),
-                                                  ":dims": value(dict(contribution.dimensions)),
-                                                  ":x": value(contribution.amount), ":one": value(1)}}})
             try:
-                self.client.transact_write_items(TransactItems=items)
+                self.client.transact_write_items(
+                    TransactItems=self._add_requests(document_id, scope, contributions, sequence, correlation_id))
             except Exception as exc:
                 if error_code(exc) != "TransactionCanceledException":
                     raise
@@ -148,58 +187,55 @@ class DynamoBuckets:
                 if reasons and reasons[0] == "ConditionalCheckFailed":
                     existing = self.member(document_id)
                     if existing is not None:   # delivered before: it is already in exactly one bucket
-                        return Membership(existing["member_of"], int(existing["sequence"]), added=False)
+                        return Membership(existing.member_of, existing.sequence, added=False)
                 continue   # the bucket was sealed meanwhile (or a write conflict): go again, next sequence
-            return Membership(bucket_id, sequence, added=True)
+            return Membership(scope.bucket_id(sequence), sequence, added=True)
         raise TransientError(f"could not add {document_id} to a bucket (contention)", reason="bucket_contention")
 
     # ---- reading and sealing -----------------------------------------------------------------------
 
     def bucket(self, bucket_id: str) -> Bucket | None:
-        item = self.client.get_item(TableName=self._table, Key={"bucket_pk": value(f"B#{bucket_id}"), "bucket_sk": value("META")},
-                                    ConsistentRead=True).get("Item")
-        return self._bucket(from_item(item)) if item else None
+        item = self._get(f"B#{bucket_id}", "META")
+        return self._bucket(item) if item is not None else None
 
     @staticmethod
-    def _bucket(item: dict[str, Any]) -> Bucket:
-        return Bucket(bucket_id=item["bucket_id"], status=item["status"], scope=_scope_of(item),
-                      sequence=int(item["seq"]), documents=int(item.get("documents", 0)),
-                      erp_ref=item.get("erp_ref"), correlation_id=item.get("correlation_id"),
-                      exception_id=item.get("exception_id"))
+    def _bucket(item: Item) -> Bucket:
+        return Bucket(bucket_id=_text(item, "bucket_id"), status=_text(item, "status"), scope=_scope_of(item),
+                      sequence=_whole(item["seq"]), documents=_whole(item.get("documents", 0)),
+                      erp_ref=_optional_text(item, "erp_ref"), correlation_id=_optional_text(item, "correlation_id"),
+                      exception_id=_optional_text(item, "exception_id"))
+
+    def _query(self, **request: object) -> list[Item]:
+        return [from_item(item) for page in self.client.get_paginator("query").paginate(TableName=self._table, **request)
+                for item in page.get("Items", [])]
 
     def by_status(self, status: str) -> list[Bucket]:
-        buckets: list[Bucket] = []
-        for page in self.client.get_paginator("query").paginate(
-                TableName=self._table, IndexName="by_status", KeyConditionExpression="#s = :s",
-                ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":s": value(status)}):
-            buckets.extend(self._bucket(from_item(item)) for item in page.get("Items", []))
+        buckets = [self._bucket(item) for item in self._query(
+            IndexName="by_status", KeyConditionExpression="#s = :s",
+            ExpressionAttributeNames={"#s": "status"}, ExpressionAttributeValues={":s": value(str(status))})]
         return sorted(buckets, key=lambda b: (b.scope.accounting_date, b.bucket_id))
 
     def lines(self, bucket_id: str) -> list[SummaryLine]:
         lines: list[SummaryLine] = []
-        for page in self.client.get_paginator("query").paginate(
-                TableName=self._table, ConsistentRead=True, KeyConditionExpression="bucket_pk = :pk AND begins_with(bucket_sk, :l)",
-                ExpressionAttributeValues={":pk": value(f"B#{bucket_id}"), ":l": value("L#")}):
-            for raw in page.get("Items", []):
-                item = from_item(raw)
-                lines.append(SummaryLine(line_key=item["bucket_sk"][2:], account=item["account"],
-                                         dimensions=dict(item.get("dimensions") or {}),
-                                         amount=Decimal(str(item["amount"])), documents=int(item["documents"])))
+        for item in self._query(ConsistentRead=True, KeyConditionExpression="bucket_pk = :pk AND begins_with(bucket_sk, :l)",
+                                ExpressionAttributeValues={":pk": value(f"B#{bucket_id}"), ":l": value("L#")}):
+            dimensions = item.get("dimensions") or {}
+            lines.append(SummaryLine(line_key=_text(item, "bucket_sk")[2:], account=_text(item, "account"),
+                                     dimensions={str(k): str(v) for k, v in dict(dimensions).items()}
+                                     if isinstance(dimensions, Mapping) else {},
+                                     amount=Decimal(str(item["amount"])), documents=_whole(item["documents"])))
         return lines
 
-    def members(self, bucket_id: str) -> list[dict[str, Any]]:
+    def members(self, bucket_id: str) -> list[BucketMember]:
         """Drill-down: the source documents of a bucket (index, eventually consistent)."""
-        members: list[dict[str, Any]] = []
-        for page in self.client.get_paginator("query").paginate(
-                TableName=self._table, IndexName="by_bucket", KeyConditionExpression="member_of = :b",
-                ExpressionAttributeValues={":b": value(bucket_id)}):
-            members.extend(from_item(item) for item in page.get("Items", []))
-        return members
+        return [_member_of(item) for item in self._query(
+            IndexName="by_bucket", KeyConditionExpression="member_of = :b",
+            ExpressionAttributeValues={":b": value(bucket_id)})]
 
     def drill_down(self, bucket_id: str, line: str) -> list[str]:
         """The document ids behind one summary line (its drill-down key is in the posted line's memo)."""
-        return sorted(member["document_id"] for member in self.members(bucket_id)
-                      if any(contribution["line"] == line for contribution in member.get("lines", [])))
+        return sorted(member.document_id for member in self.members(bucket_id)
+                      if any(contribution.line == line for contribution in member.lines))
 
     def seal(self, bucket: Bucket) -> bool:
         """Close the bucket to new documents (they go to the next sequence). False if someone else sealed it."""
@@ -214,7 +250,8 @@ class DynamoBuckets:
                             "Key": {"bucket_pk": value(f"B#{bucket.bucket_id}"), "bucket_sk": value("META")},
                             "UpdateExpression": "SET #s = :sealed, sealed_at = :now",
                             "ConditionExpression": "#s = :open", "ExpressionAttributeNames": {"#s": "status"},
-                            "ExpressionAttributeValues": {":sealed": value("sealed"), ":open": value("open"),
+                            "ExpressionAttributeValues": {":sealed": value(str(BucketStatus.SEALED)),
+                                                          ":open": value(str(BucketStatus.OPEN)),
                                                           ":now": value(int(epoch()))}}},
             ])
         except Exception as exc:
@@ -223,9 +260,9 @@ class DynamoBuckets:
             raise
         return True
 
-    def mark(self, bucket_id: str, status: str, *, expected: str, **attributes: Any) -> bool:
+    def mark(self, bucket_id: str, status: str, *, expected: str, **attributes: str | int | None) -> bool:
         names = {"#s": "status", **{f"#a{i}": k for i, k in enumerate(attributes)}}
-        values = {":new": value(status), ":old": value(expected),
+        values = {":new": value(str(status)), ":old": value(str(expected)),
                   **{f":v{i}": value(v) for i, v in enumerate(attributes.values())}}
         sets = ", ".join(["#s = :new"] + [f"#a{i} = :v{i}" for i in range(len(attributes))])
         try:

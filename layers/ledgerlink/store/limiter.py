@@ -1,7 +1,7 @@
 """The ERP connection limiter's shared state in DynamoDB: one item per connection, optimistic concurrency.
 
 Every Lambda (post steps of many executions, the flush) reads the item, lets
-``ledgerlink.connectors.erps.ratelimit.decide`` grant or refuse, and writes the new state only if nobody
+``ledgerlink.model.ratelimit.decide`` grant or refuse, and writes the new state only if nobody
 wrote in between (``version`` condition); a lost race re-reads and decides again. Releases and Retry-After
 blocks go through the same conditional write, so no update is ever lost.
 """
@@ -13,14 +13,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from ledgerlink.connectors.erps.ratelimit import (
+from ledgerlink.errors import RateLimited, TransientError
+from ledgerlink.model.ratelimit import (
     LimiterState,
     LimitPolicy,
     decide,
     real_sleep,
     wall_clock_ms,
 )
-from ledgerlink.errors import RateLimited, TransientError
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import error_code
 from ledgerlink.store.dynamo import from_item, to_item, value

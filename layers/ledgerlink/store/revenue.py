@@ -24,21 +24,49 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledgerlink.clock import epoch
-from ledgerlink.pipeline.revenue import RevenueFact, ScheduleLine
-from ledgerlink.pipeline.revenue_release import LineDelta, LineState
+from ledgerlink.model.revenue import (
+    LineDelta,
+    LineState,
+    ReleaseRun,
+    RevenueFact,
+    ScheduleLine,
+    TieOut,
+    release_run,
+)
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import conditional, error_code
 from ledgerlink.store.dynamo import MAX_TRANSACTION_ITEMS, from_item, to_item, value
 
+if TYPE_CHECKING:
+    from ledgerlink.model.documents import UsageRecord
 
-def _decimal(raw: Any) -> Decimal:
+# A DynamoDB item as ``from_item`` reads it: attribute → plain value (str, int, Decimal, list, dict, None); read
+# through ``_text`` / ``_map`` / ``_decimal``, never indexed into blindly.
+type Item = Mapping[str, object]
+# One entry of a ``TransactWriteItems`` request (boto3's request shape; built here, only passed on).
+type WriteRequest = dict[str, object]
+
+
+def _decimal(raw: object) -> Decimal:
     return Decimal(str(raw))
+
+
+def _text(item: Item, key: str) -> str:
+    found = item[key]
+    if not isinstance(found, str):
+        raise TypeError(f"revenue item attribute {key!r} is not a string: {found!r}")
+    return found
+
+
+def _map(item: Item, key: str) -> Mapping[str, object]:
+    found = item.get(key)
+    return found if isinstance(found, Mapping) else {}
 
 
 def hour_key(instant: datetime) -> str:
@@ -51,19 +79,19 @@ class DynamoRevenue:
         self._client = client
 
     @property
-    def client(self) -> Any:
+    def client(self) -> Any:   # a boto3 DynamoDB client: untyped (no stubs in the Lambda layer)
         return self._client or default_client("dynamodb")
 
-    def _put_new(self, item: dict[str, Any]) -> bool:
+    def _put_new(self, item: dict[str, object]) -> bool:
         return conditional(self.client.put_item, TableName=self._table, Item=to_item(item),
                            ConditionExpression="attribute_not_exists(pk)")
 
-    def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    def _query(self, **kwargs: object) -> Iterator[Item]:
         for page in self.client.get_paginator("query").paginate(TableName=self._table, **kwargs):
             for item in page.get("Items", []):
                 yield from_item(item)
 
-    def _partition(self, pk: str, prefix: str = "") -> list[dict[str, Any]]:
+    def _partition(self, pk: str, prefix: str = "") -> list[Item]:
         condition = "pk = :pk" + (" AND begins_with(sk, :sk)" if prefix else "")
         values = {":pk": value(pk), **({":sk": value(prefix)} if prefix else {})}
         return list(self._query(KeyConditionExpression=condition, ExpressionAttributeValues=values,
@@ -103,31 +131,34 @@ class DynamoRevenue:
     # ---- reading schedules --------------------------------------------------------------------------
 
     @staticmethod
-    def _line(item: dict[str, Any]) -> tuple[ScheduleLine, LineState]:
-        line = ScheduleLine.model_validate_json(item["line"])
-        amounts = item.get("reclassed_amount") or {}
-        accounts = item.get("reclassed_account") or {}
-        state = LineState(released={period: _decimal(amount) for period, amount in (item.get("released") or {}).items()},
-                          reclassed={fact: (accounts.get(fact, ""), _decimal(amount)) for fact, amount in amounts.items()})
+    def _line(item: Item) -> tuple[ScheduleLine, LineState]:
+        line = ScheduleLine.model_validate_json(_text(item, "line"))
+        amounts = _map(item, "reclassed_amount")
+        accounts = _map(item, "reclassed_account")
+        state = LineState(released={period: _decimal(amount) for period, amount in _map(item, "released").items()},
+                          reclassed={fact: (str(accounts.get(fact, "")), _decimal(amount))
+                                     for fact, amount in amounts.items()})
         return line, state
 
     def invoice(self, invoice_document_id: str) -> tuple[list[tuple[ScheduleLine, LineState]], list[RevenueFact]]:
         """An invoice's schedule lines (with what was posted) and the facts against it."""
-        lines, facts = [], []
+        lines: list[tuple[ScheduleLine, LineState]] = []
+        facts: list[RevenueFact] = []
         for item in self._partition(f"I#{invoice_document_id}"):
-            if item["sk"].startswith("L#"):
+            if _text(item, "sk").startswith("L#"):
                 lines.append(self._line(item))
-            elif item["sk"].startswith("F#"):
-                facts.append(RevenueFact.model_validate_json(item["fact"]))
+            elif _text(item, "sk").startswith("F#"):
+                facts.append(RevenueFact.model_validate_json(_text(item, "fact")))
         return lines, facts
 
     def subscription_facts(self, subscription_id: str) -> list[RevenueFact]:
-        return [RevenueFact.model_validate_json(item["fact"]) for item in self._partition(f"S#{subscription_id}", "F#")]
+        return [RevenueFact.model_validate_json(_text(item, "fact"))
+                for item in self._partition(f"S#{subscription_id}", "F#")]
 
     def invoice_of(self, document_id: str) -> str | None:
         item = self.client.get_item(TableName=self._table, Key={"pk": value(f"REF#{document_id}"), "sk": value("REF")},
                                     ConsistentRead=True).get("Item")
-        return from_item(item)["invoice_document_id"] if item else None
+        return _text(from_item(item), "invoice_document_id") if item else None
 
     def entity_lines(self, entity_id: str, *, open_only: bool = False) -> list[tuple[ScheduleLine, LineState]]:
         index, attribute = ("open_lines", "open_entity") if open_only else ("entity_lines", "line_entity")
@@ -139,15 +170,16 @@ class DynamoRevenue:
         seen: set[str] = set()
         for page in self.client.get_paginator("scan").paginate(TableName=self._table, IndexName="entity_lines",
                                                                ProjectionExpression="line_entity"):
-            seen.update(from_item(item)["line_entity"] for item in page.get("Items", []))
+            seen.update(_text(from_item(item), "line_entity") for item in page.get("Items", []))
         return sorted(seen)
 
     # ---- release runs -------------------------------------------------------------------------------
 
-    def runs(self, entity_id: str) -> list[dict[str, Any]]:
-        return sorted(self._partition(f"R#{entity_id}", "RUN#"), key=lambda run: run["sk"])
+    def runs(self, entity_id: str) -> list[ReleaseRun]:
+        return sorted((release_run(item) for item in self._partition(f"R#{entity_id}", "RUN#")),
+                      key=lambda run: run.get("sk", ""))
 
-    def claim_run(self, run: dict[str, Any], deltas: Iterable[LineDelta]) -> bool:
+    def claim_run(self, run: ReleaseRun, deltas: Iterable[LineDelta]) -> bool:
         """Write the plan (deltas first, then the run item, conditionally): False if that run exists."""
         requests = [{"PutRequest": {"Item": to_item({"pk": f"RUN#{run['run_id']}", "sk": f"D#{delta.schedule_id}",
                                                      "delta": json.dumps(delta.to_dict())})}} for delta in deltas]
@@ -165,9 +197,9 @@ class DynamoRevenue:
                               **run, "status": "planned", "created_at": int(epoch())})
 
     def planned(self, run_id: str) -> list[LineDelta]:
-        return [LineDelta.from_dict(json.loads(item["delta"])) for item in self._partition(f"RUN#{run_id}", "D#")]
+        return [LineDelta.from_dict(json.loads(_text(item, "delta"))) for item in self._partition(f"RUN#{run_id}", "D#")]
 
-    def update_run(self, run: dict[str, Any], **attributes: Any) -> None:
+    def update_run(self, run: ReleaseRun, **attributes: str | int | list[str]) -> None:
         names = {f"#a{i}": key for i, key in enumerate(attributes)}
         self.client.update_item(
             TableName=self._table, Key={"pk": value(run["pk"]), "sk": value(run["sk"])},
@@ -179,7 +211,7 @@ class DynamoRevenue:
               close: bool = False) -> bool:
         """Count a posted delta on its line, once per run (False: this run was applied before)."""
         names = {"#run": run_id, "#p": period}
-        values: dict[str, Any] = {":zero": value(Decimal(0)), ":rev": value(delta.revenue), ":true": value(True)}
+        values: dict[str, object] = {":zero": value(Decimal(0)), ":rev": value(delta.revenue), ":true": value(True)}
         sets = ["released.#p = if_not_exists(released.#p, :zero) + :rev", "applied.#run = :true"]
         for position, (fact, (account, amount)) in enumerate(sorted(delta.reclass.items())):
             names[f"#f{position}"] = fact
@@ -208,13 +240,14 @@ class DynamoRevenue:
 
     # ---- usage --------------------------------------------------------------------------------------
 
-    def add_usage(self, entity_id: str, event_name: str, records: Iterable[Any], *, document_id: str) -> tuple[int, int]:
+    def add_usage(self, entity_id: str, event_name: str, records: Iterable[UsageRecord], *,
+                  document_id: str) -> tuple[int, int]:
         """Aggregate meter events per (customer, UTC hour), each identifier exactly once.
 
         Records of one (customer, hour) go in transactions of up to 99 claims + one ``ADD``; a transaction
         refused because an identifier was seen before is retried record by record. Returns (added, duplicates).
         """
-        groups: dict[tuple[str, str], list[Any]] = {}
+        groups: dict[tuple[str, str], list[UsageRecord]] = {}
         for record in records:
             groups.setdefault((record.customer, hour_key(record.timestamp)), []).append(record)
         added = duplicates = 0
@@ -231,10 +264,10 @@ class DynamoRevenue:
                         duplicates += 1
         return added, duplicates
 
-    def _usage_transaction(self, entity_id: str, event_name: str, customer: str, hour: str, records: list[Any],
-                           document_id: str) -> bool:
+    def _usage_transaction(self, entity_id: str, event_name: str, customer: str, hour: str,
+                           records: list[UsageRecord], document_id: str) -> bool:
         total = sum((record.value for record in records), Decimal(0))
-        items: list[dict[str, Any]] = [{"Put": {
+        items: list[WriteRequest] = [{"Put": {
             "TableName": self._table, "ConditionExpression": "attribute_not_exists(pk)",
             "Item": to_item({"pk": f"UE#{event_name}#{record.identifier}", "sk": "E", "entity_id": entity_id,
                              "customer": customer, "hour": hour, "value": record.value, "document_id": document_id})}}
@@ -263,18 +296,19 @@ class DynamoRevenue:
                                 ExpressionAttributeValues={":pk": value(f"U#{entity_id}#{event_name}#{customer}"),
                                                            ":a": value(f"H#{hour_key(start)}"), ":b": value(f"H#{last}")}):
             total += _decimal(item.get("value", 0))
-            count += int(item.get("records", 0))
+            count += int(_decimal(item.get("records", 0)))
         return total, count
 
-    def put_tie_out(self, invoice_document_id: str, line_id: str, tie: dict[str, Any]) -> None:
+    def put_tie_out(self, invoice_document_id: str, line_id: str, tie: TieOut) -> None:
         self.client.put_item(TableName=self._table, Item=to_item({"pk": f"I#{invoice_document_id}", "sk": f"T#{line_id}",
                                                                   "kind": "usage_tie", "open_entity_usage":
                                                                   tie["entity_id"] if tie["status"] != "tied" else None,
                                                                   **tie}))
 
-    def tie_outs(self, invoice_document_id: str) -> list[dict[str, Any]]:
+    def tie_outs(self, invoice_document_id: str) -> list[Item]:
+        """Stored tie-outs as read (``TieOut`` plus the item's keys and bookkeeping attributes)."""
         return self._partition(f"I#{invoice_document_id}", "T#")
 
-    def untied(self, entity_id: str) -> list[dict[str, Any]]:
+    def untied(self, entity_id: str) -> list[Item]:
         return list(self._query(IndexName="untied_usage", KeyConditionExpression="open_entity_usage = :e",
                                 ExpressionAttributeValues={":e": value(entity_id)}))
