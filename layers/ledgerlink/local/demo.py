@@ -136,6 +136,13 @@ def _objects(value: object) -> list[Mapping[str, object]]:
     return [entry for entry in value if isinstance(entry, Mapping)] if isinstance(value, list) else []
 
 
+def _json_objects(value: JsonValue) -> list[JsonObject]:
+    """The objects of a JSON array in a function's answer."""
+    if not isinstance(value, list):
+        raise TypeError(f"{type(value).__name__} is not a JSON array")
+    return [entry for entry in value if isinstance(entry, dict)]
+
+
 def _number(value: object) -> int:
     """A count in a JSON answer (``int(value or 0)``)."""
     if not value:
@@ -314,7 +321,7 @@ def _poll_sources(runtime: LocalRuntime, report: DemoReport) -> None:
     for source in _config(runtime).sources:
         if source.kind in POLLED_KINDS:
             for attempt in ("first poll", "second poll"):
-                for outcome in runtime.poll(source.id)["polled"]:
+                for outcome in _json_objects(runtime.poll(source.id)["polled"]):
                     report.polls.append(Delivery(f"{attempt} {source.id}", 0, outcome))
 
 
@@ -323,7 +330,7 @@ def _drop_bank_files(runtime: LocalRuntime, plan: list[tuple[Source | None, list
         if source is not None and source.kind == "bank":
             for sample in samples:
                 answer = runtime.drop_bank_file(source.id, sample.name, sample.read_bytes())
-                for outcome in answer.get("files", []):
+                for outcome in _json_objects(answer.get("files", [])):
                     report.bank_files.append(Delivery(f"{source.id}/{sample.name}", 0, outcome))
 
 
