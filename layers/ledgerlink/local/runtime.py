@@ -293,9 +293,9 @@ def lean_moto() -> Iterator[None]:
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     entrypoint = ExecutionWorker._get_evaluation_entrypoint
-    programs: dict[str, Any] = {}
+    programs: dict[str, object] = {}   # definition text → moto's parsed program
 
-    def parsed_once(worker: Any) -> Any:
+    def parsed_once(worker: Any) -> object:
         definition = worker._evaluation_details.state_machine_details.definition
         program = programs.get(definition)
         if program is None:
