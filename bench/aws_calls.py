@@ -23,7 +23,6 @@ def run(events: int) -> dict[str, Any]:
 
     from ledgerlink import wiring
     from ledgerlink.config.loader import load_config_file
-    from ledgerlink.connectors.sources.stripe.webhook import signature_header
     from ledgerlink.local.aws import (
         MOTO_CONFIG,
         apply_config,
@@ -33,8 +32,6 @@ def run(events: int) -> dict[str, Any]:
         store_secrets,
     )
     from ledgerlink.local.functions import FunctionHost
-    from ledgerlink.local.http_front import api_gateway_event
-    from ledgerlink.local.sqs_poller import deliver_batch
     from ledgerlink.store import clients
 
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
@@ -78,35 +75,13 @@ def run(events: int) -> dict[str, Any]:
             sqs = original_client("sqs")
             counting["on"] = True
             for number in range(events):
-                event = {**template, "id": f"evt_calls_{number:06d}"}
-                obj = dict(event["data"]["object"], id=f"in_calls{number:06d}")
-                event["data"] = {"object": obj}
-                body = json.dumps(event).encode()
-                response = host.invoke("ingest", api_gateway_event(
-                    "POST", "/webhooks/stripe", signature_header(body, secret, int(time.time())), body, "127.0.0.1"))
-                assert response["statusCode"] == 202, response
-            while True:  # the event source mapping: batches of 10 (its receive/delete calls count too)
-                messages = original_client("sqs").receive_message(
-                    QueueUrl=resources.inbound_queue_url, MaxNumberOfMessages=10).get("Messages", [])
-                if not messages:
-                    break
-                calls.update(["sqs:ReceiveMessage"])
-                deliver_batch(sqs, resources.inbound_queue_url, resources.inbound_queue_arn,
-                              lambda batch: host.invoke("normalize", batch), messages)
-                calls.update(["sqs:DeleteMessageBatch"])
+                _ingest_one(host, template, secret, number)
+            _drain_queue(sqs, resources, host, calls)
             sfn = original_client("stepfunctions")
             machines = (resources.happy_path_arn, resources.state_machine_arn)
-            deadline = time.monotonic() + 120
-            while any(sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
-                      for arn in machines) and time.monotonic() < deadline:
-                time.sleep(0.05)
+            _wait_for_executions(sfn, machines)
             counting["on"] = False
-            transitions = {arn: 0 for arn in machines}
-            executions = {arn: sfn.list_executions(stateMachineArn=arn)["executions"] for arn in machines}
-            for arn in machines:  # moto keeps Express histories too (AWS does not): the bench reads both
-                for execution in executions[arn]:
-                    history = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
-                    transitions[arn] += sum(1 for e in history if e["type"].endswith("StateEntered"))
+            transitions, executions = _transitions(sfn, machines)
             ledger_items = original_client("dynamodb").scan(TableName=resources.tables["ledger"])["Items"]
             posted = sum(1 for item in ledger_items if item["status"]["S"] == "posted")
         clients.client = original_client  # type: ignore[assignment]
@@ -129,6 +104,52 @@ def run(events: int) -> dict[str, Any]:
             "by_operation_per_document": {k: round(v / documents, 2) for k, v in sorted(calls.items())},
             "by_service_per_document": {k: round(v / documents, 2) for k, v in sorted(by_service.items())},
             "target_per_document": 6, "target_met": per_document <= 6}
+
+
+def _ingest_one(host: Any, template: dict[str, Any], secret: str, number: int) -> None:
+    """One signed invoice.paid webhook (its own event and invoice ids) through the ingest function."""
+    from ledgerlink.connectors.sources.stripe.webhook import signature_header
+    from ledgerlink.local.http_front import api_gateway_event
+
+    event = {**template, "id": f"evt_calls_{number:06d}"}
+    obj = dict(event["data"]["object"], id=f"in_calls{number:06d}")
+    event["data"] = {"object": obj}
+    body = json.dumps(event).encode()
+    response = host.invoke("ingest", api_gateway_event(
+        "POST", "/webhooks/stripe", signature_header(body, secret, int(time.time())), body, "127.0.0.1"))
+    assert response["statusCode"] == 202, response
+
+
+def _drain_queue(sqs: Any, resources: Any, host: Any, calls: Counter[str]) -> None:
+    """The event source mapping: batches of 10 (its receive/delete calls count too)."""
+    from ledgerlink.local.sqs_poller import deliver_batch
+
+    while True:
+        messages = sqs.receive_message(QueueUrl=resources.inbound_queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            break
+        calls.update(["sqs:ReceiveMessage"])
+        deliver_batch(sqs, resources.inbound_queue_url, resources.inbound_queue_arn,
+                      lambda batch: host.invoke("normalize", batch), messages)
+        calls.update(["sqs:DeleteMessageBatch"])
+
+
+def _wait_for_executions(sfn: Any, machines: tuple[str, str]) -> None:
+    deadline = time.monotonic() + 120
+    while any(sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"]
+              for arn in machines) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def _transitions(sfn: Any, machines: tuple[str, str]) -> tuple[dict[str, int], dict[str, list[Any]]]:
+    """States entered per machine, and each machine's executions (boto3's ListExecutions items)."""
+    transitions = dict.fromkeys(machines, 0)
+    executions = {arn: sfn.list_executions(stateMachineArn=arn)["executions"] for arn in machines}
+    for arn in machines:  # moto keeps Express histories too (AWS does not): the bench reads both
+        for execution in executions[arn]:
+            history = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
+            transitions[arn] += sum(1 for e in history if e["type"].endswith("StateEntered"))
+    return transitions, executions
 
 
 def format_result(result: dict[str, Any]) -> str:

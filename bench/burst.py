@@ -37,6 +37,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -107,99 +108,134 @@ def _send(port: int, body: bytes) -> tuple[int, float]:
         connection.close()
 
 
-def local_burst(steady_seconds: int, burst_seconds: int) -> dict[str, Any]:
-    from ledgerlink.local.runtime import LocalOptions, LocalRuntime
-    from ledgerlink.store.ledger import DynamoLedger
+@dataclass
+class _BurstRun:
+    """What one run on the local stack observed."""
 
+    offsets: list[float]                       # the schedule: offset (s) of each webhook from the start
+    steady_events: int
+    burst_events: int
+    results: list[tuple[int, int, float]] = field(default_factory=list)   # (number, status, ack ms)
+    forecasts: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    sent_seconds: float = 0.0
+    drain_seconds: float = 0.0
+    idle: bool = False
+
+
+def local_burst(steady_seconds: int, burst_seconds: int) -> dict[str, Any]:
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"   # EMF lines on stdout would drown the table
     steady_events = int(steady_seconds * STEADY_EVENTS_PER_SECOND_LOCAL)
     burst_rate = STEADY_EVENTS_PER_SECOND_LOCAL * BURST_FACTOR
     burst_events = int(burst_seconds * burst_rate)
-    # the schedule: offset (s) of each webhook from the start
     offsets = [n / STEADY_EVENTS_PER_SECOND_LOCAL for n in range(steady_events)]
     offsets += [steady_seconds + n / burst_rate for n in range(burst_events)]
+    run = _BurstRun(offsets=offsets, steady_events=steady_events, burst_events=burst_events)
     with tempfile.TemporaryDirectory(prefix="ledgerlink-burst-") as tmp:
-        secrets = Path(tmp) / "secrets.json"
-        secrets.write_text(json.dumps({"stripe": SECRET}))
         state = Path(tmp) / "state"
-        config = Path(tmp) / "ledgerlink.yaml"
-        anchor = "    kind: beancount                  # the embedded ERP: a Beancount double-entry book\n"
-        text = (REPO / "config" / "ledgerlink.example.yaml").read_text()
-        assert anchor in text
-        config.write_text(text.replace(anchor, anchor + f"    limits: {{requests_per_minute: {BOOK_PER_MINUTE}, "
-                                                        f"burst: {BOOK_BURST}}}\n    backlog_deadline: "
-                                                        "{within_hours: 1}\n"))
-        runtime = LocalRuntime(LocalOptions(config_path=config, state_dir=state,
-                                            port=0, secrets_file=secrets,
-                                            secrets_default_file=Path(tmp) / "default-secrets.json",
-                                            flush_interval_seconds=0))
+        runtime = _burst_runtime(Path(tmp), state)
         quiet = contextlib.redirect_stdout(io.StringIO())   # the handlers' EMF metric lines
         quiet.__enter__()
         runtime.start()
         try:
-            port = runtime.front.port
-            for status, _ in (_send(port, _body(900_000 + n, int(time.time()))) for n in range(5)):  # warm-up
-                assert status == 202, status
-            assert runtime.wait_idle(timeout=600)
-            ledger = DynamoLedger(runtime.resources.tables["ledger"], totals_table=runtime.resources.tables["totals"])
-            results: list[tuple[int, int, float]] = []   # (number, status, ack ms)
-            lock = threading.Lock()
-            forecasts: list[dict[str, Any]] = []
-            start = time.monotonic()
-
-            def deliver(number: int) -> None:
-                delay = start + offsets[number] - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                status, ms = _send(port, _body(number, int(time.time())))
-                with lock:
-                    results.append((number, status, ms))
-
-            def sample_forecast() -> None:   # `ledgerlink status` itself, in its own process, mid-burst
-                time.sleep(max(0.0, start + steady_seconds + burst_seconds * 0.8 - time.monotonic()))
-                command = [str(Path(sys.executable).parent / "ledgerlink"), "status", "--state-dir", str(state)]
-                at = time.monotonic()
-                text = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False).stdout
-                answer = subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=120, check=False)
-                backlog = json.loads(answer.stdout)["backlog"] if answer.returncode == 0 else []
-                forecasts.append({"at_seconds": round(at - start, 1), "at": at, "connections": backlog,
-                                  "lines": [line.strip() for line in text.splitlines()
-                                            if any(line.strip().startswith(f"{item['connection_id']}:")
-                                                   for item in backlog)]})
-
-            sampler = threading.Thread(target=sample_forecast, daemon=True)
-            sampler.start()
-            with ThreadPoolExecutor(SENDERS, thread_name_prefix="burst-sender") as pool:
-                list(pool.map(deliver, range(len(offsets))))
-            sent_seconds = time.monotonic() - start
-            burst_ended = time.monotonic()
-            sampler.join(timeout=120)
-            idle = runtime.wait_idle(timeout=DRAIN_TIMEOUT_SECONDS, settle=0.2)
-            drain_seconds = time.monotonic() - burst_ended
-            documents = [d for d in ledger.scan() if str(d.get("event_id", "")).startswith("evt_burst_0")]
-            statuses = Counter(d["status"] for d in documents)
-            if forecasts:   # what the forecast said was left against what it took
-                books = next(item for item in forecasts[0]["connections"] if item["connection_id"] == "books")
-                forecasts[0]["forecast_seconds_left"] = books["eta_seconds"]
-                forecasts[0]["actual_seconds_left"] = round(burst_ended + drain_seconds - forecasts[0].pop("at"), 1)
+            _drive_burst(runtime, state, run, steady_seconds, burst_seconds)
         finally:
             runtime.stop(timeout=30)
             quiet.__exit__(None, None, None)
+    return _burst_result(run, steady_seconds, burst_seconds)
+
+
+def _burst_runtime(tmp: Path, state: Path) -> Any:
+    """A local stack on the example configuration, its book given the rehearsed API budget."""
+    from ledgerlink.local.runtime import LocalOptions, LocalRuntime
+
+    secrets = tmp / "secrets.json"
+    secrets.write_text(json.dumps({"stripe": SECRET}))
+    config = tmp / "ledgerlink.yaml"
+    anchor = "    kind: beancount                  # the embedded ERP: a Beancount double-entry book\n"
+    text = (REPO / "config" / "ledgerlink.example.yaml").read_text()
+    assert anchor in text
+    config.write_text(text.replace(anchor, anchor + f"    limits: {{requests_per_minute: {BOOK_PER_MINUTE}, "
+                                                    f"burst: {BOOK_BURST}}}\n    backlog_deadline: "
+                                                    "{within_hours: 1}\n"))
+    return LocalRuntime(LocalOptions(config_path=config, state_dir=state, port=0, secrets_file=secrets,
+                                     secrets_default_file=tmp / "default-secrets.json", flush_interval_seconds=0))
+
+
+def _drive_burst(runtime: Any, state: Path, run: _BurstRun, steady_seconds: int, burst_seconds: int) -> None:
+    """Warm up, send the schedule (a forecast sampled mid-burst), wait for the drain, read the ledger."""
+    from ledgerlink.store.ledger import DynamoLedger
+
+    port = runtime.front.port
+    for status, _ in (_send(port, _body(900_000 + n, int(time.time()))) for n in range(5)):  # warm-up
+        assert status == 202, status
+    assert runtime.wait_idle(timeout=600)
+    ledger = DynamoLedger(runtime.resources.tables["ledger"], totals_table=runtime.resources.tables["totals"])
+    lock = threading.Lock()
+    start = time.monotonic()
+
+    def deliver(number: int) -> None:
+        delay = start + run.offsets[number] - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        status, ms = _send(port, _body(number, int(time.time())))
+        with lock:
+            run.results.append((number, status, ms))
+
+    sampler = threading.Thread(target=_sample_forecast, daemon=True,
+                               args=(start + steady_seconds + burst_seconds * 0.8, start, state, run.forecasts))
+    sampler.start()
+    with ThreadPoolExecutor(SENDERS, thread_name_prefix="burst-sender") as pool:
+        list(pool.map(deliver, range(len(run.offsets))))
+    run.sent_seconds = time.monotonic() - start
+    burst_ended = time.monotonic()
+    sampler.join(timeout=120)
+    run.idle = runtime.wait_idle(timeout=DRAIN_TIMEOUT_SECONDS, settle=0.2)
+    run.drain_seconds = time.monotonic() - burst_ended
+    run.documents = [d for d in ledger.scan() if str(d.get("event_id", "")).startswith("evt_burst_0")]
+    if run.forecasts:   # what the forecast said was left against what it took
+        forecast = run.forecasts[0]
+        books = next(item for item in forecast["connections"] if item["connection_id"] == "books")
+        forecast["forecast_seconds_left"] = books["eta_seconds"]
+        forecast["actual_seconds_left"] = round(burst_ended + run.drain_seconds - forecast.pop("at"), 1)
+
+
+def _sample_forecast(when: float, start: float, state: Path, forecasts: list[dict[str, Any]]) -> None:
+    """`ledgerlink status` itself, in its own process, mid-burst (at ``when``, on the monotonic clock)."""
+    time.sleep(max(0.0, when - time.monotonic()))
+    command = [str(Path(sys.executable).parent / "ledgerlink"), "status", "--state-dir", str(state)]
+    at = time.monotonic()
+    text = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False).stdout
+    answer = subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=120, check=False)
+    backlog = json.loads(answer.stdout)["backlog"] if answer.returncode == 0 else []
+    forecasts.append({"at_seconds": round(at - start, 1), "at": at, "connections": backlog,
+                      "lines": [line.strip() for line in text.splitlines()
+                                if any(line.strip().startswith(f"{item['connection_id']}:") for item in backlog)]})
+
+
+def _ack_ms(acks: list[float]) -> dict[str, float | None]:
+    if not acks:
+        return {"p50": None, "p99": None, "max": None}
+    return {"p50": round(statistics.median(acks), 1), "p99": round(percentile(acks, 0.99), 1),
+            "max": round(max(acks), 1)}
+
+
+def _burst_result(run: _BurstRun, steady_seconds: int, burst_seconds: int) -> dict[str, Any]:
+    results = run.results
+    statuses = Counter(d["status"] for d in run.documents)
     accepted = {number for number, status, _ in results if status == 202}
-    burst_acks = [ms for number, status, ms in results if number >= steady_events and status == 202]
+    burst_acks = [ms for number, status, ms in results if number >= run.steady_events and status == 202]
     codes = Counter(str(status) for _, status, _ in results)
-    documented = {int(str(d["event_id"]).rsplit("_", 1)[1]) for d in documents}
+    documented = {int(str(d["event_id"]).rsplit("_", 1)[1]) for d in run.documents}
     return {"steady_events_per_second": STEADY_EVENTS_PER_SECOND_LOCAL, "burst_factor": BURST_FACTOR,
-            "book_budget_per_minute": BOOK_PER_MINUTE, "steady_seconds": steady_seconds, "burst_seconds": burst_seconds, "events": len(offsets),
-            "burst_events": burst_events, "senders": SENDERS, "send_seconds": round(sent_seconds, 1),
+            "book_budget_per_minute": BOOK_PER_MINUTE, "steady_seconds": steady_seconds, "burst_seconds": burst_seconds, "events": len(run.offsets),
+            "burst_events": run.burst_events, "senders": SENDERS, "send_seconds": round(run.sent_seconds, 1),
             "statuses": dict(codes), "status_5xx": sum(n for code, n in codes.items() if code.startswith("5")),
             "refused_or_reset": codes.get("-1", 0),
-            "ack_ms": {"p50": round(statistics.median(burst_acks), 1) if burst_acks else None,
-                       "p99": round(percentile(burst_acks, 0.99), 1) if burst_acks else None,
-                       "max": round(max(burst_acks), 1) if burst_acks else None},
+            "ack_ms": _ack_ms(burst_acks),
             "lost": len(accepted - documented), "ledger_statuses": dict(statuses),
-            "posted": statuses.get("posted", 0), "idle": idle, "drain_seconds": round(drain_seconds, 1),
-            "forecast_during_burst": forecasts[0] if forecasts else None}
+            "posted": statuses.get("posted", 0), "idle": run.idle, "drain_seconds": round(run.drain_seconds, 1),
+            "forecast_during_burst": run.forecasts[0] if run.forecasts else None}
 
 
 # ---- 2. the AWS-quota model ------------------------------------------------------------------------------------

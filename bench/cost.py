@@ -412,13 +412,7 @@ def _run(events: int) -> dict[str, Any]:  # noqa: PLR0915 - one scripted run
                 batches = drain()
                 flushed = host.invoke("flush", {"through": "2100-12-31"})
             counting["on"] = False
-            transitions = {arn: 0 for arn in machines}
-            executions = {arn: [e for e in sfn.list_executions(stateMachineArn=arn)["executions"]
-                                if e["executionArn"] not in warm_executions[arn]] for arn in machines}
-            for arn in machines:
-                for execution in executions[arn]:
-                    history = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
-                    transitions[arn] += sum(1 for e in history if e["type"].endswith("StateEntered"))
+            transitions, executions = _new_executions(sfn, machines, warm_executions)
             # Express duration: its tasks' measured time plus Step Functions' own per state (moto's wall times are
             # its simulation's, not the service's), billed per execution in 100 ms units
             per_state = transitions[resources.happy_path_arn] / max(1, len(executions[resources.happy_path_arn]))
@@ -428,25 +422,47 @@ def _run(events: int) -> dict[str, Any]:  # noqa: PLR0915 - one scripted run
         module.client = original_client
         wiring.reset()
     statuses = Counter(item["status"]["S"] for item in ledger_items)
+    happy, standard = resources.happy_path_arn, resources.state_machine_arn
     return {"events": events, "webhooks": webhooks, "documents": len(ledger_items) - warm_documents,
             "warmup_documents": warm_documents, "ledger_statuses": dict(statuses),
             "poll": {"accepted": sum(int(p.get("accepted") or 0) for p in polled.get("polled", []))},
             "bank_file": bank,
             "flush": {k: flushed.get(k) for k in ("posted", "buckets") if k in flushed},
             "calls": dict(sorted(calls.items())), "sqs_batches": batches,
-            "lambda": {name: {"invocations": len(values), "ms_total": round(sum(values), 1),
-                              "ms_billed": sum(math.ceil(v) for v in values)} for name, values in sorted(durations.items())},
-            "express": {"executions": len(executions[resources.happy_path_arn]),
-                        "transitions": transitions[resources.happy_path_arn],
-                        "billed_100ms_units": sum(max(1, math.ceil(ms / 100)) for ms in express_ms),
-                        "ms_total": round(sum(express_ms), 1)},
-            "standard": {"executions": len(executions[resources.state_machine_arn]),
-                         "transitions": transitions[resources.state_machine_arn]},
+            "lambda": _lambda_durations(durations),
+            "express": {"executions": len(executions[happy]), "transitions": transitions[happy],
+                        **_express_billing(express_ms)},
+            "standard": {"executions": len(executions[standard]), "transitions": transitions[standard]},
             "dynamodb": {"wru": str(meter.wru), "rru": str(meter.rru), "wru_by_table": dict(meter.wru_by_table),
                          "ledger_items": ledger_item_profile(ledger_items)},
             "log_bytes": {"handlers_and_metrics": logs.bytes,
                           "platform_per_invocation": platform_bytes_per_invocation()},
             "task_input_bytes": dict(task_input_bytes)}
+
+
+def _new_executions(sfn: Any, machines: tuple[str, str], warm: dict[str, set[str]]
+                    ) -> tuple[dict[str, int], dict[str, list[Any]]]:
+    """Per machine: the states the counted run's executions entered, and those executions (the warm-up's left out;
+    boto3's ListExecutions items)."""
+    transitions = dict.fromkeys(machines, 0)
+    executions = {arn: [e for e in sfn.list_executions(stateMachineArn=arn)["executions"]
+                        if e["executionArn"] not in warm[arn]] for arn in machines}
+    for arn in machines:
+        for execution in executions[arn]:
+            history = sfn.get_execution_history(executionArn=execution["executionArn"])["events"]
+            transitions[arn] += sum(1 for e in history if e["type"].endswith("StateEntered"))
+    return transitions, executions
+
+
+def _lambda_durations(durations: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
+    return {name: {"invocations": len(values), "ms_total": round(sum(values), 1),
+                   "ms_billed": sum(math.ceil(v) for v in values)} for name, values in sorted(durations.items())}
+
+
+def _express_billing(express_ms: list[float]) -> dict[str, Any]:
+    """Express executions are billed per execution in 100 ms units."""
+    return {"billed_100ms_units": sum(max(1, math.ceil(ms / 100)) for ms in express_ms),
+            "ms_total": round(sum(express_ms), 1)}
 
 
 # ---- pricing ----------------------------------------------------------------------------------------------------

@@ -7,10 +7,21 @@ import json
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 from ledgerlink.clock import epoch
+
+if TYPE_CHECKING:
+    from ledgerlink.config.roles import RoleFinding
+    from ledgerlink.local.faults import FaultPlan
+    from ledgerlink.local.runtime import LocalRuntime
+    from ledgerlink.model.json import JsonValue
+    from ledgerlink.ops.replay import ReplayPlan
+    from ledgerlink.ops.target import Target
+    from ledgerlink.store.revenue import DynamoRevenue
 
 DEFAULT_CONFIG = Path("config/ledgerlink.example.yaml")
 DEFAULT_EVENTS = Path("events")
@@ -78,41 +89,7 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
     except LocalStateError as exc:   # LocalRuntime.start() stopped whatever it had started
         print(f"error: {exc} (reason: {exc.reason})", file=sys.stderr)
         return 2
-    assert runtime.config is not None
-    print(f"LedgerLink local stack is up (configuration version {runtime.config_version} from {args.config})")
-    recovery = runtime.recovery
-    if recovery is not None and recovery.restored:
-        print(f"  state from {args.state_dir}: {recovery.describe()}")
-    else:
-        print(f"  state: {args.state_dir} (empty; kept across restarts, --fresh starts empty)")
-    if plan is not None:
-        print(f"  faults injected: {plan.describe()} — rehearse with `ledgerlink exceptions list`, "
-              "`ledgerlink dlq list`, `ledgerlink replay`")
-    print(f"  AWS endpoint (moto): {runtime.client('sts').meta.endpoint_url}")
-    for source in runtime.config.sources:
-        if source.id not in runtime.secrets:  # bank files arrive through S3, not a webhook
-            continue
-        secret = runtime.secrets[source.id]
-        print(f"  POST {runtime.webhook_url(source.id)}   ({source.kind}; signing secret from {secret.origin},"
-              f" Secrets Manager name {source.signing_secret.secret_id})")
-    if runtime.fake_apis is not None:
-        print(f"  vendor APIs (Ramp, HubSpot, SAP Concur, Adyen reports, Expensify): local fake at "
-              f"{runtime.fake_apis.url}, serving events/<source>/api/")
-    polled = [source.id for source in runtime.config.sources if source.kind == "expensify"]
-    if polled:
-        print(f"  polled every {args.poll_every} s: {', '.join(polled)}" if args.poll_every
-              else f"  polled sources (no schedule): {', '.join(polled)}")
-    for connection in runtime.config.erp_connections:
-        if connection.kind == "beancount":
-            print(f"  books ({connection.id}): {runtime.book_main_file(connection.id)}")
-        elif connection.kind == "legacy_file":
-            print(f"  legacy GL files ({connection.id}): {runtime.legacy_dir / connection.prefix / 'files'}"
-                  " (written by the flush)")
-        else:
-            print(f"  {connection.kind} ({connection.id}): {connection.base_url or connection.default_base_url()}"
-                  f" (credentials: Secrets Manager {connection.credentials.secret_id})")
-    print(f"  Lambda logs: {args.state_dir / 'lambda.log'}")
-    print("  sign a file: ledgerlink local sign --source stripe events/stripe/01-invoice.finalized.json")
+    _print_stack(runtime, args, plan)
     print("Ctrl-C to stop.", flush=True)
     try:
         # a short sleep, not an untimed wait: a signal the kernel hands to another thread only sets a flag that
@@ -134,6 +111,55 @@ def _cmd_local_up(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
     os._exit(0)
+
+
+def _print_stack(runtime: LocalRuntime, args: argparse.Namespace, plan: FaultPlan | None) -> None:
+    """What ``local up`` prints once the stack is up: its state, its endpoints, its books."""
+    assert runtime.config is not None
+    print(f"LedgerLink local stack is up (configuration version {runtime.config_version} from {args.config})")
+    recovery = runtime.recovery
+    if recovery is not None and recovery.restored:
+        print(f"  state from {args.state_dir}: {recovery.describe()}")
+    else:
+        print(f"  state: {args.state_dir} (empty; kept across restarts, --fresh starts empty)")
+    if plan is not None:
+        print(f"  faults injected: {plan.describe()} — rehearse with `ledgerlink exceptions list`, "
+              "`ledgerlink dlq list`, `ledgerlink replay`")
+    print(f"  AWS endpoint (moto): {runtime.client('sts').meta.endpoint_url}")
+    _print_sources(runtime, args)
+    _print_books(runtime)
+    print(f"  Lambda logs: {args.state_dir / 'lambda.log'}")
+    print("  sign a file: ledgerlink local sign --source stripe events/stripe/01-invoice.finalized.json")
+
+
+def _print_sources(runtime: LocalRuntime, args: argparse.Namespace) -> None:
+    assert runtime.config is not None
+    for source in runtime.config.sources:
+        if source.id not in runtime.secrets or source.signing_secret is None:  # bank files arrive through S3
+            continue
+        secret = runtime.secrets[source.id]
+        print(f"  POST {runtime.webhook_url(source.id)}   ({source.kind}; signing secret from {secret.origin},"
+              f" Secrets Manager name {source.signing_secret.secret_id})")
+    if runtime.fake_apis is not None:
+        print(f"  vendor APIs (Ramp, HubSpot, SAP Concur, Adyen reports, Expensify): local fake at "
+              f"{runtime.fake_apis.url}, serving events/<source>/api/")
+    polled = [source.id for source in runtime.config.sources if source.kind == "expensify"]
+    if polled:
+        print(f"  polled every {args.poll_every} s: {', '.join(polled)}" if args.poll_every
+              else f"  polled sources (no schedule): {', '.join(polled)}")
+
+
+def _print_books(runtime: LocalRuntime) -> None:
+    assert runtime.config is not None
+    for connection in runtime.config.erp_connections:
+        if connection.kind == "beancount":
+            print(f"  books ({connection.id}): {runtime.book_main_file(connection.id)}")
+        elif connection.kind == "legacy_file":
+            print(f"  legacy GL files ({connection.id}): {runtime.legacy_dir / connection.prefix / 'files'}"
+                  " (written by the flush)")
+        else:
+            print(f"  {connection.kind} ({connection.id}): {connection.base_url or connection.default_base_url()}"
+                  f" (credentials: Secrets Manager {connection.credentials.secret_id})")
 
 
 def _cmd_local_sign(args: argparse.Namespace) -> int:
@@ -194,7 +220,7 @@ def _cmd_config_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _role_findings(path: Path, config: object) -> list:
+def _role_findings(path: Path, config: object) -> list[RoleFinding]:
     """Check every mapping role against the posting rules; print each finding as ``file:line: error|warning: ...``
     on stderr (config/roles.py)."""
     from ledgerlink.config.loader import line_of
@@ -264,18 +290,36 @@ def _cmd_config_history(args: argparse.Namespace) -> int:
     from ledgerlink.cli_support.output import cell, print_lines, table
     from ledgerlink.ops.commands import config_history
 
-    versions = [{"version": int(item["version"]), "applied_at": item.get("applied_at"),
-                 "applied_by": item.get("applied_by"), "content_hash": item.get("content_hash"),
-                 "changes": json.loads(item["changes"]) if isinstance(item.get("changes"), str) else item.get("changes")}
-                for item in config_history(_target(args))]
+    versions: list[_ConfigVersion] = [
+        {"version": int(item["version"]), "applied_at": item.get("applied_at"),
+         "applied_by": item.get("applied_by"), "content_hash": item.get("content_hash"),
+         "changes": json.loads(item["changes"]) if isinstance(item.get("changes"), str) else item.get("changes")}
+        for item in config_history(_target(args))]
     if args.json:
         _print_json(versions)
         return 0
-    rows = [[f"v{item['version']}", item["applied_at"], item["applied_by"],
-             f"{item['changes']['total']} change(s) in {cell(item['changes'].get('sections'))}"
-             if item["changes"] else "initial / unrecorded"] for item in versions]
+    rows = [[f"v{item['version']}", item["applied_at"], item["applied_by"], _changes_cell(item["changes"], cell)]
+            for item in versions]
     print_lines(table(rows, ("version", "applied at", "applied by", "changes")))
     return 0
+
+
+class _ConfigVersion(TypedDict):
+    """A row of ``config history`` (``--json`` prints these keys, in this order)."""
+
+    version: int
+    applied_at: object
+    applied_by: object
+    content_hash: object
+    changes: JsonValue   # {"total": n, "sections": [...]}, or None for the initial / an unrecorded version
+
+
+def _changes_cell(changes: JsonValue, cell: Callable[[object], str]) -> str:
+    if not changes:
+        return "initial / unrecorded"
+    if not isinstance(changes, dict):
+        raise TypeError(f"a configuration version's changes are {type(changes).__name__}, not an object")
+    return f"{changes['total']} change(s) in {cell(changes.get('sections'))}"
 
 
 def _cmd_books_check(args: argparse.Namespace) -> int:
@@ -289,7 +333,7 @@ def _cmd_books_check(args: argparse.Namespace) -> int:
     return code
 
 
-def _target(args: argparse.Namespace):  # noqa: ANN202
+def _target(args: argparse.Namespace) -> Target:
     from ledgerlink.cli_support.args import UsageError
     from ledgerlink.cli_support.commands import probe_local
     from ledgerlink.ops.target import load_target
@@ -431,7 +475,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def _replay_with_progress(target, args: argparse.Namespace):  # noqa: ANN001, ANN202
+def _replay_with_progress(target: Target, args: argparse.Namespace) -> tuple[ReplayPlan, int]:
     """``ops.commands.replay`` with the sends counted on stderr when it is a terminal (a range can be long)."""
     from ledgerlink.cli_support.output import Progress
     from ledgerlink.ops.commands import replay
@@ -492,7 +536,7 @@ def _cmd_exceptions(args: argparse.Namespace) -> int:
     return 0
 
 
-def _revenue_store(target):  # noqa: ANN001, ANN202
+def _revenue_store(target: Target) -> DynamoRevenue:
     from ledgerlink import settings
     from ledgerlink.store.revenue import DynamoRevenue
 

@@ -12,7 +12,7 @@ import argparse
 import difflib
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import NoReturn
@@ -68,7 +68,7 @@ def period(text: str) -> str:
     return text
 
 
-def identifier(kind: str):  # noqa: ANN201 - an argparse type
+def identifier(kind: str) -> Callable[[str], str]:   # an argparse type
     def parse(text: str) -> str:
         if not IDENTIFIER.match(text or ""):
             _refuse(f"invalid_{kind}", f"{text!r} is not a {kind} id (letters, digits, _ . : -; at most 128)")
@@ -78,7 +78,7 @@ def identifier(kind: str):  # noqa: ANN201 - an argparse type
     return parse
 
 
-def choice(kind: str, allowed: Iterable[str]):  # noqa: ANN201 - an argparse type
+def choice(kind: str, allowed: Iterable[str]) -> Callable[[str], str]:   # an argparse type
     options = tuple(allowed)
 
     def parse(text: str) -> str:
@@ -122,7 +122,7 @@ def amount(text: str) -> Decimal:
     return value
 
 
-def positive_int(maximum: int):  # noqa: ANN201 - an argparse type
+def positive_int(maximum: int) -> Callable[[str], int]:   # an argparse type
     def parse(text: str) -> int:
         if not re.match(r"^\d+$", text or "") or not 1 <= int(text) <= maximum:
             _refuse("invalid_number", f"{text!r} is not a whole number from 1 to {maximum}")

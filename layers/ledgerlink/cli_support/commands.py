@@ -9,26 +9,32 @@ from __future__ import annotations
 
 import argparse
 import socket
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from ledgerlink.cli_support import args as types
 from ledgerlink.cli_support.args import UsageError
 from ledgerlink.cli_support.output import cell, pick, print_json, print_lines, table
 
+if TYPE_CHECKING:
+    from ledgerlink.config.model import LedgerLinkConfig
+    from ledgerlink.ops.target import Target
+    from ledgerlink.store.ledger import DynamoLedger
+
 # `trace --json`: {"query", "matched_by", "traces": [trace...]}; each trace has these keys (README)
 TRACE_KEYS = ("document_id", "status", "webhook", "document", "mapping", "journal", "erp", "exceptions", "execution",
               "ignored_reason")
 
 
-def target_of(args: argparse.Namespace) -> Any:
+def target_of(args: argparse.Namespace) -> Target:
     from ledgerlink import cli
 
     return cli._target(args)
 
 
-def probe_local(target: Any, timeout: float = 1.0) -> None:
+def probe_local(target: Target, timeout: float = 1.0) -> None:
     """A local target's moto endpoint must answer: a stack.json left by a stopped `local up` is refused at once
     with what to do, instead of a botocore traceback after its retries."""
     endpoint = target.environment.get("AWS_ENDPOINT_URL") if target.name == "local" else None
@@ -44,7 +50,7 @@ def probe_local(target: Any, timeout: float = 1.0) -> None:
                                              "(same --state-dir), or name a deployed stack with --stack NAME", code=1) from None
 
 
-def active_config(target: Any) -> Any:
+def active_config(target: Target) -> LedgerLinkConfig:
     from ledgerlink import settings
     from ledgerlink.store.config_store import DynamoConfigStore
 
@@ -52,21 +58,21 @@ def active_config(target: Any) -> Any:
     return DynamoConfigStore(target.get(settings.CONFIG_TABLE), cache_seconds=0).active()[1]
 
 
-def check_entity(target: Any, entity: str | None) -> None:
+def check_entity(target: Target, entity: str | None) -> None:
     if entity is not None:
         config = active_config(target)
         types.check_known("entity", entity, [e.id for e in config.entities],
                           f"the active configuration of {target.name}")
 
 
-def check_source(target: Any, source: str | None, *, kind: str | None = None) -> None:
+def check_source(target: Target, source: str | None, *, kind: str | None = None) -> None:
     if source is not None:
         config = active_config(target)
         types.check_known("source", source, [s.id for s in config.sources if kind is None or s.kind == kind],
                           f"the {kind + ' ' if kind else ''}sources of the active configuration of {target.name}")
 
 
-def _ledger(target: Any) -> Any:
+def _ledger(target: Target) -> DynamoLedger:
     from ledgerlink import settings
     from ledgerlink.store.ledger import DynamoLedger
 
@@ -99,7 +105,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
-def _instant(epoch_seconds: Any) -> str:
+def _instant(epoch_seconds: object) -> str:
     """An epoch-seconds value of the stores as ISO 8601 UTC (the JSON keeps the number)."""
     from datetime import UTC, datetime
     from decimal import Decimal
@@ -109,37 +115,63 @@ def _instant(epoch_seconds: Any) -> str:
     return cell(epoch_seconds)
 
 
-def trace_lines(shown: dict[str, Any]) -> list[str]:
+def _field(value: object, key: str) -> object:
+    """``value.get(key)`` when ``value`` is a mapping (a JSON object), else None."""
+    return value.get(key) if isinstance(value, Mapping) else None
+
+
+def _entries(value: object, *, strict: bool = False) -> list[object]:
+    """The entries of a JSON array; None (or, unless ``strict``, anything else) as none."""
+    if isinstance(value, list):
+        return value
+    if strict and value is not None:
+        raise TypeError(f"{type(value).__name__} is not a list")
+    return []
+
+
+def _journal_table(lines: object, *, strict: bool = False) -> list[str]:
+    """A journal's lines as a table (account, amount, currency, role)."""
+    def amount(line: object) -> object:
+        return _field(line, "amount") or {}
+
+    rows = [[_field(line, "account"), _field(amount(line), "amount"), _field(amount(line), "currency"),
+             _field(line, "role")] for line in _entries(lines, strict=strict)]
+    return table(rows, ("account", "amount", "currency", "role"), right=[1])
+
+
+def trace_lines(shown: Mapping[str, object]) -> list[str]:
     webhook, erp, document = shown["webhook"], shown["erp"], shown.get("document") or {}
-    amount = document.get("total") or document.get("amount") or {}
+    amount = _field(document, "total") or _field(document, "amount") or {}
     lines = [f"document {shown['document_id']}  status {shown['status']}",
-             f"  webhook    {cell(webhook.get('source'))} event {cell(webhook.get('event_id'))}  correlation "
-             f"{cell(webhook.get('correlation_id'))}  received {_instant(webhook.get('received_at'))}  inbox "
-             f"{cell(webhook.get('inbox'))}",
-             f"  archive    {cell(webhook.get('archive_key'))}",
-             f"  document   {cell(document.get('document_type'))} {cell((document.get('source') or {}).get('object_id'))}"
-             f"  entity {cell(document.get('entity_id'))}  accounting date {cell(document.get('accounting_date'))}"
-             f"  {cell(amount.get('amount') if isinstance(amount, dict) else amount)} {cell(document.get('currency'))}",
-             f"  mapping    configuration version {cell(shown['mapping'].get('config_version'))}"]
+             f"  webhook    {cell(_field(webhook, 'source'))} event {cell(_field(webhook, 'event_id'))}  correlation "
+             f"{cell(_field(webhook, 'correlation_id'))}  received {_instant(_field(webhook, 'received_at'))}  inbox "
+             f"{cell(_field(webhook, 'inbox'))}",
+             f"  archive    {cell(_field(webhook, 'archive_key'))}",
+             f"  document   {cell(_field(document, 'document_type'))} "
+             f"{cell(_field(_field(document, 'source') or {}, 'object_id'))}"
+             f"  entity {cell(_field(document, 'entity_id'))}  accounting date "
+             f"{cell(_field(document, 'accounting_date'))}"
+             f"  {cell(_field(amount, 'amount') if isinstance(amount, dict) else amount)} "
+             f"{cell(_field(document, 'currency'))}",
+             f"  mapping    configuration version {cell(_field(shown['mapping'], 'config_version'))}"]
     journal = shown.get("journal")
     if journal:
-        lines.append(f"  journal    {len(journal.get('lines', []))} line(s), accounting date "
-                     f"{cell(journal.get('accounting_date'))}")
-        rows = [[line.get("account"), (line.get("amount") or {}).get("amount"), (line.get("amount") or {}).get("currency"),
-                 line.get("role")] for line in journal.get("lines", [])]
-        lines += ["             " + text for text in table(rows, ("account", "amount", "currency", "role"), right=[1])]
+        lines.append(f"  journal    {len(_entries(_field(journal, 'lines')))} line(s), accounting date "
+                     f"{cell(_field(journal, 'accounting_date'))}")
+        lines += ["             " + text for text in _journal_table(_field(journal, "lines"))]
     else:
         lines.append("  journal    none (not enriched yet, or ignored)")
-    lines.append(f"  ERP        {cell(erp.get('connection'))} reference {cell(erp.get('reference'))}  posted at "
-                 f"{cell(erp.get('posted_at'))}  accounting date {cell(erp.get('accounting_date'))}"
-                 + ("  (period adjusted)" if erp.get("period_adjusted") else ""))
-    for case in shown.get("exceptions") or []:
-        lines.append(f"  exception  {case.get('exception_id')} {case.get('status')} {case.get('reason')}: "
-                     f"{str(case.get('message') or '')[:100]}")
+    lines.append(f"  ERP        {cell(_field(erp, 'connection'))} reference {cell(_field(erp, 'reference'))}  posted at "
+                 f"{cell(_field(erp, 'posted_at'))}  accounting date {cell(_field(erp, 'accounting_date'))}"
+                 + ("  (period adjusted)" if _field(erp, "period_adjusted") else ""))
+    for case in _entries(shown.get("exceptions")):
+        lines.append(f"  exception  {_field(case, 'exception_id')} {_field(case, 'status')} {_field(case, 'reason')}: "
+                     f"{str(_field(case, 'message') or '')[:100]}")
     execution = shown.get("execution")
     if execution:
-        lines.append(f"  execution  {execution.get('workflow')} {cell(execution.get('status'))}"
-                     + (f" — {execution['logs']}" if execution.get("logs") else ""))
+        logs = _field(execution, "logs")
+        lines.append(f"  execution  {_field(execution, 'workflow')} {cell(_field(execution, 'status'))}"
+                     + (f" — {logs}" if logs else ""))
     if shown.get("ignored_reason"):
         lines.append(f"  ignored    {shown['ignored_reason']}")
     return lines
@@ -148,29 +180,34 @@ def trace_lines(shown: dict[str, Any]) -> list[str]:
 # ---- documents list | show ----------------------------------------------------------------------------------------
 
 def cmd_documents(args: argparse.Namespace) -> int:
-    from ledgerlink.cli_support.documents import Filters, detail, list_documents, resolve, summary
+    return _show_documents(args) if args.documents_command == "show" else _list_documents(args)
 
-    if args.documents_command == "show":
-        target = target_of(args)
-        local = target.name == "local"
-        ledger = _ledger(target)
-        _, ids = resolve(args.id, ledger=ledger, local=local)
-        items = ledger.get_many(ids)
-        if args.json:
-            print_json({"documents": [detail(item) for item in items]})
-            return 0
-        for number, item in enumerate(items):
-            if number:
-                print()
-            shown = summary(item)
-            print_lines(f"{key:<15} {cell(value)}" for key, value in shown.items())
-            journal = detail(item)["journal"]
-            if journal:
-                rows = [[line.get("account"), (line.get("amount") or {}).get("amount"),
-                         (line.get("amount") or {}).get("currency"), line.get("role")] for line in journal["lines"]]
-                print_lines(["journal"] + ["  " + text for text in table(rows, ("account", "amount", "currency",
-                                                                                 "role"), right=[1])])
+
+def _show_documents(args: argparse.Namespace) -> int:
+    from ledgerlink.cli_support.documents import detail, resolve, summary
+
+    target = target_of(args)
+    local = target.name == "local"
+    ledger = _ledger(target)
+    _, ids = resolve(args.id, ledger=ledger, local=local)
+    items = ledger.get_many(ids)
+    if args.json:
+        print_json({"documents": [detail(item) for item in items]})
         return 0
+    for number, item in enumerate(items):
+        if number:
+            print()
+        shown = summary(item)
+        print_lines(f"{key:<15} {cell(value)}" for key, value in shown.items())
+        journal = detail(item)["journal"]
+        if journal:
+            print_lines(["journal"] + ["  " + text for text in _journal_table(_field(journal, "lines"), strict=True)])
+    return 0
+
+
+def _list_documents(args: argparse.Namespace) -> int:
+    from ledgerlink.cli_support.documents import Filters, list_documents, summary
+
     first, last = (args.date, args.date) if args.date else (args.start, args.end)
     if args.date and (args.start or args.end):
         raise UsageError("conflicting_dates", "give --date, or --from and --to, not both")
@@ -199,7 +236,7 @@ def cmd_documents(args: argparse.Namespace) -> int:
 
 # ---- local drop-file | flush | release ------------------------------------------------------------------------------
 
-def _local_target(args: argparse.Namespace) -> Any:
+def _local_target(args: argparse.Namespace) -> Target:
     from ledgerlink.ops.target import load_target
 
     target = load_target(None, args.state_dir)
@@ -208,7 +245,7 @@ def _local_target(args: argparse.Namespace) -> Any:
     return target
 
 
-def save_report(state_dir: Path, name: str, data: dict[str, Any]) -> Path:
+def save_report(state_dir: Path, name: str, data: Mapping[str, object]) -> Path:
     """Keep an on-demand run's report on disk: ``<state dir>/reports/<name>.json`` (a run again replaces it)."""
     import json
 

@@ -14,10 +14,11 @@ A local stack whose tables predate the lookup indexes (a reopened state director
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypedDict
 
 from ledgerlink.cli_support.args import UsageError
 from ledgerlink.errors import OpsError
@@ -31,7 +32,41 @@ SUMMARY_KEYS = ("document_id", "status", "document_type", "source", "entity_id",
                 "exception_id", "config_version", "posted_at", "ignored_reason")
 
 
-def external_id(item: dict[str, Any]) -> str | None:
+# A ledger item as the store returns it (DynamoDB attributes, numbers as Decimal); read by key, values narrowed.
+type StoredItem = Mapping[str, object]
+
+
+class DocumentSummary(TypedDict):
+    """``documents list --json``: one record per document, the keys of ``SUMMARY_KEYS`` in that order."""
+
+    document_id: object
+    status: object
+    document_type: object
+    source: object
+    entity_id: object
+    business_date: str | None
+    accounting_date: object
+    currency: object
+    amount: str | None
+    event_id: object
+    correlation_id: object
+    external_id: str | None
+    erp_connection: object
+    erp_ref: object
+    exception_id: object
+    config_version: int | None
+    posted_at: object
+    ignored_reason: object
+
+
+class DocumentDetail(DocumentSummary):
+    """``documents show --json``: the summary, the canonical document and the journal (parsed JSON)."""
+
+    document: object
+    journal: object
+
+
+def external_id(item: StoredItem) -> str | None:
     if item.get("external_id"):
         return str(item["external_id"])
     _, _, rest = str(item.get("source_object") or "").partition(":")
@@ -39,12 +74,21 @@ def external_id(item: dict[str, Any]) -> str | None:
     return object_id or None
 
 
-def business_date(item: dict[str, Any]) -> str | None:
+def business_date(item: StoredItem) -> str | None:
     _, _, day = str(item.get("day_key") or "").partition("#")
-    return day or item.get("accounting_date")
+    accounting = item.get("accounting_date")
+    return day or (accounting if isinstance(accounting, str) or accounting is None else str(accounting))
 
 
-def summary(item: dict[str, Any]) -> dict[str, Any]:
+def _version(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, int | str | Decimal):
+        return int(value)
+    raise TypeError(f"{type(value).__name__} is not a configuration version")
+
+
+def summary(item: StoredItem) -> DocumentSummary:
     """The documented record of one ledger item (no storage attributes: leases, day_key, the raw JSON)."""
     amount = item.get("amount")
     return {
@@ -55,14 +99,14 @@ def summary(item: dict[str, Any]) -> dict[str, Any]:
         "correlation_id": item.get("correlation_id"), "external_id": external_id(item),
         "erp_connection": item.get("erp_connection"), "erp_ref": item.get("erp_ref"),
         "exception_id": item.get("exception_id"),
-        "config_version": int(item["config_version"]) if item.get("config_version") is not None else None,
+        "config_version": _version(item.get("config_version")),
         "posted_at": item.get("posted_at"), "ignored_reason": item.get("ignored_reason"),
     }
 
 
-def detail(item: dict[str, Any]) -> dict[str, Any]:
+def detail(item: StoredItem) -> DocumentDetail:
     """``documents show``: the summary, the canonical document and the journal (parsed, not JSON strings)."""
-    def parsed(name: str) -> Any:
+    def parsed(name: str) -> object:
         raw = item.get(name)
         return json.loads(raw) if isinstance(raw, str) else raw
 
@@ -111,43 +155,44 @@ class Filters:
     min_amount: Decimal | None = None
     max_amount: Decimal | None = None
 
-    def keeps(self, item: dict[str, Any]) -> bool:
-        day = business_date(item)
-        if self.entity and item.get("entity_id") != self.entity:
-            return False
-        if self.source and item.get("source_id") != self.source:
-            return False
-        if self.status and item.get("status") != self.status:
-            return False
+    def keeps(self, item: StoredItem) -> bool:
+        return self._keeps_fields(item) and self._keeps_day(business_date(item)) and self._keeps_amount(item)
+
+    def _keeps_fields(self, item: StoredItem) -> bool:
+        return not ((self.entity and item.get("entity_id") != self.entity)
+                    or (self.source and item.get("source_id") != self.source)
+                    or (self.status and item.get("status") != self.status))
+
+    def _keeps_day(self, day: str | None) -> bool:
         if self.first and (not day or day < self.first.isoformat()):
             return False
-        if self.last and (not day or day > self.last.isoformat()):
+        return not (self.last and (not day or day > self.last.isoformat()))
+
+    def _keeps_amount(self, item: StoredItem) -> bool:
+        if self.min_amount is None and self.max_amount is None:
+            return True
+        try:
+            amount = Decimal(str(item.get("amount")))
+        except (InvalidOperation, ValueError):
+            return False     # no amount: outside any amount range
+        if self.min_amount is not None and amount < self.min_amount:
             return False
-        if self.min_amount is not None or self.max_amount is not None:
-            try:
-                amount = Decimal(str(item.get("amount")))
-            except (InvalidOperation, ValueError):
-                return False     # no amount: outside any amount range
-            if self.min_amount is not None and amount < self.min_amount:
-                return False
-            if self.max_amount is not None and amount > self.max_amount:
-                return False
-        return True
+        return self.max_amount is None or amount <= self.max_amount
 
 
 @dataclass
 class Page:
-    documents: list[dict[str, Any]] = field(default_factory=list)
+    documents: list[StoredItem] = field(default_factory=list)
     next_cursor: str | None = None
     matched_by: str | None = None     # the kind of --id, when one was given
 
 
-def cursor_of(item: dict[str, Any]) -> str:
+def cursor_of(item: StoredItem) -> str:
     return f"{business_date(item) or ''}/{item['document_id']}"
 
 
-def _sort_key(item: dict[str, Any]) -> tuple[str, str]:
-    return business_date(item) or "", item["document_id"]
+def _sort_key(item: StoredItem) -> tuple[str, str]:
+    return business_date(item) or "", str(item["document_id"])
 
 
 def list_documents(ledger: Any, filters: Filters, *, local: bool, limit: int, after: str | None = None) -> Page:

@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, TextIO
+from typing import TextIO
 
 
 def _default(value: object) -> object:
@@ -28,7 +28,7 @@ def print_json(data: object, stream: TextIO | None = None) -> None:
     (stream or sys.stdout).write(json.dumps(data, indent=2, default=_default) + "\n")
 
 
-def pick(item: Mapping[str, Any], keys: Sequence[str]) -> dict[str, Any]:
+def pick(item: Mapping[str, object], keys: Sequence[str]) -> dict[str, object]:
     """``keys`` of ``item`` in that order, absent ones as None: the documented shape of one JSON record."""
     return {key: item.get(key) for key in keys}
 

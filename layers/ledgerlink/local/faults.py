@@ -99,12 +99,12 @@ class ErpFaults:
         self.attempts: Counter[str] = Counter()
         self._lock = threading.Lock()
 
-    def wrap(self, create: Callable[[Any, str, str], bool]) -> Callable[[Any, str, str], bool]:
+    def wrap[Store](self, create: Callable[[Store, str, str], bool]) -> Callable[[Store, str, str], bool]:
         from ledgerlink.errors import RateLimited, TransientError, UncertainOutcome
 
         faults = self
 
-        def create_with_faults(store: Any, name: str, text: str) -> bool:
+        def create_with_faults(store: Store, name: str, text: str) -> bool:
             if "postings/" not in name:
                 return create(store, name, text)
             with faults._lock:
@@ -187,7 +187,7 @@ class InjectedFaults:
 
         if self.erp is not None and not self._installed:
             self._own_create = FileBookStore.__dict__.get("create")
-            FileBookStore.create = self.erp.wrap(FileBookStore.create)  # type: ignore[method-assign]
+            FileBookStore.create = self.erp.wrap(FileBookStore.create)  # type: ignore[method-assign, assignment]
             self._installed = True
         if self.throttles is not None and self._client is None:
             self._client = dynamodb

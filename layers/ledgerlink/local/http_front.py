@@ -16,7 +16,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 API_GATEWAY_MAX_BODY = 10 * 1024 * 1024
 # socketserver's default listen backlog is 5: a burst of more simultaneous connects than that was reset by the
@@ -36,7 +36,49 @@ _OPS = (
 )
 
 
-def ops_event(method: str, raw_path: str, headers: dict[str, str], body: bytes, caller: str) -> dict[str, Any] | None:
+class RequestIdentity(TypedDict, total=False):
+    userArn: str
+    sourceIp: str
+
+
+class RequestContext(TypedDict):
+    requestId: str
+    stage: str
+    httpMethod: str
+    path: str
+    resourcePath: str
+    identity: RequestIdentity
+
+
+class ProxyEvent(TypedDict):
+    """An API Gateway REST proxy event (the fields the handlers read, as API Gateway sends them)."""
+
+    resource: str
+    path: str
+    httpMethod: str
+    headers: dict[str, str]
+    multiValueHeaders: dict[str, list[str]]
+    queryStringParameters: dict[str, str] | None
+    multiValueQueryStringParameters: NotRequired[dict[str, list[str]] | None]
+    pathParameters: dict[str, str] | None
+    stageVariables: None
+    body: str | None
+    isBase64Encoded: bool
+    requestContext: RequestContext
+
+
+class ProxyResponse(TypedDict, total=False):
+    """A handler's answer to a proxy event."""
+
+    statusCode: int
+    body: str
+    headers: dict[str, str]
+
+
+type ProxyHandler = Callable[[ProxyEvent], ProxyResponse]
+
+
+def ops_event(method: str, raw_path: str, headers: dict[str, str], body: bytes, caller: str) -> ProxyEvent | None:
     """An API Gateway REST proxy event for an ops route, or None when the path is not one."""
     path, _, query = raw_path.partition("?")
     for pattern, resource, names in _OPS:
@@ -58,7 +100,7 @@ def ops_event(method: str, raw_path: str, headers: dict[str, str], body: bytes, 
     return None
 
 
-def api_gateway_event(method: str, path: str, headers: dict[str, str], body: bytes, source_ip: str) -> dict[str, Any]:
+def api_gateway_event(method: str, path: str, headers: dict[str, str], body: bytes, source_ip: str) -> ProxyEvent:
     match = _ROUTE.match(path.split("?", 1)[0])
     try:
         text, encoded = body.decode("utf-8"), False
@@ -90,8 +132,8 @@ class FrontServer(ThreadingHTTPServer):
 
 
 class WebhookFront:
-    def __init__(self, invoke: Callable[[dict[str, Any]], dict[str, Any]], *, host: str = "127.0.0.1",
-                 port: int = 0, ops: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    def __init__(self, invoke: ProxyHandler, *, host: str = "127.0.0.1",
+                 port: int = 0, ops: ProxyHandler | None = None,
                  caller: str = "local") -> None:
         self._invoke = invoke
         self._ops = ops
@@ -105,7 +147,7 @@ class WebhookFront:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet: the CLI prints summaries
                 return
 
-            def _reply(self, status: int, body: dict[str, Any] | str, headers: dict[str, str] | None = None) -> None:
+            def _reply(self, status: int, body: dict[str, str] | str, headers: dict[str, str] | None = None) -> None:
                 payload = body if isinstance(body, str) else json.dumps(body)
                 data = payload.encode("utf-8")
                 self.send_response(status)
@@ -127,11 +169,12 @@ class WebhookFront:
                 if self.path == "/health":
                     self._reply(200, {"status": "ok"})
                     return
+                ops = front._ops
                 operation = ops_event(self.command, self.path, dict(self.headers.items()), body, front._caller) \
-                    if front._ops is not None else None
-                if operation is not None:
+                    if ops is not None else None
+                if ops is not None and operation is not None:
                     try:
-                        response = front._ops(operation)
+                        response = ops(operation)
                     except Exception:
                         self._reply(502, {"status": "error", "reason": "integration_failure"})
                         return
@@ -182,8 +225,8 @@ class WebhookFront:
 
     @property
     def url(self) -> str:
-        host = self._server.server_address[0]
-        return f"http://{host}:{self.port}"
+        host = self._server.server_address[0]   # an IPv4 server's address is text
+        return f"http://{host.decode() if isinstance(host, bytes | bytearray) else host}:{self.port}"
 
     def start(self) -> None:
         self._thread.start()

@@ -22,10 +22,11 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 from unittest import mock
 
 from ledgerlink import settings, wiring
@@ -57,8 +58,16 @@ from ledgerlink.local.state import (
     restore,
     s3_write_through,
 )
+from ledgerlink.model.json import JsonObject, JsonValue
 from ledgerlink.store import clients
 from ledgerlink.store.workflow import running_executions
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+    from moto.core.config import DefaultConfig
+
+    from ledgerlink.local.faults import FaultPlan, InjectedFaults
+    from ledgerlink.local.functions import Faults
 
 # one process hosts every container of every function, all on the same cached boto3 clients: botocore's default pool of
 # 10 connections per client made every request beyond it open (and drop) a new connection to moto
@@ -82,8 +91,8 @@ class LocalOptions:
                                           # thread-safe, and the stack is bound by one core: more bought nothing)
     prefix: str = "ledgerlink-local"
     extra_env: dict[str, str] = field(default_factory=dict)
-    faults: Any = None                    # ledgerlink.local.functions.Faults, for chaos runs
-    injected_faults: Any = None           # ledgerlink.local.faults.FaultPlan: `local up --faults` (rehearsals)
+    faults: Faults | None = None          # for chaos runs
+    injected_faults: FaultPlan | None = None   # `local up --faults` (rehearsals)
     fake_source_apis: bool = True         # point vendor API base URLs at the local HTTP fake
     poll_every_seconds: float | None = None  # poll the polled sources in the background (EventBridge Scheduler)
     flush_interval_seconds: float = 300.0  # the local stand-in for the EventBridge schedule; 0 = manual only
@@ -163,10 +172,12 @@ def lean_moto() -> Iterator[None]:
     from botocore.config import Config
     from moto import backends
     from moto.core.common_models import BaseModel
+    from moto.core.models import botocore_stubber
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+    from moto.settings import moto_server_port
     from moto.sqs.exceptions import InvalidAttributeName
     from moto.sqs.models import SQSBackend
     from moto.stepfunctions.models import StateMachine
@@ -178,7 +189,7 @@ def lean_moto() -> Iterator[None]:
     )
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-    def attributes_once(backend: Any, queue_name: str, attribute_names: list[str]) -> dict[str, Any]:
+    def attributes_once(backend: Any, queue_name: str, attribute_names: list[str]) -> dict[str, object]:
         queue = backend.get_queue(queue_name)
         if not attribute_names:
             return {}
@@ -186,34 +197,36 @@ def lean_moto() -> Iterator[None]:
         invalid = next((name for name in attribute_names if name not in valid), None)
         if invalid or invalid == "":
             raise InvalidAttributeName(invalid)
-        everything = queue.attributes
+        everything: dict[str, object] = queue.attributes
         if "All" in attribute_names:
             return everything
         return {name: everything[name] for name in attribute_names if everything.get(name) is not None}
 
     def within_retention(backend: Any, queue_name: str, message: Any) -> bool:
         retention = int(backend.get_queue(queue_name).message_retention_period)
-        return retention + message.sent_timestamp / 1000 > sqs_unix_time()
+        return bool(retention + message.sent_timestamp / 1000 > sqs_unix_time())
 
     from moto.core.utils import camelcase_to_underscores
     from moto.core.utils import unix_time as sqs_unix_time
     from moto.sqs.models import Queue
 
-    all_attributes, send = Queue.attributes, SQSBackend.send_message
+    all_attributes: Any = Queue.attributes   # moto's property (untyped)
+    send = SQSBackend.send_message
     counts = {"ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed",
               "ApproximateNumberOfMessagesNotVisible"}
     sending = threading.local()
 
-    def attributes(queue: Any) -> dict[str, Any]:
+    def attributes(queue: Any) -> dict[str, object]:
         if not getattr(sending, "active", False):
-            return all_attributes.fget(queue)
+            everything: dict[str, object] = all_attributes.fget(queue)
+            return everything
         # moto's property, without the counts (never mutating the queue: another thread may read it meanwhile)
         names = [name for name in queue.BASE_ATTRIBUTES if name not in counts]
         if queue.fifo_queue:
             names += queue.FIFO_ATTRIBUTES
         if queue.kms_master_key_id:
             names += queue.KMS_ATTRIBUTES
-        result = {name: getattr(queue, camelcase_to_underscores(name)) for name in names}
+        result: dict[str, object] = {name: getattr(queue, camelcase_to_underscores(name)) for name in names}
         if queue.policy:
             result["Policy"] = queue.policy
         if queue.redrive_policy:
@@ -261,7 +274,7 @@ def lean_moto() -> Iterator[None]:
     sfn_client_lock = threading.Lock()
 
     def kept_client(region: str, service: str, state_credentials: Any = None) -> Any:
-        key = (region, service, sfn_clients.moto_server_port(), sfn_clients.botocore_stubber.enabled)
+        key = (region, service, moto_server_port(), botocore_stubber.enabled)
         client = sfn_client_cache.get(key)
         if client is None:
             with sfn_client_lock:
@@ -280,9 +293,9 @@ def lean_moto() -> Iterator[None]:
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
     entrypoint = ExecutionWorker._get_evaluation_entrypoint
-    programs: dict[str, Any] = {}
+    programs: dict[str, object] = {}   # definition text → moto's parsed program
 
-    def parsed_once(worker: Any) -> Any:
+    def parsed_once(worker: Any) -> object:
         definition = worker._evaluation_details.state_machine_details.definition
         program = programs.get(definition)
         if program is None:
@@ -295,37 +308,40 @@ def lean_moto() -> Iterator[None]:
     def untracked(cls: type, *args: Any, **kwargs: Any) -> Any:
         return object.__new__(cls)
 
-    def written(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[Any, Any, Any, Any]]:
-        """(table, hash key, range key, a copy of the item as it is now or None) for each item written."""
-        saved = []
-        for entry in transact_items:
-            for kind, operation in entry.items():
-                table = backend.tables.get(operation.get("TableName")) if isinstance(operation, dict) else None
-                key = operation.get("Item" if kind == "Put" else "Key") if table is not None else None
-                if not isinstance(key, dict) or table.hash_key_attr not in key or (
-                        table.range_key_attr is not None and table.range_key_attr not in key):
-                    continue   # moto refuses it before writing anything
-                hash_key = DynamoType(key[table.hash_key_attr])
-                range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr is not None else None
-                saved.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
-        return saved
+    def saved_item(backend: Any, kind: str, operation: JsonValue) -> tuple[Any, Any, Any, Any] | None:
+        """(table, hash key, range key, a copy of the item as it is now or None) of the item one operation writes;
+        None when moto refuses the operation before writing anything. Tables and items are moto's (untyped)."""
+        table = backend.tables.get(operation.get("TableName")) if isinstance(operation, dict) else None
+        if table is None or not isinstance(operation, dict):
+            return None
+        key: Any = operation.get("Item" if kind == "Put" else "Key")   # DynamoDB JSON, as moto's DynamoType takes it
+        if not isinstance(key, dict) or table.hash_key_attr not in key or (
+                table.range_key_attr is not None and table.range_key_attr not in key):
+            return None
+        hash_key = DynamoType(key[table.hash_key_attr])
+        range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr is not None else None
+        return table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))
 
-    def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+    def written(backend: Any, transact_items: list[JsonObject]) -> list[tuple[Any, Any, Any, Any]]:
+        """``saved_item`` of each item a transaction writes."""
+        saved = (saved_item(backend, kind, operation) for entry in transact_items for kind, operation in entry.items())
+        return [entry for entry in saved if entry is not None]
+
+    def transact_write_items(backend: Any, transact_items: list[JsonObject]) -> None:
         saved = written(backend, transact_items)
-        Table.__deepcopy__ = lambda table, memo: table   # moto's whole-table "backup" becomes the table itself
-        try:
-            transact(backend, transact_items)
-        except BaseException:
-            for table, hash_key, range_key, item in reversed(saved):
-                bucket = table.items[hash_key] if range_key is not None else table.items
-                slot = range_key if range_key is not None else hash_key
-                if item is None:
-                    bucket.pop(slot, None)
-                else:
-                    bucket[slot] = item
-            raise
-        finally:
-            del Table.__deepcopy__
+        # moto's whole-table "backup" becomes the table itself
+        with mock.patch.object(Table, "__deepcopy__", lambda table, memo: table, create=True):
+            try:
+                transact(backend, transact_items)
+            except BaseException:
+                for table, hash_key, range_key, item in reversed(saved):
+                    bucket = table.items[hash_key] if range_key is not None else table.items
+                    slot = range_key if range_key is not None else hash_key
+                    if item is None:
+                        bucket.pop(slot, None)
+                    else:
+                        bucket[slot] = item
+                raise
 
     patches = [
         (BaseModel, "__new__", staticmethod(untracked)),
@@ -370,11 +386,12 @@ def keep_alive_moto_server(host: str = "127.0.0.1") -> Any:
 
     class KeepAliveRequestHandler(MotoRequestHandler):
         drained = False
+        connection_stream: io.BufferedIOBase | None = None
         # Werkzeug writes the status line, each header and the body separately: on a connection that stays open,
         # Nagle's algorithm held each response back until the client's delayed ACK (40 ms per call)
         disable_nagle_algorithm = True
 
-        def make_environ(self) -> dict[str, Any]:
+        def make_environ(self) -> WSGIEnvironment:
             environ = super().make_environ()
             length = self.headers.get("Content-Length")
             self.drained = "Transfer-Encoding" not in self.headers and (length is None or length.isdigit())
@@ -387,7 +404,7 @@ def keep_alive_moto_server(host: str = "127.0.0.1") -> Any:
             try:
                 super().run_wsgi()
             finally:
-                stream = getattr(self, "connection_stream", None)
+                stream = self.connection_stream
                 if stream is not None:
                     self.rfile, self.connection_stream = stream, None
 
@@ -414,25 +431,25 @@ class LocalRuntime:
         self.config_version: int | None = None
         self.resources: Resources | None = None
         self.secrets: dict[str, local_secrets.LocalSecret] = {}
-        self.injected: Any = None   # ledgerlink.local.faults.InjectedFaults while `--faults` is on
-        self._saved_moto_config: dict[str, Any] | None = None
+        self.injected: InjectedFaults | None = None   # while `--faults` is on
+        self._saved_moto_config: DefaultConfig | None = None
         self._server: Any = None
         self._front: WebhookFront | None = None
         self._pollers: list[SqsPoller] = []
         self._host: FunctionHost | None = None
         self._saved_env: dict[str, str | None] = {}
         self._log: IO[str] | None = None
-        self._lambdas: Any = None
-        self._atomic: Any = None
+        self._lambdas: AbstractContextManager[None] | None = None
+        self._atomic: AbstractContextManager[Any] | None = None   # enters as the lock every item operation takes
         self.fake_apis: FakeSourceApis | None = None
         self.api_credentials: dict[str, dict[str, str]] = {}
-        self._poll_stop: Any = None
+        self._poll_stop: threading.Event | None = None
         self._scheduler: threading.Thread | None = None
         self._stopping = threading.Event()
-        self._lean_moto: Any = None
+        self._lean_moto: AbstractContextManager[None] | None = None
         self.state: StateDir | None = None
         self.recovery: Recovery | None = None
-        self._write_through: Any = None
+        self._write_through: AbstractContextManager[None] | None = None
         self._dynamodb_lock: Any = None
         self._snapshots: threading.Thread | None = None
         self.snapshots_written = 0
@@ -450,7 +467,8 @@ class LocalRuntime:
         self._start_fake_apis()
         (state / "books").mkdir(parents=True, exist_ok=True)
         self._log = (state / "lambda.log").open("a", encoding="utf-8")
-        signed = {source.id: source.kind for source in self.config.sources if source.signing_secret is not None}
+        signed: dict[str, str] = {source.id: source.kind for source in self.config.sources
+                                  if source.signing_secret is not None}
         self.secrets = local_secrets.resolve(list(signed), kinds=signed,
                                              secrets_file=self.options.secrets_file,
                                              default_file=self.options.secrets_default_file)
@@ -545,9 +563,10 @@ class LocalRuntime:
             source.kind: self.api_credentials[source.id] for source in with_api}).start()
         self.config = with_api_base_url(self.config, self.fake_apis.url)
 
-    def poll(self, source_id: str | None = None) -> dict[str, Any]:
+    def poll(self, source_id: str | None = None) -> JsonObject:
         """Invoke the poll function as EventBridge Scheduler does (one source, or every polled source)."""
-        return self.host.invoke("poll", {"source": source_id} if source_id else {})
+        answer: JsonObject = self.host.invoke("poll", {"source": source_id} if source_id else {})
+        return answer
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop everything this runtime started. ``timeout`` bounds the waits (``local up`` on SIGTERM/Ctrl-C):
@@ -559,6 +578,32 @@ class LocalRuntime:
         def left(cap: float = 5.0) -> float:
             return cap if deadline is None else max(0.05, min(cap, deadline - time.monotonic()))
 
+        self._stop_threads(left)
+        if self._server:
+            self.stop_executions(deadline=deadline)
+            if self._up:   # what is done is kept; what was cut short is re-driven at the next start
+                try:
+                    self.snapshot()
+                except Exception:  # noqa: BLE001 - the periodic snapshot and the archive on disk still recover it
+                    logging.getLogger(__name__).exception("final snapshot failed")
+            self._up = False
+            self._server.stop()
+        self._undo_patches()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if self._client_config is not None:
+            clients._config = self._client_config  # noqa: SLF001
+            self._client_config = None
+        wiring.reset()
+        if self._log:
+            self._log.close()
+
+    def _stop_threads(self, left: Callable[[], float]) -> None:
+        """Injected faults removed, then the front, the poll schedule, the pollers, the fake vendor APIs, the flush
+        schedule and the snapshots stopped; each join waits ``left()`` seconds at most."""
         if self.injected is not None:
             self.injected.remove()
         if self._front:  # no new webhooks from here on: answered requests were acknowledged, nothing else is
@@ -576,44 +621,25 @@ class LocalRuntime:
             poller.join(timeout=left())
         if self._snapshots is not None:
             self._snapshots.join(timeout=left())
-        if self._server:
-            self.stop_executions(deadline=deadline)
-            if self._up:   # what is done is kept; what was cut short is re-driven at the next start
-                try:
-                    self.snapshot()
-                except Exception:  # noqa: BLE001 - the periodic snapshot and the archive on disk still recover it
-                    logging.getLogger(__name__).exception("final snapshot failed")
-            self._up = False
-            self._server.stop()
+
+    def _undo_patches(self) -> None:
+        """The S3 write-through, moto's configuration, the in-process Lambdas, the DynamoDB lock and ``lean_moto``
+        undone, in that order (``lean_moto`` after ``atomic_dynamodb``, which wraps it)."""
         if self._write_through is not None:
             self._write_through.__exit__(None, None, None)
             self._write_through = None
         if self._saved_moto_config is not None:
             from moto.core.config import default_user_config
 
-            default_user_config.clear()
+            # moto's configuration is a plain dict at run time (typed as a TypedDict, which has no clear())
+            cast(dict[str, object], default_user_config).clear()
             default_user_config.update(self._saved_moto_config)
             self._saved_moto_config = None
-        if self._lambdas is not None:
-            self._lambdas.__exit__(None, None, None)
-            self._lambdas = None
-        if self._atomic is not None:
-            self._atomic.__exit__(None, None, None)
-            self._atomic = None
-        if self._lean_moto is not None:   # after atomic_dynamodb, which wraps it
-            self._lean_moto.__exit__(None, None, None)
-            self._lean_moto = None
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        if self._client_config is not None:
-            clients._config = self._client_config  # noqa: SLF001
-            self._client_config = None
-        wiring.reset()
-        if self._log:
-            self._log.close()
+        for attribute in ("_lambdas", "_atomic", "_lean_moto"):
+            manager: AbstractContextManager[object] | None = getattr(self, attribute)
+            if manager is not None:
+                manager.__exit__(None, None, None)
+                setattr(self, attribute, None)
 
     def __enter__(self) -> LocalRuntime:
         return self.start()
@@ -636,7 +662,7 @@ class LocalRuntime:
     def webhook_url(self, source_id: str) -> str:
         return f"{self.front.url}/webhooks/{source_id}"
 
-    def drop_bank_file(self, source_id: str, name: str, body: bytes) -> dict[str, Any]:
+    def drop_bank_file(self, source_id: str, name: str, body: bytes) -> JsonObject:
         """Put a statement file under the inbox prefix (``<INBOX_PREFIX><source>/``) and deliver the S3 event, as S3
         would on AWS."""
         from ledgerlink.service.bank_files import INBOX_PREFIX
@@ -647,7 +673,8 @@ class LocalRuntime:
         event = {"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "awsRegion": REGION,
                               "s3": {"bucket": {"name": self.resources.archive_bucket},
                                      "object": {"key": key, "size": len(body)}}}]}
-        return self.host.invoke("bank_file", event)
+        answer: JsonObject = self.host.invoke("bank_file", event)
+        return answer
 
     def client(self, service: str) -> Any:
         return clients.client(service)
@@ -662,14 +689,16 @@ class LocalRuntime:
 
     # ---- the scheduled flush (EventBridge Scheduler on AWS) ------------------------------------------
 
-    def flush(self, through: str | None = None) -> dict[str, Any]:
+    def flush(self, through: str | None = None) -> JsonObject:
         """Invoke the flush function as the schedule would (``through``: a manual run up to that date)."""
-        return self.host.invoke("flush", {"through": through} if through else {})
+        answer: JsonObject = self.host.invoke("flush", {"through": through} if through else {})
+        return answer
 
-    def release(self, entity: str | None = None, period: str | None = None) -> dict[str, Any]:
+    def release(self, entity: str | None = None, period: str | None = None) -> JsonObject:
         """Invoke the revenue release as the entity's schedule would (``period``: a manual run of an ended period)."""
-        return self.host.invoke("revenue_release", {key: value for key, value in
-                                                    (("entity", entity), ("period", period)) if value})
+        answer: JsonObject = self.host.invoke("revenue_release", {key: value for key, value in
+                                                                  (("entity", entity), ("period", period)) if value})
+        return answer
 
     def _start_scheduler(self) -> None:
         interval = self.options.flush_interval_seconds
@@ -688,8 +717,12 @@ class LocalRuntime:
         self._scheduler.start()
 
     def book_main_file(self, connection_id: str) -> Path:
+        from ledgerlink.config.erps import BeancountConnection
+
         assert self.config is not None
         connection = self.config.connection(connection_id)
+        if not isinstance(connection, BeancountConnection):
+            raise TypeError(f"{connection_id!r} is not a Beancount book")
         return (self.books_dir / connection.book / "main.beancount").resolve()
 
     # ---- moto ----------------------------------------------------------------------------------
@@ -759,10 +792,11 @@ class LocalRuntime:
         if self.options.poll_every_seconds:
             import threading
 
-            self._poll_stop = threading.Event()
+            stop = self._poll_stop = threading.Event()
+            every = self.options.poll_every_seconds
 
             def scheduled() -> None:
-                while not self._poll_stop.wait(self.options.poll_every_seconds):
+                while not stop.wait(every):
                     try:
                         self.poll()
                     except Exception:  # noqa: BLE001 - like a failed scheduled invocation: logged, retried next time
@@ -834,7 +868,7 @@ class LocalRuntime:
             time.sleep(settle)
         return False
 
-    def executions(self) -> list[dict[str, Any]]:
+    def executions(self) -> list[dict[str, object]]:   # boto3's ListExecutions items
         assert self.resources is not None
         paginator = self.client("stepfunctions").get_paginator("list_executions")
         return [execution for page in paginator.paginate(stateMachineArn=self.resources.state_machine_arn)

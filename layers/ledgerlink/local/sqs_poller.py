@@ -12,11 +12,58 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 
-def to_lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
-    attributes = {
+class SqsMessageAttribute(TypedDict, total=False):
+    StringValue: str
+    BinaryValue: bytes
+    DataType: str
+
+
+class SqsMessage(TypedDict):
+    """A message as SQS ReceiveMessage returns it (boto3)."""
+
+    MessageId: str
+    ReceiptHandle: str
+    Body: str
+    MD5OfBody: NotRequired[str]
+    Attributes: NotRequired[dict[str, str]]
+    MessageAttributes: NotRequired[dict[str, SqsMessageAttribute]]
+
+
+class LambdaMessageAttribute(TypedDict):
+    stringValue: str | None
+    binaryValue: bytes | None
+    stringListValues: list[str]
+    binaryListValues: list[bytes]
+    dataType: str
+
+
+class SqsRecord(TypedDict):
+    """A record of the event Lambda's SQS event source mapping invokes a function with."""
+
+    messageId: str
+    receiptHandle: str
+    body: str
+    attributes: dict[str, str]
+    messageAttributes: dict[str, LambdaMessageAttribute]
+    md5OfBody: str
+    eventSource: str
+    eventSourceARN: str
+    awsRegion: str
+
+
+class SqsEvent(TypedDict):
+    Records: list[SqsRecord]
+
+
+# The function's answer: None, or an object that may name ``batchItemFailures``.
+type Invoke = Callable[[SqsEvent], object]
+
+
+def to_lambda_record(message: SqsMessage, queue_arn: str, region: str) -> SqsRecord:
+    attributes: dict[str, LambdaMessageAttribute] = {
         name: {"stringValue": attr.get("StringValue"), "binaryValue": attr.get("BinaryValue"),
                "stringListValues": [], "binaryListValues": [], "dataType": attr.get("DataType", "String")}
         for name, attr in (message.get("MessageAttributes") or {}).items()
@@ -30,7 +77,7 @@ def to_lambda_record(message: dict[str, Any], queue_arn: str, region: str) -> di
 
 
 class SqsPoller(threading.Thread):
-    def __init__(self, *, sqs: Any, queue_url: str, queue_arn: str, invoke: Callable[[dict[str, Any]], Any],
+    def __init__(self, *, sqs: Any, queue_url: str, queue_arn: str, invoke: Invoke,
                  batch_size: int = 10, region: str = "us-east-1", wait_seconds: int = 1) -> None:
         super().__init__(daemon=True, name=f"sqs-poller:{queue_url.rsplit('/', 1)[-1]}")
         self._sqs = sqs
@@ -63,7 +110,7 @@ class SqsPoller(threading.Thread):
                 if self._halt.wait(0.5):
                     return
                 continue
-            messages = response.get("Messages", [])
+            messages: list[SqsMessage] = response.get("Messages", [])   # boto3's client is untyped
             if not messages:
                 continue
             self._busy.set()
@@ -72,23 +119,22 @@ class SqsPoller(threading.Thread):
             finally:
                 self._busy.clear()
 
-    def _process(self, messages: list[dict[str, Any]]) -> None:
+    def _process(self, messages: list[SqsMessage]) -> None:
         self.batches += 1
         failed, deleted = deliver_batch(self._sqs, self._url, self._arn, self._invoke, messages, self._region)
         self.failed_records += failed
         self.deleted += deleted
 
 
-def deliver_batch(sqs: Any, queue_url: str, queue_arn: str, invoke: Callable[[dict[str, Any]], Any],
-                  messages: list[dict[str, Any]], region: str = "us-east-1") -> tuple[int, int]:
+def deliver_batch(sqs: Any, queue_url: str, queue_arn: str, invoke: Invoke,
+                  messages: list[SqsMessage], region: str = "us-east-1") -> tuple[int, int]:
     """One event-source-mapping delivery: invoke with the batch, delete what did not fail.
 
     Returns (failed records, deleted records).
     """
-    event = {"Records": [to_lambda_record(m, queue_arn, region) for m in messages]}
+    event: SqsEvent = {"Records": [to_lambda_record(m, queue_arn, region) for m in messages]}
     try:
-        result = invoke(event) or {}
-        failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        failed = _failed_records(invoke(event) or {})
     except Exception:
         failed = {m["MessageId"] for m in messages}
     done = [m for m in messages if m["MessageId"] not in failed]
@@ -97,3 +143,13 @@ def deliver_batch(sqs: Any, queue_url: str, queue_arn: str, invoke: Callable[[di
         sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
             {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)])
     return len(failed), len(done)
+
+
+def _failed_records(result: object) -> set[str]:
+    """The ``itemIdentifier`` of each of the answer's ``batchItemFailures`` (TypeError/KeyError: not an answer)."""
+    if not isinstance(result, dict):
+        raise TypeError(f"{type(result).__name__} is not a function's answer")
+    failures = result.get("batchItemFailures", [])
+    if not isinstance(failures, list):
+        raise TypeError("batchItemFailures is not a list")
+    return {item["itemIdentifier"] for item in failures}

@@ -36,11 +36,14 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 from unittest import mock
 
 from ledgerlink import clock
+from ledgerlink.model.json import JsonObject, JsonValue
+from ledgerlink.model.status import DocumentStatus
 
 FORMAT = "ledgerlink-local-state"
 VERSION = 1
@@ -61,13 +64,29 @@ class LocalStateError(Exception):
         self.reason = reason
 
 
+class QueuedMessage(TypedDict):
+    """A message of a snapshot's queue, as moto held it."""
+
+    body: str
+    attributes: JsonObject | None   # SQS message attributes (the correlation id)
+    receive_count: int
+
+
+class ObjectHeader(TypedDict):
+    """The JSON line before a written-through object's body."""
+
+    key: str
+    metadata: dict[str, str]
+    written_at: float
+
+
 @dataclass
 class Snapshot:
     taken_at: str
-    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)   # logical table → items (DynamoDB JSON)
-    queues: dict[str, list[dict[str, Any]]] = field(default_factory=dict)   # "inbound" / "inbound-dlq" → messages
+    tables: dict[str, list[JsonObject]] = field(default_factory=dict)   # logical table → items (DynamoDB JSON)
+    queues: dict[str, list[QueuedMessage]] = field(default_factory=dict)   # "inbound" / "inbound-dlq" → messages
 
-    def items(self, table: str) -> list[dict[str, Any]]:
+    def items(self, table: str) -> list[JsonObject]:
         return self.tables.get(table, [])
 
 
@@ -226,7 +245,7 @@ class StateDir:
         with contextlib.suppress(FileNotFoundError):
             self.object_path(bucket, key).unlink()
 
-    def objects(self) -> Iterator[tuple[str, str, bytes, dict[str, Any]]]:
+    def objects(self) -> Iterator[tuple[str, str, bytes, ObjectHeader]]:
         """(bucket, key, body, header) of every written-through object."""
         if not self.objects_dir.is_dir():
             return
@@ -245,7 +264,7 @@ class StateDir:
                 yield bucket_dir.name, key, body, header
 
 
-def _json_default(value: Any) -> Any:
+def _json_default(value: object) -> JsonValue:
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, set | frozenset):
@@ -290,7 +309,7 @@ def s3_write_through(state: StateDir) -> Iterator[None]:
         yield
 
 
-def _plain(value: Any) -> dict[str, Any]:
+def _plain(value: Any) -> JsonObject:  # a moto DynamoType (moto is untyped)
     """A moto DynamoType as DynamoDB JSON."""
     kind, content = value.type, value.value
     if kind == "M":
@@ -313,14 +332,14 @@ def capture(resources: Any, lock: Any) -> Snapshot:
     """The stack's DynamoDB tables (under ``lock``: no half transaction) and queued messages, in-flight ones included
     (their handler's work is re-driven if it did not finish)."""
     dynamodb, sqs = _backends()
-    tables: dict[str, list[dict[str, Any]]] = {}
+    tables: dict[str, list[JsonObject]] = {}
     with lock:
         taken_at = clock.now().isoformat(timespec="seconds")
         for logical, physical in resources.tables.items():
             table = dynamodb.tables[physical]
             tables[logical] = [{name: _plain(attribute) for name, attribute in item.attrs.items()}
                                for item in table.all_items()]
-    queues: dict[str, list[dict[str, Any]]] = {}
+    queues: dict[str, list[QueuedMessage]] = {}
     for label, url in (("inbound", resources.inbound_queue_url), ("inbound-dlq", resources.inbound_dlq_url)):
         queue = sqs.queues[url.rsplit("/", 1)[-1]]
         queues[label] = [{"body": message.body, "attributes": message.message_attributes,
@@ -328,11 +347,10 @@ def capture(resources: Any, lock: Any) -> Snapshot:
     return Snapshot(taken_at=taken_at, tables=tables, queues=queues)
 
 
-def waiting_cases(snapshot: Snapshot) -> list[dict[str, Any]]:
+def waiting_cases(snapshot: Snapshot) -> list[JsonObject]:
     """Cases whose execution waited on a task token: no execution survives a restart, so the token is dead."""
     return [item for item in snapshot.items("exceptions")
-            if "task_token" in item and "S" in item["task_token"]
-            and item.get("status", {}).get("S") not in FINAL_CASE_STATUSES]
+            if _text(item, "task_token") is not None and _text(item, "status") not in FINAL_CASE_STATUSES]
 
 
 def restore(state: StateDir, snapshot: Snapshot | None, resources: Any) -> Recovery:
@@ -377,103 +395,144 @@ def restore(state: StateDir, snapshot: Snapshot | None, resources: Any) -> Recov
 
 # ---- re-driving what the snapshot does not reflect ------------------------------------------------------------
 
-def _text(item: dict[str, Any], name: str) -> str | None:
-    value = item.get(name) or {}
-    return value.get("S") if isinstance(value, dict) else None
+def _text(item: JsonObject, name: str) -> str | None:
+    value = item.get(name)
+    text = value.get("S") if isinstance(value, dict) else None
+    return text if isinstance(text, str) else None
 
 
 def recover(state: StateDir, snapshot: Snapshot | None, resources: Any, recovery: Recovery) -> Recovery:
     """Enqueue again whatever the restored state does not show as done (see the module docstring). Runs after
     ``restore`` and the configuration, before the pollers and the front start."""
-    from ledgerlink.errors import OpsError
-    from ledgerlink.ops.replay import Replayer
-    from ledgerlink.store.archive import RAW_PREFIX, S3Archive
-    from ledgerlink.store.config_store import DynamoConfigStore
-    from ledgerlink.store.inbox import DynamoInbox
-    from ledgerlink.store.ledger import DynamoLedger
-    from ledgerlink.store.queue import SqsQueue
+    redriver = _Redriver(state, snapshot or Snapshot(taken_at=""), resources, recovery)
+    redriver.archived_after_snapshot()
+    redriver.pending_without_message()
+    redriver.documents_in_flight()
+    return recovery
 
-    totals = resources.tables["totals"]
-    inbox = DynamoInbox(resources.tables["inbox"], totals_table=totals)
-    ledger = DynamoLedger(resources.tables["ledger"], totals_table=totals)
-    queue = SqsQueue(resources.inbound_queue_url)
-    replayer = Replayer(config=DynamoConfigStore(resources.tables["config"]).active,
-                        archive=S3Archive(resources.archive_bucket), ledger=ledger, inbox=inbox, queue=queue)
-    snapshot = snapshot or Snapshot(taken_at="")
-    queued: set[tuple[str, str]] = set()       # (source, event id) with a message restored or sent here
+
+def _seconds(value: JsonValue) -> float:
+    if isinstance(value, str | int | float | Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not a time in seconds")
+
+
+def _queued_events(snapshot: Snapshot) -> set[tuple[str, str]]:
+    """(source, event id) of every message the snapshot's queues hold."""
+    queued: set[tuple[str, str]] = set()
     for label in ("inbound", "inbound-dlq"):
         for message in snapshot.queues.get(label, []):
             with contextlib.suppress(ValueError, TypeError, KeyError):
                 body = json.loads(message["body"])
                 queued.add((str(body["source"]), str(body["event_id"])))
-    claims = {(_text(item, "source"), _text(item, "event_id")): item for item in snapshot.items("inbox")}
-    known_keys = {_text(item, "archive_key") for item in claims.values()}
+    return queued
 
-    def send(message: dict[str, Any], correlation_id: str | None, *, replay: bool) -> None:
+
+class _Redriver:
+    """``recover``'s four steps, over the restored stores (``resources``: ``ledgerlink.local.aws.Resources``)."""
+
+    def __init__(self, state: StateDir, snapshot: Snapshot, resources: Any, recovery: Recovery) -> None:
+        from ledgerlink.ops.replay import Replayer
+        from ledgerlink.store.archive import S3Archive
+        from ledgerlink.store.config_store import DynamoConfigStore
+        from ledgerlink.store.inbox import DynamoInbox
+        from ledgerlink.store.ledger import DynamoLedger
+        from ledgerlink.store.queue import SqsQueue
+
+        totals = resources.tables["totals"]
+        self.state, self.snapshot, self.resources, self.recovery = state, snapshot, resources, recovery
+        self.inbox = DynamoInbox(resources.tables["inbox"], totals_table=totals)
+        self.queue = SqsQueue(resources.inbound_queue_url)
+        self.replayer = Replayer(config=DynamoConfigStore(resources.tables["config"]).active,
+                                 archive=S3Archive(resources.archive_bucket),
+                                 ledger=DynamoLedger(resources.tables["ledger"], totals_table=totals),
+                                 inbox=self.inbox, queue=self.queue)
+        self.queued = _queued_events(snapshot)   # (source, event id) with a message restored or sent here
+        self.claims = {(_text(item, "source"), _text(item, "event_id")): item for item in snapshot.items("inbox")}
+
+    def send(self, message: JsonObject, correlation_id: str | None, *, replay: bool) -> None:
         message["replay"] = replay
         message.pop("resolves_exception", None)
         if correlation_id:
             message["correlation_id"] = correlation_id
-        queue.send(message, correlation_id=message["correlation_id"])
-        queued.add((message["source"], message["event_id"]))
-        recovery.enqueued += 1
+        self.queue.send(message, correlation_id=str(message["correlation_id"]))
+        self.queued.add((str(message["source"]), str(message["event_id"])))
+        self.recovery.enqueued += 1
 
-    # 1. requests archived (so acknowledged, or about to be) after the snapshot: claim them as ingest did
-    for bucket, key, _body, header in state.objects():
-        if bucket != resources.archive_bucket or not key.startswith(RAW_PREFIX) or key in known_keys:
-            continue
-        source_id = key.removeprefix(RAW_PREFIX).split("/", 1)[0]
-        try:
-            plan = replayer.plan_event(source_id, key, "")
-        except Exception as exc:   # noqa: BLE001 - e.g. a source no longer configured: reported, the rest recovers
-            recovery.not_redriven.append(f"{key}: {exc}")
-            continue
-        metadata = {name.lower(): value for name, value in (header.get("metadata") or {}).items()}
-        correlation_id = metadata.get("x-amz-meta-correlation-id") or None
-        for message in plan.messages:
-            if (source_id, message["event_id"]) in claims:
+    def archived_after_snapshot(self) -> None:
+        """1. requests archived (so acknowledged, or about to be) after the snapshot: claim them as ingest did"""
+        from ledgerlink.store.archive import RAW_PREFIX
+
+        known_keys = {_text(item, "archive_key") for item in self.claims.values()}
+        for bucket, key, _body, header in self.state.objects():
+            if bucket != self.resources.archive_bucket or not key.startswith(RAW_PREFIX) or key in known_keys:
                 continue
-            claim = inbox.claim(source_id, message["event_id"], correlation_id=correlation_id or
-                                message["correlation_id"], archive_key=key, event_type=message["event_type"],
-                                now=float(header.get("written_at") or message["received_at"]))
-            message["received_at"] = int(float(header.get("written_at") or message["received_at"]))
-            message["received_day"] = claim.day or message["received_day"]
-            if claim.is_new:
-                recovery.claimed += 1
-            if claim.status == "pending":
-                send(message, correlation_id, replay=False)
-    # 2. claims still pending with no message restored: the message was consumed, its work not finished
-    for (source_id, event_id), item in claims.items():
-        if _text(item, "status") != "pending" or (source_id, event_id) in queued or not source_id or not event_id:
-            continue
-        archive_key = _text(item, "archive_key") or ""
+            source_id = key.removeprefix(RAW_PREFIX).split("/", 1)[0]
+            try:
+                plan = self.replayer.plan_event(source_id, key, "")
+            except Exception as exc:   # noqa: BLE001 - e.g. a source no longer configured: reported, the rest recovers
+                self.recovery.not_redriven.append(f"{key}: {exc}")
+                continue
+            metadata = {name.lower(): value for name, value in (header.get("metadata") or {}).items()}
+            correlation_id = metadata.get("x-amz-meta-correlation-id") or None
+            for message in plan.messages:
+                if (source_id, message["event_id"]) not in self.claims:
+                    self._claim(source_id, key, message, header, correlation_id)
+
+    def _claim(self, source_id: str, key: str, message: JsonObject, header: ObjectHeader,
+               correlation_id: str | None) -> None:
+        received_at = _seconds(header.get("written_at") or message["received_at"])
+        claim = self.inbox.claim(source_id, str(message["event_id"]),
+                                 correlation_id=correlation_id or str(message["correlation_id"]), archive_key=key,
+                                 event_type=str(message["event_type"]), now=received_at)
+        message["received_at"] = int(received_at)
+        message["received_day"] = claim.day or message["received_day"]
+        if claim.is_new:
+            self.recovery.claimed += 1
+        if claim.status == "pending":
+            self.send(message, correlation_id, replay=False)
+
+    def pending_without_message(self) -> None:
+        """2. claims still pending with no message restored: the message was consumed, its work not finished"""
+        from ledgerlink.errors import OpsError
+
+        for (source_id, event_id), item in self.claims.items():
+            if _text(item, "status") != "pending" or (source_id, event_id) in self.queued or not source_id \
+                    or not event_id:
+                continue
+            archive_key = _text(item, "archive_key") or ""
+            try:
+                plan = self.replayer.plan_event(source_id, archive_key, event_id)
+            except OpsError:   # claimed, never archived: the provider never got its 2xx and delivers it again
+                self.recovery.not_redriven.append(f"{source_id}#{event_id}: claimed but never archived, so never "
+                                                  "acknowledged (the provider retries it)")
+                continue
+            for message in plan.messages:
+                self.send(message, _text(item, "correlation_id"), replay=False)
+
+    def documents_in_flight(self) -> None:
+        """3. documents whose execution died with the process; 4. documents whose case waited on an execution"""
+        waiting = {_text(case, "document_id") for case in waiting_cases(self.snapshot)}
+        for item in self.snapshot.items("ledger"):
+            status, document_id = _text(item, "status"), _text(item, "document_id")
+            if document_id is None or not (status == DocumentStatus.RECEIVED or
+                                           (status == DocumentStatus.EXCEPTION and document_id in waiting)):
+                continue
+            event = (_text(item, "source_id"), _text(item, "event_id"))
+            if status == DocumentStatus.RECEIVED and event in self.queued:
+                continue
+            self._rerun(document_id, item, replay=status != DocumentStatus.RECEIVED)
+
+    def _rerun(self, document_id: str, item: JsonObject, *, replay: bool) -> None:
         try:
-            plan = replayer.plan_event(source_id, archive_key, event_id)
-        except OpsError:   # claimed, never archived: the provider never got its 2xx and delivers it again
-            recovery.not_redriven.append(f"{source_id}#{event_id}: claimed but never archived, so never "
-                                         "acknowledged (the provider retries it)")
-            continue
-        for message in plan.messages:
-            send(message, _text(item, "correlation_id"), replay=False)
-    # 3. documents whose execution died with the process; 4. documents whose case waited on an execution
-    waiting = {_text(case, "document_id") for case in waiting_cases(snapshot)}
-    for item in snapshot.items("ledger"):
-        status, document_id = _text(item, "status"), _text(item, "document_id")
-        if document_id is None or not (status == "received" or (status == "exception" and document_id in waiting)):
-            continue
-        event = (_text(item, "source_id"), _text(item, "event_id"))
-        if status == "received" and event in queued:
-            continue
-        try:
-            plan = replayer.plan_document(document_id)
+            plan = self.replayer.plan_document(document_id)
         except Exception as exc:  # noqa: BLE001 - reported, the rest still recovers
-            recovery.not_redriven.append(f"{document_id}: {exc}")
-            continue
+            self.recovery.not_redriven.append(f"{document_id}: {exc}")
+            return
         for message in plan.messages:
-            if status == "received":
-                send(message, _text(item, "correlation_id"), replay=False)
-                recovery.restarted += 1
-            else:   # replay: re-run under a fresh execution; a failure reopens the same case with a live token
-                send(message, _text(item, "correlation_id"), replay=True)
-                recovery.resumed_cases += 1
-    return recovery
+            # replay: re-run under a fresh execution; a failure reopens the same case with a live token
+            self.send(message, _text(item, "correlation_id"), replay=replay)
+            if replay:
+                self.recovery.resumed_cases += 1
+            else:
+                self.recovery.restarted += 1
