@@ -6,12 +6,26 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
-from ledgerlink.connectors.erps.base import PostResult
+from ledgerlink.connectors.erps.base import (
+    BulkPoster,
+    ConnectionLimits,
+    DocumentPoster,
+    ErpReader,
+    PartyKeeper,
+    PostResult,
+)
 from ledgerlink.errors import UncertainOutcome
 from ledgerlink.model.documents import JournalEntry, JournalLine
 from ledgerlink.model.ids import DOCUMENT_ID_PREFIX
+from ledgerlink.model.json import JsonObject, JsonValue
+
+if TYPE_CHECKING:
+    from ledgerlink.connectors.erps import ConnectorContext
+    from ledgerlink.connectors.erps.connection import HttpConnection
+    from ledgerlink.connectors.erps.readback import ReadbackBudget
+    from ledgerlink.connectors.erps.session import ErpSession
 
 _HEX = re.compile(r"^[0-9a-f]{32}$")
 
@@ -75,23 +89,89 @@ def narration(journal: JournalEntry, limit: int = 4000) -> str:
     return text[:limit]
 
 
-class ReadsBack:
-    """What every API connector's read-back shares (``connectors/erps/readback.py``): LedgerLink's key is the
-    document id unless the ERP holds a shorter reference (Business Central overrides ``readback_key``), and one
-    read-back budget per connector, so every listing of a run draws from the same share of the daily budget.
-    Needs ``_context``, ``connection`` and ``limits()``, as every HTTP connector has."""
+# ---- reading raw JSON answers: a vendor's response body is JsonValue until one of these narrows it -----------
 
-    _readback_budget: Any = None
+def obj(value: JsonValue) -> JsonObject:
+    """``value`` if it is a JSON object, else an empty one (an absent or null member reads as ``{}``)."""
+    return value if isinstance(value, dict) else {}
+
+
+def objects(value: JsonValue) -> list[JsonObject]:
+    """The objects of a JSON array (an absent or null member reads as ``[]``)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def text(value: JsonValue) -> str:
+    """A member as text, ``""`` when absent, null or empty."""
+    return str(value) if value else ""
+
+
+def number(value: JsonValue) -> Decimal:
+    """A member as an exact amount, 0 when absent, null or empty (the JSON parser reads numbers as Decimal)."""
+    return Decimal(str(value or 0))
+
+
+def optional_text(value: JsonValue) -> str | None:
+    return None if value is None else str(value)
+
+
+def location_id(location: str | None) -> str:
+    """The last path segment of a ``Location`` header (the id of what a request created)."""
+    return (location or "").rstrip("/").rsplit("/", 1)[-1]
+
+
+class _ReadsBackHost(Protocol):
+    """What ``ApiConnector.readback_budget`` needs from the connector it is mixed into."""
+
+    _context: ConnectorContext
+    _readback_budget: ReadbackBudget | None
+
+    @property
+    def connection(self) -> HttpConnection: ...
+
+    def limits(self) -> ConnectionLimits: ...
+
+
+class ApiConnector:
+    """What the four API connectors share: their answers to the port's capability questions (each posts in bulk,
+    posts native documents, keeps parties and reads back; none lists postings by id — it reads them back), its
+    API call count, and its read-back (``connectors/erps/readback.py``): LedgerLink's key is the document id unless
+    the ERP holds a shorter reference (Business Central overrides ``readback_key``), and one read-back budget per
+    connector, so every listing of a run draws from the same share of the daily budget."""
+
+    session: ErpSession
+    _readback_budget: ReadbackBudget | None = None
+
+    def as_bulk_poster(self: BulkPoster) -> BulkPoster:
+        return self
+
+    def as_document_poster(self: DocumentPoster) -> DocumentPoster:
+        return self
+
+    def as_party_keeper(self: PartyKeeper) -> PartyKeeper:
+        return self
+
+    def as_reader(self: ErpReader) -> ErpReader:
+        return self
+
+    def as_day_lister(self) -> None:
+        return None
+
+    def api_calls(self) -> int:
+        return self.session.calls
 
     @staticmethod
     def readback_key(document_id: str) -> str:
         return document_id
 
-    def readback_budget(self) -> Any:
+    def readback_budget(self: _ReadsBackHost) -> ReadbackBudget:
         """The read-back share of the connection's daily budget (built once per connector)."""
         from ledgerlink.connectors.erps.readback import ReadbackBudget
 
         if self._readback_budget is None:
             self._readback_budget = ReadbackBudget.for_connection(
-                self._context, self.connection, self.limits().daily_budget)  # type: ignore[attr-defined]
+                self._context, self.connection, self.limits().daily_budget)
         return self._readback_budget
+
+
+ReadsBack = ApiConnector   # the name the connectors used before the capability answers joined it

@@ -29,7 +29,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ledgerlink.config.erps import NetSuiteConnection
+from ledgerlink.connectors.erps.netsuite.config import NetSuiteConnection
 from ledgerlink.config.model import Entity
 from ledgerlink.connectors.erps import ConnectorContext, limiter_for
 from ledgerlink.connectors.erps.base import (

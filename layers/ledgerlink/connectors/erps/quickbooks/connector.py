@@ -26,7 +26,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from ledgerlink.config.erps import QuickBooksConnection
+from ledgerlink.connectors.erps.quickbooks.config import QuickBooksConnection
 from ledgerlink.config.model import Entity
 from ledgerlink.connectors.erps import ConnectorContext, limiter_for
 from ledgerlink.connectors.erps.base import (
