@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from ledgerlink.connectors.erps.legacy_file.config import LegacyFileConnection
     from ledgerlink.connectors.erps.netsuite.config import NetSuiteConnection
     from ledgerlink.connectors.erps.quickbooks.config import QuickBooksConnection
-    from ledgerlink.connectors.erps.xero.config import XeroConnection
     from ledgerlink.connectors.erps.ratelimit import Limiter, LimitPolicy
+    from ledgerlink.connectors.erps.xero.config import XeroConnection
 
 
 class SecretStore(Protocol):

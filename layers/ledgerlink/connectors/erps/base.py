@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-import datetime as dt
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal, Protocol

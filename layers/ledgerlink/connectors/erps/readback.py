@@ -70,7 +70,7 @@ def net_by_account(lines: Iterable[tuple[str, Decimal]]) -> dict[str, Decimal]:
     return {account: amount for account, amount in sorted(nets.items()) if amount != 0}
 
 
-def external_id_in(text: Any) -> str | None:
+def external_id_in(text: object) -> str | None:
     match = MARKER.search(str(text or ""))
     return match.group(1) if match else None
 
@@ -116,7 +116,7 @@ class ReadbackBudget:
         self.spent += 1
 
 
-def read_page(budget: ReadbackBudget, listing: Listing, call: Callable[[], Any]) -> Any:
+def read_page[T](budget: ReadbackBudget, listing: Listing, call: Callable[[], T]) -> T:
     """One listing call: charged to the read-back share first, then sent through the connection's limiter
     (inside ``call``). A 429 (``RateLimited``) has already blocked the shared limiter for its Retry-After: the
     page is asked again, which waits in the limiter, up to :data:`RATE_LIMIT_RETRIES` times."""

@@ -10,7 +10,6 @@ from ledgerlink.config.base import ConfigModel
 from ledgerlink.connectors.erps.connection import BacklogDeadlineConfig, ConnectionLimitsConfig
 from ledgerlink.model.base import Identifier
 
-
 BEANCOUNT_ACCOUNT = re.compile(r"^(Assets|Liabilities|Equity|Income|Expenses)(:[A-Z0-9][A-Za-z0-9\-]*)+$")
 
 class BeancountConnection(ConfigModel):

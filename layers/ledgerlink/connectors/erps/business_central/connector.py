@@ -33,7 +33,6 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ledgerlink.connectors.erps.business_central.config import BusinessCentralConnection
 from ledgerlink.config.model import Entity
 from ledgerlink.connectors.erps import ConnectorContext, limiter_for
 from ledgerlink.connectors.erps.base import (
@@ -43,6 +42,7 @@ from ledgerlink.connectors.erps.base import (
     PeriodStatus,
     PostResult,
 )
+from ledgerlink.connectors.erps.business_central.config import BusinessCentralConnection
 from ledgerlink.connectors.erps.common import (
     ReadsBack,
     amount_of,

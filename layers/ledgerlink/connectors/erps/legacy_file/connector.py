@@ -31,7 +31,6 @@ from datetime import date
 from decimal import Decimal
 from typing import TypedDict
 
-from ledgerlink.connectors.erps.legacy_file.config import LegacyFileConnection
 from ledgerlink.config.model import Entity
 from ledgerlink.connectors.erps.base import (
     BulkItemResult,
@@ -41,6 +40,7 @@ from ledgerlink.connectors.erps.base import (
     PeriodStatus,
     PostResult,
 )
+from ledgerlink.connectors.erps.legacy_file.config import LegacyFileConnection
 from ledgerlink.model.documents import JournalEntry
 from ledgerlink.model.money import Money
 from ledgerlink.store.objects import ObjectStore
@@ -50,7 +50,6 @@ FIXED_WIDTH = {"type": 1, "company": 8, "entity": 12, "date": 8, "document": 36,
                "debit": 18, "credit": 18, "currency": 3, "memo": 40}
 
 
-@dataclass(frozen=True, slots=True)
 class StagedLine(TypedDict):
     account: str
     amount: str          # Money.canonical()
@@ -68,6 +67,7 @@ class StagedJournal(TypedDict):
     lines: list[StagedLine]
 
 
+@dataclass(frozen=True, slots=True)
 class SealedFile:
     name: str
     entity: str

@@ -31,7 +31,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from ledgerlink.connectors.erps.xero.config import XeroConnection
 from ledgerlink.config.model import Entity
 from ledgerlink.connectors.erps import ConnectorContext, limiter_for
 from ledgerlink.connectors.erps.base import (
@@ -51,6 +50,7 @@ from ledgerlink.connectors.erps.common import (
 from ledgerlink.connectors.erps.http import HttpClient, HttpResponse
 from ledgerlink.connectors.erps.ratelimit import wall_clock_ms
 from ledgerlink.connectors.erps.session import ErpSession, OAuth2Tokens, rejected
+from ledgerlink.connectors.erps.xero.config import XeroConnection
 from ledgerlink.errors import DocumentRejected, TransientError, UncertainOutcome
 from ledgerlink.model.documents import JournalEntry, Party
 from ledgerlink.model.ids import fingerprint
