@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Protocol
 
 from ledgerlink.connectors.erps.base import (
+    BulkItemResult,
     BulkPoster,
     ConnectionLimits,
     DocumentPoster,
@@ -16,7 +17,7 @@ from ledgerlink.connectors.erps.base import (
     PartyKeeper,
     PostResult,
 )
-from ledgerlink.errors import UncertainOutcome
+from ledgerlink.errors import DocumentRejected, UncertainOutcome
 from ledgerlink.model.documents import JournalEntry, JournalLine
 from ledgerlink.model.ids import DOCUMENT_ID_PREFIX
 from ledgerlink.model.json import JsonObject, JsonValue
@@ -55,6 +56,64 @@ def post_with_lookup(external_id: str, post: Callable[[], PostResult],
         if found is not None:
             return PostResult(erp_ref=found.erp_ref, created=True)
         raise
+
+
+def looked_up(external_id: str, found: PostResult | None) -> BulkItemResult:
+    """A journal of a bulk post whose outcome was uncertain, after the lookup by its external id: posted (by this
+    attempt) when found, else still uncertain (the next run looks it up again before posting)."""
+    if found is not None:
+        return BulkItemResult(external_id, PostResult(found.erp_ref, True))
+    return BulkItemResult(external_id, reason="uncertain_outcome", message="outcome unknown; looked up, not found yet")
+
+
+def resolve_uncertain(journals: Sequence[JournalEntry], early: dict[int, BulkItemResult],
+                      lookup: Callable[[str], PostResult | None]) -> list[BulkItemResult]:
+    """A bulk request's outcome is unknown: every journal it carried is looked up before anything is retried
+    (``early``: the journals rejected before the request, by position, keep their rejection)."""
+    return [early[position] if position in early else looked_up(journal.document_id, lookup(journal.document_id))
+            for position, journal in enumerate(journals)]
+
+
+def rejected_early(journal: JournalEntry, exc: DocumentRejected) -> BulkItemResult:
+    """A journal of a bulk post that the connector refused before sending anything (its body could not be built)."""
+    return BulkItemResult(journal.document_id, reason=exc.reason, message=exc.message)
+
+
+def in_batches(journals: Sequence[JournalEntry], size: int,
+               post: Callable[[list[JournalEntry]], list[BulkItemResult]]) -> list[BulkItemResult]:
+    """``post`` each run of at most ``size`` journals (the ERP's bulk limit); the results in journal order."""
+    results: list[BulkItemResult] = []
+    for start in range(0, len(journals), size):
+        results += post(list(journals[start:start + size]))
+    return results
+
+
+def only_result(connection_id: str, item: BulkItemResult) -> PostResult:
+    """The result of a one-journal bulk post, or its failure raised: an uncertain outcome as ``UncertainOutcome``
+    (looked up, not found), anything else as the ERP's rejection."""
+    from ledgerlink.connectors.erps.session import rejected
+
+    if item.result is not None:
+        return item.result
+    if item.reason == "uncertain_outcome":
+        raise UncertainOutcome(f"{connection_id}: {item.message}")
+    raise rejected(connection_id, item.message or "rejected", reason=item.reason or "erp_rejected")
+
+
+class Cached[T]:
+    """One value read from the ERP (its periods, preferences, lock dates), kept for ``ttl_ms`` of the connector's
+    clock: period checks before every post cost no call of their own."""
+
+    def __init__(self, clock_ms: Callable[[], int], ttl_ms: int = 300_000) -> None:
+        self._clock_ms = clock_ms
+        self._ttl_ms = ttl_ms
+        self._held: tuple[int, T] | None = None
+
+    def get(self, load: Callable[[], T]) -> T:
+        now = self._clock_ms()
+        if self._held is None or now - self._held[0] > self._ttl_ms:
+            self._held = (now, load())
+        return self._held[1]
 
 
 def debit_credit(line: JournalLine) -> tuple[Decimal, Decimal]:

@@ -56,12 +56,16 @@ from ledgerlink.connectors.erps.business_central.bodies import (
 from ledgerlink.connectors.erps.business_central.config import BusinessCentralConnection
 from ledgerlink.connectors.erps.common import (
     ApiConnector,
+    Cached,
     amount_of,
     journal_currency,
+    looked_up,
     obj,
     objects,
+    only_result,
     optional_text,
     post_with_lookup,
+    rejected_early,
     short_ref,
     text,
 )
@@ -126,7 +130,7 @@ class BusinessCentral(ApiConnector):
             auth=self._auth, reauthenticate=self.tokens.invalidate,
             limiter=limiter_for(context, connection, self.limits()), rate_limit_wait=30.0)
         self.company = f"companies({connection.company_id})"
-        self._setup: tuple[int, JsonObject] | None = None
+        self._setup: Cached[JsonObject] = Cached(self._clock)
         self._parties: dict[str, str] = {}
         self._context = context
 
@@ -147,10 +151,7 @@ class BusinessCentral(ApiConnector):
     # ---- periods ------------------------------------------------------------------------------------
 
     def period_status(self, entity: Entity, on: date) -> PeriodStatus:
-        now = self._clock()
-        if self._setup is None or now - self._setup[0] > 300_000:
-            self._setup = (now, (self._get("generalLedgerSetup") or [{}])[0])
-        setup = self._setup[1]
+        setup = self._setup.get(lambda: (self._get("generalLedgerSetup") or [{}])[0])
         start = text(setup.get("allowPostingFrom")) or BLANK_DATE
         end = text(setup.get("allowPostingTo")) or BLANK_DATE
         first = None if start == BLANK_DATE else date.fromisoformat(start)
@@ -199,11 +200,7 @@ class BusinessCentral(ApiConnector):
 
     def post_journal(self, journal: JournalEntry) -> PostResult:
         (item,) = self.post_journals([journal])
-        if item.result is None:
-            if item.reason == "uncertain_outcome":
-                raise UncertainOutcome(f"{self.connection_id}: {item.message}")
-            raise rejected(self.connection_id, item.message or "rejected", reason=item.reason or "erp_rejected")
-        return item.result
+        return only_result(self.connection_id, item)
 
     def post_journals(self, journals: Sequence[JournalEntry]) -> list[BulkItemResult]:
         results: dict[str, BulkItemResult] = {}
@@ -212,8 +209,7 @@ class BusinessCentral(ApiConnector):
             try:
                 pending.append((journal.document_id, self.journal_operations(journal)))
             except DocumentRejected as exc:
-                results[journal.document_id] = BulkItemResult(journal.document_id, reason=exc.reason,
-                                                              message=exc.message)
+                results[journal.document_id] = rejected_early(journal, exc)
         self._post_lines(pending, results)
         return [results[journal.document_id] for journal in journals]
 
@@ -249,11 +245,7 @@ class BusinessCentral(ApiConnector):
                                          headers={"Isolation": "snapshot"})
         except UncertainOutcome:
             for external_id, _ in chunk:
-                found = self.find_by_external_id(external_id, "journal")
-                results[external_id] = (
-                    BulkItemResult(external_id, PostResult(found.erp_ref, True)) if found else
-                    BulkItemResult(external_id, reason="uncertain_outcome",
-                                   message="outcome unknown; looked up, not found yet"))
+                results[external_id] = looked_up(external_id, self.find_by_external_id(external_id, "journal"))
             return None
         if not response.ok:
             message = _error(response.json())
@@ -455,12 +447,7 @@ class BusinessCentral(ApiConnector):
             results: dict[str, BulkItemResult] = {}
             operations: Operations = [("journalLines", line) for line in lines]
             self._post_lines([(document.external_id, operations)], results)
-            item = results[document.external_id]
-            if item.result is None:
-                if item.reason == "uncertain_outcome":
-                    raise UncertainOutcome(f"{self.connection_id}: {item.message}")
-                raise rejected(self.connection_id, item.message or "rejected", reason=item.reason or "erp_rejected")
-            return item.result
+            return only_result(self.connection_id, results[document.external_id])
 
         return post_with_lookup(document.external_id, post,
                                 lambda found: self.find_by_external_id(found, document.kind))

@@ -41,6 +41,7 @@ from ledgerlink.connectors.erps.base import (
 )
 from ledgerlink.connectors.erps.common import (
     ApiConnector,
+    Cached,
     debit_credit,
     journal_currency,
     location_id,
@@ -48,6 +49,7 @@ from ledgerlink.connectors.erps.common import (
     obj,
     objects,
     post_with_lookup,
+    rejected_early,
     text,
 )
 from ledgerlink.connectors.erps.http import HttpClient, HttpResponse
@@ -124,7 +126,7 @@ class NetSuite(ApiConnector):
             auth=self._sign, reauthenticate=self._forget_credentials,
             limiter=limiter_for(context, connection, self.limits()), rate_limit_wait=2.0,
             is_rate_limited=_concurrency_refused)
-        self._periods: tuple[int, list[JsonObject]] | None = None
+        self._periods: Cached[list[JsonObject]] = Cached(self._clock)
         self._parties: dict[str, str] = {}
         self._context = context
 
@@ -237,16 +239,15 @@ class NetSuite(ApiConnector):
     # ---- periods ------------------------------------------------------------------------------------
 
     def periods(self) -> list[JsonObject]:
-        now = self._clock()
-        if self._periods is None or now - self._periods[0] > 300_000:
-            request: SuiteQlQuery = {"q": PERIODS_QUERY}
-            response = self.session.call("POST", "query/v1/suiteql", json_body=request,
-                                         headers={"Prefer": "transient"})
-            if not response.ok:
-                raise TransientError(f"{self.connection_id}: SuiteQL answered {response.status}",
-                                     reason="erp_unavailable")
-            self._periods = (now, objects(response.json_object().get("items")))
-        return self._periods[1]
+        return self._periods.get(self._read_periods)
+
+    def _read_periods(self) -> list[JsonObject]:
+        request: SuiteQlQuery = {"q": PERIODS_QUERY}
+        response = self.session.call("POST", "query/v1/suiteql", json_body=request, headers={"Prefer": "transient"})
+        if not response.ok:
+            raise TransientError(f"{self.connection_id}: SuiteQL answered {response.status}",
+                                 reason="erp_unavailable")
+        return objects(response.json_object().get("items"))
 
     def period_status(self, entity: Entity, on: date, record_type: str = "journalentry") -> PeriodStatus:
         lock = LOCK_OF_KIND.get(record_type)
@@ -290,7 +291,7 @@ class NetSuite(ApiConnector):
             try:
                 results.append(BulkItemResult(journal.document_id, self.post_journal(journal)))
             except DocumentRejected as exc:
-                results.append(BulkItemResult(journal.document_id, reason=exc.reason, message=exc.message))
+                results.append(rejected_early(journal, exc))
         return results
 
     # ---- asynchronous requests ----------------------------------------------------------------------

@@ -38,13 +38,17 @@ from ledgerlink.connectors.erps.base import (
 )
 from ledgerlink.connectors.erps.common import (
     ApiConnector,
+    Cached,
     debit_credit,
+    in_batches,
     journal_currency,
     narration,
     obj,
     objects,
     optional_text,
     post_with_lookup,
+    rejected_early,
+    resolve_uncertain,
     short_ref,
     text,
 )
@@ -110,7 +114,7 @@ class QuickBooksOnline(ApiConnector):
         self.batch_limiter = (context.limiters.for_connection(f"{connection.id}#batch",
                                                               LimitPolicy(requests_per_minute=40, burst=4))
                               if context.limiters is not None else NullLimiter())
-        self._preferences: tuple[int, JsonObject] | None = None
+        self._preferences: Cached[JsonObject] = Cached(self._clock)
         self._parties: dict[str, str] = {}
         self._context = context
 
@@ -144,14 +148,14 @@ class QuickBooksOnline(ApiConnector):
     # ---- periods ------------------------------------------------------------------------------------
 
     def preferences(self) -> JsonObject:
-        now = self._clock()
-        if self._preferences is None or now - self._preferences[0] > 300_000:
-            response = self.session.call("GET", "preferences", query={"minorversion": self.connection.minor_version})
-            if not response.ok:
-                raise TransientError(f"{self.connection_id}: preferences answered {response.status}",
-                                     reason="erp_unavailable")
-            self._preferences = (now, obj(response.json_object().get("Preferences")))
-        return self._preferences[1]
+        return self._preferences.get(self._read_preferences)
+
+    def _read_preferences(self) -> JsonObject:
+        response = self.session.call("GET", "preferences", query={"minorversion": self.connection.minor_version})
+        if not response.ok:
+            raise TransientError(f"{self.connection_id}: preferences answered {response.status}",
+                                 reason="erp_unavailable")
+        return obj(response.json_object().get("Preferences"))
 
     def period_status(self, entity: Entity, on: date) -> PeriodStatus:
         raw = obj(self.preferences().get("AccountingInfoPrefs")).get("BookCloseDate")
@@ -185,11 +189,7 @@ class QuickBooksOnline(ApiConnector):
         return post_with_lookup(journal.document_id, post, lambda found: self.find_by_external_id(found, "journal"))
 
     def post_journals(self, journals: Sequence[JournalEntry]) -> list[BulkItemResult]:
-        results: list[BulkItemResult] = []
-        size = self.connection.batch_size
-        for start in range(0, len(journals), size):
-            results += self._batch(list(journals[start:start + size]))
-        return results
+        return in_batches(journals, self.connection.batch_size, self._batch)
 
     def _batch(self, journals: list[JournalEntry]) -> list[BulkItemResult]:
         items: list[BatchItem] = []
@@ -198,7 +198,7 @@ class QuickBooksOnline(ApiConnector):
             try:
                 items.append({"bId": f"b{position}", "operation": "create", "JournalEntry": self.journal_entry(journal)})
             except DocumentRejected as exc:
-                early[position] = BulkItemResult(journal.document_id, reason=exc.reason, message=exc.message)
+                early[position] = rejected_early(journal, exc)
         answers: dict[str, JsonObject] = {}
         if items:
             request_id = "ll" + fingerprint(*[j.document_id for j in journals])[:34]   # batch requestid: ≤ 36
@@ -209,7 +209,7 @@ class QuickBooksOnline(ApiConnector):
                                              query={"requestid": request_id,
                                                     "minorversion": self.connection.minor_version})
             except UncertainOutcome:
-                return self._resolve(journals, early)
+                return resolve_uncertain(journals, early, self._journal_lookup)
             finally:
                 self.batch_limiter.release(lease)
             if not response.ok:
@@ -235,17 +235,8 @@ class QuickBooksOnline(ApiConnector):
                     erp_ref=f"qbo:JournalEntry/{obj(answer['JournalEntry']).get('Id')}", created=True)))
         return out
 
-    def _resolve(self, journals: list[JournalEntry], early: dict[int, BulkItemResult]) -> list[BulkItemResult]:
-        out = []
-        for position, journal in enumerate(journals):
-            if position in early:
-                out.append(early[position])
-                continue
-            found = self.find_by_external_id(journal.document_id, "journal")
-            out.append(BulkItemResult(journal.document_id, PostResult(found.erp_ref, True)) if found else
-                       BulkItemResult(journal.document_id, reason="uncertain_outcome",
-                                      message="outcome unknown; looked up, not found yet"))
-        return out
+    def _journal_lookup(self, external_id: str) -> PostResult | None:
+        return self.find_by_external_id(external_id, "journal")
 
     def find_by_external_id(self, external_id: str, kind: str | None = None) -> PostResult | None:
         """``kind`` narrows the lookup to one entity (one query instead of seven)."""

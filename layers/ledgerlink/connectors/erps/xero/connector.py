@@ -43,13 +43,18 @@ from ledgerlink.connectors.erps.base import (
 )
 from ledgerlink.connectors.erps.common import (
     ApiConnector,
+    Cached,
     amount_of,
+    in_batches,
     journal_currency,
     narration,
     obj,
     objects,
+    only_result,
     optional_text,
     post_with_lookup,
+    rejected_early,
+    resolve_uncertain,
     text,
 )
 from ledgerlink.connectors.erps.http import HttpClient, HttpResponse
@@ -111,7 +116,7 @@ class Xero(ApiConnector):
             http=HttpClient(connection.base_url or connection.default_base_url(), timeout=connection.timeout_seconds),
             auth=self._auth, reauthenticate=self.tokens.invalidate,
             limiter=limiter_for(context, connection, self.limits()), rate_limit_wait=60.0, observe=self._observe)
-        self._organisation: tuple[int, JsonObject] | None = None
+        self._organisation: Cached[JsonObject] = Cached(self._clock, ORGANISATION_TTL_MS)
         self._contacts: dict[str, str] = {}
         self._context = context
         self._gone: dict[str, int] = {}      # external id → voided / deleted copies seen by the last lookup
@@ -161,11 +166,7 @@ class Xero(ApiConnector):
     # ---- organisation: base currency and lock dates -------------------------------------------------
 
     def organisation(self) -> JsonObject:
-        now = self._clock()
-        if self._organisation is None or now - self._organisation[0] > ORGANISATION_TTL_MS:
-            organisations = objects(self._get("/Organisation").get("Organisations")) or [{}]
-            self._organisation = (now, organisations[0])
-        return self._organisation[1]
+        return self._organisation.get(lambda: (objects(self._get("/Organisation").get("Organisations")) or [{}])[0])
 
     def period_status(self, entity: Entity, on: date) -> PeriodStatus:
         organisation = self.organisation()
@@ -199,38 +200,32 @@ class Xero(ApiConnector):
 
     def post_journal(self, journal: JournalEntry) -> PostResult:
         (item,) = self.post_journals([journal])
-        if item.result is None:
-            raise rejected(self.connection_id, item.message or "rejected", reason=item.reason or "erp_rejected")
-        return item.result
+        return only_result(self.connection_id, item)
 
     def post_journals(self, journals: Sequence[JournalEntry]) -> list[BulkItemResult]:
-        results: list[BulkItemResult] = []
-        size = self.connection.batch_size
-        for start in range(0, len(journals), size):
-            results += self._post_chunk(list(journals[start:start + size]))
-        return results
+        return in_batches(journals, self.connection.batch_size, self._post_chunk)
 
     def _post_chunk(self, journals: list[JournalEntry]) -> list[BulkItemResult]:
         bodies: list[ManualJournalBody] = []
-        rejected_early: dict[int, BulkItemResult] = {}
+        early: dict[int, BulkItemResult] = {}
         for position, journal in enumerate(journals):
             try:
                 bodies.append(self.manual_journal(journal))
             except DocumentRejected as exc:
-                rejected_early[position] = BulkItemResult(journal.document_id, reason=exc.reason, message=exc.message)
-        sendable = [j for i, j in enumerate(journals) if i not in rejected_early]
+                early[position] = rejected_early(journal, exc)
+        sendable = [j for i, j in enumerate(journals) if i not in early]
         answered: list[JsonObject] = []
         if sendable:
             try:
                 answered = self._put("/ManualJournals", "ManualJournals", bodies,
                                      idempotency_key([self._attempt_id(j.document_id) for j in sendable]))
             except UncertainOutcome:
-                return self._resolve_uncertain(journals, rejected_early)
+                return self._resolve_uncertain(journals, early)
         out: list[BulkItemResult] = []
         replies = iter(answered)
         for position, journal in enumerate(journals):
-            if position in rejected_early:
-                out.append(rejected_early[position])
+            if position in early:
+                out.append(early[position])
                 continue
             reply = next(replies)
             errors = [str(e.get("Message", "")) for e in objects(reply.get("ValidationErrors"))]
@@ -250,19 +245,11 @@ class Xero(ApiConnector):
         return f"{external_id}#after-{gone}-voided" if gone else external_id
 
     def _resolve_uncertain(self, journals: list[JournalEntry], early: dict[int, BulkItemResult]) -> list[BulkItemResult]:
-        """The PUT's outcome is unknown: look every journal up before anything is retried."""
-        out: list[BulkItemResult] = []
-        missing = []
-        for position, journal in enumerate(journals):
-            if position in early:
-                out.append(early[position])
-                continue
-            found = self.find_by_external_id(journal.document_id, "journal")
-            if found is None:
-                missing.append(journal.document_id)
-            out.append(BulkItemResult(journal.document_id, PostResult(found.erp_ref, True) if found else None,
-                                      reason=None if found else "uncertain_outcome",
-                                      message=None if found else "outcome unknown; looked up, not found yet"))
+        """The PUT's outcome is unknown: look every journal up before anything is retried (one journal alone, not
+        found: the outcome stays uncertain for the caller)."""
+        out = resolve_uncertain(journals, early, lambda external_id: self.find_by_external_id(external_id, "journal"))
+        missing = [item.external_id for position, item in enumerate(out)
+                   if position not in early and item.reason == "uncertain_outcome"]
         if missing and len(journals) == 1:
             raise UncertainOutcome(f"{self.connection_id}: {missing[0]} not found after an uncertain outcome")
         return out
