@@ -142,7 +142,7 @@ def narration(journal: JournalEntry, limit: int = 4000) -> str:
     """Memo text that always carries the external id (lookups match on it) and, for converted journals, the
     rate and its source."""
     text = f"{journal.memo or journal.source.object_type} [{journal.document_id}]"
-    fx = getattr(journal, "fx", None)
+    fx = journal.fx
     if fx is not None:
         text += f" (FX {fx.from_currency}->{fx.to_currency} {fx.rate} {fx.source})"
     return text[:limit]

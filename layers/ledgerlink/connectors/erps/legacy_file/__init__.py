@@ -7,8 +7,9 @@ its ``config``) does not import the connector, which is loaded on first use of o
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from ledgerlink.connectors.erps.lazy import connector_attribute
 
 if TYPE_CHECKING:
     from ledgerlink.connectors.erps.legacy_file.connector import LegacyFile as LegacyFile
@@ -16,4 +17,4 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> object:
     """A name of the connector module (PEP 562), imported when first asked for."""
-    return getattr(importlib.import_module(f"{__name__}.connector"), name)
+    return connector_attribute(__name__, name)
