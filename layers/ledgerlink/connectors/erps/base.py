@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:  # annotations only: importing the connector interface builds no pydantic model
-    from ledgerlink.config.model import Entity
+    from ledgerlink.config.model import Entity, LedgerLinkConfig
     from ledgerlink.connectors.erps.readback import Listing, ReadbackBudget
     from ledgerlink.model.documents import JournalEntry, Party
     from ledgerlink.model.money import Money
@@ -136,6 +136,14 @@ class DayLister(Protocol):
     def posted_count(self, entity_id: str, business_date: str) -> int: ...
 
 
+class Preparer(Protocol):
+    """A target LedgerLink keeps itself (the Beancount book): made ready for a configuration before posting with it."""
+
+    def prepare(self, config: LedgerLinkConfig, *, config_version: int) -> None:
+        """E.g. open every account the configuration maps to this connection."""
+        ...
+
+
 class ErpConnector(Protocol):
     """The port every ERP connector implements. Beyond journals, each connector answers every capability
     question explicitly (``as_…`` returns the connector itself when it can, ``None`` when it cannot), so a
@@ -176,6 +184,10 @@ class ErpConnector(Protocol):
 
     def as_day_lister(self) -> DayLister | None:
         """Itself when it lists an entity-day's postings (targets LedgerLink writes itself)."""
+        ...
+
+    def as_preparer(self) -> Preparer | None:
+        """Itself when it must be prepared for a configuration before posting (the book opens mapped accounts)."""
         ...
 
     def api_calls(self) -> int | None:

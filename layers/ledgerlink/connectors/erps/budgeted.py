@@ -8,10 +8,17 @@ from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, TypeVar
 
-from ledgerlink.connectors.erps.base import ConnectionLimits, DayLister, PartyKeeper, PeriodStatus, PostResult
+from ledgerlink.connectors.erps.base import (
+    ConnectionLimits,
+    DayLister,
+    PartyKeeper,
+    PeriodStatus,
+    PostResult,
+    Preparer,
+)
 
 if TYPE_CHECKING:
-    from ledgerlink.config.model import Entity
+    from ledgerlink.config.model import Entity, LedgerLinkConfig
     from ledgerlink.connectors.erps.beancount.connector import BeancountBook
     from ledgerlink.connectors.erps.connection import ConnectionLimitsConfig
     from ledgerlink.connectors.erps.ratelimit import Limiter
@@ -23,7 +30,7 @@ T = TypeVar("T")
 class BudgetedBook:
     """The book's connector with ``post_journal`` and ``ensure_party`` first taking a call from the limiter (which
     raises :class:`~ledgerlink.errors.RateLimited` when the wait would be too long: the workflow retries later).
-    Every other name is the book's own (reports, ``prepare``, the trial balance)."""
+    Every other name is the book's own (reports, the trial balance)."""
 
     def __init__(self, book: BeancountBook, limiter: Limiter, limits: ConnectionLimitsConfig) -> None:
         self._book = book
@@ -62,6 +69,9 @@ class BudgetedBook:
     def posted_count(self, entity_id: str, business_date: str) -> int:
         return self._book.posted_count(entity_id, business_date)
 
+    def prepare(self, config: LedgerLinkConfig, *, config_version: int) -> None:
+        self._book.prepare(config, config_version=config_version)
+
     def limits(self) -> ConnectionLimits:
         return ConnectionLimits(requests_per_minute=self._limits.requests_per_minute,
                                 daily_budget=self._limits.daily_budget, max_concurrency=self._limits.max_concurrency,
@@ -82,6 +92,9 @@ class BudgetedBook:
         return None
 
     def as_day_lister(self) -> DayLister:
+        return self
+
+    def as_preparer(self) -> Preparer:
         return self
 
     def api_calls(self) -> None:

@@ -216,6 +216,9 @@ class ApiConnector:
     def as_day_lister(self) -> None:
         return None
 
+    def as_preparer(self) -> None:
+        return None   # the ERP's chart of accounts is the ERP's: nothing to open before posting
+
     def api_calls(self) -> int:
         return self.session.calls
 

@@ -21,7 +21,14 @@ from datetime import date
 from decimal import Decimal
 
 from ledgerlink.config.model import Entity, LedgerLinkConfig
-from ledgerlink.connectors.erps.base import ConnectionLimits, DayLister, PartyKeeper, PeriodStatus, PostResult
+from ledgerlink.connectors.erps.base import (
+    ConnectionLimits,
+    DayLister,
+    PartyKeeper,
+    PeriodStatus,
+    PostResult,
+    Preparer,
+)
 from ledgerlink.connectors.erps.beancount.config import BeancountConnection
 from ledgerlink.model.documents import JournalEntry, Party
 from ledgerlink.model.ids import fingerprint
@@ -180,6 +187,9 @@ class BeancountBook:
         return None   # no API to read back: reconciliation lists the book's postings by id (as_day_lister)
 
     def as_day_lister(self) -> DayLister:
+        return self
+
+    def as_preparer(self) -> Preparer:
         return self
 
     def api_calls(self) -> None:

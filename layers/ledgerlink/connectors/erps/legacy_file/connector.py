@@ -133,6 +133,9 @@ class LegacyFile:
     def as_day_lister(self) -> DayLister:
         return self
 
+    def as_preparer(self) -> None:
+        return None   # the legacy GL's accounts are the legacy GL's
+
     def api_calls(self) -> None:
         return None
 
