@@ -461,7 +461,7 @@ class Erp:
     def period_status(self, entity: Any, day: date) -> SimpleNamespace:
         return SimpleNamespace(open=True)
 
-    def find_by_external_id(self, external_id: str) -> SimpleNamespace | None:
+    def find_by_external_id(self, external_id: str, kind: str | None = None) -> SimpleNamespace | None:
         return self.posted.get(external_id)
 
     def post_journal(self, journal: JournalEntry) -> SimpleNamespace:

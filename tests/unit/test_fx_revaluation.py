@@ -87,7 +87,7 @@ class Book:
     def period_status(self, entity: Any, day: date) -> PeriodStatus:
         return PeriodStatus(open=True, closed_through=None, source="erp")
 
-    def find_by_external_id(self, external_id: str) -> PostResult | None:
+    def find_by_external_id(self, external_id: str, kind: str | None = None) -> PostResult | None:
         return PostResult(external_id, False) if external_id in self.journals else None
 
     def post_journal(self, journal: JournalEntry) -> PostResult:

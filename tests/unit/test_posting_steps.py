@@ -52,7 +52,7 @@ class FakeErp:
         self.posted.setdefault(journal.document_id, journal)
         return PostResult(erp_ref=f"erp://{journal.document_id}", created=created)
 
-    def find_by_external_id(self, external_id: str) -> PostResult | None:
+    def find_by_external_id(self, external_id: str, kind: str | None = None) -> PostResult | None:
         return PostResult(erp_ref=f"erp://{external_id}", created=False) if external_id in self.posted else None
 
     def period_status(self, entity: Any, on: Any) -> PeriodStatus:

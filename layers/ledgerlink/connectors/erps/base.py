@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -9,7 +10,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:  # annotations only: importing the connector interface builds no pydantic model
-    from ledgerlink.config.model import Entity
+    from ledgerlink.config.model import Entity, LedgerLinkConfig
+    from ledgerlink.connectors.erps.readback import Listing, ReadbackBudget
     from ledgerlink.model.documents import JournalEntry, Party
     from ledgerlink.model.money import Money
 
@@ -34,20 +36,6 @@ class ConnectionLimits:
     max_concurrency: int | None
     bulk_size: int
     burst: int | None = None      # token-bucket capacity; refill = requests_per_minute - burst (see limiter)
-
-
-class ErpConnector(Protocol):
-    connection_id: str
-
-    def post_journal(self, journal: JournalEntry) -> PostResult:
-        """Post once: the journal's ``document_id`` is the external id / idempotency key."""
-        ...
-
-    def find_by_external_id(self, external_id: str) -> PostResult | None: ...
-
-    def period_status(self, entity: Entity, on: date) -> PeriodStatus: ...
-
-    def limits(self) -> ConnectionLimits: ...
 
 
 # ---- bulk, ERP-native documents and parties (issue 5) -------------------------------------------------
@@ -91,12 +79,12 @@ class ErpDocument:
     external_id: str
     entity_id: str
     party: Party
-    date: date
+    date: dt.date
     currency: str
     total: Money
     lines: tuple[ErpLine, ...] = ()
     number: str | None = None
-    due_date: date | None = None
+    due_date: dt.date | None = None
     memo: str | None = None
     account: str | None = None               # payments: the bank/clearing account the money moves through
     applies_to: str | None = None            # credits and payments: external id of the document they settle
@@ -109,11 +97,13 @@ class BulkPoster(Protocol):
         ...
 
 
-class DocumentPoster(Protocol):
+class PartyKeeper(Protocol):
     def ensure_party(self, party: Party) -> str:
         """The ERP's id of the customer / vendor / employee, created if missing (master data first)."""
         ...
 
+
+class DocumentPoster(PartyKeeper, Protocol):
     def post_invoice(self, document: ErpDocument) -> PostResult: ...
 
     def post_bill(self, document: ErpDocument) -> PostResult: ...
@@ -121,6 +111,88 @@ class DocumentPoster(Protocol):
     def post_payment(self, document: ErpDocument) -> PostResult: ...
 
     def post_credit(self, document: ErpDocument) -> PostResult: ...
+
+
+class ErpReader(Protocol):
+    """Reading back what an API ERP holds for an entity and a day (``connectors/erps/readback.py``)."""
+
+    def read_back(self, entity_id: str, on: date, kinds: frozenset[str] = frozenset({"journal"}),
+                  budget: ReadbackBudget | None = None) -> Listing: ...
+
+    def readback_key(self, document_id: str) -> str:
+        """LedgerLink's key of a document as the ERP holds it (the document id, or a shorter reference)."""
+        ...
+
+    def readback_kind(self, erp_ref: str) -> str:
+        """The kind (journal, invoice, ...) of what ``erp_ref`` names."""
+        ...
+
+
+class DayLister(Protocol):
+    """A target LedgerLink writes itself (a book, import files): it lists an entity-day's postings by id."""
+
+    def posted_on(self, entity_id: str, business_date: str) -> list[str]: ...
+
+    def posted_count(self, entity_id: str, business_date: str) -> int: ...
+
+
+class Preparer(Protocol):
+    """A target LedgerLink keeps itself (the Beancount book): made ready for a configuration before posting with it."""
+
+    def prepare(self, config: LedgerLinkConfig, *, config_version: int) -> None:
+        """E.g. open every account the configuration maps to this connection."""
+        ...
+
+
+class ErpConnector(Protocol):
+    """The port every ERP connector implements. Beyond journals, each connector answers every capability
+    question explicitly (``as_…`` returns the connector itself when it can, ``None`` when it cannot), so a
+    service asks the port instead of probing the object for methods."""
+
+    @property
+    def connection_id(self) -> str: ...
+
+    def post_journal(self, journal: JournalEntry) -> PostResult:
+        """Post once: the journal's ``document_id`` is the external id / idempotency key."""
+        ...
+
+    def find_by_external_id(self, external_id: str, kind: str | None = None) -> PostResult | None:
+        """What was posted under ``external_id``. ``kind`` (journal, invoice, bill, ...) narrows the lookup to one
+        record type where the ERP holds several (one call instead of one per type); a connector that posts one
+        record type ignores it."""
+        ...
+
+    def period_status(self, entity: Entity, on: date) -> PeriodStatus: ...
+
+    def limits(self) -> ConnectionLimits: ...
+
+    def as_bulk_poster(self) -> BulkPoster | None:
+        """Itself when it accepts many journals per call."""
+        ...
+
+    def as_document_poster(self) -> DocumentPoster | None:
+        """Itself when it posts ERP-native documents (invoice, bill, credit, payment)."""
+        ...
+
+    def as_party_keeper(self) -> PartyKeeper | None:
+        """Itself when it keeps parties (customers, vendors) as master data."""
+        ...
+
+    def as_reader(self) -> ErpReader | None:
+        """Itself when it reads back what the ERP holds (API ERPs)."""
+        ...
+
+    def as_day_lister(self) -> DayLister | None:
+        """Itself when it lists an entity-day's postings (targets LedgerLink writes itself)."""
+        ...
+
+    def as_preparer(self) -> Preparer | None:
+        """Itself when it must be prepared for a configuration before posting (the book opens mapped accounts)."""
+        ...
+
+    def api_calls(self) -> int | None:
+        """Requests sent to the ERP's API so far (HTTP ERPs); ``None`` when there is no API."""
+        ...
 
 
 def post_erp_document(connector: DocumentPoster, document: ErpDocument) -> PostResult:
@@ -134,21 +206,15 @@ def post_erp_document(connector: DocumentPoster, document: ErpDocument) -> PostR
     return connector.post_payment(document)
 
 
-def supports_documents(connector: object) -> bool:
-    return all(callable(getattr(connector, name, None)) for name in (
-        "ensure_party", "post_invoice", "post_bill", "post_payment", "post_credit"))
+def supports_documents(connector: ErpConnector) -> bool:
+    return connector.as_document_poster() is not None
 
 
-def supports_bulk(connector: object) -> bool:
-    return callable(getattr(connector, "post_journals", None))
+def supports_bulk(connector: ErpConnector) -> bool:
+    return connector.as_bulk_poster() is not None
 
 
-def find_existing(connector: object, external_id: str, kind: str | None = None) -> PostResult | None:
-    """``find_by_external_id``, narrowed to ``kind`` (journal, invoice, ...) where the connector supports it:
-    an API ERP then makes one lookup call instead of one per record type it could be."""
-    import inspect
-
-    find = connector.find_by_external_id  # type: ignore[attr-defined]
-    if kind is not None and "kind" in inspect.signature(find).parameters:
-        return find(external_id, kind=kind)
-    return find(external_id)
+def find_existing(connector: ErpConnector, external_id: str, kind: str | None = None) -> PostResult | None:
+    """``find_by_external_id``, narrowed to ``kind`` (journal, invoice, ...): an API ERP then makes one lookup call
+    instead of one per record type it could be (see ``ErpConnector.find_by_external_id``)."""
+    return connector.find_by_external_id(external_id, kind)

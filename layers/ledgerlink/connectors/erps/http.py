@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
 from urllib.parse import urlencode, urlsplit
+
+from ledgerlink.model.json import JsonObject, JsonValue
 
 
 class HttpFailure(Exception):
@@ -35,7 +36,7 @@ class ResponseLost(HttpFailure):
     """The request was sent but no complete response came back (timeout, reset): outcome unknown."""
 
 
-def _encode(value: Any) -> str:
+def _encode(value: object) -> str:
     if value is None:
         return "null"
     if value is True:
@@ -61,13 +62,15 @@ def _encode(value: Any) -> str:
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
-def dumps(value: Any) -> str:
-    """JSON with ``Decimal`` written as an exact number (``Decimal('20.10')`` → ``20.10``)."""
+def dumps(value: object) -> str:
+    """JSON with ``Decimal`` written as an exact number (``Decimal('20.10')`` → ``20.10``). ``value``: JSON-shaped data
+    (a request body's TypedDict, mappings, lists, str, int, Decimal, bool, None, dates)."""
     return _encode(value)
 
 
-def loads(data: bytes | str) -> Any:
-    return json.loads(data, parse_float=Decimal) if data else None
+def loads(data: bytes | str) -> JsonValue:
+    parsed: JsonValue = json.loads(data, parse_float=Decimal) if data else None
+    return parsed
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +83,13 @@ class HttpResponse:
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)
 
-    def json(self) -> Any:
+    def json(self) -> JsonValue:
         return loads(self.body)
+
+    def json_object(self) -> JsonObject:
+        """The body when it is a JSON object; an empty one when it is empty (or not an object)."""
+        body = loads(self.body)
+        return body if isinstance(body, dict) else {}
 
     @property
     def ok(self) -> bool:
@@ -97,7 +105,7 @@ class HttpClient:
     user_agent: str = "LedgerLink/0.1 (+https://github.com/ledgerlink)"
     calls: int = field(default=0, init=False)  # requests actually sent (the bench and tests count them)
 
-    def url(self, path: str, query: Mapping[str, Any] | None = None) -> str:
+    def url(self, path: str, query: Mapping[str, object] | None = None) -> str:
         if path.startswith(("http://", "https://")):
             url = path
         else:
@@ -107,8 +115,8 @@ class HttpClient:
             url += ("&" if "?" in url else "?") + urlencode(pairs)
         return url
 
-    def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
-                headers: Mapping[str, str] | None = None, json_body: Any = None, body: bytes | None = None,
+    def request(self, method: str, path: str, *, query: Mapping[str, object] | None = None,
+                headers: Mapping[str, str] | None = None, json_body: object = None, body: bytes | None = None,
                 timeout: float | None = None) -> HttpResponse:
         url = self.url(path, query)
         parts = urlsplit(url)
@@ -121,6 +129,8 @@ class HttpClient:
         if parts.query:
             target += "?" + parts.query
         connection_class = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        if not parts.hostname:
+            raise RequestNotSent(f"{method} {url}: no host to send to")
         connection = connection_class(parts.hostname, parts.port, timeout=timeout or self.timeout)
         try:
             try:

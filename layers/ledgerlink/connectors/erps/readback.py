@@ -20,9 +20,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ledgerlink.errors import RateLimited, TransientError
+
+if TYPE_CHECKING:
+    from ledgerlink.connectors.erps import ConnectorContext
+    from ledgerlink.connectors.erps.connection import HttpConnection
+    from ledgerlink.connectors.erps.ratelimit import Limiter
 
 DEFAULT_BUDGET_SHARE = Decimal("0.10")
 MARKER = re.compile(r"\[(doc_[0-9a-f]{32})\]")       # the external id LedgerLink writes into a memo / narration
@@ -70,7 +75,7 @@ def net_by_account(lines: Iterable[tuple[str, Decimal]]) -> dict[str, Decimal]:
     return {account: amount for account, amount in sorted(nets.items()) if amount != 0}
 
 
-def external_id_in(text: Any) -> str | None:
+def external_id_in(text: object) -> str | None:
     match = MARKER.search(str(text or ""))
     return match.group(1) if match else None
 
@@ -84,25 +89,26 @@ class ReadbackBudget:
     limiters (one process) it is a process-local limiter with the same policy. ``allowance`` None: no daily budget
     is documented or configured for the connection; only the connection's own limiter applies."""
 
-    def __init__(self, allowance: int | None, limiter: Any = None) -> None:
+    def __init__(self, allowance: int | None, limiter: Limiter | None = None) -> None:
         self.allowance = allowance
         self._limiter = limiter
         self.spent = 0
 
     @classmethod
-    def for_connection(cls, context: Any, connection: Any, daily_budget: int | None) -> ReadbackBudget:
+    def for_connection(cls, context: ConnectorContext | None, connection: HttpConnection,
+                       daily_budget: int | None) -> ReadbackBudget:
         from ledgerlink.connectors.erps.ratelimit import LimitPolicy, MemoryLimiter, wall_clock_ms
 
-        overrides = getattr(connection, "limits", None)
-        budget = getattr(overrides, "daily_budget", None) or daily_budget
+        overrides = connection.limits
+        budget = (overrides.daily_budget if overrides is not None else None) or daily_budget
         if budget is None:
             return cls(None)
-        share = Decimal(str(getattr(connection, "readback_budget_share", DEFAULT_BUDGET_SHARE)))
+        share = Decimal(str(connection.readback_budget_share))
         allowance = max(1, int(Decimal(budget) * share))
         policy = LimitPolicy(daily_budget=allowance)
-        if getattr(context, "limiters", None) is not None:
+        if context is not None and context.limiters is not None:
             return cls(allowance, context.limiters.for_connection(f"{connection.id}#readback", policy))
-        return cls(allowance, MemoryLimiter(policy, clock=getattr(context, "clock_ms", None) or wall_clock_ms,
+        return cls(allowance, MemoryLimiter(policy, clock=(context.clock_ms if context else None) or wall_clock_ms,
                                             max_wait_ms=0, connection_id=f"{connection.id}#readback"))
 
     def spend(self) -> None:
@@ -116,7 +122,7 @@ class ReadbackBudget:
         self.spent += 1
 
 
-def read_page(budget: ReadbackBudget, listing: Listing, call: Callable[[], Any]) -> Any:
+def read_page[T](budget: ReadbackBudget, listing: Listing, call: Callable[[], T]) -> T:
     """One listing call: charged to the read-back share first, then sent through the connection's limiter
     (inside ``call``). A 429 (``RateLimited``) has already blocked the shared limiter for its Retry-After: the
     page is asked again, which waits in the limiter, up to :data:`RATE_LIMIT_RETRIES` times."""

@@ -23,16 +23,20 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from ledgerlink.clock import now as clock_now
 from ledgerlink.connectors.erps.http import HttpClient, HttpResponse, RequestNotSent, ResponseLost
 from ledgerlink.connectors.erps.ratelimit import Limiter, NullLimiter, wall_clock_ms
 from ledgerlink.errors import DocumentRejected, RateLimited, TransientError, UncertainOutcome
+from ledgerlink.model.json import JsonObject
+
+if TYPE_CHECKING:
+    from ledgerlink.connectors.erps import SecretStore
 
 
-def load_credentials(secrets: Any, secret_id: str, required: tuple[str, ...], *, fresh: bool = False) -> dict[str, str]:
+def load_credentials(secrets: SecretStore | None, secret_id: str, required: tuple[str, ...], *, fresh: bool = False) -> dict[str, str]:
     """A connection's credentials: a JSON object in Secrets Manager (never in config, env vars or logs)."""
     if secrets is None:
         raise DocumentRejected("no secrets store is configured for ERP credentials", reason="erp_auth_failed")
@@ -79,7 +83,7 @@ class OAuth2Tokens:
 
     token_url: str
     secret_id: str
-    secrets: Any
+    secrets: SecretStore | None
     grant: str = "refresh_token"
     scope: str | None = None
     basic_auth: bool = True
@@ -135,11 +139,12 @@ class OAuth2Tokens:
                                    suggested_fix="reconnect the ERP app and store the new credentials in "
                                                  f"secret {self.secret_id}, then retry")
         new_refresh = body.get("refresh_token")
-        if self.grant == "refresh_token" and new_refresh and new_refresh != credentials["refresh_token"]:
+        if self.grant == "refresh_token" and new_refresh and new_refresh != credentials["refresh_token"] \
+                and self.secrets is not None:   # (load_credentials has refused a missing store already)
             self.secrets.put_raw(self.secret_id, json.dumps({**credentials, "refresh_token": new_refresh}))
         self.refreshes += 1
         self._token = str(body["access_token"])
-        self._expires_ms = self.clock_ms() + int(body.get("expires_in", 1800)) * 1000
+        self._expires_ms = self.clock_ms() + int(str(body.get("expires_in", 1800))) * 1000
         return self._token
 
 
@@ -147,12 +152,11 @@ class _InvalidGrant(Exception):
     pass
 
 
-def _json_or_empty(response: HttpResponse) -> dict[str, Any]:
+def _json_or_empty(response: HttpResponse) -> JsonObject:
     try:
-        data = response.json()
+        return response.json_object()
     except ValueError:
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 AuthHeaders = Callable[[str, str], Mapping[str, str]]   # (method, full url) → headers
@@ -178,8 +182,8 @@ class ErpSession:
     def calls(self) -> int:
         return self.http.calls
 
-    def call(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
-             headers: Mapping[str, str] | None = None, json_body: Any = None, body: bytes | None = None,
+    def call(self, method: str, path: str, *, query: Mapping[str, object] | None = None,
+             headers: Mapping[str, str] | None = None, json_body: object = None, body: bytes | None = None,
              write: bool = False) -> HttpResponse:
         for attempt in (1, 2):
             url = self.http.url(path, query)
@@ -219,5 +223,5 @@ class ErpSession:
         raise AssertionError("unreachable")
 
 
-def rejected(connection_id: str, message: str, *, reason: str = "erp_rejected", **detail: Any) -> DocumentRejected:
+def rejected(connection_id: str, message: str, *, reason: str = "erp_rejected", **detail: object) -> DocumentRejected:
     return DocumentRejected(f"{connection_id}: {message}"[:1000], reason=reason, connection=connection_id, **detail)

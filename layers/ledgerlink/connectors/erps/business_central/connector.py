@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING
 
-from ledgerlink.config.erps import BusinessCentralConnection
 from ledgerlink.config.model import Entity
 from ledgerlink.connectors.erps import ConnectorContext, limiter_for
 from ledgerlink.connectors.erps.base import (
@@ -43,25 +43,48 @@ from ledgerlink.connectors.erps.base import (
     PeriodStatus,
     PostResult,
 )
+from ledgerlink.connectors.erps.business_central.bodies import (
+    BatchBody,
+    BatchOperation,
+    DimensionSetLineBody,
+    DocumentBody,
+    DocumentLineBody,
+    JournalLineBody,
+    NoBody,
+    PartyBody,
+)
+from ledgerlink.connectors.erps.business_central.config import BusinessCentralConnection
 from ledgerlink.connectors.erps.common import (
-    ReadsBack,
+    ApiConnector,
+    Cached,
     amount_of,
     journal_currency,
+    looked_up,
+    obj,
+    objects,
+    only_result,
+    optional_text,
     post_with_lookup,
+    rejected_early,
     short_ref,
+    text,
 )
 from ledgerlink.connectors.erps.http import HttpClient
 from ledgerlink.connectors.erps.ratelimit import wall_clock_ms
 from ledgerlink.connectors.erps.session import ErpSession, OAuth2Tokens, rejected
 from ledgerlink.errors import DocumentRejected, TransientError, UncertainOutcome
 from ledgerlink.model.documents import JournalEntry, Party
+from ledgerlink.model.json import JsonObject, JsonValue
+
+if TYPE_CHECKING:
+    from ledgerlink.connectors.erps.readback import Listing, ReadbackBudget
 
 REF_LENGTH = 20
 DIMENSION_VALUE_LENGTH = 20   # a dimension value code
 # journal line ids are ours: uuid5(LINE_IDS, "<document id>/<line number>"), so a dimension set line can name its line
 LINE_IDS = uuid.UUID("5b1d6c0e-7f3a-4e59-9d1c-2a8e4f6b0c17")
 # a document's requests in a journal $batch: (path under the journal, body)
-Operations = list[tuple[str, dict[str, Any]]]
+Operations = list[tuple[str, JournalLineBody | DimensionSetLineBody]]
 BLANK_DATE = "0001-01-01"
 SCOPE = "https://api.businesscentral.dynamics.com/.default"
 DOCUMENT_SETS = {"invoice": ("salesInvoices", "salesInvoiceLines", "customerNumber"),
@@ -73,8 +96,8 @@ READBACK_GL_FIELDS = "id,entryNumber,postingDate,documentNumber,documentType,acc
 _OUR_REFERENCE = re.compile(r"^LL[0-9A-F]{18}$")     # common.short_ref(document id, 20)
 
 
-def _error(body: Any) -> str:
-    error = (body or {}).get("error") or {}
+def _error(body: JsonValue) -> str:
+    error = obj(obj(body).get("error"))
     return f"{error.get('message', '')} ({error.get('code', '')})".strip()
 
 
@@ -85,7 +108,12 @@ def _reason(message: str) -> str:
     return "dimension_invalid" if "dimension" in text else "erp_rejected"
 
 
-class BusinessCentral(ReadsBack):
+def _status(answer: JsonObject) -> int:
+    """A ``$batch`` answer's HTTP status (none: treated as a server error)."""
+    return int(str(answer.get("status", 500)))
+
+
+class BusinessCentral(ApiConnector):
     readback_page_size = READBACK_PAGE_SIZE   # a page of the read-back listing (tests make it small)
 
     def __init__(self, connection: BusinessCentralConnection, context: ConnectorContext) -> None:
@@ -102,7 +130,7 @@ class BusinessCentral(ReadsBack):
             auth=self._auth, reauthenticate=self.tokens.invalidate,
             limiter=limiter_for(context, connection, self.limits()), rate_limit_wait=30.0)
         self.company = f"companies({connection.company_id})"
-        self._setup: tuple[int, dict[str, Any]] | None = None
+        self._setup: Cached[JsonObject] = Cached(self._clock)
         self._parties: dict[str, str] = {}
         self._context = context
 
@@ -113,22 +141,19 @@ class BusinessCentral(ReadsBack):
         return ConnectionLimits(requests_per_minute=1200, daily_budget=None, max_concurrency=1,
                                 bulk_size=self.connection.batch_size, burst=20)
 
-    def _get(self, path: str, **query: Any) -> list[dict[str, Any]]:
+    def _get(self, path: str, **query: object) -> list[JsonObject]:
         response = self.session.call("GET", f"{self.company}/{path}", query=query or None)
         if not response.ok:
             raise TransientError(f"{self.connection_id}: GET {path} answered {response.status}",
                                  reason="erp_unavailable")
-        return (response.json() or {}).get("value") or []
+        return objects(response.json_object().get("value"))
 
     # ---- periods ------------------------------------------------------------------------------------
 
     def period_status(self, entity: Entity, on: date) -> PeriodStatus:
-        now = self._clock()
-        if self._setup is None or now - self._setup[0] > 300_000:
-            self._setup = (now, (self._get("generalLedgerSetup") or [{}])[0])
-        setup = self._setup[1]
-        start = setup.get("allowPostingFrom") or BLANK_DATE
-        end = setup.get("allowPostingTo") or BLANK_DATE
+        setup = self._setup.get(lambda: (self._get("generalLedgerSetup") or [{}])[0])
+        start = text(setup.get("allowPostingFrom")) or BLANK_DATE
+        end = text(setup.get("allowPostingTo")) or BLANK_DATE
         first = None if start == BLANK_DATE else date.fromisoformat(start)
         last = None if end == BLANK_DATE else date.fromisoformat(end)
         is_open = (first is None or on >= first) and (last is None or on <= last)
@@ -136,7 +161,7 @@ class BusinessCentral(ReadsBack):
 
     # ---- journals -----------------------------------------------------------------------------------
 
-    def journal_lines(self, journal: JournalEntry) -> list[dict[str, Any]]:
+    def journal_lines(self, journal: JournalEntry) -> list[JournalLineBody]:
         """The journal's lines as Business Central journal lines. Each carries an ``id`` of our own (deterministic per
         document and line), so its dimension set lines can name it in the same ``$batch``."""
         journal_currency(journal)
@@ -164,7 +189,8 @@ class BusinessCentral(ReadsBack):
                         f"dimension {name} value {value!r} is not a Business Central dimension value code "
                         f"(1–{DIMENSION_VALUE_LENGTH} characters)", reason="dimension_invalid",
                         suggested_fix=f"map {name} to the value codes of dimension {code} in Business Central")
-                operations.append((f"journalLines({body['id']})/dimensionSetLines", {"code": code, "valueCode": value}))
+                dimension: DimensionSetLineBody = {"code": code, "valueCode": value}
+                operations.append((f"journalLines({body.get('id')})/dimensionSetLines", dimension))
         if len(operations) > self.connection.batch_size - 1:
             raise DocumentRejected(f"{len(journal.lines)} lines ({len(operations)} operations with their dimensions) "
                                    f"do not fit one transactional $batch ({self.connection.batch_size} operations "
@@ -174,11 +200,7 @@ class BusinessCentral(ReadsBack):
 
     def post_journal(self, journal: JournalEntry) -> PostResult:
         (item,) = self.post_journals([journal])
-        if item.result is None:
-            if item.reason == "uncertain_outcome":
-                raise UncertainOutcome(f"{self.connection_id}: {item.message}")
-            raise rejected(self.connection_id, item.message or "rejected", reason=item.reason or "erp_rejected")
-        return item.result
+        return only_result(self.connection_id, item)
 
     def post_journals(self, journals: Sequence[JournalEntry]) -> list[BulkItemResult]:
         results: dict[str, BulkItemResult] = {}
@@ -187,8 +209,7 @@ class BusinessCentral(ReadsBack):
             try:
                 pending.append((journal.document_id, self.journal_operations(journal)))
             except DocumentRejected as exc:
-                results[journal.document_id] = BulkItemResult(journal.document_id, reason=exc.reason,
-                                                              message=exc.message)
+                results[journal.document_id] = rejected_early(journal, exc)
         self._post_lines(pending, results)
         return [results[journal.document_id] for journal in journals]
 
@@ -208,7 +229,8 @@ class BusinessCentral(ReadsBack):
     def _post_batch(self, chunk: list[tuple[str, Operations]], results: dict[str, BulkItemResult]) -> str | None:
         """Post a chunk in one transactional $batch. Returns the id of the document that made it fail."""
         journal_url = f"{self.company}/journals({self.connection.journal_id})"
-        requests, owner = [], {}
+        requests: list[BatchOperation] = []
+        owner: dict[str, str] = {}
         for external_id, operations in chunk:
             for path, body in operations:
                 request_id = f"{len(requests) + 1}"
@@ -216,23 +238,20 @@ class BusinessCentral(ReadsBack):
                 requests.append({"method": "POST", "id": request_id, "url": f"{journal_url}/{path}",
                                  "headers": {"Content-Type": "application/json"}, "body": body})
         requests.append({"method": "POST", "id": "post", "url": f"{journal_url}/Microsoft.NAV.post",
-                         "headers": {"Content-Type": "application/json"}, "body": {}})
+                         "headers": {"Content-Type": "application/json"}, "body": NoBody()})
+        batch: BatchBody = {"requests": requests}
         try:
-            response = self.session.call("POST", "$batch", json_body={"requests": requests}, write=True,
+            response = self.session.call("POST", "$batch", json_body=batch, write=True,
                                          headers={"Isolation": "snapshot"})
         except UncertainOutcome:
             for external_id, _ in chunk:
-                found = self.find_by_external_id(external_id, "journal")
-                results[external_id] = (
-                    BulkItemResult(external_id, PostResult(found.erp_ref, True)) if found else
-                    BulkItemResult(external_id, reason="uncertain_outcome",
-                                   message="outcome unknown; looked up, not found yet"))
+                results[external_id] = looked_up(external_id, self.find_by_external_id(external_id, "journal"))
             return None
         if not response.ok:
             message = _error(response.json())
             raise rejected(self.connection_id, f"$batch: {message}", reason=_reason(message))
-        answers = (response.json() or {}).get("responses") or []
-        failure = next((a for a in answers if int(a.get("status", 500)) >= 400 and int(a.get("status")) != 424), None)
+        answers = objects(response.json_object().get("responses"))
+        failure = next((a for a in answers if _status(a) >= 400 and _status(a) != 424), None)
         if failure is None:
             for external_id, _ in chunk:
                 reference = short_ref(external_id, REF_LENGTH)
@@ -279,7 +298,7 @@ class BusinessCentral(ReadsBack):
 
 
     def read_back(self, entity_id: str, on: date, kinds: frozenset[str] = frozenset({"journal"}),
-                  budget: Any = None) -> Any:
+                  budget: ReadbackBudget | None = None) -> Listing:
         """The company's G/L entries with ``postingDate`` ``on`` (``$filter``, ``$select``, ``$top`` pages of 1,000 and
         ``$skip``, or the server's ``@odata.nextLink`` when it pages first), grouped by document number — a journal
         posted twice under one number shows as a multiple of its amounts; plus the posted sales / purchase documents
@@ -289,9 +308,9 @@ class BusinessCentral(ReadsBack):
         budget = budget if budget is not None else self.readback_budget()
         listing = Listing()
         entries = self._read_set(budget, listing, "generalLedgerEntries", on, READBACK_GL_FIELDS)
-        grouped: dict[str, list[dict[str, Any]]] = {}
+        grouped: dict[str, list[JsonObject]] = {}
         for entry in entries:
-            if str(entry.get("documentType") or "").strip() not in ("", "Payment", "Refund"):
+            if text(entry.get("documentType")).strip() not in ("", "Payment", "Refund"):
                 continue   # G/L entries of a posted sales / purchase document: read below as that document
             grouped.setdefault(str(entry.get("documentNumber")), []).append(entry)
         for number, lines in grouped.items():
@@ -308,44 +327,44 @@ class BusinessCentral(ReadsBack):
             for document in self._read_set(budget, listing, entity_set, on, None):
                 if document.get("status") in ("Draft", "In Review"):
                     continue
-                number = str(document.get(field) or "")
+                number = text(document.get(field))
                 listing.records.append(ErpRecord(
                     erp_ref=f"bc:{entity_set}/{document.get('id')}", kind=kind,
                     key=number if _OUR_REFERENCE.match(number) else None, on=on,
                     total=Decimal(str(document.get("totalAmountIncludingTax") or 0)),
-                    currency=document.get("currencyCode")))
+                    currency=optional_text(document.get("currencyCode"))))
         return listing
 
-    def _read_set(self, budget: Any, listing: Any, entity_set: str, on: date,
-                  fields: str | None) -> list[dict[str, Any]]:
+    def _read_set(self, budget: ReadbackBudget, listing: Listing, entity_set: str, on: date,
+                  fields: str | None) -> list[JsonObject]:
         from ledgerlink.connectors.erps.readback import read_page
 
-        query: dict[str, Any] = {"$filter": f"postingDate eq {on.isoformat()}", "$top": self.readback_page_size}
+        query: dict[str, object] = {"$filter": f"postingDate eq {on.isoformat()}", "$top": self.readback_page_size}
         if fields:
             query["$select"] = fields
-        found: list[dict[str, Any]] = []
+        found: list[JsonObject] = []
         skip = 0
         url: str | None = None
         while True:
             if url is not None:
-                body = read_page(budget, listing, lambda link=url: self._get_page(link, None))
+                body = read_page(budget, listing, partial(self._get_page, url, None))
             else:
-                body = read_page(budget, listing, lambda at=skip: self._get_page(
-                    f"{self.company}/{entity_set}", {**query, **({"$skip": at} if at else {})}))
-            page = body.get("value") or []
+                body = read_page(budget, listing, partial(
+                    self._get_page, f"{self.company}/{entity_set}", {**query, **({"$skip": skip} if skip else {})}))
+            page = objects(body.get("value"))
             found += page
-            url = body.get("@odata.nextLink")
+            url = optional_text(body.get("@odata.nextLink"))
             if url is None:
                 if len(page) < self.readback_page_size:
                     return found
                 skip += self.readback_page_size
 
-    def _get_page(self, path: str, query: dict[str, Any] | None) -> dict[str, Any]:
+    def _get_page(self, path: str, query: Mapping[str, object] | None) -> JsonObject:
         response = self.session.call("GET", path, query=query)
         if not response.ok:
             raise TransientError(f"{self.connection_id}: GET {path.split('?')[0]} answered {response.status}",
                                  reason="erp_unavailable")
-        return response.json() or {}
+        return response.json_object()
 
     # ---- parties and documents ----------------------------------------------------------------------
 
@@ -356,7 +375,7 @@ class BusinessCentral(ReadsBack):
             return self._parties[number]
         found = self._get(entity_set, **{"$filter": f"number eq '{number}'"})
         if not found:
-            body = {"number": number, "displayName": (party.name or party.source_id)[:100]}
+            body: PartyBody = {"number": number, "displayName": (party.name or party.source_id)[:100]}
             try:
                 response = self.session.call("POST", f"{self.company}/{entity_set}", json_body=body, write=True)
             except UncertainOutcome:
@@ -370,38 +389,29 @@ class BusinessCentral(ReadsBack):
         self._parties[number] = number
         return number
 
-    def _find_document(self, kind: str, external_id: str) -> dict[str, Any] | None:
+    def _find_document(self, kind: str, external_id: str) -> JsonObject | None:
         entity_set, _, _ = DOCUMENT_SETS[kind]
         field = "vendorInvoiceNumber" if kind == "bill" else "externalDocumentNumber"
         found = self._get(entity_set, **{"$filter": f"{field} eq '{short_ref(external_id, REF_LENGTH)}'"})
         return found[0] if found else None
 
     def _post_document(self, document: ErpDocument) -> PostResult:
-        entity_set, lines_set, party_field = DOCUMENT_SETS[document.kind]
-        reference = short_ref(document.external_id, REF_LENGTH)
+        entity_set = DOCUMENT_SETS[document.kind][0]
         party = self.ensure_party(document.party)
 
         def create_and_post() -> PostResult:
             existing = self._find_document(document.kind, document.external_id)
             if existing is None:
-                body: dict[str, Any] = {party_field: party, "postingDate": document.date.isoformat(),
-                                        "currencyCode": document.currency, lines_set: [
-                                            {"lineType": "Account", "lineObjectNumber": line.account,
-                                             "description": (line.description or "")[:100], "quantity": Decimal(1),
-                                             "unitPrice": Decimal(line.amount.canonical())}
-                                            for line in document.lines]}
-                body["vendorInvoiceNumber" if document.kind == "bill" else "externalDocumentNumber"] = reference
-                if document.kind in ("invoice", "bill") and document.due_date:
-                    body["dueDate"] = document.due_date.isoformat()
+                body = _document_body(document, party)
                 response = self.session.call("POST", f"{self.company}/{entity_set}", json_body=body, write=True)
                 if response.status not in (200, 201):
                     message = _error(response.json())
                     raise rejected(self.connection_id, f"{entity_set}: {message}", reason=_reason(message))
-                existing = response.json() or {}
+                existing = response.json_object()
             if existing.get("status") in ("Draft", None):
                 # a draft left by an earlier attempt is posted now, never created twice
                 response = self.session.call("POST", f"{self.company}/{entity_set}({existing['id']})/Microsoft.NAV.post",
-                                             json_body={}, write=True)
+                                             json_body=NoBody(), write=True)
                 if response.status not in (200, 204):
                     message = _error(response.json())
                     raise rejected(self.connection_id, f"{entity_set} post: {message}", reason=_reason(message))
@@ -429,22 +439,55 @@ class BusinessCentral(ReadsBack):
         reference = short_ref(document.external_id, REF_LENGTH)
         amount = Decimal(document.total.canonical())
         sign = Decimal(1) if document.kind == "payment" else Decimal(-1)
-        common = {"postingDate": document.date.isoformat(), "documentNumber": reference,
-                  "externalDocumentNumber": reference, "comment": document.external_id,
-                  "description": (document.memo or "payment")[:100]}
-        lines = [{**common, "accountType": "Customer" if document.kind == "payment" else "Vendor",
-                  "accountNumber": party, "amount": -sign * amount},
-                 {**common, "accountType": "G/L Account", "accountNumber": document.account, "amount": sign * amount}]
+        lines = [_payment_line(document, reference, "Customer" if document.kind == "payment" else "Vendor", party,
+                               -sign * amount),
+                 _payment_line(document, reference, "G/L Account", document.account, sign * amount)]
 
         def post() -> PostResult:
             results: dict[str, BulkItemResult] = {}
-            self._post_lines([(document.external_id, [("journalLines", line) for line in lines])], results)
-            item = results[document.external_id]
-            if item.result is None:
-                if item.reason == "uncertain_outcome":
-                    raise UncertainOutcome(f"{self.connection_id}: {item.message}")
-                raise rejected(self.connection_id, item.message or "rejected", reason=item.reason or "erp_rejected")
-            return item.result
+            operations: Operations = [("journalLines", line) for line in lines]
+            self._post_lines([(document.external_id, operations)], results)
+            return only_result(self.connection_id, results[document.external_id])
 
         return post_with_lookup(document.external_id, post,
                                 lambda found: self.find_by_external_id(found, document.kind))
+
+
+def _payment_line(document: ErpDocument, reference: str, account_type: str, account: str,
+                  amount: Decimal) -> JournalLineBody:
+    """One side of a payment posted as journal lines (the party's account, or the bank / clearing account)."""
+    return {"postingDate": document.date.isoformat(), "documentNumber": reference,
+            "externalDocumentNumber": reference, "comment": document.external_id,
+            "description": (document.memo or "payment")[:100], "accountType": account_type,
+            "accountNumber": account, "amount": amount}
+
+
+def _document_body(document: ErpDocument, party: str) -> DocumentBody:
+    """A sales / purchase invoice or credit memo with its G/L account lines, under the party's number and LedgerLink's
+    reference (``externalDocumentNumber``; a purchase invoice: ``vendorInvoiceNumber``)."""
+    kind = document.kind
+    body: DocumentBody = {}
+    if kind in ("invoice", "credit_note"):
+        body["customerNumber"] = party
+    else:
+        body["vendorNumber"] = party
+    body["postingDate"] = document.date.isoformat()
+    body["currencyCode"] = document.currency
+    lines = [DocumentLineBody(lineType="Account", lineObjectNumber=line.account,
+                              description=(line.description or "")[:100], quantity=Decimal(1),
+                              unitPrice=Decimal(line.amount.canonical())) for line in document.lines]
+    if kind == "invoice":
+        body["salesInvoiceLines"] = lines
+    elif kind == "credit_note":
+        body["salesCreditMemoLines"] = lines
+    elif kind == "bill":
+        body["purchaseInvoiceLines"] = lines
+    else:
+        body["purchaseCreditMemoLines"] = lines
+    if kind == "bill":
+        body["vendorInvoiceNumber"] = short_ref(document.external_id, REF_LENGTH)
+    else:
+        body["externalDocumentNumber"] = short_ref(document.external_id, REF_LENGTH)
+    if kind in ("invoice", "bill") and document.due_date:
+        body["dueDate"] = document.due_date.isoformat()
+    return body

@@ -27,9 +27,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING
 
-from ledgerlink.config.erps import NetSuiteConnection
 from ledgerlink.config.model import Entity
 from ledgerlink.connectors.erps import ConnectorContext, limiter_for
 from ledgerlink.connectors.erps.base import (
@@ -40,18 +40,41 @@ from ledgerlink.connectors.erps.base import (
     PostResult,
 )
 from ledgerlink.connectors.erps.common import (
-    ReadsBack,
+    ApiConnector,
+    Cached,
     debit_credit,
     journal_currency,
+    location_id,
     narration,
+    obj,
+    objects,
     post_with_lookup,
+    rejected_early,
+    text,
 )
 from ledgerlink.connectors.erps.http import HttpClient, HttpResponse
+from ledgerlink.connectors.erps.netsuite.bodies import (
+    Application,
+    ExpenseLines,
+    ItemLine,
+    ItemLines,
+    JournalBody,
+    JournalLine,
+    PartyBody,
+    RecordBody,
+    SuiteQlQuery,
+)
+from ledgerlink.connectors.erps.netsuite.config import NetSuiteConnection
 from ledgerlink.connectors.erps.oauth1 import TokenCredentials, authorization_header
 from ledgerlink.connectors.erps.ratelimit import real_sleep, wall_clock_ms
 from ledgerlink.connectors.erps.session import ErpSession, load_credentials, rejected
 from ledgerlink.errors import DocumentRejected, TransientError
 from ledgerlink.model.documents import JournalEntry, Party
+from ledgerlink.model.documents import JournalLine as LedgerLine
+from ledgerlink.model.json import JsonObject, JsonValue
+
+if TYPE_CHECKING:
+    from ledgerlink.connectors.erps.readback import ErpRecord, Listing, ReadbackBudget
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1c1f5e-8a39-4d0f-9a59-2c0a8b9f7e21")
 RECORD_OF_KIND = {"invoice": "invoice", "bill": "vendorbill", "credit_note": "creditmemo",
@@ -73,20 +96,21 @@ READBACK_QUERY = ("SELECT t.id, t.externalid, t.recordtype, TO_CHAR(t.trandate, 
                   "AND tal.posting = 'T' ORDER BY t.id")
 
 
-def _error(body: Any) -> tuple[str, str]:
-    details = (body or {}).get("o:errorDetails") or [{}]
-    return str(details[0].get("o:errorCode", "")), str(details[0].get("detail", (body or {}).get("title", "")))
+def _error(body: JsonValue) -> tuple[str, str]:
+    answer = obj(body)
+    details = objects(answer.get("o:errorDetails")) or [{}]
+    return str(details[0].get("o:errorCode", "")), str(details[0].get("detail", answer.get("title", "")))
 
 
 def _concurrency_refused(response: HttpResponse) -> bool:
     return response.status == 400 and b"SSS_REQUEST_LIMIT_EXCEEDED" in response.body
 
 
-def _flag(value: Any) -> bool:
+def _flag(value: JsonValue) -> bool:
     return value is True or str(value).upper() in ("T", "TRUE")
 
 
-class NetSuite(ReadsBack):
+class NetSuite(ApiConnector):
     readback_page_size = READBACK_PAGE_SIZE   # a page of the read-back listing (tests make it small)
 
     def __init__(self, connection: NetSuiteConnection, context: ConnectorContext) -> None:
@@ -102,7 +126,7 @@ class NetSuite(ReadsBack):
             auth=self._sign, reauthenticate=self._forget_credentials,
             limiter=limiter_for(context, connection, self.limits()), rate_limit_wait=2.0,
             is_rate_limited=_concurrency_refused)
-        self._periods: tuple[int, list[dict[str, Any]]] | None = None
+        self._periods: Cached[list[JsonObject]] = Cached(self._clock)
         self._parties: dict[str, str] = {}
         self._context = context
 
@@ -129,11 +153,10 @@ class NetSuite(ReadsBack):
 
     # ---- records ------------------------------------------------------------------------------------
 
-    def _upsert(self, record_type: str, external_id: str, body: dict[str, Any]) -> str:
+    def _upsert(self, record_type: str, external_id: str, body: JournalBody | RecordBody | PartyBody) -> str:
         response = self.session.call("PUT", f"record/v1/{record_type}/eid:{external_id}", json_body=body, write=True)
         if response.status in (200, 204):
-            location = response.header("location") or ""
-            return location.rstrip("/").rsplit("/", 1)[-1]
+            return location_id(response.header("location"))
         code, detail = _error(response.json())
         raise self._rejection(record_type, code, detail)
 
@@ -143,14 +166,14 @@ class NetSuite(ReadsBack):
             else "erp_rejected"
         return rejected(self.connection_id, f"{record_type}: {detail} ({code})", reason=reason, erp_code=code)
 
-    def _get_by_external_id(self, record_type: str, external_id: str) -> dict[str, Any] | None:
+    def _get_by_external_id(self, record_type: str, external_id: str) -> JsonObject | None:
         response = self.session.call("GET", f"record/v1/{record_type}/eid:{external_id}")
         if response.status == 404:
             return None
         if not response.ok:
             raise TransientError(f"{self.connection_id}: GET {record_type} answered {response.status}",
                                  reason="erp_unavailable")
-        return response.json() or {}
+        return response.json_object()
 
     def find_by_external_id(self, external_id: str, kind: str | None = None) -> PostResult | None:
         """``kind`` narrows the lookup to one record type (one call instead of seven)."""
@@ -172,71 +195,66 @@ class NetSuite(ReadsBack):
 
 
     def read_back(self, entity_id: str, on: date, kinds: frozenset[str] = frozenset({"journal"}),
-                  budget: Any = None) -> Any:
+                  budget: ReadbackBudget | None = None) -> Listing:
         """The GL impact of every transaction dated ``on`` of the record types in ``kinds`` (journal entries always):
         one SuiteQL query over ``transaction`` ⋈ ``transactionaccountingline``, read ``limit=1000`` rows per call
         (SuiteQL's largest page) with ``offset`` until ``hasMore`` is false. Rows are accounting lines, so a
         transaction may span two pages: they are grouped by transaction id after the last page."""
-        from ledgerlink.connectors.erps.readback import ErpRecord, Listing, external_id_in, read_page
+        from ledgerlink.connectors.erps.readback import Listing
 
         budget = budget if budget is not None else self.readback_budget()
         listing = Listing()
         types = ["journalentry"] + [RECORD_OF_KIND[kind] for kind in sorted(kinds) if kind in RECORD_OF_KIND]
         query = READBACK_QUERY.format(day=on.isoformat(), types=", ".join(f"'{t}'" for t in dict.fromkeys(types)))
-        rows: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            page = read_page(budget, listing, lambda at=offset: self._suiteql(query, at))
-            rows += page.get("items") or []
-            if not page.get("hasMore"):
-                break
-            offset += self.readback_page_size
-        grouped: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:
+        grouped: dict[str, list[JsonObject]] = {}
+        for row in self._readback_rows(budget, listing, query):
             grouped.setdefault(str(row["id"]), []).append(row)
-        for internal_id, lines in grouped.items():
-            first = lines[0]
-            record_type = str(first.get("recordtype"))
-            external_id = str(first.get("externalid") or "")
-            key = external_id if external_id.startswith("doc_") else external_id_in(first.get("memo"))
-            signed = tuple((str(row.get("account")), Decimal(str(row.get("debit") or 0)) - Decimal(str(
-                row.get("credit") or 0))) for row in lines)
-            kind = KIND_OF_RECORD.get(record_type, "journal")
-            listing.records.append(ErpRecord(
-                erp_ref=f"netsuite:{record_type}/{internal_id}", kind=kind, key=key,
-                on=date.fromisoformat(str(first.get("trandate"))), lines=signed,
-                total=None if kind == "journal" else sum((a for _, a in signed if a > 0), Decimal(0))))
+        listing.records += [_readback_record(internal_id, lines) for internal_id, lines in grouped.items()]
         return listing
 
-    def _suiteql(self, query: str, offset: int) -> dict[str, Any]:
-        response = self.session.call("POST", "query/v1/suiteql", json_body={"q": query},
+    def _readback_rows(self, budget: ReadbackBudget, listing: Listing, query: str) -> list[JsonObject]:
+        """Every row of the read-back query: ``limit`` rows per call with ``offset`` until ``hasMore`` is false."""
+        from ledgerlink.connectors.erps.readback import read_page
+
+        rows: list[JsonObject] = []
+        offset = 0
+        while True:
+            page = read_page(budget, listing, partial(self._suiteql, query, offset))
+            rows += objects(page.get("items"))
+            if not page.get("hasMore"):
+                return rows
+            offset += self.readback_page_size
+
+    def _suiteql(self, query: str, offset: int) -> JsonObject:
+        request: SuiteQlQuery = {"q": query}
+        response = self.session.call("POST", "query/v1/suiteql", json_body=request,
                                      query={"limit": self.readback_page_size, "offset": offset},
                                      headers={"Prefer": "transient"})
         if not response.ok:
             code, detail = _error(response.json())
             raise TransientError(f"{self.connection_id}: SuiteQL answered {response.status} {code} {detail}"[:500],
                                  reason="erp_unavailable")
-        return response.json() or {}
+        return response.json_object()
 
     # ---- periods ------------------------------------------------------------------------------------
 
-    def periods(self) -> list[dict[str, Any]]:
-        now = self._clock()
-        if self._periods is None or now - self._periods[0] > 300_000:
-            response = self.session.call("POST", "query/v1/suiteql", json_body={"q": PERIODS_QUERY},
-                                         headers={"Prefer": "transient"})
-            if not response.ok:
-                raise TransientError(f"{self.connection_id}: SuiteQL answered {response.status}",
-                                     reason="erp_unavailable")
-            self._periods = (now, (response.json() or {}).get("items") or [])
-        return self._periods[1]
+    def periods(self) -> list[JsonObject]:
+        return self._periods.get(self._read_periods)
+
+    def _read_periods(self) -> list[JsonObject]:
+        request: SuiteQlQuery = {"q": PERIODS_QUERY}
+        response = self.session.call("POST", "query/v1/suiteql", json_body=request, headers={"Prefer": "transient"})
+        if not response.ok:
+            raise TransientError(f"{self.connection_id}: SuiteQL answered {response.status}",
+                                 reason="erp_unavailable")
+        return objects(response.json_object().get("items"))
 
     def period_status(self, entity: Entity, on: date, record_type: str = "journalentry") -> PeriodStatus:
         lock = LOCK_OF_KIND.get(record_type)
         blocked_through: date | None = None
         is_open = True
         for period in self.periods():
-            start, end = date.fromisoformat(period["startdate"]), date.fromisoformat(period["enddate"])
+            start, end = date.fromisoformat(str(period["startdate"])), date.fromisoformat(str(period["enddate"]))
             blocked = _flag(period.get("closed")) or _flag(period.get("alllocked")) or (
                 lock is not None and _flag(period.get(lock)))
             if blocked and (blocked_through is None or end > blocked_through):
@@ -247,19 +265,10 @@ class NetSuite(ReadsBack):
 
     # ---- journals -----------------------------------------------------------------------------------
 
-    def journal_body(self, journal: JournalEntry) -> dict[str, Any]:
+    def journal_body(self, journal: JournalEntry) -> JournalBody:
         currency = journal_currency(journal)
-        items = []
-        for line in journal.lines:
-            debit, credit = debit_credit(line)
-            item: dict[str, Any] = {"account": {"id": line.account}, "memo": (line.memo or "")[:4000]}
-            item["debit" if debit else "credit"] = debit or credit
-            for dimension in ("department", "class", "location"):
-                if dimension in line.dimensions:
-                    item[dimension] = {"id": line.dimensions[dimension]}
-            items.append(item)
-        body: dict[str, Any] = {"tranDate": journal.accounting_date.isoformat(), "memo": narration(journal, 999),
-                                "line": {"items": items}}
+        body: JournalBody = {"tranDate": journal.accounting_date.isoformat(), "memo": narration(journal, 999),
+                             "line": {"items": [_journal_line(line) for line in journal.lines]}}
         if self.connection.subsidiary_id:
             body["subsidiary"] = {"id": self.connection.subsidiary_id}
         if currency in self.connection.currency_ids:
@@ -282,12 +291,12 @@ class NetSuite(ReadsBack):
             try:
                 results.append(BulkItemResult(journal.document_id, self.post_journal(journal)))
             except DocumentRejected as exc:
-                results.append(BulkItemResult(journal.document_id, reason=exc.reason, message=exc.message))
+                results.append(rejected_early(journal, exc))
         return results
 
     # ---- asynchronous requests ----------------------------------------------------------------------
 
-    def _post_async(self, record_type: str, external_id: str, body: dict[str, Any]) -> PostResult:
+    def _post_async(self, record_type: str, external_id: str, body: JournalBody) -> PostResult:
         key = str(uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{self.connection.account_id}/{record_type}/{external_id}"))
         response = self.session.call("POST", f"record/v1/{record_type}", json_body={**body, "externalId": external_id},
                                      headers={"Prefer": "respond-async", "X-NetSuite-Idempotency-Key": key},
@@ -295,25 +304,24 @@ class NetSuite(ReadsBack):
         code, detail = _error(response.json()) if response.body else ("", "")
         if response.status not in (202,) and code != "IDEMPOTENCY_ERROR":
             raise self._rejection(record_type, code, detail)
-        job = (response.header("location") or "").rstrip("/").rsplit("/", 1)[-1]  # a replay points at the first job
+        job = location_id(response.header("location"))  # a replay points at the first job
         return self._await_job(record_type, external_id, job)
 
     def _await_job(self, record_type: str, external_id: str, job: str) -> PostResult:
         wait = 0.5
         for _ in range(ASYNC_POLLS):
-            status = self.session.call("GET", f"async/v1/job/{job}").json() or {}
+            status = self.session.call("GET", f"async/v1/job/{job}").json_object()
             if status.get("completed"):
                 break
             self._sleep(wait)
             wait = min(wait * 2, 8.0)
         else:
             raise TransientError(f"{self.connection_id}: async job {job} still running", reason="erp_async_pending")
-        tasks = (self.session.call("GET", f"async/v1/job/{job}/task").json() or {}).get("items") or []
-        task = tasks[0]["links"][0]["href"].rstrip("/").rsplit("/", 1)[-1] if tasks else "1"
+        tasks = objects(self.session.call("GET", f"async/v1/job/{job}/task").json_object().get("items"))
+        task = location_id(str(objects(tasks[0]["links"])[0]["href"])) if tasks else "1"
         result = self.session.call("GET", f"async/v1/job/{job}/task/{task}/result")
         if result.status in (200, 204):
-            location = result.header("location") or ""
-            internal_id = location.rstrip("/").rsplit("/", 1)[-1]
+            internal_id = location_id(result.header("location"))
             return PostResult(erp_ref=f"netsuite:{record_type}/{internal_id}", created=True)
         code, detail = _error(result.json())
         if code in ("DUP_RCRD", "DUP_ENTITY"):   # already created (an earlier attempt): find it
@@ -333,7 +341,7 @@ class NetSuite(ReadsBack):
         if existing is not None:
             internal = str(existing.get("id"))
         else:
-            body: dict[str, Any] = {"companyName": (party.name or party.source_id)[:83]}
+            body: PartyBody = {"companyName": (party.name or party.source_id)[:83]}
             if record_type == "employee":
                 body = {"firstName": "LedgerLink", "lastName": (party.name or party.source_id)[:32]}
             if self.connection.subsidiary_id:
@@ -342,8 +350,8 @@ class NetSuite(ReadsBack):
         self._parties[external_id] = internal
         return internal
 
-    def _item_lines(self, document: ErpDocument) -> dict[str, Any]:
-        items = []
+    def _item_lines(self, document: ErpDocument) -> ItemLines:
+        items: list[ItemLine] = []
         for line in document.lines:
             item = self.connection.items.get(line.account)
             if item is None:
@@ -354,14 +362,15 @@ class NetSuite(ReadsBack):
                           "description": (line.description or "")[:999]})
         return {"items": items}
 
-    def _expense_lines(self, document: ErpDocument) -> dict[str, Any]:
+    def _expense_lines(self, document: ErpDocument) -> ExpenseLines:
         return {"items": [{"account": {"id": line.account}, "amount": Decimal(line.amount.canonical()),
                            "memo": (line.description or "")[:999]} for line in document.lines]}
 
-    def _post_record(self, document: ErpDocument, body: dict[str, Any]) -> PostResult:
+    def _post_record(self, document: ErpDocument, fields: RecordBody) -> PostResult:
         record_type = RECORD_OF_KIND[document.kind]
-        body = {**body, "tranDate": document.date.isoformat(),
-                "memo": f"{document.memo or document.kind} [{document.external_id}]"[:999]}
+        body = fields.copy()
+        body["tranDate"] = document.date.isoformat()
+        body["memo"] = f"{document.memo or document.kind} [{document.external_id}]"[:999]
         if self.connection.subsidiary_id:
             body["subsidiary"] = {"id": self.connection.subsidiary_id}
         if document.currency in self.connection.currency_ids:
@@ -373,20 +382,20 @@ class NetSuite(ReadsBack):
             lambda found: self.find_by_external_id(found, document.kind))
 
     def post_invoice(self, document: ErpDocument) -> PostResult:
-        body = {"entity": {"id": self.ensure_party(document.party)}, "item": self._item_lines(document)}
+        body: RecordBody = {"entity": {"id": self.ensure_party(document.party)}, "item": self._item_lines(document)}
         if document.due_date:
             body["dueDate"] = document.due_date.isoformat()
         return self._post_record(document, body)
 
     def post_bill(self, document: ErpDocument) -> PostResult:
-        body = {"entity": {"id": self.ensure_party(document.party)}, "expense": self._expense_lines(document)}
+        body: RecordBody = {"entity": {"id": self.ensure_party(document.party)}, "expense": self._expense_lines(document)}
         if document.due_date:
             body["dueDate"] = document.due_date.isoformat()
         return self._post_record(document, body)
 
     def post_credit(self, document: ErpDocument) -> PostResult:
         lines = self._item_lines(document) if document.kind == "credit_note" else None
-        body: dict[str, Any] = {"entity": {"id": self.ensure_party(document.party)}}
+        body: RecordBody = {"entity": {"id": self.ensure_party(document.party)}}
         if lines is not None:
             body["item"] = lines
         else:
@@ -403,10 +412,44 @@ class NetSuite(ReadsBack):
         internal = original.erp_ref.rsplit("/", 1)[-1]
         amount = Decimal(document.total.canonical())
         party = self.ensure_party(document.party)
-        body: dict[str, Any] = {"account": {"id": document.account},
-                                "apply": {"items": [{"doc": {"id": internal}, "apply": True, "amount": amount}]}}
+        application: Application = {"doc": {"id": internal}, "apply": True, "amount": amount}
+        body: RecordBody = {"account": {"id": document.account}, "apply": {"items": [application]}}
         if document.kind == "payment":
-            body.update(customer={"id": party}, payment=amount)
+            body["customer"] = {"id": party}
+            body["payment"] = amount
         else:
-            body.update(entity={"id": party})
+            body["entity"] = {"id": party}
         return self._post_record(document, body)
+
+
+def _journal_line(line: LedgerLine) -> JournalLine:
+    debit, credit = debit_credit(line)
+    item: JournalLine = {"account": {"id": line.account}, "memo": (line.memo or "")[:4000]}
+    if debit:
+        item["debit"] = debit
+    else:
+        item["credit"] = credit
+    dimensions = line.dimensions
+    if "department" in dimensions:
+        item["department"] = {"id": dimensions["department"]}
+    if "class" in dimensions:
+        item["class"] = {"id": dimensions["class"]}
+    if "location" in dimensions:
+        item["location"] = {"id": dimensions["location"]}
+    return item
+
+
+def _readback_record(internal_id: str, lines: list[JsonObject]) -> ErpRecord:
+    """One transaction's accounting lines (rows of the read-back query) as the record reconciliation compares."""
+    from ledgerlink.connectors.erps.readback import ErpRecord, external_id_in
+
+    first = lines[0]
+    record_type = str(first.get("recordtype"))
+    external_id = text(first.get("externalid"))
+    key = external_id if external_id.startswith("doc_") else external_id_in(first.get("memo"))
+    signed = tuple((str(row.get("account")), Decimal(str(row.get("debit") or 0)) - Decimal(str(
+        row.get("credit") or 0))) for row in lines)
+    kind = KIND_OF_RECORD.get(record_type, "journal")
+    return ErpRecord(erp_ref=f"netsuite:{record_type}/{internal_id}", kind=kind, key=key,
+                     on=date.fromisoformat(str(first.get("trandate"))), lines=signed,
+                     total=None if kind == "journal" else sum((a for _, a in signed if a > 0), Decimal(0)))

@@ -29,10 +29,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TypedDict
 
-from ledgerlink.config.erps import LegacyFileConnection
 from ledgerlink.config.model import Entity
-from ledgerlink.connectors.erps.base import BulkItemResult, ConnectionLimits, PeriodStatus, PostResult
+from ledgerlink.connectors.erps.base import (
+    BulkItemResult,
+    BulkPoster,
+    ConnectionLimits,
+    DayLister,
+    PeriodStatus,
+    PostResult,
+)
+from ledgerlink.connectors.erps.legacy_file.config import LegacyFileConnection
 from ledgerlink.model.documents import JournalEntry
 from ledgerlink.model.money import Money
 from ledgerlink.store.objects import ObjectStore
@@ -40,6 +48,23 @@ from ledgerlink.store.objects import ObjectStore
 # field → width, for the fixed-width layout (records are padded to the same length)
 FIXED_WIDTH = {"type": 1, "company": 8, "entity": 12, "date": 8, "document": 36, "line": 4, "account": 20,
                "debit": 18, "credit": 18, "currency": 3, "memo": 40}
+
+
+class StagedLine(TypedDict):
+    account: str
+    amount: str          # Money.canonical()
+    currency: str
+    memo: str
+
+
+class StagedJournal(TypedDict):
+    """A journal staged as ``parts/<entity>/<day>/<document id>.json`` until its day is sealed into a file."""
+
+    document_id: str
+    entity: str
+    date: str
+    memo: str
+    lines: list[StagedLine]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +108,36 @@ class LegacyFile:
     def post_journals(self, journals: Sequence[JournalEntry]) -> list[BulkItemResult]:
         return [BulkItemResult(journal.document_id, self.post_journal(journal)) for journal in journals]
 
-    def find_by_external_id(self, external_id: str) -> PostResult | None:
+    def find_by_external_id(self, external_id: str, kind: str | None = None) -> PostResult | None:
+        """Import files hold journals only: ``kind`` does not narrow anything."""
         where = self.store.read(f"index/{external_id}")
         if where is None:
             return None
         part = f"parts/{where.decode()}/{external_id}.json"
         return PostResult(erp_ref=self.store.location(part), created=False) if self.store.read(part) else None
+
+    # ---- what else it does (the port's capability questions) ------------------------------------
+
+    def as_bulk_poster(self) -> BulkPoster:
+        return self
+
+    def as_document_poster(self) -> None:
+        return None   # a GL import file holds journals
+
+    def as_party_keeper(self) -> None:
+        return None
+
+    def as_reader(self) -> None:
+        return None   # reconciliation lists the staged parts by id (as_day_lister)
+
+    def as_day_lister(self) -> DayLister:
+        return self
+
+    def as_preparer(self) -> None:
+        return None   # the legacy GL's accounts are the legacy GL's
+
+    def api_calls(self) -> None:
+        return None
 
     def posted_on(self, entity_id: str, business_date: str) -> list[str]:
         """External ids staged for an entity's day (reconciliation's ERP check reads the target itself)."""
@@ -99,7 +148,7 @@ class LegacyFile:
         return len(self.store.names(f"parts/{entity_id}/{business_date}/"))
 
     @staticmethod
-    def _part(journal: JournalEntry) -> dict[str, object]:
+    def _part(journal: JournalEntry) -> StagedJournal:
         return {"document_id": journal.document_id, "entity": journal.entity_id,
                 "date": journal.accounting_date.isoformat(), "memo": journal.memo or "",
                 "lines": [{"account": line.account, "amount": line.amount.canonical(),
@@ -138,7 +187,7 @@ class LegacyFile:
                      if name.rsplit("/", 1)[-1].removesuffix(".json") not in done]
             if not parts:
                 return None
-            journals = [json.loads(self.store.read(name) or b"{}") for name in sorted(parts)]
+            journals: list[StagedJournal] = [json.loads(self.store.read(name) or b"{}") for name in sorted(parts)]
             name = self._file_name(entity, day, len(existing) + 1)
             text, totals, count = self.render(entity, day, len(existing) + 1, journals)
             if self.store.create(name, text.encode("utf-8")):
@@ -157,7 +206,8 @@ class LegacyFile:
                 documents.add(record["document"])
         return documents
 
-    def render(self, entity: str, day: date, sequence: int, journals: list[dict]) -> tuple[str, dict, int]:
+    def render(self, entity: str, day: date, sequence: int,
+               journals: list[StagedJournal]) -> tuple[str, dict[str, tuple[Decimal, Decimal]], int]:
         records: list[dict[str, str]] = [{"type": "H", "company": self.connection.company_code, "entity": entity,
                                           "date": f"{day:%Y%m%d}", "document": f"{sequence:03d}"}]
         totals: dict[str, tuple[Decimal, Decimal]] = defaultdict(lambda: (Decimal(0), Decimal(0)))

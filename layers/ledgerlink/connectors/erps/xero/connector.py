@@ -29,9 +29,9 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING
 
-from ledgerlink.config.erps import XeroConnection
 from ledgerlink.config.model import Entity
 from ledgerlink.connectors.erps import ConnectorContext, limiter_for
 from ledgerlink.connectors.erps.base import (
@@ -42,18 +42,44 @@ from ledgerlink.connectors.erps.base import (
     PostResult,
 )
 from ledgerlink.connectors.erps.common import (
-    ReadsBack,
+    ApiConnector,
+    Cached,
     amount_of,
+    in_batches,
     journal_currency,
     narration,
+    obj,
+    objects,
+    only_result,
+    optional_text,
     post_with_lookup,
+    rejected_early,
+    resolve_uncertain,
+    text,
 )
 from ledgerlink.connectors.erps.http import HttpClient, HttpResponse
 from ledgerlink.connectors.erps.ratelimit import wall_clock_ms
 from ledgerlink.connectors.erps.session import ErpSession, OAuth2Tokens, rejected
+from ledgerlink.connectors.erps.xero.bodies import (
+    AllocationBody,
+    ContactBody,
+    CreditNoteBody,
+    DocumentBody,
+    InvoiceBody,
+    LineItem,
+    ManualJournalBody,
+    ManualJournalLine,
+    PaymentBody,
+    TrackingOption,
+)
+from ledgerlink.connectors.erps.xero.config import XeroConnection
 from ledgerlink.errors import DocumentRejected, TransientError, UncertainOutcome
 from ledgerlink.model.documents import JournalEntry, Party
 from ledgerlink.model.ids import fingerprint
+from ledgerlink.model.json import JsonObject, JsonValue
+
+if TYPE_CHECKING:
+    from ledgerlink.connectors.erps.readback import ErpRecord, Listing, ReadbackBudget
 
 _MS_DATE = re.compile(r"/Date\((-?\d+)([+-]\d{4})?\)/")
 LOCK_WORDS = ("lock date", "locked", "period is closed")
@@ -61,7 +87,7 @@ ORGANISATION_TTL_MS = 300_000
 READBACK_PAGE_SIZE = 1000          # Xero's largest page (the default is 100)
 
 
-def xero_date(value: Any) -> date | None:
+def xero_date(value: JsonValue) -> date | None:
     """Xero's ``/Date(1546214400000+0000)/`` (or ISO) → date."""
     if not value:
         return None
@@ -75,7 +101,7 @@ def idempotency_key(external_ids: Sequence[str]) -> str:
     return "ledgerlink-" + fingerprint(*sorted(external_ids))
 
 
-class Xero(ReadsBack):
+class Xero(ApiConnector):
     readback_page_size = READBACK_PAGE_SIZE   # a page of the read-back listing (tests make it small)
 
     def __init__(self, connection: XeroConnection, context: ConnectorContext) -> None:
@@ -90,7 +116,7 @@ class Xero(ReadsBack):
             http=HttpClient(connection.base_url or connection.default_base_url(), timeout=connection.timeout_seconds),
             auth=self._auth, reauthenticate=self.tokens.invalidate,
             limiter=limiter_for(context, connection, self.limits()), rate_limit_wait=60.0, observe=self._observe)
-        self._organisation: tuple[int, dict[str, Any]] | None = None
+        self._organisation: Cached[JsonObject] = Cached(self._clock, ORGANISATION_TTL_MS)
         self._contacts: dict[str, str] = {}
         self._context = context
         self._gone: dict[str, int] = {}      # external id → voided / deleted copies seen by the last lookup
@@ -114,36 +140,33 @@ class Xero(ReadsBack):
         return ConnectionLimits(requests_per_minute=60, daily_budget=5000, max_concurrency=5,
                                 bulk_size=self.connection.batch_size, burst=5)
 
-    def _put(self, path: str, collection: str, items: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    def _put(self, path: str, collection: str, items: Sequence[Mapping[str, object]], key: str) -> list[JsonObject]:
+        """``items`` (request bodies of ``bodies.py``) as ``{collection: items}``; the answer's objects, in order."""
         response = self.session.call("PUT", path, query={"summarizeErrors": "false"}, json_body={collection: items},
                                      headers={"Idempotency-Key": key}, write=True)
-        body = response.json() or {}
+        body = response.json_object()
         if response.status == 400 and not body.get(collection):
             raise rejected(self.connection_id, _messages(body) or "request rejected", reason="erp_rejected")
         if not response.ok:
             raise rejected(self.connection_id, f"{path} answered {response.status}: {_messages(body)}")
-        results = body.get(collection) or []
+        results = objects(body.get(collection))
         if len(results) != len(items):
             raise UncertainOutcome(f"{self.connection_id}: {len(items)} sent, {len(results)} answered")
         return results
 
-    def _get(self, path: str, **query: Any) -> dict[str, Any]:
+    def _get(self, path: str, **query: object) -> JsonObject:
         response = self.session.call("GET", path, query=query or None)
         if response.status == 404:
             return {}
         if not response.ok:
             raise TransientError(f"{self.connection_id}: GET {path} answered {response.status}",
                                  reason="erp_unavailable")
-        return response.json() or {}
+        return response.json_object()
 
     # ---- organisation: base currency and lock dates -------------------------------------------------
 
-    def organisation(self) -> dict[str, Any]:
-        now = self._clock()
-        if self._organisation is None or now - self._organisation[0] > ORGANISATION_TTL_MS:
-            organisations = self._get("/Organisation").get("Organisations") or [{}]
-            self._organisation = (now, organisations[0])
-        return self._organisation[1]
+    def organisation(self) -> JsonObject:
+        return self._organisation.get(lambda: (objects(self._get("/Organisation").get("Organisations")) or [{}])[0])
 
     def period_status(self, entity: Entity, on: date) -> PeriodStatus:
         organisation = self.organisation()
@@ -155,59 +178,57 @@ class Xero(ReadsBack):
 
     # ---- journals -----------------------------------------------------------------------------------
 
-    def manual_journal(self, journal: JournalEntry) -> dict[str, Any]:
+    def manual_journal(self, journal: JournalEntry) -> ManualJournalBody:
         currency = journal_currency(journal)
         base = self.organisation().get("BaseCurrency")
         if base and currency != base:
             raise DocumentRejected(f"Xero manual journals are in the base currency {base}, this one is {currency}",
                                    reason="currency_not_supported",
                                    suggested_fix="set foreign_currency: convert_to_base on the entity")
-        lines = []
+        lines: list[ManualJournalLine] = []
         for line in journal.lines:
-            item: dict[str, Any] = {"LineAmount": amount_of(line), "AccountCode": line.account,
-                                    "Description": (line.memo or journal.memo or journal.document_id)[:4000]}
-            item.update(_tax_and_tracking(line.dimensions))
+            item: ManualJournalLine = {"LineAmount": amount_of(line), "AccountCode": line.account,
+                                       "Description": (line.memo or journal.memo or journal.document_id)[:4000]}
+            tax_type, tracking = _tax_and_tracking(line.dimensions)
+            if tax_type:
+                item["TaxType"] = tax_type
+            if tracking:
+                item["Tracking"] = tracking
             lines.append(item)
         return {"Narration": narration(journal), "Date": journal.accounting_date.isoformat(), "Status": "POSTED",
                 "LineAmountTypes": "NoTax", "JournalLines": lines, "ShowOnCashBasisReports": True}
 
     def post_journal(self, journal: JournalEntry) -> PostResult:
         (item,) = self.post_journals([journal])
-        if item.result is None:
-            raise rejected(self.connection_id, item.message or "rejected", reason=item.reason or "erp_rejected")
-        return item.result
+        return only_result(self.connection_id, item)
 
     def post_journals(self, journals: Sequence[JournalEntry]) -> list[BulkItemResult]:
-        results: list[BulkItemResult] = []
-        size = self.connection.batch_size
-        for start in range(0, len(journals), size):
-            results += self._post_chunk(list(journals[start:start + size]))
-        return results
+        return in_batches(journals, self.connection.batch_size, self._post_chunk)
 
     def _post_chunk(self, journals: list[JournalEntry]) -> list[BulkItemResult]:
-        bodies: list[dict[str, Any]] = []
-        rejected_early: dict[int, BulkItemResult] = {}
+        bodies: list[ManualJournalBody] = []
+        early: dict[int, BulkItemResult] = {}
         for position, journal in enumerate(journals):
             try:
                 bodies.append(self.manual_journal(journal))
             except DocumentRejected as exc:
-                rejected_early[position] = BulkItemResult(journal.document_id, reason=exc.reason, message=exc.message)
-        sendable = [j for i, j in enumerate(journals) if i not in rejected_early]
-        answered: list[dict[str, Any]] = []
+                early[position] = rejected_early(journal, exc)
+        sendable = [j for i, j in enumerate(journals) if i not in early]
+        answered: list[JsonObject] = []
         if sendable:
             try:
                 answered = self._put("/ManualJournals", "ManualJournals", bodies,
                                      idempotency_key([self._attempt_id(j.document_id) for j in sendable]))
             except UncertainOutcome:
-                return self._resolve_uncertain(journals, rejected_early)
+                return self._resolve_uncertain(journals, early)
         out: list[BulkItemResult] = []
         replies = iter(answered)
         for position, journal in enumerate(journals):
-            if position in rejected_early:
-                out.append(rejected_early[position])
+            if position in early:
+                out.append(early[position])
                 continue
             reply = next(replies)
-            errors = [e.get("Message", "") for e in reply.get("ValidationErrors") or []]
+            errors = [str(e.get("Message", "")) for e in objects(reply.get("ValidationErrors"))]
             if reply.get("StatusAttributeString") == "ERROR" or errors:
                 message = "; ".join(errors) or "rejected"
                 reason = "period_closed" if any(w in message.lower() for w in LOCK_WORDS) else "erp_rejected"
@@ -224,19 +245,11 @@ class Xero(ReadsBack):
         return f"{external_id}#after-{gone}-voided" if gone else external_id
 
     def _resolve_uncertain(self, journals: list[JournalEntry], early: dict[int, BulkItemResult]) -> list[BulkItemResult]:
-        """The PUT's outcome is unknown: look every journal up before anything is retried."""
-        out: list[BulkItemResult] = []
-        missing = []
-        for position, journal in enumerate(journals):
-            if position in early:
-                out.append(early[position])
-                continue
-            found = self.find_by_external_id(journal.document_id, "journal")
-            if found is None:
-                missing.append(journal.document_id)
-            out.append(BulkItemResult(journal.document_id, PostResult(found.erp_ref, True) if found else None,
-                                      reason=None if found else "uncertain_outcome",
-                                      message=None if found else "outcome unknown; looked up, not found yet"))
+        """The PUT's outcome is unknown: look every journal up before anything is retried (one journal alone, not
+        found: the outcome stays uncertain for the caller)."""
+        out = resolve_uncertain(journals, early, lambda external_id: self.find_by_external_id(external_id, "journal"))
+        missing = [item.external_id for position, item in enumerate(out)
+                   if position not in early and item.reason == "uncertain_outcome"]
         if missing and len(journals) == 1:
             raise UncertainOutcome(f"{self.connection_id}: {missing[0]} not found after an uncertain outcome")
         return out
@@ -248,8 +261,8 @@ class Xero(ReadsBack):
         if kind in (None, "journal"):
             body = self._get("/ManualJournals", where=f'Narration.Contains("{marker}")')
             gone = 0
-            for journal in body.get("ManualJournals") or []:
-                if marker not in (journal.get("Narration") or ""):
+            for journal in objects(body.get("ManualJournals")):
+                if marker not in text(journal.get("Narration")):
                     continue
                 if journal.get("Status") in GONE:
                     gone += 1
@@ -269,13 +282,13 @@ class Xero(ReadsBack):
         return None
 
     def _find_document(self, path: str, collection: str, key: str, external_id: str,
-                       where_field: str | None) -> dict[str, Any] | None:
+                       where_field: str | None) -> JsonObject | None:
         if where_field is None:
             body = self._get(path, InvoiceNumbers=external_id)
         else:
             body = self._get(path, where=f'{where_field}=="{external_id}"')
         gone = 0
-        for item in body.get(collection) or []:
+        for item in objects(body.get(collection)):
             if item.get("Status") not in GONE:
                 return item
             gone += 1
@@ -290,38 +303,40 @@ class Xero(ReadsBack):
         if number in self._contacts:
             return self._contacts[number]
         body = self._get("/Contacts", where=f'ContactNumber=="{number}"')
-        contacts = body.get("Contacts") or []
+        contacts = objects(body.get("Contacts"))
         if contacts:
-            self._contacts[number] = contacts[0]["ContactID"]
+            self._contacts[number] = str(contacts[0]["ContactID"])
             return self._contacts[number]
-        contact: dict[str, Any] = {"Name": f"{party.name or party.source_id} [{party.source_id}]"[:255],
+        contact: ContactBody = {"Name": f"{party.name or party.source_id} [{party.source_id}]"[:255],
                                    "ContactNumber": number}
         # IsCustomer / IsSupplier are read-only in Xero's spec: Xero infers them from the contact's transactions.
         try:
             (reply,) = self._put("/Contacts", "Contacts", [contact], idempotency_key([number]))
         except UncertainOutcome:
-            found = self._get("/Contacts", where=f'ContactNumber=="{number}"').get("Contacts") or []
+            found = objects(self._get("/Contacts", where=f'ContactNumber=="{number}"').get("Contacts"))
             if not found:
                 raise
             reply = found[0]
         if reply.get("ValidationErrors"):
             raise rejected(self.connection_id, _messages(reply), reason="party_rejected")
-        self._contacts[number] = reply["ContactID"]
+        self._contacts[number] = str(reply["ContactID"])
         return self._contacts[number]
 
-    def _line_items(self, document: ErpDocument) -> list[dict[str, Any]]:
-        items = []
+    def _line_items(self, document: ErpDocument) -> list[LineItem]:
+        items: list[LineItem] = []
         for line in document.lines:
-            item: dict[str, Any] = {"Description": (line.description or document.memo or document.external_id)[:4000],
-                                    "Quantity": Decimal(1), "UnitAmount": Decimal(line.amount.canonical()),
-                                    "AccountCode": line.account, "TaxType": "NONE"}
-            item.update(_tax_and_tracking(line.dimensions))
+            tax_type, tracking = _tax_and_tracking(line.dimensions)
+            item: LineItem = {"Description": (line.description or document.memo or document.external_id)[:4000],
+                              "Quantity": Decimal(1), "UnitAmount": Decimal(line.amount.canonical()),
+                              "AccountCode": line.account, "TaxType": tax_type or "NONE"}
+            if tracking:
+                item["Tracking"] = tracking
             items.append(item)
         return items
 
     def _invoice(self, document: ErpDocument, kind: str) -> PostResult:
         contact_id = self.ensure_party(document.party)
-        body: dict[str, Any] = {
+        body: InvoiceBody = {
             "Type": kind, "Contact": {"ContactID": contact_id}, "Date": document.date.isoformat(),
             "DueDate": (document.due_date or document.date).isoformat(), "LineAmountTypes": "NoTax",
             "InvoiceNumber": document.external_id, "CurrencyCode": document.currency, "Status": "AUTHORISED",
@@ -333,7 +348,7 @@ class Xero(ReadsBack):
             body["CurrencyRate"] = Decimal(1) / document.exchange_rate
         return self._post_document("/Invoices", "Invoices", "InvoiceID", body, document.external_id)
 
-    def _post_document(self, path: str, collection: str, key: str, body: dict[str, Any],
+    def _post_document(self, path: str, collection: str, key: str, body: DocumentBody,
                        external_id: str) -> PostResult:
         kind = {"/Invoices": "invoice", "/CreditNotes": "credit_note", "/Payments": "payment"}[path]
         def post() -> PostResult:
@@ -355,16 +370,18 @@ class Xero(ReadsBack):
     def post_credit(self, document: ErpDocument) -> PostResult:
         contact_id = self.ensure_party(document.party)
         kind = "ACCRECCREDIT" if document.kind == "credit_note" else "ACCPAYCREDIT"
-        body = {"Type": kind, "Contact": {"ContactID": contact_id}, "Date": document.date.isoformat(),
-                "LineAmountTypes": "NoTax", "CreditNoteNumber": document.external_id,
-                "CurrencyCode": document.currency, "Status": "AUTHORISED", "LineItems": self._line_items(document)}
+        body: CreditNoteBody = {
+            "Type": kind, "Contact": {"ContactID": contact_id}, "Date": document.date.isoformat(),
+            "LineAmountTypes": "NoTax", "CreditNoteNumber": document.external_id,
+            "CurrencyCode": document.currency, "Status": "AUTHORISED", "LineItems": self._line_items(document)}
         result = self._post_document("/CreditNotes", "CreditNotes", "CreditNoteID", body, document.external_id)
         if document.applies_to and result.created:
             original = self._find_document("/Invoices", "Invoices", "InvoiceID", document.applies_to, None)
             if original is not None:
                 credit_id = result.erp_ref.rsplit("/", 1)[-1]
-                allocation = {"Invoice": {"InvoiceID": original["InvoiceID"]},
-                              "Amount": Decimal(document.total.canonical()), "Date": document.date.isoformat()}
+                allocation: AllocationBody = {"Invoice": {"InvoiceID": str(original["InvoiceID"])},
+                                              "Amount": Decimal(document.total.canonical()),
+                                              "Date": document.date.isoformat()}
                 self._put(f"/CreditNotes/{credit_id}/Allocations", "Allocations", [allocation],
                           idempotency_key([document.external_id, "allocation"]))
         return result
@@ -376,9 +393,10 @@ class Xero(ReadsBack):
         original = self._find_document("/Invoices", "Invoices", "InvoiceID", document.applies_to, None)
         if original is None:
             raise TransientError(f"invoice {document.applies_to} is not in Xero yet", reason="original_pending")
-        body = {"Invoice": {"InvoiceID": original["InvoiceID"]}, "Account": {"Code": document.account},
-                "Date": document.date.isoformat(), "Amount": Decimal(document.total.canonical()),
-                "Reference": document.external_id}
+        body: PaymentBody = {
+            "Invoice": {"InvoiceID": str(original["InvoiceID"])}, "Account": {"Code": document.account},
+            "Date": document.date.isoformat(), "Amount": Decimal(document.total.canonical()),
+            "Reference": document.external_id}
         return self._post_document("/Payments", "Payments", "PaymentID", body, document.external_id)
 
     # ---- reading back (issue 19) ---------------------------------------------------------------------
@@ -389,11 +407,11 @@ class Xero(ReadsBack):
         return _xero_readback_kind(erp_ref)
 
     def read_back(self, entity_id: str, on: date, kinds: frozenset[str] = frozenset({"journal"}),
-                  budget: Any = None) -> Any:
+                  budget: ReadbackBudget | None = None) -> Listing:
         """Everything the organisation holds dated ``on`` in the record types of ``kinds`` (journals always): one
         ``GET`` per page of up to 1,000 with ``where=Date==DateTime(y,m,d)``, until Xero's ``pagination`` says the
         last page was read. Voided and deleted records are not held."""
-        from ledgerlink.connectors.erps.readback import Listing, read_page
+        from ledgerlink.connectors.erps.readback import Listing
 
         budget = budget if budget is not None else self.readback_budget()
         listing = Listing()
@@ -401,47 +419,52 @@ class Xero(ReadsBack):
         for path, collection, id_field, key_field, held in READBACK_SETS:
             if collection != "ManualJournals" and not kinds.intersection(held):
                 continue
-            page = 1
-            while True:
-                body = read_page(budget, listing, lambda p=page, path=path: self._list(
-                    path, where=where, order="Date ASC", page=p, pageSize=self.readback_page_size))
-                items = body.get(collection) or []
-                listing.records += [_xero_record(collection, id_field, key_field, item) for item in items
-                                    if item.get("Status") not in GONE]
-                pages = (body.get("pagination") or {}).get("pageCount")
-                if (pages is not None and page >= int(pages)) or (pages is None and len(items) < self.readback_page_size):
-                    break
-                page += 1
+            listing.records += [_xero_record(collection, id_field, key_field, item)
+                                for item in self._read_set(budget, listing, path, collection, where)
+                                if item.get("Status") not in GONE]
         return listing
 
-    def _list(self, path: str, **query: Any) -> dict[str, Any]:
+    def _read_set(self, budget: ReadbackBudget, listing: Listing, path: str, collection: str,
+                  where: str) -> list[JsonObject]:
+        """Every object of ``collection`` dated by ``where``: one ``GET`` per page, until Xero's ``pagination`` says
+        the last page was read (or, without it, a page comes back short)."""
+        from ledgerlink.connectors.erps.readback import read_page
+
+        found: list[JsonObject] = []
+        page = 1
+        while True:
+            body = read_page(budget, listing, partial(self._list, path, where=where, order="Date ASC", page=page,
+                                                      pageSize=self.readback_page_size))
+            items = objects(body.get(collection))
+            found += items
+            pages = obj(body.get("pagination")).get("pageCount")
+            if (pages is not None and page >= int(str(pages))) or (
+                    pages is None and len(items) < self.readback_page_size):
+                return found
+            page += 1
+
+    def _list(self, path: str, **query: object) -> JsonObject:
         """A listing page: anything but 200 is an error (an empty answer would read as "everything missing")."""
         response = self.session.call("GET", path, query=query)
         if response.status != 200:
             raise TransientError(f"{self.connection_id}: GET {path} answered {response.status}",
                                  reason="erp_unavailable")
-        return response.json() or {}
+        return response.json_object()
 
 
-
-def _messages(body: dict[str, Any]) -> str:
-    messages = [e.get("Message", "") for e in body.get("ValidationErrors") or []]
-    for element in body.get("Elements") or []:
-        messages += [e.get("Message", "") for e in element.get("ValidationErrors") or []]
+def _messages(body: JsonObject) -> str:
+    messages = [str(e.get("Message", "")) for e in objects(body.get("ValidationErrors"))]
+    for element in objects(body.get("Elements")):
+        messages += [str(e.get("Message", "")) for e in objects(element.get("ValidationErrors"))]
     return "; ".join(m for m in messages if m) or str(body.get("Message") or body.get("Detail") or "")
 
 
-def _tax_and_tracking(dimensions: Mapping[str, str]) -> dict[str, Any]:
+def _tax_and_tracking(dimensions: Mapping[str, str]) -> tuple[str | None, list[TrackingOption]]:
     """The mapping service's ``tax_code`` is the line's Xero ``TaxType`` (a tax rate code such as ``OUTPUT2``);
     the other dimensions are tracking categories (Xero allows two per line)."""
-    fields: dict[str, Any] = {}
-    if dimensions.get("tax_code"):
-        fields["TaxType"] = dimensions["tax_code"]
-    tracking = [{"Name": name, "Option": option} for name, option in sorted(dimensions.items())
+    tracking = [TrackingOption(Name=name, Option=option) for name, option in sorted(dimensions.items())
                 if name != "tax_code"][:2]
-    if tracking:
-        fields["Tracking"] = tracking
-    return fields
+    return dimensions.get("tax_code") or None, tracking
 
 
 # ---- reading back (issue 19) --------------------------------------------------------------------------------
@@ -459,24 +482,25 @@ def _xero_readback_kind(erp_ref: str) -> str:
             "Payment": "payment"}.get(collection, "journal")
 
 
-def _xero_record(collection: str, id_field: str, key_field: str, item: dict[str, Any]) -> Any:
+def _xero_record(collection: str, id_field: str, key_field: str, item: JsonObject) -> ErpRecord:
     from ledgerlink.connectors.erps.readback import ErpRecord, external_id_in
 
     on = xero_date(item.get("Date")) or date.min
     if collection == "ManualJournals":
-        lines = tuple((str(line.get("AccountCode")), Decimal(str(line.get("LineAmount", 0))))
-                      for line in item.get("JournalLines") or [])
+        journal_lines = tuple((str(line.get("AccountCode")), Decimal(str(line.get("LineAmount", 0))))
+                              for line in objects(item.get("JournalLines")))
         return ErpRecord(erp_ref=f"xero:ManualJournal/{item.get(id_field)}", kind="journal",
-                         key=external_id_in(item.get(key_field)), on=on, lines=lines)
-    key = str(item.get(key_field) or "")
+                         key=external_id_in(item.get(key_field)), on=on, lines=journal_lines)
+    key = text(item.get(key_field))
+    lines: tuple[tuple[str, Decimal], ...]
     if collection == "Payments":
         total = Decimal(str(item.get("Amount", 0)))
-        lines: tuple[tuple[str, Decimal], ...] = ((str((item.get("Account") or {}).get("Code")), total),)
+        lines = ((str(obj(item.get("Account")).get("Code")), total),)
     else:
         lines = tuple((str(line.get("AccountCode")), Decimal(str(line.get("LineAmount", line.get("UnitAmount", 0)))))
-                      for line in item.get("LineItems") or [])
+                      for line in objects(item.get("LineItems")))
         total = Decimal(str(item.get("Total", sum((amount for _, amount in lines), Decimal(0)))))
     kind = {"Invoices": "invoice", "CreditNotes": "credit_note", "Payments": "payment"}[collection]
     return ErpRecord(erp_ref=f"xero:{collection[:-1]}/{item.get(id_field)}", kind=kind,
                      key=key if key.startswith("doc_") else None, on=on, lines=lines, total=total,
-                     currency=item.get("CurrencyCode"))
+                     currency=optional_text(item.get("CurrencyCode")))

@@ -21,12 +21,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING
 
-from ledgerlink.config.erps import QuickBooksConnection
 from ledgerlink.config.model import Entity
 from ledgerlink.connectors.erps import ConnectorContext, limiter_for
 from ledgerlink.connectors.erps.base import (
@@ -37,22 +37,45 @@ from ledgerlink.connectors.erps.base import (
     PostResult,
 )
 from ledgerlink.connectors.erps.common import (
-    ReadsBack,
+    ApiConnector,
+    Cached,
     debit_credit,
+    in_batches,
     journal_currency,
     narration,
+    obj,
+    objects,
+    optional_text,
     post_with_lookup,
+    rejected_early,
+    resolve_uncertain,
     short_ref,
+    text,
 )
 from ledgerlink.connectors.erps.http import HttpClient
+from ledgerlink.connectors.erps.quickbooks.bodies import (
+    AccountLine,
+    BatchItem,
+    BatchRequest,
+    JournalEntryBody,
+    JournalEntryLineDetail,
+    JournalLine,
+    PartyBody,
+    PaymentLine,
+    SalesItemLine,
+    TransactionBody,
+)
+from ledgerlink.connectors.erps.quickbooks.config import QuickBooksConnection
 from ledgerlink.connectors.erps.ratelimit import LimitPolicy, NullLimiter, wall_clock_ms
 from ledgerlink.connectors.erps.session import ErpSession, OAuth2Tokens, rejected
 from ledgerlink.errors import DocumentRejected, TransientError, UncertainOutcome
 from ledgerlink.model.documents import JournalEntry, Party
 from ledgerlink.model.ids import fingerprint
+from ledgerlink.model.json import JsonObject, JsonValue
 
-# journal-line dimensions → QuickBooks references (values are QuickBooks ids, like the accounts)
-DIMENSION_REFS = (("class", "ClassRef"), ("department", "DepartmentRef"), ("location", "DepartmentRef"))
+if TYPE_CHECKING:
+    from ledgerlink.connectors.erps.readback import ErpRecord, Listing, ReadbackBudget
+
 DOC_NUMBER_LENGTH = 21
 PERIOD_CLOSED_CODES = {"6200", "6190"}
 ENTITY_OF_KIND = {"invoice": "Invoice", "bill": "Bill", "credit_note": "CreditMemo", "vendor_credit": "VendorCredit",
@@ -61,16 +84,17 @@ KIND_OF_ENTITY = {"JournalEntry": "journal", **{entity: kind for kind, entity in
 READBACK_PAGE_SIZE = 1000      # MAXRESULTS: Intuit returns at most 1,000 entities per query
 
 
-def _fault(body: Any) -> tuple[str, str]:
+def _fault(body: JsonValue) -> tuple[str, str]:
     """(code, message) of a QuickBooks ``Fault``."""
-    fault = (body or {}).get("Fault") or (body or {}).get("fault") or {}
-    errors = fault.get("Error") or fault.get("error") or [{}]
+    answer = obj(body)
+    fault = obj(answer.get("Fault") or answer.get("fault"))
+    errors = objects(fault.get("Error") or fault.get("error")) or [{}]
     first = errors[0]
     message = " ".join(str(first.get(k, "")) for k in ("Message", "Detail")).strip() or "rejected"
     return str(first.get("code", "")), message
 
 
-class QuickBooksOnline(ReadsBack):
+class QuickBooksOnline(ApiConnector):
     readback_page_size = READBACK_PAGE_SIZE   # a page of the read-back listing (tests make it small)
 
     def __init__(self, connection: QuickBooksConnection, context: ConnectorContext) -> None:
@@ -90,7 +114,7 @@ class QuickBooksOnline(ReadsBack):
         self.batch_limiter = (context.limiters.for_connection(f"{connection.id}#batch",
                                                               LimitPolicy(requests_per_minute=40, burst=4))
                               if context.limiters is not None else NullLimiter())
-        self._preferences: tuple[int, dict[str, Any]] | None = None
+        self._preferences: Cached[JsonObject] = Cached(self._clock)
         self._parties: dict[str, str] = {}
         self._context = context
 
@@ -101,59 +125,55 @@ class QuickBooksOnline(ReadsBack):
         return ConnectionLimits(requests_per_minute=500, daily_budget=None, max_concurrency=10,
                                 bulk_size=self.connection.batch_size, burst=1)
 
-    def _query(self, statement: str) -> dict[str, Any]:
+    def _query(self, statement: str) -> JsonObject:
         response = self.session.call("GET", "query", query={"query": statement,
                                                              "minorversion": self.connection.minor_version})
         if not response.ok:
             code, message = _fault(response.json())
             raise TransientError(f"{self.connection_id}: query failed ({response.status} {code})",
                                  reason="erp_unavailable")
-        return (response.json() or {}).get("QueryResponse") or {}
+        return obj(response.json_object().get("QueryResponse"))
 
-    def _create(self, entity: str, body: dict[str, Any], request_id: str) -> dict[str, Any]:
+    def _create(self, entity: str, body: JournalEntryBody | TransactionBody | PartyBody,
+                request_id: str) -> JsonObject:
         response = self.session.call("POST", entity.lower(), json_body=body, write=True,
                                      query={"requestid": request_id, "minorversion": self.connection.minor_version})
-        payload = response.json() or {}
+        payload = response.json_object()
         if not response.ok:
             code, message = _fault(payload)
             reason = "period_closed" if code in PERIOD_CLOSED_CODES or "period" in message.lower() else "erp_rejected"
             raise rejected(self.connection_id, f"{entity}: {message} ({code})", reason=reason, erp_code=code)
-        return payload.get(entity) or {}
+        return obj(payload.get(entity))
 
     # ---- periods ------------------------------------------------------------------------------------
 
-    def preferences(self) -> dict[str, Any]:
-        now = self._clock()
-        if self._preferences is None or now - self._preferences[0] > 300_000:
-            response = self.session.call("GET", "preferences", query={"minorversion": self.connection.minor_version})
-            if not response.ok:
-                raise TransientError(f"{self.connection_id}: preferences answered {response.status}",
-                                     reason="erp_unavailable")
-            self._preferences = (now, (response.json() or {}).get("Preferences") or {})
-        return self._preferences[1]
+    def preferences(self) -> JsonObject:
+        return self._preferences.get(self._read_preferences)
+
+    def _read_preferences(self) -> JsonObject:
+        response = self.session.call("GET", "preferences", query={"minorversion": self.connection.minor_version})
+        if not response.ok:
+            raise TransientError(f"{self.connection_id}: preferences answered {response.status}",
+                                 reason="erp_unavailable")
+        return obj(response.json_object().get("Preferences"))
 
     def period_status(self, entity: Entity, on: date) -> PeriodStatus:
-        raw = (self.preferences().get("AccountingInfoPrefs") or {}).get("BookCloseDate")
-        closed_through = date.fromisoformat(raw[:10]) if raw else None
+        raw = obj(self.preferences().get("AccountingInfoPrefs")).get("BookCloseDate")
+        closed_through = date.fromisoformat(str(raw)[:10]) if raw else None
         return PeriodStatus(open=closed_through is None or on > closed_through, closed_through=closed_through,
                             source="erp")
 
     # ---- journals -----------------------------------------------------------------------------------
 
-    def journal_entry(self, journal: JournalEntry) -> dict[str, Any]:
+    def journal_entry(self, journal: JournalEntry) -> JournalEntryBody:
         currency = journal_currency(journal)
-        lines = []
+        lines: list[JournalLine] = []
         for position, line in enumerate(journal.lines):
             debit, credit = debit_credit(line)
-            detail: dict[str, Any] = {"PostingType": "Debit" if debit else "Credit",
-                                      "AccountRef": {"value": line.account}}
-            for dimension, ref in DIMENSION_REFS:  # class; department (QuickBooks "locations" are Departments)
-                if line.dimensions.get(dimension) and ref not in detail:
-                    detail[ref] = {"value": line.dimensions[dimension]}
             lines.append({"Id": str(position), "Description": (line.memo or journal.memo or "")[:4000],
                           "Amount": debit or credit, "DetailType": "JournalEntryLineDetail",
-                          "JournalEntryLineDetail": detail})
-        body: dict[str, Any] = {"DocNumber": short_ref(journal.document_id, DOC_NUMBER_LENGTH),
+                          "JournalEntryLineDetail": _line_detail(line.account, line.dimensions, bool(debit))})
+        body: JournalEntryBody = {"DocNumber": short_ref(journal.document_id, DOC_NUMBER_LENGTH),
                                 "TxnDate": journal.accounting_date.isoformat(),
                                 "PrivateNote": narration(journal), "Line": lines,
                                 "CurrencyRef": {"value": currency}}
@@ -169,35 +189,33 @@ class QuickBooksOnline(ReadsBack):
         return post_with_lookup(journal.document_id, post, lambda found: self.find_by_external_id(found, "journal"))
 
     def post_journals(self, journals: Sequence[JournalEntry]) -> list[BulkItemResult]:
-        results: list[BulkItemResult] = []
-        size = self.connection.batch_size
-        for start in range(0, len(journals), size):
-            results += self._batch(list(journals[start:start + size]))
-        return results
+        return in_batches(journals, self.connection.batch_size, self._batch)
 
     def _batch(self, journals: list[JournalEntry]) -> list[BulkItemResult]:
-        items, early = [], {}
+        items: list[BatchItem] = []
+        early: dict[int, BulkItemResult] = {}
         for position, journal in enumerate(journals):
             try:
                 items.append({"bId": f"b{position}", "operation": "create", "JournalEntry": self.journal_entry(journal)})
             except DocumentRejected as exc:
-                early[position] = BulkItemResult(journal.document_id, reason=exc.reason, message=exc.message)
-        answers: dict[str, dict[str, Any]] = {}
+                early[position] = rejected_early(journal, exc)
+        answers: dict[str, JsonObject] = {}
         if items:
             request_id = "ll" + fingerprint(*[j.document_id for j in journals])[:34]   # batch requestid: ≤ 36
             lease = self.batch_limiter.acquire()
             try:
-                response = self.session.call("POST", "batch", json_body={"BatchItemRequest": items}, write=True,
+                request: BatchRequest = {"BatchItemRequest": items}
+                response = self.session.call("POST", "batch", json_body=request, write=True,
                                              query={"requestid": request_id,
                                                     "minorversion": self.connection.minor_version})
             except UncertainOutcome:
-                return self._resolve(journals, early)
+                return resolve_uncertain(journals, early, self._journal_lookup)
             finally:
                 self.batch_limiter.release(lease)
             if not response.ok:
                 code, message = _fault(response.json())
                 raise rejected(self.connection_id, f"batch: {message} ({code})")
-            answers = {a.get("bId"): a for a in (response.json() or {}).get("BatchItemResponse") or []}
+            answers = {text(a.get("bId")): a for a in objects(response.json_object().get("BatchItemResponse"))}
         out = []
         for position, journal in enumerate(journals):
             if position in early:
@@ -214,20 +232,11 @@ class QuickBooksOnline(ReadsBack):
                 out.append(BulkItemResult(journal.document_id, reason=reason, message=f"{message} ({code})"))
             else:
                 out.append(BulkItemResult(journal.document_id, PostResult(
-                    erp_ref=f"qbo:JournalEntry/{answer['JournalEntry'].get('Id')}", created=True)))
+                    erp_ref=f"qbo:JournalEntry/{obj(answer['JournalEntry']).get('Id')}", created=True)))
         return out
 
-    def _resolve(self, journals: list[JournalEntry], early: dict[int, BulkItemResult]) -> list[BulkItemResult]:
-        out = []
-        for position, journal in enumerate(journals):
-            if position in early:
-                out.append(early[position])
-                continue
-            found = self.find_by_external_id(journal.document_id, "journal")
-            out.append(BulkItemResult(journal.document_id, PostResult(found.erp_ref, True)) if found else
-                       BulkItemResult(journal.document_id, reason="uncertain_outcome",
-                                      message="outcome unknown; looked up, not found yet"))
-        return out
+    def _journal_lookup(self, external_id: str) -> PostResult | None:
+        return self.find_by_external_id(external_id, "journal")
 
     def find_by_external_id(self, external_id: str, kind: str | None = None) -> PostResult | None:
         """``kind`` narrows the lookup to one entity (one query instead of seven)."""
@@ -236,14 +245,14 @@ class QuickBooksOnline(ReadsBack):
         for entity in ("JournalEntry", "Invoice", "Bill", "CreditMemo", "VendorCredit"):
             if wanted is not None and entity not in wanted:
                 continue
-            for record in self._query(f"select * from {entity} where DocNumber = '{number}'").get(entity) or []:
-                if external_id in (record.get("PrivateNote") or ""):
+            for record in objects(self._query(f"select * from {entity} where DocNumber = '{number}'").get(entity)):
+                if external_id in text(record.get("PrivateNote")):
                     return PostResult(erp_ref=f"qbo:{entity}/{record.get('Id')}", created=False)
         for entity in ("Payment", "BillPayment"):
             if wanted is not None and entity not in wanted:
                 continue
-            for record in self._query(f"select * from {entity} where PaymentRefNum = '{number}'").get(entity) or []:
-                if external_id in (record.get("PrivateNote") or ""):
+            for record in objects(self._query(f"select * from {entity} where PaymentRefNum = '{number}'").get(entity)):
+                if external_id in text(record.get("PrivateNote")):
                     return PostResult(erp_ref=f"qbo:{entity}/{record.get('Id')}", created=False)
         return None
 
@@ -257,7 +266,7 @@ class QuickBooksOnline(ReadsBack):
 
 
     def read_back(self, entity_id: str, on: date, kinds: frozenset[str] = frozenset({"journal"}),
-                  budget: Any = None) -> Any:
+                  budget: ReadbackBudget | None = None) -> Listing:
         """Every transaction of the company dated ``on`` in the entities of ``kinds`` (journal entries always): the
         query language's ``WHERE TxnDate = '…' ORDERBY Id STARTPOSITION n MAXRESULTS 1000`` (Intuit's largest page),
         one call per page, until a page comes back short."""
@@ -271,7 +280,7 @@ class QuickBooksOnline(ReadsBack):
             while True:
                 statement = (f"SELECT * FROM {entity} WHERE TxnDate = '{on.isoformat()}' ORDERBY Id "
                              f"STARTPOSITION {start} MAXRESULTS {self.readback_page_size}")
-                found = read_page(budget, listing, lambda q=statement: self._query(q)).get(entity) or []
+                found = objects(read_page(budget, listing, partial(self._query, statement)).get(entity))
                 listing.records += [_readback_record(entity, record) for record in found]
                 if len(found) < self.readback_page_size:
                     break
@@ -286,13 +295,13 @@ class QuickBooksOnline(ReadsBack):
         key = f"{entity}:{name}"
         if key in self._parties:
             return self._parties[key]
-        found = self._query(f"select * from {entity} where DisplayName = '{name}'").get(entity) or []
+        found = objects(self._query(f"select * from {entity} where DisplayName = '{name}'").get(entity))
         if not found:
             request_id = "ll" + fingerprint(entity, party.source_id)[:34]
             try:
                 created = self._create(entity, {"DisplayName": name}, request_id)
             except UncertainOutcome:
-                found = self._query(f"select * from {entity} where DisplayName = '{name}'").get(entity) or []
+                found = objects(self._query(f"select * from {entity} where DisplayName = '{name}'").get(entity))
                 if not found:
                     raise
                 created = found[0]
@@ -300,8 +309,8 @@ class QuickBooksOnline(ReadsBack):
         self._parties[key] = str(found[0]["Id"])
         return self._parties[key]
 
-    def _item_lines(self, document: ErpDocument) -> list[dict[str, Any]]:
-        lines = []
+    def _item_lines(self, document: ErpDocument) -> list[SalesItemLine]:
+        lines: list[SalesItemLine] = []
         for line in document.lines:
             item = self.connection.items.get(line.account)
             if item is None:
@@ -314,16 +323,17 @@ class QuickBooksOnline(ReadsBack):
                           "SalesItemLineDetail": {"ItemRef": {"value": item}, "Qty": 1, "UnitPrice": amount}})
         return lines
 
-    def _account_lines(self, document: ErpDocument) -> list[dict[str, Any]]:
+    def _account_lines(self, document: ErpDocument) -> list[AccountLine]:
         return [{"Amount": Decimal(line.amount.canonical()), "Description": (line.description or "")[:4000],
                  "DetailType": "AccountBasedExpenseLineDetail",
                  "AccountBasedExpenseLineDetail": {"AccountRef": {"value": line.account}}}
                 for line in document.lines]
 
-    def _post_document(self, document: ErpDocument, body: dict[str, Any]) -> PostResult:
+    def _post_document(self, document: ErpDocument, fields: TransactionBody) -> PostResult:
         entity = ENTITY_OF_KIND[document.kind]
-        body = {**body, "PrivateNote": f"{document.memo or document.kind} [{document.external_id}]"[:4000],
-                "CurrencyRef": {"value": document.currency}}
+        body = fields.copy()
+        body["PrivateNote"] = f"{document.memo or document.kind} [{document.external_id}]"[:4000]
+        body["CurrencyRef"] = {"value": document.currency}
         if document.exchange_rate is not None:
             body["ExchangeRate"] = document.exchange_rate
 
@@ -336,7 +346,7 @@ class QuickBooksOnline(ReadsBack):
 
     def _sales(self, document: ErpDocument) -> PostResult:
         customer = self.ensure_party(document.party)
-        body = {"CustomerRef": {"value": customer}, "TxnDate": document.date.isoformat(),
+        body: TransactionBody = {"CustomerRef": {"value": customer}, "TxnDate": document.date.isoformat(),
                 "DocNumber": short_ref(document.external_id, DOC_NUMBER_LENGTH), "Line": self._item_lines(document)}
         if document.kind == "invoice" and document.due_date:
             body["DueDate"] = document.due_date.isoformat()
@@ -344,7 +354,7 @@ class QuickBooksOnline(ReadsBack):
 
     def _purchase(self, document: ErpDocument) -> PostResult:
         vendor = self.ensure_party(document.party)
-        body = {"VendorRef": {"value": vendor}, "TxnDate": document.date.isoformat(),
+        body: TransactionBody = {"VendorRef": {"value": vendor}, "TxnDate": document.date.isoformat(),
                 "DocNumber": short_ref(document.external_id, DOC_NUMBER_LENGTH), "Line": self._account_lines(document)}
         if document.kind == "bill" and document.due_date:
             body["DueDate"] = document.due_date.isoformat()
@@ -368,8 +378,9 @@ class QuickBooksOnline(ReadsBack):
             raise TransientError(f"{document.applies_to} is not in QuickBooks yet", reason="original_pending")
         txn_type, txn_id = original.erp_ref.removeprefix("qbo:").split("/")
         amount = Decimal(document.total.canonical())
-        line = {"Amount": amount, "LinkedTxn": [{"TxnId": txn_id, "TxnType": txn_type}]}
+        line: PaymentLine = {"Amount": amount, "LinkedTxn": [{"TxnId": txn_id, "TxnType": txn_type}]}
         reference = short_ref(document.external_id, DOC_NUMBER_LENGTH)
+        body: TransactionBody
         if document.kind == "payment":
             body = {"CustomerRef": {"value": self.ensure_party(document.party)}, "TotalAmt": amount,
                     "TxnDate": document.date.isoformat(), "DepositToAccountRef": {"value": document.account},
@@ -382,24 +393,45 @@ class QuickBooksOnline(ReadsBack):
         return self._post_document(document, body)
 
 
-def _readback_record(entity: str, record: dict[str, Any]) -> Any:
-    """A QuickBooks transaction as read back: journal lines signed (Debit +, Credit −); a native document's
-    account lines as QuickBooks shows them and its ``TotalAmt``."""
-    from ledgerlink.connectors.erps.readback import ErpRecord, external_id_in
+def _line_detail(account: str, dimensions: Mapping[str, str], debit: bool) -> JournalEntryLineDetail:
+    """A journal line's posting side, account and references (dimension values are QuickBooks ids, like the
+    accounts): ``class`` → ``ClassRef``; ``department`` (else ``location``: QuickBooks "locations" are
+    Departments) → ``DepartmentRef``."""
+    detail: JournalEntryLineDetail = {"PostingType": "Debit" if debit else "Credit", "AccountRef": {"value": account}}
+    if dimensions.get("class"):
+        detail["ClassRef"] = {"value": dimensions["class"]}
+    department = dimensions.get("department") or dimensions.get("location")
+    if department:
+        detail["DepartmentRef"] = {"value": department}
+    return detail
 
-    lines: list[tuple[str, Decimal]] = []
-    for line in record.get("Line") or []:
+
+def _signed_lines(lines: list[JsonObject]) -> list[tuple[str, Decimal]]:
+    """Journal lines signed (Debit +, Credit −); a native document's account lines as QuickBooks shows them."""
+    signed: list[tuple[str, Decimal]] = []
+    for line in lines:
         amount = Decimal(str(line.get("Amount", 0)))
         detail = line.get("JournalEntryLineDetail")
         if detail is not None:
-            sign = Decimal(1) if detail.get("PostingType") == "Debit" else Decimal(-1)
-            lines.append((str((detail.get("AccountRef") or {}).get("value")), sign * amount))
+            posting = obj(detail)
+            sign = Decimal(1) if posting.get("PostingType") == "Debit" else Decimal(-1)
+            signed.append((str(obj(posting.get("AccountRef")).get("value")), sign * amount))
         elif "AccountBasedExpenseLineDetail" in line:
-            lines.append((str(line["AccountBasedExpenseLineDetail"].get("AccountRef", {}).get("value")), amount))
+            account = obj(obj(line["AccountBasedExpenseLineDetail"]).get("AccountRef", {})).get("value")
+            signed.append((str(account), amount))
+    return signed
+
+
+def _readback_record(entity: str, record: JsonObject) -> ErpRecord:
+    """A QuickBooks transaction as read back: its signed lines and, for a native document, its ``TotalAmt``."""
+    from ledgerlink.connectors.erps.readback import ErpRecord, external_id_in
+
+    record_lines = objects(record.get("Line"))
     total = None
     if entity != "JournalEntry":
         total = Decimal(str(record.get("TotalAmt", sum((Decimal(str(line.get("Amount", 0)))
-                                                        for line in record.get("Line") or []), Decimal(0)))))
+                                                        for line in record_lines), Decimal(0)))))
     return ErpRecord(erp_ref=f"qbo:{entity}/{record.get('Id')}", kind=KIND_OF_ENTITY.get(entity, "journal"),
                      key=external_id_in(record.get("PrivateNote")), on=date.fromisoformat(str(record.get("TxnDate"))),
-                     lines=tuple(lines), total=total, currency=(record.get("CurrencyRef") or {}).get("value"))
+                     lines=tuple(_signed_lines(record_lines)), total=total,
+                     currency=optional_text(obj(record.get("CurrencyRef")).get("value")))

@@ -20,8 +20,16 @@ from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 
-from ledgerlink.config.model import BeancountConnection, Entity, LedgerLinkConfig
-from ledgerlink.connectors.erps.base import ConnectionLimits, PeriodStatus, PostResult
+from ledgerlink.config.model import Entity, LedgerLinkConfig
+from ledgerlink.connectors.erps.base import (
+    ConnectionLimits,
+    DayLister,
+    PartyKeeper,
+    PeriodStatus,
+    PostResult,
+    Preparer,
+)
+from ledgerlink.connectors.erps.beancount.config import BeancountConnection
 from ledgerlink.model.documents import JournalEntry, Party
 from ledgerlink.model.ids import fingerprint
 from ledgerlink.store.books import BookStore
@@ -152,7 +160,8 @@ class BeancountBook:
                                 f'{_quote(party.source_id)} {_quote(party.name or party.source_id)}\n')
         return erp_id
 
-    def find_by_external_id(self, external_id: str) -> PostResult | None:
+    def find_by_external_id(self, external_id: str, kind: str | None = None) -> PostResult | None:
+        """A book holds one record type (a transaction per document): ``kind`` does not narrow anything."""
         name = posting_name(external_id)
         return PostResult(erp_ref=self.store.location(name), created=False) if self.store.read(name) else None
 
@@ -162,6 +171,29 @@ class BeancountBook:
 
     def limits(self) -> ConnectionLimits:
         return ConnectionLimits(requests_per_minute=None, daily_budget=None, max_concurrency=None, bulk_size=1)
+
+    # ---- what else it does (the port's capability questions) ------------------------------------
+
+    def as_bulk_poster(self) -> None:
+        return None   # one posting file per document
+
+    def as_document_poster(self) -> None:
+        return None   # journals only
+
+    def as_party_keeper(self) -> PartyKeeper:
+        return self
+
+    def as_reader(self) -> None:
+        return None   # no API to read back: reconciliation lists the book's postings by id (as_day_lister)
+
+    def as_day_lister(self) -> DayLister:
+        return self
+
+    def as_preparer(self) -> Preparer:
+        return self
+
+    def api_calls(self) -> None:
+        return None
 
     # ---- reporting -----------------------------------------------------------------------------
 
