@@ -56,7 +56,7 @@ ERP_AMOUNT_LIMITS: dict[str, Callable[[int], Decimal]] = {
     "quickbooks_online": _significant(15),
 }
 # The legacy fixed-width file writes debit and credit right-aligned in 18 characters with an explicit decimal point
-# (connectors/erps/legacy_file.py FIXED_WIDTH): a longer number would shift every later field of the record.
+# (connectors/erps/legacy_file/connector.py FIXED_WIDTH): a longer number would shift every later field of the record.
 _FIXED_WIDTH_DIGITS = 18
 
 
