@@ -160,3 +160,30 @@ def offset_instant(value: JsonValue | None) -> datetime | None:
     except ValueError:
         return None
     return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
+
+
+# ---- what the fetch step added to an event (``{"notification": ..., "fetched": {name: response text}}``) ----
+
+def fetched_json(fetched: JsonValue, name: str, vendor: str) -> JsonValue:
+    """The fetched response text ``name``, parsed exactly (``base.load_exact``: Decimal, never float), or
+    ``missing_field`` when the fetch step left none."""
+    from ledgerlink.connectors.sources.base import (
+        load_exact,  # pydantic config models: never on the ingest path
+    )
+
+    raw = get(fetched, name)
+    if not isinstance(raw, str):
+        raise NormalizationError(f"no fetched {name} for this event", reason="missing_field", field=name)
+    loaded: JsonValue = load_exact(raw, what=f"{vendor} {name}")
+    return loaded
+
+
+def fetched_object(fetched: JsonValue, name: str, vendor: str) -> JsonObject:
+    """The fetched object ``name`` (an enveloped single object, ``{"data": {...}}``, is unwrapped), or
+    ``malformed_payload`` when it is not an object."""
+    found = fetched_json(fetched, name, vendor)
+    if isinstance(found, dict) and isinstance(found.get("data"), dict):
+        found = found["data"]
+    if not isinstance(found, dict):
+        raise NormalizationError(f"{vendor} {name} is not a JSON object", reason="malformed_payload")
+    return found
