@@ -43,7 +43,7 @@ UNAUTHORIZED_CODES = frozenset({401, 407})
 
 
 class ExpensifySession:
-    def __init__(self, source: ExpensifySource, credentials: Mapping[str, Any], http: Http) -> None:
+    def __init__(self, source: ExpensifySource, credentials: Mapping[str, object], http: Http) -> None:
         secret_id = source.api.credentials.secret_id
         self._credentials = {"partnerUserID": credential(credentials, "partnerUserID", secret_id),
                              "partnerUserSecret": credential(credentials, "partnerUserSecret", secret_id)}
@@ -70,7 +70,7 @@ class ExpensifySession:
         return text
 
 
-def connect(source: ExpensifySource, credentials: Mapping[str, Any], http: Http) -> ExpensifySession:
+def connect(source: ExpensifySource, credentials: Mapping[str, object], http: Http) -> ExpensifySession:
     return ExpensifySession(source, credentials, http)
 
 
