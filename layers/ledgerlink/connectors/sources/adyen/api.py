@@ -11,7 +11,6 @@ elsewhere. Only settlement details reports are fetched; other reports are record
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from ledgerlink.config.sources import AdyenSource
@@ -55,7 +54,7 @@ def wants(notification: Mapping[str, object], source: AdyenSource) -> bool:
     return source.reports is not None and is_settlement_report(_item(notification))
 
 
-def report_path(url: Any) -> str:
+def report_path(url: object) -> str:
     parts = urlsplit(str(url or ""))
     host = (parts.hostname or "").lower()
     if parts.scheme != "https" or not (host == "adyen.com" or host.endswith(".adyen.com")):
