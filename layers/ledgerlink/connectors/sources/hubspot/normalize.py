@@ -16,10 +16,7 @@ Every other subscription type, property or stage is recorded as ignored.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
-
-from pydantic import ValidationError
 
 from ledgerlink.config.model import Entity
 from ledgerlink.config.sources import HubSpotSource
@@ -30,6 +27,7 @@ from ledgerlink.connectors.sources.base import (
     local_date,
     parse_instant,
 )
+from ledgerlink.connectors.sources.crm import ClosedWon, closed_won_documents
 from ledgerlink.connectors.sources.hubspot.api import is_closed_won_change
 from ledgerlink.connectors.sources.reading import (
     fetched_json,
@@ -41,7 +39,6 @@ from ledgerlink.connectors.sources.reading import (
     text_or_none,
 )
 from ledgerlink.errors import NormalizationError, unknown_account
-from ledgerlink.model.documents import ContractEvent, CustomerEvent, Document, Party, SourceRef
 from ledgerlink.model.json import JsonObject, JsonValue
 from ledgerlink.model.money import CurrencyError, Money
 
@@ -112,38 +109,6 @@ def _entity(notification: JsonObject, source: HubSpotSource, ctx: NormalizeConte
     return ctx.config.entity(entity_id)
 
 
-def _documents(deal_id: str, customer_id: str, external_key: str, total: Money, closed: datetime, entity: Entity,
-               notification: JsonObject, ctx: NormalizeContext) -> list[Document]:
-    signed_on = local_date(closed, entity)
-    party = Party(role="customer", source_id=customer_id)
-    event_id = notification.get("eventId")
-
-    def ref(object_type: str, object_id: str, version: str) -> SourceRef:
-        return SourceRef(system=SYSTEM, object_type=object_type, object_id=object_id, version=version,
-                         event_id=str(event_id) if event_id else None, event_type="deal.propertyChange.dealstage",
-                         account=str(notification.get("portalId")), archive_key=ctx.archive_key,
-                         source_id=ctx.source_id)
-
-    customer_ref = ref("company" if not customer_id.startswith("contact:") else "contact", customer_id, "1")
-    contract_ref = ref("deal", deal_id, "closed_won")
-    try:
-        customer = CustomerEvent(
-            document_id=customer_ref.document_id(), source=customer_ref, entity_id=entity.id,
-            correlation_id=ctx.correlation_id, occurred_at=closed, accounting_date=signed_on, currency=total.currency,
-            party=party, external_ids={external_key: customer_id.removeprefix("contact:")},
-            memo=f"customer {customer_id} (HubSpot)")
-        contract = ContractEvent(
-            document_id=contract_ref.document_id(), source=contract_ref, entity_id=entity.id,
-            correlation_id=ctx.correlation_id, occurred_at=closed, accounting_date=signed_on, currency=total.currency,
-            contract_id=deal_id, party=party, total=total, start_date=signed_on,
-            customer_document_id=customer.document_id, related_document_ids=(customer.document_id,),
-            memo=f"closed-won HubSpot deal {deal_id}")
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        raise NormalizationError(f"deal {deal_id}: {first.get('msg')}", reason="invalid_document") from None
-    return [customer, contract]
-
-
 def normalize(event: JsonObject, ctx: NormalizeContext) -> Normalized:
     result = Normalized()
     source = _source(ctx)
@@ -164,5 +129,13 @@ def normalize(event: JsonObject, ctx: NormalizeContext) -> Normalized:
     total = _amount(properties["amount"], currency, deal_id)
     closed = parse_instant(properties.get("closedate"), field="closedate")
     customer_id, external_key = _customer(deal, deal_id)
-    result.documents.extend(_documents(deal_id, customer_id, external_key, total, closed, entity, notification, ctx))
+    event_id = notification.get("eventId")
+    result.documents.extend(closed_won_documents(ClosedWon(
+        system=SYSTEM, customer_type="company" if not customer_id.startswith("contact:") else "contact",
+        customer_id=customer_id, external_ids={external_key: customer_id.removeprefix("contact:")},
+        customer_memo=f"customer {customer_id} (HubSpot)", contract_type="deal", contract_id=deal_id,
+        contract_memo=f"closed-won HubSpot deal {deal_id}", what=f"deal {deal_id}",
+        event_id=str(event_id) if event_id else None, event_type="deal.propertyChange.dealstage",
+        account=str(notification.get("portalId")), total=total, occurred=closed,
+        signed_on=local_date(closed, entity)), entity, ctx))
     return result
