@@ -16,10 +16,6 @@ the lines must add up to the report's ``approvedAmount`` (``amounts_inconsistent
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
-
-from pydantic import ValidationError
 
 from ledgerlink.config.model import Entity
 from ledgerlink.config.sources import ConcurSource
@@ -28,12 +24,12 @@ from ledgerlink.connectors.sources.base import (
     NormalizeContext,
     Normalized,
     category_key,
-    local_date,
     major_money,
     parse_day,
     parse_instant,
 )
 from ledgerlink.connectors.sources.concur.api import facts
+from ledgerlink.connectors.sources.expenses import ApprovedReport, ExpenseSides, expense_reports
 from ledgerlink.connectors.sources.reading import (
     fetched_json,
     get,
@@ -44,7 +40,7 @@ from ledgerlink.connectors.sources.reading import (
     text_or_none,
 )
 from ledgerlink.errors import NormalizationError, unknown_account
-from ledgerlink.model.documents import ExpenseLine, ExpenseReport, Party, SourceRef
+from ledgerlink.model.documents import ExpenseLine, Party
 from ledgerlink.model.json import JsonArray, JsonObject, JsonValue
 from ledgerlink.model.money import Money, sum_money
 
@@ -75,15 +71,6 @@ def _fetched(event: JsonObject) -> tuple[JsonObject, JsonArray]:
     return report, expenses
 
 
-@dataclass(slots=True)
-class _Lines:
-    """A report's business expenses by who paid them (True: the employee), and every amount read."""
-
-    sides: dict[bool, list[ExpenseLine]] = field(default_factory=lambda: {True: [], False: []})
-    amounts: list[Money] = field(default_factory=list)
-    personal: bool = False
-
-
 def _expense_line(expense: JsonObject, position: int, report_id: str, amount: Money,
                   source: ConcurSource) -> ExpenseLine:
     expense_type = obj_at(expense, "expenseType")
@@ -96,13 +83,14 @@ def _expense_line(expense: JsonObject, position: int, report_id: str, amount: Mo
         description=text_or_none(expense, "businessPurpose"))
 
 
-def _lines(expenses: JsonArray, report_id: str, currency: str, source: ConcurSource) -> _Lines:
-    lines = _Lines()
+def _lines(expenses: JsonArray, report_id: str, currency: str, source: ConcurSource) -> tuple[ExpenseSides, bool]:
+    """The business expenses by who paid them, and whether any expense is personal."""
+    lines, personal = ExpenseSides(), False
     for position, expense in enumerate(expenses):
         if not isinstance(expense, dict):
             raise NormalizationError(f"expense {position} is not an object", reason="malformed_payload")
         if expense.get("isPersonalExpense") is True:
-            lines.personal = True
+            personal = True
             continue
         amount = _amount(expense.get("approvedAmount"), currency, field=f"expenses[{position}].approvedAmount")
         lines.amounts.append(amount)
@@ -110,12 +98,12 @@ def _lines(expenses: JsonArray, report_id: str, currency: str, source: ConcurSou
             continue
         employee_paid = get(expense.get("paymentType"), "code") in source.cash_payment_types
         lines.sides[employee_paid].append(_expense_line(expense, position, report_id, amount, source))
-    return lines
+    return lines, personal
 
 
-def _check_total(report: JsonObject, report_id: str, currency: str, lines: _Lines) -> None:
+def _check_total(report: JsonObject, report_id: str, currency: str, lines: ExpenseSides, personal: bool) -> None:
     """Without personal expenses, the lines add up to the report's ``approvedAmount``."""
-    if lines.personal or not lines.amounts:
+    if personal or not lines.amounts:
         return
     approved = _amount(report.get("approvedAmount"), currency, field="approvedAmount")
     if sum_money(lines.amounts, currency) != approved:
@@ -129,27 +117,6 @@ def _entity(known: Mapping[str, object], source: ConcurSource, ctx: NormalizeCon
     if entity_id is None:
         raise unknown_account("SAP Concur", "companyId", company, ctx.source_id)
     return ctx.config.entity(entity_id), company
-
-
-def _reports(report: JsonObject, report_id: str, currency: str, lines: _Lines, approved_at: datetime,
-             entity: Entity, company: str, notification: JsonObject,
-             ctx: NormalizeContext) -> list[ExpenseReport]:
-    employee = Party(role="employee", source_id=str(report.get("userId") or "concur-user"))
-    documents = []
-    for employee_paid, side_lines in lines.sides.items():
-        if not side_lines:
-            continue
-        side = "employee" if employee_paid else "company_card"
-        ref = SourceRef(system=SYSTEM, object_type="expense_report", object_id=report_id, version=f"approved:{side}",
-                        event_id=text(notification, "id"), event_type="statusChanged", account=company or None,
-                        archive_key=ctx.archive_key, source_id=ctx.source_id)
-        documents.append(ExpenseReport(
-            document_id=ref.document_id(), source=ref, entity_id=entity.id, correlation_id=ctx.correlation_id,
-            occurred_at=approved_at, accounting_date=local_date(approved_at, entity), currency=currency,
-            employee=employee, report_id=report_id, lines=tuple(side_lines),
-            total=sum_money([line.amount for line in side_lines], currency), reimbursable=employee_paid,
-            memo=f"Concur expense report {report_id} ({side.replace('_', ' ')})"))
-    return documents
 
 
 def _not_posted(notification: JsonObject, known: Mapping[str, object], source: ConcurSource) -> Ignored | None:
@@ -182,14 +149,13 @@ def normalize(event: JsonObject, ctx: NormalizeContext) -> Normalized:
     entity, company = _entity(known, source, ctx)
     approved_at = parse_instant(known.get("lastModifiedDate") or notification.get("timeStamp"),
                                 field="facts.lastModifiedDate")
-    lines = _lines(expenses, report_id, currency, source)
-    _check_total(report, report_id, currency, lines)
-    try:
-        result.documents.extend(_reports(report, report_id, currency, lines, approved_at, entity, company,
-                                         notification, ctx))
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        raise NormalizationError(f"report {report_id}: {first.get('msg')}", reason="invalid_document") from None
+    lines, personal = _lines(expenses, report_id, currency, source)
+    _check_total(report, report_id, currency, lines, personal)
+    result.documents.extend(expense_reports(ApprovedReport(
+        system=SYSTEM, object_type="expense_report", report_id=report_id, event_id=text(notification, "id"),
+        event_type="statusChanged", account=company or None,
+        employee=Party(role="employee", source_id=str(report.get("userId") or "concur-user")), currency=currency,
+        approved_at=approved_at, memo=f"Concur expense report {report_id}"), lines, entity, ctx))
     if not result.documents:
         result.ignored.append(Ignored("nothing_to_post", f"report {report_id} has no business expense"))
     return result
