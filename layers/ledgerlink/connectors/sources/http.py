@@ -22,11 +22,13 @@ import urllib.request
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Protocol
 from urllib.parse import urlsplit
 
 from ledgerlink.clock import epoch
 from ledgerlink.errors import NormalizationError, TransientError
+from ledgerlink.model.json import JsonValue
 
 MAX_RESPONSE_BYTES = 20 * 1024 * 1024
 USER_AGENT = "LedgerLink/0.1 (+https://github.com/ledgerlink)"
@@ -92,8 +94,12 @@ class UrllibHttp:
                                        host=_host(url)) from None
 
 
-def _read(response: object) -> bytes:
-    data = response.read(MAX_RESPONSE_BYTES + 1)  # type: ignore[attr-defined]
+class _Readable(Protocol):
+    def read(self, amount: int, /) -> bytes: ...
+
+
+def _read(response: _Readable) -> bytes:
+    data = response.read(MAX_RESPONSE_BYTES + 1)
     if len(data) > MAX_RESPONSE_BYTES:
         raise SourceApiError(f"response larger than {MAX_RESPONSE_BYTES} bytes", reason="source_response_too_large")
     return data
@@ -126,6 +132,19 @@ def credential(values: Mapping[str, object], name: str, secret_id: str) -> str:
     return value
 
 
+def _token_grant(body: bytes, default_expires: int) -> tuple[str, int]:
+    """(access token, seconds it lives) from an OAuth 2.0 token response; ValueError / KeyError / TypeError when the
+    answer is not one."""
+    answer: JsonValue = json.loads(body)
+    if not isinstance(answer, dict):
+        raise TypeError("token response is not an object")
+    token = answer["access_token"]
+    expires = answer.get("expires_in", default_expires)
+    if not isinstance(token, str) or not isinstance(expires, int | float | str | Decimal):
+        raise TypeError("token response has no string access_token or no numeric expires_in")
+    return token, int(expires)
+
+
 class BearerSession(ABC):
     """A vendor API behind an OAuth 2.0 token endpoint: the access token is cached (thread-safe) until a minute
     before ``expires_in``, and a GET answered 401 is tried once more with a fresh token. Subclasses say how to
@@ -152,8 +171,7 @@ class BearerSession(ABC):
                 return self._token[0]
             response = checked(self._request_token(), what=f"{self.VENDOR} token")
             try:
-                answer = json.loads(response.body)
-                token, expires = answer["access_token"], int(answer.get("expires_in", self.DEFAULT_EXPIRES))
+                token, expires = _token_grant(response.body, self.DEFAULT_EXPIRES)
             except (ValueError, KeyError, TypeError):
                 raise SourceApiError(f"{self.VENDOR} token response has no access_token",
                                      reason="source_api_rejected") from None

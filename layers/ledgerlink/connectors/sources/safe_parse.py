@@ -27,12 +27,15 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from itertools import accumulate
-from typing import Any
+from typing import TYPE_CHECKING
 
 # imported here, not on first use, although JSON sources never need it (~5 ms at cold start): defusedxml swaps
 # xml.etree modules in sys.modules while it imports, which must not happen while other threads run (local stack)
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
+
+if TYPE_CHECKING:
+    from ledgerlink.model.json import JsonValue
 
 # Real payloads nest far less (events/ and the contract files): a Stripe event 9 levels, Adyen/HubSpot/Ramp/Brex/
 # Concur ≤ 6, a Salesforce outbound message 6 elements, a camt.053 statement 13. 64 leaves room for any provider's
@@ -70,7 +73,7 @@ def json_depth(body: bytes) -> int:
     return max(0, max(accumulate(map(_STEP.__getitem__, brackets))))
 
 
-def load_json(body: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+def load_json(body: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> JsonValue:
     """The body as JSON, within the limits above, or :class:`UnreadableInput`."""
     try:
         text = body.decode("utf-8")
@@ -80,7 +83,7 @@ def load_json(body: bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
     if depth > max_depth:
         raise UnreadableInput(f"JSON nests {depth} levels deep; at most {max_depth} are read", "payload_too_deep")
     try:
-        payload = json.loads(text)
+        payload: JsonValue = json.loads(text)
     except RecursionError:  # cannot happen after the count above; kept so that it can never become a 5xx
         raise UnreadableInput(f"JSON nests more than {max_depth} levels deep", "payload_too_deep") from None
     except ValueError:

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ledgerlink.connectors.sources import safe_parse
 from ledgerlink.errors import MalformedPayload
+
+if TYPE_CHECKING:
+    from ledgerlink.model.json import JsonObject, JsonValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +41,7 @@ class WebhookEvent:
     event_id: str
     event_type: str
     created: int | None
-    payload: dict[str, Any]
+    payload: JsonObject
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +51,7 @@ class Acknowledgement:
     content_type: str = "text/plain"
 
 
-def load_json(body: bytes) -> Any:
+def load_json(body: bytes) -> JsonValue:
     """The body as JSON within the limits of :mod:`~ledgerlink.connectors.sources.safe_parse`: UTF-8 only
     (``json.loads(bytes)`` would also take UTF-16/32) → ``malformed_json``; nested at most ``MAX_JSON_DEPTH`` deep
     → ``payload_too_deep``; no lone surrogate → ``invalid_unicode``. Each is a 400, never a 503."""
@@ -58,14 +61,14 @@ def load_json(body: bytes) -> Any:
         raise MalformedPayload(exc.message, reason=exc.reason) from None
 
 
-def load_json_object(body: bytes) -> dict[str, Any]:
+def load_json_object(body: bytes) -> JsonObject:
     payload = load_json(body)
     if not isinstance(payload, dict):
         raise MalformedPayload("body is not a JSON object", reason="malformed_json")
     return payload
 
 
-def iso_epoch(value: Any) -> int | None:
+def iso_epoch(value: JsonValue) -> int | None:
     """An ISO 8601 instant as Unix seconds (no offset: UTC, as Ramp documents); None when absent or unreadable."""
     if not isinstance(value, str) or not value:
         return None

@@ -11,7 +11,6 @@ elsewhere. Only settlement details reports are fetched; other reports are record
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from ledgerlink.config.sources import AdyenSource
@@ -22,7 +21,7 @@ DOWNLOAD_PREFIX = "/reports/download/"
 
 
 class AdyenReportSession:
-    def __init__(self, source: AdyenSource, credentials: Mapping[str, Any], http: Http) -> None:
+    def __init__(self, source: AdyenSource, credentials: Mapping[str, object], http: Http) -> None:
         assert source.reports is not None
         secret_id = source.reports.credentials.secret_id
         self._auth = basic_auth(credential(credentials, "username", secret_id),
@@ -37,25 +36,25 @@ class AdyenReportSession:
         return response.body.decode("utf-8-sig")
 
 
-def _item(notification: Mapping[str, Any]) -> Mapping[str, Any]:
+def _item(notification: Mapping[str, object]) -> Mapping[str, object]:
     item = notification.get("NotificationRequestItem")
     return item if isinstance(item, dict) else notification
 
 
-def connect(source: AdyenSource, credentials: Mapping[str, Any], http: Http) -> AdyenReportSession:
+def connect(source: AdyenSource, credentials: Mapping[str, object], http: Http) -> AdyenReportSession:
     return AdyenReportSession(source, credentials, http)
 
 
-def is_settlement_report(item: Mapping[str, Any]) -> bool:
+def is_settlement_report(item: Mapping[str, object]) -> bool:
     return (item.get("eventCode") == "REPORT_AVAILABLE" and item.get("success") == "true"
             and str(item.get("pspReference") or "").startswith(SETTLEMENT_REPORT_PREFIX))
 
 
-def wants(notification: Mapping[str, Any], source: AdyenSource) -> bool:
+def wants(notification: Mapping[str, object], source: AdyenSource) -> bool:
     return source.reports is not None and is_settlement_report(_item(notification))
 
 
-def report_path(url: Any) -> str:
+def report_path(url: object) -> str:
     parts = urlsplit(str(url or ""))
     host = (parts.hostname or "").lower()
     if parts.scheme != "https" or not (host == "adyen.com" or host.endswith(".adyen.com")):
@@ -66,5 +65,5 @@ def report_path(url: Any) -> str:
     return quote(path)
 
 
-def fetch(notification: Mapping[str, Any], source: AdyenSource, session: AdyenReportSession) -> dict[str, str]:
+def fetch(notification: Mapping[str, object], source: AdyenSource, session: AdyenReportSession) -> dict[str, str]:
     return {"report": session.download(report_path(_item(notification).get("reason")))}

@@ -21,9 +21,11 @@ table (``adyen/currencies.py``: CLP and ISK count hundredths, CVE and IDR whole 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -34,35 +36,37 @@ from ledgerlink.connectors.sources.adyen.api import is_settlement_report
 from ledgerlink.connectors.sources.adyen.currencies import adyen_money
 from ledgerlink.connectors.sources.adyen.settlement import SettlementBatch, parse_report
 from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized, local_date
+from ledgerlink.connectors.sources.reading import get, obj_or_none, offset_instant, source_of
 from ledgerlink.errors import NormalizationError, unknown_account
 from ledgerlink.model.documents import Fee, Invoice, InvoiceLine, Party, Payment, Payout, SourceRef
+from ledgerlink.model.json import JsonObject, JsonValue
 from ledgerlink.model.money import Money
 
 SYSTEM = "adyen"
-CHARGEBACK_CODES = {"CHARGEBACK": "chargeback", "SECOND_CHARGEBACK": "chargeback",
-                    "CHARGEBACK_REVERSED": "chargeback_reversed"}
+CHARGEBACK_CODES: dict[str, Literal["chargeback", "chargeback_reversed"]] = {
+    "CHARGEBACK": "chargeback", "SECOND_CHARGEBACK": "chargeback", "CHARGEBACK_REVERSED": "chargeback_reversed"}
 
 
-def notification_item(event: dict[str, Any]) -> dict[str, Any]:
+def notification_item(event: JsonObject) -> JsonObject:
     """The one item of a message: ingest passes a single-item delivery as it came, a batch item by item."""
     item = event.get("NotificationRequestItem")
     if isinstance(item, dict):
         return item
     items = event.get("notificationItems")
-    if isinstance(items, list) and len(items) == 1 and isinstance(items[0], dict):
-        item = items[0].get("NotificationRequestItem")
+    if isinstance(items, list) and len(items) == 1:
+        item = get(items[0], "NotificationRequestItem")
         if isinstance(item, dict):
             return item
     raise NormalizationError("message holds no single Adyen NotificationRequestItem", reason="missing_field",
                              field="NotificationRequestItem")
 
 
-def _text(item: dict[str, Any], key: str) -> str | None:
+def _text(item: JsonObject, key: str) -> str | None:
     value = item.get(key)
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _amount(item: dict[str, Any]) -> Money:
+def _amount(item: JsonObject) -> Money:
     amount = item.get("amount")
     if not isinstance(amount, dict):
         raise NormalizationError("notification has no amount", reason="missing_field", field="amount")
@@ -77,27 +81,19 @@ def _amount(item: dict[str, Any]) -> Money:
     return adyen_money(value, currency, field="amount")  # Adyen's table ("Currency codes"), not ISO 4217's
 
 
-def _occurred(item: dict[str, Any]) -> datetime:
-    raw = item.get("eventDate")
-    if isinstance(raw, str):
-        try:
-            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is not None and parsed.tzinfo is not None:
-            return parsed.astimezone(UTC)
+def _occurred(item: JsonObject) -> datetime:
+    occurred = offset_instant(item.get("eventDate"))
+    if occurred is not None:
+        return occurred
     raise NormalizationError("notification has no eventDate with a UTC offset", reason="missing_field",
                              field="eventDate")
 
 
 def _source(ctx: NormalizeContext) -> AdyenSource:
-    source = ctx.config.source(ctx.source_id)
-    if not isinstance(source, AdyenSource):
-        raise NormalizationError(f"source {ctx.source_id!r} is not an Adyen source", reason="source_mismatch")
-    return source
+    return source_of(ctx, AdyenSource, "an Adyen source")
 
 
-def _entity(item: dict[str, Any], source: AdyenSource, ctx: NormalizeContext) -> Entity:
+def _entity(item: JsonObject, source: AdyenSource, ctx: NormalizeContext) -> Entity:
     return _merchant_entity(_text(item, "merchantAccountCode"), source, ctx)
 
 
@@ -109,7 +105,7 @@ def _merchant_entity(account: str | None, source: AdyenSource, ctx: NormalizeCon
     return ctx.config.entity(entity_id)
 
 
-def _ref(item: dict[str, Any], object_type: str, object_id: str, version: str, ctx: NormalizeContext) -> SourceRef:
+def _ref(item: JsonObject, object_type: str, object_id: str, version: str, ctx: NormalizeContext) -> SourceRef:
     return SourceRef(system=SYSTEM, object_type=object_type, object_id=object_id, version=version,
                      event_id=f"{item.get('eventCode')}:{item.get('pspReference')}:{item.get('success')}",
                      event_type=_text(item, "eventCode"), account=_text(item, "merchantAccountCode"),
@@ -124,7 +120,10 @@ def sale_document_id(payment_psp: str, source: AdyenSource) -> str | None:
     return None
 
 
-def _payment(item: dict[str, Any], ctx: NormalizeContext, *, object_type: str, object_id: str, direction: str,
+type _Direction = Literal["received", "refunded", "chargeback", "chargeback_reversed"]
+
+
+def _payment(item: JsonObject, ctx: NormalizeContext, *, object_type: str, object_id: str, direction: _Direction,
              memo: str, related: str | None = None) -> Payment:
     source = _source(ctx)
     entity = _entity(item, source, ctx)
@@ -140,7 +139,7 @@ def _payment(item: dict[str, Any], ctx: NormalizeContext, *, object_type: str, o
     )
 
 
-def _sales_receipt(item: dict[str, Any], ctx: NormalizeContext, psp: str) -> Invoice:
+def _sales_receipt(item: JsonObject, ctx: NormalizeContext, psp: str) -> Invoice:
     """The sale itself (``sales: receipt``): Dr receivable · Cr revenue for the captured amount, which the capture's
     payment then settles — Adyen sends no order or invoice, so without it the payment would leave the receivable
     below zero. Adyen notifications carry no tax breakdown: the amount is revenue as captured."""
@@ -169,7 +168,7 @@ def _payout_instant(batch: SettlementBatch, source: AdyenSource, fallback: datet
     return (local if local.tzinfo else local.replace(tzinfo=ZoneInfo(zone))).astimezone(UTC)
 
 
-def _settlement(item: dict[str, Any], report: str, ctx: NormalizeContext, result: Normalized) -> None:
+def _settlement(item: JsonObject, report: str, ctx: NormalizeContext, result: Normalized) -> None:
     source = _source(ctx)
     report_name = _text(item, "pspReference") or "settlement_detail_report"
     notified = _occurred(item)
@@ -198,10 +197,84 @@ def _settlement(item: dict[str, Any], report: str, ctx: NormalizeContext, result
             memo=f"Adyen settlement {label}: {batch.rows} rows ({', '.join(sorted(batch.types))})"))
 
 
-def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
+@dataclass(frozen=True, slots=True)
+class _Notification:
+    """A successful notification item, read once for every event code's handler."""
+
+    item: JsonObject
+    code: str
+    psp: str
+    original: str | None
+    source: AdyenSource
+    fetched: JsonValue
+
+
+def _sale(note: _Notification, ctx: NormalizeContext, result: Normalized) -> None:
+    """``CAPTURE`` / ``AUTHORISATION``: the sale's payment (and its receipt, ``sales: receipt``), on the one event
+    the source posts sales on."""
+    code, psp, source = note.code, note.psp, note.source
+    if code != source.post_sales_on:
+        result.ignored.append(Ignored("sale_posted_on_other_event",
+                                      f"{code} {psp}: this source posts sales on {source.post_sales_on}"))
+        return
+    object_type = "sale" if code == "AUTHORISATION" else "capture"
+    receipt = _sales_receipt(note.item, ctx, psp) if source.sales == "receipt" else None
+    if receipt is not None:
+        result.documents.append(receipt)
+    result.documents.append(_payment(note.item, ctx, object_type=object_type, object_id=psp, direction="received",
+                                     memo=f"Adyen {code.lower()} {psp}",
+                                     related=receipt.document_id if receipt else None))
+
+
+def _refund(note: _Notification, ctx: NormalizeContext, result: Normalized) -> None:
+    original = note.original
+    related = sale_document_id(original, note.source) if original else None
+    result.documents.append(_payment(note.item, ctx, object_type="refund", object_id=note.psp, direction="refunded",
+                                     memo=f"Adyen refund of {original or 'unknown payment'}", related=related))
+
+
+def _chargeback(note: _Notification, ctx: NormalizeContext, result: Normalized) -> None:
+    code, psp = note.code, note.psp
+    result.documents.append(_payment(note.item, ctx, object_type="chargeback", object_id=f"{psp}:{code}",
+                                     direction=CHARGEBACK_CODES[code], memo=f"Adyen {code.lower()} of {psp}"))
+
+
+def _cancellation(note: _Notification, ctx: NormalizeContext, result: Normalized) -> None:
+    payment_psp = note.original or note.psp
+    related = sale_document_id(payment_psp, note.source)
+    if related is None:
+        result.ignored.append(Ignored("nothing_captured",
+                                      f"CANCELLATION {note.psp}: authorisation voided before capture"))
+        return
+    result.documents.append(_payment(note.item, ctx, object_type="cancellation", object_id=note.psp,
+                                     direction="refunded", memo=f"Adyen cancellation of {payment_psp}",
+                                     related=related))
+
+
+def _report(note: _Notification, ctx: NormalizeContext, result: Normalized) -> None:
+    """``REPORT_AVAILABLE``: a downloaded settlement detail report posts its batches; any other report is recorded."""
+    report = get(note.fetched, "report")
+    settlement = is_settlement_report(note.item)
+    if settlement and isinstance(report, str):
+        _settlement(note.item, report, ctx, result)
+        return
+    if note.source.reports is None and settlement:
+        result.ignored.append(Ignored("settlement_report_not_downloaded", f"report {note.psp}: configure reports "
+                                                                          "(report user credentials) to download it"))
+    else:
+        result.ignored.append(Ignored("unsupported_report", f"report {note.psp}"))
+
+
+_HANDLERS: dict[str, Callable[[_Notification, NormalizeContext, Normalized], None]] = {
+    "CAPTURE": _sale, "AUTHORISATION": _sale, "REFUND": _refund, "CANCELLATION": _cancellation,
+    "REPORT_AVAILABLE": _report, **{code: _chargeback for code in CHARGEBACK_CODES},
+}
+
+
+def normalize(event: JsonObject, ctx: NormalizeContext) -> Normalized:
     result = Normalized()
     fetched = event.get("fetched") if "notification" in event else None
-    event = event["notification"] if isinstance(event.get("notification"), dict) else event
+    event = obj_or_none(event.get("notification")) or event
     item = notification_item(event)
     code = _text(item, "eventCode") or "?"
     psp = _text(item, "pspReference")
@@ -210,49 +283,14 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
     if item.get("success") != "true":
         result.ignored.append(Ignored("not_successful", f"{code} {psp} reports success={item.get('success')}"))
         return result
-    source = _source(ctx)
-    original = _text(item, "originalReference")
+    note = _Notification(item=item, code=code, psp=psp, original=_text(item, "originalReference"),
+                         source=_source(ctx), fetched=fetched)
+    handler = _HANDLERS.get(code)
+    if handler is None:
+        result.ignored.append(Ignored("unsupported_event_type", code))
+        return result
     try:
-        if code in ("CAPTURE", "AUTHORISATION"):
-            if code != source.post_sales_on:
-                result.ignored.append(Ignored("sale_posted_on_other_event",
-                                              f"{code} {psp}: this source posts sales on {source.post_sales_on}"))
-                return result
-            object_type, object_id = ("sale", psp) if code == "AUTHORISATION" else ("capture", psp)
-            receipt = _sales_receipt(item, ctx, psp) if source.sales == "receipt" else None
-            if receipt is not None:
-                result.documents.append(receipt)
-            result.documents.append(_payment(item, ctx, object_type=object_type, object_id=object_id,
-                                             direction="received", memo=f"Adyen {code.lower()} {psp}",
-                                             related=receipt.document_id if receipt else None))
-        elif code == "REFUND":
-            related = sale_document_id(original, source) if original else None
-            result.documents.append(_payment(item, ctx, object_type="refund", object_id=psp, direction="refunded",
-                                             memo=f"Adyen refund of {original or 'unknown payment'}", related=related))
-        elif code in CHARGEBACK_CODES:
-            version_key = f"{psp}:{code}"
-            result.documents.append(_payment(item, ctx, object_type="chargeback", object_id=version_key,
-                                             direction=CHARGEBACK_CODES[code], memo=f"Adyen {code.lower()} of {psp}"))
-        elif code == "CANCELLATION":
-            payment_psp = original or psp
-            related = sale_document_id(payment_psp, source)
-            if related is None:
-                result.ignored.append(Ignored("nothing_captured",
-                                              f"CANCELLATION {psp}: authorisation voided before capture"))
-                return result
-            result.documents.append(_payment(item, ctx, object_type="cancellation", object_id=psp,
-                                             direction="refunded", memo=f"Adyen cancellation of {payment_psp}",
-                                             related=related))
-        elif code == "REPORT_AVAILABLE" and is_settlement_report(item) and isinstance((fetched or {}).get("report"), str):
-            _settlement(item, fetched["report"], ctx, result)
-        elif code == "REPORT_AVAILABLE":
-            reason = ("settlement_report_not_downloaded" if source.reports is None and is_settlement_report(item)
-                      else "unsupported_report")
-            result.ignored.append(Ignored(reason, f"report {psp}" + (": configure reports (report user credentials) "
-                                                                      "to download it" if reason.startswith("settle")
-                                                                      else "")))
-        else:
-            result.ignored.append(Ignored("unsupported_event_type", code))
+        handler(note, ctx, result)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         raise NormalizationError(f"{code} {psp}: {first.get('msg')}", reason="invalid_document") from None

@@ -58,6 +58,58 @@ def _decimal(raw: str | None, currency: str, *, row: int, column: str) -> Decima
     return amount.amount
 
 
+def _cell(row: dict[str, str | None], column: str) -> str:
+    return (row.get(column) or "").strip()
+
+
+def _gross_row(row: dict[str, str | None], number: int, net_currency: str, net: Decimal,
+               batch: SettlementBatch) -> None:
+    """A row with gross amounts (Settled, Refunded, Chargeback ...): its gross less its costs is its net."""
+    gross_currency = _cell(row, "Gross Currency").upper()
+    if gross_currency != net_currency:
+        raise NormalizationError(
+            f"settlement report row {number} settles {gross_currency} in {net_currency}: currency conversion "
+            "at settlement is not supported yet (FX comes with the posting engine)",
+            reason="fx_settlement_unsupported", row=number)
+    gross = (_decimal(row.get("Gross Credit (GC)"), gross_currency, row=number, column="Gross Credit (GC)")
+             - _decimal(row.get("Gross Debit (GC)"), gross_currency, row=number, column="Gross Debit (GC)"))
+    costs = sum((_decimal(row.get(column), net_currency, row=number, column=column)
+                 for column in COST_COLUMNS), Decimal(0))
+    batch.gross += gross
+    batch.transaction_costs += costs
+    if gross - costs != net:
+        raise NormalizationError(
+            f"settlement report row {number}: gross {gross} − costs {costs} ≠ net {net} {net_currency}",
+            reason="amounts_inconsistent", row=number)
+
+
+def _add_row(row: dict[str, str | None], number: int, kind: str, net_currency: str,
+             batches: dict[tuple[str, str, str], SettlementBatch]) -> None:
+    key = (_cell(row, "Merchant Account"), _cell(row, "Batch Number"), net_currency)
+    batch = batches.setdefault(key, SettlementBatch(*key))
+    batch.rows += 1
+    batch.types[kind] = batch.types.get(kind, 0) + 1
+    net = (_decimal(row.get("Net Credit (NC)"), net_currency, row=number, column="Net Credit (NC)")
+           - _decimal(row.get("Net Debit (NC)"), net_currency, row=number, column="Net Debit (NC)"))
+    if kind in PAYOUT_TYPES:
+        batch.payout -= net
+        batch.payout_created = _cell(row, "Creation Date") or batch.payout_created
+        return
+    batch.net_movement += net
+    if _cell(row, "Gross Debit (GC)") or _cell(row, "Gross Credit (GC)"):
+        _gross_row(row, number, net_currency, net, batch)
+    else:
+        batch.other_costs -= net
+
+
+def _check_balanced(batch: SettlementBatch) -> None:
+    if batch.net_movement != batch.payout:
+        raise NormalizationError(
+            f"settlement batch {batch.batch_number} ({batch.merchant_account}, {batch.currency}) does not net to "
+            f"its payout: movements {batch.net_movement}, payout {batch.payout}", reason="amounts_inconsistent",
+            batch=batch.batch_number)
+
+
 def parse_report(text: str) -> list[SettlementBatch]:
     reader = csv.DictReader(io.StringIO(text))
     missing = [name for name in REQUIRED if name not in (reader.fieldnames or [])]
@@ -66,48 +118,14 @@ def parse_report(text: str) -> list[SettlementBatch]:
                                  reason="malformed_report")
     batches: dict[tuple[str, str, str], SettlementBatch] = {}
     for number, row in enumerate(reader, start=2):
-        kind = (row.get("Type") or "").strip()
-        net_currency = (row.get("Net Currency") or "").strip().upper()
+        kind = _cell(row, "Type")
+        net_currency = _cell(row, "Net Currency").upper()
         if not kind and not net_currency:
             continue  # trailing blank lines
         if not net_currency:
             raise NormalizationError(f"settlement report row {number} has no Net Currency", reason="malformed_report")
-        key = ((row.get("Merchant Account") or "").strip(), (row.get("Batch Number") or "").strip(), net_currency)
-        batch = batches.setdefault(key, SettlementBatch(*key))
-        batch.rows += 1
-        batch.types[kind] = batch.types.get(kind, 0) + 1
-        net = (_decimal(row.get("Net Credit (NC)"), net_currency, row=number, column="Net Credit (NC)")
-               - _decimal(row.get("Net Debit (NC)"), net_currency, row=number, column="Net Debit (NC)"))
-        if kind in PAYOUT_TYPES:
-            batch.payout -= net
-            batch.payout_created = (row.get("Creation Date") or "").strip() or batch.payout_created
-            continue
-        batch.net_movement += net
-        gross_currency = (row.get("Gross Currency") or "").strip().upper()
-        has_gross = bool((row.get("Gross Debit (GC)") or "").strip() or (row.get("Gross Credit (GC)") or "").strip())
-        if has_gross:
-            if gross_currency != net_currency:
-                raise NormalizationError(
-                    f"settlement report row {number} settles {gross_currency} in {net_currency}: currency conversion "
-                    "at settlement is not supported yet (FX comes with the posting engine)",
-                    reason="fx_settlement_unsupported", row=number)
-            gross = (_decimal(row.get("Gross Credit (GC)"), gross_currency, row=number, column="Gross Credit (GC)")
-                     - _decimal(row.get("Gross Debit (GC)"), gross_currency, row=number, column="Gross Debit (GC)"))
-            costs = sum((_decimal(row.get(column), net_currency, row=number, column=column)
-                         for column in COST_COLUMNS), Decimal(0))
-            batch.gross += gross
-            batch.transaction_costs += costs
-            if gross - costs != net:
-                raise NormalizationError(
-                    f"settlement report row {number}: gross {gross} − costs {costs} ≠ net {net} {net_currency}",
-                    reason="amounts_inconsistent", row=number)
-        else:
-            batch.other_costs -= net
+        _add_row(row, number, kind, net_currency, batches)
     result = list(batches.values())
     for batch in result:
-        if batch.net_movement != batch.payout:
-            raise NormalizationError(
-                f"settlement batch {batch.batch_number} ({batch.merchant_account}, {batch.currency}) does not net to "
-                f"its payout: movements {batch.net_movement}, payout {batch.payout}", reason="amounts_inconsistent",
-                batch=batch.batch_number)
+        _check_balanced(batch)
     return result

@@ -18,8 +18,8 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Sequence
-from typing import Any
 
+from ledgerlink.connectors.sources.reading import get, obj_at
 from ledgerlink.connectors.sources.webhooks import (
     Acknowledgement,
     SignedRequest,
@@ -28,13 +28,14 @@ from ledgerlink.connectors.sources.webhooks import (
     load_json,
 )
 from ledgerlink.errors import MalformedPayload, SignatureInvalid
+from ledgerlink.model.json import JsonObject, JsonValue
 
 SIGNED_FIELDS = ("pspReference", "originalReference", "merchantAccountCode", "merchantReference", "value",
                  "currency", "eventCode", "success")
 
 
-def signing_string(item: dict[str, Any]) -> str:
-    amount = item.get("amount") if isinstance(item.get("amount"), dict) else {}
+def signing_string(item: JsonObject) -> str:
+    amount = obj_at(item, "amount")
     values = {**item, "value": amount.get("value", ""), "currency": amount.get("currency", "")}
     return ":".join("" if values.get(name) is None else str(values.get(name)) for name in SIGNED_FIELDS)
 
@@ -47,18 +48,19 @@ def _key(hex_key: str) -> bytes:
                                reason="signature_unverifiable") from None
 
 
-def sign(item: dict[str, Any], hex_key: str) -> str:
+def sign(item: JsonObject, hex_key: str) -> str:
     """``additionalData.hmacSignature`` as Adyen computes it (demo, tests, ``ledgerlink local sign``)."""
     digest = hmac.new(_key(hex_key), signing_string(item).encode("utf-8"), hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
 
 
-def _items(payload: Any) -> list[dict[str, Any]]:
-    if not isinstance(payload, dict) or not isinstance(payload.get("notificationItems"), list):
+def _items(payload: JsonValue) -> list[JsonObject]:
+    wrappers = get(payload, "notificationItems")
+    if not isinstance(wrappers, list):
         raise MalformedPayload("Adyen delivery has no notificationItems list", reason="malformed_json")
     items = []
-    for position, wrapper in enumerate(payload["notificationItems"]):
-        item = wrapper.get("NotificationRequestItem") if isinstance(wrapper, dict) else None
+    for position, wrapper in enumerate(wrappers):
+        item = get(wrapper, "NotificationRequestItem")
         if not isinstance(item, dict):
             raise MalformedPayload(f"notificationItems[{position}] has no NotificationRequestItem",
                                    reason="missing_event_object")
@@ -73,8 +75,7 @@ def verify(body: bytes, secrets: Sequence[str]) -> None:
         raise SignatureInvalid("no HMAC key configured for this source", reason="signature_unverifiable")
     keys = [_key(secret) for secret in secrets]
     for position, item in enumerate(_items(load_json(body))):
-        additional = item.get("additionalData") if isinstance(item.get("additionalData"), dict) else {}
-        supplied = additional.get("hmacSignature")
+        supplied = get(item.get("additionalData"), "hmacSignature")
         if not isinstance(supplied, str) or not supplied:
             raise SignatureInvalid(f"notification item {position} has no additionalData.hmacSignature",
                                    reason="signature_missing")
@@ -88,7 +89,7 @@ def verify(body: bytes, secrets: Sequence[str]) -> None:
                                    reason="signature_mismatch")
 
 
-def event_id(item: dict[str, Any]) -> str:
+def event_id(item: JsonObject) -> str:
     """Adyen identifies a notification by (eventCode, pspReference); ``success`` separates a failed attempt."""
     return f"{item.get('eventCode')}:{item.get('pspReference')}:{item.get('success')}"
 
@@ -109,7 +110,7 @@ def parse_events(body: bytes) -> list[WebhookEvent]:
         if not isinstance(code, str) or not code:
             raise MalformedPayload("notification item has no eventCode", reason="missing_event_type")
         events.append(WebhookEvent(event_id=event_id(item), event_type=code, created=iso_epoch(item.get("eventDate")),
-                                   payload={"live": payload.get("live"), "NotificationRequestItem": item}))
+                                   payload={"live": get(payload, "live"), "NotificationRequestItem": item}))
     return events
 
 

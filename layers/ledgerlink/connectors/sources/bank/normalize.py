@@ -18,7 +18,6 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -26,8 +25,10 @@ from pydantic import ValidationError
 from ledgerlink.config.sources import BankSource
 from ledgerlink.connectors.sources.bank.statements import StatementError, StatementLine, parse
 from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized
+from ledgerlink.connectors.sources.reading import source_of, text
 from ledgerlink.errors import NormalizationError
 from ledgerlink.model.documents import BankTransaction, SourceRef
+from ledgerlink.model.json import JsonObject
 from ledgerlink.model.money import CurrencyError, Money
 
 SYSTEM = "bank"
@@ -40,19 +41,16 @@ _REFERENCE_PATTERNS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
 
 def candidate_document_ids(line: StatementLine) -> tuple[str, ...]:
     found: list[str] = []
-    for text in (line.reference or "", *line.references):
+    for value in (line.reference or "", *line.references):
         for pattern, system, object_type, version in _REFERENCE_PATTERNS:
-            for object_id in pattern.findall(text):
+            for object_id in pattern.findall(value):
                 found.append(SourceRef(system=system, object_type=object_type, object_id=object_id,
                                        version=version).document_id())
     return tuple(dict.fromkeys(found))
 
 
 def _source(ctx: NormalizeContext) -> BankSource:
-    source = ctx.config.source(ctx.source_id)
-    if not isinstance(source, BankSource):
-        raise NormalizationError(f"source {ctx.source_id!r} is not a bank source", reason="source_mismatch")
-    return source
+    return source_of(ctx, BankSource, "a bank source")
 
 
 def _money(line: StatementLine) -> Money:
@@ -67,7 +65,7 @@ def _money(line: StatementLine) -> Money:
                                  reason="invalid_amount", line=line.line_key) from None
 
 
-def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
+def normalize(event: JsonObject, ctx: NormalizeContext) -> Normalized:
     source = _source(ctx)
     content = event.get("content")
     if not isinstance(content, str):
@@ -95,8 +93,8 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
         booked = date.fromisoformat(line.booking_date)
         occurred = datetime.combine(booked, time(12), ZoneInfo(entity.time_zone)).astimezone(UTC)
         ref = SourceRef(system=SYSTEM, object_type="statement_line", object_id=f"{line.account}:{line.line_key}",
-                        version="1", event_id=event.get("file", {}).get("name") if isinstance(event.get("file"), dict)
-                        else None, event_type=f"statement.{line.format}", account=line.account,
+                        version="1", event_id=text(event.get("file"), "name"),
+                        event_type=f"statement.{line.format}", account=line.account,
                         archive_key=ctx.archive_key, source_id=ctx.source_id)
         try:
             result.documents.append(BankTransaction(

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
-from typing import Any
 
 from ledgerlink.connectors.sources import safe_parse
 
@@ -45,7 +45,7 @@ class StatementLine:
     statement_id: str
     format: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
@@ -105,6 +105,60 @@ def _date(element: ET.Element | None) -> str | None:
 _CAMT_AMOUNT = re.compile(r"\d{1,18}(\.\d{0,5})?|\.\d{1,5}", re.ASCII)   # ActiveOrHistoricCurrencyAndAmount
 
 
+def _camt_amount(entry: ET.Element, statement_id: str, position: int) -> tuple[str, str | None]:
+    """The entry's amount as written (a non-negative decimal string) and its currency attribute."""
+    amount_el = _child(entry, "Amt")
+    amount = (amount_el.text or "").strip() if amount_el is not None else ""
+    if amount_el is None or not amount:
+        raise StatementError(f"statement {statement_id} entry {position} has no amount")
+    if not _CAMT_AMOUNT.fullmatch(amount):   # xs:decimal ≥ 0: no sign, exponent, NaN or grouping
+        raise StatementError(f"statement {statement_id} entry {position}: amount {amount[:40]!r} is not a "
+                             "non-negative decimal")
+    return amount, amount_el.get("Ccy")
+
+
+def _camt_entry(entry: ET.Element, position: int, statement_id: str, account: str,
+                account_currency: str | None) -> StatementLine:
+    amount, entry_currency = _camt_amount(entry, statement_id, position)
+    currency = entry_currency or account_currency
+    if not currency:
+        raise StatementError(f"statement {statement_id} entry {position} has no currency")
+    direction = _text(entry, "CdtDbtInd")
+    if direction not in ("CRDT", "DBIT"):
+        raise StatementError(f"statement {statement_id} entry {position}: CdtDbtInd {direction!r}")
+    negative = (direction == "DBIT") != (_text(entry, "RvslInd") == "true")
+    status = _text(entry, "Sts") or _text(entry, "Sts", "Cd") or "BOOK"
+    booking = _date(_child(entry, "BookgDt"))
+    if not booking:
+        raise StatementError(f"statement {statement_id} entry {position} has no booking date")
+    details = _child(entry, "NtryDtls")
+    remittance = [*_all_text(details, "Ustrd"), *_all_text(_child(details, "TxDtls", "RmtInf"), "Ref")]
+    refs = [*_all_text(_child(details, "TxDtls", "Refs"), "EndToEndId"),
+            *_all_text(_child(details, "TxDtls", "Refs"), "InstrId"),
+            *_all_text(entry, "AddtlNtryInf")]
+    party_root = _child(details, "TxDtls", "RltdPties")
+    party = "Dbtr" if direction == "CRDT" else "Cdtr"
+    counterparty = _text(party_root, party, "Nm") or _text(party_root, party, "Pty", "Nm")
+    servicer = _text(entry, "AcctSvcrRef") or _text(entry, "NtryRef")
+    return StatementLine(
+        line_key=f"{statement_id}:{servicer or position}", account=account, currency=currency.upper(),
+        amount=("-" if negative else "") + amount, minor_units=None, booking_date=booking,
+        value_date=_date(_child(entry, "ValDt")), status=status,
+        reference=" ".join(remittance) or None, references=tuple(dict.fromkeys([*remittance, *refs])),
+        counterparty=counterparty, bank_reference=servicer, statement_id=statement_id, format="camt053")
+
+
+def _camt_statement(statement: ET.Element) -> list[StatementLine]:
+    statement_id = _text(statement, "Id") or "unknown"
+    account_el = _child(statement, "Acct")
+    account = _text(account_el, "Id", "IBAN") or _text(account_el, "Id", "Othr", "Id")
+    if not account:
+        raise StatementError(f"statement {statement_id} names no account")
+    account_currency = _text(account_el, "Ccy")
+    return [_camt_entry(entry, position, statement_id, account, account_currency)
+            for position, entry in enumerate(_children(statement, "Ntry"))]
+
+
 def parse_camt053(text: str) -> list[StatementLine]:
     try:  # defusedxml: no DOCTYPE / entity / external reference in any encoding; at most 64 nested elements
         root = safe_parse.parse_xml(text.encode("utf-8"))
@@ -116,49 +170,7 @@ def parse_camt053(text: str) -> list[StatementLine]:
     statements = _children(_child(root, "BkToCstmrStmt"), "Stmt")
     if not statements:
         raise StatementError("camt.053 document has no Stmt")
-    lines: list[StatementLine] = []
-    for statement in statements:
-        statement_id = _text(statement, "Id") or "unknown"
-        account_el = _child(statement, "Acct")
-        account = _text(account_el, "Id", "IBAN") or _text(account_el, "Id", "Othr", "Id")
-        if not account:
-            raise StatementError(f"statement {statement_id} names no account")
-        account_currency = _text(account_el, "Ccy")
-        for position, entry in enumerate(_children(statement, "Ntry")):
-            amount_el = _child(entry, "Amt")
-            if amount_el is None or not (amount_el.text or "").strip():
-                raise StatementError(f"statement {statement_id} entry {position} has no amount")
-            amount = amount_el.text.strip()
-            if not _CAMT_AMOUNT.fullmatch(amount):   # xs:decimal ≥ 0: no sign, exponent, NaN or grouping
-                raise StatementError(f"statement {statement_id} entry {position}: amount {amount[:40]!r} is not a "
-                                     "non-negative decimal")
-            currency = amount_el.get("Ccy") or account_currency
-            if not currency:
-                raise StatementError(f"statement {statement_id} entry {position} has no currency")
-            direction = _text(entry, "CdtDbtInd")
-            if direction not in ("CRDT", "DBIT"):
-                raise StatementError(f"statement {statement_id} entry {position}: CdtDbtInd {direction!r}")
-            negative = (direction == "DBIT") != (_text(entry, "RvslInd") == "true")
-            status = _text(entry, "Sts") or _text(entry, "Sts", "Cd") or "BOOK"
-            booking = _date(_child(entry, "BookgDt"))
-            if not booking:
-                raise StatementError(f"statement {statement_id} entry {position} has no booking date")
-            details = _child(entry, "NtryDtls")
-            remittance = [*_all_text(details, "Ustrd"), *_all_text(_child(details, "TxDtls", "RmtInf"), "Ref")]
-            refs = [*_all_text(_child(details, "TxDtls", "Refs"), "EndToEndId"),
-                    *_all_text(_child(details, "TxDtls", "Refs"), "InstrId"),
-                    *_all_text(entry, "AddtlNtryInf")]
-            party_root = _child(details, "TxDtls", "RltdPties")
-            party = "Dbtr" if direction == "CRDT" else "Cdtr"
-            counterparty = _text(party_root, party, "Nm") or _text(party_root, party, "Pty", "Nm")
-            servicer = _text(entry, "AcctSvcrRef") or _text(entry, "NtryRef")
-            lines.append(StatementLine(
-                line_key=f"{statement_id}:{servicer or position}", account=account, currency=currency.upper(),
-                amount=("-" if negative else "") + amount, minor_units=None, booking_date=booking,
-                value_date=_date(_child(entry, "ValDt")), status=status,
-                reference=" ".join(remittance) or None, references=tuple(dict.fromkeys([*remittance, *refs])),
-                counterparty=counterparty, bank_reference=servicer, statement_id=statement_id, format="camt053"))
-    return lines
+    return [line for statement in statements for line in _camt_statement(statement)]
 
 
 # ---- BAI2 ---------------------------------------------------------------------------------------
@@ -196,6 +208,93 @@ def _yymmdd(raw: str) -> str:
 _FUNDS_EXTRA = {"V": 2, "S": 3}
 
 
+@dataclass(slots=True)
+class _Bai2Reader:
+    """Where a BAI2 file is while its records are read: the group (02) and account (03) in force, the lines so far."""
+
+    file_id: str
+    group_currency: str = "USD"
+    as_of: str | None = None
+    account: str | None = None
+    account_currency: str | None = None
+    index: int = 0
+    previous: str = "01"
+    lines: list[StatementLine] = field(default_factory=list)
+
+    def group(self, fields: list[str], rest: str, continues_detail: bool) -> None:
+        self.as_of = _yymmdd(fields[3]) if len(fields) > 3 else None
+        self.group_currency = (fields[5] if len(fields) > 5 and fields[5] else "USD").upper()
+
+    def open_account(self, fields: list[str], rest: str, continues_detail: bool) -> None:
+        self.account = fields[0] or None
+        self.account_currency = (fields[1] if len(fields) > 1 and fields[1] else self.group_currency).upper()
+
+    def detail(self, fields: list[str], rest: str, continues_detail: bool) -> None:
+        if self.account is None or self.as_of is None:
+            raise StatementError("BAI2 16 record outside an account (03) of a group (02)")
+        self.index += 1
+        self.lines.append(_bai2_detail(fields, rest, self.account, self.account_currency or self.group_currency,
+                                       self.as_of, f"{self.file_id}:{self.as_of}:{self.index}", self.file_id))
+
+    def continuation(self, fields: list[str], rest: str, continues_detail: bool) -> None:
+        """An 88 after a 16 continues its text; after 02/03 it continues a summary record: nothing to keep."""
+        extra = rest.strip()
+        if continues_detail and self.lines and extra:
+            last = self.lines[-1]
+            self.lines[-1] = replace(last, reference=f"{last.reference or ''} {extra}".strip(),
+                                     references=(*last.references, extra))
+
+    def trailer(self, fields: list[str], rest: str, continues_detail: bool) -> None:
+        """49 / 98 / 99: account, group and file trailers carry nothing a line needs."""
+
+
+_BAI2_RECORDS: dict[str, Callable[[_Bai2Reader, list[str], str, bool], None]] = {
+    "02": _Bai2Reader.group, "03": _Bai2Reader.open_account, "16": _Bai2Reader.detail,
+    "88": _Bai2Reader.continuation, "49": _Bai2Reader.trailer, "98": _Bai2Reader.trailer,
+    "99": _Bai2Reader.trailer,
+}
+
+
+def _bai2_detail_refs(fields: list[str]) -> tuple[str | None, str, str, str]:
+    """(value date, bank reference, customer reference, free text) after a 16 record's funds type, whose extra
+    fields (availability distribution) are skipped."""
+    funds = fields[2].strip()
+    position = 3 + _FUNDS_EXTRA.get(funds, 0)
+    value_date = _yymmdd(fields[3]) if funds == "V" and len(fields) > 3 and fields[3] else None
+    if funds == "D" and len(fields) > 3 and _digits(fields[3]):
+        position = 4 + 2 * int(fields[3])
+    bank_ref = fields[position].strip() if len(fields) > position else ""
+    customer_ref = fields[position + 1].strip() if len(fields) > position + 1 else ""
+    free_text = ",".join(fields[position + 2:]).strip() if len(fields) > position + 2 else ""
+    return value_date, bank_ref, customer_ref, free_text
+
+
+def _bai2_sign(type_code: int) -> int:
+    if 100 <= type_code < 400:
+        return 1
+    if 400 <= type_code < 700:
+        return -1
+    raise StatementError(f"BAI2 type code {type_code} is neither a credit nor a debit detail")
+
+
+def _bai2_detail(fields: list[str], rest: str, account: str, currency: str, as_of: str, key: str,
+                 file_id: str) -> StatementLine:
+    """A 16 (transaction detail) record: type code, amount in minor units, funds type, references, text."""
+    if len(fields) < 3 or not _digits(fields[0]):
+        raise StatementError(f"BAI2 16 record has no type code: {('16,' + rest)[:40]!r}")
+    type_code = int(fields[0])
+    raw_amount = fields[1].strip()
+    if not _digits(raw_amount):
+        raise StatementError(f"BAI2 16 record amount {raw_amount!r} is not unsigned minor units")
+    value_date, bank_ref, customer_ref, free_text = _bai2_detail_refs(fields)
+    minor = _bai2_sign(type_code) * int(raw_amount)
+    refs = tuple(r for r in (customer_ref, free_text) if r)
+    return StatementLine(
+        line_key=f"{key}:{bank_ref}", account=account, currency=currency, amount=str(minor), minor_units=minor,
+        booking_date=as_of, value_date=value_date, status="BOOK", reference=" ".join(refs) or None, references=refs,
+        counterparty=None, bank_reference=bank_ref or None, statement_id=f"{file_id}:{account}", format="bai2")
+
+
 def parse_bai2(text: str) -> list[StatementLine]:
     records = _records(text)
     if not records or not records[0].startswith("01,"):
@@ -203,63 +302,14 @@ def parse_bai2(text: str) -> list[StatementLine]:
     header = records[0].split(",")
     if len(header) < 5 or not re.fullmatch(r"\d{6}", header[3] or ""):
         raise StatementError("BAI2 file header has no creation date (YYMMDD)")
-    file_id = header[5] if len(header) > 5 and header[5] else header[3]
-    lines: list[StatementLine] = []
-    group_currency, as_of = "USD", None
-    account, account_currency = None, None
-    index = 0
-    previous = "01"
+    reader = _Bai2Reader(file_id=header[5] if len(header) > 5 and header[5] else header[3])
     for record in records[1:]:
         code, _, rest = record.partition(",")
-        fields = rest.split(",")
-        continues_detail = code == "88" and previous == "16"
+        continues_detail = code == "88" and reader.previous == "16"
         if code != "88":
-            previous = code
-        if code == "02":
-            as_of = _yymmdd(fields[3]) if len(fields) > 3 else None
-            group_currency = (fields[5] if len(fields) > 5 and fields[5] else "USD").upper()
-        elif code == "03":
-            account = fields[0] or None
-            account_currency = (fields[1] if len(fields) > 1 and fields[1] else group_currency).upper()
-        elif code == "16":
-            if account is None or as_of is None:
-                raise StatementError("BAI2 16 record outside an account (03) of a group (02)")
-            if len(fields) < 3 or not _digits(fields[0]):
-                raise StatementError(f"BAI2 16 record has no type code: {record[:40]!r}")
-            type_code = int(fields[0])
-            raw_amount = fields[1].strip()
-            if not _digits(raw_amount):
-                raise StatementError(f"BAI2 16 record amount {raw_amount!r} is not unsigned minor units")
-            funds = fields[2].strip()
-            position = 3 + _FUNDS_EXTRA.get(funds, 0)
-            value_date = _yymmdd(fields[3]) if funds == "V" and len(fields) > 3 and fields[3] else None
-            if funds == "D" and len(fields) > 3 and _digits(fields[3]):
-                position = 4 + 2 * int(fields[3])
-            bank_ref = fields[position].strip() if len(fields) > position else ""
-            customer_ref = fields[position + 1].strip() if len(fields) > position + 1 else ""
-            free_text = ",".join(fields[position + 2:]).strip() if len(fields) > position + 2 else ""
-            if 100 <= type_code < 400:
-                negative = False
-            elif 400 <= type_code < 700:
-                negative = True
-            else:
-                raise StatementError(f"BAI2 type code {type_code} is neither a credit nor a debit detail")
-            minor = -int(raw_amount) if negative else int(raw_amount)
-            index += 1
-            refs = tuple(r for r in (customer_ref, free_text) if r)
-            lines.append(StatementLine(
-                line_key=f"{file_id}:{as_of}:{index}:{bank_ref}", account=account,
-                currency=account_currency or group_currency, amount=str(minor), minor_units=minor,
-                booking_date=as_of, value_date=value_date, status="BOOK",
-                reference=" ".join(refs) or None, references=refs, counterparty=None,
-                bank_reference=bank_ref or None, statement_id=f"{file_id}:{account}", format="bai2"))
-        elif code == "88":
-            if continues_detail and lines:  # 88 after 02/03 continues a summary record: nothing to keep
-                last = lines[-1]
-                extra = rest.strip()
-                if extra:
-                    lines[-1] = StatementLine(**{**last.to_dict(), "reference": f"{last.reference or ''} {extra}".strip(),
-                                                 "references": (*last.references, extra)})
-        elif code not in ("49", "98", "99"):
+            reader.previous = code
+        handler = _BAI2_RECORDS.get(code)
+        if handler is None:
             raise StatementError(f"unknown BAI2 record code {code!r}")
-    return lines
+        handler(reader, rest.split(","), rest, continues_detail)
+    return reader.lines

@@ -18,45 +18,36 @@ Brex's webhook carries no category, so the source's ``default_category`` is used
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from pydantic import ValidationError
 
 from ledgerlink.config.model import Entity
 from ledgerlink.config.sources import BrexSource
-from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized, local_date
+from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized, local_date, minor_money
+from ledgerlink.connectors.sources.reading import offset_instant, source_of, text, text_or_none
 from ledgerlink.errors import NormalizationError, unknown_account
 from ledgerlink.model.documents import CardTransaction, Party, SourceRef
-from ledgerlink.model.money import CurrencyError, Money
+from ledgerlink.model.json import JsonObject, JsonValue
+from ledgerlink.model.money import Money
 
 SYSTEM = "brex"
 OBJECT_TYPES = {"PURCHASE": "card_expense", "REFUND": "card_refund", "WITHDRAWAL": "card_withdrawal"}
 
 
 def _source(ctx: NormalizeContext) -> BrexSource:
-    source = ctx.config.source(ctx.source_id)
-    if not isinstance(source, BrexSource):
-        raise NormalizationError(f"source {ctx.source_id!r} is not a Brex source", reason="source_mismatch")
-    return source
+    return source_of(ctx, BrexSource, "a Brex source")
 
 
-def _money(event: dict[str, Any]) -> Money:
+def _money(event: JsonObject) -> Money:
     for key in ("amount", "billing_amount", "original_amount"):
         holder = event.get(key)
-        if isinstance(holder, dict):
-            value, currency = holder.get("amount"), holder.get("currency")
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise NormalizationError(f"{key}.amount {value!r} is not an integer in minor units",
-                                         reason="invalid_amount", field=f"{key}.amount")
-            try:
-                return Money.from_minor(value, currency)  # signed as Brex sent it: never abs() (issue 17)
-            except CurrencyError as exc:
-                raise NormalizationError(str(exc), reason="invalid_currency", field=f"{key}.currency") from None
+        if isinstance(holder, dict):  # integer minor units, signed as Brex sent it: never abs() (issue 17)
+            return minor_money(holder, field=key, currency_key="currency")
     raise NormalizationError("event has no amount", reason="missing_field", field="amount")
 
 
-def _entity(company: Any, source: BrexSource, ctx: NormalizeContext) -> Entity:
+def _entity(company: JsonValue, source: BrexSource, ctx: NormalizeContext) -> Entity:
     """The Brex company's entity; a company nobody mapped is a case (``unknown_account``) unless the source opted in."""
     entity_id = source.entity_for_account(str(company) if company else None)
     if entity_id is None:
@@ -64,7 +55,7 @@ def _entity(company: Any, source: BrexSource, ctx: NormalizeContext) -> Entity:
     return ctx.config.entity(entity_id)
 
 
-def _liability_effect(amount: Money, payment_type: Any, expense_id: str) -> Money:
+def _liability_effect(amount: Money, payment_type: JsonValue, expense_id: str) -> Money:
     """What the authorisation does to the card liability, as the CardTransaction amount (+ = Dr expense · Cr
     card_liability). Brex documents its money fields as signed ("an unsigned value will be interpreted as
     positive", developer.brex.com Webhooks API, Expense Payment Updated Event), so a negative PURCHASE or WITHDRAWAL
@@ -80,30 +71,25 @@ def _liability_effect(amount: Money, payment_type: Any, expense_id: str) -> Mone
     return -amount
 
 
-def _occurred(event: dict[str, Any]) -> datetime:
-    raw = event.get("purchased_at")
-    if isinstance(raw, str):
-        try:
-            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        except ValueError:
-            parsed = None
-        if parsed is not None and parsed.tzinfo is not None:
-            return parsed.astimezone(UTC)
+def _occurred(event: JsonObject) -> datetime:
+    occurred = offset_instant(event.get("purchased_at"))
+    if occurred is not None:
+        return occurred
     raise NormalizationError("event has no purchased_at timestamp with a UTC offset", reason="missing_field",
                              field="purchased_at")
 
 
-def _ref(event: dict[str, Any], object_type: str, expense_id: str, version: str, ctx: NormalizeContext) -> SourceRef:
+def _ref(event: JsonObject, object_type: str, expense_id: str, version: str, ctx: NormalizeContext) -> SourceRef:
     return SourceRef(system=SYSTEM, object_type=object_type, object_id=expense_id, version=version,
-                     event_type=event.get("event_type"), account=event.get("company_id") or None,
+                     event_type=text(event, "event_type"), account=text_or_none(event, "company_id"),
                      archive_key=ctx.archive_key, source_id=ctx.source_id)
 
 
-def _card_transaction(event: dict[str, Any], ctx: NormalizeContext, *, object_type: str, version: str,
+def _card_transaction(event: JsonObject, ctx: NormalizeContext, *, object_type: str, version: str,
                       mirror: bool = False, related: str | None = None) -> CardTransaction:
     """The card transaction of a pending authorisation, or (``mirror``) the compensation of a declined one."""
     source = _source(ctx)
-    expense_id = event["expense_id"]
+    expense_id = str(event["expense_id"])
     company = event.get("company_id")
     entity = _entity(company, source, ctx)
     occurred = _occurred(event)
@@ -116,14 +102,14 @@ def _card_transaction(event: dict[str, Any], ctx: NormalizeContext, *, object_ty
         document_id=ref.document_id(), source=ref, entity_id=entity.id, correlation_id=ctx.correlation_id,
         occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=amount.currency,
         cardholder=Party(role="employee", source_id=str(holder)),
-        merchant=event.get("payment_description") or "unknown merchant", category=category,
+        merchant=text_or_none(event, "payment_description") or "unknown merchant", category=category,
         amount=amount,
         memo=f"Brex {object_type.replace('_', ' ')} {expense_id}" + (" (declined)" if related else ""),
         related_document_ids=(related,) if related else (),
     )
 
 
-def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
+def normalize(event: JsonObject, ctx: NormalizeContext) -> Normalized:
     result = Normalized()
     event_type = event.get("event_type")
     if event_type != "EXPENSE_PAYMENT_UPDATED":
@@ -136,7 +122,7 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
     version = event.get("version")
     try:
         if status == "PENDING":
-            object_type = OBJECT_TYPES.get(payment_type)
+            object_type = OBJECT_TYPES.get(payment_type) if isinstance(payment_type, str) else None
             if object_type is None:
                 result.ignored.append(Ignored("unsupported_payment_type", f"{expense_id}: {payment_type}"))
                 return result

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from ledgerlink.clock import epoch
@@ -36,7 +35,7 @@ class ConcurSession(BearerSession):
     VENDOR = "Concur"
     DEFAULT_EXPIRES = 3600
 
-    def __init__(self, source: ConcurSource, credentials: Mapping[str, Any], http: Http,
+    def __init__(self, source: ConcurSource, credentials: Mapping[str, object], http: Http,
                  clock: Callable[[], float] = epoch) -> None:
         super().__init__(source.api.base_url, source.api.timeout_seconds, http, clock)
         secret_id = source.api.credentials.secret_id
@@ -51,28 +50,28 @@ class ConcurSession(BearerSession):
             headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"})
 
 
-def connect(source: ConcurSource, credentials: Mapping[str, Any], http: Http) -> ConcurSession:
+def connect(source: ConcurSource, credentials: Mapping[str, object], http: Http) -> ConcurSession:
     return ConcurSession(source, credentials, http)
 
 
-def facts(notification: Mapping[str, Any]) -> Mapping[str, Any]:
+def facts(notification: Mapping[str, object]) -> Mapping[str, object]:
     value = notification.get("facts")
     return value if isinstance(value, dict) else {}
 
 
-def wants(notification: Mapping[str, Any], source: ConcurSource) -> bool:
+def wants(notification: Mapping[str, object], source: ConcurSource) -> bool:
     return (notification.get("eventType") == "statusChanged"
             and facts(notification).get("currentApprovalStatus") in source.approved_statuses)
 
 
-def report_path(notification: Mapping[str, Any]) -> str:
+def report_path(notification: Mapping[str, object]) -> str:
     path = urlsplit(str(facts(notification).get("href") or "")).path
     if not _REPORT_PATH.match(path):
         raise SourceApiError("the Concur event has no Expense v4 report href", reason="missing_field", field="href")
     return path
 
 
-def fetch(notification: Mapping[str, Any], source: ConcurSource, session: ConcurSession) -> dict[str, str]:
+def fetch(notification: Mapping[str, object], source: ConcurSource, session: ConcurSession) -> dict[str, str]:
     path = report_path(notification)
     return {"report": session.get(path, what="Concur report"),
             "expenses": session.get(f"{path}/expenses", what="Concur report expenses")}

@@ -19,12 +19,13 @@ import json
 import re
 from collections.abc import Mapping
 from datetime import date, timedelta
-from typing import Any
 from urllib.parse import urlencode
 
 from ledgerlink.config.sources import ExpensifySource
 from ledgerlink.connectors.sources.api import PolledEvent
 from ledgerlink.connectors.sources.http import Http, SourceApiError, SourceApiUnavailable, checked, credential
+from ledgerlink.connectors.sources.reading import get, text
+from ledgerlink.model.json import JsonObject, JsonValue
 
 PATH = "/Integration-Server/ExpensifyIntegrations"
 # The export template (Freemarker): one JSON array, amounts as integers in "cents" (Expensify's unit).
@@ -43,7 +44,7 @@ UNAUTHORIZED_CODES = frozenset({401, 407})
 
 
 class ExpensifySession:
-    def __init__(self, source: ExpensifySource, credentials: Mapping[str, Any], http: Http) -> None:
+    def __init__(self, source: ExpensifySource, credentials: Mapping[str, object], http: Http) -> None:
         secret_id = source.api.credentials.secret_id
         self._credentials = {"partnerUserID": credential(credentials, "partnerUserID", secret_id),
                              "partnerUserSecret": credential(credentials, "partnerUserSecret", secret_id)}
@@ -51,7 +52,7 @@ class ExpensifySession:
         self._timeout = source.api.timeout_seconds
         self._http = http
 
-    def job(self, job: dict[str, Any], *, what: str, **fields: str) -> str:
+    def job(self, job: JsonObject, *, what: str, **fields: str) -> str:
         form = {"requestJobDescription": json.dumps({**job, "credentials": self._credentials}), **fields}
         text = checked(self._http.request(
             "POST", self._url, body=urlencode(form).encode(), timeout=self._timeout,
@@ -70,7 +71,7 @@ class ExpensifySession:
         return text
 
 
-def connect(source: ExpensifySource, credentials: Mapping[str, Any], http: Http) -> ExpensifySession:
+def connect(source: ExpensifySource, credentials: Mapping[str, object], http: Http) -> ExpensifySession:
     return ExpensifySession(source, credentials, http)
 
 
@@ -81,11 +82,11 @@ def query_after(source: ExpensifySource, cursor: str | None) -> date:
     return source.start_date - timedelta(days=1)
 
 
-def _event(report: Any) -> PolledEvent:
+def _event(report: JsonValue) -> PolledEvent:
     body = json.dumps(report, separators=(",", ":"), sort_keys=True).encode()
-    report_id = report.get("reportID") if isinstance(report, dict) else None
-    approved = report.get("approved") if isinstance(report, dict) else None
-    day = approved[:10] if isinstance(approved, str) else ""
+    report_id = get(report, "reportID")
+    approved = text(report, "approved") or ""
+    day = approved[:10]
     try:
         date.fromisoformat(day)
     except ValueError:

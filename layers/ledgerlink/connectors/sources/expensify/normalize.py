@@ -19,9 +19,6 @@ default_entity``); a report naming no policy goes to ``default_entity``.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
-
-from pydantic import ValidationError
 
 from ledgerlink.config.model import Entity
 from ledgerlink.config.sources import ExpensifySource
@@ -30,12 +27,14 @@ from ledgerlink.connectors.sources.base import (
     NormalizeContext,
     Normalized,
     category_key,
-    local_date,
     parse_day,
     parse_instant,
 )
+from ledgerlink.connectors.sources.expenses import ApprovedReport, ExpenseSides, expense_reports
+from ledgerlink.connectors.sources.reading import source_of, text_or_none
 from ledgerlink.errors import NormalizationError, unknown_account
-from ledgerlink.model.documents import ExpenseLine, ExpenseReport, Party, SourceRef
+from ledgerlink.model.documents import ExpenseLine, Party
+from ledgerlink.model.json import JsonArray, JsonObject, JsonValue
 from ledgerlink.model.money import CurrencyError, Money, sum_money
 
 SYSTEM = "expensify"
@@ -43,18 +42,17 @@ CENTS = Decimal(100)
 
 
 def _source(ctx: NormalizeContext) -> ExpensifySource:
-    source = ctx.config.source(ctx.source_id)
-    if not isinstance(source, ExpensifySource):
-        raise NormalizationError(f"source {ctx.source_id!r} is not an Expensify source", reason="source_mismatch")
-    return source
+    return source_of(ctx, ExpensifySource, "an Expensify source")
 
 
-def cents(value: Any, currency: Any, *, field: str) -> Money:
+def cents(value: JsonValue, currency: JsonValue, *, field: str) -> Money:
     """Expensify "cents" (hundredths of the unit, whatever the currency) → Money, refusing what would round."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise NormalizationError(f"{field} {value!r} is not an integer amount in cents", reason="invalid_amount",
                                  field=field)
     try:
+        if not isinstance(currency, str):
+            raise CurrencyError(f"currency must be a string, got {type(currency).__name__}")
         amount = Money.of(Decimal(value) / CENTS, currency)
         amount.to_minor()
     except CurrencyError as exc:
@@ -71,7 +69,36 @@ def _entity(policy: str, source: ExpensifySource, ctx: NormalizeContext) -> Enti
     return ctx.config.entity(entity_id)
 
 
-def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
+def _amount(expense: JsonObject, field: str, currency: str) -> Money:
+    """What posts: ``convertedAmount`` (in the report currency), else the amount when already in it."""
+    if "convertedAmount" in expense:
+        return cents(expense.get("convertedAmount"), currency, field=f"{field}.convertedAmount")
+    if str(expense.get("currency") or "").upper() == currency:
+        return cents(expense.get("amount"), currency, field=f"{field}.amount")
+    raise NormalizationError(f"{field} is in {expense.get('currency')} without a converted amount",
+                             reason="currency_mismatch", field=field)
+
+
+def _lines(transactions: JsonArray, report_id: str, currency: str, source: ExpensifySource) -> ExpenseSides:
+    lines = ExpenseSides()
+    for position, expense in enumerate(transactions):
+        if not isinstance(expense, dict):
+            raise NormalizationError(f"transaction {position} is not an object", reason="malformed_payload")
+        field = f"transactions[{position}]"
+        amount = _amount(expense, field, currency)
+        lines.amounts.append(amount)
+        if amount.is_zero():
+            continue
+        lines.sides[expense.get("reimbursable") is True].append(ExpenseLine(
+            line_id=str(expense.get("transactionID") or f"{report_id}:{position}"),
+            category=category_key(expense.get("category"), source.default_category), amount=amount,
+            merchant=text_or_none(expense, "merchant"),
+            transaction_date=parse_day(expense.get("created"), field=f"{field}.created"),
+            description=text_or_none(expense, "comment")))
+    return lines
+
+
+def normalize(event: JsonObject, ctx: NormalizeContext) -> Normalized:
     result = Normalized()
     source = _source(ctx)
     report_id = event.get("reportID")
@@ -80,64 +107,28 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
     if str(event.get("status", "")).upper() not in ("APPROVED", "REIMBURSED", "ARCHIVED", "CLOSED"):
         result.ignored.append(Ignored("not_approved", f"report {report_id} is {event.get('status')}"))
         return result
-    currency = event.get("currency")
-    total = cents(event.get("total"), currency, field="total")
+    total = cents(event.get("total"), event.get("currency"), field="total")
     approved = parse_instant(event.get("approved"), field="approved")  # exported in UTC
     policy = str(event.get("policyID") or "")
-    sides: dict[bool, list[ExpenseLine]] = {True: [], False: []}
-    amounts: list[Money] = []
     transactions = event.get("transactions")
     if not isinstance(transactions, list):
         raise NormalizationError(f"report {report_id} has no transactions list", reason="missing_field",
                                  field="transactions")
-    for position, expense in enumerate(transactions):
-        if not isinstance(expense, dict):
-            raise NormalizationError(f"transaction {position} is not an object", reason="malformed_payload")
-        field = f"transactions[{position}]"
-        if "convertedAmount" in expense:
-            amount = cents(expense.get("convertedAmount"), total.currency, field=f"{field}.convertedAmount")
-        elif str(expense.get("currency") or "").upper() == total.currency:
-            amount = cents(expense.get("amount"), total.currency, field=f"{field}.amount")
-        else:
-            raise NormalizationError(f"{field} is in {expense.get('currency')} without a converted amount",
-                                     reason="currency_mismatch", field=field)
-        amounts.append(amount)
-        if amount.is_zero():
-            continue
-        reimbursable = expense.get("reimbursable") is True
-        sides[reimbursable].append(ExpenseLine(
-            line_id=str(expense.get("transactionID") or f"{report_id}:{position}"),
-            category=category_key(expense.get("category"), source.default_category), amount=amount,
-            merchant=expense.get("merchant") or None,
-            transaction_date=parse_day(expense.get("created"), field=f"{field}.created"),
-            description=expense.get("comment") or None))
-    if sum_money(amounts, total.currency) != total:
-        raise NormalizationError(f"report {report_id}: expenses sum to {sum_money(amounts, total.currency)}, the "
-                                 f"report total is {total}", reason="amounts_inconsistent")
-    if not any(sides.values()):
+    lines = _lines(transactions, report_id, total.currency, source)
+    if sum_money(lines.amounts, total.currency) != total:
+        raise NormalizationError(f"report {report_id}: expenses sum to {sum_money(lines.amounts, total.currency)}, "
+                                 f"the report total is {total}", reason="amounts_inconsistent")
+    if not any(lines.sides.values()):
         result.ignored.append(Ignored("nothing_to_post", f"report {report_id} has only zero-amount expenses"))
         return result
     entity = _entity(policy, source, ctx)
-    employee = Party(role="employee", source_id=f"expensify-account:{event.get('accountID') or 'unknown'}")
-    try:
-        for reimbursable, lines in sides.items():
-            if not lines:
-                continue
-            side = "employee" if reimbursable else "company_card"
-            ref = SourceRef(system=SYSTEM, object_type="report", object_id=report_id, version=f"approved:{side}",
-                            event_id=ctx_event_id(event, report_id), event_type="report.approved",
-                            account=policy or None, archive_key=ctx.archive_key, source_id=ctx.source_id)
-            result.documents.append(ExpenseReport(
-                document_id=ref.document_id(), source=ref, entity_id=entity.id, correlation_id=ctx.correlation_id,
-                occurred_at=approved, accounting_date=local_date(approved, entity), currency=total.currency,
-                employee=employee, report_id=report_id, lines=tuple(lines),
-                total=sum_money([line.amount for line in lines], total.currency), reimbursable=reimbursable,
-                memo=f"Expensify report {report_id} ({side.replace('_', ' ')})"))
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        raise NormalizationError(f"report {report_id}: {first.get('msg')}", reason="invalid_document") from None
+    result.documents.extend(expense_reports(ApprovedReport(
+        system=SYSTEM, object_type="report", report_id=report_id, event_id=ctx_event_id(event, report_id),
+        event_type="report.approved", account=policy or None,
+        employee=Party(role="employee", source_id=f"expensify-account:{event.get('accountID') or 'unknown'}"),
+        currency=total.currency, approved_at=approved, memo=f"Expensify report {report_id}"), lines, entity, ctx))
     return result
 
 
-def ctx_event_id(event: dict[str, Any], report_id: str) -> str:
+def ctx_event_id(event: JsonObject, report_id: str) -> str:
     return f"{report_id}:{str(event.get('approved') or '').replace(' ', 'T')}"

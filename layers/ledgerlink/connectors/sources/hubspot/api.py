@@ -9,7 +9,6 @@ closed-won stage are fetched; every other event is recorded without an API call.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import urlencode
 
 from ledgerlink.config.sources import HubSpotSource
@@ -20,7 +19,7 @@ DEAL_PROPERTIES = ("amount", "closedate", "dealname", "dealstage", "deal_currenc
 
 
 class HubSpotSession:
-    def __init__(self, source: HubSpotSource, credentials: Mapping[str, Any], http: Http) -> None:
+    def __init__(self, source: HubSpotSource, credentials: Mapping[str, object], http: Http) -> None:
         self._token = credential(credentials, "access_token", source.api.credentials.secret_id)
         self._base = source.api.base_url
         self._timeout = source.api.timeout_seconds
@@ -31,20 +30,20 @@ class HubSpotSession:
             "Authorization": f"Bearer {self._token}", "Accept": "application/json"}), what=what).text()
 
 
-def connect(source: HubSpotSource, credentials: Mapping[str, Any], http: Http) -> HubSpotSession:
+def connect(source: HubSpotSource, credentials: Mapping[str, object], http: Http) -> HubSpotSession:
     return HubSpotSession(source, credentials, http)
 
 
-def is_closed_won_change(event: Mapping[str, Any], source: HubSpotSource) -> bool:
+def is_closed_won_change(event: Mapping[str, object], source: HubSpotSource) -> bool:
     return (event.get("subscriptionType") == "deal.propertyChange" and event.get("propertyName") == "dealstage"
             and event.get("propertyValue") in source.closed_won_stages)
 
 
-def wants(notification: Mapping[str, Any], source: HubSpotSource) -> bool:
+def wants(notification: Mapping[str, object], source: HubSpotSource) -> bool:
     return is_closed_won_change(notification, source)
 
 
-def fetch(notification: Mapping[str, Any], source: HubSpotSource, session: HubSpotSession) -> dict[str, str]:
+def fetch(notification: Mapping[str, object], source: HubSpotSource, session: HubSpotSession) -> dict[str, str]:
     deal_id = notification.get("objectId")
     if isinstance(deal_id, bool) or not isinstance(deal_id, int) or deal_id <= 0:
         raise SourceApiError("the HubSpot event names no deal id", reason="missing_field", field="objectId")

@@ -19,7 +19,6 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent, load_json
 from ledgerlink.errors import MalformedPayload, SignatureInvalid
@@ -77,7 +76,7 @@ def verify(request: SignedRequest, secrets: Sequence[str], tolerance_seconds: in
         raise SignatureInvalid("X-HubSpot-Request-Timestamp is in the future", reason="signature_from_future")
 
 
-def event_id(event: Mapping[str, Any]) -> str:
+def event_id(event: Mapping[str, object]) -> str:
     return "-".join(str(event.get(key)) for key in ("portalId", "subscriptionId", "eventId", "objectId", "occurredAt"))
 
 
@@ -94,11 +93,12 @@ def parse(body: bytes) -> list[WebhookEvent]:
         kind = event.get("subscriptionType")
         if not isinstance(kind, str) or not kind:
             raise MalformedPayload(f"event {position} has no subscriptionType", reason="missing_event_type")
-        if not all(isinstance(event.get(key), int) and not isinstance(event.get(key), bool)
-                   for key in ("eventId", "portalId", "occurredAt", "objectId")):
+        occurred = event.get("occurredAt")
+        if not isinstance(occurred, int) or not all(isinstance(event.get(key), int) and not isinstance(event.get(key), bool)
+                                                    for key in ("eventId", "portalId", "occurredAt", "objectId")):
             raise MalformedPayload(f"event {position} lacks eventId/portalId/objectId/occurredAt",
                                    reason="missing_event_id")
-        events.append(WebhookEvent(event_id=event_id(event), event_type=kind, created=event["occurredAt"] // 1000,
+        events.append(WebhookEvent(event_id=event_id(event), event_type=kind, created=occurred // 1000,
                                    payload=event))
     return events
 

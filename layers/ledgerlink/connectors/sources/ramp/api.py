@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
 from urllib.parse import quote, urlencode
 
 from ledgerlink.clock import epoch
@@ -47,7 +46,7 @@ class RampSession(BearerSession):
     VENDOR = "Ramp"
     DEFAULT_EXPIRES = 600
 
-    def __init__(self, source: RampSource, credentials: Mapping[str, Any], http: Http,
+    def __init__(self, source: RampSource, credentials: Mapping[str, object], http: Http,
                  clock: Callable[[], float] = epoch) -> None:
         super().__init__(source.api.base_url, source.api.timeout_seconds, http, clock)
         secret_id = source.api.credentials.secret_id
@@ -62,15 +61,15 @@ class RampSession(BearerSession):
             body=urlencode({"grant_type": "client_credentials", "scope": SCOPES}).encode(), timeout=self._timeout)
 
 
-def connect(source: RampSource, credentials: Mapping[str, Any], http: Http) -> RampSession:
+def connect(source: RampSource, credentials: Mapping[str, object], http: Http) -> RampSession:
     return RampSession(source, credentials, http)
 
 
-def wants(notification: Mapping[str, Any], source: RampSource) -> bool:
+def wants(notification: Mapping[str, object], source: RampSource) -> bool:
     return notification.get("type") in FETCHED
 
 
-def fetch(notification: Mapping[str, Any], source: RampSource, session: RampSession) -> dict[str, str]:
+def fetch(notification: Mapping[str, object], source: RampSource, session: RampSession) -> dict[str, str]:
     name, collection = FETCHED[str(notification.get("type"))]
     obj = notification.get("object")
     object_id = obj.get("id") if isinstance(obj, dict) else None

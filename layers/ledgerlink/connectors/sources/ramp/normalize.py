@@ -44,7 +44,8 @@ The category (of a transaction, reimbursement or bill line) is the GL account Ra
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from datetime import date
 
 from pydantic import ValidationError
 
@@ -55,12 +56,22 @@ from ledgerlink.connectors.sources.base import (
     NormalizeContext,
     Normalized,
     category_key,
-    load_exact,
     local_date,
     major_money,
     minor_money,
     parse_day,
     parse_instant,
+)
+from ledgerlink.connectors.sources.reading import (
+    array_at,
+    fetched_object,
+    get,
+    obj_at,
+    obj_or_none,
+    objects,
+    source_of,
+    text,
+    text_or_none,
 )
 from ledgerlink.errors import NormalizationError, unknown_account
 from ledgerlink.model.documents import (
@@ -74,6 +85,7 @@ from ledgerlink.model.documents import (
     SourceRef,
 )
 from ledgerlink.model.ids import document_id
+from ledgerlink.model.json import JsonObject, JsonValue
 from ledgerlink.model.money import Money, sum_money
 
 SYSTEM = "ramp"
@@ -84,13 +96,10 @@ UNAPPROVED_REIMBURSEMENT_STATES = frozenset({"DRAFT", "INIT", "PENDING", "REJECT
 
 
 def _source(ctx: NormalizeContext) -> RampSource:
-    source = ctx.config.source(ctx.source_id)
-    if not isinstance(source, RampSource):
-        raise NormalizationError(f"source {ctx.source_id!r} is not a Ramp source", reason="source_mismatch")
-    return source
+    return source_of(ctx, RampSource, "a Ramp source")
 
 
-def _entity(obj: dict[str, Any], notification: dict[str, Any], source: RampSource, ctx: NormalizeContext) -> Entity:
+def _entity(obj: JsonObject, notification: JsonObject, source: RampSource, ctx: NormalizeContext) -> Entity:
     """The first of the object's business entity and the notification's business that is mapped; ids present but
     none mapped is a case (``unknown_account``) unless the source opted in; no id at all: the default entity."""
     keys = [key for key in (obj.get("entity_id"), notification.get("business_id")) if isinstance(key, str) and key]
@@ -104,26 +113,25 @@ def _entity(obj: dict[str, Any], notification: dict[str, Any], source: RampSourc
     return ctx.config.entity(entity_id)
 
 
-def _gl_category(obj: dict[str, Any], source: RampSource) -> str | None:
-    for selection in obj.get("accounting_field_selections") or []:
-        if isinstance(selection, dict) and str(selection.get("type", "")).upper() == "GL_ACCOUNT":
+def _gl_category(obj: JsonValue, source: RampSource) -> str | None:
+    for selection in objects(array_at(obj, "accounting_field_selections")):
+        if str(selection.get("type", "")).upper() == "GL_ACCOUNT":
             code = selection.get("external_id") or selection.get("name")
             if code:
                 return category_key(code, source.default_category)
     return None
 
 
-def _category(obj: dict[str, Any], source: RampSource) -> str:
+def _category(obj: JsonObject, source: RampSource) -> str:
     return _gl_category(obj, source) or category_key(obj.get("sk_category_name"), source.default_category)
 
 
-def _line_amounts(obj: dict[str, Any], field: str) -> list[tuple[dict[str, Any], Money]]:
-    items = obj.get("line_items") or []
-    if not isinstance(items, list):
+def _line_amounts(obj: JsonObject, field: str) -> list[tuple[JsonValue, Money]]:
+    lines = obj.get("line_items") or []
+    if not isinstance(lines, list):
         raise NormalizationError(f"{field} is not a list", reason="missing_field", field=field)
-    return [(item, minor_money(item.get("amount") if isinstance(item, dict) else None,
-                               field=f"{field}[{position}].amount"))
-            for position, item in enumerate(items)]
+    return [(item, minor_money(get(item, "amount"), field=f"{field}[{position}].amount"))
+            for position, item in enumerate(lines)]
 
 
 def _agree(expected: Money, lines: list[Money], *, what: str, object_id: str) -> None:
@@ -144,22 +152,22 @@ def _sign_ambiguous(message: str, object_id: str) -> NormalizationError:
                               suggested_fix="check the object in Ramp; post it by hand and resolve the case")
 
 
-def _ref(object_type: str, object_id: str, version: str, notification: dict[str, Any],
+def _ref(object_type: str, object_id: str, version: str, notification: JsonObject,
          ctx: NormalizeContext) -> SourceRef:
     return SourceRef(system=SYSTEM, object_type=object_type, object_id=object_id, version=version,
-                     event_id=notification.get("id"), event_type=notification.get("type"),
-                     account=notification.get("business_id") or None, archive_key=ctx.archive_key,
+                     event_id=text(notification, "id"), event_type=text(notification, "type"),
+                     account=text_or_none(notification, "business_id"), archive_key=ctx.archive_key,
                      source_id=ctx.source_id)
 
 
-def _object_id(obj: dict[str, Any], what: str) -> str:
+def _object_id(obj: JsonObject, what: str) -> str:
     object_id = obj.get("id")
     if not isinstance(object_id, str) or not object_id:
         raise NormalizationError(f"{what} has no id", reason="missing_field", field="id")
     return object_id
 
 
-def _transaction(obj: dict[str, Any], notification: dict[str, Any], ctx: NormalizeContext,
+def _transaction(obj: JsonObject, notification: JsonObject, ctx: NormalizeContext,
                  result: Normalized) -> None:
     source = _source(ctx)
     txn_id = _object_id(obj, "transaction")
@@ -174,25 +182,25 @@ def _transaction(obj: dict[str, Any], notification: dict[str, Any], ctx: Normali
         return
     entity = _entity(obj, notification, source, ctx)
     occurred = parse_instant(obj.get("user_transaction_time"), field="user_transaction_time")
-    holder = obj.get("card_holder") if isinstance(obj.get("card_holder"), dict) else {}
+    holder = obj_at(obj, "card_holder")
     dimensions: dict[str, str] = {}
     original = obj.get("original_transaction_amount")
     if isinstance(original, dict) and original.get("currency_code") != settled.currency:
         dimensions["original_amount"] = str(minor_money(original, field="original_transaction_amount"))
-    mcc = obj.get("merchant_category_code")
+    mcc = text(obj, "merchant_category_code")
     ref = _ref("card_transaction", txn_id, "cleared", notification, ctx)
     result.documents.append(CardTransaction(
         document_id=ref.document_id(), source=ref, entity_id=entity.id, correlation_id=ctx.correlation_id,
         occurred_at=occurred, accounting_date=local_date(occurred, entity), currency=settled.currency,
         cardholder=Party(role="employee", source_id=str(holder.get("user_id") or obj.get("card_id") or "ramp")),
-        merchant=obj.get("merchant_name") or obj.get("merchant_descriptor") or "unknown merchant",
-        merchant_category_code=mcc if isinstance(mcc, str) and len(mcc) == 4 and mcc.isascii() and mcc.isdigit() else None,
+        merchant=text_or_none(obj, "merchant_name") or text_or_none(obj, "merchant_descriptor") or "unknown merchant",
+        merchant_category_code=mcc if mcc is not None and len(mcc) == 4 and mcc.isascii() and mcc.isdigit() else None,
         category=_category(obj, source), amount=settled,
-        posted_date=parse_day(obj["settlement_date"], field="settlement_date") if obj.get("settlement_date") else None,
+        posted_date=_optional_day(obj, "settlement_date"),
         dimensions=dimensions, memo=f"Ramp card transaction {txn_id}"))
 
 
-def _reimbursement(obj: dict[str, Any], notification: dict[str, Any], ctx: NormalizeContext,
+def _reimbursement(obj: JsonObject, notification: JsonObject, ctx: NormalizeContext,
                    result: Normalized) -> None:
     source = _source(ctx)
     reimbursement_id = _object_id(obj, "reimbursement")
@@ -221,17 +229,17 @@ def _reimbursement(obj: dict[str, Any], notification: dict[str, Any], ctx: Norma
     occurred = parse_instant(approved, field="approved_at")
     spent_on = parse_day(obj.get("transaction_date"), field="transaction_date")
     category = _category(obj, source)
-    merchant = obj.get("merchant") or None
+    merchant = text_or_none(obj, "merchant")
     if lines and all(amount.currency == payable.currency for _, amount in lines):
         expense_lines = tuple(ExpenseLine(
             line_id=f"{reimbursement_id}:{position}", category=_gl_category(item, source) or category,
             amount=amount, merchant=merchant,
-            transaction_date=spent_on, description=obj.get("memo") or None)
+            transaction_date=spent_on, description=text_or_none(obj, "memo"))
             for position, (item, amount) in enumerate(lines))
     else:
         expense_lines = (ExpenseLine(line_id=f"{reimbursement_id}:0", category=category, amount=payable,
                                      merchant=merchant, transaction_date=spent_on,
-                                     description=obj.get("memo") or None),)
+                                     description=text_or_none(obj, "memo")),)
     ref = _ref("reimbursement", reimbursement_id, "approved", notification, ctx)
     result.documents.append(ExpenseReport(
         document_id=ref.document_id(), source=ref, entity_id=entity.id, correlation_id=ctx.correlation_id,
@@ -241,8 +249,8 @@ def _reimbursement(obj: dict[str, Any], notification: dict[str, Any], ctx: Norma
         memo=f"Ramp reimbursement {reimbursement_id} ({obj.get('type') or 'OUT_OF_POCKET'})"))
 
 
-def _vendor(obj: dict[str, Any], bill_id: str) -> Party:
-    vendor = obj.get("vendor") if isinstance(obj.get("vendor"), dict) else {}
+def _vendor(obj: JsonObject, bill_id: str) -> Party:
+    vendor = obj_at(obj, "vendor")
     vendor_id = vendor.get("id")
     if not isinstance(vendor_id, str) or not vendor_id:
         raise NormalizationError(f"bill {bill_id} names no vendor", reason="missing_field", field="vendor.id")
@@ -250,12 +258,12 @@ def _vendor(obj: dict[str, Any], bill_id: str) -> Party:
     return Party(role="vendor", source_id=vendor_id, name=name if isinstance(name, str) and name else None)
 
 
-def _bill_lines(obj: dict[str, Any], bill_id: str, total: Money, source: RampSource) -> tuple[BillLine, ...]:
+def _bill_lines(obj: JsonObject, bill_id: str, total: Money, source: RampSource) -> tuple[BillLine, ...]:
     category = _category(obj, source)
     items = _line_amounts(obj, "line_items")
     if not items:
         return (BillLine(line_id=f"{bill_id}:0", category=category, amount=total,
-                         description=obj.get("memo") or None),)
+                         description=text_or_none(obj, "memo")),)
     amounts = [amount for _, amount in items]
     if any(amount.currency != total.currency for amount in amounts) or \
             sum_money(amounts, total.currency) != total:
@@ -263,11 +271,11 @@ def _bill_lines(obj: dict[str, Any], bill_id: str, total: Money, source: RampSou
             f"bill {bill_id}: line items sum to {', '.join(str(a) for a in amounts)} but the bill amount is {total}",
             reason="amounts_inconsistent", object_id=bill_id)
     return tuple(BillLine(line_id=f"{bill_id}:{position}", category=_gl_category(item, source) or category,
-                          amount=amount, description=item.get("memo") or obj.get("memo") or None)
+                          amount=amount, description=text_or_none(item, "memo") or text_or_none(obj, "memo"))
                  for position, (item, amount) in enumerate(items))
 
 
-def _bill(obj: dict[str, Any], notification: dict[str, Any], ctx: NormalizeContext, result: Normalized) -> None:
+def _bill(obj: JsonObject, notification: JsonObject, ctx: NormalizeContext, result: Normalized) -> None:
     source = _source(ctx)
     bill_id = _object_id(obj, "bill")
     approval = obj.get("approval_status")
@@ -289,13 +297,12 @@ def _bill(obj: dict[str, Any], notification: dict[str, Any], ctx: NormalizeConte
     result.documents.append(Bill(
         document_id=ref.document_id(), source=ref, entity_id=entity.id, correlation_id=ctx.correlation_id,
         occurred_at=occurred, accounting_date=parse_day(issued, field="issued_at"), currency=total.currency,
-        party=_vendor(obj, bill_id), number=obj.get("invoice_number") or None, lines=lines, total=total,
-        issue_date=parse_day(issued, field="issued_at"),
-        due_date=parse_day(obj["due_at"], field="due_at") if obj.get("due_at") else None,
+        party=_vendor(obj, bill_id), number=text_or_none(obj, "invoice_number"), lines=lines, total=total,
+        issue_date=parse_day(issued, field="issued_at"), due_date=_optional_day(obj, "due_at"),
         memo=f"Ramp bill {obj.get('invoice_number') or bill_id}"))
 
 
-def _archived_bill(obj: dict[str, Any], notification: dict[str, Any], ctx: NormalizeContext,
+def _archived_bill(obj: JsonObject, notification: JsonObject, ctx: NormalizeContext,
                    result: Normalized) -> None:
     source = _source(ctx)
     bill_id = _object_id(obj, "bill")
@@ -314,53 +321,49 @@ def _archived_bill(obj: dict[str, Any], notification: dict[str, Any], ctx: Norma
         memo=f"Ramp bill {obj.get('invoice_number') or bill_id} archived"))
 
 
-def _bill_currency(obj: dict[str, Any]) -> str:
+def _optional_day(obj: JsonObject, key: str) -> date | None:
+    return parse_day(obj[key], field=key) if obj.get(key) else None
+
+
+def _bill_currency(obj: JsonObject) -> str:
     return minor_money(obj.get("amount"), field="amount").currency
 
 
-def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
+_NOT_POSTED: dict[str, tuple[str, str]] = {
+    **{event_type: ("not_final", event_type) for event_type in NOT_FINAL},
+    **{event_type: ("not_approved", f"{event_type}: a bill is owed once it is approved")
+       for event_type in BILL_NOT_APPROVED_EVENTS},
+    "bills.paid": ("bill_payment_from_bank", "bills.paid: the payment posts from the bank statement where it clears"),
+}
+# event type → (the fetched object it reads, its handler)
+_HANDLERS: dict[str, tuple[str, Callable[[JsonObject, JsonObject, NormalizeContext, Normalized], None]]] = {
+    "transactions.cleared": ("transaction", _transaction),
+    "transactions.ready_to_sync": ("transaction", _transaction),
+    "reimbursements.ready_to_sync": ("reimbursement", _reimbursement),
+    **{event_type: ("bill", _bill) for event_type in BILL_EVENTS},
+    "bills.archived": ("bill", _archived_bill),
+}
+
+
+def normalize(event: JsonObject, ctx: NormalizeContext) -> Normalized:
     result = Normalized()
-    notification = event.get("notification") if isinstance(event.get("notification"), dict) else event
+    notification = obj_or_none(event.get("notification")) or event
     event_type = str(notification.get("type") or notification.get("event_type") or "")
     if "challenge" in notification and "type" not in notification:
         result.ignored.append(Ignored("subscription_challenge", "confirm it with POST /developer/v1/webhooks/{id}/"
                                                                  "verify using the archived challenge"))
         return result
-    if event_type in NOT_FINAL:
-        result.ignored.append(Ignored("not_final", event_type))
+    if event_type in _NOT_POSTED:
+        result.ignored.append(Ignored(*_NOT_POSTED[event_type]))
         return result
-    if event_type in BILL_NOT_APPROVED_EVENTS:
-        result.ignored.append(Ignored("not_approved", f"{event_type}: a bill is owed once it is approved"))
+    handled = _HANDLERS.get(event_type)
+    if handled is None:
+        result.ignored.append(Ignored("unsupported_event_type", event_type or "?"))
         return result
-    if event_type == "bills.paid":
-        result.ignored.append(Ignored("bill_payment_from_bank", "bills.paid: the payment posts from the bank "
-                                                                 "statement where it clears"))
-        return result
-    fetched = event.get("fetched") or {}
+    name, handler = handled
     try:
-        if event_type in ("transactions.cleared", "transactions.ready_to_sync"):
-            _transaction(_object(fetched, "transaction"), notification, ctx, result)
-        elif event_type == "reimbursements.ready_to_sync":
-            _reimbursement(_object(fetched, "reimbursement"), notification, ctx, result)
-        elif event_type in BILL_EVENTS:
-            _bill(_object(fetched, "bill"), notification, ctx, result)
-        elif event_type == "bills.archived":
-            _archived_bill(_object(fetched, "bill"), notification, ctx, result)
-        else:
-            result.ignored.append(Ignored("unsupported_event_type", event_type or "?"))
+        handler(fetched_object(event.get("fetched") or {}, name, "Ramp"), notification, ctx, result)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         raise NormalizationError(f"Ramp {event_type}: {first.get('msg')}", reason="invalid_document") from None
     return result
-
-
-def _object(fetched: dict[str, Any], name: str) -> dict[str, Any]:
-    text = fetched.get(name)
-    if not isinstance(text, str):
-        raise NormalizationError(f"no fetched {name} for this event", reason="missing_field", field=name)
-    obj = load_exact(text, what=f"Ramp {name}")
-    if isinstance(obj, dict) and isinstance(obj.get("data"), dict):  # tolerate an enveloped single object
-        obj = obj["data"]
-    if not isinstance(obj, dict):
-        raise NormalizationError(f"Ramp {name} is not a JSON object", reason="malformed_payload")
-    return obj

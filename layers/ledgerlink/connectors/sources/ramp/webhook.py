@@ -68,8 +68,9 @@ def verify(body: bytes, headers: Mapping[str, str], secrets: Sequence[str], tole
 
 def parse(body: bytes) -> WebhookEvent:
     payload = load_json_object(body)
-    if "type" not in payload and isinstance(payload.get("challenge"), str) and payload["challenge"]:
-        digest = hashlib.sha256(payload["challenge"].encode()).hexdigest()[:32]
+    challenge = payload.get("challenge")
+    if "type" not in payload and isinstance(challenge, str) and challenge:
+        digest = hashlib.sha256(challenge.encode()).hexdigest()[:32]
         return WebhookEvent(event_id=f"challenge-{digest}", event_type="webhooks.verification", created=None,
                             payload=payload)
     event_id, event_type = payload.get("id"), payload.get("type")

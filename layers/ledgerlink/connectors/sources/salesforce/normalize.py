@@ -19,26 +19,22 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
-from typing import Any
 from zoneinfo import ZoneInfo
-
-from pydantic import ValidationError
 
 from ledgerlink.config.model import Entity
 from ledgerlink.config.sources import SalesforceSource
 from ledgerlink.connectors.sources.base import Ignored, NormalizeContext, Normalized
+from ledgerlink.connectors.sources.crm import ClosedWon, closed_won_documents
+from ledgerlink.connectors.sources.reading import source_of, text_or_none
 from ledgerlink.errors import NormalizationError, unknown_account
-from ledgerlink.model.documents import ContractEvent, CustomerEvent, Party, SourceRef
+from ledgerlink.model.json import JsonObject, JsonValue
 from ledgerlink.model.money import CurrencyError, Money
 
 SYSTEM = "salesforce"
 
 
 def _source(ctx: NormalizeContext) -> SalesforceSource:
-    source = ctx.config.source(ctx.source_id)
-    if not isinstance(source, SalesforceSource):
-        raise NormalizationError(f"source {ctx.source_id!r} is not a Salesforce source", reason="source_mismatch")
-    return source
+    return source_of(ctx, SalesforceSource, "a Salesforce source")
 
 
 def _same_org(configured: str, received: str) -> bool:
@@ -57,7 +53,7 @@ def _entity(organization: str, source: SalesforceSource, ctx: NormalizeContext) 
     return ctx.config.entity(entity_id)
 
 
-def _money(raw: Any, currency: str) -> Money:
+def _money(raw: JsonValue, currency: str) -> Money:
     try:
         amount = Money.of(Decimal(str(raw)), currency)
         amount.to_minor()  # more decimals than the currency has: refuse, do not round
@@ -67,7 +63,7 @@ def _money(raw: Any, currency: str) -> Money:
     return amount
 
 
-def _close_date(raw: Any) -> date:
+def _close_date(raw: JsonValue) -> date:
     try:
         return date.fromisoformat(str(raw))
     except ValueError:
@@ -75,9 +71,8 @@ def _close_date(raw: Any) -> date:
                                  field="CloseDate") from None
 
 
-def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
-    result = Normalized()
-    source = _source(ctx)
+def _notification(event: JsonObject, source: SalesforceSource) -> tuple[str, JsonObject, str]:
+    """(organization id, the sObject's fields, notification id) of a parsed outbound message from the source's org."""
     organization = event.get("organization_id")
     fields = event.get("fields")
     notification_id = event.get("notification_id")
@@ -87,49 +82,41 @@ def normalize(event: dict[str, Any], ctx: NormalizeContext) -> Normalized:
     if not _same_org(source.organization_id, organization):
         raise NormalizationError(f"outbound message from organization {organization}, expected "
                                  f"{source.organization_id}", reason="organization_mismatch")
+    return organization, fields, notification_id
+
+
+def _required(fields: JsonObject, key: str, message: str) -> str:
+    value = fields.get(key)
+    if not isinstance(value, str) or not value:
+        raise NormalizationError(message, reason="missing_field", field=key)
+    return value
+
+
+def normalize(event: JsonObject, ctx: NormalizeContext) -> Normalized:
+    result = Normalized()
+    source = _source(ctx)
+    organization, fields, notification_id = _notification(event, source)
     if event.get("sobject_type") != "Opportunity":
         result.ignored.append(Ignored("unsupported_sobject", str(event.get("sobject_type"))))
         return result
-    opportunity = fields.get("Id")
-    if not isinstance(opportunity, str) or not opportunity:
-        raise NormalizationError("Opportunity has no Id", reason="missing_field", field="Id")
+    opportunity = _required(fields, "Id", "Opportunity has no Id")
     won = fields.get("StageName") in source.closed_won_stages or fields.get("IsWon") == "true"
     if not won:
         result.ignored.append(Ignored("not_closed_won", f"{opportunity}: stage {fields.get('StageName')!r}"))
         return result
-    account = fields.get("AccountId")
-    if not isinstance(account, str) or not account:
-        raise NormalizationError(f"Opportunity {opportunity} has no AccountId", reason="missing_field",
-                                 field="AccountId")
+    account = _required(fields, "AccountId", f"Opportunity {opportunity} has no AccountId")
     entity = _entity(organization, source, ctx)
-    currency = fields.get("CurrencyIsoCode") or source.currency
+    currency = text_or_none(fields, "CurrencyIsoCode") or source.currency
     if fields.get("Amount") in (None, ""):
         raise NormalizationError(f"Opportunity {opportunity} has no Amount", reason="missing_field", field="Amount")
     total = _money(fields["Amount"], currency)
     signed_on = _close_date(fields.get("CloseDate"))
     # CloseDate is a calendar date of the org; noon in the entity's zone keeps it on that date everywhere
     occurred = datetime.combine(signed_on, time(12), ZoneInfo(entity.time_zone)).astimezone(UTC)
-    party = Party(role="customer", source_id=account)
-    customer_ref = SourceRef(system=SYSTEM, object_type="account", object_id=account, version="1",
-                             event_id=notification_id, event_type="outbound_message.Opportunity",
-                             account=organization, archive_key=ctx.archive_key, source_id=ctx.source_id)
-    contract_ref = SourceRef(system=SYSTEM, object_type="opportunity", object_id=opportunity, version="closed_won",
-                             event_id=notification_id, event_type="outbound_message.Opportunity",
-                             account=organization, archive_key=ctx.archive_key, source_id=ctx.source_id)
-    try:
-        customer = CustomerEvent(
-            document_id=customer_ref.document_id(), source=customer_ref, entity_id=entity.id,
-            correlation_id=ctx.correlation_id, occurred_at=occurred, accounting_date=signed_on,
-            currency=total.currency, party=party, external_ids={"salesforce_account": account},
-            memo=f"customer {account} (Salesforce)")
-        contract = ContractEvent(
-            document_id=contract_ref.document_id(), source=contract_ref, entity_id=entity.id,
-            correlation_id=ctx.correlation_id, occurred_at=occurred, accounting_date=signed_on,
-            currency=total.currency, contract_id=opportunity, party=party, total=total, start_date=signed_on,
-            customer_document_id=customer.document_id, related_document_ids=(customer.document_id,),
-            memo=f"closed-won opportunity {opportunity}")
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        raise NormalizationError(f"Opportunity {opportunity}: {first.get('msg')}", reason="invalid_document") from None
-    result.documents.extend([customer, contract])
+    result.documents.extend(closed_won_documents(ClosedWon(
+        system=SYSTEM, customer_type="account", customer_id=account, external_ids={"salesforce_account": account},
+        customer_memo=f"customer {account} (Salesforce)", contract_type="opportunity", contract_id=opportunity,
+        contract_memo=f"closed-won opportunity {opportunity}", what=f"Opportunity {opportunity}",
+        event_id=notification_id, event_type="outbound_message.Opportunity", account=organization, total=total,
+        occurred=occurred, signed_on=signed_on), entity, ctx))
     return result

@@ -18,12 +18,15 @@ import hmac
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from ledgerlink.connectors.sources import safe_parse
 from ledgerlink.connectors.sources.webhooks import Acknowledgement, SignedRequest, WebhookEvent
 from ledgerlink.errors import MalformedPayload, SignatureInvalid
+
+if TYPE_CHECKING:
+    from ledgerlink.model.json import JsonObject
 
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
@@ -67,9 +70,9 @@ def _parse(body: bytes) -> ET.Element:
         raise MalformedPayload(exc.message, reason=exc.reason) from None
 
 
-def sobject_fields(element: ET.Element) -> dict[str, Any]:
+def sobject_fields(element: ET.Element) -> JsonObject:
     """``<sf:Amount>120000.0</sf:Amount>`` → ``{"Amount": "120000.0"}``; ``xsi:nil`` → None; text stays text."""
-    fields: dict[str, Any] = {}
+    fields: JsonObject = {}
     for child in element:
         if child.get(f"{{{XSI_NS}}}nil") == "true":
             fields[_local(child.tag)] = None

@@ -24,11 +24,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 from urllib.parse import urlencode
 
 from ledgerlink.config.sources import StripeSource
 from ledgerlink.connectors.sources.http import Http, SourceApiError, SourceApiUnavailable, checked, credential
+from ledgerlink.connectors.sources.reading import array_at, obj_at, objects
+from ledgerlink.model.json import JsonArray, JsonObject, JsonValue
 
 PAGE_SIZE = 100                 # Stripe's maximum ``limit``
 MAX_PAGES = 1_000               # 100,000 balance transactions in one payout: past that, a case, not a loop
@@ -38,7 +39,7 @@ MAX_REFUND_PAGES = 10           # 1,000 refunds of one charge: past that, a case
 
 
 class StripeApiSession:
-    def __init__(self, source: StripeSource, credentials: Mapping[str, Any], http: Http,
+    def __init__(self, source: StripeSource, credentials: Mapping[str, object], http: Http,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         assert source.api is not None
         self._key = credential(credentials, "api_key", source.api.credentials.secret_id)
@@ -48,7 +49,7 @@ class StripeApiSession:
         self._sleep = sleep
         self.calls = 0
 
-    def get(self, path: str, params: Mapping[str, str], *, account: str | None = None) -> dict[str, Any]:
+    def get(self, path: str, params: Mapping[str, str], *, account: str | None = None) -> JsonObject:
         headers = {"Authorization": f"Bearer {self._key}", "Accept": "application/json"}
         if account:
             headers["Stripe-Account"] = account
@@ -64,7 +65,7 @@ class StripeApiSession:
                     raise
                 self._sleep(delay)
         try:
-            page = json.loads(response.body)
+            page: JsonValue = json.loads(response.body)
         except ValueError:
             raise SourceApiError(f"Stripe GET {path} answered something other than JSON",
                                  reason="source_response_malformed") from None
@@ -72,65 +73,60 @@ class StripeApiSession:
             raise SourceApiError(f"Stripe GET {path} answered a {type(page).__name__}", reason="source_response_malformed")
         return page
 
-    def payout_balance_transactions(self, payout_id: str, *, account: str | None = None) -> list[dict[str, Any]]:
+    def _listed(self, path: str, params: dict[str, str], *, account: str | None, max_pages: int,
+                what: str) -> list[JsonObject] | None:
+        """Every item of a Stripe list, following ``has_more`` / ``starting_after``; None past ``max_pages``."""
+        items: list[JsonObject] = []
+        for _ in range(max_pages):
+            page = self.get(path, params, account=account)
+            data = page.get("data")
+            if not isinstance(data, list) or len(objects(data)) != len(data):
+                raise SourceApiError(f"Stripe {what} page has no data list", reason="source_response_malformed")
+            items += objects(data)
+            if not page.get("has_more") or not data:
+                return items
+            last = items[-1].get("id")
+            if not isinstance(last, str) or not last:
+                raise SourceApiError(f"Stripe {what.removesuffix('s')} without an id",
+                                     reason="source_response_malformed")
+            params = {**params, "starting_after": last}
+        return None
+
+    def payout_balance_transactions(self, payout_id: str, *, account: str | None = None) -> list[JsonObject]:
         """Every balance transaction of an automatic payout, following ``has_more`` / ``starting_after``."""
-        items: list[dict[str, Any]] = []
         # each item's charge or refund object: an item booked in another currency needs its booked amount
         params = {"payout": payout_id, "limit": str(PAGE_SIZE), "expand[]": "data.source"}
-        for _ in range(MAX_PAGES):
-            page = self.get("/v1/balance_transactions", params, account=account)
-            data = page.get("data")
-            if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-                raise SourceApiError("Stripe balance transactions page has no data list",
-                                     reason="source_response_malformed")
-            items += data
-            if not page.get("has_more") or not data:
-                return items
-            last = data[-1].get("id")
-            if not isinstance(last, str) or not last:
-                raise SourceApiError("Stripe balance transaction without an id", reason="source_response_malformed")
-            params = {**params, "starting_after": last}
-        raise SourceApiError(f"payout {payout_id} has more than {MAX_PAGES * PAGE_SIZE} balance transactions",
-                             reason="payout_too_large")
+        items = self._listed("/v1/balance_transactions", params, account=account, max_pages=MAX_PAGES,
+                             what="balance transactions")
+        if items is None:
+            raise SourceApiError(f"payout {payout_id} has more than {MAX_PAGES * PAGE_SIZE} balance transactions",
+                                 reason="payout_too_large")
+        return items
 
-
-    def charge_refunds(self, charge_id: str, *, account: str | None = None) -> list[dict[str, Any]]:
+    def charge_refunds(self, charge_id: str, *, account: str | None = None) -> list[JsonObject]:
         """Every refund of a charge (``GET /v1/refunds?charge=``), following ``has_more`` / ``starting_after``."""
-        items: list[dict[str, Any]] = []
         params = {"charge": charge_id, "limit": str(PAGE_SIZE)}
-        for _ in range(MAX_REFUND_PAGES):
-            page = self.get("/v1/refunds", params, account=account)
-            data = page.get("data")
-            if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
-                raise SourceApiError("Stripe refunds page has no data list", reason="source_response_malformed")
-            items += data
-            if not page.get("has_more") or not data:
-                return items
-            last = data[-1].get("id")
-            if not isinstance(last, str) or not last:
-                raise SourceApiError("Stripe refund without an id", reason="source_response_malformed")
-            params = {**params, "starting_after": last}
-        raise SourceApiError(f"charge {charge_id} has more than {MAX_REFUND_PAGES * PAGE_SIZE} refunds",
-                             reason="source_response_malformed")
+        items = self._listed("/v1/refunds", params, account=account, max_pages=MAX_REFUND_PAGES, what="refunds")
+        if items is None:
+            raise SourceApiError(f"charge {charge_id} has more than {MAX_REFUND_PAGES * PAGE_SIZE} refunds",
+                                 reason="source_response_malformed")
+        return items
 
 
-def connect(source: StripeSource, credentials: Mapping[str, Any], http: Http) -> StripeApiSession:
+def connect(source: StripeSource, credentials: Mapping[str, object], http: Http) -> StripeApiSession:
     return StripeApiSession(source, credentials, http)
 
 
-def _object(notification: Mapping[str, Any]) -> Mapping[str, Any]:
-    data = notification.get("data")
-    obj = data.get("object") if isinstance(data, dict) else None
-    return obj if isinstance(obj, dict) else {}
+def _object(notification: JsonObject) -> JsonObject:
+    return obj_at(notification.get("data"), "object")
 
 
-def embeds_refunds(charge: Mapping[str, Any]) -> bool:
+def embeds_refunds(charge: JsonObject) -> bool:
     """Older API versions embed the charge's refunds (``charge.refunds.data``); newer ones do not."""
-    refunds = charge.get("refunds")
-    return isinstance(refunds, dict) and isinstance(refunds.get("data"), list) and bool(refunds["data"])
+    return bool(array_at(charge.get("refunds"), "data"))
 
 
-def wants(notification: Mapping[str, Any], source: StripeSource) -> bool:
+def wants(notification: JsonObject, source: StripeSource) -> bool:
     """Fetched when the source has cash-data API access: automatic payouts (whose contents Stripe can list), and
     ``charge.refunded`` events that do not embed their refunds (to post each refund under its own id)."""
     if source.api is None:
@@ -143,11 +139,12 @@ def wants(notification: Mapping[str, Any], source: StripeSource) -> bool:
     return False
 
 
-def fetch(notification: Mapping[str, Any], source: StripeSource, session: StripeApiSession) -> dict[str, Any]:
+def fetch(notification: JsonObject, source: StripeSource, session: StripeApiSession) -> JsonObject:
     obj_id = str(_object(notification)["id"])
     account = notification.get("account")
     on_behalf = account if isinstance(account, str) else None
     if notification.get("type") == "charge.refunded":
-        return {"charge": obj_id, "refunds": session.charge_refunds(obj_id, account=on_behalf)}
-    transactions = session.payout_balance_transactions(obj_id, account=on_behalf)
+        refunds: JsonArray = [*session.charge_refunds(obj_id, account=on_behalf)]
+        return {"charge": obj_id, "refunds": refunds}
+    transactions: JsonArray = [*session.payout_balance_transactions(obj_id, account=on_behalf)]
     return {"payout": obj_id, "balance_transactions": transactions}

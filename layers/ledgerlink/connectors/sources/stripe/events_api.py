@@ -13,13 +13,15 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ledgerlink.connectors.sources.reading import array_at, get, objects, text
 from ledgerlink.errors import ConfigError, TransientError
+from ledgerlink.model.json import JsonObject, JsonValue
 
 Opener = Callable[..., Any]
 
 
 def list_events(*, api_base: str, api_key: str, created_gte: int, created_lt: int, page_size: int = 100,
-                opener: Opener = urllib.request.urlopen, timeout: float = 20.0) -> Iterator[dict[str, Any]]:
+                opener: Opener = urllib.request.urlopen, timeout: float = 20.0) -> Iterator[JsonObject]:
     starting_after: str | None = None
     while True:
         params = {"created[gte]": str(created_gte), "created[lt]": str(created_lt), "limit": str(page_size)}
@@ -29,7 +31,7 @@ def list_events(*, api_base: str, api_key: str, created_gte: int, created_lt: in
                                          headers={"Authorization": f"Bearer {api_key}", "Accept": "application/json"})
         try:
             with opener(request, timeout=timeout) as response:
-                page = json.loads(response.read())
+                page: JsonValue = json.loads(response.read())
         except urllib.error.HTTPError as error:
             if error.code in (401, 403):
                 raise ConfigError("the Stripe events API refused the key (check the source's api_key secret)",
@@ -39,8 +41,10 @@ def list_events(*, api_base: str, api_key: str, created_gte: int, created_lt: in
             raise
         except (urllib.error.URLError, TimeoutError) as error:
             raise TransientError(f"Stripe events API unreachable: {error}", reason="backfill_unavailable") from None
-        events = page.get("data") or []
-        yield from (event for event in events if isinstance(event, dict))
-        if not page.get("has_more") or not events:
+        events = array_at(page, "data")
+        yield from objects(events)
+        if not get(page, "has_more") or not events:
             return
-        starting_after = events[-1].get("id")
+        starting_after = text(events[-1], "id")
+        if not starting_after:   # the next page would be this one again
+            raise TransientError("Stripe events API page ends without an event id", reason="backfill_unavailable")

@@ -27,10 +27,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
+from ledgerlink.connectors.sources.reading import get, items, obj, objects
 from ledgerlink.errors import NormalizationError
 from ledgerlink.model.documents import Adjustment, Fee, SettlementConversion
+from ledgerlink.model.json import JsonArray, JsonObject, JsonValue
 from ledgerlink.model.money import Money
 
 # fee_details[].type → the fee's mapping role suffix (fees.<kind>)
@@ -52,7 +53,7 @@ class Settlement:
     sources: list[str] = field(default_factory=list)   # ch_/re_/du_ ids cleared from cash_clearing
 
 
-def _int(txn: dict[str, Any], key: str, where: str) -> int:
+def _int(txn: JsonObject, key: str, where: str) -> int:
     value = txn.get(key)
     if not isinstance(value, int) or isinstance(value, bool):
         raise NormalizationError(f"{where}.{key} is not an integer amount", reason="invalid_amount",
@@ -60,7 +61,7 @@ def _int(txn: dict[str, Any], key: str, where: str) -> int:
     return value
 
 
-def _category(txn: dict[str, Any]) -> str:
+def _category(txn: JsonObject) -> str:
     category = txn.get("reporting_category")
     if isinstance(category, str) and category:
         return category
@@ -69,73 +70,98 @@ def _category(txn: dict[str, Any]) -> str:
         str(kind), str(kind or "other_adjustment"))
 
 
-def _conversion(payout_id: str, txn: dict[str, Any], category: str, gross: int, currency: str,
+def _conversion(payout_id: str, txn: JsonObject, category: str, gross: int, currency: str,
                 money: Callable[[int, str], Money]) -> SettlementConversion:
     """A charge or refund booked in its own currency and settled in the payout's: its booked amount comes from the
     expanded source object (Stripe's balance transaction holds only the settled amount and the rate)."""
     source = txn.get("source")
-    if category not in GROSS_CATEGORIES or not isinstance(source, dict) or not isinstance(source.get("amount"), int) \
-            or not isinstance(source.get("currency"), str):
+    booked, booked_currency = get(source, "amount"), get(source, "currency")
+    if category not in GROSS_CATEGORIES or not isinstance(booked, int) or not isinstance(booked_currency, str):
         raise NormalizationError(
             f"payout {payout_id} settles {txn.get('id')} ({category}) booked in another currency and its booked "
             "amount is not known (expected an expanded charge or refund)", reason="settlement_currency_differs",
             balance_transaction=str(txn.get("id")))
     sign = -1 if gross < 0 else 1
-    original = money(sign * abs(source["amount"]), source["currency"])
+    original = money(sign * abs(booked), booked_currency)
     rate = txn.get("exchange_rate")
     return SettlementConversion(original=original, settled=money(gross, currency), reference=str(txn.get("id")),
                                 rate=Decimal(str(rate)) if isinstance(rate, int | float | str) else None)
 
 
-def settle(payout_id: str, currency: str, amount_minor: int, transactions: list[dict[str, Any]],
+@dataclass
+class _Totals:
+    """What a payout's transactions add up to, per fee kind and per adjustment category, while they are read."""
+
+    fees: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    adjustments: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    settled_net: int = 0
+
+
+def _checked(payout_id: str, currency: str, txn: JsonValue, where: str) -> tuple[JsonObject, int, int, int]:
+    """The transaction, its gross, fee and net: in the payout's currency and adding up (gross − fee = net)."""
+    found = obj(txn)
+    if str(found.get("currency", "")).lower() != currency.lower():
+        raise NormalizationError(f"payout {payout_id} in {currency} lists {found.get('id')} in "
+                                 f"{found.get('currency')}", reason="settlement_currency_differs",
+                                 balance_transaction=str(found.get("id")))
+    gross, fee, net = _int(found, "amount", where), _int(found, "fee", where), _int(found, "net", where)
+    if gross - fee != net:
+        raise NormalizationError(f"{where}: amount {gross} − fee {fee} ≠ net {net}", reason="amounts_inconsistent")
+    return found, gross, fee, net
+
+
+def _gross_fees(txn: JsonObject, fee: int, where: str, totals: _Totals) -> None:
+    """A charge's or refund's fees per fee type (``fee_details``), which must add up to its fee."""
+    details = objects(items(txn, "fee_details", where))
+    for detail in details:
+        totals.fees[FEE_KINDS.get(str(detail.get("type")), "other")] += _int(detail, "amount", f"{where}.fee_details")
+    if sum(_int(detail, "amount", where) for detail in details) != fee:
+        raise NormalizationError(f"{where}: fee_details do not add up to the fee {fee}",
+                                 reason="amounts_inconsistent")
+
+
+def _settle_one(payout_id: str, currency: str, txn: JsonObject, amounts: tuple[int, int, int], where: str,
+                money: Callable[[int, str], Money], totals: _Totals, result: Settlement) -> None:
+    gross, fee, net = amounts
+    category = _category(txn)
+    if txn.get("type") == "payout":
+        if txn.get("source") not in (None, payout_id):
+            raise NormalizationError(f"{where} is another payout ({txn.get('source')})", reason="amounts_inconsistent")
+        totals.fees["payout"] += fee
+        return
+    result.count += 1
+    totals.settled_net += net
+    if txn.get("exchange_rate") not in (None, 1):
+        result.conversions.append(_conversion(payout_id, txn, category, gross, currency, money))
+    if category in GROSS_CATEGORIES:
+        _gross_fees(txn, fee, where, totals)
+    elif category not in NET_CATEGORIES:
+        totals.adjustments[category][0] += net
+        totals.adjustments[category][1] += 1
+        return
+    source = txn.get("source")
+    source_id = source.get("id") if isinstance(source, dict) else source
+    if isinstance(source_id, str):
+        result.sources.append(source_id)
+
+
+def settle(payout_id: str, currency: str, amount_minor: int, transactions: JsonArray,
            money: Callable[[int, str], Money]) -> Settlement:
     """Fees and adjustments of a payout from its balance transactions; raises ``amounts_inconsistent`` /
     ``settlement_currency_differs`` when they do not add up to it."""
-    fees: dict[str, int] = defaultdict(int)
-    adjustments: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    totals = _Totals()
     result = Settlement()
-    settled_net = 0
-    for position, txn in enumerate(transactions):
+    for position, raw in enumerate(transactions):
         where = f"balance_transactions[{position}]"
-        if str(txn.get("currency", "")).lower() != currency.lower():
-            raise NormalizationError(f"payout {payout_id} in {currency} lists {txn.get('id')} in {txn.get('currency')}",
-                                     reason="settlement_currency_differs", balance_transaction=str(txn.get("id")))
-        gross, fee, net = _int(txn, "amount", where), _int(txn, "fee", where), _int(txn, "net", where)
-        if gross - fee != net:
-            raise NormalizationError(f"{where}: amount {gross} − fee {fee} ≠ net {net}", reason="amounts_inconsistent")
-        category = _category(txn)
-        if txn.get("type") == "payout":
-            if txn.get("source") not in (None, payout_id):
-                raise NormalizationError(f"{where} is another payout ({txn.get('source')})", reason="amounts_inconsistent")
-            fees["payout"] += fee
-            continue
-        result.count += 1
-        settled_net += net
-        converted = txn.get("exchange_rate") not in (None, 1)
-        if converted:
-            result.conversions.append(_conversion(payout_id, txn, category, gross, currency, money))
-        if category in GROSS_CATEGORIES:
-            for detail in txn.get("fee_details") or []:
-                if isinstance(detail, dict):
-                    fees[FEE_KINDS.get(str(detail.get("type")), "other")] += _int(detail, "amount", f"{where}.fee_details")
-            if sum(_int(d, "amount", where) for d in txn.get("fee_details") or [] if isinstance(d, dict)) != fee:
-                raise NormalizationError(f"{where}: fee_details do not add up to the fee {fee}",
-                                         reason="amounts_inconsistent")
-        elif category not in NET_CATEGORIES:
-            adjustments[category][0] += net
-            adjustments[category][1] += 1
-            continue
-        source = txn.get("source")
-        source_id = source.get("id") if isinstance(source, dict) else source
-        if isinstance(source_id, str):
-            result.sources.append(source_id)
-    if settled_net != amount_minor:
+        txn, gross, fee, net = _checked(payout_id, currency, raw, where)
+        _settle_one(payout_id, currency, txn, (gross, fee, net), where, money, totals, result)
+    if totals.settled_net != amount_minor:
         raise NormalizationError(f"payout {payout_id} of {amount_minor} settles balance transactions netting "
-                                 f"{settled_net}", reason="amounts_inconsistent", payout=payout_id)
+                                 f"{totals.settled_net}", reason="amounts_inconsistent", payout=payout_id)
     result.fees = [Fee(kind=kind, amount=money(total, currency), description=FEE_DESCRIPTIONS.get(kind, "Stripe fees"))
-                   for kind, total in sorted(fees.items()) if total]
+                   for kind, total in sorted(totals.fees.items()) if total]
     result.adjustments = [Adjustment(kind=kind, amount=money(total, currency), count=count)
-                          for kind, (total, count) in sorted(adjustments.items()) if total]
+                          for kind, (total, count) in sorted(totals.adjustments.items()) if total]
     # in the provider's order the document would differ between two listings of the same payout
     result.conversions.sort(key=lambda conversion: conversion.reference or "")
     return result
