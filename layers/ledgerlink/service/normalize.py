@@ -58,7 +58,7 @@ class InboxOutcomePort(Protocol):
                        reasons: list[str], day: str, now: float | None = None) -> bool: ...
 
     def outcome_items(self, source: str, event_id: str, *, outcome: str, document_ids: list[str],
-                      reasons: list[str], day: str, now: float | None = None) -> list[JsonObject]:
+                      reasons: list[str], day: str, now: float | None = None) -> list[dict[str, object]]:
         """The transaction entries of the claim's pending → processed mark ([] when the inbox cannot join the
         registration's transaction: the outcome is then recorded on its own)."""
         ...
@@ -70,7 +70,7 @@ class LedgerPort(Protocol):
     def register(self, record: dict[str, object]) -> Registration: ...
 
     def register_batch(self, records: list[dict[str, object]], *,
-                       also: Sequence[JsonObject] = ()) -> BatchRegistration:
+                       also: Sequence[Mapping[str, object]] = ()) -> BatchRegistration:
         """One transaction for the event's new documents and ``also``; ``complete`` False (nothing or only some
         registered) makes the caller register the rest one by one."""
         ...

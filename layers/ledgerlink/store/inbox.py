@@ -20,7 +20,6 @@ from typing import Any
 
 from ledgerlink.clock import epoch, utc_day
 from ledgerlink.model.inbox import Claim
-from ledgerlink.model.json import JsonObject
 from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import conditional, error_code
 from ledgerlink.store.control_totals import event_counter_update
@@ -129,7 +128,7 @@ class DynamoInbox:
         return True
 
     def outcome_items(self, source: str, event_id: str, *, outcome: str, document_ids: list[str],
-                      reasons: list[str], day: str, now: float | None = None) -> list[JsonObject]:
+                      reasons: list[str], day: str, now: float | None = None) -> list[dict[str, object]]:
         """The ``TransactWriteItems`` entries of pending → processed: the claim's update (conditioned on it still
         being pending) and its event counters. Normalize puts them in the transaction that registers the
         event's documents, so the mark and the registrations commit together or not at all."""
