@@ -22,6 +22,8 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from ledgerlink.tracing import erp_request
+
 
 class HttpFailure(Exception):
     """Transport-level failure (no HTTP status to judge by)."""
@@ -107,6 +109,7 @@ class HttpClient:
             url += ("&" if "?" in url else "?") + urlencode(pairs)
         return url
 
+    @erp_request   # one X-Ray subsegment per ERP request (host, method, status; ledgerlink/tracing.py)
     def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
                 headers: Mapping[str, str] | None = None, json_body: Any = None, body: bytes | None = None,
                 timeout: float | None = None) -> HttpResponse:
