@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ def protection(template: dict[str, Any]) -> list[str]:
             *_waf(resources), *_operator_roles(template, resources)]
 
 
-def _object_locks(resources: dict[str, Any], named: dict[str, str]) -> list[str]:
+def _object_locks(resources: Mapping[str, Any], named: dict[str, str]) -> list[str]:
     lines = []
     for lid, resource in resources.items():
         lock = resource.get("Properties", {}).get("ObjectLockConfiguration") if resource["Type"] == "AWS::S3::Bucket" \
@@ -93,7 +94,7 @@ def _object_locks(resources: dict[str, Any], named: dict[str, str]) -> list[str]
     return lines
 
 
-def _append_only_tables(resources: dict[str, Any], named: dict[str, str]) -> list[str]:
+def _append_only_tables(resources: Mapping[str, Any], named: dict[str, str]) -> list[str]:
     lines = []
     for lid, resource in resources.items():
         policy = resource.get("Properties", {}).get("ResourcePolicy", {}).get("PolicyDocument", {})
@@ -104,7 +105,7 @@ def _append_only_tables(resources: dict[str, Any], named: dict[str, str]) -> lis
     return lines
 
 
-def _waf(resources: dict[str, Any]) -> list[str]:
+def _waf(resources: Mapping[str, Any]) -> list[str]:
     acls = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::WAFv2::WebACL"]
     if not acls:
         return ["    WAF          off (on by default in prod; context waf=true adds managed rule groups and a "
@@ -120,7 +121,7 @@ def _waf(resources: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _operator_roles(template: dict[str, Any], resources: dict[str, Any]) -> list[str]:
+def _operator_roles(template: Mapping[str, Any], resources: Mapping[str, Any]) -> list[str]:
     lines = []
     for output, body in template.get("Outputs", {}).items():
         role = resources.get(_text(body.get("Value")), {})
