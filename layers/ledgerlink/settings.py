@@ -77,8 +77,8 @@ def all_env(cls: type[DataclassInstance]) -> set[str]:
 
 # The field groups several functions share. Each group is a frozen, keyword-only dataclass with empty slots, so a
 # settings class can combine several groups and still be slotted (two bases with non-empty slots cannot be
-# combined); keyword-only because a group's defaulted field may precede a class's required one. A variable keeps
-# its name and default wherever it is read: it is declared once, here.
+# combined); keyword-only because a group's defaulted field may precede a class's required one. A field a group
+# holds is declared only there, with its variable and default.
 @dataclass(frozen=True, kw_only=True)
 class _ConfigReader:
     """The versioned, immutable configuration and how long a function caches it."""
@@ -89,14 +89,21 @@ class _ConfigReader:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Intake(_ConfigReader):
-    """Entering an event like a webhook: claim it (+ counter), archive it, enqueue it."""
+class _Inbound:
+    """Where an accepted event goes: its inbox claim, its archived body, the queue to normalize."""
 
     __slots__ = ()
     inbox_table: str = env(INBOX_TABLE)
-    totals_table: str = env(TOTALS_TABLE)
     archive_bucket: str = env(ARCHIVE_BUCKET)
     inbound_queue_url: str = env(INBOUND_QUEUE_URL)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Intake(_Inbound, _ConfigReader):
+    """Entering an event like a webhook: claim it (+ counter), archive it, enqueue it."""
+
+    __slots__ = ()
+    totals_table: str = env(TOTALS_TABLE)
     inbox_retention_days: int = env(INBOX_RETENTION_DAYS, 35)
 
 
@@ -171,13 +178,10 @@ class ExceptionSettings(_Outcomes):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class ReconcileSettings(_ErpTargets, _Outcomes, _ConfigReader):
-    """The ERP check reads legacy GL targets too, counts read-back calls against the connection's budget and turns a
-    document the ERP no longer holds into a missing_in_erp case."""
+class ReconcileSettings(_ErpTargets, _Outcomes, _Inbound, _ConfigReader):
+    """Gap backfill enters what it fetches like a webhook; the ERP check reads legacy GL targets too, counts read-back
+    calls against the connection's budget and turns a document the ERP no longer holds into a missing_in_erp case."""
 
-    inbox_table: str = env(INBOX_TABLE)
-    archive_bucket: str = env(ARCHIVE_BUCKET)          # gap backfill archives what it fetches ...
-    inbound_queue_url: str = env(INBOUND_QUEUE_URL)    # ... and enqueues it like a webhook
     reports_bucket: str = env(REPORTS_BUCKET)
     event_bus_name: str = env(EVENT_BUS_NAME, "default")
     stuck_after_seconds: int = env(STUCK_AFTER_SECONDS, 900)   # an accepted event unprocessed 15 min: a difference
@@ -189,15 +193,12 @@ class BankFileSettings(_Intake):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class OpsSettings(_ErpTargets, _Outcomes, _ConfigReader):
+class OpsSettings(_ErpTargets, _Outcomes, _Inbound, _ConfigReader):
     """The ops API: exceptions, traces, validation (and the replay of events that never made a document), the
     month-end close check (revenue schedules and the book's balances), the backlog forecast (each ERP connection's
     budget)."""
 
-    inbox_table: str = env(INBOX_TABLE)
     audit_table: str = env(AUDIT_TABLE)
-    archive_bucket: str = env(ARCHIVE_BUCKET)
-    inbound_queue_url: str = env(INBOUND_QUEUE_URL)
     state_machine_arn: str = env(STATE_MACHINE_ARN)
     revenue_table: str = env(REVENUE_TABLE)
 
