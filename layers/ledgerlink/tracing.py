@@ -2,9 +2,9 @@
 
 Each function's Lambda segment (active tracing) gets a ``## handler`` subsegment from
 ``Tracer.capture_lambda_handler`` (annotations ``ColdStart`` and ``Service``), one subsegment per AWS API call
-(botocore, namespace ``aws``: service, operation, region, request id, status) and one per ERP HTTP request
-(:func:`erp_request` on ``connectors.erps.http.HttpClient.request``, namespace ``remote``: host, method, status).
-Nothing of a request or response body, URL path, query or error message is recorded — traces hold no financial or
+(botocore, namespace ``aws``: service, operation, region, request id, status) and one per ERP (or source API) HTTP
+request (:func:`remote_request` on ``connectors.erps.http.HttpClient.request``, namespace ``remote``: host, method,
+status). Nothing of a request or response body, URL path, query or error message is recorded — traces hold no financial or
 personal data — and a handler's response and errors are never added as metadata (``capture_response=False``,
 ``capture_error=False``); a failed call records its exception's type only.
 
@@ -321,16 +321,18 @@ class _HttpClient(Protocol):
     base_url: str
 
 
-def erp_request[**P, R](send: Callable[P, R]) -> Callable[P, R]:
-    """Decorates ``HttpClient.request(self, method, path, ...)``: one ``remote`` subsegment per ERP request, named by
-    host, with the method and the response status (never the path, query or body)."""
+def remote_request[**P, R](send: Callable[P, R]) -> Callable[P, R]:
+    """Decorates ``HttpClient.request(self, method, path, ...)``, which every ERP request (and every source API fetch)
+    goes through: one ``remote`` subsegment per request, named by host, with the method and the response status
+    (never the path, query or body)."""
 
     @functools.wraps(send)
     def traced(*args: P.args, **kwargs: P.kwargs) -> R:
         provider = _provider
         if provider is None:
             return send(*args, **kwargs)
-        client, method, path = args[0], str(args[1]), str(args[2])
+        named = dict(zip(("self", "method", "path"), args, strict=False)) | kwargs
+        client, method, path = named.get("self"), str(named.get("method", "")), str(named.get("path", ""))
         url = path if path.startswith(("http://", "https://")) else str(getattr(client, "base_url", ""))
         with provider.in_subsegment(urlsplit(url).hostname or "erp", namespace="remote") as subsegment:
             subsegment.http["request"] = {"method": method}

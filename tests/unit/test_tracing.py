@@ -139,15 +139,20 @@ def test_a_failing_handler_records_the_exception_type_only(daemon):
 def test_an_erp_request_is_a_remote_subsegment_named_by_host_with_method_and_status(daemon, monkeypatch):
     @tracing.traced_handler("ledgerlink-test")
     def handler(event, context):
-        return HttpClient("https://api.erp.example/v2").request("POST", f"/invoices?q={SECRET}", json_body=SECRET).status
+        client = HttpClient("https://api.erp.example/v2")
+        posted = client.request("POST", f"/invoices?q={SECRET}", json_body=SECRET)
+        token = client.request(method="GET", path="https://login.erp.example/token")   # keywords, an absolute URL
+        return posted.status, token.status
 
     def answer(self, method, path, **kwargs):
-        return HttpResponse(status=429, body=b"{}", url=self.url(path), headers={})
+        return HttpResponse(status=429 if method == "POST" else 200, body=b"{}", url=self.url(path), headers={})
 
-    monkeypatch.setattr(HttpClient, "request", tracing.erp_request(answer))
-    assert handler({}, None) == 429
-    request, run = received(daemon, 2)
-    assert SECRET not in json.dumps([request, run])
+    monkeypatch.setattr(HttpClient, "request", tracing.remote_request(answer))
+    assert handler({}, None) == (429, 200)
+    request, token, run = received(daemon, 3)
+    assert SECRET not in json.dumps([request, token, run])
+    assert token["name"] == "login.erp.example" and token["http"] == {"request": {"method": "GET"},
+                                                                       "response": {"status": 200}}
     assert request["name"] == "api.erp.example" and request["namespace"] == "remote"
     assert request["parent_id"] == run["id"]
     assert request["http"] == {"request": {"method": "POST"}, "response": {"status": 429}}

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from ledgerlink.tracing import erp_request
+from ledgerlink.tracing import remote_request
 
 
 class HttpFailure(Exception):
@@ -109,7 +109,7 @@ class HttpClient:
             url += ("&" if "?" in url else "?") + urlencode(pairs)
         return url
 
-    @erp_request   # one X-Ray subsegment per ERP request (host, method, status; ledgerlink/tracing.py)
+    @remote_request   # one X-Ray subsegment per ERP request (host, method, status; ledgerlink/tracing.py)
     def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
                 headers: Mapping[str, str] | None = None, json_body: Any = None, body: bytes | None = None,
                 timeout: float | None = None) -> HttpResponse:
