@@ -6,7 +6,9 @@ conventional Powertools handler. Also the deployment sizes: each function asset 
 The library and handlers are byte-compiled first, like the installed dependencies they are compared
 with (the children run with PYTHONDONTWRITEBYTECODE, so a fresh clone would otherwise compile every
 ledgerlink module in every run). Besides wall time, each figure's CPU time (user + system of the
-child) is recorded: on a shared machine it moves far less with the load than wall time does.
+child) is recorded: on a shared machine it moves far less with the load than wall time does. Each function is
+measured a second time as Lambda with active tracing runs it (``traced``: ledgerlink/tracing.py builds its Powertools
+Tracer and patches botocore only there); ``traced_cpu_vs_untraced`` is what tracing adds to a cold start.
 
 Import time alone rewards moving an import into the handler, which only moves its cost to the first
 invocation. So for the post-document steps and reconciliation the bench also measures the first call:
@@ -75,15 +77,20 @@ FIRST_CALL: dict[str, str] = {
 ENV = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
        "POWERTOOLS_METRICS_NAMESPACE": "Bench", "PYTHONDONTWRITEBYTECODE": "1"}
 ENV.pop("AWS_ENDPOINT_URL", None)
+# Tracing is on only in Lambda (ledgerlink/tracing.py): the traced figure runs the same code as Lambda with active
+# tracing would (a daemon address; nothing is sent at import), so its cost is visible here too.
+TRACED_ENV = {**ENV, "LAMBDA_TASK_ROOT": str(REPO / "functions"), "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"}
+for _name in ("POWERTOOLS_TRACE_DISABLED", "AWS_SAM_LOCAL", "AWS_CHALICE_CLI_MODE"):
+    TRACED_ENV.pop(_name, None)
 
 
-def _run_both(code: str, repetitions: int, *args: str) -> tuple[float, float]:
+def _run_both(code: str, repetitions: int, *args: str, env: dict[str, str] = ENV) -> tuple[float, float]:
     """Median wall time and median CPU time (s) of a fresh interpreter running ``code``."""
     times, cpu = [], []
     for _ in range(repetitions):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code, *args], check=True, env=ENV, cwd=REPO,
+        subprocess.run([sys.executable, "-c", code, *args], check=True, env=env, cwd=REPO,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         times.append(time.perf_counter() - start)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -184,11 +191,14 @@ def run(repetitions: int, arch: str) -> dict[str, Any]:
     for name in CLIENTS:
         measured, measured_cpu = _run_both(_function_code(name), repetitions)
         floor, floor_cpu = _run_both(_floor_code(name), repetitions)
+        traced, traced_cpu = _run_both(_function_code(name), repetitions, env=TRACED_ENV)
         functions[name] = {
             "seconds": round(measured, 3), "floor_boto3_clients_seconds": round(floor, 3),
             "vs_floor": round(measured / floor, 2), "vs_conventional": round(measured / conventional, 2),
             "cpu_seconds": round(measured_cpu, 3), "floor_cpu_seconds": round(floor_cpu, 3),
             "cpu_vs_conventional": round(measured_cpu / conventional_cpu, 2),
+            "traced_seconds": round(traced, 3), "traced_cpu_seconds": round(traced_cpu, 3),
+            "traced_cpu_vs_untraced": round(traced_cpu / measured_cpu, 2),
             "asset_bytes": _asset_size(name),
         }
         if name in first_calls:
@@ -211,6 +221,7 @@ def format_result(result: dict[str, Any]) -> str:
     rows = [[name, f"{f['seconds']:.3f}", f"{f['floor_boto3_clients_seconds']:.3f}", f"{f['vs_floor']:.2f}x",
              f"{f['vs_conventional']:.2f}x", f"{f['cpu_seconds']:.3f}", f"{f['cpu_vs_conventional']:.2f}x",
              f"{f['first_call_cpu_vs_conventional']:.2f}x" if "first_call_cpu_seconds" in f else "-",
+             f"{f['traced_cpu_vs_untraced']:.2f}x",
              f"{f['asset_bytes'] / 1000:.1f} KB"]
             for name, f in result["functions"].items()]
     text = table(f"Cold start (median of {result['repetitions']} fresh interpreters; python -c pass = "
@@ -218,7 +229,7 @@ def format_result(result: dict[str, Any]) -> str:
                  f"{result['conventional_powertools_seconds']:.3f} s, "
                  f"{result['conventional_powertools_cpu_seconds']:.3f} s CPU)",
                  ["function", "import+clients s", "boto3+clients s", "vs floor", "vs conventional", "CPU s",
-                  "CPU vs conventional", "+first call, CPU vs conv.", "asset"], rows)
+                  "CPU vs conventional", "+first call, CPU vs conv.", "traced CPU vs untraced", "asset"], rows)
     layer = result["layer"]
     text += (f"layer ({layer['arch']}): {layer['unzipped_mb']} MB unzipped, {layer['zipped_mb']} MB zipped — "
              f"targets: ingest ≤ 1.15x floor, every function ≤ 0.5x conventional, assets < 100 KB, layer < 15 MB: "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -103,7 +104,7 @@ class Protection:
         )
 
 
-def _number(context: dict[str, Any], key: str, default: int, *, low: int, high: int) -> int:
+def _number(context: Mapping[str, object], key: str, default: int, *, low: int, high: int) -> int:
     raw = context.get(key)
     if raw is None or raw == "":
         return default
@@ -116,11 +117,11 @@ def _number(context: dict[str, Any], key: str, default: int, *, low: int, high: 
     return value
 
 
-def _days(context: dict[str, Any], key: str, default: int) -> int:
+def _days(context: Mapping[str, object], key: str, default: int) -> int:
     return _number(context, key, default, low=1, high=MAX_RETENTION_DAYS)
 
 
-def _flag(context: dict[str, Any], key: str, *, default: bool = False) -> bool:
+def _flag(context: Mapping[str, object], key: str, *, default: bool = False) -> bool:
     raw = context.get(key)
     if raw is None or raw == "":
         return default

@@ -11,6 +11,7 @@ import argparse
 import json
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,12 @@ def _text(value: Any) -> str:
 def protection(template: dict[str, Any]) -> list[str]:
     resources = template.get("Resources", {})
     named = {_text(body.get("Value")): output for output, body in template.get("Outputs", {}).items()}
-    lines = ["  protection:"]
+    return ["  protection:", *_object_locks(resources, named), *_append_only_tables(resources, named),
+            *_waf(resources), *_operator_roles(template, resources)]
+
+
+def _object_locks(resources: Mapping[str, Any], named: dict[str, str]) -> list[str]:
+    lines = []
     for lid, resource in resources.items():
         lock = resource.get("Properties", {}).get("ObjectLockConfiguration") if resource["Type"] == "AWS::S3::Bucket" \
             else None
@@ -85,24 +91,38 @@ def protection(template: dict[str, Any]) -> list[str]:
             amount = retention.get("Days", retention.get("Years", "?"))
             lines.append(f"    Object Lock  {named.get(lid, lid):28s} {retention.get('Mode', '?').lower()}, "
                          f"{amount} {unit}{'' if amount == 1 else 's'} default retention")
+    return lines
+
+
+def _append_only_tables(resources: Mapping[str, Any], named: dict[str, str]) -> list[str]:
+    lines = []
     for lid, resource in resources.items():
         policy = resource.get("Properties", {}).get("ResourcePolicy", {}).get("PolicyDocument", {})
         denied = sorted({action.split(":")[1] for statement in policy.get("Statement", [])
                          if statement.get("Effect") == "Deny" for action in statement.get("Action", [])})
         if resource["Type"] == "AWS::DynamoDB::Table" and denied:
             lines.append(f"    append-only  {named.get(lid, lid):28s} denied to every principal: {', '.join(denied)}")
+    return lines
+
+
+def _waf(resources: Mapping[str, Any]) -> list[str]:
     acls = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::WAFv2::WebACL"]
-    if acls:
-        for acl in acls:
-            rules = []
-            for rule in acl.get("Rules", []):
-                rate = rule.get("Statement", {}).get("RateBasedStatement")
-                rules.append(f"{rate['Limit']} req/IP/5 min" if rate else rule["Name"])
-            associations = sum(r["Type"] == "AWS::WAFv2::WebACLAssociation" for r in resources.values())
-            lines.append(f"    WAF          on, {associations} API stage(s): {'; '.join(rules)}")
-    else:
-        lines.append("    WAF          off (on by default in prod; context waf=true adds managed rule groups and a "
-                     "per-IP rate limit)")
+    if not acls:
+        return ["    WAF          off (on by default in prod; context waf=true adds managed rule groups and a "
+                "per-IP rate limit)"]
+    associations = sum(r["Type"] == "AWS::WAFv2::WebACLAssociation" for r in resources.values())
+    lines = []
+    for acl in acls:
+        rules = []
+        for rule in acl.get("Rules", []):
+            rate = rule.get("Statement", {}).get("RateBasedStatement")
+            rules.append(f"{rate['Limit']} req/IP/5 min" if rate else rule["Name"])
+        lines.append(f"    WAF          on, {associations} API stage(s): {'; '.join(rules)}")
+    return lines
+
+
+def _operator_roles(template: Mapping[str, Any], resources: Mapping[str, Any]) -> list[str]:
+    lines = []
     for output, body in template.get("Outputs", {}).items():
         role = resources.get(_text(body.get("Value")), {})
         if output.endswith("RoleArn") and role.get("Type") == "AWS::IAM::Role":

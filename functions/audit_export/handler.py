@@ -10,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ledgerlink.service.audit_export import export
 from ledgerlink.settings import AuditExportSettings, read_settings
 from ledgerlink.store.audit_copies import S3AuditCopies
+from ledgerlink.tracing import traced_handler
 
 logger = Logger(service="ledgerlink-audit-export")
 metrics = Metrics(namespace="LedgerLink", service="audit_export")
@@ -17,6 +18,7 @@ metrics = Metrics(namespace="LedgerLink", service="audit_export")
 
 @logger.inject_lambda_context
 @metrics.log_metrics
+@traced_handler("ledgerlink-audit-export")
 def handler(event: dict, context: object) -> dict:
     settings = read_settings(AuditExportSettings)
     result = export(event.get("Records", []), S3AuditCopies(settings.audit_bucket))

@@ -4,6 +4,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ledgerlink.service.bank_files import object_keys
+from ledgerlink.tracing import traced_handler
 from ledgerlink.wiring import bank_file_service
 
 logger = Logger(service="ledgerlink-bank-file")
@@ -12,6 +13,7 @@ metrics = Metrics(namespace="LedgerLink", service="bank_file")
 
 @logger.inject_lambda_context
 @metrics.log_metrics
+@traced_handler("ledgerlink-bank-file")
 def handler(event: dict, context: object) -> dict:
     outcomes = []
     for key in object_keys(event):

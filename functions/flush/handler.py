@@ -9,6 +9,7 @@ from datetime import date
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ledgerlink.tracing import traced_handler
 from ledgerlink.wiring import flush_service
 
 logger = Logger(service="ledgerlink-flush")
@@ -17,6 +18,7 @@ metrics = Metrics(namespace="LedgerLink", service="flush")
 
 @logger.inject_lambda_context
 @metrics.log_metrics
+@traced_handler("ledgerlink-flush")
 def handler(event: dict, context: object) -> dict:
     through = event.get("through") if isinstance(event, dict) else None
     report = flush_service().run(through=date.fromisoformat(through) if through else None,

@@ -5,6 +5,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ledgerlink.service.ingest import WebhookRequest
+from ledgerlink.tracing import traced_handler
 from ledgerlink.wiring import ingest_service
 
 logger = Logger(service="ledgerlink-ingest")
@@ -16,6 +17,7 @@ metrics = Metrics(namespace="LedgerLink", service="ingest")
 # correlation id only once ingest has accepted it as [A-Za-z0-9._:-]{8,64} (else it is API Gateway's request id).
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
 @metrics.log_metrics
+@traced_handler("ledgerlink-ingest")
 def handler(event: dict, context: object) -> dict:
     request = WebhookRequest.from_api_gateway(event)
     response = ingest_service().receive(request)

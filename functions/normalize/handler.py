@@ -5,6 +5,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from ledgerlink.service.normalize import parse_message
 from ledgerlink.service.sqs_batch import process_sqs_batch
+from ledgerlink.tracing import traced_handler
 from ledgerlink.wiring import normalize_service
 
 logger = Logger(service="ledgerlink-normalize")
@@ -34,5 +35,6 @@ def record_failed(record: dict, error: Exception) -> None:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
+@traced_handler("ledgerlink-normalize")
 def handler(event: dict, context: object) -> dict:
     return process_sqs_batch(event, record_handler, on_failure=record_failed)

@@ -5,6 +5,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from ledgerlink.service.posting import open_exception_step
+from ledgerlink.tracing import traced_handler
 from ledgerlink.wiring import exception_stores
 
 logger = Logger(service="ledgerlink-open-exception")
@@ -14,6 +15,7 @@ by_reason = EphemeralMetrics(namespace="LedgerLink")  # its own EMF blob: the re
 
 @logger.inject_lambda_context(correlation_id_path="state.correlation_id")
 @metrics.log_metrics
+@traced_handler("ledgerlink-open-exception")
 def handler(event: dict, context: object) -> dict:
     state = event.get("state", event)  # waitForTaskToken payload: {"state": ..., "task_token": ...}
     logger.append_keys(document_id=state.get("document_id"))

@@ -20,6 +20,7 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from ledgerlink.errors import OpsError
 from ledgerlink.service.ops import caller, ops_response
+from ledgerlink.tracing import traced_handler
 from ledgerlink.wiring import ops_services
 
 logger = Logger(service="ledgerlink-ops")
@@ -94,5 +95,6 @@ def backlog() -> dict:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@traced_handler("ledgerlink-ops")
 def handler(event: dict, context: object) -> dict:
     return app.resolve(event, context)

@@ -3,6 +3,7 @@
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ledgerlink.tracing import traced_handler
 from ledgerlink.wiring import poll_service
 
 logger = Logger(service="ledgerlink-poll")
@@ -11,6 +12,7 @@ metrics = Metrics(namespace="LedgerLink", service="poll")
 
 @logger.inject_lambda_context
 @metrics.log_metrics
+@traced_handler("ledgerlink-poll")
 def handler(event: dict, context: object) -> dict:
     metrics.add_metric(name="PollRuns", unit=MetricUnit.Count, value=1)  # a run that fails still counts
     service = poll_service()

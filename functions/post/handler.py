@@ -9,6 +9,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ledgerlink.service.posting import post_document_step
+from ledgerlink.tracing import traced_handler
 from ledgerlink.wiring import post_dependencies
 
 logger = Logger(service="ledgerlink-post")
@@ -17,6 +18,7 @@ metrics = Metrics(namespace="LedgerLink", service="post")
 
 @logger.inject_lambda_context(correlation_id_path="correlation_id")
 @metrics.log_metrics
+@traced_handler("ledgerlink-post")
 def handler(event: dict, context: object) -> dict:
     logger.append_keys(document_id=event.get("document_id"))
     result = post_document_step(event, **post_dependencies())

@@ -4,6 +4,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ledgerlink.service.reconcile import reconcile_request
+from ledgerlink.tracing import traced_handler
 from ledgerlink.wiring import reconciler
 
 logger = Logger(service="ledgerlink-reconcile")
@@ -12,6 +13,7 @@ metrics = Metrics(namespace="LedgerLink", service="reconcile")
 
 @logger.inject_lambda_context
 @metrics.log_metrics
+@traced_handler("ledgerlink-reconcile")
 def handler(event: dict, context: object) -> dict:
     service = reconciler()
     business_date, entities = reconcile_request(event, service.active_config())

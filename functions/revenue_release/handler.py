@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ledgerlink.service.revenue import InvalidReleaseRequest, release_request
+from ledgerlink.tracing import traced_handler
 from ledgerlink.wiring import fx_revaluation_service, revenue_release_service
 
 logger = Logger(service="ledgerlink-revenue-release")
@@ -18,6 +19,7 @@ metrics = Metrics(namespace="LedgerLink", service="revenue_release")
 
 @logger.inject_lambda_context
 @metrics.log_metrics
+@traced_handler("ledgerlink-revenue-release")
 def handler(event: dict, context: object) -> dict:
     try:
         entity, period = release_request(event)

@@ -8,10 +8,9 @@ changes nothing the next run would not redo.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import aws_iam as iam
+from aws_cdk import Duration
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -22,6 +21,7 @@ from constructs import Construct
 
 from infra.compliance import acknowledge, logical_id
 from infra.constructs.function import KeyUse, LedgerLinkFunction
+from infra.constructs.schedules import every, invoke_schedule, scheduler_role
 from infra.constructs.secrets import pascal
 from infra.constructs.tables import StateTables
 from infra.options import DeploymentOptions
@@ -62,22 +62,16 @@ class SourcePolling(Construct):
                                            "date and event id; writes are limited to the raw/ prefix.",
                     finding=f"Resource::<{logical_id(archive)}.Arn>/{RAW_PREFIX}*")
 
-    def _build_schedules(self, config: LedgerLinkConfig) -> list[scheduler.CfnSchedule]:
+    def _build_schedules(self, config: LedgerLinkConfig) -> list[scheduler.Schedule]:
         polled = [source for source in config.sources if source.kind in POLLED_KINDS]
         if not polled:
             return []
-        role = iam.Role(self, "SchedulerRole", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
-                        description="EventBridge Scheduler: invoke the poll function, nothing else")
-        role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"],
-                                               resources=[self.function.function.function_arn]))
-        return [scheduler.CfnSchedule(
-            self, f"Every{pascal(source.id)}",
+        role = scheduler_role(self, "SchedulerRole",
+                              description="EventBridge Scheduler: invoke the poll function, nothing else")
+        return [invoke_schedule(
+            self, f"Every{pascal(source.id)}", function=self.function.function, role=role,
+            schedule=every(Duration.minutes(source.poll_interval_minutes)),
             description=f"poll source {source.id} ({source.kind}) past its high-water mark",
-            schedule_expression=f"rate({source.poll_interval_minutes} minutes)",
-            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-            target=scheduler.CfnSchedule.TargetProperty(
-                arn=self.function.function.function_arn, role_arn=role.role_arn,
-                input=json.dumps({"source": source.id}),
-                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
-                    maximum_retry_attempts=2, maximum_event_age_in_seconds=60 * source.poll_interval_minutes)),
+            payload={"source": source.id}, retry_attempts=2,
+            max_event_age=Duration.minutes(source.poll_interval_minutes),
         ) for source in polled]

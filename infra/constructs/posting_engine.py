@@ -8,10 +8,9 @@ over at a different UTC hour for each entity, and a run with nothing due costs a
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import aws_iam as iam
+from aws_cdk import Duration
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -23,10 +22,11 @@ from infra.compliance import acknowledge, logical_id
 from infra.constructs.buckets import BOOKS_PREFIX
 from infra.constructs.function import KeyUse, LedgerLinkFunction
 from infra.constructs.post_document import ERP_SECRET_ACTIONS, LIMITER_ACTIONS, grant_legacy_files
+from infra.constructs.schedules import every, invoke_schedule, scheduler_role
 from infra.constructs.tables import StateTables
 from infra.options import DeploymentOptions
 
-FLUSH_SCHEDULE = "rate(1 hour)"
+FLUSH_INTERVAL = Duration.hours(1)   # rate(1 hour)
 # store.buckets: query lines (table) and the two indexes; read/mark a bucket; seal (TransactWriteItems of Updates)
 BUCKET_FLUSH_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem")
 
@@ -67,19 +67,11 @@ class PostingEngine(Construct):
             flush.allow(ERP_SECRET_ACTIONS, [secret.secret_arn for secret in erp_secrets])
             flush.allow_key("secretsmanager", KeyUse.SECRET_READ + KeyUse.SECRET_WRITE)
 
-    def _build_schedule(self) -> scheduler.CfnSchedule:
-        role = iam.Role(self, "ScheduleRole", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
-                        description="EventBridge Scheduler: invoke the LedgerLink flush function")
-        role.add_to_principal_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"],
-                                                         resources=[self.flush.function.function_arn]))
-        return scheduler.CfnSchedule(
-            self, "Schedule",
-            description="LedgerLink flush: summary buckets of finished days, legacy GL import files",
-            schedule_expression=FLUSH_SCHEDULE,
-            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-            target=scheduler.CfnSchedule.TargetProperty(
-                arn=self.flush.function.function_arn, role_arn=role.role_arn, input=json.dumps({}),
-                # the flush is idempotent and the next run picks up whatever this one left
-                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=2,
-                                                                       maximum_event_age_in_seconds=3600)),
-        )
+    def _build_schedule(self) -> scheduler.Schedule:
+        role = scheduler_role(self, "ScheduleRole",
+                              description="EventBridge Scheduler: invoke the LedgerLink flush function")
+        return invoke_schedule(
+            self, "Schedule", function=self.flush.function, role=role, schedule=every(FLUSH_INTERVAL),
+            description="LedgerLink flush: summary buckets of finished days, legacy GL import files", payload={},
+            # the flush is idempotent and the next run picks up whatever this one left
+            retry_attempts=2, max_event_age=Duration.hours(1))

@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
-from aws_cdk import Stack
-from aws_cdk import aws_iam as iam
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -19,6 +17,7 @@ from constructs import Construct
 from infra.compliance import acknowledge, logical_id
 from infra.constructs.buckets import BOOKS_PREFIX
 from infra.constructs.function import KeyUse, LedgerLinkFunction
+from infra.constructs.schedules import invoke_schedule, local_cron, scheduler_role
 from infra.constructs.tables import StateTables
 from infra.options import DeploymentOptions
 from ledgerlink.config.model import LedgerLinkConfig
@@ -98,24 +97,13 @@ class Reconcile(Construct):
                                            "event id; writes are limited to the raw/ prefix.",
                     finding=f"Resource::<{logical_id(archive)}.Arn>/{RAW_PREFIX}*")
 
-    def _build_schedules(self, options: DeploymentOptions, config: LedgerLinkConfig) -> list[scheduler.CfnSchedule]:
-        role = iam.Role(self, "SchedulerRole", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
-                        description="EventBridge Scheduler: invoke the reconcile function, nothing else")
-        role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"],
-                                               resources=[self.function.function.function_arn]))
+    def _build_schedules(self, options: DeploymentOptions, config: LedgerLinkConfig) -> list[scheduler.Schedule]:
+        role = scheduler_role(self, "SchedulerRole",
+                              description="EventBridge Scheduler: invoke the reconcile function, nothing else")
         hour, minute = (int(part) for part in options.slos.reconcile_local_time.split(":"))
-        schedules = []
-        for entity in config.entities:
-            schedules.append(scheduler.CfnSchedule(
-                self, f"Daily{''.join(p.capitalize() for p in entity.id.replace('-', '_').split('_'))}",
-                description=f"reconcile entity {entity.id}'s previous business day",
-                schedule_expression=f"cron({minute} {hour} * * ? *)",
-                schedule_expression_timezone=entity.time_zone,
-                flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-                target=scheduler.CfnSchedule.TargetProperty(
-                    arn=self.function.function.function_arn, role_arn=role.role_arn,
-                    input=json.dumps({"entity": entity.id}),
-                    retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=3,
-                                                                          maximum_event_age_in_seconds=3600)),
-            ))
-        return schedules
+        return [invoke_schedule(
+            self, f"Daily{''.join(p.capitalize() for p in entity.id.replace('-', '_').split('_'))}",
+            function=self.function.function, role=role, schedule=local_cron(f"cron({minute} {hour} * * ? *)", entity.time_zone),
+            description=f"reconcile entity {entity.id}'s previous business day",
+            payload={"entity": entity.id}, retry_attempts=3, max_event_age=Duration.hours(1),
+        ) for entity in config.entities]

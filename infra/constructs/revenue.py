@@ -9,10 +9,9 @@ what is new, under the next run sequence). Later changes go into the next month'
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 
-from aws_cdk import aws_iam as iam
+from aws_cdk import Duration
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -24,6 +23,7 @@ from infra.compliance import acknowledge, logical_id
 from infra.constructs.buckets import BOOKS_PREFIX
 from infra.constructs.function import KeyUse, LedgerLinkFunction
 from infra.constructs.post_document import ERP_SECRET_ACTIONS, LIMITER_ACTIONS, grant_legacy_files
+from infra.constructs.schedules import invoke_schedule, local_cron, scheduler_role
 from infra.constructs.tables import StateTables
 from infra.options import DeploymentOptions
 from ledgerlink.config.model import LedgerLinkConfig
@@ -86,23 +86,14 @@ class RevenueOperations(Construct):
         post.allow(POST_REVENUE_ACTIONS, [revenue])
         normalize.allow(NORMALIZE_REVENUE_ACTIONS, [revenue])
 
-    def _build_schedules(self, config: LedgerLinkConfig) -> list[scheduler.CfnSchedule]:
-        role = iam.Role(self, "SchedulerRole", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
-                        description="EventBridge Scheduler: invoke the revenue release function, nothing else")
-        role.add_to_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"],
-                                               resources=[self.release.function.function_arn]))
-        schedules = []
-        for entity in config.entities:
-            schedules.append(scheduler.CfnSchedule(
-                self, f"Monthly{''.join(p.capitalize() for p in entity.id.replace('-', '_').split('_'))}",
-                description=f"release entity {entity.id}'s deferred revenue of the month that ended",
-                schedule_expression=RELEASE_CRON, schedule_expression_timezone=entity.time_zone,
-                flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
-                target=scheduler.CfnSchedule.TargetProperty(
-                    arn=self.release.function.function_arn, role_arn=role.role_arn,
-                    input=json.dumps({"entity": entity.id}),
-                    # the release is idempotent and resumes an unfinished run: retrying is always safe
-                    retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=3,
-                                                                          maximum_event_age_in_seconds=3600)),
-            ))
-        return schedules
+    def _build_schedules(self, config: LedgerLinkConfig) -> list[scheduler.Schedule]:
+        role = scheduler_role(self, "SchedulerRole",
+                              description="EventBridge Scheduler: invoke the revenue release function, nothing else")
+        return [invoke_schedule(
+            self, f"Monthly{''.join(p.capitalize() for p in entity.id.replace('-', '_').split('_'))}",
+            function=self.release.function, role=role, schedule=local_cron(RELEASE_CRON, entity.time_zone),
+            description=f"release entity {entity.id}'s deferred revenue of the month that ended",
+            payload={"entity": entity.id},
+            # the release is idempotent and resumes an unfinished run: retrying is always safe
+            retry_attempts=3, max_event_age=Duration.hours(1),
+        ) for entity in config.entities]

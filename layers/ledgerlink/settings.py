@@ -12,9 +12,12 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ledgerlink.errors import ConfigError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 STAGE = "LEDGERLINK_STAGE"
 CONFIG_TABLE = "LEDGERLINK_CONFIG_TABLE"
@@ -44,16 +47,15 @@ REVENUE_TABLE = "LEDGERLINK_REVENUE_TABLE"
 
 
 def env(name: str, default: Any = dataclasses.MISSING) -> Any:
-    """A dataclass field bound to an environment variable."""
+    """A dataclass field bound to an environment variable (``Any``: it stands for the field's value, of its type)."""
     return field(default=default, metadata={"env": name})
 
 
-
-def read_settings[T](cls: type[T], environ: Mapping[str, str] | None = None) -> T:
+def read_settings[T: DataclassInstance](cls: type[T], environ: Mapping[str, str] | None = None) -> T:
     environ = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
+    values: dict[str, str | int] = {}
     missing: list[str] = []
-    for item in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for item in dataclasses.fields(cls):
         name = item.metadata["env"]
         if name in environ and environ[name] != "":
             raw = environ[name]
@@ -65,199 +67,173 @@ def read_settings[T](cls: type[T], environ: Mapping[str, str] | None = None) -> 
     return cls(**values)
 
 
-def required_env(cls: type) -> set[str]:
+def required_env(cls: type[DataclassInstance]) -> set[str]:
     return {f.metadata["env"] for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING}
 
 
-def all_env(cls: type) -> set[str]:
+def all_env(cls: type[DataclassInstance]) -> set[str]:
     return {f.metadata["env"] for f in dataclasses.fields(cls)}
 
 
-@dataclass(frozen=True, slots=True)
-class IngestSettings:
+# The field groups several functions share. Each group is a frozen, keyword-only dataclass with empty slots, so a
+# settings class can combine several groups and still be slotted (two bases with non-empty slots cannot be
+# combined); keyword-only because a group's defaulted field may precede a class's required one. A field a group
+# holds is declared only there, with its variable and default.
+@dataclass(frozen=True, kw_only=True)
+class _ConfigReader:
+    """The versioned, immutable configuration and how long a function caches it."""
+
+    __slots__ = ()
     config_table: str = env(CONFIG_TABLE)
-    inbox_table: str = env(INBOX_TABLE)
-    totals_table: str = env(TOTALS_TABLE)
-    archive_bucket: str = env(ARCHIVE_BUCKET)
-    inbound_queue_url: str = env(INBOUND_QUEUE_URL)
-    inbox_retention_days: int = env(INBOX_RETENTION_DAYS, 35)
     config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
 
-@dataclass(frozen=True, slots=True)
-class NormalizeSettings:
-    config_table: str = env(CONFIG_TABLE)
+@dataclass(frozen=True, kw_only=True)
+class _Inbound:
+    """Where an accepted event goes: its inbox claim, its archived body, the queue to normalize."""
+
+    __slots__ = ()
     inbox_table: str = env(INBOX_TABLE)
+    archive_bucket: str = env(ARCHIVE_BUCKET)
+    inbound_queue_url: str = env(INBOUND_QUEUE_URL)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Intake(_Inbound, _ConfigReader):
+    """Entering an event like a webhook: claim it (+ counter), archive it, enqueue it."""
+
+    __slots__ = ()
+    totals_table: str = env(TOTALS_TABLE)
+    inbox_retention_days: int = env(INBOX_RETENTION_DAYS, 35)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Outcomes:
+    """A document's state (the posting ledger), its control totals and its exception cases."""
+
+    __slots__ = ()
     ledger_table: str = env(LEDGER_TABLE)
     totals_table: str = env(TOTALS_TABLE)
     exceptions_table: str = env(EXCEPTIONS_TABLE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _ErpTargets:
+    """The posting targets: the Beancount book, legacy GL import files, each API connection's call budget."""
+
+    __slots__ = ()
+    books_uri: str = env(BOOKS_URI)
+    legacy_files_uri: str = env(LEGACY_FILES_URI)
+    limiter_table: str = env(LIMITER_TABLE)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class IngestSettings(_Intake):
+    """The webhook receiver."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NormalizeSettings(_Outcomes, _ConfigReader):
+    inbox_table: str = env(INBOX_TABLE)
     parties_table: str = env(PARTIES_TABLE)
     archive_bucket: str = env(ARCHIVE_BUCKET)
     state_machine_arn: str = env(STATE_MACHINE_ARN)
     # the Express happy path (D76); without it every document starts the Standard workflow directly
     happy_path_state_machine_arn: str = env(HAPPY_PATH_STATE_MACHINE_ARN, "")
-    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
     revenue_table: str = env(REVENUE_TABLE, "")   # subscription cancellations and usage batches (issue 9)
 
 
-@dataclass(frozen=True, slots=True)
-class ConfigReaderSettings:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigReaderSettings(_ConfigReader):
     """Enrich and validate: they only read the (versioned, immutable) configuration."""
 
-    config_table: str = env(CONFIG_TABLE)
-    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
-
-@dataclass(frozen=True, slots=True)
-class EnrichSettings:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EnrichSettings(_ConfigReader):
     """Enrich reads the configuration and, for reversals, the original's posted journal in the ledger."""
 
-    config_table: str = env(CONFIG_TABLE)
     ledger_table: str = env(LEDGER_TABLE)
-    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
 
-@dataclass(frozen=True, slots=True)
-class PostSettings:
-    """Post and record in one step: the ledger item is the idempotency record (lease, stored result)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PostSettings(_ErpTargets, _Outcomes, _ConfigReader):
+    """Post and record in one step: the ledger item is the idempotency record (lease, stored result); the exceptions
+    table resolves the case a replay or retry posted."""
 
-    config_table: str = env(CONFIG_TABLE)
-    ledger_table: str = env(LEDGER_TABLE)
-    totals_table: str = env(TOTALS_TABLE)
-    exceptions_table: str = env(EXCEPTIONS_TABLE)       # resolves the case a replay or retry posted
-    books_uri: str = env(BOOKS_URI)
     buckets_table: str = env(BUCKETS_TABLE)
-    limiter_table: str = env(LIMITER_TABLE)
-    legacy_files_uri: str = env(LEGACY_FILES_URI)
-    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
     revenue_table: str = env(REVENUE_TABLE, "")         # revenue schedule facts of posted documents (issue 9)
 
 
-@dataclass(frozen=True, slots=True)
-class FlushSettings:
-    """The scheduled flush: summary buckets → journals, legacy days → import files."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlushSettings(_ErpTargets, _Outcomes, _ConfigReader):
+    """The scheduled flush: summary buckets → journals, legacy days → import files (members move summarized → posted
+    with their control totals)."""
 
-    config_table: str = env(CONFIG_TABLE)
     buckets_table: str = env(BUCKETS_TABLE)
-    ledger_table: str = env(LEDGER_TABLE)
-    totals_table: str = env(TOTALS_TABLE)      # members move summarized → posted with their control totals
-    exceptions_table: str = env(EXCEPTIONS_TABLE)
-    limiter_table: str = env(LIMITER_TABLE)
-    books_uri: str = env(BOOKS_URI)
-    legacy_files_uri: str = env(LEGACY_FILES_URI)
-    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
 
-@dataclass(frozen=True, slots=True)
-class ExceptionSettings:
-    ledger_table: str = env(LEDGER_TABLE)
-    exceptions_table: str = env(EXCEPTIONS_TABLE)
-    totals_table: str = env(TOTALS_TABLE)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExceptionSettings(_Outcomes):
     event_bus_name: str = env(EVENT_BUS_NAME, "default")
 
 
-@dataclass(frozen=True, slots=True)
-class ReconcileSettings:
-    config_table: str = env(CONFIG_TABLE)
-    totals_table: str = env(TOTALS_TABLE)
-    inbox_table: str = env(INBOX_TABLE)
-    ledger_table: str = env(LEDGER_TABLE)
-    archive_bucket: str = env(ARCHIVE_BUCKET)          # gap backfill archives what it fetches ...
-    inbound_queue_url: str = env(INBOUND_QUEUE_URL)    # ... and enqueues it like a webhook
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReconcileSettings(_ErpTargets, _Outcomes, _Inbound, _ConfigReader):
+    """Gap backfill enters what it fetches like a webhook; the ERP check reads legacy GL targets too, counts read-back
+    calls against the connection's budget and turns a document the ERP no longer holds into a missing_in_erp case."""
+
     reports_bucket: str = env(REPORTS_BUCKET)
-    books_uri: str = env(BOOKS_URI)
-    legacy_files_uri: str = env(LEGACY_FILES_URI)      # the ERP check reads legacy GL targets too
-    exceptions_table: str = env(EXCEPTIONS_TABLE)       # a document the ERP no longer holds: a missing_in_erp case
-    limiter_table: str = env(LIMITER_TABLE)             # read-back calls count against the connection's budget
     event_bus_name: str = env(EVENT_BUS_NAME, "default")
     stuck_after_seconds: int = env(STUCK_AFTER_SECONDS, 900)   # an accepted event unprocessed 15 min: a difference
-    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
 
-@dataclass(frozen=True, slots=True)
-class BankFileSettings:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BankFileSettings(_Intake):
     """The S3-triggered bank-file Lambda: reads ``bank-inbox/`` and writes ``raw/`` of the archive bucket."""
 
-    config_table: str = env(CONFIG_TABLE)
-    inbox_table: str = env(INBOX_TABLE)
-    totals_table: str = env(TOTALS_TABLE)
-    archive_bucket: str = env(ARCHIVE_BUCKET)
-    inbound_queue_url: str = env(INBOUND_QUEUE_URL)
-    inbox_retention_days: int = env(INBOX_RETENTION_DAYS, 35)
-    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
-
-@dataclass(frozen=True, slots=True)
-class OpsSettings:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpsSettings(_ErpTargets, _Outcomes, _Inbound, _ConfigReader):
     """The ops API: exceptions, traces, validation (and the replay of events that never made a document), the
-    month-end close check."""
+    month-end close check (revenue schedules and the book's balances), the backlog forecast (each ERP connection's
+    budget)."""
 
-    config_table: str = env(CONFIG_TABLE)
-    ledger_table: str = env(LEDGER_TABLE)
-    totals_table: str = env(TOTALS_TABLE)
-    inbox_table: str = env(INBOX_TABLE)
-    exceptions_table: str = env(EXCEPTIONS_TABLE)
     audit_table: str = env(AUDIT_TABLE)
-    archive_bucket: str = env(ARCHIVE_BUCKET)
-    inbound_queue_url: str = env(INBOUND_QUEUE_URL)
     state_machine_arn: str = env(STATE_MACHINE_ARN)
-    revenue_table: str = env(REVENUE_TABLE)             # the close check: schedules ...
-    books_uri: str = env(BOOKS_URI)                     # ... and the book's balances
-    legacy_files_uri: str = env(LEGACY_FILES_URI)
-    limiter_table: str = env(LIMITER_TABLE)             # the backlog forecast: each ERP connection's budget
-    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
+    revenue_table: str = env(REVENUE_TABLE)
 
 
-@dataclass(frozen=True, slots=True)
-class PollSettings:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PollSettings(_Intake):
     """The scheduled poller of sources without webhooks (Expensify): like ingest, plus the high-water marks."""
 
-    config_table: str = env(CONFIG_TABLE)
-    inbox_table: str = env(INBOX_TABLE)
-    totals_table: str = env(TOTALS_TABLE)
     cursors_table: str = env(CURSORS_TABLE)
-    archive_bucket: str = env(ARCHIVE_BUCKET)
-    inbound_queue_url: str = env(INBOUND_QUEUE_URL)
-    inbox_retention_days: int = env(INBOX_RETENTION_DAYS, 35)
-    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
 
-@dataclass(frozen=True, slots=True)
-class MasterDataSettings:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MasterDataSettings(_ErpTargets, _ConfigReader):
     """post-document's first step: parties cross-references, the ERP connectors (ensure_party)."""
 
-    config_table: str = env(CONFIG_TABLE)
     parties_table: str = env(PARTIES_TABLE)
-    books_uri: str = env(BOOKS_URI)
-    legacy_files_uri: str = env(LEGACY_FILES_URI)
-    limiter_table: str = env(LIMITER_TABLE)
-    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AuditExportSettings:
     """The audit table's stream consumer: copies each change to the write-once audit bucket (AWS only)."""
 
     audit_bucket: str = env(AUDIT_BUCKET)
 
 
-@dataclass(frozen=True, slots=True)
-class RevenueReleaseSettings:
-    """The scheduled period-end release: schedules → release journals (deferred → revenue), usage tie-outs."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RevenueReleaseSettings(_ErpTargets, _Outcomes, _ConfigReader):
+    """The scheduled period-end release: schedules → release journals (deferred → revenue; journals are documents:
+    registered, then posted), usage tie-outs."""
 
-    config_table: str = env(CONFIG_TABLE)
     revenue_table: str = env(REVENUE_TABLE)
-    ledger_table: str = env(LEDGER_TABLE)       # release journals are documents: registered, then posted
-    totals_table: str = env(TOTALS_TABLE)
-    exceptions_table: str = env(EXCEPTIONS_TABLE)
-    limiter_table: str = env(LIMITER_TABLE)
-    books_uri: str = env(BOOKS_URI)
-    legacy_files_uri: str = env(LEGACY_FILES_URI)
-    config_cache_seconds: int = env(CONFIG_CACHE_SECONDS, 60)
 
 
 # function name (folder under functions/) → its settings class; infra and the local runtime use it.
-FUNCTION_SETTINGS: dict[str, type] = {
+FUNCTION_SETTINGS: dict[str, type[DataclassInstance]] = {
     "ingest": IngestSettings,
     "normalize": NormalizeSettings,
     "enrich": EnrichSettings,
@@ -275,5 +251,5 @@ FUNCTION_SETTINGS: dict[str, type] = {
 }
 # Every function the CDK app deploys also runs locally (kept as a name: the local runtime reads it) — except the
 # audit export: the local runtime has no DynamoDB streams and no Object Lock bucket to copy to.
-LOCAL_FUNCTION_SETTINGS: dict[str, type] = {name: cls for name, cls in FUNCTION_SETTINGS.items()
+LOCAL_FUNCTION_SETTINGS: dict[str, type[DataclassInstance]] = {name: cls for name, cls in FUNCTION_SETTINGS.items()
                                             if name != "audit_export"}

@@ -22,6 +22,7 @@ from decimal import Decimal
 from urllib.parse import urlencode, urlsplit
 
 from ledgerlink.model.json import JsonObject, JsonValue
+from ledgerlink.tracing import remote_request
 
 
 class HttpFailure(Exception):
@@ -115,6 +116,7 @@ class HttpClient:
             url += ("&" if "?" in url else "?") + urlencode(pairs)
         return url
 
+    @remote_request   # one X-Ray subsegment per ERP request (host, method, status; ledgerlink/tracing.py)
     def request(self, method: str, path: str, *, query: Mapping[str, object] | None = None,
                 headers: Mapping[str, str] | None = None, json_body: object = None, body: bytes | None = None,
                 timeout: float | None = None) -> HttpResponse:
