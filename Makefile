@@ -23,6 +23,7 @@ help:
 	@echo "make layer   build the core Lambda layer without Docker (ARCH=arm64|x86_64)"
 	@echo "make up      keep the local stack running (ledgerlink local up)"
 	@echo "make lint    ruff"
+	@echo "make gates   ruff, mypy --strict (layers/ledgerlink) and the complexity gate (xenon: no block worse than C)"
 	@echo "make clean   remove build outputs and local state (keeps .venv and node_modules)"
 
 # The virtualenv is rebuilt whenever the lock file or pyproject.toml changes.
@@ -47,9 +48,15 @@ demo: $(STAMP)
 up: $(STAMP)
 	$(VENV)/bin/ledgerlink local up
 
-test: $(STAMP) $(NODE_STAMP)
-	$(VENV)/bin/ruff check layers functions infra tests bench tools
+test: $(STAMP) $(NODE_STAMP) gates
 	$(PY) -m pytest -n 2 --dist loadfile
+
+# The gates make test runs first: ruff, mypy --strict over the library (pydantic plugin; config in pyproject.toml),
+# and the complexity gate (no block worse than C by radon's cyclomatic complexity).
+gates: $(STAMP)
+	$(VENV)/bin/ruff check layers functions infra tests bench tools
+	cd layers && ../$(VENV)/bin/mypy --config-file ../pyproject.toml --cache-dir ../.mypy_cache -p ledgerlink
+	$(VENV)/bin/xenon --max-absolute C layers/ledgerlink functions infra bench tools
 
 test-calendar: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile tests/calendar
@@ -82,4 +89,4 @@ lint: $(STAMP)
 clean:
 	rm -rf build cdk.out .ledgerlink .pytest_cache
 
-.PHONY: help env node demo up test test-calendar readme synth bench chaos fuzz deploy layer lint clean
+.PHONY: gates help env node demo up test test-calendar readme synth bench chaos fuzz deploy layer lint clean

@@ -315,3 +315,15 @@ class StoredConfig(ConfigModel):
     content_hash: str
     applied_at: str
     applied_by: str
+
+
+def with_api_base_url(config: LedgerLinkConfig, url: str) -> LedgerLinkConfig:
+    """``config`` with every source's vendor API (``api``, or ``reports`` for a report download) at ``url``."""
+    sources = []
+    for source in config.sources:
+        for attribute in ("api", "reports"):
+            access = getattr(source, attribute, None)
+            if access is not None:
+                source = source.model_copy(update={attribute: access.model_copy(update={"base_url": url})})
+        sources.append(source)
+    return config.model_copy(update={"sources": sources})

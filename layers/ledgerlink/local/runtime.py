@@ -31,7 +31,10 @@ from unittest import mock
 
 from ledgerlink import settings, wiring
 from ledgerlink.config.loader import load_config_file
-from ledgerlink.config.model import LedgerLinkConfig
+from ledgerlink.config.model import (
+    LedgerLinkConfig,
+    with_api_base_url,
+)
 from ledgerlink.local import secrets as local_secrets
 from ledgerlink.local.aws import (
     MOTO_CONFIG,
@@ -100,18 +103,6 @@ class LocalOptions:
     snapshot_every_seconds: float = 30.0  # DynamoDB and SQS to state_dir/snapshot.json (and at stop); 0 = at stop
     durable: bool = True                  # fsync each written-through S3 object and snapshot (power loss, not only
                                           # a killed process)
-
-
-def with_api_base_url(config: LedgerLinkConfig, url: str) -> LedgerLinkConfig:
-    """``config`` with every source's vendor API (``api``, or ``reports`` for a report download) at ``url``."""
-    sources = []
-    for source in config.sources:
-        for attribute in ("api", "reports"):
-            access = getattr(source, attribute, None)
-            if access is not None:
-                source = source.model_copy(update={attribute: access.model_copy(update={"base_url": url})})
-        sources.append(source)
-    return config.model_copy(update={"sources": sources})
 
 
 class _IteratedAsCopy(list):  # type: ignore[type-arg]

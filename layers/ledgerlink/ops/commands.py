@@ -36,7 +36,7 @@ def audit(target: Target, action: str, subject: str, detail: dict[str, object]) 
 def _as_deployed(target: Target, config: Any) -> Any:
     """The local stack serves the vendor APIs from its fakes: a file applied there keeps pointing at them."""
     if target.api_base_url:
-        from ledgerlink.local.runtime import with_api_base_url
+        from ledgerlink.config.model import with_api_base_url
 
         return with_api_base_url(config, target.api_base_url)
     return config

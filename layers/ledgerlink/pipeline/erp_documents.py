@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ledgerlink.connectors.erps.base import ErpDocument, ErpLine
 from ledgerlink.model.documents import Bill, CreditNote, Document, Invoice, JournalEntry, Payment, Reversal
+from ledgerlink.model.erp import ErpDocument, ErpLine
 from ledgerlink.model.money import Money, sum_money
 
 LINE_ROLES = ("revenue", "discounts", "tax")

@@ -18,8 +18,7 @@ itself — claims at most what is open when it is applied; the rest is ``unappli
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from ledgerlink.model.documents import (
     CREDIT_NOTE_REFUND,
@@ -31,40 +30,17 @@ from ledgerlink.model.documents import (
     WriteOff,
 )
 
-CLAIMS, VERSION = "receivable_claims", "receivable_version"
+# The ledger item's claims and open amount are read in model/ (the ledger store applies claims with them).
+from ledgerlink.model.receivables import (
+    CLAIMS,
+    VERSION,
+    claimed,
+    claims_of,
+    invoice_total,
+    open_amount,
+)
 
-
-def _decimal(raw: object) -> Decimal | None:
-    try:
-        return Decimal(str(raw)) if raw is not None else None
-    except (InvalidOperation, ValueError):
-        return None
-
-
-def claims_of(record: Mapping[str, object]) -> Mapping[str, object] | None:
-    """The claims on an invoice's ledger item (claimant → amount), None when nothing claimed yet."""
-    claims = record.get(CLAIMS)
-    return claims if isinstance(claims, Mapping) else None
-
-
-def claimed(record: Mapping[str, object], *, excluding: str | None = None) -> Decimal:
-    """What the claims on an invoice's ledger item add up to (``excluding`` one claimant)."""
-    claims = claims_of(record) or {}
-    return sum((amount for key, raw in claims.items() if key != excluding
-                if (amount := _decimal(raw)) is not None), Decimal(0))
-
-
-def invoice_total(record: Mapping[str, object]) -> Decimal | None:
-    """An invoice's total from its ledger item (what its receivable was booked at); None for anything else."""
-    return _decimal(record.get("amount")) if record.get("document_type") == "invoice" else None
-
-
-def open_amount(record: Mapping[str, object], *, excluding: str | None = None) -> Decimal | None:
-    """What is still open on an invoice, from its ledger item; None when the item is not an invoice."""
-    total = invoice_total(record)
-    if total is None:
-        return None
-    return total - claimed(record, excluding=excluding)
+__all__ = ["CLAIMS", "VERSION", "claim_of", "claimed", "claims_of", "invoice_total", "open_amount", "split"]
 
 
 def claim_of(document: Document, invoice_total: Decimal | None = None) -> tuple[str, Decimal] | None:

@@ -289,7 +289,7 @@ class DynamoLedger:
         claimed before gets its first answer again. None when the invoice is not in the ledger. Conditioned on
         the item's ``receivable_version``: a concurrent claim makes this one read again and recompute."""
         from ledgerlink.errors import TransientError
-        from ledgerlink.pipeline.receivables import claims_of, open_amount
+        from ledgerlink.model.receivables import claims_of, open_amount
 
         for _ in range(CLAIM_ATTEMPTS):
             item = self.get(invoice_id)
@@ -310,7 +310,7 @@ class DynamoLedger:
     def _claim(self, invoice_id: str, claimant_id: str, wanted: Decimal, *, first: bool,
                item: Mapping[str, object]) -> bool:
         """One conditioned write of a claim, against the receivable version ``item`` was read at."""
-        from ledgerlink.pipeline.receivables import CLAIMS, VERSION
+        from ledgerlink.model.receivables import CLAIMS, VERSION
 
         version = int(str(item.get(VERSION) or 0))
         names = {"#c": CLAIMS, "#v": VERSION}

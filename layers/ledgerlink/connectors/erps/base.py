@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
+
+# the native documents the port posts are a model contract (re-exported here for the connectors)
+from ledgerlink.model.erp import DocumentKind as DocumentKind
+from ledgerlink.model.erp import ErpDocument as ErpDocument
+from ledgerlink.model.erp import ErpLine as ErpLine
 
 if TYPE_CHECKING:  # annotations only: importing the connector interface builds no pydantic model
     from ledgerlink.config.model import Entity, LedgerLinkConfig
     from ledgerlink.connectors.erps.readback import Listing, ReadbackBudget
     from ledgerlink.model.documents import JournalEntry, Party
-    from ledgerlink.model.money import Money
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,41 +56,6 @@ class BulkItemResult:
     @property
     def ok(self) -> bool:
         return self.result is not None
-
-
-DocumentKind = Literal["invoice", "bill", "credit_note", "vendor_credit", "payment", "vendor_payment"]
-
-
-@dataclass(frozen=True, slots=True)
-class ErpLine:
-    """A native document line: GL account, net amount (positive), tax on it, description, dimensions."""
-
-    account: str
-    amount: Money
-    description: str | None = None
-    tax: Money | None = None
-    dimensions: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ErpDocument:
-    """What an ERP-native invoice / bill / credit / payment needs, built from a canonical document and its
-    enriched journal (``ledgerlink.pipeline.erp_documents``). ``external_id`` is the document id."""
-
-    kind: DocumentKind
-    external_id: str
-    entity_id: str
-    party: Party
-    date: dt.date
-    currency: str
-    total: Money
-    lines: tuple[ErpLine, ...] = ()
-    number: str | None = None
-    due_date: dt.date | None = None
-    memo: str | None = None
-    account: str | None = None               # payments: the bank/clearing account the money moves through
-    applies_to: str | None = None            # credits and payments: external id of the document they settle
-    exchange_rate: Decimal | None = None     # units of base currency per unit of ``currency`` (None: base)
 
 
 class BulkPoster(Protocol):
