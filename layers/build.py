@@ -42,6 +42,8 @@ MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}
 # Bump when the rules below change: the digest must change with the layer's content.
 LAYOUT_VERSION = "2"
 DEV_ONLY = frozenset({"local", "cli.py", "cli_support"})   # top level of the ledgerlink package
+# what a source package keeps for the local stack only (its signer and new secrets, its vendor fake), and their base
+LOCAL_ONLY_SOURCE_MODULES = frozenset({"local.py", "fake_api.py", "local_stack.py"})
 PRUNED_DIRS = frozenset({"__pycache__", "tests", "test", "bin"})
 PRUNED_SUFFIXES = (".pyc", ".pyo")
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
@@ -79,6 +81,8 @@ def library_files(library: Path = LIBRARY) -> Iterator[Path]:
     for path in sorted(library.rglob("*")):
         relative = path.relative_to(library)
         if relative.parts[0] in DEV_ONLY or any(_ignored(part) for part in relative.parts):
+            continue
+        if relative.parts[:2] == ("connectors", "sources") and relative.name in LOCAL_ONLY_SOURCE_MODULES:
             continue
         if path.is_file():
             yield path
@@ -133,7 +137,7 @@ def _compile(python_dir: Path) -> None:
     """Ship bytecode: ``/opt`` is read-only on Lambda, so without it every cold start compiles every module it
     imports (≈0.4 s of CPU for a post-document step here). ``ledgerlink`` keeps its sources (tracebacks show
     our lines) beside ``__pycache__`` files; third-party packages ship as sourceless ``.pyc`` so the layer stays
-    under 15 MB. Hash-based, unchecked pycs: the runtime never stats a source or rewrites a file."""
+    under 16 MB. Hash-based, unchecked pycs: the runtime never stats a source or rewrites a file."""
     if sys.version_info[:2] != tuple(int(part) for part in PYTHON_VERSION.split(".")):
         raise LayerBuildError(f"bytecode must be compiled by Python {PYTHON_VERSION} (the Lambda runtime), "
                               f"not {sys.version_info.major}.{sys.version_info.minor}")

@@ -54,12 +54,15 @@ def test_layer_holds_the_library_and_its_dependencies_but_not_dev_parts_or_boto3
     assert (python / "ledgerlink" / "workflow" / "post_document.asl.json").is_file()
     assert not (python / "ledgerlink" / "local").exists()
     assert not (python / "ledgerlink" / "cli.py").exists()
+    # a source package's local-stack parts (signer, vendor fake) stay on the developer's machine
+    assert not list((python / "ledgerlink" / "connectors" / "sources").rglob("fake_api.py"))
+    assert not (python / "ledgerlink" / "connectors" / "sources" / "local_stack.py").exists()
     for package in ("pydantic", "pydantic_core", "aws_lambda_powertools"):
         assert (python / package).is_dir(), package
     for package in ("boto3", "botocore"):
         assert not (python / package).exists(), package
     # bytecode ships (Lambda's /opt is read-only): ledgerlink keeps its sources beside hash-based pycs, third-party
-    # packages are sourceless pycs (the layer stays under 15 MB)
+    # packages are sourceless pycs (the layer stays under 16 MB)
     ledgerlink_sources = sorted((python / "ledgerlink").rglob("*.py"))
     assert ledgerlink_sources
     for source in ledgerlink_sources:
@@ -71,7 +74,9 @@ def test_layer_holds_the_library_and_its_dependencies_but_not_dev_parts_or_boto3
     assert (python / "pydantic" / "main.pyc").is_file() and (python / "typing_extensions.pyc").is_file()
     extensions = list(python.rglob("*.so"))
     assert extensions and all("aarch64" in p.name for p in extensions)
-    assert arm64_layer.size_mb < 15
+    # 16 MB: the library itself is 3.3 MB of it (sources + bytecode) since the typed contracts; the rest is
+    # pydantic-core, Powertools, pydantic and tzdata. Cold start is measured by make bench, not by this bound.
+    assert arm64_layer.size_mb < 16
 
 
 ELF_MACHINES = {"arm64": 0xB7, "x86_64": 0x3E}   # e_machine of an ELF file: EM_AARCH64, EM_X86_64
