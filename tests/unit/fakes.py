@@ -34,6 +34,9 @@ class FakeErp:
     def __init__(self) -> None:
         self.created: list[Party] = []
 
+    def as_party_keeper(self) -> FakeErp:
+        return self
+
     def ensure_party(self, party: Party) -> str:
         self.created.append(party)
         return f"V-{len(self.created)}"

@@ -41,6 +41,12 @@ class Erp:
         self.ids = ids
         self.listed = 0
 
+    def as_reader(self) -> None:
+        return None
+
+    def as_day_lister(self) -> "Erp":
+        return self
+
     def posted_count(self, entity_id: str, day: str) -> int:
         return len(self.ids)
 

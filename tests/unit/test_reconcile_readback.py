@@ -58,6 +58,12 @@ class ApiErp:
         self.records = records
         self.asked: list[tuple[date, frozenset[str]]] = []
 
+    def as_reader(self) -> "ApiErp":
+        return self
+
+    def as_day_lister(self) -> None:
+        return None
+
     readback_key = staticmethod(lambda document_id: document_id)
     readback_kind = staticmethod(lambda erp_ref: "journal")
 
@@ -69,6 +75,12 @@ class ApiErp:
 class LegacyTarget:
     def __init__(self, ids: list[str]) -> None:
         self.ids = ids
+
+    def as_reader(self) -> None:
+        return None
+
+    def as_day_lister(self) -> "LegacyTarget":
+        return self
 
     def posted_on(self, entity_id: str, day: str) -> list[str]:
         return list(self.ids)

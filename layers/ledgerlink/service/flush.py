@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from ledgerlink.clock import now as clock_now
 from ledgerlink.config.model import LedgerLinkConfig
-from ledgerlink.connectors.erps.base import BulkItemResult, PostResult, find_existing, supports_bulk
+from ledgerlink.connectors.erps.base import BulkItemResult, ErpConnector, PostResult, find_existing
 from ledgerlink.errors import DocumentRejected, RateLimited, TransientError
 from ledgerlink.model.buckets import Bucket, BucketMember, BucketStatus, SummaryLine
 from ledgerlink.model.documents import JournalEntry
@@ -136,7 +136,7 @@ class FlushService:
 
     def _post_connection(self, config: LedgerLinkConfig, version: int, connection_id: str, buckets: list[Bucket],
                          report: FlushReport) -> None:
-        connector = self._connectors(config, connection_id, version)
+        connector: ErpConnector = self._connectors(config, connection_id, version)
         ready: list[tuple[Bucket, JournalEntry]] = []
         try:
             for bucket in buckets:
@@ -160,8 +160,9 @@ class FlushService:
                     ready.append((bucket, journal))
             if not ready:
                 return
-            if supports_bulk(connector) and len(ready) > 1:
-                results = connector.post_journals([journal for _, journal in ready])
+            bulk = connector.as_bulk_poster()
+            if bulk is not None and len(ready) > 1:
+                results = bulk.post_journals([journal for _, journal in ready])
             else:
                 results = [self._post_one(connector, journal) for _, journal in ready]
             for (bucket, journal), result in zip(ready, results, strict=True):
@@ -177,12 +178,12 @@ class FlushService:
             done = set(report.posted) | set(report.exceptions) | set(report.netted_to_zero)
             report.deferred += [b.bucket_id for b in buckets if b.bucket_id not in done]
         finally:
-            calls = getattr(getattr(connector, "session", None), "calls", None)
+            calls = connector.api_calls()
             if calls is not None:
                 report.erp_calls[connection_id] = calls
 
     @staticmethod
-    def _post_one(connector: Any, journal: JournalEntry) -> BulkItemResult:
+    def _post_one(connector: ErpConnector, journal: JournalEntry) -> BulkItemResult:
         try:
             return BulkItemResult(journal.document_id, connector.post_journal(journal))
         except DocumentRejected as exc:

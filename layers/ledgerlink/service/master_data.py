@@ -13,7 +13,7 @@ waits with a :class:`TransientError` that the state machine retries, and then fi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol
 
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.errors import MasterDataPending, TransientError
@@ -32,13 +32,6 @@ class PartiesPort(Protocol):
     def record_erp_id(self, role: str, system: str, source_id: str, connection_id: str, erp_id: str, *,
                       entity_id: str) -> str: ...
     def claim_creation(self, role: str, system: str, source_id: str, connection_id: str, *, owner: str) -> bool: ...
-
-
-@runtime_checkable
-class PartySync(Protocol):
-    """A connector that keeps customers, vendors and employees in its ERP (the API ERPs, the Beancount book)."""
-
-    def ensure_party(self, party: Party) -> str: ...
 
 
 def _announcement(parties: PartiesPort, party: Party, system: str) -> Mapping[str, object] | None:
@@ -106,5 +99,6 @@ def _ensure(party: Party, *, system: str, source_id: str, entity_id: str, connec
     if announcement and announcement.get("name") and not party.name:
         party = party.model_copy(update={"name": announcement["name"]})
     connector = connectors(config, connection_id, version)
-    erp_id = connector.ensure_party(party) if isinstance(connector, PartySync) else f"{party.role}:{party.source_id}"
+    keeper = connector.as_party_keeper()   # the API ERPs and the Beancount book keep parties; others name them
+    erp_id = keeper.ensure_party(party) if keeper is not None else f"{party.role}:{party.source_id}"
     return parties.record_erp_id(party.role, system, party.source_id, connection_id, erp_id, entity_id=entity_id)

@@ -15,7 +15,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, cast
 
 from ledgerlink.clock import epoch
 from ledgerlink.clock import now as clock_now
@@ -116,13 +116,6 @@ class RevenueRecording(Protocol):
 
 class EventPublisher(Protocol):
     def publish(self, detail_type: str, detail: JsonObject) -> None: ...
-
-
-@runtime_checkable
-class PreparedBook(Protocol):
-    """A connector with setup writes before it posts (the Beancount book opens newly mapped accounts)."""
-
-    def prepare(self, config: LedgerLinkConfig, *, config_version: int) -> None: ...
 
 
 # ---- enrich and validate ------------------------------------------------------------------------------------------
@@ -415,8 +408,9 @@ def erp_connectors(context: ConnectorContext, *, prepare: bool = True) -> Connec
             cached = (connection, builder(connection, context))
             built[connection_id] = cached
         connector = cached[1]
-        if prepare and isinstance(connector, PreparedBook):  # e.g. the Beancount book opens newly mapped accounts
-            connector.prepare(config, config_version=config_version)
+        preparer = connector.as_preparer() if prepare else None
+        if preparer is not None:  # e.g. the Beancount book opens newly mapped accounts
+            preparer.prepare(config, config_version=config_version)
         return connector
 
     return factory

@@ -35,7 +35,9 @@ from ledgerlink.model.status import DocumentStatus
 
 if TYPE_CHECKING:
     from ledgerlink.config.model import LedgerLinkConfig
+    from ledgerlink.connectors.erps.base import DayLister, ErpConnector, ErpReader
     from ledgerlink.connectors.erps.readback import ErpRecord
+    from ledgerlink.model.counters import CounterKey
 
 # An item as the ledger / inbox table holds it (``store.ledger``, ``store.inbox``): attribute → plain value; read
 # with ``.get`` and narrowed (``document`` and ``journal`` are JSON text).
@@ -60,6 +62,22 @@ class InboxPort(Protocol):
 
 class LedgerPort(Protocol):
     def on_day(self, entity_id: str, business_date: str) -> Sequence[LedgerItem]: ...
+
+    def get(self, document_id: str) -> LedgerItem | None: ...
+
+    def transition(self, document_id: str, *, to: str, expected: tuple[str, ...], key: CounterKey,
+                   remove: tuple[str, ...] = (), **attributes: object) -> bool:
+        """Move the document to ``to`` from one of ``expected`` and count it (``store.ledger.DynamoLedger``)."""
+        ...
+
+
+class CaseOpener(Protocol):
+    """The exception cases as reconciliation uses them: open a ``missing_in_erp`` case (``store.exceptions``)."""
+
+    def open(self, *, subject: str, reason: str, message: str, correlation_id: str, document_id: str | None = None,
+             archive_key: str | None = None, suggested_fix: str | None = None, entity_id: str | None = None,
+             source: str | None = None, detail: Mapping[str, object] | None = None,
+             task_token: str | None = None) -> tuple[str, bool]: ...
 
 
 class ReportStore(Protocol):
@@ -191,10 +209,10 @@ def _older_than(epoch: object, limit: float) -> bool:
 
 class Reconciler:
     def __init__(self, *, config: Callable[[], tuple[int, LedgerLinkConfig]], totals: TotalsPort, inbox: InboxPort,
-                 ledger: LedgerPort, connectors: Callable[[LedgerLinkConfig, str, int], Any], reports: ReportStore,
+                 ledger: LedgerPort, connectors: Callable[[LedgerLinkConfig, str, int], ErpConnector], reports: ReportStore,
                  events: EventPublisher | None = None,
                  stuck_after_seconds: int = 900, clock: Callable[[], float] = epoch,
-                 backfiller: Any = None, exceptions: Any = None) -> None:
+                 backfiller: Any = None, exceptions: CaseOpener | None = None) -> None:
         self._config = config
         self._totals = totals
         self._inbox = inbox
@@ -304,17 +322,19 @@ class Reconciler:
         # an entity in coexistence posts to its ERP and (before the cutover) its legacy target: read both
         connection_ids = config.entity_connections(entity_id)
         connectors = [self._connectors(config, each, version) for each in connection_ids]
-        if not any(callable(getattr(connector, "read_back", None)) for connector in connectors):
-            return self._count_check(connection_ids, connectors, entity_id, day, posted_total, listed, result)
+        readers = [connector.as_reader() for connector in connectors]
+        listers = [connector.as_day_lister() for connector in connectors]
+        if all(reader is None for reader in readers):
+            return self._count_check(connection_ids, listers, entity_id, day, posted_total, listed, result)
         # an API ERP reads back what it holds, document by document (issue 19); a book / file target beside it
         # is compared by the ids it lists
         items = listed if listed is not None else self._ledger.on_day(entity_id, day)
         checks: list[ErpCheck] = []
-        for each, connector in zip(connection_ids, connectors, strict=True):
-            if callable(getattr(connector, "read_back", None)):
-                checks.append(self._readback_check(config, entity_id, day, each, connector, items, result))
-            elif getattr(connector, "posted_on", None) is not None:
-                checks.append(self._listing_check(entity_id, day, each, connector, items, result))
+        for each, reader, lister in zip(connection_ids, readers, listers, strict=True):
+            if reader is not None:
+                checks.append(self._readback_check(config, entity_id, day, each, reader, items, result))
+            elif lister is not None:
+                checks.append(self._listing_check(entity_id, day, each, lister, items, result))
             else:
                 checks.append({"connection": each, "checked": False,
                                "reason": f"the connector of {each} cannot list postings"})
@@ -327,23 +347,23 @@ class Reconciler:
             check["reason"] = "; ".join(reasons)
         return check
 
-    def _count_check(self, connection_ids: list[str], connectors: list[Any], entity_id: str, day: str,
+    def _count_check(self, connection_ids: list[str], listers: list[DayLister | None], entity_id: str, day: str,
                      posted_total: int, listed: Sequence[LedgerItem] | None, result: EntityReport) -> ErpCheck:
         connection_id = ", ".join(connection_ids)
-        for each, connector in zip(connection_ids, connectors, strict=True):
-            if getattr(connector, "posted_on", None) is None:
+        found: list[DayLister] = []
+        for each, lister in zip(connection_ids, listers, strict=True):
+            if lister is None:
                 return {"connection": connection_id, "checked": False,
                         "reason": f"the connector of {each} cannot list postings"}
+            found.append(lister)
         # the ERP's count first (a count query on a real ERP); ids only when the counts disagree (D35)
-        counts = [count for connector in connectors if (count := getattr(connector, "posted_count", None)) is not None]
-        if len(counts) == len(connectors):
-            erp_total = sum(int(count(entity_id, day)) for count in counts)
-            if erp_total == posted_total:
-                return {"connection": connection_id, "checked": True, "ledger_posted": posted_total,
-                        "erp_posted": erp_total}
+        erp_total = sum(int(lister.posted_count(entity_id, day)) for lister in found)
+        if erp_total == posted_total:
+            return {"connection": connection_id, "checked": True, "ledger_posted": posted_total,
+                    "erp_posted": erp_total}
         in_erp: set[str] = set()
-        for connector in connectors:
-            in_erp |= set(connector.posted_on(entity_id, day))
+        for lister in found:
+            in_erp |= set(lister.posted_on(entity_id, day))
         check: ErpCheck = {"connection": connection_id, "checked": True, "ledger_posted": posted_total,
                            "erp_posted": len(in_erp)}
         if len(in_erp) == posted_total:
@@ -366,7 +386,7 @@ class Reconciler:
         for document_id in sorted(in_erp - expected):
             result.differences.append(Difference("unexpected_in_erp", {"document_id": document_id}))
 
-    def _listing_check(self, entity_id: str, day: str, connection_id: str, connector: Any,
+    def _listing_check(self, entity_id: str, day: str, connection_id: str, connector: DayLister,
                        items: Sequence[LedgerItem], result: EntityReport) -> ErpCheck:
         """A book / legacy file beside an API ERP: its ids against the documents the ledger posted to it."""
         posted = {str(item["document_id"]): item for item in items if item.get("status") == DocumentStatus.POSTED
@@ -376,7 +396,7 @@ class Reconciler:
         return {"connection": connection_id, "checked": True, "ledger_posted": len(posted), "erp_posted": len(in_erp)}
 
     def _readback_check(self, config: LedgerLinkConfig, entity_id: str, day: str, connection_id: str,
-                        connector: Any, items: Sequence[LedgerItem], result: EntityReport) -> ErpCheck:
+                        connector: ErpReader, items: Sequence[LedgerItem], result: EntityReport) -> ErpCheck:
         """What the ledger posted to this connection for the entity-day against what the ERP holds, per document."""
         from ledgerlink.connectors.erps.readback import BudgetShareReached
         from ledgerlink.errors import LedgerLinkError
@@ -417,10 +437,9 @@ class Reconciler:
     def _posted_elsewhere(self, key: str, entity_id: str, day: str) -> bool:
         """A document of ours that this entity-day's ledger does not name: posted for another entity sharing the
         connection, or for another business day (re-dated into this one)? Looked up by id where the ERP holds it."""
-        get = getattr(self._ledger, "get", None)
-        if get is None or not key.startswith("doc_"):
+        if not key.startswith("doc_"):
             return False
-        item = get(key)
+        item = self._ledger.get(key)
         if item is None:
             return False
         return item.get("status") in (DocumentStatus.POSTED, DocumentStatus.SUMMARIZED, DocumentStatus.RECEIVED) and (
@@ -430,8 +449,7 @@ class Reconciler:
         """A posted document the ERP no longer holds becomes an exception case (``missing_in_erp``), so a replay
         (``ledgerlink replay --document``) or the case's retry posts it again — looking it up by external id
         first, as every post does. Without an exceptions store the difference is only reported."""
-        transition = getattr(self._ledger, "transition", None)
-        if self._exceptions is None or not callable(transition):
+        if self._exceptions is None:
             return None
         item = items.get(str(detail.get("document_id")))
         raw = item.get("document") if item is not None else None
@@ -441,19 +459,20 @@ class Reconciler:
 
         document = json.loads(raw)
         key = counter_key({"document": document, "source_id": item.get("source_id")})
-        exception_id: str
+        document_id = str(item["document_id"])
         exception_id, _ = self._exceptions.open(
-            subject=item["document_id"], reason="missing_in_erp",
+            subject=document_id, reason="missing_in_erp",
             message=f"{detail.get('erp_ref')} is no longer in {detail.get('connection')}",
-            correlation_id=item.get("correlation_id") or "", document_id=item["document_id"],
-            archive_key=item.get("archive_key"), entity_id=document.get("entity_id"), source=item.get("source_id"),
+            correlation_id=str(item.get("correlation_id") or ""), document_id=document_id,
+            archive_key=_optional_text(item.get("archive_key")), entity_id=document.get("entity_id"),
+            source=_optional_text(item.get("source_id")),
             suggested_fix="replay the document (it is looked up by external id before it is posted again)",
             detail={"erp_ref": str(detail.get("erp_ref")), "connection": str(detail.get("connection"))})
         from ledgerlink.store.ledger import DocumentStateError
 
         with contextlib.suppress(DocumentStateError):   # replayed or changed meanwhile: the case still names it
-            transition(item["document_id"], to=DocumentStatus.EXCEPTION, expected=(DocumentStatus.POSTED,), key=key,
-                       exception_id=exception_id, exception_reason="missing_in_erp")
+            self._ledger.transition(document_id, to=DocumentStatus.EXCEPTION, expected=(DocumentStatus.POSTED,),
+                                    key=key, exception_id=exception_id, exception_reason="missing_in_erp")
         return exception_id
 
 
@@ -475,7 +494,7 @@ def _optional_text(found: object) -> str | None:
     return None if found is None else str(found)
 
 
-def readback_expectations(connector: Any, items: Sequence[LedgerItem], connection_id: str) -> dict[str, Expected]:
+def readback_expectations(connector: ErpReader, items: Sequence[LedgerItem], connection_id: str) -> dict[str, Expected]:
     """The ledger's posted documents of this connection, keyed as the ERP shows them."""
     expected: dict[str, Expected] = {}
     for item in items:
