@@ -25,7 +25,6 @@ import contextlib
 import functools
 import json
 import os
-import socket
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -35,6 +34,8 @@ from urllib.parse import urlsplit
 from ledgerlink import clock
 
 if TYPE_CHECKING:
+    import socket
+
     from aws_lambda_powertools.tracing.base import BaseProvider
 
 TRACE_HEADER = "_X_AMZN_TRACE_ID"
@@ -226,6 +227,8 @@ class DaemonProvider:
             return
         try:
             if self._socket is None:
+                import socket  # only when tracing sends: the module is imported by every handler (cold start)
+
                 self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 self._socket.setblocking(False)
             self._socket.sendto(DOCUMENT_HEADER + json.dumps(subsegment.document()).encode(), self._address)

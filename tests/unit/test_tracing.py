@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 from collections.abc import Iterator
 
 import boto3
@@ -47,7 +48,7 @@ class Daemon:
 def daemon(monkeypatch: pytest.MonkeyPatch) -> Iterator[Daemon]:
     """The Lambda environment with active tracing, pointing at a stand-in daemon."""
     stand_in = Daemon()
-    monkeypatch.setattr(tracing, "socket", stand_in)
+    monkeypatch.setitem(sys.modules, "socket", stand_in)   # tracing imports socket when it first sends
     monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
     monkeypatch.setenv(tracing.DAEMON_ADDRESS, "169.254.79.129:2000")
     monkeypatch.setenv(tracing.TRACE_HEADER, TRACE)
