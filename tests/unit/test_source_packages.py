@@ -91,3 +91,20 @@ def test_the_local_stack_names_no_source_kind() -> None:
     found = [f"{path.name}:{number}: {line.strip()}" for path in sorted((LAYER / "local").glob("*.py"))
              for number, line in enumerate(path.read_text().splitlines(), 1) if pattern.search(line)]
     assert found == []
+
+
+@pytest.mark.parametrize("kind", sorted(WEBHOOK_KINDS))
+def test_every_webhook_module_declares_the_whole_contract(kind: str) -> None:
+    """Ingest and replay read these as attributes, never probing the module: a new source declares each one."""
+    module = webhook_module(kind)
+    assert callable(module.verify_request) and callable(module.parse_events)
+    assert isinstance(module.BODY_IS_EVENT, bool)
+    assert module.parse_request is None or callable(module.parse_request)
+    assert module.acknowledge is None or callable(module.acknowledge)
+
+
+@pytest.mark.parametrize("kind", sorted(API_KINDS))
+def test_every_api_module_says_whether_a_notification_wants_a_fetch(kind: str) -> None:
+    module = api_module(kind)
+    assert module is not None
+    assert module.wants is None or callable(module.wants)

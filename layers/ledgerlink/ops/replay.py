@@ -60,10 +60,10 @@ class Replayer:
         if kind not in WEBHOOK_KINDS:  # polled items are archived as the very message body
             return [(stem, None, raw.decode("utf-8"))]
         module = webhook_module(kind)
-        if hasattr(module, "parse_request"):  # the id travels in a header (Standard Webhooks): one event per body
+        if module.parse_request is not None:  # the id travels in a header (Standard Webhooks): one event per body
             return [(stem, None, raw.decode("utf-8"))]
         events = module.parse_events(raw)
-        as_body = len(events) == 1 and getattr(module, "BODY_IS_EVENT", True)
+        as_body = len(events) == 1 and bool(module.BODY_IS_EVENT)
         return [(event.event_id, event.event_type, raw.decode("utf-8") if as_body else json.dumps(event.payload))
                 for event in events]
 

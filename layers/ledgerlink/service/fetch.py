@@ -81,9 +81,9 @@ class SourceFetcher:
                event_id: str, correlation_id: str, replay: bool = False) -> JsonValue:
         """``notification`` unchanged for kinds without an API; else ``{"notification": ..., "fetched": ...}``."""
         module = api_module(kind)
-        wants = getattr(module, "wants", None)
-        if module is None or wants is None:
+        if module is None or module.wants is None:
             return notification
+        wants = module.wants
         try:
             wanted = wants(notification, source)
         except Exception as exc:   # reads the notification only: a retry fails the same way (D81)

@@ -247,7 +247,7 @@ class IngestService:
         now = self._clock()
         events = self._read_events(webhook, source, request, now)
         delivery = _Delivery(source, request, correlation_id, now, single=len(events) == 1,
-                             body_is_event=getattr(webhook, "BODY_IS_EVENT", True))
+                             body_is_event=bool(webhook.BODY_IS_EVENT))
         key = archive_key(source.id, events[0].event_id if delivery.single else batch_name(request.body), now)
         fresh: list[tuple[WebhookEvent, Claim]] = []
         duplicates: list[tuple[WebhookEvent, Claim]] = []
@@ -285,8 +285,9 @@ class IngestService:
             webhook.verify_request(signed, secrets, source.tolerance_seconds, now)
         with _request_errors("unreadable_payload", "the event could not be read"):
             # schemes that carry the event id in a header (Standard Webhooks) parse the whole request
-            parse_request = getattr(webhook, "parse_request", None)
-            events: list[WebhookEvent] = parse_request(signed) if parse_request else webhook.parse_events(request.body)
+            parse_request = webhook.parse_request
+            events: list[WebhookEvent] = (parse_request(signed) if parse_request is not None
+                                          else webhook.parse_events(request.body))
             for event in events:
                 check_event_id(event.event_id)
         return events
@@ -322,7 +323,7 @@ class IngestService:
     @staticmethod
     def _answer(webhook: ModuleType, status: int, body: JsonObject, outcome: str, correlation_id: str, *,
                 accepted: int, duplicates: int) -> WebhookResponse:
-        acknowledge = getattr(webhook, "acknowledge", None)
+        acknowledge = webhook.acknowledge
         if acknowledge is None:
             return WebhookResponse(status, body, outcome, correlation_id)
         ack = acknowledge(accepted, duplicates)

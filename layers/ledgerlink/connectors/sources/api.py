@@ -6,7 +6,7 @@ names a settlement report to download; Expensify has no webhooks at all. Their `
 - ``connect(source, credentials: dict, http: Http) -> session`` — an authenticated session (OAuth token
   exchange, bearer token, basic auth) built from the JSON secret named by the source's ``api.credentials``;
   sessions are cached per container and may cache their access tokens;
-- for fetch kinds: ``wants(notification: dict, source) -> bool`` (pure: does this event need the object?) and
+- ``wants(notification: dict, source) -> bool`` for fetch kinds, ``wants = None`` for a polled kind (pure: does this event need the object?) and
   ``fetch(notification, source, session) -> dict[str, str]`` — the raw response texts by name (kept as text so
   that amounts are parsed exactly, ``Decimal`` never ``float``; ``base.load_exact`` parses them);
 - for polled kinds: ``poll(source, session, cursor: str | None) -> list[PolledEvent]``.

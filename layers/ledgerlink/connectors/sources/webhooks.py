@@ -7,12 +7,15 @@ A source's ``webhook`` module provides:
 - ``parse_events(body: bytes) -> list[WebhookEvent]`` — one or more events (Adyen and Xero batch them;
   an empty list is a valid delivery, e.g. Xero's intent-to-receive check), or raise
   :class:`~ledgerlink.errors.MalformedPayload`;
-- optionally ``parse_request(request: SignedRequest) -> list[WebhookEvent]`` — used instead of
+- ``parse_request(request: SignedRequest) -> list[WebhookEvent]``, or ``parse_request = None`` — used instead of
   ``parse_events`` when the event id travels in a header (Standard Webhooks' ``webhook-id``);
-- optionally ``BODY_IS_EVENT = False`` when the raw body is not the JSON event the normalizer reads (SOAP
+- ``BODY_IS_EVENT = True``, or ``False`` when the raw body is not the JSON event the normalizer reads (SOAP
   XML): ingest then always enqueues each parsed event's ``payload``;
-- optionally ``acknowledge(accepted: int, duplicates: int) -> Acknowledgement`` — the body the provider
-  requires once the events are stored (Adyen: ``[accepted]``; Salesforce: a SOAP ``Ack``).
+- ``acknowledge(accepted: int, duplicates: int) -> Acknowledgement``, or ``acknowledge = None`` — the body the
+  provider requires once the events are stored (Adyen: ``[accepted]``; Salesforce: a SOAP ``Ack``).
+
+Every webhook module declares all three (``None`` where the scheme has no such part), so ingest and replay read
+them as attributes instead of probing the module (``tests/unit/test_source_packages.py`` checks it).
 """
 
 from __future__ import annotations

@@ -117,3 +117,10 @@ def parse_events(body: bytes) -> list[WebhookEvent]:
 def acknowledge(accepted: int, duplicates: int) -> Acknowledgement:
     """Adyen marks a delivery as delivered only on this exact body (duplicates included: they are stored)."""
     return Acknowledgement(status=200, body="[accepted]", content_type="text/plain")
+
+
+# ---- the webhook contract's optional parts (connectors/sources/webhooks.py) ----
+# the raw body is the event (sent to normalize as it came)
+BODY_IS_EVENT = True
+# the event id is in the body, not in a header: parse_events reads it (no whole-request parser)
+parse_request = None

@@ -110,3 +110,10 @@ def parse_request(request: SignedRequest) -> list[WebhookEvent]:
 def parse_events(body: bytes) -> list[WebhookEvent]:
     raise MalformedPayload("a Brex event id travels in the webhook-id header, not the body",
                            reason="missing_event_id")
+
+
+# ---- the webhook contract's optional parts (connectors/sources/webhooks.py) ----
+# the raw body is the event (sent to normalize as it came)
+BODY_IS_EVENT = True
+# the provider takes the JSON answer as it is (no scheme-specific acknowledgement)
+acknowledge = None

@@ -119,3 +119,7 @@ def poll(source: ExpensifySource, session: ExpensifySession, cursor: str | None)
     if not isinstance(reports, list):
         raise SourceApiError("Expensify export file is not a JSON array", reason="malformed_payload")
     return sorted((_event(report) for report in reports), key=lambda event: (event.position, event.event_id))
+
+
+# The export it polls is the event itself: nothing to fetch for a notification (the api contract's wants).
+wants = None

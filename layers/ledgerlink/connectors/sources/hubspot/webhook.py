@@ -111,3 +111,10 @@ def verify_request(request: SignedRequest, secrets: Sequence[str], tolerance_sec
 
 def parse_events(body: bytes) -> list[WebhookEvent]:
     return parse(body)
+
+
+# ---- the webhook contract's optional parts (connectors/sources/webhooks.py) ----
+# the event id is in the body, not in a header: parse_events reads it (no whole-request parser)
+parse_request = None
+# the provider takes the JSON answer as it is (no scheme-specific acknowledgement)
+acknowledge = None

@@ -145,3 +145,8 @@ def parse_events(body: bytes) -> list[WebhookEvent]:
 def acknowledge(accepted: int, duplicates: int) -> Acknowledgement:
     """Salesforce stops retrying only on this SOAP Ack (duplicates included: they are already stored)."""
     return Acknowledgement(status=200, body=ACK, content_type="text/xml; charset=utf-8")
+
+
+# ---- the webhook contract's optional parts (connectors/sources/webhooks.py) ----
+# the event id is in the body, not in a header: parse_events reads it (no whole-request parser)
+parse_request = None
