@@ -181,9 +181,14 @@ def test_kill_9_in_the_middle_of_a_burst_loses_no_acknowledged_webhook_and_posts
     # webhook archived before the kill that never got its answer out
     by_event = Counter(item["event_id"] for item in ledger_items)
     assert acked <= set(by_event), sorted(acked - set(by_event))
-    assert set(by_event) == set(claims) and all(count == 1 for count in by_event.values())
+    # a kill between ingest's claim and its archive write leaves a claim with no body: never acknowledged (the
+    # provider delivers it again), which recovery reports instead of re-driving
+    never_archived = {line.split("#", 1)[1].split(":", 1)[0] for line in recovery.not_redriven
+                      if "claimed but never archived" in line}
+    assert not never_archived & acked
+    assert set(by_event) == set(claims) - never_archived and all(count == 1 for count in by_event.values())
     assert Counter(item["status"] for item in ledger_items) == {"posted": len(by_event)}, recovery.describe()
-    assert {claim["status"] for claim in claims.values()} == {"processed"}
+    assert {claim["status"] for event_id, claim in claims.items() if event_id not in never_archived} == {"processed"}
     assert cases == []
     # And the book holds exactly one transaction per event, checks clean and reconciles to zero
     book = state / "books" / "main"
