@@ -5,7 +5,9 @@ evaluate every annotation string at class creation, which costs cold-start time 
 that imports the models.
 """
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 class ConfigModel(BaseModel):
@@ -18,3 +20,17 @@ class SecretRef(ConfigModel):
     """A Secrets Manager secret (name or ARN). Values never appear in config, env vars or logs."""
 
     secret_id: str = Field(min_length=1, max_length=2048)
+
+
+def time_zone_name(name: str) -> str:
+    """An IANA time zone name, checked against the zone database (entities, report dates, close days)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {name!r}") from exc
+    return name
+
+
+TimeZone = Annotated[str, AfterValidator(time_zone_name)]

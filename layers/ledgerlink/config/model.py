@@ -10,12 +10,11 @@ from datetime import date
 from decimal import Decimal
 from functools import cached_property
 from typing import Annotated, Literal, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from ledgerlink.config.base import ConfigModel, SecretRef
+from ledgerlink.config.base import ConfigModel, SecretRef, TimeZone
 from ledgerlink.config.erps import BeancountConnection, ErpConnection
 from ledgerlink.config.mappings import (
     DimensionRule,
@@ -50,15 +49,6 @@ __all__ = ["AccountMapping", "AdyenSource", "ApiAccess", "BankSource", "Beancoun
            "StripeSource", "TimeZone"]
 
 
-def _time_zone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA time zone {name!r}") from exc
-    return name
-
-
-TimeZone = Annotated[str, AfterValidator(_time_zone)]
 # A reference problem: where in the file (for the loader to point at the line), and what.
 type Problem = tuple[tuple[str | int, ...], str]
 # Mapping roles: "receivable", "revenue", "fees.processing", "revenue.prod_123" ...

@@ -30,16 +30,6 @@ def _api_url(url: str) -> str:
 ApiUrl = Annotated[str, AfterValidator(_api_url)]
 
 
-def time_zone_name(name: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA time zone {name!r}") from exc
-    return name
-
-
 UnmappedAccounts = Literal["exception", "default_entity"]
 # Plausibility ceilings (issue 17): ISO currency (or ``*`` for any other) → the largest amount, in major units, one
 # document may move. Above it the validate step opens ``amount_implausible``; see ledgerlink.pipeline.validate.

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Protocol
 from ledgerlink.clock import epoch
 from ledgerlink.model.json import JsonObject
 from ledgerlink.model.messages import InboundMessage
+from ledgerlink.service.intake import ArchivePort, QueuePort, SecretsPort
+from ledgerlink.service.intake import ClaimingInbox as InboxPort
 from ledgerlink.store.archive import archive_key
 
 if TYPE_CHECKING:
     from ledgerlink.config.model import LedgerLinkConfig
     from ledgerlink.config.sources import StripeSource
-    from ledgerlink.model.inbox import Claim
 
 
 @dataclass
@@ -36,23 +37,6 @@ class Lister(Protocol):
     """Lists a provider's events created in ``[created_gte, created_lt)`` (raw JSON, as the API sends them)."""
 
     def __call__(self, *, api_base: str, api_key: str, created_gte: int, created_lt: int) -> Iterator[JsonObject]: ...
-
-
-class SecretsPort(Protocol):
-    def get(self, secret_id: str) -> list[str]: ...
-
-
-class InboxPort(Protocol):
-    def claim(self, source: str, event_id: str, *, correlation_id: str, archive_key: str, event_type: str,
-              now: float | None = None) -> Claim: ...
-
-
-class ArchivePort(Protocol):
-    def put(self, key: str, body: bytes, *, correlation_id: str, source: str, event_id: str) -> None: ...
-
-
-class QueuePort(Protocol):
-    def send(self, message: JsonObject, *, correlation_id: str) -> str: ...
 
 
 def stripe_lister() -> Lister:

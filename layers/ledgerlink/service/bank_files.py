@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import unquote_plus
 
 from ledgerlink.clock import epoch
-from ledgerlink.model.json import JsonObject
 from ledgerlink.model.messages import InboundMessage
+from ledgerlink.service.intake import ArchivePort as ArchiveWriter
+from ledgerlink.service.intake import QueuePort
+from ledgerlink.service.intake import ReleasingInbox as InboxPort
 from ledgerlink.store.archive import item_key
 
 if TYPE_CHECKING:
-    from ledgerlink.model.inbox import Claim
+    pass
 
 INBOX_PREFIX = "bank-inbox/"
 INLINE_LIMIT = 200_000
@@ -31,21 +33,6 @@ INLINE_LIMIT = 200_000
 
 class ObjectReader(Protocol):
     def get(self, key: str) -> bytes: ...
-
-
-class ArchiveWriter(Protocol):
-    def put(self, key: str, body: bytes, *, correlation_id: str, source: str, event_id: str) -> None: ...
-
-
-class InboxPort(Protocol):
-    def claim(self, source: str, event_id: str, *, correlation_id: str, archive_key: str, event_type: str,
-              now: float | None = None) -> Claim: ...
-
-    def release(self, source: str, event_id: str, *, correlation_id: str, day: str) -> bool: ...
-
-
-class QueuePort(Protocol):
-    def send(self, message: JsonObject, *, correlation_id: str) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

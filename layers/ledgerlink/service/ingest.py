@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from types import ModuleType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from ledgerlink.clock import epoch
 from ledgerlink.connectors.sources import WEBHOOK_KINDS, webhook_module
@@ -45,6 +45,8 @@ from ledgerlink.errors import (
 )
 from ledgerlink.model.json import JsonObject
 from ledgerlink.model.messages import InboundMessage
+from ledgerlink.service.intake import ArchivePort, QueuePort, SecretsPort
+from ledgerlink.service.intake import ReleasingInbox as InboxPort
 from ledgerlink.store.archive import archive_key, item_key
 
 if TYPE_CHECKING:
@@ -80,25 +82,6 @@ def _body_bytes(raw: str) -> bytes:
         return raw.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
         return raw.encode("utf-8", "surrogatepass")
-
-
-class InboxPort(Protocol):
-    def claim(self, source: str, event_id: str, *, correlation_id: str, archive_key: str, event_type: str,
-              now: float | None = None) -> Claim: ...
-
-    def release(self, source: str, event_id: str, *, correlation_id: str, day: str) -> bool: ...
-
-
-class ArchivePort(Protocol):
-    def put(self, key: str, body: bytes, *, correlation_id: str, source: str, event_id: str) -> None: ...
-
-
-class QueuePort(Protocol):
-    def send(self, message: JsonObject, *, correlation_id: str) -> str: ...
-
-
-class SecretsPort(Protocol):
-    def get(self, secret_id: str) -> list[str]: ...
 
 
 def _mapping(value: object) -> Mapping[str, object]:

@@ -27,27 +27,15 @@ from ledgerlink.connectors.sources import POLLED_KINDS, api_module
 from ledgerlink.errors import ConfigError
 from ledgerlink.model.json import JsonObject
 from ledgerlink.model.messages import InboundMessage
+from ledgerlink.service.intake import ArchivePort, QueuePort
+from ledgerlink.service.intake import ClaimingInbox as InboxPort
 from ledgerlink.store.archive import archive_key
 
 if TYPE_CHECKING:
     from ledgerlink.config.model import LedgerLinkConfig
     from ledgerlink.config.sources import Source
-    from ledgerlink.model.inbox import Claim
 
 INLINE_BODY_LIMIT = 200_000
-
-
-class InboxPort(Protocol):
-    def claim(self, source: str, event_id: str, *, correlation_id: str, archive_key: str, event_type: str,
-              now: float | None = None) -> Claim: ...
-
-
-class ArchivePort(Protocol):
-    def put(self, key: str, body: bytes, *, correlation_id: str, source: str, event_id: str) -> None: ...
-
-
-class QueuePort(Protocol):
-    def send(self, message: JsonObject, *, correlation_id: str) -> str: ...
 
 
 class CursorsPort(Protocol):

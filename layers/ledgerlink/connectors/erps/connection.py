@@ -3,11 +3,10 @@ connection has (credentials, endpoints, timeout, read-back share). Each kind's o
 (``connectors/erps/<kind>/config.py``); ``config/erps.py`` gathers them into the ``ErpConnection`` union."""
 
 from decimal import Decimal
-from typing import Annotated
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import Field, model_validator
 
-from ledgerlink.config.base import ConfigModel, SecretRef
+from ledgerlink.config.base import ConfigModel, SecretRef, TimeZone
 from ledgerlink.model.base import Identifier
 
 # ---- cloud ERPs (issue 5) -----------------------------------------------------------------------------
@@ -26,16 +25,6 @@ class ConnectionLimitsConfig(ConfigModel):
     max_concurrency: int | None = Field(default=None, ge=1)
 
 
-def _zone(name: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown IANA time zone {name!r}") from exc
-    return name
-
-
 class BacklogDeadlineConfig(ConfigModel):
     """When a connection's backlog must be posted by (issue 23): the backlog forecast (``ledgerlink status``, the ops
     API's ``GET /backlog``) marks the connection late, and raises the ``BacklogForecastLate`` alarm, when the time at
@@ -45,7 +34,7 @@ class BacklogDeadlineConfig(ConfigModel):
 
     close_day: int | None = Field(default=None, ge=1, le=28, description="day of the month whose end is the deadline")
     within_hours: int | None = Field(default=None, ge=1, le=744, description="or: a deadline this many hours ahead")
-    time_zone: Annotated[str, AfterValidator(_zone)] = Field(default="UTC", description="IANA zone of close_day")
+    time_zone: TimeZone = Field(default="UTC", description="IANA zone of close_day")
 
     @model_validator(mode="after")
     def _one_rule(self) -> "BacklogDeadlineConfig":

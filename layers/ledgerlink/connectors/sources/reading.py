@@ -140,17 +140,6 @@ def data_object(event: JsonObject) -> JsonObject:
     return found
 
 
-def iso_instant(value: JsonValue | None) -> datetime | None:
-    """An ISO 8601 / RFC 3339 instant (``Z`` or an offset; none at all is UTC), None when absent or unreadable."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def offset_instant(value: JsonValue | None) -> datetime | None:
     """An ISO 8601 instant that states its offset, in UTC; None when absent, unreadable or without an offset."""
     if not isinstance(value, str):

@@ -80,3 +80,16 @@ def iso_epoch(value: JsonValue) -> int | None:
     except ValueError:
         return None
     return int((parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp())
+
+
+def identified_event(payload: JsonObject, vendor: str, *, id_key: str, type_key: str,
+                     created_key: str) -> WebhookEvent:
+    """The event of a body that names its own id (1–128 characters) and type, else ``MalformedPayload``
+    (``missing_event_id`` / ``missing_event_type``); ``created`` from the ISO instant under ``created_key``."""
+    event_id, event_type = payload.get(id_key), payload.get(type_key)
+    if not isinstance(event_id, str) or not event_id or len(event_id) > 128:
+        raise MalformedPayload(f"{vendor} event has no {id_key}", reason="missing_event_id")
+    if not isinstance(event_type, str) or not event_type:
+        raise MalformedPayload(f"{vendor} event has no {type_key}", reason="missing_event_type")
+    return WebhookEvent(event_id=event_id, event_type=event_type, created=iso_epoch(payload.get(created_key)),
+                        payload=payload)

@@ -1,11 +1,11 @@
 """The configuration model of an Adyen source (its entry in ``sources:``)."""
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
-from ledgerlink.config.base import ConfigModel, SecretRef
-from ledgerlink.config.source_fields import ApiUrl, RoutedSourceFields, time_zone_name
+from ledgerlink.config.base import ConfigModel, SecretRef, TimeZone
+from ledgerlink.config.source_fields import ApiUrl, RoutedSourceFields
 
 
 class AdyenReports(ConfigModel):
@@ -17,7 +17,7 @@ class AdyenReports(ConfigModel):
     base_url: ApiUrl = "https://ca-live.adyen.com"
     credentials: SecretRef
     timeout_seconds: int = Field(default=30, ge=1, le=120)
-    time_zone: Annotated[str, AfterValidator(time_zone_name)] = Field(default="Europe/Amsterdam", description="IANA zone of the report's Creation Date")
+    time_zone: TimeZone = Field(default="Europe/Amsterdam", description="IANA zone of the report's Creation Date")
 
 
 class AdyenSource(RoutedSourceFields):

@@ -21,7 +21,13 @@ import binascii
 from collections.abc import Sequence
 
 from ledgerlink.connectors.sources import rsa
-from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent, iso_epoch, load_json_object
+from ledgerlink.connectors.sources.webhooks import (
+    SignedRequest,
+    WebhookEvent,
+    identified_event,
+    iso_epoch,
+    load_json_object,
+)
 from ledgerlink.errors import MalformedPayload, SignatureInvalid
 
 SIGNATURE_HEADER = "concur-signature"
@@ -65,15 +71,10 @@ def verify(body: bytes, header: str | None, public_keys: Sequence[str], toleranc
 
 def parse(body: bytes) -> WebhookEvent:
     payload = load_json_object(body)
-    event_id, event_type = payload.get("id"), payload.get("eventType")
-    if not isinstance(event_id, str) or not event_id or len(event_id) > 128:
-        raise MalformedPayload("Concur event has no id", reason="missing_event_id")
-    if not isinstance(event_type, str) or not event_type:
-        raise MalformedPayload("Concur event has no eventType", reason="missing_event_type")
+    event = identified_event(payload, "Concur", id_key="id", type_key="eventType", created_key="timeStamp")
     if not isinstance(payload.get("facts"), dict):
         raise MalformedPayload("Concur event has no facts", reason="missing_event_object")
-    return WebhookEvent(event_id=event_id, event_type=event_type, created=iso_epoch(payload.get("timeStamp")),
-                        payload=payload)
+    return event
 
 
 # ---- the common webhook-module contract (see connectors/sources/webhooks.py) ----------------------

@@ -16,8 +16,13 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 
-from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent, iso_epoch, load_json_object
-from ledgerlink.errors import MalformedPayload, SignatureInvalid
+from ledgerlink.connectors.sources.webhooks import (
+    SignedRequest,
+    WebhookEvent,
+    identified_event,
+    load_json_object,
+)
+from ledgerlink.errors import SignatureInvalid
 
 SIGNATURE_HEADER = "paddle-signature"
 FUTURE_SKEW_SECONDS = 300
@@ -66,13 +71,7 @@ def verify(body: bytes, header: str | None, secrets: Sequence[str], tolerance_se
 
 def parse(body: bytes) -> WebhookEvent:
     payload = load_json_object(body)
-    event_id, event_type = payload.get("event_id"), payload.get("event_type")
-    if not isinstance(event_id, str) or not event_id or len(event_id) > 128:
-        raise MalformedPayload("Paddle event has no event_id", reason="missing_event_id")
-    if not isinstance(event_type, str) or not event_type:
-        raise MalformedPayload("Paddle event has no event_type", reason="missing_event_type")
-    return WebhookEvent(event_id=event_id, event_type=event_type, created=iso_epoch(payload.get("occurred_at")),
-                        payload=payload)
+    return identified_event(payload, "Paddle", id_key="event_id", type_key="event_type", created_key="occurred_at")
 
 
 # ---- the common webhook-module contract (see connectors/sources/webhooks.py) ----------------------

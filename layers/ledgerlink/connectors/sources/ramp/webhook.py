@@ -22,7 +22,13 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 
-from ledgerlink.connectors.sources.webhooks import SignedRequest, WebhookEvent, iso_epoch, load_json_object
+from ledgerlink.connectors.sources.webhooks import (
+    SignedRequest,
+    WebhookEvent,
+    identified_event,
+    iso_epoch,
+    load_json_object,
+)
 from ledgerlink.errors import MalformedPayload, SignatureInvalid
 
 SIGNATURE_HEADERS = ("x-ramp-signature", "x-ramp-webhook-signature")
@@ -73,13 +79,7 @@ def parse(body: bytes) -> WebhookEvent:
         digest = hashlib.sha256(challenge.encode()).hexdigest()[:32]
         return WebhookEvent(event_id=f"challenge-{digest}", event_type="webhooks.verification", created=None,
                             payload=payload)
-    event_id, event_type = payload.get("id"), payload.get("type")
-    if not isinstance(event_id, str) or not event_id or len(event_id) > 128:
-        raise MalformedPayload("Ramp event has no id", reason="missing_event_id")
-    if not isinstance(event_type, str) or not event_type:
-        raise MalformedPayload("Ramp event has no type", reason="missing_event_type")
-    return WebhookEvent(event_id=event_id, event_type=event_type, created=iso_epoch(payload.get("created_at")),
-                        payload=payload)
+    return identified_event(payload, "Ramp", id_key="id", type_key="type", created_key="created_at")
 
 
 # ---- the common webhook-module contract (see connectors/sources/webhooks.py) ----------------------
