@@ -44,6 +44,8 @@ LIMITER_TABLE = "LEDGERLINK_LIMITER_TABLE"
 LEGACY_FILES_URI = "LEDGERLINK_LEGACY_FILES_URI"
 AUDIT_BUCKET = "LEDGERLINK_AUDIT_BUCKET"
 REVENUE_TABLE = "LEDGERLINK_REVENUE_TABLE"
+CONSOLE_USER_POOL_ID = "LEDGERLINK_CONSOLE_USER_POOL_ID"
+CONSOLE_CLIENT_ID = "LEDGERLINK_CONSOLE_CLIENT_ID"
 
 
 def env(name: str, default: Any = dataclasses.MISSING) -> Any:
@@ -203,6 +205,21 @@ class OpsSettings(_ErpTargets, _Outcomes, _Inbound, _ConfigReader):
     audit_table: str = env(AUDIT_TABLE)
     state_machine_arn: str = env(STATE_MACHINE_ARN)
     revenue_table: str = env(REVENUE_TABLE)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class ConsoleSettings(_ErpTargets, _Outcomes, _Inbound, _ConfigReader):
+    """The finance-ops web console: what the ops API reads and does, plus the reconciliation reports, the DLQ
+    (depths, redrive), the happy path's executions, and the Cognito user pool whose ID tokens sign users in."""
+
+    audit_table: str = env(AUDIT_TABLE)
+    state_machine_arn: str = env(STATE_MACHINE_ARN)
+    happy_path_state_machine_arn: str = env(HAPPY_PATH_STATE_MACHINE_ARN, "")
+    revenue_table: str = env(REVENUE_TABLE)
+    reports_bucket: str = env(REPORTS_BUCKET)
+    inbound_dlq_url: str = env(INBOUND_DLQ_URL)
+    user_pool_id: str = env(CONSOLE_USER_POOL_ID)
+    client_id: str = env(CONSOLE_CLIENT_ID)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
