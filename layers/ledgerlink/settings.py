@@ -267,6 +267,7 @@ FUNCTION_SETTINGS: dict[str, type[DataclassInstance]] = {
     "flush": FlushSettings,
     "audit_export": AuditExportSettings,
     "revenue_release": RevenueReleaseSettings,
+    "console": ConsoleSettings,
 }
 # Every function the CDK app deploys also runs locally (kept as a name: the local runtime reads it) — except the
 # audit export: the local runtime has no DynamoDB streams and no Object Lock bucket to copy to.
