@@ -129,7 +129,19 @@ def _print_stack(runtime: LocalRuntime, args: argparse.Namespace, plan: FaultPla
     _print_sources(runtime, args)
     _print_books(runtime)
     print(f"  Lambda logs: {args.state_dir / 'lambda.log'}")
+    _print_console(runtime, args)
     print("  sign a file: ledgerlink local sign --source stripe events/stripe/01-invoice.finalized.json")
+
+
+def _print_console(runtime: LocalRuntime, args: argparse.Namespace) -> None:
+    """The console's address and its generated users (new passwords at every start; also in console-users.json)."""
+    pool = runtime.resources.console if runtime.resources is not None else None
+    if pool is None:
+        return
+    print(f"  finance-ops console: {runtime.console_url}   (users for this run, also in "
+          f"{args.state_dir / 'console-users.json'}):")
+    for role, (username, password) in pool.users.items():
+        print(f"    {role:<14} user {username:<14} password {password}")
 
 
 def _print_sources(runtime: LocalRuntime, args: argparse.Namespace) -> None:

@@ -23,6 +23,7 @@ from unittest import mock
 from ledgerlink import settings
 from ledgerlink.config.loader import config_hash
 from ledgerlink.config.model import LedgerLinkConfig
+from ledgerlink.local.console_users import ConsolePool, create_console_pool
 from ledgerlink.local.functions import FUNCTION_NAMES, FunctionError, FunctionHost
 from ledgerlink.store import clients
 from ledgerlink.store.tables import TABLE_ENV, TABLES
@@ -49,6 +50,7 @@ class Resources:
     function_arns: dict[str, str]
     legacy_files_uri: str = ""
     happy_path_arn: str = ""
+    console: ConsolePool | None = None     # the console's user pool (moto), one generated user per role
 
     def environment(self) -> dict[str, str]:
         """The Lambda environment (same variable names as the CDK stack sets)."""
@@ -65,6 +67,9 @@ class Resources:
             settings.LEGACY_FILES_URI: self.legacy_files_uri,
             settings.CONFIG_CACHE_SECONDS: "2",
         })
+        if self.console is not None:
+            values[settings.CONSOLE_USER_POOL_ID] = self.console.user_pool_id
+            values[settings.CONSOLE_CLIENT_ID] = self.console.client_id
         return values
 
 
@@ -138,7 +143,7 @@ def create_resources(*, prefix: str, books_dir: Path, host: FunctionHost, visibi
                      inbound_dlq_url=dlq_url, state_machine_arn=state_machine,
                      books_uri=books_dir.resolve().as_uri(), function_arns=arns,
                      legacy_files_uri=(legacy_dir or books_dir.parent / "legacy").resolve().as_uri(),
-                     happy_path_arn=happy_path)
+                     happy_path_arn=happy_path, console=create_console_pool(prefix))
 
 
 def apply_config(resources: Resources, config: LedgerLinkConfig, *, applied_by: str) -> int:

@@ -20,7 +20,7 @@ from typing import IO, Any, Protocol, TypedDict
 DEFAULT_CONCURRENCY = 8   # containers per function (Lambda scales each function out the same way)
 FUNCTION_NAMES: tuple[str, ...] = ("ingest", "normalize", "enrich", "validate", "post", "open_exception",
                                    "reconcile", "bank_file", "poll", "ops", "flush", "master_data",
-                                   "revenue_release")
+                                   "revenue_release", "console")
 
 
 def functions_dir() -> Path:

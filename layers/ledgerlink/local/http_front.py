@@ -73,6 +73,8 @@ class ProxyResponse(TypedDict, total=False):
     statusCode: int
     body: str
     headers: dict[str, str]
+    multiValueHeaders: dict[str, list[str]]
+    isBase64Encoded: bool
 
 
 type ProxyHandler = Callable[[ProxyEvent], ProxyResponse]
@@ -98,6 +100,27 @@ def ops_event(method: str, raw_path: str, headers: dict[str, str], body: bytes, 
                                    "identity": {"userArn": caller, "sourceIp": "127.0.0.1"}},
             }
     return None
+
+
+def console_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> ProxyEvent | None:
+    """An API Gateway REST proxy event for the console (``/console`` and below), or None for another path."""
+    path, _, query = raw_path.partition("?")
+    if path != "/console" and not path.startswith("/console/"):
+        return None
+    pairs = urllib.parse.parse_qsl(query, keep_blank_values=True)
+    multi: dict[str, list[str]] = {}
+    for key, item in pairs:
+        multi.setdefault(key, []).append(item)
+    return {
+        "resource": "/console/{proxy+}", "path": path, "httpMethod": method, "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": {k: v[-1] for k, v in multi.items()} or None,
+        "multiValueQueryStringParameters": multi or None,
+        "pathParameters": {"proxy": path.removeprefix("/console/")}, "stageVariables": None,
+        "body": body.decode("utf-8", "replace") if body else None, "isBase64Encoded": False,
+        "requestContext": {"requestId": str(uuid.uuid4()), "stage": "local", "httpMethod": method, "path": path,
+                           "resourcePath": "/console/{proxy+}", "identity": {"sourceIp": "127.0.0.1"}},
+    }
 
 
 def api_gateway_event(method: str, path: str, headers: dict[str, str], body: bytes, source_ip: str) -> ProxyEvent:
@@ -133,10 +156,11 @@ class FrontServer(ThreadingHTTPServer):
 
 class WebhookFront:
     def __init__(self, invoke: ProxyHandler, *, host: str = "127.0.0.1",
-                 port: int = 0, ops: ProxyHandler | None = None,
+                 port: int = 0, ops: ProxyHandler | None = None, console: ProxyHandler | None = None,
                  caller: str = "local") -> None:
         self._invoke = invoke
         self._ops = ops
+        self._console = console
         self._caller = caller
         self.outcomes: Counter[str] = Counter()
         front = self
@@ -147,12 +171,16 @@ class WebhookFront:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet: the CLI prints summaries
                 return
 
-            def _reply(self, status: int, body: dict[str, str] | str, headers: dict[str, str] | None = None) -> None:
-                payload = body if isinstance(body, str) else json.dumps(body)
-                data = payload.encode("utf-8")
+            def _reply(self, status: int, body: dict[str, str] | str | bytes, headers: dict[str, str] | None = None,
+                       multi: dict[str, list[str]] | None = None) -> None:
+                payload = body if isinstance(body, (str, bytes)) else json.dumps(body)
+                data = payload if isinstance(payload, bytes) else payload.encode("utf-8")
                 self.send_response(status)
                 for key, value in (headers or {"Content-Type": "application/json"}).items():
                     self.send_header(key, value)
+                for key, values in (multi or {}).items():
+                    for value in values:
+                        self.send_header(key, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -168,6 +196,12 @@ class WebhookFront:
                 body = self.rfile.read(length) if length else b""
                 if self.path == "/health":
                     self._reply(200, {"status": "ok"})
+                    return
+                console = front._console
+                page = console_event(self.command, self.path, dict(self.headers.items()), body) \
+                    if console is not None else None
+                if console is not None and page is not None:
+                    self._console_reply(console, page)
                     return
                 ops = front._ops
                 operation = ops_event(self.command, self.path, dict(self.headers.items()), body, front._caller) \
@@ -208,6 +242,18 @@ class WebhookFront:
                 label = parsed.get("status", "unknown")
                 front.outcomes[f"{label}:{parsed['reason']}" if "reason" in parsed else label] += 1
                 self._reply(status, response.get("body") or "", response.get("headers"))
+
+            def _console_reply(self, console: ProxyHandler, event: ProxyEvent) -> None:
+                try:
+                    response = console(event)
+                except Exception:
+                    self._reply(502, {"status": "error", "reason": "integration_failure"})
+                    return
+                text = response.get("body") or ""
+                content: str | bytes = base64.b64decode(text) if response.get("isBase64Encoded") else text
+                self._reply(int(response.get("statusCode", 502)), content,
+                            response.get("headers") or {"Content-Type": "text/html; charset=utf-8"},
+                            response.get("multiValueHeaders"))
 
             do_POST = _handle
             do_GET = _handle

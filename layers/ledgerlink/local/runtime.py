@@ -502,9 +502,12 @@ class LocalRuntime:
 
         self._front = WebhookFront(lambda event: self.host.invoke("ingest", event), port=self.options.port,
                                    ops=lambda event: self.host.invoke("ops", event),
+                                   console=lambda event: self.host.invoke("console", event),
                                    caller=f"local:{getpass.getuser()}")
         self._front.start()
         self._write_stack_file()
+        if self.resources.console is not None:
+            self.resources.console.write(self.options.state_dir)
         self._up = True
         return self
 
@@ -649,6 +652,11 @@ class LocalRuntime:
     def front(self) -> WebhookFront:
         assert self._front is not None, "runtime not started"
         return self._front
+
+    @property
+    def console_url(self) -> str:
+        """The finance-ops console, served by the same front as the webhooks (``/console``)."""
+        return f"{self.front.url}/console/"
 
     def webhook_url(self, source_id: str) -> str:
         return f"{self.front.url}/webhooks/{source_id}"
