@@ -48,8 +48,22 @@ demo: $(STAMP)
 up: $(STAMP)
 	$(VENV)/bin/ledgerlink local up
 
-test: $(STAMP) $(NODE_STAMP) gates
+test: $(STAMP) $(NODE_STAMP) browser gates
 	$(PY) -m pytest -n 2 --dist loadfile
+
+# The console's browser tests drive Debian's Chromium with its matching chromedriver (the registries' own browser
+# downloads are not reachable from CI). Installed with apt when missing (as root); otherwise a message names what
+# is missing and make stops: the browser tests never skip.
+CHROMIUM_VERSION := 150.0.7871.100-1~deb12u1
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; fi; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium and chromium-driver with apt-get (the console's browser tests)"; \
+	    apt-get update -qq && { apt-get install -y -qq --no-install-recommends chromium=$(CHROMIUM_VERSION) \
+	      chromium-driver=$(CHROMIUM_VERSION) || apt-get install -y -qq --no-install-recommends chromium \
+	      chromium-driver; }; \
+	  else echo "missing: chromium and chromedriver (Debian: apt-get install chromium chromium-driver) for the" \
+	    "console's browser tests" >&2; exit 1; fi
 
 # The gates make test runs first: ruff, mypy --strict over the library (pydantic plugin; config in pyproject.toml),
 # and the complexity gate (no block worse than C by radon's cyclomatic complexity).
@@ -89,4 +103,4 @@ lint: $(STAMP)
 clean:
 	rm -rf build cdk.out .ledgerlink .pytest_cache
 
-.PHONY: gates help env node demo up test test-calendar readme synth bench chaos fuzz deploy layer lint clean
+.PHONY: gates browser help env node demo up test test-calendar readme synth bench chaos fuzz deploy layer lint clean

@@ -208,7 +208,7 @@ def bulk(request: Request, services: ConsoleServices) -> Response:
 def _json_block(value: object) -> Markup:
     from ledgerlink.console.redact import redact
 
-    return html("<pre>{text}</pre>", text=json.dumps(redact(value), indent=2, sort_keys=True, default=str))
+    return html('<pre tabindex="0">{text}</pre>', text=json.dumps(redact(value), indent=2, sort_keys=True, default=str))
 
 
 @route("GET", "/exceptions/{exception_id}")
@@ -232,7 +232,7 @@ def case_page(request: Request, services: ConsoleServices, exception_id: str) ->
     raw = Markup("")
     if case.get("archive_key"):
         try:
-            raw = html("<pre>{t}</pre>", t=redacted_text(services.archive.get(str(case["archive_key"]))))
+            raw = html('<pre tabindex="0">{t}</pre>', t=redacted_text(services.archive.get(str(case["archive_key"]))))
         except Exception as exc:   # an archived object that is gone or unreadable: say so, keep the page
             raw = html("<p>raw payload unavailable ({kind})</p>", kind=type(exc).__name__)
     history = table(("at", "action", "by", "note"), [[h.get("at"), h.get("action"), h.get("by"),
