@@ -7,7 +7,8 @@ from functools import cache
 
 from ledgerlink.console.pages import layout
 
-MODULES = ("exceptions",)
+MODULES = ("exceptions", "approvals", "search", "reconciliation", "close", "operations", "configuration",
+           "revenue")
 
 __all__ = ["layout", "load"]
 
