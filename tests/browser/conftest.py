@@ -39,7 +39,8 @@ AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 SECRET = "whsec_browser_tests_0123456789abcdef"
 APPROVAL_THRESHOLD_USD = "10.00"     # the Stripe sample invoice is 20.00 USD: it waits for approval
 STRIPE_SAMPLES = ("01-invoice.finalized.json", "02-invoice.paid.json", "07-invoice.finalized.jpy.json",
-                  "09-invoice.finalized.closed-period.json", "10-payout.paid.json")
+                  "09-invoice.finalized.closed-period.json", "10-payout.paid.json",
+                  "14-invoice.paid.annual-subscription.json")
 
 
 def _free_port() -> int:

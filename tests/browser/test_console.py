@@ -75,3 +75,110 @@ def test_viewer_cannot_work_cases(console, stack):
     status, _, headers = stack.request("finance_ops", "POST", f"/exceptions/exc_{case}/ignore", {"text": "x"},
                                        csrf=False)
     assert status == 403 and headers["X-LedgerLink-Reason"] == "bad_csrf_token"
+
+
+def _first_case(stack, reason):
+    _, page, _ = stack.request("viewer", "GET", f"/exceptions?reason={reason}")
+    return "exc_" + page.split("/console/exceptions/exc_", 1)[1].split('"', 1)[0]
+
+
+def test_approval_posts_once_and_only_approvers_decide(console, stack):
+    case = _first_case(stack, "approval_required")
+    status, _, headers = stack.request("finance_ops", "POST", f"/approvals/{case}/approve", {"text": "looks fine"})
+    assert status == 403 and headers["X-LedgerLink-Reason"] == "forbidden"
+    console.sign_in("approver")
+    text = console.open("/approvals")
+    assert case in text
+    console.check("approvals")
+    row = console.driver.find_element(By.XPATH, f"//tr[td/a[.='{case}']]")
+    document = row.find_element(By.XPATH, "td[2]/a").text
+    row.find_element(By.NAME, "text").send_keys("within budget")
+    text = console.click(f"form[action$='/approvals/{case}/approve'] button")
+    assert f"{case}: approved" in text
+    deadline = __import__("time").monotonic() + 90
+    while True:
+        text = console.open(f"/documents/{document}")
+        if "posted" in text.split("status", 1)[1][:40] or __import__("time").monotonic() > deadline:
+            break
+        __import__("time").sleep(1)
+    assert "not posted" not in text, text[:600]
+    assert text.count("approve") >= 1
+    status, body, headers = stack.request("approver", "POST", f"/approvals/{case}/approve", {"text": "again"})
+    assert status == 409, body[:300]                                   # never a second posting
+
+
+def test_find_and_trace(console, stack):
+    console.sign_in("viewer")
+    console.open("/search")
+    console.driver.find_element(By.NAME, "q").send_keys("20.00")
+    text = console.click("form[role=search] button")
+    assert "document(s)" in text and "matched on" in text
+    console.check("search")
+    link = console.driver.find_elements(By.CSS_SELECTOR, "main table tbody tr td a")
+    assert link, text[:500]
+    text = console.click("main table tbody tr td a")
+    assert "Timeline" in text and "mapping (configuration) version" in text
+    console.check("trace")
+
+
+def test_reconciliation_calendar_and_close(console, stack):
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-c", "import sys; from ledgerlink.cli import main; sys.exit(main())",
+                    "reconcile", "--date", "2022-03-26", "--entity", "us01", "--state-dir", str(stack.state_dir)],
+                   check=False, capture_output=True, timeout=180)
+    console.sign_in("viewer")
+    text = console.open("/reconciliation?entity=us01&month=2022-03")
+    assert "Mon" in text and ("balanced" in text or "difference" in text)
+    console.check("reconciliation")
+    text = console.click("a[href$='/reconciliation/us01/2022-03-26']")
+    assert "Control totals" in text and "Status:" in text
+    console.check("reconciliation-day")
+    text = console.open("/close?entity=us01&period=2022-03")
+    assert "Tie-outs of us01 for 2022-03" in text and "expected" in text
+    console.check("close")
+
+
+def test_operations_redrive_and_replay_dry_run(console, stack):
+    status, _, headers = stack.request("finance_ops", "POST", "/operations/replay", {"start": "2022-03-01",
+                                                                                   "end": "2022-03-02"})
+    assert status == 403 and headers["X-LedgerLink-Reason"] == "forbidden"
+    status, _, headers = stack.request("viewer", "POST", "/operations/redrive", {"dry_run": "yes"})
+    assert status == 403
+    console.sign_in("ops_admin")
+    text = console.open("/operations")
+    assert "inbound DLQ" in text and "Standard executions running" in text
+    console.check("operations")
+    text = console.click("form[action$='/operations/redrive'] button")
+    assert "dry run:" in text
+    _, page, _ = stack.request("viewer", "GET", "/search?q=20.00")
+    document = page.split("/console/documents/", 1)[1].split('"', 1)[0]
+    console.open("/operations")
+    console.driver.find_element(By.NAME, "document").send_keys(document)
+    text = console.click("form[action$='/operations/replay'] button")
+    assert "Would replay" in text and "Where each document would land" in text
+    console.check("replay-dry-run")
+
+
+def test_configuration_versions_and_proposal_impact(console, stack):
+    config = (stack.state_dir.parent / "ledgerlink.browser.yaml").read_text()
+    status, _, headers = stack.request("finance_ops", "POST", "/configuration/impact", {"yaml": config})
+    assert status == 403 and headers["X-LedgerLink-Reason"] == "forbidden"
+    console.sign_in("mapping_admin")
+    text = console.open("/configuration")
+    assert "Configuration versions" in text and "applied by" in text
+    console.check("configuration")
+    area = console.driver.find_element(By.NAME, "yaml")
+    console.driver.execute_script("arguments[0].value = arguments[1];", area, config)
+    text = console.click("form[action$='/configuration/impact'] button")
+    assert "open case(s) would be fixed" in text
+    console.check("configuration-impact")
+
+
+def test_revenue_waterfall(console, stack):
+    console.sign_in("viewer")
+    text = console.open("/revenue?entity=us01")
+    assert "Deferred revenue" in text
+    assert console.driver.find_elements(By.CSS_SELECTOR, "svg[role=img]") or "no revenue schedules" in text
+    console.check("revenue")
