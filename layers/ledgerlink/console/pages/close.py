@@ -37,7 +37,7 @@ def close(request: Request, services: ConsoleServices) -> Response:
     form = entity_period_form(request, services, "/close", "Period", "period")
     entity, period = request.arg("entity"), request.arg("period")
     if not entity or not period:
-        return page(request, "Month-end close", form + html("<p>Choose an entity and a period (YYYY-MM).</p>"))
+        return page(request, "Month-end close", join([form, html("<p>Choose an entity and a period (YYYY-MM).</p>")]))
     if entity not in entities(services):
         raise OpsError(f"unknown entity {entity!r}", status=400, reason="unknown_entity")
     try:
@@ -59,4 +59,4 @@ def close(request: Request, services: ConsoleServices) -> Response:
                    status=report["status"], n=report["differences"])
     listing = table(("check", "account", "currency", "expected", "booked", "difference", "status", "basis / problem",
                      "documents"), rows, caption=f"Tie-outs of {entity} for {period}", numeric=frozenset({3, 4, 5}))
-    return page(request, "Month-end close", form + summary + listing)
+    return page(request, "Month-end close", join([form, summary, listing]))

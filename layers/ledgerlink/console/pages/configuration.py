@@ -16,11 +16,12 @@ from ledgerlink.errors import OpsError
 if TYPE_CHECKING:
     from ledgerlink.console.services import ConsoleServices
     from ledgerlink.service.config_impact import DiffJson
+    from ledgerlink.store.config_store import DynamoConfigStore
 
 MAX_PROPOSAL = 60_000
 
 
-def _store(services: ConsoleServices) -> object:
+def _store(services: ConsoleServices) -> DynamoConfigStore:
     from ledgerlink import wiring
 
     return wiring.config_reader()
@@ -44,7 +45,7 @@ def configuration(request: Request, services: ConsoleServices) -> Response:
     from ledgerlink.service.config_impact import version_diff
 
     store = _store(services)
-    history = sorted(store.history(), key=lambda item: int(str(item["version"])))  # type: ignore[attr-defined]
+    history = sorted(store.history(), key=lambda item: int(str(item["version"])))
     active = services.ops.config()[0]
     rows = []
     for item in reversed(history):
@@ -60,7 +61,7 @@ def configuration(request: Request, services: ConsoleServices) -> Response:
     versions = table(("version", "", "applied at", "applied by", "changes"), rows, caption="Configuration versions")
     parts = [versions]
     if request.arg("a") and request.arg("b"):
-        diff = version_diff(store, _version(request.arg("a"), "a"), _version(request.arg("b"), "b"))  # type: ignore[arg-type]
+        diff = version_diff(store, _version(request.arg("a"), "a"), _version(request.arg("b"), "b"))
         parts.append(html("<h2>Diff</h2>{d}", d=_diff(request, diff.to_dict())))
     if can(request, Action.CONFIGURE):
         parts.append(html(
@@ -95,7 +96,7 @@ def impact(request: Request, services: ConsoleServices) -> Response:
     version = services.ops.config()[0]
     report = cases_fixed_by(proposed, cases=services.ops.cases, ledger=services.ops.ledger,
                             current_version=version).to_dict()
-    diff = proposed_diff(_store(services), proposed, current_version=version).to_dict()  # type: ignore[arg-type]
+    diff = proposed_diff(_store(services), proposed, current_version=version).to_dict()
     rows = [[html('<a href="{h}">{c}</a>', h=request.url(f"/exceptions/{case['exception_id']}"),
                   c=case["exception_id"]), case["reason"], case["outcome"].replace("_", " "),
              case["new_reason"] or "", case["message"] or case["why"] or ""] for case in report["cases"]]

@@ -16,6 +16,7 @@ from ledgerlink.errors import OpsError
 
 if TYPE_CHECKING:
     from ledgerlink.console.services import ConsoleServices
+    from ledgerlink.store.reports import S3Reports
 
 LABELS = {"balanced": "balanced", "difference": "difference", "not_checked": "not checked", "future": "—"}
 
@@ -29,7 +30,7 @@ def _entity(request: Request, services: ConsoleServices) -> tuple[str, date]:
     return entity, today_in(found.time_zone)
 
 
-def _reports(services: ConsoleServices) -> object:
+def _reports(services: ConsoleServices) -> S3Reports:
     from ledgerlink.store.reports import S3Reports
 
     return S3Reports(services.settings.reports_bucket)
@@ -42,7 +43,7 @@ def reconciliation(request: Request, services: ConsoleServices) -> Response:
     entity, today = _entity(request, services)
     month = request.arg("month") or today.strftime("%Y-%m")
     form = entity_period_form(request, services, "/reconciliation", "Month", "month")
-    cal = calendar(_reports(services), entity=entity, month=month, today=today)  # type: ignore[arg-type]
+    cal = calendar(_reports(services), entity=entity, month=month, today=today)
     cells = {cell.date: cell for cell in cal.days}
     year, number = int(month[:4]), int(month[5:7])
     weeks = []
@@ -73,7 +74,7 @@ def reconciliation_day(request: Request, services: ConsoleServices, entity: str,
 
     if entity not in entities(services):
         raise OpsError(f"unknown entity {entity!r}", status=400, reason="unknown_entity")
-    found = day(_reports(services), entity=entity, business_date=business_date)  # type: ignore[arg-type]
+    found = day(_reports(services), entity=entity, business_date=business_date)
     links = []
     for item in found.items:
         documents = join(html('<a href="{h}">{d}</a> ', h=request.url(f"/documents/{d}"), d=d)

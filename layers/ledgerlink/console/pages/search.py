@@ -4,6 +4,7 @@ amount; a document's timeline from the webhook through each step to the ERP refe
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ledgerlink.console.app import Request, Response, route
@@ -78,7 +79,7 @@ def trace_page(request: Request, services: ConsoleServices, document_id: str) ->
     return page(request, f"Document {document_id}", body)
 
 
-def _journal(journal: dict[str, object]) -> Markup:
+def _journal(journal: Mapping[str, object]) -> Markup:
     """Signed amounts (positive debits, negative credits) shown as debit and credit columns."""
     from decimal import Decimal, InvalidOperation
 
