@@ -783,7 +783,7 @@ def build_parser() -> argparse.ArgumentParser:
     exception_commands = exceptions.add_subparsers(dest="exceptions_command", required=True, parser_class=Parser)
     listing = exception_commands.add_parser("list", help="cases, oldest first")
     listing.add_argument("--status", default="open", type=types.choice("status", types.EXCEPTION_STATUSES),
-                         help="open | retrying | resolved | ignored | all")
+                         help="open | retrying | resolved | ignored | rejected | all")
     listing.add_argument("--entity", type=types.identifier("entity"))
     listing.add_argument("--reason", type=types.identifier("reason"))
     listing.add_argument("--json", action="store_true")

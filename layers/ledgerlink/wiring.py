@@ -327,7 +327,8 @@ def ops_services() -> OpsServices:
     from ledgerlink.store.workflow import StepFunctionsWorkflow
 
     s = settings.read_settings(settings.OpsSettings)
-    config = _config_store(s.config_table, s.config_cache_seconds).active
+    config_store = _config_store(s.config_table, s.config_cache_seconds)
+    config = config_store.active
     ledger_store = DynamoLedger(s.ledger_table, totals_table=s.totals_table)
     inbox = DynamoInbox(s.inbox_table, totals_table=s.totals_table)
     cases = DynamoExceptions(s.exceptions_table)
@@ -335,7 +336,8 @@ def ops_services() -> OpsServices:
     replayer = Replayer(config=config, archive=S3Archive(s.archive_bucket), ledger=ledger_store, inbox=inbox,
                         queue=SqsQueue(s.inbound_queue_url))
     exceptions = ExceptionsService(cases=cases, ledger=ledger_store, workflow=workflow,
-                                   audit=DynamoAudit(s.audit_table), config=config, replayer=replayer)
+                                   audit=DynamoAudit(s.audit_table), config=config, replayer=replayer,
+                                   versions=config_store)
     return OpsServices(exceptions=exceptions, ledger=ledger_store, inbox=inbox, cases=cases, workflow=workflow,
                        config=config)
 

@@ -20,7 +20,7 @@ from tests.conftest import REPO
 
 DOCUMENT = REPO / "docs" / "ops-api.openapi.json"
 ACTIONS = ("retry", "resolve", "ignore")
-CASE_STATUSES = ("open", "retrying", "resolved", "ignored")
+CASE_STATUSES = ("open", "retrying", "resolved", "ignored", "rejected")
 
 ERROR = {"type": "object", "required": ["status", "reason"],
          "properties": {"status": {"type": "string", "enum": ["error", "rejected"]},

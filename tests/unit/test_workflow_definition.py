@@ -108,6 +108,8 @@ def test_the_exception_step_waits_for_a_decision_that_retries_or_closes(definiti
     prepare = states[retry["Next"]]
     assert prepare["Next"] == "EnsureMasterData"  # a retry starts over, master data first
     assert prepare["Parameters"]["config_version.$"] == "$.decision.config_version"  # the fixed mapping
+    # an approver's approval (or null: every retry decision names it, a missing path fails the Pass state)
+    assert prepare["Parameters"]["approval.$"] == "$.decision.approval"
     assert states[decision["Default"]]["Type"] == "Succeed"
     (expired,) = state["Catch"]
     assert expired["ErrorEquals"] == ["States.Timeout"] and states[expired["Next"]]["Type"] == "Succeed"

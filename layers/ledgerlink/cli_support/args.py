@@ -20,7 +20,7 @@ from typing import NoReturn
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 PERIOD = re.compile(r"^(\d{4})-(\d{2})$")
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")   # ids of the config (model Identifier)
-EXCEPTION_STATUSES = ("open", "retrying", "resolved", "ignored", "all")
+EXCEPTION_STATUSES = ("open", "retrying", "resolved", "ignored", "rejected", "all")
 DOCUMENT_STATUSES = ("received", "posted", "exception", "ignored", "summarized")
 
 

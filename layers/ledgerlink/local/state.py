@@ -53,7 +53,7 @@ OBJECTS = "s3"
 # not one
 OWN_ENTRIES = frozenset({SNAPSHOT, OBJECTS, "books", "legacy", "lambda.log", "stack.json"})
 _TMP = ".tmp-"
-FINAL_CASE_STATUSES = frozenset({"resolved", "ignored"})
+FINAL_CASE_STATUSES = frozenset({"resolved", "ignored", "rejected"})
 
 
 class LocalStateError(Exception):

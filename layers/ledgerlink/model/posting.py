@@ -8,12 +8,16 @@ pydantic: every posting step parses one at cold start (D74).
 
 State: ``{document_id, correlation_id, source_id, archive_key, config_version, received_at, document}`` →
 ``+parties`` (master data) → ``+journal, revenue`` (enrich) → ``journal, period_adjusted`` (validate) →
-``posting`` (post). A failed step's ``error`` (``{"Error", "Cause"}``) reaches the exception step.
+``posting`` (post). A failed step's ``error`` (``{"Error", "Cause"}``) reaches the exception step. A retry of an
+exception case (``PrepareRetry``) adds ``approval``: an approver's :class:`Approval` of an ``approval_required``
+case, or null.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import NotRequired, TypedDict
 
 from ledgerlink.model.json import JsonObject, JsonValue
@@ -72,6 +76,50 @@ class Posting:
 
 
 @dataclass(frozen=True, slots=True)
+class Approval:
+    """An approver's approval of a document held for approval (an ``approval_required`` case): who, when, which
+    case, and the journal totals per currency they approved (major units). It lifts an approval threshold only
+    where it covers the journal: the same currency and an approved amount at least the journal's size
+    (:meth:`covers`); a document that grew since, or a currency not approved, is held again."""
+
+    by: str
+    at: str
+    exception_id: str
+    amounts: Mapping[str, Decimal]
+
+    def covers(self, currency: str, size: Decimal) -> bool:
+        approved = self.amounts.get(currency)
+        return approved is not None and approved >= size
+
+    @classmethod
+    def parse(cls, raw: JsonValue | None) -> Approval | None:
+        """The state's ``approval`` (null or absent: None). A malformed one is refused, never read as approved."""
+        if raw is None:
+            return None
+        if not isinstance(raw, dict):
+            raise ValueError(f"an approval is a JSON object, not {type(raw).__name__}")
+        amounts = raw.get("amounts")
+        by = _text(raw.get("by"))
+        if by is None or not isinstance(amounts, dict) or not amounts:
+            raise ValueError("an approval names its approver and the amounts approved")
+        try:
+            parsed = {str(currency): Decimal(str(amount)) for currency, amount in amounts.items()
+                      if not isinstance(amount, list | dict | bool) and amount is not None}
+        except InvalidOperation:
+            raise ValueError(f"an approval's amounts are decimal numbers: {amounts!r}") from None
+        if len(parsed) != len(amounts) or not all(amount.is_finite() for amount in parsed.values()):
+            raise ValueError(f"an approval's amounts are decimal numbers: {amounts!r}")
+        return cls(by=by, at=str(raw.get("at") or ""), exception_id=str(raw.get("exception_id") or ""),
+                   amounts=parsed)
+
+    def to_json(self) -> JsonObject:
+        """As the ops service sends it in the retry decision and the post step records it on the ledger item
+        (amounts as decimal strings)."""
+        return {"by": self.by, "at": self.at, "exception_id": self.exception_id,
+                "amounts": {currency: f"{amount:f}" for currency, amount in sorted(self.amounts.items())}}
+
+
+@dataclass(frozen=True, slots=True)
 class StepError:
     """A failed step's error as Step Functions records it (``Catch`` with ``ResultPath: $.error``): the error name
     and its cause (the Lambda's error JSON; empty for ``States.Timeout`` and other service errors)."""
@@ -104,6 +152,7 @@ class PostingState:
     posting: Posting | None
     period_adjusted: bool
     error: StepError | None
+    approval: Approval | None = None
     raw: JsonObject = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -119,7 +168,8 @@ class PostingState:
             journal=_object(raw.get("journal")), revenue=_object(raw.get("revenue")) or None,
             posting=Posting.parse(posting) if posting is not None else None,
             period_adjusted=bool(raw.get("period_adjusted")),
-            error=StepError.parse(raw["error"]) if "error" in raw else None, raw=raw)
+            error=StepError.parse(raw["error"]) if "error" in raw else None,
+            approval=Approval.parse(raw.get("approval")), raw=raw)
 
     @property
     def ledger_id(self) -> str:

@@ -3,7 +3,8 @@
 - balanced per currency (re-checked: a journal from another system is not trusted);
 - every account is one the ERP connection has opened / knows (mapped in the configuration);
 - the entity's controls (mapping service): currencies it accepts (``currency_not_allowed``), amounts that
-  need an approval first (``approval_required``), dimensions every line must carry (``dimension_missing``);
+  need an approval first (``approval_required``, lifted by an approval that covers the journal: the same currency
+  and at least its size), dimensions every line must carry (``dimension_missing``);
 - the amounts are plausible (issue 17): a document moving more than the ceiling of its source or entity
   (``max_amount`` per currency, the lowest applies; neither set: :data:`DEFAULT_MAX_AMOUNT`) raises
   ``amount_implausible`` — a 10^17-minor-unit invoice is a case, never a posting;
@@ -25,6 +26,7 @@ from ledgerlink.config.model import Entity, LedgerLinkConfig
 from ledgerlink.errors import DocumentRejected
 from ledgerlink.model.documents import JournalEntry, imbalances
 from ledgerlink.model.money import currency_exponent
+from ledgerlink.model.posting import Approval
 from ledgerlink.pipeline.lookups import MappingLookups, lookups_for
 from ledgerlink.pipeline.route import route
 
@@ -60,7 +62,8 @@ ERP_AMOUNT_LIMITS: dict[str, Callable[[int], Decimal]] = {
 _FIXED_WIDTH_DIGITS = 18
 
 
-def _controls(journal: JournalEntry, lookups: MappingLookups, document_type: str | None) -> None:
+def _controls(journal: JournalEntry, lookups: MappingLookups, document_type: str | None,
+              approval: Approval | None = None) -> None:
     controls = lookups.controls(journal.entity_id)
     if controls is None:
         return
@@ -79,12 +82,16 @@ def _controls(journal: JournalEntry, lookups: MappingLookups, document_type: str
         if threshold.document_type not in ("*", document_type):
             continue
         size = sizes.get(threshold.currency)
-        if size is not None and size.amount > threshold.amount:
-            raise DocumentRejected(
-                f"{size} is above the approval threshold of {threshold.amount} {threshold.currency}",
-                reason="approval_required", amount=size.canonical(), threshold=str(threshold.amount),
-                suggested_fix="have it approved, then resolve the case (posted by hand) or retry after raising "
-                              "the threshold")
+        if size is None or size.amount <= threshold.amount:
+            continue
+        if approval is not None and approval.covers(size.currency, size.amount):
+            continue
+        raise DocumentRejected(
+            f"{size} is above the approval threshold of {threshold.amount} {threshold.currency}",
+            reason="approval_required", amount=size.canonical(), currency=size.currency,
+            threshold=str(threshold.amount),
+            totals=", ".join(str(total) for _, total in sorted(sizes.items())),
+            suggested_fix="have an approver approve it (the same execution then posts it), or reject it")
     required = [*controls.required_dimensions.get("*", []), *controls.required_dimensions.get(document_type or "", [])]
     for line in journal.lines:
         missing = [name for name in required if not line.dimensions.get(name)]
@@ -143,17 +150,20 @@ def _representable(journal: JournalEntry, config: LedgerLinkConfig) -> None:
                               "into several journals), then resolve the case")
 
 
-def validate(journal: JournalEntry, config: LedgerLinkConfig, document_type: str | None = None) -> JournalEntry:
+def validate(journal: JournalEntry, config: LedgerLinkConfig, document_type: str | None = None, *,
+             approval: Approval | None = None) -> JournalEntry:
     """The gated journal (possibly moved into the next open period), or :class:`DocumentRejected`.
 
     The plausibility ceiling applies to a document's own journal (``document_type`` given); a summary or release
-    journal (none given) aggregates documents that each passed it. The ERP's limits apply to every journal."""
-    checked = _gates(journal, config, document_type)
+    journal (none given) aggregates documents that each passed it. The ERP's limits apply to every journal.
+    ``approval`` (an approved ``approval_required`` case) lifts the approval thresholds it covers, nothing else."""
+    checked = _gates(journal, config, document_type, approval)
     _representable(checked, config)
     return checked
 
 
-def _gates(journal: JournalEntry, config: LedgerLinkConfig, document_type: str | None) -> JournalEntry:
+def _gates(journal: JournalEntry, config: LedgerLinkConfig, document_type: str | None,
+           approval: Approval | None) -> JournalEntry:
     lookups = lookups_for(config)
     try:
         entity = lookups.entity(journal.entity_id)
@@ -173,7 +183,7 @@ def _gates(journal: JournalEntry, config: LedgerLinkConfig, document_type: str |
                                suggested_fix="map these accounts in account_mappings (which opens them in the book)")
     if document_type is not None:
         _plausible(journal, entity, config)
-    _controls(journal, lookups, document_type)
+    _controls(journal, lookups, document_type, approval)
     if entity.closed_through is not None and journal.accounting_date <= entity.closed_through:
         if entity.closed_period_policy == "reject":
             raise DocumentRejected(

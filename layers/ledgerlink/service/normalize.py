@@ -474,7 +474,7 @@ class NormalizeService:
             return False
         self._workflow.send_task_success(token, {
             "action": "retry", "config_version": payload["config_version"], "exception_id": exception_id,
-            "document": payload["document"], "by": "replay"})
+            "document": payload["document"], "by": "replay", "approval": None})
         self._exceptions.mark_retrying(exception_id, actor="replay", note="replayed from the archive")
         return True
 

@@ -142,7 +142,8 @@ def validate_step(state: JsonObject, config_store: VersionedConfig) -> JsonObjec
 
     current = PostingState.parse(state)
     journal = JournalEntry.model_validate(current.journal)
-    checked = validate(journal, config_store.get(current.version), document_type=current.document_type)
+    checked = validate(journal, config_store.get(current.version), document_type=current.document_type,
+                       approval=current.approval)
     return current.extended(journal=checked.model_dump(mode="json"),
                             period_adjusted=checked.accounting_date != journal.accounting_date)
 
@@ -339,14 +340,15 @@ def record_posting(state: JsonObject, ledger: LedgerUpdater, exceptions: Excepti
 def _posted_attributes(state: PostingState, posting: Posting, journal: JsonObject, latency: float | None
                        ) -> dict[str, object]:
     """What the posted (summarized) transition writes on the ledger item; the journal as JSON (reversals and
-    settlements read the rate it was booked at)."""
+    settlements read the rate it was booked at); the approval it was posted under, if any (who approved what)."""
     lines = journal.get("lines")
     return dict(erp_connection=posting.connection_id, erp_ref=posting.erp_ref, posted_at=posting.posted_at,
                 posted_accounting_date=journal["accounting_date"], config_version=state.version,
                 journal_lines=len(lines) if isinstance(lines, list) else 0, period_adjusted=state.period_adjusted,
                 posting_latency_seconds=Decimal(str(latency)) if latency is not None and not posting.summarized
                 else None,
-                summary_id=posting.bucket_id, journal=json.dumps(journal, separators=(",", ":"), default=str))
+                summary_id=posting.bucket_id, journal=json.dumps(journal, separators=(",", ":"), default=str),
+                approval=state.approval.to_json() if state.approval is not None else None)
 
 
 # ---- exception ------------------------------------------------------------------------------------------------------
@@ -374,7 +376,8 @@ def open_exception_step(state: JsonObject, ledger: LedgerUpdater, exceptions: Ex
     ledger.transition(current.ledger_id, to=DocumentStatus.EXCEPTION, expected=POSTABLE_STATUSES,
                       key=counter_key(state), remove=LEASE_ATTRIBUTES, exception_id=exception_id,
                       exception_reason=reason)
-    # a retry that failed for another reason supersedes the case it was retrying
+    # a retry that failed for another reason supersedes the case it was retrying (actor and note as the exceptions
+    # store knows them: the same failure later reopens the superseded case, store.exceptions SUPERSEDED)
     superseded = current.resolves_exception
     if superseded and superseded != exception_id:
         exceptions.resolve(superseded, actor="ledgerlink", note=f"superseded by {exception_id} ({reason})")

@@ -51,6 +51,7 @@ class Trace(TypedDict):
     exceptions: list[dict[str, object]]
     execution: Execution | None
     ignored_reason: str | None
+    approval: object                # who approved the document and what (an approval_required case), as stored
 
 
 def trace(document_id: str, *, ledger: Any, inbox: Any, cases: Any, workflow: Any) -> Trace:
@@ -76,6 +77,7 @@ def trace(document_id: str, *, ledger: Any, inbox: Any, cases: Any, workflow: An
         "exceptions": [public(case) for case in cases.for_document(document_id)],
         "execution": _execution(document_id, item, execution),
         "ignored_reason": item.get("ignored_reason"),
+        "approval": item.get("approval"),
     }
 
 

@@ -103,12 +103,14 @@ class DynamoConfigStore:
         return self._model(version, self.version_raw(version))
 
     def history(self) -> list[dict[str, object]]:
-        """Every applied version's record (who, when, the content hash, what changed), without its body."""
-        response = self.client.query(
-            TableName=self._table, KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
-            ExpressionAttributeValues={":pk": value(PK), ":v": value("v#")}, ConsistentRead=True,
-        )
-        return [{k: v for k, v in from_item(item).items() if k != "body"} for item in response.get("Items", [])]
+        """Every applied version's record (who, when, the content hash, what changed), without its body, oldest
+        first (every page: the bodies make a page hold only so many versions)."""
+        records: list[dict[str, object]] = []
+        for page in self.client.get_paginator("query").paginate(
+                TableName=self._table, KeyConditionExpression="pk = :pk AND begins_with(sk, :v)",
+                ExpressionAttributeValues={":pk": value(PK), ":v": value("v#")}, ConsistentRead=True):
+            records += [{k: v for k, v in from_item(item).items() if k != "body"} for item in page.get("Items", [])]
+        return records
 
     # ---- writing (CLI / local runtime / deploy) ------------------------------------------------
 
