@@ -29,6 +29,17 @@ INVOICE_PAID = "02-invoice.paid.json"
 LATE_INVOICE = "09-invoice.finalized.closed-period.json"     # dated 2021-12-20; us01 is closed through 2021-12-31
 
 
+def poison(event_id: str) -> bytes:
+    """An invoice whose totals are 10^30: normalize opens an amount_out_of_range case, no document."""
+    event = json.loads(event_bytes(INVOICE_PAID, id=event_id))
+    invoice = event["data"]["object"]
+    for key in ("total", "subtotal", "amount_due", "amount_paid"):
+        invoice[key] = 10 ** 30
+    for line in invoice["lines"]["data"]:
+        line["amount"] = 10 ** 30
+    return json.dumps(event).encode()
+
+
 def ops(stack: Stack, method: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     event = ops_event(method, path, {"content-type": "application/json"}, json.dumps(body).encode(), ALICE)
     assert event is not None
@@ -68,6 +79,17 @@ def test_search_finds_documents_by_id_customer_and_amount_and_events_not_normali
     assert found.hits == ()
     (event,) = found.events
     assert (event.source, event.status, event.document_ids) == ("stripe", "pending", ())
+
+    # an event normalize could not turn into a document is found by its case (and its processed claim)
+    assert stack.send(poison("evt_console_poison")).status == 202
+    stack.deliver(stack.receive())
+    found = search("evt_console_poison", **stores, sources=["stripe"])
+    assert found.hits == ()
+    (case,) = found.cases
+    assert (case.reason, case.matched_on, case.document_id) == ("amount_out_of_range", "event_id", None)
+    (event,) = found.events
+    assert (event.status, event.outcome) == ("processed", "exception")
+    assert [hit.exception_id for hit in search(case.correlation_id or "", **stores).cases] == [case.exception_id]
 
     with pytest.raises(ValueError, match="empty"):
         search(" ", **stores)
@@ -110,6 +132,7 @@ def test_timeline_of_a_document_retried_by_a_person_after_the_period_policy_chan
 def test_replay_dry_run_says_where_each_document_would_land(stack: Stack) -> None:
     stack.send_event(LATE_INVOICE)
     stack.send_event(INVOICE_PAID)
+    stack.send(poison("evt_console_poison"))
     stack.drain()
     (late,) = stack.documents("exception")
     assert len(stack.documents("posted")) == 2
@@ -119,11 +142,14 @@ def test_replay_dry_run_says_where_each_document_would_land(stack: Stack) -> Non
                         queue=SqsQueue(stack.resources.inbound_queue_url))
     day = date.fromisoformat("-".join(late["archive_key"].split("/")[2:5]))
     plan = replayer.plan_range(day, day)
-    assert len(plan.messages) == 2
+    assert len(plan.messages) == 3
 
     landings = replay_periods(plan, ledger=services.ledger, config=stack.config, inbox=services.inbox)
     by_document = {landing.document_id: landing for landing in landings}
-    assert len(landings) == 3
+    assert len(landings) == 4
+    never = by_document.pop(None)   # the poison event never became a document
+    assert (never.event_id, never.outcome, never.reason) == (
+        "evt_console_poison", "unknown", "unknown until normalized: the event has no document yet")
     assert (by_document[late["document_id"]].outcome, by_document[late["document_id"]].accounting_date) == (
         "refused", "2021-12-20")
     assert by_document[late["document_id"]].reason.startswith("refused: period closed")
