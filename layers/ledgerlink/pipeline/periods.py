@@ -9,11 +9,24 @@ period there since. The same policy applies: ``reject`` → exception ``period_c
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from ledgerlink.config.model import Entity
 from ledgerlink.errors import DocumentRejected
 from ledgerlink.model.documents import JournalEntry
+
+
+def open_period_date(entity: Entity, accounting_date: date) -> date | None:
+    """The date a journal dated ``accounting_date`` posts on under the entity's configured period control
+    (``closed_through``, ``closed_period_policy``): its own date when its period is open; the first day after
+    ``closed_through`` when the period is closed and the policy is ``next_open_period``; None when it is closed and
+    the policy is ``reject`` (``validate`` opens ``period_closed``). What ``validate`` applies, and what a replay's
+    dry run (``service/replay_periods.py``) reports, so the two cannot disagree."""
+    if entity.closed_through is None or accounting_date > entity.closed_through:
+        return accounting_date
+    if entity.closed_period_policy == "reject":
+        return None
+    return entity.closed_through + timedelta(days=1)
 
 
 def apply_erp_period(journal: JournalEntry, entity: Entity, status: object) -> JournalEntry:

@@ -19,7 +19,6 @@ Dates are already in the entity's time zone (normalization computed them there).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from decimal import Decimal
 
 from ledgerlink.config.model import Entity, LedgerLinkConfig
@@ -28,6 +27,7 @@ from ledgerlink.model.documents import JournalEntry, imbalances
 from ledgerlink.model.money import currency_exponent
 from ledgerlink.model.posting import Approval
 from ledgerlink.pipeline.lookups import MappingLookups, lookups_for
+from ledgerlink.pipeline.periods import open_period_date
 from ledgerlink.pipeline.route import route
 
 # The ceiling when neither the source nor the entity sets max_amount: one billion units of any currency. It stops
@@ -184,18 +184,18 @@ def _gates(journal: JournalEntry, config: LedgerLinkConfig, document_type: str |
     if document_type is not None:
         _plausible(journal, entity, config)
     _controls(journal, lookups, document_type, approval)
-    if entity.closed_through is not None and journal.accounting_date <= entity.closed_through:
-        if entity.closed_period_policy == "reject":
-            raise DocumentRejected(
-                f"accounting date {journal.accounting_date} is in a closed period "
-                f"(entity {entity.id} closed through {entity.closed_through})",
-                reason="period_closed", entity=entity.id, accounting_date=journal.accounting_date.isoformat(),
-                suggested_fix="reopen the period or set closed_period_policy: next_open_period, then retry",
-            )
-        first_open = entity.closed_through + timedelta(days=1)
+    posting_date = open_period_date(entity, journal.accounting_date)
+    if posting_date is None:
+        raise DocumentRejected(
+            f"accounting date {journal.accounting_date} is in a closed period "
+            f"(entity {entity.id} closed through {entity.closed_through})",
+            reason="period_closed", entity=entity.id, accounting_date=journal.accounting_date.isoformat(),
+            suggested_fix="reopen the period or set closed_period_policy: next_open_period, then retry",
+        )
+    if posting_date != journal.accounting_date:
         memo = f"{journal.memo or ''} (dated {journal.accounting_date}; period closed, posted in the next open period)"
         return journal.model_copy(update={
-            "accounting_date": first_open,
+            "accounting_date": posting_date,
             "original_accounting_date": journal.accounting_date,
             "memo": memo.strip()[:512],
         })

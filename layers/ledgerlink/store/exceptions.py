@@ -189,6 +189,21 @@ class DynamoExceptions:
                                      ExpressionAttributeValues={":d": value(document_id)})
         return [from_item(item) for item in response.get("Items", [])]
 
+    def referencing(self, reference: str) -> list[dict[str, Any]]:
+        """Cases whose document id or correlation id is ``reference``, or whose subject names it (an event's case:
+        ``<source>#<event id>``), oldest first: a filtered scan (the console's search by id; no index holds the
+        correlation id or the event id of a case)."""
+        items: list[dict[str, Any]] = []
+        for page in self.client.get_paginator("scan").paginate(
+                TableName=self._table,
+                FilterExpression="document_id = :r OR correlation_id = :r OR subject = :r OR contains(subject, :e)",
+                ExpressionAttributeValues={":r": value(reference), ":e": value(f"#{reference}")}):
+            items.extend(from_item(item) for item in page.get("Items", []))
+        found = [item for item in items if reference in (item.get("document_id"), item.get("correlation_id"),
+                                                         item.get("subject"))
+                 or str(item.get("subject", "")).endswith(f"#{reference}")]
+        return sorted(found, key=lambda item: str(item.get("opened_at", "")))
+
     def list(self, status: str | None = "open") -> list[dict[str, Any]]:
         if status:
             items: list[dict[str, Any]] = []

@@ -45,6 +45,19 @@ class StepFunctionsWorkflow:
                 return None
             raise
 
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """The events of the Standard execution ``name``, oldest first (botocore's untyped events; empty when there is
+        none). Express executions keep no history (D76): the happy path's steps are not here."""
+        arn = self._arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+        try:
+            pages = self.client.get_paginator("get_execution_history").paginate(
+                executionArn=arn, includeExecutionData=False)
+            return [event for page in pages for event in page.get("events", [])]
+        except Exception as exc:
+            if error_code(exc) in ("ExecutionDoesNotExist", "ResourceNotFound"):
+                return []
+            raise
+
     def start_document(self, document_id: str, payload: Mapping[str, object]) -> bool:
         """A newly registered document: the Express happy path when deployed, else the Standard workflow.
 
