@@ -82,22 +82,27 @@ def scenario() -> tuple[Cases, Ledger, str]:
                    case("e22", "erp_unavailable", document.document_id),       # a reason no configuration fixes
                    case("e333", "normalization_failed", None),                  # a payload that never normalized
                    case("e4444", "fx_rate_missing", "rev_us01_2026-10"),        # a subject not in the ledger
+                   case("e666666", "mapping_missing", "doc_garbled"),           # a document stored as broken JSON
                    case("e55555", "mapping_missing", document.document_id, status="resolved")])
-    return cases, Ledger(document), document.document_id
+    ledger = Ledger(document)
+    ledger.items["doc_garbled"] = {"document_id": "doc_garbled", "status": "exception", "document": "{not json"}
+    return cases, ledger, document.document_id
 
 
 def test_a_mapping_missing_case_would_be_fixed_by_the_config_that_adds_the_mapping(scenario):
     cases, ledger, document_id = scenario
     report = cases_fixed_by(FIXED, cases=cases, ledger=ledger, current_version=4)
     assert [(c.exception_id, c.outcome) for c in report.cases] == [
-        ("e1", "would_fix"), ("e22", "not_applicable"), ("e333", "not_applicable"), ("e4444", "not_applicable")]
-    assert report.counts == {"would_fix": 1, "still_fails": 0, "not_applicable": 3}
+        ("e1", "would_fix"), ("e22", "not_applicable"), ("e333", "not_applicable"), ("e4444", "not_applicable"),
+        ("e666666", "not_applicable")]
+    assert report.counts == {"would_fix": 1, "still_fails": 0, "not_applicable": 4}
     assert report.cases[1].why == NOT_CONFIG_FIXABLE["erp_unavailable"]
     assert "never became a canonical document" in str(report.cases[2].why)
     assert "not a document in the ledger" in str(report.cases[3].why)
-    assert cases.asked == ["open"] and ledger.reads == [document_id, "rev_us01_2026-10"]
+    assert "no longer reads" in str(report.cases[4].why)
+    assert cases.asked == ["open"] and ledger.reads == [document_id, "rev_us01_2026-10", "doc_garbled"]
     assert report.to_dict()["proposed_version"] == 5
-    assert report.to_dict()["by_reason"]["mapping_missing"] == {"would_fix": 1}
+    assert report.to_dict()["by_reason"]["mapping_missing"] == {"would_fix": 1, "not_applicable": 1}
 
 
 def test_the_same_case_still_fails_under_the_current_config_with_the_new_reason_and_message(scenario):
@@ -125,9 +130,10 @@ class Versions:
             raise ConfigError(f"configuration version {version} does not exist", reason="config_version_missing")
         return self.bodies[version]
 
-    def history(self) -> list[dict[str, object]]:
-        return [{"version": n, "applied_by": f"user{n}", "applied_at": f"2026-11-0{n}T09:00:00+00:00",
-                 "content_hash": f"h{n}"} for n in self.bodies]
+    def record(self, version: int) -> dict[str, object]:
+        self.version_raw(version)
+        return {"version": version, "applied_by": f"user{version}",
+                "applied_at": f"2026-11-0{version}T09:00:00+00:00", "content_hash": f"h{version}"}
 
 
 def test_the_diff_between_two_versions_names_the_changed_lines_and_who_applied_the_later_one():

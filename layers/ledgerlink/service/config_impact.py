@@ -62,7 +62,7 @@ class ConfigVersions(Protocol):
     """The stored configuration versions (``store.config_store.DynamoConfigStore``)."""
 
     def version_raw(self, version: int) -> JsonObject: ...
-    def history(self) -> list[dict[str, object]]: ...
+    def record(self, version: int) -> dict[str, object]: ...
 
 
 class OpenCases(Protocol):
@@ -149,7 +149,7 @@ def version_diff(store: ConfigVersions, a: int, b: int) -> ConfigDiff:
     """The changes from stored version ``a`` to stored version ``b`` (either order), with who applied ``b`` and when.
     Raises :class:`ConfigError` (``config_version_missing``) for a version that was never applied."""
     changes = diff(store.version_raw(a), store.version_raw(b))
-    record = next((entry for entry in store.history() if str(entry.get("version")) == str(b)), {})
+    record = store.record(b)
     return ConfigDiff(from_version=a, to_version=b, changes=changes, applied_by=_optional(record.get("applied_by")),
                       applied_at=_optional(record.get("applied_at")),
                       content_hash=_optional(record.get("content_hash")))
@@ -305,13 +305,11 @@ def _rerun(document_json: object, proposed: LedgerLinkConfig, ledger: DocumentLe
     return "would_fix", None
 
 
-def _document_json(item: Mapping[str, object]) -> object | None:
+def _document_json(item: Mapping[str, object]) -> object:
+    """The item's document as JSON data (None: the item holds none); ValueError for text that is not JSON."""
     from ledgerlink.model.ledger import LedgerItem
 
-    try:
-        return LedgerItem.parse(item).document_json()
-    except ValueError:
-        return None
+    return LedgerItem.parse(item).document_json()
 
 
 def _assess(case: Mapping[str, Any], proposed: LedgerLinkConfig, ledger: DocumentLedger, version: int) -> CaseImpact:
@@ -325,7 +323,10 @@ def _assess(case: Mapping[str, Any], proposed: LedgerLinkConfig, ledger: Documen
     if document_id is None:
         return replace(impact, why=NO_DOCUMENT)
     item = ledger.get(document_id)
-    document_json = _document_json(item) if item is not None else None
+    try:
+        document_json = _document_json(item) if item is not None else None
+    except ValueError:
+        return replace(impact, why=UNREADABLE)
     if document_json is None:
         return replace(impact, why=NOT_IN_LEDGER)
     outcome, error = _rerun(document_json, proposed, ledger, version)
