@@ -111,11 +111,16 @@ def diff(before: Mapping[str, JsonValue] | None, after: Mapping[str, JsonValue])
     return changes
 
 
+def section_of(change: Change) -> str:
+    """The top-level section a change is in (``account_mappings[entity=us01 …].accounts.refunds`` → ``account_mappings``)."""
+    return change.path.split("[", 1)[0].split(".", 1)[0]
+
+
 def summary(changes: list[Change]) -> dict[str, JsonValue]:
     """Counts per kind and per section, and the first ``SUMMARY_LIMIT`` change lines (for the audit trail)."""
     sections: dict[str, int] = {}
     for change in changes:
-        section = change.path.split("[", 1)[0].split(".", 1)[0]
+        section = section_of(change)
         sections[section] = sections.get(section, 0) + 1
     return {
         "total": len(changes),

@@ -19,6 +19,11 @@ Expected figures are computed from the documents as the sources reported them (t
 revenue schedules, never from the book; the booked figures are read from the book itself, through the period's
 last day. Only entities whose ERP is the Beancount book can be checked here (the API ERPs' trial balances are
 read back by the ERP read-back issue); any other entity is refused with a reason rather than reported as tied.
+
+Every tie-out drills down to the documents behind its two figures (``drilldown``, at most :data:`DRILLDOWN_LIMIT`,
+the ones that differ first): what each document makes the expected figure and what the book holds from it in the
+account — per posting, when the book can say which document a posting belongs to (:class:`DocumentBook`). The trial
+balance drills down to the postings that do not balance.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Protocol, TypedDict
+from typing import Protocol, TypedDict, runtime_checkable
 
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.errors import DocumentRejected, LedgerLinkError
@@ -56,6 +61,7 @@ from ledgerlink.pipeline.enrich import Accounts
 PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 NOT_NEGATIVE = ("cash_clearing", "receivable")
 NOT_POSITIVE = ("customer_credit",)   # a liability: a credit balance (negative in the book's sign convention)
+DRILLDOWN_LIMIT = 500                 # documents per tie-out in ``drilldown`` (``drilldown_count`` says how many in all)
 
 # A posting-ledger item as the ledger table holds it (``store.ledger``): attribute → plain value; read with
 # ``.get`` and narrowed (``document`` is the source's document as JSON text).
@@ -66,6 +72,16 @@ class CloseCheckRefused(LedgerLinkError):
     """The request cannot be checked (unknown entity, malformed period, an ERP without a readable book)."""
 
     reason = "close_check_refused"
+
+
+class DrillItemJson(TypedDict):
+    """One document behind a tie-out: its part of the expected figure, and of the booked one (None: the book cannot
+    say which document a posting belongs to)."""
+
+    document_id: str
+    expected: str
+    booked: str | None
+    difference: str | None
 
 
 class TieOutJson(TypedDict):
@@ -79,6 +95,9 @@ class TieOutJson(TypedDict):
     basis: str
     problems: list[str]
     documents: list[str]
+    name: str
+    drilldown: list[DrillItemJson]
+    drilldown_count: int
 
 
 class CloseCheckJson(TypedDict):
@@ -97,6 +116,44 @@ class Book(Protocol):
                       ) -> dict[tuple[str, str], Decimal]: ...
 
 
+# (account, currency) → document id → that document's postings to the account, summed
+type DocumentBalances = dict[tuple[str, str], dict[str, Decimal]]
+
+
+@runtime_checkable
+class DocumentBook(Protocol):
+    """A book that knows which document each posting belongs to (the Beancount book: one file per document)."""
+
+    def document_balances(self, through: date | None = None, entity_id: str | None = None) -> DocumentBalances: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DrillItem:
+    document_id: str
+    expected: Decimal
+    booked: Decimal | None
+
+    @property
+    def difference(self) -> Decimal | None:
+        return None if self.booked is None else self.booked - self.expected
+
+    def to_dict(self) -> DrillItemJson:
+        difference = self.difference
+        return {"document_id": self.document_id, "expected": str(self.expected),
+                "booked": None if self.booked is None else str(self.booked),
+                "difference": None if difference is None else str(difference)}
+
+
+def drilldown(expected: Mapping[str, Decimal], booked: Mapping[str, Decimal] | None) -> tuple[list[DrillItem], int]:
+    """The documents behind a tie-out, those that differ first (largest difference first), then by id; at most
+    :data:`DRILLDOWN_LIMIT`, with how many there are in all."""
+    ids = set(expected) | set(booked or {})
+    items = [DrillItem(document_id, expected.get(document_id, Decimal(0)),
+                       None if booked is None else booked.get(document_id, Decimal(0))) for document_id in ids]
+    items.sort(key=lambda item: (not item.difference, -abs(item.difference or Decimal(0)), item.document_id))
+    return items[:DRILLDOWN_LIMIT], len(items)
+
+
 @dataclass
 class TieOut:
     check: str                 # trial_balance, cash_clearing, payouts_in_transit, receivable, deferred_revenue, tax,
@@ -108,6 +165,13 @@ class TieOut:
     basis: str
     documents: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    drilldown: list[DrillItem] = field(default_factory=list)
+    drilldown_count: int = 0
+
+    @property
+    def name(self) -> str:
+        """What names the tie-out in a report: ``check/account/currency``."""
+        return f"{self.check}/{self.account}/{self.currency}"
 
     @property
     def difference(self) -> Decimal:
@@ -121,7 +185,8 @@ class TieOut:
         return {"check": self.check, "account": self.account, "currency": self.currency,
                 "expected": str(self.expected), "booked": str(self.booked), "difference": str(self.difference),
                 "status": self.status, "basis": self.basis, "problems": self.problems,
-                "documents": self.documents[:50]}
+                "documents": self.documents[:50], "name": self.name,
+                "drilldown": [item.to_dict() for item in self.drilldown], "drilldown_count": self.drilldown_count}
 
 
 @dataclass
@@ -173,11 +238,14 @@ def period_end(period: str) -> date:
 class _Expected:
     amounts: dict[tuple[str, str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     documents: dict[tuple[str, str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    by_document: dict[tuple[str, str, str], dict[str, Decimal]] = field(default_factory=lambda: defaultdict(dict))
     voided: set[str] = field(default_factory=set)   # invoices a posted void reversed
 
     def add(self, check: str, account: str, currency: str, amount: Decimal, document_id: str) -> None:
         self.amounts[(check, account, currency)] += amount
         self.documents[(check, account, currency)].append(document_id)
+        shares = self.by_document[(check, account, currency)]
+        shares[document_id] = shares.get(document_id, Decimal(0)) + amount
 
 
 class _Adder:
@@ -248,8 +316,9 @@ class CloseCheck:
                                     field="entity")
         book = self._book(entity_id)
         report = CloseCheckReport(entity_id, period, through)
-        balances = book.trial_balance(through, entity_id)
-        report.tieouts += self._trial_balance(balances)
+        by_document = book.document_balances(through, entity_id) if isinstance(book, DocumentBook) else None
+        balances = _summed(by_document) if by_document is not None else book.trial_balance(through, entity_id)
+        report.tieouts += self._trial_balance(balances, by_document)
         expected = _Expected()
         entity_items = [item for item in self._ledger_items() if item.get("entity_id") == entity_id]
         items = [item for item in entity_items if item.get("status") == DocumentStatus.POSTED
@@ -261,7 +330,7 @@ class CloseCheck:
             references.update(ref for ref in (getattr(document, "reference", None), document.source.object_id) if ref)
             self._expect(document, expected, invoices)
         self._expect_deferred(entity_id, expected)
-        report.tieouts += self._compare(expected, balances, self._unbooked(items, references))
+        report.tieouts += self._compare(expected, balances, self._unbooked(items, references), by_document)
         return report
 
     def _book(self, entity_id: str) -> Book:
@@ -328,21 +397,31 @@ class CloseCheck:
                 amount -= line.billed
             if amount:
                 expected.add("deferred_revenue", line.deferred_account, line.currency, -amount,
-                             getattr(line, "document_id", "") or "schedule")
+                             line.invoice_document_id)
 
     # ---- comparison with the book ----------------------------------------------------------------------------
 
     @staticmethod
-    def _trial_balance(balances: dict[tuple[str, str], Decimal]) -> list[TieOut]:
+    def _trial_balance(balances: dict[tuple[str, str], Decimal], by_document: DocumentBalances | None
+                       ) -> list[TieOut]:
         totals: dict[str, Decimal] = defaultdict(Decimal)
         for (_, currency), amount in balances.items():
             totals[currency] += amount
-        return [TieOut("trial_balance", "(all accounts)", currency, Decimal(0), total,
-                       "every posting balances: debits = credits per currency")
-                for currency, total in sorted(totals.items())]
+        tieouts = [TieOut("trial_balance", "(all accounts)", currency, Decimal(0), total,
+                          "every posting balances: debits = credits per currency")
+                   for currency, total in sorted(totals.items())]
+        for tieout in tieouts:   # the postings that do not balance in the currency
+            nets: dict[str, Decimal] = defaultdict(Decimal)
+            for (_, currency), documents in (by_document or {}).items():
+                for document_id, amount in documents.items():
+                    if currency == tieout.currency:
+                        nets[document_id] += amount
+            off = {document_id: net for document_id, net in nets.items() if net}
+            tieout.drilldown, tieout.drilldown_count = drilldown({}, off if by_document is not None else None)
+        return tieouts
 
     def _compare(self, expected: _Expected, balances: dict[tuple[str, str], Decimal],
-                 problems: dict[str, list[str]]) -> list[TieOut]:
+                 problems: dict[str, list[str]], by_document: DocumentBalances | None = None) -> list[TieOut]:
         bases = {"cash_clearing": "provider cash reported by the source, less what its payouts settled",
                  "payouts_in_transit": "payouts not yet on a bank statement",
                  "receivable": "invoices still open (invoices − credits − voids − write-offs − payments applied)",
@@ -354,6 +433,9 @@ class CloseCheck:
         for (check, account, currency), amount in sorted(expected.amounts.items()):
             tieout = TieOut(check, account, currency, amount, balances.get((account, currency), Decimal(0)),
                             bases[check], documents=expected.documents[(check, account, currency)])
+            tieout.drilldown, tieout.drilldown_count = drilldown(
+                expected.by_document[(check, account, currency)],
+                None if by_document is None else by_document.get((account, currency), {}))
             if check in NOT_NEGATIVE and tieout.booked < 0:
                 tieout.problems.append(f"{account} is below zero ({tieout.booked} {currency})")
             if check in NOT_POSITIVE and tieout.booked > 0:
@@ -365,6 +447,11 @@ class CloseCheck:
                                                f"{', '.join(sources[:5])}")
             tieouts.append(tieout)
         return tieouts
+
+
+def _summed(by_document: DocumentBalances) -> dict[tuple[str, str], Decimal]:
+    """The trial balance of a book's per-document balances: (account, currency) → balance."""
+    return {key: sum(documents.values(), Decimal(0)) for key, documents in sorted(by_document.items())}
 
 
 def _tax_of(billing: Invoice | CreditNote) -> Decimal:

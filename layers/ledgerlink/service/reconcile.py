@@ -15,6 +15,10 @@ Differences (``kind``):
   difference per account, or of a native document's total); API ERPs are read back page by page (issue 19),
   within a share of the connection's daily API budget — past it the day is "not checked" and says why;
 - ``counters_inconsistent`` — a partition exceeds what was received (should never happen; investigate).
+
+A difference about a document also carries the document's ``amount`` and ``currency`` (as it was registered), and a
+``changed_in_erp`` the currency of its per-account ``difference`` (``difference_currency``): the reconciliation
+calendar (``service.recon_calendar``) sums what is at stake per currency from them.
 """
 
 from __future__ import annotations
@@ -313,7 +317,8 @@ class Reconciler:
                     result.differences.append(Difference("document_stuck", {
                         "document_id": item["document_id"], "document_type": item.get("document_type"),
                         "source": item.get("source_id"), "correlation_id": item.get("correlation_id"),
-                        "archive_key": item.get("archive_key"), "registered_at": item.get("registered_at")}))
+                        "archive_key": item.get("archive_key"), "registered_at": item.get("registered_at"),
+                        **priced(item)}))
         result.erp = self._erp_check(config, version, entity_id, day, posted_total, listed, result)
         return result
 
@@ -382,7 +387,7 @@ class Reconciler:
             if (item.get("summary_id") or document_id) not in in_erp:
                 result.differences.append(Difference("missing_in_erp", {
                     "document_id": document_id, "erp_ref": item.get("erp_ref"),
-                    "correlation_id": item.get("correlation_id")}))
+                    "correlation_id": item.get("correlation_id"), **priced(item)}))
         for document_id in sorted(in_erp - expected):
             result.differences.append(Difference("unexpected_in_erp", {"document_id": document_id}))
 
@@ -488,6 +493,30 @@ class Expected:
     dates: set[date]
     nets: dict[str, Decimal] | None        # journals: signed amount per account; None: presence only
     total: Decimal | None = None           # native documents: the document total
+    priced: Detail = field(default_factory=dict)   # the documents' amount and currency (``priced``), when known
+    journal_currency: str | None = None    # the currency of ``nets`` / ``total`` (the posted journal's)
+
+
+def priced(item: LedgerItem) -> Detail:
+    """``{"amount", "currency"}`` of a ledger item as it was registered (its counter fields), or nothing."""
+    currency, amount = item.get("currency"), item.get("amount")
+    if not isinstance(currency, str) or not currency or amount is None:
+        return {}
+    try:
+        return {"amount": _amount(Decimal(str(amount)), currency), "currency": currency}
+    except ArithmeticError:   # not a number (should not happen): the difference is shown without an amount
+        return {}
+
+
+def _add_priced(entry: Expected, item: LedgerItem) -> None:
+    """Another member of a summary journal: its amount adds to the entry's while the currencies agree."""
+    more = priced(item)
+    if not more or not entry.priced or more["currency"] != entry.priced["currency"]:
+        entry.priced = {}
+        return
+    currency = str(more["currency"])
+    entry.priced = {"amount": _amount(Decimal(str(entry.priced["amount"])) + Decimal(str(more["amount"])), currency),
+                    "currency": currency}
 
 
 def _optional_text(found: object) -> str | None:
@@ -509,13 +538,16 @@ def readback_expectations(connector: ErpReader, items: Sequence[LedgerItem], con
         if entry is not None:   # the other members of a summary journal
             entry.document_ids.append(document_id)
             entry.dates |= posted_on
+            _add_priced(entry, item)
             continue
         kind: str = "journal" if summary else connector.readback_kind(str(item.get("erp_ref") or ""))
         nets, total = _expected_amounts(item, kind) if not summary else (None, None)
+        journal = _journal(item) if not summary else None
         expected[key] = Expected(key=key, document_ids=[document_id], kind=kind,
                                  erp_ref=_optional_text(item.get("erp_ref")),
                                  correlation_id=_optional_text(item.get("correlation_id")), dates=posted_on,
-                                 nets=nets, total=total)
+                                 nets=nets, total=total, priced=priced(item),
+                                 journal_currency=_journal_currency(journal) if journal is not None else None)
     return expected
 
 
@@ -544,6 +576,15 @@ def _journal(item: LedgerItem) -> JsonObject | None:
 def _json_value(found: object) -> JsonValue:
     """A journal stored as a map (older items) rather than JSON text: only a dict is of use, the rest reads as None."""
     return found if isinstance(found, dict) else None
+
+
+def _journal_currency(journal: JsonObject) -> str | None:
+    """The one currency a stored journal's lines are in (None for none or several)."""
+    lines = journal["lines"]
+    currencies = {amount.get("currency") for line in (lines if isinstance(lines, list) else [])
+                  if isinstance(line, dict) and isinstance(amount := line.get("amount"), dict)}
+    only = currencies.pop() if len(currencies) == 1 else None
+    return only if isinstance(only, str) else None
 
 
 def _journal_lines(journal: JsonObject) -> list[tuple[str, Decimal]]:
@@ -593,7 +634,8 @@ def _plain(amounts: dict[str, Decimal]) -> dict[str, str]:
     return {account: f"{amount:f}" for account, amount in amounts.items()}
 
 
-def _compare_nets(base: Detail, nets: dict[str, Decimal], record: ErpRecord) -> Difference | None:
+def _compare_nets(base: Detail, nets: dict[str, Decimal], record: ErpRecord,
+                  currency: str | None = None) -> Difference | None:
     """A journal against what the ERP holds for it: reversed, duplicated (n times the amounts) or changed."""
     held = record.nets()
     if not held:   # reversed in the ERP: the document nets to nothing
@@ -610,13 +652,13 @@ def _compare_nets(base: Detail, nets: dict[str, Decimal], record: ErpRecord) -> 
         **base, "erp_ref": record.erp_ref,
         "difference": {a: f"{held.get(a, zero) - nets.get(a, zero):f}" for a in accounts
                        if held.get(a, zero) != nets.get(a, zero)},
-        "ledger": _plain(nets), "erp": _plain(held)})
+        "difference_currency": currency, "ledger": _plain(nets), "erp": _plain(held)})
 
 
 def _compare_one(entry: Expected, found: list[ErpRecord]) -> Difference | None:
     """One expected document against the ERP documents under its key."""
     base: Detail = {"document_id": entry.document_ids[0], "erp_ref": entry.erp_ref,
-                    "correlation_id": entry.correlation_id}
+                    "correlation_id": entry.correlation_id, **entry.priced}
     if len(entry.document_ids) > 1:
         base["document_ids"] = sorted(entry.document_ids)
     if not found:
@@ -626,10 +668,11 @@ def _compare_one(entry: Expected, found: list[ErpRecord]) -> Difference | None:
             **base, "reason": "duplicate", "count": len(found), "erp_refs": [r.erp_ref for r in found]})
     record = found[0]
     if entry.nets is not None:
-        return _compare_nets(base, entry.nets, record)
+        return _compare_nets(base, entry.nets, record, entry.journal_currency)
     if entry.total is not None and record.total is not None and record.total != entry.total:
         return Difference("changed_in_erp", {
             **base, "erp_ref": record.erp_ref, "difference": {"total": f"{record.total - entry.total:f}"},
+            "difference_currency": entry.journal_currency,
             "ledger": {"total": f"{entry.total:f}"}, "erp": {"total": f"{record.total:f}"}})
     return None
 

@@ -102,6 +102,16 @@ class DynamoConfigStore:
     def get(self, version: int) -> LedgerLinkConfig:
         return self._model(version, self.version_raw(version))
 
+    def record(self, version: int) -> dict[str, object]:
+        """One applied version's record (who, when, the content hash, what changed), without its body."""
+        response = self.client.get_item(
+            TableName=self._table, Key={"pk": value(PK), "sk": value(version_key(version))}, ConsistentRead=True,
+            ProjectionExpression="#v, applied_at, applied_by, content_hash, changes",
+            ExpressionAttributeNames={"#v": "version"})
+        if "Item" not in response:
+            raise ConfigError(f"configuration version {version} does not exist", reason="config_version_missing")
+        return from_item(response["Item"])
+
     def history(self) -> list[dict[str, object]]:
         """Every applied version's record (who, when, the content hash, what changed), without its body, oldest
         first (every page: the bodies make a page hold only so many versions)."""

@@ -25,6 +25,13 @@ class S3Reports:
         body: bytes = self.client.get_object(Bucket=self._bucket, Key=key)["Body"].read()
         return body
 
+    def keys(self, prefix: str) -> list[str]:
+        """Every key under ``prefix``, sorted (one listing per 1,000 keys: a month of daily reports is one call)."""
+        found: list[str] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix):
+            found.extend(str(entry["Key"]) for entry in page.get("Contents", []))
+        return sorted(found)
+
 
 class EventBridgePublisher:
     SOURCE = "ledgerlink"

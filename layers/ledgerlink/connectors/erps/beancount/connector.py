@@ -218,16 +218,26 @@ class BeancountBook:
                       ) -> dict[tuple[str, str], Decimal]:
         """(account, currency) → balance, summed from the posting files (pure text, no Beancount import); only
         transactions dated on or before ``through`` and of ``entity_id``, when given."""
-        totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+        return {key: sum(documents.values(), Decimal(0))
+                for key, documents in self.document_balances(through, entity_id).items()}
+
+    def document_balances(self, through: date | None = None, entity_id: str | None = None
+                          ) -> dict[tuple[str, str], dict[str, Decimal]]:
+        """(account, currency) → document id → what that document's posting file holds in the account: the trial
+        balance per document (the close check's drill-down), with the same filters as :meth:`trial_balance`."""
+        totals: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(dict)
         for name in self.posting_names():
             text = self.store.read(name) or ""
             if entity_id is not None and f'  entity: "{entity_id}"' not in text:
                 continue
+            document_id = dict(_META.findall(text)).get("document_id") or name.rsplit("/", 1)[-1].removesuffix(
+                ".beancount")
             included = through is None
             for raw in text.splitlines():
                 if through is not None and _TRANSACTION_DATE.match(raw):
                     included = date.fromisoformat(raw[:10]) <= through
                 match = _POSTING_LINE.match(raw) if included else None
                 if match:
-                    totals[(match.group(1), match.group(3))] += Decimal(match.group(2))
+                    held = totals[(match.group(1), match.group(3))]
+                    held[document_id] = held.get(document_id, Decimal(0)) + Decimal(match.group(2))
         return dict(sorted(totals.items()))
