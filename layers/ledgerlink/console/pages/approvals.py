@@ -24,7 +24,8 @@ def approvals(request: Request, services: ConsoleServices) -> Response:
     rows = []
     for case in cases:
         amount, currency = case_amount(case)
-        detail = case.get("detail") if isinstance(case.get("detail"), Mapping) else {}
+        stored = case.get("detail")
+        detail: Mapping[str, object] = stored if isinstance(stored, Mapping) else {}
         link = html('<a href="{href}">{id}</a>', href=request.url(f"/exceptions/{case['exception_id']}"),
                     id=case["exception_id"])
         document = html('<a href="{href}">{d}</a>', href=request.url(f"/documents/{case['document_id']}"),
@@ -39,7 +40,7 @@ def approvals(request: Request, services: ConsoleServices) -> Response:
                 'required maxlength="2000"></label><button type="submit">Reject</button></form>',
                 a=request.url(base + "/approve"), r=request.url(base + "/reject"), csrf=csrf_field(request))
         rows.append([link, document, case.get("entity_id") or "—",
-                     f"{amount} {currency}" if amount is not None else "—", (detail or {}).get("threshold", "—"),
+                     f"{amount} {currency}" if amount is not None else "—", detail.get("threshold", "—"),
                      age_days(case), actions])
     listing = table(("case", "document", "entity", "amount", "threshold", "age (days)", "decision"), rows,
                     caption=f"{len(cases)} document(s) waiting for approval", numeric=frozenset({3, 4, 5}))

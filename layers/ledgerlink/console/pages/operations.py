@@ -132,9 +132,11 @@ def _landings(planned: ReplayPlan, services: ConsoleServices) -> Markup:
     """Which period each document would land in (the validate step's own period rules)."""
     from ledgerlink.service.replay_periods import replay_periods
 
-    landings = replay_periods(planned, ledger=services.ops.ledger, config=services.ops.config()[1])
-    return table(("document", "accounting date", "lands in", "why"),
-                 [[x.document_id or "—", x.accounting_date or "—", x.lands_in, x.why] for x in landings],
+    landings = replay_periods(planned, ledger=services.ops.ledger, config=services.ops.config()[1],
+                              inbox=services.ops.inbox)
+    return table(("document", "event", "accounting date", "outcome", "posts on", "period", "why"),
+                 [[x.document_id or "—", x.event_id or "—", x.accounting_date or "—", x.outcome.replace("_", " "),
+                   x.posting_date or "—", x.period or "—", x.reason] for x in landings],
                  caption="Where each document would land")
 
 

@@ -57,12 +57,18 @@ def search_page(request: Request, services: ConsoleServices) -> Response:
 
 @route("GET", "/documents/{document_id}")
 def trace_page(request: Request, services: ConsoleServices, document_id: str) -> Response:
-    from ledgerlink.service.trace import timeline
+    from ledgerlink.service.timeline import timeline
+    from ledgerlink.service.trace import trace as gather
 
-    trace = services.ops.trace(document_id)
+    ops = services.ops
+    trace = gather(document_id, ledger=ops.ledger, inbox=ops.inbox, cases=ops.cases, workflow=ops.workflow,
+                   with_steps=True)
     steps = timeline(trace)
-    items = join(html('<li><strong>{step}</strong> <span>{at}</span>{who}<br>{detail}</li>', step=e.step,
-                      at=e.at or "", who=html(" — by {w}", w=e.who) if e.who else Markup(""), detail=e.detail)
+    items = join(html('<li><strong>{step}</strong> <span>{at}</span>{who}{version}<br>{detail}</li>',
+                      step=e.step.replace("_", " "), at=e.at or "",
+                      who=html(" — by {w}", w=e.who) if e.who else Markup(""),
+                      version=html(" — configuration v{v}", v=e.config_version) if e.config_version else Markup(""),
+                      detail=e.detail)
                  for e in steps)
     erp = trace["erp"]
     facts = [("status", trace["status"]), ("source", trace["webhook"]["source"]),
