@@ -98,11 +98,19 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def _config(base: Path) -> Path:
+    """The example configuration with an approval threshold for us01 invoices and without us01's Stripe
+    ``payouts_in_transit`` mapping, so the payout sample opens ``mapping_missing`` (which the example's own mapping,
+    proposed on the configuration page, would fix)."""
     config = yaml.safe_load(EXAMPLE_CONFIG.read_text())
+    stripe = next(row for row in config["account_mappings"]
+                  if row.get("entity") == "us01" and row.get("source") == "stripe")
+    del stripe["accounts"]["payouts_in_transit"]
     config.setdefault("controls", []).append({"entity": "us01", "approval_thresholds": [
         {"document_type": "invoice", "amount": APPROVAL_THRESHOLD_USD, "currency": "USD"}]})
     path = base / "ledgerlink.browser.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
+    stripe["accounts"]["payouts_in_transit"] = "Assets:US01:Clearing:PayoutsInTransit"
+    (base / "ledgerlink.fixed.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
 

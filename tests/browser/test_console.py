@@ -162,7 +162,7 @@ def test_operations_redrive_and_replay_dry_run(console, stack):
 
 
 def test_configuration_versions_and_proposal_impact(console, stack):
-    config = (stack.state_dir.parent / "ledgerlink.browser.yaml").read_text()
+    config = (stack.state_dir.parent / "ledgerlink.fixed.yaml").read_text()
     status, _, headers = stack.request("finance_ops", "POST", "/configuration/impact", {"yaml": config})
     assert status == 403 and headers["X-LedgerLink-Reason"] == "forbidden"
     console.sign_in("mapping_admin")
@@ -173,6 +173,9 @@ def test_configuration_versions_and_proposal_impact(console, stack):
     console.driver.execute_script("arguments[0].value = arguments[1];", area, config)
     text = console.click("form[action$='/configuration/impact'] button")
     assert "open case(s) would be fixed" in text
+    fixed = console.driver.find_elements(By.XPATH, "//tr[td[.='mapping_missing'] and td[.='would fix']]")
+    assert fixed, text[:1500]                         # the payout's missing mapping is back in the proposal
+    assert console.driver.find_elements(By.XPATH, "//tr[td[.='approval_required'] and td[.='still fails']]")
     console.check("configuration-impact")
 
 

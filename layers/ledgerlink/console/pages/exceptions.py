@@ -34,7 +34,7 @@ def case_amount(case: Mapping[str, Any]) -> tuple[Decimal | None, str]:
     """The case's amount and currency, when it carries one (``amount``/``currency`` or ``detail.amount`` "1.00 USD")."""
     detail = case.get("detail") if isinstance(case.get("detail"), Mapping) else {}
     text = str(case.get("amount") or (detail or {}).get("amount") or "").strip()
-    currency = str(case.get("currency") or "")
+    currency = str(case.get("currency") or (detail or {}).get("currency") or "")
     if " " in text:
         text, currency = text.split(" ", 1)
     try:
