@@ -185,3 +185,33 @@ def test_revenue_waterfall(console, stack):
     assert "Deferred revenue" in text
     assert console.driver.find_elements(By.CSS_SELECTOR, "svg[role=img]") or "no revenue schedules" in text
     console.check("revenue")
+
+
+def test_assign_note_and_bulk_resolve_with_a_reason(console, stack):
+    case = _first_case(stack, "mapping_missing")
+    console.sign_in("finance_ops")
+    console.open(f"/exceptions/{case}")
+    assign = console.driver.find_element(By.CSS_SELECTOR, f"form[action$='/exceptions/{case}/assign'] input[name=text]")
+    assign.clear()
+    assign.send_keys("ana")
+    console.click(f"form[action$='/exceptions/{case}/assign'] button")
+    console.driver.find_element(By.CSS_SELECTOR, f"form[action$='/exceptions/{case}/note'] textarea").send_keys(
+        "asked the controller for the clearing account")
+    text = console.click(f"form[action$='/exceptions/{case}/note'] button")
+    assert "asked the controller for the clearing account" in text and "ana" in text
+    text = console.open("/exceptions?assignee=ana")
+    assert case in text
+    console.driver.find_element(By.CSS_SELECTOR, f"input[name=ids][value='{case}']").click()
+    Select(console.driver.find_element(By.CSS_SELECTOR, "#bulk select[name=action]")).select_by_value("resolve")
+    text = console.click("#bulk button[type=submit]")                      # no reason: refused, nothing changed
+    assert "reason_required" in text
+    assert case in console.open("/exceptions?assignee=ana")
+    console.open("/exceptions?assignee=ana")
+    console.driver.find_element(By.CSS_SELECTOR, f"input[name=ids][value='{case}']").click()
+    Select(console.driver.find_element(By.CSS_SELECTOR, "#bulk select[name=action]")).select_by_value("resolve")
+    console.driver.find_element(By.CSS_SELECTOR, "#bulk input[name=text]").send_keys("mapped by hand in the ERP")
+    text = console.click("#bulk button[type=submit]")
+    assert "resolve: 1 of 1 case(s) done" in text
+    text = console.open("/exceptions?tab=resolved")
+    assert case in text
+    console.check("exceptions-resolved")
