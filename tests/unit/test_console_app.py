@@ -160,3 +160,36 @@ def test_redaction_keeps_amounts_and_ids_and_hides_people():
     assert shown["lines"][0]["billing_details"] == REDACTED and shown["lines"][0]["amount"] == 2000
     assert "ana@example.com" not in redacted_text(b'{"memo": "ana@example.com"}')
     assert redacted_text(b"\x00not json").startswith("(not JSON")
+
+
+class ChallengingAuth(FakeAuth):
+    """A pool that asks for a TOTP code after the password."""
+
+    def sign_in(self, username, password):
+        from ledgerlink.console.auth import Challenge
+
+        return Challenge("SOFTWARE_TOKEN_MFA", "cognito-session", username)
+
+    def answer(self, challenge, *, session, username, code="", new_password=""):
+        from ledgerlink.console.auth import SignInFailed
+
+        if (challenge, session, code) != ("SOFTWARE_TOKEN_MFA", "cognito-session", "123456"):
+            raise SignInFailed("code_mismatch", "that code is not right")
+        return "ops-token"
+
+
+def test_sign_in_asks_for_the_code_then_sets_the_session(services):
+    services.auth = ChallengingAuth()
+    page = call(services, "POST", "/console/login", form={"username": "otto", "password": "pw", "next": "/approvals"})
+    assert page["statusCode"] == 200 and 'name="challenge" value="SOFTWARE_TOKEN_MFA"' in page["body"]
+    assert "Set-Cookie" not in page["multiValueHeaders"]
+    wrong = call(services, "POST", "/console/login", form={"challenge": "SOFTWARE_TOKEN_MFA", "session":
+                                                           "cognito-session", "username": "otto", "code": "000000"})
+    assert wrong["statusCode"] == 401 and "code_mismatch" in wrong["body"] and 'name="code"' in wrong["body"]
+    done = call(services, "POST", "/console/login", form={"challenge": "SOFTWARE_TOKEN_MFA", "session":
+                                                          "cognito-session", "username": "otto", "code": "123456",
+                                                          "next": "/approvals"})
+    assert done["statusCode"] == 303 and done["headers"]["Location"] == "/console/console/approvals"
+    cookie = done["multiValueHeaders"]["Set-Cookie"][0]
+    assert cookie.startswith(f"{app.COOKIE}=ops-token;") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert "Secure" in cookie

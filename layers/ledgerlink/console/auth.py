@@ -28,6 +28,30 @@ class SignInFailed(Exception):
         self.reason = reason
 
 
+# Cognito's refusals → (reason, what the person reads)
+SIGN_IN_ERRORS: dict[str, tuple[str, str]] = {
+    "NotAuthorizedException": ("bad_credentials", "the user name, password or sign-in session is not right"),
+    "UserNotFoundException": ("bad_credentials", "the user name, password or sign-in session is not right"),
+    "PasswordResetRequiredException": ("password_reset_required", "an administrator must reset this password"),
+    "CodeMismatchException": ("code_mismatch", "that code is not right: use the current one from your app"),
+    "EnableSoftwareTokenMFAException": ("code_mismatch", "that code is not right: use the current one from your app"),
+    "ExpiredCodeException": ("code_expired", "that code has expired: use the current one"),
+    "InvalidPasswordException": ("password_policy", "the new password does not meet the pool's password policy"),
+    "ResourceNotFoundException": ("session_expired", "the sign-in took too long: start again"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """What Cognito asks after the password: ``NEW_PASSWORD_REQUIRED`` (an invited user), ``MFA_SETUP`` (``secret``:
+    the TOTP key to add to an authenticator app) or ``SOFTWARE_TOKEN_MFA``. ``session`` is Cognito's, valid minutes."""
+
+    name: str
+    session: str
+    username: str
+    secret: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Principal:
     """A signed-in user: the Cognito username and the roles its groups grant."""
@@ -57,30 +81,68 @@ class CognitoAuth:
         self._fetched_at = float("-inf")
         self._lock = threading.Lock()
 
-    def sign_in(self, username: str, password: str) -> str:
-        """The ID token of a user whose password Cognito accepts; else ``SignInFailed``."""
-        if not username or not password or len(username) > 128 or len(password) > 256:
-            raise SignInFailed("credentials_required", "enter your user name and password")
-        client = self._cognito
-        if client is None:
+    def _cognito_client(self) -> Any:   # Any: a boto3 cognito-idp client (untyped)
+        if self._cognito is None:
             from ledgerlink.store.clients import client as default_client
 
-            client = default_client("cognito-idp")
-        try:
-            answer = client.initiate_auth(ClientId=self.client_id, AuthFlow="USER_PASSWORD_AUTH",
-                                          AuthParameters={"USERNAME": username, "PASSWORD": password})
-        except Exception as exc:
-            from ledgerlink.store.clients import error_code
+            return default_client("cognito-idp")
+        return self._cognito
 
-            code = error_code(exc)
-            if code in ("NotAuthorizedException", "UserNotFoundException"):
-                raise SignInFailed("bad_credentials", "the user name or password is not right") from None
-            if code == "PasswordResetRequiredException":
-                raise SignInFailed("password_reset_required", "an administrator must reset this password") from None
-            raise
-        if answer.get("ChallengeName"):
-            raise SignInFailed("challenge_required", f"Cognito asks for {answer['ChallengeName']}: an administrator "
-                                                     "sets a permanent password (admin-set-user-password --permanent)")
+    def sign_in(self, username: str, password: str) -> str | Challenge:
+        """The ID token of a user whose password Cognito accepts, or the challenge Cognito asks next (a new
+        password, setting up or entering a TOTP code); else ``SignInFailed``."""
+        if not username or not password or len(username) > 128 or len(password) > 256:
+            raise SignInFailed("credentials_required", "enter your user name and password")
+        return self._call(lambda c: c.initiate_auth(
+            ClientId=self.client_id, AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": password}), username)
+
+    def answer(self, challenge: str, *, session: str, username: str, code: str = "", new_password: str = ""
+               ) -> str | Challenge:
+        """Answer the challenge ``sign_in`` (or a previous answer) returned."""
+        if not session or len(session) > 4096 or not username:
+            raise SignInFailed("session_expired", "the sign-in took too long: start again")
+        if challenge in ("SOFTWARE_TOKEN_MFA", "MFA_SETUP") and not (code.isdigit() and len(code) == 6):
+            raise SignInFailed("code_required", "enter the 6-digit code of your authenticator app")
+        if challenge == "SOFTWARE_TOKEN_MFA":
+            return self._call(lambda c: c.respond_to_auth_challenge(
+                ClientId=self.client_id, ChallengeName=challenge, Session=session,
+                ChallengeResponses={"USERNAME": username, "SOFTWARE_TOKEN_MFA_CODE": code}), username)
+        if challenge == "MFA_SETUP":
+            def verify_then_respond(c: Any) -> Any:
+                verified = c.verify_software_token(Session=session, UserCode=code,
+                                                   FriendlyDeviceName="LedgerLink console")
+                return c.respond_to_auth_challenge(
+                    ClientId=self.client_id, ChallengeName="MFA_SETUP",
+                    Session=verified.get("Session") or session, ChallengeResponses={"USERNAME": username})
+            return self._call(verify_then_respond, username)
+        if challenge == "NEW_PASSWORD_REQUIRED":
+            if not new_password or len(new_password) > 256:
+                raise SignInFailed("password_required", "choose a new password")
+            return self._call(lambda c: c.respond_to_auth_challenge(
+                ClientId=self.client_id, ChallengeName=challenge, Session=session,
+                ChallengeResponses={"USERNAME": username, "NEW_PASSWORD": new_password}), username)
+        raise SignInFailed("unsupported_challenge", f"Cognito asks for {challenge[:40]}, which the console does not "
+                                                    "answer: ask an administrator")
+
+    def _call(self, call: Any, username: str) -> str | Challenge:
+        from ledgerlink.store.clients import error_code
+
+        client = self._cognito_client()
+        try:
+            answer = call(client)
+            name = answer.get("ChallengeName")
+            if name == "MFA_SETUP":
+                setup = client.associate_software_token(Session=answer["Session"])
+                return Challenge(name, setup.get("Session") or answer["Session"], username,
+                                 secret=str(setup["SecretCode"]))
+        except Exception as exc:
+            reason = SIGN_IN_ERRORS.get(error_code(exc) or "")
+            if reason is None:
+                raise
+            raise SignInFailed(*reason) from None
+        if name:
+            return Challenge(str(name), str(answer.get("Session") or ""), username)
         token = answer.get("AuthenticationResult", {}).get("IdToken")
         if not isinstance(token, str):
             raise SignInFailed("no_token", "the user pool answered without an ID token")

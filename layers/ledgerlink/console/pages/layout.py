@@ -9,6 +9,7 @@ from ledgerlink.console.html import Markup, e, html, join
 from ledgerlink.console.roles import Action
 
 if TYPE_CHECKING:
+    from ledgerlink.console.auth import Challenge
     from ledgerlink.console.services import ConsoleServices
 
 NAV: tuple[tuple[str, str], ...] = (
@@ -60,34 +61,74 @@ def error_page(request: Request | None, status: int, reason: str, message: str) 
 
 
 def sign_in(request: Request, services: ConsoleServices) -> Response:
-    from ledgerlink.console.auth import SignInFailed
+    """The password form, then whatever Cognito asks next (a new password, setting up or entering a TOTP code)."""
+    from ledgerlink.console.auth import Challenge, SignInFailed
 
     target = request.arg("next") or request.value("next")
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         target = "/exceptions"
     problem = request.arg("why")
-    if request.method == "POST":
-        try:
-            token = services.auth.sign_in(request.value("username"), request.form.get("password", [""])[0])
-        except SignInFailed as failed:
-            return _sign_in_form(request, target, failed.reason, str(failed), status=401)
-        return redirect(request.url(target), cookies=[session_cookie(token, secure=request.secure)])
-    if request.method != "GET":
+    if request.method == "GET":
+        return _sign_in_form(request, target, problem, "your session ended: sign in again" if problem else "")
+    if request.method != "POST":
         return error_page(request, 405, "method_not_allowed", "sign in with the form")
-    return _sign_in_form(request, target, problem, "your session ended: sign in again" if problem else "")
+    challenge = request.value("challenge")
+    try:
+        if challenge:
+            result = services.auth.answer(challenge, session=request.value("session"),
+                                          username=request.value("username"), code=request.value("code"),
+                                          new_password=request.form.get("new_password", [""])[0])
+        else:
+            result = services.auth.sign_in(request.value("username"), request.form.get("password", [""])[0])
+    except SignInFailed as failed:
+        if challenge and failed.reason in ("code_mismatch", "code_required", "password_policy", "password_required"):
+            retry = Challenge(challenge, request.value("session"), request.value("username"),
+                              secret=request.value("secret"))
+            return _challenge_form(request, target, retry, failed.reason, str(failed), status=401)
+        return _sign_in_form(request, target, failed.reason, str(failed), status=401)
+    if isinstance(result, Challenge):
+        return _challenge_form(request, target, result, "", "")
+    return redirect(request.url(target), cookies=[session_cookie(result, secure=request.secure)])
+
+
+def _alert(reason: str, message: str) -> Markup:
+    return html('<p class="error" role="alert">{m} <code>{r}</code></p>', m=message, r=reason) if message \
+        else Markup("")
 
 
 def _sign_in_form(request: Request, target: str, reason: str, message: str, *, status: int = 200) -> Response:
-    alert = html('<p class="error" role="alert">{m} <code>{r}</code></p>', m=message, r=reason) if message \
-        else Markup("")
     body = html(
         '{alert}<form method="post" action="{action}" class="signin">'
         '<input type="hidden" name="next" value="{next}">'
         '<label>User name <input name="username" autocomplete="username" required></label>'
         '<label>Password <input name="password" type="password" autocomplete="current-password" required></label>'
         '<button type="submit">Sign in</button></form>',
-        alert=alert, action=request.url("/login"), next=target)
+        alert=_alert(reason, message), action=request.url("/login"), next=target)
     return page(request, "Sign in", body, status=status)
+
+
+def _challenge_form(request: Request, target: str, challenge: Challenge, reason: str, message: str, *,
+                    status: int = 200) -> Response:
+    if challenge.name == "NEW_PASSWORD_REQUIRED":
+        title, fields = "Choose your password", html(
+            '<label>New password <input name="new_password" type="password" autocomplete="new-password" required>'
+            '</label>')
+    else:
+        title = "Set up your authenticator" if challenge.name == "MFA_SETUP" else "Authenticator code"
+        setup = html('<p>Add this key to your authenticator app (TOTP, 30 seconds, 6 digits): <code>{s}</code></p>'
+                     '<p>or as a link: <code>otpauth://totp/LedgerLink:{u}?secret={s}&amp;issuer=LedgerLink</code>'
+                     '</p><input type="hidden" name="secret" value="{s}">', s=challenge.secret,
+                     u=challenge.username) if challenge.secret else Markup("")
+        fields = html('{setup}<label>6-digit code <input name="code" inputmode="numeric" autocomplete="one-time-code" '
+                      'pattern="[0-9]{{6}}" required></label>', setup=setup)
+    body = html(
+        '{alert}<form method="post" action="{action}" class="signin">'
+        '<input type="hidden" name="next" value="{next}"><input type="hidden" name="challenge" value="{name}">'
+        '<input type="hidden" name="session" value="{session}"><input type="hidden" name="username" value="{user}">'
+        '{fields}<button type="submit">Continue</button></form>',
+        alert=_alert(reason, message), action=request.url("/login"), next=target, name=challenge.name,
+        session=challenge.session, user=challenge.username, fields=fields)
+    return page(request, title, body, status=status)
 
 
 def sign_out(request: Request) -> Response:
