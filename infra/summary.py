@@ -1,7 +1,7 @@
 """Summarize a synthesized cloud assembly: ``python -m infra.summary cdk.out`` (``make synth`` runs it).
 
 Per stack: resources by type, outputs, asset sizes, what protects the data (Object Lock retention, append-only
-tables, the WAF, operator roles and who may assume them), and the cdk-nag result — unacknowledged findings
+tables, the WAF, operator roles and who may assume them, the console's user pool), and the cdk-nag result — unacknowledged findings
 (a synth with any fails anyway) and every acknowledged finding with its reason and where it was made.
 """
 
@@ -77,7 +77,7 @@ def protection(template: dict[str, Any]) -> list[str]:
     resources = template.get("Resources", {})
     named = {_text(body.get("Value")): output for output, body in template.get("Outputs", {}).items()}
     return ["  protection:", *_object_locks(resources, named), *_append_only_tables(resources, named),
-            *_waf(resources), *_operator_roles(template, resources)]
+            *_waf(resources), *_operator_roles(template, resources), *_user_pools(resources, named)]
 
 
 def _object_locks(resources: Mapping[str, Any], named: dict[str, str]) -> list[str]:
@@ -129,6 +129,23 @@ def _operator_roles(template: Mapping[str, Any], resources: Mapping[str, Any]) -
             who = "; ".join(_trusted(statement)
                             for statement in role["Properties"]["AssumeRolePolicyDocument"]["Statement"])
             lines.append(f"    role         {output.removesuffix('RoleArn'):28s} assumable by {who}")
+    return lines
+
+
+def _user_pools(resources: Mapping[str, Any], named: dict[str, str]) -> list[str]:
+    lines = []
+    for lid, resource in resources.items():
+        if resource["Type"] != "AWS::Cognito::UserPool":
+            continue
+        props = resource.get("Properties", {})
+        who = "admin-created users only" if props.get("AdminCreateUserConfig", {}).get("AllowAdminCreateUserOnly") \
+            else "self sign-up allowed"
+        mfa = props.get("MfaConfiguration", "OFF")
+        factors = "/".join(props.get("EnabledMfas", [])) or "none"
+        length = props.get("Policies", {}).get("PasswordPolicy", {}).get("MinimumLength", "?")
+        recovery = ", ".join(m["Name"] for m in props.get("AccountRecoverySetting", {}).get("RecoveryMechanisms", []))
+        lines.append(f"    users        {named.get(lid, lid):28s} {who}, MFA {mfa} ({factors}), passwords of "
+                     f"{length}+ characters, recovery {recovery or 'default'}")
     return lines
 
 

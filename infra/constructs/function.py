@@ -62,6 +62,7 @@ SIZING: dict[str, Sizing] = {
     "flush": Sizing(512, 300),          # seals buckets, posts summaries in bulk, traces members, seals legacy days
     "audit_export": Sizing(256, 60),    # up to 100 stream records → one small S3 object each
     "revenue_release": Sizing(1024, 900),  # every open schedule line of an entity, then a few journals (issue 9)
+    "console": Sizing(1024, 30),        # a person waits on each page (close check, waterfall): CPU comes with memory
 }
 
 

@@ -40,16 +40,16 @@ ROUTES: dict[str, tuple[str, ...]] = {
 
 class OpsApi(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, options: DeploymentOptions,
-                 layer: lambda_.ILayerVersion, key: kms.IKey, tables: StateTables, archive: object,
+                 layer: lambda_.ILayerVersion, key: kms.IKey, tables: StateTables, archive: s3.IBucket,
                  queue: sqs.IQueue, state_machine: sfn.IStateMachine, values: dict[str, str],
                  books: s3.IBucket | None = None) -> None:
         super().__init__(scope, construct_id)
         self.function = LedgerLinkFunction(
             self, "Ops", name="ops", options=options, layer=layer, key=key, values=values,
             description="ops API: exceptions (list, retry, resolve, ignore), document traces, validation")
-        self._grant(tables, archive, queue, state_machine)
+        grant_ops(self.function, tables=tables, archive=archive, queue=queue, state_machine=state_machine)
         if books is not None:
-            self._grant_close_check(tables, archive, books)
+            grant_close_check(self.function, tables=tables, archive=archive, books=books)
         self.access_logs = logs.LogGroup(
             self, "AccessLogs", encryption_key=key,
             retention=logs.RetentionDays.ONE_YEAR if options.is_prod else logs.RetentionDays.ONE_MONTH,
@@ -59,53 +59,6 @@ class OpsApi(Construct):
     @property
     def url(self) -> str:
         return self.api.url
-
-    def _grant(self, tables: StateTables, archive: object, queue: sqs.IQueue, state_machine: sfn.IStateMachine) -> None:
-        function = self.function
-        exceptions = tables["exceptions"].table_arn
-        function.allow(["dynamodb:GetItem"], [tables["config"].table_arn])                    # active configuration
-        function.allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], [exceptions])              # get, retrying, resolve
-        function.allow(["dynamodb:Query"], [f"{exceptions}/index/by_status", f"{exceptions}/index/by_document"])
-        function.allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], [tables["ledger"].table_arn])  # trace, transition
-        function.allow(["dynamodb:UpdateItem"], [tables["totals"].table_arn])                 # counters (transition)
-        function.allow(["dynamodb:Query"], [tables["totals"].table_arn])                      # backlog: documents waiting
-        function.allow(["dynamodb:GetItem"], [tables["limiter"].table_arn])                   # backlog: each ERP budget
-        function.allow(["dynamodb:GetItem"], [tables["inbox"].table_arn])                     # trace, replay
-        function.allow(["dynamodb:PutItem"], [tables["audit"].table_arn])                     # every action audited
-        function.allow(["states:SendTaskSuccess"], [state_machine.state_machine_arn])         # resume / end executions
-        executions = Stack.of(self).format_arn(service="states", resource="execution",
-                                               resource_name=f"{state_machine.state_machine_name}:*",
-                                               arn_format=ArnFormat.COLON_RESOURCE_NAME)
-        function.allow(["states:DescribeExecution"], [executions])
-        function.allow(["s3:GetObject"], [archive.arn_for_objects(f"{RAW_PREFIX}*")])  # type: ignore[attr-defined]
-        function.allow(["sqs:SendMessage"], [queue.queue_arn])                                # replay of an event
-        function.allow_key("dynamodb", KeyUse.DYNAMODB)
-        function.allow_key("s3", KeyUse.S3_READ)
-        function.allow_key("sqs", KeyUse.SQS_SEND)
-        acknowledge(function.role, "IAM5", "A retry of a case without a document replays its event: the archived "
-                                           "request is read from the raw/ prefix (names known at run time).",
-                    finding=f"Resource::<{logical_id(archive)}.Arn>/{RAW_PREFIX}*")  # type: ignore[arg-type]
-        machine_name = f"<{logical_id(state_machine)}.Name>"
-        acknowledge(function.role, "IAM5", "A trace describes the document's execution, named by its document "
-                                           "id at run time: only executions of the post-document state machine.",
-                    finding=f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-                            f"{machine_name}:*")
-
-    def _grant_close_check(self, tables: StateTables, archive: object, books: s3.IBucket) -> None:
-        """GET /close-check reads every posted document (a scan of the ledger), the entity's schedule lines, the
-        book's postings and the archived payout contents (fetched/)."""
-        function = self.function
-        function.allow(["dynamodb:Scan"], [tables["ledger"].table_arn])
-        function.allow(["dynamodb:Query"], [f"{tables['revenue'].table_arn}/index/entity_lines"])
-        function.allow(["s3:GetObject"], [books.arn_for_objects(f"{BOOKS_PREFIX}/*")])
-        function.allow(["s3:ListBucket"], [books.bucket_arn])
-        function.allow(["s3:GetObject"], [archive.arn_for_objects(f"{FETCHED_PREFIX}*")])  # type: ignore[attr-defined]
-        acknowledge(function.role, "IAM5", "The close check reads the book's posting files under books/ (names known "
-                                           "at run time); reads are limited to that prefix.",
-                    finding=f"Resource::<{logical_id(books)}.Arn>/{BOOKS_PREFIX}/*")
-        acknowledge(function.role, "IAM5", "The close check reads a payout's archived balance transactions under "
-                                           "fetched/ (names known at run time); reads are limited to that prefix.",
-                    finding=f"Resource::<{logical_id(archive)}.Arn>/{FETCHED_PREFIX}*")  # type: ignore[arg-type]
 
     def _build_api(self, options: DeploymentOptions) -> apigateway.RestApi:
         api = apigateway.RestApi(
@@ -158,3 +111,54 @@ class OpsApi(Construct):
         acknowledge(api, "APIG6", "JSON access logs record every request with the caller; execution logging "
                                   "needs the account-wide API Gateway CloudWatch role, which this stack must not own.")
         return api
+
+
+def grant_ops(function: LedgerLinkFunction, *, tables: StateTables, archive: s3.IBucket, queue: sqs.IQueue,
+              state_machine: sfn.IStateMachine) -> None:
+    """What the ops service does (``service/ops.py``): exception cases, traces, replays, the backlog forecast; the
+    finance console (``infra/constructs/console.py``) does the same through the same service."""
+    exceptions = tables["exceptions"].table_arn
+    function.allow(["dynamodb:GetItem"], [tables["config"].table_arn])                    # active configuration
+    function.allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], [exceptions])              # get, retrying, resolve
+    function.allow(["dynamodb:Query"], [f"{exceptions}/index/by_status", f"{exceptions}/index/by_document"])
+    function.allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], [tables["ledger"].table_arn])  # trace, transition
+    function.allow(["dynamodb:UpdateItem"], [tables["totals"].table_arn])                 # counters (transition)
+    function.allow(["dynamodb:Query"], [tables["totals"].table_arn])                      # backlog: documents waiting
+    function.allow(["dynamodb:GetItem"], [tables["limiter"].table_arn])                   # backlog: each ERP budget
+    function.allow(["dynamodb:GetItem"], [tables["inbox"].table_arn])                     # trace, replay
+    function.allow(["dynamodb:PutItem"], [tables["audit"].table_arn])                     # every action audited
+    function.allow(["states:SendTaskSuccess"], [state_machine.state_machine_arn])         # resume / end executions
+    executions = Stack.of(function).format_arn(service="states", resource="execution",
+                                               resource_name=f"{state_machine.state_machine_name}:*",
+                                               arn_format=ArnFormat.COLON_RESOURCE_NAME)
+    function.allow(["states:DescribeExecution"], [executions])
+    function.allow(["s3:GetObject"], [archive.arn_for_objects(f"{RAW_PREFIX}*")])
+    function.allow(["sqs:SendMessage"], [queue.queue_arn])                                # replay of an event
+    function.allow_key("dynamodb", KeyUse.DYNAMODB)
+    function.allow_key("s3", KeyUse.S3_READ)
+    function.allow_key("sqs", KeyUse.SQS_SEND)
+    acknowledge(function.role, "IAM5", "A retry of a case without a document replays its event: the archived "
+                                       "request is read from the raw/ prefix (names known at run time).",
+                finding=f"Resource::<{logical_id(archive)}.Arn>/{RAW_PREFIX}*")
+    machine_name = f"<{logical_id(state_machine)}.Name>"
+    acknowledge(function.role, "IAM5", "A trace describes the document's execution, named by its document "
+                                       "id at run time: only executions of the post-document state machine.",
+                finding=f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+                        f"{machine_name}:*")
+
+
+def grant_close_check(function: LedgerLinkFunction, *, tables: StateTables, archive: s3.IBucket,
+                      books: s3.IBucket) -> None:
+    """The month-end close check reads every posted document (a scan of the ledger), the entity's schedule lines, the
+    book's postings and the archived payout contents (fetched/)."""
+    function.allow(["dynamodb:Scan"], [tables["ledger"].table_arn])
+    function.allow(["dynamodb:Query"], [f"{tables['revenue'].table_arn}/index/entity_lines"])
+    function.allow(["s3:GetObject"], [books.arn_for_objects(f"{BOOKS_PREFIX}/*")])
+    function.allow(["s3:ListBucket"], [books.bucket_arn])
+    function.allow(["s3:GetObject"], [archive.arn_for_objects(f"{FETCHED_PREFIX}*")])
+    acknowledge(function.role, "IAM5", "The close check reads the book's posting files under books/ (names known "
+                                       "at run time); reads are limited to that prefix.",
+                finding=f"Resource::<{logical_id(books)}.Arn>/{BOOKS_PREFIX}/*")
+    acknowledge(function.role, "IAM5", "The close check reads a payout's archived balance transactions under "
+                                       "fetched/ (names known at run time); reads are limited to that prefix.",
+                finding=f"Resource::<{logical_id(archive)}.Arn>/{FETCHED_PREFIX}*")

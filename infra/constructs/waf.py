@@ -1,10 +1,11 @@
-"""WAF in front of the webhook and ops APIs: on by default in prod, off in dev (context ``waf=true|false``).
+"""WAF in front of the webhook, ops and console APIs: on by default in prod, off in dev (context ``waf=true|false``).
 
-A regional web ACL with three AWS managed rule groups and a per-IP rate-based rule, associated with both API
-stages, logging to a KMS-encrypted log group. The webhook body is the provider's signed payload and is
-authenticated by the ingest Lambda; the managed rules that inspect *bodies* only count (never block), so a
-legitimate financial event is never dropped because its JSON happens to look like an attack pattern or is
-larger than the Core rule set's 8 KB body limit. Header, URI, query and IP-reputation rules block.
+A regional web ACL with three AWS managed rule groups and a per-IP rate-based rule, associated with every API
+stage, logging to a KMS-encrypted log group without credentials (SigV4 headers, the console's session cookie).
+The webhook body is the provider's signed payload and is authenticated by the ingest Lambda; the managed rules
+that inspect *bodies* only count (never block), so a legitimate financial event is never dropped because its JSON
+happens to look like an attack pattern or is larger than the Core rule set's 8 KB body limit. Header, URI, query
+and IP-reputation rules block.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ MANAGED_RULE_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("AWSManagedRulesKnownBadInputsRuleSet", ("Log4JRCE_BODY", "JavaDeserializationRCE_BODY")),
 )
 RATE_RULE = "RatePerSourceIp"
+REDACTED_HEADERS = ("authorization", "x-amz-security-token", "cookie")
 
 
 def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
@@ -67,11 +69,11 @@ class ApiFirewall(Construct):
             log_destination_configs=[Stack.of(self).format_arn(
                 service="logs", resource="log-group", resource_name=self.log_group.log_group_name,
                 arn_format=ArnFormat.COLON_RESOURCE_NAME)],
-            # SigV4 credentials of ops callers never reach the log
+            # SigV4 credentials of ops callers and the console's session (an ID token in a cookie) never reach the log
             redacted_fields=[wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": name})
-                             for name in ("authorization", "x-amz-security-token")])
+                             for name in REDACTED_HEADERS])
         self.associations = [
-            wafv2.CfnWebACLAssociation(self, f"{api.node.scope.node.id}Association",  # Ingest / OpsApi
+            wafv2.CfnWebACLAssociation(self, f"{api.node.scope.node.id}Association",  # Ingest / OpsApi / Console
                                        web_acl_arn=self.web_acl.attr_arn, resource_arn=api.deployment_stage.stage_arn)
             for api in apis]
 

@@ -9,6 +9,7 @@ from infra.constructs.audit_trail import AuditTrail
 from infra.constructs.bank_files import BankFiles
 from infra.constructs.buckets import Buckets
 from infra.constructs.config_seed import ConfigSeed
+from infra.constructs.console import FinanceConsole
 from infra.constructs.core_layer import CoreLayer
 from infra.constructs.encryption import EncryptionKey
 from infra.constructs.erp_secrets import ErpSecrets
@@ -87,13 +88,19 @@ class LedgerLinkStack(Stack):
         self.ops_api = OpsApi(self, "OpsApi", tables=self.tables, archive=self.buckets.archive,
                               queue=self.normalize.queue, state_machine=self.post_document.state_machine,
                               values=values, books=self.buckets.books, **common)
+        self.console = FinanceConsole(self, "Console", tables=self.tables, archive=self.buckets.archive,
+                                      books=self.buckets.books, reports=self.buckets.reports,
+                                      queue=self.normalize.queue, dlq=self.normalize.dlq,
+                                      state_machine=self.post_document.state_machine,
+                                      happy_path=self.post_document.happy_path, values=values, **common)
         self.audit_trail = AuditTrail(self, "AuditTrail", table=self.tables["audit"], bucket=self.buckets.audit,
                                       values=values, **common)
         self.operator_roles = OperatorRoles(self, "OperatorRoles", options=options, key=self.key,
                                             ops_api=self.ops_api.api, tables=self.tables, archive=self.buckets.archive,
                                             queue=self.normalize.queue, dlq=self.normalize.dlq)
         self.firewall = (ApiFirewall(self, "Firewall", options=options, key=self.key,
-                                     apis=[self.ingest.api, self.ops_api.api]) if protection.waf else None)
+                                     apis=[self.ingest.api, self.ops_api.api, self.console.api])
+                         if protection.waf else None)
         self.observability = Observability(self, "Observability", options=options, key=self.key,
                                            inbound=self.normalize.queue, dlq=self.normalize.dlq,
                                            state_machine=self.post_document.state_machine,
@@ -170,6 +177,11 @@ class LedgerLinkStack(Stack):
                                       "assume to redrive the inbound DLQ and replay from the archive"),
             "MappingAdminRoleArn": (self.operator_roles.mapping_admin.role_arn,
                                     "assume to apply a reviewed configuration (ledgerlink config apply)"),
+            "ConsoleUrl": (self.console.url, "finance-ops web console: sign in with a user of ConsoleUserPoolId"),
+            "ConsoleUserPoolId": (self.console.user_pool.user_pool_id,
+                                  "console users (admin-created, TOTP MFA); their groups are their roles"),
+            "ConsoleUserPoolClientId": (self.console.client.user_pool_client_id,
+                                        "the console's app client (no secret): its sign-in form and token audience"),
         }
         for connection_id, secret in self.erp_secrets.by_connection.items():
             outputs[f"{pascal(connection_id)}ErpCredentialsSecretArn"] = (

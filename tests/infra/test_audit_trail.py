@@ -44,13 +44,14 @@ def test_no_role_may_update_or_delete_audit_items(template, audit_table):
             assert not (action in CHANGING and _covers(resource, audit_table)), (lid, action, resource)
 
 
-def test_only_the_ops_api_the_replay_operator_and_the_mapping_admin_may_append(assembly, template, audit_table):
+def test_only_the_ops_api_the_console_the_replay_operator_and_the_mapping_admin_may_append(assembly, template,
+                                                                                          audit_table):
     names = function_names(template, assembly.assets, assembly.outdir)
     writers = {lid for lid in of_type(template, "AWS::IAM::Role")
                if any(action == "dynamodb:PutItem" and resource == audit_table
                       for action, resource, _ in grants(template, lid))}
-    assert writers == {function_role(template, names["ops"]), output_target(template, "ReplayOperatorRoleArn"),
-                       output_target(template, "MappingAdminRoleArn")}
+    assert writers == {function_role(template, names["ops"]), function_role(template, names["console"]),
+                       output_target(template, "ReplayOperatorRoleArn"), output_target(template, "MappingAdminRoleArn")}
 
 
 def test_the_table_policy_denies_every_item_change_to_everyone(template, audit_table):

@@ -17,6 +17,13 @@ What moto 5.2.5 could not deploy, exactly (asserted below, so a new gap shows up
   creates nothing and answers references with ``arn:aws:cloudformation:<region>:<account>:not-deployed-by-moto/<id>``
   — so those resources are listed as not deployed, never counted as present. (The tests' in-process synth has no
   AWS::CDK::Metadata: version reporting is context only the CDK CLI adds.)
+* AWS::Cognito::UserPool, AWS::Cognito::UserPoolClient and AWS::Cognito::UserPoolGroup (the console's users): moto's
+  CloudFormation has no model for them, but its Cognito API has. The test creates each through that API from the
+  template's properties — CloudFormation's property names are the API's (CreateUserPool, CreateUserPoolClient,
+  CreateGroup), except the pool's ``EnabledMfas``, which is SetUserPoolMfaConfig's — so references resolve to a
+  real pool id and client id (the console function's environment, the outputs), and a user can sign in as the
+  console does. Of the pool's settings moto applies the password policy, MFA and the groups; it keeps the others
+  (tier, recovery, aliases, token validities) without acting on them.
 * Custom::LedgerLinkConfigSeed (the config seed, an AwsCustomResource): moto sends the Create request to the
   provider Lambda, which it can only run in Docker. The test records that request and plays the provider: it makes
   the DynamoDB PutItem the request names (with its ConditionExpression) and answers SUCCESS through moto's
@@ -33,10 +40,12 @@ What moto 5.2.5 could not deploy, exactly (asserted below, so a new gap shows up
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
 import os
+import time
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
@@ -73,6 +82,7 @@ class Deployment:
     skipped: list[tuple[str, str]]
     provider_requests: list[dict[str, Any]]
     resources: list[dict[str, Any]] = field(default_factory=list)
+    cognito: list[tuple[str, str]] = field(default_factory=list)   # created through moto's Cognito API
 
     def physical(self, logical_id: str) -> str:
         (resource,) = [r for r in self.resources if r["LogicalResourceId"] == logical_id]
@@ -110,6 +120,56 @@ class _NotDeployed:
                                         region_name: str, **kwargs: Any) -> _NotDeployed:
         cls.skipped.append((kwargs["LogicalId"], kwargs["ResourceType"]))
         return cls(kwargs["LogicalId"], account_id, region_name)
+
+
+class _CreatedThroughCognito:
+    """A Cognito resource moto's CloudFormation has no model for, created through moto's Cognito API instead."""
+
+    created: list[tuple[str, str]] = []
+
+    def __init__(self, physical_id: str, attributes: dict[str, str]) -> None:
+        self.physical_resource_id = physical_id
+        self._attributes = attributes
+
+    def is_created(self) -> bool:
+        return True
+
+    def get_cfn_attribute(self, attribute: str) -> str:
+        return self._attributes[attribute]
+
+    @classmethod
+    def has_cfn_attr(cls, attribute: str) -> bool:
+        return True
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: Any, account_id: str,
+                                        region_name: str, **kwargs: Any) -> _CreatedThroughCognito:
+        from moto.cognitoidp.models import cognitoidp_backends
+
+        backend = cognitoidp_backends[account_id][region_name]
+        properties = dict(cloudformation_json["Properties"])
+        cls.created.append((kwargs["LogicalId"], kwargs["ResourceType"]))
+        if kwargs["ResourceType"] == "AWS::Cognito::UserPool":
+            enabled = properties.pop("EnabledMfas", [])
+            pool = backend.create_user_pool(properties.pop("UserPoolName"), properties)
+            backend.set_user_pool_mfa_config(pool.id, None, {"Enabled": "SOFTWARE_TOKEN_MFA" in enabled},
+                                             properties.get("MfaConfiguration", "OFF"))
+            return cls(pool.id, {"Arn": pool.arn, "UserPoolId": pool.id})
+        if kwargs["ResourceType"] == "AWS::Cognito::UserPoolClient":
+            pool_id = properties.pop("UserPoolId")
+            client = backend.create_user_pool_client(pool_id, properties.pop("GenerateSecret", False), properties)
+            return cls(client.id, {"ClientId": client.id, "Name": properties.get("ClientName", "")})
+        assert kwargs["ResourceType"] == "AWS::Cognito::UserPoolGroup", kwargs["ResourceType"]
+        group = backend.create_group(properties["UserPoolId"], properties["GroupName"], properties.get("Description"),
+                                     properties.get("RoleArn"), properties.get("Precedence"))
+        return cls(group.group_name, {})   # a group's Ref is its name
+
+
+CREATED_THROUGH_COGNITO = {"AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient", "AWS::Cognito::UserPoolGroup"}
 
 
 def _zipped(directory: Path) -> bytes:
@@ -167,6 +227,8 @@ def _deploy(assembly: Any, region: str = REGION) -> Deployment:
         return real_create_key(backend, policy, key_usage, key_spec, description, tags, *args, **kwargs)
 
     def class_from_type(resource_type: str) -> Any:
+        if resource_type in CREATED_THROUGH_COGNITO:
+            return _CreatedThroughCognito
         found = real_class_from_type(resource_type)
         return _NotDeployed if found is None and not resource_type.startswith("Custom::") else found
 
@@ -174,6 +236,7 @@ def _deploy(assembly: Any, region: str = REGION) -> Deployment:
         provider_requests.append(json.loads(body))   # instead of Docker: recorded, answered by the test
 
     _NotDeployed.skipped = []
+    _CreatedThroughCognito.created = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(kms_models.KmsBackend, "create_key", create_key)
         patch.setattr(parsing, "resource_class_from_type", class_from_type)
@@ -190,7 +253,7 @@ def _deploy(assembly: Any, region: str = REGION) -> Deployment:
     resources = cloudformation.list_stack_resources(StackName=stack_id)["StackResourceSummaries"]
     return Deployment(assembly.stack_name, assembly.template, before, stack["StackStatus"],
                       {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])},
-                      list(_NotDeployed.skipped), provider_requests, resources)
+                      list(_NotDeployed.skipped), provider_requests, resources, list(_CreatedThroughCognito.created))
 
 
 @pytest.fixture(scope="module")
@@ -338,7 +401,7 @@ def test_the_happy_path_is_deployed_as_an_express_machine_beside_the_standard_on
         "EnsureMasterData", "Enrich", "Validate", "Post", "Escalate"}
 
 
-def test_apis_expose_the_public_webhook_and_iam_only_ops_routes(deployed):
+def test_apis_expose_the_public_webhook_iam_only_ops_routes_and_the_console_proxy(deployed):
     from infra.constructs.ops_api import ROUTES
 
     apigateway = boto3.client("apigateway")
@@ -349,7 +412,100 @@ def test_apis_expose_the_public_webhook_and_iam_only_ops_routes(deployed):
             for verb, method in resource.get("resourceMethods", {}).items():
                 methods[(name.rsplit("-", 1)[-1], resource["path"], verb)] = method["authorizationType"]
     assert methods.pop(("webhooks", "/webhooks/{source}", "POST")) == "NONE"
+    # the console's handler authenticates every request from its session cookie
+    assert methods.pop(("console", "/console", "ANY")) == "NONE"
+    assert methods.pop(("console", "/console/{proxy+}", "ANY")) == "NONE"
     assert methods == {("ops", path, verb): "AWS_IAM" for path, verbs in ROUTES.items() for verb in verbs}
+
+
+# ---- the console's users: the pool, its client and groups exist, and a user signs in as the console will ------
+
+def test_the_console_pool_client_and_groups_are_created_and_named_by_the_outputs_and_the_function(deployed):
+    from ledgerlink import settings
+    from ledgerlink.console.roles import ROLE_NAMES
+
+    assert sorted(t for _, t in deployed.cognito) == sorted(
+        r["Type"] for r in deployed.template["Resources"].values() if r["Type"] in CREATED_THROUGH_COGNITO)
+    cognito = boto3.client("cognito-idp")
+    pool_id, client_id = deployed.outputs["ConsoleUserPoolId"], deployed.outputs["ConsoleUserPoolClientId"]
+    pool = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"]
+    assert pool["MfaConfiguration"] == "ON"
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+    assert cognito.get_user_pool_mfa_config(UserPoolId=pool_id)["SoftwareTokenMfaConfiguration"] == {"Enabled": True}
+    assert {g["GroupName"] for g in cognito.list_groups(UserPoolId=pool_id)["Groups"]} == set(ROLE_NAMES)
+    client = cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)["UserPoolClient"]
+    assert "ClientSecret" not in client and "ALLOW_USER_PASSWORD_AUTH" in client["ExplicitAuthFlows"]
+    environments = [f.get("Environment", {}).get("Variables", {}) for f in boto3.client("lambda").list_functions()[
+        "Functions"]]
+    (variables,) = [v for v in environments if v.get("POWERTOOLS_SERVICE_NAME") == "ledgerlink-console"]
+    assert (variables[settings.CONSOLE_USER_POOL_ID], variables[settings.CONSOLE_CLIENT_ID]) == (pool_id, client_id)
+    # the stage is not deployed by moto (its name in the URL is a placeholder); the API and the path are
+    (api_id,) = [api["id"] for api in boto3.client("apigateway").get_rest_apis()["items"]
+                 if api["name"] == f"{deployed.stack_name.lower()}-console"]
+    url = deployed.outputs["ConsoleUrl"]
+    assert url.startswith(f"https://{api_id}.execute-api.{REGION}.amazonaws.com/") and url.endswith("/console/")
+
+
+def _claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+def _totp(secret: str) -> str:
+    """The code an authenticator app shows now; moto checks it against its clock with no window, so never in a
+    step's last two seconds."""
+    from cryptography.hazmat.primitives.hashes import SHA1
+    from cryptography.hazmat.primitives.twofactor.totp import TOTP
+
+    if time.time() % 30 > 28:
+        time.sleep(30 - time.time() % 30)
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8), casefold=True)
+    return TOTP(key, 6, SHA1(), 30, enforce_key_length=False).generate(time.time()).decode()
+
+
+def test_an_invited_user_sets_a_password_and_totp_then_signs_in_with_its_roles_in_the_id_token(deployed, monkeypatch):
+    # what the console's sign-in form does (InitiateAuth USER_PASSWORD_AUTH, then each challenge), no AWS credentials
+    monkeypatch.setenv("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")   # moto checks the codes
+    cognito = boto3.client("cognito-idp")
+    pool_id, client_id = deployed.outputs["ConsoleUserPoolId"], deployed.outputs["ConsoleUserPoolClientId"]
+    cognito.admin_create_user(UserPoolId=pool_id, Username="controller", TemporaryPassword="Temporary-Pass-2026",
+                              MessageAction="SUPPRESS", UserAttributes=[
+                                  {"Name": "email", "Value": "controller@example.com"},
+                                  {"Name": "email_verified", "Value": "true"}])
+    cognito.admin_add_user_to_group(UserPoolId=pool_id, Username="controller", GroupName="approver")
+    cognito.admin_add_user_to_group(UserPoolId=pool_id, Username="controller", GroupName="viewer")
+
+    def sign_in(password: str) -> dict[str, Any]:
+        return cognito.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
+                                     AuthParameters={"USERNAME": "controller", "PASSWORD": password})
+
+    def answer(name: str, session: str, **responses: str) -> dict[str, Any]:
+        return cognito.respond_to_auth_challenge(ClientId=client_id, ChallengeName=name, Session=session,
+                                                 ChallengeResponses={"USERNAME": "controller", **responses})
+
+    invited = sign_in("Temporary-Pass-2026")
+    assert invited["ChallengeName"] == "NEW_PASSWORD_REQUIRED"
+    with pytest.raises(cognito.exceptions.InvalidPasswordException):   # the policy: 14 characters, four classes
+        answer("NEW_PASSWORD_REQUIRED", invited["Session"], NEW_PASSWORD="Short-Pass-1")
+    setup = answer("NEW_PASSWORD_REQUIRED", invited["Session"], NEW_PASSWORD="Ledger-Controller-2026")
+    assert setup["ChallengeName"] == "MFA_SETUP"   # MFA is required: no session before a TOTP app is set up
+    secret = cognito.associate_software_token(Session=setup["Session"])["SecretCode"]
+    code = _totp(secret)
+    with pytest.raises(cognito.exceptions.CodeMismatchException):
+        cognito.verify_software_token(Session=setup["Session"], UserCode=f"{(int(code) + 1) % 1_000_000:06d}")
+    verified = cognito.verify_software_token(Session=setup["Session"], UserCode=_totp(secret))
+    first = answer("MFA_SETUP", verified["Session"])["AuthenticationResult"]
+
+    again = sign_in("Ledger-Controller-2026")
+    assert again["ChallengeName"] == "SOFTWARE_TOKEN_MFA"   # from now on every sign-in asks for the code
+    second = answer("SOFTWARE_TOKEN_MFA", again["Session"],
+                    SOFTWARE_TOKEN_MFA_CODE=_totp(secret))["AuthenticationResult"]
+    for result in (first, second):
+        claims = _claims(result["IdToken"])
+        assert claims["aud"] == client_id and claims["token_use"] == "id"
+        assert claims["iss"] == f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}"
+        assert sorted(claims["cognito:groups"]) == ["approver", "viewer"]
+        assert claims["exp"] - claims["iat"] == 3600
 
 
 def test_operator_roles_exist_with_their_policies(deployed):

@@ -16,7 +16,7 @@ POWERTOOLS_AND_STAGE = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE
 FUNCTION_NAMES = tuple(settings.FUNCTION_SETTINGS)
 SIZING = {"ingest": (256, 10), "normalize": (512, 120), "reconcile": (512, 300), "bank_file": (512, 60),
           "poll": (256, 120), "ops": (512, 30), "flush": (512, 300), "master_data": (256, 60),
-          "revenue_release": (1024, 900)}
+          "revenue_release": (1024, 900), "console": (1024, 30)}
 SECRET_LOOKING = re.compile(r"whsec_|sk_(live|test)_|secretsmanager|-----BEGIN|password|AKIA[0-9A-Z]{16}", re.I)
 
 

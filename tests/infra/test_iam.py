@@ -39,6 +39,7 @@ class Resources:
         self.reports = output_target(template, "ReportsBucketName")
         self.legacy = output_target(template, "LegacyFilesBucketName")
         self.queue = output_target(template, "InboundQueueUrl")
+        self.dlq = output_target(template, "InboundDlqUrl")
         self.state_machine = output_target(template, "StateMachineArn")
         self.happy_path = output_target(template, "HappyPathStateMachineArn")
         self.state_machine_name = self.state_machine  # ref() of Fn::GetAtt Name resolves to the logical id
@@ -225,6 +226,47 @@ class Resources:
                 *self.key_use("s3", ("kms:Decrypt",)),
                 *self.key_use("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
             },
+            # the finance console runs the ops API's services (the same grants) and reads more (test_console_infra.py)
+            "console": {
+                ("dynamodb:GetItem", t["config"], None),               # config_store.active
+                ("dynamodb:Query", t["config"], None),                 # config_store.history: the applied versions
+                ("dynamodb:GetItem", t["exceptions"], None),           # cases.get
+                ("dynamodb:UpdateItem", t["exceptions"], None),        # mark_retrying, resolve, assign, note
+                ("dynamodb:Query", f"{t['exceptions']}/index/by_status", None),     # cases.list (and export)
+                ("dynamodb:Query", f"{t['exceptions']}/index/by_document", None),   # a document's cases (trace)
+                ("dynamodb:GetItem", t["ledger"], None),               # trace, replay of a document
+                ("dynamodb:UpdateItem", t["ledger"], None),            # ledger.transition (exception → ignored)
+                ("dynamodb:Scan", t["ledger"], None),                  # the close check: every posted document
+                ("dynamodb:UpdateItem", t["totals"], None),            # ... the transition's counter
+                ("dynamodb:Query", t["totals"], None),                 # backlog, latest reconciliation summaries
+                ("dynamodb:GetItem", t["limiter"], None),              # backlog: each ERP connection's budget
+                ("dynamodb:GetItem", t["inbox"], None),                # trace, replay, a parked message's last error
+                ("dynamodb:PutItem", t["audit"], None),                # every action audited under the user
+                ("dynamodb:Query", t["audit"], None),                  # audit.on(day): the audit trail page
+                ("dynamodb:Query", t["revenue"], None),                # waterfall: invoice and subscription facts
+                ("dynamodb:Query", f"{t['revenue']}/index/entity_lines", None),     # ... the entity's schedule lines
+                ("states:SendTaskSuccess", self.state_machine, None),  # resume or end the waiting execution
+                ("states:DescribeExecution", "arn:AWS::Partition:states:AWS::Region:AWS::AccountId:execution:"
+                 + self.state_machine_name + ":*", None),              # trace
+                ("states:ListExecutions", self.state_machine, None),   # status: running executions
+                ("states:ListExecutions", self.happy_path, None),      # ... (AWS: StateMachineTypeNotSupported)
+                ("cloudwatch:GetMetricData", "*", None),               # ... then the happy path's execution counts
+                ("s3:GetObject", f"{self.archive}/raw/*", None),       # replay: the archived request bodies
+                ("s3:ListBucket", self.archive, None),                 # ... of a date range (prefix raw/ only)
+                ("s3:GetObject", f"{self.archive}/fetched/*", None),   # close check: a payout's contents
+                ("s3:GetObject", f"{self.books}/books/*", None),       # close check: the book
+                ("s3:ListBucket", self.books, None),
+                ("s3:GetObject", f"{self.reports}/reports/reconciliation/*", None),   # reconciliation reports
+                ("s3:ListBucket", self.reports, None),                 # ... and their list (that prefix only)
+                ("sqs:SendMessage", self.queue, None),                 # replay, the redrive's receive/send fallback
+                ("sqs:GetQueueAttributes", self.queue, None),          # queue depth
+                *{(action, self.dlq, None) for action in (             # dlq.DlqTool: depth, peek, redrive
+                    "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility",
+                    "sqs:DeleteMessage", "sqs:StartMessageMoveTask")},
+                *self.key_use("dynamodb", DYNAMODB_KEY),
+                *self.key_use("s3", ("kms:Decrypt",)),
+                *self.key_use("sqs", ("kms:GenerateDataKey", "kms:Decrypt")),
+            },
             "reconcile": {
                 ("dynamodb:GetItem", t["config"], None),               # config_store.active
                 ("dynamodb:Query", t["totals"], None),                 # control_totals.events / documents
@@ -306,7 +348,7 @@ def resources(assembly) -> Resources:
 
 @pytest.mark.parametrize("name", ["ingest", "normalize", "master_data", "enrich", "validate", "post", "open_exception",
                                   "reconcile", "bank_file", "poll", "ops", "flush", "audit_export",
-                                  "revenue_release"])
+                                  "revenue_release", "console"])
 def test_function_role_grants_exactly_what_its_code_calls(template, resources, name):
     role = function_role(template, resources.functions[name])
     assert grants(template, role) == resources.expected(name)
@@ -332,18 +374,21 @@ def test_no_managed_policies_at_all(template):
     assert not of_type(template, "AWS::IAM::ManagedPolicy")
 
 
-def test_resource_star_only_for_actions_without_resource_level_permissions(template):
+def test_resource_star_only_for_actions_without_resource_level_permissions(assembly, template):
     allowed_on_star = {*XRAY, "xray:GetSamplingRules", "xray:GetSamplingTargets",
                        # Step Functions vended log delivery (CDK adds these for state machine logging)
                        "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
                        "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
                        "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"}
     replay_operator = output_target(template, "ReplayOperatorRoleArn")
+    console = function_role(template, function_names(template, assembly.assets, assembly.outdir)["console"])
     for lid in of_type(template, "AWS::IAM::Role"):
         for action, resource, _ in grants(template, lid):
             if resource == "*":
-                # the SQS console's queue list, before its DLQ redrive page (queue URLs only, no messages)
-                allowed = allowed_on_star | ({"sqs:ListQueues"} if lid == replay_operator else set())
+                # the SQS console's queue list, before its DLQ redrive page (queue URLs only, no messages); the finance
+                # console's count of Express happy-path executions (AWS/States metrics)
+                allowed = (allowed_on_star | ({"sqs:ListQueues"} if lid == replay_operator else set())
+                           | ({"cloudwatch:GetMetricData"} if lid == console else set()))
                 assert action in allowed, (lid, action)
 
 

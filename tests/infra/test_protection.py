@@ -81,13 +81,13 @@ def test_without_waf_both_apis_acknowledge_apig3_and_no_web_acl_exists(assembly,
     assert not [r for r in template["Resources"].values() if r["Type"].startswith("AWS::WAFv2::")]
     paths = {c["constructPath"].split("/")[1] for f in _nag(assembly)["suppressedViolations"]
              if f["ruleName"] == "AwsSolutions-APIG3" for c in f["violatingConstructs"]}
-    assert paths == {"Ingest", "OpsApi"}
+    assert paths == {"Ingest", "OpsApi", "Console"}
 
 
 def test_prod_has_the_waf_without_asking_for_it(protected_assembly):
     assert "waf" not in PROTECTED_CONTEXT and PROTECTED_CONTEXT["stage"] == "prod"
     assert len(of_type(protected_assembly.template, "AWS::WAFv2::WebACL")) == 1
-    assert len(of_type(protected_assembly.template, "AWS::WAFv2::WebACLAssociation")) == 2
+    assert len(of_type(protected_assembly.template, "AWS::WAFv2::WebACLAssociation")) == 3
 
 
 def test_with_waf_apig3_is_satisfied_not_acknowledged(protected_assembly):
@@ -121,7 +121,7 @@ def test_web_acl_runs_managed_rule_groups_and_a_per_ip_rate_limit(web_acl):
                                                        "EvaluationWindowSec": 300}  # waf_rate_limit from context
 
 
-def test_web_acl_guards_both_api_stages(protected_assembly, web_acl):
+def test_web_acl_guards_every_api_stage(protected_assembly, web_acl):
     template = protected_assembly.template
     lid, _ = web_acl
     stages = set(of_type(template, "AWS::ApiGateway::Stage"))
@@ -130,7 +130,7 @@ def test_web_acl_guards_both_api_stages(protected_assembly, web_acl):
         props = association["Properties"]
         assert props["WebACLArn"] == {"Fn::GetAtt": [lid, "Arn"]}
         associated |= {stage for stage in stages if stage in json.dumps(props["ResourceArn"])}
-    assert associated == stages and len(stages) == 2   # webhooks and ops
+    assert associated == stages and len(stages) == 3   # webhooks, ops and the console
 
 
 def test_web_acl_logs_to_an_encrypted_group_without_credentials(protected_assembly, web_acl):
@@ -145,7 +145,7 @@ def test_web_acl_logs_to_an_encrypted_group_without_credentials(protected_assemb
     assert ref(destination).endswith(f":log-group:{group_id}")
     assert ref(group["KmsKeyId"]) in of_type(template, "AWS::KMS::Key")
     redacted = {field["SingleHeader"]["Name"] for field in logging["RedactedFields"]}
-    assert redacted == {"authorization", "x-amz-security-token"}
+    assert redacted == {"authorization", "x-amz-security-token", "cookie"}   # SigV4; the console's session
 
 
 def test_cfn_lint_accepts_the_protected_template(protected_assembly):

@@ -30,13 +30,15 @@ def test_summary_lists_resources_outputs_assets_and_acknowledged_findings(assemb
     assert "WAF          off" in text
     for role in ("OpsReader", "ExceptionResolver", "ReplayOperator", "MappingAdmin"):
         assert f"role         {role:28s} assumable by this account (with MFA)\n" in text
+    assert ("users        ConsoleUserPoolId            admin-created users only, MFA ON (SOFTWARE_TOKEN_MFA), "
+            "passwords of 14+ characters, recovery admin_only\n") in text
 
 
 def test_summary_of_a_protected_deployment(protected_assembly, capsys):
     assert summary.main([str(protected_assembly.outdir)]) == 0
     text = capsys.readouterr().out
     assert "Object Lock  ArchiveBucketName            governance, 3650 days default retention" in text
-    assert "WAF          on, 2 API stage(s):" in text and "1200 req/IP/5 min" in text
+    assert "WAF          on, 3 API stage(s):" in text and "1200 req/IP/5 min" in text
     assert ("assumable by arn:aws:iam::111122223333:role/FinanceOps; arn:aws:iam::111122223333:user/auditor "
             "(with MFA)\n") in text
     assert "ExceptionResolver            assumable by arn:aws:iam::111122223333:role/aws-reserved/" in text

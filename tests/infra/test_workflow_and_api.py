@@ -95,9 +95,12 @@ def test_post_webhooks_source_is_a_lambda_proxy_to_ingest(assembly, template):
     names = function_names(template, assembly.assets, assembly.outdir)
     resources = of_type(template, "AWS::ApiGateway::Resource")
     paths = {lid: r["Properties"]["PathPart"] for lid, r in resources.items()}
+    # the console's API is unauthenticated at API Gateway too: its handler verifies sessions (test_console_infra.py)
+    (console,) = [lid for lid, rest_api in of_type(template, "AWS::ApiGateway::RestApi").items()
+                  if rest_api["Properties"]["Name"].endswith("-console")]
     webhook_methods = [m for m in of_type(template, "AWS::ApiGateway::Method").values()
-                       if m["Properties"]["AuthorizationType"] == "NONE"]
-    (method,) = webhook_methods  # the only unauthenticated method: the ops API requires IAM everywhere
+                       if m["Properties"]["AuthorizationType"] == "NONE" and ref(m["Properties"]["RestApiId"]) != console]
+    (method,) = webhook_methods  # the webhook API's only method; the ops API requires IAM everywhere
     props = method["Properties"]
     assert props["HttpMethod"] == "POST"
     assert paths[ref(props["ResourceId"])] == "{source}"
@@ -150,6 +153,7 @@ STABLE_OUTPUTS = {
     "ReconcileFunctionName", "FlushFunctionName", "AlarmTopicArn", "InboundQueueUrl", "InboundDlqUrl",
     "BankInbox", "BankFileDlqUrl", "StateMachineArn", "HappyPathStateMachineArn", "OpsReaderRoleArn", "ExceptionResolverRoleArn",
     "ReplayOperatorRoleArn", "MappingAdminRoleArn", "RevenueTableName", "RevenueReleaseFunctionName",
+    "ConsoleUrl", "ConsoleUserPoolId", "ConsoleUserPoolClientId",
 }
 
 
