@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Duration, RemovalPolicy, Size
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
@@ -43,6 +43,7 @@ from infra.options import DeploymentOptions
 from ledgerlink import settings
 from ledgerlink.console.roles import Role
 from ledgerlink.store.archive import RAW_PREFIX
+from ledgerlink.store.tables import LEDGER_LOOKUPS
 
 CONSOLE_STAGE = "web"                 # https://<api>.execute-api.<region>.amazonaws.com/web/console/
 CONSOLE_PATH = "console"              # /console and /console/{proxy+}: every page, form and static file
@@ -161,6 +162,16 @@ class FinanceConsole(Construct):
         function.allow(["dynamodb:Query"], [tables["config"].table_arn])        # config_store.history (versions)
         function.allow(["dynamodb:Query"], [tables["audit"].table_arn])         # audit.on(day): the audit trail
         function.allow(["dynamodb:Query"], [revenue])         # waterfall: each line's invoice and subscription facts
+        ledger, exceptions = tables["ledger"].table_arn, tables["exceptions"].table_arn
+        # find: the ledger's keys-only lookup indexes (event, correlation, external, ERP ids), then a case scan
+        function.allow(["dynamodb:Query"], [f"{ledger}/index/by_{attribute}" for attribute in
+                                            sorted(LEDGER_LOOKUPS.values())])
+        function.allow(["dynamodb:Scan"], [exceptions])
+        # a document's timeline reads its Standard execution's history (named by the document id at run time)
+        executions = Stack.of(self).format_arn(service="states", resource="execution",
+                                               resource_name=f"{state_machine.state_machine_name}:*",
+                                               arn_format=ArnFormat.COLON_RESOURCE_NAME)
+        function.allow(["states:GetExecutionHistory"], [executions])
         # (the entity's schedule lines, index entity_lines, are the close check's grant)
         reports_prefix = f"{REPORTS_PREFIX}/"
         function.allow(["s3:GetObject"], [reports.arn_for_objects(f"{reports_prefix}*")])   # a report, JSON or CSV

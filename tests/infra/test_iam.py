@@ -236,7 +236,10 @@ class Resources:
                 ("dynamodb:Query", f"{t['exceptions']}/index/by_document", None),   # a document's cases (trace)
                 ("dynamodb:GetItem", t["ledger"], None),               # trace, replay of a document
                 ("dynamodb:UpdateItem", t["ledger"], None),            # ledger.transition (exception → ignored)
-                ("dynamodb:Scan", t["ledger"], None),                  # the close check: every posted document
+                ("dynamodb:Scan", t["ledger"], None),                  # the close check; find by customer / amount
+                *{("dynamodb:Query", f"{t['ledger']}/index/by_{attribute}", None)   # find: the keys-only lookups
+                  for attribute in ("event_id", "correlation_id", "external_id", "erp_ref")},
+                ("dynamodb:Scan", t["exceptions"], None),              # find: cases naming an event or correlation id
                 ("dynamodb:UpdateItem", t["totals"], None),            # ... the transition's counter
                 ("dynamodb:Query", t["totals"], None),                 # backlog, latest reconciliation summaries
                 ("dynamodb:GetItem", t["limiter"], None),              # backlog: each ERP connection's budget
@@ -248,6 +251,8 @@ class Resources:
                 ("states:SendTaskSuccess", self.state_machine, None),  # resume or end the waiting execution
                 ("states:DescribeExecution", "arn:AWS::Partition:states:AWS::Region:AWS::AccountId:execution:"
                  + self.state_machine_name + ":*", None),              # trace
+                ("states:GetExecutionHistory", "arn:AWS::Partition:states:AWS::Region:AWS::AccountId:execution:"
+                 + self.state_machine_name + ":*", None),              # the timeline's steps
                 ("states:ListExecutions", self.state_machine, None),   # status: running executions
                 ("states:ListExecutions", self.happy_path, None),      # ... (AWS: StateMachineTypeNotSupported)
                 ("cloudwatch:GetMetricData", "*", None),               # ... then the happy path's execution counts
