@@ -137,6 +137,10 @@ def test_reconciliation_calendar_and_close(console, stack):
     console.check("reconciliation-day")
     text = console.open("/close?entity=us01&period=2022-03")
     assert "Tie-outs of us01 for 2022-03" in text and "expected" in text
+    drill = console.driver.find_elements(By.CSS_SELECTOR, "details summary")
+    assert drill and "document(s)" in drill[0].text
+    drill[0].click()
+    assert console.driver.find_elements(By.CSS_SELECTOR, "details[open] table a[href*='/documents/doc_']")
     console.check("close")
 
 
@@ -215,3 +219,13 @@ def test_assign_note_and_bulk_resolve_with_a_reason(console, stack):
     text = console.open("/exceptions?tab=resolved")
     assert case in text
     console.check("exceptions-resolved")
+
+
+def test_audit_trail_names_each_console_user(console, stack):
+    console.sign_in("viewer")
+    text = console.open("/audit")
+    for actor, action in (("console:approver", "exception_approve"), ("console:finance-ops", "exception_resolve"),
+                          ("console:finance-ops", "exception_assign"), ("console:mapping-admin",
+                                                                         "config_impact_checked")):
+        assert any(actor in line and action in line for line in text.splitlines()), (actor, action)
+    console.check("audit")

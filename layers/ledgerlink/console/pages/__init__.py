@@ -8,7 +8,7 @@ from functools import cache
 from ledgerlink.console.pages import layout
 
 MODULES = ("exceptions", "approvals", "search", "reconciliation", "close", "operations", "configuration",
-           "revenue")
+           "revenue", "audit")
 
 __all__ = ["layout", "load"]
 

@@ -12,6 +12,7 @@ from ledgerlink.errors import OpsError
 
 if TYPE_CHECKING:
     from ledgerlink.console.services import ConsoleServices
+    from ledgerlink.service.close_check import DrillItemJson
 
 
 def entities(services: ConsoleServices) -> list[str]:
@@ -46,10 +47,7 @@ def close(request: Request, services: ConsoleServices) -> Response:
         raise OpsError(str(refused), status=400, reason=refused.reason) from None
     rows = []
     for tie in report["tieouts"]:
-        documents = join(html('<li><a href="{href}">{d}</a></li>', href=request.url(f"/documents/{d}"), d=d)
-                         for d in tie["documents"])
-        drill = html('<details><summary>{n} document(s)</summary><ul>{docs}</ul></details>',
-                     n=len(tie["documents"]), docs=documents) if tie["documents"] else "—"
+        drill = _drilldown(request, tie["drilldown"], tie["drilldown_count"]) if tie["drilldown"] else "—"
         rows.append([tie["check"], tie["account"], tie["currency"], tie["expected"], tie["booked"],
                      tie["difference"], html('<span class="status-{s}">{s}</span>',
                                              s="balanced" if tie["status"] == "tied" else "difference"),
@@ -60,3 +58,15 @@ def close(request: Request, services: ConsoleServices) -> Response:
     listing = table(("check", "account", "currency", "expected", "booked", "difference", "status", "basis / problem",
                      "documents"), rows, caption=f"Tie-outs of {entity} for {period}", numeric=frozenset({3, 4, 5}))
     return page(request, "Month-end close", join([form, summary, listing]))
+
+
+def _drilldown(request: Request, items: list[DrillItemJson], count: int) -> Markup:
+    """The documents behind a tie-out: each one's part of expected and of booked, the differing ones first."""
+    rows = [[html('<a href="{h}">{d}</a>', h=request.url(f"/documents/{item['document_id']}"), d=item["document_id"])
+             if item["document_id"].startswith("doc_") else item["document_id"], item["expected"],
+             item["booked"] if item["booked"] is not None else "—", item["difference"] or "—"] for item in items]
+    differing = sum(1 for item in items if item["difference"] not in (None, "0", "0.00"))
+    return html('<details><summary>{n} document(s){d}</summary>{t}</details>', n=count,
+                d=f", {differing} differing" if differing else "",
+                t=table(("document", "expected", "booked", "difference"), rows, caption="Documents behind it",
+                        numeric=frozenset({1, 2, 3})))

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 NAV: tuple[tuple[str, str], ...] = (
     ("/exceptions", "Exceptions"), ("/approvals", "Approvals"), ("/search", "Find and trace"),
     ("/reconciliation", "Reconciliation"), ("/close", "Close"), ("/operations", "Operations"),
-    ("/configuration", "Configuration"), ("/revenue", "Revenue"),
+    ("/configuration", "Configuration"), ("/revenue", "Revenue"), ("/audit", "Audit trail"),
 )
 
 
