@@ -35,7 +35,7 @@ class FakeExceptions:
     def __init__(self):
         self.calls = []
 
-    def list(self, *, status="open", entity=None, reason=None):
+    def list(self, *, status="open", entity=None, reason=None, **filters):
         return [dict(CASE)] if status == "open" and reason in (None, CASE["reason"]) else []
 
     def close(self, exception_id, action, *, actor, reason):

@@ -25,7 +25,6 @@ from http.cookies import CookieError, SimpleCookie
 from importlib import resources
 from typing import TYPE_CHECKING
 
-from ledgerlink.console.html import Markup, html
 from ledgerlink.console.jwt import TokenInvalid
 from ledgerlink.console.roles import Action
 from ledgerlink.errors import OpsError
@@ -158,23 +157,21 @@ def _mapping(value: object) -> Mapping[str, object]:
     return value if isinstance(value, Mapping) else {}
 
 
-def parse_event(event: Mapping[str, object]) -> Request:
-    """A ``Request`` from an API Gateway REST proxy event (the local front builds the same events)."""
-    path = str(event.get("path") or "/")
-    context = _mapping(event.get("requestContext"))
-    stage_path = str(context.get("path") or path)
-    base = stage_path[: len(stage_path) - len(path)] + PREFIX if stage_path.endswith(path) else PREFIX
-    inner = path[len(PREFIX):] if path.startswith(PREFIX) else path
-    headers = {str(k).lower(): str(v) for k, v in _mapping(event.get("headers")).items()}
-    cookies: dict[str, str] = {}
+def _cookies(header: str) -> dict[str, str]:
     try:
-        jar = SimpleCookie(headers.get("cookie", ""))
-        cookies = {name: morsel.value for name, morsel in jar.items()}
+        jar = SimpleCookie(header)
     except CookieError:
-        cookies = {}
-    raw_query = _mapping(event.get("multiValueQueryStringParameters")) or {
+        return {}
+    return {name: morsel.value for name, morsel in jar.items()}
+
+
+def _query(event: Mapping[str, object]) -> dict[str, list[str]]:
+    raw = _mapping(event.get("multiValueQueryStringParameters")) or {
         k: [v] for k, v in _mapping(event.get("queryStringParameters")).items()}
-    query = {str(k): [str(v) for v in (vs if isinstance(vs, list) else [vs])] for k, vs in raw_query.items()}
+    return {str(k): [str(v) for v in (vs if isinstance(vs, list) else [vs])] for k, vs in raw.items()}
+
+
+def _body(event: Mapping[str, object]) -> str:
     body = event.get("body") or ""
     if event.get("isBase64Encoded") and isinstance(body, str):
         try:
@@ -183,10 +180,23 @@ def parse_event(event: Mapping[str, object]) -> Request:
             raise OpsError("the body could not be read", status=400, reason="bad_form") from None
     if not isinstance(body, str) or len(body) > MAX_BODY:
         raise OpsError("the form is too large", status=413, reason="form_too_large")
+    return body
+
+
+def parse_event(event: Mapping[str, object]) -> Request:
+    """A ``Request`` from an API Gateway REST proxy event (the local front builds the same events)."""
+    path = str(event.get("path") or "/")
+    context = _mapping(event.get("requestContext"))
+    stage_path = str(context.get("path") or path)
+    base = stage_path[: len(stage_path) - len(path)] + PREFIX if stage_path.endswith(path) else PREFIX
+    inner = path[len(PREFIX):] if path.startswith(PREFIX) else path
+    headers = {str(k).lower(): str(v) for k, v in _mapping(event.get("headers")).items()}
+    body = _body(event)
     form = _pairs(body) if "application/x-www-form-urlencoded" in headers.get("content-type", "") else {}
     secure = headers.get("x-forwarded-proto", "https") == "https" and str(context.get("stage")) != "local"
-    return Request(method=str(event.get("httpMethod") or "GET").upper(), path=inner or "/", query=query, form=form,
-                   cookies=cookies, base=base, secure=secure, request_id=str(context.get("requestId") or ""))
+    return Request(method=str(event.get("httpMethod") or "GET").upper(), path=inner or "/", query=_query(event),
+                   form=form, cookies=_cookies(headers.get("cookie", "")), base=base, secure=secure,
+                   request_id=str(context.get("requestId") or ""))
 
 
 def handle(event: Mapping[str, object], services: ConsoleServices | None = None) -> dict[str, object]:
@@ -249,7 +259,3 @@ def _static(name: str) -> Response:
         raise OpsError("no such asset", status=404, reason="not_found")
     text = resources.files("ledgerlink.console").joinpath("static", name).read_text("utf-8")
     return Response(200, text, content_type=STATIC[name], headers={"Cache-Control": "public, max-age=300"})
-
-
-def markup(value: str) -> Markup:
-    return html("{v}", v=value)

@@ -72,41 +72,29 @@ def _int(request: Request, name: str) -> int | None:
     return int(text)
 
 
-def filtered(request: Request, services: ConsoleServices) -> list[dict[str, Any]]:
+def filtered(request: Request, services: ConsoleServices) -> list[dict[str, object]]:
+    """The cases of the tab that match the page's filters, in its sort order (the service filters and sorts)."""
     tab = request.arg("tab", "open")
     if tab not in TABS:
         raise OpsError(f"unknown tab {tab!r} (open, resolved)", status=400, reason="bad_filter")
     sort = request.arg("sort", "-opened_at")
     if sort not in dict(SORTS):
         raise OpsError(f"unknown sort {sort!r}", status=400, reason="bad_filter")
-    low, high, min_age = _decimal(request, "min_amount"), _decimal(request, "max_amount"), _int(request, "min_age_days")
-    cases: list[dict[str, Any]] = []
+    low, high, age = _decimal(request, "min_amount"), _decimal(request, "max_amount"), _int(request, "min_age_days")
+    cases: list[dict[str, object]] = []
     for status in TABS[tab]:
-        cases.extend(services.exceptions.list(status=status, entity=request.arg("entity") or None,
-                                              reason=request.arg("reason") or None))
-    kept = []
-    for case in cases:
-        amount, _ = case_amount(case)
-        age = age_days(case)
-        if request.arg("source") and case.get("source") != request.arg("source"):
-            continue
-        if request.arg("assignee") and case.get("assignee") != request.arg("assignee"):
-            continue
-        if min_age is not None and (age is None or age < min_age):
-            continue
-        if (low is not None or high is not None) and (amount is None or (low is not None and amount < low)
-                                                      or (high is not None and amount > high)):
-            continue
-        kept.append(case)
-    key = sort.lstrip("-")
-    if key == "amount":
-        kept.sort(key=lambda c: case_amount(c)[0] or Decimal(0))
-    else:
-        field = {"entity": "entity_id"}.get(key, key)
-        kept.sort(key=lambda c: str(c.get(field) or ""))
-    if sort.startswith("-"):
-        kept.reverse()
-    return kept
+        cases.extend(services.exceptions.list(
+            status=status, sort=sort, entity=request.arg("entity") or None, reason=request.arg("reason") or None,
+            source=request.arg("source") or None, min_age_days=age, min_amount=low, max_amount=high,
+            assignee=request.arg("assignee") or None))
+    if len(TABS[tab]) > 1:   # one sorted list per status: merge them in the same order
+        key = sort.lstrip("-")
+        if key == "amount":
+            cases.sort(key=lambda c: case_amount(c)[0] or Decimal(0), reverse=sort.startswith("-"))
+        else:
+            column = {"entity": "entity_id"}.get(key, key)
+            cases.sort(key=lambda c: str(c.get(column) or ""), reverse=sort.startswith("-"))
+    return cases
 
 
 @route("GET", "/")
@@ -211,30 +199,44 @@ def _json_block(value: object) -> Markup:
     return html('<pre tabindex="0">{text}</pre>', text=json.dumps(redact(value), indent=2, sort_keys=True, default=str))
 
 
-@route("GET", "/exceptions/{exception_id}")
-def case_page(request: Request, services: ConsoleServices, exception_id: str) -> Response:
-    from ledgerlink.console.redact import redacted_text
-    from ledgerlink.service.exceptions import public
-
-    case = public(services.exceptions.get(exception_id))
+def _facts(case: Mapping[str, Any]) -> Markup:
     amount, currency = case_amount(case)
     facts = [("status", case.get("status")), ("reason", case.get("reason")), ("message", case.get("message")),
              ("entity", case.get("entity_id")), ("source", case.get("source")),
              ("amount", f"{amount} {currency}" if amount is not None else "—"),
              ("opened", case.get("opened_at")), ("assignee", case.get("assignee") or "—"),
              ("correlation id", case.get("correlation_id")), ("waiting execution", case.get("waiting_execution"))]
+    return html('<dl class="facts">{f}</dl>', f=join(html("<dt>{k}</dt><dd>{v}</dd>", k=k,
+                                                           v="—" if v in (None, "") else v) for k, v in facts))
+
+
+def _document(services: ConsoleServices, document_id: object) -> Markup:
+    stored = services.ops.ledger.get(str(document_id)) if document_id else None
+    if not stored:
+        return html("<p>not in the ledger</p>")
+    document = stored.get("document")
+    return _json_block(json.loads(document) if isinstance(document, str) else document)
+
+
+def _raw(services: ConsoleServices, archive_key: object) -> Markup:
+    from ledgerlink.console.redact import redacted_text
+
+    if not archive_key:
+        return html("<p>no archived payload</p>")
+    try:
+        return html('<pre tabindex="0">{t}</pre>', t=redacted_text(services.archive.get(str(archive_key))))
+    except Exception as exc:   # an archived object that is gone or unreadable: say so, keep the page
+        return html("<p>raw payload unavailable ({kind})</p>", kind=type(exc).__name__)
+
+
+@route("GET", "/exceptions/{exception_id}")
+def case_page(request: Request, services: ConsoleServices, exception_id: str) -> Response:
+    from ledgerlink.service.exceptions import public
+
+    case = public(services.exceptions.get(exception_id))
     document_id = case.get("document_id")
     trace = html('<a href="{href}">Trace of document {id}</a>', href=request.url(f"/documents/{document_id}"),
                  id=document_id) if document_id else html("<span>no document (the payload never normalized)</span>")
-    stored = services.ops.ledger.get(document_id) if document_id else None
-    document = _json_block(json.loads(stored["document"]) if stored and isinstance(stored.get("document"), str)
-                           else (stored or {}).get("document")) if stored else html("<p>not in the ledger</p>")
-    raw = Markup("")
-    if case.get("archive_key"):
-        try:
-            raw = html('<pre tabindex="0">{t}</pre>', t=redacted_text(services.archive.get(str(case["archive_key"]))))
-        except Exception as exc:   # an archived object that is gone or unreadable: say so, keep the page
-            raw = html("<p>raw payload unavailable ({kind})</p>", kind=type(exc).__name__)
     history = table(("at", "action", "by", "note"), [[h.get("at"), h.get("action"), h.get("by"),
                                                       h.get("note") or h.get("reason") or ""]
                                                      for h in case.get("history") or []], caption="History")
@@ -242,11 +244,11 @@ def case_page(request: Request, services: ConsoleServices, exception_id: str) ->
     approval = html('<p><a href="{href}">Approve or reject on the approvals page</a></p>',
                     href=request.url("/approvals")) if case.get("reason") == "approval_required" else Markup("")
     body = html(
-        '<dl class="facts">{facts}</dl><h2>Suggested fix</h2><p>{fix}</p>{approval}<p>{trace}</p>{actions}'
+        '{facts}<h2>Suggested fix</h2><p>{fix}</p>{approval}<p>{trace}</p>{actions}'
         '<h2>History</h2>{history}<h2>Document</h2>{document}<h2>Raw payload (redacted)</h2>{raw}',
-        facts=join(html("<dt>{k}</dt><dd>{v}</dd>", k=k, v="—" if v in (None, "") else v) for k, v in facts),
-        fix=case.get("suggested_fix") or "none given", approval=approval, trace=trace, actions=actions,
-        history=history, document=document, raw=raw or html("<p>no archived payload</p>"))
+        facts=_facts(case), fix=case.get("suggested_fix") or "none given", approval=approval, trace=trace,
+        actions=actions, history=history, document=_document(services, document_id),
+        raw=_raw(services, case.get("archive_key")))
     return page(request, f"Case {exception_id}", body)
 
 

@@ -30,7 +30,8 @@ def search_page(request: Request, services: ConsoleServices) -> Response:
         return page(request, "Find and trace", form)
     ops = services.ops
     try:
-        found = search(text, ledger=ops.ledger, inbox=ops.inbox, cases=ops.cases).to_dict()
+        found = search(text, ledger=ops.ledger, inbox=ops.inbox, cases=ops.cases,
+                       sources=[source.id for source in ops.config()[1].sources]).to_dict()
     except ValueError as error:
         raise OpsError(str(error), status=400, reason="bad_query") from None
     documents = table(("document", "type", "entity", "source", "status", "amount", "accounting date", "ERP reference",
