@@ -39,6 +39,41 @@ def test_sign_in_required_and_security_headers(stack):
         assert answer.code == 303 and "why=" in answer.headers["Location"]
 
 
+def test_sign_in_page_is_accessible_and_refuses_a_wrong_password(console, stack):
+    console.driver.delete_all_cookies()
+    console.open("/login")
+    console.check("sign-in")
+    console.driver.find_element(By.NAME, "username").send_keys("viewer")
+    console.driver.find_element(By.NAME, "password").send_keys("not-the-password")
+    text = console.click("form.signin button[type=submit]")
+    assert "bad_credentials" in text and not console.driver.get_cookie("ll_session")
+
+
+# Every action a role lacks, sent by that role as a crafted request (valid session and CSRF token): the server
+# refuses it with 403 forbidden before it touches anything. (The actions a role has are exercised by the tests of
+# each job.)
+ACTIONS = {
+    "work_cases": ("/exceptions/bulk", {"ids": "exc_0", "action": "ignore", "text": "x"}),
+    "work_cases_one": ("/exceptions/exc_0/ignore", {"text": "x"}),
+    "approve": ("/approvals/exc_0/approve", {"text": "x"}),
+    "reject": ("/approvals/exc_0/reject", {"text": "x"}),
+    "redrive": ("/operations/redrive", {"dry_run": "no"}),
+    "replay": ("/operations/replay", {"document": "doc_0", "dry_run": "no"}),
+    "configure": ("/configuration/impact", {"yaml": "version: 1"}),
+}
+MAY = {"viewer": set(), "finance_ops": {"work_cases", "work_cases_one"}, "approver": {"approve", "reject"},
+       "ops_admin": {"redrive", "replay"}, "mapping_admin": {"configure"}}
+
+
+@pytest.mark.parametrize("role", sorted(MAY))
+def test_every_action_a_role_lacks_is_refused_by_the_server(stack, role):
+    for action, (path, form) in ACTIONS.items():
+        if action in MAY[role]:
+            continue
+        status, _, headers = stack.request(role, "POST", path, form)
+        assert (status, headers.get("X-LedgerLink-Reason")) == (403, "forbidden"), (role, action)
+
+
 def test_exceptions_queue_filter_export_and_counts(console, stack):
     console.sign_in("finance_ops")
     text = console.open("/exceptions")

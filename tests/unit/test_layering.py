@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "ledgerlink"
 
 # layer -> the ledgerlink layers it must never import. Everything else inside ledgerlink is allowed.
 # The foundation modules (clock, errors, settings) may be imported by every layer.
-OUTER = {"service", "ops", "local", "cli", "cli_support", "wiring"}
+OUTER = {"service", "ops", "console", "local", "cli", "cli_support", "wiring"}
 FORBIDDEN: dict[str, set[str]] = {
     "model": {"config", "store", "pipeline", "connectors.sources", "connectors.erps", "totals"} | OUTER,
     "config": {"store", "pipeline", "connectors.sources", "connectors.erps", "totals"} | OUTER,   # but see DISCOVERY
@@ -24,8 +24,9 @@ FORBIDDEN: dict[str, set[str]] = {
     "pipeline": {"store", "connectors.sources", "connectors.erps"} | OUTER,
     "connectors.sources": {"store", "connectors.erps"} | OUTER,   # normalizers may apply pipeline's pure rules
     "connectors.erps": {"pipeline", "connectors.sources"} | OUTER,
-    "service": {"local", "cli", "cli_support", "wiring"},
-    "ops": {"local", "cli", "cli_support"},
+    "service": {"console", "local", "cli", "cli_support", "wiring"},
+    "ops": {"console", "local", "cli", "cli_support"},
+    "console": {"local", "cli", "cli_support"},   # the web console: pages over service/ and ops/, built by wiring
 }
 
 # config/ discovers the connector packages: it may import a package's registry (``connectors.sources``), and each

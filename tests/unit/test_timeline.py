@@ -200,3 +200,24 @@ def test_a_retry_recorded_in_the_second_after_the_execution_resumed_still_comes_
     assert [(entry.step, entry.at) for entry in timeline(traced)][-4:] == [
         ("exception_opened", iso(2)), ("exception_retried", iso(60)),
         ("master_data", at(59.995).isoformat(timespec="milliseconds")), ("post", at(60.3).isoformat(timespec="milliseconds"))]
+
+
+def test_a_case_written_seconds_away_from_its_steps_keeps_its_own_order() -> None:
+    # Under load the case is written four seconds after OpenException began, and stamped in the same second as the
+    # retry, whose Decision the history puts a second earlier: the case's history order still holds.
+    history = [event("ExecutionStarted", 2), entered("Escalated", 2.010, "ChoiceStateEntered"),
+               entered("OpenException", 2.020), entered("Decision", 5.100, "ChoiceStateEntered"),
+               entered("PrepareRetry", 5.110, "PassStateEntered"), entered("EnsureMasterData", 8.120),
+               event("ExecutionSucceeded", 9.5)]
+    case = {**CASE, "history": [{"at": iso(6), "action": "opened", "by": "ledgerlink", "reason": "period_closed"},
+                                {"at": iso(6), "action": "retry", "by": ALICE, "note": "now"},
+                                {"at": iso(9), "action": "resolved", "by": "ledgerlink", "note": "posted"}]}
+    stored = item(DOCUMENT, status="posted", config_version=3, registered_at=int(at(1).timestamp()),
+                  erp_ref="JE-9", erp_connection="books", posted_at=iso(9), posted_accounting_date="2022-01-01")
+    traced = trace(DOCUMENT.document_id, ledger=FakeLedger([stored]), inbox=FakeInbox([CLAIM]),
+                   cases=FakeCases([case]),
+                   workflow=FakeWorkflow({DOCUMENT.document_id: {"status": "SUCCEEDED"}},
+                                         {DOCUMENT.document_id: history}), with_steps=True)
+    steps_in_order = [entry.step for entry in timeline(traced)]
+    assert steps_in_order.index("exception_opened") < steps_in_order.index("exception_retried") \
+        < steps_in_order.index("master_data") < steps_in_order.index("exception_resolved")

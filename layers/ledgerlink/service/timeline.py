@@ -74,12 +74,16 @@ class TimelineEntry:
                 "config_version": self.config_version}
 
 
+ANCHOR_SECONDS = 5   # how far a case entry may be from the step it answers to (writes lag under load)
+
+
 @dataclass(frozen=True, slots=True)
 class _Dated:
     second: datetime
     rank: int
     instant: datetime
     entry: TimelineEntry
+    case: tuple[str, int] | None = None      # (exception id, place in its history): a case entry
 
 
 def instant(stored: object) -> datetime | None:
@@ -112,7 +116,8 @@ class _Timeline:
             for state in (OPENING_STATE, DECISION_STATE)}
 
     def add(self, stored_at: object, rank: str, step: str, detail: str, *, who: str | None = None,
-            config_version: int | None = None, precise: bool = False, anchor: str | None = None) -> None:
+            config_version: int | None = None, precise: bool = False, anchor: str | None = None,
+            case: tuple[str, int] | None = None) -> None:
         moment = instant(stored_at)
         if moment is None:
             return
@@ -122,22 +127,34 @@ class _Timeline:
             second, exact, rank_number = anchored.replace(microsecond=0), anchored, RANK["step"]
         shown = moment.isoformat(timespec="milliseconds" if precise else "seconds")
         self.entries.append(_Dated(second, rank_number, exact, TimelineEntry(shown, step, detail, who,
-                                                                             config_version)))
+                                                                             config_version), case))
 
     def _anchor(self, state: str, second: datetime) -> datetime | None:
-        """The first unused instant of ``state`` in ``second`` or the one before (the case is written after the
-        step began: the open-exception task writes it, a retry is recorded after it resumed the execution): just
-        after it (an opening), just before it (a decision the execution resumed with)."""
-        for number, moment in enumerate(self.anchors[state]):
-            if second - timedelta(seconds=1) <= moment.replace(microsecond=0) <= second:
-                del self.anchors[state][number]
-                nudge = timedelta(microseconds=1)
-                return moment + nudge if state == OPENING_STATE else moment - nudge
-        return None
+        """The unused instant of ``state`` nearest to ``second`` within :data:`ANCHOR_SECONDS` (the open-exception
+        task writes the case after its step began; a retry is written just before the execution resumes, or after
+        it under load): just after it (an opening), just before it (a decision the execution resumed with)."""
+        window = timedelta(seconds=ANCHOR_SECONDS)
+        near = [(abs(moment.replace(microsecond=0) - second), number) for number, moment in
+                enumerate(self.anchors[state]) if abs(moment.replace(microsecond=0) - second) <= window]
+        if not near:
+            return None
+        moment = self.anchors[state].pop(min(near)[1])
+        nudge = timedelta(microseconds=1)
+        return moment + nudge if state == OPENING_STATE else moment - nudge
 
     def ordered(self) -> list[TimelineEntry]:
-        return [dated.entry for dated in sorted(self.entries,
-                                                key=lambda dated: (dated.second, dated.rank, dated.instant))]
+        """Sorted by second, pipeline order, instant; then each case's entries put back in its history's order
+        in the places they took (a case's history is the truth about its own order, whatever the clocks say)."""
+        ranked = sorted(self.entries, key=lambda dated: (dated.second, dated.rank, dated.instant))
+        by_case: dict[str, list[int]] = {}
+        for place, dated in enumerate(ranked):
+            if dated.case is not None:
+                by_case.setdefault(dated.case[0], []).append(place)
+        for places in by_case.values():
+            in_history = sorted((ranked[place] for place in places), key=lambda dated: dated.case or ("", 0))
+            for place, dated in zip(places, in_history, strict=True):
+                ranked[place] = dated
+        return [dated.entry for dated in ranked]
 
 
 def _field(data: object, name: str) -> object:
@@ -202,13 +219,16 @@ _CASE_STEPS = {"opened": "exception_opened", "reopened": "exception_reopened", "
                "resolved": "exception_resolved", "ignored": "exception_ignored"}
 
 
-def _case_entries(trace: Trace) -> list[tuple[Mapping[str, object], Mapping[str, object]]]:
-    """(case, history entry) of every case of the document, in time order (each case's history in its own)."""
-    entries = [(case, entry) for case in trace["exceptions"] for entry in _entries(case.get("history"))]
-    return sorted(entries, key=lambda pair: instant(pair[1].get("at")) or datetime.min.replace(tzinfo=UTC))
+def _case_entries(trace: Trace) -> list[tuple[Mapping[str, object], Mapping[str, object], int]]:
+    """(case, history entry, its place in the history) of every case of the document, in time order (each case's
+    history in its own)."""
+    entries = [(case, entry, place) for case in trace["exceptions"]
+               for place, entry in enumerate(_entries(case.get("history")))]
+    return sorted(entries, key=lambda found: (instant(found[1].get("at")) or datetime.min.replace(tzinfo=UTC),
+                                              found[2]))
 
 
-def _case(line: _Timeline, case: Mapping[str, object], entry: Mapping[str, object]) -> None:
+def _case(line: _Timeline, case: Mapping[str, object], entry: Mapping[str, object], place: int) -> None:
     action = str(entry.get("action") or "")
     actor = str(entry.get("by") or "ledgerlink")
     person = None if actor in SYSTEM_ACTORS else actor
@@ -216,12 +236,13 @@ def _case(line: _Timeline, case: Mapping[str, object], entry: Mapping[str, objec
     step = _CASE_STEPS.get(action, f"exception_{action}")
     if action in ("opened", "reopened"):
         line.add(entry.get("at"), "case_opened", step,
-                 f"case {case.get('exception_id')} {action}, reason {case.get('reason')}", anchor=OPENING_STATE)
+                 f"case {case.get('exception_id')} {action}, reason {case.get('reason')}", anchor=OPENING_STATE,
+                 case=(str(case.get("exception_id")), place))
         return
     detail = f"case {case.get('exception_id')} {action} by {actor}{note}"
     decided = action == "retry" or person is not None   # what a waiting execution resumes with
     line.add(entry.get("at"), "person" if decided else "case_closed", step, detail, who=person,
-             anchor=DECISION_STATE if decided else None)
+             anchor=DECISION_STATE if decided else None, case=(str(case.get("exception_id")), place))
 
 
 def _posted(line: _Timeline, trace: Trace) -> None:
@@ -251,7 +272,7 @@ def timeline(trace: Trace) -> list[TimelineEntry]:
     _normalized(line, trace)
     for step in trace["steps"]:
         _step(line, step)
-    for case, entry in _case_entries(trace):
-        _case(line, case, entry)
+    for case, entry, place in _case_entries(trace):
+        _case(line, case, entry, place)
     _posted(line, trace)
     return line.ordered()
