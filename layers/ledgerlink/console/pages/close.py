@@ -12,7 +12,7 @@ from ledgerlink.errors import OpsError
 
 if TYPE_CHECKING:
     from ledgerlink.console.services import ConsoleServices
-    from ledgerlink.service.close_check import DrillItemJson
+    from ledgerlink.service.recon_calendar import CloseDrilldown
 
 
 def entities(services: ConsoleServices) -> list[str]:
@@ -34,6 +34,7 @@ def entity_period_form(request: Request, services: ConsoleServices, action: str,
 def close(request: Request, services: ConsoleServices) -> Response:
     from ledgerlink import wiring
     from ledgerlink.service.close_check import CloseCheckRefused
+    from ledgerlink.service.recon_calendar import close_drilldown
 
     form = entity_period_form(request, services, "/close", "Period", "period")
     entity, period = request.arg("entity"), request.arg("period")
@@ -47,7 +48,7 @@ def close(request: Request, services: ConsoleServices) -> Response:
         raise OpsError(str(refused), status=400, reason=refused.reason) from None
     rows = []
     for tie in report["tieouts"]:
-        drill = _drilldown(request, tie["drilldown"], tie["drilldown_count"]) if tie["drilldown"] else "—"
+        drill = _drilldown(request, close_drilldown(report, tie["name"])) if tie["drilldown"] else "—"
         rows.append([tie["check"], tie["account"], tie["currency"], tie["expected"], tie["booked"],
                      tie["difference"], html('<span class="status-{s}">{s}</span>',
                                              s="balanced" if tie["status"] == "tied" else "difference"),
@@ -60,8 +61,9 @@ def close(request: Request, services: ConsoleServices) -> Response:
     return page(request, "Month-end close", join([form, summary, listing]))
 
 
-def _drilldown(request: Request, items: list[DrillItemJson], count: int) -> Markup:
+def _drilldown(request: Request, found: CloseDrilldown) -> Markup:
     """The documents behind a tie-out: each one's part of expected and of booked, the differing ones first."""
+    items, count = found.items, found.count
     rows = [[html('<a href="{h}">{d}</a>', h=request.url(f"/documents/{item['document_id']}"), d=item["document_id"])
              if item["document_id"].startswith("doc_") else item["document_id"], item["expected"],
              item["booked"] if item["booked"] is not None else "—", item["difference"] or "—"] for item in items]
