@@ -23,7 +23,7 @@ from ledgerlink.service.exceptions import ExceptionsService
 
 from tests.conftest import EVENTS
 from tests.functional.conftest import DELETE, Stack, config_with
-from tests.functional.test_approvals import BOB, CAROL, CountingWorkflow, service, thresholds
+from tests.functional.test_approvals import BOB, CAROL, CountingWorkflow, service, settle, thresholds
 from tests.functional.test_governance import audit_actions
 
 CENTS = {"in_work_a": 1500, "in_work_b": 2000, "in_work_c": 5000}
@@ -51,9 +51,8 @@ def cases(stack: Stack) -> dict[str, dict[str, Any]]:
     for invoice_id, cents in CENTS.items():
         stack.send(invoice_event(invoice_id, cents))
     stack.send_event("04-charge.refunded.json")
-    stack.drain()
     found: dict[str, dict[str, Any]] = {}
-    for case in stack.exceptions.list("open"):
+    for case in settle(stack, len(CENTS) + 1):
         if case["reason"] == "mapping_missing":
             found["refund"] = case
         else:
@@ -75,7 +74,7 @@ def test_the_queue_is_filtered_and_sorted_for_the_console(stack: Stack, cases: d
     assert sorted(ids(exceptions.list())) == sorted([a, b, c, refund])   # the existing call: every open case
     assert ids(exceptions.list(sort="amount")) == [a, b, c, refund]       # no amount: last
     assert ids(exceptions.list(sort="-amount")) == [c, b, a, refund]
-    assert ids(exceptions.list(min_amount=Decimal("16"))) == [b, c]       # the refund has no amount: left out
+    assert ids(exceptions.list(min_amount=Decimal("16"), sort="amount")) == [b, c]   # the refund has none: left out
     assert ids(exceptions.list(max_amount=Decimal("20.00"), sort="amount")) == [a, b]
     assert ids(exceptions.list(min_amount=Decimal("15.00"), max_amount=Decimal("15.00"))) == [a]
     assert ids(exceptions.list(reason="mapping_missing")) == [refund]
@@ -188,7 +187,6 @@ def test_a_bulk_sent_twice_at_once_resumes_each_case_once(stack: Stack, cases: d
 
 
 def test_one_failing_case_does_not_stop_the_others(stack: Stack, cases: dict[str, dict[str, Any]]) -> None:
-    exceptions, counting = service(stack)
     a, b, c = (cases[k]["exception_id"] for k in CENTS)
     broken = stack.exceptions.get(b)["task_token"]
 
@@ -198,8 +196,7 @@ def test_one_failing_case_does_not_stop_the_others(stack: Stack, cases: dict[str
                 raise ConnectionError("the Step Functions endpoint did not answer")
             super().send_task_success(task_token, output)
 
-    flaky = Flaky(stack.resources.state_machine_arn)
-    exceptions._workflow = flaky
+    exceptions, _ = service(stack, Flaky(stack.resources.state_machine_arn))
     results = exceptions.bulk("retry", [a, b, c], actor=BOB)
     assert [(r["ok"], r["reason"]) for r in results] == [(True, None), (False, "failed"), (True, None)]
     assert "ConnectionError" in str(results[1]["message"])
@@ -208,8 +205,11 @@ def test_one_failing_case_does_not_stop_the_others(stack: Stack, cases: dict[str
     assert back["status"] == "open" and back["task_token"] == broken
     assert [e["action"] for e in back["history"]][-2:] == ["retry", "released"]
     stack.wait_for_executions()
-    exceptions._workflow = counting
+    exceptions, counting = service(stack)
     assert exceptions.bulk("retry", [b], actor=BOB)[0]["ok"] is True
+    ((token, _),) = counting.sent
+    assert token == broken
+    stack.wait_for_executions()   # no execution of this test runs on into the next one
 
 
 def test_bulk_ignore_closes_each_case_and_ends_its_execution(stack: Stack, cases: dict[str, dict[str, Any]]) -> None:
@@ -242,6 +242,7 @@ def test_bulk_requests_are_checked_before_anything_is_done(stack: Stack, cases: 
     assert exceptions.bulk("retry", [], actor=BOB) == []
     # 200 ids is the most: all the same case here, acted on once
     assert len(exceptions.bulk("retry", [a] * 200, actor=BOB)) == 1 and len(workflow.sent) == 1
+    stack.wait_for_executions()   # no execution of this test runs on into the next one
 
 
 def test_a_case_superseded_by_a_later_one_reopens_when_its_failure_comes_back(stack: Stack) -> None:
@@ -273,8 +274,12 @@ def test_a_case_superseded_by_a_later_one_reopens_when_its_failure_comes_back(st
 def test_the_ops_api_keeps_working_on_a_service_built_the_old_way(stack: Stack,
                                                                   cases: dict[str, dict[str, Any]]) -> None:
     """Callers that build the service without the new arguments (the ops API's list) are unchanged."""
-    exceptions, _ = service(stack)
-    old_style = ExceptionsService(cases=stack.exceptions, ledger=stack.ledger, workflow=exceptions._workflow,
-                                  audit=exceptions._audit, config=exceptions._config)
+    from ledgerlink.store.audit import DynamoAudit
+    from ledgerlink.store.config_store import DynamoConfigStore
+
+    tables = stack.resources.tables
+    old_style = ExceptionsService(cases=stack.exceptions, ledger=stack.ledger,
+                                  workflow=CountingWorkflow(stack.resources.state_machine_arn),
+                                  audit=DynamoAudit(tables["audit"]), config=DynamoConfigStore(tables["config"]).active)
     listed = old_style.list(status="open", entity="us01", reason="approval_required")
     assert len(listed) == 3 and all(case["waiting_execution"] for case in listed)
