@@ -142,6 +142,21 @@ def test_approval_posts_once_and_only_approvers_decide(console, stack):
     assert status == 409, body[:300]                                   # never a second posting
 
 
+def test_a_rejection_needs_a_reason_and_ends_the_document(console, stack):
+    case = _first_case(stack, "approval_required")
+    console.sign_in("approver")
+    console.open("/approvals")
+    reason = console.driver.find_element(By.CSS_SELECTOR, f"form[action$='/approvals/{case}/reject'] input[name=text]")
+    assert console.driver.execute_script("return arguments[0].validity.valueMissing;", reason)  # the form asks
+    status, _, headers = stack.request("approver", "POST", f"/approvals/{case}/reject", {"text": ""})
+    assert status == 400 and headers["X-LedgerLink-Reason"] == "reason_required"   # and so does the server
+    reason.send_keys("duplicate of an invoice already billed")
+    text = console.click(f"form[action$='/approvals/{case}/reject'] button")
+    assert f"{case}: rejected" in text and f"/exceptions/{case}" not in console.driver.page_source
+    text = console.open(f"/exceptions/{case}")
+    assert "rejected" in text and "duplicate of an invoice already billed" in text
+
+
 def test_find_and_trace(console, stack):
     console.sign_in("viewer")
     console.open("/search")

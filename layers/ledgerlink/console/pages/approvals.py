@@ -40,7 +40,7 @@ def approvals(request: Request, services: ConsoleServices) -> Response:
                 'required maxlength="2000"></label><button type="submit">Reject</button></form>',
                 a=request.url(base + "/approve"), r=request.url(base + "/reject"), csrf=csrf_field(request))
         rows.append([link, document, case.get("entity_id") or "—",
-                     f"{amount} {currency}" if amount is not None else "—", detail.get("threshold", "—"),
+                     f"{amount} {currency}" if amount is not None else "—", f"{detail.get('threshold')} {detail.get('currency') or ''}".strip() if detail.get("threshold") else "—",
                      age_days(case), actions])
     listing = table(("case", "document", "entity", "amount", "threshold", "age (days)", "decision"), rows,
                     caption=f"{len(cases)} document(s) waiting for approval", numeric=frozenset({3, 4, 5}))
@@ -59,4 +59,5 @@ def decide(request: Request, services: ConsoleServices, exception_id: str, decis
         services.exceptions.reject(exception_id, actor=request.user.actor, reason=request.value("text"))
     else:
         raise OpsError(f"unknown decision {decision!r} (approve, reject)", status=404, reason="not_found")
-    return redirect(request.url("/approvals", notice=f"{exception_id}: {decision}d"))
+    done = {"approve": "approved", "reject": "rejected"}[decision]
+    return redirect(request.url("/approvals", notice=f"{exception_id}: {done}"))
