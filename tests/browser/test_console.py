@@ -112,13 +112,13 @@ def test_viewer_cannot_work_cases(console, stack):
     assert status == 403 and headers["X-LedgerLink-Reason"] == "bad_csrf_token"
 
 
-def _first_case(stack, reason):
-    _, page, _ = stack.request("viewer", "GET", f"/exceptions?reason={reason}")
+def _first_case(stack, reason, filters=""):
+    _, page, _ = stack.request("viewer", "GET", f"/exceptions?reason={reason}{filters}")
     return "exc_" + page.split("/console/exceptions/exc_", 1)[1].split('"', 1)[0]
 
 
 def test_approval_posts_once_and_only_approvers_decide(console, stack):
-    case = _first_case(stack, "approval_required")
+    case = _first_case(stack, "approval_required", "&max_amount=100")
     status, _, headers = stack.request("finance_ops", "POST", f"/approvals/{case}/approve", {"text": "looks fine"})
     assert status == 403 and headers["X-LedgerLink-Reason"] == "forbidden"
     console.sign_in("approver")
@@ -143,7 +143,7 @@ def test_approval_posts_once_and_only_approvers_decide(console, stack):
 
 
 def test_a_rejection_needs_a_reason_and_ends_the_document(console, stack):
-    case = _first_case(stack, "approval_required")
+    case = _first_case(stack, "approval_required", "&max_amount=100")
     console.sign_in("approver")
     console.open("/approvals")
     reason = console.driver.find_element(By.CSS_SELECTOR, f"form[action$='/approvals/{case}/reject'] input[name=text]")
@@ -233,12 +233,24 @@ def test_configuration_versions_and_proposal_impact(console, stack):
     console.check("configuration-impact")
 
 
-def test_revenue_waterfall(console, stack):
+def test_revenue_waterfall_drills_down_to_the_invoices(console, stack):
+    import time
+
+    annual = _first_case(stack, "approval_required", "&min_amount=1000")      # the annual subscription invoice
+    status, body, _ = stack.request("approver", "POST", f"/approvals/{annual}/approve", {"text": "annual plan"})
+    assert status == 303, body[:300]
     console.sign_in("viewer")
-    text = console.open("/revenue?entity=us01")
-    assert "Deferred revenue" in text
-    assert console.driver.find_elements(By.CSS_SELECTOR, "svg[role=img]") or "no revenue schedules" in text
+    deadline = time.monotonic() + 90
+    while "schedule line(s) behind these figures" not in (text := console.open("/revenue?entity=us01")):
+        assert time.monotonic() < deadline, text[:800]
+        time.sleep(1)
+    assert console.driver.find_elements(By.CSS_SELECTOR, "svg[role=img] rect")
+    console.driver.find_element(By.CSS_SELECTOR, "details summary").click()
+    invoices = console.driver.find_elements(By.CSS_SELECTOR, "details[open] table a[href*='/documents/doc_']")
+    assert invoices
     console.check("revenue")
+    text = console.click("details[open] table a[href*='/documents/doc_']")
+    assert "Timeline" in text and "posted" in text
 
 
 def test_assign_note_and_bulk_resolve_with_a_reason(console, stack):

@@ -13,6 +13,8 @@ from ledgerlink.errors import OpsError
 
 if TYPE_CHECKING:
     from ledgerlink.console.services import ConsoleServices
+    from ledgerlink.model.revenue import LineState, ScheduleLine
+    from ledgerlink.pipeline.revenue_schedule import LineSchedule
 
 CHART_HEIGHT = 180
 BAR = 14
@@ -40,7 +42,7 @@ def chart(currency: str, rows: list[dict[str, str]]) -> Markup:
 
 @route("GET", "/revenue")
 def revenue(request: Request, services: ConsoleServices) -> Response:
-    from ledgerlink.service.revenue import waterfall_report
+    from ledgerlink.service.revenue import schedules, waterfall_report
     from ledgerlink.store.revenue import DynamoRevenue
 
     form = entity_period_form(request, services, "/revenue", "Through period", "last")
@@ -50,7 +52,9 @@ def revenue(request: Request, services: ConsoleServices) -> Response:
     last = request.arg("last") or None
     if last is not None and not (len(last) == 7 and last[4] == "-" and last.replace("-", "").isdigit()):
         raise OpsError("the period is YYYY-MM", status=400, reason="invalid_period")
-    report = waterfall_report(DynamoRevenue(services.settings.revenue_table), entity, last=last)
+    store = DynamoRevenue(services.settings.revenue_table)
+    report = waterfall_report(store, entity, last=last)
+    lines = schedules(store, store.entity_lines(entity)) if report["currencies"] else []
     parts: list[Markup] = [form]
     if not report["currencies"]:
         parts.append(html("<p>Entity {e} has no revenue schedules.</p>", e=entity))
@@ -64,4 +68,19 @@ def revenue(request: Request, services: ConsoleServices) -> Response:
                            numeric=frozenset({1, 2, 3, 4, 5})))
         parts.append(html("<p>Deferred now (billed − released − reclassified): <strong>{d} {c}</strong></p>",
                           d=data["deferred_now"], c=currency))
+        parts.append(_lines(request, [found for found in lines if found[0].currency == currency], currency))
     return page(request, "Deferred revenue", join(parts))
+
+
+def _lines(request: Request, found: list[tuple[ScheduleLine, LineSchedule, LineState]], currency: str) -> Markup:
+    """The schedule lines behind the waterfall, each with its invoice (the document) and what it still defers."""
+    from ledgerlink.service.revenue import deferred_now
+
+    rows = [[html('<a href="{h}">{d}</a>', h=request.url(f"/documents/{line.invoice_document_id}"),
+                  d=line.invoice_document_id), line.line_id, line.product_id or "—",
+             f"{line.service_start} → {line.service_end}", line.billed, state.released_total,
+             deferred_now(line, schedule, state)] for line, schedule, state in found]
+    return html("<details><summary>{n} schedule line(s) behind these figures</summary>{t}</details>", n=len(rows),
+                t=table(("invoice", "line", "product", "service (end exclusive)", "billed", "released",
+                         "deferred now"), rows, caption=f"Schedule lines in {currency}",
+                        numeric=frozenset({4, 5, 6})))
