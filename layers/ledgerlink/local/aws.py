@@ -73,9 +73,32 @@ class Resources:
         return values
 
 
+def own_query_language_scopes() -> None:
+    """Give each of moto's ASL preprocessors its own scope stack.
+
+    moto's ``Preprocessor`` keeps ``_query_language_per_scope`` as a list on the class, so every parse of a state
+    machine definition pushes and pops one list shared by all threads: two executions started at once (a burst of
+    documents) could pop each other's scope, and one of them died in its worker thread with an ``IndexError`` —
+    an execution that never ran, seen as a timed-out wait. An instance list per preprocessor removes the sharing;
+    installed once per process (idempotent)."""
+    from moto.stepfunctions.parser.asl.parse.preprocessor import Preprocessor
+
+    if "_query_language_per_scope" in vars(Preprocessor).get("__ledgerlink_patched__", ()):
+        return
+    inherited = Preprocessor.__init__
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        inherited(self, *args, **kwargs)
+        self._query_language_per_scope = []
+
+    Preprocessor.__init__ = init  # type: ignore[method-assign]
+    Preprocessor.__ledgerlink_patched__ = ("_query_language_per_scope",)
+
+
 def create_resources(*, prefix: str, books_dir: Path, host: FunctionHost, visibility_timeout_seconds: int = 10,
                      max_receive_count: int = 3, legacy_dir: Path | None = None,
                      master_data_wait_seconds: int | None = 2) -> Resources:
+    own_query_language_scopes()
     dynamodb = clients.client("dynamodb")
     tables: dict[str, str] = {}
     for name, spec in TABLES.items():
