@@ -188,3 +188,11 @@ def test_the_queue_sorts_and_counts() -> None:
     assert service.counts_by_reason() == {"approval_required": 3, "mapping_missing": 1}
     assert service.counts_by_reason(None) == {"approval_required": 3, "mapping_missing": 2}
     assert [c["exception_id"] for c in service.list(status=None, reason="mapping_missing")] == ["x", "c"]
+
+
+def test_the_queue_lists_several_statuses_in_one_order() -> None:
+    t = datetime(2024, 3, 15, tzinfo=UTC)
+    service = queue(case("r", t, status="retrying", amount="9"), case("o", t - timedelta(1), amount="20"),
+                    case("x", t + timedelta(1), status="resolved", amount="50"), case("i", t, status="ignored"))
+    assert [c["exception_id"] for c in service.list(status=("open", "retrying"), sort="-amount")] == ["o", "r"]
+    assert [c["exception_id"] for c in service.list(status=("resolved", "ignored", "rejected"))] == ["i", "x"]

@@ -36,7 +36,8 @@ class FakeExceptions:
         self.calls = []
 
     def list(self, *, status="open", entity=None, reason=None, **filters):
-        return [dict(CASE)] if status == "open" and reason in (None, CASE["reason"]) else []
+        statuses = (status,) if isinstance(status, str) or status is None else tuple(status)
+        return [dict(CASE)] if "open" in statuses and reason in (None, CASE["reason"]) else []
 
     def close(self, exception_id, action, *, actor, reason):
         self.calls.append((exception_id, action, actor, reason))

@@ -7,12 +7,11 @@ from functools import cache, cached_property
 from typing import TYPE_CHECKING
 
 from ledgerlink import settings
-from ledgerlink.ops.dlq import DlqTool
-from ledgerlink.ops.replay import Replayer
 
 if TYPE_CHECKING:
     from ledgerlink.console.auth import CognitoAuth
-    from ledgerlink.ops.target import Target
+    from ledgerlink.ops.dlq import DlqTool
+    from ledgerlink.ops.replay import Replayer
     from ledgerlink.service.exceptions import ExceptionsService
     from ledgerlink.service.ops import OpsServices
     from ledgerlink.store.archive import S3Archive
@@ -54,48 +53,28 @@ class ConsoleServices:
 
         return S3Archive(self.settings.archive_bucket)
 
+    # The DLQ tool and the replayer are built here from this deployment's settings and the ops services' stores, not
+    # through ``ops.commands`` (its ``Target.activate`` repoints every client: locally the console shares its process
+    # with the other functions).
+
     @cached_property
     def dlq(self) -> DlqTool:
-        tool, _ = _ops_tools(self.settings)
-        assert isinstance(tool, DlqTool)
-        return tool
+        from ledgerlink.ops.dlq import DlqTool
+        from ledgerlink.store.clients import client
+
+        return DlqTool(client("sqs"), dlq_url=self.settings.inbound_dlq_url,
+                       source_url=self.settings.inbound_queue_url, claims=self.ops.inbox.get)
 
     @cached_property
     def replayer(self) -> Replayer:
-        _, replayer = _ops_tools(self.settings)
-        assert isinstance(replayer, Replayer)
-        return replayer
+        from ledgerlink.ops.replay import Replayer
+        from ledgerlink.store.queue import SqsQueue
 
-    @cached_property
-    def target(self) -> Target:
-        """This deployment as the operator commands address one (its resource names, from the environment)."""
-        from ledgerlink.ops.target import OUTPUT_ENV, Target
-
-        names = {variable: os.environ[variable] for variable in OUTPUT_ENV.values() if os.environ.get(variable)}
-        return Target("console", names)
+        return Replayer(config=self.ops.config, archive=self.archive, ledger=self.ops.ledger, inbox=self.ops.inbox,
+                        queue=SqsQueue(self.settings.inbound_queue_url))
 
 
 @cache
 def console_services() -> ConsoleServices:
     return ConsoleServices(settings.read_settings(settings.ConsoleSettings))
 
-
-def _ops_tools(values: settings.ConsoleSettings) -> tuple[object, object]:
-    """The DLQ tool and the replayer, built from this deployment's settings (no ``Target.activate``: the console
-    runs beside other functions in one process locally, and must not repoint their clients)."""
-    from ledgerlink import wiring
-    from ledgerlink.ops.dlq import DlqTool
-    from ledgerlink.ops.replay import Replayer
-    from ledgerlink.store.archive import S3Archive
-    from ledgerlink.store.clients import client
-    from ledgerlink.store.inbox import DynamoInbox
-    from ledgerlink.store.ledger import DynamoLedger
-    from ledgerlink.store.queue import SqsQueue
-
-    inbox = DynamoInbox(values.inbox_table, totals_table=values.totals_table)
-    dlq = DlqTool(client("sqs"), dlq_url=values.inbound_dlq_url, source_url=values.inbound_queue_url,
-                  claims=inbox.get)
-    replayer = Replayer(config=wiring.config_reader().active, archive=S3Archive(values.archive_bucket),
-                        ledger=DynamoLedger(values.ledger_table, totals_table=values.totals_table), inbox=inbox,
-                        queue=SqsQueue(values.inbound_queue_url))
-    return dlq, replayer

@@ -184,11 +184,11 @@ class ExceptionsService:
 
     # ---- reading ----------------------------------------------------------------------------------------------
 
-    def list(self, *, status: str | None = "open", entity: str | None = None, reason: str | None = None,
+    def list(self, *, status: str | Sequence[str] | None = "open", entity: str | None = None, reason: str | None = None,
              source: str | None = None, min_age_days: float | None = None, min_amount: Decimal | None = None,
              max_amount: Decimal | None = None, assignee: str | None = None, sort: str = "opened_at"
              ) -> list[dict[str, object]]:
-        """The cases in ``status`` (None: every status) that match every filter given, in ``sort`` order (one of
+        """The cases in ``status`` (several: any of them; None: every status) that match every filter given, in ``sort`` order (one of
         :data:`SORTS`; ``-`` descending). ``min_age_days``: opened at least that long ago (``ledgerlink.clock``);
         ``min_amount`` / ``max_amount``: the case's amount (:func:`case_amount`, any currency) within the bounds —
         cases without one are left out only when a bound is given; ``assignee``: assigned to that user ("" : to
@@ -209,7 +209,9 @@ class ExceptionsService:
                 return False
             return self._within(case_amount(case), min_amount, max_amount)
 
-        return [public(case) for case in _sorted(filter(matches, self._cases.list(status)), sort)]
+        statuses = [status] if status is None or isinstance(status, str) else list(status)
+        found = [case for one in statuses for case in self._cases.list(one)]
+        return [public(case) for case in _sorted(filter(matches, found), sort)]
 
     @staticmethod
     def _within(amount: Decimal | None, low: Decimal | None, high: Decimal | None) -> bool:

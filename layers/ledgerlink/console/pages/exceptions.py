@@ -31,16 +31,14 @@ MAX_BULK = 200
 
 
 def case_amount(case: Mapping[str, Any]) -> tuple[Decimal | None, str]:
-    """The case's amount and currency, when it carries one (``amount``/``currency`` or ``detail.amount`` "1.00 USD")."""
-    detail = case.get("detail") if isinstance(case.get("detail"), Mapping) else {}
-    text = str(case.get("amount") or (detail or {}).get("amount") or "").strip()
-    currency = str(case.get("currency") or (detail or {}).get("currency") or "")
-    if " " in text:
-        text, currency = text.split(" ", 1)
-    try:
-        return (Decimal(text), currency) if text else (None, currency)
-    except InvalidOperation:
-        return None, currency
+    """The case's amount (the service's reading of ``detail.amount``) and its currency (``detail.currency``, or the
+    code after the amount: "1.00 USD")."""
+    from ledgerlink.service.exceptions import case_amount as amount_of
+
+    stored = case.get("detail")
+    detail: Mapping[str, object] = stored if isinstance(stored, Mapping) else {}
+    words = str(detail.get("amount") or "").split()
+    return amount_of(case), str(detail.get("currency") or (words[1] if len(words) > 1 else ""))
 
 
 def age_days(case: Mapping[str, Any]) -> int | None:
@@ -81,20 +79,10 @@ def filtered(request: Request, services: ConsoleServices) -> list[dict[str, obje
     if sort not in dict(SORTS):
         raise OpsError(f"unknown sort {sort!r}", status=400, reason="bad_filter")
     low, high, age = _decimal(request, "min_amount"), _decimal(request, "max_amount"), _int(request, "min_age_days")
-    cases: list[dict[str, object]] = []
-    for status in TABS[tab]:
-        cases.extend(services.exceptions.list(
-            status=status, sort=sort, entity=request.arg("entity") or None, reason=request.arg("reason") or None,
-            source=request.arg("source") or None, min_age_days=age, min_amount=low, max_amount=high,
-            assignee=request.arg("assignee") or None))
-    if len(TABS[tab]) > 1:   # one sorted list per status: merge them in the same order
-        key = sort.lstrip("-")
-        if key == "amount":
-            cases.sort(key=lambda c: case_amount(c)[0] or Decimal(0), reverse=sort.startswith("-"))
-        else:
-            column = {"entity": "entity_id"}.get(key, key)
-            cases.sort(key=lambda c: str(c.get(column) or ""), reverse=sort.startswith("-"))
-    return cases
+    return services.exceptions.list(
+        status=TABS[tab], sort=sort, entity=request.arg("entity") or None, reason=request.arg("reason") or None,
+        source=request.arg("source") or None, min_age_days=age, min_amount=low, max_amount=high,
+        assignee=request.arg("assignee") or None)
 
 
 @route("GET", "/")
@@ -106,7 +94,7 @@ def home(request: Request, services: ConsoleServices) -> Response:
 def queue(request: Request, services: ConsoleServices) -> Response:
     cases = filtered(request, services)
     tab = request.arg("tab", "open")
-    open_cases = services.exceptions.list(status="open") + services.exceptions.list(status="retrying")
+    open_cases = services.exceptions.list(status=TABS["open"])
     counts = Counter(str(case.get("reason")) for case in open_cases)
     filters = {name: request.arg(name) for name in FILTERS}
     tabs = join(html('<li><a href="{href}"{cur}>{label}</a></li>', label=label,
