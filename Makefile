@@ -54,7 +54,7 @@ test: $(STAMP) $(NODE_STAMP) browser gates
 # The console's browser tests drive Debian's Chromium with its matching chromedriver (the registries' own browser
 # downloads are not reachable from CI). Installed with apt when missing (as root); otherwise a message names what
 # is missing and make stops: the browser tests never skip.
-CHROMIUM_VERSION := 150.0.7871.100-1~deb12u1
+CHROMIUM_VERSION := 156.0.8078.129-1~deb12u1
 browser:
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; fi; \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

@@ -210,12 +210,20 @@ class Console:
 
     def click(self, selector: str) -> str:
         """Click (a link or a submit button) and wait for the next page."""
-        from selenium.webdriver.support import expected_conditions
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        page = self.driver.find_element(By.TAG_NAME, "html")
+        # A marker on the old page's window, gone once the next page has loaded. (Waiting for the old
+        # <html> element to go stale raced Chromium: asked about a node mid-navigation it answered
+        # "Node with given id does not belong to the document", an error staleness_of does not expect.)
+        self.driver.execute_script("window.__llOldPage = true;")
         self.driver.find_element(By.CSS_SELECTOR, selector).click()
-        WebDriverWait(self.driver, 60).until(expected_conditions.staleness_of(page))
+
+        def next_page_loaded(driver: object) -> bool:
+            return bool(driver.execute_script(  # type: ignore[attr-defined]
+                "return window.__llOldPage === undefined && document.readyState === 'complete';"))
+
+        WebDriverWait(self.driver, 60, ignored_exceptions=(WebDriverException,)).until(next_page_loaded)
         return self.text()
 
     def open(self, path: str) -> str:
