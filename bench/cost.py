@@ -8,13 +8,18 @@ flush), one Expensify poll (a polled source, against the local fake Expensify AP
 source), then the flush. Counted or measured per kind of charge:
 
 - API Gateway requests: the webhooks sent; Lambda requests: every handler invocation; Lambda billed duration: each
-  invocation's wall time in process (ms, rounded up as Lambda bills) × the function's memory (``infra``'s sizing) —
-  moto answers in the same thread, so its own work stands in for the network round trips;
-- Step Functions: Express requests (the happy-path executions) and their duration (moto's start/stop times, billed per
-  100 ms at 64 MB), Standard state transitions (escalations, from the execution histories);
-- DynamoDB write/read request units from each request's items: a put's size, an update's item as it ended up
-  (1 KB units; transactional × 2); SQS requests (the event source mapping's receive and delete included); S3 PUT/GET;
-  Secrets Manager calls;
+  invocation's CPU time in its own thread (a handler invoked inline by another is taken out of its caller's) plus, per
+  AWS call it made, an assumed in-region round trip (``latency_ms`` in the price file), rounded up to the ms as Lambda
+  bills, × the function's memory (``infra``'s sizing). The wall time in process is reported beside it and not priced:
+  a dozen simulated functions sharing two cores and one interpreter spend most of it waiting for each other;
+- Step Functions: Express requests (the happy-path executions) and their duration (the tasks' modelled time plus an
+  assumed 25 ms per state, billed per 100 ms at 64 MB), Standard state transitions (escalations, from the histories);
+- DynamoDB write/read request units as DynamoDB bills them: every written item at the larger of its size before and
+  after the write (read around each request with a client of its own; 1 KB units; × 2 in a transaction; a refused
+  condition at the item as it was) plus the writes of the tables' global secondary indexes (an index projecting all
+  attributes is written again whenever a projected attribute changes; a keys-only one when its keys appear, change or
+  go); SQS requests (the event source mapping's receive and delete included); S3 PUT/GET — the embedded book lives
+  where it does on AWS, under an S3 prefix, so its postings are S3 requests too; Secrets Manager calls;
 - KMS requests: one per Secrets Manager read or write (its envelope key); none per S3 object (the buckets use S3 Bucket
   Keys), SQS message (data-key reuse period) or DynamoDB item (table keys are cached) — a modelled line;
 - CloudWatch Logs bytes: everything the handlers logged at INFO (the deployed level) plus the Powertools metrics (EMF
@@ -35,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import json
 import math
@@ -73,6 +79,13 @@ TASKS = ("master_data", "enrich", "validate", "post", "open_exception")
 STATE_OVERHEAD_MS = 25   # Step Functions' own time per state entered (Express duration beyond the tasks), assumed
 OBSERVER_ONLY = {"ListExecutions", "GetExecutionHistory", "DescribeExecution", "Scan", "DescribeTable"}
 SECRET = "whsec_bench_cost"  # noqa: S105 - benchmark fixture
+
+
+def latency_ms(latencies: dict[str, Any], call: str) -> float:
+    """The assumed round trip of one AWS call (``service:Operation``): the operation's own figure, else its service's,
+    else the default."""
+    service = call.split(":", 1)[0]
+    return float(latencies.get(call, latencies.get(service, latencies["default"])))
 
 
 def load_prices(path: Path = PRICES_FILE) -> dict[str, Any]:
@@ -118,69 +131,123 @@ def write_units(size: int) -> int:
     return max(1, math.ceil(size / 1024))
 
 
-class DynamoMeter:
-    """Request units per DynamoDB request, from its parameters; updates are sized after the run (final item)."""
+class TableShape:
+    """What the meter needs of a table: its key attributes and, per global secondary index, the index's key
+    attributes and projection (``None``: all attributes)."""
 
-    def __init__(self) -> None:
+    def __init__(self, description: dict[str, Any]) -> None:
+        self.keys = [key["AttributeName"] for key in description["KeySchema"]]
+        self.indexes: dict[str, tuple[list[str], list[str] | None]] = {}
+        for index in description.get("GlobalSecondaryIndexes", []):
+            projection = index.get("Projection", {})
+            kind = projection.get("ProjectionType", "ALL")
+            names = [key["AttributeName"] for key in index["KeySchema"]]
+            projected = None if kind == "ALL" else [*names, *self.keys, *projection.get("NonKeyAttributes", [])]
+            self.indexes[index["IndexName"]] = (names, projected)
+
+    def key_of(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {name: item[name] for name in self.keys}
+
+    def index_writes(self, before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, int]:
+        """Write units the table's global secondary indexes take for one item going from ``before`` to ``after``
+        (DynamoDB's rules: an item enters or leaves an index when its index keys appear or go — one write; changed
+        index keys are a delete plus a put; otherwise one write when a projected attribute changed; each write sized
+        by the index entry, 1 KB units)."""
+        units: dict[str, int] = {}
+        for index, (names, projected) in self.indexes.items():
+            old = _index_entry(before, names, projected)
+            new = _index_entry(after, names, projected)
+            if old is None and new is None:
+                continue
+            if old is None or new is None:
+                units[index] = write_units(item_size(new if new is not None else old or {}))
+            elif any(old.get(name) != new.get(name) for name in names):
+                units[index] = write_units(item_size(old)) + write_units(item_size(new))
+            elif old != new:
+                units[index] = write_units(item_size(new))
+        return units
+
+
+def _index_entry(item: dict[str, Any] | None, names: list[str], projected: list[str] | None) -> dict[str, Any] | None:
+    if item is None or any(name not in item for name in names):
+        return None
+    return dict(item) if projected is None else {name: item[name] for name in projected if name in item}
+
+
+type Write = tuple[str, dict[str, Any], int]   # (table, key, multiplier)
+
+
+class DynamoMeter:
+    """Request units per DynamoDB request, as DynamoDB bills them: each written item at the larger of its size before
+    and after the write (1 KB units, × 2 in a transaction; a refused condition still bills the item as it was), plus
+    the writes its global secondary indexes take. The items before and after are read with an uncounted client in
+    the thread that makes the request (botocore's ``before-parameter-build`` and ``after-call`` events)."""
+
+    def __init__(self, reader: Any, shapes: dict[str, TableShape]) -> None:
+        self.reader = reader
+        self.shapes = shapes
         self.wru = Decimal(0)
         self.rru = Decimal(0)
-        self.pending_updates: list[tuple[str, str, int]] = []   # (table, key json, multiplier)
+        self.index_wru = Decimal(0)
         self.items_by_table: Counter[str] = Counter()
         self.wru_by_table: Counter[str] = Counter()
+        self.index_wru_by_index: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self._pending = threading.local()
 
-    def _put(self, table: str, item: dict[str, Any], multiplier: int) -> None:
-        units = write_units(item_size(item)) * multiplier
-        self.wru += units
-        self.wru_by_table[table] += units
-        self.items_by_table[table] += 1
+    def _read(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+        item = self.reader.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+        return dict(item) if item else None
 
-    def _update(self, table: str, key: dict[str, Any], multiplier: int) -> None:
-        self.pending_updates.append((table, json.dumps(key, sort_keys=True), multiplier))
-        self.items_by_table[table] += 1
+    def _writes(self, operation: str, params: dict[str, Any]) -> list[Write]:
+        writes: list[Write] = []
 
-    def observe(self, operation: str, params: dict[str, Any]) -> None:
-        with self._lock:
-            if operation == "PutItem":
-                self._put(params["TableName"], params["Item"], 1)
-            elif operation in ("UpdateItem", "DeleteItem"):
-                self._update(params["TableName"], params["Key"], 1)
-            elif operation == "TransactWriteItems":
-                for entry in params["TransactItems"]:
-                    (kind, body), = entry.items()
-                    if kind == "Put":
-                        self._put(body["TableName"], body["Item"], 2)
-                    else:
-                        self._update(body["TableName"], body["Key"], 2)
-            elif operation == "BatchWriteItem":
-                for table, requests in params["RequestItems"].items():
-                    for request in requests:
-                        if "PutRequest" in request:
-                            self._put(table, request["PutRequest"]["Item"], 1)
-                        else:
-                            self._update(table, request["DeleteRequest"]["Key"], 1)
-            elif operation == "GetItem":
-                self.rru += Decimal(1) if params.get("ConsistentRead") else Decimal("0.5")
-            elif operation in ("Query", "BatchGetItem", "TransactGetItems"):
-                self.rru += Decimal(1)
+        def add(table: str, body: dict[str, Any], multiplier: int) -> None:
+            key = self.shapes[table].key_of(body["Item"]) if "Item" in body else body["Key"]
+            writes.append((table, key, multiplier))
 
-    def settle(self, final_sizes: dict[tuple[str, str], int]) -> None:
-        for name, key, multiplier in self.pending_updates:
-            units = write_units(final_sizes.get((name, key), 0)) * multiplier
-            self.wru += units
-            self.wru_by_table[name] += units
-        self.pending_updates = []
+        if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+            add(params["TableName"], params, 1)
+        elif operation == "TransactWriteItems":
+            for entry in params["TransactItems"]:
+                (_, body), = entry.items()
+                add(body["TableName"], body, 2)
+        elif operation == "BatchWriteItem":
+            for table, requests in params["RequestItems"].items():
+                for request in requests:
+                    add(table, request.get("PutRequest") or request["DeleteRequest"], 1)
+        return writes
+
+    def before(self, operation: str, params: dict[str, Any]) -> None:
+        """Reads are billed from the request; writes remember each item as it is before the request."""
+        if operation in ("GetItem", "Query", "BatchGetItem", "TransactGetItems"):
+            units = Decimal("0.5") if operation == "GetItem" and not params.get("ConsistentRead") else Decimal(1)
+            with self._lock:
+                self.rru += units
+            return
+        self._pending.writes = [(table, key, multiplier, self._read(table, key))
+                                for table, key, multiplier in self._writes(operation, params)]
+
+    def after(self) -> None:
+        """After the request (answered or refused): bill each item it wrote at the larger of before and after."""
+        writes = getattr(self._pending, "writes", None) or []
+        self._pending.writes = None
+        for name, key, multiplier, before in writes:
+            after = self._read(name, key)
+            units = write_units(max(item_size(before or {}), item_size(after or {}))) * multiplier
+            indexes = self.shapes[name].index_writes(before, after)
+            index = sum(indexes.values())
+            with self._lock:
+                self.wru += units + index
+                self.index_wru += index
+                self.wru_by_table[name] += units + index
+                self.items_by_table[name] += 1
+                for index_name, made in indexes.items():
+                    self.index_wru_by_index[f"{name}/{index_name}"] += made
 
 
-def final_item_sizes(dynamodb: Any, tables: list[str]) -> dict[tuple[str, str], int]:
-    sizes: dict[tuple[str, str], int] = {}
-    for name in tables:
-        schema = dynamodb.describe_table(TableName=name)["Table"]["KeySchema"]
-        keys = [key["AttributeName"] for key in schema]
-        for page in dynamodb.get_paginator("scan").paginate(TableName=name):
-            for item in page["Items"]:
-                sizes[(name, json.dumps({key: item[key] for key in keys}, sort_keys=True))] = item_size(item)
-    return sizes
+def table_shapes(dynamodb: Any, tables: list[str]) -> dict[str, TableShape]:
+    return {name: TableShape(dynamodb.describe_table(TableName=name)["Table"]) for name in tables}
 
 
 LARGE_LEDGER_ATTRIBUTES = ("document", "journal")   # the canonical document and, once posted, its journal (JSON)
@@ -290,7 +357,10 @@ def _run(events: int) -> dict[str, Any]:  # noqa: PLR0915 - one scripted run
                        "POWERTOOLS_METRICS_DISABLED": "false", "POWERTOOLS_METRICS_NAMESPACE": "LedgerLink",
                        "POWERTOOLS_LOG_LEVEL": "INFO"})
     calls: Counter[str] = Counter()
-    meter = DynamoMeter()
+    latencies = {k: v for k, v in load_prices()["latency_ms"].items() if not k.startswith("_")}
+    meter: DynamoMeter | None = None
+    current = threading.local()                       # the handler running in this thread (its calls' latency)
+    cpu_and_wall: dict[str, list[tuple[float, float]]] = defaultdict(list)
     counting = {"on": False}
     original_client = clients.client
     durations: dict[str, list[float]] = defaultdict(list)
@@ -299,35 +369,61 @@ def _run(events: int) -> dict[str, Any]:  # noqa: PLR0915 - one scripted run
 
     def count(model: Any, **_: Any) -> None:  # must return None: a value would replace the response
         if counting["on"] and model.name not in OBSERVER_ONLY:
-            calls.update([f"{model.service_model.service_name}:{model.name}"])
+            name = f"{model.service_model.service_name}:{model.name}"
+            calls.update([name])
+            stack = getattr(current, "stack", None)
+            if stack:
+                stack[-1]["calls"][name] += 1
 
     def measure(params: Any, model: Any, **_: Any) -> None:  # the API parameters, before serialization
-        if counting["on"] and model.service_model.service_name == "dynamodb":
-            meter.observe(model.name, params)
+        if counting["on"] and meter is not None and model.service_model.service_name == "dynamodb":
+            meter.before(model.name, params)
+
+    def measured(**_: Any) -> None:   # after-call: the write has happened (or was refused)
+        if meter is not None:
+            meter.after()
 
     def counted_client(service: str) -> Any:
         client = original_client(service)
         if not getattr(client, "_bench_cost_counted", False):
             client.meta.events.register("before-call", count)
             client.meta.events.register("before-parameter-build", measure)
+            client.meta.events.register("after-call.dynamodb", measured)
             client._bench_cost_counted = True  # noqa: SLF001
         return client
 
     task_ms_by_document: dict[str, float] = defaultdict(float)
 
     def timed(name: str, handler: Any) -> Any:
+        """Each invocation's billed time, modelled: the CPU its own thread spent (a handler another one invoked in the
+        same thread — moto runs some integrations inline — is taken out of its caller's) plus, for each AWS call it
+        made, the typical in-region round trip from the price file (moto answers in microseconds, and the wall time of
+        a dozen simulated Lambdas sharing two cores and one interpreter is mostly waiting for each other)."""
         def call(event: Any, context: Any) -> Any:
-            started = time.perf_counter()
+            stack = current.__dict__.setdefault("stack", [])
+            frame = {"name": name, "calls": Counter(), "children_cpu": 0.0}
+            stack.append(frame)
+            current.name = name
+            started, cpu = time.perf_counter(), time.thread_time()
             try:
                 return handler(event, context)
             finally:
-                elapsed = (time.perf_counter() - started) * 1000
+                own_cpu = (time.thread_time() - cpu) * 1000
+                wall = (time.perf_counter() - started) * 1000
+                stack.pop()
+                current.name = stack[-1]["name"] if stack else None
+                if stack:
+                    stack[-1]["children_cpu"] += own_cpu
+                cpu_ms = max(0.0, own_cpu - frame["children_cpu"])
+                modelled = cpu_ms + sum(latency_ms(latencies, call_name) * made
+                                        for call_name, made in frame["calls"].items())
                 if counting["on"]:
                     with timing_lock:
-                        durations[name].append(elapsed)
+                        durations[name].append(modelled)
+                        cpu_and_wall[name].append((cpu_ms, wall))
                         if name in TASKS and isinstance(event, dict):
                             task_input_bytes[name] += len(json.dumps(event, default=str))
-                            task_ms_by_document[str(event.get("document_id"))] += elapsed
+                            task_ms_by_document[str(event.get("document_id"))] += modelled
         return call
 
     class TimedHost(FunctionHost):
@@ -355,6 +451,12 @@ def _run(events: int) -> dict[str, Any]:  # noqa: PLR0915 - one scripted run
         with in_process_lambdas(host), atomic_dynamodb():
             resources = create_resources(prefix="bench", books_dir=REPO / "build" / "bench-cost-books", host=host,
                                          legacy_dir=REPO / "build" / "bench-cost-legacy")
+            # the embedded book where it lives on AWS, an S3 prefix: its files are S3 requests, counted and priced
+            resources = dataclasses.replace(resources, books_uri=f"s3://{resources.archive_bucket}/books")
+            import boto3
+
+            reader = boto3.client("dynamodb", region_name="us-east-1")   # its own client: neither counted nor metered
+            meter = DynamoMeter(reader, table_shapes(reader, list(resources.tables.values())))
             os.environ.update(resources.environment())
             apply_config(resources, config, applied_by="bench")
             store_secrets(config, {source.id: (SECRET,) for source in config.sources})
@@ -417,7 +519,6 @@ def _run(events: int) -> dict[str, Any]:  # noqa: PLR0915 - one scripted run
             # its simulation's, not the service's), billed per execution in 100 ms units
             per_state = transitions[resources.happy_path_arn] / max(1, len(executions[resources.happy_path_arn]))
             express_ms = [ms + per_state * STATE_OVERHEAD_MS for ms in task_ms_by_document.values()]
-            meter.settle(final_item_sizes(dynamodb, list(resources.tables.values())))
             ledger_items = dynamodb.scan(TableName=resources.tables["ledger"])["Items"]
         module.client = original_client
         wiring.reset()
@@ -429,11 +530,12 @@ def _run(events: int) -> dict[str, Any]:  # noqa: PLR0915 - one scripted run
             "bank_file": bank,
             "flush": {k: flushed.get(k) for k in ("posted", "buckets") if k in flushed},
             "calls": dict(sorted(calls.items())), "sqs_batches": batches,
-            "lambda": _lambda_durations(durations),
+            "lambda": _lambda_durations(durations, cpu_and_wall),
             "express": {"executions": len(executions[happy]), "transitions": transitions[happy],
                         **_express_billing(express_ms)},
             "standard": {"executions": len(executions[standard]), "transitions": transitions[standard]},
             "dynamodb": {"wru": str(meter.wru), "rru": str(meter.rru), "wru_by_table": dict(meter.wru_by_table),
+                         "index_wru": str(meter.index_wru), "index_wru_by_index": dict(meter.index_wru_by_index),
                          "ledger_items": ledger_item_profile(ledger_items)},
             "log_bytes": {"handlers_and_metrics": logs.bytes,
                           "platform_per_invocation": platform_bytes_per_invocation()},
@@ -454,9 +556,15 @@ def _new_executions(sfn: Any, machines: tuple[str, str], warm: dict[str, set[str
     return transitions, executions
 
 
-def _lambda_durations(durations: dict[str, list[float]]) -> dict[str, dict[str, Any]]:
+def _lambda_durations(durations: dict[str, list[float]], cpu_and_wall: dict[str, list[tuple[float, float]]]
+                      ) -> dict[str, dict[str, Any]]:
+    """Per function: invocations, the modelled billed time (ms, each invocation rounded up as Lambda bills) and, beside
+    it, the measured CPU of its own thread and the wall time in process (which the local contention inflates)."""
     return {name: {"invocations": len(values), "ms_total": round(sum(values), 1),
-                   "ms_billed": sum(math.ceil(v) for v in values)} for name, values in sorted(durations.items())}
+                   "ms_billed": sum(math.ceil(v) for v in values),
+                   "cpu_ms": round(sum(cpu for cpu, _ in cpu_and_wall[name]), 1),
+                   "wall_ms_in_process": round(sum(wall for _, wall in cpu_and_wall[name]), 1)}
+            for name, values in sorted(durations.items())}
 
 
 def _express_billing(express_ms: list[float]) -> dict[str, Any]:
@@ -546,6 +654,8 @@ def summarize(counted: dict[str, Any], prices: dict[str, Any], memory_gb: dict[s
     dynamo = counted["dynamodb"]
     wru_per_document = {name.rsplit("-", 1)[-1]: round(units / documents, 2)
                         for name, units in sorted(dynamo["wru_by_table"].items())}
+    index_wru_per_document = {name.split("-", 1)[-1]: round(units / documents, 2)
+                              for name, units in sorted((dynamo.get("index_wru_by_index") or {}).items())}
     profile = dynamo.get("ledger_items") or {}
     what_if = None
     if profile.get("write_units_per_write"):
@@ -556,7 +666,8 @@ def summarize(counted: dict[str, Any], prices: dict[str, Any], memory_gb: dict[s
             "saves_per_million": str(saved.quantize(Decimal("0.01"), ROUND_HALF_UP)),
             "total_per_million": str((total - saved).quantize(Decimal("0.01"), ROUND_HALF_UP))}}
     return {"per_million_documents": {k: str(v) for k, v in ours.items()},
-            "wru_per_document_by_table": wru_per_document, "ledger_items": profile, "what_if": what_if,
+            "wru_per_document_by_table": wru_per_document, "index_wru_per_document": index_wru_per_document,
+            "ledger_items": profile, "what_if": what_if,
             "conventional_per_million_documents": {k: str(v) for k, v in conventional.items()},
             "total_per_million": str(total.quantize(Decimal("0.01"), ROUND_HALF_UP)),
             "conventional_total_per_million": str(baseline.quantize(Decimal("0.01"), ROUND_HALF_UP)),
@@ -579,7 +690,8 @@ def format_result(result: dict[str, Any]) -> str:
              f"{counted['documents']} documents: {counted['ledger_statuses']})")
     return table(title, ["line", "LedgerLink", "conventional"], rows) + (
         f"dominant line: {result['dominant_line']} ({float(result['dominant_share']):.0%} of the total); write units per "
-        f"document by table: {result['wru_per_document_by_table']}; ledger items {result['ledger_items']}\n"
+        f"document by table (index writes included): {result['wru_per_document_by_table']}; of which index writes per "
+        f"document: {result.get('index_wru_per_document', {})}; ledger items {result['ledger_items']}\n"
         + (f"what if the ledger item's document and journal were stored compressed: saves "
            f"${result['what_if']['ledger_document_and_journal_compressed']['saves_per_million']} per million (total "
            f"${result['what_if']['ledger_document_and_journal_compressed']['total_per_million']})\n"

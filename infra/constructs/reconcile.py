@@ -22,6 +22,7 @@ from infra.constructs.tables import StateTables
 from infra.options import DeploymentOptions
 from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.store.archive import RAW_PREFIX
+from ledgerlink.store.tables import LEDGER_DAY_INDEX
 
 REPORTS_PREFIX = "reports/reconciliation"
 
@@ -50,7 +51,8 @@ class Reconcile(Construct):
         function.allow(["dynamodb:GetItem"], [tables["config"].table_arn])                 # active configuration
         function.allow(["dynamodb:Query", "dynamodb:PutItem"], [tables["totals"].table_arn])  # counters, summaries
         function.allow(["dynamodb:Query"], [f"{tables['inbox'].table_arn}/index/pending_by_day"])
-        function.allow(["dynamodb:Query"], [f"{tables['ledger'].table_arn}/index/by_day"])
+        function.allow(["dynamodb:Query"], [f"{tables['ledger'].table_arn}/index/{LEDGER_DAY_INDEX}"])
+        function.allow(["dynamodb:BatchGetItem"], [tables["ledger"].table_arn])     # the day's items, by id
         function.allow(["s3:PutObject"], [reports.arn_for_objects(f"{REPORTS_PREFIX}/*")])
         function.allow(["s3:GetObject"], [books.arn_for_objects(f"{BOOKS_PREFIX}/*")])       # the book's postings
         function.allow(["s3:ListBucket"], [books.bucket_arn])

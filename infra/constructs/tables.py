@@ -1,7 +1,8 @@
 """DynamoDB tables exactly as ``ledgerlink.store.tables.TABLES`` — the shapes the local runtime creates on moto.
 
 Config, posting ledger, inbox, exceptions, totals and the other state tables: pay per request, point-in-time
-recovery, the customer-managed key, TTL where the spec names an attribute, GSIs projected ALL (as locally).
+recovery, the customer-managed key, TTL where the spec names an attribute, GSIs projected as the spec says (ALL
+unless keys only; as locally).
 
 Append-only tables (the audit trail) also carry a resource policy that denies every principal — this stack's
 roles, operators, administrators of the account — any call that could change or delete an item, and a stream
@@ -16,12 +17,15 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from ledgerlink.store.tables import LEDGER_LOOKUPS, TABLES, Index, TableSpec
+from ledgerlink.store.tables import LEDGER_LOOKUPS, RETIRED_LEDGER_DAY_INDEX, TABLES, Index, TableSpec
 
 APPEND_ONLY = ("audit",)
 # The ledger's lookup indexes (`ledgerlink trace` by any id) and the context that stages them on an existing stack.
 LOOKUP_INDEX_NAMES = tuple(f"by_{attribute}" for attribute in LEDGER_LOOKUPS.values())
 LOOKUP_CONTEXT = "ledger_lookup_indexes"
+# A stack deployed before the day index became keys-only keeps the retired ``by_day`` for one deployment
+# (-c ledger_retired_day_index=keep): CloudFormation creates or deletes at most one index per table per update.
+RETIRED_DAY_CONTEXT = "ledger_retired_day_index"
 # Every API action that can change or remove an existing item (PutItem stays: conditional puts append). A
 # transaction's update or delete is authorized as UpdateItem / DeleteItem, so it is covered too.
 ITEM_CHANGING_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem",
@@ -64,7 +68,12 @@ class StateTables(Construct):
         count = len(lookups) if wanted is None else int(str(wanted))
         if not 0 <= count <= len(lookups):
             raise ValueError(f"context {LOOKUP_CONTEXT} must be 0..{len(lookups)}, not {wanted!r}")
-        return tuple(index for index in spec.indexes if index.name not in LOOKUP_INDEX_NAMES) + tuple(lookups[:count])
+        retired = self.node.try_get_context(RETIRED_DAY_CONTEXT)
+        if retired not in (None, "keep"):
+            raise ValueError(f"context {RETIRED_DAY_CONTEXT} must be 'keep' or unset, not {retired!r}")
+        kept = (RETIRED_LEDGER_DAY_INDEX,) if retired == "keep" else ()
+        return (tuple(index for index in spec.indexes if index.name not in LOOKUP_INDEX_NAMES) + kept
+                + tuple(lookups[:count]))
 
     def _build_table(self, name: str, spec: TableSpec, key: kms.IKey, prod: bool) -> dynamodb.Table:
         construct_id = "".join(part.capitalize() for part in name.split("_"))

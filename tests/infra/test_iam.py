@@ -277,7 +277,8 @@ class Resources:
                 ("dynamodb:Query", t["totals"], None),                 # control_totals.events / documents
                 ("dynamodb:PutItem", t["totals"], None),               # control_totals.put_summary
                 ("dynamodb:Query", f"{t['inbox']}/index/pending_by_day", None),   # inbox.pending_on
-                ("dynamodb:Query", f"{t['ledger']}/index/by_day", None),          # ledger.on_day
+                ("dynamodb:Query", f"{t['ledger']}/index/by_day_ids", None),      # ledger.on_day: the ids ...
+                ("dynamodb:BatchGetItem", t["ledger"], None),                    # ... then the items
                 ("s3:PutObject", f"{self.reports}/reports/reconciliation/*", None),  # reports.put
                 ("s3:GetObject", f"{self.books}/books/*", None),       # BeancountBook.posted_on reads the book
                 ("s3:ListBucket", self.books, None),

@@ -23,14 +23,25 @@ def ledger_indexes(context: dict) -> list[tuple[str, dict]]:
 
 def test_a_new_stack_gets_every_lookup_index_keys_only():
     indexes = ledger_indexes({})
-    assert [name for name, _ in indexes] == ["by_day", *LOOKUP_INDEX_NAMES]
-    assert all(projection == {"ProjectionType": "KEYS_ONLY"} for name, projection in indexes if name != "by_day")
+    assert [name for name, _ in indexes] == ["by_day_ids", *LOOKUP_INDEX_NAMES]
+    assert all(projection == {"ProjectionType": "KEYS_ONLY"} for _, projection in indexes)
 
 
 @pytest.mark.parametrize("count", [0, 1, 3])
 def test_an_existing_stack_gets_them_one_deployment_at_a_time(count):
     assert [name for name, _ in ledger_indexes({"ledger_lookup_indexes": count})] == [
-        "by_day", *LOOKUP_INDEX_NAMES[:count]]
+        "by_day_ids", *LOOKUP_INDEX_NAMES[:count]]
+
+
+def test_a_stack_from_before_the_keys_only_day_index_keeps_the_old_one_for_one_deployment():
+    """The day index became keys only under a new name: a stack that has ``by_day`` (all attributes) first gets
+    ``by_day_ids`` beside it (one index created), and loses ``by_day`` on the next deployment (one deleted)."""
+    indexes = dict(ledger_indexes({"ledger_retired_day_index": "keep"}))
+    assert list(indexes) == ["by_day_ids", "by_day", *LOOKUP_INDEX_NAMES]
+    assert indexes["by_day"] == {"ProjectionType": "ALL"}
+    assert indexes["by_day_ids"] == {"ProjectionType": "KEYS_ONLY"}
+    with pytest.raises(ValueError, match="ledger_retired_day_index must be 'keep'"):
+        ledger_indexes({"ledger_retired_day_index": "yes"})
 
 
 def test_a_count_out_of_range_is_refused():

@@ -9,8 +9,8 @@ or exception transition): the item is the step's idempotency record.
 
 Every status change writes the document control totals in the same transaction, conditioned on the
 expected previous status: a retried or replayed step finds the status already changed and counts
-nothing. ``day_key`` (``<entity>#<business date>``, index ``by_day``) lets reconciliation name a
-day's documents when the totals disagree.
+nothing. ``day_key`` (``<entity>#<business date>``, keys-only index ``by_day_ids``) lets reconciliation name
+a day's documents when the totals disagree.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledgerlink.clock import epoch
+from ledgerlink.errors import TransientError
 from ledgerlink.model.counters import CounterKey
 from ledgerlink.model.ledger import DocumentStateError, Lease, LedgerItem
 from ledgerlink.model.status import COUNTED_PARTITIONS, FINAL_STATUSES, POSTABLE_STATUSES, DocumentStatus
@@ -29,7 +30,7 @@ from ledgerlink.store.clients import client as default_client
 from ledgerlink.store.clients import conditional, error_code
 from ledgerlink.store.control_totals import document_counter_update, merged_document_counter_updates
 from ledgerlink.store.dynamo import MAX_TRANSACTION_ITEMS, from_item, to_item, value
-from ledgerlink.store.tables import LEDGER_LOOKUPS
+from ledgerlink.store.tables import LEDGER_DAY_INDEX, LEDGER_LOOKUPS
 
 __all__ = [   # the statuses, the lease and the state error live in model/ (kept importable from here)
     "COUNTED_PARTITIONS", "FINAL_STATUSES", "POSTABLE_STATUSES", "BatchRegistration", "DocumentStateError",
@@ -37,6 +38,8 @@ __all__ = [   # the statuses, the lease and the state error live in model/ (kept
 ]
 
 CLAIM_ATTEMPTS = 20                                    # concurrent claims on one invoice before the caller retries
+BATCH_GET_KEYS = 100                                   # BatchGetItem: at most 100 keys per request
+BATCH_GET_ATTEMPTS = 8                                 # rounds for the keys DynamoDB leaves unprocessed
 MAX_TRANSACTION_BYTES = 3_500_000                      # TransactWriteItems: 4 MB per request (kept well under)
 
 # One document of a batch: the item to put, where it is counted, the counter moves and its status.
@@ -288,7 +291,6 @@ class DynamoLedger:
         return it: ``amount``, or with ``cap_to_open`` at most what is still open (never below 0). A claimant that
         claimed before gets its first answer again. None when the invoice is not in the ledger. Conditioned on
         the item's ``receivable_version``: a concurrent claim makes this one read again and recompute."""
-        from ledgerlink.errors import TransientError
         from ledgerlink.model.receivables import claims_of, open_amount
 
         for _ in range(CLAIM_ATTEMPTS):
@@ -346,13 +348,33 @@ class DynamoLedger:
         return ledger_item(stored) if stored is not None else None
 
     def on_day(self, entity_id: str, business_date: str) -> list[dict[str, Any]]:
-        """The day's documents (index ``by_day``): queried only when a reconciliation needs names."""
-        items: list[dict[str, Any]] = []
+        """The day's documents: their ids from the keys-only index ``by_day_ids``, then the items themselves
+        (``BatchGetItem``, strongly consistent) — queried only when a reconciliation or an operator needs names."""
+        ids: list[str] = []
         for page in self.client.get_paginator("query").paginate(
-                TableName=self._table, IndexName="by_day", KeyConditionExpression="day_key = :d",
+                TableName=self._table, IndexName=LEDGER_DAY_INDEX, KeyConditionExpression="day_key = :d",
                 ExpressionAttributeValues={":d": value(f"{entity_id}#{business_date}")}):
-            items.extend(from_item(item) for item in page.get("Items", []))
-        return items
+            ids.extend(str(from_item(item)["document_id"]) for item in page.get("Items", []))
+        return self._batch_get(ids)
+
+    def _batch_get(self, document_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The items of ``document_ids`` that exist (BatchGetItem, 100 keys per request; unprocessed keys asked
+        again, up to ``BATCH_GET_ATTEMPTS`` rounds), in the order of ``document_ids``."""
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(document_ids), BATCH_GET_KEYS):
+            keys = [{"document_id": value(document_id)} for document_id in document_ids[start:start + BATCH_GET_KEYS]]
+            for _ in range(BATCH_GET_ATTEMPTS):
+                response = self.client.batch_get_item(RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}})
+                for raw in response.get("Responses", {}).get(self._table, []):
+                    item = from_item(raw)
+                    found[str(item["document_id"])] = item
+                keys = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+                if not keys:
+                    break
+            else:
+                raise TransientError(f"{len(keys)} ledger items left unread after {BATCH_GET_ATTEMPTS} rounds",
+                                     reason="ledger_batch_get_unprocessed")
+        return [found[document_id] for document_id in document_ids if document_id in found]
 
     def scan(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
