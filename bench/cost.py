@@ -639,6 +639,47 @@ def cost_lines(counted: dict[str, Any], prices: dict[str, Any], *, conventional:
     return lines
 
 
+# The least exactly-once bookkeeping a document needs in DynamoDB: the event's claim, the document's registration, the
+# post step's lease and the posted transition — one conditional write each, of an item under 1 KB, no transaction,
+# no counters, no index.
+FLOOR_WRU_PER_DOCUMENT = 4
+
+
+def floor_lines(counted: dict[str, Any], prices: dict[str, Any]) -> dict[str, Decimal]:
+    """The least the project's fixed architecture can cost for the counted workload, whatever its code does: every
+    request the shape itself makes, at the counted quantities — one REST API request per webhook, one archive PUT and
+    one SQS message per accepted event (the raw archive and the queue hold it before the 202), the batches' receive
+    and delete, one ingest invocation per webhook, one normalize invocation per batch and at least one task invocation
+    per document, one Express execution per document at its minimum (one 100 ms unit at 64 MB), the Standard
+    transitions of the escalations as counted, Lambda's platform log records for those invocations, X-Ray and Secrets
+    Manager as counted — plus ``FLOOR_WRU_PER_DOCUMENT``; no Lambda duration, no handler logs, no reads."""
+    calls = Counter(counted["calls"])
+    lam = counted["lambda"]
+    documents, batches = counted["documents"], counted["sqs_batches"]
+    events = calls["sqs:SendMessage"]
+    invocations = (counted["webhooks"] + batches + documents
+                   + sum(lam.get(name, {}).get("invocations", 0) for name in ("poll", "bank_file", "flush")))
+    ours = cost_lines(counted, prices)
+    sqs_requests = sum(made for key, made in calls.items() if key.startswith("sqs:"))
+    return {
+        "API Gateway REST requests": ours["API Gateway REST requests"],
+        "Lambda requests": Decimal(invocations) * price(prices, "lambda_per_million_requests") / 10**6,
+        "Step Functions Express requests": ours["Step Functions Express requests"],
+        "Step Functions Express duration": (Decimal(counted["express"]["executions"]) / 10 * EXPRESS_MEMORY_GB
+                                            * price(prices, "sfn_express_per_gb_second")),
+        "Step Functions Standard transitions": ours["Step Functions Standard transitions"],
+        "DynamoDB writes (WRU)": (Decimal(FLOOR_WRU_PER_DOCUMENT * documents)
+                                  * price(prices, "dynamodb_on_demand_per_million_wru") / 10**6),
+        "SQS requests": Decimal(sqs_requests) * price(prices, "sqs_standard_per_million_requests") / 10**6,
+        "S3 requests": Decimal(events) * price(prices, "s3_put_per_thousand") / 1000,
+        "KMS requests": ours["KMS requests"],
+        "Secrets Manager calls": ours["Secrets Manager calls"],
+        "CloudWatch Logs ingestion": (Decimal(invocations * counted["log_bytes"]["platform_per_invocation"]) / 10**9
+                                      * price(prices, "cloudwatch_logs_ingest_per_gb")),
+        "X-Ray traces (modelled)": ours["X-Ray traces (modelled)"],
+    }
+
+
 def per_million(lines: dict[str, Decimal], documents: int) -> dict[str, Decimal]:
     return {name: (value * 10**6 / documents).quantize(Decimal("0.0001"), ROUND_HALF_UP) for name, value in lines.items()}
 
@@ -648,7 +689,8 @@ def summarize(counted: dict[str, Any], prices: dict[str, Any], memory_gb: dict[s
     documents = counted["documents"]
     ours = per_million(cost_lines(counted, prices, memory_gb=memory_gb), documents)
     conventional = per_million(cost_lines(counted, prices, conventional=True, memory_gb=memory_gb), documents)
-    total, baseline = sum(ours.values()), sum(conventional.values())
+    floor = per_million(floor_lines(counted, prices), documents)
+    total, baseline, least = sum(ours.values()), sum(conventional.values()), sum(floor.values())
     dominant = max(ours, key=lambda name: ours[name])
     ratio = (total / baseline).quantize(Decimal("0.001"), ROUND_HALF_UP) if baseline else Decimal(0)
     dynamo = counted["dynamodb"]
@@ -672,6 +714,10 @@ def summarize(counted: dict[str, Any], prices: dict[str, Any], memory_gb: dict[s
             "total_per_million": str(total.quantize(Decimal("0.01"), ROUND_HALF_UP)),
             "conventional_total_per_million": str(baseline.quantize(Decimal("0.01"), ROUND_HALF_UP)),
             "vs_conventional": str(ratio), "dominant_line": dominant,
+            "floor_per_million_documents": {k: str(v) for k, v in floor.items()},
+            "floor_total_per_million": str(least.quantize(Decimal("0.01"), ROUND_HALF_UP)),
+            "floor_vs_conventional": str((least / baseline).quantize(Decimal("0.001"), ROUND_HALF_UP)) if baseline else "0",
+            "target_below_floor": least > TARGET_PER_MILLION,
             "dominant_share": str((ours[dominant] / total).quantize(Decimal("0.001"), ROUND_HALF_UP)) if total else "0",
             "target_per_million": str(TARGET_PER_MILLION), "target_vs_conventional": str(TARGET_VS_CONVENTIONAL),
             "met": {"per_million": total <= TARGET_PER_MILLION, "vs_conventional": ratio <= TARGET_VS_CONVENTIONAL},
@@ -681,14 +727,17 @@ def summarize(counted: dict[str, Any], prices: dict[str, Any], memory_gb: dict[s
 
 def format_result(result: dict[str, Any]) -> str:
     ours, conventional = result["per_million_documents"], result["conventional_per_million_documents"]
-    rows = [[name, f"${Decimal(ours[name]):,.2f}", f"${Decimal(conventional[name]):,.2f}"] for name in ours]
+    floor = result.get("floor_per_million_documents", {})
+    rows = [[name, f"${Decimal(ours[name]):,.2f}", f"${Decimal(conventional[name]):,.2f}",
+             f"${Decimal(floor.get(name, '0')):,.2f}"] for name in ours]
     rows.append(["TOTAL per million documents", f"${Decimal(result['total_per_million']):,.2f}",
-                 f"${Decimal(result['conventional_total_per_million']):,.2f}"])
+                 f"${Decimal(result['conventional_total_per_million']):,.2f}",
+                 f"${Decimal(result.get('floor_total_per_million', '0')):,.2f}"])
     counted = result["counted"]
     title = (f"Cost per million documents, AWS list prices {result['prices']['region']} {result['prices']['architecture']} "
              f"as of {result['prices']['as_of']} ({counted['webhooks']} webhooks + 1 poll + 1 bank file + flush → "
              f"{counted['documents']} documents: {counted['ledger_statuses']})")
-    return table(title, ["line", "LedgerLink", "conventional"], rows) + (
+    return table(title, ["line", "LedgerLink", "conventional", "floor of the architecture"], rows) + (
         f"dominant line: {result['dominant_line']} ({float(result['dominant_share']):.0%} of the total); write units per "
         f"document by table (index writes included): {result['wru_per_document_by_table']}; of which index writes per "
         f"document: {result.get('index_wru_per_document', {})}; ledger items {result['ledger_items']}\n"
@@ -696,6 +745,11 @@ def format_result(result: dict[str, Any]) -> str:
            f"${result['what_if']['ledger_document_and_journal_compressed']['saves_per_million']} per million (total "
            f"${result['what_if']['ledger_document_and_journal_compressed']['total_per_million']})\n"
            if result.get("what_if") else "")
+        + (f"the floor — what the fixed shape itself costs (a REST request per webhook, an archive PUT and an SQS message "
+           f"per event, an Express execution and a task invocation per document, {FLOOR_WRU_PER_DOCUMENT} single-item "
+           f"writes per document, no duration, no handler logs) — is ${result['floor_total_per_million']} per million "
+           f"({result['floor_vs_conventional']}× conventional): the ${result['target_per_million']} target is "
+           + ("below it\n" if result.get("target_below_floor") else "above it\n") if "floor_total_per_million" in result else "")
         + f"target ≤ ${result['target_per_million']} per million: {verdict(result['met']['per_million'])}; "
         f"target ≤ {result['target_vs_conventional']} × conventional ({result['vs_conventional']}×): "
         f"{verdict(result['met']['vs_conventional'])}\n")

@@ -63,3 +63,24 @@ def test_memory_sizes_are_read_from_the_functions_infra_deploys() -> None:
     from infra.constructs.function import SIZING
 
     assert _memory_gb() == {name: Decimal(sizing.memory_mb) / 1024 for name, sizing in SIZING.items()}
+
+
+def test_the_floor_is_what_the_fixed_shape_itself_requests() -> None:
+    """Worked by hand from COUNTED: 10 webhooks, 10 events enqueued, one batch, 20 documents."""
+    from bench.cost import floor_lines
+
+    floor = floor_lines(COUNTED, load_prices())
+    assert floor["API Gateway REST requests"] == Decimal("10") * Decimal("3.50") / 10**6
+    # ingest per webhook (10) + normalize per batch (1) + one task per document (20)
+    assert floor["Lambda requests"] == Decimal("31") * Decimal("0.20") / 10**6
+    assert floor["Step Functions Express requests"] == Decimal("20") * Decimal("1.00") / 10**6
+    # 20 executions × one 100 ms unit at 64 MB = 0.125 GB-s
+    assert floor["Step Functions Express duration"] == Decimal("0.125") * Decimal("0.00001667")
+    assert floor["DynamoDB writes (WRU)"] == Decimal("80") * Decimal("0.625") / 10**6   # 4 writes × 20 documents
+    assert floor["S3 requests"] == Decimal("10") * Decimal("0.005") / 1000                # one archive PUT per event
+    assert floor["SQS requests"] == Decimal("12") * Decimal("0.40") / 10**6
+    assert floor["CloudWatch Logs ingestion"] == Decimal(31 * 500) / 10**9 * Decimal("0.50")
+    assert floor["Step Functions Standard transitions"] == 0
+    assert "Lambda duration (arm64)" not in floor and "DynamoDB reads (RRU)" not in floor
+    ours = cost_lines(COUNTED, load_prices(), memory_gb=MEMORY)
+    assert sum(floor.values()) < sum(ours.values())
