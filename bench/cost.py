@@ -8,9 +8,10 @@ flush), one Expensify poll (a polled source, against the local fake Expensify AP
 source), then the flush. Counted or measured per kind of charge:
 
 - API Gateway requests: the webhooks sent; Lambda requests: every handler invocation; Lambda billed duration: each
-  invocation's CPU time in its own thread (a handler invoked inline by another is taken out of its caller's) plus, per
-  AWS call it made, an assumed in-region round trip (``latency_ms`` in the price file), rounded up to the ms as Lambda
-  bills, × the function's memory (``infra``'s sizing). The wall time in process is reported beside it and not priced:
+  invocation's CPU time in its own thread outside its AWS calls (moto's work answering them, and a handler invoked
+  inline by another, are taken out), scaled by the CPU share Lambda gives the function's memory (one vCPU at
+  1,769 MB: × 6.9 at 256 MB), plus, per AWS call it made, an assumed in-region round trip (``latency_ms`` in the price
+  file), rounded up to the ms as Lambda bills, × the function's memory (``infra``'s sizing). The wall time in process is reported beside it and not priced:
   a dozen simulated functions sharing two cores and one interpreter spend most of it waiting for each other;
 - Step Functions: Express requests (the happy-path executions) and their duration (the tasks' modelled time plus an
   assumed 25 ms per state, billed per 100 ms at 64 MB), Standard state transitions (escalations, from the histories);
@@ -76,6 +77,7 @@ PLATFORM_RECORDS = (
 XRAY_SAMPLING = Decimal("0.05")
 EXPRESS_MEMORY_GB = Decimal(64) / Decimal(1024)
 TASKS = ("master_data", "enrich", "validate", "post", "open_exception")
+FULL_VCPU_MB = Decimal(1769)   # AWS Lambda: at 1,769 MB a function has the equivalent of one vCPU
 STATE_OVERHEAD_MS = 25   # Step Functions' own time per state entered (Express duration beyond the tasks), assumed
 OBSERVER_ONLY = {"ListExecutions", "GetExecutionHistory", "DescribeExecution", "Scan", "DescribeTable"}
 SECRET = "whsec_bench_cost"  # noqa: S105 - benchmark fixture
@@ -358,6 +360,10 @@ def _run(events: int) -> dict[str, Any]:  # noqa: PLR0915 - one scripted run
                        "POWERTOOLS_LOG_LEVEL": "INFO"})
     calls: Counter[str] = Counter()
     latencies = {k: v for k, v in load_prices()["latency_ms"].items() if not k.startswith("_")}
+    # Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB: below that, the same work takes
+    # proportionally longer than on this machine's core
+    cpu_scale = defaultdict(lambda: 1.0, {name: max(1.0, float(FULL_VCPU_MB / (gb * 1024)))
+                                          for name, gb in _memory_gb().items()})
     meter: DynamoMeter | None = None
     current = threading.local()                       # the handler running in this thread (its calls' latency)
     cpu_and_wall: dict[str, list[tuple[float, float]]] = defaultdict(list)
@@ -376,32 +382,41 @@ def _run(events: int) -> dict[str, Any]:  # noqa: PLR0915 - one scripted run
                 stack[-1]["calls"][name] += 1
 
     def measure(params: Any, model: Any, **_: Any) -> None:  # the API parameters, before serialization
+        stack = getattr(current, "stack", None)
+        if stack:   # the thread's CPU from here to after-call is moto's (and the meter's), not the handler's
+            stack[-1]["call_started"] = (time.thread_time(), stack[-1]["children_cpu"])
         if counting["on"] and meter is not None and model.service_model.service_name == "dynamodb":
             meter.before(model.name, params)
 
-    def measured(**_: Any) -> None:   # after-call: the write has happened (or was refused)
-        if meter is not None:
+    def measured(model: Any, **_: Any) -> None:   # after-call: the request has been answered (or refused)
+        if meter is not None and model.service_model.service_name == "dynamodb":
             meter.after()
+        stack = getattr(current, "stack", None)
+        if stack and stack[-1].get("call_started") is not None:
+            started, children = stack[-1]["call_started"]
+            stack[-1]["aws_cpu"] += (time.thread_time() - started) * 1000 - (stack[-1]["children_cpu"] - children)
+            stack[-1]["call_started"] = None
 
     def counted_client(service: str) -> Any:
         client = original_client(service)
         if not getattr(client, "_bench_cost_counted", False):
             client.meta.events.register("before-call", count)
             client.meta.events.register("before-parameter-build", measure)
-            client.meta.events.register("after-call.dynamodb", measured)
+            client.meta.events.register("after-call", measured)
             client._bench_cost_counted = True  # noqa: SLF001
         return client
 
     task_ms_by_document: dict[str, float] = defaultdict(float)
 
     def timed(name: str, handler: Any) -> Any:
-        """Each invocation's billed time, modelled: the CPU its own thread spent (a handler another one invoked in the
-        same thread — moto runs some integrations inline — is taken out of its caller's) plus, for each AWS call it
-        made, the typical in-region round trip from the price file (moto answers in microseconds, and the wall time of
-        a dozen simulated Lambdas sharing two cores and one interpreter is mostly waiting for each other)."""
+        """Each invocation's billed time, modelled: the CPU its own thread spent outside its AWS calls (moto's work
+        answering them is the service's, and a handler another one invoked in the same thread is its own), scaled by
+        Lambda's CPU share at the function's memory, plus for each AWS call the typical in-region round trip from the
+        price file (the wall time of a dozen simulated Lambdas sharing two cores and one interpreter is mostly
+        waiting for each other)."""
         def call(event: Any, context: Any) -> Any:
             stack = current.__dict__.setdefault("stack", [])
-            frame = {"name": name, "calls": Counter(), "children_cpu": 0.0}
+            frame = {"name": name, "calls": Counter(), "children_cpu": 0.0, "aws_cpu": 0.0, "call_started": None}
             stack.append(frame)
             current.name = name
             started, cpu = time.perf_counter(), time.thread_time()
@@ -414,9 +429,9 @@ def _run(events: int) -> dict[str, Any]:  # noqa: PLR0915 - one scripted run
                 current.name = stack[-1]["name"] if stack else None
                 if stack:
                     stack[-1]["children_cpu"] += own_cpu
-                cpu_ms = max(0.0, own_cpu - frame["children_cpu"])
-                modelled = cpu_ms + sum(latency_ms(latencies, call_name) * made
-                                        for call_name, made in frame["calls"].items())
+                cpu_ms = max(0.0, own_cpu - frame["children_cpu"] - frame["aws_cpu"])
+                modelled = cpu_ms * cpu_scale[name] + sum(latency_ms(latencies, call_name) * made
+                                                          for call_name, made in frame["calls"].items())
                 if counting["on"]:
                     with timing_lock:
                         durations[name].append(modelled)
@@ -559,7 +574,8 @@ def _new_executions(sfn: Any, machines: tuple[str, str], warm: dict[str, set[str
 def _lambda_durations(durations: dict[str, list[float]], cpu_and_wall: dict[str, list[tuple[float, float]]]
                       ) -> dict[str, dict[str, Any]]:
     """Per function: invocations, the modelled billed time (ms, each invocation rounded up as Lambda bills) and, beside
-    it, the measured CPU of its own thread and the wall time in process (which the local contention inflates)."""
+    it, the measured CPU of its own code (this machine's core, outside AWS calls) and the wall time in process (which
+    the local contention inflates)."""
     return {name: {"invocations": len(values), "ms_total": round(sum(values), 1),
                    "ms_billed": sum(math.ceil(v) for v in values),
                    "cpu_ms": round(sum(cpu for cpu, _ in cpu_and_wall[name]), 1),
