@@ -252,12 +252,14 @@ def table_shapes(dynamodb: Any, tables: list[str]) -> dict[str, TableShape]:
     return {name: TableShape(dynamodb.describe_table(TableName=name)["Table"]) for name in tables}
 
 
-LARGE_LEDGER_ATTRIBUTES = ("document", "journal")   # the canonical document and, once posted, its journal (JSON)
+LARGE_LEDGER_ATTRIBUTES = ("document", "journal")   # the canonical document and, once posted, its journal (JSON,
+                                                    # stored zlib-compressed)
 
 
 def ledger_item_profile(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """How big the ledger items are, how much of that is the document and journal JSON, and the write units they
-    would take with those two attributes stored zlib-compressed (a measured what-if, not a change)."""
+    """How big the ledger items are as stored, how much of that is the document and journal (the store writes them
+    zlib-compressed, binary), and the write units the items would take with every such attribute compressed: the same
+    as they take, unless some hold the JSON text (items written before: then a measured what-if)."""
     import zlib
 
     actual = compressed = large = total = 0
@@ -265,10 +267,13 @@ def ledger_item_profile(items: list[dict[str, Any]]) -> dict[str, Any]:
         size = item_size(item)
         smaller = size
         for name in LARGE_LEDGER_ATTRIBUTES:
-            if "S" in item.get(name, {}):
-                raw = item[name]["S"].encode()
+            stored = item.get(name, {})
+            if "S" in stored:
+                raw = stored["S"].encode()
                 large += len(raw)
                 smaller += len(zlib.compress(raw, 6)) - len(raw)
+            elif "B" in stored:
+                large += attribute_size(stored)
         total += size
         actual += write_units(size)
         compressed += write_units(smaller)
@@ -716,7 +721,8 @@ def summarize(counted: dict[str, Any], prices: dict[str, Any], memory_gb: dict[s
                               for name, units in sorted((dynamo.get("index_wru_by_index") or {}).items())}
     profile = dynamo.get("ledger_items") or {}
     what_if = None
-    if profile.get("write_units_per_write"):
+    if profile.get("write_units_per_write") and \
+            profile["write_units_per_write_compressed"] < profile["write_units_per_write"]:   # text items left
         ledger_wru = Decimal(sum(units for name, units in dynamo["wru_by_table"].items() if name.endswith("-ledger")))
         shrink = Decimal(str(profile["write_units_per_write_compressed"])) / Decimal(str(profile["write_units_per_write"]))
         saved = (ledger_wru * (1 - shrink) * price(prices, "dynamodb_on_demand_per_million_wru") / documents)

@@ -3,9 +3,10 @@ per line from counted figures and the committed price table, ours and the conven
 
 from __future__ import annotations
 
+import zlib
 from decimal import Decimal
 
-from bench.cost import attribute_size, cost_lines, item_size, load_prices, write_units
+from bench.cost import attribute_size, cost_lines, item_size, ledger_item_profile, load_prices, write_units
 
 COUNTED = {
     "webhooks": 10, "documents": 20, "sqs_batches": 1,
@@ -28,6 +29,21 @@ def test_item_size_follows_the_documented_rules() -> None:
     assert attribute_size({"N": "12345"}) == 4 and attribute_size({"N": "-0.5"}) == 2
     assert attribute_size({"M": {"a": {"S": "xy"}}}) == 3 + 1 + 2 + 1
     assert [write_units(size) for size in (1, 1024, 1025, 2900)] == [1, 1, 2, 3]
+
+
+def test_the_ledger_profile_sizes_stored_compressed_items_as_they_are_and_text_ones_as_a_what_if() -> None:
+    text = '{"lines":[' + ",".join('{"account":"4000","credit":"20.00"}' for _ in range(60)) + "]}"   # 2,171 bytes
+    packed = zlib.compress(text.encode(), 6)
+    compressed_item = {"document_id": {"S": "d1"}, "document": {"B": packed}}
+    text_item = {"document_id": {"S": "d1"}, "document": {"S": text}}
+    # stored compressed: its size is the binary's, and there is nothing left to compress
+    stored = ledger_item_profile([compressed_item])
+    assert stored["mean_bytes"] == len("document_id") + 2 + len("document") + len(packed)
+    assert stored["write_units_per_write"] == stored["write_units_per_write_compressed"] == 1
+    # an item written before with the text: 3 units as it is, 1 if compressed
+    before = ledger_item_profile([text_item])
+    assert before["mean_bytes"] == len("document_id") + 2 + len("document") + len(text)
+    assert (before["write_units_per_write"], before["write_units_per_write_compressed"]) == (3, 1)
 
 
 def test_each_line_is_the_counted_quantity_at_its_list_price() -> None:

@@ -31,8 +31,9 @@ def _status(value: object) -> DocumentStatus | None:
 
 @dataclass(frozen=True, slots=True)
 class LedgerItem:
-    """One document in the posting ledger. ``document`` and ``journal`` are stored as JSON text (``journal``
-    once posted: reversals and settlements read the rate it was booked at)."""
+    """One document in the posting ledger. ``document`` and ``journal`` are JSON text (``journal`` once posted:
+    reversals and settlements read the rate it was booked at); the store keeps them compressed and reads them back
+    as text."""
 
     document_id: str
     status: DocumentStatus | None
@@ -68,7 +69,7 @@ class LedgerItem:
         return CounterKey.of(self.stored)
 
     def document_json(self) -> object:
-        """The canonical document as JSON data (stored as text; an older item may hold the map itself)."""
+        """The canonical document as JSON data (read as text; an older item may hold the map itself)."""
         if self.document is not None:
             return json.loads(self.document)
         return self.stored.get("document")

@@ -11,11 +11,20 @@ Every status change writes the document control totals in the same transaction, 
 expected previous status: a retried or replayed step finds the status already changed and counts
 nothing. ``day_key`` (``<entity>#<business date>``, keys-only index ``by_day_ids``) lets reconciliation name
 a day's documents when the totals disagree.
+
+``document`` (the canonical document) and ``journal`` (the posted journal) are JSON text to every caller, stored as
+binary attributes holding the zlib-compressed (level 6) UTF-8 of that text: DynamoDB bills each write by the size of
+the whole item (an update by the larger of the item before and after), and those two attributes are three quarters
+of it. Every write here compresses them; every read here (``get``, ``read``, ``on_day``, ``scan``, ``scan_projected``,
+``get_many``, the item a refused lease or a cancelled transaction returns) hands back the text, from the compressed
+form or from the plain text older items hold. A filter on the document's content cannot run in DynamoDB: readers
+decode first and filter after (``service.search``).
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -69,6 +78,26 @@ def ledger_item(stored: Mapping[str, object]) -> LedgerItem:
 
 
 INDEXED = frozenset(LEDGER_LOOKUPS.values())           # GSI keys: a DynamoDB index key may not be ""
+COMPRESSED = ("document", "journal")                   # JSON text, stored zlib-compressed (binary)
+COMPRESSION_LEVEL = 6
+
+
+def _packed(attributes: Mapping[str, object]) -> dict[str, object]:
+    """The attributes as they are written: ``document`` and ``journal`` text as zlib-compressed UTF-8 bytes (any
+    other value of theirs — an older item's map — as it is)."""
+    return {key: zlib.compress(val.encode(), COMPRESSION_LEVEL) if key in COMPRESSED and isinstance(val, str)
+            else val for key, val in attributes.items()}
+
+
+def _unpacked(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An item as the low-level client returned it, in plain values (``from_item``), with ``document`` and ``journal``
+    as JSON text again: decompressed when stored binary, as they are when stored as text (items written before)."""
+    stored = from_item(item)
+    for name in COMPRESSED:
+        raw = stored.get(name)
+        if isinstance(raw, bytes | bytearray):
+            stored[name] = zlib.decompress(raw).decode()
+    return stored
 
 
 def _indexable(item: Mapping[str, object]) -> dict[str, object]:
@@ -106,7 +135,7 @@ def _cancelled_on_condition(exc: Exception) -> Mapping[str, object] | None:
     reasons = exc.response.get("CancellationReasons") or []  # type: ignore[attr-defined]
     if not reasons or reasons[0].get("Code") != "ConditionalCheckFailed":
         return None
-    return from_item(reasons[0].get("Item") or {})
+    return _unpacked(reasons[0].get("Item") or {})
 
 
 def _update_request(table: str, document_id: str, present: Mapping[str, object], removed: Sequence[str],
@@ -152,7 +181,7 @@ class DynamoLedger:
         item = _indexable({**record, "registered_at": int(epoch()), "day_key": f"{key.entity_id}#{key.business_date}"})
         try:
             self.client.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self._table, "Item": to_item(item),
+                {"Put": {"TableName": self._table, "Item": to_item(_packed(item)),
                          "ConditionExpression": "attribute_not_exists(document_id)",
                          "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
                 self._counter(key, _registration_moves(status)),
@@ -182,7 +211,7 @@ class DynamoLedger:
         outcome = BatchRegistration()
         for number, chunk in enumerate(chunks):
             items: list[Mapping[str, object]] = [
-                {"Put": {"TableName": self._table, "Item": to_item(item),
+                {"Put": {"TableName": self._table, "Item": to_item(_packed(item)),
                          "ConditionExpression": "attribute_not_exists(document_id)"}} for item, *_ in chunk]
             items += merged_document_counter_updates(self._totals, [(key, moves) for _, key, moves, _ in chunk])
             if number == len(chunks) - 1:
@@ -222,7 +251,7 @@ class DynamoLedger:
         except Exception as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            return Lease(taken=False, item=from_item(exc.response.get("Item") or {}))  # type: ignore[attr-defined]
+            return Lease(taken=False, item=_unpacked(exc.response.get("Item") or {}))  # type: ignore[attr-defined]
         return Lease(taken=True)
 
     def release_lease(self, document_id: str, *, holder: str) -> bool:
@@ -239,7 +268,7 @@ class DynamoLedger:
 
         Returns False when the document already is in ``to`` (a retried step: nothing counted twice).
         """
-        present = _present({"status": to, **attributes})
+        present = _packed(_present({"status": to, **attributes}))
         removed = [name for name in remove if name not in present]
         current = expected[0]
         for _ in range(len(expected) + 1):
@@ -274,7 +303,7 @@ class DynamoLedger:
 
     def update(self, document_id: str, **attributes: object) -> None:
         """Attributes that are not a status change (no counters move)."""
-        present = _present(attributes)
+        present = _packed(_present(attributes))
         if "status" in present:
             raise ValueError("status changes go through transition() so control totals stay exact")
         self.client.update_item(
@@ -334,13 +363,14 @@ class DynamoLedger:
                            ExpressionAttributeNames=names, ExpressionAttributeValues=values)
 
     # Readers. ``get``/``on_day``/``scan``/``get_many`` answer the item as stored (a plain dict: reconciliation, trace,
-    # the CLI and the close check read attributes the posting side never types); ``read`` answers the typed record.
+    # the CLI and the close check read attributes the posting side never types; ``document`` and ``journal`` as JSON
+    # text, decompressed); ``read`` answers the typed record.
     # Any: the values are whatever the item holds (deserialized DynamoDB attributes), read by callers field by field.
 
     def get(self, document_id: str) -> dict[str, Any] | None:
         response = self.client.get_item(TableName=self._table, Key={"document_id": value(document_id)},
                                         ConsistentRead=True)
-        return from_item(response["Item"]) if "Item" in response else None
+        return _unpacked(response["Item"]) if "Item" in response else None
 
     def read(self, document_id: str) -> LedgerItem | None:
         """The document's item, typed (strongly consistent); None when it is not in the ledger."""
@@ -366,7 +396,7 @@ class DynamoLedger:
             for _ in range(BATCH_GET_ATTEMPTS):
                 response = self.client.batch_get_item(RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}})
                 for raw in response.get("Responses", {}).get(self._table, []):
-                    item = from_item(raw)
+                    item = _unpacked(raw)
                     found[str(item["document_id"])] = item
                 keys = response.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
                 if not keys:
@@ -379,7 +409,7 @@ class DynamoLedger:
     def scan(self) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         for page in self.client.get_paginator("scan").paginate(TableName=self._table, ConsistentRead=True):
-            items.extend(from_item(item) for item in page.get("Items", []))
+            items.extend(_unpacked(item) for item in page.get("Items", []))
         return items
 
     def scan_projected(self, attributes: Sequence[str]) -> Iterator[dict[str, Any]]:
@@ -388,7 +418,7 @@ class DynamoLedger:
         names = {f"#a{number}": attribute for number, attribute in enumerate(attributes)}
         for page in self.client.get_paginator("scan").paginate(
                 TableName=self._table, ProjectionExpression=", ".join(names), ExpressionAttributeNames=names):
-            yield from (from_item(item) for item in page.get("Items", []))
+            yield from (_unpacked(item) for item in page.get("Items", []))
 
     def find(self, kind: str, reference: str) -> list[str]:
         """The ids of the documents whose ``kind`` id (``LEDGER_LOOKUPS``: event, correlation, external, erp) is
