@@ -15,6 +15,28 @@ def _met(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
 
+def _cost_rows(cost: dict[str, Any] | None) -> list[tuple[str, str, str, str]]:
+    """The two cost rows: ours against the target (with the architecture's floor), and against the conventional
+    design."""
+    if not cost:
+        return []
+    out: list[tuple[str, str, str, str]] = []
+    prices = cost["prices"]
+    out.append((f"AWS cost per million documents (list prices {prices['region']} {prices['architecture']}, "
+                f"{prices['as_of']}; mixed workload)",
+                f"${float(cost['total_per_million']):,.2f} (largest line: {cost['dominant_line']}, "
+                f"{float(cost['dominant_share']):.0%}; the architecture's floor "
+                f"${float(cost.get('floor_total_per_million', 0)):,.2f})",
+                f"≤ ${float(cost['target_per_million']):,.0f}",
+                _met(cost["met"]["per_million"]) + (" (the target is below the floor)"
+                                                    if cost.get("target_below_floor") else "")))
+    out.append(("AWS cost vs a conventional design (one Standard execution per document, INFO logs per step)",
+                f"{cost['vs_conventional']}× (conventional ${float(cost['conventional_total_per_million']):,.2f} "
+                f"per million; the floor {cost.get('floor_vs_conventional', '—')}×)",
+                f"≤ {cost['target_vs_conventional']}×", _met(cost["met"]["vs_conventional"])))
+    return out
+
+
 def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """(measure, measured, target, met) per figure; a missing section is reported as not run."""
     out: list[tuple[str, str, str, str]] = []
@@ -52,21 +74,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     f"{throughput['memory_documents']:,})",
                     "none (retired)" if retired else f"≥ {throughput['target_documents_per_second']:,}/s",
                     "—" if retired else _met(throughput["target_met"])))
-    cost = results.get("cost")
-    if cost:
-        prices = cost["prices"]
-        out.append((f"AWS cost per million documents (list prices {prices['region']} {prices['architecture']}, "
-                    f"{prices['as_of']}; mixed workload)",
-                    f"${float(cost['total_per_million']):,.2f} (largest line: {cost['dominant_line']}, "
-                    f"{float(cost['dominant_share']):.0%}; the architecture's floor "
-                    f"${float(cost.get('floor_total_per_million', 0)):,.2f})",
-                    f"≤ ${float(cost['target_per_million']):,.0f}",
-                    _met(cost["met"]["per_million"]) + (" (the target is below the floor)"
-                                                        if cost.get("target_below_floor") else "")))
-        out.append(("AWS cost vs a conventional design (one Standard execution per document, INFO logs per step)",
-                    f"{cost['vs_conventional']}× (conventional ${float(cost['conventional_total_per_million']):,.2f} "
-                    f"per million; the floor {cost.get('floor_vs_conventional', '—')}×)",
-                    f"≤ {cost['target_vs_conventional']}×", _met(cost["met"]["vs_conventional"])))
+    out.extend(_cost_rows(results.get("cost")))
     burst = results.get("burst")
     if burst:
         local, model = burst["local"], burst["aws_model"]
