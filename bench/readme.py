@@ -22,17 +22,18 @@ def _cost_rows(cost: dict[str, Any] | None) -> list[tuple[str, str, str, str]]:
         return []
     out: list[tuple[str, str, str, str]] = []
     prices = cost["prices"]
+    floor = cost.get("floor_total_per_million")   # results from before the floor was measured have none
     out.append((f"AWS cost per million documents (list prices {prices['region']} {prices['architecture']}, "
                 f"{prices['as_of']}; mixed workload)",
                 f"${float(cost['total_per_million']):,.2f} (largest line: {cost['dominant_line']}, "
-                f"{float(cost['dominant_share']):.0%}; the architecture's floor "
-                f"${float(cost.get('floor_total_per_million', 0)):,.2f})",
+                f"{float(cost['dominant_share']):.0%}" + (f"; the architecture's floor ${float(floor):,.2f})"
+                                                         if floor is not None else ")"),
                 f"≤ ${float(cost['target_per_million']):,.0f}",
                 _met(cost["met"]["per_million"]) + (" (the target is below the floor)"
                                                     if cost.get("target_below_floor") else "")))
     out.append(("AWS cost vs a conventional design (one Standard execution per document, INFO logs per step)",
                 f"{cost['vs_conventional']}× (conventional ${float(cost['conventional_total_per_million']):,.2f} "
-                f"per million; the floor {cost.get('floor_vs_conventional', '—')}×)",
+                "per million" + (f"; the floor {cost['floor_vs_conventional']}×)" if floor is not None else ")"),
                 f"≤ {cost['target_vs_conventional']}×", _met(cost["met"]["vs_conventional"])))
     return out
 

@@ -8,6 +8,7 @@ import pytest
 from moto import mock_aws
 
 from ledgerlink.errors import OpsError
+from ledgerlink.local.aws import create_table
 from ledgerlink.store import clients
 from ledgerlink.store.ledger import DynamoLedger
 from ledgerlink.store.tables import TABLES
@@ -20,18 +21,7 @@ def ledger(aws_env):
         clients.reset()
         client = clients.client("dynamodb")
         for name in ("ledger", "totals"):
-            spec = TABLES[name]
-            keys = [{"AttributeName": spec.partition_key, "KeyType": "HASH"}]
-            if spec.sort_key:
-                keys.append({"AttributeName": spec.sort_key, "KeyType": "RANGE"})
-            extra = {"GlobalSecondaryIndexes": [{
-                "IndexName": index.name, "Projection": {"ProjectionType": index.projection},
-                "KeySchema": [{"AttributeName": index.partition_key, "KeyType": "HASH"},
-                              {"AttributeName": index.sort_key, "KeyType": "RANGE"}]} for index in spec.indexes]
-            } if spec.indexes else {}
-            client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=keys,
-                                AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"}
-                                                      for a in sorted(spec.key_attributes())], **extra)
+            create_table(client, name, TABLES[name])
         yield DynamoLedger("ledger", totals_table="totals")
         clients.reset()
 

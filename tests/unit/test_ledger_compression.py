@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from ledgerlink.local.aws import create_table
 from ledgerlink.model.status import DocumentStatus
 from ledgerlink.store import clients
 from ledgerlink.store.control_totals import DynamoControlTotals
@@ -36,18 +37,7 @@ def ledger(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoLedger]:
         clients.reset()
         client = clients.client("dynamodb")
         for name in (LEDGER, TOTALS):   # the table shapes the stack deploys (the ledger's GSIs included)
-            spec = TABLES[name]
-            keys = [{"AttributeName": spec.partition_key, "KeyType": "HASH"}]
-            if spec.sort_key:
-                keys.append({"AttributeName": spec.sort_key, "KeyType": "RANGE"})
-            extra = {"GlobalSecondaryIndexes": [{
-                "IndexName": index.name, "Projection": {"ProjectionType": index.projection},
-                "KeySchema": [{"AttributeName": index.partition_key, "KeyType": "HASH"},
-                              {"AttributeName": index.sort_key, "KeyType": "RANGE"}]} for index in spec.indexes]
-            } if spec.indexes else {}
-            client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=keys,
-                                AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"}
-                                                      for a in sorted(spec.key_attributes())], **extra)
+            create_table(client, name, TABLES[name])
         yield DynamoLedger(LEDGER, totals_table=TOTALS)
         clients.reset()
 

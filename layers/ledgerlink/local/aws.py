@@ -26,7 +26,7 @@ from ledgerlink.config.model import LedgerLinkConfig
 from ledgerlink.local.console_users import ConsolePool, create_console_pool
 from ledgerlink.local.functions import FUNCTION_NAMES, FunctionError, FunctionHost
 from ledgerlink.store import clients
-from ledgerlink.store.tables import TABLE_ENV, TABLES
+from ledgerlink.store.tables import TABLE_ENV, TABLES, TableSpec
 from ledgerlink.workflow import ESCALATION_PLACEHOLDER, HAPPY_PATH, TASK_FUNCTIONS, render
 
 REGION = "us-east-1"
@@ -95,6 +95,30 @@ def own_query_language_scopes() -> None:
     Preprocessor.__ledgerlink_patched__ = ("_query_language_per_scope",)
 
 
+def create_table(dynamodb: Any, table: str, spec: TableSpec) -> str:
+    """``table`` as ``spec`` shapes it (keys, global secondary indexes with their projections, TTL), as the stack
+    deploys it; returns its name."""
+    key_schema = [{"AttributeName": spec.partition_key, "KeyType": "HASH"}]
+    if spec.sort_key:
+        key_schema.append({"AttributeName": spec.sort_key, "KeyType": "RANGE"})
+    kwargs: dict[str, Any] = {}
+    if spec.indexes:
+        kwargs["GlobalSecondaryIndexes"] = [{
+            "IndexName": index.name,
+            "KeySchema": [{"AttributeName": index.partition_key, "KeyType": "HASH"},
+                          *([{"AttributeName": index.sort_key, "KeyType": "RANGE"}] if index.sort_key else [])],
+            "Projection": {"ProjectionType": index.projection},
+        } for index in spec.indexes]
+    dynamodb.create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST", KeySchema=key_schema,
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(spec.key_attributes())],
+        **kwargs)
+    if spec.ttl_attribute:
+        dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
+            "Enabled": True, "AttributeName": spec.ttl_attribute})
+    return table
+
+
 def create_resources(*, prefix: str, books_dir: Path, host: FunctionHost, visibility_timeout_seconds: int = 10,
                      max_receive_count: int = 3, legacy_dir: Path | None = None,
                      master_data_wait_seconds: int | None = 2) -> Resources:
@@ -102,26 +126,7 @@ def create_resources(*, prefix: str, books_dir: Path, host: FunctionHost, visibi
     dynamodb = clients.client("dynamodb")
     tables: dict[str, str] = {}
     for name, spec in TABLES.items():
-        table = f"{prefix}-{name}"
-        key_schema = [{"AttributeName": spec.partition_key, "KeyType": "HASH"}]
-        if spec.sort_key:
-            key_schema.append({"AttributeName": spec.sort_key, "KeyType": "RANGE"})
-        kwargs: dict[str, Any] = {}
-        if spec.indexes:
-            kwargs["GlobalSecondaryIndexes"] = [{
-                "IndexName": index.name,
-                "KeySchema": [{"AttributeName": index.partition_key, "KeyType": "HASH"},
-                              *([{"AttributeName": index.sort_key, "KeyType": "RANGE"}] if index.sort_key else [])],
-                "Projection": {"ProjectionType": index.projection},
-            } for index in spec.indexes]
-        dynamodb.create_table(
-            TableName=table, BillingMode="PAY_PER_REQUEST", KeySchema=key_schema,
-            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in sorted(spec.key_attributes())],
-            **kwargs)
-        if spec.ttl_attribute:
-            dynamodb.update_time_to_live(TableName=table, TimeToLiveSpecification={
-                "Enabled": True, "AttributeName": spec.ttl_attribute})
-        tables[name] = table
+        tables[name] = create_table(dynamodb, f"{prefix}-{name}", spec)
 
     s3 = clients.client("s3")
     bucket = f"{prefix}-archive"
