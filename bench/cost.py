@@ -190,12 +190,14 @@ class DynamoMeter:
         self.shapes = shapes
         self.wru = Decimal(0)
         self.rru = Decimal(0)
-        self.index_wru = Decimal(0)
-        self.items_by_table: Counter[str] = Counter()
         self.wru_by_table: Counter[str] = Counter()
         self.index_wru_by_index: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._pending = threading.local()
+
+    @property
+    def index_wru(self) -> int:
+        return sum(self.index_wru_by_index.values())
 
     def _read(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
         item = self.reader.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
@@ -241,9 +243,7 @@ class DynamoMeter:
             index = sum(indexes.values())
             with self._lock:
                 self.wru += units + index
-                self.index_wru += index
                 self.wru_by_table[name] += units + index
-                self.items_by_table[name] += 1
                 for index_name, made in indexes.items():
                     self.index_wru_by_index[f"{name}/{index_name}"] += made
 
@@ -371,10 +371,9 @@ def _run(events: int) -> dict[str, Any]:  # noqa: PLR0915 - one scripted run
                                           for name, gb in _memory_gb().items()})
     meter: DynamoMeter | None = None
     current = threading.local()                       # the handler running in this thread (its calls' latency)
-    cpu_and_wall: dict[str, list[tuple[float, float]]] = defaultdict(list)
     counting = {"on": False}
     original_client = clients.client
-    durations: dict[str, list[float]] = defaultdict(list)
+    durations: dict[str, list[tuple[float, float, float]]] = defaultdict(list)   # (modelled, CPU, wall) ms
     task_input_bytes = Counter[str]()
     timing_lock = threading.Lock()
 
@@ -439,8 +438,7 @@ def _run(events: int) -> dict[str, Any]:  # noqa: PLR0915 - one scripted run
                                                           for call_name, made in frame["calls"].items())
                 if counting["on"]:
                     with timing_lock:
-                        durations[name].append(modelled)
-                        cpu_and_wall[name].append((cpu_ms, wall))
+                        durations[name].append((modelled, cpu_ms, wall))
                         if name in TASKS and isinstance(event, dict):
                             task_input_bytes[name] += len(json.dumps(event, default=str))
                             task_ms_by_document[str(event.get("document_id"))] += modelled
@@ -550,7 +548,7 @@ def _run(events: int) -> dict[str, Any]:  # noqa: PLR0915 - one scripted run
             "bank_file": bank,
             "flush": {k: flushed.get(k) for k in ("posted", "buckets") if k in flushed},
             "calls": dict(sorted(calls.items())), "sqs_batches": batches,
-            "lambda": _lambda_durations(durations, cpu_and_wall),
+            "lambda": _lambda_durations(durations),
             "express": {"executions": len(executions[happy]), "transitions": transitions[happy],
                         **_express_billing(express_ms)},
             "standard": {"executions": len(executions[standard]), "transitions": transitions[standard]},
@@ -576,15 +574,14 @@ def _new_executions(sfn: Any, machines: tuple[str, str], warm: dict[str, set[str
     return transitions, executions
 
 
-def _lambda_durations(durations: dict[str, list[float]], cpu_and_wall: dict[str, list[tuple[float, float]]]
-                      ) -> dict[str, dict[str, Any]]:
+def _lambda_durations(durations: dict[str, list[tuple[float, float, float]]]) -> dict[str, dict[str, Any]]:
     """Per function: invocations, the modelled billed time (ms, each invocation rounded up as Lambda bills) and, beside
     it, the measured CPU of its own code (this machine's core, outside AWS calls) and the wall time in process (which
     the local contention inflates)."""
-    return {name: {"invocations": len(values), "ms_total": round(sum(values), 1),
-                   "ms_billed": sum(math.ceil(v) for v in values),
-                   "cpu_ms": round(sum(cpu for cpu, _ in cpu_and_wall[name]), 1),
-                   "wall_ms_in_process": round(sum(wall for _, wall in cpu_and_wall[name]), 1)}
+    return {name: {"invocations": len(values), "ms_total": round(sum(m for m, _, _ in values), 1),
+                   "ms_billed": sum(math.ceil(m) for m, _, _ in values),
+                   "cpu_ms": round(sum(cpu for _, cpu, _ in values), 1),
+                   "wall_ms_in_process": round(sum(wall for _, _, wall in values), 1)}
             for name, values in sorted(durations.items())}
 
 
@@ -666,7 +663,8 @@ def cost_lines(counted: dict[str, Any], prices: dict[str, Any], *, conventional:
 FLOOR_WRU_PER_DOCUMENT = 4
 
 
-def floor_lines(counted: dict[str, Any], prices: dict[str, Any]) -> dict[str, Decimal]:
+def floor_lines(counted: dict[str, Any], prices: dict[str, Any], memory_gb: dict[str, Decimal] | None = None
+                ) -> dict[str, Decimal]:
     """The least the project's fixed architecture can cost for the counted workload, whatever its code does: every
     request the shape itself makes, at the counted quantities — one REST API request per webhook, one archive PUT and
     one SQS message per accepted event (the raw archive and the queue hold it before the 202), the batches' receive
@@ -680,7 +678,7 @@ def floor_lines(counted: dict[str, Any], prices: dict[str, Any]) -> dict[str, De
     events = calls["sqs:SendMessage"]
     invocations = (counted["webhooks"] + batches + documents
                    + sum(lam.get(name, {}).get("invocations", 0) for name in ("poll", "bank_file", "flush")))
-    ours = cost_lines(counted, prices)
+    ours = cost_lines(counted, prices, memory_gb=memory_gb)
     sqs_requests = sum(made for key, made in calls.items() if key.startswith("sqs:"))
     return {
         "API Gateway REST requests": ours["API Gateway REST requests"],
@@ -710,7 +708,7 @@ def summarize(counted: dict[str, Any], prices: dict[str, Any], memory_gb: dict[s
     documents = counted["documents"]
     ours = per_million(cost_lines(counted, prices, memory_gb=memory_gb), documents)
     conventional = per_million(cost_lines(counted, prices, conventional=True, memory_gb=memory_gb), documents)
-    floor = per_million(floor_lines(counted, prices), documents)
+    floor = per_million(floor_lines(counted, prices, memory_gb), documents)
     total, baseline, least = sum(ours.values()), sum(conventional.values()), sum(floor.values())
     dominant = max(ours, key=lambda name: ours[name])
     ratio = (total / baseline).quantize(Decimal("0.001"), ROUND_HALF_UP) if baseline else Decimal(0)

@@ -226,3 +226,15 @@ def test_every_reader_answers_the_text(ledger):
     wanted = [items[2]["document_id"], "doc_missing", items[0]["document_id"]]
     assert [(i["document_id"], i["document"], i.get("journal")) for i in ledger.get_many(wanted)] == [
         (items[2]["document_id"], items[2]["document"], None), (items[0]["document_id"], items[0]["document"], journal)]
+
+
+def test_get_many_reads_in_batches_and_keeps_the_order_and_repeats_it_was_given(ledger) -> None:
+    """BatchGetItem takes at most 100 keys per request (moto enforces it): 111 distinct ids, one asked twice and one
+    missing, come back in the order asked, the repeat repeated, the missing one left out. (DynamoDB also refuses a key
+    twice in one request; moto does not, so that the store asks each key once is not checked here.)"""
+    items = [record(number) for number in range(149)]
+    assert ledger.register_batch(items).complete
+    ids = [item["document_id"] for item in items]
+    wanted = [ids[120], *ids[:100], "doc_missing", ids[120], *ids[100:110]]
+    assert [item["document_id"] for item in ledger.get_many(wanted)] == [
+        ids[120], *ids[:100], ids[120], *ids[100:110]]

@@ -385,14 +385,15 @@ class DynamoLedger:
                 TableName=self._table, IndexName=LEDGER_DAY_INDEX, KeyConditionExpression="day_key = :d",
                 ExpressionAttributeValues={":d": value(f"{entity_id}#{business_date}")}):
             ids.extend(str(from_item(item)["document_id"]) for item in page.get("Items", []))
-        return self._batch_get(ids)
+        return self.get_many(ids)
 
-    def _batch_get(self, document_ids: Sequence[str]) -> list[dict[str, Any]]:
-        """The items of ``document_ids`` that exist (BatchGetItem, 100 keys per request; unprocessed keys asked
-        again, up to ``BATCH_GET_ATTEMPTS`` rounds), in the order of ``document_ids``."""
+    def get_many(self, document_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """The items of ``document_ids`` that exist, in that order (strongly consistent ``BatchGetItem``, 100 keys per
+        request; unprocessed keys asked again, up to ``BATCH_GET_ATTEMPTS`` rounds)."""
+        unique = list(dict.fromkeys(document_ids))   # BatchGetItem refuses a key twice in one request
         found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(document_ids), BATCH_GET_KEYS):
-            keys = [{"document_id": value(document_id)} for document_id in document_ids[start:start + BATCH_GET_KEYS]]
+        for start in range(0, len(unique), BATCH_GET_KEYS):
+            keys = [{"document_id": value(document_id)} for document_id in unique[start:start + BATCH_GET_KEYS]]
             for _ in range(BATCH_GET_ATTEMPTS):
                 response = self.client.batch_get_item(RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}})
                 for raw in response.get("Responses", {}).get(self._table, []):
@@ -431,11 +432,6 @@ class DynamoLedger:
                 ProjectionExpression="document_id"):
             found.update(str(from_item(item)["document_id"]) for item in page.get("Items", []))
         return sorted(found)
-
-    def get_many(self, document_ids: Sequence[str]) -> list[dict[str, Any]]:
-        """The items of ``document_ids`` that exist, in that order (strongly consistent reads)."""
-        items = (self.get(document_id) for document_id in document_ids)
-        return [item for item in items if item is not None]
 
 
 def _batch_chunks(records: Sequence[Mapping[str, object]]) -> list[list[_Entry]]:
